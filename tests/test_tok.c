@@ -1,0 +1,144 @@
+/* Tests for tok: normalisation and word boundaries from a fixture table,
+ * then the limits and flags. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tok.h"
+
+/* Decodes the fixture's \xHH and \n escapes in place; returns the length. */
+static size_t unescape(char *s)
+{
+	size_t o = 0;
+	for (size_t i = 0; s[i]; i++) {
+		if (s[i] == '\\' && s[i + 1] == 'x' && s[i + 2] && s[i + 3]) {
+			char hex[3] = { s[i + 2], s[i + 3], 0 };
+			s[o++] = (char)strtol(hex, NULL, 16);
+			i += 3;
+		} else if (s[i] == '\\' && s[i + 1] == 'n') {
+			s[o++] = '\n';
+			i++;
+		} else {
+			s[o++] = s[i];
+		}
+	}
+	s[o] = '\0';
+	return o;
+}
+
+static void test_fixture_cases(void **state)
+{
+	(void)state;
+	FILE *f = fopen(FIXTURE_DIR "/tok_cases.txt", "r");
+	assert_non_null(f);
+	struct tok_buf b;
+	assert_int_equal(tok_buf_init(&b, 4096), 0);
+	char line[1024];
+	int cases = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#')
+			continue;
+		char *bar = strstr(line, " | ");
+		if (!bar)
+			continue;
+		*bar = '\0';
+		char *want = bar + 3;
+		want[strcspn(want, "\n")] = '\0';
+		size_t len = unescape(line);
+		int rc = tok_run(&b, line, len);
+		if (strcmp(want, "!utf8") == 0) {
+			if (rc != -TOK_EUTF8)
+				fail_msg("\"%s\": expected a UTF-8 error, got %d", line, rc);
+			assert_int_equal(b.n, 0);
+		} else {
+			if (rc != 0 || strcmp(b.norm, want) != 0)
+				fail_msg("\"%s\": got rc %d \"%s\", want \"%s\"", line, rc, b.norm, want);
+		}
+		cases++;
+	}
+	fclose(f);
+	tok_buf_free(&b);
+	assert_true(cases >= 20);
+}
+
+static void test_spans_point_into_original(void **state)
+{
+	(void)state;
+	struct tok_buf b;
+	assert_int_equal(tok_buf_init(&b, 4096), 0);
+	const char *text = "Wir ziehen am 1. März in die Hauptstraße 5";
+	assert_int_equal(tok_run(&b, text, strlen(text)), 0);
+	assert_int_equal(b.n, 10);
+	assert_memory_equal(text + b.v[5].off, "März", b.v[5].len);
+	assert_memory_equal(tok_norm(&b, 5), "marz", 4);
+	assert_int_equal(b.v[5].nlen, 4);
+	assert_int_equal(b.v[5].nchars, 4);
+	assert_true(b.v[0].flags & TOK_F_CAP);
+	assert_false(b.v[1].flags & TOK_F_CAP);
+	assert_true(b.v[1].flags & TOK_F_SPACE);
+	assert_int_equal(b.v[3].kind, TOK_NUM);
+	assert_int_equal(b.v[4].kind, TOK_PUNCT);
+	assert_int_equal(b.v[9].kind, TOK_NUM);
+	tok_buf_free(&b);
+}
+
+static void test_limit(void **state)
+{
+	(void)state;
+	struct tok_buf b;
+	assert_int_equal(tok_buf_init(&b, 16), 0);
+	assert_int_equal(tok_run(&b, "0123456789abcdef", 16), 0);
+	assert_int_equal(tok_run(&b, "0123456789abcdefg", 17), -TOK_ETOOLONG);
+	assert_int_equal(b.n, 0);
+	tok_buf_free(&b);
+}
+
+/* Ligatures and wide forms grow under NFKC; a message made of them must be
+ * refused cleanly rather than overflow the normalised buffer. */
+static void test_expansion_is_bounded(void **state)
+{
+	(void)state;
+	struct tok_buf b;
+	assert_int_equal(tok_buf_init(&b, 4096), 0);
+	/* U+FDFA expands to 18 code points under compatibility mapping. */
+	char text[4096];
+	size_t n = 0;
+	while (n + 3 <= sizeof(text)) {
+		memcpy(text + n, "\xef\xb7\xba", 3);
+		n += 3;
+	}
+	int rc = tok_run(&b, text, n);
+	assert_true(rc == 0 || rc == -TOK_ENOSPACE);
+	assert_true(b.nlen < b.ncap);
+	tok_buf_free(&b);
+}
+
+static void test_fold(void **state)
+{
+	(void)state;
+	char out[64];
+	const char *addr = "Hauptstraße 5, Berlin";
+	assert_int_equal(tok_fold(addr, strlen(addr), out, sizeof(out)),
+			 (int)strlen("hauptstrasse 5 berlin"));
+	assert_string_equal(out, "hauptstrasse 5 berlin");
+	assert_int_equal(tok_fold("\xff", 1, out, sizeof(out)), -TOK_EUTF8);
+	assert_int_equal(tok_fold("a long sentence", 15, out, 4), -TOK_ENOSPACE);
+	assert_string_equal(tok_strerror(-TOK_EUTF8), "the text is not valid UTF-8");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fixture_cases),
+		cmocka_unit_test(test_spans_point_into_original),
+		cmocka_unit_test(test_limit),
+		cmocka_unit_test(test_expansion_is_bounded),
+		cmocka_unit_test(test_fold),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
