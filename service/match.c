@@ -1,0 +1,355 @@
+/* match: Aho-Corasick automaton and typo index. See include/match.h.
+ *
+ * The automaton is compiled into a full transition table over byte classes:
+ * only bytes that occur in some pattern get a class of their own, every
+ * other byte shares class 0, which keeps the table a few hundred kilobytes
+ * for thousands of keywords. A scan is then one table load per input byte. */
+#include "match.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NO_PAT UINT32_MAX
+
+struct pat {
+	uint32_t off, len; /* in m->strs */
+};
+
+struct typo_slot {
+	uint64_t key; /* hash of a deletion variant; 0 marks an empty slot */
+	uint32_t word; /* index into m->twords */
+};
+
+struct tword {
+	uint32_t off, len; /* in m->strs */
+	uint32_t id;
+};
+
+struct match {
+	/* Patterns and typo words, stored back to back in strs. */
+	char *strs;
+	size_t strs_len, strs_cap;
+	struct pat *pats;
+	uint32_t npats, pats_cap;
+	struct tword *twords;
+	uint32_t ntwords, twords_cap;
+
+	/* The compiled automaton. */
+	bool built;
+	uint8_t cls[256];
+	uint32_t nclasses;
+	uint32_t nstates;
+	uint32_t *delta;   /* nstates * nclasses */
+	uint32_t *own;     /* pattern ending exactly at the state, or NO_PAT */
+	uint32_t *dict;    /* nearest suffix state with a pattern, or 0 */
+
+	/* The typo index: open addressing, power-of-two size. */
+	struct typo_slot *typo;
+	uint32_t typo_mask;
+};
+
+static int grow(void **p, uint32_t *cap, size_t elem, uint32_t need)
+{
+	if (need <= *cap)
+		return 0;
+	uint32_t nc = *cap ? *cap * 2 : 64;
+	while (nc < need)
+		nc *= 2;
+	void *np = realloc(*p, (size_t)nc * elem);
+	if (!np)
+		return -1;
+	*p = np;
+	*cap = nc;
+	return 0;
+}
+
+static int64_t store(struct match *m, const char *s, size_t len)
+{
+	if (m->strs_len + len + 1 > m->strs_cap) {
+		size_t nc = m->strs_cap ? m->strs_cap * 2 : 4096;
+		while (nc < m->strs_len + len + 1)
+			nc *= 2;
+		char *np = realloc(m->strs, nc);
+		if (!np)
+			return -1;
+		m->strs = np;
+		m->strs_cap = nc;
+	}
+	size_t off = m->strs_len;
+	memcpy(m->strs + off, s, len);
+	m->strs[off + len] = '\0';
+	m->strs_len += len + 1;
+	return (int64_t)off;
+}
+
+struct match *match_new(void)
+{
+	return calloc(1, sizeof(struct match));
+}
+
+void match_free(struct match *m)
+{
+	if (!m)
+		return;
+	free(m->strs);
+	free(m->pats);
+	free(m->twords);
+	free(m->delta);
+	free(m->own);
+	free(m->dict);
+	free(m->typo);
+	free(m);
+}
+
+int match_add(struct match *m, const char *s, size_t len)
+{
+	if (m->built || len == 0 || len > UINT32_MAX / 2)
+		return -1;
+	/* Loading is not the hot path; a linear search keeps ids stable and
+	 * the code short for a few thousand patterns. */
+	for (uint32_t i = 0; i < m->npats; i++)
+		if (m->pats[i].len == len &&
+		    memcmp(m->strs + m->pats[i].off, s, len) == 0)
+			return (int)i;
+	if (grow((void **)&m->pats, &m->pats_cap, sizeof(struct pat),
+		 m->npats + 1) < 0)
+		return -1;
+	int64_t off = store(m, s, len);
+	if (off < 0)
+		return -1;
+	m->pats[m->npats] = (struct pat){ (uint32_t)off, (uint32_t)len };
+	return (int)m->npats++;
+}
+
+uint32_t match_pat_len(const struct match *m, uint32_t pat)
+{
+	return pat < m->npats ? m->pats[pat].len : 0;
+}
+
+int match_typo_add(struct match *m, const char *word, size_t len, uint32_t id)
+{
+	if (m->built || len == 0 || len > 255)
+		return -1;
+	if (grow((void **)&m->twords, &m->twords_cap, sizeof(struct tword),
+		 m->ntwords + 1) < 0)
+		return -1;
+	int64_t off = store(m, word, len);
+	if (off < 0)
+		return -1;
+	m->twords[m->ntwords++] = (struct tword){ (uint32_t)off, (uint32_t)len, id };
+	return 0;
+}
+
+/* FNV-1a over s with the byte at position skip left out (skip >= len
+ * leaves nothing out). Never returns 0, the empty-slot marker. */
+static uint64_t hash_skip(const char *s, size_t len, size_t skip)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < len; i++) {
+		if (i == skip)
+			continue;
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ULL;
+	}
+	h ^= (uint64_t)(len - (skip < len)) * 0x9e3779b97f4a7c15ULL;
+	return h ? h : 1;
+}
+
+static void typo_put(struct match *m, uint64_t key, uint32_t word)
+{
+	uint32_t i = (uint32_t)key & m->typo_mask;
+	while (m->typo[i].key) {
+		if (m->typo[i].key == key && m->typo[i].word == word)
+			return;
+		i = (i + 1) & m->typo_mask;
+	}
+	m->typo[i].key = key;
+	m->typo[i].word = word;
+}
+
+static int build_typo(struct match *m)
+{
+	size_t entries = 0;
+	for (uint32_t w = 0; w < m->ntwords; w++)
+		entries += m->twords[w].len + 1;
+	uint32_t size = 64;
+	while (size < entries * 2)
+		size *= 2;
+	m->typo = calloc(size, sizeof(*m->typo));
+	if (!m->typo)
+		return -1;
+	m->typo_mask = size - 1;
+	for (uint32_t w = 0; w < m->ntwords; w++) {
+		const char *s = m->strs + m->twords[w].off;
+		size_t len = m->twords[w].len;
+		for (size_t skip = 0; skip <= len; skip++)
+			typo_put(m, hash_skip(s, len, skip), w);
+	}
+	return 0;
+}
+
+/* Optimal string alignment distance, stopping early: true when a and b
+ * differ by exactly one insertion, deletion, substitution or swap. */
+static bool one_edit(const char *a, size_t la, const char *b, size_t lb)
+{
+	if (la > lb + 1 || lb > la + 1)
+		return false;
+	size_t i = 0;
+	while (i < la && i < lb && a[i] == b[i])
+		i++;
+	if (i == la && i == lb)
+		return false; /* equal */
+	if (la == lb) {
+		if (memcmp(a + i + 1, b + i + 1, la - i - 1) == 0)
+			return true; /* substitution */
+		return i + 1 < la && a[i] == b[i + 1] && a[i + 1] == b[i] &&
+		       memcmp(a + i + 2, b + i + 2, la - i - 2) == 0;
+	}
+	if (la > lb)
+		return memcmp(a + i + 1, b + i, la - i - 1) == 0;
+	return memcmp(a + i, b + i + 1, lb - i - 1) == 0;
+}
+
+size_t match_typo_find(const struct match *m, const char *word, size_t len,
+		       uint32_t *ids, size_t cap)
+{
+	size_t n = 0;
+	if (!m->typo || len == 0 || len > 255)
+		return 0;
+	for (size_t skip = 0; skip <= len; skip++) {
+		uint64_t key = hash_skip(word, len, skip);
+		for (uint32_t i = (uint32_t)key & m->typo_mask; m->typo[i].key;
+		     i = (i + 1) & m->typo_mask) {
+			if (m->typo[i].key != key)
+				continue;
+			const struct tword *tw = &m->twords[m->typo[i].word];
+			if (!one_edit(word, len, m->strs + tw->off, tw->len))
+				continue;
+			bool dup = false;
+			for (size_t k = 0; k < n; k++)
+				dup |= ids[k] == tw->id;
+			if (!dup && n < cap)
+				ids[n++] = tw->id;
+		}
+	}
+	return n;
+}
+
+int match_build(struct match *m)
+{
+	if (m->built)
+		return 0;
+	int rc = -1;
+	uint32_t *child = NULL; /* trie edges while building, nstates * nclasses */
+	uint32_t *fail = NULL;
+	uint32_t *queue = NULL;
+
+	memset(m->cls, 0, sizeof(m->cls));
+	m->nclasses = 1;
+	size_t total = 1;
+	for (uint32_t p = 0; p < m->npats; p++) {
+		const unsigned char *s = (const unsigned char *)m->strs + m->pats[p].off;
+		for (uint32_t i = 0; i < m->pats[p].len; i++)
+			if (!m->cls[s[i]])
+				m->cls[s[i]] = (uint8_t)m->nclasses++;
+		total += m->pats[p].len;
+	}
+	size_t nc = m->nclasses;
+	child = calloc(total * nc, sizeof(uint32_t));
+	m->own = malloc(total * sizeof(uint32_t));
+	if (!child || !m->own)
+		goto free_build;
+	for (size_t s = 0; s < total; s++)
+		m->own[s] = NO_PAT;
+
+	/* The trie: state 0 is the root, and 0 as a child means "none". */
+	uint32_t nstates = 1;
+	for (uint32_t p = 0; p < m->npats; p++) {
+		const unsigned char *s = (const unsigned char *)m->strs + m->pats[p].off;
+		uint32_t st = 0;
+		for (uint32_t i = 0; i < m->pats[p].len; i++) {
+			uint32_t *c = &child[st * nc + m->cls[s[i]]];
+			if (!*c)
+				*c = nstates++;
+			st = *c;
+		}
+		m->own[st] = p;
+	}
+
+	/* Breadth first: fail links, dictionary links, and the full table,
+	 * written over the trie edges in place. */
+	fail = calloc(nstates, sizeof(uint32_t));
+	m->dict = calloc(nstates, sizeof(uint32_t));
+	queue = malloc(nstates * sizeof(uint32_t));
+	if (!fail || !m->dict || !queue)
+		goto free_build;
+	uint32_t head = 0, tail = 0;
+	for (size_t c = 0; c < nc; c++)
+		if (child[c])
+			queue[tail++] = child[c];
+	while (head < tail) {
+		uint32_t st = queue[head++];
+		uint32_t f = fail[st];
+		m->dict[st] = m->own[f] != NO_PAT ? f : m->dict[f];
+		for (size_t c = 0; c < nc; c++) {
+			uint32_t *e = &child[(size_t)st * nc + c];
+			if (*e) {
+				fail[*e] = child[(size_t)f * nc + c];
+				queue[tail++] = *e;
+			} else {
+				*e = child[(size_t)f * nc + c];
+			}
+		}
+	}
+	/* Keep only the rows of states that exist: prefixes shared between
+	 * patterns leave many of the reserved rows unused. */
+	m->delta = malloc((size_t)nstates * nc * sizeof(uint32_t));
+	if (!m->delta)
+		goto free_build;
+	memcpy(m->delta, child, (size_t)nstates * nc * sizeof(uint32_t));
+	m->nstates = nstates;
+	if (build_typo(m) < 0)
+		goto free_build;
+	m->built = true;
+	rc = 0;
+free_build:
+	free(child);
+	free(fail);
+	free(queue);
+	return rc;
+}
+
+size_t match_scan(const struct match *m, const char *text, size_t len,
+		  struct match_hit *hits, size_t cap)
+{
+	if (!m->built || m->npats == 0)
+		return 0;
+	const unsigned char *s = (const unsigned char *)text;
+	const uint32_t nc = m->nclasses;
+	size_t n = 0;
+	uint32_t st = 0;
+	for (size_t i = 0; i < len; i++) {
+		st = m->delta[(size_t)st * nc + m->cls[s[i]]];
+		uint32_t t = m->own[st] != NO_PAT ? st : m->dict[st];
+		while (t) {
+			if (n < cap) {
+				uint32_t p = m->own[t];
+				hits[n].pat = p;
+				hits[n].end = (uint32_t)(i + 1);
+				hits[n].start = (uint32_t)(i + 1 - m->pats[p].len);
+			}
+			n++;
+			t = m->dict[t];
+		}
+	}
+	return n;
+}
+
+size_t match_memory(const struct match *m)
+{
+	return sizeof(*m) + m->strs_cap + (size_t)m->pats_cap * sizeof(struct pat) +
+	       (size_t)m->twords_cap * sizeof(struct tword) +
+	       (size_t)m->nstates * m->nclasses * sizeof(uint32_t) +
+	       (size_t)m->nstates * 2 * sizeof(uint32_t) +
+	       (m->typo ? (size_t)(m->typo_mask + 1) * sizeof(struct typo_slot) : 0);
+}

@@ -1,0 +1,125 @@
+/* Tests for match: every occurrence found in one pass, overlapping ones
+ * included, and the one-typo lookup neither too loose nor too strict. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "match.h"
+
+static struct match *build(const char *const *pats, size_t n)
+{
+	struct match *m = match_new();
+	assert_non_null(m);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(match_add(m, pats[i], strlen(pats[i])), (int)i);
+	assert_int_equal(match_build(m), 0);
+	return m;
+}
+
+static void test_finds_all_occurrences(void **state)
+{
+	(void)state;
+	const char *pats[] = { "he", "she", "his", "hers", "solar panel" };
+	struct match *m = build(pats, 5);
+	const char *text = "ushers with a solar panel";
+	struct match_hit hits[16];
+	size_t n = match_scan(m, text, strlen(text), hits, 16);
+	/* "she", "he" and "hers" overlap inside "ushers". */
+	assert_int_equal(n, 4);
+	int seen[5] = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		seen[hits[i].pat]++;
+		assert_memory_equal(text + hits[i].start, pats[hits[i].pat],
+				    hits[i].end - hits[i].start);
+	}
+	assert_int_equal(seen[0], 1);
+	assert_int_equal(seen[1], 1);
+	assert_int_equal(seen[2], 0);
+	assert_int_equal(seen[3], 1);
+	assert_int_equal(seen[4], 1);
+	match_free(m);
+}
+
+static void test_duplicates_share_an_id(void **state)
+{
+	(void)state;
+	struct match *m = match_new();
+	assert_int_equal(match_add(m, "abc", 3), 0);
+	assert_int_equal(match_add(m, "abd", 3), 1);
+	assert_int_equal(match_add(m, "abc", 3), 0);
+	assert_int_equal(match_add(m, "", 0), -1);
+	assert_int_equal(match_build(m), 0);
+	assert_int_equal(match_add(m, "new", 3), -1);
+	assert_int_equal(match_pat_len(m, 1), 3);
+	match_free(m);
+}
+
+static void test_hits_beyond_cap_are_counted(void **state)
+{
+	(void)state;
+	const char *pats[] = { "a" };
+	struct match *m = build(pats, 1);
+	struct match_hit hits[2];
+	assert_int_equal(match_scan(m, "aaaaa", 5, hits, 2), 5);
+	assert_int_equal(hits[1].start, 1);
+	match_free(m);
+}
+
+static void test_typo_lookup(void **state)
+{
+	(void)state;
+	struct match *m = match_new();
+	assert_int_equal(match_typo_add(m, "contract", 8, 7), 0);
+	assert_int_equal(match_typo_add(m, "address", 7, 9), 0);
+	assert_int_equal(match_build(m), 0);
+	uint32_t ids[4];
+	static const struct { const char *word; int id; } cases[] = {
+		{ "contarct", 7 },  /* swapped neighbours */
+		{ "contrct", 7 },   /* dropped letter */
+		{ "conttract", 7 }, /* added letter */
+		{ "kontract", 7 },  /* changed letter */
+		{ "adress", 9 },
+		{ "contract", -1 }, /* exact is not a typo */
+		{ "cntrct", -1 },   /* two edits */
+		{ "tcartnoc", -1 },
+		{ "addresses", -1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = match_typo_find(m, cases[i].word, strlen(cases[i].word), ids, 4);
+		if (cases[i].id < 0) {
+			if (n != 0)
+				fail_msg("%s: expected no match", cases[i].word);
+		} else if (n != 1 || ids[0] != (uint32_t)cases[i].id) {
+			fail_msg("%s: expected id %d, got %zu matches", cases[i].word, cases[i].id, n);
+		}
+	}
+	match_free(m);
+}
+
+static void test_empty_set_scans_nothing(void **state)
+{
+	(void)state;
+	struct match *m = match_new();
+	assert_int_equal(match_build(m), 0);
+	struct match_hit h[1];
+	assert_int_equal(match_scan(m, "anything", 8, h, 1), 0);
+	uint32_t ids[1];
+	assert_int_equal(match_typo_find(m, "anything", 8, ids, 1), 0);
+	assert_true(match_memory(m) > 0);
+	match_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_finds_all_occurrences),
+		cmocka_unit_test(test_duplicates_share_an_id),
+		cmocka_unit_test(test_hits_beyond_cap_are_counted),
+		cmocka_unit_test(test_typo_lookup),
+		cmocka_unit_test(test_empty_set_scans_nothing),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
