@@ -1,0 +1,129 @@
+/* intent: the language pack (intents, keywords, L2 triggers, negation cues,
+ * language markers and the rules of each intent) loaded from intents/, and
+ * the scorer that turns a tokenized message into ranked intents, a
+ * language, and the L2 topics it mentions. */
+#ifndef AUTOASSIST_INTENT_H
+#define AUTOASSIST_INTENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slot.h"
+#include "tok.h"
+
+#define INTENT_MAX 16
+#define INTENT_MAX_LANGS 8
+#define INTENT_MAX_TOPICS 8
+#define INTENT_MAX_NEEDS 4
+#define INTENT_MAX_TRIGGERS 32
+
+/* The facts an intent can need. */
+enum intent_slot {
+	INTENT_SLOT_DATE = 1 << 0,
+	INTENT_SLOT_METER = 1 << 1,
+	INTENT_SLOT_ADDRESS = 1 << 2,
+};
+
+/* The registry check that answers an intent once its facts are known. */
+enum intent_check {
+	INTENT_CHECK_NONE = 0,
+	INTENT_CHECK_SUPPLY_START, /* the customer's date against the supply start */
+	INTENT_CHECK_METER_ADDRESS, /* the meter ID belongs to the customer's address */
+};
+
+/* What an intent needs before it can answer: each group is a mask of
+ * enum intent_slot of which any one will do. */
+struct intent_rule {
+	uint8_t nneeds;
+	uint8_t needs[INTENT_MAX_NEEDS];
+	uint8_t check; /* enum intent_check */
+};
+
+struct intent_opts {
+	double threshold; /* an intent scoring at least this is detected */
+	double margin;    /* below it by at most this, two rivals are "ambiguous" */
+};
+
+/* A keyword, trigger or cue found in the message, for explanations. */
+struct intent_hit {
+	uint32_t entry;
+	uint16_t tok_first, tok_last; /* token range */
+	bool typo;
+};
+
+/* One mention of an L2 trigger. */
+struct intent_trigger {
+	uint8_t topic;
+	bool negated;  /* a negation cue governs it */
+	bool excluded; /* an [l2_not] phrase covers it (a phone battery) */
+	uint16_t tok_first, tok_last;
+};
+
+struct intent_result {
+	int lang;                       /* index into the pack's languages */
+	bool lang_detected;             /* false: taken from the hint or fallback */
+	uint8_t nintents;               /* all intents, ranked best first */
+	uint8_t rank[INTENT_MAX];
+	double score[INTENT_MAX];       /* indexed by intent, in [0,1] */
+	uint8_t ndetected;              /* rank[0..ndetected) passed the threshold */
+	bool ambiguous;                 /* nothing passed, rank[0] and rank[1] nearly did */
+	uint32_t topics;                /* bit per topic: mentioned, not negated */
+	uint8_t ntriggers;
+	struct intent_trigger triggers[INTENT_MAX_TRIGGERS];
+	const struct intent_hit *hits;  /* points into the scratch */
+	uint32_t nhits;
+};
+
+struct intent_pack;
+struct intent_scratch;
+
+/* Loads every *.txt language file and rules.txt from dir. The [dates] and
+ * [address] sections go to slots. Returns the pack (caller frees it with
+ * intent_pack_free) or NULL with a sentence naming the file and line in err. */
+struct intent_pack *intent_pack_load(const char *dir, struct slot_vocab *slots,
+				     char *err, size_t errlen);
+void intent_pack_free(struct intent_pack *p);
+
+size_t intent_count(const struct intent_pack *p);
+const char *intent_name(const struct intent_pack *p, size_t i);
+/* The intent's index, or -1. */
+int intent_find(const struct intent_pack *p, const char *name);
+const struct intent_rule *intent_rule(const struct intent_pack *p, size_t i);
+
+size_t intent_lang_count(const struct intent_pack *p);
+const char *intent_lang_code(const struct intent_pack *p, size_t i);
+/* The language's index, or -1. */
+int intent_lang_find(const struct intent_pack *p, const char *code);
+
+size_t intent_topic_count(const struct intent_pack *p);
+const char *intent_topic_name(const struct intent_pack *p, size_t i);
+
+/* Describes an entry of a hit: its kind ("intent", "l2", "negation", ...),
+ * target name (intent or topic, may be ""), the term as written in the data
+ * file, and its language code. The strings belong to the pack. */
+void intent_entry_describe(const struct intent_pack *p, uint32_t entry,
+			   const char **kind, const char **target,
+			   const char **term, const char **lang);
+
+/* Bytes held by the pack, the compiled matcher included. */
+size_t intent_pack_memory(const struct intent_pack *p);
+
+/* Working memory for intent_analyze, sized for messages of up to max_tokens
+ * tokens. Returns NULL when memory is short; free with
+ * intent_scratch_free. One scratch per thread. */
+struct intent_scratch *intent_scratch_new(const struct intent_pack *p,
+					  size_t max_tokens);
+void intent_scratch_free(struct intent_scratch *s);
+
+/* Scores a tokenized message. lang_hint is a language index the caller
+ * knows (or -1 to detect); lang_fallback is used when detection finds no
+ * evidence (the conversation's language, or -1 for the first pack
+ * language). Never allocates; the result's hits live in the scratch until
+ * its next use. Returns 0. */
+int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
+		   const char *text, size_t len, int lang_hint,
+		   int lang_fallback, const struct intent_opts *opts,
+		   struct intent_scratch *s, struct intent_result *out);
+
+#endif

@@ -1,0 +1,919 @@
+/* intent: language pack loader and scorer. See include/intent.h and
+ * intents/README.md for the data format. */
+#include "intent.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "match.h"
+
+enum kind {
+	K_INTENT,   /* target: intent, weight */
+	K_TRIGGER,  /* target: topic */
+	K_NOT,      /* l2_not phrase */
+	K_NEG_PRE,
+	K_NEG_POST,
+	K_BREAK,
+	K_MARKER,   /* language marker word */
+};
+
+static const char *const kind_names[] = {
+	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker",
+};
+
+enum mode {
+	M_EXACT = 0,
+	M_PREFIX = 1, /* word*: the term may continue */
+	M_SUFFIX = 2, /* *word: the term may be preceded within the word */
+	M_INFIX = 3,
+};
+
+/* Typo hits count for less than exact ones: a misspelt keyword is weaker
+ * evidence than the keyword itself. */
+#define TYPO_WEIGHT 0.8
+#define TYPO_MIN_CHARS 5
+/* How many words before a trigger a negation cue still governs it, and
+ * how many after a trigger a post-negation phrase may start. */
+#define NEG_PRE_WINDOW 3
+#define NEG_POST_WINDOW 2
+#define MAX_RAW_HITS 4096
+#define MAX_HITS 1024
+#define MAX_SPANS 64
+
+struct entry {
+	uint32_t pat;
+	uint32_t term;    /* offset of the term as written, in pack->strs */
+	float weight;
+	uint8_t kind, mode, lang, target;
+};
+
+struct lang {
+	char code[8];
+	char name[48];
+};
+
+struct chint {
+	int32_t cp;
+	uint8_t lang;
+};
+
+struct intent_pack {
+	struct match *m;
+	struct entry *entries;
+	uint32_t nentries, entries_cap;
+	uint32_t *pat_first;  /* entries of pattern p: pat_first[p] .. pat_first[p+1] */
+	uint32_t *by_pat;     /* entry indexes sorted by pattern */
+	uint32_t npats;
+
+	char *strs;
+	size_t strs_len, strs_cap;
+
+	struct lang langs[INTENT_MAX_LANGS];
+	uint8_t nlangs;
+	char intents[INTENT_MAX][48];
+	struct intent_rule rules[INTENT_MAX];
+	uint8_t nintents;
+	char topics[INTENT_MAX_TOPICS][32];
+	uint8_t ntopics;
+	struct chint chints[64];
+	uint8_t nchints;
+};
+
+/* Token flags the analysis keeps per message. */
+#define TF_COVERED 0x01 /* some entry matched the token: no typo search */
+#define TF_NEG 0x02
+#define TF_BREAK 0x04
+
+struct span {
+	uint16_t first, last;
+};
+
+struct intent_scratch {
+	struct match_hit raw[MAX_RAW_HITS];
+	struct intent_hit hits[MAX_HITS];
+	uint8_t *tflags;
+	size_t max_tokens;
+	uint32_t *stamp; /* per entry: the generation that counted it */
+	uint32_t gen;
+	struct span nots[MAX_SPANS], posts[MAX_SPANS];
+	uint32_t nnots, nposts;
+};
+
+/* ---- loading ---- */
+
+struct loader {
+	struct intent_pack *p;
+	struct slot_vocab *slots;
+	struct tok_buf tb;
+	const char *file;
+	int line;
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct loader *ld, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(ld->err, ld->errlen, "%s:%d: %s", ld->file, ld->line, msg);
+	return -1;
+}
+
+static int64_t pack_str(struct intent_pack *p, const char *s, size_t len)
+{
+	if (p->strs_len + len + 1 > p->strs_cap) {
+		size_t nc = p->strs_cap ? p->strs_cap * 2 : 8192;
+		while (nc < p->strs_len + len + 1)
+			nc *= 2;
+		char *np = realloc(p->strs, nc);
+		if (!np)
+			return -1;
+		p->strs = np;
+		p->strs_cap = nc;
+	}
+	size_t off = p->strs_len;
+	memcpy(p->strs + off, s, len);
+	p->strs[off + len] = '\0';
+	p->strs_len += len + 1;
+	return (int64_t)off;
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
+		     s[n - 1] == '\n'))
+		s[--n] = '\0';
+	return s;
+}
+
+/* Adds one term of the data files as an entry. */
+static int add_term(struct loader *ld, const char *term, uint8_t kind,
+		    uint8_t target, float weight, uint8_t lang)
+{
+	struct intent_pack *p = ld->p;
+	char buf[256];
+	size_t len = strlen(term);
+	if (len == 0 || len >= sizeof(buf))
+		return fail(ld, "empty or overlong term");
+	memcpy(buf, term, len + 1);
+	uint8_t mode = M_EXACT;
+	char *s = buf;
+	if (*s == '*') {
+		mode |= M_SUFFIX;
+		s++;
+		len--;
+	}
+	if (len && s[len - 1] == '*') {
+		mode |= M_PREFIX;
+		s[--len] = '\0';
+	}
+	if (strchr(s, '*'))
+		return fail(ld, "'*' may only start or end a term: \"%s\"", term);
+	int rc = tok_run(&ld->tb, s, len);
+	if (rc < 0)
+		return fail(ld, "term \"%s\": %s", term, tok_strerror(rc));
+	if (ld->tb.n == 0)
+		return fail(ld, "term \"%s\" has no words", term);
+	int pat = match_add(p->m, ld->tb.norm, ld->tb.nlen);
+	if (pat < 0)
+		return fail(ld, "out of memory");
+	/* A whole word (or a stem that may continue) long enough to make a
+	 * typo unambiguous is also looked up with one edit. */
+	if (ld->tb.n == 1 && ld->tb.v[0].kind == TOK_WORD &&
+	    ld->tb.v[0].nchars >= TYPO_MIN_CHARS && !(mode & M_SUFFIX) &&
+	    (kind == K_INTENT || kind == K_TRIGGER) &&
+	    match_typo_add(p->m, ld->tb.norm, ld->tb.nlen, (uint32_t)pat) < 0)
+		return fail(ld, "out of memory");
+	if (p->nentries == p->entries_cap) {
+		uint32_t nc = p->entries_cap ? p->entries_cap * 2 : 1024;
+		struct entry *ne = realloc(p->entries, nc * sizeof(*ne));
+		if (!ne)
+			return fail(ld, "out of memory");
+		p->entries = ne;
+		p->entries_cap = nc;
+	}
+	int64_t toff = pack_str(p, term, strlen(term));
+	if (toff < 0)
+		return fail(ld, "out of memory");
+	p->entries[p->nentries++] = (struct entry){
+		.pat = (uint32_t)pat, .term = (uint32_t)toff, .weight = weight,
+		.kind = kind, .mode = mode, .lang = lang, .target = target,
+	};
+	return 0;
+}
+
+/* Adds each space-separated word of list as its own term. */
+static int add_words(struct loader *ld, char *list, uint8_t kind, uint8_t lang)
+{
+	char *save = NULL;
+	for (char *w = strtok_r(list, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+		if (add_term(ld, w, kind, 0, 1.0f, lang) < 0)
+			return -1;
+	return 0;
+}
+
+/* Adds each |-separated phrase of list as its own term. */
+static int add_phrases(struct loader *ld, char *list, uint8_t kind, uint8_t lang)
+{
+	char *save = NULL;
+	for (char *ph = strtok_r(list, "|", &save); ph; ph = strtok_r(NULL, "|", &save)) {
+		ph = trim(ph);
+		if (*ph && add_term(ld, ph, kind, 0, 1.0f, lang) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int add_chars(struct loader *ld, const char *list, uint8_t lang)
+{
+	struct intent_pack *p = ld->p;
+	const utf8proc_uint8_t *s = (const utf8proc_uint8_t *)list;
+	utf8proc_ssize_t len = (utf8proc_ssize_t)strlen(list);
+	while (len > 0) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t n = utf8proc_iterate(s, len, &cp);
+		if (n <= 0)
+			return fail(ld, "chars: invalid UTF-8");
+		if (cp > ' ') {
+			if (p->nchints >= sizeof(p->chints) / sizeof(p->chints[0]))
+				return fail(ld, "too many chars");
+			p->chints[p->nchints++] = (struct chint){ cp, lang };
+			cp = utf8proc_toupper(cp);
+			if (p->nchints < sizeof(p->chints) / sizeof(p->chints[0]))
+				p->chints[p->nchints++] = (struct chint){ cp, lang };
+		}
+		s += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int find_intent(const struct intent_pack *p, const char *name)
+{
+	for (int i = 0; i < p->nintents; i++)
+		if (strcmp(p->intents[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static int topic_index(struct loader *ld, const char *name)
+{
+	struct intent_pack *p = ld->p;
+	for (int i = 0; i < p->ntopics; i++)
+		if (strcmp(p->topics[i], name) == 0)
+			return i;
+	if (p->ntopics >= INTENT_MAX_TOPICS || strlen(name) >= sizeof(p->topics[0]))
+		return fail(ld, "too many L2 topics or name too long: %s", name);
+	snprintf(p->topics[p->ntopics], sizeof(p->topics[0]), "%s", name);
+	return p->ntopics++;
+}
+
+/* Strips a trailing comment: a '#' preceded by white space. */
+static void strip_comment(char *s)
+{
+	for (char *h = strchr(s, '#'); h; h = strchr(h + 1, '#'))
+		if (h == s || h[-1] == ' ' || h[-1] == '\t') {
+			*h = '\0';
+			return;
+		}
+}
+
+static int parse_slot_mask(struct loader *ld, char *list, uint8_t *mask)
+{
+	*mask = 0;
+	char *save = NULL;
+	for (char *w = strtok_r(list, "| \t", &save); w; w = strtok_r(NULL, "| \t", &save)) {
+		if (strcmp(w, "date") == 0)
+			*mask |= INTENT_SLOT_DATE;
+		else if (strcmp(w, "meter") == 0)
+			*mask |= INTENT_SLOT_METER;
+		else if (strcmp(w, "address") == 0)
+			*mask |= INTENT_SLOT_ADDRESS;
+		else
+			return fail(ld, "unknown slot \"%s\" (date, meter, address)", w);
+	}
+	return *mask ? 0 : fail(ld, "needs: no slot named");
+}
+
+static int load_rules(struct loader *ld, FILE *f)
+{
+	struct intent_pack *p = ld->p;
+	char line[512];
+	int cur = -1;
+	while (fgets(line, sizeof(line), f)) {
+		ld->line++;
+		strip_comment(line);
+		char *s = trim(line);
+		if (!*s)
+			continue;
+		char *arg = s + strcspn(s, " \t");
+		if (*arg)
+			*arg++ = '\0';
+		arg = trim(arg);
+		if (strcmp(s, "intent") == 0) {
+			if (p->nintents >= INTENT_MAX || !*arg ||
+			    strlen(arg) >= sizeof(p->intents[0]))
+				return fail(ld, "too many intents, or a bad name");
+			if (find_intent(p, arg) >= 0)
+				return fail(ld, "intent %s defined twice", arg);
+			cur = p->nintents++;
+			snprintf(p->intents[cur], sizeof(p->intents[0]), "%s", arg);
+		} else if (cur < 0) {
+			return fail(ld, "\"%s\" before any intent line", s);
+		} else if (strcmp(s, "needs") == 0) {
+			struct intent_rule *r = &p->rules[cur];
+			if (r->nneeds >= INTENT_MAX_NEEDS)
+				return fail(ld, "too many needs");
+			if (parse_slot_mask(ld, arg, &r->needs[r->nneeds]) < 0)
+				return -1;
+			r->nneeds++;
+		} else if (strcmp(s, "check") == 0) {
+			if (strcmp(arg, "supply_start") == 0)
+				p->rules[cur].check = INTENT_CHECK_SUPPLY_START;
+			else if (strcmp(arg, "meter_address") == 0)
+				p->rules[cur].check = INTENT_CHECK_METER_ADDRESS;
+			else
+				return fail(ld, "unknown check \"%s\" (supply_start, meter_address)", arg);
+		} else {
+			return fail(ld, "unknown directive \"%s\"", s);
+		}
+	}
+	return p->nintents ? 0 : fail(ld, "no intents defined");
+}
+
+enum section { S_HEADER, S_INTENT, S_L2, S_NOT, S_NEG, S_SLOT };
+
+static int load_lang(struct loader *ld, FILE *f)
+{
+	struct intent_pack *p = ld->p;
+	char line[4096];
+	int lang = -1;
+	enum section sec = S_HEADER;
+	int target = 0;
+	char slot_sec[16] = "";
+
+	while (fgets(line, sizeof(line), f)) {
+		ld->line++;
+		if (!strchr(line, '\n') && !feof(f))
+			return fail(ld, "line longer than %zu bytes", sizeof(line) - 1);
+		char *s = trim(line);
+		if (!*s || *s == '#')
+			continue;
+		if (strncmp(s, "rel ", 4) != 0)
+			strip_comment(s);
+		s = trim(s);
+		if (!*s)
+			continue;
+		if (*s == '[') {
+			char *end = strchr(s, ']');
+			if (!end)
+				return fail(ld, "section header without ']'");
+			*end = '\0';
+			char *name = trim(s + 1);
+			char *arg = name + strcspn(name, " \t");
+			if (*arg)
+				*arg++ = '\0';
+			arg = trim(arg);
+			if (lang < 0)
+				return fail(ld, "a section before the 'lang' line");
+			if (strcmp(name, "intent") == 0) {
+				target = find_intent(p, arg);
+				if (target < 0)
+					return fail(ld, "intent \"%s\" is not in rules.txt", arg);
+				sec = S_INTENT;
+			} else if (strcmp(name, "l2") == 0) {
+				target = topic_index(ld, arg);
+				if (target < 0)
+					return -1;
+				sec = S_L2;
+			} else if (strcmp(name, "l2_not") == 0) {
+				sec = S_NOT;
+			} else if (strcmp(name, "negation") == 0) {
+				sec = S_NEG;
+			} else if (strcmp(name, "dates") == 0 || strcmp(name, "address") == 0) {
+				snprintf(slot_sec, sizeof(slot_sec), "%s", name);
+				sec = S_SLOT;
+			} else {
+				return fail(ld, "unknown section [%s]", name);
+			}
+			continue;
+		}
+		char *arg = s + strcspn(s, " \t");
+		if (*arg)
+			*arg++ = '\0';
+		arg = trim(arg);
+		int rc = 0;
+		switch (sec) {
+		case S_HEADER:
+			if (strcmp(s, "lang") == 0) {
+				if (lang >= 0 || !*arg || strlen(arg) >= sizeof(p->langs[0].code))
+					return fail(ld, "bad or repeated lang line");
+				for (int i = 0; i < p->nlangs; i++)
+					if (strcmp(p->langs[i].code, arg) == 0)
+						return fail(ld, "language %s defined twice", arg);
+				if (p->nlangs >= INTENT_MAX_LANGS)
+					return fail(ld, "too many languages");
+				lang = p->nlangs++;
+				snprintf(p->langs[lang].code, sizeof(p->langs[0].code), "%s", arg);
+			} else if (lang < 0) {
+				return fail(ld, "the first line must be 'lang CODE'");
+			} else if (strcmp(s, "name") == 0) {
+				snprintf(p->langs[lang].name, sizeof(p->langs[0].name), "%s", arg);
+			} else if (strcmp(s, "chars") == 0) {
+				rc = add_chars(ld, arg, (uint8_t)lang);
+			} else if (strcmp(s, "markers") == 0) {
+				rc = add_words(ld, arg, K_MARKER, (uint8_t)lang);
+			} else {
+				return fail(ld, "unknown header directive \"%s\"", s);
+			}
+			break;
+		case S_INTENT: {
+			char *endp = NULL;
+			errno = 0;
+			double w = strtod(s, &endp);
+			if (errno || *endp || !(w > 0 && w <= 10) || !*arg)
+				return fail(ld, "expected \"WEIGHT TERM\" with 0 < weight <= 10");
+			rc = add_term(ld, arg, K_INTENT, (uint8_t)target, (float)w, (uint8_t)lang);
+			break;
+		}
+		case S_L2:
+		case S_NOT: {
+			/* The whole line is the term: put the split word back. */
+			if (*arg)
+				arg[-1] = ' ';
+			rc = add_term(ld, s, sec == S_L2 ? K_TRIGGER : K_NOT,
+				      (uint8_t)target, 1.0f, (uint8_t)lang);
+			break;
+		}
+		case S_NEG:
+			if (strcmp(s, "pre") == 0)
+				rc = add_words(ld, arg, K_NEG_PRE, (uint8_t)lang);
+			else if (strcmp(s, "break") == 0)
+				rc = add_words(ld, arg, K_BREAK, (uint8_t)lang);
+			else if (strcmp(s, "post") == 0)
+				rc = add_phrases(ld, arg, K_NEG_POST, (uint8_t)lang);
+			else
+				return fail(ld, "negation lines start with pre, post or break");
+			break;
+		case S_SLOT: {
+			if (*arg)
+				arg[-1] = ' ';
+			char msg[200] = "";
+			if (slot_vocab_line(ld->slots, lang, slot_sec, s, msg, sizeof(msg)) < 0)
+				return fail(ld, "%s", msg[0] ? msg : "bad line");
+			break;
+		}
+		}
+		if (rc < 0)
+			return -1;
+	}
+	return lang >= 0 ? 0 : fail(ld, "no 'lang' line");
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int load_file(struct loader *ld, const char *dir, const char *name,
+		     int (*fn)(struct loader *, FILE *))
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ld->file = name;
+	ld->line = 0;
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(ld->err, ld->errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	int rc = fn(ld, f);
+	fclose(f);
+	return rc;
+}
+
+/* Groups entries by pattern so a match finds its entries at once. */
+static int index_entries(struct intent_pack *p)
+{
+	p->npats = 0;
+	for (uint32_t e = 0; e < p->nentries; e++)
+		if (p->entries[e].pat + 1 > p->npats)
+			p->npats = p->entries[e].pat + 1;
+	p->pat_first = calloc(p->npats + 1, sizeof(uint32_t));
+	p->by_pat = malloc((p->nentries + 1) * sizeof(uint32_t));
+	if (!p->pat_first || !p->by_pat)
+		return -1;
+	for (uint32_t e = 0; e < p->nentries; e++)
+		p->pat_first[p->entries[e].pat + 1]++;
+	for (uint32_t i = 0; i < p->npats; i++)
+		p->pat_first[i + 1] += p->pat_first[i];
+	uint32_t *fill = calloc(p->npats + 1, sizeof(uint32_t));
+	if (!fill)
+		return -1;
+	for (uint32_t e = 0; e < p->nentries; e++) {
+		uint32_t pat = p->entries[e].pat;
+		p->by_pat[p->pat_first[pat] + fill[pat]++] = e;
+	}
+	free(fill);
+	return 0;
+}
+
+struct intent_pack *intent_pack_load(const char *dir, struct slot_vocab *slots,
+				     char *err, size_t errlen)
+{
+	struct loader ld = { .slots = slots, .err = err, .errlen = errlen };
+	char **names = NULL;
+	size_t nnames = 0;
+	DIR *d = NULL;
+	struct intent_pack *p = calloc(1, sizeof(*p));
+	if (!p || !(p->m = match_new()) || tok_buf_init(&ld.tb, 1024) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto free_pack;
+	}
+	ld.p = p;
+	if (load_file(&ld, dir, "rules.txt", load_rules) < 0)
+		goto free_pack;
+
+	d = opendir(dir);
+	if (!d) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		goto free_pack;
+	}
+	for (struct dirent *de; (de = readdir(d));) {
+		size_t n = strlen(de->d_name);
+		if (n < 5 || strcmp(de->d_name + n - 4, ".txt") != 0 ||
+		    strcmp(de->d_name, "rules.txt") == 0 || de->d_name[0] == '.')
+			continue;
+		char **nn = realloc(names, (nnames + 1) * sizeof(*names));
+		if (!nn || !(nn[nnames] = strdup(de->d_name))) {
+			if (nn)
+				names = nn;
+			snprintf(err, errlen, "out of memory");
+			goto free_names;
+		}
+		names = nn;
+		nnames++;
+	}
+	qsort(names, nnames, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < nnames; i++)
+		if (load_file(&ld, dir, names[i], load_lang) < 0)
+			goto free_names;
+	if (p->nlangs == 0) {
+		snprintf(err, errlen, "%s: no language files (*.txt)", dir);
+		goto free_names;
+	}
+	if (match_build(p->m) < 0 || index_entries(p) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto free_names;
+	}
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	tok_buf_free(&ld.tb);
+	return p;
+
+free_names:
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+free_pack:
+	if (d)
+		closedir(d);
+	tok_buf_free(&ld.tb);
+	intent_pack_free(p);
+	return NULL;
+}
+
+void intent_pack_free(struct intent_pack *p)
+{
+	if (!p)
+		return;
+	match_free(p->m);
+	free(p->entries);
+	free(p->pat_first);
+	free(p->by_pat);
+	free(p->strs);
+	free(p);
+}
+
+size_t intent_count(const struct intent_pack *p) { return p->nintents; }
+const char *intent_name(const struct intent_pack *p, size_t i) { return p->intents[i]; }
+const struct intent_rule *intent_rule(const struct intent_pack *p, size_t i) { return &p->rules[i]; }
+size_t intent_lang_count(const struct intent_pack *p) { return p->nlangs; }
+const char *intent_lang_code(const struct intent_pack *p, size_t i) { return p->langs[i].code; }
+size_t intent_topic_count(const struct intent_pack *p) { return p->ntopics; }
+const char *intent_topic_name(const struct intent_pack *p, size_t i) { return p->topics[i]; }
+
+int intent_find(const struct intent_pack *p, const char *name)
+{
+	return find_intent(p, name);
+}
+
+int intent_lang_find(const struct intent_pack *p, const char *code)
+{
+	for (int i = 0; i < p->nlangs; i++)
+		if (strcmp(p->langs[i].code, code) == 0)
+			return i;
+	return -1;
+}
+
+void intent_entry_describe(const struct intent_pack *p, uint32_t entry,
+			   const char **kind, const char **target,
+			   const char **term, const char **lang)
+{
+	const struct entry *e = &p->entries[entry];
+	*kind = kind_names[e->kind];
+	*target = e->kind == K_INTENT ? p->intents[e->target]
+		: e->kind == K_TRIGGER ? p->topics[e->target] : "";
+	*term = p->strs + e->term;
+	*lang = p->langs[e->lang].code;
+}
+
+size_t intent_pack_memory(const struct intent_pack *p)
+{
+	return sizeof(*p) + match_memory(p->m) +
+	       (size_t)p->entries_cap * sizeof(struct entry) +
+	       (size_t)(p->npats + 1) * sizeof(uint32_t) +
+	       (size_t)(p->nentries + 1) * sizeof(uint32_t) + p->strs_cap;
+}
+
+/* ---- analysis ---- */
+
+struct intent_scratch *intent_scratch_new(const struct intent_pack *p,
+					  size_t max_tokens)
+{
+	struct intent_scratch *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->max_tokens = max_tokens;
+	s->tflags = calloc(max_tokens + 1, 1);
+	s->stamp = calloc(p->nentries + 1, sizeof(uint32_t));
+	if (!s->tflags || !s->stamp) {
+		intent_scratch_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void intent_scratch_free(struct intent_scratch *s)
+{
+	if (!s)
+		return;
+	free(s->tflags);
+	free(s->stamp);
+	free(s);
+}
+
+/* The token whose normalised span contains byte off of the norm string. */
+static uint32_t tok_at(const struct tok_buf *t, uint32_t off)
+{
+	uint32_t lo = 0, hi = t->n;
+	while (hi - lo > 1) {
+		uint32_t mid = (lo + hi) / 2;
+		if (t->v[mid].noff <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool boundaries_ok(const struct tok_buf *t, uint8_t mode, uint32_t start,
+			  uint32_t end)
+{
+	bool left = start == 0 || t->norm[start - 1] == ' ';
+	bool right = end == t->nlen || t->norm[end] == ' ';
+	return (left || (mode & M_SUFFIX)) && (right || (mode & M_PREFIX));
+}
+
+struct acc {
+	double raw[INTENT_MAX];
+	double lang[INTENT_MAX_LANGS];
+};
+
+/* Counts one matched entry towards the scores and records it. */
+static void take(const struct intent_pack *p, struct intent_scratch *s,
+		 struct intent_result *out, struct acc *acc, uint32_t e,
+		 uint32_t first, uint32_t last, bool typo)
+{
+	const struct entry *en = &p->entries[e];
+	for (uint32_t i = first; i <= last; i++)
+		s->tflags[i] |= TF_COVERED;
+	if (out->nhits < MAX_HITS)
+		s->hits[out->nhits++] = (struct intent_hit){
+			e, (uint16_t)first, (uint16_t)last, typo };
+	switch (en->kind) {
+	case K_INTENT:
+		if (s->stamp[e] != s->gen) {
+			s->stamp[e] = s->gen;
+			acc->raw[en->target] += en->weight * (typo ? TYPO_WEIGHT : 1.0);
+			acc->lang[en->lang] += 0.5;
+		}
+		break;
+	case K_TRIGGER:
+		for (uint32_t k = 0; k < out->ntriggers; k++)
+			if (out->triggers[k].topic == en->target &&
+			    out->triggers[k].tok_first == first)
+				return;
+		if (out->ntriggers < INTENT_MAX_TRIGGERS)
+			out->triggers[out->ntriggers++] = (struct intent_trigger){
+				.topic = en->target, .tok_first = (uint16_t)first,
+				.tok_last = (uint16_t)last };
+		break;
+	case K_NOT:
+		if (s->nnots < MAX_SPANS)
+			s->nots[s->nnots++] = (struct span){ (uint16_t)first, (uint16_t)last };
+		break;
+	case K_NEG_POST:
+		if (s->nposts < MAX_SPANS)
+			s->posts[s->nposts++] = (struct span){ (uint16_t)first, (uint16_t)last };
+		break;
+	case K_NEG_PRE:
+		s->tflags[first] |= TF_NEG;
+		break;
+	case K_BREAK:
+		s->tflags[first] |= TF_BREAK;
+		break;
+	case K_MARKER:
+		if (s->stamp[e] != s->gen) {
+			s->stamp[e] = s->gen;
+			acc->lang[en->lang] += 1.0;
+		}
+		break;
+	}
+}
+
+static bool is_clause_break(const struct tok_buf *t, const struct intent_scratch *s,
+			    uint32_t i)
+{
+	if (s->tflags[i] & TF_BREAK)
+		return true;
+	if (t->v[i].kind != TOK_PUNCT)
+		return false;
+	char c = t->norm[t->v[i].noff];
+	return c == '.' || c == '!' || c == '?' || c == ';' || c == ':' || c == ',';
+}
+
+static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
+		    const struct intent_trigger *tr)
+{
+	int words = 0;
+	for (int64_t i = (int64_t)tr->tok_first - 1; i >= 0 && words < NEG_PRE_WINDOW; i--) {
+		if (is_clause_break(t, s, (uint32_t)i))
+			break;
+		if (s->tflags[i] & TF_NEG)
+			return true;
+		words++;
+	}
+	for (uint32_t k = 0; k < s->nposts; k++) {
+		uint32_t st = s->posts[k].first;
+		if (st <= tr->tok_last || st > tr->tok_last + 1u + NEG_POST_WINDOW)
+			continue;
+		bool clean = true;
+		for (uint32_t i = tr->tok_last + 1; i < st; i++)
+			clean &= !is_clause_break(t, s, i);
+		if (clean)
+			return true;
+	}
+	return false;
+}
+
+static void lang_from_chars(const struct intent_pack *p, const char *text,
+			    size_t len, struct acc *acc)
+{
+	for (size_t i = 0; i < len;) {
+		if ((unsigned char)text[i] < 0x80) {
+			i++;
+			continue;
+		}
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)text + i,
+						      (utf8proc_ssize_t)(len - i), &cp);
+		if (n <= 0)
+			return;
+		for (uint8_t k = 0; k < p->nchints; k++)
+			if (p->chints[k].cp == cp)
+				acc->lang[p->chints[k].lang] += 1.0;
+		i += (size_t)n;
+	}
+}
+
+int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
+		   const char *text, size_t len, int lang_hint,
+		   int lang_fallback, const struct intent_opts *opts,
+		   struct intent_scratch *s, struct intent_result *out)
+{
+	struct acc acc = { 0 };
+	memset(out, 0, sizeof(*out));
+	s->nnots = s->nposts = 0;
+	if (++s->gen == 0) {
+		memset(s->stamp, 0, (p->nentries + 1) * sizeof(uint32_t));
+		s->gen = 1;
+	}
+	uint32_t ntok = toks->n < s->max_tokens ? toks->n : (uint32_t)s->max_tokens;
+	memset(s->tflags, 0, ntok);
+
+	size_t nraw = match_scan(p->m, toks->norm, toks->nlen, s->raw, MAX_RAW_HITS);
+	if (nraw > MAX_RAW_HITS)
+		nraw = MAX_RAW_HITS;
+	for (size_t h = 0; h < nraw; h++) {
+		const struct match_hit *mh = &s->raw[h];
+		uint32_t first = tok_at(toks, mh->start);
+		uint32_t last = tok_at(toks, mh->end - 1);
+		if (last >= ntok)
+			continue;
+		for (uint32_t k = p->pat_first[mh->pat]; k < p->pat_first[mh->pat + 1]; k++) {
+			uint32_t e = p->by_pat[k];
+			if (boundaries_ok(toks, p->entries[e].mode, mh->start, mh->end))
+				take(p, s, out, &acc, e, first, last, false);
+		}
+	}
+
+	/* One typo is allowed in longer words nothing else matched. */
+	for (uint32_t i = 0; i < ntok; i++) {
+		const struct tok *t = &toks->v[i];
+		if (t->kind != TOK_WORD || t->nchars < TYPO_MIN_CHARS ||
+		    (s->tflags[i] & TF_COVERED))
+			continue;
+		uint32_t ids[8];
+		size_t n = match_typo_find(p->m, tok_norm(toks, i), t->nlen, ids, 8);
+		for (size_t k = 0; k < n; k++)
+			for (uint32_t j = p->pat_first[ids[k]]; j < p->pat_first[ids[k] + 1]; j++) {
+				uint32_t e = p->by_pat[j];
+				uint8_t kind = p->entries[e].kind;
+				if (!(p->entries[e].mode & M_SUFFIX) &&
+				    (kind == K_INTENT || kind == K_TRIGGER))
+					take(p, s, out, &acc, e, i, i, true);
+			}
+	}
+	out->hits = s->hits;
+
+	for (uint32_t k = 0; k < out->ntriggers; k++) {
+		struct intent_trigger *tr = &out->triggers[k];
+		for (uint32_t n = 0; n < s->nnots; n++)
+			if (s->nots[n].first <= tr->tok_first && s->nots[n].last >= tr->tok_last)
+				tr->excluded = true;
+		tr->negated = negated(toks, s, tr);
+		if (!tr->excluded && !tr->negated)
+			out->topics |= 1u << tr->topic;
+	}
+
+	if (lang_hint >= 0 && lang_hint < p->nlangs) {
+		out->lang = lang_hint;
+	} else {
+		lang_from_chars(p, text, len, &acc);
+		int best = -1;
+		double bs = 0;
+		for (int l = 0; l < p->nlangs; l++)
+			if (acc.lang[l] > bs) {
+				bs = acc.lang[l];
+				best = l;
+			}
+		/* A tie or a single weak hint is not evidence enough to switch
+		 * away from the conversation's language. */
+		bool tie = false;
+		for (int l = 0; l < p->nlangs; l++)
+			tie |= l != best && best >= 0 && acc.lang[l] == bs;
+		if (best >= 0 && bs >= 1.0 && !(tie && lang_fallback >= 0)) {
+			out->lang = best;
+			out->lang_detected = true;
+		} else {
+			out->lang = lang_fallback >= 0 && lang_fallback < p->nlangs
+				? lang_fallback : 0;
+		}
+	}
+
+	out->nintents = p->nintents;
+	for (int i = 0; i < p->nintents; i++) {
+		out->score[i] = 1.0 - exp(-acc.raw[i]);
+		/* Insertion sort: four intents, best first, ties in rules order. */
+		int j = i;
+		while (j > 0 && out->score[out->rank[j - 1]] < out->score[i]) {
+			out->rank[j] = out->rank[j - 1];
+			j--;
+		}
+		out->rank[j] = (uint8_t)i;
+	}
+	while (out->ndetected < out->nintents &&
+	       out->score[out->rank[out->ndetected]] >= opts->threshold)
+		out->ndetected++;
+	if (out->ndetected == 0 && out->nintents >= 2) {
+		double floor = opts->threshold - opts->margin;
+		out->ambiguous = out->score[out->rank[0]] >= floor &&
+				 out->score[out->rank[1]] >= floor;
+	}
+	return 0;
+}
