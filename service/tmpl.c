@@ -1,0 +1,371 @@
+/* tmpl: reply templates. See include/tmpl.h and templates/README.md. */
+#include "tmpl.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_KEYS 128
+#define MAX_LANGS 8
+#define MAX_SEGS 32
+
+static const char *const var_names[TMPL_NVARS] = {
+	"Date", "RegistryDate", "Address", "Meter", "Topics", "Ticket",
+	"Intents", "Lookup",
+};
+
+/* Date format pieces beyond the literal text. */
+enum { D_D = TMPL_NVARS, D_DD, D_M, D_MM, D_MONTH, D_Y };
+static const char *const date_names[] = { "D", "DD", "M", "MM", "Month", "Y" };
+
+struct seg {
+	uint16_t off, len; /* literal text in the template */
+	int8_t var;        /* enum tmpl_var or D_*, or -1 for literal only */
+};
+
+struct tpl {
+	char *text;
+	struct seg segs[MAX_SEGS];
+	uint8_t nsegs;
+	uint32_t vars; /* bit per enum tmpl_var used */
+};
+
+struct lang {
+	struct tpl t[MAX_KEYS];
+	char *months[12];
+	struct tpl date;
+};
+
+struct tmpl_set {
+	char *keys[MAX_KEYS];
+	int nkeys;
+	struct lang *langs;
+	size_t nlangs;
+	size_t bytes;
+};
+
+struct loader {
+	const char *file;
+	int line;
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct loader *ld, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(ld->err, ld->errlen, "%s:%d: %s", ld->file, ld->line, msg);
+	return -1;
+}
+
+/* Splits text into literal runs and [Placeholders] of the given names
+ * (offset by base in the enum). Brackets around anything else stay
+ * literal text, except a capitalised word, which is surely a misspelt
+ * placeholder and refused. */
+static int compile(struct loader *ld, struct tpl *t, const char *const *names,
+		   int nnames, int base)
+{
+	const char *s = t->text;
+	size_t lit = 0, i = 0, n = strlen(s);
+	if (n > UINT16_MAX)
+		return fail(ld, "template too long");
+	t->nsegs = 0;
+	t->vars = 0;
+	while (i <= n) {
+		int var = -1;
+		size_t adv = 1;
+		if (i < n && s[i] == '[') {
+			size_t j = i + 1;
+			while (j < n && ((s[j] | 0x20) >= 'a' && (s[j] | 0x20) <= 'z'))
+				j++;
+			if (j < n && s[j] == ']' && j > i + 1) {
+				for (int k = 0; k < nnames; k++)
+					if (strlen(names[k]) == j - i - 1 &&
+					    memcmp(names[k], s + i + 1, j - i - 1) == 0)
+						var = base + k;
+				if (var < 0 && s[i + 1] >= 'A' && s[i + 1] <= 'Z')
+					return fail(ld, "unknown placeholder %.*s",
+						    (int)(j - i + 1), s + i);
+				adv = j - i + 1;
+			}
+		}
+		if (var >= 0 || i == n) {
+			if (t->nsegs >= MAX_SEGS)
+				return fail(ld, "too many placeholders");
+			t->segs[t->nsegs++] = (struct seg){
+				(uint16_t)lit, (uint16_t)(i - lit), (int8_t)var };
+			if (var >= 0 && var < TMPL_NVARS)
+				t->vars |= 1u << var;
+			lit = i + adv;
+			if (i == n)
+				break;
+		}
+		i += adv;
+	}
+	return 0;
+}
+
+static int key_id(struct tmpl_set *t, struct loader *ld, const char *key, bool add)
+{
+	for (int i = 0; i < t->nkeys; i++)
+		if (strcmp(t->keys[i], key) == 0)
+			return i;
+	if (!add)
+		return fail(ld, "key [%s] is not in the first language's file", key);
+	if (t->nkeys >= MAX_KEYS)
+		return fail(ld, "too many keys");
+	if (!(t->keys[t->nkeys] = strdup(key)))
+		return fail(ld, "out of memory");
+	return t->nkeys++;
+}
+
+/* Ends the section being read: trims blank lines and compiles it. */
+static int finish(struct tmpl_set *t, struct loader *ld, struct lang *l,
+		  int key, char *buf, size_t len)
+{
+	if (key < 0)
+		return 0;
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+		len--;
+	size_t start = 0;
+	while (start < len && buf[start] == '\n')
+		start++;
+	if (start == len)
+		return fail(ld, "[%s] is empty", t->keys[key]);
+	if (l->t[key].text)
+		return fail(ld, "[%s] defined twice", t->keys[key]);
+	l->t[key].text = strndup(buf + start, len - start);
+	if (!l->t[key].text)
+		return fail(ld, "out of memory");
+	t->bytes += len - start + 1;
+	return compile(ld, &l->t[key], var_names, TMPL_NVARS, 0);
+}
+
+/* A section line is a key alone in brackets: lower case, digits, '_' and
+ * '.', so a template line such as "[Date] works" is never taken for one. */
+static bool is_key_line(const char *line)
+{
+	if (line[0] != '[')
+		return false;
+	size_t n = strspn(line + 1, "abcdefghijklmnopqrstuvwxyz0123456789_.");
+	return n > 0 && line[1 + n] == ']' && line[2 + n] == '\0';
+}
+
+static int load_lang(struct tmpl_set *t, struct loader *ld, FILE *f,
+		     struct lang *l, const char *code, bool first)
+{
+	char line[2048];
+	char buf[8192];
+	size_t blen = 0;
+	int key = -1;
+	bool saw_lang = false;
+	while (fgets(line, sizeof(line), f)) {
+		ld->line++;
+		size_t n = strlen(line);
+		while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (is_key_line(line)) {
+			char *end = strchr(line, ']');
+			if (finish(t, ld, l, key, buf, blen) < 0)
+				return -1;
+			*end = '\0';
+			key = key_id(t, ld, line + 1, first);
+			if (key < 0)
+				return -1;
+			blen = 0;
+			continue;
+		}
+		if (key >= 0) {
+			if (blen + n + 2 > sizeof(buf))
+				return fail(ld, "template too long");
+			if (blen)
+				buf[blen++] = '\n';
+			memcpy(buf + blen, line, n);
+			blen += n;
+			continue;
+		}
+		if (!n || line[0] == '#')
+			continue;
+		char *arg = line + strcspn(line, " \t");
+		if (*arg)
+			*arg++ = '\0';
+		if (strcmp(line, "lang") == 0) {
+			if (strcmp(arg, code) != 0)
+				return fail(ld, "says lang %s, expected %s", arg, code);
+			saw_lang = true;
+		} else if (strcmp(line, "months") == 0) {
+			int m = 0;
+			char *save = NULL;
+			for (char *w = strtok_r(arg, " \t", &save); w;
+			     w = strtok_r(NULL, " \t", &save)) {
+				if (m == 12)
+					return fail(ld, "more than 12 months");
+				if (!(l->months[m++] = strdup(w)))
+					return fail(ld, "out of memory");
+			}
+			if (m != 12)
+				return fail(ld, "months needs 12 names");
+		} else if (strcmp(line, "date") == 0) {
+			if (!(l->date.text = strdup(arg)))
+				return fail(ld, "out of memory");
+			if (compile(ld, &l->date, date_names, 6, D_D) < 0)
+				return -1;
+		} else {
+			return fail(ld, "unknown directive \"%s\"", line);
+		}
+	}
+	if (finish(t, ld, l, key, buf, blen) < 0)
+		return -1;
+	if (!saw_lang || !l->months[0] || !l->date.text)
+		return fail(ld, "the lang, months and date lines are required");
+	return 0;
+}
+
+struct tmpl_set *tmpl_load(const char *dir, const char *const *codes, size_t n,
+			   char *err, size_t errlen)
+{
+	struct loader ld = { .err = err, .errlen = errlen };
+	struct tmpl_set *t = calloc(1, sizeof(*t));
+	if (!t || n == 0 || n > MAX_LANGS || !(t->langs = calloc(n, sizeof(struct lang)))) {
+		snprintf(err, errlen, "out of memory or no languages");
+		goto free_set;
+	}
+	t->nlangs = n;
+	for (size_t i = 0; i < n; i++) {
+		char path[4096], name[64];
+		snprintf(name, sizeof(name), "%s.txt", codes[i]);
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		ld.file = name;
+		ld.line = 0;
+		FILE *f = fopen(path, "r");
+		if (!f) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto free_set;
+		}
+		int rc = load_lang(t, &ld, f, &t->langs[i], codes[i], i == 0);
+		fclose(f);
+		if (rc < 0)
+			goto free_set;
+	}
+	for (size_t i = 0; i < n; i++)
+		for (int k = 0; k < t->nkeys; k++)
+			if (!t->langs[i].t[k].text) {
+				snprintf(err, errlen, "%s/%s.txt: key [%s] is missing",
+					 dir, codes[i], t->keys[k]);
+				goto free_set;
+			}
+	return t;
+free_set:
+	tmpl_free(t);
+	return NULL;
+}
+
+void tmpl_free(struct tmpl_set *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; t->langs && i < t->nlangs; i++) {
+		for (int k = 0; k < MAX_KEYS; k++)
+			free(t->langs[i].t[k].text);
+		for (int m = 0; m < 12; m++)
+			free(t->langs[i].months[m]);
+		free(t->langs[i].date.text);
+	}
+	for (int k = 0; k < t->nkeys; k++)
+		free(t->keys[k]);
+	free(t->langs);
+	free(t);
+}
+
+int tmpl_find(const struct tmpl_set *t, const char *key)
+{
+	for (int i = 0; i < t->nkeys; i++)
+		if (strcmp(t->keys[i], key) == 0)
+			return i;
+	return -1;
+}
+
+uint32_t tmpl_vars_used(const struct tmpl_set *t, int id)
+{
+	uint32_t m = 0;
+	for (size_t i = 0; id >= 0 && id < t->nkeys && i < t->nlangs; i++)
+		m |= t->langs[i].t[id].vars;
+	return m;
+}
+
+const char *tmpl_text(const struct tmpl_set *t, int lang, int id)
+{
+	if (lang < 0 || (size_t)lang >= t->nlangs || id < 0 || id >= t->nkeys)
+		return NULL;
+	return t->langs[lang].t[id].text;
+}
+
+static int put(char *out, size_t cap, size_t *len, const char *s, size_t n)
+{
+	if (cap == 0)
+		return -1;
+	size_t room = cap - 1 - *len;
+	size_t k = n < room ? n : room;
+	memcpy(out + *len, s, k);
+	*len += k;
+	out[*len] = '\0';
+	return k == n ? 0 : -1;
+}
+
+int tmpl_render(const struct tmpl_set *t, int lang, int id,
+		const struct tmpl_vars *vars, char *out, size_t cap, size_t *len)
+{
+	if (lang < 0 || (size_t)lang >= t->nlangs || id < 0 || id >= t->nkeys ||
+	    *len >= cap)
+		return -1;
+	const struct tpl *tp = &t->langs[lang].t[id];
+	int rc = 0;
+	for (int i = 0; i < tp->nsegs; i++) {
+		const struct seg *sg = &tp->segs[i];
+		rc |= put(out, cap, len, tp->text + sg->off, sg->len);
+		if (sg->var >= 0 && vars && vars->v[sg->var])
+			rc |= put(out, cap, len, vars->v[sg->var], strlen(vars->v[sg->var]));
+	}
+	return rc;
+}
+
+int tmpl_date(const struct tmpl_set *t, int lang, struct slot_date d,
+	      char *out, size_t cap)
+{
+	if (lang < 0 || (size_t)lang >= t->nlangs || cap == 0 || d.m < 1 || d.m > 12)
+		return -1;
+	const struct lang *l = &t->langs[lang];
+	size_t len = 0;
+	int rc = 0;
+	out[0] = '\0';
+	for (int i = 0; i < l->date.nsegs; i++) {
+		const struct seg *sg = &l->date.segs[i];
+		char num[16];
+		rc |= put(out, cap, &len, l->date.text + sg->off, sg->len);
+		switch (sg->var) {
+		case D_D: snprintf(num, sizeof(num), "%d", d.d); break;
+		case D_DD: snprintf(num, sizeof(num), "%02d", d.d); break;
+		case D_M: snprintf(num, sizeof(num), "%d", d.m); break;
+		case D_MM: snprintf(num, sizeof(num), "%02d", d.m); break;
+		case D_Y: snprintf(num, sizeof(num), "%d", d.y); break;
+		case D_MONTH: snprintf(num, sizeof(num), "%s", ""); break;
+		default: continue;
+		}
+		if (sg->var == D_MONTH)
+			rc |= put(out, cap, &len, l->months[d.m - 1], strlen(l->months[d.m - 1]));
+		else
+			rc |= put(out, cap, &len, num, strlen(num));
+	}
+	return rc ? -1 : (int)len;
+}
+
+size_t tmpl_memory(const struct tmpl_set *t)
+{
+	return sizeof(*t) + t->nlangs * sizeof(struct lang) + t->bytes;
+}
