@@ -1,0 +1,94 @@
+/* slot: the facts a customer gives in a message: a date (absolute or
+ * relative to a reference day), a meter ID (18-digit GS1 EAN / målepunkt-ID /
+ * anläggnings-ID with its check digit, German meter numbers) and a street
+ * address. Which words mean what (month names, "tomorrow", street suffixes)
+ * is data, fed in from the [dates] and [address] sections of intents/<lang>.txt. */
+#ifndef AUTOASSIST_SLOT_H
+#define AUTOASSIST_SLOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tok.h"
+
+struct slot_date {
+	int16_t y;
+	uint8_t m, d;
+};
+
+enum slot_meter_kind {
+	SLOT_METER_NONE = 0,
+	SLOT_METER_EAN18,   /* 18 digits, GS1 check digit (NO, SE, NL, DE MaLo EAN) */
+	SLOT_METER_DE,      /* German meter number, e.g. 1ESY1160571234 */
+	SLOT_METER_DE_ZP,   /* German Zählpunkt, "DE" and 31 characters */
+};
+
+#define SLOT_METER_MAX 40
+#define SLOT_ADDR_MAX 128
+
+struct slot_meter {
+	uint8_t kind;               /* enum slot_meter_kind */
+	bool valid;                 /* the check digit agrees (always true for
+	                               kinds without one) */
+	char id[SLOT_METER_MAX];    /* compact: spaces removed, upper case */
+};
+
+struct slot_address {
+	char text[SLOT_ADDR_MAX];   /* as the customer wrote it, trimmed */
+	char street[SLOT_ADDR_MAX]; /* street and house number as written */
+	char postcode[16];          /* empty when not given */
+	char city[48];              /* empty when not given */
+};
+
+/* What one message says. Spans are byte offsets into the original text. */
+struct slot_found {
+	bool has_date, has_meter, has_address;
+	struct slot_date date;
+	uint32_t date_off, date_len;
+	struct slot_meter meter;
+	uint32_t meter_off, meter_len;
+	struct slot_address address;
+	uint32_t addr_off, addr_len;
+};
+
+struct slot_vocab;
+
+/* Creates an empty vocabulary. Returns NULL when memory is short; the
+ * caller owns it and frees it with slot_vocab_free. */
+struct slot_vocab *slot_vocab_new(void);
+void slot_vocab_free(struct slot_vocab *v);
+
+/* Adds one line of a [dates] or [address] section (section is "dates" or
+ * "address") of language number lang. Returns 0, or -1 with a sentence in
+ * err saying what is wrong with the line. */
+int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
+		    const char *line, char *err, size_t errlen);
+
+/* Finds the date, meter ID and address in a tokenized message. text is the
+ * original text the tokens point into; today resolves relative dates.
+ * Never allocates. Fills *out (cleared first) and returns 0. */
+int slot_extract(const struct slot_vocab *v, const char *text,
+		 const struct tok_buf *toks, struct slot_date today,
+		 struct slot_found *out);
+
+/* True when the last of n digits is the GS1 mod-10 check digit of the rest. */
+bool slot_gs1_valid(const char *digits, size_t n);
+
+/* Writes a comparison key for an address into out: folded, punctuation
+ * dropped, street suffixes abbreviated the same way ("Hauptstraße 5" and
+ * "hauptstr. 5" give the same key). Returns the key's length or -1. */
+int slot_address_key(const struct slot_vocab *v, const char *addr, size_t len,
+		     char *out, size_t cap);
+
+/* Parses "YYYY-MM-DD". Returns 0 or -1 when it is not a real date. */
+int slot_date_parse_iso(const char *s, struct slot_date *out);
+
+/* Days since 1970-01-01, and back; valid for years 1900..9999. */
+int32_t slot_date_days(struct slot_date d);
+struct slot_date slot_date_from_days(int32_t days);
+
+/* 0 Monday .. 6 Sunday. */
+int slot_date_weekday(struct slot_date d);
+
+#endif

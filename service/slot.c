@@ -1,0 +1,2099 @@
+/* slot: the date, meter ID and street address in a message. See
+ * include/slot.h.
+ *
+ * Loading builds three read-only structures shaped for the per-message
+ * path: an open-addressing hash of every vocabulary word with everything
+ * it can mean (month, weekday, number, ordinal ending, filler, street
+ * suffix, first word of a relative-date or cue phrase), a trie of the
+ * street suffixes read backwards so compounds ("Hauptstraße") are found
+ * by walking a word from its end, and arrays of phrase patterns chained
+ * from their first element. slot_extract then walks the tokens twice: once
+ * for the date and the meter ID, once for the address, which has to know
+ * where the date and the meter are so it does not take their numbers for
+ * a house number or a postcode. Nothing on that path allocates. */
+#include "slot.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WORD_MAX 64         /* longest vocabulary word after folding */
+#define PAT_MAX 8           /* elements of a rel or cue phrase */
+#define REL_NUM_MAX 999     /* the largest N a relative date accepts */
+#define YEAR_MIN 1900       /* the range slot_date_days is valid for */
+#define YEAR_MAX 9999
+#define WRITTEN_YEAR_MIN 1900 /* years a customer plausibly writes */
+#define WRITTEN_YEAR_MAX 2199
+#define PAST_GRACE_DAYS 31  /* a year-less date this recent stays this year */
+#define EAN_DIGITS 18
+#define EAN_RUN_MAX 24      /* number tokens looked at for one meter ID */
+#define DE_METER_LEN 14
+#define DE_ZP_LEN 33
+#define NAME_WORDS_MAX 3    /* words of a street name before its suffix */
+#define CITY_WORDS_MAX 3
+#define HOUSE_DIGITS_MAX 4
+#define COMPOUND_SUFFIX_MIN 3 /* "weg" may end a compound, "st" may not */
+#define COMPOUND_PREFIX_MIN 3 /* so "Spring" is not a street ending in "ring" */
+#define CUE_SCAN_MAX 32     /* tokens of a sentence after a cue */
+#define WCACHE 128          /* tokens whose lookups are remembered */
+#define KEY_BUF 1024
+#define KEY_UNITS 64
+
+enum word_flag {
+	W_ORDINAL = 1 << 0,
+	W_FILLER = 1 << 1,
+	W_NUMBER = 1 << 2,
+	W_SUFFIX = 1 << 3,
+};
+
+struct word {
+	uint32_t off;      /* the folded word in the pool */
+	uint32_t hash;
+	uint16_t len;      /* 0 marks an empty slot */
+	uint16_t flags;    /* enum word_flag */
+	uint8_t month;     /* 1..12, 0 when not a month */
+	uint8_t weekday;   /* 1..7 from Monday, 0 when not a weekday */
+	int16_t number;    /* W_NUMBER */
+	uint32_t abbr_off; /* W_SUFFIX: the abbreviation in the pool */
+	uint16_t abbr_len;
+	int32_t rel_head;  /* first rel pattern starting with this word, or -1 */
+	int32_t cue_head;  /* first cue phrase starting with this word, or -1 */
+};
+
+enum elem_kind {
+	E_WORD,    /* a literal word */
+	E_NUM,     /* '#': digits or a number word */
+	E_WEEKDAY, /* '@': a weekday name */
+};
+
+struct elem {
+	uint32_t off; /* E_WORD: the word in the pool */
+	uint16_t len;
+	uint8_t kind; /* enum elem_kind */
+};
+
+enum rel_kind {
+	R_DAY,
+	R_WEEK,
+	R_MONTH_START,
+	R_MONTH_END,
+	R_WEEKDAY,
+	R_WEEKDAY_NEXT,
+};
+
+struct pattern {
+	struct elem e[PAT_MAX];
+	uint8_t n;
+	uint8_t kind;   /* enum rel_kind; rel patterns only */
+	bool n_hash;    /* N is the phrase's '#', times add (the sign) */
+	int16_t add;    /* N when fixed, the sign when n_hash */
+	int32_t next;   /* next pattern with the same first element, or -1 */
+};
+
+/* A node of the reversed suffix trie. Index 0 is the root, which is
+ * nobody's child, so 0 also means "none" in child and sibling. */
+struct tnode {
+	uint32_t child, sibling;
+	uint32_t abbr_off;
+	uint16_t abbr_len;
+	uint8_t ch;
+	bool term;
+};
+
+struct slot_vocab {
+	char *pool;
+	uint32_t pool_len, pool_cap;
+	struct word *words; /* open addressing, capacity a power of two */
+	uint32_t nwords, wcap;
+	uint16_t max_word;
+	struct pattern *rels;
+	uint32_t nrels, rels_cap;
+	struct pattern *cues;
+	uint32_t ncues, cues_cap;
+	int32_t rel_num_head; /* rel patterns that start with '#' */
+	int32_t rel_wd_head;  /* rel patterns that start with '@' */
+	struct tnode *trie;
+	uint32_t ntrie, trie_cap;
+	/* Bit (last byte, byte before it) is set when some suffix ends that
+	 * way; most words are turned away here before the trie walk. A
+	 * one-byte suffix sets its last byte with every byte before it. */
+	uint64_t ending[256 * 256 / 64];
+	uint32_t troot[256]; /* the root's child for each last byte, or 0 */
+};
+
+/* ---- small helpers ---- */
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_lower(char c)
+{
+	return c >= 'a' && c <= 'z';
+}
+
+static bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static char upper(char c)
+{
+	return is_lower(c) ? (char)(c - 32) : c;
+}
+
+/* The value of n ASCII digits, or -1 when there are none, too many or
+ * something else is among them. */
+static int32_t digits_value(const char *p, size_t n)
+{
+	if (n == 0 || n > 9)
+		return -1;
+	int32_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!is_digit(p[i]))
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+static bool all_digits(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!is_digit(p[i]))
+			return false;
+	return n > 0;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Shortens what an error message quotes of a line. */
+static int qlen(size_t n)
+{
+	return n > 60 ? 60 : (int)n;
+}
+
+/* ---- growable storage, used while loading only ---- */
+
+static int grow(void **p, uint32_t *cap, uint32_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	uint32_t nc = *cap ? *cap : 16;
+	while (nc < need) {
+		if (nc > UINT32_MAX / 2)
+			return -1;
+		nc *= 2;
+	}
+	void *np = realloc(*p, (size_t)nc * size);
+	if (!np)
+		return -1;
+	*p = np;
+	*cap = nc;
+	return 0;
+}
+
+/* Copies s[0..n) and a NUL into the pool. Returns 0 and the offset in
+ * *off, or -1. */
+static int pool_add(struct slot_vocab *v, const char *s, size_t n, uint32_t *off)
+{
+	if (n >= UINT32_MAX / 4 || v->pool_len > UINT32_MAX / 4)
+		return -1;
+	void *p = v->pool;
+	if (grow(&p, &v->pool_cap, v->pool_len + (uint32_t)n + 1, 1) < 0)
+		return -1;
+	v->pool = p;
+	memcpy(v->pool + v->pool_len, s, n);
+	v->pool[v->pool_len + n] = '\0';
+	*off = v->pool_len;
+	v->pool_len += (uint32_t)n + 1;
+	return 0;
+}
+
+static uint32_t hash_bytes(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static const struct word *lookup(const struct slot_vocab *v, const char *s, size_t n)
+{
+	if (!v || n == 0 || n > v->max_word || v->wcap == 0)
+		return NULL;
+	uint32_t h = hash_bytes(s, n);
+	uint32_t mask = v->wcap - 1;
+	/* The table is at most half full, so the probe meets an empty slot. */
+	for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+		const struct word *w = &v->words[i];
+		if (w->len == 0)
+			return NULL;
+		if (w->hash == h && w->len == n && memcmp(v->pool + w->off, s, n) == 0)
+			return w;
+	}
+}
+
+static void place(struct word *tab, uint32_t cap, const struct word *w)
+{
+	uint32_t mask = cap - 1;
+	uint32_t i = w->hash & mask;
+	while (tab[i].len)
+		i = (i + 1) & mask;
+	tab[i] = *w;
+}
+
+static int rehash(struct slot_vocab *v, uint32_t cap)
+{
+	struct word *tab = calloc(cap, sizeof(*tab));
+	if (!tab)
+		return -1;
+	for (uint32_t i = 0; i < v->wcap; i++)
+		if (v->words[i].len)
+			place(tab, cap, &v->words[i]);
+	free(v->words);
+	v->words = tab;
+	v->wcap = cap;
+	return 0;
+}
+
+/* Finds or adds the folded word s[0..n). The pointer is good until the
+ * next call. Returns NULL when memory is short. */
+static struct word *word_add(struct slot_vocab *v, const char *s, size_t n)
+{
+	struct word *w = (struct word *)lookup(v, s, n);
+	if (w)
+		return w;
+	if ((v->nwords + 1) * 2 > v->wcap &&
+	    rehash(v, v->wcap ? v->wcap * 2 : 256) < 0)
+		return NULL;
+	struct word nw = {
+		.hash = hash_bytes(s, n),
+		.len = (uint16_t)n,
+		.rel_head = -1,
+		.cue_head = -1,
+	};
+	if (pool_add(v, s, n, &nw.off) < 0)
+		return NULL;
+	place(v->words, v->wcap, &nw);
+	v->nwords++;
+	if (n > v->max_word)
+		v->max_word = (uint16_t)n;
+	return (struct word *)lookup(v, s, n);
+}
+
+static size_t ending_bit(uint8_t last, uint8_t before)
+{
+	return (size_t)last << 8 | before;
+}
+
+/* Adds the reversed suffix s[0..n) to the trie. */
+static int trie_add(struct slot_vocab *v, const char *s, size_t n,
+		    uint32_t abbr_off, uint16_t abbr_len)
+{
+	if (n == 0)
+		return 0;
+	uint8_t last = (uint8_t)s[n - 1];
+	for (unsigned b = 0; b < 256; b++) {
+		if (n >= 2 && b != (uint8_t)s[n - 2])
+			continue;
+		size_t bit = ending_bit(last, (uint8_t)b);
+		v->ending[bit / 64] |= UINT64_C(1) << (bit % 64);
+	}
+	void *p = v->trie;
+	if (v->ntrie == 0) {
+		if (grow(&p, &v->trie_cap, 1, sizeof(*v->trie)) < 0)
+			return -1;
+		v->trie = p;
+		memset(&v->trie[0], 0, sizeof(v->trie[0]));
+		v->ntrie = 1;
+	}
+	uint32_t node = 0;
+	for (size_t k = n; k-- > 0;) {
+		uint8_t c = (uint8_t)s[k];
+		uint32_t ch = v->trie[node].child;
+		while (ch && v->trie[ch].ch != c)
+			ch = v->trie[ch].sibling;
+		if (!ch) {
+			p = v->trie;
+			if (grow(&p, &v->trie_cap, v->ntrie + 1, sizeof(*v->trie)) < 0)
+				return -1;
+			v->trie = p;
+			ch = v->ntrie++;
+			memset(&v->trie[ch], 0, sizeof(v->trie[ch]));
+			v->trie[ch].ch = c;
+			v->trie[ch].sibling = v->trie[node].child;
+			v->trie[node].child = ch;
+			if (node == 0)
+				v->troot[c] = ch;
+		}
+		node = ch;
+	}
+	/* The first language to define a spelling decides its abbreviation. */
+	if (!v->trie[node].term) {
+		v->trie[node].term = true;
+		v->trie[node].abbr_off = abbr_off;
+		v->trie[node].abbr_len = abbr_len;
+	}
+	return 0;
+}
+
+/* The length of the longest street suffix that s[0..n) ends with, 0 when
+ * there is none; *hit gets its node. */
+static size_t suffix_match(const struct slot_vocab *v, const char *s, size_t n,
+			   const struct tnode **hit)
+{
+	if (!v || v->ntrie == 0 || n == 0)
+		return 0;
+	size_t bit = ending_bit((uint8_t)s[n - 1], n >= 2 ? (uint8_t)s[n - 2] : 0);
+	if (!(v->ending[bit / 64] & (UINT64_C(1) << (bit % 64))))
+		return 0;
+	uint32_t node = 0;
+	size_t best = 0;
+	for (size_t k = n; k-- > 0;) {
+		uint32_t ch = node ? v->trie[node].child : v->troot[(uint8_t)s[k]];
+		while (ch && v->trie[ch].ch != (uint8_t)s[k])
+			ch = v->trie[ch].sibling;
+		if (!ch)
+			break;
+		node = ch;
+		if (v->trie[node].term) {
+			best = n - k;
+			if (hit)
+				*hit = &v->trie[node];
+		}
+	}
+	return best;
+}
+
+/* ---- vocabulary ---- */
+
+struct slot_vocab *slot_vocab_new(void)
+{
+	struct slot_vocab *v = calloc(1, sizeof(*v));
+	if (!v)
+		return NULL;
+	v->rel_num_head = -1;
+	v->rel_wd_head = -1;
+	return v;
+}
+
+void slot_vocab_free(struct slot_vocab *v)
+{
+	if (!v)
+		return;
+	free(v->pool);
+	free(v->words);
+	free(v->rels);
+	free(v->cues);
+	free(v->trie);
+	free(v);
+}
+
+/* The next white-space separated field of *p. Returns false at the end. */
+static bool next_field(const char **p, const char **f, size_t *n)
+{
+	const char *s = *p;
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+		s++;
+	*p = s;
+	if (!*s)
+		return false;
+	const char *e = s;
+	while (*e && *e != ' ' && *e != '\t' && *e != '\r' && *e != '\n')
+		e++;
+	*f = s;
+	*n = (size_t)(e - s);
+	*p = e;
+	return true;
+}
+
+/* The next field that is not a comment. The pack loader strips comments
+ * already; a field starting with '#' ends the line here as well so raw
+ * lines work too. */
+static bool next_word_field(const char **p, const char **f, size_t *n)
+{
+	return next_field(p, f, n) && **f != '#';
+}
+
+/* Folds one spelling into a single vocabulary word. Returns its length or
+ * -1 with err set. */
+static int fold_word(const char *s, size_t n, char *out, size_t cap, char *err,
+		     size_t errlen)
+{
+	int len = tok_fold(s, n, out, cap);
+	if (len < 0) {
+		set_err(err, errlen, "\"%.*s\" is not valid UTF-8 or is too long.", qlen(n), s);
+		return -1;
+	}
+	if (len == 0) {
+		set_err(err, errlen, "\"%.*s\" has no letters or digits.", qlen(n), s);
+		return -1;
+	}
+	if (memchr(out, ' ', (size_t)len)) {
+		set_err(err, errlen, "\"%.*s\" must be a single word.", qlen(n), s);
+		return -1;
+	}
+	return len;
+}
+
+/* What a line says about each spelling of a group. */
+struct word_def {
+	uint16_t flags;
+	uint8_t month, weekday;
+	int16_t number;
+};
+
+static int add_def(struct slot_vocab *v, const char *w, size_t n,
+		   const struct word_def *d, char *err, size_t errlen)
+{
+	struct word *e = word_add(v, w, n);
+	if (!e) {
+		set_err(err, errlen, "Out of memory adding \"%.*s\".", qlen(n), w);
+		return -1;
+	}
+	/* Languages share spellings ("okt", "di", "en"); the first meaning
+	 * stays, so the order of the language files decides a clash. */
+	if ((d->flags & W_NUMBER) && !(e->flags & W_NUMBER))
+		e->number = d->number;
+	e->flags |= d->flags;
+	if (d->month && !e->month)
+		e->month = d->month;
+	if (d->weekday && !e->weekday)
+		e->weekday = d->weekday;
+	return 0;
+}
+
+/* Adds every '|'-separated spelling of the group g[0..n) with meaning d. */
+static int add_group(struct slot_vocab *v, const char *g, size_t n,
+		     const struct word_def *d, char *err, size_t errlen)
+{
+	char buf[WORD_MAX + 1];
+	const char *end = g + n;
+	while (g < end) {
+		const char *bar = memchr(g, '|', (size_t)(end - g));
+		size_t len = (size_t)((bar ? bar : end) - g);
+		int fl = fold_word(g, len, buf, sizeof(buf), err, errlen);
+		if (fl < 0 || add_def(v, buf, (size_t)fl, d, err, errlen) < 0)
+			return -1;
+		g += len + (bar ? 1 : 0);
+	}
+	return 0;
+}
+
+/* "months a|b c|d ..." (12 groups) and "weekdays ..." (7 groups). */
+static int parse_groups(struct slot_vocab *v, const char *p, const char *kw, int want,
+			bool months, char *err, size_t errlen)
+{
+	const char *f;
+	size_t n;
+	int i = 0;
+	while (next_word_field(&p, &f, &n)) {
+		struct word_def d = { 0 };
+		if (i == want) {
+			i++; /* One too many is enough to refuse the line. */
+			break;
+		}
+		if (months)
+			d.month = (uint8_t)(i + 1);
+		else
+			d.weekday = (uint8_t)(i + 1);
+		if (add_group(v, f, n, &d, err, errlen) < 0)
+			return -1;
+		i++;
+	}
+	if (i != want) {
+		set_err(err, errlen, "%s: expected %d groups of spellings, in order.", kw, want);
+		return -1;
+	}
+	return 0;
+}
+
+/* "numbers ein|eine=1 zwei=2 ..." */
+static int parse_numbers(struct slot_vocab *v, const char *p, char *err, size_t errlen)
+{
+	const char *f;
+	size_t n;
+	int count = 0;
+	while (next_word_field(&p, &f, &n)) {
+		const char *eq = memchr(f, '=', n);
+		int32_t val = eq ? digits_value(eq + 1, (size_t)(f + n - eq - 1)) : -1;
+		if (!eq || eq == f || val < 0 || val > REL_NUM_MAX) {
+			set_err(err, errlen,
+				"numbers: \"%.*s\" is not WORD=N with N from 0 to 999.", qlen(n), f);
+			return -1;
+		}
+		struct word_def d = { .flags = W_NUMBER, .number = (int16_t)val };
+		if (add_group(v, f, (size_t)(eq - f), &d, err, errlen) < 0)
+			return -1;
+		count++;
+	}
+	if (!count) {
+		set_err(err, errlen, "numbers: the line lists no words.");
+		return -1;
+	}
+	return 0;
+}
+
+/* "ordinals st nd", "fillers of the". */
+static int parse_flagged(struct slot_vocab *v, const char *p, uint16_t flag,
+			 const char *kw, char *err, size_t errlen)
+{
+	const char *f;
+	size_t n;
+	int count = 0;
+	while (next_word_field(&p, &f, &n)) {
+		struct word_def d = { .flags = flag };
+		if (add_group(v, f, n, &d, err, errlen) < 0)
+			return -1;
+		count++;
+	}
+	if (!count) {
+		set_err(err, errlen, "%s: the line lists no words.", kw);
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends the words of phrase s[0..n), folded, to pt as E_WORD elements. */
+static int add_phrase_words(struct slot_vocab *v, struct pattern *pt, const char *s,
+			    size_t n, char *err, size_t errlen)
+{
+	char buf[256];
+	if (tok_fold(s, n, buf, sizeof(buf)) < 0) {
+		set_err(err, errlen, "\"%.*s\" is not valid UTF-8 or is too long.", qlen(n), s);
+		return -1;
+	}
+	const char *q = buf;
+	const char *f;
+	size_t fl;
+	while (next_field(&q, &f, &fl)) {
+		if (pt->n >= PAT_MAX || fl > WORD_MAX) {
+			set_err(err, errlen, "\"%.*s\": a phrase has at most %d words of at most %d bytes.",
+				qlen(n), s, PAT_MAX, WORD_MAX);
+			return -1;
+		}
+		struct elem *e = &pt->e[pt->n++];
+		e->kind = E_WORD;
+		e->len = (uint16_t)fl;
+		if (pool_add(v, f, fl, &e->off) < 0) {
+			set_err(err, errlen, "Out of memory adding \"%.*s\".", qlen(n), s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Parses the meaning of a rel line ("day+1", "week+#", "weekday_next"). */
+static int parse_meaning(const char *s, size_t n, struct pattern *pt)
+{
+	static const struct {
+		const char *name;
+		uint8_t kind;
+	} names[] = {
+		{ "weekday_next", R_WEEKDAY_NEXT }, { "weekday", R_WEEKDAY },
+		{ "month_start", R_MONTH_START },   { "month_end", R_MONTH_END },
+		{ "week", R_WEEK },                 { "day", R_DAY },
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t nl = strlen(names[i].name);
+		if (n < nl || memcmp(s, names[i].name, nl) != 0)
+			continue;
+		const char *r = s + nl;
+		size_t rn = n - nl;
+		bool wd = names[i].kind == R_WEEKDAY || names[i].kind == R_WEEKDAY_NEXT;
+		if (rn && (r[0] == '_' || (r[0] >= 'a' && r[0] <= 'z')))
+			continue; /* "weekday" must not take "weekday_next". */
+		pt->kind = names[i].kind;
+		pt->n_hash = false;
+		pt->add = 0;
+		if (rn == 0)
+			return 0;
+		if (wd || rn < 2 || (r[0] != '+' && r[0] != '-'))
+			return -1;
+		int sign = r[0] == '-' ? -1 : 1;
+		if (rn == 2 && r[1] == '#') {
+			pt->n_hash = true;
+			pt->add = (int16_t)sign;
+			return 0;
+		}
+		int32_t val = digits_value(r + 1, rn - 1);
+		if (val < 0 || val > REL_NUM_MAX)
+			return -1;
+		pt->add = (int16_t)(sign * val);
+		return 0;
+	}
+	return -1;
+}
+
+/* Appends pattern pt to arr and chains it from its first element: the
+ * word it starts with, or the '#' or '@' chain. */
+static int add_pattern(struct slot_vocab *v, struct pattern **arr, uint32_t *n,
+		       uint32_t *cap, struct pattern *pt, bool cue)
+{
+	void *p = *arr;
+	if (*n >= INT32_MAX || grow(&p, cap, *n + 1, sizeof(**arr)) < 0)
+		return -1;
+	*arr = p;
+	int32_t idx = (int32_t)*n;
+	int32_t *head;
+	if (pt->e[0].kind == E_WORD) {
+		/* word_add may move the pool the element points into. */
+		char first[WORD_MAX + 1];
+		memcpy(first, v->pool + pt->e[0].off, pt->e[0].len);
+		struct word *w = word_add(v, first, pt->e[0].len);
+		if (!w)
+			return -1;
+		head = cue ? &w->cue_head : &w->rel_head;
+	} else {
+		head = pt->e[0].kind == E_NUM ? &v->rel_num_head : &v->rel_wd_head;
+	}
+	pt->next = *head;
+	*head = idx;
+	(*arr)[(*n)++] = *pt;
+	return 0;
+}
+
+/* "rel in # tagen = day+#": the phrase, '#' for a number, '@' for a
+ * weekday, then the meaning. */
+static int parse_rel(struct slot_vocab *v, const char *p, char *err, size_t errlen)
+{
+	const char *eq = strchr(p, '=');
+	if (!eq) {
+		set_err(err, errlen, "rel: \"%.*s\" has no \"= MEANING\".", qlen(strlen(p)), p);
+		return -1;
+	}
+	struct pattern pt = { .next = -1 };
+	int nnum = 0, nwd = 0;
+	const char *q = p;
+	const char *f;
+	size_t n;
+	while (next_field(&q, &f, &n) && f < eq) {
+		if (f + n > eq)
+			n = (size_t)(eq - f);
+		if (n == 1 && (*f == '#' || *f == '@')) {
+			if (pt.n >= PAT_MAX) {
+				set_err(err, errlen, "rel: a phrase has at most %d words.", PAT_MAX);
+				return -1;
+			}
+			pt.e[pt.n++].kind = *f == '#' ? E_NUM : E_WEEKDAY;
+			nnum += *f == '#';
+			nwd += *f == '@';
+		} else if (add_phrase_words(v, &pt, f, n, err, errlen) < 0) {
+			return -1;
+		}
+	}
+	if (pt.n == 0) {
+		set_err(err, errlen, "rel: no phrase before \"=\".");
+		return -1;
+	}
+	const char *r = eq + 1;
+	if (!next_field(&r, &f, &n) || parse_meaning(f, n, &pt) < 0) {
+		set_err(err, errlen,
+			"rel: \"%.*s\" is not day, week, month_start or month_end (with +N, -N, +# "
+			"or -#), weekday or weekday_next.", qlen(strlen(eq + 1)), eq + 1);
+		return -1;
+	}
+	if (next_field(&r, &f, &n) && f[0] != '#') {
+		set_err(err, errlen, "rel: unexpected \"%.*s\" after the meaning.", qlen(n), f);
+		return -1;
+	}
+	bool wd_kind = pt.kind == R_WEEKDAY || pt.kind == R_WEEKDAY_NEXT;
+	if (nnum > 1 || nwd > 1 || wd_kind != (nwd == 1) || pt.n_hash != (nnum == 1)) {
+		set_err(err, errlen,
+			"rel: '@' goes with weekday and weekday_next, '#' with +# or -#, each "
+			"at most once.");
+		return -1;
+	}
+	if (add_pattern(v, &v->rels, &v->nrels, &v->rels_cap, &pt, false) < 0) {
+		set_err(err, errlen, "rel: out of memory.");
+		return -1;
+	}
+	return 0;
+}
+
+/* "cue neue adresse | ziehen nach" */
+static int parse_cue(struct slot_vocab *v, const char *p, char *err, size_t errlen)
+{
+	int count = 0;
+	while (*p) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		struct pattern pt = { .next = -1 };
+		if (add_phrase_words(v, &pt, p, len, err, errlen) < 0)
+			return -1;
+		if (pt.n) {
+			if (add_pattern(v, &v->cues, &v->ncues, &v->cues_cap, &pt, true) < 0) {
+				set_err(err, errlen, "cue: out of memory.");
+				return -1;
+			}
+			count++;
+		}
+		p += len + (bar ? 1 : 0);
+	}
+	if (!count) {
+		set_err(err, errlen, "cue: the line lists no phrases.");
+		return -1;
+	}
+	return 0;
+}
+
+/* Adds one suffix group "straße|str": every spelling maps to the group's
+ * last spelling, its abbreviation. */
+static int add_suffix_group(struct slot_vocab *v, const char *f, size_t n, char *err,
+			    size_t errlen)
+{
+	char abbr[WORD_MAX + 1], buf[WORD_MAX + 1];
+	const char *last = f;
+	for (const char *b = f; b < f + n; b++)
+		if (*b == '|')
+			last = b + 1;
+	int al = fold_word(last, (size_t)(f + n - last), abbr, sizeof(abbr), err, errlen);
+	if (al < 0)
+		return -1;
+	uint32_t abbr_off;
+	if (pool_add(v, abbr, (size_t)al, &abbr_off) < 0) {
+		set_err(err, errlen, "suffix: out of memory.");
+		return -1;
+	}
+	const char *g = f, *end = f + n;
+	while (g < end) {
+		const char *bar = memchr(g, '|', (size_t)(end - g));
+		size_t len = (size_t)((bar ? bar : end) - g);
+		int fl = fold_word(g, len, buf, sizeof(buf), err, errlen);
+		if (fl < 0)
+			return -1;
+		struct word *w = word_add(v, buf, (size_t)fl);
+		if (!w || trie_add(v, buf, (size_t)fl, abbr_off, (uint16_t)al) < 0) {
+			set_err(err, errlen, "suffix: out of memory.");
+			return -1;
+		}
+		/* word_add and trie_add keep the first abbreviation given. */
+		w = (struct word *)lookup(v, buf, (size_t)fl);
+		if (!(w->flags & W_SUFFIX)) {
+			w->flags |= W_SUFFIX;
+			w->abbr_off = abbr_off;
+			w->abbr_len = (uint16_t)al;
+		}
+		g += len + (bar ? 1 : 0);
+	}
+	return 0;
+}
+
+/* "suffix straße|str strasse|str weg" */
+static int parse_suffix(struct slot_vocab *v, const char *p, char *err, size_t errlen)
+{
+	const char *f;
+	size_t n;
+	int count = 0;
+	while (next_word_field(&p, &f, &n)) {
+		if (add_suffix_group(v, f, n, err, errlen) < 0)
+			return -1;
+		count++;
+	}
+	if (!count) {
+		set_err(err, errlen, "suffix: the line lists no suffixes.");
+		return -1;
+	}
+	return 0;
+}
+
+int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
+		    const char *line, char *err, size_t errlen)
+{
+	/* The vocabulary is merged across languages: customers mix them, and
+	 * a German customer may well write "1st of March". lang stays in the
+	 * signature for the loader's bookkeeping. */
+	(void)lang;
+	if (err && errlen)
+		err[0] = '\0';
+	if (!v || !section || !line) {
+		set_err(err, errlen, "No vocabulary, section or line given.");
+		return -1;
+	}
+	const char *p = line;
+	const char *kw;
+	size_t kn;
+	if (!next_word_field(&p, &kw, &kn)) {
+		set_err(err, errlen, "The line is empty.");
+		return -1;
+	}
+#define KW(s) (kn == sizeof(s) - 1 && memcmp(kw, s, kn) == 0)
+	if (strcmp(section, "dates") == 0) {
+		if (KW("months"))
+			return parse_groups(v, p, "months", 12, true, err, errlen);
+		if (KW("weekdays"))
+			return parse_groups(v, p, "weekdays", 7, false, err, errlen);
+		if (KW("numbers"))
+			return parse_numbers(v, p, err, errlen);
+		if (KW("ordinals"))
+			return parse_flagged(v, p, W_ORDINAL, "ordinals", err, errlen);
+		if (KW("fillers"))
+			return parse_flagged(v, p, W_FILLER, "fillers", err, errlen);
+		if (KW("rel"))
+			return parse_rel(v, p, err, errlen);
+		set_err(err, errlen,
+			"[dates] lines start with months, weekdays, numbers, ordinals, fillers or "
+			"rel, not \"%.*s\".", qlen(kn), kw);
+		return -1;
+	}
+	if (strcmp(section, "address") == 0) {
+		if (KW("suffix"))
+			return parse_suffix(v, p, err, errlen);
+		if (KW("cue"))
+			return parse_cue(v, p, err, errlen);
+		set_err(err, errlen, "[address] lines start with suffix or cue, not \"%.*s\".",
+			qlen(kn), kw);
+		return -1;
+	}
+#undef KW
+	set_err(err, errlen, "Unknown slot section \"%.*s\"; expected dates or address.",
+		qlen(strlen(section)), section);
+	return -1;
+}
+
+/* ---- dates ---- */
+
+static bool leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const uint8_t dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	if (m < 1 || m > 12)
+		return 0;
+	return m == 2 && leap(y) ? 29 : dim[m - 1];
+}
+
+static bool date_ok(int y, int m, int d)
+{
+	return y >= YEAR_MIN && y <= YEAR_MAX && m >= 1 && m <= 12 && d >= 1 &&
+	       d <= days_in_month(y, m);
+}
+
+int32_t slot_date_days(struct slot_date d)
+{
+	/* Howard Hinnant's days_from_civil. */
+	int32_t y = d.y;
+	uint32_t m = d.m, dd = d.d;
+	y -= m <= 2;
+	int32_t era = (y >= 0 ? y : y - 399) / 400;
+	uint32_t yoe = (uint32_t)(y - era * 400);
+	uint32_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + dd - 1;
+	uint32_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int32_t)doe - 719468;
+}
+
+struct slot_date slot_date_from_days(int32_t z)
+{
+	/* Outside the documented range the result is clamped rather than
+	 * left to overflow. */
+	const int32_t lo = -25567;  /* 1900-01-01 */
+	const int32_t hi = 2932896; /* 9999-12-31 */
+	if (z < lo)
+		z = lo;
+	if (z > hi)
+		z = hi;
+	z += 719468;
+	int32_t era = (z >= 0 ? z : z - 146096) / 146097;
+	uint32_t doe = (uint32_t)(z - era * 146097);
+	uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int32_t y = (int32_t)yoe + era * 400;
+	uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	uint32_t mp = (5 * doy + 2) / 153;
+	uint32_t d = doy - (153 * mp + 2) / 5 + 1;
+	uint32_t m = mp < 10 ? mp + 3 : mp - 9;
+	y += m <= 2;
+	struct slot_date r = { (int16_t)y, (uint8_t)m, (uint8_t)d };
+	return r;
+}
+
+int slot_date_weekday(struct slot_date d)
+{
+	/* 1970-01-01 was a Thursday. */
+	int32_t z = slot_date_days(d);
+	return (int)(((z % 7) + 7 + 3) % 7);
+}
+
+int slot_date_parse_iso(const char *s, struct slot_date *out)
+{
+	if (!s || !out)
+		return -1;
+	for (int i = 0; i < 10; i++) {
+		bool dash = i == 4 || i == 7;
+		if (dash ? s[i] != '-' : !is_digit(s[i]))
+			return -1;
+	}
+	if (s[10] != '\0')
+		return -1;
+	int y = (int)digits_value(s, 4);
+	int m = (int)digits_value(s + 5, 2);
+	int d = (int)digits_value(s + 8, 2);
+	if (!date_ok(y, m, d))
+		return -1;
+	out->y = (int16_t)y;
+	out->m = (uint8_t)m;
+	out->d = (uint8_t)d;
+	return 0;
+}
+
+bool slot_gs1_valid(const char *digits, size_t n)
+{
+	if (!digits || n < 2 || !all_digits(digits, n))
+		return false;
+	unsigned sum = 0;
+	unsigned w = 3;
+	for (size_t i = n - 1; i-- > 0;) {
+		sum += (unsigned)(digits[i] - '0') * w;
+		w = w == 3 ? 1 : 3;
+	}
+	return (10 - sum % 10) % 10 == (unsigned)(digits[n - 1] - '0');
+}
+
+/* ---- the per-message scan ---- */
+
+/* Vocabulary lookups of the first WCACHE tokens of a message, so each is
+ * done at most once: known has bit i set once words[i] is filled. It is
+ * left uninitialised but for known, which keeps the set-up cheap. */
+struct wcache {
+	uint64_t known[WCACHE / 64];
+	const struct word *words[WCACHE];
+};
+
+struct scan {
+	const struct slot_vocab *v;
+	const char *text;
+	const struct tok_buf *b;
+	uint32_t n;
+	struct slot_date today;
+	int32_t today_days;
+	bool today_ok;
+	/* Token ranges [i0, i1) taken by the date and the meter ID. */
+	uint32_t date_i0, date_i1, meter_i0, meter_i1;
+	struct wcache *wc;
+};
+
+static inline const struct tok *tk(const struct scan *s, uint32_t i)
+{
+	return &s->b->v[i];
+}
+
+static inline const char *nt(const struct scan *s, uint32_t i)
+{
+	return s->b->norm + s->b->v[i].noff;
+}
+
+static bool is_punct(const struct scan *s, uint32_t i, char c)
+{
+	return i < s->n && tk(s, i)->kind == TOK_PUNCT && tk(s, i)->nlen == 1 &&
+	       nt(s, i)[0] == c;
+}
+
+/* True when token i exists and no white space separates it from the
+ * token before. */
+static bool glued(const struct scan *s, uint32_t i)
+{
+	return i < s->n && !(tk(s, i)->flags & TOK_F_SPACE);
+}
+
+/* The value of token i when it is a plain number of mind..maxd digits. */
+static int32_t num_at(const struct scan *s, uint32_t i, uint32_t mind, uint32_t maxd)
+{
+	if (i >= s->n || tk(s, i)->kind != TOK_NUM)
+		return -1;
+	uint32_t n = tk(s, i)->nlen;
+	if (n < mind || n > maxd)
+		return -1;
+	return digits_value(nt(s, i), n);
+}
+
+static const struct word *word_at(const struct scan *s, uint32_t i)
+{
+	if (i >= s->n || tk(s, i)->kind != TOK_WORD)
+		return NULL;
+	if (i >= WCACHE)
+		return lookup(s->v, nt(s, i), tk(s, i)->nlen);
+	struct wcache *c = s->wc;
+	uint64_t bit = UINT64_C(1) << (i % 64);
+	if (!(c->known[i / 64] & bit)) {
+		c->words[i] = lookup(s->v, nt(s, i), tk(s, i)->nlen);
+		c->known[i / 64] |= bit;
+	}
+	return c->words[i];
+}
+
+static bool used(const struct scan *s, uint32_t i)
+{
+	return (i >= s->date_i0 && i < s->date_i1) || (i >= s->meter_i0 && i < s->meter_i1);
+}
+
+/* Makes a date from what the customer wrote; y is 0 when no year was
+ * given and a two-digit year means 20yy. */
+static bool make_date(const struct scan *s, int y, int m, int d, struct slot_date *out)
+{
+	if (m < 1 || m > 12 || d < 1 || d > days_in_month(2000, m))
+		return false;
+	if (y > 0) {
+		if (y < 100)
+			y += 2000;
+		if (y < WRITTEN_YEAR_MIN || y > WRITTEN_YEAR_MAX || !date_ok(y, m, d))
+			return false;
+		out->y = (int16_t)y;
+		out->m = (uint8_t)m;
+		out->d = (uint8_t)d;
+		return true;
+	}
+	if (!s->today_ok)
+		return false;
+	/* A move-in date lies ahead, but customers also mention a move that
+	 * just happened, so the first occurrence no more than a month ago is
+	 * taken: starting last year catches "20 December" said on 10
+	 * January, and the loop also finds the next 29 February. */
+	for (int yy = s->today.y - 1; yy <= s->today.y + 8 && yy <= YEAR_MAX; yy++) {
+		if (!date_ok(yy, m, d))
+			continue;
+		struct slot_date c = { (int16_t)yy, (uint8_t)m, (uint8_t)d };
+		if (slot_date_days(c) >= s->today_days - PAST_GRACE_DAYS) {
+			*out = c;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool ordinal_word(const struct scan *s, uint32_t i)
+{
+	const struct word *w = word_at(s, i);
+	return w && (w->flags & W_ORDINAL);
+}
+
+static bool filler_word(const struct scan *s, uint32_t i)
+{
+	const struct word *w = word_at(s, i);
+	return w && (w->flags & W_FILLER);
+}
+
+/* Reads a day at token i: "1", "1." (when dot), "1st", "1e", "1:a", or a
+ * number word when words. Returns the index after it, or 0. */
+static uint32_t day_at(const struct scan *s, uint32_t i, bool dot, bool words, int *day)
+{
+	if (i >= s->n)
+		return 0;
+	const struct tok *t = tk(s, i);
+	const char *p = nt(s, i);
+	uint32_t j = i + 1;
+	int32_t d;
+	if (t->kind == TOK_NUM) {
+		d = num_at(s, i, 1, 2);
+		if (d < 1 || d > 31)
+			return 0;
+		if (dot && is_punct(s, j, '.') && glued(s, j))
+			j++;
+		else if (is_punct(s, j, ':') && glued(s, j) && glued(s, j + 1) &&
+			 ordinal_word(s, j + 1))
+			j += 2;
+	} else if (t->kind == TOK_WORD) {
+		uint32_t k = 0;
+		while (k < t->nlen && is_digit(p[k]))
+			k++;
+		if (k == 0) {
+			/* "the first of March", "den ersten März": a number word
+			 * is a day only right after a filler, so "moving to
+			 * March" is not the 2nd (Norwegian "to"). */
+			const struct word *w = word_at(s, i);
+			if (!words || !w || !(w->flags & W_NUMBER) || i == 0 ||
+			    !filler_word(s, i - 1))
+				return 0;
+			d = w->number;
+		} else {
+			const struct word *w = lookup(s->v, p + k, t->nlen - k);
+			if (k > 2 || !w || !(w->flags & W_ORDINAL))
+				return 0;
+			d = digits_value(p, k);
+		}
+		if (d < 1 || d > 31)
+			return 0;
+	} else {
+		return 0;
+	}
+	*day = (int)d;
+	return j;
+}
+
+/* Skips up to two filler words ("of the"). */
+static uint32_t skip_fillers(const struct scan *s, uint32_t i)
+{
+	for (int k = 0; k < 2 && filler_word(s, i); k++)
+		i++;
+	return i;
+}
+
+/* The month at token i, 0 when none. */
+static int month_at(const struct scan *s, uint32_t i)
+{
+	const struct word *w = word_at(s, i);
+	return w ? w->month : 0;
+}
+
+/* Reads an optional year at token i: "2027" or ", 2027". Returns the index
+ * after it with *y set, or i with *y = 0. */
+static uint32_t year_at(const struct scan *s, uint32_t i, int *y)
+{
+	uint32_t j = i;
+	*y = 0;
+	if (is_punct(s, j, ','))
+		j++;
+	int32_t v = num_at(s, j, 4, 4);
+	if (v < WRITTEN_YEAR_MIN || v > WRITTEN_YEAR_MAX)
+		return i;
+	*y = (int)v;
+	return j + 1;
+}
+
+/* The index after a month abbreviation's dot ("Jan."), or i. */
+static uint32_t skip_dot(const struct scan *s, uint32_t i)
+{
+	return is_punct(s, i, '.') && glued(s, i) ? i + 1 : i;
+}
+
+/* "1st of March", "1. März 2027", "15 juni", "1e maart", "1:a mars". */
+static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *out)
+{
+	int d, y;
+	uint32_t j = day_at(s, i, true, true, &d);
+	if (!j)
+		return 0;
+	j = skip_fillers(s, j);
+	int m = month_at(s, j);
+	if (!m)
+		return 0;
+	uint32_t e = year_at(s, skip_dot(s, j + 1), &y);
+	if (!y)
+		e = j + 1;
+	return make_date(s, y, m, d, out) ? e : 0;
+}
+
+/* "March 1st", "March 1", "March 1, 2027", "March the 1st". */
+static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *out)
+{
+	int m = month_at(s, i);
+	int d, y;
+	if (!m)
+		return 0;
+	uint32_t j = skip_fillers(s, skip_dot(s, i + 1));
+	uint32_t e = day_at(s, j, false, false, &d);
+	if (!e)
+		return 0;
+	e = year_at(s, e, &y);
+	return make_date(s, y, m, d, out) ? e : 0;
+}
+
+/* One number token with dots: "15.04", "15.04.", "15.4.", "15.04.2027",
+ * "2027.04.15". */
+static uint32_t dotted_at(const struct scan *s, uint32_t i, struct slot_date *out)
+{
+	const char *p = nt(s, i);
+	uint32_t n = tk(s, i)->nlen;
+	uint32_t start[3], len[3];
+	uint32_t np = 0, k = 0;
+	while (k <= n) {
+		uint32_t b = k;
+		while (k < n && is_digit(p[k]))
+			k++;
+		if (np == 3 || k == b || (k < n && p[k] != '.'))
+			return 0;
+		start[np] = b;
+		len[np++] = k - b;
+		k++;
+	}
+	if (np < 2)
+		return 0;
+	int32_t a = digits_value(p + start[0], len[0]);
+	int32_t b = digits_value(p + start[1], len[1]);
+	if (np == 2) {
+		bool dot = is_punct(s, i + 1, '.') && glued(s, i + 1);
+		/* "1.5" is more likely a number than the first of May; a
+		 * two-digit month or a closing dot says it is a date. */
+		if (len[0] > 2 || len[1] > 2 || (len[1] < 2 && !dot))
+			return 0;
+		return make_date(s, 0, b, a, out) ? i + 1 + dot : 0;
+	}
+	int32_t c = digits_value(p + start[2], len[2]);
+	if (len[0] == 4 && len[1] <= 2 && len[2] <= 2)
+		return make_date(s, a, b, c, out) ? i + 1 : 0;
+	if (len[0] <= 2 && len[1] <= 2 && (len[2] == 2 || len[2] == 4))
+		return make_date(s, c, b, a, out) ? i + 1 : 0;
+	return 0;
+}
+
+/* Numbers joined by '-' or '/' with nothing between: "2027-03-01",
+ * "01-03-2027", "14/02", "14/02/2027" (day first). */
+static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
+{
+	char sep = is_punct(s, i + 1, '-') ? '-' : is_punct(s, i + 1, '/') ? '/' : 0;
+	if (!sep || !glued(s, i + 1) || !glued(s, i + 2))
+		return 0;
+	uint32_t la = tk(s, i)->nlen;
+	int32_t a = num_at(s, i, 1, 4);
+	int32_t b = num_at(s, i + 2, 1, 2);
+	if (a < 0 || b < 0 || la == 3)
+		return 0;
+	int32_t c = -1;
+	uint32_t lc = 0;
+	if (is_punct(s, i + 3, sep) && glued(s, i + 3) && glued(s, i + 4)) {
+		c = num_at(s, i + 4, 1, 4);
+		lc = c >= 0 ? tk(s, i + 4)->nlen : 0;
+	}
+	if (la == 4)
+		return c >= 0 && lc <= 2 && make_date(s, a, b, c, out) ? i + 5 : 0;
+	if (c >= 0 && (lc == 2 || lc == 4))
+		return make_date(s, c, b, a, out) ? i + 5 : 0;
+	/* "1-3" is a range; only the slash reads as day/month alone. */
+	if (sep == '/' && c < 0)
+		return make_date(s, 0, b, a, out) ? i + 3 : 0;
+	return 0;
+}
+
+/* An absolute date starting at token i. Returns the index after it. */
+static uint32_t abs_date_at(const struct scan *s, uint32_t i, struct slot_date *out)
+{
+	if (i >= s->n)
+		return 0;
+	const struct tok *t = tk(s, i);
+	const char *p = nt(s, i);
+	uint32_t e;
+	if (t->kind == TOK_NUM) {
+		if (memchr(p, '.', t->nlen))
+			return dotted_at(s, i, out);
+		if (memchr(p, ',', t->nlen) || t->nlen > 4)
+			return 0;
+		if ((e = sep_at(s, i, out)))
+			return e;
+		return daymonth_at(s, i, out);
+	}
+	if (t->kind != TOK_WORD)
+		return 0;
+	if (is_digit(p[0]))
+		return daymonth_at(s, i, out);
+	const struct word *w = word_at(s, i);
+	if (!w)
+		return 0;
+	if (w->month && (e = monthday_at(s, i, out)))
+		return e;
+	if (w->flags & W_NUMBER)
+		return daymonth_at(s, i, out);
+	return 0;
+}
+
+static bool elem_match(const struct scan *s, const struct elem *e, uint32_t i,
+		       int *num, int *wd)
+{
+	if (i >= s->n || tk(s, i)->kind == TOK_PUNCT)
+		return false;
+	if (e->kind == E_WORD)
+		return tk(s, i)->nlen == e->len &&
+		       memcmp(nt(s, i), s->v->pool + e->off, e->len) == 0;
+	if (e->kind == E_NUM) {
+		int32_t x = num_at(s, i, 1, 3);
+		if (x < 0) {
+			const struct word *w = word_at(s, i);
+			if (!w || !(w->flags & W_NUMBER))
+				return false;
+			x = w->number;
+		}
+		*num = (int)x;
+		return true;
+	}
+	const struct word *w = word_at(s, i);
+	if (!w || !w->weekday)
+		return false;
+	*wd = w->weekday;
+	return true;
+}
+
+static bool rel_apply(const struct scan *s, const struct pattern *pt, int num, int wd,
+		      struct slot_date *out)
+{
+	int32_t n = pt->n_hash ? num * pt->add : pt->add;
+	int32_t z = s->today_days;
+	int tw = slot_date_weekday(s->today);
+	switch (pt->kind) {
+	case R_DAY:
+		z += n;
+		break;
+	case R_WEEK:
+		z += 7 * n;
+		break;
+	case R_MONTH_START:
+	case R_MONTH_END: {
+		int32_t mi = s->today.y * 12 + (s->today.m - 1) + n;
+		int y = (int)(mi / 12), m = (int)(mi % 12) + 1;
+		int d = pt->kind == R_MONTH_START ? 1 : days_in_month(y, m);
+		if (!date_ok(y, m, d))
+			return false;
+		out->y = (int16_t)y;
+		out->m = (uint8_t)m;
+		out->d = (uint8_t)d;
+		return true;
+	}
+	case R_WEEKDAY: {
+		int delta = (wd - 1 - tw + 7) % 7;
+		z += delta ? delta : 7;
+		break;
+	}
+	case R_WEEKDAY_NEXT:
+		/* The Monday that starts next week, then the weekday in it. */
+		z += 7 - tw + (wd - 1);
+		break;
+	default:
+		return false;
+	}
+	struct slot_date r = slot_date_from_days(z);
+	if (slot_date_days(r) != z || !date_ok(r.y, r.m, r.d))
+		return false;
+	*out = r;
+	return true;
+}
+
+/* Tries the rel patterns of one chain at token i; keeps the longest match
+ * beyond best. Returns the new best end. A chain hung on a word has that
+ * word matched already (first is 1). */
+static uint32_t rel_chain(const struct scan *s, int32_t head, uint32_t i, uint8_t first,
+			  uint32_t best, struct slot_date *out)
+{
+	for (int32_t k = head; k >= 0; k = s->v->rels[k].next) {
+		const struct pattern *pt = &s->v->rels[k];
+		if (i + pt->n <= best)
+			continue;
+		int num = 0, wd = 0;
+		uint8_t j = first;
+		while (j < pt->n && elem_match(s, &pt->e[j], i + j, &num, &wd))
+			j++;
+		if (j == pt->n && rel_apply(s, pt, num, wd, out))
+			best = i + pt->n;
+	}
+	return best;
+}
+
+/* A relative date ("in 3 Tagen", "next Monday") starting at token i. */
+static uint32_t rel_at(const struct scan *s, uint32_t i, struct slot_date *out)
+{
+	if (!s->today_ok || i >= s->n || tk(s, i)->kind == TOK_PUNCT)
+		return 0;
+	const struct word *w = word_at(s, i);
+	uint32_t end = 0;
+	if (w && w->rel_head >= 0)
+		end = rel_chain(s, w->rel_head, i, 1, end, out);
+	if (s->v->rel_num_head >= 0 &&
+	    (num_at(s, i, 1, 3) >= 0 || (w && (w->flags & W_NUMBER))))
+		end = rel_chain(s, s->v->rel_num_head, i, 0, end, out);
+	if (s->v->rel_wd_head >= 0 && w && w->weekday)
+		end = rel_chain(s, s->v->rel_wd_head, i, 0, end, out);
+	return end;
+}
+
+/* The first date at token i: an absolute one, or a relative one unless an
+ * absolute date follows it at once ("Monday, 1 March" means the 1st).
+ * *start gets the first token of the date. */
+static uint32_t date_at(const struct scan *s, uint32_t i, uint32_t *start,
+			struct slot_date *out)
+{
+	/* Most words of a message are in no vocabulary: one lookup rejects
+	 * them before any pattern is tried. */
+	if (tk(s, i)->kind == TOK_WORD && !is_digit(nt(s, i)[0]) && !word_at(s, i))
+		return 0;
+	uint32_t e = abs_date_at(s, i, out);
+	if (e) {
+		*start = i;
+		return e;
+	}
+	struct slot_date rel;
+	e = rel_at(s, i, &rel);
+	if (!e)
+		return 0;
+	uint32_t k = e;
+	if (is_punct(s, k, ','))
+		k++;
+	k = skip_fillers(s, k);
+	uint32_t ae = abs_date_at(s, k, out);
+	if (ae) {
+		*start = k;
+		return ae;
+	}
+	*out = rel;
+	*start = i;
+	return e;
+}
+
+/* ---- meter IDs ---- */
+
+/* True when token i is ASCII letters and digits only (no "15.04"). */
+static bool alnum_tok(const struct scan *s, uint32_t i)
+{
+	if (i >= s->n || tk(s, i)->kind == TOK_PUNCT)
+		return false;
+	const char *p = nt(s, i);
+	for (uint32_t k = 0; k < tk(s, i)->nlen; k++)
+		if (!is_digit(p[k]) && !is_lower(p[k]))
+			return false;
+	return true;
+}
+
+/* Copies the digits of tokens i+x..i+y into buf (EAN_DIGITS of them). */
+static void window_digits(const struct scan *s, uint32_t i, const uint32_t *len,
+			  uint32_t x, uint32_t y, char *buf)
+{
+	uint32_t o = 0;
+	for (uint32_t t = x; t <= y; t++) {
+		memcpy(buf + o, nt(s, i + t), len[t]);
+		o += len[t];
+	}
+	buf[o] = '\0';
+}
+
+/* An 18-digit meter ID in the run of plain numbers starting at token i,
+ * possibly written in groups. When the run holds more than 18 digits
+ * ("0155 7070 5750 ..."), a window with a valid check digit wins over the
+ * first window. Returns the index after the ID (0 when none) with *a its
+ * first token; *run_end gets the end of the run, which the caller need not
+ * look into again. */
+static uint32_t ean_at(const struct scan *s, uint32_t i, uint32_t *a, uint32_t *run_end,
+		       char *id)
+{
+	uint32_t len[EAN_RUN_MAX];
+	uint32_t nrun = 0;
+	while (nrun < EAN_RUN_MAX && i + nrun < s->n && tk(s, i + nrun)->kind == TOK_NUM &&
+	       all_digits(nt(s, i + nrun), tk(s, i + nrun)->nlen)) {
+		len[nrun] = tk(s, i + nrun)->nlen;
+		nrun++;
+	}
+	*run_end = i + (nrun ? nrun : 1);
+	bool have = false;
+	uint32_t fa = 0, fb = 0;
+	for (uint32_t x = 0; x < nrun; x++) {
+		uint32_t sum = 0;
+		for (uint32_t y = x; y < nrun && sum < EAN_DIGITS; y++) {
+			sum += len[y];
+			if (sum != EAN_DIGITS)
+				continue;
+			window_digits(s, i, len, x, y, id);
+			if (slot_gs1_valid(id, EAN_DIGITS)) {
+				*a = i + x;
+				return i + y + 1;
+			}
+			if (!have) {
+				have = true;
+				fa = x;
+				fb = y;
+			}
+		}
+	}
+	if (!have)
+		return 0;
+	/* No window checks out: the first is reported, marked invalid, so the
+	 * customer can be asked to check the number. */
+	window_digits(s, i, len, fa, fb, id);
+	*a = i + fa;
+	return i + fb + 1;
+}
+
+/* Joins the ASCII letter-and-digit tokens from i until exactly want
+ * characters, upper case, into id. Returns the index after them or 0. */
+static uint32_t join_alnum(const struct scan *s, uint32_t i, uint32_t want, char *id)
+{
+	uint32_t o = 0, j = i;
+	while (o < want && alnum_tok(s, j)) {
+		uint32_t n = tk(s, j)->nlen;
+		if (o + n > want)
+			return 0;
+		const char *p = nt(s, j);
+		for (uint32_t k = 0; k < n; k++)
+			id[o++] = upper(p[k]);
+		j++;
+	}
+	if (o != want)
+		return 0;
+	id[o] = '\0';
+	return j;
+}
+
+/* A German meter number (DIN 43863-5): a digit, three letters, two letters
+ * or digits of the production block and an 8-digit serial number. */
+static uint32_t de_meter_at(const struct scan *s, uint32_t i, char *id)
+{
+	if (!is_digit(nt(s, i)[0]))
+		return 0;
+	uint32_t e = join_alnum(s, i, DE_METER_LEN, id);
+	if (!e || !is_alpha(id[1]) || !is_alpha(id[2]) || !is_alpha(id[3]) ||
+	    !all_digits(id + 6, 8))
+		return 0;
+	return e;
+}
+
+/* A German Zählpunkt: "DE" and 31 digits or capitals. Lower-case letters
+ * after the "DE" are refused so a Dutch sentence starting with "de" never
+ * reads as one. */
+static uint32_t zp_at(const struct scan *s, uint32_t i, char *id)
+{
+	if (tk(s, i)->kind != TOK_WORD || tk(s, i)->nlen < 2 || memcmp(nt(s, i), "de", 2) != 0)
+		return 0;
+	uint32_t e = join_alnum(s, i, DE_ZP_LEN, id);
+	if (!e)
+		return 0;
+	for (uint32_t j = i; j < e; j++) {
+		const char *o = s->text + tk(s, j)->off;
+		for (uint32_t k = j == i ? 2 : 0; k < tk(s, j)->len; k++)
+			if (is_lower(o[k]))
+				return 0;
+	}
+	return e;
+}
+
+/* A meter ID starting at token i (or, for grouped digits, a little
+ * later). Returns the index after it with *a its first token and m
+ * filled, or 0. */
+static uint32_t meter_at(const struct scan *s, uint32_t i, uint32_t *ean_next, uint32_t *a,
+			 struct slot_meter *m)
+{
+	const struct tok *t = tk(s, i);
+	uint32_t e;
+	if (t->kind == TOK_NUM && i >= *ean_next) {
+		e = ean_at(s, i, a, ean_next, m->id);
+		if (e) {
+			m->kind = SLOT_METER_EAN18;
+			m->valid = slot_gs1_valid(m->id, EAN_DIGITS);
+			return e;
+		}
+	}
+	if (t->nlen <= DE_ZP_LEN && (e = de_meter_at(s, i, m->id))) {
+		m->kind = SLOT_METER_DE;
+		m->valid = true;
+		*a = i;
+		return e;
+	}
+	if (t->kind == TOK_WORD && (e = zp_at(s, i, m->id))) {
+		m->kind = SLOT_METER_DE_ZP;
+		m->valid = true;
+		*a = i;
+		return e;
+	}
+	return 0;
+}
+
+/* ---- addresses ---- */
+
+/* Copies text[off..off+len) into dst, cut at a character boundary when it
+ * does not fit. Returns false when it was cut. */
+static bool copy_span(char *dst, size_t cap, const char *text, uint32_t off, uint32_t len)
+{
+	size_t n = len;
+	bool fits = n < cap;
+	if (!fits) {
+		n = cap - 1;
+		while (n > 0 && ((unsigned char)text[off + n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, text + off, n);
+	dst[n] = '\0';
+	return fits;
+}
+
+/* A house number at token j: "12", "12b", "12 B", "10-2". Returns the
+ * index after it, or 0. */
+static uint32_t house_at(const struct scan *s, uint32_t j)
+{
+	if (j >= s->n || used(s, j) || nt(s, j)[0] == '0')
+		return 0;
+	const struct tok *t = tk(s, j);
+	const char *p = nt(s, j);
+	if (t->kind == TOK_WORD) {
+		uint32_t k = 0;
+		while (k < t->nlen && is_digit(p[k]))
+			k++;
+		return k >= 1 && k <= HOUSE_DIGITS_MAX && t->nlen == k + 1 && is_lower(p[k]) &&
+				       digits_value(p, k) > 0
+			       ? j + 1
+			       : 0;
+	}
+	if (num_at(s, j, 1, HOUSE_DIGITS_MAX) < 1)
+		return 0;
+	uint32_t e = j + 1;
+	if (is_punct(s, e, '-') && glued(s, e) && glued(s, e + 1) &&
+	    num_at(s, e + 1, 1, HOUSE_DIGITS_MAX) > 0 && !used(s, e + 1))
+		return e + 2;
+	/* "12 B": one capital letter, and not the start of a sentence such
+	 * as "12 I moved". */
+	if (e < s->n && tk(s, e)->kind == TOK_WORD && tk(s, e)->nlen == 1 &&
+	    is_lower(nt(s, e)[0]) && (tk(s, e)->flags & TOK_F_CAP) && !used(s, e) &&
+	    (e + 1 >= s->n || tk(s, e + 1)->kind != TOK_WORD))
+		return e + 1;
+	return e;
+}
+
+/* A postcode at token k: "0155", "1015 CJ", "1015CJ", "10115", "111 51".
+ * Returns the index after it, or 0. */
+static uint32_t postcode_at(const struct scan *s, uint32_t k)
+{
+	if (k >= s->n || used(s, k))
+		return 0;
+	const struct tok *t = tk(s, k);
+	const char *p = nt(s, k);
+	if (t->kind == TOK_WORD) {
+		return t->nlen == 6 && all_digits(p, 4) && is_lower(p[4]) && is_lower(p[5]) ? k + 1 : 0;
+	}
+	if (num_at(s, k, 5, 5) >= 0)
+		return k + 1;
+	if (num_at(s, k, 3, 3) >= 0 && num_at(s, k + 1, 2, 2) >= 0 && !used(s, k + 1))
+		return k + 2;
+	if (num_at(s, k, 4, 4) < 0)
+		return 0;
+	/* The Dutch letters are written in capitals: "1015 CJ". */
+	uint32_t e = k + 1;
+	if (e < s->n && tk(s, e)->kind == TOK_WORD && tk(s, e)->len == 2 && !used(s, e)) {
+		const char *o = s->text + tk(s, e)->off;
+		if (o[0] >= 'A' && o[0] <= 'Z' && o[1] >= 'A' && o[1] <= 'Z')
+			e++;
+	}
+	return e;
+}
+
+/* A city at token k: a word, then capitalised words or words joined by a
+ * hyphen. Returns the index after it, or 0. */
+static uint32_t city_at(const struct scan *s, uint32_t k)
+{
+	if (k >= s->n || tk(s, k)->kind != TOK_WORD || used(s, k) || is_digit(nt(s, k)[0]))
+		return 0;
+	uint32_t e = k + 1;
+	for (int w = 1; w < CITY_WORDS_MAX && e < s->n; w++) {
+		const struct tok *t = tk(s, e);
+		if (t->kind != TOK_WORD || used(s, e) || is_digit(nt(s, e)[0]))
+			break;
+		bool joined = !(t->flags & TOK_F_SPACE);
+		if (!joined && (!(t->flags & TOK_F_CAP) || t->nlen < 2))
+			break;
+		e++;
+	}
+	return e;
+}
+
+struct addr_span {
+	uint32_t a, street_end, end;
+	uint32_t pc0, pc1, c0, c1;
+};
+
+/* Reads ", postcode city" (or ", City" at the end of a sentence) after
+ * token k, the end of the street. */
+static void tail_at(const struct scan *s, uint32_t k, struct addr_span *sp)
+{
+	sp->end = k;
+	bool comma = is_punct(s, k, ',');
+	uint32_t j = k + comma;
+	uint32_t pe = postcode_at(s, j);
+	if (pe) {
+		sp->pc0 = j;
+		sp->pc1 = pe;
+		sp->end = pe;
+		uint32_t ce = city_at(s, pe);
+		if (ce) {
+			sp->c0 = pe;
+			sp->c1 = ce;
+			sp->end = ce;
+		}
+		return;
+	}
+	/* Without a postcode, a city needs its comma and a capital, and must
+	 * end the sentence: "Baker Street 5, London." */
+	if (!comma || j >= s->n || !(tk(s, j)->flags & TOK_F_CAP))
+		return;
+	uint32_t ce = city_at(s, j);
+	if (ce && (ce >= s->n || tk(s, ce)->kind == TOK_PUNCT)) {
+		sp->c0 = j;
+		sp->c1 = ce;
+		sp->end = ce;
+	}
+}
+
+static bool fill_address(const struct scan *s, const struct addr_span *sp,
+			 struct slot_found *out)
+{
+	const struct tok *a = tk(s, sp->a);
+	const struct tok *se = tk(s, sp->street_end - 1);
+	const struct tok *e = tk(s, sp->end - 1);
+	struct slot_address *ad = &out->address;
+	if (!copy_span(ad->street, sizeof(ad->street), s->text, a->off,
+		       se->off + se->len - a->off)) {
+		/* A street too long to keep is no street; leave nothing of it. */
+		memset(ad, 0, sizeof(*ad));
+		return false;
+	}
+	copy_span(ad->text, sizeof(ad->text), s->text, a->off, e->off + e->len - a->off);
+	ad->postcode[0] = ad->city[0] = '\0';
+	if (sp->pc1 > sp->pc0) {
+		const struct tok *p0 = tk(s, sp->pc0), *p1 = tk(s, sp->pc1 - 1);
+		copy_span(ad->postcode, sizeof(ad->postcode), s->text, p0->off,
+			  p1->off + p1->len - p0->off);
+	}
+	if (sp->c1 > sp->c0) {
+		const struct tok *c0 = tk(s, sp->c0), *c1 = tk(s, sp->c1 - 1);
+		copy_span(ad->city, sizeof(ad->city), s->text, c0->off, c1->off + c1->len - c0->off);
+	}
+	out->has_address = true;
+	out->addr_off = a->off;
+	out->addr_len = e->off + e->len - a->off;
+	return true;
+}
+
+/* A plain word that may be part of a street name. */
+static bool name_word(const struct scan *s, uint32_t k)
+{
+	return k < s->n && tk(s, k)->kind == TOK_WORD && !used(s, k) && !is_digit(nt(s, k)[0]);
+}
+
+static bool cap_word(const struct scan *s, uint32_t k)
+{
+	return name_word(s, k) && (tk(s, k)->flags & TOK_F_CAP);
+}
+
+/* True when no running text follows at token k: the end, punctuation, a
+ * number (a postcode), or the date. An address written in lower case
+ * or one that could be an ordinary word ("Anyway 2 things") is only
+ * believed when it is not followed by more words. */
+static bool text_ends(const struct scan *s, uint32_t k)
+{
+	return k >= s->n || tk(s, k)->kind != TOK_WORD || used(s, k) ||
+	       postcode_at(s, k + 1) > 0; /* "Hauptstraße 5 in 10115 Berlin" */
+}
+
+static bool sentence_start(const struct scan *s, uint32_t i)
+{
+	return i == 0 || is_punct(s, i - 1, '.') || is_punct(s, i - 1, '!') ||
+	       is_punct(s, i - 1, '?');
+}
+
+/* A street whose name ends in a suffix at token i: "Hauptstraße 5",
+ * "Berliner Str. 5", "Thorvald Meyers gate 12", "12 Baker Street". The
+ * name starts no earlier than lo. After a cue (cue) lower-case names are
+ * taken as well, since the cue already says an address follows. */
+static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
+		      struct slot_found *out)
+{
+	const struct tok *t = tk(s, i);
+	if (t->kind != TOK_WORD || used(s, i))
+		return false;
+	size_t sl = suffix_match(s->v, nt(s, i), t->nlen, NULL);
+	if (!sl)
+		return false;
+	bool whole = sl == t->nlen;
+	if (!whole && (sl < COMPOUND_SUFFIX_MIN || t->nlen - sl < COMPOUND_PREFIX_MIN ||
+		       (!cue && !(t->flags & TOK_F_CAP))))
+		return false;
+
+	/* Name words: capitalised words before a separate suffix, and words
+	 * the tokenizer split at a hyphen ("Karl-Marx-Straße") before any. */
+	uint32_t start = i;
+	for (int w = 0; start > lo && w < NAME_WORDS_MAX; w++) {
+		uint32_t k = start - 1;
+		bool joined = !(tk(s, start)->flags & TOK_F_SPACE);
+		if (!name_word(s, k) || (!joined && (!whole || !cap_word(s, k))))
+			break;
+		start = k;
+	}
+	/* A compound is a strong sign even in lower case ("storgata 5"); a
+	 * separate suffix after a lower-case word ("a bigger place") is not. */
+	bool lower = false;
+	if (cue && whole && start == i && i > lo && name_word(s, i - 1)) {
+		start = i - 1;
+		lower = !cap_word(s, start);
+	}
+
+	struct addr_span sp = { 0 };
+	uint32_t after = skip_dot(s, i + 1);
+	uint32_t he = whole && start == i ? 0 : house_at(s, after);
+	/* "a bigger place 5 minutes away", "Anyway 2 things": a lower-case
+	 * name, or a compound that opens a sentence, must end the text. */
+	if (he && !text_ends(s, he) && (lower || (!whole && !cue && sentence_start(s, start))))
+		he = 0;
+	if (he) {
+		sp.a = start;
+		sp.street_end = he;
+		tail_at(s, he, &sp);
+		return fill_address(s, &sp, out);
+	}
+
+	/* English order: the number first, then the name, "221B Baker St".
+	 * Its words are capitalised unless a cue announced the address. */
+	uint32_t k = i;
+	for (int w = 0; k > lo; w++) {
+		uint32_t hn = k - 1;
+		if ((!whole || k < i) && house_at(s, hn) == k) {
+			if (lower && !text_ends(s, after))
+				return false;
+			sp.a = hn;
+			sp.street_end = i + 1;
+			tail_at(s, after, &sp);
+			if (sp.end == after)
+				sp.end = i + 1;
+			return fill_address(s, &sp, out);
+		}
+		if (w == NAME_WORDS_MAX || !name_word(s, hn) || (!cue && !cap_word(s, hn)))
+			break;
+		lower |= !cap_word(s, hn);
+		k = hn;
+	}
+	return false;
+}
+
+/* Where the sentence that starts at token j ends: at . ! ? ; (not the dot
+ * of "Str."), at the date or meter ID, or after CUE_SCAN_MAX tokens. */
+static uint32_t sentence_end(const struct scan *s, uint32_t j)
+{
+	uint32_t k;
+	for (k = j; k < s->n && k < j + CUE_SCAN_MAX; k++) {
+		if (used(s, k))
+			return k;
+		if (tk(s, k)->kind != TOK_PUNCT)
+			continue;
+		char c = nt(s, k)[0];
+		if (c == '!' || c == '?' || c == ';')
+			return k;
+		if (c == '.' && !(k > j && glued(s, k) && tk(s, k - 1)->kind == TOK_WORD &&
+				  suffix_match(s->v, nt(s, k - 1), tk(s, k - 1)->nlen, NULL)))
+			return k;
+	}
+	return k;
+}
+
+/* The address in the rest of the sentence after a cue phrase that ends
+ * before token j: "neue Adresse: Am Markt 3, 12345 Berlin". */
+static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out)
+{
+	while (j < s->n && tk(s, j)->kind == TOK_PUNCT)
+		j++;
+	uint32_t e = sentence_end(s, j);
+	for (uint32_t k = j; k < e; k++)
+		if (street_at(s, k, j, true, out))
+			return true;
+
+	/* No street suffix: the first house number carries the address. */
+	uint32_t h = j, he = 0;
+	while (h < e && !(he = house_at(s, h)))
+		h++;
+	if (!he || he > e)
+		return false;
+	struct addr_span sp = { .street_end = he };
+	uint32_t a = h;
+	while (a > j && h - a < NAME_WORDS_MAX && cap_word(s, a - 1))
+		a--;
+	uint32_t we = he;
+	while (we < e && we - he < NAME_WORDS_MAX && cap_word(s, we))
+		we++;
+	if (a < h) {
+		/* Capitalised words before the number: "Am Markt 3". */
+		sp.a = a;
+	} else if (we > he && postcode_at(s, h) <= h + 1) {
+		/* The number first: "5 Kings Mews". A Dutch postcode ("1015 CJ
+		 * Amsterdam") looks the same and is not taken. */
+		sp.a = h;
+		sp.street_end = he = we;
+	} else {
+		/* Lower case: only the words right after the cue, and only when
+		 * nothing follows the number ("ny adresse: storgata 5"), so
+		 * "moving to Oslo with 2 kids" is no address. */
+		while (a > j && h - a < NAME_WORDS_MAX && name_word(s, a - 1))
+			a--;
+		if (a == h || a != j || !text_ends(s, he))
+			return false;
+		sp.a = a;
+	}
+	tail_at(s, he, &sp);
+	return fill_address(s, &sp, out);
+}
+
+/* The index after a cue phrase starting at token i, or 0. */
+static uint32_t cue_at(const struct scan *s, uint32_t i, const struct word *w)
+{
+	uint32_t best = 0;
+	for (int32_t k = w->cue_head; k >= 0; k = s->v->cues[k].next) {
+		const struct pattern *pt = &s->v->cues[k];
+		uint8_t j = 1; /* The chain is hung on the first word. */
+		int num, wd;
+		while (j < pt->n && elem_match(s, &pt->e[j], i + j, &num, &wd))
+			j++;
+		if (j == pt->n && i + j > best)
+			best = i + j;
+	}
+	return best;
+}
+
+static void find_address(const struct scan *s, struct slot_found *out)
+{
+	for (uint32_t i = 0; i < s->n; i++) {
+		if (tk(s, i)->kind != TOK_WORD || used(s, i))
+			continue;
+		const struct word *w = word_at(s, i);
+		if (w && w->cue_head >= 0) {
+			uint32_t j = cue_at(s, i, w);
+			if (j && cue_address(s, j, out))
+				return;
+		}
+		if (street_at(s, i, 0, false, out))
+			return;
+	}
+}
+
+int slot_extract(const struct slot_vocab *v, const char *text,
+		 const struct tok_buf *toks, struct slot_date today,
+		 struct slot_found *out)
+{
+	if (!out)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	if (!v || !text || !toks || !toks->v || !toks->norm)
+		return 0;
+	struct wcache wc;
+	memset(wc.known, 0, sizeof(wc.known));
+	struct scan s = {
+		.v = v,
+		.text = text,
+		.b = toks,
+		.n = toks->n,
+		.today = today,
+		.today_ok = date_ok(today.y, today.m, today.d),
+		.wc = &wc,
+	};
+	if (s.today_ok)
+		s.today_days = slot_date_days(today);
+
+	uint32_t ean_next = 0;
+	for (uint32_t i = 0; i < s.n && !(out->has_date && out->has_meter); i++) {
+		if (tk(&s, i)->kind == TOK_PUNCT)
+			continue;
+		uint32_t a, e;
+		struct slot_meter m = { 0 };
+		if (!out->has_meter && (e = meter_at(&s, i, &ean_next, &a, &m))) {
+			out->meter = m;
+			out->has_meter = true;
+			s.meter_i0 = a;
+			s.meter_i1 = e;
+			out->meter_off = tk(&s, a)->off;
+			out->meter_len = tk(&s, e - 1)->off + tk(&s, e - 1)->len - out->meter_off;
+			i = e - 1;
+			continue;
+		}
+		struct slot_date d;
+		if (!out->has_date && (e = date_at(&s, i, &a, &d))) {
+			out->date = d;
+			out->has_date = true;
+			s.date_i0 = a;
+			s.date_i1 = e;
+			out->date_off = tk(&s, a)->off;
+			out->date_len = tk(&s, e - 1)->off + tk(&s, e - 1)->len - out->date_off;
+			/* A number of the date is no part of a meter ID. */
+			if (ean_next < e)
+				ean_next = e;
+			i = e - 1;
+		}
+	}
+	find_address(&s, out);
+	return 0;
+}
+
+/* ---- address keys ---- */
+
+int slot_address_key(const struct slot_vocab *v, const char *addr, size_t len,
+		     char *out, size_t cap)
+{
+	char buf[KEY_BUF];
+	char ub[KEY_BUF * 2];
+	uint32_t uoff[KEY_UNITS], ulen[KEY_UNITS];
+	uint32_t nu = 0, uo = 0;
+	if (!addr || !out || cap == 0)
+		return -1;
+	int n = tok_fold(addr, len, buf, sizeof(buf));
+	if (n < 0)
+		return -1;
+
+	/* Units are what ends up between spaces: a separate suffix joins the
+	 * word before it ("berliner str" → "berlinerstr", the same key as
+	 * "Berlinerstraße"), a lone letter joins the house number before it
+	 * ("12 b" → "12b"). */
+	const char *q = buf;
+	const char *f;
+	size_t fl;
+	while (next_field(&q, &f, &fl)) {
+		const char *rep = f;
+		size_t rlen = fl, keep = fl;
+		const struct word *w = lookup(v, f, fl);
+		const struct tnode *hit = NULL;
+		bool join = false;
+		if (w && (w->flags & W_SUFFIX)) {
+			rep = v->pool + w->abbr_off;
+			rlen = w->abbr_len;
+			keep = 0;
+			join = nu > 0 && !is_digit(ub[uoff[nu - 1]]);
+		} else {
+			size_t sl = suffix_match(v, f, fl, &hit);
+			if (sl >= COMPOUND_SUFFIX_MIN && sl < fl && hit) {
+				keep = fl - sl;
+				rep = v->pool + hit->abbr_off;
+				rlen = hit->abbr_len;
+			} else {
+				rlen = 0;
+			}
+			join = fl == 1 && !is_digit(f[0]) && nu > 0 &&
+			       all_digits(ub + uoff[nu - 1], ulen[nu - 1]);
+		}
+		if (uo + keep + rlen > sizeof(ub))
+			return -1;
+		if (!join) {
+			if (nu == KEY_UNITS)
+				return -1;
+			uoff[nu] = uo;
+			ulen[nu++] = 0;
+		}
+		memcpy(ub + uo, f, keep);
+		memcpy(ub + uo + keep, rep, rlen);
+		uo += (uint32_t)(keep + rlen);
+		ulen[nu - 1] += (uint32_t)(keep + rlen);
+	}
+
+	/* "12 Baker Street" and "Baker Street 12" are the same place: a
+	 * leading house number moves to the end when it is the only number. */
+	uint32_t first = 0;
+	if (nu > 1 && is_digit(ub[uoff[0]])) {
+		bool other = false;
+		for (uint32_t k = 1; k < nu; k++)
+			other |= is_digit(ub[uoff[k]]);
+		if (!other)
+			first = 1;
+	}
+	size_t o = 0;
+	for (uint32_t k = 0; k < nu; k++) {
+		uint32_t u = (first + k) % nu;
+		if (o + (o ? 1 : 0) + ulen[u] + 1 > cap)
+			return -1;
+		if (o)
+			out[o++] = ' ';
+		memcpy(out + o, ub + uoff[u], ulen[u]);
+		o += ulen[u];
+	}
+	out[o] = '\0';
+	return (int)o;
+}
