@@ -55,25 +55,42 @@ void tok_buf_free(struct tok_buf *b)
 	b->cap = b->ncap = b->n = b->nlen = 0;
 }
 
-static enum cls classify(int32_t cp)
+/* ASCII classes, by table: most chat text is ASCII, and this is the
+ * tokenizer's innermost step. */
+static const uint8_t ascii_cls[128] = {
+	['\t'] = C_SPACE, ['\n'] = C_SPACE, ['\v'] = C_SPACE, ['\f'] = C_SPACE,
+	['\r'] = C_SPACE, [' '] = C_SPACE,
+	['!'] = C_PUNCT, ['"'] = C_PUNCT, ['#'] = C_PUNCT, ['$'] = C_PUNCT,
+	['%'] = C_PUNCT, ['&'] = C_PUNCT, ['\''] = C_APOS, ['('] = C_PUNCT,
+	[')'] = C_PUNCT, ['*'] = C_PUNCT, ['+'] = C_PUNCT, [','] = C_NUMSEP,
+	['-'] = C_HYPHEN, ['.'] = C_NUMSEP, ['/'] = C_PUNCT,
+	['0'] = C_DIGIT, ['1'] = C_DIGIT, ['2'] = C_DIGIT, ['3'] = C_DIGIT,
+	['4'] = C_DIGIT, ['5'] = C_DIGIT, ['6'] = C_DIGIT, ['7'] = C_DIGIT,
+	['8'] = C_DIGIT, ['9'] = C_DIGIT,
+	[':'] = C_PUNCT, [';'] = C_PUNCT, ['<'] = C_PUNCT, ['='] = C_PUNCT,
+	['>'] = C_PUNCT, ['?'] = C_PUNCT, ['@'] = C_PUNCT,
+	['A'] = C_LETTER, ['B'] = C_LETTER, ['C'] = C_LETTER, ['D'] = C_LETTER,
+	['E'] = C_LETTER, ['F'] = C_LETTER, ['G'] = C_LETTER, ['H'] = C_LETTER,
+	['I'] = C_LETTER, ['J'] = C_LETTER, ['K'] = C_LETTER, ['L'] = C_LETTER,
+	['M'] = C_LETTER, ['N'] = C_LETTER, ['O'] = C_LETTER, ['P'] = C_LETTER,
+	['Q'] = C_LETTER, ['R'] = C_LETTER, ['S'] = C_LETTER, ['T'] = C_LETTER,
+	['U'] = C_LETTER, ['V'] = C_LETTER, ['W'] = C_LETTER, ['X'] = C_LETTER,
+	['Y'] = C_LETTER, ['Z'] = C_LETTER,
+	['['] = C_PUNCT, ['\\'] = C_PUNCT, [']'] = C_PUNCT, ['^'] = C_PUNCT,
+	['_'] = C_PUNCT, ['`'] = C_PUNCT,
+	['a'] = C_LETTER, ['b'] = C_LETTER, ['c'] = C_LETTER, ['d'] = C_LETTER,
+	['e'] = C_LETTER, ['f'] = C_LETTER, ['g'] = C_LETTER, ['h'] = C_LETTER,
+	['i'] = C_LETTER, ['j'] = C_LETTER, ['k'] = C_LETTER, ['l'] = C_LETTER,
+	['m'] = C_LETTER, ['n'] = C_LETTER, ['o'] = C_LETTER, ['p'] = C_LETTER,
+	['q'] = C_LETTER, ['r'] = C_LETTER, ['s'] = C_LETTER, ['t'] = C_LETTER,
+	['u'] = C_LETTER, ['v'] = C_LETTER, ['w'] = C_LETTER, ['x'] = C_LETTER,
+	['y'] = C_LETTER, ['z'] = C_LETTER,
+	['{'] = C_PUNCT, ['|'] = C_PUNCT, ['}'] = C_PUNCT, ['~'] = C_PUNCT,
+	/* Control characters keep C_SEP (0). */
+};
+
+static enum cls classify_unicode(int32_t cp)
 {
-	if (cp < 0x80) {
-		if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z')
-			return C_LETTER;
-		if (cp >= '0' && cp <= '9')
-			return C_DIGIT;
-		switch (cp) {
-		case ' ': case '\t': case '\n': case '\r': case '\f': case '\v':
-			return C_SPACE;
-		case '\'':
-			return C_APOS;
-		case '.': case ',':
-			return C_NUMSEP;
-		case '-':
-			return C_HYPHEN;
-		}
-		return cp < 0x20 || cp == 0x7f ? C_SEP : C_PUNCT;
-	}
 	if (cp == 0x2019)
 		return C_APOS;
 	if (cp == 0x2010 || cp == 0x2011)
@@ -99,6 +116,11 @@ static enum cls classify(int32_t cp)
 	}
 }
 
+static inline enum cls classify(int32_t cp)
+{
+	return cp < 0x80 ? (enum cls)ascii_cls[cp] : classify_unicode(cp);
+}
+
 /* Letters that carry no Unicode decomposition but that customers type
  * without their stroke or as two letters; folding them keeps "mobil" and
  * "møbil" apart from nothing that matters while "sor" finds "sør". */
@@ -116,16 +138,8 @@ static const char *fold_extra(int32_t cp)
 	return NULL;
 }
 
-/* Appends the folded form of code point cp to b->norm. Returns the number
- * of code points written or -TOK_ENOSPACE. */
-static int put_folded(struct tok_buf *b, int32_t cp)
+static int put_folded_unicode(struct tok_buf *b, int32_t cp)
 {
-	if (cp < 0x80) {
-		if (b->nlen + 1 >= b->ncap)
-			return -TOK_ENOSPACE;
-		b->norm[b->nlen++] = (char)(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp);
-		return 1;
-	}
 	utf8proc_int32_t dec[DECOMP_MAX];
 	int last_bc = 0;
 	utf8proc_ssize_t n = utf8proc_decompose_char(
@@ -175,6 +189,19 @@ static inline int next_cp(const char *s, size_t i, size_t len, int32_t *cp)
 		return -1;
 	*cp = u;
 	return (int)n;
+}
+
+/* Appends the folded form of code point cp to b->norm. Returns the number
+ * of code points written or -TOK_ENOSPACE. */
+static inline int put_folded(struct tok_buf *b, int32_t cp)
+{
+	if (cp < 0x80) {
+		if (b->nlen + 1 >= b->ncap)
+			return -TOK_ENOSPACE;
+		b->norm[b->nlen++] = (char)(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp);
+		return 1;
+	}
+	return put_folded_unicode(b, cp);
 }
 
 static bool is_upper(int32_t cp)
