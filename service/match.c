@@ -140,19 +140,42 @@ int match_typo_add(struct match *m, const char *word, size_t len, uint32_t id)
 	return 0;
 }
 
-/* FNV-1a over s with the byte at position skip left out (skip >= len
- * leaves nothing out). Never returns 0, the empty-slot marker. */
-static uint64_t hash_skip(const char *s, size_t len, size_t skip)
+#define HASH_BASE 0x100000001b3ULL
+
+static uint64_t fmix(uint64_t h, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t i = 0; i < len; i++) {
-		if (i == skip)
-			continue;
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
+	h ^= (uint64_t)len * 0x9e3779b97f4a7c15ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h ? h : 1; /* 0 marks an empty slot */
+}
+
+/* Writes the hashes of s with each byte left out (out[k], k < len) and of
+ * s itself (out[len]), in O(len): a polynomial hash of a string with one
+ * byte removed is the prefix's hash shifted past the suffix, plus the
+ * suffix's. */
+static void deletion_hashes(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t pre[256], suf[257], pw[256];
+	const unsigned char *u = (const unsigned char *)s;
+	pre[0] = 0;
+	pw[0] = 1;
+	for (size_t i = 1; i < len; i++) {
+		pre[i] = pre[i - 1] * HASH_BASE + u[i - 1];
+		pw[i] = pw[i - 1] * HASH_BASE;
 	}
-	h ^= (uint64_t)(len - (skip < len)) * 0x9e3779b97f4a7c15ULL;
-	return h ? h : 1;
+	suf[len] = 0;
+	uint64_t p = 1;
+	for (size_t i = len; i-- > 0;) {
+		suf[i] = u[i] * p + suf[i + 1];
+		p *= HASH_BASE;
+	}
+	for (size_t k = 0; k < len; k++)
+		out[k] = fmix(pre[k] * pw[len - 1 - k] + suf[k + 1], len - 1);
+	out[len] = fmix(suf[0], len);
 }
 
 static void typo_put(struct match *m, uint64_t key, uint32_t word)
@@ -180,10 +203,10 @@ static int build_typo(struct match *m)
 		return -1;
 	m->typo_mask = size - 1;
 	for (uint32_t w = 0; w < m->ntwords; w++) {
-		const char *s = m->strs + m->twords[w].off;
-		size_t len = m->twords[w].len;
-		for (size_t skip = 0; skip <= len; skip++)
-			typo_put(m, hash_skip(s, len, skip), w);
+		uint64_t h[256];
+		deletion_hashes(m->strs + m->twords[w].off, m->twords[w].len, h);
+		for (size_t k = 0; k <= m->twords[w].len; k++)
+			typo_put(m, h[k], w);
 	}
 	return 0;
 }
@@ -214,10 +237,12 @@ size_t match_typo_find(const struct match *m, const char *word, size_t len,
 		       uint32_t *ids, size_t cap)
 {
 	size_t n = 0;
+	uint64_t h[256];
 	if (!m->typo || len == 0 || len > 255)
 		return 0;
-	for (size_t skip = 0; skip <= len; skip++) {
-		uint64_t key = hash_skip(word, len, skip);
+	deletion_hashes(word, len, h);
+	for (size_t v = 0; v <= len; v++) {
+		uint64_t key = h[v];
 		for (uint32_t i = (uint32_t)key & m->typo_mask; m->typo[i].key;
 		     i = (i + 1) & m->typo_mask) {
 			if (m->typo[i].key != key)
