@@ -38,6 +38,10 @@ struct intent_rule {
 	uint8_t nneeds;
 	uint8_t needs[INTENT_MAX_NEEDS];
 	uint8_t check; /* enum intent_check */
+	/* Weight a fact found in the message adds to the intent's score, per
+	 * slot (date, meter, address): an address on its own is evidence of
+	 * an address change even without the word "address". */
+	float evidence[3];
 };
 
 struct intent_opts {
@@ -116,13 +120,14 @@ struct intent_scratch *intent_scratch_new(const struct intent_pack *p,
 					  size_t max_tokens);
 void intent_scratch_free(struct intent_scratch *s);
 
-/* Scores a tokenized message. lang_hint is a language index the caller
+/* Scores a tokenized message. slots is the enum intent_slot mask of the
+ * facts found in it (they add their rules' evidence). lang_hint is a language index the caller
  * knows (or -1 to detect); lang_fallback is used when detection finds no
  * evidence (the conversation's language, or -1 for the first pack
  * language). Never allocates; the result's hits live in the scratch until
  * its next use. Returns 0. */
 int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
-		   const char *text, size_t len, int lang_hint,
+		   const char *text, size_t len, uint8_t slots, int lang_hint,
 		   int lang_fallback, const struct intent_opts *opts,
 		   struct intent_scratch *s, struct intent_result *out);
 

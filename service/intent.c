@@ -42,6 +42,8 @@ enum mode {
  * how many after a trigger a post-negation phrase may start. */
 #define NEG_PRE_WINDOW 3
 #define NEG_POST_WINDOW 2
+/* How many words may stand between two triggers of one negated list. */
+#define LIST_WINDOW 2
 #define MAX_RAW_HITS 4096
 #define MAX_HITS 1024
 #define MAX_SPANS 64
@@ -339,6 +341,20 @@ static int load_rules(struct loader *ld, FILE *f)
 			if (parse_slot_mask(ld, arg, &r->needs[r->nneeds]) < 0)
 				return -1;
 			r->nneeds++;
+		} else if (strcmp(s, "evidence") == 0) {
+			char *w = arg + strcspn(arg, " \t");
+			if (*w)
+				*w++ = '\0';
+			uint8_t mask;
+			char *endp = NULL;
+			double weight = strtod(w, &endp);
+			if (parse_slot_mask(ld, arg, &mask) < 0)
+				return -1;
+			if (!*w || *endp || !(weight > 0 && weight <= 10) || (mask & (mask - 1)))
+				return fail(ld, "expected \"evidence SLOT WEIGHT\"");
+			for (int b = 0; b < 3; b++)
+				if (mask == (1u << b))
+					p->rules[cur].evidence[b] = (float)weight;
 		} else if (strcmp(s, "check") == 0) {
 			if (strcmp(arg, "supply_start") == 0)
 				p->rules[cur].check = INTENT_CHECK_SUPPLY_START;
@@ -791,6 +807,22 @@ static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 	return false;
 }
 
+/* True when trigger b follows a negated trigger a closely in the same
+ * clause, as the second item of a list does. */
+static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s,
+			 const struct intent_trigger *a, const struct intent_trigger *b)
+{
+	if (!a->negated || b->tok_first <= a->tok_last ||
+	    b->tok_first > a->tok_last + 1u + LIST_WINDOW)
+		return false;
+	/* A comma may separate list items; any other clause break ends it. */
+	for (uint32_t i = a->tok_last + 1; i < b->tok_first; i++)
+		if (is_clause_break(t, s, i) &&
+		    !(t->v[i].kind == TOK_PUNCT && t->norm[t->v[i].noff] == ','))
+			return false;
+	return true;
+}
+
 static void lang_from_chars(const struct intent_pack *p, const char *text,
 			    size_t len, struct acc *acc)
 {
@@ -812,7 +844,7 @@ static void lang_from_chars(const struct intent_pack *p, const char *text,
 }
 
 int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
-		   const char *text, size_t len, int lang_hint,
+		   const char *text, size_t len, uint8_t slots, int lang_hint,
 		   int lang_fallback, const struct intent_opts *opts,
 		   struct intent_scratch *s, struct intent_result *out)
 {
@@ -861,12 +893,22 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 	}
 	out->hits = s->hits;
 
+	/* Triggers come in text order (hits end in order, typo hits last):
+	 * sort them so a negation can carry along a list ("no solar or
+	 * batteries"). */
+	for (uint32_t k = 1; k < out->ntriggers; k++)
+		for (uint32_t j = k; j > 0 && out->triggers[j - 1].tok_first > out->triggers[j].tok_first; j--) {
+			struct intent_trigger tmp = out->triggers[j];
+			out->triggers[j] = out->triggers[j - 1];
+			out->triggers[j - 1] = tmp;
+		}
 	for (uint32_t k = 0; k < out->ntriggers; k++) {
 		struct intent_trigger *tr = &out->triggers[k];
 		for (uint32_t n = 0; n < s->nnots; n++)
 			if (s->nots[n].first <= tr->tok_first && s->nots[n].last >= tr->tok_last)
 				tr->excluded = true;
-		tr->negated = negated(toks, s, tr);
+		tr->negated = negated(toks, s, tr) ||
+			      (k > 0 && listed_after(toks, s, &out->triggers[k - 1], tr));
 		if (!tr->excluded && !tr->negated)
 			out->topics |= 1u << tr->topic;
 	}
@@ -898,6 +940,9 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 
 	out->nintents = p->nintents;
 	for (int i = 0; i < p->nintents; i++) {
+		for (int b = 0; b < 3; b++)
+			if (slots & (1u << b))
+				acc.raw[i] += p->rules[i].evidence[b];
 		out->score[i] = 1.0 - exp(-acc.raw[i]);
 		/* Insertion sort: four intents, best first, ties in rules order. */
 		int j = i;
