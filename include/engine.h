@@ -1,0 +1,192 @@
+/* engine: decide → do → say. engine_decide reads a customer message and the
+ * conversation so far and returns a plan: the intents, the facts, the L2
+ * topics, and the one registry lookup the plan needs. The adapter (the CLI,
+ * the server) carries out the lookup and files the L2 ticket, then
+ * engine_say renders the reply from the plan and those results and moves
+ * the conversation on. Neither does I/O or allocates: both work in the
+ * memory they are given, so the CLI runs exactly what the server runs. */
+#ifndef AUTOASSIST_ENGINE_H
+#define AUTOASSIST_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "intent.h"
+#include "slot.h"
+#include "tmpl.h"
+#include "tok.h"
+
+#define ENGINE_TURNS 6
+#define ENGINE_TURN_TEXT 256
+#define ENGINE_MAX_SPANS 8
+#define ENGINE_REPLY_MAX 4096
+
+struct engine_opts {
+	size_t max_bytes;         /* longest message accepted, in bytes */
+	double threshold;         /* intent score needed to answer it */
+	double margin;            /* see struct intent_opts */
+	const char *default_lang; /* used until a language is known */
+};
+
+/* Fills opts with the defaults: 4 KiB, threshold 0.5, margin 0.15, "en". */
+void engine_opts_default(struct engine_opts *opts);
+
+/* What the conversation knows. Plain data with no pointers, so a session
+ * can be copied, stored and restored as bytes. */
+struct engine_facts {
+	bool has_date, has_meter, has_address;
+	struct slot_date date;
+	struct slot_meter meter;
+	struct slot_address address;
+};
+
+struct engine_turn {
+	bool customer; /* false: the assistant */
+	char text[ENGINE_TURN_TEXT];
+};
+
+struct engine_session {
+	int8_t lang;          /* -1 until known */
+	bool lang_fixed;      /* the client chose it; detection does not change it */
+	struct engine_facts facts;
+	uint32_t pending;     /* intents waiting for a fact, a bit each */
+	uint32_t answered;    /* intents answered so far */
+	bool linked;          /* the new address is linked to the profile */
+	uint32_t nturns;      /* turns so far; the last ENGINE_TURNS are kept */
+	struct engine_turn turns[ENGINE_TURNS];
+};
+
+/* Starts a conversation; lang is a pack language index or -1. */
+void engine_session_init(struct engine_session *s, int lang);
+
+/* The turn i turns back (0 = the latest), or NULL. */
+const struct engine_turn *engine_session_turn(const struct engine_session *s,
+					      uint32_t back);
+
+enum engine_lookup {
+	ENGINE_LOOKUP_NONE = 0,
+	ENGINE_LOOKUP_METER,   /* by the meter ID in plan->facts */
+	ENGINE_LOOKUP_ADDRESS, /* by the address in plan->facts */
+};
+
+struct engine_span {
+	uint32_t off, len;
+};
+
+struct engine_plan {
+	const char *text;           /* the message (not owned) */
+	size_t len;
+	int lang;
+	struct intent_result ir;    /* scores, triggers, hits */
+	struct slot_found found;    /* facts in this message */
+	struct engine_facts facts;  /* the session's facts with these merged in */
+	uint32_t active;            /* intents acted on this turn, a bit each */
+	uint8_t lookup;             /* enum engine_lookup */
+	bool escalate;
+	uint32_t topics;            /* L2 topics, a bit each */
+	uint8_t nspans;             /* the technical part: sentences with triggers */
+	struct engine_span spans[ENGINE_MAX_SPANS];
+	bool clarify;
+};
+
+enum engine_registry {
+	ENGINE_REG_NOT_ASKED = 0,
+	ENGINE_REG_FOUND,
+	ENGINE_REG_NOT_FOUND,
+	ENGINE_REG_UNAVAILABLE,
+};
+
+enum engine_ticket {
+	ENGINE_TICKET_NONE = 0, /* no ticket store: the reply previews it */
+	ENGINE_TICKET_STORED,   /* durably stored (Redis or the spool) */
+	ENGINE_TICKET_FAILED,
+};
+
+struct engine_record {
+	char meter_id[SLOT_METER_MAX];
+	char street[SLOT_ADDR_MAX];
+	char postcode[16];
+	char city[48];
+	struct slot_date supply_start;
+};
+
+/* What the adapter did for the plan. */
+struct engine_results {
+	uint8_t registry; /* enum engine_registry */
+	struct engine_record record;
+	uint8_t ticket;   /* enum engine_ticket */
+	char ticket_ref[64];
+};
+
+enum engine_outcome {
+	ENGINE_OUT_ANSWER,
+	ENGINE_OUT_ASK,
+	ENGINE_OUT_CONFIRMED,
+	ENGINE_OUT_MISMATCH,
+	ENGINE_OUT_NOT_FOUND,
+	ENGINE_OUT_BAD_METER,
+	ENGINE_OUT_UNAVAILABLE,
+	ENGINE_OUT_COUNT,
+};
+
+/* How one intent was answered. */
+struct engine_part {
+	uint8_t intent;
+	uint8_t outcome; /* enum engine_outcome */
+	uint8_t missing; /* for ENGINE_OUT_ASK: the enum intent_slot bits asked */
+};
+
+struct engine_reply {
+	char text[ENGINE_REPLY_MAX];
+	size_t len;
+	uint8_t nparts;
+	struct engine_part parts[INTENT_MAX];
+	bool fallback, clarify;
+};
+
+struct engine;
+struct engine_scratch;
+
+/* Loads the language pack and the templates and checks that every
+ * template the rules can ask for exists in every language. Returns the
+ * engine (free with engine_free) or NULL with a sentence in err. */
+struct engine *engine_load(const char *intents_dir, const char *templates_dir,
+			   const struct engine_opts *opts, char *err, size_t errlen);
+void engine_free(struct engine *e);
+
+const struct intent_pack *engine_pack(const struct engine *e);
+const struct tmpl_set *engine_templates(const struct engine *e);
+const struct slot_vocab *engine_slots(const struct engine *e);
+const struct engine_opts *engine_options(const struct engine *e);
+/* Bytes held by the loaded model: pack, matcher, slot words, templates. */
+size_t engine_memory(const struct engine *e);
+/* True when address a (street and number, and postcode when both have one)
+ * is the record's address, compared by their keys (see slot_address_key). */
+bool engine_address_matches(const struct engine *e, const struct slot_address *a,
+			    const struct engine_record *r);
+/* The name of an outcome as used in template keys ("confirmed", ...). */
+const char *engine_outcome_name(enum engine_outcome o);
+
+/* Working memory for one thread. Returns NULL when memory is short. */
+struct engine_scratch *engine_scratch_new(const struct engine *e);
+void engine_scratch_free(struct engine_scratch *s);
+/* The tokens of the last message decided with this scratch. */
+const struct tok_buf *engine_scratch_tokens(const struct engine_scratch *s);
+
+/* Decides what to do with text[0..len) in session s; today resolves
+ * relative dates. Reads s, does not change it. Returns 0, or a negated
+ * enum tok_err (-TOK_EUTF8, -TOK_ETOOLONG, ...) and then plan is unusable.
+ * The plan refers to text and to the scratch until their next use. */
+int engine_decide(const struct engine *e, struct engine_scratch *scr,
+		  const struct engine_session *s, const char *text, size_t len,
+		  struct slot_date today, struct engine_plan *plan);
+
+/* Renders the reply to plan given what the adapter did, and records the
+ * turn in s (facts, pending intents, history). Returns 0, or -1 when the
+ * reply was cut to fit out->text. */
+int engine_say(const struct engine *e, struct engine_session *s,
+	       const struct engine_plan *plan, const struct engine_results *res,
+	       struct engine_reply *out);
+
+#endif

@@ -1,0 +1,634 @@
+/* engine: decide → do → say. See include/engine.h. */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const outcome_names[ENGINE_OUT_COUNT] = {
+	"answer", "ask", "confirmed", "mismatch", "not_found", "bad_meter",
+	"unavailable",
+};
+
+/* The placeholders each outcome may use; a template using another one is
+ * refused at load, since the engine would have no value for it. */
+static const uint32_t outcome_vars[ENGINE_OUT_COUNT] = {
+	[ENGINE_OUT_ANSWER] = 0,
+	[ENGINE_OUT_ASK] = 1u << TMPL_DATE | 1u << TMPL_ADDRESS | 1u << TMPL_METER,
+	[ENGINE_OUT_CONFIRMED] = 1u << TMPL_DATE | 1u << TMPL_ADDRESS | 1u << TMPL_METER,
+	[ENGINE_OUT_MISMATCH] = 1u << TMPL_DATE | 1u << TMPL_REGISTRY_DATE |
+				1u << TMPL_ADDRESS | 1u << TMPL_METER,
+	[ENGINE_OUT_NOT_FOUND] = 1u << TMPL_DATE | 1u << TMPL_LOOKUP |
+				 1u << TMPL_ADDRESS | 1u << TMPL_METER,
+	[ENGINE_OUT_BAD_METER] = 1u << TMPL_METER | 1u << TMPL_DATE | 1u << TMPL_ADDRESS,
+	[ENGINE_OUT_UNAVAILABLE] = 1u << TMPL_DATE | 1u << TMPL_ADDRESS | 1u << TMPL_METER,
+};
+
+static const char *const slot_names[] = { "date", "meter", "address" };
+
+/* Asks are keyed by the missing facts: at most 2^INTENT_MAX_NEEDS
+ * combinations of the groups an intent needs. */
+#define ASK_COMBOS (1 << INTENT_MAX_NEEDS)
+
+enum { ESC_STORED, ESC_PREVIEW, ESC_FAILED, ESC_COUNT };
+
+struct engine {
+	struct engine_opts opts;
+	struct intent_pack *pack;
+	struct slot_vocab *slots;
+	struct tmpl_set *tmpl;
+	int default_lang;
+	/* Template ids resolved at load, so saying a reply looks nothing up. */
+	int16_t out_key[INTENT_MAX][ENGINE_OUT_COUNT];
+	int16_t ask_key[INTENT_MAX][ASK_COMBOS];
+	int16_t esc_key[ESC_COUNT];
+	int16_t topic_key[INTENT_MAX_TOPICS];
+	int16_t intent_key[INTENT_MAX];
+	int16_t clarify_key, fallback_key, and_key, or_key;
+};
+
+struct engine_scratch {
+	struct tok_buf toks;
+	struct intent_scratch *is;
+};
+
+void engine_opts_default(struct engine_opts *opts)
+{
+	opts->max_bytes = 4096;
+	opts->threshold = 0.5;
+	opts->margin = 0.15;
+	opts->default_lang = "en";
+}
+
+const char *engine_outcome_name(enum engine_outcome o)
+{
+	return o < ENGINE_OUT_COUNT ? outcome_names[o] : "?";
+}
+
+/* Resolves a template key that must exist, checking its placeholders. */
+static int need_key(struct engine *e, const char *key, uint32_t allowed,
+		    int16_t *id, char *err, size_t errlen)
+{
+	int k = tmpl_find(e->tmpl, key);
+	if (k < 0) {
+		snprintf(err, errlen, "templates: key [%s] is missing", key);
+		return -1;
+	}
+	uint32_t extra = tmpl_vars_used(e->tmpl, k) & ~allowed;
+	if (extra) {
+		snprintf(err, errlen,
+			 "templates: [%s] uses a placeholder it is not given (mask %#x)",
+			 key, extra);
+		return -1;
+	}
+	*id = (int16_t)k;
+	return 0;
+}
+
+/* The ask key for the missing groups of rule r: "ask_" and the first slot
+ * name of each missing group, joined by '_'. */
+static void ask_key_name(const char *intent, const struct intent_rule *r,
+			 unsigned combo, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s.ask", intent);
+	for (unsigned g = 0; g < r->nneeds; g++) {
+		if (!(combo & (1u << g)))
+			continue;
+		for (int b = 0; b < 3; b++)
+			if (r->needs[g] & (1u << b)) {
+				n += snprintf(out + n, cap - (size_t)n, "_%s", slot_names[b]);
+				break;
+			}
+	}
+}
+
+static int resolve_keys(struct engine *e, char *err, size_t errlen)
+{
+	char key[128];
+	memset(e->out_key, -1, sizeof(e->out_key));
+	memset(e->ask_key, -1, sizeof(e->ask_key));
+	for (size_t i = 0; i < intent_count(e->pack); i++) {
+		const char *name = intent_name(e->pack, i);
+		const struct intent_rule *r = intent_rule(e->pack, i);
+		if (r->check == INTENT_CHECK_NONE) {
+			snprintf(key, sizeof(key), "%s.answer", name);
+			if (need_key(e, key, outcome_vars[ENGINE_OUT_ANSWER],
+				     &e->out_key[i][ENGINE_OUT_ANSWER], err, errlen) < 0)
+				return -1;
+		} else {
+			for (int o = ENGINE_OUT_CONFIRMED; o < ENGINE_OUT_COUNT; o++) {
+				snprintf(key, sizeof(key), "%s.%s", name, outcome_names[o]);
+				if (need_key(e, key, outcome_vars[o], &e->out_key[i][o],
+					     err, errlen) < 0)
+					return -1;
+			}
+		}
+		for (unsigned combo = 1; combo < (1u << r->nneeds); combo++) {
+			ask_key_name(name, r, combo, key, sizeof(key));
+			if (need_key(e, key, outcome_vars[ENGINE_OUT_ASK],
+				     &e->ask_key[i][combo], err, errlen) < 0)
+				return -1;
+		}
+		snprintf(key, sizeof(key), "intent.%s", name);
+		if (need_key(e, key, 0, &e->intent_key[i], err, errlen) < 0)
+			return -1;
+	}
+	for (size_t t = 0; t < intent_topic_count(e->pack); t++) {
+		snprintf(key, sizeof(key), "topic.%s", intent_topic_name(e->pack, t));
+		if (need_key(e, key, 0, &e->topic_key[t], err, errlen) < 0)
+			return -1;
+	}
+	const uint32_t esc = 1u << TMPL_TOPICS | 1u << TMPL_TICKET;
+	if (need_key(e, "escalation.stored", esc, &e->esc_key[ESC_STORED], err, errlen) < 0 ||
+	    need_key(e, "escalation.preview", esc, &e->esc_key[ESC_PREVIEW], err, errlen) < 0 ||
+	    need_key(e, "escalation.failed", esc, &e->esc_key[ESC_FAILED], err, errlen) < 0 ||
+	    need_key(e, "clarify", 1u << TMPL_INTENTS, &e->clarify_key, err, errlen) < 0 ||
+	    need_key(e, "fallback", 0, &e->fallback_key, err, errlen) < 0 ||
+	    need_key(e, "join.and", 0, &e->and_key, err, errlen) < 0 ||
+	    need_key(e, "join.or", 0, &e->or_key, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+struct engine *engine_load(const char *intents_dir, const char *templates_dir,
+			   const struct engine_opts *opts, char *err, size_t errlen)
+{
+	const char *codes[INTENT_MAX_LANGS];
+	struct engine *e = calloc(1, sizeof(*e));
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (opts)
+		e->opts = *opts;
+	else
+		engine_opts_default(&e->opts);
+	if (!(e->slots = slot_vocab_new())) {
+		snprintf(err, errlen, "out of memory");
+		goto free_engine;
+	}
+	if (!(e->pack = intent_pack_load(intents_dir, e->slots, err, errlen)))
+		goto free_engine;
+	size_t nl = intent_lang_count(e->pack);
+	for (size_t i = 0; i < nl; i++)
+		codes[i] = intent_lang_code(e->pack, i);
+	if (!(e->tmpl = tmpl_load(templates_dir, codes, nl, err, errlen)))
+		goto free_engine;
+	e->default_lang = intent_lang_find(e->pack, e->opts.default_lang);
+	if (e->default_lang < 0) {
+		snprintf(err, errlen, "default language %s has no intents file",
+			 e->opts.default_lang);
+		goto free_engine;
+	}
+	if (resolve_keys(e, err, errlen) < 0)
+		goto free_engine;
+	return e;
+free_engine:
+	engine_free(e);
+	return NULL;
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	tmpl_free(e->tmpl);
+	intent_pack_free(e->pack);
+	slot_vocab_free(e->slots);
+	free(e);
+}
+
+const struct intent_pack *engine_pack(const struct engine *e) { return e->pack; }
+const struct tmpl_set *engine_templates(const struct engine *e) { return e->tmpl; }
+const struct slot_vocab *engine_slots(const struct engine *e) { return e->slots; }
+const struct engine_opts *engine_options(const struct engine *e) { return &e->opts; }
+
+size_t engine_memory(const struct engine *e)
+{
+	/* The slot vocabulary is small next to the matcher and not
+	 * reported by its module; it is left out rather than guessed. */
+	return sizeof(*e) + intent_pack_memory(e->pack) + tmpl_memory(e->tmpl);
+}
+
+struct engine_scratch *engine_scratch_new(const struct engine *e)
+{
+	struct engine_scratch *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	if (tok_buf_init(&s->toks, e->opts.max_bytes) < 0 ||
+	    !(s->is = intent_scratch_new(e->pack, s->toks.cap))) {
+		engine_scratch_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void engine_scratch_free(struct engine_scratch *s)
+{
+	if (!s)
+		return;
+	tok_buf_free(&s->toks);
+	intent_scratch_free(s->is);
+	free(s);
+}
+
+const struct tok_buf *engine_scratch_tokens(const struct engine_scratch *s)
+{
+	return &s->toks;
+}
+
+void engine_session_init(struct engine_session *s, int lang)
+{
+	memset(s, 0, sizeof(*s));
+	s->lang = (int8_t)lang;
+	s->lang_fixed = lang >= 0;
+}
+
+const struct engine_turn *engine_session_turn(const struct engine_session *s,
+					      uint32_t back)
+{
+	if (back >= s->nturns || back >= ENGINE_TURNS)
+		return NULL;
+	return &s->turns[(s->nturns - 1 - back) % ENGINE_TURNS];
+}
+
+/* ---- decide ---- */
+
+static uint8_t known_slots(const struct engine_facts *f)
+{
+	return (f->has_date ? INTENT_SLOT_DATE : 0) |
+	       (f->has_meter ? INTENT_SLOT_METER : 0) |
+	       (f->has_address ? INTENT_SLOT_ADDRESS : 0);
+}
+
+/* Which groups of rule r no known fact satisfies, a bit per group. */
+static unsigned missing_groups(const struct intent_rule *r, uint8_t known)
+{
+	unsigned m = 0;
+	for (unsigned g = 0; g < r->nneeds; g++)
+		if (!(r->needs[g] & known))
+			m |= 1u << g;
+	return m;
+}
+
+static bool sentence_end(const struct tok_buf *t, uint32_t i)
+{
+	if (t->v[i].kind != TOK_PUNCT)
+		return false;
+	char c = t->norm[t->v[i].noff];
+	return c == '.' || c == '!' || c == '?';
+}
+
+/* A line break between tokens i-1 and i ends a sentence too: chat
+ * messages often have no full stops. */
+static bool newline_before(const char *text, const struct tok_buf *t, uint32_t i)
+{
+	if (i == 0)
+		return false;
+	const struct tok *p = &t->v[i - 1];
+	return memchr(text + p->off + p->len, '\n', t->v[i].off - (p->off + p->len)) != NULL;
+}
+
+/* Adds the sentence around token k to the plan's technical part. */
+static void add_sentence(struct engine_plan *p, const struct tok_buf *t, uint32_t k)
+{
+	uint32_t a = k, b = k;
+	while (a > 0 && !sentence_end(t, a - 1) && !newline_before(p->text, t, a))
+		a--;
+	while (b + 1 < t->n && !sentence_end(t, b) && !newline_before(p->text, t, b + 1))
+		b++;
+	uint32_t off = t->v[a].off, end = t->v[b].off + t->v[b].len;
+	for (uint8_t i = 0; i < p->nspans; i++)
+		if (p->spans[i].off == off)
+			return;
+	if (p->nspans < ENGINE_MAX_SPANS)
+		p->spans[p->nspans++] = (struct engine_span){ off, end - off };
+}
+
+int engine_decide(const struct engine *e, struct engine_scratch *scr,
+		  const struct engine_session *s, const char *text, size_t len,
+		  struct slot_date today, struct engine_plan *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->text = text;
+	p->len = len;
+	int rc = tok_run(&scr->toks, text, len);
+	if (rc < 0)
+		return rc;
+	const struct tok_buf *t = &scr->toks;
+	struct intent_opts io = { e->opts.threshold, e->opts.margin };
+	int fallback = s->lang >= 0 ? s->lang : e->default_lang;
+	slot_extract(e->slots, text, t, today, &p->found);
+	uint8_t found = (p->found.has_date ? INTENT_SLOT_DATE : 0) |
+			(p->found.has_meter ? INTENT_SLOT_METER : 0) |
+			(p->found.has_address ? INTENT_SLOT_ADDRESS : 0);
+	intent_analyze(e->pack, t, text, len, found, s->lang_fixed ? s->lang : -1,
+		       fallback, &io, scr->is, &p->ir);
+	p->lang = p->ir.lang;
+
+	p->facts = s->facts;
+	if (p->found.has_date) {
+		p->facts.has_date = true;
+		p->facts.date = p->found.date;
+	}
+	if (p->found.has_meter) {
+		p->facts.has_meter = true;
+		p->facts.meter = p->found.meter;
+	}
+	if (p->found.has_address) {
+		p->facts.has_address = true;
+		p->facts.address = p->found.address;
+	}
+
+	for (uint8_t i = 0; i < p->ir.ndetected; i++)
+		p->active |= 1u << p->ir.rank[i];
+	/* A pending intent resumes when this message brings a fact, or when
+	 * nothing else was asked (the customer answered in words we could
+	 * not use: ask again rather than change the subject). */
+	bool new_fact = p->found.has_date || p->found.has_meter || p->found.has_address;
+	p->topics = p->ir.topics;
+	p->escalate = p->topics != 0;
+	if (new_fact || (!p->active && !p->escalate))
+		p->active |= s->pending;
+	p->clarify = !p->active && !p->escalate && p->ir.ambiguous;
+
+	for (uint8_t k = 0; k < p->ir.ntriggers; k++) {
+		const struct intent_trigger *tr = &p->ir.triggers[k];
+		if (!tr->negated && !tr->excluded)
+			add_sentence(p, t, tr->tok_first);
+	}
+
+	/* One registry lookup serves every intent: by a meter ID with a good
+	 * check digit when there is one, else by the address. */
+	uint8_t known = known_slots(&p->facts);
+	for (size_t i = 0; i < intent_count(e->pack); i++) {
+		if (!(p->active & (1u << i)))
+			continue;
+		const struct intent_rule *r = intent_rule(e->pack, i);
+		if (r->check == INTENT_CHECK_NONE || missing_groups(r, known))
+			continue;
+		if (p->facts.has_meter && p->facts.meter.valid)
+			p->lookup = ENGINE_LOOKUP_METER;
+		else if (!p->facts.has_meter && r->check == INTENT_CHECK_SUPPLY_START &&
+			 p->lookup == ENGINE_LOOKUP_NONE)
+			p->lookup = ENGINE_LOOKUP_ADDRESS;
+	}
+	return 0;
+}
+
+/* ---- say ---- */
+
+struct out {
+	struct engine_reply *r;
+	int rc;
+};
+
+static void append(struct out *o, const char *s)
+{
+	size_t n = strlen(s);
+	size_t room = sizeof(o->r->text) - 1 - o->r->len;
+	if (n > room) {
+		n = room;
+		o->rc = -1;
+	}
+	memcpy(o->r->text + o->r->len, s, n);
+	o->r->len += n;
+	o->r->text[o->r->len] = '\0';
+}
+
+static void render(const struct engine *e, struct out *o, int lang, int id,
+		   const struct tmpl_vars *v)
+{
+	if (o->r->len)
+		append(o, "\n\n");
+	if (tmpl_render(e->tmpl, lang, id, v, o->r->text, sizeof(o->r->text),
+			&o->r->len) < 0)
+		o->rc = -1;
+}
+
+/* Joins the names in templates ids[0..n) as "a, b and c". */
+static void join_names(const struct engine *e, int lang, const int16_t *ids,
+		       int n, int16_t conj, char *out, size_t cap)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (i > 0 && i < n - 1) {
+			if (len + 2 < cap) {
+				memcpy(out + len, ", ", 3);
+				len += 2;
+			}
+		} else if (i > 0 && len + 1 < cap) {
+			out[len++] = ' ';
+			out[len] = '\0';
+			tmpl_render(e->tmpl, lang, conj, NULL, out, cap, &len);
+			if (len + 1 < cap) {
+				out[len++] = ' ';
+				out[len] = '\0';
+			}
+		}
+		tmpl_render(e->tmpl, lang, ids[i], NULL, out, cap, &len);
+	}
+}
+
+bool engine_address_matches(const struct engine *e, const struct slot_address *a,
+			    const struct engine_record *r)
+{
+	char ka[SLOT_ADDR_MAX * 2], kb[SLOT_ADDR_MAX * 2];
+	const char *street = a->street[0] ? a->street : a->text;
+	if (slot_address_key(e->slots, street, strlen(street), ka, sizeof(ka)) < 0 ||
+	    slot_address_key(e->slots, r->street, strlen(r->street), kb, sizeof(kb)) < 0)
+		return false;
+	if (strcmp(ka, kb) != 0)
+		return false;
+	/* Postcodes are compared only when both sides have one, digits and
+	 * letters alike, spaces ignored ("1015 CJ" = "1015CJ"). */
+	if (a->postcode[0] && r->postcode[0]) {
+		char pa[16], pb[16];
+		size_t na = 0, nb = 0;
+		for (const char *c = a->postcode; *c && na < 15; c++)
+			if (*c != ' ')
+				pa[na++] = (char)(*c | (*c >= 'A' && *c <= 'Z' ? 0x20 : 0));
+		for (const char *c = r->postcode; *c && nb < 15; c++)
+			if (*c != ' ')
+				pb[nb++] = (char)(*c | (*c >= 'A' && *c <= 'Z' ? 0x20 : 0));
+		return na == nb && memcmp(pa, pb, na) == 0;
+	}
+	return true;
+}
+
+static bool needs_meter(const struct intent_rule *r)
+{
+	for (unsigned g = 0; g < r->nneeds; g++)
+		if (r->needs[g] & INTENT_SLOT_METER)
+			return true;
+	return false;
+}
+
+static bool same_date(struct slot_date a, struct slot_date b)
+{
+	return a.y == b.y && a.m == b.m && a.d == b.d;
+}
+
+/* The outcome of a checked intent whose facts are all known. */
+static enum engine_outcome checked(const struct engine *e, const struct intent_rule *r,
+				   const struct engine_plan *p,
+				   const struct engine_results *res)
+{
+	switch (res->registry) {
+	case ENGINE_REG_FOUND:
+		break;
+	case ENGINE_REG_NOT_FOUND:
+		return ENGINE_OUT_NOT_FOUND;
+	default:
+		/* Not asked, or no answer: never confirm what was not checked. */
+		return ENGINE_OUT_UNAVAILABLE;
+	}
+	if (r->check == INTENT_CHECK_SUPPLY_START)
+		return same_date(p->facts.date, res->record.supply_start)
+			       ? ENGINE_OUT_CONFIRMED : ENGINE_OUT_MISMATCH;
+	if (p->lookup != ENGINE_LOOKUP_METER)
+		return ENGINE_OUT_UNAVAILABLE;
+	return engine_address_matches(e, &p->facts.address, &res->record)
+		       ? ENGINE_OUT_CONFIRMED : ENGINE_OUT_MISMATCH;
+}
+
+/* Copies at most cap-1 bytes of s[0..n) without cutting a UTF-8 sequence. */
+static void copy_utf8(char *dst, size_t cap, const char *s, size_t n)
+{
+	if (n >= cap) {
+		n = cap - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+static void record_turn(struct engine_session *s, bool customer, const char *text,
+			size_t len)
+{
+	struct engine_turn *t = &s->turns[s->nturns % ENGINE_TURNS];
+	t->customer = customer;
+	copy_utf8(t->text, sizeof(t->text), text, len);
+	s->nturns++;
+}
+
+int engine_say(const struct engine *e, struct engine_session *s,
+	       const struct engine_plan *p, const struct engine_results *res,
+	       struct engine_reply *r)
+{
+	struct out o = { r, 0 };
+	char date[64] = "", regdate[64] = "", topics[256] = "", names[256] = "";
+	struct tmpl_vars v = { 0 };
+	int lang = p->lang;
+
+	r->len = 0;
+	r->nparts = 0;
+	r->fallback = r->clarify = false;
+	r->text[0] = '\0';
+	if (p->facts.has_date)
+		tmpl_date(e->tmpl, lang, p->facts.date, date, sizeof(date));
+	if (res->registry == ENGINE_REG_FOUND)
+		tmpl_date(e->tmpl, lang, res->record.supply_start, regdate, sizeof(regdate));
+	v.v[TMPL_DATE] = date;
+	v.v[TMPL_REGISTRY_DATE] = regdate;
+	v.v[TMPL_ADDRESS] = p->facts.has_address ? p->facts.address.text : "";
+	v.v[TMPL_METER] = p->facts.has_meter ? p->facts.meter.id : "";
+	v.v[TMPL_LOOKUP] = p->lookup == ENGINE_LOOKUP_METER ? p->facts.meter.id
+							    : v.v[TMPL_ADDRESS];
+
+	uint8_t known = known_slots(&p->facts);
+	bool said_bad_meter = false;
+	struct engine_facts next = p->facts;
+	uint32_t pending = s->pending;
+	for (size_t i = 0; i < intent_count(e->pack); i++) {
+		if (!(p->active & (1u << i)))
+			continue;
+		const struct intent_rule *rule = intent_rule(e->pack, i);
+		unsigned miss = missing_groups(rule, known);
+		enum engine_outcome oc;
+		int id;
+		uint8_t missing = 0;
+		if (needs_meter(rule) && p->facts.has_meter && !p->facts.meter.valid) {
+			/* A mistyped meter ID is what the customer must fix first,
+			 * whatever else is missing; one intent says so for all. */
+			oc = ENGINE_OUT_BAD_METER;
+			id = said_bad_meter ? -1 : e->out_key[i][oc];
+			said_bad_meter = true;
+		} else if (miss) {
+			oc = ENGINE_OUT_ASK;
+			id = e->ask_key[i][miss];
+			for (unsigned g = 0; g < rule->nneeds; g++)
+				if (miss & (1u << g))
+					missing |= rule->needs[g];
+		} else if (rule->check == INTENT_CHECK_NONE) {
+			oc = ENGINE_OUT_ANSWER;
+			id = e->out_key[i][oc];
+		} else {
+			oc = checked(e, rule, p, res);
+			id = e->out_key[i][oc];
+		}
+		if (id >= 0)
+			render(e, &o, lang, id, &v);
+		if (r->nparts < INTENT_MAX)
+			r->parts[r->nparts++] = (struct engine_part){
+				(uint8_t)i, (uint8_t)oc, missing };
+
+		/* Move the conversation on: answered intents are done; the
+		 * rest wait, and a fact the registry refuted is dropped so
+		 * the next message can bring the right one. */
+		if (oc == ENGINE_OUT_ANSWER || oc == ENGINE_OUT_CONFIRMED) {
+			pending &= ~(1u << i);
+			s->answered |= 1u << i;
+			if (rule->check == INTENT_CHECK_METER_ADDRESS)
+				s->linked = true;
+		} else {
+			pending |= 1u << i;
+		}
+		if (oc == ENGINE_OUT_BAD_METER ||
+		    (oc == ENGINE_OUT_NOT_FOUND && p->lookup == ENGINE_LOOKUP_METER))
+			next.has_meter = false;
+		if (oc == ENGINE_OUT_NOT_FOUND && p->lookup == ENGINE_LOOKUP_ADDRESS)
+			next.has_address = false;
+	}
+
+	if (p->escalate) {
+		int16_t ids[INTENT_MAX_TOPICS];
+		int n = 0;
+		for (size_t t = 0; t < intent_topic_count(e->pack); t++)
+			if (p->topics & (1u << t))
+				ids[n++] = e->topic_key[t];
+		join_names(e, lang, ids, n, e->and_key, topics, sizeof(topics));
+		v.v[TMPL_TOPICS] = topics;
+		v.v[TMPL_TICKET] = res->ticket_ref;
+		int which = res->ticket == ENGINE_TICKET_STORED ? ESC_STORED
+			  : res->ticket == ENGINE_TICKET_FAILED ? ESC_FAILED
+								 : ESC_PREVIEW;
+		render(e, &o, lang, e->esc_key[which], &v);
+	}
+
+	if (!p->active && !p->escalate) {
+		if (p->clarify) {
+			int16_t ids[2] = { e->intent_key[p->ir.rank[0]],
+					   e->intent_key[p->ir.rank[1]] };
+			join_names(e, lang, ids, 2, e->or_key, names, sizeof(names));
+			v.v[TMPL_INTENTS] = names;
+			render(e, &o, lang, e->clarify_key, &v);
+			r->clarify = true;
+		} else {
+			render(e, &o, lang, e->fallback_key, &v);
+			r->fallback = true;
+		}
+	}
+
+	s->facts = next;
+	s->pending = pending;
+	if (!s->lang_fixed && p->ir.lang_detected)
+		s->lang = (int8_t)p->lang;
+	else if (s->lang < 0)
+		s->lang = (int8_t)p->lang;
+	record_turn(s, true, p->text, p->len);
+	record_turn(s, false, r->text, r->len);
+	return o.rc;
+}
