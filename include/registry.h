@@ -1,0 +1,28 @@
+/* registry: the grid registry read from a JSON Lines file, for the CLI
+ * harness and tests. Each line is one supply point:
+ *   {"meter_id": "707057500012345675", "address": "Storgata 12B",
+ *    "postcode": "0155", "city": "Oslo", "supply_start": "2027-03-01"}
+ * The server asks Redis instead; both fill the same engine_results. */
+#ifndef AUTOASSIST_REGISTRY_H
+#define AUTOASSIST_REGISTRY_H
+
+#include <stddef.h>
+
+#include "engine.h"
+
+struct reg_file;
+
+/* Reads the registry file. Returns it (free with reg_file_free) or NULL
+ * with a sentence naming the line in err. */
+struct reg_file *reg_file_load(const char *path, char *err, size_t errlen);
+void reg_file_free(struct reg_file *r);
+
+size_t reg_file_count(const struct reg_file *r);
+
+/* Carries out the plan's lookup: fills res->registry and res->record.
+ * A NULL registry answers ENGINE_REG_UNAVAILABLE, as a registry that cannot
+ * be reached does. Address keys come from the engine's street words. */
+void reg_file_lookup(const struct reg_file *r, const struct engine *e,
+		     const struct engine_plan *plan, struct engine_results *res);
+
+#endif

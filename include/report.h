@@ -1,0 +1,38 @@
+/* report: what the engine decided, for people and for machines. The JSON
+ * object is the contract of `autoassist classify --jsonl` (DESIGN.md) and
+ * the body of the server's reply frames; the ticket object is what goes to
+ * the L2 queue. */
+#ifndef AUTOASSIST_REPORT_H
+#define AUTOASSIST_REPORT_H
+
+#include <json-c/json.h>
+#include <stdio.h>
+
+#include "engine.h"
+
+/* Builds {"intents": [{"id","score"}...], "escalate", "l2_topics", "lang",
+ * "slots", "technical_part", "outcomes", "reply"} for a decided and said
+ * message. Returns a new object the caller releases with json_object_put,
+ * or NULL when memory is short. */
+json_object *report_json(const struct engine *e, const struct engine_plan *plan,
+			 const struct engine_reply *reply);
+
+/* Builds the slots object of facts: {"date": "YYYY-MM-DD", "meter": {...},
+ * "address": {...}}, only the known ones. Caller releases it. */
+json_object *report_facts_json(const struct engine_facts *f);
+
+/* Writes the human-readable explanation of `autoassist classify TEXT`:
+ * language, tokens, every intent's score with the terms that fired, slots,
+ * L2 topics and triggers, the reply. */
+void report_human(FILE *out, const struct engine *e, const struct tok_buf *toks,
+		  const struct engine_plan *plan, const struct engine_reply *reply);
+
+/* Builds the L2 ticket for an escalating plan: id, session, created_at
+ * (ISO 8601 UTC, given), lang, technical_part, message, l2_topics, slots,
+ * intents_answered and the recent turns of session (taken before the
+ * reply is said). Caller releases it. */
+json_object *report_ticket_json(const struct engine *e, const struct engine_session *s,
+				const struct engine_plan *plan, const char *ticket_id,
+				const char *session_id, const char *created_at);
+
+#endif

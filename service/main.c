@@ -1,0 +1,517 @@
+/* autoassist: the command line harness. Runs the engine exactly as the
+ * server does, with file-backed effects: the grid registry from a JSON Lines
+ * file (--registry) and L2 tickets appended to a JSON Lines file
+ * (--tickets). main() parses options and hands over to one command. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "eval.h"
+#include "registry.h"
+#include "report.h"
+
+/* Exit codes, documented in the README and in --help. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1, /* eval below a threshold, or some classify input rejected */
+	EXIT_USAGE = 2,
+	EXIT_DATA = 3,   /* intents, templates or registry could not be loaded */
+	EXIT_IO = 4,
+};
+
+#define MAX_SESSIONS 1024
+
+struct cli {
+	struct engine_opts eo;
+	const char *intents_dir, *templates_dir, *registry_path, *tickets_path;
+	const char *lang;
+	bool jsonl;
+	struct slot_date today;
+	struct eval_opts ev;
+
+	struct engine *engine;
+	struct engine_scratch *scr;
+	struct reg_file *reg;
+	FILE *tickets;
+	unsigned ticket_seq;
+	char session_id[64];
+};
+
+static const char usage_text[] =
+	"usage: autoassist COMMAND [OPTIONS] [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  classify TEXT...       explain one message: language, tokens, intent scores\n"
+	"                         with the terms that fired, slots, L2 topics, reply\n"
+	"  classify --jsonl       read JSON Lines with \"text\" on stdin (optional\n"
+	"                         \"session\" to carry a conversation across lines,\n"
+	"                         \"lang\"), write one JSON object per line, same order\n"
+	"  eval FILE.jsonl        score a labelled corpus; non-zero exit below thresholds\n"
+	"  chat                   talk to the assistant on the terminal (/reset, /quit)\n"
+	"\n"
+	"options:\n"
+	"  --intents DIR          intent data (AUTOASSIST_INTENTS; default: the checkout's)\n"
+	"  --templates DIR        reply templates (AUTOASSIST_TEMPLATES)\n"
+	"  --registry FILE        grid registry, JSON Lines (without it: cannot check)\n"
+	"  --tickets FILE         append L2 tickets here, fsync'd (without it: preview)\n"
+	"  --today YYYY-MM-DD     reference date for relative dates (default: today, UTC)\n"
+	"  --lang CODE            the customer's language instead of detecting it\n"
+	"  --threshold X          intent score needed (default 0.5)\n"
+	"  --margin X             ambiguity margin below the threshold (default 0.15)\n"
+	"  --max-bytes N          longest message accepted (default 4096)\n"
+	"  eval only:\n"
+	"  --min-exact X          exact intent-set match rate required (0..1)\n"
+	"  --min-escalation-recall X\n"
+	"  --max-false-escalation X\n"
+	"  --min-lang X           language accuracy required\n"
+	"  --examples N           misclassified messages listed (default 50)\n"
+	"  -h, --help             this text\n"
+	"\n"
+	"exit codes: 0 ok; 1 eval below a threshold or a rejected classify line;\n"
+	"2 usage; 3 data files; 4 input/output error\n";
+
+static int usage(FILE *out, int code)
+{
+	fputs(usage_text, out);
+	return code;
+}
+
+static int today_utc(struct slot_date *d)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	if (!gmtime_r(&now, &tm))
+		return -1;
+	*d = (struct slot_date){ (int16_t)(tm.tm_year + 1900), (uint8_t)(tm.tm_mon + 1),
+				 (uint8_t)tm.tm_mday };
+	return 0;
+}
+
+static bool parse_double(const char *s, double lo, double hi, double *out)
+{
+	char *end = NULL;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || !*s || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : fallback;
+}
+
+/* Parses the options after the command. Returns the index of the first
+ * argument, or -1 after printing what is wrong. */
+static int parse_opts(struct cli *c, int argc, char **argv)
+{
+	enum { O_INTENTS = 256, O_TEMPLATES, O_REGISTRY, O_TICKETS, O_TODAY, O_LANG,
+	       O_THRESHOLD, O_MARGIN, O_MAXBYTES, O_JSONL, O_MINEXACT, O_MINESC,
+	       O_MAXFALSE, O_MINLANG, O_EXAMPLES };
+	static const struct option longopts[] = {
+		{ "intents", required_argument, NULL, O_INTENTS },
+		{ "templates", required_argument, NULL, O_TEMPLATES },
+		{ "registry", required_argument, NULL, O_REGISTRY },
+		{ "tickets", required_argument, NULL, O_TICKETS },
+		{ "today", required_argument, NULL, O_TODAY },
+		{ "lang", required_argument, NULL, O_LANG },
+		{ "threshold", required_argument, NULL, O_THRESHOLD },
+		{ "margin", required_argument, NULL, O_MARGIN },
+		{ "max-bytes", required_argument, NULL, O_MAXBYTES },
+		{ "jsonl", no_argument, NULL, O_JSONL },
+		{ "min-exact", required_argument, NULL, O_MINEXACT },
+		{ "min-escalation-recall", required_argument, NULL, O_MINESC },
+		{ "max-false-escalation", required_argument, NULL, O_MAXFALSE },
+		{ "min-lang", required_argument, NULL, O_MINLANG },
+		{ "examples", required_argument, NULL, O_EXAMPLES },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	double x;
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case O_INTENTS: c->intents_dir = optarg; break;
+		case O_TEMPLATES: c->templates_dir = optarg; break;
+		case O_REGISTRY: c->registry_path = optarg; break;
+		case O_TICKETS: c->tickets_path = optarg; break;
+		case O_LANG: c->lang = optarg; break;
+		case O_JSONL: c->jsonl = true; break;
+		case O_TODAY:
+			if (slot_date_parse_iso(optarg, &c->today) < 0) {
+				fprintf(stderr, "autoassist: --today wants YYYY-MM-DD, not \"%s\"\n", optarg);
+				return -1;
+			}
+			break;
+		case O_THRESHOLD:
+		case O_MARGIN:
+		case O_MINEXACT:
+		case O_MINESC:
+		case O_MAXFALSE:
+		case O_MINLANG:
+			if (!parse_double(optarg, 0, 1, &x)) {
+				fprintf(stderr, "autoassist: %s wants a number from 0 to 1, not \"%s\"\n",
+					argv[optind - 1], optarg);
+				return -1;
+			}
+			if (ch == O_THRESHOLD) c->eo.threshold = x;
+			else if (ch == O_MARGIN) c->eo.margin = x;
+			else if (ch == O_MINEXACT) c->ev.min_exact = x;
+			else if (ch == O_MINESC) c->ev.min_escalation_recall = x;
+			else if (ch == O_MAXFALSE) c->ev.max_false_escalation = x;
+			else c->ev.min_lang = x;
+			break;
+		case O_MAXBYTES:
+			if (!parse_double(optarg, 16, 1 << 20, &x)) {
+				fprintf(stderr, "autoassist: --max-bytes wants 16 to 1048576\n");
+				return -1;
+			}
+			c->eo.max_bytes = (size_t)x;
+			break;
+		case O_EXAMPLES:
+			if (!parse_double(optarg, 0, 1e6, &x)) {
+				fprintf(stderr, "autoassist: --examples wants a count\n");
+				return -1;
+			}
+			c->ev.max_examples = (int)x;
+			break;
+		case 'h':
+			usage(stdout, 0);
+			exit(EXIT_OK);
+		default:
+			return -1;
+		}
+	}
+	return optind;
+}
+
+/* Loads the engine and the effects the options ask for. */
+static int setup(struct cli *c)
+{
+	char err[512];
+	c->engine = engine_load(c->intents_dir, c->templates_dir, &c->eo, err, sizeof(err));
+	if (!c->engine) {
+		fprintf(stderr, "autoassist: %s\n", err);
+		return EXIT_DATA;
+	}
+	if (!(c->scr = engine_scratch_new(c->engine))) {
+		fprintf(stderr, "autoassist: out of memory\n");
+		return EXIT_IO;
+	}
+	if (c->lang && intent_lang_find(engine_pack(c->engine), c->lang) < 0) {
+		fprintf(stderr, "autoassist: --lang %s: no such language in %s\n", c->lang,
+			c->intents_dir);
+		return EXIT_USAGE;
+	}
+	if (c->registry_path && !(c->reg = reg_file_load(c->registry_path, err, sizeof(err)))) {
+		fprintf(stderr, "autoassist: %s\n", err);
+		return EXIT_DATA;
+	}
+	if (c->tickets_path) {
+		c->tickets = fopen(c->tickets_path, "a+");
+		if (!c->tickets) {
+			fprintf(stderr, "autoassist: %s: %s\n", c->tickets_path, strerror(errno));
+			return EXIT_IO;
+		}
+		/* Ticket numbers continue the file's, so references stay unique
+		 * across runs of the harness. */
+		rewind(c->tickets);
+		for (int ch; (ch = fgetc(c->tickets)) != EOF;)
+			c->ticket_seq += ch == '\n';
+	}
+	return EXIT_OK;
+}
+
+static void teardown(struct cli *c)
+{
+	if (c->tickets)
+		fclose(c->tickets);
+	reg_file_free(c->reg);
+	engine_scratch_free(c->scr);
+	engine_free(c->engine);
+}
+
+/* The "do" step: the registry lookup, and the ticket when the plan
+ * escalates. The ticket is appended and fsync'd before the reply may say
+ * it was escalated. */
+static void effects(struct cli *c, const struct engine_session *s, const char *session_id,
+		    const struct engine_plan *plan, struct engine_results *res)
+{
+	memset(res, 0, sizeof(*res));
+	reg_file_lookup(c->reg, c->engine, plan, res);
+	if (!plan->escalate || !c->tickets)
+		return;
+	char id[64], created[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(id, sizeof(id), "L2-%04d%02d%02d-%04u", c->today.y, c->today.m, c->today.d,
+		 ++c->ticket_seq);
+	json_object *t = report_ticket_json(c->engine, s, plan, id, session_id, created);
+	const char *js = t ? json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN) : NULL;
+	res->ticket = ENGINE_TICKET_FAILED;
+	if (js && fprintf(c->tickets, "%s\n", js) > 0 && fflush(c->tickets) == 0 &&
+	    fsync(fileno(c->tickets)) == 0) {
+		res->ticket = ENGINE_TICKET_STORED;
+		snprintf(res->ticket_ref, sizeof(res->ticket_ref), "%s", id);
+	}
+	json_object_put(t);
+}
+
+static int lang_index(struct cli *c)
+{
+	return c->lang ? intent_lang_find(engine_pack(c->engine), c->lang) : -1;
+}
+
+static int cmd_classify_text(struct cli *c, int argc, char **argv)
+{
+	size_t len = 0;
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	char *text = malloc(len + 1);
+	struct engine_plan *plan = malloc(sizeof(*plan));
+	struct engine_reply *reply = malloc(sizeof(*reply));
+	int rc = EXIT_IO;
+	if (!text || !plan || !reply)
+		goto free_all;
+	text[0] = '\0';
+	for (int i = 0; i < argc; i++) {
+		if (i)
+			strcat(text, " ");
+		strcat(text, argv[i]);
+	}
+	struct engine_session s;
+	struct engine_results res;
+	engine_session_init(&s, lang_index(c));
+	int drc = engine_decide(c->engine, c->scr, &s, text, strlen(text), c->today, plan);
+	if (drc < 0) {
+		fprintf(stderr, "autoassist: %s\n", tok_strerror(drc));
+		rc = EXIT_FAILED;
+		goto free_all;
+	}
+	effects(c, &s, c->session_id, plan, &res);
+	engine_say(c->engine, &s, plan, &res, reply);
+	report_human(stdout, c->engine, engine_scratch_tokens(c->scr), plan, reply);
+	rc = EXIT_OK;
+free_all:
+	free(reply);
+	free(plan);
+	free(text);
+	return rc;
+}
+
+struct named_session {
+	char id[64];
+	struct engine_session s;
+};
+
+/* The session a --jsonl line names, created on first use. */
+static struct engine_session *session_for(struct named_session *tab, size_t *n,
+					  const char *id, int lang)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(tab[i].id, id) == 0)
+			return &tab[i].s;
+	if (*n == MAX_SESSIONS)
+		return NULL;
+	struct named_session *ns = &tab[(*n)++];
+	snprintf(ns->id, sizeof(ns->id), "%s", id);
+	engine_session_init(&ns->s, lang);
+	return &ns->s;
+}
+
+static void put_error(long lineno, const char *code, const char *msg)
+{
+	json_object *o = json_object_new_object(), *e = json_object_new_object();
+	json_object_object_add(e, "code", json_object_new_string(code));
+	json_object_object_add(e, "message", json_object_new_string(msg));
+	json_object_object_add(e, "line", json_object_new_int64(lineno));
+	json_object_object_add(o, "error", e);
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
+static int cmd_classify_jsonl(struct cli *c)
+{
+	struct named_session *tab = calloc(MAX_SESSIONS, sizeof(*tab));
+	struct engine_plan *plan = malloc(sizeof(*plan));
+	struct engine_reply *reply = malloc(sizeof(*reply));
+	char *line = NULL;
+	size_t cap = 0, nsess = 0;
+	long lineno = 0;
+	int rc = EXIT_IO;
+	if (!tab || !plan || !reply)
+		goto free_all;
+	rc = EXIT_OK;
+	for (ssize_t n; (n = getline(&line, &cap, stdin)) > 0;) {
+		lineno++;
+		json_object *in = json_tokener_parse(line), *v;
+		const char *text = NULL, *sid = NULL, *lang = c->lang;
+		if (!in || !json_object_is_type(in, json_type_object)) {
+			put_error(lineno, "bad_json", "the line is not a JSON object");
+			rc = EXIT_FAILED;
+			json_object_put(in);
+			continue;
+		}
+		if (json_object_object_get_ex(in, "text", &v) && json_object_is_type(v, json_type_string))
+			text = json_object_get_string(v);
+		if (json_object_object_get_ex(in, "session", &v) && json_object_is_type(v, json_type_string))
+			sid = json_object_get_string(v);
+		if (json_object_object_get_ex(in, "lang", &v) && json_object_is_type(v, json_type_string))
+			lang = json_object_get_string(v);
+		int li = lang ? intent_lang_find(engine_pack(c->engine), lang) : -1;
+		struct engine_session single, *s = &single;
+		if (!text) {
+			put_error(lineno, "bad_text", "\"text\" is missing or not a string");
+			rc = EXIT_FAILED;
+		} else if (lang && li < 0) {
+			put_error(lineno, "bad_lang", "\"lang\" is not one of the pack's languages");
+			rc = EXIT_FAILED;
+		} else if (sid && !(s = session_for(tab, &nsess, sid, li))) {
+			put_error(lineno, "too_many_sessions", "more than 1024 sessions in one run");
+			rc = EXIT_FAILED;
+		} else {
+			if (!sid)
+				engine_session_init(s, li);
+			size_t tlen = (size_t)json_object_get_string_len(json_object_object_get(in, "text"));
+			int drc = engine_decide(c->engine, c->scr, s, text, tlen, c->today, plan);
+			if (drc < 0) {
+				put_error(lineno, drc == -TOK_EUTF8 ? "bad_utf8" :
+					  drc == -TOK_ETOOLONG ? "too_long" : "bad_text",
+					  tok_strerror(drc));
+				rc = EXIT_FAILED;
+			} else {
+				struct engine_results res;
+				effects(c, s, sid ? sid : c->session_id, plan, &res);
+				engine_say(c->engine, s, plan, &res, reply);
+				json_object *out = report_json(c->engine, plan, reply);
+				puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
+				json_object_put(out);
+			}
+		}
+		json_object_put(in);
+	}
+	if (fflush(stdout) != 0)
+		rc = EXIT_IO;
+free_all:
+	free(line);
+	free(reply);
+	free(plan);
+	free(tab);
+	return rc;
+}
+
+static int cmd_chat(struct cli *c)
+{
+	struct engine_plan *plan = malloc(sizeof(*plan));
+	struct engine_reply *reply = malloc(sizeof(*reply));
+	struct engine_session s;
+	char *line = NULL;
+	size_t cap = 0;
+	bool tty = isatty(STDIN_FILENO);
+	int rc = EXIT_IO;
+	if (!plan || !reply)
+		goto free_all;
+	engine_session_init(&s, lang_index(c));
+	if (tty)
+		printf("autoassist chat: write as a customer would; /reset starts over, "
+		       "/quit ends.\n");
+	for (;;) {
+		if (tty) {
+			printf("you> ");
+			fflush(stdout);
+		}
+		ssize_t n = getline(&line, &cap, stdin);
+		if (n <= 0)
+			break;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n == 0)
+			continue;
+		if (strcmp(line, "/quit") == 0)
+			break;
+		if (strcmp(line, "/reset") == 0) {
+			engine_session_init(&s, lang_index(c));
+			printf("(new conversation)\n");
+			continue;
+		}
+		int drc = engine_decide(c->engine, c->scr, &s, line, (size_t)n, c->today, plan);
+		if (drc < 0) {
+			printf("(not sent: %s)\n", tok_strerror(drc));
+			continue;
+		}
+		struct engine_results res;
+		effects(c, &s, c->session_id, plan, &res);
+		engine_say(c->engine, &s, plan, &res, reply);
+		printf("assistant> %s\n", reply->text);
+		fflush(stdout);
+	}
+	rc = EXIT_OK;
+free_all:
+	free(line);
+	free(reply);
+	free(plan);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	engine_opts_default(&c.eo);
+	eval_opts_default(&c.ev);
+	c.intents_dir = env_or("AUTOASSIST_INTENTS", AUTOASSIST_SOURCE_DIR "/intents");
+	c.templates_dir = env_or("AUTOASSIST_TEMPLATES", AUTOASSIST_SOURCE_DIR "/templates");
+	snprintf(c.session_id, sizeof(c.session_id), "cli-%ld", (long)getpid());
+	if (today_utc(&c.today) < 0)
+		return EXIT_IO;
+
+	if (argc < 2)
+		return usage(stderr, EXIT_USAGE);
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0)
+		return usage(stdout, EXIT_OK);
+	if (strcmp(cmd, "classify") && strcmp(cmd, "eval") && strcmp(cmd, "chat")) {
+		fprintf(stderr, "autoassist: unknown command \"%s\"\n", cmd);
+		return usage(stderr, EXIT_USAGE);
+	}
+	int first = parse_opts(&c, argc - 1, argv + 1);
+	if (first < 0)
+		return usage(stderr, EXIT_USAGE);
+	char **args = argv + 1 + first;
+	int nargs = argc - 1 - first;
+	c.ev.today = c.today;
+
+	bool ok_args = strcmp(cmd, "classify") == 0 ? (c.jsonl ? nargs == 0 : nargs > 0)
+		     : strcmp(cmd, "eval") == 0 ? nargs == 1 : nargs == 0;
+	if (!ok_args) {
+		fprintf(stderr, "autoassist: wrong arguments for %s\n", cmd);
+		return usage(stderr, EXIT_USAGE);
+	}
+	int rc = setup(&c);
+	if (rc == EXIT_OK) {
+		if (strcmp(cmd, "eval") == 0) {
+			int er = eval_run(c.engine, args[0], &c.ev, stdout);
+			rc = er < 0 ? EXIT_IO : er ? EXIT_FAILED : EXIT_OK;
+		} else if (strcmp(cmd, "chat") == 0) {
+			rc = cmd_chat(&c);
+		} else if (c.jsonl) {
+			rc = cmd_classify_jsonl(&c);
+		} else {
+			rc = cmd_classify_text(&c, nargs, args);
+		}
+	}
+	teardown(&c);
+	return rc;
+}

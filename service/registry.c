@@ -1,0 +1,145 @@
+/* registry: the grid registry from a JSON Lines file. See include/registry.h. */
+#include "registry.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct reg_file {
+	struct engine_record *recs;
+	size_t n, cap;
+};
+
+static const char *str_field(json_object *o, const char *key)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Meter IDs compare without spaces and in upper case, as slots hold them. */
+static void compact(const char *s, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (; *s && n + 1 < cap; s++)
+		if (*s != ' ')
+			out[n++] = (char)(*s >= 'a' && *s <= 'z' ? *s - 32 : *s);
+	out[n] = '\0';
+}
+
+static int parse_line(struct engine_record *rec, const char *line, char *why, size_t whylen)
+{
+	int rc = -1;
+	json_object *o = json_tokener_parse(line);
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		snprintf(why, whylen, "not a JSON object");
+		goto put_obj;
+	}
+	const char *meter = str_field(o, "meter_id"), *addr = str_field(o, "address");
+	const char *pc = str_field(o, "postcode"), *city = str_field(o, "city");
+	const char *start = str_field(o, "supply_start");
+	if (!meter || !addr || !start) {
+		snprintf(why, whylen, "meter_id, address and supply_start are required strings");
+		goto put_obj;
+	}
+	memset(rec, 0, sizeof(*rec));
+	compact(meter, rec->meter_id, sizeof(rec->meter_id));
+	snprintf(rec->street, sizeof(rec->street), "%s", addr);
+	snprintf(rec->postcode, sizeof(rec->postcode), "%s", pc ? pc : "");
+	snprintf(rec->city, sizeof(rec->city), "%s", city ? city : "");
+	if (slot_date_parse_iso(start, &rec->supply_start) < 0) {
+		snprintf(why, whylen, "supply_start is not a YYYY-MM-DD date");
+		goto put_obj;
+	}
+	rc = 0;
+put_obj:
+	json_object_put(o);
+	return rc;
+}
+
+struct reg_file *reg_file_load(const char *path, char *err, size_t errlen)
+{
+	char *line = NULL;
+	size_t linecap = 0;
+	int lineno = 0;
+	struct reg_file *r = calloc(1, sizeof(*r));
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto free_reg;
+	}
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		goto close_file;
+	}
+	while (getline(&line, &linecap, f) > 0) {
+		lineno++;
+		if (strspn(line, " \t\r\n") == strlen(line))
+			continue;
+		if (r->n == r->cap) {
+			size_t nc = r->cap ? r->cap * 2 : 64;
+			struct engine_record *nr = realloc(r->recs, nc * sizeof(*nr));
+			if (!nr) {
+				snprintf(err, errlen, "out of memory");
+				goto close_file;
+			}
+			r->recs = nr;
+			r->cap = nc;
+		}
+		char why[128];
+		if (parse_line(&r->recs[r->n], line, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+			goto close_file;
+		}
+		r->n++;
+	}
+	free(line);
+	fclose(f);
+	return r;
+close_file:
+	fclose(f);
+free_reg:
+	free(line);
+	reg_file_free(r);
+	return NULL;
+}
+
+void reg_file_free(struct reg_file *r)
+{
+	if (!r)
+		return;
+	free(r->recs);
+	free(r);
+}
+
+size_t reg_file_count(const struct reg_file *r)
+{
+	return r ? r->n : 0;
+}
+
+void reg_file_lookup(const struct reg_file *r, const struct engine *e,
+		     const struct engine_plan *plan, struct engine_results *res)
+{
+	res->registry = ENGINE_REG_NOT_ASKED;
+	if (plan->lookup == ENGINE_LOOKUP_NONE)
+		return;
+	if (!r) {
+		res->registry = ENGINE_REG_UNAVAILABLE;
+		return;
+	}
+	res->registry = ENGINE_REG_NOT_FOUND;
+	/* A developer's file of a few thousand lines: a scan is plenty. */
+	for (size_t i = 0; i < r->n; i++) {
+		bool hit = plan->lookup == ENGINE_LOOKUP_METER
+			? strcmp(r->recs[i].meter_id, plan->facts.meter.id) == 0
+			: engine_address_matches(e, &plan->facts.address, &r->recs[i]);
+		if (hit) {
+			res->registry = ENGINE_REG_FOUND;
+			res->record = r->recs[i];
+			return;
+		}
+	}
+}
