@@ -1411,10 +1411,11 @@ static uint32_t rel_at(const struct scan *s, uint32_t i, struct slot_date *out)
 
 /* The first date at token i: an absolute one, or a relative one unless an
  * absolute date follows it at once ("Monday, 1 March" means the 1st).
- * *start gets the first token of the date. */
+ * *start gets the first token of the date, *relative whether it was one. */
 static uint32_t date_at(const struct scan *s, uint32_t i, uint32_t *start,
-			struct slot_date *out)
+			struct slot_date *out, bool *relative)
 {
+	*relative = false;
 	/* Most words of a message are in no vocabulary: one lookup rejects
 	 * them before any pattern is tried. */
 	if (tk(s, i)->kind == TOK_WORD && !is_digit(nt(s, i)[0]) && !word_at(s, i))
@@ -1437,6 +1438,7 @@ static uint32_t date_at(const struct scan *s, uint32_t i, uint32_t *start,
 		*start = k;
 		return ae;
 	}
+	*relative = true;
 	*out = rel;
 	*start = i;
 	return e;
@@ -1982,7 +1984,10 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		s.today_days = slot_date_days(today);
 
 	uint32_t ean_next = 0;
-	for (uint32_t i = 0; i < s.n && !(out->has_date && out->has_meter); i++) {
+	/* An absolute date anywhere wins over a relative one before it: in
+	 * "Guten Morgen, wir ziehen am 1. März um" the move is on the 1st. */
+	bool date_relative = false;
+	for (uint32_t i = 0; i < s.n && !(out->has_date && !date_relative && out->has_meter); i++) {
 		if (tk(&s, i)->kind == TOK_PUNCT)
 			continue;
 		uint32_t a, e;
@@ -1998,7 +2003,10 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 			continue;
 		}
 		struct slot_date d;
-		if (!out->has_date && (e = date_at(&s, i, &a, &d))) {
+		bool rel;
+		if ((!out->has_date || date_relative) && (e = date_at(&s, i, &a, &d, &rel)) &&
+		    (!out->has_date || !rel)) {
+			date_relative = rel;
 			out->date = d;
 			out->has_date = true;
 			s.date_i0 = a;
