@@ -98,6 +98,8 @@ struct span {
 
 struct intent_scratch {
 	struct match_hit raw[MAX_RAW_HITS];
+	char *padded; /* the message's norm text between two spaces */
+	size_t padded_cap;
 	struct intent_hit hits[MAX_HITS];
 	uint8_t *tflags;
 	size_t max_tokens;
@@ -188,13 +190,28 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 		return fail(ld, "term \"%s\": %s", term, tok_strerror(rc));
 	if (ld->tb.n == 0)
 		return fail(ld, "term \"%s\" has no words", term);
-	int pat = match_add(p->m, ld->tb.norm, ld->tb.nlen);
+	/* Word boundaries are part of the pattern: the message is scanned
+	 * with a space before and after it, and a term that must start a word
+	 * begins with a space, one that must end a word ends with one. The
+	 * automaton then reports only real matches. */
+	char pbuf[sizeof(buf) * 4 + 2];
+	size_t plen = 0;
+	if (ld->tb.nlen + 2 > sizeof(pbuf))
+		return fail(ld, "term \"%s\" is too long", term);
+	if (!(mode & M_SUFFIX))
+		pbuf[plen++] = ' ';
+	memcpy(pbuf + plen, ld->tb.norm, ld->tb.nlen);
+	plen += ld->tb.nlen;
+	if (!(mode & M_PREFIX))
+		pbuf[plen++] = ' ';
+	int pat = match_add(p->m, pbuf, plen);
 	if (pat < 0)
 		return fail(ld, "out of memory");
-	/* A whole word (or a stem that may continue) long enough to make a
-	 * typo unambiguous is also looked up with one edit. */
+	/* A whole word long enough to make a typo unambiguous is also looked
+	 * up with one edit. Stems are not: "solar*" one edit away matches far
+	 * too many ordinary words ("stolar", Swedish chairs). */
 	if (ld->tb.n == 1 && ld->tb.v[0].kind == TOK_WORD &&
-	    ld->tb.v[0].nchars >= TYPO_MIN_CHARS && !(mode & M_SUFFIX) &&
+	    ld->tb.v[0].nchars >= TYPO_MIN_CHARS && mode == M_EXACT &&
 	    (kind == K_INTENT || kind == K_TRIGGER) &&
 	    match_typo_add(p->m, ld->tb.norm, ld->tb.nlen, (uint32_t)pat) < 0)
 		return fail(ld, "out of memory");
@@ -677,7 +694,11 @@ struct intent_scratch *intent_scratch_new(const struct intent_pack *p,
 	s->max_tokens = max_tokens;
 	s->tflags = calloc(max_tokens + 1, 1);
 	s->stamp = calloc(p->nentries + 1, sizeof(uint32_t));
-	if (!s->tflags || !s->stamp) {
+	/* The tokenizer's norm buffer is at most three bytes a byte of input
+	 * (tok_buf_init), plus the two spaces and a NUL. */
+	s->padded_cap = max_tokens * 3 + 64 + 3;
+	s->padded = malloc(s->padded_cap);
+	if (!s->tflags || !s->stamp || !s->padded) {
 		intent_scratch_free(s);
 		return NULL;
 	}
@@ -690,6 +711,7 @@ void intent_scratch_free(struct intent_scratch *s)
 		return;
 	free(s->tflags);
 	free(s->stamp);
+	free(s->padded);
 	free(s);
 }
 
@@ -705,14 +727,6 @@ static uint32_t tok_at(const struct tok_buf *t, uint32_t off)
 			hi = mid;
 	}
 	return lo;
-}
-
-static bool boundaries_ok(const struct tok_buf *t, uint8_t mode, uint32_t start,
-			  uint32_t end)
-{
-	bool left = start == 0 || t->norm[start - 1] == ' ';
-	bool right = end == t->nlen || t->norm[end] == ' ';
-	return (left || (mode & M_SUFFIX)) && (right || (mode & M_PREFIX));
 }
 
 struct acc {
@@ -858,20 +872,29 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 	uint32_t ntok = toks->n < s->max_tokens ? toks->n : (uint32_t)s->max_tokens;
 	memset(s->tflags, 0, ntok);
 
-	size_t nraw = match_scan(p->m, toks->norm, toks->nlen, s->raw, MAX_RAW_HITS);
+	if (toks->nlen + 3 > s->padded_cap)
+		return 0; /* cannot happen: sized from the tokenizer's buffer */
+	s->padded[0] = ' ';
+	memcpy(s->padded + 1, toks->norm, toks->nlen);
+	s->padded[toks->nlen + 1] = ' ';
+	size_t nraw = match_scan(p->m, s->padded, toks->nlen + 2, s->raw, MAX_RAW_HITS);
 	if (nraw > MAX_RAW_HITS)
 		nraw = MAX_RAW_HITS;
 	for (size_t h = 0; h < nraw; h++) {
 		const struct match_hit *mh = &s->raw[h];
-		uint32_t first = tok_at(toks, mh->start);
-		uint32_t last = tok_at(toks, mh->end - 1);
+		uint32_t k0 = p->pat_first[mh->pat], k1 = p->pat_first[mh->pat + 1];
+		if (k0 == k1)
+			continue;
+		/* Back to norm offsets: drop the boundary spaces and the pad. */
+		uint8_t mode = p->entries[p->by_pat[k0]].mode;
+		uint32_t start = mh->start + (mode & M_SUFFIX ? 0 : 1) - 1;
+		uint32_t end = mh->end - (mode & M_PREFIX ? 0 : 1) - 1;
+		uint32_t first = tok_at(toks, start);
+		uint32_t last = tok_at(toks, end - 1);
 		if (last >= ntok)
 			continue;
-		for (uint32_t k = p->pat_first[mh->pat]; k < p->pat_first[mh->pat + 1]; k++) {
-			uint32_t e = p->by_pat[k];
-			if (boundaries_ok(toks, p->entries[e].mode, mh->start, mh->end))
-				take(p, s, out, &acc, e, first, last, false);
-		}
+		for (uint32_t k = k0; k < k1; k++)
+			take(p, s, out, &acc, p->by_pat[k], first, last, false);
 	}
 
 	/* One typo is allowed in longer words nothing else matched. */
@@ -882,14 +905,23 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 			continue;
 		uint32_t ids[8];
 		size_t n = match_typo_find(p->m, tok_norm(toks, i), t->nlen, ids, 8);
+		/* A misspelt word is one word: of the keywords it may stand for,
+		 * only the weightiest counts, so near-homographs in several
+		 * languages do not add up. Every trigger it may stand for
+		 * counts: when unsure, escalate. */
+		uint32_t best = UINT32_MAX;
 		for (size_t k = 0; k < n; k++)
 			for (uint32_t j = p->pat_first[ids[k]]; j < p->pat_first[ids[k] + 1]; j++) {
 				uint32_t e = p->by_pat[j];
-				uint8_t kind = p->entries[e].kind;
-				if (!(p->entries[e].mode & M_SUFFIX) &&
-				    (kind == K_INTENT || kind == K_TRIGGER))
+				if (p->entries[e].kind == K_TRIGGER)
 					take(p, s, out, &acc, e, i, i, true);
+				else if (p->entries[e].kind == K_INTENT &&
+					 (best == UINT32_MAX ||
+					  p->entries[e].weight > p->entries[best].weight))
+					best = e;
 			}
+		if (best != UINT32_MAX)
+			take(p, s, out, &acc, best, i, i, true);
 	}
 	out->hits = s->hits;
 
