@@ -326,12 +326,43 @@ int match_build(struct match *m)
 			}
 		}
 	}
-	/* Keep only the rows of states that exist: prefixes shared between
-	 * patterns leave many of the reserved rows unused. */
+	/* Renumber the states breadth first, so the shallow states most
+	 * bytes of a message visit share cache lines, and keep only the rows
+	 * of states that exist. queue[] holds every state but the root in
+	 * that order. */
+	uint32_t *newid = fail; /* the fail links are no longer needed */
+	newid[0] = 0;
+	for (uint32_t k = 0; k < tail; k++)
+		newid[queue[k]] = k + 1;
 	m->delta = malloc((size_t)nstates * nc * sizeof(uint32_t));
-	if (!m->delta)
+	uint32_t *own = malloc((size_t)nstates * sizeof(uint32_t));
+	uint32_t *dict = malloc((size_t)nstates * sizeof(uint32_t));
+	if (!m->delta || !own || !dict) {
+		free(own);
+		free(dict);
 		goto free_build;
-	memcpy(m->delta, child, (size_t)nstates * nc * sizeof(uint32_t));
+	}
+	for (uint32_t old = 0; old < nstates; old++) {
+		own[newid[old]] = m->own[old];
+		dict[newid[old]] = newid[m->dict[old]];
+	}
+	/* A transition holds the target's row offset, shifted left, with the
+	 * low bit set when the target reports matches: the scan then reads
+	 * one table per byte and touches the output tables only on a match. */
+	if ((uint64_t)nstates * nc >= (UINT32_MAX >> 1))
+		goto free_build;
+	for (uint32_t old = 0; old < nstates; old++) {
+		uint32_t nw = newid[old];
+		for (size_t c = 0; c < nc; c++) {
+			uint32_t to = newid[child[(size_t)old * nc + c]];
+			bool out = own[to] != NO_PAT || dict[to] != 0;
+			m->delta[(size_t)nw * nc + c] = (uint32_t)(to * nc) << 1 | out;
+		}
+	}
+	free(m->own);
+	free(m->dict);
+	m->own = own;
+	m->dict = dict;
 	m->nstates = nstates;
 	if (build_typo(m) < 0)
 		goto free_build;
@@ -352,11 +383,14 @@ size_t match_scan(const struct match *m, const char *text, size_t len,
 	const unsigned char *s = (const unsigned char *)text;
 	const uint32_t nc = m->nclasses;
 	size_t n = 0;
-	uint32_t st = 0;
+	uint32_t row = 0;
 	for (size_t i = 0; i < len; i++) {
-		st = m->delta[(size_t)st * nc + m->cls[s[i]]];
-		uint32_t t = m->own[st] != NO_PAT ? st : m->dict[st];
-		while (t) {
+		uint32_t v = m->delta[row + m->cls[s[i]]];
+		row = v >> 1;
+		if (!(v & 1))
+			continue;
+		uint32_t st = row / nc;
+		for (uint32_t t = m->own[st] != NO_PAT ? st : m->dict[st]; t; t = m->dict[t]) {
 			if (n < cap) {
 				uint32_t p = m->own[t];
 				hits[n].pat = p;
@@ -364,7 +398,6 @@ size_t match_scan(const struct match *m, const char *text, size_t len,
 				hits[n].start = (uint32_t)(i + 1 - m->pats[p].len);
 			}
 			n++;
-			t = m->dict[t];
 		}
 	}
 	return n;
