@@ -89,9 +89,13 @@ static int compile(struct loader *ld, struct tpl *t, const char *const *names,
 					if (strlen(names[k]) == j - i - 1 &&
 					    memcmp(names[k], s + i + 1, j - i - 1) == 0)
 						var = base + k;
-				if (var < 0 && s[i + 1] >= 'A' && s[i + 1] <= 'Z')
+				if (var < 0 && s[i + 1] >= 'A' && s[i + 1] <= 'Z') {
+					/* Name the line the placeholder is on. */
+					for (size_t k = 0; k < i; k++)
+						ld->line += s[k] == '\n';
 					return fail(ld, "unknown placeholder %.*s",
 						    (int)(j - i + 1), s + i);
+				}
 				adv = j - i + 1;
 			}
 		}
@@ -125,9 +129,10 @@ static int key_id(struct tmpl_set *t, struct loader *ld, const char *key, bool a
 	return t->nkeys++;
 }
 
-/* Ends the section being read: trims blank lines and compiles it. */
+/* Ends the section being read, whose text began on line first: trims
+ * blank lines and compiles it. */
 static int finish(struct tmpl_set *t, struct loader *ld, struct lang *l,
-		  int key, char *buf, size_t len)
+		  int key, char *buf, size_t len, int first)
 {
 	if (key < 0)
 		return 0;
@@ -144,7 +149,12 @@ static int finish(struct tmpl_set *t, struct loader *ld, struct lang *l,
 	if (!l->t[key].text)
 		return fail(ld, "out of memory");
 	t->bytes += len - start + 1;
-	return compile(ld, &l->t[key], var_names, TMPL_NVARS, 0);
+	int line = ld->line;
+	ld->line = first + (int)start; /* the skipped lines were blank */
+	int rc = compile(ld, &l->t[key], var_names, TMPL_NVARS, 0);
+	if (rc == 0)
+		ld->line = line;
+	return rc;
 }
 
 /* A section line is a key alone in brackets: lower case, digits, '_' and
@@ -163,7 +173,7 @@ static int load_lang(struct tmpl_set *t, struct loader *ld, FILE *f,
 	char line[2048];
 	char buf[8192];
 	size_t blen = 0;
-	int key = -1;
+	int key = -1, text_line = 0;
 	bool saw_lang = false;
 	while (fgets(line, sizeof(line), f)) {
 		ld->line++;
@@ -172,13 +182,14 @@ static int load_lang(struct tmpl_set *t, struct loader *ld, FILE *f,
 			line[--n] = '\0';
 		if (is_key_line(line)) {
 			char *end = strchr(line, ']');
-			if (finish(t, ld, l, key, buf, blen) < 0)
+			if (finish(t, ld, l, key, buf, blen, text_line) < 0)
 				return -1;
 			*end = '\0';
 			key = key_id(t, ld, line + 1, first);
 			if (key < 0)
 				return -1;
 			blen = 0;
+			text_line = ld->line + 1;
 			continue;
 		}
 		if (key >= 0) {
@@ -220,7 +231,7 @@ static int load_lang(struct tmpl_set *t, struct loader *ld, FILE *f,
 			return fail(ld, "unknown directive \"%s\"", line);
 		}
 	}
-	if (finish(t, ld, l, key, buf, blen) < 0)
+	if (finish(t, ld, l, key, buf, blen, text_line) < 0)
 		return -1;
 	if (!saw_lang || !l->months[0] || !l->date.text)
 		return fail(ld, "the lang, months and date lines are required");
@@ -312,6 +323,10 @@ static int put(char *out, size_t cap, size_t *len, const char *s, size_t n)
 		return -1;
 	size_t room = cap - 1 - *len;
 	size_t k = n < room ? n : room;
+	/* Cut only between characters: a reply cut short must still be UTF-8. */
+	if (k < n)
+		while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+			k--;
 	memcpy(out + *len, s, k);
 	*len += k;
 	out[*len] = '\0';
