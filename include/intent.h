@@ -113,11 +113,11 @@ void intent_entry_describe(const struct intent_pack *p, uint32_t entry,
 /* Bytes held by the pack, the compiled matcher included. */
 size_t intent_pack_memory(const struct intent_pack *p);
 
-/* Working memory for intent_analyze, sized for messages of up to max_tokens
- * tokens. Returns NULL when memory is short; free with
- * intent_scratch_free. One scratch per thread. */
+/* Working memory for intent_analyze, sized for messages of up to
+ * max_bytes bytes (the limit the tokenizer was given). Returns NULL when
+ * memory is short; free with intent_scratch_free. One scratch per thread. */
 struct intent_scratch *intent_scratch_new(const struct intent_pack *p,
-					  size_t max_tokens);
+					  size_t max_bytes);
 void intent_scratch_free(struct intent_scratch *s);
 
 /* Scores a tokenized message. slots is the enum intent_slot mask of the
@@ -125,7 +125,8 @@ void intent_scratch_free(struct intent_scratch *s);
  * knows (or -1 to detect); lang_fallback is used when detection finds no
  * evidence (the conversation's language, or -1 for the first pack
  * language). Never allocates; the result's hits live in the scratch until
- * its next use. Returns 0. */
+ * its next use. Returns 0, or -1 when the message is larger than the
+ * scratch was sized for (then nothing is analysed). */
 int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		   const char *text, size_t len, uint8_t slots, int lang_hint,
 		   int lang_fallback, const struct intent_opts *opts,

@@ -216,7 +216,7 @@ struct engine_scratch *engine_scratch_new(const struct engine *e)
 	if (!s)
 		return NULL;
 	if (tok_buf_init(&s->toks, e->opts.max_bytes) < 0 ||
-	    !(s->is = intent_scratch_new(e->pack, s->toks.cap))) {
+	    !(s->is = intent_scratch_new(e->pack, e->opts.max_bytes))) {
 		engine_scratch_free(s);
 		return NULL;
 	}
@@ -322,8 +322,9 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	uint8_t found = (p->found.has_date ? INTENT_SLOT_DATE : 0) |
 			(p->found.has_meter ? INTENT_SLOT_METER : 0) |
 			(p->found.has_address ? INTENT_SLOT_ADDRESS : 0);
-	intent_analyze(e->pack, t, text, len, found, s->lang_fixed ? s->lang : -1,
-		       fallback, &io, scr->is, &p->ir);
+	if (intent_analyze(e->pack, t, text, len, found, s->lang_fixed ? s->lang : -1,
+			   fallback, &io, scr->is, &p->ir) < 0)
+		return -TOK_ENOSPACE; /* cannot happen: both sized from max_bytes */
 	p->lang = p->ir.lang;
 
 	p->facts = s->facts;

@@ -559,6 +559,28 @@ static int index_entries(struct intent_pack *p)
 		uint32_t pat = p->entries[e].pat;
 		p->by_pat[p->pat_first[pat] + fill[pat]++] = e;
 	}
+	/* A term listed twice for the same target (in two language files,
+	 * say) is one term: it counts once, with the larger weight. */
+	uint32_t o = 0;
+	for (uint32_t pat = 0; pat < p->npats; pat++) {
+		uint32_t first = o;
+		for (uint32_t k = p->pat_first[pat]; k < p->pat_first[pat + 1]; k++) {
+			struct entry *en = &p->entries[p->by_pat[k]];
+			bool dup = false;
+			for (uint32_t j = first; j < o && !dup; j++) {
+				struct entry *kept = &p->entries[p->by_pat[j]];
+				if (kept->kind == en->kind && kept->target == en->target) {
+					dup = true;
+					if (en->weight > kept->weight)
+						kept->weight = en->weight;
+				}
+			}
+			if (!dup)
+				p->by_pat[o++] = p->by_pat[k];
+		}
+		p->pat_first[pat] = first;
+	}
+	p->pat_first[p->npats] = o;
 	free(fill);
 	return 0;
 }
@@ -599,7 +621,8 @@ struct intent_pack *intent_pack_load(const char *dir, struct slot_vocab *slots,
 		names = nn;
 		nnames++;
 	}
-	qsort(names, nnames, sizeof(*names), cmp_str);
+	if (nnames > 1)
+		qsort(names, nnames, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < nnames; i++)
 		if (load_file(&ld, dir, names[i], load_lang) < 0)
 			goto free_names;
@@ -686,17 +709,18 @@ size_t intent_pack_memory(const struct intent_pack *p)
 /* ---- analysis ---- */
 
 struct intent_scratch *intent_scratch_new(const struct intent_pack *p,
-					  size_t max_tokens)
+					  size_t max_bytes)
 {
 	struct intent_scratch *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->max_tokens = max_tokens;
-	s->tflags = calloc(max_tokens + 1, 1);
+	/* The tokenizer makes at most a token a byte and at most three bytes
+	 * of normalised text a byte (tok_buf_init); the scan adds a space at
+	 * either end. */
+	s->max_tokens = max_bytes + 1;
+	s->tflags = calloc(s->max_tokens, 1);
 	s->stamp = calloc(p->nentries + 1, sizeof(uint32_t));
-	/* The tokenizer's norm buffer is at most three bytes a byte of input
-	 * (tok_buf_init), plus the two spaces and a NUL. */
-	s->padded_cap = max_tokens * 3 + 64 + 3;
+	s->padded_cap = max_bytes * 3 + 64 + 3;
 	s->padded = malloc(s->padded_cap);
 	if (!s->tflags || !s->stamp || !s->padded) {
 		intent_scratch_free(s);
@@ -869,11 +893,11 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		memset(s->stamp, 0, (p->nentries + 1) * sizeof(uint32_t));
 		s->gen = 1;
 	}
-	uint32_t ntok = toks->n < s->max_tokens ? toks->n : (uint32_t)s->max_tokens;
+	if (toks->n > s->max_tokens || toks->nlen + 3 > s->padded_cap)
+		return -1;
+	uint32_t ntok = toks->n;
 	memset(s->tflags, 0, ntok);
 
-	if (toks->nlen + 3 > s->padded_cap)
-		return 0; /* cannot happen: sized from the tokenizer's buffer */
 	s->padded[0] = ' ';
 	memcpy(s->padded + 1, toks->norm, toks->nlen);
 	s->padded[toks->nlen + 1] = ' ';

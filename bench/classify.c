@@ -1,0 +1,219 @@
+/* bench/classify: decide + say over the corpus in one process. Prints
+ * messages per second on one core, ns per message (p50, p99), the memory of
+ * the loaded model and allocations per message, and where the time goes:
+ * each stage is run alone over the same messages in the same process, so
+ * the ratios between them hold however noisy the machine is. Fails only on
+ * errors, never on a time.
+ *
+ * usage: bench_classify CORPUS.jsonl... [--seconds S] */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+
+/* Allocation counting: the binary is linked with --wrap for these. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t m);
+void *__real_realloc(void *p, size_t n);
+static unsigned long long allocs;
+/* Keeps the compiler from dropping work whose result is otherwise unused. */
+static volatile size_t sink_out;
+void *__wrap_malloc(size_t n) { allocs++; return __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t m) { allocs++; return __real_calloc(n, m); }
+void *__wrap_realloc(void *p, size_t n) { allocs++; return __real_realloc(p, n); }
+
+struct msg {
+	char *text;
+	size_t len;
+};
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int load(const char *path, struct msg **v, size_t *n, size_t *cap)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t lcap = 0;
+	if (!f) {
+		perror(path);
+		return -1;
+	}
+	while (getline(&line, &lcap, f) > 0) {
+		json_object *o = json_tokener_parse(line), *t;
+		if (o && json_object_object_get_ex(o, "text", &t)) {
+			if (*n == *cap) {
+				*cap = *cap ? *cap * 2 : 512;
+				*v = realloc(*v, *cap * sizeof(**v));
+			}
+			(*v)[*n].text = strdup(json_object_get_string(t));
+			(*v)[*n].len = strlen((*v)[*n].text);
+			(*n)++;
+		}
+		json_object_put(o);
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+enum stage { ST_TOK, ST_ANALYZE, ST_SLOTS, ST_DECIDE, ST_FULL, ST_COUNT };
+static const char *const stage_names[] = {
+	"tokenize (normalise)", "tokenize + score", "tokenize + slots",
+	"decide", "decide + say",
+};
+
+struct ctx {
+	const struct engine *e;
+	struct engine_scratch *scr;
+	struct tok_buf tb;
+	struct intent_scratch *is;
+	struct engine_plan plan;
+	struct engine_reply reply;
+	struct slot_date today;
+	size_t sink;
+};
+
+static int run_one(struct ctx *c, enum stage st, const struct msg *m)
+{
+	struct intent_result ir;
+	struct slot_found sf;
+	struct intent_opts io = { 0.5, 0.15 };
+	struct engine_session s;
+	struct engine_results res = { 0 };
+	int rc = 0;
+	switch (st) {
+	case ST_TOK:
+		rc = tok_run(&c->tb, m->text, m->len);
+		c->sink += c->tb.n;
+		break;
+	case ST_ANALYZE:
+		rc = tok_run(&c->tb, m->text, m->len);
+		intent_analyze(engine_pack(c->e), &c->tb, m->text, m->len, 0, -1, 0, &io, c->is, &ir);
+		c->sink += ir.ndetected;
+		break;
+	case ST_SLOTS:
+		rc = tok_run(&c->tb, m->text, m->len);
+		slot_extract(engine_slots(c->e), m->text, &c->tb, c->today, &sf);
+		c->sink += sf.has_date;
+		break;
+	case ST_DECIDE:
+	case ST_FULL:
+		engine_session_init(&s, -1);
+		rc = engine_decide(c->e, c->scr, &s, m->text, m->len, c->today, &c->plan);
+		if (rc == 0 && st == ST_FULL) {
+			engine_say(c->e, &s, &c->plan, &res, &c->reply);
+			c->sink += c->reply.len;
+		}
+		break;
+	default:
+		break;
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct msg *msgs = NULL;
+	size_t n = 0, cap = 0;
+	double seconds = 2.0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+			seconds = atof(argv[++i]);
+		else if (load(argv[i], &msgs, &n, &cap) < 0)
+			return 1;
+	}
+	if (n == 0) {
+		fprintf(stderr, "usage: bench_classify CORPUS.jsonl... [--seconds S]\n");
+		return 2;
+	}
+	char err[512];
+	unsigned long long a0 = allocs;
+	struct engine *e = engine_load(AUTOASSIST_SOURCE_DIR "/intents",
+				       AUTOASSIST_SOURCE_DIR "/templates", NULL, err, sizeof(err));
+	if (!e) {
+		fprintf(stderr, "bench_classify: %s\n", err);
+		return 1;
+	}
+	unsigned long long load_allocs = allocs - a0;
+	struct ctx *c = calloc(1, sizeof(*c));
+	c->e = e;
+	c->today = (struct slot_date){ 2026, 11, 26 };
+	c->scr = engine_scratch_new(e);
+	c->is = intent_scratch_new(engine_pack(e), 4096);
+	if (!c->scr || !c->is || tok_buf_init(&c->tb, 4096) < 0) {
+		fprintf(stderr, "bench_classify: out of memory\n");
+		return 1;
+	}
+	size_t bytes = 0;
+	for (size_t i = 0; i < n; i++)
+		bytes += msgs[i].len;
+	printf("corpus: %zu messages, %.0f bytes on average\n", n, (double)bytes / n);
+	printf("model: %.1f KiB loaded (%llu allocations at load)\n",
+	       engine_memory(e) / 1024.0, load_allocs);
+
+	/* Warm up, then check every message goes through. */
+	for (size_t i = 0; i < n; i++)
+		if (run_one(c, ST_FULL, &msgs[i]) < 0) {
+			fprintf(stderr, "bench_classify: message %zu rejected\n", i);
+			return 1;
+		}
+
+	size_t samples_cap = 1 << 22;
+	double *lat = malloc(samples_cap * sizeof(double));
+	double rate[ST_COUNT] = { 0 };
+	printf("\n%-24s %12s %9s %9s %9s\n", "stage", "msgs/s/core", "p50 ns", "p99 ns", "of full");
+	for (int st = ST_COUNT - 1; st >= 0; st--) {
+		size_t done = 0, ns = 0;
+		unsigned long long a1 = allocs;
+		double t0 = now_ns(), t1 = t0;
+		while (t1 - t0 < seconds * 1e9) {
+			for (size_t i = 0; i < n; i++) {
+				double s0 = now_ns();
+				run_one(c, (enum stage)st, &msgs[i]);
+				double s1 = now_ns();
+				if (ns < samples_cap)
+					lat[ns++] = s1 - s0;
+			}
+			done += n;
+			t1 = now_ns();
+		}
+		unsigned long long stage_allocs = allocs - a1;
+		qsort(lat, ns, sizeof(double), cmp_double);
+		/* The rate comes from the whole loop; the per-message samples
+		 * include the clock's own cost and give the spread. */
+		rate[st] = done / ((t1 - t0) / 1e9);
+		printf("%-24s %12.0f %9.0f %9.0f %8.2f", stage_names[st], rate[st],
+		       lat[ns / 2], lat[ns * 99 / 100],
+		       rate[ST_FULL] > 0 ? rate[ST_FULL] / rate[st] : 1.0);
+		if (st == ST_FULL)
+			printf("   allocations per message: %.3f", (double)stage_allocs / done);
+		printf("\n");
+	}
+	printf("\n(of full: the stage's time as a share of decide + say.\n"
+	       " Target: >= 500000 msgs/s/core and no allocation per message.)\n");
+	sink_out = c->sink;
+	free(lat);
+	tok_buf_free(&c->tb);
+	intent_scratch_free(c->is);
+	engine_scratch_free(c->scr);
+	free(c);
+	engine_free(e);
+	for (size_t i = 0; i < n; i++)
+		free(msgs[i].text);
+	free(msgs);
+	return 0;
+}
