@@ -10,6 +10,12 @@
 
 #include "engine.h"
 
+/* Parses a line holding exactly one JSON object (white space around it
+ * allowed; text after it is refused, so "{...} junk" or "{A}{B}" is not
+ * half read). Returns the object (release with json_object_put) or NULL
+ * with *why set to a static sentence. */
+json_object *report_parse_object(const char *line, size_t len, const char **why);
+
 /* Builds {"intents": [{"id","score"}...], "escalate", "l2_topics", "lang",
  * "slots", "technical_part", "outcomes", "reply"} for a decided and said
  * message. Returns a new object the caller releases with json_object_put,

@@ -1,5 +1,6 @@
 /* eval: corpus evaluation. See include/eval.h. */
 #include "eval.h"
+#include "report.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -152,12 +153,12 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 		goto close_file;
 	}
 	fprintf(out, "misclassified (labelled -> detected)\n");
-	while (getline(&line, &cap, f) > 0) {
+	for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
 		lineno++;
 		if (strspn(line, " \t\r\n") == strlen(line))
 			continue;
-		json_object *o = json_tokener_parse(line);
-		const char *text = NULL, *why = "not a JSON object";
+		const char *text = NULL, *why = NULL;
+		json_object *o = report_parse_object(line, (size_t)n, &why);
 		uint32_t gold = 0;
 		bool gesc = false;
 		int glang = -1;

@@ -357,12 +357,12 @@ static int cmd_classify_jsonl(struct cli *c)
 	rc = EXIT_OK;
 	for (ssize_t n; (n = getline(&line, &cap, stdin)) > 0;) {
 		lineno++;
-		json_object *in = json_tokener_parse(line), *v;
+		const char *why;
+		json_object *in = report_parse_object(line, (size_t)n, &why), *v;
 		const char *text = NULL, *sid = NULL, *lang = c->lang;
-		if (!in || !json_object_is_type(in, json_type_object)) {
-			put_error(lineno, "bad_json", "the line is not a JSON object");
+		if (!in) {
+			put_error(lineno, "bad_json", why);
 			rc = EXIT_FAILED;
-			json_object_put(in);
 			continue;
 		}
 		if (json_object_object_get_ex(in, "text", &v) && json_object_is_type(v, json_type_string))

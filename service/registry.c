@@ -1,5 +1,6 @@
 /* registry: the grid registry from a JSON Lines file. See include/registry.h. */
 #include "registry.h"
+#include "report.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -30,12 +31,14 @@ static void compact(const char *s, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-static int parse_line(struct engine_record *rec, const char *line, char *why, size_t whylen)
+static int parse_line(struct engine_record *rec, const char *line, size_t len,
+		      char *why, size_t whylen)
 {
 	int rc = -1;
-	json_object *o = json_tokener_parse(line);
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		snprintf(why, whylen, "not a JSON object");
+	const char *bad;
+	json_object *o = report_parse_object(line, len, &bad);
+	if (!o) {
+		snprintf(why, whylen, "%s", bad);
 		goto put_obj;
 	}
 	const char *meter = str_field(o, "meter_id"), *addr = str_field(o, "address");
@@ -75,7 +78,7 @@ struct reg_file *reg_file_load(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto close_file;
 	}
-	while (getline(&line, &linecap, f) > 0) {
+	for (ssize_t n; (n = getline(&line, &linecap, f)) > 0;) {
 		lineno++;
 		if (strspn(line, " \t\r\n") == strlen(line))
 			continue;
@@ -90,7 +93,7 @@ struct reg_file *reg_file_load(const char *path, char *err, size_t errlen)
 			r->cap = nc;
 		}
 		char why[128];
-		if (parse_line(&r->recs[r->n], line, why, sizeof(why)) < 0) {
+		if (parse_line(&r->recs[r->n], line, (size_t)n, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
 			goto close_file;
 		}

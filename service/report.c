@@ -3,6 +3,41 @@
 
 #include <string.h>
 
+/* Nesting deeper than this is no labelled message or registry record. */
+#define MAX_DEPTH 16
+
+json_object *report_parse_object(const char *line, size_t len, const char **why)
+{
+	json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
+	json_object *o = NULL;
+	*why = "out of memory";
+	if (!tok)
+		return NULL;
+	o = json_tokener_parse_ex(tok, line, (int)len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t used = json_tokener_get_parse_end(tok);
+	if (!o || jerr != json_tokener_success) {
+		*why = jerr == json_tokener_error_depth ? "JSON nested too deeply"
+			: "not valid JSON";
+		goto put_obj;
+	}
+	if (!json_object_is_type(o, json_type_object)) {
+		*why = "not a JSON object";
+		goto put_obj;
+	}
+	for (size_t i = used; i < len; i++)
+		if (!strchr(" \t\r\n", line[i]) || line[i] == '\0') {
+			*why = "text after the JSON object";
+			goto put_obj;
+		}
+	json_tokener_free(tok);
+	return o;
+put_obj:
+	json_object_put(o);
+	json_tokener_free(tok);
+	return NULL;
+}
+
 static const char *meter_kind(uint8_t k)
 {
 	switch (k) {
