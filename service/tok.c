@@ -134,6 +134,7 @@ static const char *fold_extra(int32_t cp)
 	case 0xf0: return "d";   /* ð */
 	case 0x142: return "l";  /* ł */
 	case 0xfe: return "th";  /* þ */
+	case 0x2019: return "'"; /* ’ as phones type it in "don’t" */
 	}
 	return NULL;
 }
