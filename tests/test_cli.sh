@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# Tests for the autoassist command line: classify (human and --jsonl),
+# tickets, the registry, eval, chat, help and the exit codes.
+#
+#   tests/test_cli.sh PATH/TO/autoassist
+#
+# Uses the production data (intents/ and templates/ of the checkout, the
+# binary's defaults). If the production intents do not load, it says so and
+# uses tests/fixtures/pack instead, so the harness itself is still tested.
+# Needs python3 to check the JSON.
+set -u
+
+BIN=${1:?usage: test_cli.sh PATH/TO/autoassist}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+FIX=$SRC/tests/fixtures
+unset AUTOASSIST_INTENTS AUTOASSIST_TEMPLATES
+command -v python3 >/dev/null || { echo "test_cli.sh: python3 is needed" >&2; exit 1; }
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+checks=0
+failures=0
+pass() { checks=$((checks + 1)); }
+fail() {
+	checks=$((checks + 1))
+	failures=$((failures + 1))
+	echo "FAIL: $*" >&2
+}
+# expect_rc WANT GOT WHAT
+expect_rc() {
+	if [ "$2" -eq "$1" ]; then pass; else fail "$3: exit code $2, want $1"; fi
+}
+# expect_in FILE TEXT WHAT: the file contains TEXT (fixed string)
+expect_in() {
+	if grep -qF -- "$2" "$1"; then pass; else
+		fail "$3: no \"$2\" in:"
+		sed 's/^/    /' "$1" >&2
+	fi
+}
+expect_not_in() {
+	if grep -qF -- "$2" "$1"; then
+		fail "$3: \"$2\" in:"
+		sed 's/^/    /' "$1" >&2
+	else pass; fi
+}
+# expect_py WHAT PYTHON-CODE FILE...: the code (with sys.argv) exits 0
+expect_py() {
+	local what=$1 code=$2
+	shift 2
+	if python3 -c "$code" "$@" 2>"$TMP/py.err"; then pass; else
+		fail "$what: $(cat "$TMP/py.err")"
+	fi
+}
+
+TODAY=(--today 2026-11-26)
+DATA=()
+if ! "$BIN" classify "${TODAY[@]}" hello >/dev/null 2>"$TMP/load.err"; then
+	echo "test_cli.sh: NOTE: the production intents do not load ($(cat "$TMP/load.err"));" \
+	     "using tests/fixtures/pack" >&2
+	DATA=(--intents "$FIX/pack")
+fi
+run() { "$BIN" "$@"; }
+
+# ---- help, usage and data errors ----
+
+run --help >"$TMP/out" 2>"$TMP/err"
+expect_rc 0 $? "--help"
+expect_in "$TMP/out" "usage: autoassist" "--help"
+expect_in "$TMP/out" "classify --jsonl" "--help"
+run classify --help >"$TMP/out" 2>&1
+expect_rc 0 $? "classify --help"
+
+run frobnicate >"$TMP/out" 2>"$TMP/err"
+expect_rc 2 $? "an unknown command"
+expect_in "$TMP/err" 'unknown command "frobnicate"' "an unknown command"
+run >/dev/null 2>&1
+expect_rc 2 $? "no command"
+run classify "${TODAY[@]}" >/dev/null 2>&1
+expect_rc 2 $? "classify without text"
+run classify --threshold 2 hello >/dev/null 2>&1
+expect_rc 2 $? "--threshold 2"
+run classify --today 2026-02-30 hello >/dev/null 2>&1
+expect_rc 2 $? "--today 2026-02-30"
+run classify --bogus hello >/dev/null 2>&1
+expect_rc 2 $? "an unknown option"
+run eval >/dev/null 2>&1
+expect_rc 2 $? "eval without a file"
+
+run classify --intents "$TMP/no-such-dir" hello >"$TMP/out" 2>"$TMP/err"
+expect_rc 3 $? "a missing intents dir"
+expect_in "$TMP/err" "$TMP/no-such-dir" "a missing intents dir"
+run classify "${DATA[@]}" --templates "$TMP/no-such-dir" hello >/dev/null 2>"$TMP/err"
+expect_rc 3 $? "a missing templates dir"
+run classify "${DATA[@]}" --lang xx hello >/dev/null 2>"$TMP/err"
+expect_rc 2 $? "--lang xx"
+
+# ---- classify TEXT: the explanation for people ----
+
+run classify "${DATA[@]}" "${TODAY[@]}" \
+	"Can I take my Tibber Pulse with me to the new house? We also have solar panels." \
+	>"$TMP/out" 2>"$TMP/err"
+expect_rc 0 $? "classify TEXT"
+expect_in "$TMP/out" "language: en" "classify TEXT"
+expect_in "$TMP/out" "pulse_relocation" "classify TEXT"
+expect_py "classify TEXT: pulse_relocation is detected" '
+import re, sys
+text = open(sys.argv[1]).read()
+assert re.search(r"^\s+pulse_relocation\s+[01]\.\d{3}\s+detected", text, re.M), text
+' "$TMP/out"
+expect_in "$TMP/out" "l2: escalate" "classify TEXT"
+expect_in "$TMP/out" "solar" "classify TEXT"
+expect_in "$TMP/out" "reply:" "classify TEXT"
+expect_in "$TMP/out" "You can take your Tibber Pulse with you!" "classify TEXT"
+expect_in "$TMP/out" "will be split off into a separate ticket" "classify TEXT"
+
+run classify "${DATA[@]}" "${TODAY[@]}" Wann beginnt mein Vertrag? >"$TMP/out" 2>&1
+expect_rc 0 $? "classify German TEXT (several arguments)"
+expect_in "$TMP/out" "language: de" "classify German TEXT"
+expect_in "$TMP/out" "contract_start_date" "classify German TEXT"
+expect_in "$TMP/out" "Einzugsdatum" "classify German TEXT"
+
+run classify "${DATA[@]}" "${TODAY[@]}" --lang de "Can I take my Tibber Pulse with me?" \
+	>"$TMP/out" 2>&1
+expect_rc 0 $? "classify --lang de"
+expect_in "$TMP/out" "language: de" "classify --lang de"
+expect_in "$TMP/out" "Du kannst deinen Tibber Pulse mitnehmen!" "classify --lang de"
+
+run classify "${DATA[@]}" "${TODAY[@]}" "$(printf 'abc \xff')" >"$TMP/out" 2>"$TMP/err"
+expect_rc 1 $? "classify invalid UTF-8"
+expect_in "$TMP/err" "UTF-8" "classify invalid UTF-8"
+
+# ---- classify --jsonl: one object per line, in order ----
+
+{
+	echo '{"text": "Can I take my Tibber Pulse with me to the new house?"}'
+	echo 'this is not JSON'
+	echo '{"session": "a", "text": "When does my contract start?"}'
+	echo '{"note": "a line without text"}'
+	printf '{"text": "raw \xff\xfe bytes"}\n'
+	echo '{"session": "a", "text": "We move in on 1 March 2027"}'
+	echo '{"session": "b", "text": "Wann beginnt mein Vertrag?"}'
+	echo '{"session": "b", "text": "morgen"}'
+	echo '{"text": "hello", "lang": "xx"}'
+	echo '{"text": "We have solar panels and a battery"}'
+	echo '{"text": 42}'
+	echo ''
+	echo '{"text": "How do I change my payment method?"}'
+} >"$TMP/in.jsonl"
+run classify "${DATA[@]}" "${TODAY[@]}" --jsonl <"$TMP/in.jsonl" >"$TMP/out.jsonl" 2>"$TMP/err"
+expect_rc 1 $? "classify --jsonl with rejected lines"
+expect_py "classify --jsonl: one object per line, in order" '
+import json, sys
+lines = open(sys.argv[1], "rb").read().decode("utf-8").split("\n")
+assert lines[-1] == "", "the output does not end with a newline"
+out = [json.loads(l) for l in lines[:-1]]
+assert len(out) == 13, "%d objects for 13 lines" % len(out)
+assert all(isinstance(o, dict) for o in out)
+def ok(o):
+    for k in ("intents", "escalate", "l2_topics", "lang", "slots", "reply"):
+        assert k in o, "no %s in %r" % (k, o)
+    for it in o["intents"]:
+        assert 0 <= it["score"] <= 1, it
+    scores = [it["score"] for it in o["intents"]]
+    assert scores == sorted(scores, reverse=True), scores
+    return o
+def err(o, line, code):
+    assert o.get("error", {}).get("line") == line, o
+    assert o["error"]["code"] == code, o
+ids = lambda o: [it["id"] for it in o["intents"]]
+o = ok(out[0]); assert ids(o) == ["pulse_relocation"], o
+assert o["escalate"] is False and o["l2_topics"] == [] and o["lang"] == "en", o
+assert "You can take your Tibber Pulse with you!" in o["reply"], o
+err(out[1], 2, "bad_json")
+o = ok(out[2]); assert ids(o) == ["contract_start_date"], o
+assert o["outcomes"] == [{"intent": "contract_start_date", "outcome": "ask"}], o
+err(out[3], 4, "bad_text")
+err(out[4], 5, "bad_utf8")
+o = ok(out[5])   # session a goes on: the date is asked for the meter ID
+assert o["slots"]["date"] == "2027-03-01", o
+assert "To confirm 1 March 2027 as your start date" in o["reply"], o
+o = ok(out[6]); assert o["lang"] == "de", o
+o = ok(out[7])   # session b stays German; "morgen" is the 27th
+assert o["lang"] == "de" and o["slots"]["date"] == "2026-11-27", o
+assert "27. November 2026" in o["reply"], o
+err(out[8], 9, "bad_lang")
+o = ok(out[9]); assert o["escalate"] is True, o
+assert o["l2_topics"] == ["solar", "battery"], o
+assert o["technical_part"] == ["We have solar panels and a battery"], o
+err(out[10], 11, "bad_text")
+err(out[11], 12, "bad_json")
+o = ok(out[12]); assert ids(o) == ["payment_method"], o
+' "$TMP/out.jsonl"
+
+# The same without the bad lines: exit 0.
+grep -v -e 'not JSON' -e 'without text' -e 'raw' -e '"xx"' -e '42' -e '^$' "$TMP/in.jsonl" \
+	>"$TMP/good.jsonl"
+run classify "${DATA[@]}" "${TODAY[@]}" --jsonl <"$TMP/good.jsonl" >"$TMP/out.jsonl" 2>&1
+expect_rc 0 $? "classify --jsonl, all lines good"
+expect_py "classify --jsonl, all lines good" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert len(out) == 7 and all("reply" in o for o in out), out
+' "$TMP/out.jsonl"
+run classify "${DATA[@]}" --jsonl </dev/null >"$TMP/out.jsonl" 2>&1
+expect_rc 0 $? "classify --jsonl, no input"
+if [ -s "$TMP/out.jsonl" ]; then fail "classify --jsonl with no input wrote something"; else pass; fi
+printf '{"text": "How do I change my payment method?"}' |
+	run classify "${DATA[@]}" --jsonl >"$TMP/out.jsonl" 2>&1
+expect_rc 0 $? "classify --jsonl, last line without a newline"
+expect_py "classify --jsonl, last line without a newline" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert len(out) == 1 and out[0]["intents"][0]["id"] == "payment_method", out
+' "$TMP/out.jsonl"
+
+# ---- --tickets: a ticket for each escalating message, named in its reply ----
+
+{
+	echo '{"text": "Can I take my Tibber Pulse with me?"}'
+	echo '{"text": "We have solar panels on the roof"}'
+	echo '{"session": "s1", "text": "How do I change my payment method? Also our inverter uses Modbus."}'
+	echo '{"text": "We do not have solar panels"}'
+} >"$TMP/in.jsonl"
+run classify "${DATA[@]}" "${TODAY[@]}" --jsonl --tickets "$TMP/tickets.jsonl" \
+	<"$TMP/in.jsonl" >"$TMP/out.jsonl" 2>"$TMP/err"
+expect_rc 0 $? "classify --tickets"
+expect_py "classify --tickets: tickets only for escalations, named in the reply" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+tickets = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
+assert len(out) == 4, out
+assert [o["escalate"] for o in out] == [False, True, True, False], out
+assert len(tickets) == 2, tickets
+t1, t2 = tickets
+assert t1["ticket_id"] == "L2-20261126-0001" and t2["ticket_id"] == "L2-20261126-0002", tickets
+assert "(L2-20261126-0001)" in out[1]["reply"] and "escalated" in out[1]["reply"], out[1]
+assert "(L2-20261126-0002)" in out[2]["reply"], out[2]
+assert "L2-2026" not in out[0]["reply"] and "L2-2026" not in out[3]["reply"], out
+assert t1["message"] == "We have solar panels on the roof", t1
+assert t1["l2_topics"] == ["solar"], t1
+assert t2["session_id"] == "s1" and "modbus" in t2["l2_topics"], t2
+assert t2["technical_part"] == ["Also our inverter uses Modbus."], t2
+assert "payment_method" in t2["intents_answered"], t2
+for t in tickets:
+    for k in ("ticket_id", "session_id", "created_at", "lang", "technical_part", "message",
+              "l2_topics", "slots", "intents_answered", "turns"):
+        assert k in t, (k, t)
+' "$TMP/out.jsonl" "$TMP/tickets.jsonl"
+
+# A second run appends, and the numbers go on.
+run classify "${DATA[@]}" "${TODAY[@]}" --tickets "$TMP/tickets.jsonl" \
+	"We have a home battery" >"$TMP/out" 2>&1
+expect_rc 0 $? "classify TEXT --tickets"
+expect_in "$TMP/out" "(L2-20261126-0003)" "classify TEXT --tickets"
+expect_py "classify TEXT --tickets appends" '
+import json, sys
+tickets = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert [t["ticket_id"][-4:] for t in tickets] == ["0001", "0002", "0003"], tickets
+' "$TMP/tickets.jsonl"
+run classify "${DATA[@]}" "${TODAY[@]}" --tickets "$TMP/no-such-dir/t.jsonl" \
+	"We have a home battery" >/dev/null 2>&1
+expect_rc 4 $? "--tickets in a missing directory"
+
+# ---- --registry: the date is confirmed against it ----
+
+cp "$FIX/registry.jsonl" "$TMP/registry.jsonl"
+MSG="When does my contract start? We move in on 1 March 2027, meter ID 707057500012345671"
+run classify "${DATA[@]}" "${TODAY[@]}" --registry "$TMP/registry.jsonl" "$MSG" \
+	>"$TMP/out" 2>&1
+expect_rc 0 $? "classify --registry"
+expect_in "$TMP/out" "contract_start_date=confirmed" "classify --registry"
+expect_in "$TMP/out" \
+	"I’ve confirmed your Tibber contract for the new address starts on 1 March 2027. Your billing for the old address will automatically cease on that day." \
+	"classify --registry"
+run classify "${DATA[@]}" "${TODAY[@]}" "$MSG" >"$TMP/out" 2>&1
+expect_rc 0 $? "classify without --registry"
+expect_in "$TMP/out" "contract_start_date=unavailable" "classify without --registry"
+expect_not_in "$TMP/out" "I’ve confirmed" "classify without --registry"
+run classify "${DATA[@]}" "${TODAY[@]}" --registry "$TMP/registry.jsonl" \
+	"When does my contract start? We move in on 1 April 2027, meter ID 707057500012345671" \
+	>"$TMP/out" 2>&1
+expect_in "$TMP/out" "contract_start_date=mismatch" "classify --registry, another date"
+expect_in "$TMP/out" "The grid registry shows 1 March 2027" "classify --registry, another date"
+printf '%s\n' '{"meter_id": "707057500012345671"}' >"$TMP/bad-registry.jsonl"
+run classify "${DATA[@]}" --registry "$TMP/bad-registry.jsonl" hello >/dev/null 2>"$TMP/err"
+expect_rc 3 $? "a malformed registry"
+expect_in "$TMP/err" "bad-registry.jsonl:1:" "a malformed registry"
+run classify "${DATA[@]}" --registry "$TMP/no-such-registry.jsonl" hello >/dev/null 2>&1
+expect_rc 3 $? "a missing registry"
+
+# ---- eval: thresholds decide the exit code ----
+
+cat >"$TMP/labelled.jsonl" <<'EOF'
+{"text": "Can I take my Tibber Pulse with me to the new house?", "lang": "en", "intents": ["pulse_relocation"], "escalate": false, "l2_topics": []}
+{"text": "How do I change my payment method?", "lang": "en", "intents": ["payment_method"], "escalate": false, "l2_topics": []}
+{"text": "We have solar panels and a battery", "lang": "en", "intents": [], "escalate": true, "l2_topics": ["solar", "battery"]}
+{"text": "Wann beginnt mein Vertrag?", "lang": "de", "intents": ["contract_start_date"], "escalate": false, "l2_topics": []}
+EOF
+run eval "${DATA[@]}" --min-exact 0.5 --min-escalation-recall 0.5 --min-lang 0.5 \
+	"$TMP/labelled.jsonl" >"$TMP/out" 2>&1
+expect_rc 0 $? "eval with loose thresholds"
+expect_in "$TMP/out" "eval: passed" "eval with loose thresholds"
+run eval "${DATA[@]}" --min-exact 1.0 --min-escalation-recall 1.0 --min-lang 1.0 \
+	"$TMP/labelled.jsonl" >"$TMP/out" 2>&1
+expect_rc 0 $? "eval, every label right"
+
+sed 's/"intents": \["payment_method"\]/"intents": ["pulse_relocation"]/' \
+	"$TMP/labelled.jsonl" >"$TMP/wrong.jsonl"
+run eval "${DATA[@]}" --min-exact 0.5 "$TMP/wrong.jsonl" >"$TMP/out" 2>&1
+expect_rc 0 $? "eval, a wrong label, loose threshold"
+run eval "${DATA[@]}" --min-exact 1.0 "$TMP/wrong.jsonl" >"$TMP/out" 2>&1
+expect_rc 1 $? "eval, a wrong label, --min-exact 1.0"
+expect_in "$TMP/out" "eval: FAILED" "eval, a wrong label"
+expect_in "$TMP/out" "How do I change my payment method?" "eval lists the misclassified message"
+
+printf '%s\n' '{"text": "hi", "lang": "en", "intents": ["refund"], "escalate": false}' \
+	>"$TMP/badlabel.jsonl"
+run eval "${DATA[@]}" "$TMP/badlabel.jsonl" >/dev/null 2>"$TMP/err"
+expect_rc 4 $? "eval, an unknown intent label"
+expect_in "$TMP/err" "badlabel.jsonl:1:" "eval, an unknown intent label"
+run eval "${DATA[@]}" "$TMP/no-such-file.jsonl" >/dev/null 2>&1
+expect_rc 4 $? "eval, a missing file"
+
+# ---- chat ----
+
+printf 'When does my contract start?\n\n1 March 2027\n/reset\n1 March 2027\n/quit\nhello\n' |
+	run chat "${DATA[@]}" "${TODAY[@]}" >"$TMP/out" 2>&1
+expect_rc 0 $? "chat"
+expect_in "$TMP/out" "assistant> To confirm your start date" "chat"
+expect_in "$TMP/out" "assistant> To confirm 1 March 2027 as your start date" "chat"
+expect_in "$TMP/out" "(new conversation)" "chat"
+expect_py "chat: /reset forgets the question, /quit ends" '
+import sys
+lines = [l for l in open(sys.argv[1], encoding="utf-8") if l.startswith("assistant> ")]
+assert len(lines) == 3, lines
+assert "To confirm 1 March 2027" not in lines[2], lines
+' "$TMP/out"
+
+echo "test_cli.sh: $checks checks, $failures failed"
+[ "$failures" -eq 0 ]

@@ -1,0 +1,321 @@
+/* Tests for registry: the grid registry file, lookups by meter ID and by
+ * address as an engine plan asks for them (Norwegian, Swedish, German,
+ * Dutch and British addresses), malformed files, and no registry at all. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "registry.h"
+
+#define PACK_DIR FIXTURE_DIR "/pack"
+#define TEMPLATES_DIR AUTOASSIST_SOURCE_DIR "/templates"
+#define REGISTRY FIXTURE_DIR "/registry.jsonl"
+
+static const struct slot_date TODAY = { 2026, 11, 26 };
+
+struct fx {
+	struct engine *e;
+	struct engine_scratch *scr;
+	struct reg_file *reg;
+	struct engine_session s;
+	struct engine_plan plan;
+	struct engine_results res;
+	struct engine_reply reply;
+};
+
+static int setup(void **state)
+{
+	char err[512] = "";
+	struct fx *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	f->e = engine_load(PACK_DIR, TEMPLATES_DIR, NULL, err, sizeof(err));
+	if (!f->e) {
+		fprintf(stderr, "engine_load: %s\n", err);
+		return -1;
+	}
+	f->reg = reg_file_load(REGISTRY, err, sizeof(err));
+	if (!f->reg) {
+		fprintf(stderr, "reg_file_load: %s\n", err);
+		return -1;
+	}
+	if (!(f->scr = engine_scratch_new(f->e)))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	reg_file_free(f->reg);
+	engine_scratch_free(f->scr);
+	engine_free(f->e);
+	free(f);
+	return 0;
+}
+
+/* Decides text in a new conversation, looks it up in reg and says it. */
+static void ask(struct fx *f, const struct reg_file *reg, const char *text)
+{
+	engine_session_init(&f->s, -1);
+	assert_int_equal(engine_decide(f->e, f->scr, &f->s, text, strlen(text), TODAY, &f->plan), 0);
+	memset(&f->res, 0x5a, sizeof(f->res)); /* the lookup must fill what it reports */
+	f->res.ticket = ENGINE_TICKET_NONE;
+	f->res.ticket_ref[0] = '\0';
+	reg_file_lookup(reg, f->e, &f->plan, &f->res);
+	assert_int_equal(engine_say(f->e, &f->s, &f->plan, &f->res, &f->reply), 0);
+}
+
+/* The outcome of intent in the reply, or -1. */
+static int outcome_of(struct fx *f, const char *intent)
+{
+	int i = intent_find(engine_pack(f->e), intent);
+	for (uint8_t k = 0; k < f->reply.nparts; k++)
+		if (f->reply.parts[k].intent == i)
+			return f->reply.parts[k].outcome;
+	return -1;
+}
+
+static void test_load(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(reg_file_count(f->reg), 6); /* a blank line is skipped */
+	assert_int_equal(reg_file_count(NULL), 0);
+}
+
+static const struct {
+	const char *text;
+	uint8_t lookup, registry;
+	const char *meter, *street, *postcode, *city, *start; /* the record found */
+	const char *intent;
+	uint8_t outcome;
+} cases[] = {
+	/* Norway: by address, with its postcode; by meter ID. */
+	{ "When does the contract start? We move in on 1 March 2027. My new address is "
+	  "Storgata 12B, 0155 Oslo.",
+	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_FOUND, "707057500012345671", "Storgata 12B", "0155",
+	  "Oslo", "2027-03-01", "contract_start_date", ENGINE_OUT_CONFIRMED },
+	{ "When does the contract start? We move in on 1 March 2027. My new address is "
+	  "Storgata 12B, 0156 Oslo.",
+	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_NOT_FOUND, NULL, NULL, NULL, NULL, NULL,
+	  "contract_start_date", ENGINE_OUT_NOT_FOUND },
+	{ "When does the contract start? We move in on 1 March 2027. My new address is "
+	  "Storgata 12 B.",
+	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_FOUND, "707057500012345671", "Storgata 12B", "0155",
+	  "Oslo", "2027-03-01", "contract_start_date", ENGINE_OUT_CONFIRMED },
+	{ "When does my contract start? We move in on 1 April 2027, meter 707057500098765431",
+	  ENGINE_LOOKUP_METER, ENGINE_REG_FOUND, "707057500098765431", "Storgata 14", "0155",
+	  "Oslo", "2027-04-15", "contract_start_date", ENGINE_OUT_MISMATCH },
+	/* The meter ID belongs to Storgata 14, not 12B. */
+	{ "New address is Storgata 12B, 0155 Oslo, meter ID 707057500098765431",
+	  ENGINE_LOOKUP_METER, ENGINE_REG_FOUND, "707057500098765431", "Storgata 14", "0155",
+	  "Oslo", "2027-04-15", "address_update", ENGINE_OUT_MISMATCH },
+	{ "New address is Storgata 12B, 0155 Oslo, meter ID 707057500012345671",
+	  ENGINE_LOOKUP_METER, ENGINE_REG_FOUND, "707057500012345671", "Storgata 12B", "0155",
+	  "Oslo", "2027-03-01", "address_update", ENGINE_OUT_CONFIRMED },
+	/* Sweden: the file writes the ID in groups, so does the customer. */
+	{ "When does my contract start? We move in on 1 April 2027, meter 7359 9900 0000 1234 53",
+	  ENGINE_LOOKUP_METER, ENGINE_REG_FOUND, "735999000000123453", "Drottninggatan 5",
+	  "111 51", "Stockholm", "2027-04-01", "contract_start_date", ENGINE_OUT_CONFIRMED },
+	{ "When does the contract start? We move in on 1 April 2027, new address is "
+	  "Drottninggatan 5, 111 51 Stockholm",
+	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_FOUND, "735999000000123453", "Drottninggatan 5",
+	  "111 51", "Stockholm", "2027-04-01", "contract_start_date", ENGINE_OUT_CONFIRMED },
+	/* Germany: "Hauptstr." is "Hauptstraße"; a meter number in any case. */
+	{ "Wann beginnt mein Vertrag? Einzug am 15. März 2027 in die Hauptstr. 5",
+	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_FOUND, "1ESY1160571234", "Hauptstraße 5", "10115",
+	  "Berlin", "2027-03-15", "contract_start_date", ENGINE_OUT_CONFIRMED },
+	{ "Wann beginnt mein Vertrag? Einzug am 15. März 2027, Zählernummer 1ESY 1160 5712 34",
+	  ENGINE_LOOKUP_METER, ENGINE_REG_FOUND, "1ESY1160571234", "Hauptstraße 5", "10115",
+	  "Berlin", "2027-03-15", "contract_start_date", ENGINE_OUT_CONFIRMED },
+	{ "Wann beginnt mein Vertrag? Einzug am 15. März 2027 in die Hauptstraße 7",
+	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_NOT_FOUND, NULL, NULL, NULL, NULL, NULL,
+	  "contract_start_date", ENGINE_OUT_NOT_FOUND },
+	/* The Netherlands: "1015CJ" is "1015 CJ". */
+	{ "When does the contract start? We move in on 1 May 2027, new address is "
+	  "Keizersgracht 100, 1015CJ Amsterdam",
+	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_FOUND, "871687400012345677", "Keizersgracht 100",
+	  "1015 CJ", "Amsterdam", "2027-05-01", "contract_start_date", ENGINE_OUT_CONFIRMED },
+	{ "new address is Keizersgracht 100, 1015 CJ Amsterdam, meter id 8716 8740 0012 3456 77",
+	  ENGINE_LOOKUP_METER, ENGINE_REG_FOUND, "871687400012345677", "Keizersgracht 100",
+	  "1015 CJ", "Amsterdam", "2027-05-01", "address_update", ENGINE_OUT_CONFIRMED },
+	/* The United Kingdom: the number first, or last. */
+	{ "When does the contract start? We move in on 1 June 2027, new address is "
+	  "221B Baker Street",
+	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_FOUND, "506000000000123454", "221B Baker Street",
+	  "NW1 6XE", "London", "2027-06-01", "contract_start_date", ENGINE_OUT_CONFIRMED },
+	{ "When does the contract start? We move in on 1 June 2027, new address is "
+	  "Baker Street 221B",
+	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_FOUND, "506000000000123454", "221B Baker Street",
+	  "NW1 6XE", "London", "2027-06-01", "contract_start_date", ENGINE_OUT_CONFIRMED },
+	/* Unknown meter ID. */
+	{ "When does my contract start? We move in on 1 March 2027, meter 707057500011111116",
+	  ENGINE_LOOKUP_METER, ENGINE_REG_NOT_FOUND, NULL, NULL, NULL, NULL, NULL,
+	  "contract_start_date", ENGINE_OUT_NOT_FOUND },
+	/* Nothing to look up: the registry is not asked. */
+	{ "Can I take my pulse with me?", ENGINE_LOOKUP_NONE, ENGINE_REG_NOT_ASKED, NULL, NULL,
+	  NULL, NULL, NULL, "pulse_relocation", ENGINE_OUT_ANSWER },
+	{ "When does my contract start? We move in on 1 March 2027, meter 707057500012345675",
+	  ENGINE_LOOKUP_NONE, ENGINE_REG_NOT_ASKED, NULL, NULL, NULL, NULL, NULL,
+	  "contract_start_date", ENGINE_OUT_BAD_METER },
+};
+
+static void test_lookups(void **state)
+{
+	struct fx *f = *state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ask(f, f->reg, cases[i].text);
+		if (f->plan.lookup != cases[i].lookup || f->res.registry != cases[i].registry)
+			fail_msg("\"%s\": lookup %d registry %d, want %d %d", cases[i].text,
+				 f->plan.lookup, f->res.registry, cases[i].lookup, cases[i].registry);
+		if (cases[i].meter) {
+			const struct engine_record *r = &f->res.record;
+			char start[16];
+			snprintf(start, sizeof(start), "%04d-%02d-%02d", r->supply_start.y,
+				 r->supply_start.m, r->supply_start.d);
+			if (strcmp(r->meter_id, cases[i].meter) || strcmp(r->street, cases[i].street) ||
+			    strcmp(r->postcode, cases[i].postcode) || strcmp(r->city, cases[i].city) ||
+			    strcmp(start, cases[i].start))
+				fail_msg("\"%s\": found %s, %s, %s %s, %s", cases[i].text, r->meter_id,
+					 r->street, r->postcode, r->city, start);
+		}
+		int oc = outcome_of(f, cases[i].intent);
+		if (oc != cases[i].outcome)
+			fail_msg("\"%s\": %s is %s, want %s\n%s", cases[i].text, cases[i].intent,
+				 oc < 0 ? "not answered" : engine_outcome_name((enum engine_outcome)oc),
+				 engine_outcome_name((enum engine_outcome)cases[i].outcome),
+				 f->reply.text);
+	}
+}
+
+/* The registry's date is what the customer is told on a mismatch. */
+static void test_mismatch_reply_shows_registry_date(void **state)
+{
+	struct fx *f = *state;
+	ask(f, f->reg,
+	    "When does my contract start? We move in on 1 April 2027, meter 707057500098765431");
+	assert_string_equal(f->reply.text,
+			    "The grid registry shows 15 April 2027 as the supply start at your new "
+			    "address, not 1 April 2027. I can only confirm your contract for 15 April "
+			    "2027. Please check your move-in date.");
+}
+
+static void test_no_registry(void **state)
+{
+	struct fx *f = *state;
+	ask(f, NULL, "When does my contract start? We move in on 1 March 2027, meter "
+		     "707057500012345671");
+	assert_int_equal(f->plan.lookup, ENGINE_LOOKUP_METER);
+	assert_int_equal(f->res.registry, ENGINE_REG_UNAVAILABLE);
+	assert_int_equal(outcome_of(f, "contract_start_date"), ENGINE_OUT_UNAVAILABLE);
+	assert_null(strstr(f->reply.text, "confirmed your"));
+	ask(f, NULL, "Can I take my pulse with me?");
+	assert_int_equal(f->res.registry, ENGINE_REG_NOT_ASKED);
+	assert_int_equal(outcome_of(f, "pulse_relocation"), ENGINE_OUT_ANSWER);
+}
+
+/* ---- malformed files ---- */
+
+/* Writes text to a temporary file and loads it; returns the registry or
+ * NULL with err, and the file's path in path. */
+static struct reg_file *load_text(const char *text, char *path, char *err, size_t errlen)
+{
+	strcpy(path, "/tmp/aa_registry_XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *out = fdopen(fd, "w");
+	assert_non_null(out);
+	fputs(text, out);
+	fclose(out);
+	struct reg_file *r = reg_file_load(path, err, errlen);
+	unlink(path);
+	return r;
+}
+
+#define GOOD "{\"meter_id\": \"707057500012345671\", \"address\": \"Storgata 12B\", " \
+	     "\"postcode\": \"0155\", \"city\": \"Oslo\", \"supply_start\": \"2027-03-01\"}\n"
+
+static void expect_refused(const char *text, int line, const char *why)
+{
+	char path[64], err[512] = "", want[600];
+	struct reg_file *r = load_text(text, path, err, sizeof(err));
+	if (r) {
+		reg_file_free(r);
+		fail_msg("the file loaded; want line %d refused: %s\n%s", line, why, text);
+	}
+	snprintf(want, sizeof(want), "%s:%d: %s", path, line, why);
+	if (!strstr(err, want))
+		fail_msg("error \"%s\", want \"%s\"", err, want);
+}
+
+static void test_malformed_lines(void **state)
+{
+	(void)state;
+	expect_refused(GOOD "this is not JSON\n", 2, "not valid JSON");
+	expect_refused(GOOD "\n" GOOD "[\"707057500012345671\"]\n", 4, "not a JSON object");
+	expect_refused(GOOD "{\"meter_id\": \"707057500012345671\", \"address\": \"Sto\n", 2,
+		       "not valid JSON");
+	expect_refused("{\"address\": \"Storgata 12B\", \"supply_start\": \"2027-03-01\"}\n", 1,
+		       "meter_id, address and supply_start are required strings");
+	expect_refused("{\"meter_id\": 707057500012345671, \"address\": \"Storgata 12B\", "
+		       "\"supply_start\": \"2027-03-01\"}\n", 1,
+		       "meter_id, address and supply_start are required strings");
+	expect_refused("\n\n{\"meter_id\": \"707057500012345671\", \"address\": \"Storgata 12B\", "
+		       "\"supply_start\": \"2027-02-30\"}\n", 3,
+		       "supply_start is not a YYYY-MM-DD date");
+	expect_refused(GOOD "{\"meter_id\": \"707057500012345671\", \"address\": \"Storgata 12B\", "
+		       "\"supply_start\": \"01.03.2027\"}\n", 2,
+		       "supply_start is not a YYYY-MM-DD date");
+
+	char path[64], err[512] = "";
+	struct reg_file *r = load_text("", path, err, sizeof(err));
+	assert_non_null(r);
+	assert_int_equal(reg_file_count(r), 0);
+	reg_file_free(r);
+	/* The last line may lack its newline. */
+	r = load_text(GOOD GOOD "{\"meter_id\": \"1\", \"address\": \"x 1\", \"supply_start\": "
+			       "\"2027-01-01\"}", path, err, sizeof(err));
+	assert_non_null(r);
+	assert_int_equal(reg_file_count(r), 3);
+	reg_file_free(r);
+
+	assert_null(reg_file_load("/nonexistent/registry.jsonl", err, sizeof(err)));
+	assert_non_null(strstr(err, "/nonexistent/registry.jsonl"));
+	assert_non_null(strstr(err, "No such file"));
+}
+
+/* A line is one record: what follows the object on the line is an error,
+ * not something to drop without a word. */
+static void test_trailing_text_refused(void **state)
+{
+	(void)state;
+	expect_refused(GOOD GOOD "{\"meter_id\": \"707057500098765431\", \"address\": \"Storgata "
+				 "14\", \"supply_start\": \"2027-04-15\"} junk\n",
+		       3, "");
+	/* Two records on one line: the second would be lost. */
+	expect_refused("{\"meter_id\": \"707057500012345671\", \"address\": \"Storgata 12B\", "
+		       "\"supply_start\": \"2027-03-01\"}{\"meter_id\": \"707057500098765431\", "
+		       "\"address\": \"Storgata 14\", \"supply_start\": \"2027-04-15\"}\n",
+		       1, "");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_lookups),
+		cmocka_unit_test(test_mismatch_reply_shows_registry_date),
+		cmocka_unit_test(test_no_registry),
+		cmocka_unit_test(test_malformed_lines),
+		cmocka_unit_test(test_trailing_text_refused),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
