@@ -18,10 +18,14 @@ json_object *report_parse_object(const char *line, size_t len, const char **why)
 
 /* Builds {"intents": [{"id","score"}...], "escalate", "l2_topics", "lang",
  * "slots", "technical_part", "outcomes", "reply"} for a decided and said
- * message. Returns a new object the caller releases with json_object_put,
+ * message (without "outcomes" and "reply" when reply is NULL). Returns a new object the caller releases with json_object_put,
  * or NULL when memory is short. */
 json_object *report_json(const struct engine *e, const struct engine_plan *plan,
 			 const struct engine_reply *reply);
+
+/* Builds [{"intent", "outcome"}...]: how each intent acted on was
+ * answered. Caller releases it. */
+json_object *report_outcomes_json(const struct engine *e, const struct engine_reply *reply);
 
 /* Builds the slots object of facts: {"date": "YYYY-MM-DD", "meter": {...},
  * "address": {...}}, only the known ones. Caller releases it. */

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <libwebsockets.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,9 @@
 #include "engine.h"
 #include "eval.h"
 #include "registry.h"
+#include "log.h"
 #include "report.h"
+#include "ws.h"
 
 /* Exit codes, documented in the README and in --help. */
 enum {
@@ -28,6 +32,10 @@ enum {
 
 #define MAX_SESSIONS 1024
 
+/* The only mutable global: set by the SIGTERM/SIGINT handler, read by the
+ * server's loop. */
+static volatile sig_atomic_t stop_flag;
+
 struct cli {
 	struct engine_opts eo;
 	const char *intents_dir, *templates_dir, *registry_path, *tickets_path;
@@ -35,6 +43,7 @@ struct cli {
 	bool jsonl;
 	struct slot_date today;
 	struct eval_opts ev;
+	struct ws_config ws;
 
 	struct engine *engine;
 	struct engine_scratch *scr;
@@ -55,6 +64,8 @@ static const char usage_text[] =
 	"                         \"lang\"), write one JSON object per line, same order\n"
 	"  eval FILE.jsonl        score a labelled corpus; non-zero exit below thresholds\n"
 	"  chat                   talk to the assistant on the terminal (/reset, /quit)\n"
+	"  serve                  the chat server: widget at /, WebSocket at /ws,\n"
+	"                         GET /healthz, GET /metrics\n"
 	"\n"
 	"options:\n"
 	"  --intents DIR          intent data (AUTOASSIST_INTENTS; default: the checkout's)\n"
@@ -66,6 +77,21 @@ static const char usage_text[] =
 	"  --threshold X          intent score needed (default 0.5)\n"
 	"  --margin X             ambiguity margin below the threshold (default 0.15)\n"
 	"  --max-bytes N          longest message accepted (default 4096)\n"
+	"  serve only (each also from the environment variable named):\n"
+	"  --port N               AUTOASSIST_PORT (default 8080)\n"
+	"  --host ADDR            AUTOASSIST_HOST, address to bind (default: all)\n"
+	"  --web DIR              AUTOASSIST_WEB, files served at / (default: the checkout's web/)\n"
+	"  --max-connections N    AUTOASSIST_MAX_CONNECTIONS (default 10000)\n"
+	"  --origins A,B          AUTOASSIST_ORIGINS, allowed Origin headers (default: any)\n"
+	"  --session-ttl S        AUTOASSIST_SESSION_TTL, seconds a conversation outlives\n"
+	"                         its connection (default 1800)\n"
+	"  --idle-timeout S       AUTOASSIST_IDLE_TIMEOUT, pings after S/2, hangs up after S\n"
+	"                         (default 120)\n"
+	"  --rate X --burst N     AUTOASSIST_RATE, AUTOASSIST_BURST: messages per second\n"
+	"                         per connection (default 5, bursts of 10)\n"
+	"  --queue N              AUTOASSIST_QUEUE, frames queued for a slow client (64)\n"
+	"  --log-text             AUTOASSIST_LOG_TEXT=1, log customer text (debugging)\n"
+	"  (--registry, --max-bytes, --intents, --templates: AUTOASSIST_REGISTRY, ...)\n"
 	"  eval only:\n"
 	"  --min-exact X          exact intent-set match rate required (0..1)\n"
 	"  --min-escalation-recall X\n"
@@ -111,13 +137,76 @@ static const char *env_or(const char *name, const char *fallback)
 	return v && *v ? v : fallback;
 }
 
+/* The serve options in the order of serve_env; each is also read from
+ * the environment. */
+static const char *const serve_env[] = {
+	"AUTOASSIST_PORT", "AUTOASSIST_HOST", "AUTOASSIST_WEB", "AUTOASSIST_MAX_CONNECTIONS",
+	"AUTOASSIST_ORIGINS", "AUTOASSIST_SESSION_TTL", "AUTOASSIST_IDLE_TIMEOUT",
+	"AUTOASSIST_RATE", "AUTOASSIST_BURST", "AUTOASSIST_QUEUE",
+};
+
+/* Sets serve option number k (see serve_env) from text. Returns 0, or -1
+ * after saying what is wrong. */
+static int set_serve_opt(struct cli *c, int k, char *text)
+{
+	static const struct { double lo, hi; } range[] = {
+		{ 1, 65535 }, { 0, 0 }, { 0, 0 }, { 1, 1000000 }, { 0, 0 },
+		{ 1, 86400 * 30 }, { 2, 86400 }, { 0.01, 1e6 }, { 1, 1e6 }, { 2, 1e6 },
+	};
+	struct ws_config *w = &c->ws;
+	double x = 0;
+	if (range[k].hi > 0 && !parse_double(text, range[k].lo, range[k].hi, &x)) {
+		fprintf(stderr, "autoassist: %s: \"%s\" is not a number from %g to %g\n",
+			serve_env[k], text, range[k].lo, range[k].hi);
+		return -1;
+	}
+	switch (k) {
+	case 0: w->port = (int)x; break;
+	case 1: w->iface = text; break;
+	case 2: w->web_dir = text; break;
+	case 3: w->max_connections = (unsigned)x; break;
+	case 4:
+		w->norigins = 0;
+		for (char *save = NULL, *o = strtok_r(text, ",", &save); o;
+		     o = strtok_r(NULL, ",", &save)) {
+			if (w->norigins == WS_MAX_ORIGINS) {
+				fprintf(stderr, "autoassist: at most %d origins\n", WS_MAX_ORIGINS);
+				return -1;
+			}
+			w->origins[w->norigins++] = o;
+		}
+		break;
+	case 5: w->session_ttl = x; break;
+	case 6: w->idle_timeout = (unsigned)x; break;
+	case 7: w->rate = x; break;
+	case 8: w->burst = x; break;
+	case 9: w->queue_max = (unsigned)x; break;
+	}
+	return 0;
+}
+
+/* Reads the serve options' environment variables; options given on the
+ * command line override them. */
+static int serve_env_opts(struct cli *c)
+{
+	for (size_t k = 0; k < sizeof(serve_env) / sizeof(serve_env[0]); k++) {
+		char *v = getenv(serve_env[k]);
+		if (v && *v && set_serve_opt(c, (int)k, v) < 0)
+			return -1;
+	}
+	const char *lt = getenv("AUTOASSIST_LOG_TEXT");
+	c->ws.log_text = lt && strcmp(lt, "1") == 0;
+	return 0;
+}
+
 /* Parses the options after the command. Returns the index of the first
  * argument, or -1 after printing what is wrong. */
 static int parse_opts(struct cli *c, int argc, char **argv)
 {
 	enum { O_INTENTS = 256, O_TEMPLATES, O_REGISTRY, O_TICKETS, O_TODAY, O_LANG,
 	       O_THRESHOLD, O_MARGIN, O_MAXBYTES, O_JSONL, O_MINEXACT, O_MINESC,
-	       O_MAXFALSE, O_MINLANG, O_EXAMPLES };
+	       O_MAXFALSE, O_MINLANG, O_EXAMPLES, O_PORT, O_HOST, O_WEB, O_MAXCONN,
+	       O_ORIGINS, O_TTL, O_IDLE, O_RATE, O_BURST, O_QUEUE, O_LOGTEXT };
 	static const struct option longopts[] = {
 		{ "intents", required_argument, NULL, O_INTENTS },
 		{ "templates", required_argument, NULL, O_TEMPLATES },
@@ -134,6 +223,17 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 		{ "max-false-escalation", required_argument, NULL, O_MAXFALSE },
 		{ "min-lang", required_argument, NULL, O_MINLANG },
 		{ "examples", required_argument, NULL, O_EXAMPLES },
+		{ "port", required_argument, NULL, O_PORT },
+		{ "host", required_argument, NULL, O_HOST },
+		{ "web", required_argument, NULL, O_WEB },
+		{ "max-connections", required_argument, NULL, O_MAXCONN },
+		{ "origins", required_argument, NULL, O_ORIGINS },
+		{ "session-ttl", required_argument, NULL, O_TTL },
+		{ "idle-timeout", required_argument, NULL, O_IDLE },
+		{ "rate", required_argument, NULL, O_RATE },
+		{ "burst", required_argument, NULL, O_BURST },
+		{ "queue", required_argument, NULL, O_QUEUE },
+		{ "log-text", no_argument, NULL, O_LOGTEXT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -185,6 +285,14 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 				return -1;
 			}
 			c->ev.max_examples = (int)x;
+			break;
+		case O_PORT: case O_HOST: case O_WEB: case O_MAXCONN: case O_ORIGINS:
+		case O_TTL: case O_IDLE: case O_RATE: case O_BURST: case O_QUEUE:
+			if (set_serve_opt(c, ch - O_PORT, optarg) < 0)
+				return -1;
+			break;
+		case O_LOGTEXT:
+			c->ws.log_text = true;
 			break;
 		case 'h':
 			usage(stdout, 0);
@@ -466,6 +574,51 @@ free_all:
 	return rc;
 }
 
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* libwebsockets' own warnings and errors, as JSON lines like ours. */
+static void lws_log(int level, const char *line)
+{
+	json_object *f = json_object_new_object();
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	json_object_object_add(f, "message", json_object_new_string_len(line, (int)n));
+	log_event(level == LLL_ERR ? "error" : "warn", "lws", f);
+}
+
+static int cmd_serve(struct cli *c)
+{
+	char err[256];
+	c->ws.max_bytes = c->eo.max_bytes;
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+	/* No SA_RESTART: the signal must interrupt the loop's poll() so it
+	 * sees the flag at once. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct ws_server *srv = ws_server_new(&c->ws, c->engine, c->reg, err, sizeof(err));
+	if (!srv) {
+		json_object *f = json_object_new_object();
+		json_object_object_add(f, "message", json_object_new_string(err));
+		log_event("error", "start", f);
+		return EXIT_IO;
+	}
+	printf("autoassist: serving on http://%s:%d/ (WebSocket at /ws)\n",
+	       c->ws.iface ? c->ws.iface : "localhost", c->ws.port);
+	fflush(stdout);
+	int rc = ws_server_run(srv, &stop_flag);
+	ws_server_free(srv);
+	return rc == 0 ? EXIT_OK : EXIT_IO;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
@@ -473,6 +626,9 @@ int main(int argc, char **argv)
 	eval_opts_default(&c.ev);
 	c.intents_dir = env_or("AUTOASSIST_INTENTS", AUTOASSIST_SOURCE_DIR "/intents");
 	c.templates_dir = env_or("AUTOASSIST_TEMPLATES", AUTOASSIST_SOURCE_DIR "/templates");
+	c.registry_path = getenv("AUTOASSIST_REGISTRY");
+	ws_config_default(&c.ws);
+	c.ws.web_dir = AUTOASSIST_SOURCE_DIR "/web";
 	snprintf(c.session_id, sizeof(c.session_id), "cli-%ld", (long)getpid());
 	if (today_utc(&c.today) < 0)
 		return EXIT_IO;
@@ -482,10 +638,13 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0)
 		return usage(stdout, EXIT_OK);
-	if (strcmp(cmd, "classify") && strcmp(cmd, "eval") && strcmp(cmd, "chat")) {
+	if (strcmp(cmd, "classify") && strcmp(cmd, "eval") && strcmp(cmd, "chat") &&
+	    strcmp(cmd, "serve")) {
 		fprintf(stderr, "autoassist: unknown command \"%s\"\n", cmd);
 		return usage(stderr, EXIT_USAGE);
 	}
+	if (strcmp(cmd, "serve") == 0 && serve_env_opts(&c) < 0)
+		return EXIT_USAGE;
 	int first = parse_opts(&c, argc - 1, argv + 1);
 	if (first < 0)
 		return usage(stderr, EXIT_USAGE);
@@ -506,6 +665,8 @@ int main(int argc, char **argv)
 			rc = er < 0 ? EXIT_IO : er ? EXIT_FAILED : EXIT_OK;
 		} else if (strcmp(cmd, "chat") == 0) {
 			rc = cmd_chat(&c);
+		} else if (strcmp(cmd, "serve") == 0) {
+			rc = cmd_serve(&c);
 		} else if (c.jsonl) {
 			rc = cmd_classify_jsonl(&c);
 		} else {

@@ -100,6 +100,21 @@ static json_object *technical_json(const struct engine_plan *plan)
 	return a;
 }
 
+json_object *report_outcomes_json(const struct engine *e, const struct engine_reply *reply)
+{
+	const struct intent_pack *p = engine_pack(e);
+	json_object *outs = json_object_new_array();
+	for (uint8_t i = 0; i < reply->nparts; i++) {
+		json_object *it = json_object_new_object();
+		json_object_object_add(it, "intent", json_object_new_string(
+			intent_name(p, reply->parts[i].intent)));
+		json_object_object_add(it, "outcome", json_object_new_string(
+			engine_outcome_name(reply->parts[i].outcome)));
+		json_object_array_add(outs, it);
+	}
+	return outs;
+}
+
 json_object *report_json(const struct engine *e, const struct engine_plan *plan,
 			 const struct engine_reply *reply)
 {
@@ -126,16 +141,7 @@ json_object *report_json(const struct engine *e, const struct engine_plan *plan,
 	json_object_object_add(o, "slots", report_facts_json(&plan->facts));
 	json_object_object_add(o, "technical_part", technical_json(plan));
 	if (reply) {
-		json_object *outs = json_object_new_array();
-		for (uint8_t i = 0; i < reply->nparts; i++) {
-			json_object *it = json_object_new_object();
-			json_object_object_add(it, "intent", json_object_new_string(
-				intent_name(p, reply->parts[i].intent)));
-			json_object_object_add(it, "outcome", json_object_new_string(
-				engine_outcome_name(reply->parts[i].outcome)));
-			json_object_array_add(outs, it);
-		}
-		json_object_object_add(o, "outcomes", outs);
+		json_object_object_add(o, "outcomes", report_outcomes_json(e, reply));
 		json_object_object_add(o, "reply", json_object_new_string_len(
 			reply->text, (int)reply->len));
 	}

@@ -1,0 +1,13 @@
+/* log: one JSON object per line on stderr, for machines first. Customer
+ * text is never passed here unless the operator asked for it. */
+#ifndef AUTOASSIST_LOG_H
+#define AUTOASSIST_LOG_H
+
+#include <json-c/json.h>
+
+/* Writes {"ts": ISO 8601 UTC with milliseconds, "level", "event", and the
+ * members of fields} as one line to stderr. Takes ownership of fields
+ * (may be NULL). */
+void log_event(const char *level, const char *event, json_object *fields);
+
+#endif

@@ -1,0 +1,47 @@
+/* sess: the conversations the server holds, by session id. A session lives
+ * while a connection uses it and for a TTL after the last one left, so a
+ * client that reconnects in time continues the same conversation. Touched
+ * only on the event loop thread. */
+#ifndef AUTOASSIST_SESS_H
+#define AUTOASSIST_SESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine.h"
+
+#define SESS_ID_LEN 32 /* hex characters: 128 random bits */
+
+struct sess {
+	char id[SESS_ID_LEN + 1];
+	struct engine_session conv;
+	double left_at;     /* when the last connection left (monotonic s) */
+	unsigned attached;  /* connections using it now */
+	struct sess *next;  /* hash chain */
+};
+
+struct sess_store;
+
+/* Creates a store holding at most max sessions, each kept ttl seconds
+ * after its last connection left. Returns NULL when memory is short. */
+struct sess_store *sess_store_new(size_t max, double ttl);
+void sess_store_free(struct sess_store *st);
+
+/* Starts a new session with a fresh random id, attached once. Returns it,
+ * or NULL when the store is full of live sessions or the system has no
+ * randomness to give. The store owns it. */
+struct sess *sess_create(struct sess_store *st, int lang, double now);
+
+/* The session with this id if it is still held, attached once more; NULL
+ * when it is unknown or its TTL ran out. */
+struct sess *sess_resume(struct sess_store *st, const char *id, double now);
+
+/* A connection stops using s. */
+void sess_detach(struct sess *s, double now);
+
+/* Drops sessions whose TTL ran out. Returns how many. */
+size_t sess_expire(struct sess_store *st, double now);
+
+size_t sess_count(const struct sess_store *st);
+
+#endif

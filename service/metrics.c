@@ -1,0 +1,112 @@
+/* metrics: Prometheus text rendering. See include/metrics.h. */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *const metrics_error_codes[METRICS_MAX_CODES] = {
+	"bad_json", "bad_type", "bad_text", "too_deep", "bad_utf8", "too_long",
+	"rate_limited", "bad_session", "binary", "slow_reader", "internal", "other",
+};
+
+/* Upper bounds of the latency buckets, in seconds. */
+static const double bounds[METRICS_BUCKETS] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+};
+
+void metrics_error(struct metrics *m, const char *code)
+{
+	size_t other = 0;
+	for (size_t i = 0; i < METRICS_MAX_CODES && metrics_error_codes[i]; i++) {
+		if (strcmp(metrics_error_codes[i], code) == 0) {
+			m->errors_by_code[i]++;
+			return;
+		}
+		if (strcmp(metrics_error_codes[i], "other") == 0)
+			other = i;
+	}
+	m->errors_by_code[other]++;
+}
+
+void metrics_latency(struct metrics *m, double seconds)
+{
+	size_t b = 0;
+	while (b < METRICS_BUCKETS && seconds > bounds[b])
+		b++;
+	m->latency_buckets[b]++;
+	m->latency_sum += seconds;
+	m->latency_count++;
+}
+
+struct out {
+	char *p;
+	size_t cap, len;
+	int rc;
+};
+
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(o->p + o->len, o->len < o->cap ? o->cap - o->len : 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || o->len + (size_t)n >= o->cap)
+		o->rc = -1;
+	else
+		o->len += (size_t)n;
+}
+
+int metrics_render(const struct metrics *m, const struct intent_pack *p,
+		   char *out, size_t cap)
+{
+	struct out o = { out, cap, 0, 0 };
+	put(&o, "# HELP autoassist_connections_open WebSocket connections open now.\n"
+		"# TYPE autoassist_connections_open gauge\n"
+		"autoassist_connections_open %llu\n",
+	    (unsigned long long)m->connections_open);
+	put(&o, "# HELP autoassist_connections_total WebSocket connections accepted.\n"
+		"# TYPE autoassist_connections_total counter\n"
+		"autoassist_connections_total %llu\n",
+	    (unsigned long long)m->connections_total);
+	put(&o, "# HELP autoassist_connections_rejected_total Connections refused "
+		"(origin, limit, path, shutting down).\n"
+		"# TYPE autoassist_connections_rejected_total counter\n"
+		"autoassist_connections_rejected_total %llu\n",
+	    (unsigned long long)m->connections_rejected);
+	put(&o, "# HELP autoassist_sessions_open Conversations held in memory.\n"
+		"# TYPE autoassist_sessions_open gauge\n"
+		"autoassist_sessions_open %llu\n", (unsigned long long)m->sessions_open);
+	put(&o, "# HELP autoassist_messages_total Customer messages received.\n"
+		"# TYPE autoassist_messages_total counter\n"
+		"autoassist_messages_total %llu\n", (unsigned long long)m->messages_total);
+	put(&o, "# HELP autoassist_replies_total Replies by intent answered.\n"
+		"# TYPE autoassist_replies_total counter\n");
+	for (size_t i = 0; i < intent_count(p); i++)
+		put(&o, "autoassist_replies_total{intent=\"%s\"} %llu\n", intent_name(p, i),
+		    (unsigned long long)m->replies_by_intent[i]);
+	put(&o, "autoassist_replies_total{intent=\"fallback\"} %llu\n",
+	    (unsigned long long)m->fallbacks_total);
+	put(&o, "# HELP autoassist_escalations_total Messages escalated to L2.\n"
+		"# TYPE autoassist_escalations_total counter\n"
+		"autoassist_escalations_total %llu\n",
+	    (unsigned long long)m->escalations_total);
+	put(&o, "# HELP autoassist_errors_total Error frames and protocol closes by code.\n"
+		"# TYPE autoassist_errors_total counter\n");
+	for (size_t i = 0; i < METRICS_MAX_CODES && metrics_error_codes[i]; i++)
+		put(&o, "autoassist_errors_total{code=\"%s\"} %llu\n", metrics_error_codes[i],
+		    (unsigned long long)m->errors_by_code[i]);
+	put(&o, "# HELP autoassist_reply_seconds Time from a message to its reply frame.\n"
+		"# TYPE autoassist_reply_seconds histogram\n");
+	uint64_t cum = 0;
+	for (size_t b = 0; b < METRICS_BUCKETS; b++) {
+		cum += m->latency_buckets[b];
+		put(&o, "autoassist_reply_seconds_bucket{le=\"%g\"} %llu\n", bounds[b],
+		    (unsigned long long)cum);
+	}
+	cum += m->latency_buckets[METRICS_BUCKETS];
+	put(&o, "autoassist_reply_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+	put(&o, "autoassist_reply_seconds_sum %.9f\nautoassist_reply_seconds_count %llu\n",
+	    m->latency_sum, (unsigned long long)m->latency_count);
+	return o.rc < 0 ? -1 : (int)o.len;
+}

@@ -1,0 +1,125 @@
+/* sess: session store. See include/sess.h. */
+#include "sess.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+struct sess_store {
+	struct sess **buckets;
+	size_t nbuckets, count, max;
+	double ttl;
+};
+
+struct sess_store *sess_store_new(size_t max, double ttl)
+{
+	struct sess_store *st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	st->nbuckets = 1024;
+	while (st->nbuckets < max / 2)
+		st->nbuckets *= 2;
+	st->buckets = calloc(st->nbuckets, sizeof(*st->buckets));
+	if (!st->buckets) {
+		free(st);
+		return NULL;
+	}
+	st->max = max;
+	st->ttl = ttl;
+	return st;
+}
+
+void sess_store_free(struct sess_store *st)
+{
+	if (!st)
+		return;
+	for (size_t b = 0; b < st->nbuckets; b++)
+		for (struct sess *s = st->buckets[b], *n; s; s = n) {
+			n = s->next;
+			free(s);
+		}
+	free(st->buckets);
+	free(st);
+}
+
+/* Ids are random hex, so their first characters are already a good hash. */
+static size_t bucket_of(const struct sess_store *st, const char *id)
+{
+	size_t h = 0;
+	for (int i = 0; i < 12 && id[i]; i++)
+		h = h * 16 + (size_t)(id[i] <= '9' ? id[i] - '0' : (id[i] | 0x20) - 'a' + 10);
+	return h & (st->nbuckets - 1);
+}
+
+static bool expired(const struct sess_store *st, const struct sess *s, double now)
+{
+	return s->attached == 0 && now - s->left_at > st->ttl;
+}
+
+struct sess *sess_create(struct sess_store *st, int lang, double now)
+{
+	if (st->count >= st->max && sess_expire(st, now) == 0)
+		return NULL;
+	unsigned char raw[SESS_ID_LEN / 2];
+	if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t)sizeof(raw))
+		return NULL;
+	struct sess *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i < sizeof(raw); i++) {
+		s->id[2 * i] = hex[raw[i] >> 4];
+		s->id[2 * i + 1] = hex[raw[i] & 15];
+	}
+	engine_session_init(&s->conv, lang);
+	s->attached = 1;
+	size_t b = bucket_of(st, s->id);
+	s->next = st->buckets[b];
+	st->buckets[b] = s;
+	st->count++;
+	return s;
+}
+
+struct sess *sess_resume(struct sess_store *st, const char *id, double now)
+{
+	if (strlen(id) != SESS_ID_LEN)
+		return NULL;
+	for (struct sess *s = st->buckets[bucket_of(st, id)]; s; s = s->next)
+		if (strcmp(s->id, id) == 0) {
+			if (expired(st, s, now))
+				return NULL;
+			s->attached++;
+			return s;
+		}
+	return NULL;
+}
+
+void sess_detach(struct sess *s, double now)
+{
+	if (s->attached)
+		s->attached--;
+	s->left_at = now;
+}
+
+size_t sess_expire(struct sess_store *st, double now)
+{
+	size_t dropped = 0;
+	for (size_t b = 0; b < st->nbuckets; b++)
+		for (struct sess **pp = &st->buckets[b]; *pp;) {
+			struct sess *s = *pp;
+			if (expired(st, s, now)) {
+				*pp = s->next;
+				free(s);
+				dropped++;
+			} else {
+				pp = &s->next;
+			}
+		}
+	st->count -= dropped;
+	return dropped;
+}
+
+size_t sess_count(const struct sess_store *st)
+{
+	return st->count;
+}

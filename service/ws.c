@@ -1,0 +1,767 @@
+/* ws: the chat server's protocol. See include/ws.h and the README's
+ * "WebSocket protocol" section.
+ *
+ * Everything here runs on the one libwebsockets service thread. Frames are
+ * only ever written from LWS_CALLBACK_SERVER_WRITEABLE: a message's replies
+ * go to the connection's bounded queue and the callback asks to be told when
+ * the socket can take them. */
+#include "ws.h"
+
+#include <json-c/json.h>
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "report.h"
+#include "sess.h"
+
+/* JSON from a chat client is flat; deeper nesting is refused before it can
+ * cost anything. */
+#define MAX_JSON_DEPTH 8
+#define EXPIRE_EVERY_US (10 * LWS_US_PER_SEC)
+
+struct frame {
+	struct frame *next;
+	double t_recv;  /* when the message it answers arrived; 0: not a reply */
+	size_t len;
+	unsigned char buf[]; /* LWS_PRE bytes of headroom, then the payload */
+};
+
+/* Per connection, allocated zeroed by lws. HTTP requests get one too (the
+ * protocol is first in the list) but use only the http part. */
+struct conn {
+	struct ws_server *srv;
+	struct lws *wsi;
+	struct conn *prev, *next;
+	unsigned long long id;
+	struct sess *sess;
+	struct frame *head, *tail;
+	unsigned nframes;
+	char *rx;          /* a fragmented message being reassembled */
+	size_t rxlen;
+	double tokens, refilled;
+	int close_code;    /* to close with once the queue is written; 0: none */
+	const char *close_why;
+	/* HTTP: the response body of /healthz or /metrics. */
+	char *body;
+	size_t body_len;
+};
+
+struct ws_server {
+	struct ws_config cfg;
+	const struct engine *engine;
+	const struct reg_file *registry;
+	struct engine_scratch *scr;
+	struct engine_plan *plan;
+	struct engine_reply *reply;
+	struct sess_store *sessions;
+	struct metrics metrics;
+	struct lws_context *ctx;
+	struct lws_protocols protocols[3]; /* the last one zeroed: the end */
+	struct lws_http_mount mounts[3];
+	lws_retry_bo_t retry;
+	lws_sorted_usec_list_t expire_timer;
+	struct conn *conns;
+	unsigned long long next_id;
+	bool draining;
+};
+
+void ws_config_default(struct ws_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port = 8080;
+	cfg->max_bytes = 4096;
+	cfg->max_connections = 10000;
+	cfg->session_ttl = 1800;
+	cfg->idle_timeout = 120;
+	cfg->rate = 5;
+	cfg->burst = 10;
+	cfg->queue_max = 64;
+	cfg->drain_timeout = 10;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static struct slot_date today_utc(void)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	return (struct slot_date){ (int16_t)(tm.tm_year + 1900), (uint8_t)(tm.tm_mon + 1),
+				   (uint8_t)tm.tm_mday };
+}
+
+static json_object *conn_fields(const struct conn *c)
+{
+	json_object *f = json_object_new_object();
+	json_object_object_add(f, "conn", json_object_new_int64((int64_t)c->id));
+	if (c->sess)
+		json_object_object_add(f, "session", json_object_new_string(c->sess->id));
+	return f;
+}
+
+/* ---- the outbound queue ---- */
+
+static void free_queue(struct conn *c)
+{
+	for (struct frame *f = c->head, *n; f; f = n) {
+		n = f->next;
+		free(f);
+	}
+	c->head = c->tail = NULL;
+	c->nframes = 0;
+}
+
+/* Asks for the connection to be closed with code once what is queued has
+ * been written. */
+static void close_after_queue(struct conn *c, int code, const char *why)
+{
+	if (!c->close_code) {
+		c->close_code = code;
+		c->close_why = why;
+	}
+	lws_callback_on_writable(c->wsi);
+}
+
+/* Queues a JSON frame. A client that does not read its replies fills its
+ * queue and is closed (1008): the server's memory stays bounded. Returns 0
+ * or -1 when the frame was not queued. */
+static int enqueue(struct conn *c, json_object *o, double t_recv)
+{
+	if (c->close_code)
+		return -1;
+	if (c->nframes >= c->srv->cfg.queue_max) {
+		metrics_error(&c->srv->metrics, "slow_reader");
+		log_event("warn", "slow_reader", conn_fields(c));
+		free_queue(c);
+		close_after_queue(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "client does not read");
+		return -1;
+	}
+	size_t len;
+	const char *js = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+	struct frame *f = malloc(sizeof(*f) + LWS_PRE + len);
+	if (!js || !f) {
+		free(f);
+		return -1;
+	}
+	f->next = NULL;
+	f->t_recv = t_recv;
+	f->len = len;
+	memcpy(f->buf + LWS_PRE, js, len);
+	if (c->tail)
+		c->tail->next = f;
+	else
+		c->head = f;
+	c->tail = f;
+	c->nframes++;
+	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+static void send_error(struct conn *c, const char *code, const char *message,
+		       json_object *in_reply_to)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "type", json_object_new_string("error"));
+	json_object_object_add(o, "code", json_object_new_string(code));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	if (in_reply_to)
+		json_object_object_add(o, "in_reply_to", json_object_get(in_reply_to));
+	metrics_error(&c->srv->metrics, code);
+	enqueue(c, o, 0);
+	json_object_put(o);
+}
+
+/* ---- messages ---- */
+
+static void send_welcome(struct conn *c, bool resumed)
+{
+	const struct intent_pack *p = engine_pack(c->srv->engine);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "type", json_object_new_string("welcome"));
+	json_object_object_add(o, "session", json_object_new_string(c->sess->id));
+	json_object_object_add(o, "resumed", json_object_new_boolean(resumed));
+	json_object_object_add(o, "lang", c->sess->conv.lang >= 0
+			       ? json_object_new_string(intent_lang_code(p, (size_t)c->sess->conv.lang))
+			       : NULL);
+	enqueue(c, o, 0);
+	json_object_put(o);
+}
+
+/* Attaches the connection to a session: the one named if it is still held,
+ * else a new one. Returns 0, or -1 after telling the client. */
+static int attach(struct conn *c, const char *want, int lang)
+{
+	struct ws_server *s = c->srv;
+	double now = now_s();
+	bool resumed = false;
+	if (c->sess) {
+		sess_detach(c->sess, now);
+		c->sess = NULL;
+	}
+	if (want && (c->sess = sess_resume(s->sessions, want, now)))
+		resumed = true;
+	else
+		c->sess = sess_create(s->sessions, lang, now);
+	if (!c->sess) {
+		send_error(c, "internal", "no room for a new conversation; try again later", NULL);
+		return -1;
+	}
+	if (lang >= 0) {
+		c->sess->conv.lang = (int8_t)lang;
+		c->sess->conv.lang_fixed = true;
+	}
+	s->metrics.sessions_open = sess_count(s->sessions);
+	json_object *f = conn_fields(c);
+	json_object_object_add(f, "resumed", json_object_new_boolean(resumed));
+	log_event("info", "session", f);
+	send_welcome(c, resumed);
+	return 0;
+}
+
+static void on_hello(struct conn *c, json_object *msg)
+{
+	const struct intent_pack *p = engine_pack(c->srv->engine);
+	json_object *v;
+	const char *want = NULL;
+	int lang = -1;
+	if (json_object_object_get_ex(msg, "session", &v) && !json_object_is_type(v, json_type_null)) {
+		if (!json_object_is_type(v, json_type_string)) {
+			send_error(c, "bad_session", "\"session\" must be a string", NULL);
+			return;
+		}
+		want = json_object_get_string(v);
+	}
+	if (json_object_object_get_ex(msg, "lang", &v) && !json_object_is_type(v, json_type_null)) {
+		lang = json_object_is_type(v, json_type_string)
+			? intent_lang_find(p, json_object_get_string(v)) : -1;
+		if (lang < 0) {
+			send_error(c, "bad_lang", "\"lang\" must be one of en, nb, sv, de, nl", NULL);
+			return;
+		}
+	}
+	attach(c, want, lang);
+}
+
+static json_object *reply_frame(struct ws_server *s, json_object *id,
+				const struct engine_plan *plan,
+				const struct engine_reply *reply,
+				const struct engine_results *res)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "type", json_object_new_string("reply"));
+	json_object_object_add(o, "in_reply_to", id ? json_object_get(id) : NULL);
+	json_object_object_add(o, "text", json_object_new_string_len(reply->text, (int)reply->len));
+	/* The rest is the CLI's --jsonl object, the reply text aside. */
+	json_object *r = report_json(s->engine, plan, NULL);
+	json_object_object_foreach(r, k, v)
+		json_object_object_add(o, k, json_object_get(v));
+	json_object_put(r);
+	json_object_object_add(o, "outcomes", report_outcomes_json(s->engine, reply));
+	json_object *esc = json_object_new_object();
+	json_object_object_add(esc, "escalate", json_object_new_boolean(plan->escalate));
+	json_object *topics = NULL;
+	json_object_object_get_ex(o, "l2_topics", &topics);
+	json_object_object_add(esc, "topics", json_object_get(topics));
+	json_object_object_add(esc, "status", json_object_new_string(
+		!plan->escalate ? "none" : res->ticket == ENGINE_TICKET_STORED ? "stored"
+		: res->ticket == ENGINE_TICKET_FAILED ? "failed" : "preview"));
+	json_object_object_add(esc, "ticket", res->ticket == ENGINE_TICKET_STORED
+			       ? json_object_new_string(res->ticket_ref) : NULL);
+	json_object_object_add(o, "escalation", esc);
+	return o;
+}
+
+static void on_message(struct conn *c, json_object *msg, double t_recv)
+{
+	struct ws_server *s = c->srv;
+	json_object *id = NULL, *v;
+	json_object_object_get_ex(msg, "id", &id);
+	if (id && !json_object_is_type(id, json_type_string) && !json_object_is_type(id, json_type_int))
+		id = NULL;
+	if (!json_object_object_get_ex(msg, "text", &v) || !json_object_is_type(v, json_type_string)) {
+		send_error(c, "bad_text", "\"text\" must be a string", id);
+		return;
+	}
+	if (!c->sess && attach(c, NULL, -1) < 0)
+		return;
+	const char *text = json_object_get_string(v);
+	size_t len = (size_t)json_object_get_string_len(v);
+	s->metrics.messages_total++;
+	int rc = engine_decide(s->engine, s->scr, &c->sess->conv, text, len, today_utc(), s->plan);
+	if (rc < 0) {
+		send_error(c, rc == -TOK_EUTF8 ? "bad_utf8" : "too_long", tok_strerror(rc), id);
+		return;
+	}
+	struct engine_results res;
+	memset(&res, 0, sizeof(res));
+	reg_file_lookup(s->registry, s->engine, s->plan, &res);
+	engine_say(s->engine, &c->sess->conv, s->plan, &res, s->reply);
+
+	for (uint8_t i = 0; i < s->reply->nparts; i++)
+		s->metrics.replies_by_intent[s->reply->parts[i].intent]++;
+	s->metrics.fallbacks_total += s->reply->fallback;
+	s->metrics.escalations_total += s->plan->escalate;
+
+	json_object *typing = json_object_new_object();
+	json_object_object_add(typing, "type", json_object_new_string("typing"));
+	json_object_object_add(typing, "in_reply_to", id ? json_object_get(id) : NULL);
+	enqueue(c, typing, 0);
+	json_object_put(typing);
+	json_object *o = reply_frame(s, id, s->plan, s->reply, &res);
+	enqueue(c, o, t_recv);
+	json_object_put(o);
+
+	json_object *f = conn_fields(c);
+	json_object_object_add(f, "lang", json_object_new_string(
+		intent_lang_code(engine_pack(s->engine), (size_t)s->plan->lang)));
+	json_object_object_add(f, "escalate", json_object_new_boolean(s->plan->escalate));
+	json_object_object_add(f, "intents", json_object_new_int(s->plan->ir.ndetected));
+	if (s->cfg.log_text)
+		json_object_object_add(f, "text", json_object_new_string_len(text, (int)len));
+	log_event("info", "message", f);
+}
+
+/* Handles one complete text message from the client. */
+static void handle(struct conn *c, const char *data, size_t len)
+{
+	struct ws_server *s = c->srv;
+	double now = now_s();
+	/* A token bucket: bursts are fine, a flood is told to slow down. */
+	c->tokens += (now - c->refilled) * s->cfg.rate;
+	if (c->tokens > s->cfg.burst)
+		c->tokens = s->cfg.burst;
+	c->refilled = now;
+	if (c->tokens < 1) {
+		send_error(c, "rate_limited", "too many messages; slow down", NULL);
+		return;
+	}
+	c->tokens -= 1;
+
+	json_tokener *tok = json_tokener_new_ex(MAX_JSON_DEPTH);
+	if (!tok) {
+		send_error(c, "internal", "out of memory", NULL);
+		return;
+	}
+	json_object *msg = json_tokener_parse_ex(tok, data, (int)len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t used = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	bool trailing = false;
+	for (size_t i = used; msg && i < len; i++)
+		trailing |= !strchr(" \t\r\n", data[i]) || data[i] == '\0';
+	if (!msg || jerr != json_tokener_success || trailing) {
+		if (jerr == json_tokener_error_depth)
+			send_error(c, "too_deep", "JSON nested too deeply", NULL);
+		else
+			send_error(c, "bad_json", "the frame is not one JSON object", NULL);
+		json_object_put(msg);
+		return;
+	}
+	json_object *type;
+	const char *t = json_object_is_type(msg, json_type_object) &&
+			json_object_object_get_ex(msg, "type", &type) &&
+			json_object_is_type(type, json_type_string)
+		? json_object_get_string(type) : NULL;
+	if (!json_object_is_type(msg, json_type_object))
+		send_error(c, "bad_json", "the frame is not a JSON object", NULL);
+	else if (t && strcmp(t, "message") == 0)
+		on_message(c, msg, now);
+	else if (t && strcmp(t, "hello") == 0)
+		on_hello(c, msg);
+	else
+		send_error(c, "bad_type", "\"type\" must be \"hello\" or \"message\"", NULL);
+	json_object_put(msg);
+}
+
+/* ---- connection filtering ---- */
+
+static bool origin_allowed(const struct ws_server *s, struct lws *wsi)
+{
+	if (s->cfg.norigins == 0)
+		return true;
+	char origin[256];
+	if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) <= 0)
+		return false;
+	for (size_t i = 0; i < s->cfg.norigins; i++)
+		if (strcmp(origin, s->cfg.origins[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Refuses a WebSocket upgrade that is not for us. Returns the reason or
+ * NULL to accept. */
+static const char *refuse(struct ws_server *s, struct lws *wsi)
+{
+	char uri[64];
+	if (s->draining)
+		return "shutting down";
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
+		return "not the WebSocket path";
+	if (!origin_allowed(s, wsi))
+		return "origin not allowed";
+	if (s->metrics.connections_open >= s->cfg.max_connections)
+		return "too many connections";
+	return NULL;
+}
+
+/* ---- HTTP endpoints ---- */
+
+static int http_respond(struct conn *c, struct lws *wsi, unsigned status,
+			const char *type, char *body, size_t len)
+{
+	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
+		      *end = hdr + sizeof(hdr) - 1;
+	free(c->body);
+	c->body = body;
+	c->body_len = len;
+	if (lws_add_http_common_headers(wsi, status, type, (lws_filepos_t)len, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+					 (const unsigned char *)"no-store", 8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return 1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int http_request(struct conn *c, struct lws *wsi, const char *path)
+{
+	struct ws_server *s = c->srv;
+	size_t cap = 16384;
+	char *body = malloc(LWS_PRE + cap);
+	if (!body)
+		return 1;
+	char *out = body + LWS_PRE;
+	if (strcmp(path, "/healthz") == 0) {
+		/* Liveness: the loop answered. Redis is reported by the queue
+		 * issue's code; until then the server has none to depend on. */
+		int n = snprintf(out, cap, "{\"status\":\"%s\",\"connections\":%llu,"
+				 "\"sessions\":%zu,\"redis\":\"not configured\"}\n",
+				 s->draining ? "draining" : "ok",
+				 (unsigned long long)s->metrics.connections_open,
+				 sess_count(s->sessions));
+		return http_respond(c, wsi, s->draining ? 503 : 200, "application/json",
+				    body, (size_t)n);
+	}
+	int n = metrics_render(&s->metrics, engine_pack(s->engine), out, cap);
+	if (n < 0) {
+		free(body);
+		return 1;
+	}
+	return http_respond(c, wsi, 200, "text/plain; version=0.0.4", body, (size_t)n);
+}
+
+static int http_writeable(struct conn *c, struct lws *wsi)
+{
+	if (!c->body)
+		return 0;
+	int n = lws_write(wsi, (unsigned char *)c->body + LWS_PRE, c->body_len,
+			  LWS_WRITE_HTTP_FINAL);
+	free(c->body);
+	c->body = NULL;
+	if (n < 0)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* ---- the callbacks ---- */
+
+static int writeable(struct conn *c)
+{
+	struct frame *f = c->head;
+	if (!f) {
+		if (c->close_code) {
+			lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+					 (unsigned char *)c->close_why, strlen(c->close_why));
+			return -1;
+		}
+		return 0;
+	}
+	if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len)
+		return -1;
+	if (f->t_recv > 0)
+		metrics_latency(&c->srv->metrics, now_s() - f->t_recv);
+	c->head = f->next;
+	if (!c->head)
+		c->tail = NULL;
+	c->nframes--;
+	free(f);
+	if (c->head || c->close_code)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+/* Takes a piece of an incoming message. Returns -1 to close the connection
+ * (the close reason is set). */
+static int receive(struct conn *c, const char *in, size_t len)
+{
+	struct ws_server *s = c->srv;
+	/* After a protocol violation the connection only finishes writing the
+	 * replies it owes, then closes; whatever else arrives is dropped
+	 * unread. */
+	if (c->close_code)
+		return 0;
+	if (lws_frame_is_binary(c->wsi)) {
+		metrics_error(&s->metrics, "binary");
+		close_after_queue(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "text frames only");
+		return 0;
+	}
+	bool last = lws_is_final_fragment(c->wsi) && !lws_remaining_packet_payload(c->wsi);
+	/* Refused as soon as it passes the limit, without keeping more than
+	 * the limit. */
+	if (c->rxlen + len > s->cfg.max_bytes) {
+		metrics_error(&s->metrics, "too_long");
+		log_event("warn", "too_long", conn_fields(c));
+		free(c->rx);
+		c->rx = NULL;
+		c->rxlen = 0;
+		close_after_queue(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+		return 0;
+	}
+	if (last && !c->rx) {
+		handle(c, in, len);
+		return 0;
+	}
+	if (!c->rx && !(c->rx = malloc(s->cfg.max_bytes)))
+		return -1;
+	memcpy(c->rx + c->rxlen, in, len);
+	c->rxlen += len;
+	if (last) {
+		handle(c, c->rx, c->rxlen);
+		free(c->rx);
+		c->rx = NULL;
+		c->rxlen = 0;
+	}
+	return 0;
+}
+
+static void closed(struct conn *c)
+{
+	struct ws_server *s = c->srv;
+	if (!s)
+		return;
+	if (c->sess)
+		sess_detach(c->sess, now_s());
+	free_queue(c);
+	free(c->rx);
+	c->rx = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->metrics.connections_open--;
+	log_event("info", "close", conn_fields(c));
+	c->srv = NULL;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		    void *in, size_t len)
+{
+	struct ws_server *s = lws_context_user(lws_get_context(wsi));
+	struct conn *c = user;
+	const char *why;
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		if ((why = refuse(s, wsi))) {
+			s->metrics.connections_rejected++;
+			json_object *f = json_object_new_object();
+			json_object_object_add(f, "reason", json_object_new_string(why));
+			log_event("warn", "refused", f);
+			return 1;
+		}
+		return 0;
+	case LWS_CALLBACK_ESTABLISHED:
+		c->srv = s;
+		c->wsi = wsi;
+		c->id = ++s->next_id;
+		c->tokens = s->cfg.burst;
+		c->refilled = now_s();
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		s->metrics.connections_open++;
+		s->metrics.connections_total++;
+		log_event("info", "connect", conn_fields(c));
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		return c->srv ? receive(c, in, len) : -1;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return c->srv ? writeable(c) : -1;
+	case LWS_CALLBACK_CLOSED:
+		closed(c);
+		return 0;
+	case LWS_CALLBACK_HTTP:
+		c->srv = NULL;
+		break;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* The dynamic HTTP endpoints, /healthz and /metrics. */
+static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			 void *in, size_t len)
+{
+	struct ws_server *s = lws_context_user(lws_get_context(wsi));
+	struct conn *c = user;
+	switch (reason) {
+	case LWS_CALLBACK_HTTP: {
+		c->srv = s;
+		char path[32];
+		/* The mount point is stripped from "in"; the full path tells
+		 * the two endpoints apart. */
+		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
+			return 1;
+		return http_request(c, wsi, path);
+	}
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return http_writeable(c, wsi);
+	case LWS_CALLBACK_CLOSED_HTTP:
+		free(c->body);
+		c->body = NULL;
+		break;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static void expire_sessions(lws_sorted_usec_list_t *sul)
+{
+	struct ws_server *s = lws_container_of(sul, struct ws_server, expire_timer);
+	size_t n = sess_expire(s->sessions, now_s());
+	s->metrics.sessions_open = sess_count(s->sessions);
+	if (n) {
+		json_object *f = json_object_new_object();
+		json_object_object_add(f, "expired", json_object_new_int64((int64_t)n));
+		log_event("info", "sessions_expired", f);
+	}
+	lws_sul_schedule(s->ctx, 0, &s->expire_timer, expire_sessions, EXPIRE_EVERY_US);
+}
+
+struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine *e,
+				const struct reg_file *registry, char *err, size_t errlen)
+{
+	struct ws_server *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->cfg = *cfg;
+	s->engine = e;
+	s->registry = registry;
+	s->scr = engine_scratch_new(e);
+	s->plan = malloc(sizeof(*s->plan));
+	s->reply = malloc(sizeof(*s->reply));
+	s->sessions = sess_store_new((size_t)cfg->max_connections * 4, cfg->session_ttl);
+	if (!s->scr || !s->plan || !s->reply || !s->sessions) {
+		snprintf(err, errlen, "out of memory");
+		goto free_server;
+	}
+
+	s->protocols[0] = (struct lws_protocols){
+		.name = "autoassist", .callback = callback,
+		.per_session_data_size = sizeof(struct conn), .rx_buffer_size = 4096,
+	};
+	s->protocols[1] = (struct lws_protocols){
+		.name = "autoassist-http", .callback = callback_http,
+		.per_session_data_size = sizeof(struct conn),
+	};
+	s->mounts[0] = (struct lws_http_mount){
+		.mount_next = &s->mounts[1], .mountpoint = "/healthz",
+		.origin = "autoassist-http", .origin_protocol = LWSMPRO_CALLBACK,
+		.mountpoint_len = 8,
+	};
+	s->mounts[1] = (struct lws_http_mount){
+		.mount_next = &s->mounts[2], .mountpoint = "/metrics",
+		.origin = "autoassist-http", .origin_protocol = LWSMPRO_CALLBACK,
+		.mountpoint_len = 8,
+	};
+	s->mounts[2] = (struct lws_http_mount){
+		.mountpoint = "/", .origin = cfg->web_dir, .def = "index.html",
+		.origin_protocol = LWSMPRO_FILE, .mountpoint_len = 1,
+	};
+	s->retry = (lws_retry_bo_t){
+		.secs_since_valid_ping = (uint16_t)(cfg->idle_timeout / 2 ? cfg->idle_timeout / 2 : 1),
+		.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout,
+	};
+
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.port = cfg->port;
+	info.iface = cfg->iface;
+	info.protocols = s->protocols;
+	info.mounts = &s->mounts[0];
+	info.user = s;
+	info.retry_and_idle_policy = &s->retry;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
+		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
+		       LWS_SERVER_OPTION_DISABLE_IPV6;
+	/* Room for every allowed connection, the listener and a margin for
+	 * HTTP requests. */
+	info.fd_limit_per_thread = cfg->max_connections + 64;
+	s->ctx = lws_create_context(&info);
+	if (!s->ctx) {
+		snprintf(err, errlen, "cannot listen on port %d (in use, or no permission)",
+			 cfg->port);
+		goto free_server;
+	}
+	lws_sul_schedule(s->ctx, 0, &s->expire_timer, expire_sessions, EXPIRE_EVERY_US);
+	return s;
+free_server:
+	ws_server_free(s);
+	return NULL;
+}
+
+int ws_server_run(struct ws_server *s, volatile sig_atomic_t *stop)
+{
+	json_object *f = json_object_new_object();
+	json_object_object_add(f, "port", json_object_new_int(s->cfg.port));
+	log_event("info", "listening", f);
+	while (!*stop)
+		if (lws_service(s->ctx, 0) < 0)
+			break;
+
+	/* Stop accepting, let what is queued go out, then say goodbye. */
+	s->draining = true;
+	log_event("info", "draining", NULL);
+	for (struct conn *c = s->conns; c; c = c->next)
+		close_after_queue(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+	double until = now_s() + s->cfg.drain_timeout;
+	while (s->conns && now_s() < until)
+		if (lws_service(s->ctx, 100) < 0)
+			break;
+	log_event("info", "stopped", NULL);
+	return 0;
+}
+
+void ws_server_free(struct ws_server *s)
+{
+	if (!s)
+		return;
+	if (s->ctx) {
+		lws_sul_cancel(&s->expire_timer);
+		lws_context_destroy(s->ctx);
+	}
+	sess_store_free(s->sessions);
+	free(s->reply);
+	free(s->plan);
+	engine_scratch_free(s->scr);
+	free(s);
+}
