@@ -36,8 +36,10 @@ test-asan: deps
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
+# The chat server on http://localhost:8080/ (PORT=... to change).
+PORT ?= 8080
 run: build
-	$(BUILD)/autoassist chat
+	$(BUILD)/autoassist serve --port $(PORT)
 
 bench: build
 	$(BUILD)/bench_classify tests/corpus/train.jsonl tests/corpus/heldout.jsonl
