@@ -1,7 +1,8 @@
 /* ws: the chat server. One libwebsockets context on one event loop serves
  * the widget's files at /, the WebSocket endpoint at /ws, GET /healthz and
  * GET /metrics. Every callback runs on the loop thread; nothing on it
- * blocks: the engine is pure and in memory, the registry is in memory. */
+ * blocks: the engine is pure and in memory, and Redis (the L2 queue, the
+ * registry) is talked to by a worker thread (rw.h). */
 #ifndef AUTOASSIST_WS_H
 #define AUTOASSIST_WS_H
 
@@ -29,6 +30,10 @@ struct ws_config {
 	unsigned queue_max;       /* frames queued for a client before 1008 */
 	double drain_timeout;     /* seconds SIGTERM waits for clients to leave */
 	bool log_text;            /* log customer text (debugging only) */
+	const char *redis_url;    /* NULL: no Redis; tickets are only previewed */
+	const char *stream;       /* the L2 stream */
+	const char *spool_path;   /* tickets Redis could not take, fsync'd */
+	double redis_timeout;     /* seconds for connecting and each command */
 };
 
 /* Fills cfg with the defaults: port 8080, all interfaces, 4 KiB messages,

@@ -90,6 +90,13 @@ static const char usage_text[] =
 	"  --rate X --burst N     AUTOASSIST_RATE, AUTOASSIST_BURST: messages per second\n"
 	"                         per connection (default 5, bursts of 10)\n"
 	"  --queue N              AUTOASSIST_QUEUE, frames queued for a slow client (64)\n"
+	"  --redis URL            AUTOASSIST_REDIS: host:port, redis://host:port or\n"
+	"                         unix:///path; the L2 queue and the grid registry\n"
+	"                         (without it tickets are only previewed)\n"
+	"  --stream KEY           AUTOASSIST_STREAM, the L2 stream (autoassist:l2)\n"
+	"  --spool FILE           AUTOASSIST_SPOOL, tickets Redis could not take\n"
+	"                         (default autoassist-spool.jsonl)\n"
+	"  --redis-timeout S      AUTOASSIST_REDIS_TIMEOUT, per command (default 0.5)\n"
 	"  --log-text             AUTOASSIST_LOG_TEXT=1, log customer text (debugging)\n"
 	"  (--registry, --max-bytes, --intents, --templates: AUTOASSIST_REGISTRY, ...)\n"
 	"  eval only:\n"
@@ -142,7 +149,8 @@ static const char *env_or(const char *name, const char *fallback)
 static const char *const serve_env[] = {
 	"AUTOASSIST_PORT", "AUTOASSIST_HOST", "AUTOASSIST_WEB", "AUTOASSIST_MAX_CONNECTIONS",
 	"AUTOASSIST_ORIGINS", "AUTOASSIST_SESSION_TTL", "AUTOASSIST_IDLE_TIMEOUT",
-	"AUTOASSIST_RATE", "AUTOASSIST_BURST", "AUTOASSIST_QUEUE",
+	"AUTOASSIST_RATE", "AUTOASSIST_BURST", "AUTOASSIST_QUEUE", "AUTOASSIST_REDIS",
+	"AUTOASSIST_STREAM", "AUTOASSIST_SPOOL", "AUTOASSIST_REDIS_TIMEOUT",
 };
 
 /* Sets serve option number k (see serve_env) from text. Returns 0, or -1
@@ -152,6 +160,7 @@ static int set_serve_opt(struct cli *c, int k, char *text)
 	static const struct { double lo, hi; } range[] = {
 		{ 1, 65535 }, { 0, 0 }, { 0, 0 }, { 1, 1000000 }, { 0, 0 },
 		{ 1, 86400 * 30 }, { 2, 86400 }, { 0.01, 1e6 }, { 1, 1e6 }, { 2, 1e6 },
+		{ 0, 0 }, { 0, 0 }, { 0, 0 }, { 0.01, 60 },
 	};
 	struct ws_config *w = &c->ws;
 	double x = 0;
@@ -181,6 +190,10 @@ static int set_serve_opt(struct cli *c, int k, char *text)
 	case 7: w->rate = x; break;
 	case 8: w->burst = x; break;
 	case 9: w->queue_max = (unsigned)x; break;
+	case 10: w->redis_url = text; break;
+	case 11: w->stream = text; break;
+	case 12: w->spool_path = text; break;
+	case 13: w->redis_timeout = x; break;
 	}
 	return 0;
 }
@@ -206,7 +219,8 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 	enum { O_INTENTS = 256, O_TEMPLATES, O_REGISTRY, O_TICKETS, O_TODAY, O_LANG,
 	       O_THRESHOLD, O_MARGIN, O_MAXBYTES, O_JSONL, O_MINEXACT, O_MINESC,
 	       O_MAXFALSE, O_MINLANG, O_EXAMPLES, O_PORT, O_HOST, O_WEB, O_MAXCONN,
-	       O_ORIGINS, O_TTL, O_IDLE, O_RATE, O_BURST, O_QUEUE, O_LOGTEXT };
+	       O_ORIGINS, O_TTL, O_IDLE, O_RATE, O_BURST, O_QUEUE, O_REDIS, O_STREAM,
+	       O_SPOOL, O_REDIS_TIMEOUT, O_LOGTEXT };
 	static const struct option longopts[] = {
 		{ "intents", required_argument, NULL, O_INTENTS },
 		{ "templates", required_argument, NULL, O_TEMPLATES },
@@ -233,6 +247,10 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 		{ "rate", required_argument, NULL, O_RATE },
 		{ "burst", required_argument, NULL, O_BURST },
 		{ "queue", required_argument, NULL, O_QUEUE },
+		{ "redis", required_argument, NULL, O_REDIS },
+		{ "stream", required_argument, NULL, O_STREAM },
+		{ "spool", required_argument, NULL, O_SPOOL },
+		{ "redis-timeout", required_argument, NULL, O_REDIS_TIMEOUT },
 		{ "log-text", no_argument, NULL, O_LOGTEXT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -288,6 +306,7 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 			break;
 		case O_PORT: case O_HOST: case O_WEB: case O_MAXCONN: case O_ORIGINS:
 		case O_TTL: case O_IDLE: case O_RATE: case O_BURST: case O_QUEUE:
+		case O_REDIS: case O_STREAM: case O_SPOOL: case O_REDIS_TIMEOUT:
 			if (set_serve_opt(c, ch - O_PORT, optarg) < 0)
 				return -1;
 			break;
@@ -629,6 +648,9 @@ int main(int argc, char **argv)
 	c.registry_path = getenv("AUTOASSIST_REGISTRY");
 	ws_config_default(&c.ws);
 	c.ws.web_dir = AUTOASSIST_SOURCE_DIR "/web";
+	c.ws.stream = "autoassist:l2";
+	c.ws.spool_path = "autoassist-spool.jsonl";
+	c.ws.redis_timeout = 0.5;
 	snprintf(c.session_id, sizeof(c.session_id), "cli-%ld", (long)getpid());
 	if (today_utc(&c.today) < 0)
 		return EXIT_IO;

@@ -14,9 +14,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/random.h>
+
 #include "log.h"
 #include "metrics.h"
 #include "report.h"
+#include "rw.h"
 #include "sess.h"
 
 /* JSON from a chat client is flat; deeper nesting is refused before it can
@@ -29,6 +32,14 @@ struct frame {
 	double t_recv;  /* when the message it answers arrived; 0: not a reply */
 	size_t len;
 	unsigned char buf[]; /* LWS_PRE bytes of headroom, then the payload */
+};
+
+/* A message that arrived while the one before it waits for Redis. */
+struct inmsg {
+	struct inmsg *next;
+	double t_recv;
+	size_t len;
+	char data[];
 };
 
 /* Per connection, allocated zeroed by lws. HTTP requests get one too (the
@@ -46,6 +57,13 @@ struct conn {
 	double tokens, refilled;
 	int close_code;    /* to close with once the queue is written; 0: none */
 	const char *close_why;
+	/* The message whose effects the Redis worker is carrying out, and
+	 * those that came after it: a conversation is answered in order. */
+	struct rw_job *inflight;
+	json_object *inflight_id;
+	double inflight_t;
+	struct inmsg *in_head, *in_tail;
+	unsigned nin;
 	/* HTTP: the response body of /healthz or /metrics. */
 	char *body;
 	size_t body_len;
@@ -68,6 +86,16 @@ struct ws_server {
 	struct conn *conns;
 	unsigned long long next_id;
 	bool draining;
+	struct rw *rw;     /* NULL without Redis */
+	unsigned inflight; /* jobs the worker holds */
+};
+
+/* What the loop needs back with a finished job. */
+struct job_ctx {
+	struct conn *conn;   /* NULL once the connection closed */
+	struct sess *sess;   /* kept attached until the job is said */
+	json_object *id;
+	double t_recv;
 };
 
 void ws_config_default(struct ws_config *cfg)
@@ -281,6 +309,104 @@ static json_object *reply_frame(struct ws_server *s, json_object *id,
 	return o;
 }
 
+/* Says the reply to a decided plan: moves the conversation on, and, when
+ * the connection is still there (c not NULL), queues the reply. */
+static void finish(struct ws_server *s, struct conn *c, struct sess *se,
+		   const struct engine_plan *plan, const struct engine_results *res,
+		   json_object *id, double t_recv)
+{
+	engine_say(s->engine, &se->conv, plan, res, s->reply);
+	for (uint8_t i = 0; i < s->reply->nparts; i++)
+		s->metrics.replies_by_intent[s->reply->parts[i].intent]++;
+	s->metrics.fallbacks_total += s->reply->fallback;
+	s->metrics.escalations_total += plan->escalate;
+
+	/* A confirmed address is linked to the conversation's profile. */
+	for (uint8_t i = 0; s->rw && i < s->reply->nparts; i++) {
+		const struct intent_rule *r = intent_rule(engine_pack(s->engine),
+							  s->reply->parts[i].intent);
+		struct rw_job *j;
+		if (r->check != INTENT_CHECK_METER_ADDRESS ||
+		    s->reply->parts[i].outcome != ENGINE_OUT_CONFIRMED ||
+		    !(j = calloc(1, sizeof(*j))))
+			continue;
+		j->link_profile = true;
+		j->link = plan->facts;
+		snprintf(j->session_id, sizeof(j->session_id), "%s", se->id);
+		s->inflight++;
+		rw_submit(s->rw, j);
+	}
+
+	json_object *f = json_object_new_object();
+	json_object_object_add(f, "session", json_object_new_string(se->id));
+	json_object_object_add(f, "lang", json_object_new_string(
+		intent_lang_code(engine_pack(s->engine), (size_t)plan->lang)));
+	json_object_object_add(f, "escalate", json_object_new_boolean(plan->escalate));
+	if (plan->escalate)
+		json_object_object_add(f, "ticket", json_object_new_string(
+			res->ticket == ENGINE_TICKET_STORED ? res->ticket_ref
+			: res->ticket == ENGINE_TICKET_FAILED ? "failed" : "preview"));
+	json_object_object_add(f, "intents", json_object_new_int(plan->ir.ndetected));
+	if (s->cfg.log_text)
+		json_object_object_add(f, "text", json_object_new_string_len(plan->text,
+									      (int)plan->len));
+	log_event("info", "message", f);
+
+	if (!c)
+		return;
+	json_object *o = reply_frame(s, id, plan, s->reply, res);
+	enqueue(c, o, t_recv);
+	json_object_put(o);
+}
+
+/* A ticket reference: the date, then 32 random bits, so references never
+ * repeat across restarts or instances. */
+static int ticket_ref(char *out, size_t cap)
+{
+	unsigned char r[4];
+	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		return -1;
+	struct slot_date d = today_utc();
+	snprintf(out, cap, "L2-%04d%02d%02d-%02X%02X%02X%02X", d.y, d.m, d.d, r[0], r[1], r[2], r[3]);
+	return 0;
+}
+
+/* Hands the plan's effects to the Redis worker. Returns 0, or -1 when the
+ * job could not be made (the caller then answers without them). */
+static int submit(struct conn *c, json_object *id, double t_recv)
+{
+	struct ws_server *s = c->srv;
+	struct job_ctx *ctx = calloc(1, sizeof(*ctx));
+	struct rw_job *j = ctx ? rw_job_new(s->plan) : NULL;
+	if (!j) {
+		free(ctx);
+		return -1;
+	}
+	if (s->plan->escalate) {
+		char ref[40], created[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (ticket_ref(ref, sizeof(ref)) < 0 ||
+		    !(j->ticket = report_ticket_json(s->engine, &c->sess->conv, s->plan, ref,
+						     c->sess->id, created))) {
+			rw_job_free(j);
+			free(ctx);
+			return -1;
+		}
+	}
+	ctx->conn = c;
+	ctx->sess = c->sess;
+	ctx->id = id ? json_object_get(id) : NULL;
+	ctx->t_recv = t_recv;
+	j->owner = ctx;
+	c->inflight = j;
+	s->inflight++;
+	rw_submit(s->rw, j);
+	return 0;
+}
+
 static void on_message(struct conn *c, json_object *msg, double t_recv)
 {
 	struct ws_server *s = c->srv;
@@ -294,48 +420,37 @@ static void on_message(struct conn *c, json_object *msg, double t_recv)
 	}
 	if (!c->sess && attach(c, NULL, -1) < 0)
 		return;
-	const char *text = json_object_get_string(v);
-	size_t len = (size_t)json_object_get_string_len(v);
 	s->metrics.messages_total++;
-	int rc = engine_decide(s->engine, s->scr, &c->sess->conv, text, len, today_utc(), s->plan);
+	int rc = engine_decide(s->engine, s->scr, &c->sess->conv, json_object_get_string(v),
+			       (size_t)json_object_get_string_len(v), today_utc(), s->plan);
 	if (rc < 0) {
 		send_error(c, rc == -TOK_EUTF8 ? "bad_utf8" : "too_long", tok_strerror(rc), id);
 		return;
 	}
-	struct engine_results res;
-	memset(&res, 0, sizeof(res));
-	reg_file_lookup(s->registry, s->engine, s->plan, &res);
-	engine_say(s->engine, &c->sess->conv, s->plan, &res, s->reply);
-
-	for (uint8_t i = 0; i < s->reply->nparts; i++)
-		s->metrics.replies_by_intent[s->reply->parts[i].intent]++;
-	s->metrics.fallbacks_total += s->reply->fallback;
-	s->metrics.escalations_total += s->plan->escalate;
-
 	json_object *typing = json_object_new_object();
 	json_object_object_add(typing, "type", json_object_new_string("typing"));
 	json_object_object_add(typing, "in_reply_to", id ? json_object_get(id) : NULL);
 	enqueue(c, typing, 0);
 	json_object_put(typing);
-	json_object *o = reply_frame(s, id, s->plan, s->reply, &res);
-	enqueue(c, o, t_recv);
-	json_object_put(o);
 
-	json_object *f = conn_fields(c);
-	json_object_object_add(f, "lang", json_object_new_string(
-		intent_lang_code(engine_pack(s->engine), (size_t)s->plan->lang)));
-	json_object_object_add(f, "escalate", json_object_new_boolean(s->plan->escalate));
-	json_object_object_add(f, "intents", json_object_new_int(s->plan->ir.ndetected));
-	if (s->cfg.log_text)
-		json_object_object_add(f, "text", json_object_new_string_len(text, (int)len));
-	log_event("info", "message", f);
+	/* The registry and the ticket need Redis: the worker does them and
+	 * the reply follows when it is done. Without Redis, the registry file
+	 * (in memory) answers and tickets are only previewed. */
+	if (s->rw && (s->plan->escalate || s->plan->lookup != ENGINE_LOOKUP_NONE) &&
+	    submit(c, id, t_recv) == 0)
+		return;
+	struct engine_results res;
+	memset(&res, 0, sizeof(res));
+	reg_file_lookup(s->registry, s->engine, s->plan, &res);
+	if (s->rw && s->plan->escalate)
+		res.ticket = ENGINE_TICKET_FAILED; /* the job could not be made */
+	finish(s, c, c->sess, s->plan, &res, id, t_recv);
 }
 
-/* Handles one complete text message from the client. */
-static void handle(struct conn *c, const char *data, size_t len)
+/* Processes one complete text message from the client. */
+static void process(struct conn *c, const char *data, size_t len, double now)
 {
 	struct ws_server *s = c->srv;
-	double now = now_s();
 	/* A token bucket: bursts are fine, a flood is told to slow down. */
 	c->tokens += (now - c->refilled) * s->cfg.rate;
 	if (c->tokens > s->cfg.burst)
@@ -381,6 +496,74 @@ static void handle(struct conn *c, const char *data, size_t len)
 	else
 		send_error(c, "bad_type", "\"type\" must be \"hello\" or \"message\"", NULL);
 	json_object_put(msg);
+}
+
+/* Takes one complete text message. While an earlier one waits for Redis
+ * it waits too (up to the queue limit): replies keep the order of the
+ * messages, and a message is decided only after the one before it was
+ * said. */
+static void handle(struct conn *c, const char *data, size_t len)
+{
+	double now = now_s();
+	if (!c->inflight) {
+		process(c, data, len, now);
+		return;
+	}
+	struct inmsg *m = c->nin < c->srv->cfg.queue_max ? malloc(sizeof(*m) + len) : NULL;
+	if (!m) {
+		send_error(c, "rate_limited", "too many messages waiting; slow down", NULL);
+		return;
+	}
+	m->next = NULL;
+	m->t_recv = now;
+	m->len = len;
+	memcpy(m->data, data, len);
+	if (c->in_tail)
+		c->in_tail->next = m;
+	else
+		c->in_head = m;
+	c->in_tail = m;
+	c->nin++;
+}
+
+/* Processes the messages that waited, until one waits for Redis again. */
+static void resume_inbound(struct conn *c)
+{
+	while (c->in_head && !c->inflight && !c->close_code) {
+		struct inmsg *m = c->in_head;
+		c->in_head = m->next;
+		if (!c->in_head)
+			c->in_tail = NULL;
+		c->nin--;
+		process(c, m->data, m->len, m->t_recv);
+		free(m);
+	}
+}
+
+/* Loop thread: the worker finished jobs. Each is said to its connection,
+ * or, when the customer left meanwhile, still recorded in the
+ * conversation so a reconnect continues from it. */
+static void collect(struct ws_server *s)
+{
+	for (struct rw_job *j; (j = rw_take_done(s->rw));) {
+		s->inflight--;
+		struct job_ctx *ctx = j->owner;
+		if (ctx) {
+			struct conn *c = ctx->conn;
+			if (j->spooled)
+				log_event("warn", "ticket_spooled", NULL);
+			finish(s, c, ctx->sess, j->plan_copy, &j->res, ctx->id, ctx->t_recv);
+			if (c) {
+				c->inflight = NULL;
+				resume_inbound(c);
+			} else {
+				sess_detach(ctx->sess, now_s());
+			}
+			json_object_put(ctx->id);
+			free(ctx);
+		}
+		rw_job_free(j);
+	}
 }
 
 /* ---- connection filtering ---- */
@@ -442,13 +625,13 @@ static int http_request(struct conn *c, struct lws *wsi, const char *path)
 		return 1;
 	char *out = body + LWS_PRE;
 	if (strcmp(path, "/healthz") == 0) {
-		/* Liveness: the loop answered. Redis is reported by the queue
-		 * issue's code; until then the server has none to depend on. */
+		const char *redis = !s->rw ? "not configured" : rw_redis_ok(s->rw) ? "ok" : "down";
 		int n = snprintf(out, cap, "{\"status\":\"%s\",\"connections\":%llu,"
-				 "\"sessions\":%zu,\"redis\":\"not configured\"}\n",
+				 "\"sessions\":%zu,\"redis\":\"%s\",\"spool_pending\":%s}\n",
 				 s->draining ? "draining" : "ok",
 				 (unsigned long long)s->metrics.connections_open,
-				 sess_count(s->sessions));
+				 sess_count(s->sessions), redis,
+				 s->rw && rw_spool_pending(s->rw) ? "true" : "false");
 		return http_respond(c, wsi, s->draining ? 503 : 200, "application/json",
 				    body, (size_t)n);
 	}
@@ -479,7 +662,7 @@ static int writeable(struct conn *c)
 {
 	struct frame *f = c->head;
 	if (!f) {
-		if (c->close_code) {
+		if (c->close_code && !c->inflight) {
 			lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
 					 (unsigned char *)c->close_why, strlen(c->close_why));
 			return -1;
@@ -549,9 +732,17 @@ static void closed(struct conn *c)
 	struct ws_server *s = c->srv;
 	if (!s)
 		return;
-	if (c->sess)
+	if (c->inflight)
+		/* The job still says its reply into the session, then lets go. */
+		((struct job_ctx *)c->inflight->owner)->conn = NULL;
+	else if (c->sess)
 		sess_detach(c->sess, now_s());
 	free_queue(c);
+	for (struct inmsg *m = c->in_head, *n; m; m = n) {
+		n = m->next;
+		free(m);
+	}
+	c->in_head = c->in_tail = NULL;
 	free(c->rx);
 	c->rx = NULL;
 	if (c->prev)
@@ -608,6 +799,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		break;
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		return 0;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		if (s && s->rw)
+			collect(s);
+		return 0;
 	default:
 		break;
 	}
@@ -640,6 +835,13 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 		break;
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* Worker thread: a job is done; lws_cancel_service is the one call lws
+ * allows from another thread, and it brings the loop to collect(). */
+static void wake(void *ctx)
+{
+	lws_cancel_service(ctx);
 }
 
 static void expire_sessions(lws_sorted_usec_list_t *sul)
@@ -723,6 +925,15 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 		goto free_server;
 	}
 	lws_sul_schedule(s->ctx, 0, &s->expire_timer, expire_sessions, EXPIRE_EVERY_US);
+	if (cfg->redis_url) {
+		struct rw_config rc = {
+			.redis = { cfg->redis_url, cfg->redis_timeout },
+			.stream = cfg->stream, .spool_path = cfg->spool_path,
+			.retry_interval = 1.0,
+		};
+		if (!(s->rw = rw_new(&rc, e, wake, s->ctx, err, errlen)))
+			goto free_server;
+	}
 	return s;
 free_server:
 	ws_server_free(s);
@@ -744,7 +955,7 @@ int ws_server_run(struct ws_server *s, volatile sig_atomic_t *stop)
 	for (struct conn *c = s->conns; c; c = c->next)
 		close_after_queue(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 	double until = now_s() + s->cfg.drain_timeout;
-	while (s->conns && now_s() < until)
+	while ((s->conns || s->inflight) && now_s() < until)
 		if (lws_service(s->ctx, 100) < 0)
 			break;
 	log_event("info", "stopped", NULL);
@@ -755,6 +966,8 @@ void ws_server_free(struct ws_server *s)
 {
 	if (!s)
 		return;
+	/* The worker first: it may still wake the loop. */
+	rw_free(s->rw);
 	if (s->ctx) {
 		lws_sul_cancel(&s->expire_timer);
 		lws_context_destroy(s->ctx);

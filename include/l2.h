@@ -1,0 +1,73 @@
+/* l2: the L2 queue and the grid registry in Redis (layout: docs/redis.md),
+ * and the local spool that keeps tickets when Redis cannot take them.
+ * Every function here does blocking I/O with timeouts: the server calls
+ * them only on its Redis worker thread (see rw.h), the CLI directly. */
+#ifndef AUTOASSIST_L2_H
+#define AUTOASSIST_L2_H
+
+#include <hiredis/hiredis.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine.h"
+
+#define L2_STREAM_DEFAULT "autoassist:l2"
+#define L2_GROUP "l2"
+
+struct l2_redis {
+	const char *url;  /* redis://host:port, unix:///path or host:port */
+	double timeout;   /* seconds, for connecting and for each command */
+};
+
+/* Connects to Redis. Returns the context (free with redisFree) or NULL
+ * with a sentence in err. */
+redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen);
+
+/* Creates the consumer group on stream (and the stream) when missing.
+ * Returns 0 or -1. */
+int l2_ensure_group(redisContext *rc, const char *stream);
+
+/* Adds ticket (the object report_ticket_json builds) to stream, once: a
+ * ticket whose ticket_id was added before is not added again. Writes the
+ * stream entry id into id. Returns 0, or -1 when Redis did not take it
+ * (connection lost, timeout, refused: rc must then be reconnected when
+ * rc->err is set). */
+int l2_add(redisContext *rc, const char *stream, json_object *ticket, char *id, size_t idlen);
+
+/* Looks the plan's registry question up: by meter ID or by address.
+ * Fills res->registry and res->record. */
+void l2_registry_lookup(redisContext *rc, const struct engine *e,
+			const struct engine_plan *plan, struct engine_results *res);
+
+/* Stores one registry record (and its address index). Returns 0 or -1. */
+int l2_registry_put(redisContext *rc, const struct engine *e, const struct engine_record *r);
+
+/* Reads one record by meter ID: 1 found, 0 not found, -1 Redis error. */
+int l2_registry_get(redisContext *rc, const char *meter_id, struct engine_record *r);
+
+/* Links the session's profile to the confirmed address and meter. */
+int l2_link_profile(redisContext *rc, const char *session_id, const struct engine_facts *f);
+
+/* ---- the spool: an append-only file of tickets, one JSON line each ---- */
+
+struct l2_spool;
+
+/* Opens (creating) the spool file. Returns NULL with a sentence in err. */
+struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen);
+void l2_spool_close(struct l2_spool *s);
+
+/* Appends a ticket and fsyncs before returning 0; -1 when it is not
+ * durably written. */
+int l2_spool_append(struct l2_spool *s, json_object *ticket);
+
+/* True when tickets wait in the spool. */
+bool l2_spool_pending(const struct l2_spool *s);
+
+/* Moves spooled tickets to stream in order, each once (l2_add is
+ * idempotent, so a crash mid-way resends nothing twice). Stops at the first
+ * that Redis does not take. Returns how many moved, or -1 on a file error;
+ * the spool is emptied when all have moved. */
+int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream);
+
+#endif

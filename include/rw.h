@@ -1,0 +1,71 @@
+/* rw: the server's Redis worker. One thread owns the Redis connection and
+ * the spool and runs the effects of a message (the registry lookup, the L2
+ * ticket, the profile link) with blocking calls and timeouts, so the event
+ * loop never waits on Redis. Finished jobs are handed back to the loop: the
+ * worker calls the wake function (lws_cancel_service) and the loop takes
+ * them with rw_take_done.
+ *
+ * Threads: rw_new, rw_submit, rw_take_done, rw_redis_ok and rw_free are
+ * called on the loop thread; the job's work runs on the worker thread. */
+#ifndef AUTOASSIST_RW_H
+#define AUTOASSIST_RW_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine.h"
+#include "l2.h"
+
+struct rw_job {
+	struct rw_job *next;
+	void *owner;                 /* the connection waiting, or NULL */
+	/* In: */
+	const struct engine_plan *plan_copy; /* owned by the job: plan and text */
+	json_object *ticket;         /* the L2 ticket to store, or NULL; owned */
+	char session_id[40];
+	struct engine_facts link;    /* with link_profile: the confirmed facts */
+	bool link_profile;
+	/* Out: */
+	struct engine_results res;
+	bool spooled;                /* the ticket went to the spool */
+};
+
+struct rw_config {
+	struct l2_redis redis;       /* url NULL: no Redis, checks unavailable */
+	const char *stream;
+	const char *spool_path;
+	double retry_interval;       /* seconds between reconnects / drains */
+};
+
+struct rw;
+
+/* Opens the spool and starts the worker thread. engine must outlive it.
+ * wake(arg) is called on the worker thread when a job is done. Returns
+ * NULL with a sentence in err. */
+struct rw *rw_new(const struct rw_config *cfg, const struct engine *e,
+		  void (*wake)(void *), void *arg, char *err, size_t errlen);
+
+/* Stops the thread after the jobs already submitted are done, and frees
+ * everything (jobs not yet taken included). */
+void rw_free(struct rw *w);
+
+/* Hands a job to the worker; the worker owns it until rw_take_done gives
+ * it back. */
+void rw_submit(struct rw *w, struct rw_job *job);
+
+/* A finished job, in submission order, or NULL. The caller owns it and
+ * frees it with rw_job_free. */
+struct rw_job *rw_take_done(struct rw *w);
+
+/* Creates a job with copies of plan (and the text it refers to). Returns
+ * NULL when memory is short. */
+struct rw_job *rw_job_new(const struct engine_plan *plan);
+void rw_job_free(struct rw_job *job);
+
+/* Whether the last Redis command succeeded (for /healthz), and whether
+ * tickets wait in the spool. */
+bool rw_redis_ok(struct rw *w);
+bool rw_spool_pending(struct rw *w);
+
+#endif

@@ -1,0 +1,389 @@
+/* l2: Redis queue, registry and spool. See include/l2.h and docs/redis.md.
+ *
+ * Customer text only ever travels as a command argument (redisCommandArgv),
+ * never inside a command string, so a message that carries Redis protocol
+ * is stored literally. */
+#include "l2.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "report.h"
+
+#define DEDUPE_PREFIX "autoassist:l2:ticket:"
+#define DEDUPE_SECONDS "2592000"
+#define REG_METER "autoassist:registry:meter:"
+#define REG_ADDR "autoassist:registry:addr:"
+#define PROFILE "autoassist:profile:"
+
+/* Adds the entry unless the ticket's dedupe key says it was added before;
+ * atomic, so a retry racing the first write cannot add a second entry. */
+static const char add_script[] =
+	"local id = redis.call('GET', KEYS[2])\n"
+	"if id then return id end\n"
+	"id = redis.call('XADD', KEYS[1], '*', unpack(ARGV))\n"
+	"redis.call('SET', KEYS[2], id, 'EX', " DEDUPE_SECONDS ")\n"
+	"return id\n";
+
+redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
+{
+	const char *u = cfg->url ? cfg->url : "127.0.0.1:6379";
+	struct timeval tv = { (time_t)cfg->timeout,
+			      (suseconds_t)((cfg->timeout - (time_t)cfg->timeout) * 1e6) };
+	redisContext *rc;
+	if (strncmp(u, "unix://", 7) == 0 || u[0] == '/') {
+		rc = redisConnectUnixWithTimeout(u[0] == '/' ? u : u + 7, tv);
+	} else {
+		char host[256];
+		int port = 6379;
+		if (strncmp(u, "redis://", 8) == 0)
+			u += 8;
+		snprintf(host, sizeof(host), "%s", u);
+		char *colon = strrchr(host, ':');
+		if (colon) {
+			*colon = '\0';
+			port = atoi(colon + 1);
+		}
+		char *slash = strchr(host, '/');
+		if (slash)
+			*slash = '\0';
+		rc = redisConnectWithTimeout(host, port, tv);
+	}
+	if (!rc || rc->err) {
+		snprintf(err, errlen, "redis %s: %s", cfg->url ? cfg->url : "127.0.0.1:6379",
+			 rc ? rc->errstr : "out of memory");
+		redisFree(rc);
+		return NULL;
+	}
+	redisSetTimeout(rc, tv);
+	return rc;
+}
+
+int l2_ensure_group(redisContext *rc, const char *stream)
+{
+	const char *argv[] = { "XGROUP", "CREATE", stream, L2_GROUP, "0", "MKSTREAM" };
+	redisReply *r = redisCommandArgv(rc, 6, argv, NULL);
+	int ok = r && (r->type == REDIS_REPLY_STATUS ||
+		       (r->type == REDIS_REPLY_ERROR && strstr(r->str, "BUSYGROUP")));
+	freeReplyObject(r);
+	return ok ? 0 : -1;
+}
+
+/* The string member key of o, or "" when o or the member is missing. */
+static const char *str_at(json_object *o, const char *key)
+{
+	json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return "";
+	return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+}
+
+/* Joins an array of strings with sep into out. */
+static void join(json_object *arr, const char *sep, char *out, size_t cap)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(arr, i));
+		int w = snprintf(out + n, n < cap ? cap - n : 0, "%s%s", i ? sep : "", s ? s : "");
+		if (w < 0 || n + (size_t)w >= cap)
+			return;
+		n += (size_t)w;
+	}
+}
+
+int l2_add(redisContext *rc, const char *stream, json_object *t, char *id, size_t idlen)
+{
+	json_object *v;
+	char topics[256], answered[512], dedupe[128];
+	char *tech = NULL;
+	int rc_ = -1;
+	const char *tid = str_at(t, "ticket_id");
+	if (!*tid)
+		return -1;
+	snprintf(dedupe, sizeof(dedupe), DEDUPE_PREFIX "%s", tid);
+	json_object_object_get_ex(t, "l2_topics", &v);
+	join(v, ",", topics, sizeof(topics));
+	json_object_object_get_ex(t, "intents_answered", &v);
+	join(v, ",", answered, sizeof(answered));
+	size_t tcap = 16384;
+	if (!(tech = malloc(tcap)))
+		return -1;
+	json_object_object_get_ex(t, "technical_part", &v);
+	join(v, "\n", tech, tcap);
+	json_object *turns = NULL;
+	json_object_object_get_ex(t, "turns", &turns);
+
+	const char *argv[40];
+	size_t argc = 0;
+	argv[argc++] = "EVAL";
+	argv[argc++] = add_script;
+	argv[argc++] = "2";
+	argv[argc++] = stream;
+	argv[argc++] = dedupe;
+#define FIELD(k, val) do { argv[argc++] = (k); argv[argc++] = (val); } while (0)
+	FIELD("ticket_id", tid);
+	FIELD("session_id", str_at(t, "session_id"));
+	FIELD("created_at", str_at(t, "created_at"));
+	FIELD("lang", str_at(t, "lang"));
+	FIELD("topics", topics);
+	FIELD("technical_part", tech);
+	FIELD("message", str_at(t, "message"));
+	json_object *slots = NULL, *addr = NULL, *meter = NULL;
+	json_object_object_get_ex(t, "slots", &slots);
+	json_object_object_get_ex(slots, "address", &addr);
+	json_object_object_get_ex(slots, "meter", &meter);
+	FIELD("new_address", str_at(addr, "text"));
+	FIELD("meter_id", str_at(meter, "id"));
+	FIELD("move_date", str_at(slots, "date"));
+	FIELD("intents_answered", answered);
+	FIELD("turns", turns ? json_object_to_json_string_ext(turns, JSON_C_TO_STRING_PLAIN) : "[]");
+	FIELD("ticket", json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN));
+#undef FIELD
+	redisReply *r = redisCommandArgv(rc, (int)argc, argv, NULL);
+	if (r && r->type == REDIS_REPLY_STRING) {
+		snprintf(id, idlen, "%s", r->str);
+		rc_ = 0;
+	}
+	freeReplyObject(r);
+	free(tech);
+	return rc_;
+}
+
+static int hash_to_record(redisReply *r, struct engine_record *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	if (!r || r->type != REDIS_REPLY_ARRAY)
+		return -1;
+	if (r->elements == 0)
+		return 0;
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
+		if (!k || !v)
+			continue;
+		if (strcmp(k, "meter_id") == 0)
+			snprintf(rec->meter_id, sizeof(rec->meter_id), "%s", v);
+		else if (strcmp(k, "address") == 0)
+			snprintf(rec->street, sizeof(rec->street), "%s", v);
+		else if (strcmp(k, "postcode") == 0)
+			snprintf(rec->postcode, sizeof(rec->postcode), "%s", v);
+		else if (strcmp(k, "city") == 0)
+			snprintf(rec->city, sizeof(rec->city), "%s", v);
+		else if (strcmp(k, "supply_start") == 0 &&
+			 slot_date_parse_iso(v, &rec->supply_start) < 0)
+			return 0; /* a broken record is no record */
+	}
+	return rec->meter_id[0] && rec->supply_start.y ? 1 : 0;
+}
+
+int l2_registry_get(redisContext *rc, const char *meter_id, struct engine_record *r)
+{
+	char key[128];
+	snprintf(key, sizeof(key), REG_METER "%s", meter_id);
+	const char *argv[] = { "HGETALL", key };
+	redisReply *rep = redisCommandArgv(rc, 2, argv, NULL);
+	int found = hash_to_record(rep, r);
+	freeReplyObject(rep);
+	return found;
+}
+
+static int address_key(const struct engine *e, const char *street, char *key, size_t cap)
+{
+	char k[SLOT_ADDR_MAX * 2];
+	if (slot_address_key(engine_slots(e), street, strlen(street), k, sizeof(k)) <= 0)
+		return -1;
+	snprintf(key, cap, REG_ADDR "%s", k);
+	return 0;
+}
+
+void l2_registry_lookup(redisContext *rc, const struct engine *e,
+			const struct engine_plan *plan, struct engine_results *res)
+{
+	char meter[SLOT_METER_MAX];
+	res->registry = ENGINE_REG_NOT_ASKED;
+	if (plan->lookup == ENGINE_LOOKUP_NONE)
+		return;
+	res->registry = ENGINE_REG_UNAVAILABLE;
+	if (!rc)
+		return;
+	if (plan->lookup == ENGINE_LOOKUP_METER) {
+		snprintf(meter, sizeof(meter), "%s", plan->facts.meter.id);
+	} else {
+		char key[SLOT_ADDR_MAX * 2 + 64];
+		const struct slot_address *a = &plan->facts.address;
+		if (address_key(e, a->street[0] ? a->street : a->text, key, sizeof(key)) < 0) {
+			res->registry = ENGINE_REG_NOT_FOUND;
+			return;
+		}
+		const char *argv[] = { "GET", key };
+		redisReply *r = redisCommandArgv(rc, 2, argv, NULL);
+		if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
+			freeReplyObject(r);
+			return;
+		}
+		if (r->type == REDIS_REPLY_NIL) {
+			freeReplyObject(r);
+			res->registry = ENGINE_REG_NOT_FOUND;
+			return;
+		}
+		snprintf(meter, sizeof(meter), "%s", r->str);
+		freeReplyObject(r);
+	}
+	int found = l2_registry_get(rc, meter, &res->record);
+	if (found >= 0)
+		res->registry = found ? ENGINE_REG_FOUND : ENGINE_REG_NOT_FOUND;
+}
+
+int l2_registry_put(redisContext *rc, const struct engine *e, const struct engine_record *r)
+{
+	char key[128], date[16], akey[SLOT_ADDR_MAX * 2 + 64];
+	snprintf(key, sizeof(key), REG_METER "%s", r->meter_id);
+	snprintf(date, sizeof(date), "%04d-%02d-%02d", r->supply_start.y, r->supply_start.m,
+		 r->supply_start.d);
+	const char *argv[] = { "HSET", key, "meter_id", r->meter_id, "address", r->street,
+			       "postcode", r->postcode, "city", r->city, "supply_start", date };
+	redisReply *rep = redisCommandArgv(rc, 12, argv, NULL);
+	int ok = rep && rep->type == REDIS_REPLY_INTEGER;
+	freeReplyObject(rep);
+	if (!ok)
+		return -1;
+	if (address_key(e, r->street, akey, sizeof(akey)) < 0)
+		return 0;
+	const char *sargv[] = { "SET", akey, r->meter_id };
+	rep = redisCommandArgv(rc, 3, sargv, NULL);
+	ok = rep && rep->type == REDIS_REPLY_STATUS;
+	freeReplyObject(rep);
+	return ok ? 0 : -1;
+}
+
+int l2_link_profile(redisContext *rc, const char *session_id, const struct engine_facts *f)
+{
+	char key[128], when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(key, sizeof(key), PROFILE "%s", session_id);
+	const char *argv[] = { "HSET", key, "address", f->address.text, "meter_id",
+			       f->meter.id, "linked_at", when };
+	redisReply *r = redisCommandArgv(rc, 8, argv, NULL);
+	int ok = r && r->type == REDIS_REPLY_INTEGER;
+	freeReplyObject(r);
+	return ok ? 0 : -1;
+}
+
+/* ---- spool ---- */
+
+struct l2_spool {
+	int fd;
+	char path[4096];
+	bool pending;
+};
+
+struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
+{
+	struct l2_spool *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	s->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	struct stat st;
+	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
+		snprintf(err, errlen, "spool %s: %s", path, strerror(errno));
+		if (s->fd >= 0)
+			close(s->fd);
+		free(s);
+		return NULL;
+	}
+	s->pending = st.st_size > 0;
+	return s;
+}
+
+void l2_spool_close(struct l2_spool *s)
+{
+	if (!s)
+		return;
+	close(s->fd);
+	free(s);
+}
+
+bool l2_spool_pending(const struct l2_spool *s)
+{
+	return s && s->pending;
+}
+
+int l2_spool_append(struct l2_spool *s, json_object *ticket)
+{
+	size_t len;
+	const char *js = json_object_to_json_string_length(ticket, JSON_C_TO_STRING_PLAIN, &len);
+	char *line = malloc(len + 1);
+	if (!js || !line) {
+		free(line);
+		return -1;
+	}
+	memcpy(line, js, len);
+	line[len] = '\n';
+	size_t off = 0;
+	int rc = -1;
+	while (off < len + 1) {
+		ssize_t w = write(s->fd, line + off, len + 1 - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto free_line;
+		off += (size_t)w;
+	}
+	/* The customer is told "recorded" only after this returns. */
+	if (fsync(s->fd) < 0)
+		goto free_line;
+	s->pending = true;
+	rc = 0;
+free_line:
+	free(line);
+	return rc;
+}
+
+int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream)
+{
+	if (!s->pending)
+		return 0;
+	int moved = 0, rc_ = -1;
+	FILE *f = fopen(s->path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	if (!f)
+		return -1;
+	bool all = true;
+	for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
+		const char *why;
+		json_object *t = report_parse_object(line, (size_t)n, &why);
+		char id[64];
+		if (!t)
+			continue; /* a torn last line from a crash mid-append: never acknowledged */
+		int ok = l2_add(rc, stream, t, id, sizeof(id));
+		json_object_put(t);
+		if (ok < 0) {
+			all = false;
+			break;
+		}
+		moved++;
+	}
+	if (all) {
+		if (ftruncate(s->fd, 0) < 0 || fsync(s->fd) < 0)
+			goto close_file;
+		s->pending = false;
+	}
+	rc_ = moved;
+close_file:
+	free(line);
+	fclose(f);
+	return rc_;
+}

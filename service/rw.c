@@ -1,0 +1,321 @@
+/* rw: the Redis worker thread. See include/rw.h. */
+#include "rw.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct rw {
+	struct rw_config cfg;
+	const struct engine *engine;
+	void (*wake)(void *);
+	void *arg;
+	struct l2_spool *spool;
+	redisContext *rc;        /* worker thread only */
+	double next_try;         /* worker thread only: when to reconnect/drain */
+
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct rw_job *in_head, *in_tail;   /* under mu */
+	struct rw_job *out_head, *out_tail; /* under mu */
+	bool stopping;                      /* under mu */
+	atomic_bool redis_ok, spool_pending;
+};
+
+/* The plan and the message text it points into, copied together. */
+struct plan_copy {
+	struct engine_plan plan;
+	char text[];
+};
+
+static double mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct rw_job *rw_job_new(const struct engine_plan *plan)
+{
+	struct rw_job *j = calloc(1, sizeof(*j));
+	struct plan_copy *pc = malloc(sizeof(*pc) + plan->len + 1);
+	if (!j || !pc) {
+		free(j);
+		free(pc);
+		return NULL;
+	}
+	pc->plan = *plan;
+	memcpy(pc->text, plan->text, plan->len);
+	pc->text[plan->len] = '\0';
+	pc->plan.text = pc->text;
+	/* The hits point into the loop's scratch, which the next message
+	 * reuses; the worker has no use for them. */
+	pc->plan.ir.hits = NULL;
+	pc->plan.ir.nhits = 0;
+	j->plan_copy = &pc->plan;
+	return j;
+}
+
+void rw_job_free(struct rw_job *j)
+{
+	if (!j)
+		return;
+	free((struct plan_copy *)(void *)j->plan_copy);
+	json_object_put(j->ticket);
+	free(j);
+}
+
+/* Worker thread: a connection, made again when the last one failed and the
+ * retry interval has passed. NULL when Redis is not there. */
+static redisContext *conn(struct rw *w)
+{
+	if (w->rc && !w->rc->err)
+		return w->rc;
+	if (!w->cfg.redis.url)
+		return NULL;
+	if (w->rc) {
+		redisFree(w->rc);
+		w->rc = NULL;
+	}
+	double now = mono();
+	if (now < w->next_try)
+		return NULL;
+	char err[256];
+	w->rc = l2_connect(&w->cfg.redis, err, sizeof(err));
+	if (!w->rc || l2_ensure_group(w->rc, w->cfg.stream) < 0) {
+		if (w->rc) {
+			redisFree(w->rc);
+			w->rc = NULL;
+		}
+		w->next_try = now + w->cfg.retry_interval;
+		atomic_store(&w->redis_ok, false);
+		return NULL;
+	}
+	atomic_store(&w->redis_ok, true);
+	return w->rc;
+}
+
+/* Worker thread: notes a failed command so the next use reconnects. */
+static void failed(struct rw *w)
+{
+	atomic_store(&w->redis_ok, false);
+	if (w->rc && !w->rc->err) {
+		/* A refused command (OOM, READONLY) leaves the link up but
+		 * means Redis is not taking writes: treat it like an outage. */
+		w->rc->err = REDIS_ERR_OTHER;
+	}
+	w->next_try = mono() + w->cfg.retry_interval;
+}
+
+/* Worker thread: moves spooled tickets to Redis, oldest first. */
+static void drain(struct rw *w)
+{
+	if (!l2_spool_pending(w->spool))
+		return;
+	redisContext *rc = conn(w);
+	if (!rc)
+		return;
+	int moved = l2_spool_drain(w->spool, rc, w->cfg.stream);
+	if (moved < 0 || l2_spool_pending(w->spool))
+		failed(w);
+	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
+}
+
+/* Worker thread: stores a ticket in Redis, or else durably in the spool.
+ * While the spool holds tickets, new ones queue behind them so Redis
+ * receives them in order. */
+static void store_ticket(struct rw *w, struct rw_job *j)
+{
+	json_object *id_v;
+	const char *id = json_object_object_get_ex(j->ticket, "ticket_id", &id_v)
+		? json_object_get_string(id_v) : "";
+	j->res.ticket = ENGINE_TICKET_FAILED;
+	drain(w);
+	if (!l2_spool_pending(w->spool)) {
+		redisContext *rc = conn(w);
+		char entry[64];
+		if (rc && l2_add(rc, w->cfg.stream, j->ticket, entry, sizeof(entry)) == 0) {
+			j->res.ticket = ENGINE_TICKET_STORED;
+			snprintf(j->res.ticket_ref, sizeof(j->res.ticket_ref), "%s", id);
+			return;
+		}
+		if (rc)
+			failed(w);
+	}
+	if (l2_spool_append(w->spool, j->ticket) == 0) {
+		j->res.ticket = ENGINE_TICKET_STORED;
+		j->spooled = true;
+		snprintf(j->res.ticket_ref, sizeof(j->res.ticket_ref), "%s", id);
+	}
+	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
+}
+
+/* Worker thread, when idle: keeps the health flag true to what Redis
+ * answers now, and reconnects once it is back. */
+static void probe(struct rw *w)
+{
+	redisContext *rc = conn(w);
+	if (!rc)
+		return;
+	redisReply *r = redisCommand(rc, "PING");
+	if (!r || r->type == REDIS_REPLY_ERROR)
+		failed(w);
+	freeReplyObject(r);
+}
+
+static void run_job(struct rw *w, struct rw_job *j)
+{
+	const struct engine_plan *p = j->plan_copy;
+	if (p && p->lookup != ENGINE_LOOKUP_NONE) {
+		redisContext *rc = conn(w);
+		l2_registry_lookup(rc, w->engine, p, &j->res);
+		if (rc && rc->err)
+			failed(w);
+	}
+	if (j->ticket)
+		store_ticket(w, j);
+	if (j->link_profile) {
+		redisContext *rc = conn(w);
+		if (!rc || l2_link_profile(rc, j->session_id, &j->link) < 0)
+			failed(w);
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct rw *w = arg;
+	/* Connect at once, so /healthz tells the truth from the start and
+	 * spooled tickets from a previous run move to Redis. */
+	probe(w);
+	drain(w);
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->in_head && !w->stopping) {
+			/* Wake now and then to drain the spool once Redis is back. */
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			pthread_cond_timedwait(&w->cv, &w->mu, &until);
+			if (!w->in_head && !w->stopping) {
+				pthread_mutex_unlock(&w->mu);
+				probe(w);
+				drain(w);
+				pthread_mutex_lock(&w->mu);
+			}
+		}
+		struct rw_job *j = w->in_head;
+		if (!j)
+			break; /* stopping, and nothing left to do */
+		w->in_head = j->next;
+		if (!w->in_head)
+			w->in_tail = NULL;
+		pthread_mutex_unlock(&w->mu);
+
+		run_job(w, j);
+
+		pthread_mutex_lock(&w->mu);
+		j->next = NULL;
+		if (w->out_tail)
+			w->out_tail->next = j;
+		else
+			w->out_head = j;
+		w->out_tail = j;
+		pthread_mutex_unlock(&w->mu);
+		w->wake(w->arg);
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+struct rw *rw_new(const struct rw_config *cfg, const struct engine *e,
+		  void (*wake)(void *), void *arg, char *err, size_t errlen)
+{
+	struct rw *w = calloc(1, sizeof(*w));
+	if (!w) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->cfg = *cfg;
+	w->engine = e;
+	w->wake = wake;
+	w->arg = arg;
+	if (!(w->spool = l2_spool_open(cfg->spool_path, err, errlen)))
+		goto free_rw;
+	atomic_init(&w->redis_ok, false);
+	atomic_init(&w->spool_pending, l2_spool_pending(w->spool));
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	if (pthread_create(&w->thread, NULL, worker, w) != 0) {
+		snprintf(err, errlen, "cannot start the Redis worker thread");
+		goto destroy_sync;
+	}
+	return w;
+destroy_sync:
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	l2_spool_close(w->spool);
+free_rw:
+	free(w);
+	return NULL;
+}
+
+void rw_free(struct rw *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stopping = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	for (struct rw_job *j; (j = rw_take_done(w));)
+		rw_job_free(j);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	if (w->rc)
+		redisFree(w->rc);
+	l2_spool_close(w->spool);
+	free(w);
+}
+
+void rw_submit(struct rw *w, struct rw_job *j)
+{
+	j->next = NULL;
+	pthread_mutex_lock(&w->mu);
+	if (w->in_tail)
+		w->in_tail->next = j;
+	else
+		w->in_head = j;
+	w->in_tail = j;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+struct rw_job *rw_take_done(struct rw *w)
+{
+	pthread_mutex_lock(&w->mu);
+	struct rw_job *j = w->out_head;
+	if (j) {
+		w->out_head = j->next;
+		if (!w->out_head)
+			w->out_tail = NULL;
+		j->next = NULL;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return j;
+}
+
+bool rw_redis_ok(struct rw *w)
+{
+	return atomic_load(&w->redis_ok);
+}
+
+bool rw_spool_pending(struct rw *w)
+{
+	return atomic_load(&w->spool_pending);
+}
