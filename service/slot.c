@@ -10,7 +10,10 @@
  * from their first element. slot_extract then walks the tokens twice: once
  * for the date and the meter ID, once for the address, which has to know
  * where the date and the meter are so it does not take their numbers for
- * a house number or a postcode. Nothing on that path allocates. */
+ * a house number or a postcode. Most messages have no address, so that
+ * walk only looks at words near a token that could be a house number, and
+ * a bit filter over the vocabulary turns most words away before they are
+ * hashed. Nothing on that path allocates. */
 #include "slot.h"
 
 #include <stdarg.h>
@@ -39,6 +42,7 @@
 #define WCACHE 128          /* tokens whose lookups are remembered */
 #define KEY_BUF 1024
 #define KEY_UNITS 64
+#define SEEN_LOG 14         /* the word filter has 1 << SEEN_LOG bits */
 
 enum word_flag {
 	W_ORDINAL = 1 << 0,
@@ -120,6 +124,10 @@ struct slot_vocab {
 	 * one-byte suffix sets its last byte with every byte before it. */
 	uint64_t ending[256 * 256 / 64];
 	uint32_t troot[256]; /* the root's child for each last byte, or 0 */
+	/* Bit seen_bit(w) is set for every word w in the table. Most words of
+	 * a message are in no vocabulary, and this turns them away without
+	 * hashing the whole word or probing the table. */
+	uint64_t seen[(1u << SEEN_LOG) / 64];
 };
 
 /* ---- small helpers ---- */
@@ -233,9 +241,33 @@ static uint32_t hash_bytes(const char *s, size_t n)
 	return h;
 }
 
+/* Compares the few bytes of a word in place: for words this short, a call
+ * to memcmp costs more than the comparison. */
+static bool same_bytes(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
+/* The filter bit of the word s[0..n), n > 0: a mix of its length and its
+ * first, second and last bytes, which is cheap to compute and tells most
+ * words apart. */
+static uint32_t seen_bit(const char *s, size_t n)
+{
+	uint32_t x = (uint32_t)(uint8_t)s[0] | (uint32_t)(uint8_t)s[n > 1] << 8 |
+		     (uint32_t)(uint8_t)s[n - 1] << 16;
+	x = (x ^ (uint32_t)n << 24) * 2654435761u;
+	return x >> (32 - SEEN_LOG);
+}
+
 static const struct word *lookup(const struct slot_vocab *v, const char *s, size_t n)
 {
 	if (!v || n == 0 || n > v->max_word || v->wcap == 0)
+		return NULL;
+	uint32_t bit = seen_bit(s, n);
+	if (!(v->seen[bit / 64] & (UINT64_C(1) << (bit % 64))))
 		return NULL;
 	uint32_t h = hash_bytes(s, n);
 	uint32_t mask = v->wcap - 1;
@@ -244,7 +276,7 @@ static const struct word *lookup(const struct slot_vocab *v, const char *s, size
 		const struct word *w = &v->words[i];
 		if (w->len == 0)
 			return NULL;
-		if (w->hash == h && w->len == n && memcmp(v->pool + w->off, s, n) == 0)
+		if (w->hash == h && w->len == n && same_bytes(v->pool + w->off, s, n))
 			return w;
 	}
 }
@@ -292,6 +324,8 @@ static struct word *word_add(struct slot_vocab *v, const char *s, size_t n)
 		return NULL;
 	place(v->words, v->wcap, &nw);
 	v->nwords++;
+	uint32_t bit = seen_bit(s, n);
+	v->seen[bit / 64] |= UINT64_C(1) << (bit % 64);
 	if (n > v->max_word)
 		v->max_word = (uint16_t)n;
 	return (struct word *)lookup(v, s, n);
@@ -1024,7 +1058,7 @@ static int32_t num_at(const struct scan *s, uint32_t i, uint32_t mind, uint32_t 
 	return digits_value(nt(s, i), n);
 }
 
-static const struct word *word_at(const struct scan *s, uint32_t i)
+static inline const struct word *word_at(const struct scan *s, uint32_t i)
 {
 	if (i >= s->n || tk(s, i)->kind != TOK_WORD)
 		return NULL;
@@ -1556,16 +1590,22 @@ static uint32_t zp_at(const struct scan *s, uint32_t i, char *id)
 {
 	if (tk(s, i)->kind != TOK_WORD || tk(s, i)->nlen < 2 || memcmp(nt(s, i), "de", 2) != 0)
 		return 0;
-	uint32_t e = join_alnum(s, i, DE_ZP_LEN, id);
-	if (!e)
-		return 0;
-	for (uint32_t j = i; j < e; j++) {
-		const char *o = s->text + tk(s, j)->off;
-		for (uint32_t k = j == i ? 2 : 0; k < tk(s, j)->len; k++)
-			if (is_lower(o[k]))
+	/* Dutch and German are full of words starting with "de"; looking at
+	 * the original text before joining turns them away at once. The
+	 * tokens looked at here are the ones join_alnum takes, so a lower-case
+	 * letter in any of them fails the joined ID as well. */
+	uint32_t o = 0;
+	for (uint32_t j = i; o < DE_ZP_LEN && alnum_tok(s, j); j++) {
+		const struct tok *t = tk(s, j);
+		if (o + t->nlen > DE_ZP_LEN)
+			return 0;
+		const char *p = s->text + t->off;
+		for (uint32_t k = j == i ? 2 : 0; k < t->len; k++)
+			if (is_lower(p[k]))
 				return 0;
+		o += t->nlen;
 	}
-	return e;
+	return join_alnum(s, i, DE_ZP_LEN, id);
 }
 
 /* A meter ID starting at token i (or, for grouped digits, a little
@@ -1575,7 +1615,14 @@ static uint32_t meter_at(const struct scan *s, uint32_t i, uint32_t *ean_next, u
 			 struct slot_meter *m)
 {
 	const struct tok *t = tk(s, i);
+	const char *p = nt(s, i);
 	uint32_t e;
+	/* Most tokens can start no meter ID at all; m is cleared only for
+	 * those that may, since the caller does not clear it for each token. */
+	if (!(t->kind == TOK_NUM && i >= *ean_next) && !(t->nlen <= DE_ZP_LEN && is_digit(p[0])) &&
+	    !(t->kind == TOK_WORD && t->nlen >= 2 && p[0] == 'd' && p[1] == 'e'))
+		return 0;
+	memset(m, 0, sizeof(*m));
 	if (t->kind == TOK_NUM && i >= *ean_next) {
 		e = ean_at(s, i, a, ean_next, m->id);
 		if (e) {
@@ -1799,13 +1846,21 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	const struct tok *t = tk(s, i);
 	if (t->kind != TOK_WORD || used(s, i))
 		return false;
-	size_t sl = suffix_match(s->v, nt(s, i), t->nlen, NULL);
-	if (!sl)
-		return false;
-	bool whole = sl == t->nlen;
-	if (!whole && (sl < COMPOUND_SUFFIX_MIN || t->nlen - sl < COMPOUND_PREFIX_MIN ||
-		       (!cue && !(t->flags & TOK_F_CAP))))
-		return false;
+	/* A word that is a suffix all by itself is in the word table with
+	 * W_SUFFIX, exactly when the trie holds it, so the cached lookup
+	 * answers that. Only a compound needs its longest suffix, and only a
+	 * long enough word that is capitalised or follows a cue can be one;
+	 * most words never reach the trie. */
+	const struct word *sw = word_at(s, i);
+	bool whole = sw && (sw->flags & W_SUFFIX);
+	if (!whole) {
+		if (t->nlen < COMPOUND_SUFFIX_MIN + COMPOUND_PREFIX_MIN ||
+		    (!cue && !(t->flags & TOK_F_CAP)))
+			return false;
+		size_t sl = suffix_match(s->v, nt(s, i), t->nlen, NULL);
+		if (sl < COMPOUND_SUFFIX_MIN || t->nlen - sl < COMPOUND_PREFIX_MIN)
+			return false;
+	}
 
 	/* Name words: capitalised words before a separate suffix, and words
 	 * the tokenizer split at a hyphen ("Karl-Marx-Straße") before any. */
@@ -1944,18 +1999,55 @@ static uint32_t cue_at(const struct scan *s, uint32_t i, const struct word *w)
 	return best;
 }
 
+/* True when token j could be a house number: what house_at accepts at
+ * its first token, "12" or "12b", not taken by the date or meter ID. */
+static inline bool house_like(const struct scan *s, uint32_t j)
+{
+	const struct tok *t = tk(s, j);
+	const char *p = nt(s, j);
+	if (!is_digit(p[0]) || p[0] == '0' || used(s, j))
+		return false;
+	uint32_t k = 0;
+	while (k < t->nlen && k <= HOUSE_DIGITS_MAX && is_digit(p[k]))
+		k++;
+	if (k < 1 || k > HOUSE_DIGITS_MAX)
+		return false;
+	if (t->kind == TOK_NUM)
+		return k == t->nlen;
+	return t->kind == TOK_WORD && t->nlen == k + 1 && is_lower(p[k]);
+}
+
+/* The first token from j on that could be a house number, or s->n. */
+static uint32_t next_house(const struct scan *s, uint32_t j)
+{
+	while (j < s->n && !house_like(s, j))
+		j++;
+	return j;
+}
+
 static void find_address(const struct scan *s, struct slot_found *out)
 {
-	for (uint32_t i = 0; i < s->n; i++) {
+	/* Every address has its house number, and it lies close to the street
+	 * suffix: at most NAME_WORDS_MAX + 1 tokens before it or two after it
+	 * ("Str. 5"). After a cue it lies after the cue. So a message without
+	 * one has no address, and a word far from one is no street; h follows
+	 * the first candidate that is still close enough. */
+	uint32_t h = next_house(s, 0);
+	for (uint32_t i = 0; i < s->n && h < s->n; i++) {
 		if (tk(s, i)->kind != TOK_WORD || used(s, i))
 			continue;
+		if (h + NAME_WORDS_MAX + 1 < i) {
+			h = next_house(s, i - NAME_WORDS_MAX - 1);
+			if (h >= s->n)
+				return;
+		}
 		const struct word *w = word_at(s, i);
 		if (w && w->cue_head >= 0) {
 			uint32_t j = cue_at(s, i, w);
 			if (j && cue_address(s, j, out))
 				return;
 		}
-		if (street_at(s, i, 0, false, out))
+		if (h <= i + 2 && street_at(s, i, 0, false, out))
 			return;
 	}
 }
@@ -1991,7 +2083,7 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		if (tk(&s, i)->kind == TOK_PUNCT)
 			continue;
 		uint32_t a, e;
-		struct slot_meter m = { 0 };
+		struct slot_meter m; /* meter_at clears it for a token it tries */
 		if (!out->has_meter && (e = meter_at(&s, i, &ean_next, &a, &m))) {
 			out->meter = m;
 			out->has_meter = true;
