@@ -84,6 +84,7 @@ enum rel_kind {
 	R_MONTH_END,
 	R_WEEKDAY,
 	R_WEEKDAY_NEXT,
+	R_NONE, /* a phrase that looks like a date but is none: "guten Morgen" */
 };
 
 struct pattern {
@@ -643,6 +644,7 @@ static int parse_meaning(const char *s, size_t n, struct pattern *pt)
 		{ "weekday_next", R_WEEKDAY_NEXT }, { "weekday", R_WEEKDAY },
 		{ "month_start", R_MONTH_START },   { "month_end", R_MONTH_END },
 		{ "week", R_WEEK },                 { "day", R_DAY },
+		{ "none", R_NONE },
 	};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		size_t nl = strlen(names[i].name);
@@ -740,7 +742,7 @@ static int parse_rel(struct slot_vocab *v, const char *p, char *err, size_t errl
 	if (!next_field(&r, &f, &n) || parse_meaning(f, n, &pt) < 0) {
 		set_err(err, errlen,
 			"rel: \"%.*s\" is not day, week, month_start or month_end (with +N, -N, +# "
-			"or -#), weekday or weekday_next.", qlen(strlen(eq + 1)), eq + 1);
+			"or -#), weekday, weekday_next or none.", qlen(strlen(eq + 1)), eq + 1);
 		return -1;
 	}
 	if (next_field(&r, &f, &n) && f[0] != '#') {
@@ -1396,6 +1398,10 @@ static bool rel_apply(const struct scan *s, const struct pattern *pt, int num, i
 		/* The Monday that starts next week, then the weekday in it. */
 		z += 7 - tw + (wd - 1);
 		break;
+	case R_NONE:
+		/* Matched, so the words are taken, but no date: year 0. */
+		*out = (struct slot_date){ 0, 0, 0 };
+		return true;
 	default:
 		return false;
 	}
@@ -2096,8 +2102,12 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		}
 		struct slot_date d;
 		bool rel;
-		if ((!out->has_date || date_relative) && (e = date_at(&s, i, &a, &d, &rel)) &&
-		    (!out->has_date || !rel)) {
+		e = !out->has_date || date_relative ? date_at(&s, i, &a, &d, &rel) : 0;
+		if (e && rel && d.y == 0) {
+			i = e - 1; /* a "rel ... = none" phrase: its words are no date */
+			continue;
+		}
+		if (e && (!out->has_date || !rel)) {
 			date_relative = rel;
 			out->date = d;
 			out->has_date = true;
