@@ -19,6 +19,10 @@ void reg_file_free(struct reg_file *r);
 
 size_t reg_file_count(const struct reg_file *r);
 
+/* Record i (0 <= i < reg_file_count) in file order, for copying the file
+ * into Redis (autoassist registry load). */
+const struct engine_record *reg_file_at(const struct reg_file *r, size_t i);
+
 /* Carries out the plan's lookup: fills res->registry and res->record.
  * A NULL registry answers ENGINE_REG_UNAVAILABLE, as a registry that cannot
  * be reached does. Address keys come from the engine's street words. */

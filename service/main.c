@@ -17,6 +17,8 @@
 #include "engine.h"
 #include "eval.h"
 #include "registry.h"
+#include "l2.h"
+#include "l2cli.h"
 #include "log.h"
 #include "report.h"
 #include "ws.h"
@@ -113,6 +115,8 @@ static const char usage_text[] =
 static int usage(FILE *out, int code)
 {
 	fputs(usage_text, out);
+	fputs("\n", out);
+	l2cli_usage(out);
 	return code;
 }
 
@@ -638,6 +642,37 @@ static int cmd_serve(struct cli *c)
 	return rc == 0 ? EXIT_OK : EXIT_IO;
 }
 
+/* The technicians' and operators' Redis commands; they parse their own
+ * options (see l2cli.h). */
+static int cmd_l2(struct cli *c, int argc, char **argv)
+{
+	char *end = NULL;
+	const char *md = env_or("AUTOASSIST_MAX_DELIVERIES", "5");
+	long max_deliveries = strtol(md, &end, 10);
+	if (*end || max_deliveries < 1 || max_deliveries > 1000000) {
+		fprintf(stderr, "autoassist: AUTOASSIST_MAX_DELIVERIES must be 1 to 1000000\n");
+		return EXIT_USAGE;
+	}
+	struct l2cli_env env = {
+		.redis_url = env_or("AUTOASSIST_REDIS", "127.0.0.1:6379"),
+		.stream = env_or("AUTOASSIST_STREAM", L2_STREAM_DEFAULT),
+		.max_deliveries = (int)max_deliveries,
+	};
+	struct engine *e = NULL;
+	/* Only "registry load" needs the street words, for address keys. */
+	if (strcmp(argv[0], "registry") == 0 && argc > 1 && strcmp(argv[1], "load") == 0) {
+		char err[512];
+		if (!(e = engine_load(c->intents_dir, c->templates_dir, &c->eo, err, sizeof(err)))) {
+			fprintf(stderr, "autoassist: %s\n", err);
+			return EXIT_DATA;
+		}
+	}
+	env.engine = e;
+	int rc = l2cli_run(argc, argv, &env);
+	engine_free(e);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = { 0 };
@@ -660,6 +695,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0)
 		return usage(stdout, EXIT_OK);
+	if (strcmp(cmd, "l2") == 0 || strcmp(cmd, "registry") == 0)
+		return cmd_l2(&c, argc - 1, argv + 1);
 	if (strcmp(cmd, "classify") && strcmp(cmd, "eval") && strcmp(cmd, "chat") &&
 	    strcmp(cmd, "serve")) {
 		fprintf(stderr, "autoassist: unknown command \"%s\"\n", cmd);

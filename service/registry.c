@@ -123,6 +123,11 @@ size_t reg_file_count(const struct reg_file *r)
 	return r ? r->n : 0;
 }
 
+const struct engine_record *reg_file_at(const struct reg_file *r, size_t i)
+{
+	return r && i < r->n ? &r->recs[i] : NULL;
+}
+
 void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 		     const struct engine_plan *plan, struct engine_results *res)
 {
