@@ -36,10 +36,26 @@ test-asan: deps
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
-# The chat server on http://localhost:8080/ (PORT=... to change).
-PORT ?= 8080
+# The chat server on http://localhost:8080/ (PORT=... to change). Without
+# REDIS=URL a local redis-server is started on a unix socket under the build
+# directory (append-only, so tickets survive it) and the demo grid registry
+# is loaded into it.
+PORT  ?= 8080
+REDIS ?=
 run: build
-	$(BUILD)/autoassist serve --port $(PORT)
+	@set -e; url="$(REDIS)"; \
+	if [ -z "$$url" ]; then \
+	  dir="$(abspath $(BUILD))/redis"; mkdir -p "$$dir"; \
+	  if ! redis-cli -s "$$dir/redis.sock" ping >/dev/null 2>&1; then \
+	    redis-server --port 0 --unixsocket "$$dir/redis.sock" --dir "$$dir" \
+	      --appendonly yes --daemonize yes --logfile "$$dir/redis.log"; \
+	    for i in 1 2 3 4 5 6 7 8 9 10; do \
+	      redis-cli -s "$$dir/redis.sock" ping >/dev/null 2>&1 && break; sleep 0.2; done; \
+	  fi; \
+	  url="unix://$$dir/redis.sock"; \
+	  $(BUILD)/autoassist registry load tests/fixtures/registry.jsonl --redis "$$url"; \
+	fi; \
+	exec $(BUILD)/autoassist serve --port $(PORT) --redis "$$url" --spool $(BUILD)/spool.jsonl
 
 bench: build
 	$(BUILD)/bench_classify tests/corpus/train.jsonl tests/corpus/heldout.jsonl
