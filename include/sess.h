@@ -27,9 +27,10 @@ struct sess_store;
 struct sess_store *sess_store_new(size_t max, double ttl);
 void sess_store_free(struct sess_store *st);
 
-/* Starts a new session with a fresh random id, attached once. Returns it,
- * or NULL when the store is full of live sessions or the system has no
- * randomness to give. The store owns it. */
+/* Starts a new session with a fresh random id, attached once. When the
+ * store is full, expired sessions go first, then the one idle longest.
+ * Returns it, or NULL when every held session has a connection or the
+ * system has no randomness to give. The store owns it. */
 struct sess *sess_create(struct sess_store *st, int lang, double now);
 
 /* The session with this id if it is still held, attached once more; NULL

@@ -56,9 +56,31 @@ static bool expired(const struct sess_store *st, const struct sess *s, double no
 	return s->attached == 0 && now - s->left_at > st->ttl;
 }
 
+/* Drops the session whose last connection left longest ago. Returns
+ * false when every session is in use. */
+static bool evict_oldest(struct sess_store *st)
+{
+	struct sess **victim = NULL;
+	for (size_t b = 0; b < st->nbuckets; b++)
+		for (struct sess **pp = &st->buckets[b]; *pp; pp = &(*pp)->next)
+			if ((*pp)->attached == 0 && (!victim || (*pp)->left_at < (*victim)->left_at))
+				victim = pp;
+	if (!victim)
+		return false;
+	struct sess *s = *victim;
+	*victim = s->next;
+	free(s);
+	st->count--;
+	return true;
+}
+
 struct sess *sess_create(struct sess_store *st, int lang, double now)
 {
-	if (st->count >= st->max && sess_expire(st, now) == 0)
+	/* Full: first what has expired, then, so that no client can lock new
+	 * customers out by opening conversations, the longest-idle one. Only
+	 * conversations with a connection are never dropped, and the store
+	 * holds several times as many as there may be connections. */
+	if (st->count >= st->max && sess_expire(st, now) == 0 && !evict_oldest(st))
 		return NULL;
 	unsigned char raw[SESS_ID_LEN / 2];
 	if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t)sizeof(raw))
