@@ -6,15 +6,22 @@
 #define AUTOASSIST_REPORT_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "engine.h"
 
-/* Parses a line holding exactly one JSON object (white space around it
- * allowed; text after it is refused, so "{...} junk" or "{A}{B}" is not
- * half read). Returns the object (release with json_object_put) or NULL
- * with *why set to a static sentence. */
-json_object *report_parse_object(const char *line, size_t len, const char **why);
+/* Nesting deeper than this is no labelled message, registry record or
+ * ticket. */
+#define REPORT_MAX_DEPTH 16
+
+/* Parses a line holding exactly one JSON object nested at most max_depth
+ * levels (white space around it allowed; text after it is refused, so
+ * "{...} junk" or "{A}{B}" is not half read). Returns the object (release
+ * with json_object_put) or NULL with *why set to a static sentence and
+ * *too_deep (when not NULL) telling whether nesting was the reason. */
+json_object *report_parse_object(const char *line, size_t len, int max_depth,
+				 const char **why, bool *too_deep);
 
 /* Builds {"intents": [{"id","score"}...], "escalate", "l2_topics", "lang",
  * "slots", "technical_part", "outcomes", "reply"} for a decided and said

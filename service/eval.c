@@ -158,7 +158,7 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 		if (strspn(line, " \t\r\n") == strlen(line))
 			continue;
 		const char *text = NULL, *why = NULL;
-		json_object *o = report_parse_object(line, (size_t)n, &why);
+		json_object *o = report_parse_object(line, (size_t)n, REPORT_MAX_DEPTH, &why, NULL);
 		uint32_t gold = 0;
 		bool gesc = false;
 		int glang = -1;

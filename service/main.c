@@ -489,7 +489,7 @@ static int cmd_classify_jsonl(struct cli *c)
 	for (ssize_t n; (n = getline(&line, &cap, stdin)) > 0;) {
 		lineno++;
 		const char *why;
-		json_object *in = report_parse_object(line, (size_t)n, &why), *v;
+		json_object *in = report_parse_object(line, (size_t)n, REPORT_MAX_DEPTH, &why, NULL), *v;
 		const char *text = NULL, *sid = NULL, *lang = c->lang;
 		if (!in) {
 			put_error(lineno, "bad_json", why);

@@ -36,7 +36,7 @@ static int parse_line(struct engine_record *rec, const char *line, size_t len,
 {
 	int rc = -1;
 	const char *bad;
-	json_object *o = report_parse_object(line, len, &bad);
+	json_object *o = report_parse_object(line, len, REPORT_MAX_DEPTH, &bad, NULL);
 	if (!o) {
 		snprintf(why, whylen, "%s", bad);
 		goto put_obj;

@@ -3,22 +3,25 @@
 
 #include <string.h>
 
-/* Nesting deeper than this is no labelled message or registry record. */
-#define MAX_DEPTH 16
-
-json_object *report_parse_object(const char *line, size_t len, const char **why)
+json_object *report_parse_object(const char *line, size_t len, int max_depth,
+				 const char **why, bool *too_deep)
 {
-	json_tokener *tok = json_tokener_new_ex(MAX_DEPTH);
+	/* json-c counts the level a value sits in as one more. */
+	json_tokener *tok = json_tokener_new_ex(max_depth + 1);
 	json_object *o = NULL;
 	*why = "out of memory";
+	if (too_deep)
+		*too_deep = false;
 	if (!tok)
 		return NULL;
 	o = json_tokener_parse_ex(tok, line, (int)len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	size_t used = json_tokener_get_parse_end(tok);
 	if (!o || jerr != json_tokener_success) {
-		*why = jerr == json_tokener_error_depth ? "JSON nested too deeply"
-			: "not valid JSON";
+		bool deep = jerr == json_tokener_error_depth;
+		if (too_deep)
+			*too_deep = deep;
+		*why = deep ? "JSON nested too deeply" : "not valid JSON";
 		goto put_obj;
 	}
 	if (!json_object_is_type(o, json_type_object)) {
