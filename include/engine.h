@@ -182,6 +182,12 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		  const struct engine_session *s, const char *text, size_t len,
 		  struct slot_date today, struct engine_plan *plan);
 
+/* True when saying plan with these results would confirm an address as
+ * linked to the customer's profile: the adapter stores the link first, and
+ * when it cannot, reports the registry unavailable so nothing is claimed. */
+bool engine_plan_links(const struct engine *e, const struct engine_plan *plan,
+		       const struct engine_results *res);
+
 /* Renders the reply to plan given what the adapter did, and records the
  * turn in s (facts, pending intents, history). Returns 0, or -1 when the
  * reply was cut to fit out->text. */

@@ -23,9 +23,8 @@ struct rw_job {
 	/* In: */
 	const struct engine_plan *plan_copy; /* owned by the job: plan and text */
 	json_object *ticket;         /* the L2 ticket to store, or NULL; owned */
-	char session_id[40];
-	struct engine_facts link;    /* with link_profile: the confirmed facts */
-	bool link_profile;
+	char session_id[40];         /* the profile an address links to */
+	bool skip_lookup;            /* the registry was answered already */
 	/* Out: */
 	struct engine_results res;
 	bool spooled;                /* the ticket went to the spool */

@@ -322,6 +322,15 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	uint8_t found = (p->found.has_date ? INTENT_SLOT_DATE : 0) |
 			(p->found.has_meter ? INTENT_SLOT_METER : 0) |
 			(p->found.has_address ? INTENT_SLOT_ADDRESS : 0);
+	/* A fact that answers the question the assistant asked is no sign of
+	 * a new topic: "707057500012345671" after "send me the meter ID" is
+	 * the answer, not an address change. */
+	for (size_t i = 0; i < intent_count(e->pack); i++)
+		if (s->pending & (1u << i)) {
+			const struct intent_rule *r = intent_rule(e->pack, i);
+			for (unsigned g = 0; g < r->nneeds; g++)
+				found &= (uint8_t)~r->needs[g];
+		}
 	if (intent_analyze(e->pack, t, text, len, found, s->lang_fixed ? s->lang : -1,
 			   fallback, &io, scr->is, &p->ir) < 0)
 		return -TOK_ENOSPACE; /* cannot happen: both sized from max_bytes */
@@ -492,6 +501,20 @@ static enum engine_outcome checked(const struct engine *e, const struct intent_r
 		return ENGINE_OUT_UNAVAILABLE;
 	return engine_address_matches(e, &p->facts.address, &res->record)
 		       ? ENGINE_OUT_CONFIRMED : ENGINE_OUT_MISMATCH;
+}
+
+bool engine_plan_links(const struct engine *e, const struct engine_plan *p,
+		       const struct engine_results *res)
+{
+	uint8_t known = known_slots(&p->facts);
+	for (size_t i = 0; i < intent_count(e->pack); i++) {
+		const struct intent_rule *r = intent_rule(e->pack, i);
+		if ((p->active & (1u << i)) && r->check == INTENT_CHECK_METER_ADDRESS &&
+		    !missing_groups(r, known) && !(p->facts.has_meter && !p->facts.meter.valid) &&
+		    checked(e, r, p, res) == ENGINE_OUT_CONFIRMED)
+			return true;
+	}
+	return false;
 }
 
 /* Copies at most cap-1 bytes of s[0..n) without cutting a UTF-8 sequence. */

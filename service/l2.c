@@ -303,6 +303,19 @@ struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
 		free(s);
 		return NULL;
 	}
+	/* A crash mid-append can leave a torn last line, never acknowledged
+	 * to anyone. End it, so the next ticket starts a line of its own and
+	 * the drain skips only the torn one. */
+	if (st.st_size > 0) {
+		char last;
+		if (pread(s->fd, &last, 1, st.st_size - 1) == 1 && last != '\n' &&
+		    (write(s->fd, "\n", 1) != 1 || fsync(s->fd) < 0)) {
+			snprintf(err, errlen, "spool %s: %s", path, strerror(errno));
+			close(s->fd);
+			free(s);
+			return NULL;
+		}
+	}
 	s->pending = st.st_size > 0;
 	return s;
 }
@@ -364,10 +377,17 @@ int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream)
 	bool all = true;
 	for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
 		const char *why;
-		json_object *t = report_parse_object(line, (size_t)n, &why);
+		json_object *t = report_parse_object(line, (size_t)n, REPORT_MAX_DEPTH, &why, NULL);
 		char id[64];
 		if (!t)
 			continue; /* a torn last line from a crash mid-append: never acknowledged */
+		json_object *tid;
+		if (!json_object_object_get_ex(t, "ticket_id", &tid)) {
+			/* Not a ticket this service wrote: it must not block the
+			 * ones behind it. */
+			json_object_put(t);
+			continue;
+		}
 		int ok = l2_add(rc, stream, t, id, sizeof(id));
 		json_object_put(t);
 		if (ok < 0) {

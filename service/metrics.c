@@ -6,7 +6,7 @@
 #include <string.h>
 
 const char *const metrics_error_codes[METRICS_MAX_CODES] = {
-	"bad_json", "bad_type", "bad_text", "too_deep", "bad_utf8", "too_long",
+	"bad_json", "bad_type", "bad_text", "bad_lang", "too_deep", "bad_utf8", "too_long",
 	"rate_limited", "bad_session", "binary", "slow_reader", "internal", "other",
 };
 

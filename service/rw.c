@@ -170,19 +170,25 @@ static void probe(struct rw *w)
 static void run_job(struct rw *w, struct rw_job *j)
 {
 	const struct engine_plan *p = j->plan_copy;
-	if (p && p->lookup != ENGINE_LOOKUP_NONE) {
+	if (p && p->lookup != ENGINE_LOOKUP_NONE && !j->skip_lookup) {
 		redisContext *rc = conn(w);
 		l2_registry_lookup(rc, w->engine, p, &j->res);
 		if (rc && rc->err)
 			failed(w);
 	}
+	/* "Your profile has been updated" is said only after the link is
+	 * written; a link Redis refuses makes the check count as not made. */
+	if (p && j->session_id[0] && j->res.registry == ENGINE_REG_FOUND &&
+	    engine_plan_links(w->engine, p, &j->res)) {
+		redisContext *rc = conn(w);
+		if (!rc || l2_link_profile(rc, j->session_id, &p->facts) < 0) {
+			if (rc)
+				failed(w);
+			j->res.registry = ENGINE_REG_UNAVAILABLE;
+		}
+	}
 	if (j->ticket)
 		store_ticket(w, j);
-	if (j->link_profile) {
-		redisContext *rc = conn(w);
-		if (!rc || l2_link_profile(rc, j->session_id, &j->link) < 0)
-			failed(w);
-	}
 }
 
 static void *worker(void *arg)

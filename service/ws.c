@@ -22,14 +22,29 @@
 #include "rw.h"
 #include "sess.h"
 
-/* JSON from a chat client is flat; deeper nesting is refused before it can
- * cost anything. */
+/* JSON from a chat client is flat; nesting deeper than 8 levels is refused
+ * before it can cost anything. */
 #define MAX_JSON_DEPTH 8
-#define EXPIRE_EVERY_US (10 * LWS_US_PER_SEC)
+/* A client whose oldest queued frame waits this long while its queue is
+ * full does not read: it is closed. Below the time, a burst of messages in
+ * one read may fill the queue briefly; HARD_QUEUE_FACTOR times the queue
+ * limit bounds memory even then. */
+#define SLOW_READER_S 1.0
+#define HARD_QUEUE_FACTOR 4
+/* A reply no socket took for this long: the client stopped reading, even
+ * when its queue is short (lws stops reading from a client whose output
+ * is choked, so the queue need not grow). */
+#define STALLED_S 3.0
+/* Frames written per WRITEABLE callback while the socket takes them. */
+#define WRITES_PER_CALLBACK 16
+/* The housekeeping timer: slow readers every tick, sessions every tenth. */
+#define TICK_US LWS_US_PER_SEC
+#define EXPIRE_EVERY_TICKS 10
 
 struct frame {
 	struct frame *next;
 	double t_recv;  /* when the message it answers arrived; 0: not a reply */
+	double t_queued;
 	size_t len;
 	unsigned char buf[]; /* LWS_PRE bytes of headroom, then the payload */
 };
@@ -56,6 +71,7 @@ struct conn {
 	size_t rxlen;
 	double tokens, refilled;
 	int close_code;    /* to close with once the queue is written; 0: none */
+	bool dead;         /* dropped as a slow reader: nothing more is queued */
 	const char *close_why;
 	/* The message whose effects the Redis worker is carrying out, and
 	 * those that came after it: a conversation is answered in order. */
@@ -64,9 +80,6 @@ struct conn {
 	double inflight_t;
 	struct inmsg *in_head, *in_tail;
 	unsigned nin;
-	/* HTTP: the response body of /healthz or /metrics. */
-	char *body;
-	size_t body_len;
 };
 
 struct ws_server {
@@ -81,8 +94,10 @@ struct ws_server {
 	struct lws_context *ctx;
 	struct lws_protocols protocols[3]; /* the last one zeroed: the end */
 	struct lws_http_mount mounts[3];
+	struct lws_protocol_vhost_options mime[3];
 	lws_retry_bo_t retry;
-	lws_sorted_usec_list_t expire_timer;
+	lws_sorted_usec_list_t tick_timer;
+	unsigned long ticks;
 	struct conn *conns;
 	unsigned long long next_id;
 	bool draining;
@@ -160,18 +175,43 @@ static void close_after_queue(struct conn *c, int code, const char *why)
 	lws_callback_on_writable(c->wsi);
 }
 
+static bool slow_reader(const struct conn *c, double now)
+{
+	if (!c->head)
+		return false;
+	double waited = now - c->head->t_queued;
+	return (c->nframes >= c->srv->cfg.queue_max && waited > SLOW_READER_S) ||
+	       waited > STALLED_S;
+}
+
+/* Closes a client that does not read (1008) and frees what waited for it.
+ * Its socket takes nothing, so no WRITEABLE callback would come to close
+ * it the usual way: lws is told to close it on its own. */
+static void drop_slow_reader(struct conn *c)
+{
+	metrics_error(&c->srv->metrics, "slow_reader");
+	log_event("warn", "slow_reader", conn_fields(c));
+	free_queue(c);
+	c->dead = true;
+	c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+	c->close_why = "client does not read";
+	lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+			 (unsigned char *)c->close_why, strlen(c->close_why));
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 /* Queues a JSON frame. A client that does not read its replies fills its
  * queue and is closed (1008): the server's memory stays bounded. Returns 0
  * or -1 when the frame was not queued. */
 static int enqueue(struct conn *c, json_object *o, double t_recv)
 {
-	if (c->close_code)
+	/* A connection closing for any other reason still gets the replies
+	 * it is owed; one dropped for not reading gets nothing more. */
+	if (c->dead)
 		return -1;
-	if (c->nframes >= c->srv->cfg.queue_max) {
-		metrics_error(&c->srv->metrics, "slow_reader");
-		log_event("warn", "slow_reader", conn_fields(c));
-		free_queue(c);
-		close_after_queue(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "client does not read");
+	double now = now_s();
+	if (slow_reader(c, now) || c->nframes >= c->srv->cfg.queue_max * HARD_QUEUE_FACTOR) {
+		drop_slow_reader(c);
 		return -1;
 	}
 	size_t len;
@@ -183,6 +223,7 @@ static int enqueue(struct conn *c, json_object *o, double t_recv)
 	}
 	f->next = NULL;
 	f->t_recv = t_recv;
+	f->t_queued = now;
 	f->len = len;
 	memcpy(f->buf + LWS_PRE, js, len);
 	if (c->tail)
@@ -321,22 +362,6 @@ static void finish(struct ws_server *s, struct conn *c, struct sess *se,
 	s->metrics.fallbacks_total += s->reply->fallback;
 	s->metrics.escalations_total += plan->escalate;
 
-	/* A confirmed address is linked to the conversation's profile. */
-	for (uint8_t i = 0; s->rw && i < s->reply->nparts; i++) {
-		const struct intent_rule *r = intent_rule(engine_pack(s->engine),
-							  s->reply->parts[i].intent);
-		struct rw_job *j;
-		if (r->check != INTENT_CHECK_METER_ADDRESS ||
-		    s->reply->parts[i].outcome != ENGINE_OUT_CONFIRMED ||
-		    !(j = calloc(1, sizeof(*j))))
-			continue;
-		j->link_profile = true;
-		j->link = plan->facts;
-		snprintf(j->session_id, sizeof(j->session_id), "%s", se->id);
-		s->inflight++;
-		rw_submit(s->rw, j);
-	}
-
 	json_object *f = json_object_new_object();
 	json_object_object_add(f, "session", json_object_new_string(se->id));
 	json_object_object_add(f, "lang", json_object_new_string(
@@ -371,9 +396,11 @@ static int ticket_ref(char *out, size_t cap)
 	return 0;
 }
 
-/* Hands the plan's effects to the Redis worker. Returns 0, or -1 when the
- * job could not be made (the caller then answers without them). */
-static int submit(struct conn *c, json_object *id, double t_recv)
+/* Hands the plan's effects to the Redis worker; with file_lookup the
+ * registry file answers here and the worker only files the ticket. Returns
+ * 0, or -1 when the job could not be made (the caller then answers without
+ * them). */
+static int submit(struct conn *c, json_object *id, double t_recv, bool file_lookup)
 {
 	struct ws_server *s = c->srv;
 	struct job_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -381,6 +408,10 @@ static int submit(struct conn *c, json_object *id, double t_recv)
 	if (!j) {
 		free(ctx);
 		return -1;
+	}
+	if (file_lookup) {
+		reg_file_lookup(s->registry, s->engine, s->plan, &j->res);
+		j->skip_lookup = true;
 	}
 	if (s->plan->escalate) {
 		char ref[40], created[32];
@@ -396,6 +427,7 @@ static int submit(struct conn *c, json_object *id, double t_recv)
 			return -1;
 		}
 	}
+	snprintf(j->session_id, sizeof(j->session_id), "%s", c->sess->id);
 	ctx->conn = c;
 	ctx->sess = c->sess;
 	ctx->id = id ? json_object_get(id) : NULL;
@@ -437,7 +469,7 @@ static void on_message(struct conn *c, json_object *msg, double t_recv)
 	 * the reply follows when it is done. Without Redis, the registry file
 	 * (in memory) answers and tickets are only previewed. */
 	if (s->rw && (s->plan->escalate || s->plan->lookup != ENGINE_LOOKUP_NONE) &&
-	    submit(c, id, t_recv) == 0)
+	    submit(c, id, t_recv, s->registry != NULL) == 0)
 		return;
 	struct engine_results res;
 	memset(&res, 0, sizeof(res));
@@ -451,51 +483,66 @@ static void on_message(struct conn *c, json_object *msg, double t_recv)
 static void process(struct conn *c, const char *data, size_t len, double now)
 {
 	struct ws_server *s = c->srv;
-	/* A token bucket: bursts are fine, a flood is told to slow down. */
+	const char *why;
+	bool too_deep;
+	json_object *msg = report_parse_object(data, len, MAX_JSON_DEPTH, &why, &too_deep);
+	if (!msg) {
+		if (too_deep)
+			send_error(c, "too_deep", "JSON nested more than 8 levels deep", NULL);
+		else
+			send_error(c, "bad_json", "the frame is not one JSON object", NULL);
+		return;
+	}
+	/* A token bucket: bursts are fine, a flood is told to slow down, with
+	 * the message it refused named. */
 	c->tokens += (now - c->refilled) * s->cfg.rate;
 	if (c->tokens > s->cfg.burst)
 		c->tokens = s->cfg.burst;
 	c->refilled = now;
 	if (c->tokens < 1) {
-		send_error(c, "rate_limited", "too many messages; slow down", NULL);
+		json_object *id = NULL;
+		json_object_object_get_ex(msg, "id", &id);
+		send_error(c, "rate_limited", "too many messages; slow down", id);
+		json_object_put(msg);
 		return;
 	}
 	c->tokens -= 1;
 
-	json_tokener *tok = json_tokener_new_ex(MAX_JSON_DEPTH);
-	if (!tok) {
-		send_error(c, "internal", "out of memory", NULL);
-		return;
-	}
-	json_object *msg = json_tokener_parse_ex(tok, data, (int)len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	size_t used = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	bool trailing = false;
-	for (size_t i = used; msg && i < len; i++)
-		trailing |= !strchr(" \t\r\n", data[i]) || data[i] == '\0';
-	if (!msg || jerr != json_tokener_success || trailing) {
-		if (jerr == json_tokener_error_depth)
-			send_error(c, "too_deep", "JSON nested too deeply", NULL);
-		else
-			send_error(c, "bad_json", "the frame is not one JSON object", NULL);
-		json_object_put(msg);
-		return;
-	}
 	json_object *type;
-	const char *t = json_object_is_type(msg, json_type_object) &&
-			json_object_object_get_ex(msg, "type", &type) &&
+	const char *t = json_object_object_get_ex(msg, "type", &type) &&
 			json_object_is_type(type, json_type_string)
 		? json_object_get_string(type) : NULL;
-	if (!json_object_is_type(msg, json_type_object))
-		send_error(c, "bad_json", "the frame is not a JSON object", NULL);
-	else if (t && strcmp(t, "message") == 0)
+	if (t && strcmp(t, "message") == 0)
 		on_message(c, msg, now);
 	else if (t && strcmp(t, "hello") == 0)
 		on_hello(c, msg);
 	else
 		send_error(c, "bad_type", "\"type\" must be \"hello\" or \"message\"", NULL);
 	json_object_put(msg);
+}
+
+/* RFC 3629 UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+static bool valid_utf8(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+		if (!len || c > 0xf4 || i + len > n)
+			return false;
+		for (size_t k = 1; k < len; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+		if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] > 0x9f) ||
+		    (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] > 0x8f))
+			return false;
+		i += len;
+	}
+	return true;
 }
 
 /* Takes one complete text message. While an earlier one waits for Redis
@@ -505,6 +552,11 @@ static void process(struct conn *c, const char *data, size_t len, double now)
 static void handle(struct conn *c, const char *data, size_t len)
 {
 	double now = now_s();
+	if (!valid_utf8((const unsigned char *)data, len)) {
+		metrics_error(&c->srv->metrics, "bad_utf8");
+		close_after_queue(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
+		return;
+	}
 	if (!c->inflight) {
 		process(c, data, len, now);
 		return;
@@ -599,30 +651,36 @@ static const char *refuse(struct ws_server *s, struct lws *wsi)
 
 /* ---- HTTP endpoints ---- */
 
-static int http_respond(struct conn *c, struct lws *wsi, unsigned status,
-			const char *type, char *body, size_t len)
+/* Answers a request for /healthz or /metrics: headers and body at once,
+ * from the HTTP callback. A deferred body would be lost when a client
+ * pipelines its next request: lws rebinds the connection to it before the
+ * WRITEABLE callback comes. The bodies are small, so the socket takes them
+ * (and lws buffers what it does not). Returns what the callback returns. */
+static int http_respond(struct lws *wsi, unsigned status, const char *type,
+			char *body, size_t len)
 {
 	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
 		      *end = hdr + sizeof(hdr) - 1;
-	free(c->body);
-	c->body = body;
-	c->body_len = len;
+	int rc = -1;
 	if (lws_add_http_common_headers(wsi, status, type, (lws_filepos_t)len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 					 (const unsigned char *)"no-store", 8, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
-		return 1;
-	lws_callback_on_writable(wsi);
-	return 0;
+		goto free_body;
+	if (lws_write(wsi, (unsigned char *)body + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) < 0)
+		goto free_body;
+	rc = lws_http_transaction_completed(wsi) ? -1 : 0;
+free_body:
+	free(body);
+	return rc;
 }
 
-static int http_request(struct conn *c, struct lws *wsi, const char *path)
+static int http_request(struct ws_server *s, struct lws *wsi, const char *path)
 {
-	struct ws_server *s = c->srv;
 	size_t cap = 16384;
 	char *body = malloc(LWS_PRE + cap);
 	if (!body)
-		return 1;
+		return -1;
 	char *out = body + LWS_PRE;
 	if (strcmp(path, "/healthz") == 0) {
 		const char *redis = !s->rw ? "not configured" : rw_redis_ok(s->rw) ? "ok" : "down";
@@ -632,54 +690,44 @@ static int http_request(struct conn *c, struct lws *wsi, const char *path)
 				 (unsigned long long)s->metrics.connections_open,
 				 sess_count(s->sessions), redis,
 				 s->rw && rw_spool_pending(s->rw) ? "true" : "false");
-		return http_respond(c, wsi, s->draining ? 503 : 200, "application/json",
-				    body, (size_t)n);
+		return http_respond(wsi, s->draining ? 503 : 200, "application/json", body,
+				    (size_t)n);
 	}
 	int n = metrics_render(&s->metrics, engine_pack(s->engine), out, cap);
 	if (n < 0) {
 		free(body);
-		return 1;
-	}
-	return http_respond(c, wsi, 200, "text/plain; version=0.0.4", body, (size_t)n);
-}
-
-static int http_writeable(struct conn *c, struct lws *wsi)
-{
-	if (!c->body)
-		return 0;
-	int n = lws_write(wsi, (unsigned char *)c->body + LWS_PRE, c->body_len,
-			  LWS_WRITE_HTTP_FINAL);
-	free(c->body);
-	c->body = NULL;
-	if (n < 0)
 		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+	return http_respond(wsi, 200, "text/plain; version=0.0.4", body, (size_t)n);
 }
 
 /* ---- the callbacks ---- */
 
 static int writeable(struct conn *c)
 {
-	struct frame *f = c->head;
-	if (!f) {
-		if (c->close_code && !c->inflight) {
-			lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-					 (unsigned char *)c->close_why, strlen(c->close_why));
+	for (int k = 0; k < WRITES_PER_CALLBACK && c->head; k++) {
+		struct frame *f = c->head;
+		if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len)
 			return -1;
-		}
+		if (f->t_recv > 0)
+			metrics_latency(&c->srv->metrics, now_s() - f->t_recv);
+		c->head = f->next;
+		if (!c->head)
+			c->tail = NULL;
+		c->nframes--;
+		free(f);
+		if (lws_send_pipe_choked(c->wsi))
+			break;
+	}
+	if (c->head) {
+		lws_callback_on_writable(c->wsi);
 		return 0;
 	}
-	if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len)
+	if (c->close_code && !c->inflight) {
+		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+				 (unsigned char *)c->close_why, strlen(c->close_why));
 		return -1;
-	if (f->t_recv > 0)
-		metrics_latency(&c->srv->metrics, now_s() - f->t_recv);
-	c->head = f->next;
-	if (!c->head)
-		c->tail = NULL;
-	c->nframes--;
-	free(f);
-	if (c->head || c->close_code)
-		lws_callback_on_writable(c->wsi);
+	}
 	return 0;
 }
 
@@ -814,25 +862,13 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 			 void *in, size_t len)
 {
 	struct ws_server *s = lws_context_user(lws_get_context(wsi));
-	struct conn *c = user;
-	switch (reason) {
-	case LWS_CALLBACK_HTTP: {
-		c->srv = s;
+	if (reason == LWS_CALLBACK_HTTP) {
 		char path[32];
 		/* The mount point is stripped from "in"; the full path tells
 		 * the two endpoints apart. */
 		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
-			return 1;
-		return http_request(c, wsi, path);
-	}
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return http_writeable(c, wsi);
-	case LWS_CALLBACK_CLOSED_HTTP:
-		free(c->body);
-		c->body = NULL;
-		break;
-	default:
-		break;
+			return -1;
+		return http_request(s, wsi, path);
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
@@ -844,17 +880,25 @@ static void wake(void *ctx)
 	lws_cancel_service(ctx);
 }
 
-static void expire_sessions(lws_sorted_usec_list_t *sul)
+static void tick(lws_sorted_usec_list_t *sul)
 {
-	struct ws_server *s = lws_container_of(sul, struct ws_server, expire_timer);
-	size_t n = sess_expire(s->sessions, now_s());
-	s->metrics.sessions_open = sess_count(s->sessions);
-	if (n) {
-		json_object *f = json_object_new_object();
-		json_object_object_add(f, "expired", json_object_new_int64((int64_t)n));
-		log_event("info", "sessions_expired", f);
+	struct ws_server *s = lws_container_of(sul, struct ws_server, tick_timer);
+	double now = now_s();
+	/* A client that stopped reading while sending nothing more is found
+	 * here rather than at its next message. */
+	for (struct conn *c = s->conns; c; c = c->next)
+		if (!c->dead && slow_reader(c, now))
+			drop_slow_reader(c);
+	if (++s->ticks % EXPIRE_EVERY_TICKS == 0) {
+		size_t n = sess_expire(s->sessions, now);
+		s->metrics.sessions_open = sess_count(s->sessions);
+		if (n) {
+			json_object *f = json_object_new_object();
+			json_object_object_add(f, "expired", json_object_new_int64((int64_t)n));
+			log_event("info", "sessions_expired", f);
+		}
 	}
-	lws_sul_schedule(s->ctx, 0, &s->expire_timer, expire_sessions, EXPIRE_EVERY_US);
+	lws_sul_schedule(s->ctx, 0, &s->tick_timer, tick, TICK_US);
 }
 
 struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine *e,
@@ -883,7 +927,6 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	};
 	s->protocols[1] = (struct lws_protocols){
 		.name = "autoassist-http", .callback = callback_http,
-		.per_session_data_size = sizeof(struct conn),
 	};
 	s->mounts[0] = (struct lws_http_mount){
 		.mount_next = &s->mounts[1], .mountpoint = "/healthz",
@@ -895,9 +938,19 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 		.origin = "autoassist-http", .origin_protocol = LWSMPRO_CALLBACK,
 		.mountpoint_len = 8,
 	};
+	/* The widget's files: with their charset (a host page in another
+	 * encoding must not garble the strings) and cacheable for a while. */
+	s->mime[0] = (struct lws_protocol_vhost_options){
+		.next = &s->mime[1], .name = ".js", .value = "text/javascript; charset=utf-8" };
+	s->mime[1] = (struct lws_protocol_vhost_options){
+		.next = &s->mime[2], .name = ".css", .value = "text/css; charset=utf-8" };
+	s->mime[2] = (struct lws_protocol_vhost_options){
+		.name = ".html", .value = "text/html; charset=utf-8" };
 	s->mounts[2] = (struct lws_http_mount){
 		.mountpoint = "/", .origin = cfg->web_dir, .def = "index.html",
 		.origin_protocol = LWSMPRO_FILE, .mountpoint_len = 1,
+		.extra_mimetypes = &s->mime[0], .cache_max_age = 300,
+		.cache_reusable = 1, .cache_revalidate = 1,
 	};
 	s->retry = (lws_retry_bo_t){
 		.secs_since_valid_ping = (uint16_t)(cfg->idle_timeout / 2 ? cfg->idle_timeout / 2 : 1),
@@ -912,8 +965,9 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	info.mounts = &s->mounts[0];
 	info.user = s;
 	info.retry_and_idle_policy = &s->retry;
-	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 |
-		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
+	/* UTF-8 is validated here, per whole message, so the 1007 close is
+	 * counted and the replies owed before it still go out. */
+	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
 		       LWS_SERVER_OPTION_DISABLE_IPV6;
 	/* Room for every allowed connection, the listener and a margin for
 	 * HTTP requests. */
@@ -924,7 +978,7 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 			 cfg->port);
 		goto free_server;
 	}
-	lws_sul_schedule(s->ctx, 0, &s->expire_timer, expire_sessions, EXPIRE_EVERY_US);
+	lws_sul_schedule(s->ctx, 0, &s->tick_timer, tick, TICK_US);
 	if (cfg->redis_url) {
 		struct rw_config rc = {
 			.redis = { cfg->redis_url, cfg->redis_timeout },
@@ -969,7 +1023,7 @@ void ws_server_free(struct ws_server *s)
 	/* The worker first: it may still wake the loop. */
 	rw_free(s->rw);
 	if (s->ctx) {
-		lws_sul_cancel(&s->expire_timer);
+		lws_sul_cancel(&s->tick_timer);
 		lws_context_destroy(s->ctx);
 	}
 	sess_store_free(s->sessions);
