@@ -5,7 +5,8 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 DEPS = cmake pkg-config gcc make libwebsockets-dev libjson-c-dev \
-       libhiredis-dev libutf8proc-dev libcmocka-dev redis-server python3
+       libhiredis-dev libutf8proc-dev libcmocka-dev redis-server python3 chromium \
+       nodejs npm
 
 .PHONY: all deps build test test-asan run bench clean
 
@@ -13,7 +14,8 @@ all: build
 
 deps:
 	@missing=""; for p in $(DEPS); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || \
+	    command -v $$p >/dev/null || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

@@ -1,0 +1,250 @@
+'use strict';
+// Limits and refusals: rate limiting, a client that does not read, the
+// origin allow-list, --max-connections, the idle timeout, and requests
+// that are not a WebSocket upgrade for us (CVE-2025-11677: "Upgrade: foo").
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const {
+  Client, HOST, Raw, handshake, healthz, maskedTextFrame, metrics, sanitizerReports, sleep, startServer,
+  stopClean,
+} = require('./lib');
+
+test('rate limiting: --rate 1 --burst 2, ten quick messages, the excess is rate_limited', async (t) => {
+  const server = await startServer(t, ['--rate', '1', '--burst', '2']);
+  const c = await Client.connect(server.wsUrl);
+  for (let i = 0; i < 10; i++) c.send({ type: 'message', id: i, text: 'Does my payment method change?' });
+  await c.expect('welcome');
+  let replies = 0;
+  let limited = 0;
+  while (replies + limited < 10) {
+    const f = await c.next();
+    if (f.type === 'reply') replies++;
+    else if (f.type === 'error') {
+      assert.equal(f.code, 'rate_limited', JSON.stringify(f));
+      limited++;
+    } else assert.equal(f.type, 'typing', JSON.stringify(f));
+  }
+  assert.ok(limited >= 1, 'at least one message is rate limited');
+  assert.ok(replies >= 2, 'the burst is answered');
+  assert.equal(c.closed, null, 'rate limiting does not close the connection');
+  // The bucket refills at 1 message/s.
+  await sleep(1100);
+  await c.ask('later', 'Does my payment method change?');
+  const m = await metrics(server.port);
+  assert.equal(m['autoassist_errors_total{code="rate_limited"}'], limited);
+  assert.equal(m.autoassist_messages_total, replies + 1);
+  await c.close();
+  await stopClean(server);
+});
+
+test('a client that never reads is dropped once its replies wait too long or its queue passes --queue; memory stays bounded', async (t) => {
+  const server = await startServer(t, ['--queue', '4', '--rate', '100000', '--burst', '100000']);
+  const rssBefore = server.rssKiB();
+  const raw = await Raw.open(server.port);
+  raw.collect();
+  await raw.write(handshake(HOST, server.port));
+  await raw.waitFor((s) => s.includes('\r\n\r\n'));
+  assert.match(raw.text(), /^HTTP\/1\.1 101 /);
+  raw.sock.pause(); // from now on nothing is read
+
+  const frame = maskedTextFrame(JSON.stringify({
+    type: 'message', id: 1, text: 'Our solar panels and the inverter stopped working. '.repeat(20),
+  }));
+  // Many messages, as fast as the socket takes them, until the server
+  // hangs up: several megabytes of replies fill the kernel's socket
+  // buffers first (loopback buffers are large), then the server's queue.
+  const until = Date.now() + 10000;
+  for (let i = 0; i < 30000 && !raw.ended && !raw.error && Date.now() < until; i++) {
+    if (!raw.sock.write(frame)) await new Promise((r) => { raw.sock.once('drain', r); setTimeout(r, 100); });
+  }
+  // Still not reading: within a few seconds the server sees replies that
+  // no socket takes and drops the connection (no close frame can get
+  // through a choked socket). A paused socket notices only once it reads
+  // again, so read (and discard) after the server has had its time.
+  let dropped = 0;
+  for (let i = 0; i < 100 && !dropped; i++) {
+    await sleep(100);
+    dropped = (await metrics(server.port))['autoassist_errors_total{code="slow_reader"}'];
+  }
+  raw.sock.resume();
+  await raw.waitClose(5000);
+
+  const m = await metrics(server.port);
+  assert.ok(m['autoassist_errors_total{code="slow_reader"}'] >= 1, 'slow_reader counted');
+  // The connection is gone on the server too, and its queue with it.
+  let open = m.autoassist_connections_open;
+  for (let i = 0; i < 40 && open !== 0; i++) {
+    await sleep(50);
+    open = (await metrics(server.port)).autoassist_connections_open;
+  }
+  assert.equal(open, 0);
+  const grownMiB = (server.rssKiB() - rssBefore) / 1024;
+  assert.ok(grownMiB < 64, `the server grew by ${grownMiB.toFixed(1)} MiB`);
+
+  // Everyone else is still served.
+  const c = await Client.connect(server.wsUrl);
+  await c.hello({ lang: 'en' });
+  await c.ask('ok', 'Does my payment method change?');
+  await c.close();
+  await stopClean(server);
+});
+
+test('a client that reads but sends many messages in one TCP segment is not dropped as a slow reader', async (t) => {
+  // Defaults: --queue 64, --rate 5, --burst 10. The client reads all the
+  // time; it sends 60 small messages in one write. The first 10 are
+  // answered, the other 50 are rate_limited: 1 + 20 + 50 frames owed.
+  const server = await startServer(t);
+  const c = await Client.connect(server.wsUrl);
+  const sock = c.ws._socket;
+  sock.cork();
+  for (let i = 0; i < 60; i++) c.send({ type: 'message', id: i, text: 'Does my payment method change?' });
+  process.nextTick(() => sock.uncork());
+  const seen = { welcome: 0, typing: 0, reply: 0, error: 0 };
+  while (seen.reply + seen.error < 60) {
+    let f;
+    try {
+      f = await c.next(3000);
+    } catch (e) {
+      assert.fail(`${e.message}; frames so far ${JSON.stringify(seen)}; close ${JSON.stringify(c.closed)}`);
+    }
+    seen[f.type]++;
+  }
+  assert.deepEqual(seen, { welcome: 1, typing: 10, reply: 10, error: 50 });
+  assert.equal(c.closed, null);
+  await c.close();
+  await stopClean(server);
+});
+
+test('origin allow-list: a listed origin connects, any other (or none) is refused at the upgrade', async (t) => {
+  const server = await startServer(t, ['--origins', 'https://chat.example.com,https://www.example.com']);
+  for (const origin of ['https://chat.example.com', 'https://www.example.com']) {
+    const c = await Client.connect(server.wsUrl, { origin });
+    await c.hello();
+    await c.ask(1, 'Does my payment method change?');
+    await c.close();
+  }
+  for (const opts of [{ origin: 'https://evil.example.com' }, { origin: 'https://chat.example.com.evil.test' }, {}]) {
+    await assert.rejects(Client.connect(server.wsUrl, opts), `origin ${JSON.stringify(opts.origin)} must be refused`);
+  }
+  const m = await metrics(server.port);
+  assert.equal(m.autoassist_connections_rejected_total, 3);
+  assert.equal(m.autoassist_connections_total, 2);
+  await stopClean(server);
+});
+
+test('--max-connections 2: a third connection is refused; a place that frees up is taken again', async (t) => {
+  const server = await startServer(t, ['--max-connections', '2']);
+  const a = await Client.connect(server.wsUrl);
+  const b = await Client.connect(server.wsUrl);
+  await assert.rejects(Client.connect(server.wsUrl), 'the third connection must be refused');
+  // HTTP is still answered.
+  assert.equal((await healthz(server.port)).json.connections, 2);
+  await a.close();
+  for (let i = 0; i < 40 && (await healthz(server.port)).json.connections !== 1; i++) await sleep(50);
+  const c = await Client.connect(server.wsUrl);
+  await c.hello();
+  await c.ask(1, 'Does my payment method change?');
+  await b.close();
+  await c.close();
+  assert.equal((await metrics(server.port)).autoassist_connections_rejected_total, 1);
+  await stopClean(server);
+});
+
+test('--idle-timeout 2: pinged after 1 s; a client that never answers is hung up; one that pongs stays', async (t) => {
+  const server = await startServer(t, ['--idle-timeout', '2']);
+  const ponging = await Client.connect(server.wsUrl); // ws answers pings itself
+  let pings = 0;
+  ponging.ws.on('ping', () => { pings++; });
+  const raw = await Raw.open(server.port);
+  raw.collect();
+  const t0 = Date.now();
+  await raw.write(handshake(HOST, server.port));
+  await raw.waitFor((s) => s.includes('\r\n\r\n'));
+  const headerLen = raw.data.indexOf('\r\n\r\n') + 4;
+  // A ping frame (0x89) arrives, then the hang-up.
+  await raw.waitFor(() => raw.data.length > headerLen && raw.data[headerLen] === 0x89, 3000);
+  await raw.waitClose(4000);
+  const took = Date.now() - t0;
+  assert.ok(took >= 1500 && took < 4500, `hung up after ${took} ms`);
+  assert.ok(pings >= 1);
+  assert.equal(ponging.closed, null, 'a client that answers pings is kept');
+  await ponging.hello();
+  await ponging.ask(1, 'Does my payment method change?');
+  await ponging.close();
+  await stopClean(server);
+});
+
+test('CVE-2025-11677: "Upgrade: foo" is refused cleanly, and the server stays healthy', async (t) => {
+  const server = await startServer(t);
+  const requests = [
+    'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n',
+    'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n',
+    'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: foo, websocket\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n', // no key
+  ];
+  for (const req of requests) {
+    const raw = await Raw.open(server.port);
+    raw.collect();
+    await raw.write(req);
+    // Either an HTTP status line or a hang-up, within 2 s, and never 101.
+    await raw.waitFor((s) => /^HTTP\/1\.[01] \d{3} /.test(s), 2000);
+    const status = raw.text().match(/^HTTP\/1\.[01] (\d{3}) /);
+    if (status) assert.notEqual(status[1], '101', `switched protocols for ${JSON.stringify(req)}`);
+    raw.destroy();
+    assert.equal((await healthz(server.port)).status, 200, `healthy after ${JSON.stringify(req)}`);
+  }
+  const c = await Client.connect(server.wsUrl);
+  await c.hello();
+  await c.ask(1, 'Does my payment method change?');
+  await c.close();
+  await stopClean(server);
+});
+
+test('HTTP keep-alive: two requests pipelined on one connection both get their bodies (and nothing leaks)', async (t) => {
+  const server = await startServer(t);
+  const raw = await Raw.open(server.port);
+  raw.collect();
+  await raw.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+  await raw.waitFor((s) => s.includes('autoassist_reply_seconds_count'), 1000).catch(() => {});
+  raw.destroy();
+  const text = raw.text().replace(/^(content-security-policy|x-[a-z-]+|referrer-policy): .*\r\n/gm, '');
+  // Stop first, so that a sanitizer build reports what leaked either way.
+  const exit = await server.stop();
+  const problems = [];
+  if (!/"status":"ok"/.test(text)) problems.push('the /healthz body is missing');
+  if (!/autoassist_reply_seconds_count/.test(text)) problems.push('the /metrics body is missing');
+  problems.push(...sanitizerReports(server.stderr));
+  if (exit.code !== 0) problems.push(`exit code ${exit.code}`);
+  assert.deepEqual(problems, [], `what came back: ${JSON.stringify(text)}`);
+});
+
+test('one client saying hello over and over does not use up the conversations for everyone else', async (t) => {
+  // --max-connections 1 keeps room for 4 sessions (max_connections * 4).
+  // With the defaults it takes 40000 hellos: 50 connections that each say
+  // hello 10 times (the burst), hang up and reconnect (a new connection
+  // gets a full token bucket) do it in under 5 s, and every new customer
+  // is then refused for the session TTL (30 minutes).
+  const server = await startServer(t, ['--max-connections', '1']);
+  const greedy = await Client.connect(server.wsUrl);
+  const answers = [];
+  for (let i = 0; i < 6; i++) {
+    greedy.send({ type: 'hello' });
+    const f = await greedy.next();
+    answers.push(f.type === 'welcome' ? 'welcome' : `${f.type}:${f.code}`);
+  }
+  await greedy.close();
+  for (let i = 0; i < 40 && (await healthz(server.port)).json.connections !== 0; i++) await sleep(50);
+
+  const customer = await Client.connect(server.wsUrl);
+  customer.send({ type: 'message', id: 1, text: 'Does my payment method change?' });
+  const first = await customer.next();
+  await customer.close();
+  await stopClean(server);
+  assert.equal(first.type, 'welcome',
+    `a new customer is refused: ${JSON.stringify(first)} (the greedy client got ${answers.join(', ')})`);
+});

@@ -1,0 +1,234 @@
+'use strict';
+// What operators see: /healthz, /metrics counting exactly what the test
+// did, JSON log lines without the customer's text (unless --log-text), and
+// SIGTERM with clients connected.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const {
+  Client, healthz, httpGet, metrics, registryFile, sanitizerReports, sleep, startServer, stopClean,
+} = require('./lib');
+
+const METRIC_FAMILIES = [
+  'autoassist_connections_open', 'autoassist_connections_total', 'autoassist_connections_rejected_total',
+  'autoassist_sessions_open', 'autoassist_messages_total', 'autoassist_replies_total',
+  'autoassist_escalations_total', 'autoassist_errors_total', 'autoassist_reply_seconds',
+];
+
+async function waitNoConnections(port) {
+  for (let i = 0; i < 60; i++) {
+    if ((await healthz(port)).json.connections === 0) return;
+    await sleep(50);
+  }
+  assert.fail('connections still open on the server');
+}
+
+test('GET /healthz, /metrics and / answer', async (t) => {
+  const server = await startServer(t);
+  const h = await healthz(server.port);
+  assert.equal(h.status, 200);
+  assert.match(h.headers['content-type'], /^application\/json/);
+  assert.equal(h.json.status, 'ok');
+  assert.equal(h.json.connections, 0);
+  assert.equal(typeof h.json.sessions, 'number');
+
+  const c = await Client.connect(server.wsUrl);
+  await c.hello();
+  assert.equal((await healthz(server.port)).json.connections, 1);
+  assert.equal((await healthz(server.port)).json.sessions, 1);
+
+  const m = await httpGet(server.port, '/metrics');
+  assert.equal(m.status, 200);
+  assert.match(m.headers['content-type'], /^text\/plain/);
+  for (const family of METRIC_FAMILIES) {
+    assert.match(m.body, new RegExp(`^# TYPE ${family} (counter|gauge|histogram)$`, 'm'), family);
+  }
+  const index = await httpGet(server.port, '/');
+  assert.equal(index.status, 200);
+  assert.match(index.body, /<html/i);
+  await c.close();
+  await stopClean(server);
+});
+
+test('/metrics counts what the test did', async (t) => {
+  const server = await startServer(t, ['--rate', '1000', '--burst', '1000']);
+  const before = await metrics(server.port);
+  assert.equal(before.autoassist_messages_total, 0);
+
+  const a = await Client.connect(server.wsUrl);
+  await a.hello({ lang: 'en' });
+  const replies = [
+    await a.ask(1, 'hello'),
+    await a.ask(2, 'When does my contract at the new address start?'),
+    await a.ask(3, 'Can I take my Tibber Pulse with me? Also, our solar panels stopped producing.'),
+    await a.ask(4, 'Does my payment method change after the move?'),
+  ];
+  assert.deepEqual(replies[0].outcomes, [], '"hello" is answered by the fallback');
+  assert.deepEqual(replies.map((r) => r.escalation.escalate), [false, false, true, false]);
+  const errorsSent = {
+    bad_json: ['{bad', '[1]'],
+    bad_type: ['{"type":"bye"}'],
+    bad_text: ['{"type":"message","id":9}'],
+    bad_lang: ['{"type":"hello","lang":"xx"}'],
+    bad_session: ['{"type":"hello","session":1}'],
+    too_deep: ['{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":1}}}}}}}}}}'],
+  };
+  for (const [code, frames] of Object.entries(errorsSent)) {
+    for (const f of frames) {
+      a.send(f);
+      assert.equal((await a.expect('error')).code, code);
+    }
+  }
+  await a.close();
+
+  const bin = await Client.connect(server.wsUrl);
+  bin.send(Buffer.from('{}'), { binary: true });
+  assert.equal((await bin.waitClose()).code, 1003);
+  const big = await Client.connect(server.wsUrl);
+  big.send('x'.repeat(5000));
+  assert.equal((await big.waitClose()).code, 1009);
+  const utf = await Client.connect(server.wsUrl);
+  utf.send(Buffer.from([0x7b, 0xff]), { binary: false });
+  assert.equal((await utf.waitClose()).code, 1007);
+  await waitNoConnections(server.port);
+
+  const m = await metrics(server.port);
+  const err = (code) => m[`autoassist_errors_total{code="${code}"}`];
+
+  await t.test('connections and messages', () => {
+    assert.equal(m.autoassist_connections_total, 4);
+    assert.equal(m.autoassist_connections_open, 0);
+    assert.equal(m.autoassist_messages_total, 4);
+    assert.equal(m.autoassist_sessions_open, 1);
+  });
+  await t.test('replies by intent, fallback included', () => {
+    const byIntent = {};
+    for (const r of replies) for (const o of r.outcomes) byIntent[o.intent] = (byIntent[o.intent] || 0) + 1;
+    for (const intent of ['contract_start_date', 'pulse_relocation', 'payment_method']) {
+      assert.ok(byIntent[intent] >= 1, `${intent} answered: ${JSON.stringify(byIntent)}`);
+    }
+    for (const intent of ['contract_start_date', 'address_update', 'pulse_relocation', 'payment_method']) {
+      assert.equal(m[`autoassist_replies_total{intent="${intent}"}`], byIntent[intent] || 0, intent);
+    }
+    assert.equal(m['autoassist_replies_total{intent="fallback"}'], 1);
+  });
+  await t.test('escalations', () => {
+    assert.equal(m.autoassist_escalations_total, 1);
+  });
+  await t.test('error frames by code', () => {
+    for (const [code, frames] of Object.entries(errorsSent)) {
+      assert.equal(err(code), frames.length, `autoassist_errors_total{code="${code}"}`);
+    }
+    assert.equal(err('rate_limited'), 0);
+    assert.equal(err('slow_reader'), 0);
+    assert.equal(err('other') || 0, 0, 'no error counted as "other"');
+  });
+  await t.test('protocol closes by code (binary 1003, too_long 1009, bad_utf8 1007)', () => {
+    assert.equal(err('binary'), 1);
+    assert.equal(err('too_long'), 1);
+    assert.equal(err('bad_utf8'), 1, 'the 1007 close for invalid UTF-8 is counted');
+  });
+  await t.test('reply latency histogram', () => {
+    assert.equal(m.autoassist_reply_seconds_count, 4);
+    assert.ok(m.autoassist_reply_seconds_sum > 0);
+    const buckets = Object.entries(m)
+      .filter(([k]) => k.startsWith('autoassist_reply_seconds_bucket{'))
+      .map(([k, v]) => [k.match(/le="([^"]+)"/)[1], v]);
+    assert.ok(buckets.length >= 2);
+    assert.equal(buckets[buckets.length - 1][0], '+Inf');
+    assert.equal(buckets[buckets.length - 1][1], 4);
+    for (let i = 1; i < buckets.length; i++) {
+      assert.ok(Number(buckets[i][0]) > Number(buckets[i - 1][0]) || buckets[i][0] === '+Inf');
+      assert.ok(buckets[i][1] >= buckets[i - 1][1], 'buckets are cumulative');
+    }
+  });
+  await stopClean(server);
+});
+
+// Sends a marker the server must not log, through every path that carries
+// customer text. Returns the marker.
+async function sayMarker(server) {
+  const marker = `zebra${crypto.randomBytes(6).toString('hex')}`;
+  const c = await Client.connect(server.wsUrl);
+  await c.hello({ lang: 'en' });
+  await c.ask('m', `When does my contract start? ${marker}`);
+  c.send(`{"type":"message","id":"b","text":"${marker}`); // not JSON
+  assert.equal((await c.expect('error')).code, 'bad_json');
+  c.send({ type: 'hello', session: marker });
+  await c.expect('welcome');
+  await c.close();
+  const big = await Client.connect(server.wsUrl);
+  big.send(JSON.stringify({ type: 'message', id: 'x', text: `${marker} `.repeat(400) }));
+  await big.waitClose();
+  await waitNoConnections(server.port);
+  return marker;
+}
+
+function checkLogLines(server) {
+  const lines = server.logLines();
+  assert.ok(lines.length >= 5, `only ${lines.length} log lines`);
+  const events = new Set();
+  for (const line of lines) {
+    let o;
+    assert.doesNotThrow(() => { o = JSON.parse(line); }, `not a JSON line: ${line}`);
+    assert.equal(typeof o, 'object');
+    assert.match(o.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, line);
+    assert.match(o.level, /^(debug|info|warn|error)$/, line);
+    assert.equal(typeof o.event, 'string', line);
+    events.add(o.event);
+  }
+  return { lines, events };
+}
+
+test('logs: one JSON object per line on stderr, without the customer\'s text', async (t) => {
+  const server = await startServer(t);
+  const marker = await sayMarker(server);
+  await stopClean(server);
+  const { lines, events } = checkLogLines(server);
+  for (const e of ['listening', 'connect', 'session', 'message', 'close', 'draining', 'stopped']) {
+    assert.ok(events.has(e), `a "${e}" event is logged`);
+  }
+  assert.deepEqual(lines.filter((l) => l.includes(marker)), [], 'the customer\'s text is not logged');
+  assert.ok(!server.stdout.includes(marker));
+});
+
+test('logs with --log-text: the customer\'s text is in the message event', async (t) => {
+  const server = await startServer(t, ['--log-text']);
+  const marker = await sayMarker(server);
+  await stopClean(server);
+  const { lines } = checkLogLines(server);
+  const messages = lines.map((l) => JSON.parse(l)).filter((o) => o.event === 'message');
+  assert.equal(messages.length, 1);
+  assert.equal(messages[0].text, `When does my contract start? ${marker}`);
+});
+
+test('SIGTERM: every client gets close 1001, owed replies first; the process exits 0', async (t) => {
+  const server = await startServer(t, ['--registry', registryFile()]);
+  const talking = await Client.connect(server.wsUrl);
+  await talking.hello({ lang: 'en' });
+  await talking.ask(1, 'When does my contract at the new address start?');
+  const idle = await Client.connect(server.wsUrl); // never said anything
+  const waiting = await Client.connect(server.wsUrl);
+  await waiting.hello({ lang: 'en' });
+  // A message the server answers while the reply is still on its way when
+  // SIGTERM comes: the reply arrives, then the close.
+  waiting.send({ type: 'message', id: 'last', text: 'Does my payment method change?' });
+  await sleep(100);
+
+  const t0 = Date.now();
+  const exit = server.stop();
+  const closes = await Promise.all([talking, idle, waiting].map((c) => c.waitClose(5000)));
+  for (const cl of closes) assert.deepEqual(cl, { code: 1001, reason: 'server shutting down' });
+  assert.equal((await waiting.replyTo('last')).outcomes[0].intent, 'payment_method');
+  assert.deepEqual(idle.frames, []);
+  const { code, signal } = await exit;
+  assert.equal(signal, null);
+  assert.equal(code, 0);
+  assert.ok(Date.now() - t0 < 5000, 'exits well within the drain timeout once the clients left');
+  assert.deepEqual(sanitizerReports(server.stderr), []);
+  await assert.rejects(httpGet(server.port, '/healthz', 1000), 'nothing listens after the exit');
+  // Stopped after draining, in that order.
+  const events = server.logLines().map((l) => JSON.parse(l).event);
+  assert.ok(events.indexOf('draining') >= 0 && events.indexOf('draining') < events.indexOf('stopped'));
+});

@@ -1,0 +1,994 @@
+'use strict';
+// End-to-end tests of the L2 queue and the grid registry in Redis: the real
+// `autoassist serve` (AUTOASSIST_BIN) against a real redis-server that each
+// test starts on a unix socket in its own temporary directory, a real
+// WebSocket client, and the technicians' commands (`autoassist l2 ...`,
+// `autoassist registry ...`) run as separate processes.
+//
+// Covered: a ticket from chat to `l2 pull` / `l2 ack`; a mixed message;
+// Redis killed, paused and restarted mid-conversation (spool, drain,
+// exactly once, in order, /healthz); kill -9 of the service with Redis up
+// and down; kill -9 of a technician's `l2 pull`; Redis protocol inside a
+// message; registry match / mismatch / unknown / bad check digit / Redis
+// down / profile link; the spool's idempotent drain; Redis refusing writes
+// (OOM); a customer leaving while the ticket is written; SIGTERM while
+// Redis hangs; TCP URLs and --stream.
+//
+// Three tests fail against the server as it is (server bugs, left failing
+// on purpose): the torn spool line, the profile link reply, and SIGTERM
+// with a reply owed.
+//
+// Every wait is bounded; every redis-server, server and CLI process a test
+// starts is killed and its directory removed when the test ends.
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const {
+  BIN, REGISTRY_LINE, Client, Server, freePort, healthz, sanitizerReports, sleep, stopClean, within,
+} = require('./lib');
+
+const HAVE_REDIS = spawnSync('redis-server', ['--version']).status === 0 &&
+  spawnSync('redis-cli', ['--version']).status === 0;
+const SKIP = HAVE_REDIS ? false : 'redis-server and redis-cli are needed';
+
+const METER = REGISTRY_LINE.meter_id; // 707057500012345671, in the registry
+const METER_UNKNOWN = '707057500012345688'; // valid check digit, not in the registry
+const METER_BAD = '707057500012345675'; // wrong check digit
+const TICKET_RE = /^L2-\d{8}-[0-9A-F]{8}$/;
+const ENTRY_RE = /^\d+-\d+$/;
+const CONFIRMED_1_MARCH_2027 =
+  'I’ve confirmed your Tibber contract for the new address starts on 1 March 2027. ' +
+  'Your billing for the old address will automatically cease on that day.';
+const CANNOT_CHECK = 'I can’t check the grid registry right now';
+const escalatedText = (topics, ref) =>
+  `The technical part about ${topics} needs our experts, so I’ve split it off into a separate ` +
+  `ticket (${ref}) and escalated it to our L2 technical support for further investigation.`;
+const outcome = (reply, intent) => (reply.outcomes.find((o) => o.intent === intent) || {}).outcome;
+
+// ---- a minimal RESP client (binary-safe, one connection per command) ----
+
+function encodeCommand(args) {
+  const parts = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a));
+    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+// Parses one RESP2 value at buf[i]; null while incomplete. Error replies
+// become Error objects.
+function parseReply(buf, i) {
+  if (i >= buf.length) return null;
+  const eol = buf.indexOf('\r\n', i);
+  if (eol < 0) return null;
+  const line = buf.toString('utf8', i + 1, eol);
+  const type = String.fromCharCode(buf[i]);
+  if (type === '+') return { value: line, next: eol + 2 };
+  if (type === '-') return { value: new Error(line), next: eol + 2 };
+  if (type === ':') return { value: Number(line), next: eol + 2 };
+  if (type === '$') {
+    const n = Number(line);
+    if (n < 0) return { value: null, next: eol + 2 };
+    if (buf.length < eol + 2 + n + 2) return null;
+    return { value: buf.toString('utf8', eol + 2, eol + 2 + n), next: eol + 2 + n + 2 };
+  }
+  if (type === '*') {
+    const n = Number(line);
+    if (n < 0) return { value: null, next: eol + 2 };
+    const out = [];
+    let at = eol + 2;
+    for (let k = 0; k < n; k++) {
+      const r = parseReply(buf, at);
+      if (!r) return null;
+      out.push(r.value);
+      at = r.next;
+    }
+    return { value: out, next: at };
+  }
+  throw new Error(`unexpected RESP type ${JSON.stringify(type)}`);
+}
+
+function respCommand(sock, args, ms = 3000) {
+  return within(new Promise((resolve, reject) => {
+    const c = net.connect(sock);
+    let buf = Buffer.alloc(0);
+    c.on('connect', () => c.write(encodeCommand(args)));
+    c.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      let r;
+      try {
+        r = parseReply(buf, 0);
+      } catch (err) {
+        c.destroy();
+        reject(err);
+        return;
+      }
+      if (!r) return;
+      c.destroy();
+      if (r.value instanceof Error) reject(r.value);
+      else resolve(r.value);
+    });
+    c.on('error', reject);
+  }), ms, `Redis to answer ${args[0]}`);
+}
+
+// ---- processes ----
+
+// Runs a command to its end (killed after ms). Resolves {code, signal, stdout, stderr}.
+function run(cmd, args, ms = 10000) {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8');
+    p.stderr.setEncoding('utf8');
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => p.kill('SIGKILL'), ms);
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    p.on('error', (err) => {
+      clearTimeout(timer);
+      resolve({ code: null, signal: null, stdout, stderr: stderr + String(err) });
+    });
+  });
+}
+
+// A redis-server on a unix socket in dir. With aof, every write is fsync'd
+// to the append-only file before Redis answers, so a SIGKILL loses nothing
+// Redis acknowledged.
+class Redis {
+  constructor(dir, { aof = false } = {}) {
+    this.dir = dir;
+    this.aof = aof;
+    this.sock = path.join(dir, 'redis.sock');
+    this.url = `unix://${this.sock}`;
+    this.proc = null;
+    this.log = '';
+  }
+
+  get running() { return this.proc !== null && this.exit === null; }
+
+  async start(ms = 5000) {
+    const args = ['--port', '0', '--unixsocket', this.sock, '--unixsocketperm', '700',
+      '--dir', this.dir, '--save', '', '--daemonize', 'no', '--logfile', '',
+      '--appendonly', this.aof ? 'yes' : 'no'];
+    if (this.aof) args.push('--appendfsync', 'always');
+    this.exit = null;
+    this.proc = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout.setEncoding('utf8');
+    this.proc.stdout.on('data', (d) => { this.log += d; });
+    this.proc.stderr.on('data', (d) => { this.log += d; });
+    this.exited = new Promise((resolve) => {
+      this.proc.on('exit', (code, signal) => { this.exit = { code, signal }; resolve(this.exit); });
+    });
+    const until = Date.now() + ms;
+    for (;;) {
+      if (this.exit) throw new Error(`redis-server exited: ${this.log.slice(-1000)}`);
+      try {
+        if (await respCommand(this.sock, ['PING'], 500) === 'PONG') return this;
+      } catch { /* not listening yet */ }
+      if (Date.now() > until) throw new Error(`redis-server did not answer within ${ms} ms`);
+      await sleep(25);
+    }
+  }
+
+  // Stops it with a signal (SIGKILL: a crash; SIGTERM: a clean shutdown).
+  async stop(signal = 'SIGKILL') {
+    if (!this.running) return;
+    this.proc.kill(signal);
+    await within(this.exited, 5000, `redis-server to exit after ${signal}`);
+  }
+
+  pause() { this.proc.kill('SIGSTOP'); }
+  resume() { this.proc.kill('SIGCONT'); }
+
+  cmd(...args) { return respCommand(this.sock, args); }
+
+  // The stream's entries: [{id, fields}].
+  async entries(stream = 'autoassist:l2') {
+    const r = await this.cmd('XRANGE', stream, '-', '+');
+    return r.map(([id, flat]) => {
+      const fields = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+      return { id, fields };
+    });
+  }
+
+  async ticketIds(stream) {
+    return (await this.entries(stream)).map((e) => e.fields.ticket_id);
+  }
+
+  // Every key, as `redis-cli --scan` lists them, sorted.
+  async keys() {
+    const r = await run('redis-cli', ['-s', this.sock, '--scan'], 5000);
+    assert.equal(r.code, 0, `redis-cli --scan: ${r.stderr}`);
+    return r.stdout.split('\n').filter((k) => k.length > 0).sort();
+  }
+
+  // Calls per command since the last CONFIG RESETSTAT: {hgetall: 2, ...}.
+  async commandCalls() {
+    const info = await this.cmd('INFO', 'commandstats');
+    const out = {};
+    for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1]] = Number(m[2]);
+    return out;
+  }
+}
+
+// One test's world: a temporary directory, its Redis, its servers and
+// helper processes, all gone when the test ends.
+class World {
+  constructor(t) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoassist-redis-e2e-'));
+    this.spool = path.join(this.dir, 'spool.jsonl');
+    this.servers = [];
+    this.procs = [];
+    this.clients = [];
+    this.redis = null;
+    t.after(() => this.cleanup());
+  }
+
+  async startRedis(opts) {
+    if (!this.redis) this.redis = new Redis(this.dir, opts);
+    return this.redis.start();
+  }
+
+  // Starts `autoassist serve` against this world's Redis and spool.
+  async serve(extra = []) {
+    const s = new Server(['--redis', this.redis ? this.redis.url : `unix://${path.join(this.dir, 'redis.sock')}`,
+      '--spool', this.spool, '--redis-timeout', '0.5', ...extra]);
+    this.servers.push(s);
+    await s.start();
+    // With Redis there, wait until the worker has connected (and created
+    // the stream and its group), so tests start from a known state.
+    if (this.redis && this.redis.running) await waitRedisHealth(s, 'ok');
+    return s;
+  }
+
+  async connect(server, lang = 'en') {
+    const c = await Client.connect(server.wsUrl);
+    this.clients.push(c);
+    c.welcome = await c.hello({ lang });
+    return c;
+  }
+
+  // Runs the CLI against this world's Redis; checks the sanitizers said nothing.
+  async cli(args, ms = 10000) {
+    const r = await run(BIN, [...args, '--redis', this.redis.url], ms);
+    assert.deepEqual(sanitizerReports(r.stderr), [], `sanitizer reports from autoassist ${args.join(' ')}`);
+    return r;
+  }
+
+  // Starts a CLI process and leaves it running.
+  spawnCli(args) {
+    const p = spawn(BIN, [...args, '--redis', this.redis.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    p.out = '';
+    p.err = '';
+    p.exit = null;
+    p.stdout.setEncoding('utf8');
+    p.stderr.setEncoding('utf8');
+    p.stdout.on('data', (d) => { p.out += d; });
+    p.stderr.on('data', (d) => { p.err += d; });
+    p.exited = new Promise((resolve) => p.on('exit', (code, signal) => { p.exit = { code, signal }; resolve(p.exit); }));
+    this.procs.push(p);
+    return p;
+  }
+
+  spoolText() {
+    return fs.existsSync(this.spool) ? fs.readFileSync(this.spool, 'utf8') : '';
+  }
+
+  spoolTickets() {
+    return this.spoolText().split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l));
+  }
+
+  async cleanup() {
+    for (const c of this.clients) if (!c.closed) c.ws.terminate();
+    for (const s of this.servers) await s.kill();
+    for (const p of this.procs) {
+      if (!p.exit) {
+        p.kill('SIGKILL');
+        await within(p.exited, 3000, 'a CLI process to die').catch(() => {});
+      }
+    }
+    if (this.redis) {
+      if (this.redis.running) this.redis.resume();
+      await this.redis.stop('SIGKILL').catch(() => {});
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// Polls check() (async, truthy when done) every 50 ms, for at most ms.
+async function waitFor(check, ms, what) {
+  const until = Date.now() + ms;
+  let last;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+const waitRedisHealth = (server, want, ms = 6000) =>
+  waitFor(async () => (await healthz(server.port)).json.redis === want, ms, `/healthz to say redis "${want}"`);
+
+// Sends a message that must escalate with a stored ticket; returns the reply.
+async function escalate(c, id, text, topics = ['solar']) {
+  const r = await c.ask(id, text, 5000);
+  assert.equal(r.escalate, true, `no escalation for ${JSON.stringify(text)}: ${r.text}`);
+  assert.equal(r.escalation.status, 'stored', `ticket not stored: ${JSON.stringify(r.escalation)}`);
+  assert.match(r.escalation.ticket, TICKET_RE);
+  assert.deepEqual(r.escalation.topics, topics);
+  assert.ok(r.text.includes(`(${r.escalation.ticket})`), `the reply does not name the ticket: ${r.text}`);
+  return r;
+}
+
+// SIGKILL, no clean-up by the server; checks nothing was reported before.
+async function crash(server) {
+  server.proc.kill('SIGKILL');
+  const exit = await within(server.exited, 3000, 'the server to die after SIGKILL');
+  assert.equal(exit.signal, 'SIGKILL');
+  assert.deepEqual(sanitizerReports(server.stderr), [], 'sanitizer reports before the kill');
+}
+
+function ticketJson(id, extra = {}) {
+  return {
+    ticket_id: id,
+    session_id: '0123456789abcdef0123456789abcdef',
+    created_at: '2026-11-26T08:15:02Z',
+    lang: 'en',
+    technical_part: ['our solar inverter is offline'],
+    message: 'When does my contract start? our solar inverter is offline',
+    l2_topics: ['solar'],
+    slots: { date: '2027-03-01' },
+    intents_answered: ['contract_start_date'],
+    turns: [],
+    ...extra,
+  };
+}
+
+// ---- 1. chat → ticket → l2 pull → l2 ack ----
+
+test('a solar mention becomes a ticket that l2 pull shows with every field, and l2 ack clears', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve();
+  const c = await w.connect(server);
+
+  const first = 'Will my payment method stay the same after the move?';
+  const r1 = await c.ask('m1', first, 5000);
+  assert.equal(r1.escalation.status, 'none');
+  const text = 'The inverter of our solar panels shows error 31 since yesterday.';
+  const r2 = await escalate(c, 'm2', text);
+  const ref = r2.escalation.ticket;
+  assert.equal(r2.text, escalatedText('your solar installation', ref));
+  assert.deepEqual(w.spoolTickets(), [], 'with Redis up nothing is spooled');
+
+  const pulled = await w.cli(['l2', 'pull', '--consumer', 'alice', '--json']);
+  assert.equal(pulled.code, 0, pulled.stderr);
+  const lines = pulled.stdout.split('\n').filter((l) => l);
+  assert.equal(lines.length, 1, pulled.stdout);
+  const { id, fields: f } = JSON.parse(lines[0]);
+  assert.match(id, ENTRY_RE);
+  assert.equal(f.ticket_id, ref);
+  assert.equal(f.session_id, c.welcome.session);
+  assert.equal(f.lang, 'en');
+  assert.equal(f.topics, 'solar');
+  assert.equal(f.technical_part, text);
+  assert.equal(f.message, text);
+  assert.match(f.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.ok(Math.abs(Date.parse(f.created_at) - Date.now()) < 120000, `created_at ${f.created_at} is not now`);
+  assert.deepEqual(JSON.parse(f.turns), [
+    { from: 'customer', text: first },
+    { from: 'assistant', text: r1.text },
+  ]);
+  assert.equal(f.new_address, '');
+  assert.equal(f.meter_id, '');
+  assert.equal(f.move_date, '');
+  assert.equal(f.intents_answered, '');
+  const ticket = JSON.parse(f.ticket);
+  assert.equal(ticket.ticket_id, ref);
+  assert.equal(ticket.message, text);
+  assert.deepEqual(ticket.l2_topics, ['solar']);
+  assert.equal(await w.redis.cmd('GET', `autoassist:l2:ticket:${ref}`), id, 'dedupe key holds the entry id');
+
+  let pending = await w.cli(['l2', 'pending', '--json']);
+  assert.equal(pending.code, 0, pending.stderr);
+  let p = JSON.parse(pending.stdout);
+  assert.equal(p.pending, 1);
+  assert.deepEqual(p.consumers, [{ name: 'alice', pending: 1 }]);
+  assert.equal(p.entries[0].id, id);
+  assert.equal(p.entries[0].consumer, 'alice');
+
+  const ack = await w.cli(['l2', 'ack', id]);
+  assert.equal(ack.code, 0, ack.stderr);
+  assert.match(ack.stdout, /acknowledged 1 of 1/);
+  pending = await w.cli(['l2', 'pending', '--json']);
+  p = JSON.parse(pending.stdout);
+  assert.equal(p.pending, 0);
+  assert.deepEqual(p.entries, []);
+  const human = await w.cli(['l2', 'pending']);
+  assert.match(human.stdout, /nothing pending/);
+  const again = await w.cli(['l2', 'pull', '--consumer', 'alice', '--json']);
+  assert.equal(again.code, 0);
+  assert.equal(again.stdout, '', 'no second delivery of an acknowledged ticket');
+
+  await c.close();
+  await stopClean(server);
+});
+
+// ---- 2. a mixed message ----
+
+test('mixed message: the contract question is answered, only the solar/battery sentence goes to L2', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve();
+  const c = await w.connect(server);
+  const text = 'when does my contract start? we move on 1 March. we also have solar panels and a battery';
+  const r = await escalate(c, 'm1', text, ['solar', 'battery']);
+  assert.deepEqual(r.l2_topics, ['solar', 'battery']);
+  assert.ok(r.intents.some((i) => i.id === 'contract_start_date'), JSON.stringify(r.intents));
+  assert.equal(outcome(r, 'contract_start_date'), 'ask');
+  assert.equal(r.slots.date, '2027-03-01');
+  // The administrative part first, then the escalation.
+  assert.ok(r.text.startsWith('To confirm 1 March 2027 as your start date, I need to check the grid registry.'), r.text);
+  assert.ok(r.text.endsWith(escalatedText('your solar installation and your home battery', r.escalation.ticket)), r.text);
+
+  const [e, ...rest] = await w.redis.entries();
+  assert.equal(rest.length, 0);
+  assert.equal(e.fields.ticket_id, r.escalation.ticket);
+  assert.equal(e.fields.topics, 'solar,battery');
+  assert.match(e.fields.technical_part, /we also have solar panels and a battery/);
+  assert.doesNotMatch(e.fields.technical_part, /contract/);
+  assert.doesNotMatch(e.fields.technical_part, /1 March/);
+  assert.equal(e.fields.message, text);
+  assert.equal(e.fields.move_date, '2027-03-01');
+  assert.equal(e.fields.intents_answered, 'contract_start_date');
+  await c.close();
+  await stopClean(server);
+});
+
+// ---- 3. Redis goes away and comes back ----
+
+test('Redis killed mid-conversation and restarted on the same socket: spooled tickets arrive once each, in order', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis({ aof: true }); // what Redis acknowledged survives its SIGKILL
+  const server = await w.serve();
+  let h = await healthz(server.port);
+  assert.equal(h.json.redis, 'ok');
+  assert.equal(h.json.spool_pending, false);
+  const c = await w.connect(server);
+  const refs = [];
+
+  refs.push((await escalate(c, 'a', 'Our solar inverter shows a red light.')).escalation.ticket);
+  assert.deepEqual(await w.redis.ticketIds(), refs);
+
+  await w.redis.stop('SIGKILL');
+  await waitRedisHealth(server, 'down');
+
+  const b = await escalate(c, 'b', 'And the home battery does not charge any more.', ['battery']);
+  refs.push(b.escalation.ticket);
+  // Spooled: the customer is still told the ticket is recorded, with its reference.
+  assert.equal(b.text, escalatedText('your home battery', b.escalation.ticket));
+  const admin = await c.ask('c', 'Will my payment method stay the same after the move?', 5000);
+  assert.equal(outcome(admin, 'payment_method'), 'answer', 'administrative answers go on while Redis is down');
+  refs.push((await escalate(c, 'd', 'The Modbus connection to the inverter keeps dropping.', ['solar', 'modbus'])).escalation.ticket);
+  assert.deepEqual(w.spoolTickets().map((x) => x.ticket_id), refs.slice(1), 'the spool holds the tickets, in order');
+  h = await healthz(server.port);
+  assert.equal(h.json.redis, 'down');
+  assert.equal(h.json.spool_pending, true);
+
+  await w.redis.start();
+  assert.equal((await w.redis.ticketIds())[0], refs[0], 'the ticket from before the crash is still there');
+  await waitFor(async () => {
+    const j = (await healthz(server.port)).json;
+    return j.redis === 'ok' && j.spool_pending === false;
+  }, 6000, 'the spool to drain');
+  assert.equal(w.spoolText(), '', 'the spool file ends empty');
+
+  refs.push((await escalate(c, 'e', 'One more thing: the solar app shows no production.')).escalation.ticket);
+  const ids = await w.redis.ticketIds();
+  assert.deepEqual(ids, refs, 'every ticket exactly once, in the order sent');
+  assert.equal(new Set(refs).size, refs.length);
+  for (const ref of refs) assert.match(await w.redis.cmd('GET', `autoassist:l2:ticket:${ref}`), ENTRY_RE);
+
+  // The technicians see them all.
+  const pulled = await w.cli(['l2', 'pull', '--consumer', 'alice', '--count', '10', '--json']);
+  assert.deepEqual(pulled.stdout.split('\n').filter((l) => l).map((l) => JSON.parse(l).fields.ticket_id), refs);
+  await c.close();
+  await stopClean(server);
+});
+
+test('Redis paused past --redis-timeout: tickets go to the spool, and a write Redis runs late adds no duplicate', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve();
+  const c = await w.connect(server);
+  const refs = [];
+  refs.push((await escalate(c, 'a', 'My solar panels produce nothing today.')).escalation.ticket);
+
+  w.redis.pause(); // the socket accepts, Redis answers nothing
+  const started = Date.now();
+  refs.push((await escalate(c, 'b', 'Also the home battery is stuck at 0 %.', ['battery'])).escalation.ticket);
+  refs.push((await escalate(c, 'c', 'The inverter display is blank.')).escalation.ticket);
+  assert.ok(Date.now() - started < 3000, `replies took ${Date.now() - started} ms with Redis paused`);
+  assert.deepEqual(w.spoolTickets().map((x) => x.ticket_id), refs.slice(1));
+  await waitRedisHealth(server, 'down');
+
+  w.redis.resume(); // the write that timed out may now run, before the drain re-sends it
+  await waitFor(async () => {
+    const j = (await healthz(server.port)).json;
+    return j.redis === 'ok' && j.spool_pending === false;
+  }, 6000, 'the spool to drain');
+  assert.equal(w.spoolText(), '');
+  assert.deepEqual(await w.redis.ticketIds(), refs, 'each ticket exactly once, in order');
+  await c.close();
+  await stopClean(server);
+});
+
+// ---- 4. kill -9 of the service ----
+
+test('kill -9 right after an escalated reply, Redis up: the ticket is in Redis', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve();
+  const c = await w.connect(server);
+  const r = await escalate(c, 'm1', 'We have a Powerwall and it shows an error.', ['battery']);
+  await crash(server);
+  const entries = await w.redis.entries();
+  assert.deepEqual(entries.map((e) => e.fields.ticket_id), [r.escalation.ticket]);
+  assert.equal(entries[0].fields.message, 'We have a Powerwall and it shows an error.');
+  assert.equal(w.spoolText(), '');
+
+  // A new instance does not send it again.
+  const again = await w.serve();
+  await sleep(300);
+  assert.deepEqual(await w.redis.ticketIds(), [r.escalation.ticket]);
+  await stopClean(again);
+});
+
+test('kill -9 right after an escalated reply, Redis down: the ticket is in the spool and reaches Redis once', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  w.redis = new Redis(w.dir); // not started: nothing listens on the socket
+  const server = await w.serve();
+  assert.equal((await healthz(server.port)).json.redis, 'down');
+  const c = await w.connect(server);
+  const text = 'We move on 1 March. Our solar inverter needs to be moved too.';
+  const r = await escalate(c, 'm1', text);
+  const ref = r.escalation.ticket;
+  await crash(server);
+
+  const spooled = w.spoolTickets();
+  assert.equal(spooled.length, 1, w.spoolText());
+  assert.equal(spooled[0].ticket_id, ref);
+  assert.equal(spooled[0].message, text);
+  assert.equal(spooled[0].session_id, c.welcome.session);
+
+  await w.redis.start();
+  const second = await w.serve();
+  await waitFor(async () => w.spoolText() === '' && (await healthz(second.port)).json.spool_pending === false,
+    5000, 'the new instance to drain the spool');
+  assert.deepEqual(await w.redis.ticketIds(), [ref]);
+  const [e] = await w.redis.entries();
+  assert.equal(e.fields.message, text);
+  assert.equal(e.fields.session_id, c.welcome.session);
+  assert.equal(e.fields.move_date, '2027-03-01');
+  assert.equal((await healthz(second.port)).json.spool_pending, false);
+
+  // Crash again and start once more: nothing is sent twice.
+  await crash(second);
+  const third = await w.serve();
+  await sleep(300);
+  assert.deepEqual(await w.redis.ticketIds(), [ref]);
+  await stopClean(third);
+});
+
+test('a spool whose last line was torn by a crash mid-append loses no ticket written after it', { skip: SKIP }, async (t) => {
+  // A crash in the middle of appending leaves a line without its newline;
+  // that ticket was never acknowledged to anyone. The next ticket, which
+  // was acknowledged, must still reach Redis.
+  const w = new World(t);
+  w.redis = new Redis(w.dir); // Redis still down when the service restarts
+  const torn = JSON.stringify(ticketJson('L2-20261126-7042E0FF'));
+  fs.writeFileSync(w.spool, torn.slice(0, Math.floor(torn.length / 2)));
+  const server = await w.serve();
+  const c = await w.connect(server);
+  const r = await escalate(c, 'm1', 'Our solar panels stopped producing after the storm.');
+  const ref = r.escalation.ticket;
+
+  await w.redis.start();
+  await waitFor(async () => (await healthz(server.port)).json.spool_pending === false, 6000, 'the spool to drain');
+  const ids = await w.redis.ticketIds();
+  await c.close();
+  await stopClean(server);
+  assert.deepEqual(ids, [ref], `ticket ${ref} was confirmed to the customer but never reached the stream`);
+});
+
+// ---- 5. a technician's pull killed before ack ----
+
+test('kill -9 of a technician\'s l2 pull before ack: l2 claim recovers the ticket', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve();
+  const c = await w.connect(server);
+  const blocked = async (n) => {
+    const list = await w.redis.cmd('CLIENT', 'LIST');
+    return (list.match(/cmd=xreadgroup/g) || []).length === n;
+  };
+
+  // Killed while waiting, before any ticket: nothing is delivered to it.
+  const early = w.spawnCli(['l2', 'pull', '--consumer', 'bob', '--block', '5000', '--json']);
+  await waitFor(() => blocked(1), 4000, 'the pull to block in XREADGROUP');
+  early.kill('SIGKILL');
+  await within(early.exited, 3000, 'the pull to die');
+  await waitFor(() => blocked(0), 4000, 'Redis to drop the killed client');
+
+  const pull = w.spawnCli(['l2', 'pull', '--consumer', 'bob', '--block', '5000', '--json']);
+  await waitFor(() => blocked(1), 4000, 'the pull to block in XREADGROUP');
+  const r = await escalate(c, 'm1', 'Our battery storage shows error E42.', ['battery']);
+  const ref = r.escalation.ticket;
+  await waitFor(async () => pull.out.includes(ref), 5000, `bob's pull to print ${ref}`);
+  // It printed the ticket; kill it before anyone acknowledged (`l2 pull`
+  // exits right after printing, so it may be gone already).
+  if (!pull.exit) pull.kill('SIGKILL');
+  await within(pull.exited, 3000, 'the pull to end');
+  const shown = JSON.parse(pull.out.trim().split('\n')[0]);
+  assert.equal(shown.fields.ticket_id, ref);
+
+  let p = JSON.parse((await w.cli(['l2', 'pending', '--json'])).stdout);
+  assert.equal(p.pending, 1);
+  assert.deepEqual(p.entries.map((e) => [e.id, e.consumer, e.deliveries]), [[shown.id, 'bob', 1]]);
+
+  const claim = await w.cli(['l2', 'claim', '--consumer', 'carol', '--idle', '0', '--json']);
+  assert.equal(claim.code, 0, claim.stderr);
+  const claimed = claim.stdout.split('\n').filter((l) => l).map((l) => JSON.parse(l));
+  assert.equal(claimed.length, 1, claim.stdout);
+  assert.equal(claimed[0].id, shown.id);
+  assert.equal(claimed[0].fields.ticket_id, ref);
+  assert.equal(claimed[0].fields.message, 'Our battery storage shows error E42.');
+
+  p = JSON.parse((await w.cli(['l2', 'pending', '--json'])).stdout);
+  assert.deepEqual(p.entries.map((e) => [e.id, e.consumer, e.deliveries]), [[shown.id, 'carol', 2]]);
+  const ack = await w.cli(['l2', 'ack', shown.id]);
+  assert.equal(ack.code, 0, ack.stderr);
+  p = JSON.parse((await w.cli(['l2', 'pending', '--json'])).stdout);
+  assert.equal(p.pending, 0);
+  await c.close();
+  await stopClean(server);
+});
+
+// ---- 6. Redis protocol inside a message ----
+
+test('a message carrying Redis protocol is stored literally and changes nothing else in Redis', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  await w.redis.cmd('SET', 'e2e:sentinel', 'still here');
+  const server = await w.serve();
+  const c = await w.connect(server);
+  const before = await w.redis.keys();
+  assert.ok(before.includes('e2e:sentinel') && before.includes('autoassist:l2'), before.join(','));
+  const texts = [
+    'hi \r\n*1\r\n$8\r\nFLUSHALL\r\n my solar panels',
+    'PING\r\nSET e2e:sentinel pwned\r\nFLUSHDB\r\n redis.call(\'FLUSHALL\') -- %s {} [Date] my home battery',
+  ];
+  const refs = [];
+  refs.push((await escalate(c, 'm1', texts[0])).escalation.ticket);
+  refs.push((await escalate(c, 'm2', texts[1], ['battery'])).escalation.ticket);
+
+  const after = await w.redis.keys();
+  const added = after.filter((k) => !before.includes(k));
+  const removed = before.filter((k) => !after.includes(k));
+  assert.deepEqual(removed, []);
+  assert.deepEqual(added, refs.map((r) => `autoassist:l2:ticket:${r}`).sort());
+  assert.equal(await w.redis.cmd('GET', 'e2e:sentinel'), 'still here');
+  const entries = await w.redis.entries();
+  assert.deepEqual(entries.map((e) => e.fields.ticket_id), refs);
+  assert.deepEqual(entries.map((e) => e.fields.message), texts);
+  assert.equal(JSON.parse(entries[0].fields.ticket).message, texts[0]);
+  for (const [i, e] of entries.entries()) {
+    assert.equal(await w.redis.cmd('GET', `autoassist:l2:ticket:${refs[i]}`), e.id);
+  }
+
+  // The technician's JSON carries it literally too.
+  const pulled = await w.cli(['l2', 'pull', '--consumer', 'alice', '--count', '5', '--json']);
+  const shown = pulled.stdout.split('\n').filter((l) => l).map((l) => JSON.parse(l).fields.message);
+  assert.deepEqual(shown, texts);
+  await c.close();
+  await stopClean(server);
+});
+
+// ---- 7. the grid registry ----
+
+test('registry in Redis: match, mismatch, unknown meter, bad check digit, profile link, Redis down', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const file = path.join(w.dir, 'registry.jsonl');
+  fs.writeFileSync(file, JSON.stringify(REGISTRY_LINE) + '\n');
+  const load = await w.cli(['registry', 'load', file]);
+  assert.equal(load.code, 0, load.stderr);
+  assert.match(load.stdout, /loaded 1 record/);
+  const got = await w.cli(['registry', 'get', METER, '--json']);
+  assert.equal(got.code, 0, got.stderr);
+  assert.deepEqual(JSON.parse(got.stdout), REGISTRY_LINE);
+
+  const server = await w.serve();
+  const ask = async (text) => {
+    const c = await w.connect(server);
+    const r = await c.ask('m1', text, 5000);
+    await c.close();
+    return { r, session: c.welcome.session };
+  };
+  const contract = (day, meter) => `When does my contract start? We move in on ${day} March. My meter ID is ${meter}`;
+
+  // Match.
+  await w.redis.cmd('CONFIG', 'RESETSTAT');
+  let { r } = await ask(contract(1, METER));
+  assert.equal(outcome(r, 'contract_start_date'), 'confirmed', r.text);
+  assert.ok(r.text.startsWith(CONFIRMED_1_MARCH_2027), r.text);
+  assert.ok((await w.redis.commandCalls()).hgetall >= 1, 'the match was looked up in Redis');
+
+  // Mismatch: the registry's date is named, nothing is confirmed.
+  ({ r } = await ask(contract(2, METER)));
+  assert.equal(outcome(r, 'contract_start_date'), 'mismatch', r.text);
+  assert.match(r.text, /registry shows 1 March 2027/);
+  assert.match(r.text, /not 2 March 2027/);
+  assert.ok(!r.text.includes('I’ve confirmed'), r.text);
+
+  // A meter ID with a valid check digit that the registry does not know.
+  ({ r } = await ask(contract(1, METER_UNKNOWN)));
+  assert.equal(outcome(r, 'contract_start_date'), 'not_found', r.text);
+  assert.match(r.text, new RegExp(`couldn’t find ${METER_UNKNOWN} in the grid registry`));
+  assert.ok(!r.text.includes('I’ve confirmed'), r.text);
+
+  // A wrong check digit: asked to check it, and Redis is not asked at all.
+  await w.redis.cmd('CONFIG', 'RESETSTAT');
+  ({ r } = await ask(contract(1, METER_BAD)));
+  assert.equal(outcome(r, 'contract_start_date'), 'bad_meter', r.text);
+  assert.match(r.text, /check digit/);
+  assert.match(r.text, /check it/);
+  assert.ok(!r.text.includes('I’ve confirmed'), r.text);
+  const calls = await w.redis.commandCalls();
+  assert.equal(calls.hgetall, undefined, `a lookup for a bad meter ID: ${JSON.stringify(calls)}`);
+  assert.equal(calls.get, undefined, `a lookup for a bad meter ID: ${JSON.stringify(calls)}`);
+
+  // address_update confirmed: the profile is linked (after the reply: the
+  // link is written by the worker, so it is awaited, bounded).
+  let session;
+  ({ r, session } = await ask(`My new address is Storgata 12B, 0155 Oslo, meter ID ${METER}`));
+  assert.equal(outcome(r, 'address_update'), 'confirmed', r.text);
+  assert.match(r.text, /^Your profile has been updated! Your new home at Storgata 12B/);
+  const profile = await waitFor(async () => {
+    const flat = await w.redis.cmd('HGETALL', `autoassist:profile:${session}`);
+    return flat.length ? Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]]]))) : null;
+  }, 3000, 'the profile hash');
+  assert.match(profile.address, /^Storgata 12B/);
+  assert.equal(profile.meter_id, METER);
+  assert.match(profile.linked_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+
+  // The meter belongs to another address: no link, and that address is not revealed.
+  ({ r, session } = await ask(`My new address is Kirkeveien 3, 0368 Oslo, meter ID ${METER}`));
+  assert.equal(outcome(r, 'address_update'), 'mismatch', r.text);
+  assert.ok(!r.text.includes('Storgata'), r.text);
+  await sleep(200);
+  assert.equal(await w.redis.cmd('EXISTS', `autoassist:profile:${session}`), 0);
+
+  // Redis down: never a confirmation.
+  await w.redis.stop('SIGKILL');
+  ({ r } = await ask(contract(1, METER)));
+  assert.equal(outcome(r, 'contract_start_date'), 'unavailable', r.text);
+  assert.ok(r.text.startsWith(CANNOT_CHECK), r.text);
+  assert.ok(!r.text.includes('I’ve confirmed'), r.text);
+  ({ r } = await ask(`My new address is Storgata 12B, 0155 Oslo, meter ID ${METER}`));
+  assert.notEqual(outcome(r, 'address_update'), 'confirmed', r.text);
+  assert.ok(!r.text.includes('profile has been updated'), r.text);
+  await stopClean(server);
+});
+
+test('a confirmed contract and a ticket in one message carry the meter and date into the ticket', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const file = path.join(w.dir, 'registry.jsonl');
+  fs.writeFileSync(file, JSON.stringify(REGISTRY_LINE) + '\n');
+  assert.equal((await w.cli(['registry', 'load', file])).code, 0);
+  const server = await w.serve();
+  const c = await w.connect(server);
+  const r = await escalate(c, 'm1',
+    `When does my contract start? We move in on 1 March, meter ID ${METER}. Our solar panels need a new inverter.`);
+  assert.equal(outcome(r, 'contract_start_date'), 'confirmed', r.text);
+  assert.ok(r.text.startsWith(CONFIRMED_1_MARCH_2027), r.text);
+  const [e] = await w.redis.entries();
+  assert.equal(e.fields.ticket_id, r.escalation.ticket);
+  assert.equal(e.fields.meter_id, METER);
+  assert.equal(e.fields.move_date, '2027-03-01');
+  assert.match(e.fields.intents_answered, /contract_start_date/);
+  assert.match(e.fields.technical_part, /solar panels need a new inverter/);
+  assert.doesNotMatch(e.fields.technical_part, /contract/);
+  await c.close();
+  await stopClean(server);
+});
+
+// ---- 8. idempotency of the drain ----
+
+test('the same ticket spooled twice (and again after it reached Redis) is one stream entry', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const ref = 'L2-20261126-00E2E008';
+  const line = JSON.stringify(ticketJson(ref)) + '\n';
+  fs.writeFileSync(w.spool, line + line);
+  const server = await w.serve();
+  await waitFor(async () => w.spoolText() === '', 5000, 'the spool to drain');
+  let entries = await w.redis.entries();
+  assert.deepEqual(entries.map((e) => e.fields.ticket_id), [ref]);
+  const f = entries[0].fields;
+  assert.equal(f.topics, 'solar');
+  assert.equal(f.technical_part, 'our solar inverter is offline');
+  assert.equal(f.message, 'When does my contract start? our solar inverter is offline');
+  assert.equal(f.move_date, '2027-03-01');
+  assert.equal(f.intents_answered, 'contract_start_date');
+  assert.equal(f.created_at, '2026-11-26T08:15:02Z');
+  assert.deepEqual(JSON.parse(f.turns), []);
+  assert.equal(await w.redis.cmd('GET', `autoassist:l2:ticket:${ref}`), entries[0].id);
+  await stopClean(server);
+
+  // A crash after Redis took it but before the spool was emptied: the
+  // next start sends it again, and it is still one entry.
+  fs.writeFileSync(w.spool, line);
+  const again = await w.serve();
+  await waitFor(async () => w.spoolText() === '', 5000, 'the spool to drain');
+  entries = await w.redis.entries();
+  assert.deepEqual(entries.map((e) => e.fields.ticket_id), [ref]);
+  await stopClean(again);
+});
+
+// ---- the URL forms and --stream ----
+
+test('Redis over TCP (redis://host:port and host:port) and a custom --stream', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const port = await freePort();
+  await w.redis.cmd('CONFIG', 'SET', 'bind', '127.0.0.1');
+  await w.redis.cmd('CONFIG', 'SET', 'port', String(port));
+  const server = new Server(['--redis', `redis://127.0.0.1:${port}`, '--stream', 'e2e:tickets',
+    '--spool', w.spool, '--redis-timeout', '0.5']);
+  w.servers.push(server);
+  await server.start();
+  assert.equal((await healthz(server.port)).json.redis, 'ok');
+  const c = await w.connect(server);
+  const r = await escalate(c, 'm1', 'The solar inverter shows a grid fault.');
+  assert.deepEqual(await w.redis.ticketIds('e2e:tickets'), [r.escalation.ticket]);
+  assert.equal(await w.redis.cmd('EXISTS', 'autoassist:l2'), 0, 'nothing on the default stream');
+  const pulled = await run(BIN, ['l2', 'pull', '--consumer', 'dave', '--json', '--stream', 'e2e:tickets',
+    '--redis', `127.0.0.1:${port}`]);
+  assert.equal(pulled.code, 0, pulled.stderr);
+  assert.equal(JSON.parse(pulled.stdout).fields.ticket_id, r.escalation.ticket);
+  await c.close();
+  await stopClean(server);
+});
+
+// ---- more ways Redis can fail ----
+
+test('Redis refusing writes (OOM): the ticket is spooled, then drained once writes are allowed again', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve();
+  const c = await w.connect(server);
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '1');
+  const r = await escalate(c, 'm1', 'The solar inverter is offline since the update.');
+  assert.deepEqual(w.spoolTickets().map((x) => x.ticket_id), [r.escalation.ticket]);
+  assert.deepEqual(await w.redis.ticketIds(), []);
+  await waitRedisHealth(server, 'down');
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '0');
+  await waitFor(async () => w.spoolText() === '', 6000, 'the spool to drain');
+  assert.deepEqual(await w.redis.ticketIds(), [r.escalation.ticket]);
+  await waitRedisHealth(server, 'ok');
+  await c.close();
+  await stopClean(server);
+});
+
+test('"Your profile has been updated" only when the profile link was written', { skip: SKIP }, async (t) => {
+  // Redis answers reads (the registry lookup confirms the address) but
+  // refuses writes, so the link (HSET autoassist:profile:<session>) fails.
+  const w = new World(t);
+  await w.startRedis();
+  const file = path.join(w.dir, 'registry.jsonl');
+  fs.writeFileSync(file, JSON.stringify(REGISTRY_LINE) + '\n');
+  assert.equal((await w.cli(['registry', 'load', file])).code, 0);
+  const server = await w.serve();
+  const c = await w.connect(server);
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '1');
+  const r = await c.ask('m1', `My new address is Storgata 12B, 0155 Oslo, meter ID ${METER}`, 5000);
+  await sleep(500); // the link, if any, is written after the reply
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '0');
+  const linked = await w.redis.cmd('EXISTS', `autoassist:profile:${c.welcome.session}`);
+  await c.close();
+  await stopClean(server);
+  if (r.text.includes('Your profile has been updated')) {
+    assert.equal(linked, 1, `the customer was told "${r.text}" but autoassist:profile:${c.welcome.session} was never written`);
+  }
+});
+
+test('the customer leaves while the ticket is being written: it is stored once and the conversation resumes', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve();
+  const c = await w.connect(server);
+  const session = c.welcome.session;
+  w.redis.pause();
+  c.send({ type: 'message', id: 'm1', text: 'The battery storage makes a clicking noise.' });
+  await c.expect('typing');
+  c.ws.terminate(); // gone before the reply
+  await sleep(200);
+  w.redis.resume();
+  await waitFor(async () => (await w.redis.ticketIds()).length === 1 && w.spoolText() === '', 6000,
+    'the ticket of the customer who left to reach Redis');
+  const [e] = await w.redis.entries();
+  assert.equal(e.fields.session_id, session);
+  assert.equal(e.fields.message, 'The battery storage makes a clicking noise.');
+
+  const back = await Client.connect(server.wsUrl);
+  w.clients.push(back);
+  const welcome = await back.hello({ session });
+  assert.equal(welcome.resumed, true);
+  const r = await escalate(back, 'm2', 'And the solar panels too.');
+  const entries = await w.redis.entries();
+  assert.deepEqual(entries.map((x) => x.fields.ticket_id), [e.fields.ticket_id, r.escalation.ticket]);
+  const turns = JSON.parse(entries[1].fields.turns);
+  assert.equal(turns[0].text, 'The battery storage makes a clicking noise.', 'the first turn was recorded although the customer left');
+  assert.equal(turns[1].from, 'assistant');
+  assert.ok(turns[1].text.includes(e.fields.ticket_id), turns[1].text);
+  await back.close();
+  await stopClean(server);
+});
+
+test('SIGTERM while Redis hangs: the reply owed for the ticket in flight goes out, then 1001, exit 0 within 10 s', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve();
+  const c = await w.connect(server);
+  w.redis.pause();
+  const texts = ['Our solar inverter is beeping.', 'What about my payment method after the move?', 'The home battery is empty.'];
+  texts.forEach((text, i) => c.send({ type: 'message', id: `m${i}`, text }));
+  await c.expect('typing', 5000); // m0 is with the Redis worker, m1 and m2 wait behind it
+  const t0 = Date.now();
+  server.proc.kill('SIGTERM');
+  const frames = [];
+  while (!c.closed && Date.now() - t0 < 25000) {
+    const f = await c.next(25000 - (Date.now() - t0)).catch(() => null);
+    if (f) frames.push(f);
+  }
+  const exit = await within(server.exited, 30000 - (Date.now() - t0), 'the server to exit after SIGTERM');
+  const took = Date.now() - t0;
+  w.redis.resume();
+
+  const replies = frames.filter((f) => f.type === 'reply');
+  const problems = [];
+  if (!replies.some((r) => r.in_reply_to === 'm0')) {
+    problems.push(`no reply to m0 (the message whose ticket was being written); frames: ${JSON.stringify(frames)}`);
+  }
+  const order = replies.map((r) => r.in_reply_to);
+  if (JSON.stringify(order) !== JSON.stringify(['m0', 'm1', 'm2'].slice(0, order.length))) problems.push(`replies out of order: ${order}`);
+  if (!c.closed || c.closed.code !== 1001) problems.push(`connection not closed with 1001: ${JSON.stringify(c.closed)}`);
+  if (took > 11500) problems.push(`the server took ${took} ms to exit after SIGTERM (README: at most 10 s)`);
+  if (exit.code !== 0) problems.push(`exit ${JSON.stringify(exit)}`);
+  const reports = sanitizerReports(server.stderr);
+  if (reports.length) problems.push(`sanitizer: ${reports.join('\n')}`);
+  // Whatever the customer was told, the ticket is kept (spool or Redis).
+  const kept = [...w.spoolTickets().map((x) => x.ticket_id), ...await w.redis.ticketIds()];
+  for (const r of replies.filter((x) => x.escalation.status === 'stored')) {
+    if (!kept.includes(r.escalation.ticket)) problems.push(`ticket ${r.escalation.ticket} told but not kept`);
+  }
+  if (kept.length < 1) problems.push('the ticket of m0 is neither in the spool nor in Redis');
+  assert.deepEqual(problems, []);
+});
