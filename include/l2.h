@@ -49,6 +49,15 @@ int l2_registry_get(redisContext *rc, const char *meter_id, struct engine_record
 /* Links the session's profile to the confirmed address and meter. */
 int l2_link_profile(redisContext *rc, const char *session_id, const struct engine_facts *f);
 
+/* Stores a conversation (its bytes, see struct engine_session) under its
+ * session id for ttl seconds, so a restarted or another instance of the
+ * server continues it. Returns 0 or -1. */
+int l2_session_save(redisContext *rc, const char *id, const struct engine_session *s, int ttl);
+
+/* Reads a stored conversation: 1 found, 0 not found (or stored by a build
+ * with another layout), -1 Redis error. */
+int l2_session_load(redisContext *rc, const char *id, struct engine_session *s);
+
 /* ---- the spool: an append-only file of tickets, one JSON line each ---- */
 
 struct l2_spool;

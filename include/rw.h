@@ -17,15 +17,25 @@
 #include "engine.h"
 #include "l2.h"
 
+enum rw_kind {
+	RW_EFFECTS,       /* a message's registry lookup and ticket */
+	RW_SAVE_SESSION,  /* store conv under session_id */
+	RW_LOAD_SESSION,  /* read conv of session_id */
+};
+
 struct rw_job {
 	struct rw_job *next;
 	void *owner;                 /* the connection waiting, or NULL */
+	uint8_t kind;                /* enum rw_kind */
 	/* In: */
 	const struct engine_plan *plan_copy; /* owned by the job: plan and text */
 	json_object *ticket;         /* the L2 ticket to store, or NULL; owned */
 	char session_id[40];         /* the profile an address links to */
 	bool skip_lookup;            /* the registry was answered already */
+	struct engine_session conv;  /* saved, or loaded (found says so) */
+	int ttl;                     /* seconds a saved session is kept */
 	/* Out: */
+	bool found;
 	struct engine_results res;
 	bool spooled;                /* the ticket went to the spool */
 };

@@ -33,6 +33,12 @@ void sess_store_free(struct sess_store *st);
  * system has no randomness to give. The store owns it. */
 struct sess *sess_create(struct sess_store *st, int lang, double now);
 
+/* Starts a session under a known id (one restored from Redis) holding
+ * conv, attached once. Returns NULL when the id is not SESS_ID_LEN hex
+ * characters, is held already, or there is no room. */
+struct sess *sess_adopt(struct sess_store *st, const char *id,
+			const struct engine_session *conv, double now);
+
 /* The session with this id if it is still held, attached once more; NULL
  * when it is unknown or its TTL ran out. */
 struct sess *sess_resume(struct sess_store *st, const char *id, double now);

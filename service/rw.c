@@ -169,6 +169,16 @@ static void probe(struct rw *w)
 
 static void run_job(struct rw *w, struct rw_job *j)
 {
+	if (j->kind != RW_EFFECTS) {
+		redisContext *rc = conn(w);
+		int rc2 = !rc ? -1 : j->kind == RW_SAVE_SESSION
+			? l2_session_save(rc, j->session_id, &j->conv, j->ttl)
+			: l2_session_load(rc, j->session_id, &j->conv);
+		if (rc && rc2 < 0)
+			failed(w);
+		j->found = rc2 > 0;
+		return;
+	}
 	const struct engine_plan *p = j->plan_copy;
 	if (p && p->lookup != ENGINE_LOOKUP_NONE && !j->skip_lookup) {
 		redisContext *rc = conn(w);

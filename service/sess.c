@@ -74,13 +74,47 @@ static bool evict_oldest(struct sess_store *st)
 	return true;
 }
 
-struct sess *sess_create(struct sess_store *st, int lang, double now)
+/* Makes room for one more session. Returns false when there is none. */
+static bool room(struct sess_store *st, double now)
 {
 	/* Full: first what has expired, then, so that no client can lock new
 	 * customers out by opening conversations, the longest-idle one. Only
 	 * conversations with a connection are never dropped, and the store
 	 * holds several times as many as there may be connections. */
-	if (st->count >= st->max && sess_expire(st, now) == 0 && !evict_oldest(st))
+	return st->count < st->max || sess_expire(st, now) > 0 || evict_oldest(st);
+}
+
+static void insert(struct sess_store *st, struct sess *s)
+{
+	size_t b = bucket_of(st, s->id);
+	s->next = st->buckets[b];
+	st->buckets[b] = s;
+	st->count++;
+}
+
+struct sess *sess_adopt(struct sess_store *st, const char *id,
+			const struct engine_session *conv, double now)
+{
+	if (strlen(id) != SESS_ID_LEN || strspn(id, "0123456789abcdef") != SESS_ID_LEN)
+		return NULL;
+	for (struct sess *s = st->buckets[bucket_of(st, id)]; s; s = s->next)
+		if (strcmp(s->id, id) == 0)
+			return NULL;
+	if (!room(st, now))
+		return NULL;
+	struct sess *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	memcpy(s->id, id, SESS_ID_LEN + 1);
+	s->conv = *conv;
+	s->attached = 1;
+	insert(st, s);
+	return s;
+}
+
+struct sess *sess_create(struct sess_store *st, int lang, double now)
+{
+	if (!room(st, now))
 		return NULL;
 	unsigned char raw[SESS_ID_LEN / 2];
 	if (getrandom(raw, sizeof(raw), GRND_NONBLOCK) != (ssize_t)sizeof(raw))
@@ -95,10 +129,7 @@ struct sess *sess_create(struct sess_store *st, int lang, double now)
 	}
 	engine_session_init(&s->conv, lang);
 	s->attached = 1;
-	size_t b = bucket_of(st, s->id);
-	s->next = st->buckets[b];
-	st->buckets[b] = s;
-	st->count++;
+	insert(st, s);
 	return s;
 }
 

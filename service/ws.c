@@ -111,6 +111,7 @@ struct job_ctx {
 	struct sess *sess;   /* kept attached until the job is said */
 	json_object *id;
 	double t_recv;
+	int lang;            /* RW_LOAD_SESSION: the language hello asked for */
 };
 
 void ws_config_default(struct ws_config *cfg)
@@ -266,8 +267,13 @@ static void send_welcome(struct conn *c, bool resumed)
 	json_object_put(o);
 }
 
-/* Attaches the connection to a session: the one named if it is still held,
- * else a new one. Returns 0, or -1 after telling the client. */
+static int welcome(struct conn *c, int lang, bool resumed);
+static int load_session(struct conn *c, const char *id, int lang);
+static void save_session(struct ws_server *s, const struct sess *se);
+
+/* Attaches the connection to a session: the one named if it is still held
+ * here or in Redis (a restarted server, another instance), else a new one.
+ * Returns 0, or -1 after telling the client. */
 static int attach(struct conn *c, const char *want, int lang)
 {
 	struct ws_server *s = c->srv;
@@ -279,8 +285,18 @@ static int attach(struct conn *c, const char *want, int lang)
 	}
 	if (want && (c->sess = sess_resume(s->sessions, want, now)))
 		resumed = true;
+	else if (want && s->rw && load_session(c, want, lang) == 0)
+		return 0; /* the welcome follows when Redis has answered */
 	else
 		c->sess = sess_create(s->sessions, lang, now);
+	return welcome(c, lang, resumed);
+}
+
+/* Sends the welcome once c has its session (or the error when it has
+ * none). Returns 0 or -1. */
+static int welcome(struct conn *c, int lang, bool resumed)
+{
+	struct ws_server *s = c->srv;
 	if (!c->sess) {
 		send_error(c, "internal", "no room for a new conversation; try again later", NULL);
 		return -1;
@@ -377,6 +393,8 @@ static void finish(struct ws_server *s, struct conn *c, struct sess *se,
 									      (int)plan->len));
 	log_event("info", "message", f);
 
+	if (s->rw)
+		save_session(s, se);
 	if (!c)
 		return;
 	json_object *o = reply_frame(s, id, plan, s->reply, res);
@@ -592,6 +610,62 @@ static void resume_inbound(struct conn *c)
 	}
 }
 
+/* Asks Redis for a conversation this process does not hold. Returns 0
+ * when the question is on its way, -1 when it could not be asked. */
+static int load_session(struct conn *c, const char *id, int lang)
+{
+	struct ws_server *s = c->srv;
+	if (strlen(id) != SESS_ID_LEN)
+		return -1;
+	struct job_ctx *ctx = calloc(1, sizeof(*ctx));
+	struct rw_job *j = ctx ? calloc(1, sizeof(*j)) : NULL;
+	if (!j) {
+		free(ctx);
+		return -1;
+	}
+	j->kind = RW_LOAD_SESSION;
+	snprintf(j->session_id, sizeof(j->session_id), "%s", id);
+	ctx->conn = c;
+	ctx->lang = lang;
+	j->owner = ctx;
+	c->inflight = j;
+	s->inflight++;
+	rw_submit(s->rw, j);
+	return 0;
+}
+
+/* Stores the conversation in Redis after each turn, so a restarted server
+ * continues it. Fire and forget: a conversation lost with Redis is
+ * inconvenient, not a broken promise. */
+static void save_session(struct ws_server *s, const struct sess *se)
+{
+	struct rw_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->kind = RW_SAVE_SESSION;
+	snprintf(j->session_id, sizeof(j->session_id), "%s", se->id);
+	j->conv = se->conv;
+	j->ttl = (int)s->cfg.session_ttl;
+	s->inflight++;
+	rw_submit(s->rw, j);
+}
+
+/* Loop thread: a conversation came back from Redis, or did not. */
+static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
+{
+	struct conn *c = ctx->conn;
+	if (!c)
+		return;
+	c->inflight = NULL;
+	bool resumed = false;
+	if (j->found && (c->sess = sess_adopt(s->sessions, j->session_id, &j->conv, now_s())))
+		resumed = true;
+	else
+		c->sess = sess_create(s->sessions, ctx->lang, now_s());
+	if (welcome(c, ctx->lang, resumed) == 0)
+		resume_inbound(c);
+}
+
 /* Loop thread: the worker finished jobs. Each is said to its connection,
  * or, when the customer left meanwhile, still recorded in the
  * conversation so a reconnect continues from it. */
@@ -600,7 +674,10 @@ static void collect(struct ws_server *s)
 	for (struct rw_job *j; (j = rw_take_done(s->rw));) {
 		s->inflight--;
 		struct job_ctx *ctx = j->owner;
-		if (ctx) {
+		if (ctx && j->kind == RW_LOAD_SESSION) {
+			loaded(s, j, ctx);
+			free(ctx);
+		} else if (ctx) {
 			struct conn *c = ctx->conn;
 			if (j->spooled)
 				log_event("warn", "ticket_spooled", NULL);

@@ -465,9 +465,7 @@ test('the server restarts mid-conversation: the widget reconnects and delivers w
     assert.match(r3, /Your payment method remains the same by default/);
     noProblems(page);
 
-    await t.test('the same session continues (facts known before the restart)', {
-      todo: 'the server keeps sessions in memory only: a restarted server answers hello with a new session',
-    }, async () => {
+    await t.test('the same session continues (facts known before the restart)', async () => {
       const welcome = (await frames(page, 'in', 'welcome'))[1];
       assert.equal(welcome.session, session);
       assert.equal(welcome.resumed, true);
