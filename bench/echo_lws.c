@@ -1,0 +1,216 @@
+/* bench/echo_lws: a bare libwebsockets echo server, the ceiling of the
+ * service's own stack. The same library and build flags as autoassist
+ * (CMakeLists.txt builds both), and the same protocol options as
+ * service/ws.c: UTF-8 validated on every text frame
+ * (LWS_SERVER_OPTION_VALIDATE_UTF8), the HTTP security headers option, no
+ * IPv6, a 4096-byte rx buffer, messages of up to 4096 bytes reassembled from
+ * fragments, a bounded queue of frames per connection written only from
+ * LWS_CALLBACK_SERVER_WRITEABLE, and the same ping/hang-up policy. It does
+ * nothing else: no JSON, no engine, no logging.
+ *
+ * usage: echo_lws [--port N] [--evlib poll|uv|ev] [--max-connections N]
+ *                 [--no-validate-utf8] [--listen-share]
+ *
+ * --evlib picks the lws event loop: poll (lws' own, the default build's),
+ * or libuv / libev through Debian's evlib plugins (libwebsockets-evlib-uv,
+ * libwebsockets-evlib-ev). --listen-share sets
+ * LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE (SO_REUSEPORT), so several processes
+ * can listen on one port and the kernel spreads connections over them. */
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_MSG 4096
+#define QUEUE_MAX 64
+
+struct frame {
+	struct frame *next;
+	size_t len;
+	unsigned char buf[]; /* LWS_PRE, then the payload */
+};
+
+struct conn {
+	struct frame *head, *tail;
+	unsigned nframes;
+	char *rx;
+	size_t rxlen;
+	bool binary;
+};
+
+static void free_queue(struct conn *c)
+{
+	for (struct frame *f = c->head, *n; f; f = n) {
+		n = f->next;
+		free(f);
+	}
+	c->head = c->tail = NULL;
+	c->nframes = 0;
+}
+
+static int enqueue(struct lws *wsi, struct conn *c, const void *data, size_t len)
+{
+	if (c->nframes >= QUEUE_MAX) {
+		free_queue(c);
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+				 (unsigned char *)"client does not read", 20);
+		return -1;
+	}
+	struct frame *f = malloc(sizeof(*f) + LWS_PRE + len);
+	if (!f)
+		return -1;
+	f->next = NULL;
+	f->len = len;
+	memcpy(f->buf + LWS_PRE, data, len);
+	if (c->tail)
+		c->tail->next = f;
+	else
+		c->head = f;
+	c->tail = f;
+	c->nframes++;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+		    void *in, size_t len)
+{
+	struct conn *c = user;
+	switch (reason) {
+	case LWS_CALLBACK_ESTABLISHED:
+		memset(c, 0, sizeof(*c));
+		return 0;
+	case LWS_CALLBACK_RECEIVE: {
+		bool last = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+		if (c->rxlen + len > MAX_MSG) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+					 (unsigned char *)"message too large", 17);
+			return -1;
+		}
+		if (last && !c->rx)
+			return enqueue(wsi, c, in, len) < 0 ? -1 : 0;
+		if (!c->rx && !(c->rx = malloc(MAX_MSG)))
+			return -1;
+		c->binary = lws_frame_is_binary(wsi);
+		memcpy(c->rx + c->rxlen, in, len);
+		c->rxlen += len;
+		if (last) {
+			int rc = enqueue(wsi, c, c->rx, c->rxlen);
+			free(c->rx);
+			c->rx = NULL;
+			c->rxlen = 0;
+			return rc < 0 ? -1 : 0;
+		}
+		return 0;
+	}
+	case LWS_CALLBACK_SERVER_WRITEABLE: {
+		struct frame *f = c->head;
+		if (!f)
+			return 0;
+		if (lws_write(wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len)
+			return -1;
+		c->head = f->next;
+		if (!c->head)
+			c->tail = NULL;
+		c->nframes--;
+		free(f);
+		if (c->head)
+			lws_callback_on_writable(wsi);
+		return 0;
+	}
+	case LWS_CALLBACK_CLOSED:
+		free_queue(c);
+		free(c->rx);
+		c->rx = NULL;
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+int main(int argc, char **argv)
+{
+	int port = 9001;
+	unsigned max_conns = 10000;
+	const char *evlib = "poll";
+	bool validate = true, share = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
+			port = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--evlib") == 0 && i + 1 < argc)
+			evlib = argv[++i];
+		else if (strcmp(argv[i], "--max-connections") == 0 && i + 1 < argc)
+			max_conns = (unsigned)atol(argv[++i]);
+		else if (strcmp(argv[i], "--no-validate-utf8") == 0)
+			validate = false;
+		else if (strcmp(argv[i], "--listen-share") == 0)
+			share = true;
+		else {
+			fprintf(stderr, "usage: echo_lws [--port N] [--evlib poll|uv|ev] "
+				"[--max-connections N] [--no-validate-utf8] [--listen-share]\n");
+			return 2;
+		}
+	}
+	static struct lws_protocols protocols[] = {
+		{ .name = "echo", .callback = callback,
+		  .per_session_data_size = sizeof(struct conn), .rx_buffer_size = 4096 },
+		{ 0 },
+	};
+	/* service/ws.c's policy with the default --idle-timeout of 120 s. */
+	static const lws_retry_bo_t retry = {
+		.secs_since_valid_ping = 60, .secs_since_valid_hangup = 120,
+	};
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.port = port;
+	info.protocols = protocols;
+	info.retry_and_idle_policy = &retry;
+	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
+		       LWS_SERVER_OPTION_DISABLE_IPV6;
+	if (validate)
+		info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
+	if (share)
+		info.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
+	if (strcmp(evlib, "uv") == 0)
+		info.options |= LWS_SERVER_OPTION_LIBUV;
+	else if (strcmp(evlib, "ev") == 0)
+		info.options |= LWS_SERVER_OPTION_LIBEV;
+	else if (strcmp(evlib, "poll") != 0) {
+		fprintf(stderr, "echo_lws: --evlib poll, uv or ev\n");
+		return 2;
+	}
+	info.fd_limit_per_thread = max_conns + 64;
+	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
+	struct lws_context *ctx = lws_create_context(&info);
+	if (!ctx) {
+		fprintf(stderr, "echo_lws: cannot start (port %d in use, or no %s event library)\n",
+			port, evlib);
+		return 1;
+	}
+	printf("echo_lws: port %d, event loop %s, UTF-8 validation %s%s\n", port, evlib,
+	       validate ? "on" : "off", share ? ", listen share (SO_REUSEPORT)" : "");
+	fflush(stdout);
+	if (strcmp(evlib, "poll") == 0) {
+		signal(SIGTERM, on_signal);
+		signal(SIGINT, on_signal);
+		while (!stop && lws_service(ctx, 0) >= 0)
+			;
+		lws_context_destroy(ctx);
+	} else {
+		/* With an event library lws_service runs the library's loop
+		 * until the process is told to stop (SIGTERM's default action
+		 * ends it). */
+		lws_service(ctx, 0);
+	}
+	return 0;
+}
