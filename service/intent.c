@@ -739,20 +739,6 @@ void intent_scratch_free(struct intent_scratch *s)
 	free(s);
 }
 
-/* The token whose normalised span contains byte off of the norm string. */
-static uint32_t tok_at(const struct tok_buf *t, uint32_t off)
-{
-	uint32_t lo = 0, hi = t->n;
-	while (hi - lo > 1) {
-		uint32_t mid = (lo + hi) / 2;
-		if (t->v[mid].noff <= off)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 struct acc {
 	double raw[INTENT_MAX];
 	double lang[INTENT_MAX_LANGS];
@@ -904,6 +890,9 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 	size_t nraw = match_scan(p->m, s->padded, toks->nlen + 2, s->raw, MAX_RAW_HITS);
 	if (nraw > MAX_RAW_HITS)
 		nraw = MAX_RAW_HITS;
+	/* Hits come in the order of their end, so the token of the end only
+	 * moves forward, and a hit's first token is a step or two back. */
+	uint32_t cur = 0;
 	for (size_t h = 0; h < nraw; h++) {
 		const struct match_hit *mh = &s->raw[h];
 		uint32_t k0 = p->pat_first[mh->pat], k1 = p->pat_first[mh->pat + 1];
@@ -913,10 +902,11 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		uint8_t mode = p->entries[p->by_pat[k0]].mode;
 		uint32_t start = mh->start + (mode & M_SUFFIX ? 0 : 1) - 1;
 		uint32_t end = mh->end - (mode & M_PREFIX ? 0 : 1) - 1;
-		uint32_t first = tok_at(toks, start);
-		uint32_t last = tok_at(toks, end - 1);
-		if (last >= ntok)
-			continue;
+		while (cur + 1 < ntok && toks->v[cur + 1].noff <= end - 1)
+			cur++;
+		uint32_t first = cur, last = cur;
+		while (first > 0 && toks->v[first].noff > start)
+			first--;
 		for (uint32_t k = k0; k < k1; k++)
 			take(p, s, out, &acc, p->by_pat[k], first, last, false);
 	}
