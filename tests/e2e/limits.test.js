@@ -80,6 +80,7 @@ test('a client that never reads is dropped once its replies wait too long or its
   }
   assert.equal(open, 0);
   const grownMiB = (server.rssKiB() - rssBefore) / 1024;
+  t.diagnostic(`the server grew by ${grownMiB.toFixed(1)} MiB`);
   assert.ok(grownMiB < 64, `the server grew by ${grownMiB.toFixed(1)} MiB`);
 
   // Everyone else is still served.
