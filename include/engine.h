@@ -52,13 +52,19 @@ struct engine_session {
 	struct engine_facts facts;
 	uint32_t pending;     /* intents waiting for a fact, a bit each */
 	uint32_t answered;    /* intents answered so far */
-	bool linked;          /* the new address is linked to the profile */
 	uint32_t nturns;      /* turns so far; the last ENGINE_TURNS are kept */
 	struct engine_turn turns[ENGINE_TURNS];
 };
 
+struct engine;
+
 /* Starts a conversation; lang is a pack language index or -1. */
 void engine_session_init(struct engine_session *s, int lang);
+
+/* Checks a session restored from storage against this engine: a known
+ * language, intents it has, terminated strings. Fixes what it can; returns
+ * false when the session cannot be used. */
+bool engine_session_valid(const struct engine *e, struct engine_session *s);
 
 /* The turn i turns back (0 = the latest), or NULL. */
 const struct engine_turn *engine_session_turn(const struct engine_session *s,

@@ -30,9 +30,10 @@ int l2_ensure_group(redisContext *rc, const char *stream);
 
 /* Adds ticket (the object report_ticket_json builds) to stream, once: a
  * ticket whose ticket_id was added before is not added again. Writes the
- * stream entry id into id. Returns 0, or -1 when Redis did not take it
- * (connection lost, timeout, refused: rc must then be reconnected when
- * rc->err is set). */
+ * stream entry id into id. Returns 0; -1 when Redis did not take it for
+ * now (connection lost, timeout, out of memory, read-only: rc must be
+ * reconnected when rc->err is set); -2 when it never will (no ticket_id,
+ * an error of the ticket's own). */
 int l2_add(redisContext *rc, const char *stream, json_object *ticket, char *id, size_t idlen);
 
 /* Looks the plan's registry question up: by meter ID or by address.
@@ -75,8 +76,9 @@ bool l2_spool_pending(const struct l2_spool *s);
 
 /* Moves spooled tickets to stream in order, each once (l2_add is
  * idempotent, so a crash mid-way resends nothing twice). Stops at the first
- * that Redis does not take. Returns how many moved, or -1 on a file error;
- * the spool is emptied when all have moved. */
+ * that Redis does not take for now; one it refuses for good is set aside in
+ * <spool>.rejected. Returns how many moved, or -1 on a file error; the spool
+ * is emptied when all have moved. */
 int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream);
 
 #endif

@@ -5,8 +5,9 @@
  * worker calls the wake function (lws_cancel_service) and the loop takes
  * them with rw_take_done.
  *
- * Threads: rw_new, rw_submit, rw_take_done, rw_redis_ok and rw_free are
- * called on the loop thread; the job's work runs on the worker thread. */
+ * Threads: rw_new, rw_submit, rw_take_done, rw_redis_ok, rw_spool_pending,
+ * rw_stop and rw_free are called on the loop thread; the job's work runs
+ * on the worker thread. */
 #ifndef AUTOASSIST_RW_H
 #define AUTOASSIST_RW_H
 
@@ -41,7 +42,7 @@ struct rw_job {
 };
 
 struct rw_config {
-	struct l2_redis redis;       /* url NULL: no Redis, checks unavailable */
+	struct l2_redis redis;
 	const char *stream;
 	const char *spool_path;
 	double retry_interval;       /* seconds between reconnects / drains */
@@ -55,8 +56,12 @@ struct rw;
 struct rw *rw_new(const struct rw_config *cfg, const struct engine *e,
 		  void (*wake)(void *), void *arg, char *err, size_t errlen);
 
-/* Stops the thread after the jobs already submitted are done, and frees
- * everything (jobs not yet taken included). */
+/* Stops the thread after the jobs already submitted are done; their
+ * results stay for rw_take_done. */
+void rw_stop(struct rw *w);
+
+/* Stops the thread if it still runs and frees everything, jobs not yet
+ * taken included. */
 void rw_free(struct rw *w);
 
 /* Hands a job to the worker; the worker owns it until rw_take_done gives

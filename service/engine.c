@@ -244,6 +244,24 @@ void engine_session_init(struct engine_session *s, int lang)
 	s->lang_fixed = lang >= 0;
 }
 
+bool engine_session_valid(const struct engine *e, struct engine_session *s)
+{
+	if (s->lang < -1 || s->lang >= (int)intent_lang_count(e->pack))
+		return false;
+	uint32_t known = (uint32_t)((1ull << intent_count(e->pack)) - 1);
+	s->pending &= known;
+	s->answered &= known;
+	struct engine_facts *f = &s->facts;
+	f->meter.id[sizeof(f->meter.id) - 1] = '\0';
+	f->address.text[sizeof(f->address.text) - 1] = '\0';
+	f->address.street[sizeof(f->address.street) - 1] = '\0';
+	f->address.postcode[sizeof(f->address.postcode) - 1] = '\0';
+	f->address.city[sizeof(f->address.city) - 1] = '\0';
+	for (int i = 0; i < ENGINE_TURNS; i++)
+		s->turns[i].text[sizeof(s->turns[i].text) - 1] = '\0';
+	return true;
+}
+
 const struct engine_turn *engine_session_turn(const struct engine_session *s,
 					      uint32_t back)
 {
@@ -605,8 +623,6 @@ int engine_say(const struct engine *e, struct engine_session *s,
 		if (oc == ENGINE_OUT_ANSWER || oc == ENGINE_OUT_CONFIRMED) {
 			pending &= ~(1u << i);
 			s->answered |= 1u << i;
-			if (rule->check == INTENT_CHECK_METER_ADDRESS)
-				s->linked = true;
 		} else {
 			pending |= 1u << i;
 		}

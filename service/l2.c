@@ -102,6 +102,20 @@ static void join(json_object *arr, const char *sep, char *out, size_t cap)
 	}
 }
 
+/* Errors Redis gives while it cannot take writes for now: the ticket
+ * waits and is tried again. Any other error refuses this ticket for good. */
+static bool transient(const char *err)
+{
+	static const char *const codes[] = {
+		"OOM", "READONLY", "LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN",
+		"TRYAGAIN", "NOREPLICAS", "MISCONF",
+	};
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strncmp(err, codes[i], strlen(codes[i])) == 0)
+			return true;
+	return false;
+}
+
 int l2_add(redisContext *rc, const char *stream, json_object *t, char *id, size_t idlen)
 {
 	json_object *v;
@@ -110,7 +124,7 @@ int l2_add(redisContext *rc, const char *stream, json_object *t, char *id, size_
 	int rc_ = -1;
 	const char *tid = str_at(t, "ticket_id");
 	if (!*tid)
-		return -1;
+		return -2;
 	snprintf(dedupe, sizeof(dedupe), DEDUPE_PREFIX "%s", tid);
 	json_object_object_get_ex(t, "l2_topics", &v);
 	join(v, ",", topics, sizeof(topics));
@@ -154,6 +168,8 @@ int l2_add(redisContext *rc, const char *stream, json_object *t, char *id, size_
 	if (r && r->type == REDIS_REPLY_STRING) {
 		snprintf(id, idlen, "%s", r->str);
 		rc_ = 0;
+	} else if (r && r->type == REDIS_REPLY_ERROR && !transient(r->str)) {
+		rc_ = -2;
 	}
 	freeReplyObject(r);
 	free(tech);
@@ -326,6 +342,7 @@ struct l2_spool {
 	int fd;
 	char path[4096];
 	bool pending;
+	bool broken; /* a failed append could not be taken back */
 };
 
 struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
@@ -377,6 +394,8 @@ bool l2_spool_pending(const struct l2_spool *s)
 
 int l2_spool_append(struct l2_spool *s, json_object *ticket)
 {
+	if (s->broken)
+		return -1;
 	size_t len;
 	const char *js = json_object_to_json_string_length(ticket, JSON_C_TO_STRING_PLAIN, &len);
 	char *line = malloc(len + 1);
@@ -388,21 +407,45 @@ int l2_spool_append(struct l2_spool *s, json_object *ticket)
 	line[len] = '\n';
 	size_t off = 0;
 	int rc = -1;
+	off_t start = lseek(s->fd, 0, SEEK_END);
+	if (start < 0)
+		goto free_line;
 	while (off < len + 1) {
 		ssize_t w = write(s->fd, line + off, len + 1 - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			goto free_line;
+			goto cut_back;
 		off += (size_t)w;
 	}
 	/* The customer is told "recorded" only after this returns. */
 	if (fsync(s->fd) < 0)
-		goto free_line;
+		goto cut_back;
 	s->pending = true;
 	rc = 0;
+	goto free_line;
+cut_back:
+	/* A half-written line would swallow the next ticket appended after
+	 * it: take it back. If even that fails, the spool is not trusted
+	 * with another ticket. */
+	if (ftruncate(s->fd, start) < 0)
+		s->broken = true;
 free_line:
 	free(line);
+	return rc;
+}
+
+/* Keeps a ticket Redis refuses for good in <spool>.rejected for a person
+ * to look at. Returns 0 or -1. */
+static int set_aside(const struct l2_spool *s, const char *line, size_t n)
+{
+	char path[sizeof(s->path) + 16];
+	snprintf(path, sizeof(path), "%s.rejected", s->path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	int rc = write(fd, line, n) == (ssize_t)n && fsync(fd) == 0 ? 0 : -1;
+	close(fd);
 	return rc;
 }
 
@@ -423,21 +466,18 @@ int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream)
 		char id[64];
 		if (!t)
 			continue; /* a torn last line from a crash mid-append: never acknowledged */
-		json_object *tid;
-		if (!json_object_object_get_ex(t, "ticket_id", &tid)) {
-			/* Not a ticket this service wrote: it must not block the
-			 * ones behind it. */
-			json_object_put(t);
-			continue;
-		}
 		int ok = l2_add(rc, stream, t, id, sizeof(id));
 		json_object_put(t);
+		if (ok == -2 && set_aside(s, line, (size_t)n) == 0)
+			continue; /* refused for good: it must not block the rest */
 		if (ok < 0) {
 			all = false;
 			break;
 		}
 		moved++;
 	}
+	if (ferror(f))
+		all = false;
 	if (all) {
 		if (ftruncate(s->fd, 0) < 0 || fsync(s->fd) < 0)
 			goto close_file;

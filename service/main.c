@@ -163,7 +163,7 @@ static int set_serve_opt(struct cli *c, int k, char *text)
 {
 	static const struct { double lo, hi; } range[] = {
 		{ 1, 65535 }, { 0, 0 }, { 0, 0 }, { 1, 1000000 }, { 0, 0 },
-		{ 1, 86400 * 30 }, { 2, 86400 }, { 0.01, 1e6 }, { 1, 1e6 }, { 2, 1e6 },
+		{ 1, 86400 * 30 }, { 2, 65535 }, { 0.01, 1e6 }, { 1, 1e6 }, { 2, 1e6 },
 		{ 0, 0 }, { 0, 0 }, { 0, 0 }, { 0.01, 60 },
 	};
 	struct ws_config *w = &c->ws;

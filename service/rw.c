@@ -2,6 +2,7 @@
 #include "rw.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,8 +76,6 @@ static redisContext *conn(struct rw *w)
 {
 	if (w->rc && !w->rc->err)
 		return w->rc;
-	if (!w->cfg.redis.url)
-		return NULL;
 	if (w->rc) {
 		redisFree(w->rc);
 		w->rc = NULL;
@@ -138,12 +137,15 @@ static void store_ticket(struct rw *w, struct rw_job *j)
 	if (!l2_spool_pending(w->spool)) {
 		redisContext *rc = conn(w);
 		char entry[64];
-		if (rc && l2_add(rc, w->cfg.stream, j->ticket, entry, sizeof(entry)) == 0) {
+		int added = rc ? l2_add(rc, w->cfg.stream, j->ticket, entry, sizeof(entry)) : -1;
+		if (added == 0) {
 			j->res.ticket = ENGINE_TICKET_STORED;
 			snprintf(j->res.ticket_ref, sizeof(j->res.ticket_ref), "%s", id);
 			return;
 		}
-		if (rc)
+		/* A ticket refused for good says nothing about Redis; the spool
+		 * keeps it, and its drain sets it aside for a person. */
+		if (rc && added == -1)
 			failed(w);
 	}
 	if (l2_spool_append(w->spool, j->ticket) == 0) {
@@ -266,7 +268,16 @@ struct rw *rw_new(const struct rw_config *cfg, const struct engine *e,
 	atomic_init(&w->spool_pending, l2_spool_pending(w->spool));
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	if (pthread_create(&w->thread, NULL, worker, w) != 0) {
+	/* SIGTERM and SIGINT belong to the loop thread, whose poll() they
+	 * must interrupt: the worker starts with them blocked. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	int started = pthread_create(&w->thread, NULL, worker, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (started != 0) {
 		snprintf(err, errlen, "cannot start the Redis worker thread");
 		goto destroy_sync;
 	}
@@ -280,17 +291,31 @@ free_rw:
 	return NULL;
 }
 
-void rw_free(struct rw *w)
+void rw_stop(struct rw *w)
 {
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->mu);
+	bool running = !w->stopping;
 	w->stopping = true;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thread, NULL);
+	if (running)
+		pthread_join(w->thread, NULL);
+}
+
+void rw_free(struct rw *w)
+{
+	if (!w)
+		return;
+	rw_stop(w);
 	for (struct rw_job *j; (j = rw_take_done(w));)
 		rw_job_free(j);
+	/* Jobs submitted after the stop never ran. */
+	for (struct rw_job *j = w->in_head, *n; j; j = n) {
+		n = j->next;
+		rw_job_free(j);
+	}
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	if (w->rc)

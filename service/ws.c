@@ -57,8 +57,8 @@ struct inmsg {
 	char data[];
 };
 
-/* Per connection, allocated zeroed by lws. HTTP requests get one too (the
- * protocol is first in the list) but use only the http part. */
+/* Per connection, allocated zeroed by lws. Plain HTTP requests get one
+ * too (the protocol is first in the list) and leave it unused. */
 struct conn {
 	struct ws_server *srv;
 	struct lws *wsi;
@@ -402,20 +402,29 @@ static void finish(struct ws_server *s, struct conn *c, struct sess *se,
 	json_object_put(o);
 }
 
-/* A ticket reference: the date, then 32 random bits, so references never
- * repeat across restarts or instances. */
-static int ticket_ref(char *out, size_t cap)
+/* A ticket reference: the date, then 32 bits. With the client's message
+ * id they are a hash of the session and that id, so a message the client
+ * sends again after a dropped connection files the same ticket, which
+ * Redis then adds only once; without one they are random. */
+static int ticket_ref(const char *session, json_object *id, char *out, size_t cap)
 {
-	unsigned char r[4];
-	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+	uint32_t h = 2166136261u;
+	if (id) {
+		const char *parts[] = { session, "\n", json_object_get_string(id) };
+		for (size_t p = 0; p < 3; p++)
+			for (const char *c = parts[p]; *c; c++)
+				h = (h ^ (unsigned char)*c) * 16777619u;
+	} else if (getrandom(&h, sizeof(h), GRND_NONBLOCK) != (ssize_t)sizeof(h)) {
 		return -1;
+	}
 	struct slot_date d = today_utc();
-	snprintf(out, cap, "L2-%04d%02d%02d-%02X%02X%02X%02X", d.y, d.m, d.d, r[0], r[1], r[2], r[3]);
+	snprintf(out, cap, "L2-%04d%02d%02d-%08X", d.y, d.m, d.d, h);
 	return 0;
 }
 
 /* Hands the plan's effects to the Redis worker; with file_lookup the
- * registry file answers here and the worker only files the ticket. Returns
+ * registry file answers here and the worker links the profile and files
+ * the ticket. Returns
  * 0, or -1 when the job could not be made (the caller then answers without
  * them). */
 static int submit(struct conn *c, json_object *id, double t_recv, bool file_lookup)
@@ -437,7 +446,7 @@ static int submit(struct conn *c, json_object *id, double t_recv, bool file_look
 		struct tm tm;
 		gmtime_r(&now, &tm);
 		strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		if (ticket_ref(ref, sizeof(ref)) < 0 ||
+		if (ticket_ref(c->sess->id, id, ref, sizeof(ref)) < 0 ||
 		    !(j->ticket = report_ticket_json(s->engine, &c->sess->conv, s->plan, ref,
 						     c->sess->id, created))) {
 			rw_job_free(j);
@@ -492,6 +501,9 @@ static void on_message(struct conn *c, json_object *msg, double t_recv)
 	struct engine_results res;
 	memset(&res, 0, sizeof(res));
 	reg_file_lookup(s->registry, s->engine, s->plan, &res);
+	/* No profile store to link an address in: never claim it linked. */
+	if (engine_plan_links(s->engine, s->plan, &res))
+		res.registry = ENGINE_REG_UNAVAILABLE;
 	if (s->rw && s->plan->escalate)
 		res.ticket = ENGINE_TICKET_FAILED; /* the job could not be made */
 	finish(s, c, c->sess, s->plan, &res, id, t_recv);
@@ -635,8 +647,8 @@ static int load_session(struct conn *c, const char *id, int lang)
 }
 
 /* Stores the conversation in Redis after each turn, so a restarted server
- * continues it. Fire and forget: a conversation lost with Redis is
- * inconvenient, not a broken promise. */
+ * continues it. Nothing waits for it but the shutdown: a conversation lost
+ * with Redis is inconvenient, not a broken promise. */
 static void save_session(struct ws_server *s, const struct sess *se)
 {
 	struct rw_job *j = calloc(1, sizeof(*j));
@@ -658,12 +670,15 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 		return;
 	c->inflight = NULL;
 	bool resumed = false;
-	if (j->found && (c->sess = sess_adopt(s->sessions, j->session_id, &j->conv, now_s())))
+	if (j->found && engine_session_valid(s->engine, &j->conv) &&
+	    (c->sess = sess_adopt(s->sessions, j->session_id, &j->conv, now_s())))
 		resumed = true;
 	else
 		c->sess = sess_create(s->sessions, ctx->lang, now_s());
-	if (welcome(c, ctx->lang, resumed) == 0)
-		resume_inbound(c);
+	welcome(c, ctx->lang, resumed);
+	/* The messages that waited are answered even when the welcome
+	 * failed: with an error each, rather than never. */
+	resume_inbound(c);
 }
 
 /* Loop thread: the worker finished jobs. Each is said to its connection,
@@ -759,6 +774,11 @@ static int http_request(struct ws_server *s, struct lws *wsi, const char *path)
 	if (!body)
 		return -1;
 	char *out = body + LWS_PRE;
+	if (strcmp(path, "/healthz") != 0 && strcmp(path, "/metrics") != 0) {
+		free(body);
+		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
 	if (strcmp(path, "/healthz") == 0) {
 		const char *redis = !s->rw ? "not configured" : rw_redis_ok(s->rw) ? "ok" : "down";
 		int n = snprintf(out, cap, "{\"status\":\"%s\",\"connections\":%llu,"
@@ -1097,12 +1117,19 @@ void ws_server_free(struct ws_server *s)
 {
 	if (!s)
 		return;
-	/* The worker first: it may still wake the loop. */
-	rw_free(s->rw);
+	/* The worker first: stopped, its last results are said (their
+	 * tickets are stored; the connections learn it if they still can),
+	 * so closing the connections below finds no job in flight. */
+	if (s->rw) {
+		rw_stop(s->rw);
+		collect(s);
+	}
 	if (s->ctx) {
 		lws_sul_cancel(&s->tick_timer);
 		lws_context_destroy(s->ctx);
 	}
+	rw_free(s->rw);
+	s->rw = NULL;
 	sess_store_free(s->sessions);
 	free(s->reply);
 	free(s->plan);
