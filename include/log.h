@@ -7,7 +7,13 @@
 
 /* Writes {"ts": ISO 8601 UTC with milliseconds, "level", "event", and the
  * members of fields} as one line to stderr. Takes ownership of fields
- * (may be NULL). */
+ * (may be NULL). Lines of level "info" are buffered (a write per message
+ * would cost the server a system call each) until log_flush or a buffer
+ * fills; other levels are written at once, with what was buffered. */
 void log_event(const char *level, const char *event, json_object *fields);
+
+/* Writes out buffered lines. The server calls it every second and at
+ * exit. */
+void log_flush(void);
 
 #endif

@@ -1,7 +1,7 @@
 /* report: what the engine decided, for people and for machines. The JSON
  * object is the contract of `autoassist classify --jsonl` (DESIGN.md) and
- * the body of the server's reply frames; the ticket object is what goes to
- * the L2 queue. */
+ * the body of the server's reply frames, written straight into a buffer;
+ * the ticket object is what goes to the L2 queue. */
 #ifndef AUTOASSIST_REPORT_H
 #define AUTOASSIST_REPORT_H
 
@@ -23,20 +23,21 @@
 json_object *report_parse_object(const char *line, size_t len, int max_depth,
 				 const char **why, bool *too_deep);
 
-/* Builds {"intents": [{"id","score"}...], "escalate", "l2_topics", "lang",
+/* Writes {"intents": [{"id","score"}...], "escalate", "l2_topics", "lang",
  * "slots", "technical_part", "outcomes", "reply"} for a decided and said
- * message (without "outcomes" and "reply" when reply is NULL). Returns a new object the caller releases with json_object_put,
- * or NULL when memory is short. */
-json_object *report_json(const struct engine *e, const struct engine_plan *plan,
-			 const struct engine_reply *reply);
+ * message (without "outcomes" and "reply" when reply is NULL) into out:
+ * the contract of `autoassist classify --jsonl` (DESIGN.md). Returns the
+ * length, or -1 when it does not fit. */
+int report_write_json(const struct engine *e, const struct engine_plan *plan,
+		      const struct engine_reply *reply, char *out, size_t cap);
 
-/* Builds [{"intent", "outcome"}...]: how each intent acted on was
- * answered. Caller releases it. */
-json_object *report_outcomes_json(const struct engine *e, const struct engine_reply *reply);
-
-/* Builds the slots object of facts: {"date": "YYYY-MM-DD", "meter": {...},
- * "address": {...}}, only the known ones. Caller releases it. */
-json_object *report_facts_json(const struct engine_facts *f);
+/* Writes the server's reply frame: {"type":"reply", "in_reply_to" (raw
+ * JSON, or null when NULL), "text", the members above but "reply", and
+ * "escalation": {"escalate", "topics", "status", "ticket"}} into out.
+ * Returns the length, or -1 when it does not fit. */
+int report_write_frame(const struct engine *e, const struct engine_plan *plan,
+		       const struct engine_reply *reply, const struct engine_results *res,
+		       const char *in_reply_to, char *out, size_t cap);
 
 /* Writes the human-readable explanation of `autoassist classify TEXT`:
  * language, tokens, every intent's score with the terms that fired, slots,

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 void log_event(const char *level, const char *event, json_object *fields)
@@ -25,4 +26,11 @@ void log_event(const char *level, const char *event, json_object *fields)
 	}
 	fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
+	if (strcmp(level, "info") != 0)
+		fflush(stderr);
+}
+
+void log_flush(void)
+{
+	fflush(stderr);
 }

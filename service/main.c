@@ -479,11 +479,15 @@ static int cmd_classify_jsonl(struct cli *c)
 	struct named_session *tab = calloc(MAX_SESSIONS, sizeof(*tab));
 	struct engine_plan *plan = malloc(sizeof(*plan));
 	struct engine_reply *reply = malloc(sizeof(*reply));
+	/* Room for one result: the reply and the message's technical part,
+	 * each escaped at worst six bytes a byte, and the rest. */
+	size_t out_max = 6 * (c->eo.max_bytes + ENGINE_REPLY_MAX) + 65536;
+	char *outbuf = malloc(out_max);
 	char *line = NULL;
 	size_t cap = 0, nsess = 0;
 	long lineno = 0;
 	int rc = EXIT_IO;
-	if (!tab || !plan || !reply)
+	if (!tab || !plan || !reply || !outbuf)
 		goto free_all;
 	rc = EXIT_OK;
 	for (ssize_t n; (n = getline(&line, &cap, stdin)) > 0;) {
@@ -527,9 +531,12 @@ static int cmd_classify_jsonl(struct cli *c)
 				struct engine_results res;
 				effects(c, s, sid ? sid : c->session_id, plan, &res);
 				engine_say(c->engine, s, plan, &res, reply);
-				json_object *out = report_json(c->engine, plan, reply);
-				puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
-				json_object_put(out);
+				if (report_write_json(c->engine, plan, reply, outbuf, out_max) < 0) {
+					put_error(lineno, "internal", "the result does not fit");
+					rc = EXIT_FAILED;
+				} else {
+					puts(outbuf);
+				}
 			}
 		}
 		json_object_put(in);
@@ -537,6 +544,7 @@ static int cmd_classify_jsonl(struct cli *c)
 	if (fflush(stdout) != 0)
 		rc = EXIT_IO;
 free_all:
+	free(outbuf);
 	free(line);
 	free(reply);
 	free(plan);
@@ -619,6 +627,10 @@ static int cmd_serve(struct cli *c)
 	char err[256];
 	c->ws.max_bytes = c->eo.max_bytes;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+	/* stderr is unbuffered by default: give it a buffer, which log_flush
+	 * empties every second (see log.h). */
+	static char logbuf[1 << 16];
+	setvbuf(stderr, logbuf, _IOFBF, sizeof(logbuf));
 	/* No SA_RESTART: the signal must interrupt the loop's poll() so it
 	 * sees the flag at once. */
 	struct sigaction sa;

@@ -1,6 +1,7 @@
 /* report: JSON and human-readable views of a decision. See include/report.h. */
 #include "report.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 json_object *report_parse_object(const char *line, size_t len, int max_depth,
@@ -51,104 +52,230 @@ static const char *meter_kind(uint8_t k)
 	return "none";
 }
 
-static void iso_date(struct slot_date d, char *out, size_t cap)
+/* ---- a JSON writer into a caller's buffer: the reply frame is on the
+ * server's per-message path, where building json-c objects cost more than
+ * the engine itself. */
+
+struct jb {
+	char *p;
+	size_t len, cap;
+	bool full;
+};
+
+static void raw(struct jb *b, const char *s, size_t n)
 {
-	snprintf(out, cap, "%04d-%02d-%02d", d.y, d.m, d.d);
+	if (b->full || b->len + n >= b->cap) {
+		b->full = true;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
 }
 
-json_object *report_facts_json(const struct engine_facts *f)
+static void lit(struct jb *b, const char *s)
 {
-	json_object *o = json_object_new_object();
-	if (!o)
-		return NULL;
+	raw(b, s, strlen(s));
+}
+
+/* A JSON string; the text is UTF-8 already (the tokenizer refused
+ * anything else), so only quotes, backslashes and controls need escapes. */
+static void str(struct jb *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	raw(b, "\"", 1);
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		raw(b, s + run, i - run);
+		run = i + 1;
+		char esc[7] = { '\\', (char)c, 0 };
+		if (c == '\n')
+			esc[1] = 'n';
+		else if (c == '\r')
+			esc[1] = 'r';
+		else if (c == '\t')
+			esc[1] = 't';
+		else if (c < 0x20)
+			memcpy(esc, (char[]){ '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 }, 7);
+		lit(b, esc);
+	}
+	raw(b, s + run, n - run);
+	raw(b, "\"", 1);
+}
+
+static void cstr(struct jb *b, const char *s)
+{
+	str(b, s, strlen(s));
+}
+
+static void key(struct jb *b, const char *k)
+{
+	if (b->len && b->p[b->len - 1] != '{' && b->p[b->len - 1] != '[')
+		raw(b, ",", 1);
+	cstr(b, k);
+	raw(b, ":", 1);
+}
+
+static void item(struct jb *b, bool first)
+{
+	if (!first)
+		raw(b, ",", 1);
+}
+
+static void facts(struct jb *b, const struct engine_facts *f)
+{
+	raw(b, "{", 1);
 	if (f->has_date) {
 		char d[16];
-		iso_date(f->date, d, sizeof(d));
-		json_object_object_add(o, "date", json_object_new_string(d));
+		snprintf(d, sizeof(d), "%04d-%02d-%02d", f->date.y, f->date.m, f->date.d);
+		key(b, "date");
+		cstr(b, d);
 	}
 	if (f->has_meter) {
-		json_object *m = json_object_new_object();
-		json_object_object_add(m, "id", json_object_new_string(f->meter.id));
-		json_object_object_add(m, "kind", json_object_new_string(meter_kind(f->meter.kind)));
-		json_object_object_add(m, "valid", json_object_new_boolean(f->meter.valid));
-		json_object_object_add(o, "meter", m);
+		key(b, "meter");
+		raw(b, "{", 1);
+		key(b, "id");
+		cstr(b, f->meter.id);
+		key(b, "kind");
+		cstr(b, meter_kind(f->meter.kind));
+		key(b, "valid");
+		lit(b, f->meter.valid ? "true" : "false");
+		raw(b, "}", 1);
 	}
 	if (f->has_address) {
-		json_object *a = json_object_new_object();
-		json_object_object_add(a, "text", json_object_new_string(f->address.text));
-		json_object_object_add(a, "street", json_object_new_string(f->address.street));
-		json_object_object_add(a, "postcode", json_object_new_string(f->address.postcode));
-		json_object_object_add(a, "city", json_object_new_string(f->address.city));
-		json_object_object_add(o, "address", a);
+		key(b, "address");
+		raw(b, "{", 1);
+		key(b, "text");
+		cstr(b, f->address.text);
+		key(b, "street");
+		cstr(b, f->address.street);
+		key(b, "postcode");
+		cstr(b, f->address.postcode);
+		key(b, "city");
+		cstr(b, f->address.city);
+		raw(b, "}", 1);
 	}
-	return o;
+	raw(b, "}", 1);
 }
 
-static json_object *topics_json(const struct engine *e, uint32_t topics)
+static void topics(struct jb *b, const struct engine *e, uint32_t set)
 {
-	json_object *a = json_object_new_array();
 	const struct intent_pack *p = engine_pack(e);
+	bool first = true;
+	raw(b, "[", 1);
 	for (size_t t = 0; t < intent_topic_count(p); t++)
-		if (topics & (1u << t))
-			json_object_array_add(a, json_object_new_string(intent_topic_name(p, t)));
-	return a;
+		if (set & (1u << t)) {
+			item(b, first);
+			first = false;
+			cstr(b, intent_topic_name(p, t));
+		}
+	raw(b, "]", 1);
 }
 
-static json_object *technical_json(const struct engine_plan *plan)
+static void technical(struct jb *b, const struct engine_plan *plan)
 {
-	json_object *a = json_object_new_array();
-	for (uint8_t i = 0; i < plan->nspans; i++)
-		json_object_array_add(a, json_object_new_string_len(
-			plan->text + plan->spans[i].off, (int)plan->spans[i].len));
-	return a;
-}
-
-json_object *report_outcomes_json(const struct engine *e, const struct engine_reply *reply)
-{
-	const struct intent_pack *p = engine_pack(e);
-	json_object *outs = json_object_new_array();
-	for (uint8_t i = 0; i < reply->nparts; i++) {
-		json_object *it = json_object_new_object();
-		json_object_object_add(it, "intent", json_object_new_string(
-			intent_name(p, reply->parts[i].intent)));
-		json_object_object_add(it, "outcome", json_object_new_string(
-			engine_outcome_name(reply->parts[i].outcome)));
-		json_object_array_add(outs, it);
+	raw(b, "[", 1);
+	for (uint8_t i = 0; i < plan->nspans; i++) {
+		item(b, i == 0);
+		str(b, plan->text + plan->spans[i].off, plan->spans[i].len);
 	}
-	return outs;
+	raw(b, "]", 1);
 }
 
-json_object *report_json(const struct engine *e, const struct engine_plan *plan,
-			 const struct engine_reply *reply)
+/* The members shared by the CLI object and the reply frame. */
+static void members(struct jb *b, const struct engine *e, const struct engine_plan *plan,
+		    const struct engine_reply *reply)
 {
 	const struct intent_pack *p = engine_pack(e);
-	json_object *o = json_object_new_object();
-	if (!o)
-		return NULL;
-	json_object *intents = json_object_new_array();
+	key(b, "intents");
+	raw(b, "[", 1);
 	for (uint8_t i = 0; i < plan->ir.ndetected; i++) {
 		uint8_t id = plan->ir.rank[i];
-		json_object *it = json_object_new_object();
-		json_object_object_add(it, "id", json_object_new_string(intent_name(p, id)));
+		char score[16];
 		/* Three decimals: enough to tune by, and stable in diffs. */
-		char buf[16];
-		snprintf(buf, sizeof(buf), "%.3f", plan->ir.score[id]);
-		json_object_object_add(it, "score", json_object_new_double_s(
-			plan->ir.score[id], buf));
-		json_object_array_add(intents, it);
+		snprintf(score, sizeof(score), "%.3f", plan->ir.score[id]);
+		item(b, i == 0);
+		raw(b, "{", 1);
+		key(b, "id");
+		cstr(b, intent_name(p, id));
+		key(b, "score");
+		lit(b, score);
+		raw(b, "}", 1);
 	}
-	json_object_object_add(o, "intents", intents);
-	json_object_object_add(o, "escalate", json_object_new_boolean(plan->escalate));
-	json_object_object_add(o, "l2_topics", topics_json(e, plan->topics));
-	json_object_object_add(o, "lang", json_object_new_string(intent_lang_code(p, plan->lang)));
-	json_object_object_add(o, "slots", report_facts_json(&plan->facts));
-	json_object_object_add(o, "technical_part", technical_json(plan));
+	raw(b, "]", 1);
+	key(b, "escalate");
+	lit(b, plan->escalate ? "true" : "false");
+	key(b, "l2_topics");
+	topics(b, e, plan->topics);
+	key(b, "lang");
+	cstr(b, intent_lang_code(p, (size_t)plan->lang));
+	key(b, "slots");
+	facts(b, &plan->facts);
+	key(b, "technical_part");
+	technical(b, plan);
+	if (!reply)
+		return;
+	key(b, "outcomes");
+	raw(b, "[", 1);
+	for (uint8_t i = 0; i < reply->nparts; i++) {
+		item(b, i == 0);
+		raw(b, "{", 1);
+		key(b, "intent");
+		cstr(b, intent_name(p, reply->parts[i].intent));
+		key(b, "outcome");
+		cstr(b, engine_outcome_name(reply->parts[i].outcome));
+		raw(b, "}", 1);
+	}
+	raw(b, "]", 1);
+}
+
+int report_write_json(const struct engine *e, const struct engine_plan *plan,
+		      const struct engine_reply *reply, char *out, size_t cap)
+{
+	struct jb b = { .p = out, .cap = cap, .full = cap == 0 };
+	raw(&b, "{", 1);
+	members(&b, e, plan, reply);
 	if (reply) {
-		json_object_object_add(o, "outcomes", report_outcomes_json(e, reply));
-		json_object_object_add(o, "reply", json_object_new_string_len(
-			reply->text, (int)reply->len));
+		key(&b, "reply");
+		str(&b, reply->text, reply->len);
 	}
-	return o;
+	raw(&b, "}", 1);
+	return b.full ? -1 : (int)b.len;
+}
+
+int report_write_frame(const struct engine *e, const struct engine_plan *plan,
+		       const struct engine_reply *reply, const struct engine_results *res,
+		       const char *in_reply_to, char *out, size_t cap)
+{
+	struct jb b = { .p = out, .cap = cap, .full = cap == 0 };
+	raw(&b, "{", 1);
+	key(&b, "type");
+	lit(&b, "\"reply\"");
+	key(&b, "in_reply_to");
+	lit(&b, in_reply_to ? in_reply_to : "null");
+	key(&b, "text");
+	str(&b, reply->text, reply->len);
+	members(&b, e, plan, reply);
+	key(&b, "escalation");
+	raw(&b, "{", 1);
+	key(&b, "escalate");
+	lit(&b, plan->escalate ? "true" : "false");
+	key(&b, "topics");
+	topics(&b, e, plan->topics);
+	key(&b, "status");
+	cstr(&b, !plan->escalate ? "none" : res->ticket == ENGINE_TICKET_STORED ? "stored"
+		 : res->ticket == ENGINE_TICKET_FAILED ? "failed" : "preview");
+	key(&b, "ticket");
+	if (plan->escalate && res->ticket == ENGINE_TICKET_STORED)
+		cstr(&b, res->ticket_ref);
+	else
+		lit(&b, "null");
+	raw(&b, "}", 1);
+	raw(&b, "}", 1);
+	return b.full ? -1 : (int)b.len;
 }
 
 void report_human(FILE *out, const struct engine *e, const struct tok_buf *toks,
@@ -218,33 +345,61 @@ json_object *report_ticket_json(const struct engine *e, const struct engine_sess
 				const char *session_id, const char *created_at)
 {
 	const struct intent_pack *p = engine_pack(e);
-	json_object *o = json_object_new_object();
-	if (!o)
+	size_t cap = 4 * (plan->len + ENGINE_TURNS * ENGINE_TURN_TEXT) + 4096;
+	char *buf = malloc(cap);
+	json_object *o = NULL;
+	if (!buf)
 		return NULL;
-	json_object_object_add(o, "ticket_id", json_object_new_string(ticket_id));
-	json_object_object_add(o, "session_id", json_object_new_string(session_id));
-	json_object_object_add(o, "created_at", json_object_new_string(created_at));
-	json_object_object_add(o, "lang", json_object_new_string(intent_lang_code(p, plan->lang)));
-	json_object_object_add(o, "technical_part", technical_json(plan));
-	json_object_object_add(o, "message", json_object_new_string_len(plan->text, (int)plan->len));
-	json_object_object_add(o, "l2_topics", topics_json(e, plan->topics));
-	json_object_object_add(o, "slots", report_facts_json(&plan->facts));
-	json_object *ans = json_object_new_array();
+	struct jb b = { .p = buf, .cap = cap };
+	raw(&b, "{", 1);
+	key(&b, "ticket_id");
+	cstr(&b, ticket_id);
+	key(&b, "session_id");
+	cstr(&b, session_id);
+	key(&b, "created_at");
+	cstr(&b, created_at);
+	key(&b, "lang");
+	cstr(&b, intent_lang_code(p, (size_t)plan->lang));
+	key(&b, "technical_part");
+	technical(&b, plan);
+	key(&b, "message");
+	str(&b, plan->text, plan->len);
+	key(&b, "l2_topics");
+	topics(&b, e, plan->topics);
+	key(&b, "slots");
+	facts(&b, &plan->facts);
+	key(&b, "intents_answered");
+	raw(&b, "[", 1);
+	bool first = true;
 	for (size_t i = 0; i < intent_count(p); i++)
-		if (plan->active & (1u << i))
-			json_object_array_add(ans, json_object_new_string(intent_name(p, i)));
-	json_object_object_add(o, "intents_answered", ans);
-	json_object *turns = json_object_new_array();
+		if (plan->active & (1u << i)) {
+			item(&b, first);
+			first = false;
+			cstr(&b, intent_name(p, i));
+		}
+	raw(&b, "]", 1);
+	key(&b, "turns");
+	raw(&b, "[", 1);
+	first = true;
 	for (uint32_t back = ENGINE_TURNS; back-- > 0;) {
 		const struct engine_turn *t = engine_session_turn(s, back);
 		if (!t)
 			continue;
-		json_object *it = json_object_new_object();
-		json_object_object_add(it, "from", json_object_new_string(
-			t->customer ? "customer" : "assistant"));
-		json_object_object_add(it, "text", json_object_new_string(t->text));
-		json_object_array_add(turns, it);
+		item(&b, first);
+		first = false;
+		raw(&b, "{", 1);
+		key(&b, "from");
+		cstr(&b, t->customer ? "customer" : "assistant");
+		key(&b, "text");
+		cstr(&b, t->text);
+		raw(&b, "}", 1);
 	}
-	json_object_object_add(o, "turns", turns);
+	raw(&b, "]", 1);
+	raw(&b, "}", 1);
+	/* Tickets are few, and the queue and the spool take json-c objects:
+	 * the one writer is parsed back rather than written twice. */
+	if (!b.full)
+		o = json_tokener_parse(buf);
+	free(buf);
 	return o;
 }

@@ -37,6 +37,7 @@
 #define STALLED_S 3.0
 /* Frames written per WRITEABLE callback while the socket takes them. */
 #define WRITES_PER_CALLBACK 16
+
 /* The housekeeping timer: slow readers every tick, sessions every tenth. */
 #define TICK_US LWS_US_PER_SEC
 #define EXPIRE_EVERY_TICKS 10
@@ -89,6 +90,8 @@ struct ws_server {
 	struct engine_scratch *scr;
 	struct engine_plan *plan;
 	struct engine_reply *reply;
+	char *frame;       /* where reply frames are written */
+	size_t frame_max;
 	struct sess_store *sessions;
 	struct metrics metrics;
 	struct lws_context *ctx;
@@ -201,10 +204,10 @@ static void drop_slow_reader(struct conn *c)
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
-/* Queues a JSON frame. A client that does not read its replies fills its
- * queue and is closed (1008): the server's memory stays bounded. Returns 0
- * or -1 when the frame was not queued. */
-static int enqueue(struct conn *c, json_object *o, double t_recv)
+/* Queues a text frame of len bytes. A client that does not read its
+ * replies fills its queue and is closed (1008): the server's memory stays
+ * bounded. Returns 0 or -1 when the frame was not queued. */
+static int enqueue_raw(struct conn *c, const char *data, size_t len, double t_recv)
 {
 	/* A connection closing for any other reason still gets the replies
 	 * it is owed; one dropped for not reading gets nothing more. */
@@ -215,18 +218,14 @@ static int enqueue(struct conn *c, json_object *o, double t_recv)
 		drop_slow_reader(c);
 		return -1;
 	}
-	size_t len;
-	const char *js = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
 	struct frame *f = malloc(sizeof(*f) + LWS_PRE + len);
-	if (!js || !f) {
-		free(f);
+	if (!f)
 		return -1;
-	}
 	f->next = NULL;
 	f->t_recv = t_recv;
 	f->t_queued = now;
 	f->len = len;
-	memcpy(f->buf + LWS_PRE, js, len);
+	memcpy(f->buf + LWS_PRE, data, len);
 	if (c->tail)
 		c->tail->next = f;
 	else
@@ -235,6 +234,14 @@ static int enqueue(struct conn *c, json_object *o, double t_recv)
 	c->nframes++;
 	lws_callback_on_writable(c->wsi);
 	return 0;
+}
+
+/* Queues a JSON object as a frame; see enqueue_raw. */
+static int enqueue(struct conn *c, json_object *o, double t_recv)
+{
+	size_t len;
+	const char *js = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+	return js ? enqueue_raw(c, js, len, t_recv) : -1;
 }
 
 static void send_error(struct conn *c, const char *code, const char *message,
@@ -337,35 +344,6 @@ static void on_hello(struct conn *c, json_object *msg)
 	attach(c, want, lang);
 }
 
-static json_object *reply_frame(struct ws_server *s, json_object *id,
-				const struct engine_plan *plan,
-				const struct engine_reply *reply,
-				const struct engine_results *res)
-{
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "type", json_object_new_string("reply"));
-	json_object_object_add(o, "in_reply_to", id ? json_object_get(id) : NULL);
-	json_object_object_add(o, "text", json_object_new_string_len(reply->text, (int)reply->len));
-	/* The rest is the CLI's --jsonl object, the reply text aside. */
-	json_object *r = report_json(s->engine, plan, NULL);
-	json_object_object_foreach(r, k, v)
-		json_object_object_add(o, k, json_object_get(v));
-	json_object_put(r);
-	json_object_object_add(o, "outcomes", report_outcomes_json(s->engine, reply));
-	json_object *esc = json_object_new_object();
-	json_object_object_add(esc, "escalate", json_object_new_boolean(plan->escalate));
-	json_object *topics = NULL;
-	json_object_object_get_ex(o, "l2_topics", &topics);
-	json_object_object_add(esc, "topics", json_object_get(topics));
-	json_object_object_add(esc, "status", json_object_new_string(
-		!plan->escalate ? "none" : res->ticket == ENGINE_TICKET_STORED ? "stored"
-		: res->ticket == ENGINE_TICKET_FAILED ? "failed" : "preview"));
-	json_object_object_add(esc, "ticket", res->ticket == ENGINE_TICKET_STORED
-			       ? json_object_new_string(res->ticket_ref) : NULL);
-	json_object_object_add(o, "escalation", esc);
-	return o;
-}
-
 /* Says the reply to a decided plan: moves the conversation on, and, when
  * the connection is still there (c not NULL), queues the reply. */
 static void finish(struct ws_server *s, struct conn *c, struct sess *se,
@@ -397,9 +375,12 @@ static void finish(struct ws_server *s, struct conn *c, struct sess *se,
 		save_session(s, se);
 	if (!c)
 		return;
-	json_object *o = reply_frame(s, id, plan, s->reply, res);
-	enqueue(c, o, t_recv);
-	json_object_put(o);
+	const char *idjs = id ? json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN) : NULL;
+	int n = report_write_frame(s->engine, plan, s->reply, res, idjs, s->frame, s->frame_max);
+	if (n < 0)
+		send_error(c, "internal", "the reply does not fit a frame", id);
+	else
+		enqueue_raw(c, s->frame, (size_t)n, t_recv);
 }
 
 /* A ticket reference: the date, then 32 bits. With the client's message
@@ -486,18 +467,19 @@ static void on_message(struct conn *c, json_object *msg, double t_recv)
 		send_error(c, rc == -TOK_EUTF8 ? "bad_utf8" : "too_long", tok_strerror(rc), id);
 		return;
 	}
-	json_object *typing = json_object_new_object();
-	json_object_object_add(typing, "type", json_object_new_string("typing"));
-	json_object_object_add(typing, "in_reply_to", id ? json_object_get(id) : NULL);
-	enqueue(c, typing, 0);
-	json_object_put(typing);
-
 	/* The registry and the ticket need Redis: the worker does them and
-	 * the reply follows when it is done. Without Redis, the registry file
-	 * (in memory) answers and tickets are only previewed. */
+	 * the reply follows when it is done, announced by a typing frame.
+	 * Without Redis, the registry file (in memory) answers, tickets are
+	 * only previewed, and the reply goes out at once. */
 	if (s->rw && (s->plan->escalate || s->plan->lookup != ENGINE_LOOKUP_NONE) &&
-	    submit(c, id, t_recv, s->registry != NULL) == 0)
+	    submit(c, id, t_recv, s->registry != NULL) == 0) {
+		json_object *typing = json_object_new_object();
+		json_object_object_add(typing, "type", json_object_new_string("typing"));
+		json_object_object_add(typing, "in_reply_to", id ? json_object_get(id) : NULL);
+		enqueue(c, typing, 0);
+		json_object_put(typing);
 		return;
+	}
 	struct engine_results res;
 	memset(&res, 0, sizeof(res));
 	reg_file_lookup(s->registry, s->engine, s->plan, &res);
@@ -981,6 +963,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 {
 	struct ws_server *s = lws_container_of(sul, struct ws_server, tick_timer);
 	double now = now_s();
+	log_flush();
 	/* A client that stopped reading while sending nothing more is found
 	 * here rather than at its next message. */
 	for (struct conn *c = s->conns; c; c = c->next)
@@ -1012,8 +995,12 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	s->scr = engine_scratch_new(e);
 	s->plan = malloc(sizeof(*s->plan));
 	s->reply = malloc(sizeof(*s->reply));
+	/* A reply frame holds the reply and the message's technical part,
+	 * each escaped at worst six bytes a byte, and the rest. */
+	s->frame_max = 6 * (cfg->max_bytes + ENGINE_REPLY_MAX) + 65536;
+	s->frame = malloc(s->frame_max);
 	s->sessions = sess_store_new((size_t)cfg->max_connections * 4, cfg->session_ttl);
-	if (!s->scr || !s->plan || !s->reply || !s->sessions) {
+	if (!s->scr || !s->plan || !s->reply || !s->frame || !s->sessions) {
 		snprintf(err, errlen, "out of memory");
 		goto free_server;
 	}
@@ -1066,9 +1053,11 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	 * counted and the replies owed before it still go out. */
 	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
 		       LWS_SERVER_OPTION_DISABLE_IPV6;
-	/* Room for every allowed connection, the listener and a margin for
-	 * HTTP requests. */
-	info.fd_limit_per_thread = cfg->max_connections + 64;
+	/* fd_limit_per_thread stays 0: lws then sizes its descriptor table
+	 * from the process's limit and indexes it. A smaller explicit limit
+	 * makes lws 4.1 search the table linearly on every event, which at
+	 * 10,000 connections costs half the CPU. --max-connections is
+	 * enforced in refuse(). */
 	s->ctx = lws_create_context(&info);
 	if (!s->ctx) {
 		snprintf(err, errlen, "cannot listen on port %d (in use, or no permission)",
@@ -1110,6 +1099,7 @@ int ws_server_run(struct ws_server *s, volatile sig_atomic_t *stop)
 		if (lws_service(s->ctx, 100) < 0)
 			break;
 	log_event("info", "stopped", NULL);
+	log_flush();
 	return 0;
 }
 
@@ -1131,6 +1121,7 @@ void ws_server_free(struct ws_server *s)
 	rw_free(s->rw);
 	s->rw = NULL;
 	sess_store_free(s->sessions);
+	free(s->frame);
 	free(s->reply);
 	free(s->plan);
 	engine_scratch_free(s->scr);

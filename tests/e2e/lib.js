@@ -298,19 +298,22 @@ class Client {
     return f;
   }
 
-  // Sends a message and returns its reply; checks the typing frame comes
-  // first and both name the message.
+  // Sends a message and returns its reply; a typing frame may come first
+  // (when the reply waits for Redis), and both name the message.
   async ask(id, text, ms) {
     this.send({ type: 'message', id, text });
     return this.replyTo(id, ms);
   }
 
   async replyTo(id, ms) {
-    const typing = await this.expect('typing', ms);
-    if (typing.in_reply_to !== id) throw new Error(`typing for ${JSON.stringify(typing.in_reply_to)}, expected ${id}`);
-    const reply = await this.expect('reply', ms);
-    if (reply.in_reply_to !== id) throw new Error(`reply for ${JSON.stringify(reply.in_reply_to)}, expected ${id}`);
-    return reply;
+    let f = await this.next(ms);
+    if (f.type === 'typing') {
+      if (f.in_reply_to !== id) throw new Error(`typing for ${JSON.stringify(f.in_reply_to)}, expected ${id}`);
+      f = await this.next(ms);
+    }
+    if (f.type !== 'reply') throw new Error(`expected a reply frame, got ${JSON.stringify(f)}`);
+    if (f.in_reply_to !== id) throw new Error(`reply for ${JSON.stringify(f.in_reply_to)}, expected ${id}`);
+    return f;
   }
 
   async hello(fields = {}) {

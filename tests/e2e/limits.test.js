@@ -94,7 +94,7 @@ test('a client that never reads is dropped once its replies wait too long or its
 test('a client that reads but sends many messages in one TCP segment is not dropped as a slow reader', async (t) => {
   // Defaults: --queue 64, --rate 5, --burst 10. The client reads all the
   // time; it sends 60 small messages in one write. The first 10 are
-  // answered, the other 50 are rate_limited: 1 + 20 + 50 frames owed.
+  // answered, the other 50 are rate_limited: 1 + 10 + 50 frames owed.
   const server = await startServer(t);
   const c = await Client.connect(server.wsUrl);
   const sock = c.ws._socket;
@@ -111,7 +111,8 @@ test('a client that reads but sends many messages in one TCP segment is not drop
     }
     seen[f.type]++;
   }
-  assert.deepEqual(seen, { welcome: 1, typing: 10, reply: 10, error: 50 });
+  // Without Redis the replies go out at once, with no typing frame.
+  assert.deepEqual(seen, { welcome: 1, typing: 0, reply: 10, error: 50 });
   assert.equal(c.closed, null);
   await c.close();
   await stopClean(server);

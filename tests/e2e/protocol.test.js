@@ -78,7 +78,7 @@ test('JSON nesting: 8 levels are accepted, 9 are too_deep (README: "deeper than 
   assert.equal((await c.expect('error')).code, 'too_deep');
   c.send(nestedMessage(8, 'd8'));
   const f = await c.next();
-  assert.equal(f.type, 'typing', `8 levels of objects must be accepted, got ${JSON.stringify(f)}`);
+  assert.equal(f.type, 'reply', `8 levels of objects must be accepted, got ${JSON.stringify(f)}`);
   await c.close();
   await stopClean(server);
 });
