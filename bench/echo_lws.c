@@ -1,27 +1,48 @@
 /* bench/echo_lws: a bare libwebsockets echo server, the ceiling of the
  * service's own stack. The same library and build flags as autoassist
- * (CMakeLists.txt builds both), and the same protocol options as
- * service/ws.c: UTF-8 validated on every text frame
- * (LWS_SERVER_OPTION_VALIDATE_UTF8), the HTTP security headers option, no
- * IPv6, a 4096-byte rx buffer, messages of up to 4096 bytes reassembled from
- * fragments, a bounded queue of frames per connection written only from
+ * (CMakeLists.txt builds both), and the same lws options as service/ws.c:
+ * the HTTP security headers option, no IPv6, no lws UTF-8 validation (the
+ * service validates each whole message itself; this server does not look
+ * at the bytes at all), fd_limit_per_thread left at 0, a 4096-byte rx
+ * buffer, messages of up to 4096 bytes reassembled from fragments, a
+ * bounded queue of frames per connection written from
  * LWS_CALLBACK_SERVER_WRITEABLE, and the same ping/hang-up policy. It does
  * nothing else: no JSON, no engine, no logging.
  *
  * usage: echo_lws [--port N] [--evlib poll|uv|ev] [--max-connections N]
- *                 [--no-validate-utf8] [--listen-share]
+ *                 [--validate-utf8] [--fd-limit] [--listen-share] [--reuseport]
  *
  * --evlib picks the lws event loop: poll (lws' own, the default build's),
  * or libuv / libev through Debian's evlib plugins (libwebsockets-evlib-uv,
- * libwebsockets-evlib-ev). --listen-share sets
- * LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE (SO_REUSEPORT), so several processes
- * can listen on one port and the kernel spreads connections over them. */
+ * libwebsockets-evlib-ev).
+ *
+ * --validate-utf8 sets LWS_SERVER_OPTION_VALIDATE_UTF8 (lws checks every
+ * text frame). --fd-limit sets fd_limit_per_thread to the connection limit
+ * plus 64, as service/ws.c did before b743761: when that is below
+ * `ulimit -n`, lws 4.1 marks the context max_fds_unrelated_to_ulimit and
+ * finds the connection of every ready descriptor by a linear scan of its fd
+ * table (wsi_from_fd) instead of indexing it.
+ *
+ * Several processes on one port: --listen-share sets
+ * LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE, which in lws 4.1 sets SO_REUSEPORT
+ * only when the context has more than one service thread (never, in
+ * Debian's LWS_MAX_SMP 1 build), so a second process still fails to bind.
+ * --reuseport does it without that option: the server opens its own
+ * listening socket with SO_REUSEPORT, lws watches it as a raw file
+ * descriptor (LWS_ADOPT_RAW_FILE_DESC) and each accepted connection is
+ * handed to lws with lws_adopt_socket_vhost() on a vhost created with
+ * CONTEXT_PORT_NO_LISTEN_SERVER. N processes started so share the port and
+ * the kernel spreads the connections over them. */
+#include <errno.h>
 #include <libwebsockets.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define MAX_MSG 4096
 #define QUEUE_MAX 64
@@ -131,6 +152,40 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
+/* --reuseport: the listening socket, watched by lws as a raw descriptor. */
+static int callback_listener(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+			     void *in, size_t len)
+{
+	if (reason == LWS_CALLBACK_RAW_RX_FILE) {
+		int lfd = lws_get_socket_fd(wsi);
+		for (;;) {
+			int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd < 0)
+				return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+				       errno == ECONNABORTED || errno == EMFILE || errno == ENFILE ? 0 : -1;
+			/* lws closes fd itself when it cannot adopt it. */
+			lws_adopt_socket_vhost(lws_get_vhost(wsi), fd);
+		}
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static int reuseport_listen(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_ANY) };
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4096) < 0) {
+		perror("echo_lws: SO_REUSEPORT listener");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static volatile sig_atomic_t stop;
 static void on_signal(int sig)
 {
@@ -143,7 +198,7 @@ int main(int argc, char **argv)
 	int port = 9001;
 	unsigned max_conns = 10000;
 	const char *evlib = "poll";
-	bool validate = true, share = false;
+	bool validate = false, share = false, fd_limit = false, reuseport = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
 			port = atoi(argv[++i]);
@@ -151,19 +206,25 @@ int main(int argc, char **argv)
 			evlib = argv[++i];
 		else if (strcmp(argv[i], "--max-connections") == 0 && i + 1 < argc)
 			max_conns = (unsigned)atol(argv[++i]);
-		else if (strcmp(argv[i], "--no-validate-utf8") == 0)
-			validate = false;
+		else if (strcmp(argv[i], "--validate-utf8") == 0)
+			validate = true;
 		else if (strcmp(argv[i], "--listen-share") == 0)
 			share = true;
+		else if (strcmp(argv[i], "--fd-limit") == 0)
+			fd_limit = true;
+		else if (strcmp(argv[i], "--reuseport") == 0)
+			reuseport = true;
 		else {
 			fprintf(stderr, "usage: echo_lws [--port N] [--evlib poll|uv|ev] "
-				"[--max-connections N] [--no-validate-utf8] [--listen-share]\n");
+				"[--max-connections N] [--validate-utf8] [--fd-limit]\n"
+				"                [--listen-share] [--reuseport]\n");
 			return 2;
 		}
 	}
 	static struct lws_protocols protocols[] = {
 		{ .name = "echo", .callback = callback,
 		  .per_session_data_size = sizeof(struct conn), .rx_buffer_size = 4096 },
+		{ .name = "listener", .callback = callback_listener },
 		{ 0 },
 	};
 	/* service/ws.c's policy with the default --idle-timeout of 120 s. */
@@ -172,7 +233,7 @@ int main(int argc, char **argv)
 	};
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
-	info.port = port;
+	info.port = reuseport ? CONTEXT_PORT_NO_LISTEN_SERVER : port;
 	info.protocols = protocols;
 	info.retry_and_idle_policy = &retry;
 	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
@@ -189,7 +250,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "echo_lws: --evlib poll, uv or ev\n");
 		return 2;
 	}
-	info.fd_limit_per_thread = max_conns + 64;
+	if (fd_limit)
+		info.fd_limit_per_thread = max_conns + 64;
 	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
 	struct lws_context *ctx = lws_create_context(&info);
 	if (!ctx) {
@@ -197,8 +259,21 @@ int main(int argc, char **argv)
 			port, evlib);
 		return 1;
 	}
-	printf("echo_lws: port %d, event loop %s, UTF-8 validation %s%s\n", port, evlib,
-	       validate ? "on" : "off", share ? ", listen share (SO_REUSEPORT)" : "");
+	if (reuseport) {
+		int lfd = reuseport_listen(port);
+		struct lws_vhost *vh = lws_get_vhost_by_name(ctx, "default");
+		lws_sock_file_fd_type u = { .filefd = lfd };
+		if (lfd < 0 || !vh ||
+		    !lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u, "listener", NULL)) {
+			fprintf(stderr, "echo_lws: cannot listen on port %d with SO_REUSEPORT\n", port);
+			lws_context_destroy(ctx);
+			return 1;
+		}
+	}
+	printf("echo_lws: port %d, event loop %s, UTF-8 validation %s%s, fd_limit_per_thread %u\n",
+	       port, evlib, validate ? "on" : "off",
+	       reuseport ? ", own SO_REUSEPORT listener" : share ? ", ALLOW_LISTEN_SHARE" : "",
+	       info.fd_limit_per_thread);
 	fflush(stdout);
 	if (strcmp(evlib, "poll") == 0) {
 		signal(SIGTERM, on_signal);

@@ -27,8 +27,9 @@
  * malformed frames, error frames), lost messages (sent, never answered by
  * the end of the drain), the server's RSS (VmRSS of --pid, summed over
  * several) before connecting, once connected and after the traffic, and the
- * CPU the server and this client used during the window. The last line is
- * one JSON object prefixed "RESULT " for scripts.
+ * CPU the server, this client and anything else on the machine (from
+ * /proc/stat) used during the window. The last line is one JSON object
+ * prefixed "RESULT " for scripts.
  *
  * Exit status: 0 when every message was answered and nothing went wrong,
  * 1 on errors or lost messages, 2 on bad usage. Never on a time.
@@ -700,6 +701,28 @@ static void on_event(uint32_t idx, uint32_t events)
 		on_readable(c);
 }
 
+/* Waits up to timeout_ns for events and handles them. epoll_pwait2 keeps
+ * the fixed-rate schedule to microseconds instead of epoll_wait's
+ * milliseconds. */
+static int poll_once_ns(uint64_t timeout_ns)
+{
+	struct epoll_event evs[1024];
+	static bool no_pwait2;
+	int n = -1;
+	if (!no_pwait2) {
+		struct timespec ts = { (time_t)(timeout_ns / 1000000000ull),
+				       (long)(timeout_ns % 1000000000ull) };
+		n = epoll_pwait2(ep, evs, 1024, &ts, NULL);
+		if (n < 0 && errno == ENOSYS)
+			no_pwait2 = true;
+	}
+	if (no_pwait2)
+		n = epoll_wait(ep, evs, 1024, (int)((timeout_ns + 999999) / 1000000));
+	for (int i = 0; i < n; i++)
+		on_event(evs[i].data.u32, evs[i].events);
+	return n;
+}
+
 static int poll_once(int timeout_ms)
 {
 	struct epoll_event evs[1024];
@@ -751,6 +774,25 @@ static double server_cpu_s(void)
 		total += (double)(ut + stt) / (double)hz;
 	}
 	return total;
+}
+
+/* CPU seconds the whole machine was busy (all cores, from /proc/stat):
+ * what neither the server nor this client used was taken by something
+ * else on a shared machine. */
+static double machine_busy_s(void)
+{
+	FILE *f = fopen("/proc/stat", "r");
+	unsigned long long v[10] = { 0 };
+	if (!f)
+		return -1;
+	int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+		       &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+	fclose(f);
+	if (n < 8)
+		return -1;
+	/* user nice system idle iowait irq softirq steal (guest counted in user) */
+	unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+	return (double)busy / (double)sysconf(_SC_CLK_TCK);
 }
 
 static double self_cpu_s(void)
@@ -908,7 +950,7 @@ int main(int argc, char **argv)
 	uint64_t t_start = now_ns();
 	uint64_t t_meas = t_start + (uint64_t)(opt.warmup * 1e9);
 	uint64_t t_end = t_meas + (uint64_t)(opt.seconds * 1e9);
-	double cpu_srv0 = 0, cpu_cli0 = 0, cpu_srv1 = 0, cpu_cli1 = 0;
+	double cpu_srv0 = 0, cpu_cli0 = 0, cpu_srv1 = 0, cpu_cli1 = 0, busy0 = 0, busy1 = 0;
 	bool measured = false;
 	uint64_t sched = 0, rr = 0;
 	if (opt.closed)
@@ -920,6 +962,7 @@ int main(int argc, char **argv)
 			measuring = measured = true;
 			cpu_srv0 = opt.npids ? server_cpu_s() : 0;
 			cpu_cli0 = self_cpu_s();
+			busy0 = machine_busy_s();
 			t_meas = now;
 		}
 		if (now >= t_end || (!open_conns && !pending_conns)) {
@@ -929,11 +972,13 @@ int main(int argc, char **argv)
 			}
 			cpu_srv1 = opt.npids ? server_cpu_s() : 0;
 			cpu_cli1 = self_cpu_s();
+			busy1 = machine_busy_s();
 			measuring = false;
 			break;
 		}
 		if (!opt.closed && open_conns) {
-			uint64_t due = (uint64_t)((double)(now - t_start) / 1e9 * opt.rate);
+			/* Message k is due at t_start + k / rate. */
+			uint64_t due = (uint64_t)((double)(now - t_start) / 1e9 * opt.rate) + 1;
 			while (sched < due) {
 				struct conn *c;
 				unsigned tries = 0;
@@ -944,7 +989,14 @@ int main(int argc, char **argv)
 				sched++;
 			}
 		}
-		poll_once(opt.closed ? 10 : 1);
+		if (opt.closed) {
+			poll_once(10);
+		} else {
+			/* Sleep until the next message is due, at most 1 ms. */
+			uint64_t next = t_start + (uint64_t)((double)sched / opt.rate * 1e9);
+			uint64_t t = now_ns();
+			poll_once_ns(next > t ? (next - t < 1000000 ? next - t : 1000000) : 0);
+		}
 	}
 	uint64_t t_stop = now_ns();
 	double window = (double)(t_stop - t_meas) / 1e9;
@@ -974,6 +1026,9 @@ int main(int argc, char **argv)
 
 	double rate = window > 0 ? (double)meas_replies / window : 0;
 	double srv_cpu = cpu_srv1 - cpu_srv0, cli_cpu = cpu_cli1 - cpu_cli0;
+	double other_cpu = busy0 >= 0 && busy1 >= 0 ? busy1 - busy0 - srv_cpu - cli_cpu : 0;
+	if (other_cpu < 0)
+		other_cpu = 0;
 	uint64_t errors = st.connect_fail + st.closed + st.malformed + st.server_error +
 			  st.esc_failed + (alive ? 0 : 1);
 	double per_conn = connected && rss2 > 0 ? (double)(rss2 - rss0) / (double)connected : -1;
@@ -994,9 +1049,13 @@ int main(int argc, char **argv)
 		       " not escalating p50 %.3f p99 %.3f ms (%" PRIu64 ")\n",
 		       hq(&h_esc, .5) / 1e6, hq(&h_esc, .99) / 1e6, h_esc.n,
 		       hq(&h_noesc, .5) / 1e6, hq(&h_noesc, .99) / 1e6, h_noesc.n);
-	printf("  cpu             server %.2f s (%.0f%% of one core), client %.2f s (%.0f%%)\n",
+	printf("  received        %.0f bytes of payload per answered message (all frames)\n",
+	       meas_replies ? (double)meas_bytes_in / (double)meas_replies : 0);
+	printf("  cpu             server %.2f s (%.0f%% of one core), client %.2f s (%.0f%%), "
+	       "anything else %.2f s (%.0f%%)\n",
 	       srv_cpu, window > 0 ? 100 * srv_cpu / window : 0, cli_cpu,
-	       window > 0 ? 100 * cli_cpu / window : 0);
+	       window > 0 ? 100 * cli_cpu / window : 0, other_cpu,
+	       window > 0 ? 100 * other_cpu / window : 0);
 	if (opt.npids)
 		printf("  server rss      %ld KiB before, %ld connected, %ld after traffic: "
 		       "%.1f KiB/connection (%.1f idle)%s\n",
@@ -1039,11 +1098,13 @@ int main(int argc, char **argv)
 	PUT("noesc_p99_ms", json_object_new_double(hq(&h_noesc, .99) / 1e6));
 	PUT("server_cpu", json_object_new_double(window > 0 ? srv_cpu / window : 0));
 	PUT("client_cpu", json_object_new_double(window > 0 ? cli_cpu / window : 0));
+	PUT("other_cpu", json_object_new_double(window > 0 ? other_cpu / window : 0));
 	PUT("rss0_kib", json_object_new_int64(rss0));
 	PUT("rss1_kib", json_object_new_int64(rss1));
 	PUT("rss2_kib", json_object_new_int64(rss2));
 	PUT("kib_per_conn", json_object_new_double(per_conn));
 	PUT("kib_per_conn_idle", json_object_new_double(per_conn_idle));
+	PUT("bytes_per_answer", json_object_new_double(meas_replies ? (double)meas_bytes_in / (double)meas_replies : 0));
 	PUT("sent", json_object_new_int64((int64_t)st.sent));
 	PUT("lost", json_object_new_int64((int64_t)lost));
 	PUT("errors", json_object_new_int64((int64_t)errors));
@@ -1051,6 +1112,7 @@ int main(int argc, char **argv)
 	PUT("closed", json_object_new_int64((int64_t)st.closed));
 	PUT("malformed", json_object_new_int64((int64_t)st.malformed));
 	PUT("error_frames", json_object_new_int64((int64_t)st.server_error));
+	PUT("typing_frames", json_object_new_int64((int64_t)st.typing));
 	PUT("esc_stored", json_object_new_int64((int64_t)st.esc_stored));
 	PUT("esc_failed", json_object_new_int64((int64_t)st.esc_failed));
 	PUT("server_alive", json_object_new_boolean(alive));
