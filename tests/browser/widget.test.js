@@ -369,7 +369,7 @@ test('a solar mention shows the escalation notice and the ticket is in the Redis
     await notice.waitFor();
     assert.match(await notice.innerText(), /Passed on to technical support/);
     const ticket = await notice.locator('.aa-ticket').innerText();
-    assert.match(ticket, /^L2-\d{8}-[0-9A-F]{8}$/);
+    assert.match(ticket, /^L2-\d{8}-[0-9A-F]{16}$/);
     assert.ok(r.includes(ticket), 'the reply names the same ticket');
     /* Distinct from a bubble: its own element, colours and border. */
     const look = await notice.evaluate((n) => {

@@ -39,7 +39,7 @@ const SKIP = HAVE_REDIS ? false : 'redis-server and redis-cli are needed';
 const METER = REGISTRY_LINE.meter_id; // 707057500012345671, in the registry
 const METER_UNKNOWN = '707057500012345688'; // valid check digit, not in the registry
 const METER_BAD = '707057500012345675'; // wrong check digit
-const TICKET_RE = /^L2-\d{8}-[0-9A-F]{8}$/;
+const TICKET_RE = /^L2-\d{8}-[0-9A-F]{16}$/;
 const ENTRY_RE = /^\d+-\d+$/;
 const CONFIRMED_1_MARCH_2027 =
   'I’ve confirmed your Tibber contract for the new address starts on 1 March 2027. ' +
