@@ -34,6 +34,7 @@ struct ws_config {
 	const char *stream;       /* the L2 stream */
 	const char *spool_path;   /* tickets Redis could not take, fsync'd */
 	double redis_timeout;     /* seconds for connecting and each command */
+	bool reuse_port;          /* SO_REUSEPORT: several processes share the port */
 };
 
 /* Fills cfg with the defaults: port 8080, all interfaces, 4 KiB messages,

@@ -99,6 +99,9 @@ static const char usage_text[] =
 	"  --spool FILE           AUTOASSIST_SPOOL, tickets Redis could not take\n"
 	"                         (default autoassist-spool.jsonl)\n"
 	"  --redis-timeout S      AUTOASSIST_REDIS_TIMEOUT, per command (default 0.5)\n"
+	"  --reuse-port           AUTOASSIST_REUSE_PORT=1: several processes share the\n"
+	"                         port (SO_REUSEPORT), one per core; give each its own\n"
+	"                         --spool\n"
 	"  --log-text             AUTOASSIST_LOG_TEXT=1, log customer text (debugging)\n"
 	"  (--registry, --max-bytes, --intents, --templates: AUTOASSIST_REGISTRY, ...)\n"
 	"  eval only:\n"
@@ -213,6 +216,8 @@ static int serve_env_opts(struct cli *c)
 	}
 	const char *lt = getenv("AUTOASSIST_LOG_TEXT");
 	c->ws.log_text = lt && strcmp(lt, "1") == 0;
+	const char *rp = getenv("AUTOASSIST_REUSE_PORT");
+	c->ws.reuse_port = rp && strcmp(rp, "1") == 0;
 	return 0;
 }
 
@@ -224,7 +229,7 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 	       O_THRESHOLD, O_MARGIN, O_MAXBYTES, O_JSONL, O_MINEXACT, O_MINESC,
 	       O_MAXFALSE, O_MINLANG, O_EXAMPLES, O_PORT, O_HOST, O_WEB, O_MAXCONN,
 	       O_ORIGINS, O_TTL, O_IDLE, O_RATE, O_BURST, O_QUEUE, O_REDIS, O_STREAM,
-	       O_SPOOL, O_REDIS_TIMEOUT, O_LOGTEXT };
+	       O_SPOOL, O_REDIS_TIMEOUT, O_LOGTEXT, O_REUSE_PORT };
 	static const struct option longopts[] = {
 		{ "intents", required_argument, NULL, O_INTENTS },
 		{ "templates", required_argument, NULL, O_TEMPLATES },
@@ -255,6 +260,7 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 		{ "stream", required_argument, NULL, O_STREAM },
 		{ "spool", required_argument, NULL, O_SPOOL },
 		{ "redis-timeout", required_argument, NULL, O_REDIS_TIMEOUT },
+		{ "reuse-port", no_argument, NULL, O_REUSE_PORT },
 		{ "log-text", no_argument, NULL, O_LOGTEXT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -316,6 +322,9 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 			break;
 		case O_LOGTEXT:
 			c->ws.log_text = true;
+			break;
+		case O_REUSE_PORT:
+			c->ws.reuse_port = true;
 			break;
 		case 'h':
 			usage(stdout, 0);

@@ -125,7 +125,9 @@ class Server {
 
   async start() {
     for (let attempt = 0; ; attempt++) {
-      this.port = await freePort();
+      // A test may name the port (--port P among its arguments).
+      const named = this.args.indexOf('--port');
+      this.port = named >= 0 ? Number(this.args[named + 1]) : await freePort();
       this.stdout = '';
       this.stderr = '';
       this.exit = null;

@@ -232,3 +232,29 @@ test('SIGTERM: every client gets close 1001, owed replies first; the process exi
   const events = server.logLines().map((l) => JSON.parse(l).event);
   assert.ok(events.indexOf('draining') >= 0 && events.indexOf('draining') < events.indexOf('stopped'));
 });
+
+test('--reuse-port: two processes serve one port; when one stops, the other goes on', async (t) => {
+  const a = await startServer(t, ['--reuse-port']);
+  // The second binds the same port (the later --port wins over the one the
+  // harness picked for it): without SO_REUSEPORT it could not start.
+  const b = await startServer(t, ['--reuse-port', '--port', String(a.port)]);
+  // Its /healthz may have been answered by the first: wait for its own
+  // "listening" line (logs reach stderr within a second).
+  for (let i = 0; i < 100 && !b.stderr.includes('"event":"listening"'); i++) await sleep(100);
+  assert.ok(b.stderr.includes('"event":"listening"'), 'the second process listens');
+  for (let i = 0; i < 6; i++) {
+    const c = await Client.connect(a.wsUrl);
+    await c.hello({ lang: 'en' });
+    const r = await c.ask(`m${i}`, 'Does my payment method change?');
+    assert.match(r.text, /Your payment method remains the same by default/);
+    await c.close();
+  }
+  await stopClean(a);
+  // The port is still served, by the other process.
+  const c = await Client.connect(a.wsUrl);
+  await c.hello({ lang: 'en' });
+  const r = await c.ask('after', 'Does my payment method change?');
+  assert.match(r.text, /Your payment method remains the same by default/);
+  await c.close();
+  await stopClean(b);
+});
