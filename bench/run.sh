@@ -260,15 +260,20 @@ if start "aa-proc1" "$p1" "$AA" $(aa_args "$p1"); then
     load "smp|autoassist 2 processes, 2 ports|2000" --port "$p1,$p2" --pid "$A1,$A2" --conns 2000 --seconds "$SECONDS_MAIN" --expect reply
     stop "aa-proc2" "$A2"
   fi
-  # A second autoassist on the same port: ws.c does not set
-  # LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE, so it cannot listen.
-  note_cmd "\$BUILD/autoassist $(aa_args "$p1")   # a second process on the same port"
-  "$AA" $(aa_args "$p1") >/dev/null 2>"$WORK/samePort.log" &
-  sp=$!
-  sleep 1
-  if kill -0 $sp 2>/dev/null; then SAME_PORT="started"; kill -TERM $sp; wait $sp; else wait $sp; SAME_PORT="exit $?: $(grep -o '"message":"[^"]*"' "$WORK/samePort.log" | head -1)"; fi
-  echo "{\"label\":\"smp|same port|autoassist\",\"note\":$(python3 -c 'import json,sys;print(json.dumps(sys.argv[1]))' "$SAME_PORT")}" >>"$RESULTS"
+  # A second autoassist on the same port: with --reuse-port each process
+  # opens its own SO_REUSEPORT listener (service/ws.c), so both serve it.
+  note_cmd "\$BUILD/autoassist $(aa_args "$p1") --reuse-port   # two processes, one port"
   stop "aa-proc1" "$A1"
+  new_port; p=$PORT
+  if start "aa-reuse1" "$p" "$AA" $(aa_args "$p") --reuse-port; then
+    R1=$SPID
+    if start "aa-reuse2" "$p" "$AA" $(aa_args "$p") --reuse-port --spool "$WORK/reuse2.spool"; then
+      R2=$SPID
+      load "smp|autoassist 2 processes, SO_REUSEPORT|2000" --port "$p" --pid "$R1,$R2" --conns 2000 --seconds "$SECONDS_MAIN" --expect reply
+      stop "aa-reuse2" "$R2"
+    fi
+    stop "aa-reuse1" "$R1"
+  fi
 fi
 # LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE: lws 4.1 sets SO_REUSEPORT only with
 # more than one service thread, so in Debian's build a second process still
