@@ -521,17 +521,35 @@ static enum engine_outcome checked(const struct engine *e, const struct intent_r
 		       ? ENGINE_OUT_CONFIRMED : ENGINE_OUT_MISMATCH;
 }
 
+/* How intent i of plan p is answered given res; *miss gets the groups of
+ * facts still missing. The one place the outcome is decided, for saying the
+ * reply and for the adapter's question whether it will confirm a link. */
+static enum engine_outcome outcome_of(const struct engine *e, size_t i,
+				      const struct engine_plan *p,
+				      const struct engine_results *res, unsigned *miss)
+{
+	const struct intent_rule *rule = intent_rule(e->pack, i);
+	*miss = missing_groups(rule, known_slots(&p->facts));
+	/* A mistyped meter ID is what the customer must fix first, whatever
+	 * else is missing. */
+	if (needs_meter(rule) && p->facts.has_meter && !p->facts.meter.valid)
+		return ENGINE_OUT_BAD_METER;
+	if (*miss)
+		return ENGINE_OUT_ASK;
+	if (rule->check == INTENT_CHECK_NONE)
+		return ENGINE_OUT_ANSWER;
+	return checked(e, rule, p, res);
+}
+
 bool engine_plan_links(const struct engine *e, const struct engine_plan *p,
 		       const struct engine_results *res)
 {
-	uint8_t known = known_slots(&p->facts);
-	for (size_t i = 0; i < intent_count(e->pack); i++) {
-		const struct intent_rule *r = intent_rule(e->pack, i);
-		if ((p->active & (1u << i)) && r->check == INTENT_CHECK_METER_ADDRESS &&
-		    !missing_groups(r, known) && !(p->facts.has_meter && !p->facts.meter.valid) &&
-		    checked(e, r, p, res) == ENGINE_OUT_CONFIRMED)
+	unsigned miss;
+	for (size_t i = 0; i < intent_count(e->pack); i++)
+		if ((p->active & (1u << i)) &&
+		    intent_rule(e->pack, i)->check == INTENT_CHECK_METER_ADDRESS &&
+		    outcome_of(e, i, p, res, &miss) == ENGINE_OUT_CONFIRMED)
 			return true;
-	}
 	return false;
 }
 
@@ -580,7 +598,6 @@ int engine_say(const struct engine *e, struct engine_session *s,
 	v.v[TMPL_LOOKUP] = p->lookup == ENGINE_LOOKUP_METER ? p->facts.meter.id
 							    : v.v[TMPL_ADDRESS];
 
-	uint8_t known = known_slots(&p->facts);
 	bool said_bad_meter = false;
 	struct engine_facts next = p->facts;
 	uint32_t pending = s->pending;
@@ -588,28 +605,19 @@ int engine_say(const struct engine *e, struct engine_session *s,
 		if (!(p->active & (1u << i)))
 			continue;
 		const struct intent_rule *rule = intent_rule(e->pack, i);
-		unsigned miss = missing_groups(rule, known);
-		enum engine_outcome oc;
-		int id;
+		unsigned miss;
+		enum engine_outcome oc = outcome_of(e, i, p, res, &miss);
+		int id = e->out_key[i][oc];
 		uint8_t missing = 0;
-		if (needs_meter(rule) && p->facts.has_meter && !p->facts.meter.valid) {
-			/* A mistyped meter ID is what the customer must fix first,
-			 * whatever else is missing; one intent says so for all. */
-			oc = ENGINE_OUT_BAD_METER;
-			id = said_bad_meter ? -1 : e->out_key[i][oc];
+		if (oc == ENGINE_OUT_BAD_METER) {
+			/* One intent says so for all. */
+			id = said_bad_meter ? -1 : id;
 			said_bad_meter = true;
-		} else if (miss) {
-			oc = ENGINE_OUT_ASK;
+		} else if (oc == ENGINE_OUT_ASK) {
 			id = e->ask_key[i][miss];
 			for (unsigned g = 0; g < rule->nneeds; g++)
 				if (miss & (1u << g))
 					missing |= rule->needs[g];
-		} else if (rule->check == INTENT_CHECK_NONE) {
-			oc = ENGINE_OUT_ANSWER;
-			id = e->out_key[i][oc];
-		} else {
-			oc = checked(e, rule, p, res);
-			id = e->out_key[i][oc];
 		}
 		if (id >= 0)
 			render(e, &o, lang, id, &v);
