@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "report.h"
 
 #define DEDUPE_PREFIX "autoassist:l2:ticket:"
@@ -285,10 +286,7 @@ int l2_registry_put(redisContext *rc, const struct engine *e, const struct engin
 int l2_link_profile(redisContext *rc, const char *session_id, const struct engine_facts *f)
 {
 	char key[128], when[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	log_utc_now(when, sizeof(when));
 	snprintf(key, sizeof(key), PROFILE "%s", session_id);
 	const char *argv[] = { "HSET", key, "address", f->address.text, "meter_id",
 			       f->meter.id, "linked_at", when };

@@ -30,6 +30,14 @@ void log_event(const char *level, const char *event, json_object *fields)
 		fflush(stderr);
 }
 
+void log_utc_now(char *out, size_t cap)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 void log_flush(void)
 {
 	fflush(stderr);

@@ -393,10 +393,7 @@ static void effects(struct cli *c, const struct engine_session *s, const char *s
 	if (!plan->escalate || !c->tickets)
 		return;
 	char id[64], created[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	log_utc_now(created, sizeof(created));
 	snprintf(id, sizeof(id), "L2-%04d%02d%02d-%04u", c->today.y, c->today.m, c->today.d,
 		 ++c->ticket_seq);
 	json_object *t = report_ticket_json(c->engine, s, plan, id, session_id, created);

@@ -436,10 +436,7 @@ static int submit(struct conn *c, json_object *id, double t_recv, bool file_look
 	}
 	if (s->plan->escalate) {
 		char ref[40], created[32];
-		time_t now = time(NULL);
-		struct tm tm;
-		gmtime_r(&now, &tm);
-		strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		log_utc_now(created, sizeof(created));
 		if (ticket_ref(c->sess->id, id, ref, sizeof(ref)) < 0 ||
 		    !(j->ticket = report_ticket_json(s->engine, &c->sess->conv, s->plan, ref,
 						     c->sess->id, created))) {
