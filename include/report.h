@@ -31,6 +31,11 @@ json_object *report_parse_object(const char *line, size_t len, int max_depth,
 int report_write_json(const struct engine *e, const struct engine_plan *plan,
 		      const struct engine_reply *reply, char *out, size_t cap);
 
+/* What became of the plan's escalation: "none", "preview" (no ticket
+ * store), "stored" or "failed". A static string. */
+const char *report_ticket_status(const struct engine_plan *plan,
+				 const struct engine_results *res);
+
 /* Writes the server's reply frame: {"type":"reply", "in_reply_to" (raw
  * JSON, or null when NULL), "text", the members above but "reply", and
  * "escalation": {"escalate", "topics", "status", "ticket"}} into out.

@@ -246,6 +246,15 @@ int report_write_json(const struct engine *e, const struct engine_plan *plan,
 	return b.full ? -1 : (int)b.len;
 }
 
+const char *report_ticket_status(const struct engine_plan *plan,
+				 const struct engine_results *res)
+{
+	if (!plan->escalate)
+		return "none";
+	return res->ticket == ENGINE_TICKET_STORED ? "stored"
+	     : res->ticket == ENGINE_TICKET_FAILED ? "failed" : "preview";
+}
+
 int report_write_frame(const struct engine *e, const struct engine_plan *plan,
 		       const struct engine_reply *reply, const struct engine_results *res,
 		       const char *in_reply_to, char *out, size_t cap)
@@ -266,8 +275,7 @@ int report_write_frame(const struct engine *e, const struct engine_plan *plan,
 	key(&b, "topics");
 	topics(&b, e, plan->topics);
 	key(&b, "status");
-	cstr(&b, !plan->escalate ? "none" : res->ticket == ENGINE_TICKET_STORED ? "stored"
-		 : res->ticket == ENGINE_TICKET_FAILED ? "failed" : "preview");
+	cstr(&b, report_ticket_status(plan, res));
 	key(&b, "ticket");
 	if (plan->escalate && res->ticket == ENGINE_TICKET_STORED)
 		cstr(&b, res->ticket_ref);

@@ -369,7 +369,7 @@ static void finish(struct ws_server *s, struct conn *c, struct sess *se,
 	if (plan->escalate)
 		json_object_object_add(f, "ticket", json_object_new_string(
 			res->ticket == ENGINE_TICKET_STORED ? res->ticket_ref
-			: res->ticket == ENGINE_TICKET_FAILED ? "failed" : "preview"));
+			: report_ticket_status(plan, res)));
 	json_object_object_add(f, "intents", json_object_new_int(plan->ir.ndetected));
 	if (s->cfg.log_text)
 		json_object_object_add(f, "text", json_object_new_string_len(plan->text,
