@@ -20,7 +20,8 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build
 
 FROM debian:12-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libutf8proc2 libjson-c5 libwebsockets17 libhiredis0.14 curl \
+      libutf8proc2 libjson-c5 libwebsockets17 libwebsockets-evlib-ev libev4 \
+      libhiredis0.14 curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home /srv/autoassist autoassist \
     && mkdir -p /srv/autoassist/spool && chown autoassist /srv/autoassist/spool

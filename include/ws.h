@@ -15,6 +15,15 @@
 
 #define WS_MAX_ORIGINS 16
 
+/* The event loop under libwebsockets. libev (epoll) costs in proportion to
+ * the connections that have something to say; lws' own poll() loop costs
+ * in proportion to all open connections at every wake-up, which with many
+ * idle chat customers is most of a core (BENCHMARKS.md, "Chat-like load"). */
+enum ws_loop {
+	WS_LOOP_EV,   /* the default */
+	WS_LOOP_POLL,
+};
+
 struct ws_config {
 	int port;
 	const char *iface;        /* address to bind, NULL for all */
@@ -35,18 +44,20 @@ struct ws_config {
 	const char *spool_path;   /* tickets Redis could not take, fsync'd */
 	double redis_timeout;     /* seconds for connecting and each command */
 	bool reuse_port;          /* SO_REUSEPORT: several processes share the port */
+	enum ws_loop loop;
 };
 
 /* Fills cfg with the defaults: port 8080, all interfaces, 4 KiB messages,
  * 10000 connections, sessions kept 30 minutes, 120 s idle timeout, 5
- * messages/s with bursts of 10, 64 queued frames, 10 s drain. */
+ * messages/s with bursts of 10, 64 queued frames, 10 s drain, libev. */
 void ws_config_default(struct ws_config *cfg);
 
 struct ws_server;
 
 /* Creates the server and starts listening. engine and registry (may be
  * NULL: no registry configured) stay owned by the caller and must outlive
- * the server. Returns NULL with a sentence in err. */
+ * the server. Returns NULL with a sentence in err (also when lws cannot
+ * load its libev plugin, libwebsockets-evlib-ev). */
 struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine *e,
 				const struct reg_file *registry, char *err, size_t errlen);
 

@@ -102,6 +102,8 @@ static const char usage_text[] =
 	"  --reuse-port           AUTOASSIST_REUSE_PORT=1: several processes share the\n"
 	"                         port (SO_REUSEPORT), one per core; give each its own\n"
 	"                         --spool\n"
+	"  --event-loop ev|poll   AUTOASSIST_EVENT_LOOP: libev, epoll (default), or\n"
+	"                         libwebsockets' own poll() loop\n"
 	"  --log-text             AUTOASSIST_LOG_TEXT=1, log customer text (debugging)\n"
 	"  (--registry, --max-bytes, --intents, --templates: AUTOASSIST_REGISTRY, ...)\n"
 	"  eval only:\n"
@@ -158,6 +160,7 @@ static const char *const serve_env[] = {
 	"AUTOASSIST_ORIGINS", "AUTOASSIST_SESSION_TTL", "AUTOASSIST_IDLE_TIMEOUT",
 	"AUTOASSIST_RATE", "AUTOASSIST_BURST", "AUTOASSIST_QUEUE", "AUTOASSIST_REDIS",
 	"AUTOASSIST_STREAM", "AUTOASSIST_SPOOL", "AUTOASSIST_REDIS_TIMEOUT",
+	"AUTOASSIST_EVENT_LOOP",
 };
 
 /* Sets serve option number k (see serve_env) from text. Returns 0, or -1
@@ -167,7 +170,7 @@ static int set_serve_opt(struct cli *c, int k, char *text)
 	static const struct { double lo, hi; } range[] = {
 		{ 1, 65535 }, { 0, 0 }, { 0, 0 }, { 1, 1000000 }, { 0, 0 },
 		{ 1, 86400 * 30 }, { 2, 65535 }, { 0.01, 1e6 }, { 1, 1e6 }, { 2, 1e6 },
-		{ 0, 0 }, { 0, 0 }, { 0, 0 }, { 0.01, 60 },
+		{ 0, 0 }, { 0, 0 }, { 0, 0 }, { 0.01, 60 }, { 0, 0 },
 	};
 	struct ws_config *w = &c->ws;
 	double x = 0;
@@ -201,6 +204,17 @@ static int set_serve_opt(struct cli *c, int k, char *text)
 	case 11: w->stream = text; break;
 	case 12: w->spool_path = text; break;
 	case 13: w->redis_timeout = x; break;
+	case 14:
+		if (strcmp(text, "ev") == 0) {
+			w->loop = WS_LOOP_EV;
+		} else if (strcmp(text, "poll") == 0) {
+			w->loop = WS_LOOP_POLL;
+		} else {
+			fprintf(stderr, "autoassist: %s: \"%s\" is not ev or poll\n",
+				serve_env[k], text);
+			return -1;
+		}
+		break;
 	}
 	return 0;
 }
@@ -229,7 +243,7 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 	       O_THRESHOLD, O_MARGIN, O_MAXBYTES, O_JSONL, O_MINEXACT, O_MINESC,
 	       O_MAXFALSE, O_MINLANG, O_EXAMPLES, O_PORT, O_HOST, O_WEB, O_MAXCONN,
 	       O_ORIGINS, O_TTL, O_IDLE, O_RATE, O_BURST, O_QUEUE, O_REDIS, O_STREAM,
-	       O_SPOOL, O_REDIS_TIMEOUT, O_LOGTEXT, O_REUSE_PORT };
+	       O_SPOOL, O_REDIS_TIMEOUT, O_EVENT_LOOP, O_LOGTEXT, O_REUSE_PORT };
 	static const struct option longopts[] = {
 		{ "intents", required_argument, NULL, O_INTENTS },
 		{ "templates", required_argument, NULL, O_TEMPLATES },
@@ -260,6 +274,7 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 		{ "stream", required_argument, NULL, O_STREAM },
 		{ "spool", required_argument, NULL, O_SPOOL },
 		{ "redis-timeout", required_argument, NULL, O_REDIS_TIMEOUT },
+		{ "event-loop", required_argument, NULL, O_EVENT_LOOP },
 		{ "reuse-port", no_argument, NULL, O_REUSE_PORT },
 		{ "log-text", no_argument, NULL, O_LOGTEXT },
 		{ "help", no_argument, NULL, 'h' },
@@ -317,6 +332,7 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 		case O_PORT: case O_HOST: case O_WEB: case O_MAXCONN: case O_ORIGINS:
 		case O_TTL: case O_IDLE: case O_RATE: case O_BURST: case O_QUEUE:
 		case O_REDIS: case O_STREAM: case O_SPOOL: case O_REDIS_TIMEOUT:
+		case O_EVENT_LOOP:
 			if (set_serve_opt(c, ch - O_PORT, optarg) < 0)
 				return -1;
 			break;

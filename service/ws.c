@@ -7,6 +7,7 @@
  * the socket can take them. */
 #include "ws.h"
 
+#include <ev.h>
 #include <json-c/json.h>
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -100,6 +101,8 @@ struct ws_server {
 	struct sess_store *sessions;
 	struct metrics metrics;
 	struct lws_context *ctx;
+	struct ev_loop *ev; /* NULL: lws' own poll() loop */
+	void *foreign[1];   /* the loop handed to lws */
 	struct lws_protocols protocols[4]; /* the last one zeroed: the end */
 	struct lws_http_mount mounts[3];
 	struct lws_protocol_vhost_options mime[3];
@@ -1106,6 +1109,19 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	 * counted and the replies owed before it still go out. */
 	info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
 		       LWS_SERVER_OPTION_DISABLE_IPV6;
+	/* Our own libev loop, lent to lws, rather than one lws makes: then
+	 * ws_server_run turns it one wake-up at a time and sees the stop flag
+	 * between turns, as with poll(), and lws leaves the signals alone.
+	 * No signal mask changes: main's handlers stay in charge. */
+	if (cfg->loop == WS_LOOP_EV) {
+		if (!(s->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK))) {
+			snprintf(err, errlen, "cannot create the libev loop");
+			goto free_server;
+		}
+		s->foreign[0] = s->ev;
+		info.foreign_loops = s->foreign;
+		info.options |= LWS_SERVER_OPTION_LIBEV;
+	}
 	/* fd_limit_per_thread stays 0: lws then sizes its descriptor table
 	 * from the process's limit and indexes it. A smaller explicit limit
 	 * makes lws 4.1 search the table linearly on every event, which at
@@ -1113,8 +1129,9 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	 * enforced in refuse(). */
 	s->ctx = lws_create_context(&info);
 	if (!s->ctx) {
-		snprintf(err, errlen, "cannot listen on port %d (in use, or no permission)",
-			 cfg->port);
+		snprintf(err, errlen, "cannot listen on port %d (in use, or no permission)%s",
+			 cfg->port, s->ev ? ", or libwebsockets-evlib-ev missing (--event-loop poll "
+			 "does without)" : "");
 		goto free_server;
 	}
 	lws_sul_schedule(s->ctx, 0, &s->tick_timer, tick, TICK_US);
@@ -1146,13 +1163,27 @@ free_server:
 	return NULL;
 }
 
+/* One turn of the loop: waits for something to do, at most until the
+ * next lws timer (the housekeeping tick is one, every second), and does
+ * it. A signal ends the wait early on both loops. Returns 0, or -1 when
+ * lws gave up. */
+static int turn(struct ws_server *s, int timeout_ms)
+{
+	if (s->ev) {
+		ev_run(s->ev, EVRUN_ONCE);
+		return 0;
+	}
+	return lws_service(s->ctx, timeout_ms) < 0 ? -1 : 0;
+}
+
 int ws_server_run(struct ws_server *s, volatile sig_atomic_t *stop)
 {
 	json_object *f = json_object_new_object();
 	json_object_object_add(f, "port", json_object_new_int(s->cfg.port));
+	json_object_object_add(f, "event_loop", json_object_new_string(s->ev ? "ev" : "poll"));
 	log_event("info", "listening", f);
 	while (!*stop)
-		if (lws_service(s->ctx, 0) < 0)
+		if (turn(s, 0) < 0)
 			break;
 
 	/* Stop accepting, let what is queued go out, then say goodbye. */
@@ -1162,7 +1193,7 @@ int ws_server_run(struct ws_server *s, volatile sig_atomic_t *stop)
 		close_after_queue(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 	double until = now_s() + s->cfg.drain_timeout;
 	while ((s->conns || s->inflight) && now_s() < until)
-		if (lws_service(s->ctx, 100) < 0)
+		if (turn(s, 100) < 0)
 			break;
 	log_event("info", "stopped", NULL);
 	log_flush();
@@ -1184,6 +1215,8 @@ void ws_server_free(struct ws_server *s)
 		lws_sul_cancel(&s->tick_timer);
 		lws_context_destroy(s->ctx);
 	}
+	if (s->ev)
+		ev_loop_destroy(s->ev);
 	rw_free(s->rw);
 	s->rw = NULL;
 	sess_store_free(s->sessions);

@@ -86,6 +86,12 @@ run classify --bogus hello >/dev/null 2>&1
 expect_rc 2 $? "an unknown option"
 run eval >/dev/null 2>&1
 expect_rc 2 $? "eval without a file"
+run serve --event-loop kqueue >/dev/null 2>"$TMP/err"
+expect_rc 2 $? "serve --event-loop kqueue"
+expect_in "$TMP/err" '"kqueue" is not ev or poll' "serve --event-loop kqueue"
+AUTOASSIST_EVENT_LOOP=select run serve >/dev/null 2>"$TMP/err"
+expect_rc 2 $? "AUTOASSIST_EVENT_LOOP=select"
+expect_in "$TMP/err" 'AUTOASSIST_EVENT_LOOP: "select" is not ev or poll' "AUTOASSIST_EVENT_LOOP=select"
 
 run classify --intents "$TMP/no-such-dir" hello >"$TMP/out" 2>"$TMP/err"
 expect_rc 3 $? "a missing intents dir"

@@ -189,6 +189,8 @@ test('logs: one JSON object per line on stderr, without the customer\'s text', a
   for (const e of ['listening', 'connect', 'session', 'message', 'close', 'draining', 'stopped']) {
     assert.ok(events.has(e), `a "${e}" event is logged`);
   }
+  const listening = lines.map((l) => JSON.parse(l)).find((o) => o.event === 'listening');
+  assert.equal(listening.event_loop, 'ev', 'libev is the default event loop');
   assert.deepEqual(lines.filter((l) => l.includes(marker)), [], 'the customer\'s text is not logged');
   assert.ok(!server.stdout.includes(marker));
 });
@@ -203,35 +205,41 @@ test('logs with --log-text: the customer\'s text is in the message event', async
   assert.equal(messages[0].text, `When does my contract start? ${marker}`);
 });
 
-test('SIGTERM: every client gets close 1001, owed replies first; the process exits 0', async (t) => {
-  const server = await startServer(t, ['--registry', registryFile()]);
-  const talking = await Client.connect(server.wsUrl);
-  await talking.hello({ lang: 'en' });
-  await talking.ask(1, 'When does my contract at the new address start?');
-  const idle = await Client.connect(server.wsUrl); // never said anything
-  const waiting = await Client.connect(server.wsUrl);
-  await waiting.hello({ lang: 'en' });
-  // A message the server answers while the reply is still on its way when
-  // SIGTERM comes: the reply arrives, then the close.
-  waiting.send({ type: 'message', id: 'last', text: 'Does my payment method change?' });
-  await sleep(100);
+// On both event loops: libev (the default) and lws' own poll() loop. The
+// loop is turned by the server, which sees the signal between turns.
+for (const loop of ['ev', 'poll']) {
+  test(`SIGTERM on the ${loop} loop: every client gets close 1001, owed replies first; the process exits 0`, async (t) => {
+    const server = await startServer(t, ['--registry', registryFile(), '--event-loop', loop]);
+    const talking = await Client.connect(server.wsUrl);
+    await talking.hello({ lang: 'en' });
+    await talking.ask(1, 'When does my contract at the new address start?');
+    const idle = await Client.connect(server.wsUrl); // never said anything
+    const waiting = await Client.connect(server.wsUrl);
+    await waiting.hello({ lang: 'en' });
+    // A message the server answers while the reply is still on its way when
+    // SIGTERM comes: the reply arrives, then the close.
+    waiting.send({ type: 'message', id: 'last', text: 'Does my payment method change?' });
+    await sleep(100);
 
-  const t0 = Date.now();
-  const exit = server.stop();
-  const closes = await Promise.all([talking, idle, waiting].map((c) => c.waitClose(5000)));
-  for (const cl of closes) assert.deepEqual(cl, { code: 1001, reason: 'server shutting down' });
-  assert.equal((await waiting.replyTo('last')).outcomes[0].intent, 'payment_method');
-  assert.deepEqual(idle.frames, []);
-  const { code, signal } = await exit;
-  assert.equal(signal, null);
-  assert.equal(code, 0);
-  assert.ok(Date.now() - t0 < 5000, 'exits well within the drain timeout once the clients left');
-  assert.deepEqual(sanitizerReports(server.stderr), []);
-  await assert.rejects(httpGet(server.port, '/healthz', 1000), 'nothing listens after the exit');
-  // Stopped after draining, in that order.
-  const events = server.logLines().map((l) => JSON.parse(l).event);
-  assert.ok(events.indexOf('draining') >= 0 && events.indexOf('draining') < events.indexOf('stopped'));
-});
+    const t0 = Date.now();
+    const exit = server.stop();
+    const closes = await Promise.all([talking, idle, waiting].map((c) => c.waitClose(5000)));
+    for (const cl of closes) assert.deepEqual(cl, { code: 1001, reason: 'server shutting down' });
+    assert.equal((await waiting.replyTo('last')).outcomes[0].intent, 'payment_method');
+    assert.deepEqual(idle.frames, []);
+    const { code, signal } = await exit;
+    assert.equal(signal, null);
+    assert.equal(code, 0);
+    assert.ok(Date.now() - t0 < 5000, 'exits well within the drain timeout once the clients left');
+    assert.deepEqual(sanitizerReports(server.stderr), []);
+    await assert.rejects(httpGet(server.port, '/healthz', 1000), 'nothing listens after the exit');
+    // Stopped after draining, in that order.
+    const logged = server.logLines().map((l) => JSON.parse(l));
+    const events = logged.map((o) => o.event);
+    assert.ok(events.indexOf('draining') >= 0 && events.indexOf('draining') < events.indexOf('stopped'));
+    assert.equal(logged.find((o) => o.event === 'listening').event_loop, loop);
+  });
+}
 
 test('--reuse-port: two processes serve one port; when one stops, the other goes on', async (t) => {
   const a = await startServer(t, ['--reuse-port']);
