@@ -23,6 +23,12 @@
 json_object *report_parse_object(const char *line, size_t len, int max_depth,
 				 const char **why, bool *too_deep);
 
+/* report_parse_object with a tokener the caller keeps for many lines,
+ * made with json_tokener_new_ex(max_depth + 1): the server parses every
+ * message with one instead of allocating one per message. */
+json_object *report_parse_object_tok(json_tokener *tok, const char *line, size_t len,
+				     const char **why, bool *too_deep);
+
 /* Writes {"intents": [{"id","score"}...], "escalate", "l2_topics", "lang",
  * "slots", "technical_part", "outcomes", "reply"} for a decided and said
  * message (without "outcomes" and "reply" when reply is NULL) into out:

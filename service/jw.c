@@ -1,0 +1,90 @@
+/* jw: a JSON writer into a caller's buffer. See include/jw.h. */
+#include "jw.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void jw_init(struct jw *w, char *out, size_t cap)
+{
+	*w = (struct jw){ .p = out, .cap = cap, .full = cap == 0 };
+	if (cap)
+		out[0] = '\0';
+}
+
+void jw_raw(struct jw *w, const char *s, size_t n)
+{
+	if (w->full || w->len + n >= w->cap) {
+		w->full = true;
+		return;
+	}
+	memcpy(w->p + w->len, s, n);
+	w->len += n;
+	w->p[w->len] = '\0';
+}
+
+void jw_lit(struct jw *w, const char *s)
+{
+	jw_raw(w, s, strlen(s));
+}
+
+/* Which bytes a JSON string must escape: 0 none, otherwise the letter
+ * after the backslash, 'u' for \u00XX. */
+static const char escape[256] = {
+	['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r',
+	[0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u',
+	[0x05] = 'u', [0x06] = 'u', [0x07] = 'u', [0x0b] = 'u', [0x0e] = 'u',
+	[0x0f] = 'u', [0x10] = 'u', [0x11] = 'u', [0x12] = 'u', [0x13] = 'u',
+	[0x14] = 'u', [0x15] = 'u', [0x16] = 'u', [0x17] = 'u', [0x18] = 'u',
+	[0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u', [0x1d] = 'u',
+	[0x1e] = 'u', [0x1f] = 'u', ['"'] = '"', ['\\'] = '\\',
+};
+
+void jw_str(struct jw *w, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	jw_raw(w, "\"", 1);
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char e = escape[c];
+		if (!e)
+			continue;
+		jw_raw(w, s + run, i - run);
+		run = i + 1;
+		char seq[6] = { '\\', e, '0', '0', hex[c >> 4], hex[c & 15] };
+		jw_raw(w, seq, e == 'u' ? 6 : 2);
+	}
+	jw_raw(w, s + run, n - run);
+	jw_raw(w, "\"", 1);
+}
+
+void jw_cstr(struct jw *w, const char *s)
+{
+	jw_str(w, s, strlen(s));
+}
+
+void jw_key(struct jw *w, const char *k)
+{
+	if (w->len && w->p[w->len - 1] != '{' && w->p[w->len - 1] != '[')
+		jw_raw(w, ",", 1);
+	jw_cstr(w, k);
+	jw_raw(w, ":", 1);
+}
+
+void jw_item(struct jw *w, bool first)
+{
+	if (!first)
+		jw_raw(w, ",", 1);
+}
+
+void jw_int(struct jw *w, long long v)
+{
+	char d[24];
+	int n = snprintf(d, sizeof(d), "%lld", v);
+	jw_raw(w, d, (size_t)n);
+}
+
+void jw_bool(struct jw *w, bool v)
+{
+	jw_lit(w, v ? "true" : "false");
+}
