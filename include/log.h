@@ -7,11 +7,18 @@
 #include <stddef.h>
 
 /* Writes {"ts": ISO 8601 UTC with milliseconds, "level", "event", and the
- * members of fields} as one line to stderr. Takes ownership of fields
+ * members of fields} as one line to stderr. level, event and the members'
+ * names are our own plain words, written unescaped. Takes ownership of fields
  * (may be NULL). Lines of level "info" are buffered (a write per message
  * would cost the server a system call each) until log_flush or a buffer
  * fills; other levels are written at once, with what was buffered. */
 void log_event(const char *level, const char *event, json_object *fields);
+
+/* The same line with the members already written as JSON ("\"k\":v"
+ * pairs separated by commas, len bytes; none when len is 0): for the line
+ * every message gets, where json-c objects would cost more than deciding
+ * the message (see jw.h). */
+void log_event_json(const char *level, const char *event, const char *members, size_t len);
 
 /* Writes the current time as ISO 8601 UTC to the second
  * ("2026-11-26T08:15:02Z") into out, for tickets and profile links. */

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "jw.h"
 #include "log.h"
 #include "metrics.h"
 #include "report.h"
@@ -98,6 +99,9 @@ struct ws_server {
 	struct engine_reply *reply;
 	char *frame;       /* where reply frames are written */
 	size_t frame_max;
+	json_tokener *tok; /* parses every message, MAX_JSON_DEPTH deep */
+	char *logbuf;      /* where the message log line's members are written */
+	size_t logbuf_max;
 	struct sess_store *sessions;
 	struct metrics metrics;
 	struct lws_context *ctx;
@@ -364,20 +368,27 @@ static void finish(struct ws_server *s, struct conn *c, struct sess *se,
 	s->metrics.fallbacks_total += s->reply->fallback;
 	s->metrics.escalations_total += plan->escalate;
 
-	json_object *f = json_object_new_object();
-	json_object_object_add(f, "session", json_object_new_string(se->id));
-	json_object_object_add(f, "lang", json_object_new_string(
-		intent_lang_code(engine_pack(s->engine), (size_t)plan->lang)));
-	json_object_object_add(f, "escalate", json_object_new_boolean(plan->escalate));
-	if (plan->escalate)
-		json_object_object_add(f, "ticket", json_object_new_string(
-			res->ticket == ENGINE_TICKET_STORED ? res->ticket_ref
-			: report_ticket_status(plan, res)));
-	json_object_object_add(f, "intents", json_object_new_int(plan->ir.ndetected));
-	if (s->cfg.log_text)
-		json_object_object_add(f, "text", json_object_new_string_len(plan->text,
-									      (int)plan->len));
-	log_event("info", "message", f);
+	struct jw w;
+	jw_init(&w, s->logbuf, s->logbuf_max);
+	jw_key(&w, "session");
+	jw_cstr(&w, se->id);
+	jw_key(&w, "lang");
+	jw_cstr(&w, intent_lang_code(engine_pack(s->engine), (size_t)plan->lang));
+	jw_key(&w, "escalate");
+	jw_bool(&w, plan->escalate);
+	if (plan->escalate) {
+		jw_key(&w, "ticket");
+		jw_cstr(&w, res->ticket == ENGINE_TICKET_STORED ? res->ticket_ref
+			: report_ticket_status(plan, res));
+	}
+	jw_key(&w, "intents");
+	jw_int(&w, plan->ir.ndetected);
+	if (s->cfg.log_text) {
+		jw_key(&w, "text");
+		jw_str(&w, plan->text, plan->len);
+	}
+	/* logbuf holds the longest text escaped: it is never full. */
+	log_event_json("info", "message", w.p, w.len);
 
 	if (s->rw)
 		save_session(s, se);
@@ -510,7 +521,7 @@ static void process(struct conn *c, const char *data, size_t len, double now)
 	struct ws_server *s = c->srv;
 	const char *why;
 	bool too_deep;
-	json_object *msg = report_parse_object(data, len, MAX_JSON_DEPTH, &why, &too_deep);
+	json_object *msg = report_parse_object_tok(s->tok, data, len, &why, &too_deep);
 	if (!msg) {
 		if (too_deep)
 			send_error(c, "too_deep", "JSON nested more than 8 levels deep", NULL);
@@ -808,7 +819,9 @@ static int writeable(struct conn *c)
 			c->tail = NULL;
 		c->nframes--;
 		free(f);
-		if (lws_send_pipe_choked(c->wsi))
+		/* Asking whether the socket takes more costs a poll() of its
+		 * own: only worth it when there is more. */
+		if (c->head && lws_send_pipe_choked(c->wsi))
 			break;
 	}
 	if (c->head) {
@@ -1052,8 +1065,13 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	 * each escaped at worst six bytes a byte, and the rest. */
 	s->frame_max = 6 * (cfg->max_bytes + ENGINE_REPLY_MAX) + 65536;
 	s->frame = malloc(s->frame_max);
+	s->logbuf_max = 6 * cfg->max_bytes + 1024;
+	s->logbuf = malloc(s->logbuf_max);
+	/* json-c counts the level a value sits in as one more. */
+	s->tok = json_tokener_new_ex(MAX_JSON_DEPTH + 1);
 	s->sessions = sess_store_new((size_t)cfg->max_connections * 4, cfg->session_ttl);
-	if (!s->scr || !s->plan || !s->reply || !s->frame || !s->sessions) {
+	if (!s->scr || !s->plan || !s->reply || !s->frame || !s->logbuf || !s->tok ||
+	    !s->sessions) {
 		snprintf(err, errlen, "out of memory");
 		goto free_server;
 	}
@@ -1221,6 +1239,9 @@ void ws_server_free(struct ws_server *s)
 	s->rw = NULL;
 	sess_store_free(s->sessions);
 	free(s->frame);
+	free(s->logbuf);
+	if (s->tok)
+		json_tokener_free(s->tok);
 	free(s->reply);
 	free(s->plan);
 	engine_scratch_free(s->scr);
