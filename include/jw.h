@@ -35,7 +35,7 @@ void jw_cstr(struct jw *w, const char *s);
 
 /* Appends an object member's name and colon, with a comma before it
  * unless it is the first member (the text so far is empty or ends in
- * '{' or '['). */
+ * '{' or '['). Names are our own plain words: not escaped. */
 void jw_key(struct jw *w, const char *k);
 
 /* Appends the comma before an array element that is not the first. */
@@ -43,6 +43,10 @@ void jw_item(struct jw *w, bool first);
 
 /* Appends an integer. */
 void jw_int(struct jw *w, long long v);
+
+/* Appends v with three decimals, as printf's "%.3f" writes it (|v| below
+ * 1e15), without printf's cost: scores go into every reply frame. */
+void jw_fixed3(struct jw *w, double v);
 
 /* Appends true or false. */
 void jw_bool(struct jw *w, bool v);

@@ -1,6 +1,7 @@
 /* jw: a JSON writer into a caller's buffer. See include/jw.h. */
 #include "jw.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,8 +68,9 @@ void jw_key(struct jw *w, const char *k)
 {
 	if (w->len && w->p[w->len - 1] != '{' && w->p[w->len - 1] != '[')
 		jw_raw(w, ",", 1);
-	jw_cstr(w, k);
-	jw_raw(w, ":", 1);
+	jw_raw(w, "\"", 1);
+	jw_lit(w, k);
+	jw_raw(w, "\":", 2);
 }
 
 void jw_item(struct jw *w, bool first)
@@ -82,6 +84,23 @@ void jw_int(struct jw *w, long long v)
 	char d[24];
 	int n = snprintf(d, sizeof(d), "%lld", v);
 	jw_raw(w, d, (size_t)n);
+}
+
+void jw_fixed3(struct jw *w, double v)
+{
+	char d[32], *e = d + sizeof(d), *p = e;
+	bool neg = v < 0;
+	long long m = llrint(fabs(v) * 1000.0);
+	for (int i = 0; i < 3; i++, m /= 10)
+		*--p = (char)('0' + m % 10);
+	*--p = '.';
+	do {
+		*--p = (char)('0' + m % 10);
+		m /= 10;
+	} while (m);
+	if (neg)
+		*--p = '-';
+	jw_raw(w, p, (size_t)(e - p));
 }
 
 void jw_bool(struct jw *w, bool v)

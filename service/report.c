@@ -132,15 +132,13 @@ static void members(struct jw *b, const struct engine *e, const struct engine_pl
 	jw_raw(b, "[", 1);
 	for (uint8_t i = 0; i < plan->ir.ndetected; i++) {
 		uint8_t id = plan->ir.rank[i];
-		char score[16];
-		/* Three decimals: enough to tune by, and stable in diffs. */
-		snprintf(score, sizeof(score), "%.3f", plan->ir.score[id]);
 		jw_item(b, i == 0);
 		jw_raw(b, "{", 1);
 		jw_key(b, "id");
 		jw_cstr(b, intent_name(p, id));
 		jw_key(b, "score");
-		jw_lit(b, score);
+		/* Three decimals: enough to tune by, and stable in diffs. */
+		jw_fixed3(b, plan->ir.score[id]);
 		jw_raw(b, "}", 1);
 	}
 	jw_raw(b, "]", 1);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "jw.h"
@@ -77,6 +79,26 @@ static void test_string_with_nul(void **state)
 	assert_string_equal(buf, "\"a\\u0000b\"");
 }
 
+/* jw_fixed3 writes what "%.3f" writes: for scores (1 - e^-x, the
+ * scorer's form), for a sweep of fractions, and for whole numbers. */
+static void test_fixed3_as_printf(void **state)
+{
+	(void)state;
+	for (int i = -2000; i <= 20000; i++) {
+		/* i / 16.0 hits exact ties: both round them to even. */
+		double vs[] = { i / 997.0, 1 - exp(-i / 1000.0), i, i / 16.0 };
+		for (size_t k = 0; k < sizeof(vs) / sizeof(vs[0]); k++) {
+			char want[64], got[64];
+			snprintf(want, sizeof(want), "%.3f", vs[k]);
+			struct jw w;
+			jw_init(&w, got, sizeof(got));
+			jw_fixed3(&w, vs[k]);
+			assert_false(w.full);
+			assert_string_equal(got, want);
+		}
+	}
+}
+
 /* Too small: marked full, nothing past the end, and what was written
  * stays a NUL-terminated string (its content is not to be used). */
 static void test_full_buffer(void **state)
@@ -108,6 +130,7 @@ int main(void)
 		cmocka_unit_test(test_members_and_arrays),
 		cmocka_unit_test(test_string_escapes_round_trip),
 		cmocka_unit_test(test_string_with_nul),
+		cmocka_unit_test(test_fixed3_as_printf),
 		cmocka_unit_test(test_full_buffer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
