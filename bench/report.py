@@ -528,10 +528,26 @@ w("  here, where the kernel's networking evicts its tables between messages), th
 ebpa = (get("ws|echo_lws|100") or {}).get("bytes_per_answer")
 w(f"  ({bpa:,.0f} bytes of payload per message against the echo's {ebpa:,.0f}, which the kernel copies and"
   " delivers) and the log line." if bpa and ebpa else "  and the log line.")
-w("  Cut so far: no json-c objects for the reply or the log line, one JSON tokener for every message, no")
-w("  poll() per reply, no typing frame when nothing waits. What would remain to try: a smaller automaton")
-w("  table (16-bit transitions) so more of it stays in cache, and answering several messages per wake-up")
-w("  before writing.")
+us = {}
+for n in (100, 2000, 10000):
+    a, (e, _), j = get(f"ws|autoassist|{n}"), ceiling(n), get(f"ws|echo_ws|{n}")
+    if a and e and j and per_cpu(a) and per_cpu(e) and per_cpu(j):
+        us[n] = (1e6 / per_cpu(a), 1e6 / per_cpu(e), e["rate"] / j["rate"])
+if us:
+    w("  Per message, in server CPU: " + "; ".join(
+        f"{n:,} connections: {v[0]:.1f} µs against the echo's {v[1]:.1f}" for n, v in us.items()) + ".")
+    w("  70 % of the echo's throughput leaves the service about 0.4 × the echo's time per message on top of")
+    w("  it, for everything the echo does not do. The Node target is further: the bare lws echo itself is "
+      + ", ".join(f"{v[2]:.2f}×" for v in us.values()) + " the Node `ws` echo")
+    w("  at " + ", ".join(f"{n:,}" for n in us) + " connections, so ≥ 1.5× Node means "
+      + ", ".join(f"{min(1.5 / v[2], 9.99):.0%}" for v in us.values()) + " of the bare echo's throughput.")
+    w("  With the client on the same two cores, one process of the service reaches neither here.")
+w("  Cut so far: no json-c objects for the reply or the log line, scores written without printf, one")
+w("  JSON tokener for every message, no poll() per reply, no typing frame when nothing waits. Left to")
+w("  try: a parser of our own for the incoming frame (json-c's costs about 5 % of the server's time,")
+w("  a locale switch per call among it), and more processes on a machine with cores to spare")
+w("  (`--reuse-port`). Tried and dropped: a keyword automaton at half the size (16-bit transitions), in")
+w("  case cache misses were the engine's extra cost in the server; it measured no faster.")
 w("- **Tickets**: one Redis worker does every ticket in turn; pipelining the tickets waiting in its queue")
 w("  would lift tickets/s, and a second worker for registry reads would keep lookups from queueing")
 w("  behind fsyncs under `appendfsync always`.")
