@@ -1,8 +1,9 @@
 /* registry: the grid registry read from a JSON Lines file, for the CLI
- * harness and tests. Each line is one supply point:
+ * harness, tests, a server without Redis, and loading into Redis. Each
+ * line is one supply point:
  *   {"meter_id": "707057500012345675", "address": "Storgata 12B",
  *    "postcode": "0155", "city": "Oslo", "supply_start": "2027-03-01"}
- * The server asks Redis instead; both fill the same engine_results. */
+ * A server with Redis asks Redis; both fill the same engine_results. */
 #ifndef AUTOASSIST_REGISTRY_H
 #define AUTOASSIST_REGISTRY_H
 
@@ -12,9 +13,12 @@
 
 struct reg_file;
 
-/* Reads the registry file. Returns it (free with reg_file_free) or NULL
- * with a sentence naming the line in err. */
-struct reg_file *reg_file_load(const char *path, char *err, size_t errlen);
+/* Reads the registry file and indexes its addresses by the keys of e's
+ * street words (slot_address_key), so a lookup costs a binary search.
+ * Lookups must use the same engine. Returns the registry (free with
+ * reg_file_free) or NULL with a sentence naming the line in err. */
+struct reg_file *reg_file_load(const char *path, const struct engine *e, char *err,
+			       size_t errlen);
 void reg_file_free(struct reg_file *r);
 
 size_t reg_file_count(const struct reg_file *r);
@@ -23,9 +27,11 @@ size_t reg_file_count(const struct reg_file *r);
  * into Redis (autoassist registry load). */
 const struct engine_record *reg_file_at(const struct reg_file *r, size_t i);
 
-/* Carries out the plan's lookup: fills res->registry and res->record.
- * A NULL registry answers ENGINE_REG_UNAVAILABLE, as a registry that cannot
- * be reached does. Address keys come from the engine's street words. */
+/* Carries out the plan's lookup: fills res->registry and res->record with
+ * the first record in file order that matches (meter ID, or address as
+ * engine_address_matches has it). A NULL registry answers
+ * ENGINE_REG_UNAVAILABLE, as a registry that cannot be reached does. e is
+ * the engine the registry was loaded with. */
 void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 		     const struct engine_plan *plan, struct engine_results *res);
 

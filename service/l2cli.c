@@ -786,7 +786,7 @@ static int cmd_registry_load(struct ctx *c)
 	}
 	/* The whole file is read and checked before anything is written, so a
 	 * broken line leaves Redis as it was. */
-	if (!(reg = reg_file_load(c->args[0], err, sizeof(err)))) {
+	if (!(reg = reg_file_load(c->args[0], c->env->engine, err, sizeof(err)))) {
 		fprintf(stderr, "%s: %s\n", c->prog, err);
 		return L2CLI_FAILED;
 	}

@@ -370,7 +370,7 @@ static int setup(struct cli *c)
 			c->intents_dir);
 		return EXIT_USAGE;
 	}
-	if (c->registry_path && !(c->reg = reg_file_load(c->registry_path, err, sizeof(err)))) {
+	if (c->registry_path && !(c->reg = reg_file_load(c->registry_path, c->engine, err, sizeof(err)))) {
 		fprintf(stderr, "autoassist: %s\n", err);
 		return EXIT_DATA;
 	}

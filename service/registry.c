@@ -8,9 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A record's address key, made once at load; the index is sorted by key
+ * so a lookup is a binary search, not a key made for every record. */
+struct keyed {
+	char *key;
+	size_t rec;
+};
+
 struct reg_file {
 	struct engine_record *recs;
 	size_t n, cap;
+	struct keyed *index; /* records whose address has a key, by key */
+	size_t nindex;
 };
 
 static const char *str_field(json_object *o, const char *key)
@@ -63,7 +72,37 @@ put_obj:
 	return rc;
 }
 
-struct reg_file *reg_file_load(const char *path, char *err, size_t errlen)
+static int by_key(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	return c ? c : (x->rec > y->rec) - (x->rec < y->rec);
+}
+
+/* Makes the address index. Returns 0 or -1 (out of memory). */
+static int index_addresses(struct reg_file *r, const struct engine *e)
+{
+	if (!r->n)
+		return 0;
+	if (!(r->index = calloc(r->n, sizeof(*r->index))))
+		return -1;
+	for (size_t i = 0; i < r->n; i++) {
+		char k[SLOT_ADDR_MAX * 2];
+		const char *street = r->recs[i].street;
+		/* An address without a key never matches (as in
+		 * engine_address_matches): it stays out of the index. */
+		if (slot_address_key(engine_slots(e), street, strlen(street), k, sizeof(k)) < 0)
+			continue;
+		if (!(r->index[r->nindex].key = strdup(k)))
+			return -1;
+		r->index[r->nindex++].rec = i;
+	}
+	qsort(r->index, r->nindex, sizeof(*r->index), by_key);
+	return 0;
+}
+
+struct reg_file *reg_file_load(const char *path, const struct engine *e, char *err,
+			       size_t errlen)
 {
 	char *line = NULL;
 	size_t linecap = 0;
@@ -99,6 +138,10 @@ struct reg_file *reg_file_load(const char *path, char *err, size_t errlen)
 		}
 		r->n++;
 	}
+	if (index_addresses(r, e) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto close_file;
+	}
 	free(line);
 	fclose(f);
 	return r;
@@ -114,6 +157,9 @@ void reg_file_free(struct reg_file *r)
 {
 	if (!r)
 		return;
+	for (size_t i = 0; i < r->nindex; i++)
+		free(r->index[i].key);
+	free(r->index);
 	free(r->recs);
 	free(r);
 }
@@ -139,15 +185,33 @@ void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 		return;
 	}
 	res->registry = ENGINE_REG_NOT_FOUND;
-	/* A developer's file of a few thousand lines: a scan is plenty. */
-	for (size_t i = 0; i < r->n; i++) {
-		bool hit = plan->lookup == ENGINE_LOOKUP_METER
-			? strcmp(r->recs[i].meter_id, plan->facts.meter.id) == 0
-			: engine_address_matches(e, &plan->facts.address, &r->recs[i]);
-		if (hit) {
-			res->registry = ENGINE_REG_FOUND;
-			res->record = r->recs[i];
+	const struct engine_record *hit = NULL;
+	if (plan->lookup == ENGINE_LOOKUP_METER) {
+		for (size_t i = 0; i < r->n && !hit; i++)
+			if (strcmp(r->recs[i].meter_id, plan->facts.meter.id) == 0)
+				hit = &r->recs[i];
+	} else {
+		/* The first record, in file order, whose key is the address's
+		 * and which engine_address_matches confirms (postcodes). */
+		const struct slot_address *a = &plan->facts.address;
+		const char *street = a->street[0] ? a->street : a->text;
+		char k[SLOT_ADDR_MAX * 2];
+		if (slot_address_key(engine_slots(e), street, strlen(street), k, sizeof(k)) < 0)
 			return;
+		size_t lo = 0, hi = r->nindex;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (strcmp(r->index[mid].key, k) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
 		}
+		for (size_t i = lo; i < r->nindex && !hit && strcmp(r->index[i].key, k) == 0; i++)
+			if (engine_address_matches(e, a, &r->recs[r->index[i].rec]))
+				hit = &r->recs[r->index[i].rec];
+	}
+	if (hit) {
+		res->registry = ENGINE_REG_FOUND;
+		res->record = *hit;
 	}
 }

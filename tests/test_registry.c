@@ -41,7 +41,7 @@ static int setup(void **state)
 		fprintf(stderr, "engine_load: %s\n", err);
 		return -1;
 	}
-	f->reg = reg_file_load(REGISTRY, err, sizeof(err));
+	f->reg = reg_file_load(REGISTRY, f->e, err, sizeof(err));
 	if (!f->reg) {
 		fprintf(stderr, "reg_file_load: %s\n", err);
 		return -1;
@@ -226,7 +226,8 @@ static void test_no_registry(void **state)
 
 /* Writes text to a temporary file and loads it; returns the registry or
  * NULL with err, and the file's path in path. */
-static struct reg_file *load_text(const char *text, char *path, char *err, size_t errlen)
+static struct reg_file *load_text(const struct engine *e, const char *text, char *path,
+				  char *err, size_t errlen)
 {
 	strcpy(path, "/tmp/aa_registry_XXXXXX");
 	int fd = mkstemp(path);
@@ -235,7 +236,7 @@ static struct reg_file *load_text(const char *text, char *path, char *err, size_
 	assert_non_null(out);
 	fputs(text, out);
 	fclose(out);
-	struct reg_file *r = reg_file_load(path, err, errlen);
+	struct reg_file *r = reg_file_load(path, e, err, errlen);
 	unlink(path);
 	return r;
 }
@@ -243,10 +244,10 @@ static struct reg_file *load_text(const char *text, char *path, char *err, size_
 #define GOOD "{\"meter_id\": \"707057500012345671\", \"address\": \"Storgata 12B\", " \
 	     "\"postcode\": \"0155\", \"city\": \"Oslo\", \"supply_start\": \"2027-03-01\"}\n"
 
-static void expect_refused(const char *text, int line, const char *why)
+static void expect_refused(const struct engine *e, const char *text, int line, const char *why)
 {
 	char path[64], err[512] = "", want[600];
-	struct reg_file *r = load_text(text, path, err, sizeof(err));
+	struct reg_file *r = load_text(e, text, path, err, sizeof(err));
 	if (r) {
 		reg_file_free(r);
 		fail_msg("the file loaded; want line %d refused: %s\n%s", line, why, text);
@@ -258,36 +259,36 @@ static void expect_refused(const char *text, int line, const char *why)
 
 static void test_malformed_lines(void **state)
 {
-	(void)state;
-	expect_refused(GOOD "this is not JSON\n", 2, "not valid JSON");
-	expect_refused(GOOD "\n" GOOD "[\"707057500012345671\"]\n", 4, "not a JSON object");
-	expect_refused(GOOD "{\"meter_id\": \"707057500012345671\", \"address\": \"Sto\n", 2,
+	struct fx *f = *state;
+	expect_refused(f->e, GOOD "this is not JSON\n", 2, "not valid JSON");
+	expect_refused(f->e, GOOD "\n" GOOD "[\"707057500012345671\"]\n", 4, "not a JSON object");
+	expect_refused(f->e, GOOD "{\"meter_id\": \"707057500012345671\", \"address\": \"Sto\n", 2,
 		       "not valid JSON");
-	expect_refused("{\"address\": \"Storgata 12B\", \"supply_start\": \"2027-03-01\"}\n", 1,
+	expect_refused(f->e, "{\"address\": \"Storgata 12B\", \"supply_start\": \"2027-03-01\"}\n", 1,
 		       "meter_id, address and supply_start are required strings");
-	expect_refused("{\"meter_id\": 707057500012345671, \"address\": \"Storgata 12B\", "
+	expect_refused(f->e, "{\"meter_id\": 707057500012345671, \"address\": \"Storgata 12B\", "
 		       "\"supply_start\": \"2027-03-01\"}\n", 1,
 		       "meter_id, address and supply_start are required strings");
-	expect_refused("\n\n{\"meter_id\": \"707057500012345671\", \"address\": \"Storgata 12B\", "
+	expect_refused(f->e, "\n\n{\"meter_id\": \"707057500012345671\", \"address\": \"Storgata 12B\", "
 		       "\"supply_start\": \"2027-02-30\"}\n", 3,
 		       "supply_start is not a YYYY-MM-DD date");
-	expect_refused(GOOD "{\"meter_id\": \"707057500012345671\", \"address\": \"Storgata 12B\", "
+	expect_refused(f->e, GOOD "{\"meter_id\": \"707057500012345671\", \"address\": \"Storgata 12B\", "
 		       "\"supply_start\": \"01.03.2027\"}\n", 2,
 		       "supply_start is not a YYYY-MM-DD date");
 
 	char path[64], err[512] = "";
-	struct reg_file *r = load_text("", path, err, sizeof(err));
+	struct reg_file *r = load_text(f->e, "", path, err, sizeof(err));
 	assert_non_null(r);
 	assert_int_equal(reg_file_count(r), 0);
 	reg_file_free(r);
 	/* The last line may lack its newline. */
-	r = load_text(GOOD GOOD "{\"meter_id\": \"1\", \"address\": \"x 1\", \"supply_start\": "
+	r = load_text(f->e, GOOD GOOD "{\"meter_id\": \"1\", \"address\": \"x 1\", \"supply_start\": "
 			       "\"2027-01-01\"}", path, err, sizeof(err));
 	assert_non_null(r);
 	assert_int_equal(reg_file_count(r), 3);
 	reg_file_free(r);
 
-	assert_null(reg_file_load("/nonexistent/registry.jsonl", err, sizeof(err)));
+	assert_null(reg_file_load("/nonexistent/registry.jsonl", f->e, err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/registry.jsonl"));
 	assert_non_null(strstr(err, "No such file"));
 }
@@ -296,15 +297,65 @@ static void test_malformed_lines(void **state)
  * not something to drop without a word. */
 static void test_trailing_text_refused(void **state)
 {
-	(void)state;
-	expect_refused(GOOD GOOD "{\"meter_id\": \"707057500098765431\", \"address\": \"Storgata "
+	struct fx *f = *state;
+	expect_refused(f->e, GOOD GOOD "{\"meter_id\": \"707057500098765431\", \"address\": \"Storgata "
 				 "14\", \"supply_start\": \"2027-04-15\"} junk\n",
 		       3, "");
 	/* Two records on one line: the second would be lost. */
-	expect_refused("{\"meter_id\": \"707057500012345671\", \"address\": \"Storgata 12B\", "
+	expect_refused(f->e, "{\"meter_id\": \"707057500012345671\", \"address\": \"Storgata 12B\", "
 		       "\"supply_start\": \"2027-03-01\"}{\"meter_id\": \"707057500098765431\", "
 		       "\"address\": \"Storgata 14\", \"supply_start\": \"2027-04-15\"}\n",
 		       1, "");
+}
+
+/* Thousands of supply points: each address is found by its key, and
+ * where two points share a street address, the postcode decides, then
+ * file order. */
+static void test_many_records(void **state)
+{
+	struct fx *f = *state;
+	size_t cap = 1 << 20, len = 0;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	/* The same street address twice, apart from the postcode, first. */
+	len += (size_t)snprintf(text + len, cap - len,
+		"{\"meter_id\": \"M-FIRST\", \"address\": \"Storgata 12B\", \"postcode\": \"0156\", "
+		"\"supply_start\": \"2027-01-01\"}\n");
+	for (int i = 3000; i > 0; i--)
+		len += (size_t)snprintf(text + len, cap - len,
+			"{\"meter_id\": \"M%d\", \"address\": \"Storgata %d\", \"postcode\": \"0155\", "
+			"\"supply_start\": \"2027-01-01\"}\n", i, i);
+	len += (size_t)snprintf(text + len, cap - len,
+		"{\"meter_id\": \"M-SECOND\", \"address\": \"Storgata 12 B\", \"postcode\": \"0155\", "
+		"\"supply_start\": \"2027-01-01\"}\n");
+	char path[64], err[512] = "";
+	struct reg_file *r = load_text(f->e, text, path, err, sizeof(err));
+	free(text);
+	assert_non_null(r);
+	assert_int_equal(reg_file_count(r), 3002);
+#define Q "When does the contract start? We move in on 1 March 2027. "
+	static const struct { const char *text, *meter; } asks[] = {
+		{ Q "My new address is Storgata 2999, 0155 Oslo.", "M2999" },
+		{ Q "My new address is Storgata 1, 0155 Oslo.", "M1" },
+		{ Q "My new address is Storgata 3000.", "M3000" },
+		{ Q "My new address is Storgata 12B, 0155 Oslo.", "M-SECOND" },
+		{ Q "My new address is Storgata 12B, 0156 Oslo.", "M-FIRST" },
+		{ Q "My new address is Storgata 12B.", "M-FIRST" },
+		{ Q "My new address is Storgata 3001, 0155 Oslo.", NULL },
+		{ Q "My new address is Storgata 2999, 0156 Oslo.", NULL },
+	};
+	for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
+		ask(f, r, asks[i].text);
+		assert_int_equal(f->plan.lookup, ENGINE_LOOKUP_ADDRESS);
+		if (!asks[i].meter) {
+			assert_int_equal(f->res.registry, ENGINE_REG_NOT_FOUND);
+			continue;
+		}
+		assert_int_equal(f->res.registry, ENGINE_REG_FOUND);
+		assert_string_equal(f->res.record.meter_id, asks[i].meter);
+	}
+	reg_file_free(r);
+#undef Q
 }
 
 int main(void)
@@ -316,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_no_registry),
 		cmocka_unit_test(test_malformed_lines),
 		cmocka_unit_test(test_trailing_text_refused),
+		cmocka_unit_test(test_many_records),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
