@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "engine.h"
 #include "tok.h"
 
@@ -95,26 +96,6 @@ struct turn_spec {
 	char exact[2048];
 	bool has_exact;
 };
-
-/* Decodes \n and \xHH in place; returns the length. */
-static size_t unescape(char *s)
-{
-	size_t o = 0;
-	for (size_t i = 0; s[i]; i++) {
-		if (s[i] == '\\' && s[i + 1] == 'x' && s[i + 2] && s[i + 3]) {
-			char hex[3] = { s[i + 2], s[i + 3], 0 };
-			s[o++] = (char)strtol(hex, NULL, 16);
-			i += 3;
-		} else if (s[i] == '\\' && s[i + 1] == 'n') {
-			s[o++] = '\n';
-			i++;
-		} else {
-			s[o++] = s[i];
-		}
-	}
-	s[o] = '\0';
-	return o;
-}
 
 struct run {
 	struct fx *f;
@@ -329,7 +310,7 @@ static void test_dialogues(void **state)
 			snprintf(t.registry, sizeof(t.registry), "none");
 			snprintf(t.ticket, sizeof(t.ticket), "none");
 			snprintf(t.text, sizeof(t.text), "%s", arg);
-			t.len = unescape(t.text);
+			t.len = tu_unescape(t.text);
 			in_turn = true;
 		} else if (strcmp(kw, "today") == 0) {
 			if (r.nturn || slot_date_parse_iso(arg, &r.today) < 0)
@@ -368,7 +349,7 @@ static void test_dialogues(void **state)
 			snprintf(t.once[t.nonce++], sizeof(t.once[0]), "%s", arg);
 		} else if (strcmp(kw, "exact") == 0) {
 			snprintf(t.exact, sizeof(t.exact), "%s", arg);
-			unescape(t.exact);
+			tu_unescape(t.exact);
 			t.has_exact = true;
 		} else {
 			fail_msg("dialogues.txt:%d: unknown line \"%s\"", lineno, kw);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "intent.h"
 #include "slot.h"
 #include "tok.h"
@@ -235,45 +236,16 @@ static void test_scores(void **state)
 	}
 }
 
-struct file {
-	const char *name, *text;
-};
-
-/* Writes the files into a new temporary directory (dir, at least 32 bytes). */
-static void write_dir(char *dir, const struct file *files, size_t n)
-{
-	strcpy(dir, "/tmp/aa_pack_XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	char path[256];
-	for (size_t i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
-		FILE *out = fopen(path, "w");
-		assert_non_null(out);
-		fputs(files[i].text, out);
-		fclose(out);
-	}
-}
-
-static void remove_dir(const char *dir, const struct file *files, size_t n)
-{
-	char path[256];
-	for (size_t i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
-		unlink(path);
-	}
-	rmdir(dir);
-}
-
 /* Loads a pack made of files and scores text with the facts in slots;
  * returns the score of the first intent. */
-static double score_in_pack(const struct file *files, size_t n, const char *text,
+static double score_in_pack(const struct tu_file *files, size_t n, const char *text,
 			    uint8_t slots)
 {
-	char dir[32], err[512] = "";
-	write_dir(dir, files, n);
+	char dir[] = "/tmp/aa_pack_XXXXXX", err[512] = "";
+	tu_write_dir(dir, files, n);
 	struct slot_vocab *v = slot_vocab_new();
 	struct intent_pack *p = intent_pack_load(dir, v, err, sizeof(err));
-	remove_dir(dir, files, n);
+	tu_remove_dir(dir, files, n);
 	if (!p)
 		fail_msg("%s", err);
 	struct intent_scratch *s = intent_scratch_new(p, 256);
@@ -294,7 +266,7 @@ static double score_in_pack(const struct file *files, size_t n, const char *text
 static void test_shared_term_counts_once(void **state)
 {
 	(void)state;
-	static const struct file files[] = {
+	static const struct tu_file files[] = {
 		{ "rules.txt", "intent address_update\n" },
 		{ "en.txt", "lang en\n[intent address_update]\n0.8 ean\n" },
 		{ "de.txt", "lang de\n[intent address_update]\n0.8 ean\n" },
@@ -308,7 +280,7 @@ static void test_shared_term_counts_once(void **state)
 static void test_slot_evidence(void **state)
 {
 	(void)state;
-	static const struct file files[] = {
+	static const struct tu_file files[] = {
 		{ "rules.txt", "intent address_update\nneeds address\nneeds meter\n"
 			       "check meter_address\nevidence address 0.7\n" },
 		{ "en.txt", "lang en\n[intent address_update]\n1.0 address\n" },
@@ -478,16 +450,16 @@ static const char good_rules[] =
 
 /* Loads a pack made of files and checks that loading fails with want in
  * the message. */
-static void expect_load_error(const struct file *files, size_t n, const char *want)
+static void expect_load_error(const struct tu_file *files, size_t n, const char *want)
 {
-	char dir[32], err[512] = "";
-	write_dir(dir, files, n);
+	char dir[] = "/tmp/aa_pack_XXXXXX", err[512] = "";
+	tu_write_dir(dir, files, n);
 	struct slot_vocab *v = slot_vocab_new();
 	assert_non_null(v);
 	struct intent_pack *p = intent_pack_load(dir, v, err, sizeof(err));
 	intent_pack_free(p);
 	slot_vocab_free(v);
-	remove_dir(dir, files, n);
+	tu_remove_dir(dir, files, n);
 	if (p)
 		fail_msg("the pack loaded; expected an error with \"%s\"", want);
 	if (!strstr(err, want))
@@ -528,7 +500,7 @@ static void test_load_errors(void **state)
 		{ "name English\n", "en.txt:1: the first line must be 'lang CODE'" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const struct file files[] = { { "rules.txt", good_rules }, { "en.txt", cases[i].en } };
+		const struct tu_file files[] = { { "rules.txt", good_rules }, { "en.txt", cases[i].en } };
 		expect_load_error(files, 2, cases[i].want);
 	}
 }
@@ -536,31 +508,31 @@ static void test_load_errors(void **state)
 static void test_load_errors_rules(void **state)
 {
 	(void)state;
-	const struct file no_rules[] = { { "en.txt", "lang en\n" } };
+	const struct tu_file no_rules[] = { { "en.txt", "lang en\n" } };
 	expect_load_error(no_rules, 1, "rules.txt: No such file");
 
-	const struct file bad_slot[] = { { "rules.txt", "intent a\n\nneeds colour\n" },
+	const struct tu_file bad_slot[] = { { "rules.txt", "intent a\n\nneeds colour\n" },
 					 { "en.txt", "lang en\n" } };
 	expect_load_error(bad_slot, 2, "rules.txt:3: unknown slot \"colour\"");
-	const struct file bad_check[] = { { "rules.txt", "intent a\ncheck credit\n" },
+	const struct tu_file bad_check[] = { { "rules.txt", "intent a\ncheck credit\n" },
 					  { "en.txt", "lang en\n" } };
 	expect_load_error(bad_check, 2, "rules.txt:2: unknown check \"credit\"");
-	const struct file twice[] = { { "rules.txt", "intent a\nintent a\n" },
+	const struct tu_file twice[] = { { "rules.txt", "intent a\nintent a\n" },
 				      { "en.txt", "lang en\n" } };
 	expect_load_error(twice, 2, "rules.txt:2: intent a defined twice");
-	const struct file orphan[] = { { "rules.txt", "needs date\nintent a\n" },
+	const struct tu_file orphan[] = { { "rules.txt", "needs date\nintent a\n" },
 				       { "en.txt", "lang en\n" } };
 	expect_load_error(orphan, 2, "rules.txt:1: ");
-	const struct file no_weight[] = { { "rules.txt", "intent a\nevidence date\n" },
+	const struct tu_file no_weight[] = { { "rules.txt", "intent a\nevidence date\n" },
 					  { "en.txt", "lang en\n" } };
 	expect_load_error(no_weight, 2, "rules.txt:2: expected \"evidence SLOT WEIGHT\"");
-	const struct file two_slots[] = { { "rules.txt", "intent a\nevidence date|meter 0.5\n" },
+	const struct tu_file two_slots[] = { { "rules.txt", "intent a\nevidence date|meter 0.5\n" },
 					  { "en.txt", "lang en\n" } };
 	expect_load_error(two_slots, 2, "rules.txt:2: expected \"evidence SLOT WEIGHT\"");
-	const struct file big[] = { { "rules.txt", "intent a\nevidence date 20\n" },
+	const struct tu_file big[] = { { "rules.txt", "intent a\nevidence date 20\n" },
 				    { "en.txt", "lang en\n" } };
 	expect_load_error(big, 2, "rules.txt:2: expected \"evidence SLOT WEIGHT\"");
-	const struct file same_lang[] = { { "rules.txt", good_rules },
+	const struct tu_file same_lang[] = { { "rules.txt", good_rules },
 					  { "en.txt", "lang en\n" },
 					  { "en2.txt", "lang en\n" } };
 	expect_load_error(same_lang, 3, "en2.txt:1: language en defined twice");
@@ -603,7 +575,7 @@ static void test_scratch_refuses_larger_messages(void **state)
 static void test_load_error_no_languages(void **state)
 {
 	(void)state;
-	const struct file no_langs[] = { { "rules.txt", good_rules },
+	const struct tu_file no_langs[] = { { "rules.txt", good_rules },
 					 { "notes.md", "not a language file\n" } };
 	expect_load_error(no_langs, 2, "no language files");
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "testutil.h"
 #include "tmpl.h"
 #include "tok.h"
 
@@ -292,10 +293,6 @@ static void test_dates(void **state)
 
 /* ---- broken template directories ---- */
 
-struct file {
-	const char *name, *text;
-};
-
 static const char en_ok[] =
 	"# comment\n"
 	"lang en\n"
@@ -321,31 +318,19 @@ static const char de_ok[] =
 
 /* Loads en and de from files in a temporary directory; returns the set or
  * NULL with err filled. */
-static struct tmpl_set *load_files(const struct file *files, size_t n, char *err, size_t errlen)
+static struct tmpl_set *load_files(const struct tu_file *files, size_t n, char *err, size_t errlen)
 {
 	char dir[] = "/tmp/aa_tmpl_XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	char path[256];
-	for (size_t i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
-		FILE *out = fopen(path, "w");
-		assert_non_null(out);
-		fputs(files[i].text, out);
-		fclose(out);
-	}
+	tu_write_dir(dir, files, n);
 	static const char *const two[] = { "en", "de" };
 	struct tmpl_set *t = tmpl_load(dir, two, 2, err, errlen);
-	for (size_t i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
-		unlink(path);
-	}
-	rmdir(dir);
+	tu_remove_dir(dir, files, n);
 	return t;
 }
 
 static void expect_error(const char *en, const char *de, const char *want)
 {
-	const struct file files[] = { { "en.txt", en }, { "de.txt", de } };
+	const struct tu_file files[] = { { "en.txt", en }, { "de.txt", de } };
 	char err[512] = "";
 	struct tmpl_set *t = load_files(files, de ? 2 : 1, err, sizeof(err));
 	if (t) {
@@ -371,7 +356,7 @@ static const char *edit(const char *base, const char *from, const char *to)
 static void test_good_pair_loads(void **state)
 {
 	(void)state;
-	const struct file files[] = { { "en.txt", en_ok }, { "de.txt", de_ok } };
+	const struct tu_file files[] = { { "en.txt", en_ok }, { "de.txt", de_ok } };
 	char err[512] = "";
 	struct tmpl_set *t = load_files(files, 2, err, sizeof(err));
 	if (!t)

@@ -9,27 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "testutil.h"
 #include "tok.h"
-
-/* Decodes the fixture's \xHH and \n escapes in place; returns the length. */
-static size_t unescape(char *s)
-{
-	size_t o = 0;
-	for (size_t i = 0; s[i]; i++) {
-		if (s[i] == '\\' && s[i + 1] == 'x' && s[i + 2] && s[i + 3]) {
-			char hex[3] = { s[i + 2], s[i + 3], 0 };
-			s[o++] = (char)strtol(hex, NULL, 16);
-			i += 3;
-		} else if (s[i] == '\\' && s[i + 1] == 'n') {
-			s[o++] = '\n';
-			i++;
-		} else {
-			s[o++] = s[i];
-		}
-	}
-	s[o] = '\0';
-	return o;
-}
 
 static void test_fixture_cases(void **state)
 {
@@ -49,7 +30,7 @@ static void test_fixture_cases(void **state)
 		*bar = '\0';
 		char *want = bar + 3;
 		want[strcspn(want, "\n")] = '\0';
-		size_t len = unescape(line);
+		size_t len = tu_unescape(line);
 		int rc = tok_run(&b, line, len);
 		if (strcmp(want, "!utf8") == 0) {
 			if (rc != -TOK_EUTF8)
