@@ -57,47 +57,49 @@ static void put(struct out *o, const char *fmt, ...)
 		o->len += (size_t)n;
 }
 
+/* A metric family's HELP and TYPE lines. */
+static void family(struct out *o, const char *name, const char *type, const char *help)
+{
+	put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A family with one value and no labels. */
+static void scalar(struct out *o, const char *name, const char *type, const char *help,
+		   uint64_t v)
+{
+	family(o, name, type, help);
+	put(o, "%s %llu\n", name, (unsigned long long)v);
+}
+
 int metrics_render(const struct metrics *m, const struct intent_pack *p,
 		   char *out, size_t cap)
 {
 	struct out o = { out, cap, 0, 0 };
-	put(&o, "# HELP autoassist_connections_open WebSocket connections open now.\n"
-		"# TYPE autoassist_connections_open gauge\n"
-		"autoassist_connections_open %llu\n",
-	    (unsigned long long)m->connections_open);
-	put(&o, "# HELP autoassist_connections_total WebSocket connections accepted.\n"
-		"# TYPE autoassist_connections_total counter\n"
-		"autoassist_connections_total %llu\n",
-	    (unsigned long long)m->connections_total);
-	put(&o, "# HELP autoassist_connections_rejected_total Connections refused "
-		"(origin, limit, path, shutting down).\n"
-		"# TYPE autoassist_connections_rejected_total counter\n"
-		"autoassist_connections_rejected_total %llu\n",
-	    (unsigned long long)m->connections_rejected);
-	put(&o, "# HELP autoassist_sessions_open Conversations held in memory.\n"
-		"# TYPE autoassist_sessions_open gauge\n"
-		"autoassist_sessions_open %llu\n", (unsigned long long)m->sessions_open);
-	put(&o, "# HELP autoassist_messages_total Customer messages received.\n"
-		"# TYPE autoassist_messages_total counter\n"
-		"autoassist_messages_total %llu\n", (unsigned long long)m->messages_total);
-	put(&o, "# HELP autoassist_replies_total Replies by intent answered.\n"
-		"# TYPE autoassist_replies_total counter\n");
+	scalar(&o, "autoassist_connections_open", "gauge", "WebSocket connections open now.",
+	       m->connections_open);
+	scalar(&o, "autoassist_connections_total", "counter", "WebSocket connections accepted.",
+	       m->connections_total);
+	scalar(&o, "autoassist_connections_rejected_total", "counter",
+	       "Connections refused (origin, limit, path, shutting down).",
+	       m->connections_rejected);
+	scalar(&o, "autoassist_sessions_open", "gauge", "Conversations held in memory.",
+	       m->sessions_open);
+	scalar(&o, "autoassist_messages_total", "counter", "Customer messages received.",
+	       m->messages_total);
+	family(&o, "autoassist_replies_total", "counter", "Replies by intent answered.");
 	for (size_t i = 0; i < intent_count(p); i++)
 		put(&o, "autoassist_replies_total{intent=\"%s\"} %llu\n", intent_name(p, i),
 		    (unsigned long long)m->replies_by_intent[i]);
 	put(&o, "autoassist_replies_total{intent=\"fallback\"} %llu\n",
 	    (unsigned long long)m->fallbacks_total);
-	put(&o, "# HELP autoassist_escalations_total Messages escalated to L2.\n"
-		"# TYPE autoassist_escalations_total counter\n"
-		"autoassist_escalations_total %llu\n",
-	    (unsigned long long)m->escalations_total);
-	put(&o, "# HELP autoassist_errors_total Error frames and protocol closes by code.\n"
-		"# TYPE autoassist_errors_total counter\n");
+	scalar(&o, "autoassist_escalations_total", "counter", "Messages escalated to L2.",
+	       m->escalations_total);
+	family(&o, "autoassist_errors_total", "counter", "Error frames and protocol closes by code.");
 	for (size_t i = 0; i < METRICS_MAX_CODES && metrics_error_codes[i]; i++)
 		put(&o, "autoassist_errors_total{code=\"%s\"} %llu\n", metrics_error_codes[i],
 		    (unsigned long long)m->errors_by_code[i]);
-	put(&o, "# HELP autoassist_reply_seconds Time from a message to its reply frame.\n"
-		"# TYPE autoassist_reply_seconds histogram\n");
+	family(&o, "autoassist_reply_seconds", "histogram",
+	       "Time from a message to its reply frame.");
 	uint64_t cum = 0;
 	for (size_t b = 0; b < METRICS_BUCKETS; b++) {
 		cum += m->latency_buckets[b];

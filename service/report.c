@@ -80,7 +80,7 @@ static void facts(struct jw *b, const struct engine_facts *f)
 		jw_key(b, "kind");
 		jw_cstr(b, meter_kind(f->meter.kind));
 		jw_key(b, "valid");
-		jw_lit(b, f->meter.valid ? "true" : "false");
+		jw_bool(b, f->meter.valid);
 		jw_raw(b, "}", 1);
 	}
 	if (f->has_address) {
@@ -143,7 +143,7 @@ static void members(struct jw *b, const struct engine *e, const struct engine_pl
 	}
 	jw_raw(b, "]", 1);
 	jw_key(b, "escalate");
-	jw_lit(b, plan->escalate ? "true" : "false");
+	jw_bool(b, plan->escalate);
 	jw_key(b, "l2_topics");
 	topics(b, e, plan->topics);
 	jw_key(b, "lang");
@@ -209,7 +209,7 @@ int report_write_frame(const struct engine *e, const struct engine_plan *plan,
 	jw_key(&b, "escalation");
 	jw_raw(&b, "{", 1);
 	jw_key(&b, "escalate");
-	jw_lit(&b, plan->escalate ? "true" : "false");
+	jw_bool(&b, plan->escalate);
 	jw_key(&b, "topics");
 	topics(&b, e, plan->topics);
 	jw_key(&b, "status");
