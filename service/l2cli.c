@@ -319,12 +319,32 @@ static void print_entry_human(const redisReply *e)
 	puts("\n");
 }
 
+/* Shows a ticket to the technician. Returns L2CLI_OK, or L2CLI_FAILED
+ * after saying so when stdout does not take it. */
 static int print_entry(struct ctx *c, const redisReply *e)
 {
+	if (!c->json) {
+		print_entry_human(e);
+		return L2CLI_OK;
+	}
+	if (print_entry_json(e) < 0) {
+		fprintf(stderr, "%s: cannot write the tickets\n", c->prog);
+		return L2CLI_FAILED;
+	}
+	return L2CLI_OK;
+}
+
+/* The line after pull or claim: what was shown, or none_text. */
+static void print_summary(const struct ctx *c, long shown, const char *verb,
+			  const char *none_text)
+{
 	if (c->json)
-		return print_entry_json(e);
-	print_entry_human(e);
-	return 0;
+		return;
+	if (shown == 0)
+		puts(none_text);
+	else
+		printf("%s%ld ticket%s for %s; when done: autoassist l2 ack ID\n", verb, shown,
+		       shown == 1 ? "" : "s", c->consumer);
 }
 
 /* ---- dead letters ---- */
@@ -393,7 +413,7 @@ static int cmd_pull(struct ctx *c)
 {
 	char count[24], block[24];
 	redisReply *r = NULL;
-	size_t shown = 0;
+	long shown = 0;
 	int rc;
 	if ((rc = connect_redis(c)) || (rc = ensure_group(c)) || (rc = sweep_dead(c)))
 		return rc;
@@ -427,19 +447,12 @@ static int cmd_pull(struct ctx *c)
 			const redisReply *e = sr->element[1]->element[i];
 			if (!is_entry(e))
 				continue;
-			if (print_entry(c, e) < 0) {
-				fprintf(stderr, "%s: cannot write the tickets\n", c->prog);
-				rc = L2CLI_FAILED;
+			if ((rc = print_entry(c, e)))
 				goto free_reply;
-			}
 			shown++;
 		}
 	}
-	if (!c->json && shown == 0)
-		puts("no new tickets");
-	else if (!c->json)
-		printf("%zu ticket%s for %s; when done: autoassist l2 ack ID\n", shown,
-		       shown == 1 ? "" : "s", c->consumer);
+	print_summary(c, shown, "", "no new tickets");
 	rc = L2CLI_OK;
 free_reply:
 	freeReplyObject(r);
@@ -483,11 +496,8 @@ static int cmd_claim(struct ctx *c)
 				goto free_reply;
 			if (moved)
 				continue;
-			if (print_entry(c, e) < 0) {
-				fprintf(stderr, "%s: cannot write the tickets\n", c->prog);
-				rc = L2CLI_FAILED;
+			if ((rc = print_entry(c, e)))
 				goto free_reply;
-			}
 			shown++;
 		}
 		if (r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY)
@@ -500,11 +510,9 @@ static int cmd_claim(struct ctx *c)
 		freeReplyObject(r);
 		r = NULL;
 	} while (claimed < c->count && strcmp(cursor, "0-0") != 0);
-	if (!c->json && shown == 0)
-		printf("no ticket idle for %ld ms or more\n", c->idle_ms);
-	else if (!c->json)
-		printf("claimed %ld ticket%s for %s; when done: autoassist l2 ack ID\n", shown,
-		       shown == 1 ? "" : "s", c->consumer);
+	char none[64];
+	snprintf(none, sizeof(none), "no ticket idle for %ld ms or more", c->idle_ms);
+	print_summary(c, shown, "claimed ", none);
 	rc = L2CLI_OK;
 free_reply:
 	freeReplyObject(r);
