@@ -5,12 +5,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
+#include "ld.h"
 #include "match.h"
 
 enum kind {
@@ -115,22 +115,8 @@ struct loader {
 	struct intent_pack *p;
 	struct slot_vocab *slots;
 	struct tok_buf tb;
-	const char *file;
-	int line;
-	char *err;
-	size_t errlen;
+	struct ld_pos pos;
 };
-
-static int fail(struct loader *ld, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(ld->err, ld->errlen, "%s:%d: %s", ld->file, ld->line, msg);
-	return -1;
-}
 
 static int64_t pack_str(struct intent_pack *p, const char *s, size_t len)
 {
@@ -170,7 +156,7 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 	char buf[256];
 	size_t len = strlen(term);
 	if (len == 0 || len >= sizeof(buf))
-		return fail(ld, "empty or overlong term");
+		return ld_fail(&ld->pos, "empty or overlong term");
 	memcpy(buf, term, len + 1);
 	uint8_t mode = M_EXACT;
 	char *s = buf;
@@ -184,12 +170,12 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 		s[--len] = '\0';
 	}
 	if (strchr(s, '*'))
-		return fail(ld, "'*' may only start or end a term: \"%s\"", term);
+		return ld_fail(&ld->pos, "'*' may only start or end a term: \"%s\"", term);
 	int rc = tok_run(&ld->tb, s, len);
 	if (rc < 0)
-		return fail(ld, "term \"%s\": %s", term, tok_strerror(rc));
+		return ld_fail(&ld->pos, "term \"%s\": %s", term, tok_strerror(rc));
 	if (ld->tb.n == 0)
-		return fail(ld, "term \"%s\" has no words", term);
+		return ld_fail(&ld->pos, "term \"%s\" has no words", term);
 	/* Word boundaries are part of the pattern: the message is scanned
 	 * with a space before and after it, and a term that must start a word
 	 * begins with a space, one that must end a word ends with one. The
@@ -197,7 +183,7 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 	char pbuf[sizeof(buf) * 4 + 2];
 	size_t plen = 0;
 	if (ld->tb.nlen + 2 > sizeof(pbuf))
-		return fail(ld, "term \"%s\" is too long", term);
+		return ld_fail(&ld->pos, "term \"%s\" is too long", term);
 	if (!(mode & M_SUFFIX))
 		pbuf[plen++] = ' ';
 	memcpy(pbuf + plen, ld->tb.norm, ld->tb.nlen);
@@ -206,7 +192,7 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 		pbuf[plen++] = ' ';
 	int pat = match_add(p->m, pbuf, plen);
 	if (pat < 0)
-		return fail(ld, "out of memory");
+		return ld_fail(&ld->pos, "out of memory");
 	/* A whole word long enough to make a typo unambiguous is also looked
 	 * up with one edit. Stems are not: "solar*" one edit away matches far
 	 * too many ordinary words ("stolar", Swedish chairs). */
@@ -214,18 +200,18 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 	    ld->tb.v[0].nchars >= TYPO_MIN_CHARS && mode == M_EXACT &&
 	    (kind == K_INTENT || kind == K_TRIGGER) &&
 	    match_typo_add(p->m, ld->tb.norm, ld->tb.nlen, (uint32_t)pat) < 0)
-		return fail(ld, "out of memory");
+		return ld_fail(&ld->pos, "out of memory");
 	if (p->nentries == p->entries_cap) {
 		uint32_t nc = p->entries_cap ? p->entries_cap * 2 : 1024;
 		struct entry *ne = realloc(p->entries, nc * sizeof(*ne));
 		if (!ne)
-			return fail(ld, "out of memory");
+			return ld_fail(&ld->pos, "out of memory");
 		p->entries = ne;
 		p->entries_cap = nc;
 	}
 	int64_t toff = pack_str(p, term, strlen(term));
 	if (toff < 0)
-		return fail(ld, "out of memory");
+		return ld_fail(&ld->pos, "out of memory");
 	p->entries[p->nentries++] = (struct entry){
 		.pat = (uint32_t)pat, .term = (uint32_t)toff, .weight = weight,
 		.kind = kind, .mode = mode, .lang = lang, .target = target,
@@ -264,10 +250,10 @@ static int add_chars(struct loader *ld, const char *list, uint8_t lang)
 		utf8proc_int32_t cp;
 		utf8proc_ssize_t n = utf8proc_iterate(s, len, &cp);
 		if (n <= 0)
-			return fail(ld, "chars: invalid UTF-8");
+			return ld_fail(&ld->pos, "chars: invalid UTF-8");
 		if (cp > ' ') {
 			if (p->nchints >= sizeof(p->chints) / sizeof(p->chints[0]))
-				return fail(ld, "too many chars");
+				return ld_fail(&ld->pos, "too many chars");
 			p->chints[p->nchints++] = (struct chint){ cp, lang };
 			cp = utf8proc_toupper(cp);
 			if (p->nchints < sizeof(p->chints) / sizeof(p->chints[0]))
@@ -294,7 +280,7 @@ static int topic_index(struct loader *ld, const char *name)
 		if (strcmp(p->topics[i], name) == 0)
 			return i;
 	if (p->ntopics >= INTENT_MAX_TOPICS || strlen(name) >= sizeof(p->topics[0]))
-		return fail(ld, "too many L2 topics or name too long: %s", name);
+		return ld_fail(&ld->pos, "too many L2 topics or name too long: %s", name);
 	snprintf(p->topics[p->ntopics], sizeof(p->topics[0]), "%s", name);
 	return p->ntopics++;
 }
@@ -321,9 +307,9 @@ static int parse_slot_mask(struct loader *ld, char *list, uint8_t *mask)
 		else if (strcmp(w, "address") == 0)
 			*mask |= INTENT_SLOT_ADDRESS;
 		else
-			return fail(ld, "unknown slot \"%s\" (date, meter, address)", w);
+			return ld_fail(&ld->pos, "unknown slot \"%s\" (date, meter, address)", w);
 	}
-	return *mask ? 0 : fail(ld, "needs: no slot named");
+	return *mask ? 0 : ld_fail(&ld->pos, "needs: no slot named");
 }
 
 static int load_rules(struct loader *ld, FILE *f)
@@ -332,7 +318,7 @@ static int load_rules(struct loader *ld, FILE *f)
 	char line[512];
 	int cur = -1;
 	while (fgets(line, sizeof(line), f)) {
-		ld->line++;
+		ld->pos.line++;
 		strip_comment(line);
 		char *s = trim(line);
 		if (!*s)
@@ -344,17 +330,17 @@ static int load_rules(struct loader *ld, FILE *f)
 		if (strcmp(s, "intent") == 0) {
 			if (p->nintents >= INTENT_MAX || !*arg ||
 			    strlen(arg) >= sizeof(p->intents[0]))
-				return fail(ld, "too many intents, or a bad name");
+				return ld_fail(&ld->pos, "too many intents, or a bad name");
 			if (find_intent(p, arg) >= 0)
-				return fail(ld, "intent %s defined twice", arg);
+				return ld_fail(&ld->pos, "intent %s defined twice", arg);
 			cur = p->nintents++;
 			snprintf(p->intents[cur], sizeof(p->intents[0]), "%s", arg);
 		} else if (cur < 0) {
-			return fail(ld, "\"%s\" before any intent line", s);
+			return ld_fail(&ld->pos, "\"%s\" before any intent line", s);
 		} else if (strcmp(s, "needs") == 0) {
 			struct intent_rule *r = &p->rules[cur];
 			if (r->nneeds >= INTENT_MAX_NEEDS)
-				return fail(ld, "too many needs");
+				return ld_fail(&ld->pos, "too many needs");
 			if (parse_slot_mask(ld, arg, &r->needs[r->nneeds]) < 0)
 				return -1;
 			r->nneeds++;
@@ -368,7 +354,7 @@ static int load_rules(struct loader *ld, FILE *f)
 			if (parse_slot_mask(ld, arg, &mask) < 0)
 				return -1;
 			if (!*w || *endp || !(weight > 0 && weight <= 10) || (mask & (mask - 1)))
-				return fail(ld, "expected \"evidence SLOT WEIGHT\"");
+				return ld_fail(&ld->pos, "expected \"evidence SLOT WEIGHT\"");
 			for (int b = 0; b < 3; b++)
 				if (mask == (1u << b))
 					p->rules[cur].evidence[b] = (float)weight;
@@ -378,12 +364,12 @@ static int load_rules(struct loader *ld, FILE *f)
 			else if (strcmp(arg, "meter_address") == 0)
 				p->rules[cur].check = INTENT_CHECK_METER_ADDRESS;
 			else
-				return fail(ld, "unknown check \"%s\" (supply_start, meter_address)", arg);
+				return ld_fail(&ld->pos, "unknown check \"%s\" (supply_start, meter_address)", arg);
 		} else {
-			return fail(ld, "unknown directive \"%s\"", s);
+			return ld_fail(&ld->pos, "unknown directive \"%s\"", s);
 		}
 	}
-	return p->nintents ? 0 : fail(ld, "no intents defined");
+	return p->nintents ? 0 : ld_fail(&ld->pos, "no intents defined");
 }
 
 enum section { S_HEADER, S_INTENT, S_L2, S_NOT, S_NEG, S_SLOT };
@@ -398,9 +384,9 @@ static int load_lang(struct loader *ld, FILE *f)
 	char slot_sec[16] = "";
 
 	while (fgets(line, sizeof(line), f)) {
-		ld->line++;
+		ld->pos.line++;
 		if (!strchr(line, '\n') && !feof(f))
-			return fail(ld, "line longer than %zu bytes", sizeof(line) - 1);
+			return ld_fail(&ld->pos, "line longer than %zu bytes", sizeof(line) - 1);
 		char *s = trim(line);
 		if (!*s || *s == '#')
 			continue;
@@ -412,7 +398,7 @@ static int load_lang(struct loader *ld, FILE *f)
 		if (*s == '[') {
 			char *end = strchr(s, ']');
 			if (!end)
-				return fail(ld, "section header without ']'");
+				return ld_fail(&ld->pos, "section header without ']'");
 			*end = '\0';
 			char *name = trim(s + 1);
 			char *arg = name + strcspn(name, " \t");
@@ -420,11 +406,11 @@ static int load_lang(struct loader *ld, FILE *f)
 				*arg++ = '\0';
 			arg = trim(arg);
 			if (lang < 0)
-				return fail(ld, "a section before the 'lang' line");
+				return ld_fail(&ld->pos, "a section before the 'lang' line");
 			if (strcmp(name, "intent") == 0) {
 				target = find_intent(p, arg);
 				if (target < 0)
-					return fail(ld, "intent \"%s\" is not in rules.txt", arg);
+					return ld_fail(&ld->pos, "intent \"%s\" is not in rules.txt", arg);
 				sec = S_INTENT;
 			} else if (strcmp(name, "l2") == 0) {
 				target = topic_index(ld, arg);
@@ -439,7 +425,7 @@ static int load_lang(struct loader *ld, FILE *f)
 				snprintf(slot_sec, sizeof(slot_sec), "%s", name);
 				sec = S_SLOT;
 			} else {
-				return fail(ld, "unknown section [%s]", name);
+				return ld_fail(&ld->pos, "unknown section [%s]", name);
 			}
 			continue;
 		}
@@ -452,16 +438,16 @@ static int load_lang(struct loader *ld, FILE *f)
 		case S_HEADER:
 			if (strcmp(s, "lang") == 0) {
 				if (lang >= 0 || !*arg || strlen(arg) >= sizeof(p->langs[0].code))
-					return fail(ld, "bad or repeated lang line");
+					return ld_fail(&ld->pos, "bad or repeated lang line");
 				for (int i = 0; i < p->nlangs; i++)
 					if (strcmp(p->langs[i].code, arg) == 0)
-						return fail(ld, "language %s defined twice", arg);
+						return ld_fail(&ld->pos, "language %s defined twice", arg);
 				if (p->nlangs >= INTENT_MAX_LANGS)
-					return fail(ld, "too many languages");
+					return ld_fail(&ld->pos, "too many languages");
 				lang = p->nlangs++;
 				snprintf(p->langs[lang].code, sizeof(p->langs[0].code), "%s", arg);
 			} else if (lang < 0) {
-				return fail(ld, "the first line must be 'lang CODE'");
+				return ld_fail(&ld->pos, "the first line must be 'lang CODE'");
 			} else if (strcmp(s, "name") == 0) {
 				snprintf(p->langs[lang].name, sizeof(p->langs[0].name), "%s", arg);
 			} else if (strcmp(s, "chars") == 0) {
@@ -469,7 +455,7 @@ static int load_lang(struct loader *ld, FILE *f)
 			} else if (strcmp(s, "markers") == 0) {
 				rc = add_words(ld, arg, K_MARKER, (uint8_t)lang);
 			} else {
-				return fail(ld, "unknown header directive \"%s\"", s);
+				return ld_fail(&ld->pos, "unknown header directive \"%s\"", s);
 			}
 			break;
 		case S_INTENT: {
@@ -477,7 +463,7 @@ static int load_lang(struct loader *ld, FILE *f)
 			errno = 0;
 			double w = strtod(s, &endp);
 			if (errno || *endp || !(w > 0 && w <= 10) || !*arg)
-				return fail(ld, "expected \"WEIGHT TERM\" with 0 < weight <= 10");
+				return ld_fail(&ld->pos, "expected \"WEIGHT TERM\" with 0 < weight <= 10");
 			rc = add_term(ld, arg, K_INTENT, (uint8_t)target, (float)w, (uint8_t)lang);
 			break;
 		}
@@ -498,21 +484,21 @@ static int load_lang(struct loader *ld, FILE *f)
 			else if (strcmp(s, "post") == 0)
 				rc = add_phrases(ld, arg, K_NEG_POST, (uint8_t)lang);
 			else
-				return fail(ld, "negation lines start with pre, post or break");
+				return ld_fail(&ld->pos, "negation lines start with pre, post or break");
 			break;
 		case S_SLOT: {
 			if (*arg)
 				arg[-1] = ' ';
 			char msg[200] = "";
 			if (slot_vocab_line(ld->slots, lang, slot_sec, s, msg, sizeof(msg)) < 0)
-				return fail(ld, "%s", msg[0] ? msg : "bad line");
+				return ld_fail(&ld->pos, "%s", msg[0] ? msg : "bad line");
 			break;
 		}
 		}
 		if (rc < 0)
 			return -1;
 	}
-	return lang >= 0 ? 0 : fail(ld, "no 'lang' line");
+	return lang >= 0 ? 0 : ld_fail(&ld->pos, "no 'lang' line");
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -525,11 +511,11 @@ static int load_file(struct loader *ld, const char *dir, const char *name,
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	ld->file = name;
-	ld->line = 0;
+	ld->pos.file = name;
+	ld->pos.line = 0;
 	FILE *f = fopen(path, "r");
 	if (!f) {
-		snprintf(ld->err, ld->errlen, "%s: %s", path, strerror(errno));
+		snprintf(ld->pos.err, ld->pos.errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	int rc = fn(ld, f);
@@ -588,7 +574,7 @@ static int index_entries(struct intent_pack *p)
 struct intent_pack *intent_pack_load(const char *dir, struct slot_vocab *slots,
 				     char *err, size_t errlen)
 {
-	struct loader ld = { .slots = slots, .err = err, .errlen = errlen };
+	struct loader ld = { .slots = slots, .pos = { .err = err, .errlen = errlen } };
 	char **names = NULL;
 	size_t nnames = 0;
 	DIR *d = NULL;

@@ -2,10 +2,11 @@
 #include "tmpl.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "ld.h"
 
 #define MAX_KEYS 128
 #define MAX_LANGS 8
@@ -46,35 +47,17 @@ struct tmpl_set {
 	size_t bytes;
 };
 
-struct loader {
-	const char *file;
-	int line;
-	char *err;
-	size_t errlen;
-};
-
-static int fail(struct loader *ld, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(ld->err, ld->errlen, "%s:%d: %s", ld->file, ld->line, msg);
-	return -1;
-}
-
 /* Splits text into literal runs and [Placeholders] of the given names
  * (offset by base in the enum). Brackets around anything else stay
  * literal text, except a capitalised word, which is surely a misspelt
  * placeholder and refused. */
-static int compile(struct loader *ld, struct tpl *t, const char *const *names,
+static int compile(struct ld_pos *ld, struct tpl *t, const char *const *names,
 		   int nnames, int base)
 {
 	const char *s = t->text;
 	size_t lit = 0, i = 0, n = strlen(s);
 	if (n > UINT16_MAX)
-		return fail(ld, "template too long");
+		return ld_fail(ld, "template too long");
 	t->nsegs = 0;
 	t->vars = 0;
 	while (i <= n) {
@@ -93,7 +76,7 @@ static int compile(struct loader *ld, struct tpl *t, const char *const *names,
 					/* Name the line the placeholder is on. */
 					for (size_t k = 0; k < i; k++)
 						ld->line += s[k] == '\n';
-					return fail(ld, "unknown placeholder %.*s",
+					return ld_fail(ld, "unknown placeholder %.*s",
 						    (int)(j - i + 1), s + i);
 				}
 				adv = j - i + 1;
@@ -101,7 +84,7 @@ static int compile(struct loader *ld, struct tpl *t, const char *const *names,
 		}
 		if (var >= 0 || i == n) {
 			if (t->nsegs >= MAX_SEGS)
-				return fail(ld, "too many placeholders");
+				return ld_fail(ld, "too many placeholders");
 			t->segs[t->nsegs++] = (struct seg){
 				(uint16_t)lit, (uint16_t)(i - lit), (int8_t)var };
 			if (var >= 0 && var < TMPL_NVARS)
@@ -115,23 +98,23 @@ static int compile(struct loader *ld, struct tpl *t, const char *const *names,
 	return 0;
 }
 
-static int key_id(struct tmpl_set *t, struct loader *ld, const char *key, bool add)
+static int key_id(struct tmpl_set *t, struct ld_pos *ld, const char *key, bool add)
 {
 	for (int i = 0; i < t->nkeys; i++)
 		if (strcmp(t->keys[i], key) == 0)
 			return i;
 	if (!add)
-		return fail(ld, "key [%s] is not in the first language's file", key);
+		return ld_fail(ld, "key [%s] is not in the first language's file", key);
 	if (t->nkeys >= MAX_KEYS)
-		return fail(ld, "too many keys");
+		return ld_fail(ld, "too many keys");
 	if (!(t->keys[t->nkeys] = strdup(key)))
-		return fail(ld, "out of memory");
+		return ld_fail(ld, "out of memory");
 	return t->nkeys++;
 }
 
 /* Ends the section being read, whose text began on line first: trims
  * blank lines and compiles it. */
-static int finish(struct tmpl_set *t, struct loader *ld, struct lang *l,
+static int finish(struct tmpl_set *t, struct ld_pos *ld, struct lang *l,
 		  int key, char *buf, size_t len, int first)
 {
 	if (key < 0)
@@ -142,12 +125,12 @@ static int finish(struct tmpl_set *t, struct loader *ld, struct lang *l,
 	while (start < len && buf[start] == '\n')
 		start++;
 	if (start == len)
-		return fail(ld, "[%s] is empty", t->keys[key]);
+		return ld_fail(ld, "[%s] is empty", t->keys[key]);
 	if (l->t[key].text)
-		return fail(ld, "[%s] defined twice", t->keys[key]);
+		return ld_fail(ld, "[%s] defined twice", t->keys[key]);
 	l->t[key].text = strndup(buf + start, len - start);
 	if (!l->t[key].text)
-		return fail(ld, "out of memory");
+		return ld_fail(ld, "out of memory");
 	t->bytes += len - start + 1;
 	int line = ld->line;
 	ld->line = first + (int)start; /* the skipped lines were blank */
@@ -167,7 +150,7 @@ static bool is_key_line(const char *line)
 	return n > 0 && line[1 + n] == ']' && line[2 + n] == '\0';
 }
 
-static int load_lang(struct tmpl_set *t, struct loader *ld, FILE *f,
+static int load_lang(struct tmpl_set *t, struct ld_pos *ld, FILE *f,
 		     struct lang *l, const char *code, bool first)
 {
 	char line[2048];
@@ -194,7 +177,7 @@ static int load_lang(struct tmpl_set *t, struct loader *ld, FILE *f,
 		}
 		if (key >= 0) {
 			if (blen + n + 2 > sizeof(buf))
-				return fail(ld, "template too long");
+				return ld_fail(ld, "template too long");
 			if (blen)
 				buf[blen++] = '\n';
 			memcpy(buf + blen, line, n);
@@ -208,7 +191,7 @@ static int load_lang(struct tmpl_set *t, struct loader *ld, FILE *f,
 			*arg++ = '\0';
 		if (strcmp(line, "lang") == 0) {
 			if (strcmp(arg, code) != 0)
-				return fail(ld, "says lang %s, expected %s", arg, code);
+				return ld_fail(ld, "says lang %s, expected %s", arg, code);
 			saw_lang = true;
 		} else if (strcmp(line, "months") == 0) {
 			int m = 0;
@@ -216,32 +199,32 @@ static int load_lang(struct tmpl_set *t, struct loader *ld, FILE *f,
 			for (char *w = strtok_r(arg, " \t", &save); w;
 			     w = strtok_r(NULL, " \t", &save)) {
 				if (m == 12)
-					return fail(ld, "more than 12 months");
+					return ld_fail(ld, "more than 12 months");
 				if (!(l->months[m++] = strdup(w)))
-					return fail(ld, "out of memory");
+					return ld_fail(ld, "out of memory");
 			}
 			if (m != 12)
-				return fail(ld, "months needs 12 names");
+				return ld_fail(ld, "months needs 12 names");
 		} else if (strcmp(line, "date") == 0) {
 			if (!(l->date.text = strdup(arg)))
-				return fail(ld, "out of memory");
+				return ld_fail(ld, "out of memory");
 			if (compile(ld, &l->date, date_names, 6, D_D) < 0)
 				return -1;
 		} else {
-			return fail(ld, "unknown directive \"%s\"", line);
+			return ld_fail(ld, "unknown directive \"%s\"", line);
 		}
 	}
 	if (finish(t, ld, l, key, buf, blen, text_line) < 0)
 		return -1;
 	if (!saw_lang || !l->months[0] || !l->date.text)
-		return fail(ld, "the lang, months and date lines are required");
+		return ld_fail(ld, "the lang, months and date lines are required");
 	return 0;
 }
 
 struct tmpl_set *tmpl_load(const char *dir, const char *const *codes, size_t n,
 			   char *err, size_t errlen)
 {
-	struct loader ld = { .err = err, .errlen = errlen };
+	struct ld_pos ld = { .err = err, .errlen = errlen };
 	struct tmpl_set *t = calloc(1, sizeof(*t));
 	if (!t || n == 0 || n > MAX_LANGS || !(t->langs = calloc(n, sizeof(struct lang)))) {
 		snprintf(err, errlen, "out of memory or no languages");
