@@ -62,8 +62,8 @@ int tok_run(struct tok_buf *b, const char *text, size_t len);
 
 /* Normalises in[0..len) as tok_run does, words joined by single spaces and
  * punctuation dropped, into out (NUL-terminated). Used for data files and
- * address keys, not on the per-message path. Returns the length written,
- * -TOK_EUTF8 or -TOK_ENOSPACE. */
+ * address keys; allocates nothing for inputs of up to 256 bytes. Returns
+ * the length written, -TOK_EUTF8 or -TOK_ENOSPACE. */
 int tok_fold(const char *in, size_t len, char *out, size_t cap);
 
 /* A static English description of a tok_err (positive or negated). */

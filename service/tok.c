@@ -347,12 +347,26 @@ fail:
 	return rc;
 }
 
+/* Inputs up to this long are folded in buffers on the stack: address keys
+ * are made while a reply is said, which allocates nothing. */
+#define FOLD_STACK 256
+
 int tok_fold(const char *in, size_t len, char *out, size_t cap)
 {
+	struct tok v[FOLD_STACK + 1];
+	char norm[FOLD_STACK * 3 + 64];
 	struct tok_buf b;
-	int rc = tok_buf_init(&b, len);
-	if (rc < 0)
-		return rc;
+	bool heap = len > FOLD_STACK;
+	int rc = 0;
+	if (heap) {
+		if ((rc = tok_buf_init(&b, len)) < 0)
+			return rc;
+	} else {
+		/* The capacities tok_buf_init(&b, len) would give. */
+		b = (struct tok_buf){ .v = v, .cap = (uint32_t)len + 1, .norm = norm,
+				      .ncap = (uint32_t)(len * 3 + 64), .max_bytes = len };
+		norm[0] = '\0';
+	}
 	rc = tok_run(&b, in, len);
 	if (rc < 0)
 		goto free_buf;
@@ -378,7 +392,8 @@ int tok_fold(const char *in, size_t len, char *out, size_t cap)
 	out[o] = '\0';
 	rc = (int)o;
 free_buf:
-	tok_buf_free(&b);
+	if (heap)
+		tok_buf_free(&b);
 	return rc;
 }
 
