@@ -167,6 +167,12 @@ const struct slot_vocab *engine_slots(const struct engine *e);
 const struct engine_opts *engine_options(const struct engine *e);
 /* Bytes held by the loaded model: pack, matcher, slot words, templates. */
 size_t engine_memory(const struct engine *e);
+/* The part of a customer's address that is keyed and compared: the street
+ * and number when they were found, else the whole text. */
+const char *engine_address_street(const struct slot_address *a);
+/* True when two postcodes are the same, spaces and case aside ("1015 CJ" =
+ * "1015cj"), or when either is empty: a missing postcode rules nothing out. */
+bool engine_postcodes_agree(const char *a, const char *b);
 /* True when address a (street and number, and postcode when both have one)
  * is the record's address, compared by their keys (see slot_address_key). */
 bool engine_address_matches(const struct engine *e, const struct slot_address *a,

@@ -459,30 +459,39 @@ static void join_names(const struct engine *e, int lang, const int16_t *ids,
 	}
 }
 
+const char *engine_address_street(const struct slot_address *a)
+{
+	return a->street[0] ? a->street : a->text;
+}
+
+/* A postcode as compared: spaces dropped, letters in lower case. */
+static size_t postcode_key(const char *pc, char out[16])
+{
+	size_t n = 0;
+	for (; *pc && n < 15; pc++)
+		if (*pc != ' ')
+			out[n++] = (char)(*pc | (*pc >= 'A' && *pc <= 'Z' ? 0x20 : 0));
+	return n;
+}
+
+bool engine_postcodes_agree(const char *a, const char *b)
+{
+	if (!a[0] || !b[0])
+		return true;
+	char ka[16], kb[16];
+	size_t na = postcode_key(a, ka), nb = postcode_key(b, kb);
+	return na == nb && memcmp(ka, kb, na) == 0;
+}
+
 bool engine_address_matches(const struct engine *e, const struct slot_address *a,
 			    const struct engine_record *r)
 {
 	char ka[SLOT_ADDR_MAX * 2], kb[SLOT_ADDR_MAX * 2];
-	const char *street = a->street[0] ? a->street : a->text;
+	const char *street = engine_address_street(a);
 	if (slot_address_key(e->slots, street, strlen(street), ka, sizeof(ka)) < 0 ||
 	    slot_address_key(e->slots, r->street, strlen(r->street), kb, sizeof(kb)) < 0)
 		return false;
-	if (strcmp(ka, kb) != 0)
-		return false;
-	/* Postcodes are compared only when both sides have one, digits and
-	 * letters alike, spaces ignored ("1015 CJ" = "1015CJ"). */
-	if (a->postcode[0] && r->postcode[0]) {
-		char pa[16], pb[16];
-		size_t na = 0, nb = 0;
-		for (const char *c = a->postcode; *c && na < 15; c++)
-			if (*c != ' ')
-				pa[na++] = (char)(*c | (*c >= 'A' && *c <= 'Z' ? 0x20 : 0));
-		for (const char *c = r->postcode; *c && nb < 15; c++)
-			if (*c != ' ')
-				pb[nb++] = (char)(*c | (*c >= 'A' && *c <= 'Z' ? 0x20 : 0));
-		return na == nb && memcmp(pa, pb, na) == 0;
-	}
-	return true;
+	return strcmp(ka, kb) == 0 && engine_postcodes_agree(a->postcode, r->postcode);
 }
 
 static bool needs_meter(const struct intent_rule *r)

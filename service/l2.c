@@ -238,7 +238,7 @@ void l2_registry_lookup(redisContext *rc, const struct engine *e,
 	} else {
 		char key[SLOT_ADDR_MAX * 2 + 64];
 		const struct slot_address *a = &plan->facts.address;
-		if (address_key(e, a->street[0] ? a->street : a->text, key, sizeof(key)) < 0) {
+		if (address_key(e, engine_address_street(a), key, sizeof(key)) < 0) {
 			res->registry = ENGINE_REG_NOT_FOUND;
 			return;
 		}

@@ -192,9 +192,10 @@ void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 				hit = &r->recs[i];
 	} else {
 		/* The first record, in file order, whose key is the address's
-		 * and which engine_address_matches confirms (postcodes). */
+		 * and whose postcode agrees: engine_address_matches, with the
+		 * records' keys made at load. */
 		const struct slot_address *a = &plan->facts.address;
-		const char *street = a->street[0] ? a->street : a->text;
+		const char *street = engine_address_street(a);
 		char k[SLOT_ADDR_MAX * 2];
 		if (slot_address_key(engine_slots(e), street, strlen(street), k, sizeof(k)) < 0)
 			return;
@@ -207,7 +208,7 @@ void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 				hi = mid;
 		}
 		for (size_t i = lo; i < r->nindex && !hit && strcmp(r->index[i].key, k) == 0; i++)
-			if (engine_address_matches(e, a, &r->recs[r->index[i].rec]))
+			if (engine_postcodes_agree(a->postcode, r->recs[r->index[i].rec].postcode))
 				hit = &r->recs[r->index[i].rec];
 	}
 	if (hit) {
