@@ -162,7 +162,6 @@ struct engine *engine_load(const char *intents_dir, const char *templates_dir,
 void engine_free(struct engine *e);
 
 const struct intent_pack *engine_pack(const struct engine *e);
-const struct tmpl_set *engine_templates(const struct engine *e);
 const struct slot_vocab *engine_slots(const struct engine *e);
 const struct engine_opts *engine_options(const struct engine *e);
 /* Bytes held by the loaded model: pack, matcher, slot words, templates. */

@@ -199,7 +199,6 @@ void engine_free(struct engine *e)
 }
 
 const struct intent_pack *engine_pack(const struct engine *e) { return e->pack; }
-const struct tmpl_set *engine_templates(const struct engine *e) { return e->tmpl; }
 const struct slot_vocab *engine_slots(const struct engine *e) { return e->slots; }
 const struct engine_opts *engine_options(const struct engine *e) { return &e->opts; }
 

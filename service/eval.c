@@ -139,7 +139,9 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 	struct stats *st = calloc(1, sizeof(*st));
 	struct engine_scratch *scr = engine_scratch_new(e);
 	struct engine_plan *plan = malloc(sizeof(*plan));
-	struct engine_reply *reply = malloc(sizeof(*reply));
+	/* One tokener for every line; json-c counts a value's level as one
+	 * more. */
+	json_tokener *tok = json_tokener_new_ex(REPORT_MAX_DEPTH + 1);
 	char *line = NULL;
 	size_t cap = 0;
 	int lineno = 0, rc = -1;
@@ -148,7 +150,7 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 		fprintf(stderr, "autoassist: %s: %s\n", path, strerror(errno));
 		goto free_all;
 	}
-	if (!st || !scr || !plan || !reply) {
+	if (!st || !scr || !plan || !tok) {
 		fprintf(stderr, "autoassist: out of memory\n");
 		goto close_file;
 	}
@@ -158,7 +160,7 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 		if (strspn(line, " \t\r\n") == strlen(line))
 			continue;
 		const char *text = NULL, *why = NULL;
-		json_object *o = report_parse_object(line, (size_t)n, REPORT_MAX_DEPTH, &why, NULL);
+		json_object *o = report_parse_object_tok(tok, line, (size_t)n, &why, NULL);
 		uint32_t gold = 0;
 		bool gesc = false;
 		int glang = -1;
@@ -236,7 +238,8 @@ close_file:
 	fclose(f);
 free_all:
 	free(line);
-	free(reply);
+	if (tok)
+		json_tokener_free(tok);
 	free(plan);
 	engine_scratch_free(scr);
 	free(st);

@@ -57,7 +57,6 @@ struct entry {
 
 struct lang {
 	char code[8];
-	char name[48];
 };
 
 struct chint {
@@ -449,7 +448,7 @@ static int load_lang(struct loader *ld, FILE *f)
 			} else if (lang < 0) {
 				return ld_fail(&ld->pos, "the first line must be 'lang CODE'");
 			} else if (strcmp(s, "name") == 0) {
-				snprintf(p->langs[lang].name, sizeof(p->langs[0].name), "%s", arg);
+				/* The language's name, for people reading the file. */
 			} else if (strcmp(s, "chars") == 0) {
 				rc = add_chars(ld, arg, (uint8_t)lang);
 			} else if (strcmp(s, "markers") == 0) {
