@@ -345,20 +345,20 @@ int tmpl_date(const struct tmpl_set *t, int lang, struct slot_date d,
 	for (int i = 0; i < l->date.nsegs; i++) {
 		const struct seg *sg = &l->date.segs[i];
 		char num[16];
+		int n;
 		rc |= put(out, cap, &len, l->date.text + sg->off, sg->len);
 		switch (sg->var) {
-		case D_D: snprintf(num, sizeof(num), "%d", d.d); break;
-		case D_DD: snprintf(num, sizeof(num), "%02d", d.d); break;
-		case D_M: snprintf(num, sizeof(num), "%d", d.m); break;
-		case D_MM: snprintf(num, sizeof(num), "%02d", d.m); break;
-		case D_Y: snprintf(num, sizeof(num), "%d", d.y); break;
-		case D_MONTH: snprintf(num, sizeof(num), "%s", ""); break;
+		case D_D: n = snprintf(num, sizeof(num), "%d", d.d); break;
+		case D_DD: n = snprintf(num, sizeof(num), "%02d", d.d); break;
+		case D_M: n = snprintf(num, sizeof(num), "%d", d.m); break;
+		case D_MM: n = snprintf(num, sizeof(num), "%02d", d.m); break;
+		case D_Y: n = snprintf(num, sizeof(num), "%d", d.y); break;
+		case D_MONTH:
+			rc |= put(out, cap, &len, l->months[d.m - 1], strlen(l->months[d.m - 1]));
+			continue;
 		default: continue;
 		}
-		if (sg->var == D_MONTH)
-			rc |= put(out, cap, &len, l->months[d.m - 1], strlen(l->months[d.m - 1]));
-		else
-			rc |= put(out, cap, &len, num, strlen(num));
+		rc |= put(out, cap, &len, num, (size_t)n);
 	}
 	return rc ? -1 : (int)len;
 }
