@@ -264,14 +264,6 @@ static int add_chars(struct loader *ld, const char *list, uint8_t lang)
 	return 0;
 }
 
-static int find_intent(const struct intent_pack *p, const char *name)
-{
-	for (int i = 0; i < p->nintents; i++)
-		if (strcmp(p->intents[i], name) == 0)
-			return i;
-	return -1;
-}
-
 static int topic_index(struct loader *ld, const char *name)
 {
 	struct intent_pack *p = ld->p;
@@ -330,7 +322,7 @@ static int load_rules(struct loader *ld, FILE *f)
 			if (p->nintents >= INTENT_MAX || !*arg ||
 			    strlen(arg) >= sizeof(p->intents[0]))
 				return ld_fail(&ld->pos, "too many intents, or a bad name");
-			if (find_intent(p, arg) >= 0)
+			if (intent_find(p, arg) >= 0)
 				return ld_fail(&ld->pos, "intent %s defined twice", arg);
 			cur = p->nintents++;
 			snprintf(p->intents[cur], sizeof(p->intents[0]), "%s", arg);
@@ -407,7 +399,7 @@ static int load_lang(struct loader *ld, FILE *f)
 			if (lang < 0)
 				return ld_fail(&ld->pos, "a section before the 'lang' line");
 			if (strcmp(name, "intent") == 0) {
-				target = find_intent(p, arg);
+				target = intent_find(p, arg);
 				if (target < 0)
 					return ld_fail(&ld->pos, "intent \"%s\" is not in rules.txt", arg);
 				sec = S_INTENT;
@@ -438,9 +430,8 @@ static int load_lang(struct loader *ld, FILE *f)
 			if (strcmp(s, "lang") == 0) {
 				if (lang >= 0 || !*arg || strlen(arg) >= sizeof(p->langs[0].code))
 					return ld_fail(&ld->pos, "bad or repeated lang line");
-				for (int i = 0; i < p->nlangs; i++)
-					if (strcmp(p->langs[i].code, arg) == 0)
-						return ld_fail(&ld->pos, "language %s defined twice", arg);
+				if (intent_lang_find(p, arg) >= 0)
+					return ld_fail(&ld->pos, "language %s defined twice", arg);
 				if (p->nlangs >= INTENT_MAX_LANGS)
 					return ld_fail(&ld->pos, "too many languages");
 				lang = p->nlangs++;
@@ -660,7 +651,10 @@ const char *intent_topic_name(const struct intent_pack *p, size_t i) { return p-
 
 int intent_find(const struct intent_pack *p, const char *name)
 {
-	return find_intent(p, name);
+	for (int i = 0; i < p->nintents; i++)
+		if (strcmp(p->intents[i], name) == 0)
+			return i;
+	return -1;
 }
 
 int intent_lang_find(const struct intent_pack *p, const char *code)

@@ -100,9 +100,9 @@ static int compile(struct ld_pos *ld, struct tpl *t, const char *const *names,
 
 static int key_id(struct tmpl_set *t, struct ld_pos *ld, const char *key, bool add)
 {
-	for (int i = 0; i < t->nkeys; i++)
-		if (strcmp(t->keys[i], key) == 0)
-			return i;
+	int k = tmpl_find(t, key);
+	if (k >= 0)
+		return k;
 	if (!add)
 		return ld_fail(ld, "key [%s] is not in the first language's file", key);
 	if (t->nkeys >= MAX_KEYS)
