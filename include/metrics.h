@@ -20,7 +20,7 @@ struct metrics {
 	uint64_t latency_buckets[METRICS_BUCKETS + 1]; /* the last is +Inf */
 	double latency_sum;
 	uint64_t latency_count;
-	uint64_t sessions_open;
+	uint64_t sessions_open; /* set from the session store when rendered */
 };
 
 /* The error codes counted, in the order of errors_by_code. */

@@ -29,6 +29,11 @@ json_object *report_parse_object(const char *line, size_t len, int max_depth,
 json_object *report_parse_object_tok(json_tokener *tok, const char *line, size_t len,
 				     const char **why, bool *too_deep);
 
+/* The most report_write_json or report_write_frame can write for messages
+ * of up to max_bytes bytes: the reply and the message's technical part,
+ * each escaped at worst six bytes a byte, and the rest. */
+#define REPORT_JSON_MAX(max_bytes) (6 * ((size_t)(max_bytes) + ENGINE_REPLY_MAX) + 65536)
+
 /* Writes {"intents": [{"id","score"}...], "escalate", "l2_topics", "lang",
  * "slots", "technical_part", "outcomes", "reply"} for a decided and said
  * message (without "outcomes" and "reply" when reply is NULL) into out:

@@ -2,8 +2,9 @@
  * the spool and runs the effects of a message (the registry lookup, the L2
  * ticket, the profile link) with blocking calls and timeouts, so the event
  * loop never waits on Redis. Finished jobs are handed back to the loop: the
- * worker calls the wake function (lws_cancel_service) and the loop takes
- * them with rw_take_done.
+ * worker calls the wake function (lws_cancel_service) when a job is done and
+ * none was waiting, and the loop takes them with rw_take_done until there
+ * are none left.
  *
  * Threads: rw_new, rw_submit, rw_take_done, rw_redis_ok, rw_spool_pending,
  * rw_stop and rw_free are called on the loop thread; the job's work runs
@@ -69,7 +70,8 @@ void rw_free(struct rw *w);
 void rw_submit(struct rw *w, struct rw_job *job);
 
 /* A finished job, in submission order, or NULL. The caller owns it and
- * frees it with rw_job_free. */
+ * frees it with rw_job_free. A wake-up asks for every job done by then:
+ * call it until it returns NULL. */
 struct rw_job *rw_take_done(struct rw *w);
 
 /* Creates a job with copies of plan (and the text it refers to). Returns

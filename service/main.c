@@ -501,9 +501,7 @@ static int cmd_classify_jsonl(struct cli *c)
 	struct named_session *tab = calloc(MAX_SESSIONS, sizeof(*tab));
 	struct engine_plan *plan = malloc(sizeof(*plan));
 	struct engine_reply *reply = malloc(sizeof(*reply));
-	/* Room for one result: the reply and the message's technical part,
-	 * each escaped at worst six bytes a byte, and the rest. */
-	size_t out_max = 6 * (c->eo.max_bytes + ENGINE_REPLY_MAX) + 65536;
+	size_t out_max = REPORT_JSON_MAX(c->eo.max_bytes);
 	char *outbuf = malloc(out_max);
 	char *line = NULL;
 	size_t cap = 0, nsess = 0;

@@ -237,13 +237,18 @@ static void *worker(void *arg)
 
 		pthread_mutex_lock(&w->mu);
 		j->next = NULL;
+		/* The loop takes done jobs until there are none, so only the
+		 * first of a run needs to wake it: one wake-up (a pipe write,
+		 * a turn of the loop) per batch, not per job. */
+		bool was_empty = !w->out_head;
 		if (w->out_tail)
 			w->out_tail->next = j;
 		else
 			w->out_head = j;
 		w->out_tail = j;
 		pthread_mutex_unlock(&w->mu);
-		w->wake(w->arg);
+		if (was_empty)
+			w->wake(w->arg);
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);

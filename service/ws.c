@@ -84,8 +84,6 @@ struct conn {
 	/* The message whose effects the Redis worker is carrying out, and
 	 * those that came after it: a conversation is answered in order. */
 	struct rw_job *inflight;
-	json_object *inflight_id;
-	double inflight_t;
 	struct inmsg *in_head, *in_tail;
 	unsigned nin;
 };
@@ -315,7 +313,6 @@ static int attach(struct conn *c, const char *want, int lang)
  * none). Returns 0 or -1. */
 static int welcome(struct conn *c, int lang, bool resumed)
 {
-	struct ws_server *s = c->srv;
 	if (!c->sess) {
 		send_error(c, "internal", "no room for a new conversation; try again later", NULL);
 		return -1;
@@ -324,7 +321,6 @@ static int welcome(struct conn *c, int lang, bool resumed)
 		c->sess->conv.lang = (int8_t)lang;
 		c->sess->conv.lang_fixed = true;
 	}
-	s->metrics.sessions_open = sess_count(s->sessions);
 	json_object *f = conn_fields(c);
 	json_object_object_add(f, "resumed", json_object_new_boolean(resumed));
 	log_event("info", "session", f);
@@ -796,6 +792,8 @@ static int http_request(struct ws_server *s, struct lws *wsi, const char *path)
 		return http_respond(wsi, s->draining ? 503 : 200, "application/json", body,
 				    (size_t)n);
 	}
+	/* Read from the store when asked for, so it is never stale. */
+	s->metrics.sessions_open = sess_count(s->sessions);
 	int n = metrics_render(&s->metrics, engine_pack(s->engine), out, cap);
 	if (n < 0) {
 		free(body);
@@ -1037,7 +1035,6 @@ static void tick(lws_sorted_usec_list_t *sul)
 			drop_slow_reader(c);
 	if (++s->ticks % EXPIRE_EVERY_TICKS == 0) {
 		size_t n = sess_expire(s->sessions, now);
-		s->metrics.sessions_open = sess_count(s->sessions);
 		if (n) {
 			json_object *f = json_object_new_object();
 			json_object_object_add(f, "expired", json_object_new_int64((int64_t)n));
@@ -1061,9 +1058,7 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	s->scr = engine_scratch_new(e);
 	s->plan = malloc(sizeof(*s->plan));
 	s->reply = malloc(sizeof(*s->reply));
-	/* A reply frame holds the reply and the message's technical part,
-	 * each escaped at worst six bytes a byte, and the rest. */
-	s->frame_max = 6 * (cfg->max_bytes + ENGINE_REPLY_MAX) + 65536;
+	s->frame_max = REPORT_JSON_MAX(cfg->max_bytes);
 	s->frame = malloc(s->frame_max);
 	s->logbuf_max = 6 * cfg->max_bytes + 1024;
 	s->logbuf = malloc(s->logbuf_max);
