@@ -33,6 +33,10 @@ void sess_store_free(struct sess_store *st);
  * system has no randomness to give. The store owns it. */
 struct sess *sess_create(struct sess_store *st, int lang, double now);
 
+/* True when id has the form sess_create gives: SESS_ID_LEN lower-case hex
+ * characters. Anything else names no conversation, here or in Redis. */
+bool sess_id_valid(const char *id);
+
 /* Starts a session under a known id (one restored from Redis) holding
  * conv, attached once. Returns NULL when the id is not SESS_ID_LEN hex
  * characters, is held already, or there is no room. */

@@ -92,14 +92,25 @@ static void insert(struct sess_store *st, struct sess *s)
 	st->count++;
 }
 
+bool sess_id_valid(const char *id)
+{
+	return strlen(id) == SESS_ID_LEN && strspn(id, "0123456789abcdef") == SESS_ID_LEN;
+}
+
+/* The conversation with this id, expired or not, or NULL. */
+static struct sess *find(const struct sess_store *st, const char *id)
+{
+	for (struct sess *s = st->buckets[bucket_of(st, id)]; s; s = s->next)
+		if (strcmp(s->id, id) == 0)
+			return s;
+	return NULL;
+}
+
 struct sess *sess_adopt(struct sess_store *st, const char *id,
 			const struct engine_session *conv, double now)
 {
-	if (strlen(id) != SESS_ID_LEN || strspn(id, "0123456789abcdef") != SESS_ID_LEN)
+	if (!sess_id_valid(id) || find(st, id))
 		return NULL;
-	for (struct sess *s = st->buckets[bucket_of(st, id)]; s; s = s->next)
-		if (strcmp(s->id, id) == 0)
-			return NULL;
 	if (!room(st, now))
 		return NULL;
 	struct sess *s = calloc(1, sizeof(*s));
@@ -135,16 +146,11 @@ struct sess *sess_create(struct sess_store *st, int lang, double now)
 
 struct sess *sess_resume(struct sess_store *st, const char *id, double now)
 {
-	if (strlen(id) != SESS_ID_LEN)
+	struct sess *s = sess_id_valid(id) ? find(st, id) : NULL;
+	if (!s || expired(st, s, now))
 		return NULL;
-	for (struct sess *s = st->buckets[bucket_of(st, id)]; s; s = s->next)
-		if (strcmp(s->id, id) == 0) {
-			if (expired(st, s, now))
-				return NULL;
-			s->attached++;
-			return s;
-		}
-	return NULL;
+	s->attached++;
+	return s;
 }
 
 void sess_detach(struct sess *s, double now)

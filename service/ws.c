@@ -629,7 +629,7 @@ static void resume_inbound(struct conn *c)
 static int load_session(struct conn *c, const char *id, int lang)
 {
 	struct ws_server *s = c->srv;
-	if (strlen(id) != SESS_ID_LEN)
+	if (!sess_id_valid(id))
 		return -1;
 	struct job_ctx *ctx = calloc(1, sizeof(*ctx));
 	struct rw_job *j = ctx ? calloc(1, sizeof(*j)) : NULL;
