@@ -17,6 +17,9 @@ struct slot_date {
 	uint8_t m, d;
 };
 
+/* Room for slot_date_iso's text, whatever the fields hold. */
+#define SLOT_DATE_ISO 16
+
 enum slot_meter_kind {
 	SLOT_METER_NONE = 0,
 	SLOT_METER_EAN18,   /* 18 digits, GS1 check digit (NO, SE, NL, DE MaLo EAN) */
@@ -83,6 +86,10 @@ int slot_address_key(const struct slot_vocab *v, const char *addr, size_t len,
 
 /* Parses "YYYY-MM-DD". Returns 0 or -1 when it is not a real date. */
 int slot_date_parse_iso(const char *s, struct slot_date *out);
+
+/* Writes d as "YYYY-MM-DD" (NUL-terminated) into out: the inverse of
+ * slot_date_parse_iso. */
+void slot_date_iso(struct slot_date d, char out[SLOT_DATE_ISO]);
 
 /* Days since 1970-01-01, and back; valid for years 1900..9999. */
 int32_t slot_date_days(struct slot_date d);

@@ -263,10 +263,9 @@ void l2_registry_lookup(redisContext *rc, const struct engine *e,
 
 int l2_registry_put(redisContext *rc, const struct engine *e, const struct engine_record *r)
 {
-	char key[128], date[16], akey[SLOT_ADDR_MAX * 2 + 64];
+	char key[128], date[SLOT_DATE_ISO], akey[SLOT_ADDR_MAX * 2 + 64];
 	snprintf(key, sizeof(key), REG_METER "%s", r->meter_id);
-	snprintf(date, sizeof(date), "%04d-%02d-%02d", r->supply_start.y, r->supply_start.m,
-		 r->supply_start.d);
+	slot_date_iso(r->supply_start, date);
 	const char *argv[] = { "HSET", key, "meter_id", r->meter_id, "address", r->street,
 			       "postcode", r->postcode, "city", r->city, "supply_start", date };
 	redisReply *rep = redisCommandArgv(rc, 12, argv, NULL);

@@ -820,7 +820,7 @@ free_reg:
 
 static int cmd_registry_get(struct ctx *c)
 {
-	char meter[SLOT_METER_MAX], date[16];
+	char meter[SLOT_METER_MAX], date[SLOT_DATE_ISO];
 	struct engine_record rec;
 	json_object *doc = NULL;
 	size_t n = 0;
@@ -847,8 +847,7 @@ static int cmd_registry_get(struct ctx *c)
 		fprintf(stderr, "%s: no record for meter %s\n", c->prog, meter);
 		return L2CLI_FAILED;
 	}
-	snprintf(date, sizeof(date), "%04d-%02d-%02d", rec.supply_start.y, rec.supply_start.m,
-		 rec.supply_start.d);
+	slot_date_iso(rec.supply_start, date);
 	if (!c->json) {
 		printf("meter_id      %s\n", rec.meter_id);
 		printf("address       ");

@@ -67,8 +67,8 @@ static void facts(struct jw *b, const struct engine_facts *f)
 {
 	jw_raw(b, "{", 1);
 	if (f->has_date) {
-		char d[16];
-		snprintf(d, sizeof(d), "%04d-%02d-%02d", f->date.y, f->date.m, f->date.d);
+		char d[SLOT_DATE_ISO];
+		slot_date_iso(f->date, d);
 		jw_key(b, "date");
 		jw_cstr(b, d);
 	}
@@ -253,9 +253,11 @@ void report_human(FILE *out, const struct engine *e, const struct tok_buf *toks,
 	if (ir->ambiguous)
 		fprintf(out, "  (ambiguous: asks which one)\n");
 	fprintf(out, "slots:");
-	if (plan->found.has_date)
-		fprintf(out, " date=%04d-%02d-%02d", plan->found.date.y, plan->found.date.m,
-			plan->found.date.d);
+	if (plan->found.has_date) {
+		char d[SLOT_DATE_ISO];
+		slot_date_iso(plan->found.date, d);
+		fprintf(out, " date=%s", d);
+	}
 	if (plan->found.has_meter)
 		fprintf(out, " meter=%s(%s%s)", plan->found.meter.id,
 			meter_kind(plan->found.meter.kind),

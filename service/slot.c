@@ -968,6 +968,11 @@ int slot_date_weekday(struct slot_date d)
 	return (int)(((z % 7) + 7 + 3) % 7);
 }
 
+void slot_date_iso(struct slot_date d, char out[SLOT_DATE_ISO])
+{
+	snprintf(out, SLOT_DATE_ISO, "%04d-%02d-%02d", d.y, d.m, d.d);
+}
+
 int slot_date_parse_iso(const char *s, struct slot_date *out)
 {
 	if (!s || !out)

@@ -465,6 +465,13 @@ static void test_parse_iso(void **state)
 	assert_int_equal(d.m, 3);
 	assert_int_equal(d.d, 1);
 	assert_int_equal(slot_date_parse_iso("2028-02-29", &d), 0);
+	/* slot_date_iso writes it back as it was read, and anything the
+	 * fields hold fits its buffer. */
+	char iso[SLOT_DATE_ISO];
+	slot_date_iso(d, iso);
+	assert_string_equal(iso, "2028-02-29");
+	slot_date_iso(ymd(-32768, 255, 255), iso);
+	assert_string_equal(iso, "-32768-255-255");
 	static const char *const bad[] = {
 		"2027-02-29", "2027-13-01", "2027-00-10", "2027-01-00", "2027-04-31",
 		"27-03-01",   "2027-3-1",   "2027/03/01", "2027-03-01x", "",
