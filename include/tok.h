@@ -66,6 +66,11 @@ int tok_run(struct tok_buf *b, const char *text, size_t len);
  * the length written, -TOK_EUTF8 or -TOK_ENOSPACE. */
 int tok_fold(const char *in, size_t len, char *out, size_t cap);
 
+/* How much of the UTF-8 text s[0..n) fits in room bytes without cutting a
+ * character: n when it all fits, else the longest prefix up to room bytes
+ * that ends between characters. */
+size_t tok_utf8_fit(const char *s, size_t n, size_t room);
+
 /* A static English description of a tok_err (positive or negated). */
 const char *tok_strerror(int err);
 

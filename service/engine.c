@@ -564,11 +564,7 @@ bool engine_plan_links(const struct engine *e, const struct engine_plan *p,
 /* Copies at most cap-1 bytes of s[0..n) without cutting a UTF-8 sequence. */
 static void copy_utf8(char *dst, size_t cap, const char *s, size_t n)
 {
-	if (n >= cap) {
-		n = cap - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
+	n = tok_utf8_fit(s, n, cap - 1);
 	memcpy(dst, s, n);
 	dst[n] = '\0';
 }

@@ -1663,16 +1663,10 @@ static uint32_t meter_at(const struct scan *s, uint32_t i, uint32_t *ean_next, u
  * does not fit. Returns false when it was cut. */
 static bool copy_span(char *dst, size_t cap, const char *text, uint32_t off, uint32_t len)
 {
-	size_t n = len;
-	bool fits = n < cap;
-	if (!fits) {
-		n = cap - 1;
-		while (n > 0 && ((unsigned char)text[off + n] & 0xc0) == 0x80)
-			n--;
-	}
+	size_t n = tok_utf8_fit(text + off, len, cap - 1);
 	memcpy(dst, text + off, n);
 	dst[n] = '\0';
-	return fits;
+	return n == len;
 }
 
 /* A house number at token j: "12", "12b", "12 B", "10-2". Returns the

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ld.h"
+#include "tok.h"
 
 #define MAX_KEYS 128
 #define MAX_LANGS 8
@@ -304,12 +305,8 @@ static int put(char *out, size_t cap, size_t *len, const char *s, size_t n)
 {
 	if (cap == 0)
 		return -1;
-	size_t room = cap - 1 - *len;
-	size_t k = n < room ? n : room;
 	/* Cut only between characters: a reply cut short must still be UTF-8. */
-	if (k < n)
-		while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
-			k--;
+	size_t k = tok_utf8_fit(s, n, cap - 1 - *len);
 	memcpy(out + *len, s, k);
 	*len += k;
 	out[*len] = '\0';

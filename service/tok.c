@@ -397,6 +397,16 @@ free_buf:
 	return rc;
 }
 
+size_t tok_utf8_fit(const char *s, size_t n, size_t room)
+{
+	if (n <= room)
+		return n;
+	size_t k = room;
+	while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+		k--;
+	return k;
+}
+
 const char *tok_strerror(int err)
 {
 	switch (err < 0 ? -err : err) {

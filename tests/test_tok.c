@@ -112,6 +112,18 @@ static void test_fold(void **state)
 	assert_string_equal(tok_strerror(-TOK_EUTF8), "the text is not valid UTF-8");
 }
 
+/* tok_utf8_fit cuts only between characters. */
+static void test_utf8_fit(void **state)
+{
+	(void)state;
+	const char *s = "a\xc3\xa6\xe2\x82\xac"; /* a, æ (2 bytes), € (3 bytes) */
+	static const size_t want[] = { 0, 1, 1, 3, 3, 3, 6, 6 };
+	for (size_t room = 0; room < sizeof(want) / sizeof(want[0]); room++)
+		assert_int_equal(tok_utf8_fit(s, 6, room), want[room]);
+	assert_int_equal(tok_utf8_fit(s, 3, 2), 1);
+	assert_int_equal(tok_utf8_fit("", 0, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +132,7 @@ int main(void)
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_expansion_is_bounded),
 		cmocka_unit_test(test_fold),
+		cmocka_unit_test(test_utf8_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
