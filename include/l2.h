@@ -13,6 +13,7 @@
 #include "engine.h"
 
 #define L2_STREAM_DEFAULT "autoassist:l2"
+#define L2_REDIS_DEFAULT "127.0.0.1:6379"
 #define L2_GROUP "l2"
 
 struct l2_redis {

@@ -49,7 +49,9 @@ struct ws_config {
 
 /* Fills cfg with the defaults: port 8080, all interfaces, 4 KiB messages,
  * 10000 connections, sessions kept 30 minutes, 120 s idle timeout, 5
- * messages/s with bursts of 10, 64 queued frames, 10 s drain, libev. */
+ * messages/s with bursts of 10, 64 queued frames, 10 s drain, libev; no
+ * Redis, and when there is one: stream autoassist:l2, spool
+ * autoassist-spool.jsonl, 0.5 s per command. */
 void ws_config_default(struct ws_config *cfg);
 
 struct ws_server;

@@ -38,7 +38,7 @@ static const char add_script[] =
 
 redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
 {
-	const char *u = cfg->url ? cfg->url : "127.0.0.1:6379";
+	const char *u = cfg->url ? cfg->url : L2_REDIS_DEFAULT;
 	struct timeval tv = { (time_t)cfg->timeout,
 			      (suseconds_t)((cfg->timeout - (time_t)cfg->timeout) * 1e6) };
 	redisContext *rc;
@@ -61,7 +61,7 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
 		rc = redisConnectWithTimeout(host, port, tv);
 	}
 	if (!rc || rc->err) {
-		snprintf(err, errlen, "redis %s: %s", cfg->url ? cfg->url : "127.0.0.1:6379",
+		snprintf(err, errlen, "redis %s: %s", cfg->url ? cfg->url : L2_REDIS_DEFAULT,
 			 rc ? rc->errstr : "out of memory");
 		redisFree(rc);
 		return NULL;

@@ -1100,7 +1100,7 @@ int l2cli_run(int argc, char **argv, const struct l2cli_env *env)
 
 	struct ctx c = {
 		.env = env,
-		.url = env->redis_url && *env->redis_url ? env->redis_url : "127.0.0.1:6379",
+		.url = env->redis_url && *env->redis_url ? env->redis_url : L2_REDIS_DEFAULT,
 		.stream = env->stream && *env->stream ? env->stream : L2_STREAM_DEFAULT,
 		.timeout = env->timeout > 0 ? env->timeout : L2CLI_TIMEOUT,
 		.max_deliveries = env->max_deliveries > 0 ? env->max_deliveries

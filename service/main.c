@@ -678,16 +678,20 @@ static int cmd_serve(struct cli *c)
  * options (see l2cli.h). */
 static int cmd_l2(struct cli *c, int argc, char **argv)
 {
-	char *end = NULL;
-	const char *md = env_or("AUTOASSIST_MAX_DELIVERIES", "5");
-	long max_deliveries = strtol(md, &end, 10);
-	if (*end || max_deliveries < 1 || max_deliveries > 1000000) {
-		fprintf(stderr, "autoassist: AUTOASSIST_MAX_DELIVERIES must be 1 to 1000000\n");
-		return EXIT_USAGE;
+	/* What is not set is left to l2cli's defaults. */
+	long max_deliveries = 0;
+	const char *md = getenv("AUTOASSIST_MAX_DELIVERIES");
+	if (md && *md) {
+		char *end = NULL;
+		max_deliveries = strtol(md, &end, 10);
+		if (*end || max_deliveries < 1 || max_deliveries > 1000000) {
+			fprintf(stderr, "autoassist: AUTOASSIST_MAX_DELIVERIES must be 1 to 1000000\n");
+			return EXIT_USAGE;
+		}
 	}
 	struct l2cli_env env = {
-		.redis_url = env_or("AUTOASSIST_REDIS", "127.0.0.1:6379"),
-		.stream = env_or("AUTOASSIST_STREAM", L2_STREAM_DEFAULT),
+		.redis_url = getenv("AUTOASSIST_REDIS"),
+		.stream = getenv("AUTOASSIST_STREAM"),
 		.max_deliveries = (int)max_deliveries,
 	};
 	struct engine *e = NULL;
@@ -715,9 +719,6 @@ int main(int argc, char **argv)
 	c.registry_path = getenv("AUTOASSIST_REGISTRY");
 	ws_config_default(&c.ws);
 	c.ws.web_dir = AUTOASSIST_SOURCE_DIR "/web";
-	c.ws.stream = "autoassist:l2";
-	c.ws.spool_path = "autoassist-spool.jsonl";
-	c.ws.redis_timeout = 0.5;
 	snprintf(c.session_id, sizeof(c.session_id), "cli-%ld", (long)getpid());
 	if (today_utc(&c.today) < 0)
 		return EXIT_IO;

@@ -139,6 +139,9 @@ void ws_config_default(struct ws_config *cfg)
 	cfg->burst = 10;
 	cfg->queue_max = 64;
 	cfg->drain_timeout = 10;
+	cfg->stream = L2_STREAM_DEFAULT;
+	cfg->spool_path = "autoassist-spool.jsonl";
+	cfg->redis_timeout = 0.5;
 }
 
 static double now_s(void)
