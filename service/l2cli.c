@@ -372,9 +372,12 @@ free_reply:
 	return rc;
 }
 
-/* Moves every pending entry delivered more than max_deliveries times,
- * walking the pending list a page at a time. */
-static int sweep_dead(struct ctx *c)
+/* Calls fn for every entry of the group's pending list (a page at a time,
+ * oldest first) until fn returns other than L2CLI_OK. Returns L2CLI_OK,
+ * what fn returned, or the failure of an XPENDING. fn may move the entry
+ * it is given. */
+static int each_pending(struct ctx *c, int (*fn)(struct ctx *c, const redisReply *p, void *arg),
+			void *arg)
 {
 	char start[ID_MAX + 1] = "-";
 	for (;;) {
@@ -390,11 +393,9 @@ static int sweep_dead(struct ctx *c)
 		int rc = L2CLI_OK;
 		for (size_t i = 0; i < n && rc == L2CLI_OK; i++) {
 			const redisReply *p = r->element[i];
-			bool moved;
 			if (!is_pending(p))
 				continue;
-			if (p->element[3]->integer > c->max_deliveries)
-				rc = move_if_dead(c, p->element[0]->str, &moved);
+			rc = fn(c, p, arg);
 			/* The next page starts after this entry, moved or not. */
 			snprintf(start, sizeof(start), "(%s", p->element[0]->str);
 			advanced = true;
@@ -405,6 +406,21 @@ static int sweep_dead(struct ctx *c)
 		if (rc != L2CLI_OK || n < PAGE_N || !advanced)
 			return rc;
 	}
+}
+
+static int sweep_one(struct ctx *c, const redisReply *p, void *arg)
+{
+	(void)arg;
+	bool moved;
+	if (p->element[3]->integer <= c->max_deliveries)
+		return L2CLI_OK;
+	return move_if_dead(c, p->element[0]->str, &moved);
+}
+
+/* Moves every pending entry delivered more than max_deliveries times. */
+static int sweep_dead(struct ctx *c)
+{
+	return each_pending(c, sweep_one, NULL);
 }
 
 /* ---- l2 commands ---- */
@@ -547,9 +563,31 @@ static int cmd_ack(struct ctx *c)
 	return acked == c->nargs ? L2CLI_OK : L2CLI_FAILED;
 }
 
+/* One line of `l2 pending`, or one object appended to the list (JSON). */
+static int show_pending(struct ctx *c, const redisReply *p, void *list)
+{
+	if (!c->json) {
+		printf("%-24s %12lld %10lld  ", p->element[0]->str, p->element[2]->integer,
+		       p->element[3]->integer);
+		put_reply(stdout, p->element[1], "");
+		fputc('\n', stdout);
+		return L2CLI_OK;
+	}
+	json_object *o = json_object_new_object();
+	if (!o) {
+		fprintf(stderr, "%s: out of memory\n", c->prog);
+		return L2CLI_FAILED;
+	}
+	json_object_object_add(o, "id", json_object_new_string(p->element[0]->str));
+	json_object_object_add(o, "consumer", jstr(p->element[1]->str, p->element[1]->len));
+	json_object_object_add(o, "idle_ms", json_object_new_int64(p->element[2]->integer));
+	json_object_object_add(o, "deliveries", json_object_new_int64(p->element[3]->integer));
+	json_object_array_add(list, o);
+	return L2CLI_OK;
+}
+
 static int cmd_pending(struct ctx *c)
 {
-	char start[ID_MAX + 1] = "-";
 	json_object *doc = NULL, *list = NULL;
 	redisReply *r = NULL;
 	int rc;
@@ -611,47 +649,9 @@ static int cmd_pending(struct ctx *c)
 	}
 	freeReplyObject(r);
 	r = NULL;
-	/* The extended list, a page at a time. */
-	for (bool more = true; more;) {
-		const char *argv[] = { "XPENDING", c->stream, L2_GROUP, start, "+", PAGE };
-		r = redisCommandArgv(c->rc, 6, argv, NULL);
-		if (!r || r->type != REDIS_REPLY_ARRAY) {
-			rc = fail_reply(c, "XPENDING", r);
-			goto put_doc;
-		}
-		/* A short page is the last; a page of nothing readable would
-		 * repeat for ever. */
-		more = r->elements == PAGE_N;
-		bool advanced = false;
-		for (size_t i = 0; i < r->elements; i++) {
-			const redisReply *p = r->element[i];
-			if (!is_pending(p))
-				continue;
-			snprintf(start, sizeof(start), "(%s", p->element[0]->str);
-			advanced = true;
-			if (c->json) {
-				json_object *o = json_object_new_object();
-				if (!o)
-					goto out_of_memory;
-				json_object_object_add(o, "id", json_object_new_string(p->element[0]->str));
-				json_object_object_add(o, "consumer",
-						       jstr(p->element[1]->str, p->element[1]->len));
-				json_object_object_add(o, "idle_ms",
-						       json_object_new_int64(p->element[2]->integer));
-				json_object_object_add(o, "deliveries",
-						       json_object_new_int64(p->element[3]->integer));
-				json_object_array_add(list, o);
-			} else {
-				printf("%-24s %12lld %10lld  ", p->element[0]->str,
-				       p->element[2]->integer, p->element[3]->integer);
-				put_reply(stdout, p->element[1], "");
-				fputc('\n', stdout);
-			}
-		}
-		more = more && advanced;
-		freeReplyObject(r);
-		r = NULL;
-	}
+	/* The extended list. */
+	if ((rc = each_pending(c, show_pending, list)))
+		goto put_doc;
 	if (c->json) {
 		json_object_object_add(doc, "entries", list);
 		list = NULL; /* doc owns it now */
