@@ -13,8 +13,9 @@
 
 struct reg_file;
 
-/* Reads the registry file and indexes its addresses by the keys of e's
- * street words (slot_address_key), so a lookup costs a binary search.
+/* Reads the registry file and indexes it by meter ID and by address, the
+ * addresses by the keys of e's street words (slot_address_key), so a
+ * lookup costs a binary search.
  * Lookups must use the same engine. Returns the registry (free with
  * reg_file_free) or NULL with a sentence naming the line in err. */
 struct reg_file *reg_file_load(const char *path, const struct engine *e, char *err,

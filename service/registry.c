@@ -8,18 +8,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A record's address key, made once at load; the index is sorted by key
- * so a lookup is a binary search, not a key made for every record. */
+/* A record under a key: its meter ID, or its address key made once at
+ * load. Indexes are sorted by key, then file order, so a lookup is a
+ * binary search that finds the first record in the file. */
 struct keyed {
-	char *key;
+	const char *key;
 	size_t rec;
 };
 
 struct reg_file {
 	struct engine_record *recs;
 	size_t n, cap;
-	struct keyed *index; /* records whose address has a key, by key */
-	size_t nindex;
+	struct keyed *by_meter;   /* every record; keys point into recs */
+	struct keyed *by_address; /* records whose address has a key; keys owned */
+	size_t naddress;
 };
 
 static const char *str_field(json_object *o, const char *key)
@@ -79,26 +81,46 @@ static int by_key(const void *a, const void *b)
 	return c ? c : (x->rec > y->rec) - (x->rec < y->rec);
 }
 
-/* Makes the address index. Returns 0 or -1 (out of memory). */
-static int index_addresses(struct reg_file *r, const struct engine *e)
+/* Makes the indexes, once every record is read. Returns 0 or -1 (out of
+ * memory). */
+static int index_records(struct reg_file *r, const struct engine *e)
 {
 	if (!r->n)
 		return 0;
-	if (!(r->index = calloc(r->n, sizeof(*r->index))))
+	r->by_meter = calloc(r->n, sizeof(*r->by_meter));
+	r->by_address = calloc(r->n, sizeof(*r->by_address));
+	if (!r->by_meter || !r->by_address)
 		return -1;
 	for (size_t i = 0; i < r->n; i++) {
+		r->by_meter[i] = (struct keyed){ r->recs[i].meter_id, i };
 		char k[SLOT_ADDR_MAX * 2];
 		const char *street = r->recs[i].street;
 		/* An address without a key never matches (as in
 		 * engine_address_matches): it stays out of the index. */
 		if (slot_address_key(engine_slots(e), street, strlen(street), k, sizeof(k)) < 0)
 			continue;
-		if (!(r->index[r->nindex].key = strdup(k)))
+		if (!(r->by_address[r->naddress].key = strdup(k)))
 			return -1;
-		r->index[r->nindex++].rec = i;
+		r->by_address[r->naddress++].rec = i;
 	}
-	qsort(r->index, r->nindex, sizeof(*r->index), by_key);
+	qsort(r->by_meter, r->n, sizeof(*r->by_meter), by_key);
+	qsort(r->by_address, r->naddress, sizeof(*r->by_address), by_key);
 	return 0;
+}
+
+/* Where key k starts in ix (n entries): the first entry with it, or the
+ * one after where it would be. */
+static size_t lower_bound(const struct keyed *ix, size_t n, const char *k)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(ix[mid].key, k) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 struct reg_file *reg_file_load(const char *path, const struct engine *e, char *err,
@@ -138,7 +160,7 @@ struct reg_file *reg_file_load(const char *path, const struct engine *e, char *e
 		}
 		r->n++;
 	}
-	if (index_addresses(r, e) < 0) {
+	if (index_records(r, e) < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto close_file;
 	}
@@ -157,9 +179,10 @@ void reg_file_free(struct reg_file *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->nindex; i++)
-		free(r->index[i].key);
-	free(r->index);
+	for (size_t i = 0; i < r->naddress; i++)
+		free((char *)r->by_address[i].key);
+	free(r->by_address);
+	free(r->by_meter);
 	free(r->recs);
 	free(r);
 }
@@ -187,9 +210,10 @@ void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 	res->registry = ENGINE_REG_NOT_FOUND;
 	const struct engine_record *hit = NULL;
 	if (plan->lookup == ENGINE_LOOKUP_METER) {
-		for (size_t i = 0; i < r->n && !hit; i++)
-			if (strcmp(r->recs[i].meter_id, plan->facts.meter.id) == 0)
-				hit = &r->recs[i];
+		const char *k = plan->facts.meter.id;
+		size_t i = lower_bound(r->by_meter, r->n, k);
+		if (i < r->n && strcmp(r->by_meter[i].key, k) == 0)
+			hit = &r->recs[r->by_meter[i].rec];
 	} else {
 		/* The first record, in file order, whose key is the address's
 		 * and whose postcode agrees: engine_address_matches, with the
@@ -199,17 +223,10 @@ void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 		char k[SLOT_ADDR_MAX * 2];
 		if (slot_address_key(engine_slots(e), street, strlen(street), k, sizeof(k)) < 0)
 			return;
-		size_t lo = 0, hi = r->nindex;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (strcmp(r->index[mid].key, k) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		for (size_t i = lo; i < r->nindex && !hit && strcmp(r->index[i].key, k) == 0; i++)
-			if (engine_postcodes_agree(a->postcode, r->recs[r->index[i].rec].postcode))
-				hit = &r->recs[r->index[i].rec];
+		for (size_t i = lower_bound(r->by_address, r->naddress, k);
+		     i < r->naddress && !hit && strcmp(r->by_address[i].key, k) == 0; i++)
+			if (engine_postcodes_agree(a->postcode, r->recs[r->by_address[i].rec].postcode))
+				hit = &r->recs[r->by_address[i].rec];
 	}
 	if (hit) {
 		res->registry = ENGINE_REG_FOUND;

@@ -358,6 +358,54 @@ static void test_many_records(void **state)
 #undef Q
 }
 
+/* An 18-digit GS1 meter ID: prefix and serial, then the check digit. */
+static void ean18(int serial, char out[19])
+{
+	snprintf(out, 19, "707057500%08d", serial);
+	int sum = 0;
+	for (int k = 16, w = 3; k >= 0; k--, w = 4 - w)
+		sum += (out[k] - '0') * w;
+	out[17] = (char)('0' + (10 - sum % 10) % 10);
+	out[18] = '\0';
+}
+
+/* Thousands of supply points, found by meter ID. */
+static void test_many_meters(void **state)
+{
+	struct fx *f = *state;
+	size_t cap = 1 << 20, len = 0;
+	char *text = malloc(cap), id[19];
+	assert_non_null(text);
+	for (int i = 3000; i > 0; i--) {
+		ean18(i, id);
+		len += (size_t)snprintf(text + len, cap - len,
+			"{\"meter_id\": \"%s\", \"address\": \"Storgata %d\", "
+			"\"supply_start\": \"2027-01-01\"}\n", id, i);
+	}
+	char path[64], err[512] = "";
+	struct reg_file *r = load_text(f->e, text, path, err, sizeof(err));
+	free(text);
+	assert_non_null(r);
+	static const int serials[] = { 1, 1500, 3000, 3001 };
+	for (size_t i = 0; i < sizeof(serials) / sizeof(serials[0]); i++) {
+		char ask_text[160], street[32];
+		ean18(serials[i], id);
+		snprintf(ask_text, sizeof(ask_text),
+			 "When does my contract start? We move in on 1 April 2027, meter %s", id);
+		ask(f, r, ask_text);
+		assert_int_equal(f->plan.lookup, ENGINE_LOOKUP_METER);
+		if (serials[i] > 3000) {
+			assert_int_equal(f->res.registry, ENGINE_REG_NOT_FOUND);
+			continue;
+		}
+		assert_int_equal(f->res.registry, ENGINE_REG_FOUND);
+		assert_string_equal(f->res.record.meter_id, id);
+		snprintf(street, sizeof(street), "Storgata %d", serials[i]);
+		assert_string_equal(f->res.record.street, street);
+	}
+	reg_file_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_lines),
 		cmocka_unit_test(test_trailing_text_refused),
 		cmocka_unit_test(test_many_records),
+		cmocka_unit_test(test_many_meters),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
