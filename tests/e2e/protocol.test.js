@@ -134,8 +134,13 @@ test('a binary frame: close 1003, after the replies already owed', async (t) => 
   const server = await startServer(t);
   const c = await Client.connect(server.wsUrl);
   await c.hello({ lang: 'en' });
+  // Both frames in one TCP segment: the server reads them in one turn of
+  // its loop, and the message before the violation is still answered.
+  const sock = c.ws._socket;
+  sock.cork();
   c.send({ type: 'message', id: 'owed', text: 'Does my payment method change?' });
   c.send(Buffer.from(JSON.stringify({ type: 'message', id: 'bin', text: 'hi' })), { binary: true });
+  process.nextTick(() => sock.uncork());
   const r = await c.replyTo('owed');
   assert.equal(r.outcomes[0].intent, 'payment_method');
   const closed = await c.waitClose();
