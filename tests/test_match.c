@@ -68,6 +68,83 @@ static void test_hits_beyond_cap_are_counted(void **state)
 	match_free(m);
 }
 
+/* A small deterministic generator, so a failure repeats. */
+static uint32_t rnd(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+/* Thousands of patterns, more states than the automaton keeps full rows
+ * for, against a naive search: the same number of hits, each a real
+ * occurrence, none twice, in order of their end. The texts are runs of
+ * patterns with bytes changed, dropped and inserted, so the scan goes deep
+ * into the automaton and falls back from there often. */
+static void test_agrees_with_naive_search(void **state)
+{
+	(void)state;
+	enum { NPATS = 1500, NTEXTS = 60, TEXT_MAX = 240, HITS_MAX = 4096 };
+	static char pats[NPATS][12];
+	static uint32_t plen[NPATS];
+	static struct match_hit hits[HITS_MAX];
+	static const char alpha[] = "abcdefghijklmnopqrstuvwxyz \xc3\xa9";
+	const size_t nalpha = sizeof(alpha) - 1;
+	uint32_t x = 2463534242u;
+	uint32_t npats = 0; /* distinct ones: pats[id] is pattern id */
+	struct match *m = match_new();
+	assert_non_null(m);
+	for (size_t i = 0; i < NPATS; i++) {
+		char p[12];
+		uint32_t len = 1 + rnd(&x) % 12;
+		for (uint32_t k = 0; k < len; k++)
+			p[k] = alpha[rnd(&x) % nalpha];
+		int id = match_add(m, p, len);
+		assert_true(id >= 0 && (uint32_t)id <= npats);
+		if ((uint32_t)id == npats) {
+			memcpy(pats[npats], p, len);
+			plen[npats++] = len;
+		}
+	}
+	assert_int_equal(match_build(m), 0);
+	for (size_t t = 0; t < NTEXTS; t++) {
+		char text[TEXT_MAX + 1];
+		size_t len = 0;
+		while (len < TEXT_MAX) {
+			const uint32_t p = rnd(&x) % npats;
+			for (uint32_t k = 0; k < plen[p] && len < TEXT_MAX; k++) {
+				uint32_t r = rnd(&x) % 16;
+				if (r == 0)
+					continue;
+				text[len++] = r == 1 ? alpha[rnd(&x) % nalpha] : pats[p][k];
+				if (r == 2 && len < TEXT_MAX)
+					text[len++] = 'q';
+			}
+		}
+		size_t want = 0;
+		for (size_t end = 1; end <= len; end++)
+			for (uint32_t p = 0; p < npats; p++)
+				want += plen[p] <= end &&
+					memcmp(text + end - plen[p], pats[p], plen[p]) == 0;
+		size_t n = match_scan(m, text, len, hits, HITS_MAX);
+		assert_true(n <= HITS_MAX);
+		assert_int_equal(n, want);
+		for (size_t h = 0; h < n; h++) {
+			const struct match_hit *a = &hits[h];
+			assert_true(a->pat < npats);
+			assert_int_equal(a->end - a->start, plen[a->pat]);
+			assert_true(a->end <= len);
+			assert_memory_equal(text + a->start, pats[a->pat], plen[a->pat]);
+			if (h > 0)
+				assert_true(hits[h - 1].end <= a->end);
+			for (size_t k = 0; k < h; k++)
+				assert_false(hits[k].end == a->end && hits[k].pat == a->pat);
+		}
+	}
+	match_free(m);
+}
+
 static void test_typo_lookup(void **state)
 {
 	(void)state;
@@ -118,6 +195,7 @@ int main(void)
 		cmocka_unit_test(test_finds_all_occurrences),
 		cmocka_unit_test(test_duplicates_share_an_id),
 		cmocka_unit_test(test_hits_beyond_cap_are_counted),
+		cmocka_unit_test(test_agrees_with_naive_search),
 		cmocka_unit_test(test_typo_lookup),
 		cmocka_unit_test(test_empty_set_scans_nothing),
 	};
