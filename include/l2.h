@@ -37,6 +37,14 @@ int l2_ensure_group(redisContext *rc, const char *stream);
  * an error of the ticket's own). */
 int l2_add(redisContext *rc, const char *stream, json_object *ticket, char *id, size_t idlen);
 
+/* l2_add in two halves, for pipelining: l2_add_send queues the command in
+ * rc's output buffer (0; -2 when the ticket has no ticket_id; -1 when
+ * memory is short), and l2_add_recv sends what is queued and reads one
+ * reply, returning as l2_add does. Replies come in the order the commands
+ * were queued, whatever their kind. */
+int l2_add_send(redisContext *rc, const char *stream, json_object *ticket);
+int l2_add_recv(redisContext *rc, char *id, size_t idlen);
+
 /* Looks the plan's registry question up: by meter ID or by address.
  * Fills res->registry and res->record. */
 void l2_registry_lookup(redisContext *rc, const struct engine *e,
@@ -53,8 +61,10 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
 
 /* Stores a conversation (its bytes, see struct engine_session) under its
  * session id for ttl seconds, so a restarted or another instance of the
- * server continues it. Returns 0 or -1. */
-int l2_session_save(redisContext *rc, const char *id, const struct engine_session *s, int ttl);
+ * server continues it. Pipelined, as l2_add_send and l2_add_recv: the send
+ * queues the command, the recv reads its reply. Each returns 0 or -1. */
+int l2_session_save_send(redisContext *rc, const char *id, const struct engine_session *s, int ttl);
+int l2_session_save_recv(redisContext *rc);
 
 /* Reads a stored conversation: 1 found, 0 not found (or stored by a build
  * with another layout), -1 Redis error. */

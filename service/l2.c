@@ -117,7 +117,7 @@ static bool transient(const char *err)
 	return false;
 }
 
-int l2_add(redisContext *rc, const char *stream, json_object *t, char *id, size_t idlen)
+int l2_add_send(redisContext *rc, const char *stream, json_object *t)
 {
 	json_object *v;
 	char topics[256], answered[512], dedupe[128];
@@ -165,16 +165,32 @@ int l2_add(redisContext *rc, const char *stream, json_object *t, char *id, size_
 	FIELD("turns", turns ? json_object_to_json_string_ext(turns, JSON_C_TO_STRING_PLAIN) : "[]");
 	FIELD("ticket", json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN));
 #undef FIELD
-	redisReply *r = redisCommandArgv(rc, (int)argc, argv, NULL);
-	if (r && r->type == REDIS_REPLY_STRING) {
-		snprintf(id, idlen, "%s", r->str);
+	if (redisAppendCommandArgv(rc, (int)argc, argv, NULL) == REDIS_OK)
 		rc_ = 0;
-	} else if (r && r->type == REDIS_REPLY_ERROR && !transient(r->str)) {
-		rc_ = -2;
-	}
-	freeReplyObject(r);
 	free(tech);
 	return rc_;
+}
+
+int l2_add_recv(redisContext *rc, char *id, size_t idlen)
+{
+	redisReply *r = NULL;
+	int rc_ = -1;
+	if (redisGetReply(rc, (void **)&r) == REDIS_OK && r) {
+		if (r->type == REDIS_REPLY_STRING) {
+			snprintf(id, idlen, "%s", r->str);
+			rc_ = 0;
+		} else if (r->type == REDIS_REPLY_ERROR && !transient(r->str)) {
+			rc_ = -2;
+		}
+	}
+	freeReplyObject(r);
+	return rc_;
+}
+
+int l2_add(redisContext *rc, const char *stream, json_object *t, char *id, size_t idlen)
+{
+	int sent = l2_add_send(rc, stream, t);
+	return sent < 0 ? sent : l2_add_recv(rc, id, idlen);
 }
 
 static int hash_to_record(redisReply *r, struct engine_record *rec)
@@ -295,7 +311,7 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
 	return ok ? 0 : -1;
 }
 
-int l2_session_save(redisContext *rc, const char *id, const struct engine_session *s, int ttl)
+int l2_session_save_send(redisContext *rc, const char *id, const struct engine_session *s, int ttl)
 {
 	char key[128], ttls[16];
 	unsigned char buf[8 + sizeof(*s)];
@@ -307,11 +323,17 @@ int l2_session_save(redisContext *rc, const char *id, const struct engine_sessio
 	snprintf(ttls, sizeof(ttls), "%d", ttl);
 	const char *argv[] = { "SET", key, (const char *)buf, "EX", ttls };
 	const size_t lens[] = { 3, strlen(key), sizeof(buf), 2, strlen(ttls) };
-	redisReply *r = redisCommandArgv(rc, 5, argv, lens);
-	int ok = r && r->type == REDIS_REPLY_STATUS;
+	return redisAppendCommandArgv(rc, 5, argv, lens) == REDIS_OK ? 0 : -1;
+}
+
+int l2_session_save_recv(redisContext *rc)
+{
+	redisReply *r = NULL;
+	int ok = redisGetReply(rc, (void **)&r) == REDIS_OK && r && r->type == REDIS_REPLY_STATUS;
 	freeReplyObject(r);
 	return ok ? 0 : -1;
 }
+
 
 int l2_session_load(redisContext *rc, const char *id, struct engine_session *s)
 {

@@ -27,6 +27,9 @@ struct rw {
 	atomic_bool redis_ok, spool_pending;
 };
 
+/* Writes sent to Redis before their replies are read, at most. */
+#define PIPE_MAX 64
+
 /* The plan and the message text it points into, copied together. */
 struct plan_copy {
 	struct engine_plan plan;
@@ -124,36 +127,107 @@ static void drain(struct rw *w)
 	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
 }
 
-/* Worker thread: stores a ticket in Redis, or else durably in the spool.
- * While the spool holds tickets, new ones queue behind them so Redis
- * receives them in order. */
-static void store_ticket(struct rw *w, struct rw_job *j)
+/* Worker thread: the writes sent to Redis whose replies are not read yet.
+ * With appendfsync always, Redis fsyncs once per batch of commands it
+ * reads together, so writes sent back to back cost one fsync, not one
+ * each; and one round trip. */
+struct pipe {
+	redisContext *rc;            /* the connection they went out on */
+	struct rw_job *jobs[PIPE_MAX];
+	unsigned n;
+};
+
+/* The job's ticket is stored: its reference goes back with it. */
+static void stored(struct rw_job *j)
 {
 	json_object *id_v;
-	const char *id = json_object_object_get_ex(j->ticket, "ticket_id", &id_v)
-		? json_object_get_string(id_v) : "";
-	j->res.ticket = ENGINE_TICKET_FAILED;
-	drain(w);
-	if (!l2_spool_pending(w->spool)) {
-		redisContext *rc = conn(w);
+	j->res.ticket = ENGINE_TICKET_STORED;
+	snprintf(j->res.ticket_ref, sizeof(j->res.ticket_ref), "%s",
+		 json_object_object_get_ex(j->ticket, "ticket_id", &id_v)
+		 ? json_object_get_string(id_v) : "");
+}
+
+/* Worker thread: keeps a ticket durably in the spool. */
+static void spool_ticket(struct rw *w, struct rw_job *j)
+{
+	if (l2_spool_append(w->spool, j->ticket) == 0) {
+		stored(j);
+		j->spooled = true;
+	}
+	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
+}
+
+/* Worker thread: reads the replies to what the pipe holds, in order. Once
+ * one fails, the connection is not trusted for the rest: their tickets go
+ * to the spool in order (l2_add is idempotent, so one that did reach Redis
+ * is not added twice when the spool drains). */
+static void flush(struct rw *w, struct pipe *p)
+{
+	bool broken = false;
+	for (unsigned k = 0; k < p->n; k++) {
+		struct rw_job *j = p->jobs[k];
+		if (j->kind == RW_SAVE_SESSION) {
+			if (!broken && l2_session_save_recv(p->rc) < 0) {
+				failed(w);
+				broken = true;
+			}
+			continue;
+		}
 		char entry[64];
-		int added = rc ? l2_add(rc, w->cfg.stream, j->ticket, entry, sizeof(entry)) : -1;
+		int added = broken ? -1 : l2_add_recv(p->rc, entry, sizeof(entry));
 		if (added == 0) {
-			j->res.ticket = ENGINE_TICKET_STORED;
-			snprintf(j->res.ticket_ref, sizeof(j->res.ticket_ref), "%s", id);
-			return;
+			stored(j);
+			continue;
 		}
 		/* A ticket refused for good says nothing about Redis; the spool
 		 * keeps it, and its drain sets it aside for a person. */
-		if (rc && added == -1)
+		if (added == -1 && !broken) {
 			failed(w);
+			broken = true;
+		}
+		spool_ticket(w, j);
 	}
-	if (l2_spool_append(w->spool, j->ticket) == 0) {
-		j->res.ticket = ENGINE_TICKET_STORED;
-		j->spooled = true;
-		snprintf(j->res.ticket_ref, sizeof(j->res.ticket_ref), "%s", id);
+	p->n = 0;
+	p->rc = NULL;
+}
+
+/* Worker thread: sends a write down the pipe, reading the replies first
+ * when it is full. Returns 0; -1 when it was not sent (no Redis, or the
+ * command could not be queued); -2 for a ticket without a ticket_id. */
+static int send_write(struct rw *w, struct pipe *p, struct rw_job *j)
+{
+	if (p->n == PIPE_MAX)
+		flush(w, p);
+	/* While the pipe holds writes nothing else does I/O on its
+	 * connection, so it is still the one to use. */
+	redisContext *rc = p->n ? p->rc : conn(w);
+	if (!rc)
+		return -1;
+	int sent = j->kind == RW_SAVE_SESSION
+		? l2_session_save_send(rc, j->session_id, &j->conv, j->ttl)
+		: l2_add_send(rc, w->cfg.stream, j->ticket);
+	if (sent < 0)
+		return sent;
+	p->rc = rc;
+	p->jobs[p->n++] = j;
+	return 0;
+}
+
+/* Worker thread: stores a ticket in Redis, or else durably in the spool.
+ * While the spool holds tickets, new ones queue behind them so Redis
+ * receives them in order. */
+static void store_ticket(struct rw *w, struct pipe *p, struct rw_job *j)
+{
+	j->res.ticket = ENGINE_TICKET_FAILED;
+	if (l2_spool_pending(w->spool)) {
+		flush(w, p);
+		drain(w);
 	}
-	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
+	if (!l2_spool_pending(w->spool) && send_write(w, p, j) == 0)
+		return;
+	/* Behind whatever the pipe holds, which may end in the spool too. */
+	flush(w, p);
+	spool_ticket(w, j);
 }
 
 /* Worker thread, when idle: keeps the health flag true to what Redis
@@ -169,38 +243,48 @@ static void probe(struct rw *w)
 	freeReplyObject(r);
 }
 
-static void run_job(struct rw *w, struct rw_job *j)
+/* Worker thread: carries a job out. Writes nothing reads back go down the
+ * pipe; anything whose answer the job needs waits for the pipe to be read
+ * first, so the commands still run in the order of the jobs. */
+static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 {
-	if (j->kind != RW_EFFECTS) {
-		redisContext *rc = conn(w);
-		int rc2 = !rc ? -1 : j->kind == RW_SAVE_SESSION
-			? l2_session_save(rc, j->session_id, &j->conv, j->ttl)
-			: l2_session_load(rc, j->session_id, &j->conv);
-		if (rc && rc2 < 0)
-			failed(w);
-		j->found = rc2 > 0;
+	if (j->kind == RW_SAVE_SESSION) {
+		/* Nothing waits for a save: one that fails only marks Redis
+		 * down. */
+		send_write(w, p, j);
 		return;
 	}
-	const struct engine_plan *p = j->plan_copy;
-	if (p && p->lookup != ENGINE_LOOKUP_NONE && !j->skip_lookup) {
+	if (j->kind == RW_LOAD_SESSION) {
+		flush(w, p);
 		redisContext *rc = conn(w);
-		l2_registry_lookup(rc, w->engine, p, &j->res);
+		int found = rc ? l2_session_load(rc, j->session_id, &j->conv) : -1;
+		if (rc && found < 0)
+			failed(w);
+		j->found = found > 0;
+		return;
+	}
+	const struct engine_plan *pl = j->plan_copy;
+	if (pl && pl->lookup != ENGINE_LOOKUP_NONE && !j->skip_lookup) {
+		flush(w, p);
+		redisContext *rc = conn(w);
+		l2_registry_lookup(rc, w->engine, pl, &j->res);
 		if (rc && rc->err)
 			failed(w);
 	}
 	/* "Your profile has been updated" is said only after the link is
 	 * written; a link Redis refuses makes the check count as not made. */
-	if (p && j->session_id[0] && j->res.registry == ENGINE_REG_FOUND &&
-	    engine_plan_links(w->engine, p, &j->res)) {
+	if (pl && j->session_id[0] && j->res.registry == ENGINE_REG_FOUND &&
+	    engine_plan_links(w->engine, pl, &j->res)) {
+		flush(w, p);
 		redisContext *rc = conn(w);
-		if (!rc || l2_link_profile(rc, j->session_id, &p->facts) < 0) {
+		if (!rc || l2_link_profile(rc, j->session_id, &pl->facts) < 0) {
 			if (rc)
 				failed(w);
 			j->res.registry = ENGINE_REG_UNAVAILABLE;
 		}
 	}
 	if (j->ticket)
-		store_ticket(w, j);
+		store_ticket(w, p, j);
 }
 
 static void *worker(void *arg)
@@ -225,27 +309,33 @@ static void *worker(void *arg)
 				pthread_mutex_lock(&w->mu);
 			}
 		}
-		struct rw_job *j = w->in_head;
-		if (!j)
+		/* What is queued, up to PIPE_MAX jobs, is one batch: its writes
+		 * share a round trip and an fsync, and its jobs go back to the
+		 * loop together, with one wake-up. The cap keeps the first
+		 * job's reply from waiting on a long queue. */
+		struct rw_job *batch = w->in_head, *last = batch;
+		if (!batch)
 			break; /* stopping, and nothing left to do */
-		w->in_head = j->next;
+		for (unsigned n = 1; n < PIPE_MAX && last->next; n++)
+			last = last->next;
+		w->in_head = last->next;
 		if (!w->in_head)
 			w->in_tail = NULL;
+		last->next = NULL;
 		pthread_mutex_unlock(&w->mu);
 
-		run_job(w, j);
+		struct pipe p = { 0 };
+		for (struct rw_job *j = batch; j; j = j->next)
+			run_job(w, &p, j);
+		flush(w, &p);
 
 		pthread_mutex_lock(&w->mu);
-		j->next = NULL;
-		/* The loop takes done jobs until there are none, so only the
-		 * first of a run needs to wake it: one wake-up (a pipe write,
-		 * a turn of the loop) per batch, not per job. */
 		bool was_empty = !w->out_head;
 		if (w->out_tail)
-			w->out_tail->next = j;
+			w->out_tail->next = batch;
 		else
-			w->out_head = j;
-		w->out_tail = j;
+			w->out_head = batch;
+		w->out_tail = last;
 		pthread_mutex_unlock(&w->mu);
 		if (was_empty)
 			w->wake(w->arg);
