@@ -36,6 +36,14 @@ static const char add_script[] =
 	"redis.call('SET', KEYS[2], id, 'EX', " DEDUPE_SECONDS ")\n"
 	"return id\n";
 
+/* Appends a meter to the list of supply points at one street address,
+ * once: loading a registry again keeps the file's order. A key of the
+ * layout before the list (one meter ID as a string) is replaced. */
+static const char addr_script[] =
+	"if redis.call('TYPE', KEYS[1]).ok == 'string' then redis.call('DEL', KEYS[1]) end\n"
+	"redis.call('LREM', KEYS[1], 0, ARGV[1])\n"
+	"return redis.call('RPUSH', KEYS[1], ARGV[1])\n";
+
 redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
 {
 	const char *u = cfg->url ? cfg->url : L2_REDIS_DEFAULT;
@@ -239,40 +247,54 @@ static int address_key(const struct engine *e, const char *street, char *key, si
 	return 0;
 }
 
+/* The first supply point at the address, in registry order, whose postcode
+ * agrees with the customer's: as reg_file_lookup does. */
+static void lookup_address(redisContext *rc, const struct engine *e,
+			   const struct slot_address *a, struct engine_results *res)
+{
+	char key[SLOT_ADDR_MAX * 2 + 64];
+	if (address_key(e, engine_address_street(a), key, sizeof(key)) < 0) {
+		res->registry = ENGINE_REG_NOT_FOUND;
+		return;
+	}
+	const char *argv[] = { "LRANGE", key, "0", "-1" };
+	redisReply *r = redisCommandArgv(rc, 4, argv, NULL);
+	/* An error (a key of another layout among them) leaves the registry
+	 * unavailable: nothing is confirmed on it. */
+	if (!r || r->type != REDIS_REPLY_ARRAY)
+		goto free_reply;
+	res->registry = ENGINE_REG_NOT_FOUND;
+	for (size_t i = 0; i < r->elements; i++) {
+		if (r->element[i]->type != REDIS_REPLY_STRING)
+			continue;
+		int found = l2_registry_get(rc, r->element[i]->str, &res->record);
+		if (found < 0) {
+			res->registry = ENGINE_REG_UNAVAILABLE;
+			break;
+		}
+		if (found && engine_postcodes_agree(a->postcode, res->record.postcode)) {
+			res->registry = ENGINE_REG_FOUND;
+			break;
+		}
+	}
+free_reply:
+	freeReplyObject(r);
+}
+
 void l2_registry_lookup(redisContext *rc, const struct engine *e,
 			const struct engine_plan *plan, struct engine_results *res)
 {
-	char meter[SLOT_METER_MAX];
 	res->registry = ENGINE_REG_NOT_ASKED;
 	if (plan->lookup == ENGINE_LOOKUP_NONE)
 		return;
 	res->registry = ENGINE_REG_UNAVAILABLE;
 	if (!rc)
 		return;
-	if (plan->lookup == ENGINE_LOOKUP_METER) {
-		snprintf(meter, sizeof(meter), "%s", plan->facts.meter.id);
-	} else {
-		char key[SLOT_ADDR_MAX * 2 + 64];
-		const struct slot_address *a = &plan->facts.address;
-		if (address_key(e, engine_address_street(a), key, sizeof(key)) < 0) {
-			res->registry = ENGINE_REG_NOT_FOUND;
-			return;
-		}
-		const char *argv[] = { "GET", key };
-		redisReply *r = redisCommandArgv(rc, 2, argv, NULL);
-		if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL)) {
-			freeReplyObject(r);
-			return;
-		}
-		if (r->type == REDIS_REPLY_NIL) {
-			freeReplyObject(r);
-			res->registry = ENGINE_REG_NOT_FOUND;
-			return;
-		}
-		snprintf(meter, sizeof(meter), "%s", r->str);
-		freeReplyObject(r);
+	if (plan->lookup == ENGINE_LOOKUP_ADDRESS) {
+		lookup_address(rc, e, &plan->facts.address, res);
+		return;
 	}
-	int found = l2_registry_get(rc, meter, &res->record);
+	int found = l2_registry_get(rc, plan->facts.meter.id, &res->record);
 	if (found >= 0)
 		res->registry = found ? ENGINE_REG_FOUND : ENGINE_REG_NOT_FOUND;
 }
@@ -291,9 +313,9 @@ int l2_registry_put(redisContext *rc, const struct engine *e, const struct engin
 		return -1;
 	if (address_key(e, r->street, akey, sizeof(akey)) < 0)
 		return 0;
-	const char *sargv[] = { "SET", akey, r->meter_id };
-	rep = redisCommandArgv(rc, 3, sargv, NULL);
-	ok = rep && rep->type == REDIS_REPLY_STATUS;
+	const char *sargv[] = { "EVAL", addr_script, "1", akey, r->meter_id };
+	rep = redisCommandArgv(rc, 5, sargv, NULL);
+	ok = rep && rep->type == REDIS_REPLY_INTEGER;
 	freeReplyObject(rep);
 	return ok ? 0 : -1;
 }

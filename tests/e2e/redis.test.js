@@ -843,6 +843,32 @@ test('registry in Redis: match, mismatch, unknown meter, bad check digit, profil
   await stopClean(server);
 });
 
+test('registry in Redis: two supply points at one street address are told apart by postcode, as in the file', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const bergen = { ...REGISTRY_LINE, meter_id: '707057500098765431', postcode: '5003', city: 'Bergen', supply_start: '2027-04-15' };
+  const file = path.join(w.dir, 'registry.jsonl');
+  fs.writeFileSync(file, [REGISTRY_LINE, bergen].map((x) => JSON.stringify(x)).join('\n') + '\n');
+  // Loaded twice: the address keeps each supply point once, in file order.
+  for (let i = 0; i < 2; i++) assert.equal((await w.cli(['registry', 'load', file])).code, 0);
+  assert.deepEqual(await w.redis.cmd('LRANGE', 'autoassist:registry:addr:storgt 12b', '0', '-1'),
+    [REGISTRY_LINE.meter_id, bergen.meter_id]);
+
+  const server = await w.serve();
+  const ask = async (place, day) => {
+    const c = await w.connect(server);
+    const r = await c.ask('m1', `When does my contract start? We move to Storgata 12B, ${place} on ${day}.`, 5000);
+    await c.close();
+    return outcome(r, 'contract_start_date');
+  };
+  assert.equal(await ask('0155 Oslo', '1 March'), 'confirmed');
+  assert.equal(await ask('5003 Bergen', '15 April'), 'confirmed');
+  assert.equal(await ask('0155 Oslo', '15 April'), 'mismatch');
+  assert.equal(await ask('5003 Bergen', '1 March'), 'mismatch');
+  assert.equal(await ask('7010 Trondheim', '1 March'), 'not_found');
+  await stopClean(server);
+});
+
 test('a confirmed contract and a ticket in one message carry the meter and date into the ticket', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
