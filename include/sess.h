@@ -18,6 +18,9 @@ struct sess {
 	double left_at;     /* when the last connection left (monotonic s) */
 	unsigned attached;  /* connections using it now */
 	struct sess *next;  /* hash chain */
+	/* The store's idle list, oldest first: the sessions no connection
+	 * uses, in the order their last one left. */
+	struct sess *idle_prev, *idle_next;
 };
 
 struct sess_store;
@@ -47,10 +50,13 @@ struct sess *sess_adopt(struct sess_store *st, const char *id,
  * when it is unknown or its TTL ran out. */
 struct sess *sess_resume(struct sess_store *st, const char *id, double now);
 
-/* A connection stops using s. */
-void sess_detach(struct sess *s, double now);
+/* A connection stops using s, a session of st. now never goes back (a
+ * monotonic clock): the idle list is kept in the order of it. */
+void sess_detach(struct sess_store *st, struct sess *s, double now);
 
-/* Drops sessions whose TTL ran out. Returns how many. */
+/* Drops sessions whose TTL ran out. Returns how many. Like making room in
+ * a full store, it takes time in proportion to what it drops, not to what
+ * the store holds. */
 size_t sess_expire(struct sess_store *st, double now);
 
 size_t sess_count(const struct sess_store *st);

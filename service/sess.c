@@ -9,6 +9,7 @@ struct sess_store {
 	struct sess **buckets;
 	size_t nbuckets, count, max;
 	double ttl;
+	struct sess *idle_head, *idle_tail; /* see struct sess */
 };
 
 struct sess_store *sess_store_new(size_t max, double ttl)
@@ -56,22 +57,40 @@ static bool expired(const struct sess_store *st, const struct sess *s, double no
 	return s->attached == 0 && now - s->left_at > st->ttl;
 }
 
-/* Drops the session whose last connection left longest ago. Returns
- * false when every session is in use. */
-static bool evict_oldest(struct sess_store *st)
+static void idle_push(struct sess_store *st, struct sess *s)
 {
-	struct sess **victim = NULL;
-	for (size_t b = 0; b < st->nbuckets; b++)
-		for (struct sess **pp = &st->buckets[b]; *pp; pp = &(*pp)->next)
-			if ((*pp)->attached == 0 && (!victim || (*pp)->left_at < (*victim)->left_at))
-				victim = pp;
-	if (!victim)
-		return false;
-	struct sess *s = *victim;
-	*victim = s->next;
+	s->idle_prev = st->idle_tail;
+	s->idle_next = NULL;
+	if (st->idle_tail)
+		st->idle_tail->idle_next = s;
+	else
+		st->idle_head = s;
+	st->idle_tail = s;
+}
+
+static void idle_remove(struct sess_store *st, struct sess *s)
+{
+	if (s->idle_prev)
+		s->idle_prev->idle_next = s->idle_next;
+	else
+		st->idle_head = s->idle_next;
+	if (s->idle_next)
+		s->idle_next->idle_prev = s->idle_prev;
+	else
+		st->idle_tail = s->idle_prev;
+	s->idle_prev = s->idle_next = NULL;
+}
+
+/* Drops an idle session. */
+static void drop(struct sess_store *st, struct sess *s)
+{
+	struct sess **pp = &st->buckets[bucket_of(st, s->id)];
+	while (*pp != s)
+		pp = &(*pp)->next;
+	*pp = s->next;
+	idle_remove(st, s);
 	free(s);
 	st->count--;
-	return true;
 }
 
 /* Makes room for one more session. Returns false when there is none. */
@@ -81,7 +100,12 @@ static bool room(struct sess_store *st, double now)
 	 * customers out by opening conversations, the longest-idle one. Only
 	 * conversations with a connection are never dropped, and the store
 	 * holds several times as many as there may be connections. */
-	return st->count < st->max || sess_expire(st, now) > 0 || evict_oldest(st);
+	if (st->count < st->max || sess_expire(st, now) > 0)
+		return true;
+	if (!st->idle_head)
+		return false;
+	drop(st, st->idle_head);
+	return true;
 }
 
 static void insert(struct sess_store *st, struct sess *s)
@@ -149,32 +173,32 @@ struct sess *sess_resume(struct sess_store *st, const char *id, double now)
 	struct sess *s = sess_id_valid(id) ? find(st, id) : NULL;
 	if (!s || expired(st, s, now))
 		return NULL;
-	s->attached++;
+	if (s->attached++ == 0)
+		idle_remove(st, s);
 	return s;
 }
 
-void sess_detach(struct sess *s, double now)
+void sess_detach(struct sess_store *st, struct sess *s, double now)
 {
-	if (s->attached)
-		s->attached--;
 	s->left_at = now;
+	if (s->attached > 1) {
+		s->attached--;
+		return;
+	}
+	/* The last connection left (or one left twice): to the list's end. */
+	if (s->attached == 0)
+		idle_remove(st, s);
+	s->attached = 0;
+	idle_push(st, s);
 }
 
 size_t sess_expire(struct sess_store *st, double now)
 {
 	size_t dropped = 0;
-	for (size_t b = 0; b < st->nbuckets; b++)
-		for (struct sess **pp = &st->buckets[b]; *pp;) {
-			struct sess *s = *pp;
-			if (expired(st, s, now)) {
-				*pp = s->next;
-				free(s);
-				dropped++;
-			} else {
-				pp = &s->next;
-			}
-		}
-	st->count -= dropped;
+	while (st->idle_head && expired(st, st->idle_head, now)) {
+		drop(st, st->idle_head);
+		dropped++;
+	}
 	return dropped;
 }
 

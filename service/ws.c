@@ -309,7 +309,7 @@ static int attach(struct conn *c, const char *want, int lang)
 	double now = now_s();
 	bool resumed = false;
 	if (c->sess) {
-		sess_detach(c->sess, now);
+		sess_detach(s->sessions, c->sess, now);
 		c->sess = NULL;
 	}
 	if (want && (c->sess = sess_resume(s->sessions, want, now)))
@@ -764,7 +764,7 @@ static void collect(struct ws_server *s)
 				c->inflight = NULL;
 				resume_inbound(c);
 			} else {
-				sess_detach(ctx->sess, now_s());
+				sess_detach(s->sessions, ctx->sess, now_s());
 			}
 			json_object_put(ctx->id);
 			free(ctx);
@@ -952,7 +952,7 @@ static void closed(struct conn *c)
 		/* The job still says its reply into the session, then lets go. */
 		((struct job_ctx *)c->inflight->owner)->conn = NULL;
 	else if (c->sess)
-		sess_detach(c->sess, now_s());
+		sess_detach(s->sessions, c->sess, now_s());
 	free_queue(c);
 	for (struct inmsg *m = c->in_head, *n; m; m = n) {
 		n = m->next;

@@ -1,0 +1,129 @@
+/* Tests for sess: a conversation outlives its connection by the TTL, a full
+ * store makes room from the longest-idle conversation and never from one
+ * in use, and expiry drops exactly the conversations past their TTL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "sess.h"
+
+static void test_resume_within_ttl(void **state)
+{
+	(void)state;
+	struct sess_store *st = sess_store_new(8, 10.0);
+	assert_non_null(st);
+	struct sess *a = sess_create(st, 0, 0.0);
+	assert_non_null(a);
+	assert_true(sess_id_valid(a->id));
+	char id[SESS_ID_LEN + 1];
+	memcpy(id, a->id, sizeof(id));
+	sess_detach(st, a, 1.0);
+	assert_ptr_equal(sess_resume(st, id, 10.5), a);
+	assert_int_equal(a->attached, 1);
+	sess_detach(st, a, 11.0);
+	assert_null(sess_resume(st, id, 21.5)); /* past the TTL */
+	assert_null(sess_resume(st, "not-an-id", 11.0));
+	sess_store_free(st);
+}
+
+/* A full store drops the conversation whose last connection left longest
+ * ago; one resumed meanwhile is in use, so the next oldest goes. */
+static void test_full_store_evicts_longest_idle(void **state)
+{
+	(void)state;
+	struct sess_store *st = sess_store_new(3, 1000.0);
+	struct sess *s[3];
+	char ids[3][SESS_ID_LEN + 1];
+	for (int i = 0; i < 3; i++) {
+		assert_non_null(s[i] = sess_create(st, 0, 0.0));
+		memcpy(ids[i], s[i]->id, SESS_ID_LEN + 1);
+	}
+	sess_detach(st, s[1], 1.0);
+	sess_detach(st, s[0], 2.0);
+	sess_detach(st, s[2], 3.0);
+	assert_ptr_equal(sess_resume(st, ids[1], 4.0), s[1]);
+	struct sess *d = sess_create(st, 0, 5.0);
+	assert_non_null(d);
+	assert_int_equal(sess_count(st), 3);
+	assert_null(sess_resume(st, ids[0], 6.0)); /* the longest idle: gone */
+	assert_ptr_equal(sess_resume(st, ids[2], 6.0), s[2]);
+	/* Now every conversation has a connection: no room. */
+	assert_null(sess_create(st, 0, 7.0));
+	assert_int_equal(sess_count(st), 3);
+	sess_store_free(st);
+}
+
+/* Two connections on one conversation: it is idle only once both left. */
+static void test_idle_after_last_connection(void **state)
+{
+	(void)state;
+	struct sess_store *st = sess_store_new(2, 1000.0);
+	struct sess *a = sess_create(st, 0, 0.0);
+	struct sess *b = sess_create(st, 0, 0.0);
+	char ida[SESS_ID_LEN + 1];
+	memcpy(ida, a->id, sizeof(ida));
+	assert_ptr_equal(sess_resume(st, ida, 1.0), a);
+	sess_detach(st, b, 2.0);
+	sess_detach(st, a, 3.0); /* a still has a connection */
+	assert_non_null(sess_create(st, 0, 4.0)); /* so b goes */
+	assert_ptr_equal(sess_resume(st, ida, 4.0), a);
+	sess_detach(st, a, 5.0);
+	sess_detach(st, a, 6.0);
+	sess_detach(st, a, 7.0); /* a third detach changes nothing */
+	assert_non_null(sess_create(st, 0, 8.0)); /* now a goes */
+	assert_null(sess_resume(st, ida, 9.0));
+	sess_store_free(st);
+}
+
+/* Expiry drops what is past its TTL, in any number, and nothing else;
+ * a full store uses it before evicting a live conversation. */
+static void test_expiry(void **state)
+{
+	(void)state;
+	enum { N = 1000 };
+	struct sess_store *st = sess_store_new(N, 10.0);
+	static char ids[N][SESS_ID_LEN + 1];
+	for (int i = 0; i < N; i++) {
+		struct sess *s = sess_create(st, 0, 0.0);
+		assert_non_null(s);
+		memcpy(ids[i], s->id, SESS_ID_LEN + 1);
+		/* Even ones left at 1 s, odd ones stay attached. */
+		if (i % 2 == 0)
+			sess_detach(st, s, 1.0);
+	}
+	assert_int_equal(sess_expire(st, 10.5), 0);
+	assert_int_equal(sess_expire(st, 11.5), N / 2);
+	assert_int_equal(sess_count(st), N / 2);
+	for (int i = 0; i < N; i += 2)
+		assert_null(sess_resume(st, ids[i], 12.0));
+	/* Full again; one idle since 20 s is past its TTL at 31 s, so it
+	 * goes rather than the one idle since 25 s. */
+	for (int i = 0; i < N / 2; i++)
+		assert_non_null(sess_create(st, 0, 12.0));
+	struct sess *x = sess_resume(st, ids[1], 13.0);
+	struct sess *y = sess_resume(st, ids[3], 13.0);
+	assert_non_null(x);
+	assert_non_null(y);
+	sess_detach(st, x, 13.5);
+	sess_detach(st, x, 20.0);
+	sess_detach(st, y, 13.5);
+	sess_detach(st, y, 25.0);
+	assert_non_null(sess_create(st, 0, 31.0));
+	assert_null(sess_resume(st, ids[1], 31.0));
+	assert_ptr_equal(sess_resume(st, ids[3], 31.0), y);
+	sess_store_free(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_resume_within_ttl),
+		cmocka_unit_test(test_full_store_evicts_longest_idle),
+		cmocka_unit_test(test_idle_after_last_connection),
+		cmocka_unit_test(test_expiry),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
