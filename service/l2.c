@@ -247,33 +247,45 @@ static int address_key(const struct engine *e, const char *street, char *key, si
 	return 0;
 }
 
-/* The first supply point at the address, in registry order, whose postcode
- * agrees with the customer's: as reg_file_lookup does. */
+/* The first supply point at the address, in registry order, whose record
+ * is at that street address and whose postcode agrees with the customer's:
+ * as reg_file_lookup does. The record's own street is checked because a
+ * list may still name a meter that has moved since (changed by hand). */
 static void lookup_address(redisContext *rc, const struct engine *e,
 			   const struct slot_address *a, struct engine_results *res)
 {
-	char key[SLOT_ADDR_MAX * 2 + 64];
+	char key[SLOT_ADDR_MAX * 2 + 64], rkey[SLOT_ADDR_MAX * 2 + 64];
+	struct engine_record rec;
 	if (address_key(e, engine_address_street(a), key, sizeof(key)) < 0) {
 		res->registry = ENGINE_REG_NOT_FOUND;
 		return;
 	}
 	const char *argv[] = { "LRANGE", key, "0", "-1" };
 	redisReply *r = redisCommandArgv(rc, 4, argv, NULL);
-	/* An error (a key of another layout among them) leaves the registry
-	 * unavailable: nothing is confirmed on it. */
-	if (!r || r->type != REDIS_REPLY_ARRAY)
+	if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "WRONGTYPE", 9) == 0) {
+		/* The index as builds before the list wrote it: one meter ID. */
+		freeReplyObject(r);
+		const char *gargv[] = { "GET", key };
+		r = redisCommandArgv(rc, 2, gargv, NULL);
+	}
+	if (!r || (r->type != REDIS_REPLY_ARRAY && r->type != REDIS_REPLY_STRING &&
+		   r->type != REDIS_REPLY_NIL))
 		goto free_reply;
 	res->registry = ENGINE_REG_NOT_FOUND;
-	for (size_t i = 0; i < r->elements; i++) {
-		if (r->element[i]->type != REDIS_REPLY_STRING)
+	size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : r->type == REDIS_REPLY_STRING;
+	for (size_t i = 0; i < n; i++) {
+		const redisReply *m = r->type == REDIS_REPLY_ARRAY ? r->element[i] : r;
+		if (m->type != REDIS_REPLY_STRING)
 			continue;
-		int found = l2_registry_get(rc, r->element[i]->str, &res->record);
+		int found = l2_registry_get(rc, m->str, &rec);
 		if (found < 0) {
 			res->registry = ENGINE_REG_UNAVAILABLE;
 			break;
 		}
-		if (found && engine_postcodes_agree(a->postcode, res->record.postcode)) {
+		if (found && address_key(e, rec.street, rkey, sizeof(rkey)) == 0 &&
+		    strcmp(rkey, key) == 0 && engine_postcodes_agree(a->postcode, rec.postcode)) {
 			res->registry = ENGINE_REG_FOUND;
+			res->record = rec;
 			break;
 		}
 	}
@@ -302,16 +314,29 @@ void l2_registry_lookup(redisContext *rc, const struct engine *e,
 int l2_registry_put(redisContext *rc, const struct engine *e, const struct engine_record *r)
 {
 	char key[128], date[SLOT_DATE_ISO], akey[SLOT_ADDR_MAX * 2 + 64];
+	char old[SLOT_ADDR_MAX * 2 + 64];
 	snprintf(key, sizeof(key), REG_METER "%s", r->meter_id);
 	slot_date_iso(r->supply_start, date);
+	bool indexed = address_key(e, r->street, akey, sizeof(akey)) == 0;
+	/* A meter that moved leaves the list of its old street address. */
+	const char *hargv[] = { "HGET", key, "address" };
+	redisReply *rep = redisCommandArgv(rc, 3, hargv, NULL);
+	if (!rep)
+		return -1;
+	if (rep->type == REDIS_REPLY_STRING && address_key(e, rep->str, old, sizeof(old)) == 0 &&
+	    (!indexed || strcmp(old, akey) != 0)) {
+		const char *largv[] = { "LREM", old, "0", r->meter_id };
+		freeReplyObject(redisCommandArgv(rc, 4, largv, NULL));
+	}
+	freeReplyObject(rep);
 	const char *argv[] = { "HSET", key, "meter_id", r->meter_id, "address", r->street,
 			       "postcode", r->postcode, "city", r->city, "supply_start", date };
-	redisReply *rep = redisCommandArgv(rc, 12, argv, NULL);
+	rep = redisCommandArgv(rc, 12, argv, NULL);
 	int ok = rep && rep->type == REDIS_REPLY_INTEGER;
 	freeReplyObject(rep);
 	if (!ok)
 		return -1;
-	if (address_key(e, r->street, akey, sizeof(akey)) < 0)
+	if (!indexed)
 		return 0;
 	const char *sargv[] = { "EVAL", addr_script, "1", akey, r->meter_id };
 	rep = redisCommandArgv(rc, 5, sargv, NULL);
@@ -355,7 +380,6 @@ int l2_session_save_recv(redisContext *rc)
 	freeReplyObject(r);
 	return ok ? 0 : -1;
 }
-
 
 int l2_session_load(redisContext *rc, const char *id, struct engine_session *s)
 {

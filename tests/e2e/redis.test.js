@@ -866,6 +866,28 @@ test('registry in Redis: two supply points at one street address are told apart 
   assert.equal(await ask('0155 Oslo', '15 April'), 'mismatch');
   assert.equal(await ask('5003 Bergen', '1 March'), 'mismatch');
   assert.equal(await ask('7010 Trondheim', '1 March'), 'not_found');
+
+  // The index as builds before the list wrote it (one meter ID as a
+  // string) is still read, and the next load replaces it.
+  const key = 'autoassist:registry:addr:storgt 12b';
+  await w.redis.cmd('DEL', key);
+  await w.redis.cmd('SET', key, bergen.meter_id);
+  assert.equal(await ask('5003 Bergen', '15 April'), 'confirmed');
+  assert.equal(await ask('0155 Oslo', '1 March'), 'not_found');
+  assert.equal((await w.cli(['registry', 'load', file])).code, 0);
+  assert.equal(await ask('0155 Oslo', '1 March'), 'confirmed');
+
+  // The Oslo meter moves to another street: it leaves Storgata's list, and
+  // Storgata 12B in Oslo is no longer found.
+  const moved = { ...REGISTRY_LINE, address: 'Kirkeveien 3' }; // the same postcode
+  fs.writeFileSync(file, [moved, bergen].map((x) => JSON.stringify(x)).join('\n') + '\n');
+  assert.equal((await w.cli(['registry', 'load', file])).code, 0);
+  assert.deepEqual(await w.redis.cmd('LRANGE', key, '0', '-1'), [bergen.meter_id]);
+  assert.equal(await ask('0155 Oslo', '1 March'), 'not_found');
+  assert.equal(await ask('5003 Bergen', '15 April'), 'confirmed');
+  // Even a list changed by hand to name it again does not confirm it.
+  await w.redis.cmd('LPUSH', key, REGISTRY_LINE.meter_id);
+  assert.equal(await ask('0155 Oslo', '1 March'), 'not_found');
   await stopClean(server);
 });
 
