@@ -653,7 +653,10 @@ static void handle(struct conn *c, const char *data, size_t len)
 	s->ready_tail = c;
 }
 
-/* Processes the messages that waited, until one waits for Redis again. */
+/* Processes the messages that waited, until one waits for Redis again.
+ * Behind that one the queue keeps queue_max messages, as handle does while
+ * one waits; the rest of what a turn read is refused, in order, as each
+ * would have been on arrival. */
 static void resume_inbound(struct conn *c)
 {
 	while (c->in_head && !c->inflight && !c->close_code) {
@@ -663,6 +666,20 @@ static void resume_inbound(struct conn *c)
 			c->in_tail = NULL;
 		c->nin--;
 		process(c, m->data, m->len, m->t_recv);
+		free(m);
+	}
+	if (!c->inflight || c->nin <= c->srv->cfg.queue_max)
+		return;
+	struct inmsg *keep = c->in_head;
+	for (unsigned k = 1; k < c->srv->cfg.queue_max; k++)
+		keep = keep->next;
+	struct inmsg *m = keep->next;
+	keep->next = NULL;
+	c->in_tail = keep;
+	c->nin = c->srv->cfg.queue_max;
+	for (struct inmsg *n; m; m = n) {
+		n = m->next;
+		send_error(c, "rate_limited", "too many messages waiting; slow down", NULL);
 		free(m);
 	}
 }

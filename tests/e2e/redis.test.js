@@ -555,6 +555,35 @@ test('twenty customers escalating at once while Redis is killed and restarted: e
   await stopClean(server);
 });
 
+test('--queue 4 behind a ticket Redis is slow to take: four more wait, the rest of one TCP segment is refused at once', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve(['--queue', '4', '--rate', '1000', '--burst', '1000', '--redis-timeout', '5']);
+  const c = await w.connect(server);
+  w.redis.pause();
+  const sock = c.ws._socket;
+  sock.cork();
+  for (let i = 0; i < 10; i++) c.send({ type: 'message', id: `m${i}`, text: 'Our solar inverter shows a red light.' });
+  process.nextTick(() => sock.uncork());
+  const errors = [];
+  while (errors.length < 5) {
+    const f = await c.next(3000);
+    if (f.type === 'error') errors.push(f);
+    else assert.equal(f.type, 'typing', JSON.stringify(f));
+  }
+  assert.deepEqual(errors.map((e) => e.code), Array(5).fill('rate_limited'));
+  w.redis.resume();
+  const replies = [];
+  while (replies.length < 5) {
+    const f = await c.next(6000);
+    if (f.type === 'reply') replies.push(f.in_reply_to);
+    else assert.equal(f.type, 'typing', JSON.stringify(f));
+  }
+  assert.deepEqual(replies, ['m0', 'm1', 'm2', 'm3', 'm4']);
+  await c.close();
+  await stopClean(server);
+});
+
 test('Redis paused past --redis-timeout: tickets go to the spool, and a write Redis runs late adds no duplicate', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
