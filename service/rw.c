@@ -196,6 +196,8 @@ static void flush(struct rw *w, struct pipe *p)
  * command could not be queued); -2 for a ticket without a ticket_id. */
 static int send_write(struct rw *w, struct pipe *p, struct rw_job *j)
 {
+	/* A batch holds at most PIPE_MAX jobs of one write each, so the pipe
+	 * never fills today; this keeps its array safe if that changes. */
 	if (p->n == PIPE_MAX)
 		flush(w, p);
 	/* While the pipe holds writes nothing else does I/O on its
@@ -287,6 +289,25 @@ static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 		store_ticket(w, p, j);
 }
 
+/* Worker thread: gives the done jobs first .. last back to the loop. The
+ * loop takes done jobs until there are none, so only the first of a run
+ * needs to wake it: one wake-up (a pipe write, a turn of the loop) per
+ * run, not per job. */
+static void hand_back(struct rw *w, struct rw_job *first, struct rw_job *last)
+{
+	last->next = NULL;
+	pthread_mutex_lock(&w->mu);
+	bool was_empty = !w->out_head;
+	if (w->out_tail)
+		w->out_tail->next = first;
+	else
+		w->out_head = first;
+	w->out_tail = last;
+	pthread_mutex_unlock(&w->mu);
+	if (was_empty)
+		w->wake(w->arg);
+}
+
 static void *worker(void *arg)
 {
 	struct rw *w = arg;
@@ -310,9 +331,7 @@ static void *worker(void *arg)
 			}
 		}
 		/* What is queued, up to PIPE_MAX jobs, is one batch: its writes
-		 * share a round trip and an fsync, and its jobs go back to the
-		 * loop together, with one wake-up. The cap keeps the first
-		 * job's reply from waiting on a long queue. */
+		 * share a round trip and an fsync. */
 		struct rw_job *batch = w->in_head, *last = batch;
 		if (!batch)
 			break; /* stopping, and nothing left to do */
@@ -324,21 +343,21 @@ static void *worker(void *arg)
 		last->next = NULL;
 		pthread_mutex_unlock(&w->mu);
 
+		/* Whenever the pipe is empty, every job run so far is done: those
+		 * go back to the loop then, not after the whole batch. */
 		struct pipe p = { 0 };
-		for (struct rw_job *j = batch; j; j = j->next)
+		struct rw_job *first = batch;
+		for (struct rw_job *j = batch, *next; j; j = next) {
+			next = j->next;
 			run_job(w, &p, j);
+			if (!p.n) {
+				hand_back(w, first, j);
+				first = next;
+			}
+		}
 		flush(w, &p);
-
-		pthread_mutex_lock(&w->mu);
-		bool was_empty = !w->out_head;
-		if (w->out_tail)
-			w->out_tail->next = batch;
-		else
-			w->out_head = batch;
-		w->out_tail = last;
-		pthread_mutex_unlock(&w->mu);
-		if (was_empty)
-			w->wake(w->arg);
+		if (first)
+			hand_back(w, first, last);
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);

@@ -72,7 +72,7 @@ static void test_idle_after_last_connection(void **state)
 	assert_ptr_equal(sess_resume(st, ida, 4.0), a);
 	sess_detach(st, a, 5.0);
 	sess_detach(st, a, 6.0);
-	sess_detach(st, a, 7.0); /* a third detach changes nothing */
+	sess_detach(st, a, 7.0); /* one detach too many: a stays idle, since 7 s */
 	assert_non_null(sess_create(st, 0, 8.0)); /* now a goes */
 	assert_null(sess_resume(st, ida, 9.0));
 	sess_store_free(st);
