@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/queue.h>
 
 #include "engine.h"
 
@@ -18,9 +19,9 @@ struct sess {
 	double left_at;     /* when the last connection left (monotonic s) */
 	unsigned attached;  /* connections using it now */
 	struct sess *next;  /* hash chain */
-	/* The store's idle list, oldest first: the sessions no connection
+	/* On the store's idle list, oldest first: the sessions no connection
 	 * uses, in the order their last one left. */
-	struct sess *idle_prev, *idle_next;
+	TAILQ_ENTRY(sess) idle;
 };
 
 struct sess_store;

@@ -9,7 +9,7 @@ struct sess_store {
 	struct sess **buckets;
 	size_t nbuckets, count, max;
 	double ttl;
-	struct sess *idle_head, *idle_tail; /* see struct sess */
+	TAILQ_HEAD(, sess) idle; /* see struct sess */
 };
 
 struct sess_store *sess_store_new(size_t max, double ttl)
@@ -27,6 +27,7 @@ struct sess_store *sess_store_new(size_t max, double ttl)
 	}
 	st->max = max;
 	st->ttl = ttl;
+	TAILQ_INIT(&st->idle);
 	return st;
 }
 
@@ -57,30 +58,6 @@ static bool expired(const struct sess_store *st, const struct sess *s, double no
 	return s->attached == 0 && now - s->left_at > st->ttl;
 }
 
-static void idle_push(struct sess_store *st, struct sess *s)
-{
-	s->idle_prev = st->idle_tail;
-	s->idle_next = NULL;
-	if (st->idle_tail)
-		st->idle_tail->idle_next = s;
-	else
-		st->idle_head = s;
-	st->idle_tail = s;
-}
-
-static void idle_remove(struct sess_store *st, struct sess *s)
-{
-	if (s->idle_prev)
-		s->idle_prev->idle_next = s->idle_next;
-	else
-		st->idle_head = s->idle_next;
-	if (s->idle_next)
-		s->idle_next->idle_prev = s->idle_prev;
-	else
-		st->idle_tail = s->idle_prev;
-	s->idle_prev = s->idle_next = NULL;
-}
-
 /* Drops an idle session. */
 static void drop(struct sess_store *st, struct sess *s)
 {
@@ -88,7 +65,7 @@ static void drop(struct sess_store *st, struct sess *s)
 	while (*pp != s)
 		pp = &(*pp)->next;
 	*pp = s->next;
-	idle_remove(st, s);
+	TAILQ_REMOVE(&st->idle, s, idle);
 	free(s);
 	st->count--;
 }
@@ -102,9 +79,9 @@ static bool room(struct sess_store *st, double now)
 	 * holds several times as many as there may be connections. */
 	if (st->count < st->max || sess_expire(st, now) > 0)
 		return true;
-	if (!st->idle_head)
+	if (TAILQ_EMPTY(&st->idle))
 		return false;
-	drop(st, st->idle_head);
+	drop(st, TAILQ_FIRST(&st->idle));
 	return true;
 }
 
@@ -174,7 +151,7 @@ struct sess *sess_resume(struct sess_store *st, const char *id, double now)
 	if (!s || expired(st, s, now))
 		return NULL;
 	if (s->attached++ == 0)
-		idle_remove(st, s);
+		TAILQ_REMOVE(&st->idle, s, idle);
 	return s;
 }
 
@@ -187,18 +164,16 @@ void sess_detach(struct sess_store *st, struct sess *s, double now)
 	}
 	/* The last connection left (or one left twice): to the list's end. */
 	if (s->attached == 0)
-		idle_remove(st, s);
+		TAILQ_REMOVE(&st->idle, s, idle);
 	s->attached = 0;
-	idle_push(st, s);
+	TAILQ_INSERT_TAIL(&st->idle, s, idle);
 }
 
 size_t sess_expire(struct sess_store *st, double now)
 {
 	size_t dropped = 0;
-	while (st->idle_head && expired(st, st->idle_head, now)) {
-		drop(st, st->idle_head);
-		dropped++;
-	}
+	for (struct sess *s; (s = TAILQ_FIRST(&st->idle)) && expired(st, s, now); dropped++)
+		drop(st, s);
 	return dropped;
 }
 

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sys/queue.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -70,7 +71,7 @@ struct inmsg {
 struct conn {
 	struct ws_server *srv;
 	struct lws *wsi;
-	struct conn *prev, *next;
+	TAILQ_ENTRY(conn) link; /* the server's conns */
 	unsigned long long id;
 	struct sess *sess;
 	struct frame *head, *tail;
@@ -89,8 +90,10 @@ struct conn {
 	/* On the server's ready list: it has messages read in this turn of
 	 * the loop and not decided yet. */
 	bool ready;
-	struct conn *ready_prev, *ready_next;
+	TAILQ_ENTRY(conn) ready_link;
 };
+
+TAILQ_HEAD(conn_list, conn);
 
 struct ws_server {
 	struct ws_config cfg;
@@ -115,8 +118,8 @@ struct ws_server {
 	lws_retry_bo_t retry;
 	lws_sorted_usec_list_t tick_timer;
 	unsigned long ticks;
-	struct conn *conns;
-	struct conn *ready_head, *ready_tail; /* see run_batch */
+	struct conn_list conns;
+	struct conn_list ready; /* see run_batch */
 	unsigned long long next_id;
 	bool draining;
 	struct rw *rw;     /* NULL without Redis */
@@ -589,21 +592,6 @@ static bool valid_utf8(const unsigned char *s, size_t n)
 	return true;
 }
 
-static void unready(struct conn *c)
-{
-	struct ws_server *s = c->srv;
-	if (c->ready_prev)
-		c->ready_prev->ready_next = c->ready_next;
-	else
-		s->ready_head = c->ready_next;
-	if (c->ready_next)
-		c->ready_next->ready_prev = c->ready_prev;
-	else
-		s->ready_tail = c->ready_prev;
-	c->ready_prev = c->ready_next = NULL;
-	c->ready = false;
-}
-
 /* Takes one complete text message and queues it. Messages are decided in
  * batches, by run_batch once the loop has read all it can in this turn,
  * so the engine's code and tables stay in cache from one message to the
@@ -645,12 +633,7 @@ static void handle(struct conn *c, const char *data, size_t len)
 	if (c->inflight || c->ready)
 		return;
 	c->ready = true;
-	c->ready_prev = s->ready_tail;
-	if (s->ready_tail)
-		s->ready_tail->ready_next = c;
-	else
-		s->ready_head = c;
-	s->ready_tail = c;
+	TAILQ_INSERT_TAIL(&s->ready, c, ready_link);
 }
 
 /* Processes the messages that waited, until one waits for Redis again.
@@ -690,7 +673,8 @@ static void settle(struct conn *c)
 {
 	if (!c->ready)
 		return;
-	unready(c);
+	TAILQ_REMOVE(&c->srv->ready, c, ready_link);
+	c->ready = false;
 	resume_inbound(c);
 }
 
@@ -698,8 +682,8 @@ static void settle(struct conn *c)
  * connection in the order they arrived. */
 static void run_batch(struct ws_server *s)
 {
-	while (s->ready_head)
-		settle(s->ready_head);
+	for (struct conn *c; (c = TAILQ_FIRST(&s->ready));)
+		settle(c);
 }
 
 /* Asks Redis for a conversation this process does not hold. Returns 0
@@ -978,12 +962,7 @@ static void closed(struct conn *c)
 	c->in_head = c->in_tail = NULL;
 	free(c->rx);
 	c->rx = NULL;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	TAILQ_REMOVE(&s->conns, c, link);
 	s->metrics.connections_open--;
 	log_event("info", "close", conn_fields(c));
 	c->srv = NULL;
@@ -1012,10 +991,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		c->id = ++s->next_id;
 		c->tokens = s->cfg.burst;
 		c->refilled = now_s();
-		c->next = s->conns;
-		if (s->conns)
-			s->conns->prev = c;
-		s->conns = c;
+		TAILQ_INSERT_HEAD(&s->conns, c, link);
 		s->metrics.connections_open++;
 		s->metrics.connections_total++;
 		log_event("info", "connect", conn_fields(c));
@@ -1109,10 +1085,11 @@ static void tick(lws_sorted_usec_list_t *sul)
 {
 	struct ws_server *s = lws_container_of(sul, struct ws_server, tick_timer);
 	double now = now_s();
+	struct conn *c;
 	log_flush();
 	/* A client that stopped reading while sending nothing more is found
 	 * here rather than at its next message. */
-	for (struct conn *c = s->conns; c; c = c->next)
+	TAILQ_FOREACH(c, &s->conns, link)
 		if (!c->dead && slow_reader(c, now))
 			drop_slow_reader(c);
 	if (++s->ticks % EXPIRE_EVERY_TICKS == 0) {
@@ -1137,6 +1114,8 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	s->cfg = *cfg;
 	s->engine = e;
 	s->registry = registry;
+	TAILQ_INIT(&s->conns);
+	TAILQ_INIT(&s->ready);
 	s->scr = engine_scratch_new(e);
 	s->plan = malloc(sizeof(*s->plan));
 	s->reply = malloc(sizeof(*s->reply));
@@ -1286,10 +1265,11 @@ int ws_server_run(struct ws_server *s, volatile sig_atomic_t *stop)
 	/* Stop accepting, let what is queued go out, then say goodbye. */
 	s->draining = true;
 	log_event("info", "draining", NULL);
-	for (struct conn *c = s->conns; c; c = c->next)
+	struct conn *c;
+	TAILQ_FOREACH(c, &s->conns, link)
 		close_after_queue(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 	double until = now_s() + s->cfg.drain_timeout;
-	while ((s->conns || s->inflight) && now_s() < until)
+	while ((!TAILQ_EMPTY(&s->conns) || s->inflight) && now_s() < until)
 		if (turn(s, 100) < 0)
 			break;
 	log_event("info", "stopped", NULL);
