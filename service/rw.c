@@ -128,9 +128,9 @@ static void drain(struct rw *w)
 }
 
 /* Worker thread: the writes sent to Redis whose replies are not read yet.
- * With appendfsync always, Redis fsyncs once per batch of commands it
- * reads together, so writes sent back to back cost one fsync, not one
- * each; and one round trip. */
+ * They cost one round trip, not one each, and with appendfsync always one
+ * fsync per read Redis makes of them (16 KB, a few tickets), not one per
+ * write. */
 struct pipe {
 	redisContext *rc;            /* the connection they went out on */
 	struct rw_job *jobs[PIPE_MAX];
