@@ -45,6 +45,11 @@ int l2_add(redisContext *rc, const char *stream, json_object *ticket, char *id, 
 int l2_add_send(redisContext *rc, const char *stream, json_object *ticket);
 int l2_add_recv(redisContext *rc, char *id, size_t idlen);
 
+/* What the reply r (NULL: none came) to an l2_add_send says, as l2_add
+ * returns it: for a reply read some other way, such as an element of
+ * EXEC's. */
+int l2_add_result(const redisReply *r, char *id, size_t idlen);
+
 /* Looks the plan's registry question up: by meter ID or by address.
  * Fills res->registry and res->record. */
 void l2_registry_lookup(redisContext *rc, const struct engine *e,
@@ -61,10 +66,11 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
 
 /* Stores a conversation (its bytes, see struct engine_session) under its
  * session id for ttl seconds, so a restarted or another instance of the
- * server continues it. Pipelined, as l2_add_send and l2_add_recv: the send
- * queues the command, the recv reads its reply. Each returns 0 or -1. */
+ * server continues it. Pipelined: the send queues the command (0 or -1),
+ * and l2_session_save_result says whether its reply r stored it (0 or
+ * -1), as l2_add_result does for a ticket. */
 int l2_session_save_send(redisContext *rc, const char *id, const struct engine_session *s, int ttl);
-int l2_session_save_recv(redisContext *rc);
+int l2_session_save_result(const redisReply *r);
 
 /* Reads a stored conversation: 1 found, 0 not found (or stored by a build
  * with another layout), -1 Redis error. */

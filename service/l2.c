@@ -179,18 +179,19 @@ int l2_add_send(redisContext *rc, const char *stream, json_object *t)
 	return rc_;
 }
 
+int l2_add_result(const redisReply *r, char *id, size_t idlen)
+{
+	if (r && r->type == REDIS_REPLY_STRING) {
+		snprintf(id, idlen, "%s", r->str);
+		return 0;
+	}
+	return r && r->type == REDIS_REPLY_ERROR && !transient(r->str) ? -2 : -1;
+}
+
 int l2_add_recv(redisContext *rc, char *id, size_t idlen)
 {
 	redisReply *r = NULL;
-	int rc_ = -1;
-	if (redisGetReply(rc, (void **)&r) == REDIS_OK && r) {
-		if (r->type == REDIS_REPLY_STRING) {
-			snprintf(id, idlen, "%s", r->str);
-			rc_ = 0;
-		} else if (r->type == REDIS_REPLY_ERROR && !transient(r->str)) {
-			rc_ = -2;
-		}
-	}
+	int rc_ = redisGetReply(rc, (void **)&r) == REDIS_OK ? l2_add_result(r, id, idlen) : -1;
 	freeReplyObject(r);
 	return rc_;
 }
@@ -373,12 +374,9 @@ int l2_session_save_send(redisContext *rc, const char *id, const struct engine_s
 	return redisAppendCommandArgv(rc, 5, argv, lens) == REDIS_OK ? 0 : -1;
 }
 
-int l2_session_save_recv(redisContext *rc)
+int l2_session_save_result(const redisReply *r)
 {
-	redisReply *r = NULL;
-	int ok = redisGetReply(rc, (void **)&r) == REDIS_OK && r && r->type == REDIS_REPLY_STATUS;
-	freeReplyObject(r);
-	return ok ? 0 : -1;
+	return r && r->type == REDIS_REPLY_STATUS ? 0 : -1;
 }
 
 int l2_session_load(redisContext *rc, const char *id, struct engine_session *s)

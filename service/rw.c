@@ -127,12 +127,14 @@ static void drain(struct rw *w)
 	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
 }
 
-/* Worker thread: the writes sent to Redis whose replies are not read yet.
- * They cost one round trip, not one each, and with appendfsync always one
- * fsync per read Redis makes of them (16 KB, a few tickets), not one per
- * write. */
+/* Worker thread: the writes sent to Redis whose replies are not read yet,
+ * in one MULTI/EXEC transaction. They cost one round trip, not one each,
+ * and with appendfsync always one fsync: Redis writes a transaction to its
+ * append-only file at EXEC, where writes merely sent back to back got an
+ * fsync for every 16 KB it read of them. */
 struct pipe {
 	redisContext *rc;            /* the connection they went out on */
+	bool open;                   /* MULTI sent */
 	struct rw_job *jobs[PIPE_MAX];
 	unsigned n;
 };
@@ -157,24 +159,41 @@ static void spool_ticket(struct rw *w, struct rw_job *j)
 	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
 }
 
-/* Worker thread: reads the replies to what the pipe holds, in order. Once
- * one fails, the connection is not trusted for the rest: their tickets go
- * to the spool in order (l2_add is idempotent, so one that did reach Redis
- * is not added twice when the spool drains). */
+/* Worker thread: sends EXEC and reads the replies to what the pipe holds,
+ * in order. Once one fails, the connection is not trusted for the rest:
+ * their tickets go to the spool in order (l2_add is idempotent, so one
+ * that did reach Redis is not added twice when the spool drains). */
 static void flush(struct rw *w, struct pipe *p)
 {
-	bool broken = false;
+	if (!p->open)
+		return;
+	/* MULTI's +OK and a +QUEUED for each write come first: an error
+	 * among them (out of memory, read-only) makes EXEC refuse them all. */
+	redisReply *exec = NULL;
+	bool broken = redisAppendCommand(p->rc, "EXEC") != REDIS_OK;
+	for (unsigned k = 0; k <= p->n && !broken; k++) {
+		redisReply *r = NULL;
+		broken = redisGetReply(p->rc, (void **)&r) != REDIS_OK || !r ||
+			 r->type == REDIS_REPLY_ERROR;
+		freeReplyObject(r);
+	}
+	if (!broken && (redisGetReply(p->rc, (void **)&exec) != REDIS_OK || !exec ||
+			exec->type != REDIS_REPLY_ARRAY || exec->elements != p->n))
+		broken = true;
+	if (broken)
+		failed(w);
 	for (unsigned k = 0; k < p->n; k++) {
 		struct rw_job *j = p->jobs[k];
+		const redisReply *r = broken ? NULL : exec->element[k];
 		if (j->kind == RW_SAVE_SESSION) {
-			if (!broken && l2_session_save_recv(p->rc) < 0) {
+			if (!broken && l2_session_save_result(r) < 0) {
 				failed(w);
 				broken = true;
 			}
 			continue;
 		}
 		char entry[64];
-		int added = broken ? -1 : l2_add_recv(p->rc, entry, sizeof(entry));
+		int added = l2_add_result(r, entry, sizeof(entry));
 		if (added == 0) {
 			stored(j);
 			continue;
@@ -187,8 +206,10 @@ static void flush(struct rw *w, struct pipe *p)
 		}
 		spool_ticket(w, j);
 	}
+	freeReplyObject(exec);
 	p->n = 0;
 	p->rc = NULL;
+	p->open = false;
 }
 
 /* Worker thread: sends a write down the pipe, reading the replies first
@@ -200,17 +221,22 @@ static int send_write(struct rw *w, struct pipe *p, struct rw_job *j)
 	 * never fills today; this keeps its array safe if that changes. */
 	if (p->n == PIPE_MAX)
 		flush(w, p);
-	/* While the pipe holds writes nothing else does I/O on its
-	 * connection, so it is still the one to use. */
-	redisContext *rc = p->n ? p->rc : conn(w);
+	/* While the pipe is open nothing else does I/O on its connection,
+	 * so it is still the one to use. */
+	redisContext *rc = p->open ? p->rc : conn(w);
 	if (!rc)
 		return -1;
+	if (!p->open) {
+		if (redisAppendCommand(rc, "MULTI") != REDIS_OK)
+			return -1;
+		p->open = true;
+		p->rc = rc;
+	}
 	int sent = j->kind == RW_SAVE_SESSION
 		? l2_session_save_send(rc, j->session_id, &j->conv, j->ttl)
 		: l2_add_send(rc, w->cfg.stream, j->ticket);
 	if (sent < 0)
 		return sent;
-	p->rc = rc;
 	p->jobs[p->n++] = j;
 	return 0;
 }
@@ -350,7 +376,7 @@ static void *worker(void *arg)
 		for (struct rw_job *j = batch, *next; j; j = next) {
 			next = j->next;
 			run_job(w, &p, j);
-			if (!p.n) {
+			if (!p.open) {
 				hand_back(w, first, j);
 				first = next;
 			}
