@@ -39,15 +39,9 @@ int l2_add(redisContext *rc, const char *stream, json_object *ticket, char *id, 
 
 /* l2_add in two halves, for pipelining: l2_add_send queues the command in
  * rc's output buffer (0; -2 when the ticket has no ticket_id; -1 when
- * memory is short), and l2_add_recv sends what is queued and reads one
- * reply, returning as l2_add does. Replies come in the order the commands
- * were queued, whatever their kind. */
+ * memory is short), and l2_add_result says what its reply r (NULL: none
+ * came) means, returning as l2_add does. */
 int l2_add_send(redisContext *rc, const char *stream, json_object *ticket);
-int l2_add_recv(redisContext *rc, char *id, size_t idlen);
-
-/* What the reply r (NULL: none came) to an l2_add_send says, as l2_add
- * returns it: for a reply read some other way, such as an element of
- * EXEC's. */
 int l2_add_result(const redisReply *r, char *id, size_t idlen);
 
 /* Looks the plan's registry question up: by meter ID or by address.

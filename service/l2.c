@@ -188,18 +188,15 @@ int l2_add_result(const redisReply *r, char *id, size_t idlen)
 	return r && r->type == REDIS_REPLY_ERROR && !transient(r->str) ? -2 : -1;
 }
 
-int l2_add_recv(redisContext *rc, char *id, size_t idlen)
-{
-	redisReply *r = NULL;
-	int rc_ = redisGetReply(rc, (void **)&r) == REDIS_OK ? l2_add_result(r, id, idlen) : -1;
-	freeReplyObject(r);
-	return rc_;
-}
-
 int l2_add(redisContext *rc, const char *stream, json_object *t, char *id, size_t idlen)
 {
-	int sent = l2_add_send(rc, stream, t);
-	return sent < 0 ? sent : l2_add_recv(rc, id, idlen);
+	int rc_ = l2_add_send(rc, stream, t);
+	if (rc_ < 0)
+		return rc_;
+	redisReply *r = NULL;
+	rc_ = redisGetReply(rc, (void **)&r) == REDIS_OK ? l2_add_result(r, id, idlen) : -1;
+	freeReplyObject(r);
+	return rc_;
 }
 
 static int hash_to_record(redisReply *r, struct engine_record *rec)
