@@ -78,9 +78,14 @@ struct l2_spool;
 struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen);
 void l2_spool_close(struct l2_spool *s);
 
-/* Appends a ticket and fsyncs before returning 0; -1 when it is not
- * durably written. */
-int l2_spool_append(struct l2_spool *s, json_object *ticket);
+/* Appends a ticket as a line: 0, or -1 when it could not (nothing of it
+ * is left). It is durable, and may be called recorded, only once
+ * l2_spool_sync returns 0. */
+int l2_spool_write(struct l2_spool *s, json_object *ticket);
+
+/* Makes every line written since the last sync durable with one fsync:
+ * 0; or -1, and those lines are taken back. */
+int l2_spool_sync(struct l2_spool *s);
 
 /* True when tickets wait in the spool. */
 bool l2_spool_pending(const struct l2_spool *s);
@@ -88,8 +93,9 @@ bool l2_spool_pending(const struct l2_spool *s);
 /* Moves spooled tickets to stream in order, each once (l2_add is
  * idempotent, so a crash mid-way resends nothing twice). Stops at the first
  * that Redis does not take for now; one it refuses for good is set aside in
- * <spool>.rejected. Returns how many moved, or -1 on a file error; the spool
- * is emptied when all have moved. */
+ * <spool>.rejected. Returns how many moved, or -1 on a file error or when
+ * lines written are not synced yet; the spool is emptied when all have
+ * moved. */
 int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream);
 
 #endif

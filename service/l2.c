@@ -402,7 +402,8 @@ struct l2_spool {
 	int fd;
 	char path[4096];
 	bool pending;
-	bool broken; /* a failed append could not be taken back */
+	bool broken;     /* a failed append could not be taken back */
+	off_t unsynced;  /* where lines not yet fsync'd begin; -1: none */
 };
 
 struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
@@ -436,6 +437,7 @@ struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
 		}
 	}
 	s->pending = st.st_size > 0;
+	s->unsynced = -1;
 	return s;
 }
 
@@ -452,7 +454,7 @@ bool l2_spool_pending(const struct l2_spool *s)
 	return s && s->pending;
 }
 
-int l2_spool_append(struct l2_spool *s, json_object *ticket)
+int l2_spool_write(struct l2_spool *s, json_object *ticket)
 {
 	if (s->broken)
 		return -1;
@@ -478,9 +480,8 @@ int l2_spool_append(struct l2_spool *s, json_object *ticket)
 			goto cut_back;
 		off += (size_t)w;
 	}
-	/* The customer is told "recorded" only after this returns. */
-	if (fsync(s->fd) < 0)
-		goto cut_back;
+	if (s->unsynced < 0)
+		s->unsynced = start;
 	s->pending = true;
 	rc = 0;
 	goto free_line;
@@ -494,6 +495,23 @@ free_line:
 	free(line);
 	return rc;
 }
+
+int l2_spool_sync(struct l2_spool *s)
+{
+	if (s->unsynced < 0)
+		return 0;
+	off_t from = s->unsynced;
+	s->unsynced = -1;
+	if (fsync(s->fd) == 0)
+		return 0;
+	/* None of it may be called recorded: take it all back, as a failed
+	 * write is. */
+	if (ftruncate(s->fd, from) < 0)
+		s->broken = true;
+	s->pending = from > 0;
+	return -1;
+}
+
 
 /* Keeps a ticket Redis refuses for good in <spool>.rejected for a person
  * to look at. Returns 0 or -1. */
@@ -513,6 +531,8 @@ int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream)
 {
 	if (!s->pending)
 		return 0;
+	if (s->unsynced >= 0)
+		return -1; /* see l2.h: lines not yet synced are not drained */
 	int moved = 0, rc_ = -1;
 	FILE *f = fopen(s->path, "r");
 	char *line = NULL;

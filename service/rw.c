@@ -113,30 +113,20 @@ static void failed(struct rw *w)
 	w->next_try = mono() + w->cfg.retry_interval;
 }
 
-/* Worker thread: moves spooled tickets to Redis, oldest first. */
-static void drain(struct rw *w)
-{
-	if (!l2_spool_pending(w->spool))
-		return;
-	redisContext *rc = conn(w);
-	if (!rc)
-		return;
-	int moved = l2_spool_drain(w->spool, rc, w->cfg.stream);
-	if (moved < 0 || l2_spool_pending(w->spool))
-		failed(w);
-	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
-}
-
-/* Worker thread: the writes sent to Redis whose replies are not read yet,
- * in one MULTI/EXEC transaction. They cost one round trip, not one each,
- * and with appendfsync always one fsync: Redis writes a transaction to its
- * append-only file at EXEC, where writes merely sent back to back got an
- * fsync for every 16 KB it read of them. */
+/* Worker thread: what a batch has sent or written and not yet confirmed.
+ * The writes sent to Redis whose replies are not read yet go in one
+ * MULTI/EXEC transaction: one round trip, not one each, and with
+ * appendfsync always one fsync, since Redis writes a transaction to its
+ * append-only file at EXEC (writes merely sent back to back got an fsync
+ * for every 16 KB it read of them). Tickets written to the spool share one
+ * fsync the same way. */
 struct pipe {
 	redisContext *rc;            /* the connection they went out on */
 	bool open;                   /* MULTI sent */
 	struct rw_job *jobs[PIPE_MAX];
 	unsigned n;
+	struct rw_job *spooled[PIPE_MAX]; /* in the spool, not synced yet */
+	unsigned nspooled;
 };
 
 /* The job's ticket is stored: its reference goes back with it. */
@@ -149,13 +139,44 @@ static void stored(struct rw_job *j)
 		 ? json_object_get_string(id_v) : "");
 }
 
-/* Worker thread: keeps a ticket durably in the spool. */
-static void spool_ticket(struct rw *w, struct rw_job *j)
+/* Worker thread: writes a ticket to the spool; it counts as recorded once
+ * commit has synced it. */
+static void spool_ticket(struct rw *w, struct pipe *p, struct rw_job *j)
 {
-	if (l2_spool_append(w->spool, j->ticket) == 0) {
-		stored(j);
-		j->spooled = true;
-	}
+	if (l2_spool_write(w->spool, j->ticket) == 0)
+		p->spooled[p->nspooled++] = j;
+	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
+}
+
+/* Worker thread: one fsync for the tickets the batch wrote to the spool.
+ * When it fails they are taken back and stay unrecorded. */
+static void commit(struct rw *w, struct pipe *p)
+{
+	if (!p->nspooled)
+		return;
+	if (l2_spool_sync(w->spool) == 0)
+		for (unsigned k = 0; k < p->nspooled; k++) {
+			stored(p->spooled[k]);
+			p->spooled[k]->spooled = true;
+		}
+	p->nspooled = 0;
+	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
+}
+
+/* Worker thread: moves spooled tickets to Redis, oldest first, once those
+ * the batch p (NULL: none) wrote are synced. */
+static void drain(struct rw *w, struct pipe *p)
+{
+	if (!l2_spool_pending(w->spool))
+		return;
+	redisContext *rc = conn(w);
+	if (!rc)
+		return;
+	if (p)
+		commit(w, p);
+	int moved = l2_spool_drain(w->spool, rc, w->cfg.stream);
+	if (moved < 0 || l2_spool_pending(w->spool))
+		failed(w);
 	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
 }
 
@@ -204,7 +225,7 @@ static void flush(struct rw *w, struct pipe *p)
 			failed(w);
 			broken = true;
 		}
-		spool_ticket(w, j);
+		spool_ticket(w, p, j);
 	}
 	freeReplyObject(exec);
 	p->n = 0;
@@ -249,13 +270,13 @@ static void store_ticket(struct rw *w, struct pipe *p, struct rw_job *j)
 	j->res.ticket = ENGINE_TICKET_FAILED;
 	if (l2_spool_pending(w->spool)) {
 		flush(w, p);
-		drain(w);
+		drain(w, p);
 	}
 	if (!l2_spool_pending(w->spool) && send_write(w, p, j) == 0)
 		return;
 	/* Behind whatever the pipe holds, which may end in the spool too. */
 	flush(w, p);
-	spool_ticket(w, j);
+	spool_ticket(w, p, j);
 }
 
 /* Worker thread, when idle: keeps the health flag true to what Redis
@@ -340,7 +361,7 @@ static void *worker(void *arg)
 	/* Connect at once, so /healthz tells the truth from the start and
 	 * spooled tickets from a previous run move to Redis. */
 	probe(w);
-	drain(w);
+	drain(w, NULL);
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		while (!w->in_head && !w->stopping) {
@@ -352,7 +373,7 @@ static void *worker(void *arg)
 			if (!w->in_head && !w->stopping) {
 				pthread_mutex_unlock(&w->mu);
 				probe(w);
-				drain(w);
+				drain(w, NULL);
 				pthread_mutex_lock(&w->mu);
 			}
 		}
@@ -369,19 +390,21 @@ static void *worker(void *arg)
 		last->next = NULL;
 		pthread_mutex_unlock(&w->mu);
 
-		/* Whenever the pipe is empty, every job run so far is done: those
-		 * go back to the loop then, not after the whole batch. */
+		/* Whenever nothing waits for Redis or an fsync, every job run so
+		 * far is done: those go back to the loop then, not after the
+		 * whole batch. */
 		struct pipe p = { 0 };
 		struct rw_job *first = batch;
 		for (struct rw_job *j = batch, *next; j; j = next) {
 			next = j->next;
 			run_job(w, &p, j);
-			if (!p.open) {
+			if (!p.open && !p.nspooled) {
 				hand_back(w, first, j);
 				first = next;
 			}
 		}
 		flush(w, &p);
+		commit(w, &p);
 		if (first)
 			hand_back(w, first, last);
 		pthread_mutex_lock(&w->mu);
