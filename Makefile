@@ -63,7 +63,8 @@ run: build
 # echo and a Node ws echo, event loops, processes, escalation into Redis,
 # classification against NLP.js), about 8 minutes on 2 cores; writes
 # BENCHMARKS.md. A Release build of its own; fails on errors and lost
-# messages, never on a time. BENCH_SECONDS=N sets the main runs' length.
+# messages, never on a time. BENCH_SECONDS=N sets the main runs' length,
+# BENCH_ROUNDS=N how many rounds of them (each server's best is kept).
 BUILD_BENCH ?= build-bench
 bench: deps
 	cmake -S . -B $(BUILD_BENCH) -DCMAKE_BUILD_TYPE=Release
