@@ -55,6 +55,8 @@ def fnum(x, nd=0):
 def ms(x):
     if x is None:
         return "–"
+    if abs(x) < 0.005:
+        x = 0.0  # a difference that rounds to zero prints 0.00, not -0.00
     return f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
 
 
