@@ -31,18 +31,17 @@
  * listening socket with SO_REUSEPORT, lws watches it as a raw file
  * descriptor (LWS_ADOPT_RAW_FILE_DESC) and each accepted connection is
  * handed to lws with lws_adopt_socket_vhost() on a vhost created with
- * CONTEXT_PORT_NO_LISTEN_SERVER. N processes started so share the port and
- * the kernel spreads the connections over them. */
-#include <errno.h>
+ * CONTEXT_PORT_NO_LISTEN_SERVER (service/rport.c, the server's own code for
+ * it: the one piece of the service this echo shares). N processes started
+ * so share the port and the kernel spreads the connections over them. */
 #include <libwebsockets.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+
+#include "rport.h"
 
 #define MAX_MSG 4096
 #define QUEUE_MAX 64
@@ -152,40 +151,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-/* --reuseport: the listening socket, watched by lws as a raw descriptor. */
-static int callback_listener(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			     void *in, size_t len)
-{
-	if (reason == LWS_CALLBACK_RAW_RX_FILE) {
-		int lfd = lws_get_socket_fd(wsi);
-		for (;;) {
-			int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-			if (fd < 0)
-				return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
-				       errno == ECONNABORTED || errno == EMFILE || errno == ENFILE ? 0 : -1;
-			/* lws closes fd itself when it cannot adopt it. */
-			lws_adopt_socket_vhost(lws_get_vhost(wsi), fd);
-		}
-	}
-	return lws_callback_http_dummy(wsi, reason, user, in, len);
-}
-
-static int reuseport_listen(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				  .sin_addr.s_addr = htonl(INADDR_ANY) };
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4096) < 0) {
-		perror("echo_lws: SO_REUSEPORT listener");
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static volatile sig_atomic_t stop;
 static void on_signal(int sig)
 {
@@ -224,7 +189,7 @@ int main(int argc, char **argv)
 	static struct lws_protocols protocols[] = {
 		{ .name = "echo", .callback = callback,
 		  .per_session_data_size = sizeof(struct conn), .rx_buffer_size = 4096 },
-		{ .name = "listener", .callback = callback_listener },
+		{ .name = "listener", .callback = rport_callback },
 		{ 0 },
 	};
 	/* service/ws.c's policy with the default --idle-timeout of 120 s. */
@@ -260,11 +225,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (reuseport) {
-		int lfd = reuseport_listen(port);
-		struct lws_vhost *vh = lws_get_vhost_by_name(ctx, "default");
-		lws_sock_file_fd_type u = { .filefd = lfd };
-		if (lfd < 0 || !vh ||
-		    !lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u, "listener", NULL)) {
+		if (rport_start(ctx, NULL, port, "listener") < 0) {
 			fprintf(stderr, "echo_lws: cannot listen on port %d with SO_REUSEPORT\n", port);
 			lws_context_destroy(ctx);
 			return 1;

@@ -15,18 +15,14 @@
 #include <string.h>
 #include <time.h>
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <sys/queue.h>
 #include <sys/random.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "jw.h"
 #include "log.h"
 #include "metrics.h"
 #include "report.h"
+#include "rport.h"
 #include "rw.h"
 #include "sess.h"
 
@@ -1034,46 +1030,6 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-/* --reuse-port: the listening socket is ours, opened with SO_REUSEPORT so
- * that several processes share the port (Debian's libwebsockets is built
- * single-threaded, and its own listen-sharing option needs several service
- * threads). lws watches it as a raw descriptor; each connection accepted is
- * handed to lws as if it had accepted it. */
-static int callback_listener(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			     void *in, size_t len)
-{
-	if (reason != LWS_CALLBACK_RAW_RX_FILE)
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
-	int lfd = lws_get_socket_fd(wsi);
-	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
-			       errno == ECONNABORTED || errno == EMFILE || errno == ENFILE ? 0 : -1;
-		/* lws closes fd itself when it cannot take it. */
-		lws_adopt_socket_vhost(lws_get_vhost(wsi), fd);
-	}
-}
-
-/* Opens the SO_REUSEPORT listener. Returns the descriptor or -1. */
-static int reuseport_listen(const struct ws_config *cfg)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port),
-				  .sin_addr.s_addr = htonl(INADDR_ANY) };
-	if (fd < 0)
-		return -1;
-	if ((cfg->iface && inet_pton(AF_INET, cfg->iface, &sa.sin_addr) != 1) ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4096) < 0)
-		goto close_fd;
-	return fd;
-close_fd:
-	close(fd);
-	return -1;
-}
-
 /* Worker thread: a job is done; lws_cancel_service is the one call lws
  * allows from another thread, and it brings the loop to collect(). */
 static void wake(void *ctx)
@@ -1140,7 +1096,7 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 		.name = "autoassist-http", .callback = callback_http,
 	};
 	s->protocols[2] = (struct lws_protocols){
-		.name = "autoassist-listener", .callback = callback_listener,
+		.name = "autoassist-listener", .callback = rport_callback,
 	};
 	s->mounts[0] = (struct lws_http_mount){
 		.mount_next = &s->mounts[1], .mountpoint = "/healthz",
@@ -1210,14 +1166,7 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	}
 	lws_sul_schedule(s->ctx, 0, &s->tick_timer, tick, TICK_US);
 	if (cfg->reuse_port) {
-		int lfd = reuseport_listen(cfg);
-		struct lws_vhost *vh = lws_get_vhost_by_name(s->ctx, "default");
-		lws_sock_file_fd_type u = { .filefd = lfd };
-		if (lfd < 0 || !vh ||
-		    !lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u,
-						"autoassist-listener", NULL)) {
-			if (lfd >= 0)
-				close(lfd);
+		if (rport_start(s->ctx, cfg->iface, cfg->port, "autoassist-listener") < 0) {
 			snprintf(err, errlen, "cannot listen on port %d with SO_REUSEPORT", cfg->port);
 			goto free_server;
 		}
