@@ -336,20 +336,27 @@ static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 		store_ticket(w, p, j);
 }
 
+/* Appends the jobs first .. last to a queue; under w->mu. */
+static void append(struct rw_job **head, struct rw_job **tail, struct rw_job *first,
+		   struct rw_job *last)
+{
+	last->next = NULL;
+	if (*tail)
+		(*tail)->next = first;
+	else
+		*head = first;
+	*tail = last;
+}
+
 /* Worker thread: gives the done jobs first .. last back to the loop. The
  * loop takes done jobs until there are none, so only the first of a run
  * needs to wake it: one wake-up (a pipe write, a turn of the loop) per
  * run, not per job. */
 static void hand_back(struct rw *w, struct rw_job *first, struct rw_job *last)
 {
-	last->next = NULL;
 	pthread_mutex_lock(&w->mu);
 	bool was_empty = !w->out_head;
-	if (w->out_tail)
-		w->out_tail->next = first;
-	else
-		w->out_head = first;
-	w->out_tail = last;
+	append(&w->out_head, &w->out_tail, first, last);
 	pthread_mutex_unlock(&w->mu);
 	if (was_empty)
 		w->wake(w->arg);
@@ -489,13 +496,8 @@ void rw_free(struct rw *w)
 
 void rw_submit(struct rw *w, struct rw_job *j)
 {
-	j->next = NULL;
 	pthread_mutex_lock(&w->mu);
-	if (w->in_tail)
-		w->in_tail->next = j;
-	else
-		w->in_head = j;
-	w->in_tail = j;
+	append(&w->in_head, &w->in_tail, j, j);
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }
