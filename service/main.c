@@ -125,17 +125,6 @@ static int usage(FILE *out, int code)
 	return code;
 }
 
-static int today_utc(struct slot_date *d)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-	if (!gmtime_r(&now, &tm))
-		return -1;
-	*d = (struct slot_date){ (int16_t)(tm.tm_year + 1900), (uint8_t)(tm.tm_mon + 1),
-				 (uint8_t)tm.tm_mday };
-	return 0;
-}
-
 static bool parse_double(const char *s, double lo, double hi, double *out)
 {
 	char *end = NULL;
@@ -720,8 +709,8 @@ int main(int argc, char **argv)
 	ws_config_default(&c.ws);
 	c.ws.web_dir = AUTOASSIST_SOURCE_DIR "/web";
 	snprintf(c.session_id, sizeof(c.session_id), "cli-%ld", (long)getpid());
-	if (today_utc(&c.today) < 0)
-		return EXIT_IO;
+	/* Today in UTC: the Unix epoch counts UTC days of 86,400 s. */
+	c.today = slot_date_from_days((int32_t)(time(NULL) / 86400));
 
 	if (argc < 2)
 		return usage(stderr, EXIT_USAGE);

@@ -155,13 +155,10 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Today in UTC: the Unix epoch counts UTC days of 86,400 s. */
 static struct slot_date today_utc(void)
 {
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	return (struct slot_date){ (int16_t)(tm.tm_year + 1900), (uint8_t)(tm.tm_mon + 1),
-				   (uint8_t)tm.tm_mday };
+	return slot_date_from_days((int32_t)(time(NULL) / 86400));
 }
 
 static json_object *conn_fields(const struct conn *c)
