@@ -33,7 +33,17 @@
  * handed to lws with lws_adopt_socket_vhost() on a vhost created with
  * CONTEXT_PORT_NO_LISTEN_SERVER (service/rport.c, the server's own code for
  * it: the one piece of the service this echo shares). N processes started
- * so share the port and the kernel spreads the connections over them. */
+ * so share the port and the kernel spreads the connections over them.
+ *
+ * --reply N makes it answer as the service does, without the service's
+ * work: each text message is parsed with json-c (one reused tokener, as
+ * service/ws.c does) and its "id" read, and the answer is a
+ * {"type":"reply","in_reply_to":ID,"text":"xx…"} frame padded to N bytes
+ * of payload (the service's average reply). No engine, no UTF-8 check, no
+ * log line: what is left of the service's cost per message is the
+ * protocol's, and its throughput is the most any engine on this stack and
+ * protocol can reach (BENCHMARKS.md, "How much is left for the engine"). */
+#include <json-c/json.h>
 #include <libwebsockets.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -45,6 +55,14 @@
 
 #define MAX_MSG 4096
 #define QUEUE_MAX 64
+#define REPLY_BUF (2 * MAX_MSG)
+
+/* The server's state, the context's user pointer. */
+struct server {
+	size_t reply_len;    /* --reply N, or 0 to echo */
+	json_tokener *tok;   /* for --reply */
+	char *reply;         /* REPLY_BUF bytes */
+};
 
 struct frame {
 	struct frame *next;
@@ -94,6 +112,38 @@ static int enqueue(struct lws *wsi, struct conn *c, const void *data, size_t len
 	return 0;
 }
 
+/* Queues the answer to one whole message: the message itself, or with
+ * --reply a reply frame naming its id. A message that is not a JSON
+ * object with a string "text" is answered with nothing: wsload counts it
+ * lost. Returns 0, or -1 to close the connection. */
+static int answer(struct lws *wsi, struct conn *c, const char *in, size_t len)
+{
+	struct server *srv = lws_context_user(lws_get_context(wsi));
+	if (!srv->reply_len)
+		return enqueue(wsi, c, in, len);
+	json_tokener_reset(srv->tok);
+	json_object *msg = json_tokener_parse_ex(srv->tok, in, (int)len), *id = NULL, *text;
+	int rc = 0, n;
+	size_t total;
+	if (!msg || !json_object_is_type(msg, json_type_object) ||
+	    !json_object_object_get_ex(msg, "text", &text) ||
+	    !json_object_is_type(text, json_type_string))
+		goto put_msg;
+	json_object_object_get_ex(msg, "id", &id);
+	/* The buffer holds any id a message of MAX_MSG bytes can carry. */
+	n = snprintf(srv->reply, REPLY_BUF, "{\"type\":\"reply\",\"in_reply_to\":%s,\"text\":\"",
+			 id ? json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN) : "null");
+	if (n < 0 || (size_t)n + 2 >= REPLY_BUF)
+		goto put_msg;
+	total = (size_t)n + 2 < srv->reply_len ? srv->reply_len : (size_t)n + 2;
+	memset(srv->reply + n, 'x', total - 2 - (size_t)n);
+	memcpy(srv->reply + total - 2, "\"}", 2);
+	rc = enqueue(wsi, c, srv->reply, total);
+put_msg:
+	json_object_put(msg);
+	return rc;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		    void *in, size_t len)
 {
@@ -110,14 +160,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 			return -1;
 		}
 		if (last && !c->rx)
-			return enqueue(wsi, c, in, len) < 0 ? -1 : 0;
+			return answer(wsi, c, in, len) < 0 ? -1 : 0;
 		if (!c->rx && !(c->rx = malloc(MAX_MSG)))
 			return -1;
 		c->binary = lws_frame_is_binary(wsi);
 		memcpy(c->rx + c->rxlen, in, len);
 		c->rxlen += len;
 		if (last) {
-			int rc = enqueue(wsi, c, c->rx, c->rxlen);
+			int rc = answer(wsi, c, c->rx, c->rxlen);
 			free(c->rx);
 			c->rx = NULL;
 			c->rxlen = 0;
@@ -164,6 +214,8 @@ int main(int argc, char **argv)
 	unsigned max_conns = 10000;
 	const char *evlib = "poll";
 	bool validate = false, share = false, fd_limit = false, reuseport = false;
+	struct server srv = { 0 };
+	int rc = 1;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
 			port = atoi(argv[++i]);
@@ -179,10 +231,13 @@ int main(int argc, char **argv)
 			fd_limit = true;
 		else if (strcmp(argv[i], "--reuseport") == 0)
 			reuseport = true;
+		else if (strcmp(argv[i], "--reply") == 0 && i + 1 < argc &&
+			 (srv.reply_len = (size_t)atol(argv[++i])) >= 64 && srv.reply_len <= MAX_MSG)
+			;
 		else {
 			fprintf(stderr, "usage: echo_lws [--port N] [--evlib poll|uv|ev] "
 				"[--max-connections N] [--validate-utf8] [--fd-limit]\n"
-				"                [--listen-share] [--reuseport]\n");
+				"                [--listen-share] [--reuseport] [--reply 64..4096]\n");
 			return 2;
 		}
 	}
@@ -217,36 +272,47 @@ int main(int argc, char **argv)
 	}
 	if (fd_limit)
 		info.fd_limit_per_thread = max_conns + 64;
+	if (srv.reply_len && (!(srv.tok = json_tokener_new()) || !(srv.reply = malloc(REPLY_BUF)))) {
+		fprintf(stderr, "echo_lws: out of memory\n");
+		goto free_srv;
+	}
+	info.user = &srv;
 	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
 	struct lws_context *ctx = lws_create_context(&info);
 	if (!ctx) {
 		fprintf(stderr, "echo_lws: cannot start (port %d in use, or no %s event library)\n",
 			port, evlib);
-		return 1;
+		goto free_srv;
 	}
-	if (reuseport) {
-		if (rport_start(ctx, NULL, port, "listener") < 0) {
-			fprintf(stderr, "echo_lws: cannot listen on port %d with SO_REUSEPORT\n", port);
-			lws_context_destroy(ctx);
-			return 1;
-		}
+	if (reuseport && rport_start(ctx, NULL, port, "listener") < 0) {
+		fprintf(stderr, "echo_lws: cannot listen on port %d with SO_REUSEPORT\n", port);
+		goto destroy_ctx;
 	}
-	printf("echo_lws: port %d, event loop %s, UTF-8 validation %s%s, fd_limit_per_thread %u\n",
+	printf("echo_lws: port %d, event loop %s, UTF-8 validation %s%s, fd_limit_per_thread %u",
 	       port, evlib, validate ? "on" : "off",
 	       reuseport ? ", own SO_REUSEPORT listener" : share ? ", ALLOW_LISTEN_SHARE" : "",
 	       info.fd_limit_per_thread);
+	if (srv.reply_len)
+		printf(", replies of %zu bytes", srv.reply_len);
+	printf("\n");
 	fflush(stdout);
 	if (strcmp(evlib, "poll") == 0) {
 		signal(SIGTERM, on_signal);
 		signal(SIGINT, on_signal);
 		while (!stop && lws_service(ctx, 0) >= 0)
 			;
-		lws_context_destroy(ctx);
 	} else {
 		/* With an event library lws_service runs the library's loop
 		 * until the process is told to stop (SIGTERM's default action
 		 * ends it). */
 		lws_service(ctx, 0);
 	}
-	return 0;
+	rc = 0;
+destroy_ctx:
+	lws_context_destroy(ctx);
+free_srv:
+	free(srv.reply);
+	if (srv.tok)
+		json_tokener_free(srv.tok);
+	return rc;
 }
