@@ -166,8 +166,11 @@ for n in (100, 2000, 10000):
     a = get(f"ws|autoassist|{n}")
     e, loop = ceiling(n)
     r1 = ratio(a and a["rate"], e and e["rate"])
+    f = get(f"ws|reply_lws|{n}")
+    rf = ratio(f and f["rate"], e and e["rate"])
     target(f"≥ 70 % of the bare lws echo's throughput, {n:,} connections", r1 is not None and r1 >= 0.7 if r1 is not None else None,
-           f"{pct(r1)} ({fnum(a and a['rate'])} vs {fnum(e and e['rate'])} msgs/s, the echo's faster loop: {loop})")
+           f"{pct(r1)} ({fnum(a and a['rate'])} vs {fnum(e and e['rate'])} msgs/s, the echo's faster loop: {loop}; "
+           f"reply_lws, the same frames without the engine: {pct(rf)})")
 for n in (100, 2000, 10000):
     a, j = get(f"ws|autoassist|{n}"), get(f"ws|echo_ws|{n}")
     r2 = ratio(a and a["rate"], j and j["rate"])
@@ -245,7 +248,10 @@ w("libwebsockets, same build flags, the same event loop (libev) and the same lws
 w("the service validates whole messages itself and this server not at all; fd_limit_per_thread 0;")
 w("4096-byte rx buffer; fragments reassembled up to 4096 bytes; a bounded queue written from the")
 w("WRITEABLE callback), echoing: the ceiling of this stack (the targets take the faster of its libev and poll runs,")
-w("*Event loops* below). **echo_ws** (bench/echo_ws.js): Node.js with")
+w("*Event loops* below). **reply_lws**: the same server started with `--reply N`, answering as the service")
+w("does without its work: json-c parses each message (one reused tokener, as the service) and the answer is a")
+w("`reply` frame naming its id, padded to autoassist's reply size in that round; no engine, no UTF-8 check,")
+w("no log line (*How much is left for the engine* below). **echo_ws** (bench/echo_ws.js): Node.js with")
 w("the npm `ws` package (which validates UTF-8 on every text frame), maxPayload 4096, no compression,")
 w("echoing. The client runs on the same 2 cores as the server, so a server rarely gets a")
 w("whole core: the *msgs per server CPU-second* column divides the rate by the CPU the server used,")
@@ -255,7 +261,7 @@ w("")
 w("| connections | server | msgs/s | p50 ms | p99 ms | p99.9 ms | server CPU | client CPU | other CPU | msgs per server CPU-s | KiB/conn (idle) | errors / lost |")
 w("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
 for n in (100, 2000, 10000):
-    for srv in ("autoassist", "echo_lws", "echo_ws"):
+    for srv in ("autoassist", "echo_lws", "reply_lws", "echo_ws"):
         r = get(f"ws|{srv}|{n}")
         if not r:
             w(f"| {n:,} | {srv} | not run | | | | | | | | |")
@@ -273,6 +279,40 @@ for n in (100, 2000, 10000):
     w(f"| {n:,} | {pct(ratio(a and a['rate'], e and e['rate']))} | {pct(ratio(per_cpu(a), per_cpu(e)))} | "
       f"{x_(ratio(a and a['rate'], j and j['rate']))} | {x_(ratio(per_cpu(a), per_cpu(j)))} |")
 w("")
+
+w("### How much is left for the engine")
+w("")
+m = re.search(r"^decide \+ say\s+\d+\s+(\d+)", read("classify.txt"), re.M)
+eng_ns = float(m.group(1)) if m else None
+w("reply_lws moves the same frames as autoassist, so the gap between it and the echo is what the")
+w("protocol costs (the bigger reply, the JSON parse), and the gap between autoassist and it is what the")
+w("engine, the reply's rendering and the log line cost. Per message in server CPU (µs, from *msgs per")
+w("server CPU-s*); *left for the engine* is the time per message a server with reply_lws' costs could")
+w("still spend and reach the target: 70 % of the echo's faster loop, or 1.5× the Node echo. Where it is")
+w("negative, no engine however fast reaches the target on this stack and protocol.")
+w("")
+w("| connections | echo (faster loop) | reply_lws | autoassist | reply_lws ÷ echo | autoassist − reply_lws | left for the engine: 70 % of echo | left: 1.5× Node |")
+w("|---:|---:|---:|---:|---:|---:|---:|---:|")
+budgets = {}
+for n in (100, 2000, 10000):
+    (e, loop), f, a, j = ceiling(n), get(f"ws|reply_lws|{n}"), get(f"ws|autoassist|{n}"), get(f"ws|echo_ws|{n}")
+    if not (e and f and a and j and per_cpu(e) and per_cpu(f) and per_cpu(a) and per_cpu(j)):
+        w(f"| {n:,} | not run | | | | | | |")
+        continue
+    ue, uf, ua = 1e6 / per_cpu(e), 1e6 / per_cpu(f), 1e6 / per_cpu(a)
+    b70, bnode = 1e6 / (0.7 * per_cpu(e)) - uf, 1e6 / (1.5 * per_cpu(j)) - uf
+    budgets[n] = (b70, bnode, ua - uf)
+    w(f"| {n:,} | {ue:.2f} ({loop}) | {uf:.2f} | {ua:.2f} | {pct(ratio(per_cpu(f), per_cpu(e)))} | {ua - uf:.2f} | "
+      f"{b70:+.2f} | {bnode:+.2f} |")
+w("")
+if budgets:
+    w("The engine alone (bench_classify, decide + say, p50 on one warm core, *Where the time goes*) takes "
+      + (f"{eng_ns / 1000:.2f} µs" if eng_ns else "–") + " a message; in the server it costs "
+      + ", ".join(f"{v[2]:.2f}" for v in budgets.values()) + " µs at "
+      + ", ".join(f"{n:,}" for n in budgets) + " connections, with the reply's rendering and the log line.")
+    w("The 70 % target leaves it " + ", ".join(f"{v[0]:+.2f}" for v in budgets.values())
+      + " µs and the Node target " + ", ".join(f"{v[1]:+.2f}" for v in budgets.values()) + " µs.")
+    w("")
 
 w("### Fixed rate, 2,000 connections")
 w("")
@@ -554,19 +594,23 @@ if us:
     w("  at " + ", ".join(f"{n:,}" for n in us) + " connections, so ≥ 1.5× Node means "
       + ", ".join(f"{min(1.5 / v[2], 9.99):.0%}" for v in us.values()) + " of the bare echo's throughput.")
     w("  With the client on the same two cores, one process of the service reaches neither here.")
+    if budgets:
+        w("  Nor could it with any engine where *How much is left for the engine* shows a negative budget:")
+        w("  reply_lws, the service's frames without the engine, already needs that much of the time.")
 w("  Cut so far: no json-c objects for the reply or the log line, scores written without printf, one")
 w("  JSON tokener for every message, no poll() per reply, no typing frame when nothing waits, and the")
 w("  messages of a turn of the loop decided together after its reads (about 6 % at 100 connections,")
-w("  within noise at 2,000). The engine costs about 2 µs a message alone (bench_classify) and about")
-w("  twice that in the server, between the kernel's work on the sockets. Left to try: a parser of our")
+w("  within noise at 2,000). The engine costs about 1.5 µs a message alone (bench_classify) and two to")
+w("  three times that in the server, between the kernel's work on the sockets. Left to try: a parser of our")
 w("  own for the incoming frame (json-c's costs about 5 % of the server's time, a locale switch per")
 w("  call among it), and more processes on a machine with cores to spare (`--reuse-port`). Tried and")
 w("  dropped, in case cache misses in the keyword automaton were the engine's extra cost in the")
 w("  server: 16-bit transitions (half the size), and full rows for the shallow states only with the")
 w("  deep ones as edge lists laid out depth first (0.8 MB instead of 2.5 MB). Neither measured faster")
 w("  in the server beyond noise, and the second was 8 % slower alone.")
-w("- **Tickets**: a second worker for registry reads would keep lookups from queueing behind fsyncs")
-w("  under `appendfsync always`.")
+w("- **Tickets**: a second worker for registry reads would keep lookups from queueing behind the")
+w("  worker's own writes. It would not spare them Redis' fsync under `appendfsync always`: Redis fsyncs")
+w("  in its main thread before it answers any client (flushAppendOnlyFile in beforeSleep).")
 w("")
 
 fails = read("failures.txt").strip()

@@ -178,10 +178,12 @@ for round in $(seq "$ROUNDS"); do
 for n in 100 2000 10000; do
   secs=$(main_secs "$n")
   src=$(src_for "$n")
+  AA_BYTES=
   new_port; p=$PORT
   if start "autoassist-$n" "$p" "$AA" $(aa_args "$p"); then
     load "ws|autoassist|$n" --port "$p" --pid "$SPID" --conns "$n" --seconds "$secs" --src "$src" --expect reply
     [ "$n" = 2000 ] && PEAK2000=$(python3 -c "print(max(float('${PEAK2000:-0}'), float('$(field "$LAST" rate)')))")
+    AA_BYTES=$(python3 -c "print(round(float('$(field "$LAST" bytes_per_answer)')) or '')")
     stop "autoassist-$n" "$SPID"
   fi
   new_port; p=$PORT
@@ -189,6 +191,16 @@ for n in 100 2000 10000; do
   if start "echo_lws-$n" "$p" "$ECHO_LWS" --port "$p" --evlib ev; then
     load "ws|echo_lws|$n" --port "$p" --pid "$SPID" --conns "$n" --seconds "$secs" --src "$src" --expect echo
     stop "echo_lws-$n" "$SPID"
+  fi
+  # The service's frames in and out, no engine: json-c parses each
+  # message and the answer is a reply frame of the size autoassist's
+  # replies had in this round (716 bytes if it did not run).
+  new_port; p=$PORT
+  rbytes=716
+  [ -n "${AA_BYTES:-}" ] && rbytes=$AA_BYTES
+  if start "reply_lws-$n" "$p" "$ECHO_LWS" --port "$p" --evlib ev --reply "$rbytes"; then
+    load "ws|reply_lws|$n" --port "$p" --pid "$SPID" --conns "$n" --seconds "$secs" --src "$src" --expect reply
+    stop "reply_lws-$n" "$SPID"
   fi
   new_port; p=$PORT
   if start "echo_ws-$n" "$p" node "$ROOT/bench/echo_ws.js" --port "$p"; then
