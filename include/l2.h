@@ -44,6 +44,14 @@ int l2_add(redisContext *rc, const char *stream, json_object *ticket, char *id, 
 int l2_add_send(redisContext *rc, const char *stream, json_object *ticket);
 int l2_add_result(const redisReply *r, char *id, size_t idlen);
 
+/* Ends a transaction: after MULTI and n commands appended to rc, sends
+ * EXEC and reads MULTI's +OK, the n +QUEUED and EXEC's reply. Returns that
+ * reply, an array of the n commands' replies that the caller frees with
+ * freeReplyObject; NULL when Redis refused the transaction (out of memory,
+ * read-only) or the link failed, and rc is then not to be used again
+ * before a reconnect (replies may be left unread). */
+redisReply *l2_exec(redisContext *rc, size_t n);
+
 /* Looks the plan's registry question up: by meter ID or by address.
  * Fills res->registry and res->record. */
 void l2_registry_lookup(redisContext *rc, const struct engine *e,
@@ -90,12 +98,14 @@ int l2_spool_sync(struct l2_spool *s);
 /* True when tickets wait in the spool. */
 bool l2_spool_pending(const struct l2_spool *s);
 
-/* Moves spooled tickets to stream in order, each once (l2_add is
- * idempotent, so a crash mid-way resends nothing twice). Stops at the first
- * that Redis does not take for now; one it refuses for good is set aside in
- * <spool>.rejected. Returns how many moved, or -1 on a file error or when
- * lines written are not synced yet; the spool is emptied when all have
- * moved. */
-int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream);
+/* Moves up to about max spooled tickets to stream, in order and each once
+ * (l2_add is idempotent, so a crash mid-way resends nothing twice), in
+ * transactions of 64, and starts the next call where this one stopped.
+ * One that Redis refuses for good is set aside in <spool>.rejected.
+ * Returns how many moved, and the spool is emptied when all have; -1 at
+ * the first that Redis does not take for now (rc is then not to be used
+ * again before a reconnect), on a file error, or when lines written are
+ * not synced yet. */
+int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, unsigned max);
 
 #endif

@@ -199,6 +199,26 @@ int l2_add(redisContext *rc, const char *stream, json_object *t, char *id, size_
 	return rc_;
 }
 
+redisReply *l2_exec(redisContext *rc, size_t n)
+{
+	redisReply *exec = NULL;
+	bool broken = redisAppendCommand(rc, "EXEC") != REDIS_OK;
+	/* MULTI's +OK and a +QUEUED for each command come first: an error
+	 * among them (out of memory, read-only) makes EXEC refuse them all. */
+	for (size_t k = 0; k <= n && !broken; k++) {
+		redisReply *r = NULL;
+		broken = redisGetReply(rc, (void **)&r) != REDIS_OK || !r ||
+			 r->type == REDIS_REPLY_ERROR;
+		freeReplyObject(r);
+	}
+	if (!broken && (redisGetReply(rc, (void **)&exec) != REDIS_OK || !exec ||
+			exec->type != REDIS_REPLY_ARRAY || exec->elements != n)) {
+		freeReplyObject(exec);
+		exec = NULL;
+	}
+	return exec;
+}
+
 static int hash_to_record(redisReply *r, struct engine_record *rec)
 {
 	memset(rec, 0, sizeof(*rec));
@@ -404,6 +424,7 @@ struct l2_spool {
 	bool pending;
 	bool broken;     /* a failed append could not be taken back */
 	off_t unsynced;  /* where lines not yet fsync'd begin; -1: none */
+	off_t done;      /* where lines not yet in Redis begin (drain) */
 };
 
 struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
@@ -527,45 +548,110 @@ static int set_aside(const struct l2_spool *s, const char *line, size_t n)
 	return rc;
 }
 
-int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream)
+/* Spooled lines sent in one transaction, at most. */
+#define DRAIN_BATCH 64
+
+/* What became of a spooled line at the send. */
+enum { LINE_SENT, LINE_TORN, LINE_REFUSED };
+
+/* One batch of the drain: the lines read, where each ends in the file,
+ * and what became of each at the send. */
+struct drain_batch {
+	char *line[DRAIN_BATCH];
+	size_t len[DRAIN_BATCH];
+	off_t end[DRAIN_BATCH];
+	unsigned char what[DRAIN_BATCH];
+	unsigned n;
+};
+
+/* Sends the batch's tickets in one MULTI/EXEC (one round trip, and one
+ * fsync in Redis under appendfsync always) and moves s->done past each
+ * line, in order, that Redis took, that is no ticket (a torn last line
+ * from a crash mid-append, never acknowledged), or that Redis refuses for
+ * good (set aside for a person, so it does not block the rest). Returns
+ * how many moved, or -1 at the first line Redis did not take for now:
+ * those before it stay moved. */
+static int drain_batch(struct l2_spool *s, redisContext *rc, const char *stream,
+		       struct drain_batch *b)
+{
+	int moved = 0, rc_ = -1;
+	size_t nsent = 0, e = 0;
+	redisReply *exec = NULL;
+	if (redisAppendCommand(rc, "MULTI") != REDIS_OK)
+		return -1;
+	for (unsigned k = 0; k < b->n; k++) {
+		const char *why;
+		json_object *t = report_parse_object(b->line[k], b->len[k], REPORT_MAX_DEPTH, &why, NULL);
+		int sent = t ? l2_add_send(rc, stream, t) : 0;
+		json_object_put(t);
+		if (sent == -1)
+			return -1; /* out of memory */
+		b->what[k] = !t ? LINE_TORN : sent == -2 ? LINE_REFUSED : LINE_SENT;
+		nsent += b->what[k] == LINE_SENT;
+	}
+	exec = l2_exec(rc, nsent);
+	for (unsigned k = 0; k < b->n; k++) {
+		char id[64];
+		int added = b->what[k] == LINE_TORN ? 1 : b->what[k] == LINE_REFUSED ? -2
+			  : exec ? l2_add_result(exec->element[e++], id, sizeof(id)) : -1;
+		if (added == -1 || (added == -2 && set_aside(s, b->line[k], b->len[k]) < 0))
+			goto free_exec;
+		moved += added == 0;
+		s->done = b->end[k];
+	}
+	rc_ = moved;
+free_exec:
+	freeReplyObject(exec);
+	return rc_;
+}
+
+int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, unsigned max)
 {
 	if (!s->pending)
 		return 0;
 	if (s->unsynced >= 0)
 		return -1; /* see l2.h: lines not yet synced are not drained */
+	struct drain_batch b = { 0 };
 	int moved = 0, rc_ = -1;
+	bool end = false;
 	FILE *f = fopen(s->path, "r");
-	char *line = NULL;
-	size_t cap = 0;
 	if (!f)
 		return -1;
-	bool all = true;
-	for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
-		const char *why;
-		json_object *t = report_parse_object(line, (size_t)n, REPORT_MAX_DEPTH, &why, NULL);
-		char id[64];
-		if (!t)
-			continue; /* a torn last line from a crash mid-append: never acknowledged */
-		int ok = l2_add(rc, stream, t, id, sizeof(id));
-		json_object_put(t);
-		if (ok == -2 && set_aside(s, line, (size_t)n) == 0)
-			continue; /* refused for good: it must not block the rest */
-		if (ok < 0) {
-			all = false;
-			break;
+	off_t at = s->done;
+	if (fseeko(f, at, SEEK_SET) < 0)
+		goto close_file;
+	while (!end && (unsigned)moved < max) {
+		size_t cap[DRAIN_BATCH] = { 0 };
+		for (b.n = 0; b.n < DRAIN_BATCH; b.n++) {
+			b.line[b.n] = NULL;
+			ssize_t n = getline(&b.line[b.n], &cap[b.n], f);
+			if (n <= 0) {
+				free(b.line[b.n]);
+				end = true;
+				break;
+			}
+			b.len[b.n] = (size_t)n;
+			at += n;
+			b.end[b.n] = at;
 		}
-		moved++;
+		int k = b.n ? drain_batch(s, rc, stream, &b) : 0;
+		for (unsigned i = 0; i < b.n; i++)
+			free(b.line[i]);
+		if (k < 0)
+			goto close_file;
+		moved += k;
 	}
 	if (ferror(f))
-		all = false;
-	if (all) {
+		goto close_file;
+	/* All moved: the spool starts again empty. */
+	if (end) {
 		if (ftruncate(s->fd, 0) < 0 || fsync(s->fd) < 0)
 			goto close_file;
+		s->done = 0;
 		s->pending = false;
 	}
 	rc_ = moved;
 close_file:
-	free(line);
 	fclose(f);
 	return rc_;
 }

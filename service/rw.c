@@ -30,6 +30,11 @@ struct rw {
 /* Writes sent to Redis before their replies are read, at most. */
 #define PIPE_MAX 64
 
+/* Spooled tickets moved to Redis between two batches of jobs, at most: a
+ * long spool drains a slice at a time, so lookups and new tickets do not
+ * wait for all of it. */
+#define DRAIN_SLICE 256
+
 /* The plan and the message text it points into, copied together. */
 struct plan_copy {
 	struct engine_plan plan;
@@ -84,8 +89,10 @@ static redisContext *conn(struct rw *w)
 		w->rc = NULL;
 	}
 	double now = mono();
-	if (now < w->next_try)
+	if (now < w->next_try) {
+		atomic_store(&w->redis_ok, false);
 		return NULL;
+	}
 	char err[256];
 	w->rc = l2_connect(&w->cfg.redis, err, sizeof(err));
 	if (!w->rc || l2_ensure_group(w->rc, w->cfg.stream) < 0) {
@@ -163,8 +170,8 @@ static void commit(struct rw *w, struct pipe *p)
 	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
 }
 
-/* Worker thread: moves spooled tickets to Redis, oldest first, once those
- * the batch p (NULL: none) wrote are synced. */
+/* Worker thread: moves a slice of the spooled tickets to Redis, oldest
+ * first, once those the batch p (NULL: none) wrote are synced. */
 static void drain(struct rw *w, struct pipe *p)
 {
 	if (!l2_spool_pending(w->spool))
@@ -174,8 +181,7 @@ static void drain(struct rw *w, struct pipe *p)
 		return;
 	if (p)
 		commit(w, p);
-	int moved = l2_spool_drain(w->spool, rc, w->cfg.stream);
-	if (moved < 0 || l2_spool_pending(w->spool))
+	if (l2_spool_drain(w->spool, rc, w->cfg.stream, DRAIN_SLICE) < 0)
 		failed(w);
 	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
 }
@@ -188,19 +194,8 @@ static void flush(struct rw *w, struct pipe *p)
 {
 	if (!p->open)
 		return;
-	/* MULTI's +OK and a +QUEUED for each write come first: an error
-	 * among them (out of memory, read-only) makes EXEC refuse them all. */
-	redisReply *exec = NULL;
-	bool broken = redisAppendCommand(p->rc, "EXEC") != REDIS_OK;
-	for (unsigned k = 0; k <= p->n && !broken; k++) {
-		redisReply *r = NULL;
-		broken = redisGetReply(p->rc, (void **)&r) != REDIS_OK || !r ||
-			 r->type == REDIS_REPLY_ERROR;
-		freeReplyObject(r);
-	}
-	if (!broken && (redisGetReply(p->rc, (void **)&exec) != REDIS_OK || !exec ||
-			exec->type != REDIS_REPLY_ARRAY || exec->elements != p->n))
-		broken = true;
+	redisReply *exec = l2_exec(p->rc, p->n);
+	bool broken = !exec;
 	if (broken)
 		failed(w);
 	for (unsigned k = 0; k < p->n; k++) {
@@ -368,21 +363,26 @@ static void *worker(void *arg)
 	/* Connect at once, so /healthz tells the truth from the start and
 	 * spooled tickets from a previous run move to Redis. */
 	probe(w);
-	drain(w, NULL);
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		while (!w->in_head && !w->stopping) {
-			/* Wake now and then to drain the spool once Redis is back. */
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += 1;
-			pthread_cond_timedwait(&w->cv, &w->mu, &until);
-			if (!w->in_head && !w->stopping) {
-				pthread_mutex_unlock(&w->mu);
-				probe(w);
-				drain(w, NULL);
-				pthread_mutex_lock(&w->mu);
+			/* A spool Redis takes from drains a slice at a time, with a
+			 * look at the queue between slices; otherwise wake now and
+			 * then to drain it once Redis is back. */
+			bool draining = l2_spool_pending(w->spool) && atomic_load(&w->redis_ok);
+			if (!draining) {
+				struct timespec until;
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_sec += 1;
+				pthread_cond_timedwait(&w->cv, &w->mu, &until);
+				if (w->in_head || w->stopping)
+					break;
 			}
+			pthread_mutex_unlock(&w->mu);
+			if (!draining)
+				probe(w);
+			drain(w, NULL);
+			pthread_mutex_lock(&w->mu);
 		}
 		/* What is queued, up to PIPE_MAX jobs, is one batch: its writes
 		 * share a round trip and an fsync. */
@@ -414,6 +414,9 @@ static void *worker(void *arg)
 		commit(w, &p);
 		if (first)
 			hand_back(w, first, last);
+		/* Under steady load the queue is never empty: the spool drains
+		 * between batches too. */
+		drain(w, NULL);
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
