@@ -259,14 +259,11 @@ static int send_write(struct rw *w, struct pipe *p, struct rw_job *j)
 
 /* Worker thread: stores a ticket in Redis, or else durably in the spool.
  * While the spool holds tickets, new ones queue behind them so Redis
- * receives them in order. */
+ * receives them in order; the spool drains between batches, not here, so
+ * that a batch of tickets costs one slice of the drain, not one each. */
 static void store_ticket(struct rw *w, struct pipe *p, struct rw_job *j)
 {
 	j->res.ticket = ENGINE_TICKET_FAILED;
-	if (l2_spool_pending(w->spool)) {
-		flush(w, p);
-		drain(w, p);
-	}
 	if (!l2_spool_pending(w->spool) && send_write(w, p, j) == 0)
 		return;
 	/* Behind whatever the pipe holds, which may end in the spool too. */
