@@ -474,6 +474,19 @@ for mode, name in (("always", "appendfsync always"), ("everysec", "appendfsync e
       f"{ms(l and l['esc_p50_ms'])} / {ms(l and l['esc_p99_ms'])} | {ms(l and l['noesc_p50_ms'])} / {ms(l and l['noesc_p99_ms'])} | "
       f"{ms(added)} ms | {stored} | {'0 / 0' if not e_ and not lost else f'**{e_} / {lost}**'} |")
 w("")
+d, dl = get("drain|down|"), get("esc|drain|latency")
+if d:
+    w(f"**Redis back after the outage.** A fresh server on the spool the *down* run left ({d['spooled']:,} tickets),")
+    w("Redis with `appendfsync always` at the socket `--redis` names, and the whole corpus at 500 msgs/s")
+    w(f"meanwhile: the spool was empty after {d['seconds']:.1f} s, {d['in_redis']:,} tickets in Redis "
+      f"({fnum(d['in_redis'] / d['seconds'] if d['seconds'] else None)} a second, the old ones and those filed during the drain), "
+      f"{d['left']:,} left in the spool.")
+    if dl:
+        w(f"The customers of the drain's first {ss} s: escalating p50 / p99 {ms(dl['esc_p50_ms'])} / {ms(dl['esc_p99_ms'])} ms "
+          f"(their tickets queue behind the spool, in it), others {ms(dl['noesc_p50_ms'])} / {ms(dl['noesc_p99_ms'])} ms, "
+          f"errors / lost {errs(dl)}. The spool moves 64 tickets to a MULTI/EXEC and at most 256 between two")
+        w("batches of jobs, so registry checks do not wait for the whole spool.")
+    w("")
 w("One Redis worker thread takes the jobs queued for it, up to 64 at a time, and sends their writes")
 w("(tickets and saved conversations) in one MULTI/EXEC transaction down one pipeline: one round trip,")
 w("and with `always` one fsync in Redis for the lot. Done one write at a time it measured 2,200")

@@ -378,6 +378,30 @@ for mode in always everysec down none; do
     if [ "$mode" != none ] && [ $((in_redis + spooled)) -lt "$stored" ]; then
       fail "escalation ($mode): $stored replies said stored, but Redis has $in_redis and the spool $spooled"
     fi
+    # Redis back after the outage: a fresh server on that spool, Redis
+    # (appendfsync always) at the socket it names, and the whole corpus at
+    # 500 msgs/s while the spool drains: how fast it drains, and what the
+    # customers of its first seconds wait meanwhile.
+    if [ "$mode" = down ] && [ "$spooled" -gt 0 ] && redis_start "redis-down" always; then
+      new_port; p=$PORT
+      t0=$(date +%s.%N)
+      if start "aa-drain" "$p" "$AA" $(aa_args "$p") --spool "$dir/spool.jsonl" --redis "unix://$dir/redis.sock"; then
+        (for _ in $(seq 1200); do [ -s "$dir/spool.jsonl" ] || break; sleep 0.05; done
+         date +%s.%N >"$dir/drained-at") &
+        watcher=$!
+        load "esc|drain|latency" --port "$p" --pid "$SPID" --conns 10 --mode rate --rate 500 --seconds "$SECONDS_SHORT" --warmup 0 --expect reply
+        wait "$watcher"
+        stop "aa-drain" "$SPID"
+        drained=$(redis-cli -s "$dir/redis.sock" xlen autoassist:l2)
+        left=0
+        [ -s "$dir/spool.jsonl" ] && left=$(wc -l <"$dir/spool.jsonl")
+        secs=$(python3 -c "print(round($(cat "$dir/drained-at") - $t0, 2))")
+        echo "{\"label\":\"drain|down|\",\"spooled\":$spooled,\"in_redis\":$drained,\"left\":$left,\"seconds\":$secs}" >>"$RESULTS"
+        [ "$left" -eq 0 ] || fail "drain: $left tickets still in the spool after 60 s"
+        [ "$drained" -ge "$spooled" ] || fail "drain: $spooled tickets spooled, $drained in Redis after the drain"
+      fi
+      kill -TERM "$RPID"; wait "$RPID"
+    fi
     rm -rf "$dir"
   fi
 done
