@@ -485,7 +485,10 @@ if d:
         w(f"The customers of the drain's first {ss} s: escalating p50 / p99 {ms(dl['esc_p50_ms'])} / {ms(dl['esc_p99_ms'])} ms "
           f"(their tickets queue behind the spool, in it), others {ms(dl['noesc_p50_ms'])} / {ms(dl['noesc_p99_ms'])} ms, "
           f"errors / lost {errs(dl)}. The spool moves 64 tickets to a MULTI/EXEC and at most 256 between two")
-        w("batches of jobs, so registry checks do not wait for the whole spool.")
+        w("batches of jobs, so registry checks do not wait for the whole spool. Before (one round trip per")
+        w("spooled ticket, the whole spool in one go, and a slice of it before each new ticket) the same case")
+        w("drained about 4,300 tickets a second on this machine, and 1,813 of the 2,500 messages were refused")
+        w("as waiting too long.")
     w("")
 w("One Redis worker thread takes the jobs queued for it, up to 64 at a time, and sends their writes")
 w("(tickets and saved conversations) in one MULTI/EXEC transaction down one pipeline: one round trip,")
