@@ -245,15 +245,29 @@ static int hash_to_record(redisReply *r, struct engine_record *rec)
 	return rec->meter_id[0] && rec->supply_start.y ? 1 : 0;
 }
 
-int l2_registry_get(redisContext *rc, const char *meter_id, struct engine_record *r)
+/* Queues HGETALL of the meter's record on rc: 0, or -1. */
+static int append_get(redisContext *rc, const char *meter_id)
 {
 	char key[128];
 	snprintf(key, sizeof(key), REG_METER "%s", meter_id);
 	const char *argv[] = { "HGETALL", key };
-	redisReply *rep = redisCommandArgv(rc, 2, argv, NULL);
+	return redisAppendCommandArgv(rc, 2, argv, NULL) == REDIS_OK ? 0 : -1;
+}
+
+/* Reads the reply to an append_get: as l2_registry_get returns. */
+static int read_record(redisContext *rc, struct engine_record *r)
+{
+	redisReply *rep = NULL;
+	if (redisGetReply(rc, (void **)&rep) != REDIS_OK)
+		rep = NULL;
 	int found = hash_to_record(rep, r);
 	freeReplyObject(rep);
 	return found;
+}
+
+int l2_registry_get(redisContext *rc, const char *meter_id, struct engine_record *r)
+{
+	return append_get(rc, meter_id) < 0 ? -1 : read_record(rc, r);
 }
 
 static int address_key(const struct engine *e, const char *street, char *key, size_t cap)
@@ -264,6 +278,9 @@ static int address_key(const struct engine *e, const char *street, char *key, si
 	snprintf(key, cap, REG_ADDR "%s", k);
 	return 0;
 }
+
+/* Records of one street address read in one round trip, at most. */
+#define ADDR_CHUNK 64
 
 /* The first supply point at the address, in registry order, whose record
  * is at that street address and whose postcode agrees with the customer's:
@@ -290,21 +307,33 @@ static void lookup_address(redisContext *rc, const struct engine *e,
 		   r->type != REDIS_REPLY_NIL))
 		goto free_reply;
 	res->registry = ENGINE_REG_NOT_FOUND;
+	/* The records are read ADDR_CHUNK to a round trip, not one each: a
+	 * block of flats has a meter per flat at one street address. */
 	size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : r->type == REDIS_REPLY_STRING;
-	for (size_t i = 0; i < n; i++) {
-		const redisReply *m = r->type == REDIS_REPLY_ARRAY ? r->element[i] : r;
-		if (m->type != REDIS_REPLY_STRING)
-			continue;
-		int found = l2_registry_get(rc, m->str, &rec);
-		if (found < 0) {
-			res->registry = ENGINE_REG_UNAVAILABLE;
-			break;
+	for (size_t from = 0; from < n && res->registry == ENGINE_REG_NOT_FOUND; from += ADDR_CHUNK) {
+		size_t to = from + ADDR_CHUNK < n ? from + ADDR_CHUNK : n, sent = 0;
+		for (size_t i = from; i < to; i++) {
+			const redisReply *m = r->type == REDIS_REPLY_ARRAY ? r->element[i] : r;
+			if (m->type != REDIS_REPLY_STRING)
+				continue;
+			if (append_get(rc, m->str) < 0) {
+				res->registry = ENGINE_REG_UNAVAILABLE;
+				break;
+			}
+			sent++;
 		}
-		if (found && address_key(e, rec.street, rkey, sizeof(rkey)) == 0 &&
-		    strcmp(rkey, key) == 0 && engine_postcodes_agree(a->postcode, rec.postcode)) {
-			res->registry = ENGINE_REG_FOUND;
-			res->record = rec;
-			break;
+		/* Every reply sent for is read, even after an error, so that
+		 * none is left for the next command; the first match is kept. */
+		for (size_t k = 0; k < sent; k++) {
+			int found = read_record(rc, &rec);
+			if (found < 0 && res->registry == ENGINE_REG_NOT_FOUND)
+				res->registry = ENGINE_REG_UNAVAILABLE;
+			else if (found > 0 && res->registry == ENGINE_REG_NOT_FOUND &&
+			    address_key(e, rec.street, rkey, sizeof(rkey)) == 0 &&
+			    strcmp(rkey, key) == 0 && engine_postcodes_agree(a->postcode, rec.postcode)) {
+				res->registry = ENGINE_REG_FOUND;
+				res->record = rec;
+			}
 		}
 	}
 free_reply:
