@@ -98,14 +98,14 @@ int l2_spool_sync(struct l2_spool *s);
 /* True when tickets wait in the spool. */
 bool l2_spool_pending(const struct l2_spool *s);
 
-/* Moves up to about max spooled tickets to stream, in order and each once
- * (l2_add is idempotent, so a crash mid-way resends nothing twice), in
- * transactions of 64, and starts the next call where this one stopped.
- * One that Redis refuses for good is set aside in <spool>.rejected.
- * Returns how many moved, and the spool is emptied when all have; -1 at
- * the first that Redis does not take for now (rc is then not to be used
- * again before a reconnect), on a file error, or when lines written are
- * not synced yet. */
+/* Moves the spooled tickets to stream in order and each once (l2_add is
+ * idempotent, so a crash mid-way resends nothing twice), 64 to a
+ * transaction, reading at most about max lines per call and starting the
+ * next call where this one stopped. One that Redis refuses for good is set
+ * aside in <spool>.rejected. Returns how many moved, and the spool is
+ * emptied when all have; -1 at the first that Redis does not take for now
+ * (rc is then not to be used again before a reconnect); -2 on an error of
+ * the spool's files, or when lines written are not synced yet. */
 int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, unsigned max);
 
 #endif

@@ -453,7 +453,10 @@ struct l2_spool {
 	bool pending;
 	bool broken;     /* a failed append could not be taken back */
 	off_t unsynced;  /* where lines not yet fsync'd begin; -1: none */
-	off_t done;      /* where lines not yet in Redis begin (drain) */
+	/* Where the lines not yet in Redis begin. Kept in memory only: after
+	 * a restart the whole spool is sent again, which the dedupe keys make
+	 * harmless (a line without a ticket_id is set aside a second time). */
+	off_t done;
 };
 
 struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
@@ -598,8 +601,9 @@ struct drain_batch {
  * line, in order, that Redis took, that is no ticket (a torn last line
  * from a crash mid-append, never acknowledged), or that Redis refuses for
  * good (set aside for a person, so it does not block the rest). Returns
- * how many moved, or -1 at the first line Redis did not take for now:
- * those before it stay moved. */
+ * how many moved; -1 when Redis did not take one for now or memory ran
+ * short (those before it stay moved, and rc is not to be used again before
+ * a reconnect); -2 when a refused line could not be set aside. */
 static int drain_batch(struct l2_spool *s, redisContext *rc, const char *stream,
 		       struct drain_batch *b)
 {
@@ -607,24 +611,29 @@ static int drain_batch(struct l2_spool *s, redisContext *rc, const char *stream,
 	size_t nsent = 0, e = 0;
 	redisReply *exec = NULL;
 	if (redisAppendCommand(rc, "MULTI") != REDIS_OK)
-		return -1;
+		goto free_exec;
 	for (unsigned k = 0; k < b->n; k++) {
 		const char *why;
 		json_object *t = report_parse_object(b->line[k], b->len[k], REPORT_MAX_DEPTH, &why, NULL);
 		int sent = t ? l2_add_send(rc, stream, t) : 0;
 		json_object_put(t);
 		if (sent == -1)
-			return -1; /* out of memory */
+			goto free_exec;
 		b->what[k] = !t ? LINE_TORN : sent == -2 ? LINE_REFUSED : LINE_SENT;
 		nsent += b->what[k] == LINE_SENT;
 	}
-	exec = l2_exec(rc, nsent);
+	if (!(exec = l2_exec(rc, nsent)))
+		goto free_exec;
 	for (unsigned k = 0; k < b->n; k++) {
 		char id[64];
 		int added = b->what[k] == LINE_TORN ? 1 : b->what[k] == LINE_REFUSED ? -2
-			  : exec ? l2_add_result(exec->element[e++], id, sizeof(id)) : -1;
-		if (added == -1 || (added == -2 && set_aside(s, b->line[k], b->len[k]) < 0))
+			  : l2_add_result(exec->element[e++], id, sizeof(id));
+		if (added == -1)
 			goto free_exec;
+		if (added == -2 && set_aside(s, b->line[k], b->len[k]) < 0) {
+			rc_ = -2;
+			goto free_exec;
+		}
 		moved += added == 0;
 		s->done = b->end[k];
 	}
@@ -639,17 +648,18 @@ int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, uns
 	if (!s->pending)
 		return 0;
 	if (s->unsynced >= 0)
-		return -1; /* see l2.h: lines not yet synced are not drained */
+		return -2; /* see l2.h: lines not yet synced are not drained */
 	struct drain_batch b = { 0 };
-	int moved = 0, rc_ = -1;
+	int moved = 0, rc_ = -2;
+	unsigned lines = 0;
 	bool end = false;
 	FILE *f = fopen(s->path, "r");
 	if (!f)
-		return -1;
+		return -2;
 	off_t at = s->done;
 	if (fseeko(f, at, SEEK_SET) < 0)
 		goto close_file;
-	while (!end && (unsigned)moved < max) {
+	while (!end && lines < max) {
 		size_t cap[DRAIN_BATCH] = { 0 };
 		for (b.n = 0; b.n < DRAIN_BATCH; b.n++) {
 			b.line[b.n] = NULL;
@@ -663,21 +673,30 @@ int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, uns
 			at += n;
 			b.end[b.n] = at;
 		}
+		lines += b.n;
 		int k = b.n ? drain_batch(s, rc, stream, &b) : 0;
 		for (unsigned i = 0; i < b.n; i++)
 			free(b.line[i]);
-		if (k < 0)
+		if (k < 0) {
+			rc_ = k;
 			goto close_file;
+		}
 		moved += k;
 	}
-	if (ferror(f))
+	/* getline also stops on an error (out of memory, say): only the end
+	 * of the file means every line was read. */
+	if (end && !feof(f))
 		goto close_file;
-	/* All moved: the spool starts again empty. */
 	if (end) {
-		if (ftruncate(s->fd, 0) < 0 || fsync(s->fd) < 0)
+		/* All moved: the spool starts again empty. Once it is cut, no
+		 * line of it is left to drain, even if the fsync fails (then a
+		 * crash may bring lines back, which are sent again, harmlessly). */
+		if (ftruncate(s->fd, 0) < 0)
 			goto close_file;
 		s->done = 0;
 		s->pending = false;
+		if (fsync(s->fd) < 0)
+			goto close_file;
 	}
 	rc_ = moved;
 close_file:

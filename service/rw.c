@@ -17,6 +17,7 @@ struct rw {
 	struct l2_spool *spool;
 	redisContext *rc;        /* worker thread only */
 	double next_try;         /* worker thread only: when to reconnect/drain */
+	double drain_after;      /* worker thread only: the spool's files failed */
 
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -30,9 +31,9 @@ struct rw {
 /* Writes sent to Redis before their replies are read, at most. */
 #define PIPE_MAX 64
 
-/* Spooled tickets moved to Redis between two batches of jobs, at most: a
- * long spool drains a slice at a time, so lookups and new tickets do not
- * wait for all of it. */
+/* Spooled lines read between two batches of jobs (a few more may go
+ * with the last transaction): a long spool drains a slice at a time, so
+ * lookups and new tickets do not wait for all of it. */
 #define DRAIN_SLICE 256
 
 /* The plan and the message text it points into, copied together. */
@@ -171,18 +172,20 @@ static void commit(struct rw *w, struct pipe *p)
 }
 
 /* Worker thread: moves a slice of the spooled tickets to Redis, oldest
- * first, once those the batch p (NULL: none) wrote are synced. */
-static void drain(struct rw *w, struct pipe *p)
+ * first. When the spool's files fail, it waits a retry interval before
+ * trying again; Redis is not to blame for that. */
+static void drain(struct rw *w)
 {
-	if (!l2_spool_pending(w->spool))
+	if (!l2_spool_pending(w->spool) || mono() < w->drain_after)
 		return;
 	redisContext *rc = conn(w);
 	if (!rc)
 		return;
-	if (p)
-		commit(w, p);
-	if (l2_spool_drain(w->spool, rc, w->cfg.stream, DRAIN_SLICE) < 0)
+	int moved = l2_spool_drain(w->spool, rc, w->cfg.stream, DRAIN_SLICE);
+	if (moved == -1)
 		failed(w);
+	else if (moved == -2)
+		w->drain_after = mono() + w->cfg.retry_interval;
 	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
 }
 
@@ -366,7 +369,8 @@ static void *worker(void *arg)
 			/* A spool Redis takes from drains a slice at a time, with a
 			 * look at the queue between slices; otherwise wake now and
 			 * then to drain it once Redis is back. */
-			bool draining = l2_spool_pending(w->spool) && atomic_load(&w->redis_ok);
+			bool draining = l2_spool_pending(w->spool) && atomic_load(&w->redis_ok) &&
+					mono() >= w->drain_after;
 			if (!draining) {
 				struct timespec until;
 				clock_gettime(CLOCK_REALTIME, &until);
@@ -378,7 +382,7 @@ static void *worker(void *arg)
 			pthread_mutex_unlock(&w->mu);
 			if (!draining)
 				probe(w);
-			drain(w, NULL);
+			drain(w);
 			pthread_mutex_lock(&w->mu);
 		}
 		/* What is queued, up to PIPE_MAX jobs, is one batch: its writes
@@ -413,7 +417,7 @@ static void *worker(void *arg)
 			hand_back(w, first, last);
 		/* Under steady load the queue is never empty: the spool drains
 		 * between batches too. */
-		drain(w, NULL);
+		drain(w);
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
