@@ -55,7 +55,8 @@
 
 #define MAX_MSG 4096
 #define QUEUE_MAX 64
-#define REPLY_BUF (2 * MAX_MSG)
+/* json-c writes a string id back at most six times as long (\u00XX). */
+#define REPLY_BUF (6 * MAX_MSG + 64)
 
 /* The server's state, the context's user pointer. */
 struct server {
@@ -130,7 +131,6 @@ static int answer(struct lws *wsi, struct conn *c, const char *in, size_t len)
 	    !json_object_is_type(text, json_type_string))
 		goto put_msg;
 	json_object_object_get_ex(msg, "id", &id);
-	/* The buffer holds any id a message of MAX_MSG bytes can carry. */
 	n = snprintf(srv->reply, REPLY_BUF, "{\"type\":\"reply\",\"in_reply_to\":%s,\"text\":\"",
 			 id ? json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN) : "null");
 	if (n < 0 || (size_t)n + 2 >= REPLY_BUF)
@@ -213,7 +213,7 @@ int main(int argc, char **argv)
 	int port = 9001;
 	unsigned max_conns = 10000;
 	const char *evlib = "poll";
-	bool validate = false, share = false, fd_limit = false, reuseport = false;
+	bool validate = false, share = false, fd_limit = false, reuseport = false, usage = false;
 	struct server srv = { 0 };
 	int rc = 1;
 	for (int i = 1; i < argc; i++) {
@@ -231,10 +231,11 @@ int main(int argc, char **argv)
 			fd_limit = true;
 		else if (strcmp(argv[i], "--reuseport") == 0)
 			reuseport = true;
-		else if (strcmp(argv[i], "--reply") == 0 && i + 1 < argc &&
-			 (srv.reply_len = (size_t)atol(argv[++i])) >= 64 && srv.reply_len <= MAX_MSG)
-			;
-		else {
+		else if (strcmp(argv[i], "--reply") == 0 && i + 1 < argc)
+			srv.reply_len = (size_t)atol(argv[++i]);
+		else
+			usage = true;
+		if (usage || (srv.reply_len && (srv.reply_len < 64 || srv.reply_len > MAX_MSG))) {
 			fprintf(stderr, "usage: echo_lws [--port N] [--evlib poll|uv|ev] "
 				"[--max-connections N] [--validate-utf8] [--fd-limit]\n"
 				"                [--listen-share] [--reuseport] [--reply 64..4096]\n");

@@ -289,7 +289,9 @@ w("protocol costs (the bigger reply, the JSON parse), and the gap between autoas
 w("engine, the reply's rendering and the log line cost. Per message in server CPU (µs, from *msgs per")
 w("server CPU-s*); *left for the engine* is the time per message a server with reply_lws' costs could")
 w("still spend and reach the target: 70 % of the echo's faster loop, or 1.5× the Node echo. Where it is")
-w("negative, no engine however fast reaches the target on this stack and protocol.")
+w("negative, no engine however fast reaches the target on this stack and protocol. (The targets compare")
+w("msgs/s; these budgets compare server CPU per message, the same thing where every server had its core,")
+w("as the *server CPU* column shows they did.)")
 w("")
 w("| connections | echo (faster loop) | reply_lws | autoassist | reply_lws ÷ echo | autoassist − reply_lws | left for the engine: 70 % of echo | left: 1.5× Node |")
 w("|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -478,9 +480,11 @@ d, dl = get("drain|down|"), get("esc|drain|latency")
 if d:
     w(f"**Redis back after the outage.** A fresh server on the spool the *down* run left ({d['spooled']:,} tickets),")
     w("Redis with `appendfsync always` at the socket `--redis` names, and the whole corpus at 500 msgs/s")
-    w(f"meanwhile: the spool was empty after {d['seconds']:.1f} s, {d['in_redis']:,} tickets in Redis "
-      f"({fnum(d['in_redis'] / d['seconds'] if d['seconds'] else None)} a second, the old ones and those filed during the drain), "
-      f"{d['left']:,} left in the spool.")
+    if d.get("seconds"):
+        w(f"meanwhile: the spool was empty after {d['seconds']:.1f} s ({fnum(d['spooled'] / d['seconds'])} of the old tickets a second), "
+          f"and Redis held {d['in_redis']:,} tickets: those and the {d.get('filed', 0):,} filed during the run.")
+    else:
+        w(f"meanwhile: the spool was **not** empty after 60 s ({d['left']:,} tickets left).")
     if dl:
         w(f"The customers of the drain's first {ss} s: escalating p50 / p99 {ms(dl['esc_p50_ms'])} / {ms(dl['esc_p99_ms'])} ms "
           f"(their tickets queue behind the spool, in it), others {ms(dl['noesc_p50_ms'])} / {ms(dl['noesc_p99_ms'])} ms, "
