@@ -1029,7 +1029,7 @@ test('a long spool drains in slices: a customer escalating meanwhile is answered
   // for good (no ticket_id) among them.
   const w = new World(t);
   await w.startRedis();
-  const N = 20000;
+  const N = 40000;
   const refs = [];
   const lines = [];
   for (let i = 0; i < N; i++) {
