@@ -587,13 +587,16 @@ static int set_aside(const struct l2_spool *s, const char *line, size_t n)
 enum { LINE_SENT, LINE_TORN, LINE_REFUSED };
 
 /* One batch of the drain: the lines read, where each ends in the file,
- * and what became of each at the send. */
+ * and what became of each at the send. The line buffers and the tokener
+ * serve every batch of a drain call. */
 struct drain_batch {
 	char *line[DRAIN_BATCH];
+	size_t cap[DRAIN_BATCH];
 	size_t len[DRAIN_BATCH];
 	off_t end[DRAIN_BATCH];
 	unsigned char what[DRAIN_BATCH];
 	unsigned n;
+	json_tokener *tok;
 };
 
 /* Sends the batch's tickets in one MULTI/EXEC (one round trip, and one
@@ -614,7 +617,7 @@ static int drain_batch(struct l2_spool *s, redisContext *rc, const char *stream,
 		goto free_exec;
 	for (unsigned k = 0; k < b->n; k++) {
 		const char *why;
-		json_object *t = report_parse_object(b->line[k], b->len[k], REPORT_MAX_DEPTH, &why, NULL);
+		json_object *t = report_parse_object_tok(b->tok, b->line[k], b->len[k], &why, NULL);
 		int sent = t ? l2_add_send(rc, stream, t) : 0;
 		json_object_put(t);
 		if (sent == -1)
@@ -657,15 +660,12 @@ int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, uns
 	if (!f)
 		return -2;
 	off_t at = s->done;
-	if (fseeko(f, at, SEEK_SET) < 0)
-		goto close_file;
+	if (!(b.tok = json_tokener_new_ex(REPORT_MAX_DEPTH + 1)) || fseeko(f, at, SEEK_SET) < 0)
+		goto free_batch;
 	while (!end && lines < max) {
-		size_t cap[DRAIN_BATCH] = { 0 };
 		for (b.n = 0; b.n < DRAIN_BATCH; b.n++) {
-			b.line[b.n] = NULL;
-			ssize_t n = getline(&b.line[b.n], &cap[b.n], f);
+			ssize_t n = getline(&b.line[b.n], &b.cap[b.n], f);
 			if (n <= 0) {
-				free(b.line[b.n]);
 				end = true;
 				break;
 			}
@@ -675,31 +675,33 @@ int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, uns
 		}
 		lines += b.n;
 		int k = b.n ? drain_batch(s, rc, stream, &b) : 0;
-		for (unsigned i = 0; i < b.n; i++)
-			free(b.line[i]);
 		if (k < 0) {
 			rc_ = k;
-			goto close_file;
+			goto free_batch;
 		}
 		moved += k;
 	}
 	/* getline also stops on an error (out of memory, say): only the end
 	 * of the file means every line was read. */
 	if (end && !feof(f))
-		goto close_file;
+		goto free_batch;
 	if (end) {
 		/* All moved: the spool starts again empty. Once it is cut, no
 		 * line of it is left to drain, even if the fsync fails (then a
 		 * crash may bring lines back, which are sent again, harmlessly). */
 		if (ftruncate(s->fd, 0) < 0)
-			goto close_file;
+			goto free_batch;
 		s->done = 0;
 		s->pending = false;
 		if (fsync(s->fd) < 0)
-			goto close_file;
+			goto free_batch;
 	}
 	rc_ = moved;
-close_file:
+free_batch:
+	for (unsigned i = 0; i < DRAIN_BATCH; i++)
+		free(b.line[i]);
+	if (b.tok)
+		json_tokener_free(b.tok);
 	fclose(f);
 	return rc_;
 }
