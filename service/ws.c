@@ -119,6 +119,12 @@ struct ws_server {
 	unsigned long long next_id;
 	bool draining;
 	struct rw *rw;     /* NULL without Redis */
+	/* What the log last said about Redis (-1: nothing yet) and the
+	 * spool, and when the spool started to hold tickets. */
+	int redis_said;
+	bool spool_said;
+	double spool_since;
+	uint64_t spooled_before;
 	unsigned inflight; /* jobs the worker holds */
 };
 
@@ -371,6 +377,8 @@ static void finish(struct ws_server *s, struct conn *c, struct sess *se,
 		s->metrics.replies_by_intent[s->reply->parts[i].intent]++;
 	s->metrics.fallbacks_total += s->reply->fallback;
 	s->metrics.escalations_total += plan->escalate;
+	s->metrics.tickets_stored += res->ticket == ENGINE_TICKET_STORED;
+	s->metrics.tickets_failed += res->ticket == ENGINE_TICKET_FAILED;
 
 	struct jw w;
 	jw_init(&w, s->logbuf, s->logbuf_max);
@@ -738,6 +746,43 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	resume_inbound(c);
 }
 
+/* Loop thread: the spool starts to hold tickets. The log says so once, not
+ * for each ticket: an outage under load spools thousands a second. */
+static void spooling(struct ws_server *s)
+{
+	log_event("warn", "spooling", NULL);
+	s->spool_said = true;
+	s->spool_since = now_s();
+	s->spooled_before = s->metrics.tickets_spooled;
+}
+
+/* Loop thread, once a tick: logs Redis going away and coming back, and the
+ * spool emptied, with how many tickets it took meanwhile. A spool left by
+ * an earlier run is announced at the first tick. */
+static void log_redis_state(struct ws_server *s)
+{
+	if (!s->rw)
+		return;
+	int ok = rw_redis_ok(s->rw);
+	if (ok != s->redis_said) {
+		log_event(ok ? "info" : "warn", ok ? "redis_up" : "redis_down", NULL);
+		s->redis_said = ok;
+	}
+	bool pending = rw_spool_pending(s->rw);
+	if (pending && !s->spool_said) {
+		spooling(s);
+	} else if (!pending && s->spool_said) {
+		json_object *f = json_object_new_object();
+		json_object_object_add(f, "tickets_spooled",
+				       json_object_new_int64((int64_t)(s->metrics.tickets_spooled -
+								       s->spooled_before)));
+		json_object_object_add(f, "seconds",
+				       json_object_new_double(now_s() - s->spool_since));
+		log_event("info", "spool_drained", f);
+		s->spool_said = false;
+	}
+}
+
 /* Loop thread: the worker finished jobs. Each is said to its connection,
  * or, when the customer left meanwhile, still recorded in the
  * conversation so a reconnect continues from it. */
@@ -751,8 +796,9 @@ static void collect(struct ws_server *s)
 			free(ctx);
 		} else if (ctx) {
 			struct conn *c = ctx->conn;
-			if (j->spooled)
-				log_event("warn", "ticket_spooled", NULL);
+			if (j->spooled && !s->spool_said)
+				spooling(s);
+			s->metrics.tickets_spooled += j->spooled;
 			finish(s, c, ctx->sess, j->plan_copy, &j->res, ctx->id, ctx->t_recv);
 			if (c) {
 				c->inflight = NULL;
@@ -847,8 +893,11 @@ static int http_request(struct ws_server *s, struct lws *wsi, const char *path)
 		return http_respond(wsi, s->draining ? 503 : 200, "application/json", body,
 				    (size_t)n);
 	}
-	/* Read from the store when asked for, so it is never stale. */
+	/* Read from the store and the worker when asked for, so they are
+	 * never stale. */
 	s->metrics.sessions_open = sess_count(s->sessions);
+	s->metrics.redis_up = s->rw ? rw_redis_ok(s->rw) : -1;
+	s->metrics.spool_pending = s->rw && rw_spool_pending(s->rw);
 	int n = metrics_render(&s->metrics, engine_pack(s->engine), out, cap);
 	if (n < 0) {
 		free(body);
@@ -1039,6 +1088,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 	struct ws_server *s = lws_container_of(sul, struct ws_server, tick_timer);
 	double now = now_s();
 	struct conn *c;
+	log_redis_state(s);
 	log_flush();
 	/* A client that stopped reading while sending nothing more is found
 	 * here rather than at its next message. */
@@ -1067,6 +1117,7 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	s->cfg = *cfg;
 	s->engine = e;
 	s->registry = registry;
+	s->redis_said = -1;
 	TAILQ_INIT(&s->conns);
 	TAILQ_INIT(&s->ready);
 	s->scr = engine_scratch_new(e);

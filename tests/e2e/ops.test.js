@@ -113,8 +113,13 @@ test('/metrics counts what the test did', async (t) => {
     }
     assert.equal(m['autoassist_replies_total{intent="fallback"}'], 1);
   });
-  await t.test('escalations', () => {
+  await t.test('escalations: without Redis the ticket is only previewed, and Redis has no gauges', () => {
     assert.equal(m.autoassist_escalations_total, 1);
+    assert.equal(m['autoassist_tickets_total{result="stored"}'], 0);
+    assert.equal(m['autoassist_tickets_total{result="failed"}'], 0);
+    assert.equal(m.autoassist_tickets_spooled_total, 0);
+    assert.equal(m.autoassist_redis_up, undefined);
+    assert.equal(m.autoassist_spool_pending, undefined);
   });
   await t.test('error frames by code', () => {
     for (const [code, frames] of Object.entries(errorsSent)) {

@@ -30,7 +30,7 @@ const os = require('node:os');
 const path = require('node:path');
 const {
   BIN, HOST, REGISTRY_LINE, Client, Raw, Server, freePort, handshake, healthz, maskedTextFrame,
-  sanitizerReports, sleep, stopClean, within,
+  metrics, sanitizerReports, sleep, stopClean, within,
 } = require('./lib');
 
 const HAVE_REDIS = spawnSync('redis-server', ['--version']).status === 0 &&
@@ -326,6 +326,10 @@ async function waitFor(check, ms, what) {
   }
 }
 
+// The log's events about Redis and the spool, in order.
+const outageEvents = (server) => server.logLines().map((l) => JSON.parse(l))
+  .filter((o) => ['redis_up', 'redis_down', 'spooling', 'spool_drained'].includes(o.event));
+
 const waitRedisHealth = (server, want, ms = 6000) =>
   waitFor(async () => (await healthz(server.port)).json.redis === want, ms, `/healthz to say redis "${want}"`);
 
@@ -467,7 +471,7 @@ test('mixed message: the contract question is answered, only the solar/battery s
 
 // ---- 3. Redis goes away and comes back ----
 
-test('Redis killed mid-conversation and restarted on the same socket: spooled tickets arrive once each, in order', { skip: SKIP }, async (t) => {
+test('Redis killed mid-conversation and restarted on the same socket: spooled tickets arrive once each, in order; the log and /metrics tell the outage', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis({ aof: true }); // what Redis acknowledged survives its SIGKILL
   const server = await w.serve();
@@ -494,6 +498,12 @@ test('Redis killed mid-conversation and restarted on the same socket: spooled ti
   h = await healthz(server.port);
   assert.equal(h.json.redis, 'down');
   assert.equal(h.json.spool_pending, true);
+  let m = await metrics(server.port);
+  assert.equal(m.autoassist_redis_up, 0);
+  assert.equal(m.autoassist_spool_pending, 1);
+  assert.equal(m.autoassist_tickets_spooled_total, 2);
+  // Warnings are written at once; Redis' state is looked at once a second.
+  await waitFor(() => outageEvents(server).some((e) => e.event === 'redis_down'), 3000, 'redis_down in the log');
 
   await w.redis.start();
   assert.equal((await w.redis.ticketIds())[0], refs[0], 'the ticket from before the crash is still there');
@@ -506,6 +516,26 @@ test('Redis killed mid-conversation and restarted on the same socket: spooled ti
   refs.push((await escalate(c, 'e', 'One more thing: the solar app shows no production.')).escalation.ticket);
   const ids = await w.redis.ticketIds();
   assert.deepEqual(ids, refs, 'every ticket exactly once, in the order sent');
+
+  // One line each way, not one per ticket.
+  const events = await waitFor(() => {
+    const ev = outageEvents(server);
+    return ev.some((e) => e.event === 'spool_drained') && ev;
+  }, 3000, 'spool_drained in the log');
+  const names = events.map((e) => e.event);
+  assert.deepEqual(names[0], 'redis_up', 'the first tick says Redis is there');
+  assert.deepEqual(names.slice(1, 3).sort(), ['redis_down', 'spooling'], 'the outage, and tickets going to the spool');
+  assert.deepEqual(names.slice(3), ['redis_up', 'spool_drained']);
+  assert.deepEqual(events.slice(1, 3).map((e) => e.level), ['warn', 'warn']);
+  const drained = events[4];
+  assert.equal(drained.tickets_spooled, 2);
+  assert.ok(drained.seconds > 0 && drained.seconds < 30, `spool_drained.seconds ${drained.seconds}`);
+  m = await metrics(server.port);
+  assert.equal(m.autoassist_redis_up, 1);
+  assert.equal(m.autoassist_spool_pending, 0);
+  assert.equal(m['autoassist_tickets_total{result="stored"}'], 4);
+  assert.equal(m['autoassist_tickets_total{result="failed"}'], 0);
+  assert.equal(m.autoassist_tickets_spooled_total, 2);
   assert.equal(new Set(refs).size, refs.length);
   for (const ref of refs) assert.match(await w.redis.cmd('GET', `autoassist:l2:ticket:${ref}`), ENTRY_RE);
 
@@ -1098,6 +1128,33 @@ test('Redis refusing writes (OOM): the ticket is spooled, then drained once writ
   await waitFor(async () => w.spoolText() === '', 6000, 'the spool to drain');
   assert.deepEqual(await w.redis.ticketIds(), [r.escalation.ticket]);
   await waitRedisHealth(server, 'ok');
+  await c.close();
+  await stopClean(server);
+});
+
+test('Redis down and the spool\'s disk full: the customer is told the technical part was not recorded, the rest is answered, and /metrics counts it', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  w.redis = new Redis(w.dir); // not started: nothing listens on the socket
+  // /dev/full takes the open and refuses every write with ENOSPC.
+  const server = await w.serve(['--spool', '/dev/full']);
+  const c = await w.connect(server);
+  const r = await c.ask('m1', 'Will my payment method stay the same after the move? Our solar inverter shows a red light.', 5000);
+  assert.equal(r.escalation.status, 'failed');
+  assert.equal(r.escalation.ticket, null);
+  assert.match(r.text, /I couldn’t record the technical part about your solar installation right now\. Please try again shortly\./);
+  assert.equal(outcome(r, 'payment_method'), 'answer', 'the administrative part is still answered');
+  let m = await metrics(server.port);
+  assert.equal(m['autoassist_tickets_total{result="failed"}'], 1);
+  assert.equal(m['autoassist_tickets_total{result="stored"}'], 0);
+  assert.equal(m.autoassist_spool_pending, 0, 'nothing waits in a spool that took nothing');
+
+  // Once Redis is back, the customer's retry is filed.
+  await w.redis.start();
+  await waitRedisHealth(server, 'ok');
+  const again = await escalate(c, 'm2', 'Our solar inverter shows a red light.');
+  assert.deepEqual(await w.redis.ticketIds(), [again.escalation.ticket]);
+  m = await metrics(server.port);
+  assert.equal(m['autoassist_tickets_total{result="stored"}'], 1);
   await c.close();
   await stopClean(server);
 });
