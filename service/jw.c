@@ -2,7 +2,7 @@
 #include "jw.h"
 
 #include <math.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 void jw_init(struct jw *w, char *out, size_t cap)
@@ -40,18 +40,37 @@ static const char escape[256] = {
 	[0x1e] = 'u', [0x1f] = 'u', ['"'] = '"', ['\\'] = '\\',
 };
 
+/* Whether any of the eight bytes in x is a control character, '"' or '\\'
+ * (the SWAR tests for a zero byte and for a byte below 0x20; UTF-8's bytes
+ * above 0x7f never match). A reply's text is mostly plain, so whole words
+ * of it are copied without a table lookup per byte. */
+static bool needs_escape(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+	return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+}
+
 void jw_str(struct jw *w, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	jw_raw(w, "\"", 1);
-	size_t run = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	size_t run = 0, i = 0;
+	while (i < n) {
+		if (i + 8 <= n) {
+			uint64_t x;
+			memcpy(&x, s + i, 8);
+			if (!needs_escape(x)) {
+				i += 8;
+				continue;
+			}
+		}
+		unsigned char c = (unsigned char)s[i++];
 		char e = escape[c];
 		if (!e)
 			continue;
-		jw_raw(w, s + run, i - run);
-		run = i + 1;
+		jw_raw(w, s + run, i - 1 - run);
+		run = i;
 		char seq[6] = { '\\', e, '0', '0', hex[c >> 4], hex[c & 15] };
 		jw_raw(w, seq, e == 'u' ? 6 : 2);
 	}
@@ -81,9 +100,16 @@ void jw_item(struct jw *w, bool first)
 
 void jw_int(struct jw *w, long long v)
 {
-	char d[24];
-	int n = snprintf(d, sizeof(d), "%lld", v);
-	jw_raw(w, d, (size_t)n);
+	char d[24], *e = d + sizeof(d), *p = e;
+	/* Unsigned, so the most negative value has a magnitude too. */
+	unsigned long long m = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	do {
+		*--p = (char)('0' + m % 10);
+		m /= 10;
+	} while (m);
+	if (v < 0)
+		*--p = '-';
+	jw_raw(w, p, (size_t)(e - p));
 }
 
 void jw_fixed3(struct jw *w, double v)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,6 +80,66 @@ static void test_string_with_nul(void **state)
 	assert_string_equal(buf, "\"a\\u0000b\"");
 }
 
+/* The string is read a word at a time: each ASCII byte that must be
+ * escaped, and each that must not, is written as the byte-by-byte rule
+ * says at every offset and every length around a word's edge. */
+static void test_string_escapes_at_every_offset(void **state)
+{
+	(void)state;
+	for (int c = 0; c < 0x80; c++)
+		for (size_t len = 1; len <= 19; len++)
+			for (size_t at = 0; at < len; at++) {
+				char text[20], want[64], got[64];
+				memset(text, 'a', len);
+				text[at] = (char)c;
+				size_t n = 0;
+				want[n++] = '"';
+				for (size_t i = 0; i < len; i++) {
+					unsigned char b = (unsigned char)text[i];
+					if (b == '"' || b == '\\')
+						n += (size_t)snprintf(want + n, 3, "\\%c", b);
+					else if (b == '\n')
+						n += (size_t)snprintf(want + n, 3, "\\n");
+					else if (b == '\t')
+						n += (size_t)snprintf(want + n, 3, "\\t");
+					else if (b == '\r')
+						n += (size_t)snprintf(want + n, 3, "\\r");
+					else if (b == '\b')
+						n += (size_t)snprintf(want + n, 3, "\\b");
+					else if (b == '\f')
+						n += (size_t)snprintf(want + n, 3, "\\f");
+					else if (b < 0x20)
+						n += (size_t)snprintf(want + n, 7, "\\u%04x", b);
+					else
+						want[n++] = (char)b;
+				}
+				want[n++] = '"';
+				want[n] = '\0';
+				struct jw w;
+				jw_init(&w, got, sizeof(got));
+				jw_str(&w, text, len);
+				assert_false(w.full);
+				assert_string_equal(got, want);
+			}
+}
+
+/* jw_int writes what "%lld" writes, the extremes included. */
+static void test_int_as_printf(void **state)
+{
+	(void)state;
+	long long vs[] = { 0, 1, -1, 9, 10, -10, 99, 100, 4096, -65535, 1234567890123LL,
+			   LLONG_MAX, LLONG_MIN, LLONG_MIN + 1 };
+	for (size_t k = 0; k < sizeof(vs) / sizeof(vs[0]); k++) {
+		char want[32], got[32];
+		snprintf(want, sizeof(want), "%lld", vs[k]);
+		struct jw w;
+		jw_init(&w, got, sizeof(got));
+		jw_int(&w, vs[k]);
+		assert_false(w.full);
+		assert_string_equal(got, want);
+	}
+}
+
 /* jw_fixed3 writes what "%.3f" writes: for scores (1 - e^-x, the
  * scorer's form), for a sweep of fractions, and for whole numbers. */
 static void test_fixed3_as_printf(void **state)
@@ -130,6 +191,8 @@ int main(void)
 		cmocka_unit_test(test_members_and_arrays),
 		cmocka_unit_test(test_string_escapes_round_trip),
 		cmocka_unit_test(test_string_with_nul),
+		cmocka_unit_test(test_string_escapes_at_every_offset),
+		cmocka_unit_test(test_int_as_printf),
 		cmocka_unit_test(test_fixed3_as_printf),
 		cmocka_unit_test(test_full_buffer),
 	};
