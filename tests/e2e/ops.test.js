@@ -179,6 +179,8 @@ function checkLogLines(server) {
     assert.doesNotThrow(() => { o = JSON.parse(line); }, `not a JSON line: ${line}`);
     assert.equal(typeof o, 'object');
     assert.match(o.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, line);
+    const age = Date.now() - Date.parse(o.ts);
+    assert.ok(age >= -1000 && age < 120000, `ts is the time of the event (${age} ms ago): ${line}`);
     assert.match(o.level, /^(debug|info|warn|error)$/, line);
     assert.equal(typeof o.event, 'string', line);
     events.add(o.event);
