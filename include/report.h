@@ -15,17 +15,13 @@
  * ticket. */
 #define REPORT_MAX_DEPTH 16
 
-/* Parses a line holding exactly one JSON object nested at most max_depth
- * levels (white space around it allowed; text after it is refused, so
- * "{...} junk" or "{A}{B}" is not half read). Returns the object (release
- * with json_object_put) or NULL with *why set to a static sentence and
- * *too_deep (when not NULL) telling whether nesting was the reason. */
-json_object *report_parse_object(const char *line, size_t len, int max_depth,
-				 const char **why, bool *too_deep);
-
-/* report_parse_object with a tokener the caller keeps for many lines,
- * made with json_tokener_new_ex(max_depth + 1): the server parses every
- * message with one instead of allocating one per message. */
+/* Parses a line holding exactly one JSON object, with a tokener the caller
+ * keeps for many lines (made with json_tokener_new_ex(max_depth + 1): the
+ * object may be nested at most max_depth levels). White space around it is
+ * allowed; text after it is refused, so "{...} junk" or "{A}{B}" is not half
+ * read. Returns the object (release with json_object_put) or NULL with *why
+ * set to a static sentence and *too_deep (when not NULL) telling whether
+ * nesting was the reason. */
 json_object *report_parse_object_tok(json_tokener *tok, const char *line, size_t len,
 				     const char **why, bool *too_deep);
 

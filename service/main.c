@@ -492,17 +492,18 @@ static int cmd_classify_jsonl(struct cli *c)
 	struct engine_reply *reply = malloc(sizeof(*reply));
 	size_t out_max = REPORT_JSON_MAX(c->eo.max_bytes);
 	char *outbuf = malloc(out_max);
+	json_tokener *tok = json_tokener_new_ex(REPORT_MAX_DEPTH + 1);
 	char *line = NULL;
 	size_t cap = 0, nsess = 0;
 	long lineno = 0;
 	int rc = EXIT_IO;
-	if (!tab || !plan || !reply || !outbuf)
+	if (!tab || !plan || !reply || !outbuf || !tok)
 		goto free_all;
 	rc = EXIT_OK;
 	for (ssize_t n; (n = getline(&line, &cap, stdin)) > 0;) {
 		lineno++;
 		const char *why;
-		json_object *in = report_parse_object(line, (size_t)n, REPORT_MAX_DEPTH, &why, NULL), *v;
+		json_object *in = report_parse_object_tok(tok, line, (size_t)n, &why, NULL), *v;
 		const char *text = NULL, *sid = NULL, *lang = c->lang;
 		if (!in) {
 			put_error(lineno, "bad_json", why);
@@ -553,6 +554,7 @@ static int cmd_classify_jsonl(struct cli *c)
 	if (fflush(stdout) != 0)
 		rc = EXIT_IO;
 free_all:
+	json_tokener_free(tok);
 	free(outbuf);
 	free(line);
 	free(reply);

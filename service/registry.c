@@ -42,12 +42,12 @@ static void compact(const char *s, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-static int parse_line(struct engine_record *rec, const char *line, size_t len,
-		      char *why, size_t whylen)
+static int parse_line(json_tokener *tok, struct engine_record *rec, const char *line,
+		      size_t len, char *why, size_t whylen)
 {
 	int rc = -1;
 	const char *bad;
-	json_object *o = report_parse_object(line, len, REPORT_MAX_DEPTH, &bad, NULL);
+	json_object *o = report_parse_object_tok(tok, line, len, &bad, NULL);
 	if (!o) {
 		snprintf(why, whylen, "%s", bad);
 		goto put_obj;
@@ -130,12 +130,13 @@ struct reg_file *reg_file_load(const char *path, const struct engine *e, char *e
 	size_t linecap = 0;
 	int lineno = 0;
 	struct reg_file *r = calloc(1, sizeof(*r));
+	json_tokener *tok = json_tokener_new_ex(REPORT_MAX_DEPTH + 1);
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto free_reg;
 	}
-	if (!r) {
+	if (!r || !tok) {
 		snprintf(err, errlen, "out of memory");
 		goto close_file;
 	}
@@ -154,7 +155,7 @@ struct reg_file *reg_file_load(const char *path, const struct engine *e, char *e
 			r->cap = nc;
 		}
 		char why[128];
-		if (parse_line(&r->recs[r->n], line, (size_t)n, why, sizeof(why)) < 0) {
+		if (parse_line(tok, &r->recs[r->n], line, (size_t)n, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
 			goto close_file;
 		}
@@ -166,11 +167,13 @@ struct reg_file *reg_file_load(const char *path, const struct engine *e, char *e
 	}
 	free(line);
 	fclose(f);
+	json_tokener_free(tok);
 	return r;
 close_file:
 	fclose(f);
 free_reg:
 	free(line);
+	json_tokener_free(tok);
 	reg_file_free(r);
 	return NULL;
 }

@@ -37,22 +37,6 @@ put_obj:
 	return NULL;
 }
 
-json_object *report_parse_object(const char *line, size_t len, int max_depth,
-				 const char **why, bool *too_deep)
-{
-	/* json-c counts the level a value sits in as one more. */
-	json_tokener *tok = json_tokener_new_ex(max_depth + 1);
-	if (!tok) {
-		*why = "out of memory";
-		if (too_deep)
-			*too_deep = false;
-		return NULL;
-	}
-	json_object *o = report_parse_object_tok(tok, line, len, why, too_deep);
-	json_tokener_free(tok);
-	return o;
-}
-
 static const char *meter_kind(uint8_t k)
 {
 	switch (k) {
