@@ -15,10 +15,9 @@
 struct metrics {
 	uint64_t connections_total, connections_open, connections_rejected;
 	uint64_t messages_total, escalations_total, fallbacks_total;
-	/* L2 tickets the customer was told were stored, of them those that
-	 * went to the spool while Redis was unavailable, and those the
-	 * customer was told could not be stored. */
-	uint64_t tickets_stored, tickets_spooled, tickets_failed;
+	/* L2 tickets by what the reply said: stored (in Redis or the spool)
+	 * or failed. */
+	uint64_t tickets_stored, tickets_failed;
 	uint64_t replies_by_intent[INTENT_MAX];
 	uint64_t errors_by_code[METRICS_MAX_CODES];
 	uint64_t latency_buckets[METRICS_BUCKETS + 1]; /* the last is +Inf */
@@ -26,8 +25,9 @@ struct metrics {
 	uint64_t latency_count;
 	uint64_t sessions_open; /* set from the session store when rendered */
 	/* Set from the Redis worker when rendered; redis_up is -1 without
-	 * Redis configured, and neither gauge is written then. */
+	 * Redis configured, and none of these is written then. */
 	int redis_up, spool_pending;
+	uint64_t tickets_spooled, spool_drained;
 };
 
 /* The error codes counted, in the order of errors_by_code. */

@@ -6,7 +6,7 @@
  * none was waiting, and the loop takes them with rw_take_done until there
  * are none left.
  *
- * Threads: rw_new, rw_submit, rw_take_done, rw_redis_ok, rw_spool_pending,
+ * Threads: rw_new, rw_submit, rw_take_done, rw_state,
  * rw_stop and rw_free are called on the loop thread; the job's work runs
  * on the worker thread. */
 #ifndef AUTOASSIST_RW_H
@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine.h"
 #include "l2.h"
@@ -39,7 +40,6 @@ struct rw_job {
 	/* Out: */
 	bool found;
 	struct engine_results res;
-	bool spooled;                /* the ticket went to the spool */
 };
 
 struct rw_config {
@@ -79,9 +79,20 @@ struct rw_job *rw_take_done(struct rw *w);
 struct rw_job *rw_job_new(const struct engine_plan *plan);
 void rw_job_free(struct rw_job *job);
 
-/* Whether the last Redis command succeeded (for /healthz), and whether
- * tickets wait in the spool. */
-bool rw_redis_ok(struct rw *w);
-bool rw_spool_pending(struct rw *w);
+struct rw_state {
+	bool redis_ok;       /* the last Redis command succeeded */
+	bool redis_known;    /* Redis was tried at least once */
+	bool spool_pending;  /* tickets wait in the spool */
+	uint64_t outages;    /* times Redis began to fail */
+	uint64_t spooled;    /* tickets stored in the spool (fsync'd) */
+	uint64_t drained;    /* spooled tickets moved on to Redis */
+};
+
+/* What the worker has seen so far, for /healthz, /metrics and the log. The
+ * counts are read after the flags and the worker changes them before the
+ * flags, so they are never older: a spool seen empty comes with every
+ * ticket drained from it, a spool seen holding tickets with the outage
+ * that sent them there. */
+void rw_state(struct rw *w, struct rw_state *out);
 
 #endif

@@ -95,20 +95,23 @@ int metrics_render(const struct metrics *m, const struct intent_pack *p,
 	scalar(&o, "autoassist_escalations_total", "counter", "Messages escalated to L2.",
 	       m->escalations_total);
 	family(&o, "autoassist_tickets_total", "counter",
-	       "L2 tickets by what the customer was told: stored (in Redis or the spool) or failed.");
+	       "L2 tickets by what the reply said: stored (in Redis or the spool) or failed.");
 	put(&o, "autoassist_tickets_total{result=\"stored\"} %llu\n",
 	    (unsigned long long)m->tickets_stored);
 	put(&o, "autoassist_tickets_total{result=\"failed\"} %llu\n",
 	    (unsigned long long)m->tickets_failed);
-	scalar(&o, "autoassist_tickets_spooled_total", "counter",
-	       "Stored tickets that went to the spool file while Redis was unavailable.",
-	       m->tickets_spooled);
 	if (m->redis_up >= 0) {
 		scalar(&o, "autoassist_redis_up", "gauge",
 		       "1 when the last Redis command succeeded, else 0.", (uint64_t)m->redis_up);
 		scalar(&o, "autoassist_spool_pending", "gauge",
 		       "1 while tickets wait in the spool for Redis, else 0.",
 		       (uint64_t)m->spool_pending);
+		scalar(&o, "autoassist_tickets_spooled_total", "counter",
+		       "Tickets stored in the spool file, Redis being down or the spool not empty.",
+		       m->tickets_spooled);
+		scalar(&o, "autoassist_spool_drained_total", "counter",
+		       "Spooled tickets moved on to Redis, an earlier run's included.",
+		       m->spool_drained);
 	}
 	family(&o, "autoassist_errors_total", "counter", "Error frames and protocol closes by code.");
 	for (size_t i = 0; i < METRICS_MAX_CODES && metrics_error_codes[i]; i++)

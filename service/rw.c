@@ -25,7 +25,11 @@ struct rw {
 	struct rw_job *in_head, *in_tail;   /* under mu */
 	struct rw_job *out_head, *out_tail; /* under mu */
 	bool stopping;                      /* under mu */
-	atomic_bool redis_ok, spool_pending;
+	/* What the loop reads of the worker (rw_state): Redis' health, whether
+	 * it was tried yet, and the outages and tickets spooled and drained so
+	 * far, counted here so that none is missed between two looks. */
+	atomic_bool redis_ok, redis_known, spool_pending;
+	atomic_uint_fast64_t outages, spooled, drained;
 };
 
 /* Writes sent to Redis before their replies are read, at most. */
@@ -47,6 +51,16 @@ static double mono(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Worker thread: records what Redis just answered. An outage begins when a
+ * command fails after one succeeded, or when the first attempt does. */
+static void set_redis(struct rw *w, bool ok)
+{
+	bool was = atomic_exchange(&w->redis_ok, ok);
+	bool known = atomic_exchange(&w->redis_known, true);
+	if (!ok && (was || !known))
+		atomic_fetch_add(&w->outages, 1);
 }
 
 struct rw_job *rw_job_new(const struct engine_plan *plan)
@@ -91,7 +105,7 @@ static redisContext *conn(struct rw *w)
 	}
 	double now = mono();
 	if (now < w->next_try) {
-		atomic_store(&w->redis_ok, false);
+		set_redis(w, false);
 		return NULL;
 	}
 	char err[256];
@@ -102,17 +116,17 @@ static redisContext *conn(struct rw *w)
 			w->rc = NULL;
 		}
 		w->next_try = now + w->cfg.retry_interval;
-		atomic_store(&w->redis_ok, false);
+		set_redis(w, false);
 		return NULL;
 	}
-	atomic_store(&w->redis_ok, true);
+	set_redis(w, true);
 	return w->rc;
 }
 
 /* Worker thread: notes a failed command so the next use reconnects. */
 static void failed(struct rw *w)
 {
-	atomic_store(&w->redis_ok, false);
+	set_redis(w, false);
 	if (w->rc && !w->rc->err) {
 		/* A refused command (OOM, READONLY) leaves the link up but
 		 * means Redis is not taking writes: treat it like an outage. */
@@ -153,20 +167,21 @@ static void spool_ticket(struct rw *w, struct pipe *p, struct rw_job *j)
 {
 	if (l2_spool_write(w->spool, j->ticket) == 0)
 		p->spooled[p->nspooled++] = j;
-	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
 }
 
 /* Worker thread: one fsync for the tickets the batch wrote to the spool.
- * When it fails they are taken back and stay unrecorded. */
+ * When it fails they are taken back and stay unrecorded. The counts change
+ * before the flag, so the loop never sees a spool emptied without the
+ * tickets that went through it. */
 static void commit(struct rw *w, struct pipe *p)
 {
 	if (!p->nspooled)
 		return;
-	if (l2_spool_sync(w->spool) == 0)
-		for (unsigned k = 0; k < p->nspooled; k++) {
+	if (l2_spool_sync(w->spool) == 0) {
+		for (unsigned k = 0; k < p->nspooled; k++)
 			stored(p->spooled[k]);
-			p->spooled[k]->spooled = true;
-		}
+		atomic_fetch_add(&w->spooled, p->nspooled);
+	}
 	p->nspooled = 0;
 	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
 }
@@ -186,6 +201,8 @@ static void drain(struct rw *w)
 		failed(w);
 	else if (moved == -2)
 		w->drain_after = mono() + w->cfg.retry_interval;
+	else
+		atomic_fetch_add(&w->drained, (uint_fast64_t)moved);
 	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
 }
 
@@ -439,7 +456,11 @@ struct rw *rw_new(const struct rw_config *cfg, const struct engine *e,
 	if (!(w->spool = l2_spool_open(cfg->spool_path, err, errlen)))
 		goto free_rw;
 	atomic_init(&w->redis_ok, false);
+	atomic_init(&w->redis_known, false);
 	atomic_init(&w->spool_pending, l2_spool_pending(w->spool));
+	atomic_init(&w->outages, 0);
+	atomic_init(&w->spooled, 0);
+	atomic_init(&w->drained, 0);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	/* SIGTERM and SIGINT belong to the loop thread, whose poll() they
@@ -520,12 +541,12 @@ struct rw_job *rw_take_done(struct rw *w)
 	return j;
 }
 
-bool rw_redis_ok(struct rw *w)
+void rw_state(struct rw *w, struct rw_state *out)
 {
-	return atomic_load(&w->redis_ok);
-}
-
-bool rw_spool_pending(struct rw *w)
-{
-	return atomic_load(&w->spool_pending);
+	out->spool_pending = atomic_load(&w->spool_pending);
+	out->redis_ok = atomic_load(&w->redis_ok);
+	out->redis_known = atomic_load(&w->redis_known);
+	out->outages = atomic_load(&w->outages);
+	out->spooled = atomic_load(&w->spooled);
+	out->drained = atomic_load(&w->drained);
 }

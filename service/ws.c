@@ -119,12 +119,12 @@ struct ws_server {
 	unsigned long long next_id;
 	bool draining;
 	struct rw *rw;     /* NULL without Redis */
-	/* What the log last said about Redis (-1: nothing yet) and the
-	 * spool, and when the spool started to hold tickets. */
-	int redis_said;
-	bool spool_said;
+	/* The worker's state as the log last told it (log_worker), and when
+	 * the spool began to hold tickets. */
+	struct rw_state said;
+	bool said_up, spool_said;
 	double spool_since;
-	uint64_t spooled_before;
+	uint64_t drained_before;
 	unsigned inflight; /* jobs the worker holds */
 };
 
@@ -746,41 +746,44 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	resume_inbound(c);
 }
 
-/* Loop thread: the spool starts to hold tickets. The log says so once, not
- * for each ticket: an outage under load spools thousands a second. */
-static void spooling(struct ws_server *s)
+/* Loop thread, at start and once a tick: logs Redis going away and coming
+ * back, and the spool starting to hold tickets and emptied again, once
+ * each, not once a ticket: an outage under load spools thousands a second.
+ * The worker counts outages and tickets, so an outage or a spool that came
+ * and went between two looks is logged too. */
+static void log_worker(struct ws_server *s)
 {
-	log_event("warn", "spooling", NULL);
-	s->spool_said = true;
-	s->spool_since = now_s();
-	s->spooled_before = s->metrics.tickets_spooled;
-}
-
-/* Loop thread, once a tick: logs Redis going away and coming back, and the
- * spool emptied, with how many tickets it took meanwhile. A spool left by
- * an earlier run is announced at the first tick. */
-static void log_redis_state(struct ws_server *s)
-{
+	struct rw_state st;
 	if (!s->rw)
 		return;
-	int ok = rw_redis_ok(s->rw);
-	if (ok != s->redis_said) {
-		log_event(ok ? "info" : "warn", ok ? "redis_up" : "redis_down", NULL);
-		s->redis_said = ok;
+	rw_state(s->rw, &st);
+	if (st.outages != s->said.outages) {
+		log_event("warn", "redis_down", NULL);
+		s->said_up = false;
 	}
-	bool pending = rw_spool_pending(s->rw);
-	if (pending && !s->spool_said) {
-		spooling(s);
-	} else if (!pending && s->spool_said) {
+	if (st.redis_ok && !s->said_up) {
+		log_event("info", "redis_up", NULL);
+		s->said_up = true;
+	}
+	if (!s->spool_said && (st.spool_pending || st.spooled != s->said.spooled ||
+			       st.drained != s->said.drained)) {
+		log_event("warn", "spooling", NULL);
+		s->spool_said = true;
+		s->spool_since = now_s();
+		s->drained_before = s->said.drained;
+	}
+	if (s->spool_said && !st.spool_pending) {
 		json_object *f = json_object_new_object();
-		json_object_object_add(f, "tickets_spooled",
-				       json_object_new_int64((int64_t)(s->metrics.tickets_spooled -
-								       s->spooled_before)));
-		json_object_object_add(f, "seconds",
-				       json_object_new_double(now_s() - s->spool_since));
+		if (f) {
+			json_object_object_add(f, "tickets", json_object_new_int64(
+				(int64_t)(st.drained - s->drained_before)));
+			json_object_object_add(f, "seconds",
+					       json_object_new_double(now_s() - s->spool_since));
+		}
 		log_event("info", "spool_drained", f);
 		s->spool_said = false;
 	}
+	s->said = st;
 }
 
 /* Loop thread: the worker finished jobs. Each is said to its connection,
@@ -796,9 +799,6 @@ static void collect(struct ws_server *s)
 			free(ctx);
 		} else if (ctx) {
 			struct conn *c = ctx->conn;
-			if (j->spooled && !s->spool_said)
-				spooling(s);
-			s->metrics.tickets_spooled += j->spooled;
 			finish(s, c, ctx->sess, j->plan_copy, &j->res, ctx->id, ctx->t_recv);
 			if (c) {
 				c->inflight = NULL;
@@ -882,22 +882,27 @@ static int http_request(struct ws_server *s, struct lws *wsi, const char *path)
 		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	}
+	/* Read from the worker and the store when asked for, so they are
+	 * never stale. */
+	struct rw_state st = { 0 };
+	if (s->rw)
+		rw_state(s->rw, &st);
 	if (strcmp(path, "/healthz") == 0) {
-		const char *redis = !s->rw ? "not configured" : rw_redis_ok(s->rw) ? "ok" : "down";
+		const char *redis = !s->rw ? "not configured" : st.redis_ok ? "ok" : "down";
 		int n = snprintf(out, cap, "{\"status\":\"%s\",\"connections\":%llu,"
 				 "\"sessions\":%zu,\"redis\":\"%s\",\"spool_pending\":%s}\n",
 				 s->draining ? "draining" : "ok",
 				 (unsigned long long)s->metrics.connections_open,
 				 sess_count(s->sessions), redis,
-				 s->rw && rw_spool_pending(s->rw) ? "true" : "false");
+				 st.spool_pending ? "true" : "false");
 		return http_respond(wsi, s->draining ? 503 : 200, "application/json", body,
 				    (size_t)n);
 	}
-	/* Read from the store and the worker when asked for, so they are
-	 * never stale. */
 	s->metrics.sessions_open = sess_count(s->sessions);
-	s->metrics.redis_up = s->rw ? rw_redis_ok(s->rw) : -1;
-	s->metrics.spool_pending = s->rw && rw_spool_pending(s->rw);
+	s->metrics.redis_up = s->rw ? st.redis_ok : -1;
+	s->metrics.spool_pending = st.spool_pending;
+	s->metrics.tickets_spooled = st.spooled;
+	s->metrics.spool_drained = st.drained;
 	int n = metrics_render(&s->metrics, engine_pack(s->engine), out, cap);
 	if (n < 0) {
 		free(body);
@@ -1088,7 +1093,7 @@ static void tick(lws_sorted_usec_list_t *sul)
 	struct ws_server *s = lws_container_of(sul, struct ws_server, tick_timer);
 	double now = now_s();
 	struct conn *c;
-	log_redis_state(s);
+	log_worker(s);
 	log_flush();
 	/* A client that stopped reading while sending nothing more is found
 	 * here rather than at its next message. */
@@ -1117,7 +1122,6 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	s->cfg = *cfg;
 	s->engine = e;
 	s->registry = registry;
-	s->redis_said = -1;
 	TAILQ_INIT(&s->conns);
 	TAILQ_INIT(&s->ready);
 	s->scr = engine_scratch_new(e);
@@ -1227,6 +1231,9 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 		};
 		if (!(s->rw = rw_new(&rc, e, wake, s->ctx, err, errlen)))
 			goto free_server;
+		/* A spool an earlier run left is announced now, not a tick
+		 * later, when it may be gone. */
+		log_worker(s);
 	}
 	return s;
 free_server:
