@@ -4,11 +4,14 @@
 #define AUTOASSIST_LOG_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 /* Writes {"ts": ISO 8601 UTC with milliseconds, "level", "event", and the
  * members of fields} as one line to stderr. level, event and the members'
- * names are our own plain words, written unescaped. Takes ownership of fields
+ * names are our own plain words, written unescaped; level and event
+ * together are under 80 bytes. Takes ownership of fields
  * (may be NULL). Lines of level "info" are buffered (a write per message
  * would cost the server a system call each) until log_flush or a buffer
  * fills; other levels are written at once, with what was buffered. */
@@ -19,6 +22,16 @@ void log_event(const char *level, const char *event, json_object *fields);
  * every message gets, where json-c objects would cost more than deciding
  * the message (see jw.h). */
 void log_event_json(const char *level, const char *event, const char *members, size_t len);
+
+/* The bytes log_utc writes at most, the NUL included. */
+#define LOG_UTC_MAX 25
+
+/* Writes ts as ISO 8601 UTC into out (LOG_UTC_MAX bytes): to the second,
+ * "2026-11-26T08:15:02Z", or with ms to the millisecond,
+ * "2026-11-26T08:15:02.123Z". A time outside 1900-01-01 .. 9999-12-31 is
+ * written as the first or last moment of that range. Returns the length
+ * (20 or 24), the NUL not counted. */
+size_t log_utc(char *out, const struct timespec *ts, bool ms);
 
 /* Writes the current time as ISO 8601 UTC to the second
  * ("2026-11-26T08:15:02Z") into out, for tickets and profile links. */

@@ -1,6 +1,7 @@
 /* log: JSON lines on stderr. See include/log.h. */
 #include "log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +25,38 @@ static void put(char *line, size_t cap, size_t *len, const char *s)
 	*len += n;
 }
 
+size_t log_utc(char *out, const struct timespec *ts, bool ms)
+{
+	/* Floor division, so a time before 1970 counts back from midnight. */
+	int64_t days = ts->tv_sec / 86400, secs = ts->tv_sec % 86400;
+	long msec = ms ? ts->tv_nsec / 1000000 : 0;
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	int32_t day = days < INT32_MIN ? INT32_MIN : days > INT32_MAX ? INT32_MAX : (int32_t)days;
+	struct slot_date d = slot_date_from_days(day);
+	/* Clamped to the first or last day: the first or last moment of it. */
+	if (slot_date_days(d) != days) {
+		bool after = days > slot_date_days(d);
+		secs = after ? 86399 : 0;
+		msec = after && ms ? 999 : 0;
+	}
+	memcpy(out, "0000-00-00T00:00:00.000Z", LOG_UTC_MAX);
+	digits(out, (unsigned)d.y, 4);
+	digits(out + 5, d.m, 2);
+	digits(out + 8, d.d, 2);
+	digits(out + 11, (unsigned)(secs / 3600), 2);
+	digits(out + 14, (unsigned)(secs / 60 % 60), 2);
+	digits(out + 17, (unsigned)(secs % 60), 2);
+	if (!ms) {
+		memcpy(out + 19, "Z", 2);
+		return 20;
+	}
+	digits(out + 20, (unsigned)msec, 3);
+	return 24;
+}
+
 /* Starts a line: {"ts":...,"level":...,"event":... without the closing
  * brace. level and event are our own words, never escaped. Written by
  * hand in one fwrite: every message gets a line, and printf with strftime
@@ -32,18 +65,10 @@ static void begin(const char *level, const char *event)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	long secs = (long)(ts.tv_sec % 86400);
-	struct slot_date d = slot_date_from_days((int32_t)(ts.tv_sec / 86400));
-	/* {"ts":"2026-11-26T08:15:02.123Z" */
-	char line[128] = "{\"ts\":\"0000-00-00T00:00:00.000Z\",\"level\":\"";
-	digits(line + 7, (unsigned)d.y, 4);
-	digits(line + 12, d.m, 2);
-	digits(line + 15, d.d, 2);
-	digits(line + 18, (unsigned)(secs / 3600), 2);
-	digits(line + 21, (unsigned)(secs / 60 % 60), 2);
-	digits(line + 24, (unsigned)(secs % 60), 2);
-	digits(line + 27, (unsigned)(ts.tv_nsec / 1000000), 3);
+	char line[128] = "{\"ts\":\"";
 	size_t len = strlen(line);
+	len += log_utc(line + len, &ts, true);
+	put(line, sizeof(line), &len, "\",\"level\":\"");
 	put(line, sizeof(line), &len, level);
 	put(line, sizeof(line), &len, "\",\"event\":\"");
 	put(line, sizeof(line), &len, event);
@@ -84,10 +109,11 @@ void log_event_json(const char *level, const char *event, const char *members, s
 
 void log_utc_now(char *out, size_t cap)
 {
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	struct timespec ts;
+	char when[LOG_UTC_MAX];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	log_utc(when, &ts, false);
+	snprintf(out, cap, "%s", when);
 }
 
 void log_flush(void)
