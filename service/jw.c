@@ -29,7 +29,8 @@ void jw_lit(struct jw *w, const char *s)
 }
 
 /* Which bytes a JSON string must escape: 0 none, otherwise the letter
- * after the backslash, 'u' for \u00XX. */
+ * after the backslash, 'u' for \u00XX. needs_escape below tests for the
+ * same bytes a word at a time: the two change together. */
 static const char escape[256] = {
 	['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f', ['\r'] = 'r',
 	[0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u',
@@ -57,6 +58,9 @@ void jw_str(struct jw *w, const char *s, size_t n)
 	jw_raw(w, "\"", 1);
 	size_t run = 0, i = 0;
 	while (i < n) {
+		/* A word with nothing to escape is skipped whole; one with
+		 * something, and the tail shorter than a word, byte by byte. */
+		size_t stop = n;
 		if (i + 8 <= n) {
 			uint64_t x;
 			memcpy(&x, s + i, 8);
@@ -64,15 +68,18 @@ void jw_str(struct jw *w, const char *s, size_t n)
 				i += 8;
 				continue;
 			}
+			stop = i + 8;
 		}
-		unsigned char c = (unsigned char)s[i++];
-		char e = escape[c];
-		if (!e)
-			continue;
-		jw_raw(w, s + run, i - 1 - run);
-		run = i;
-		char seq[6] = { '\\', e, '0', '0', hex[c >> 4], hex[c & 15] };
-		jw_raw(w, seq, e == 'u' ? 6 : 2);
+		for (; i < stop; i++) {
+			unsigned char c = (unsigned char)s[i];
+			char e = escape[c];
+			if (!e)
+				continue;
+			jw_raw(w, s + run, i - run);
+			run = i + 1;
+			char seq[6] = { '\\', e, '0', '0', hex[c >> 4], hex[c & 15] };
+			jw_raw(w, seq, e == 'u' ? 6 : 2);
+		}
 	}
 	jw_raw(w, s + run, n - run);
 	jw_raw(w, "\"", 1);

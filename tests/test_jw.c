@@ -80,46 +80,59 @@ static void test_string_with_nul(void **state)
 	assert_string_equal(buf, "\"a\\u0000b\"");
 }
 
-/* The string is read a word at a time: each ASCII byte that must be
- * escaped, and each that must not, is written as the byte-by-byte rule
- * says at every offset and every length around a word's edge. */
+/* The byte-by-byte rule: what JSON must escape, and how. */
+static size_t escape_ref(const unsigned char *text, size_t len, char *out)
+{
+	size_t n = 0;
+	out[n++] = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char b = text[i];
+		const char *short_ = b == '"' ? "\\\"" : b == '\\' ? "\\\\" : b == '\n' ? "\\n"
+				   : b == '\t' ? "\\t" : b == '\r' ? "\\r" : b == '\b' ? "\\b"
+				   : b == '\f' ? "\\f" : NULL;
+		if (short_)
+			n += (size_t)sprintf(out + n, "%s", short_);
+		else if (b < 0x20)
+			n += (size_t)sprintf(out + n, "\\u%04x", b);
+		else
+			out[n++] = (char)b;
+	}
+	out[n++] = '"';
+	out[n] = '\0';
+	return n;
+}
+
+static void check_escapes(const unsigned char *text, size_t len)
+{
+	char want[128], got[128];
+	escape_ref(text, len, want);
+	struct jw w;
+	jw_init(&w, got, sizeof(got));
+	jw_str(&w, (const char *)text, len);
+	assert_false(w.full);
+	assert_string_equal(got, want);
+}
+
+/* The string is read a word at a time: every byte value, alone or next to
+ * one that must be escaped, is written as the byte-by-byte rule says at
+ * every offset and every length around a word's edge. */
 static void test_string_escapes_at_every_offset(void **state)
 {
 	(void)state;
-	for (int c = 0; c < 0x80; c++)
+	static const unsigned char specials[] = { '"', '\\', '\n', 0x01, 0x1f };
+	for (int c = 0; c < 0x100; c++)
 		for (size_t len = 1; len <= 19; len++)
 			for (size_t at = 0; at < len; at++) {
-				char text[20], want[64], got[64];
+				unsigned char text[20];
 				memset(text, 'a', len);
-				text[at] = (char)c;
-				size_t n = 0;
-				want[n++] = '"';
-				for (size_t i = 0; i < len; i++) {
-					unsigned char b = (unsigned char)text[i];
-					if (b == '"' || b == '\\')
-						n += (size_t)snprintf(want + n, 3, "\\%c", b);
-					else if (b == '\n')
-						n += (size_t)snprintf(want + n, 3, "\\n");
-					else if (b == '\t')
-						n += (size_t)snprintf(want + n, 3, "\\t");
-					else if (b == '\r')
-						n += (size_t)snprintf(want + n, 3, "\\r");
-					else if (b == '\b')
-						n += (size_t)snprintf(want + n, 3, "\\b");
-					else if (b == '\f')
-						n += (size_t)snprintf(want + n, 3, "\\f");
-					else if (b < 0x20)
-						n += (size_t)snprintf(want + n, 7, "\\u%04x", b);
-					else
-						want[n++] = (char)b;
-				}
-				want[n++] = '"';
-				want[n] = '\0';
-				struct jw w;
-				jw_init(&w, got, sizeof(got));
-				jw_str(&w, text, len);
-				assert_false(w.full);
-				assert_string_equal(got, want);
+				text[at] = (unsigned char)c;
+				check_escapes(text, len);
+				for (size_t k = 0; k < sizeof(specials); k++)
+					for (size_t at2 = at + 1; at2 < len; at2++) {
+						text[at2] = specials[k];
+						check_escapes(text, len);
+						text[at2] = 'a';
+					}
 			}
 }
 
