@@ -15,13 +15,17 @@
  * ticket. */
 #define REPORT_MAX_DEPTH 16
 
+/* Makes a tokener for report_parse_object_tok that takes objects nested at
+ * most max_depth levels. Returns NULL when memory is short; free it with
+ * json_tokener_free. */
+json_tokener *report_tokener_new(int max_depth);
+
 /* Parses a line holding exactly one JSON object, with a tokener the caller
- * keeps for many lines (made with json_tokener_new_ex(max_depth + 1): the
- * object may be nested at most max_depth levels). White space around it is
- * allowed; text after it is refused, so "{...} junk" or "{A}{B}" is not half
- * read. Returns the object (release with json_object_put) or NULL with *why
- * set to a static sentence and *too_deep (when not NULL) telling whether
- * nesting was the reason. */
+ * keeps for many lines (report_tokener_new). White space around the object
+ * is allowed; text after it is refused, so "{...} junk" or "{A}{B}" is not
+ * half read. Returns the object (release with json_object_put) or NULL
+ * with *why set to a static sentence and *too_deep (when not NULL) telling
+ * whether nesting was the reason. */
 json_object *report_parse_object_tok(json_tokener *tok, const char *line, size_t len,
 				     const char **why, bool *too_deep);
 

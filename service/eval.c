@@ -139,9 +139,7 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 	struct stats *st = calloc(1, sizeof(*st));
 	struct engine_scratch *scr = engine_scratch_new(e);
 	struct engine_plan *plan = malloc(sizeof(*plan));
-	/* One tokener for every line; json-c counts a value's level as one
-	 * more. */
-	json_tokener *tok = json_tokener_new_ex(REPORT_MAX_DEPTH + 1);
+	json_tokener *tok = report_tokener_new(REPORT_MAX_DEPTH);
 	char *line = NULL;
 	size_t cap = 0;
 	int lineno = 0, rc = -1;

@@ -660,7 +660,7 @@ int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, uns
 	if (!f)
 		return -2;
 	off_t at = s->done;
-	if (!(b.tok = json_tokener_new_ex(REPORT_MAX_DEPTH + 1)) || fseeko(f, at, SEEK_SET) < 0)
+	if (!(b.tok = report_tokener_new(REPORT_MAX_DEPTH)) || fseeko(f, at, SEEK_SET) < 0)
 		goto free_batch;
 	while (!end && lines < max) {
 		for (b.n = 0; b.n < DRAIN_BATCH; b.n++) {

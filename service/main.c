@@ -492,7 +492,7 @@ static int cmd_classify_jsonl(struct cli *c)
 	struct engine_reply *reply = malloc(sizeof(*reply));
 	size_t out_max = REPORT_JSON_MAX(c->eo.max_bytes);
 	char *outbuf = malloc(out_max);
-	json_tokener *tok = json_tokener_new_ex(REPORT_MAX_DEPTH + 1);
+	json_tokener *tok = report_tokener_new(REPORT_MAX_DEPTH);
 	char *line = NULL;
 	size_t cap = 0, nsess = 0;
 	long lineno = 0;
@@ -554,7 +554,8 @@ static int cmd_classify_jsonl(struct cli *c)
 	if (fflush(stdout) != 0)
 		rc = EXIT_IO;
 free_all:
-	json_tokener_free(tok);
+	if (tok)
+		json_tokener_free(tok);
 	free(outbuf);
 	free(line);
 	free(reply);

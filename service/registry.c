@@ -129,8 +129,8 @@ struct reg_file *reg_file_load(const char *path, const struct engine *e, char *e
 	char *line = NULL;
 	size_t linecap = 0;
 	int lineno = 0;
-	struct reg_file *r = calloc(1, sizeof(*r));
-	json_tokener *tok = json_tokener_new_ex(REPORT_MAX_DEPTH + 1);
+	struct reg_file *r = calloc(1, sizeof(*r)), *loaded = NULL;
+	json_tokener *tok = report_tokener_new(REPORT_MAX_DEPTH);
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -165,17 +165,16 @@ struct reg_file *reg_file_load(const char *path, const struct engine *e, char *e
 		snprintf(err, errlen, "out of memory");
 		goto close_file;
 	}
-	free(line);
-	fclose(f);
-	json_tokener_free(tok);
-	return r;
+	loaded = r;
+	r = NULL;
 close_file:
 	fclose(f);
 free_reg:
 	free(line);
-	json_tokener_free(tok);
+	if (tok)
+		json_tokener_free(tok);
 	reg_file_free(r);
-	return NULL;
+	return loaded;
 }
 
 void reg_file_free(struct reg_file *r)

@@ -6,6 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+json_tokener *report_tokener_new(int max_depth)
+{
+	/* json-c counts the level a value sits in as one more. */
+	return json_tokener_new_ex(max_depth + 1);
+}
+
 json_object *report_parse_object_tok(json_tokener *tok, const char *line, size_t len,
 				     const char **why, bool *too_deep)
 {

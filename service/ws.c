@@ -1131,8 +1131,7 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	s->frame = malloc(s->frame_max);
 	s->logbuf_max = 6 * cfg->max_bytes + 1024;
 	s->logbuf = malloc(s->logbuf_max);
-	/* json-c counts the level a value sits in as one more. */
-	s->tok = json_tokener_new_ex(MAX_JSON_DEPTH + 1);
+	s->tok = report_tokener_new(MAX_JSON_DEPTH);
 	s->sessions = sess_store_new((size_t)cfg->max_connections * 4, cfg->session_ttl);
 	if (!s->scr || !s->plan || !s->reply || !s->frame || !s->logbuf || !s->tok ||
 	    !s->sessions) {
