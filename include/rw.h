@@ -81,7 +81,6 @@ void rw_job_free(struct rw_job *job);
 
 struct rw_state {
 	bool redis_ok;       /* the last Redis command succeeded */
-	bool redis_known;    /* Redis was tried at least once */
 	bool spool_pending;  /* tickets wait in the spool */
 	uint64_t outages;    /* times Redis began to fail */
 	uint64_t spooled;    /* tickets stored in the spool (fsync'd) */

@@ -25,9 +25,10 @@ struct rw {
 	struct rw_job *in_head, *in_tail;   /* under mu */
 	struct rw_job *out_head, *out_tail; /* under mu */
 	bool stopping;                      /* under mu */
-	/* What the loop reads of the worker (rw_state): Redis' health, whether
-	 * it was tried yet, and the outages and tickets spooled and drained so
-	 * far, counted here so that none is missed between two looks. */
+	/* What the loop reads of the worker (rw_state): Redis' health, and the
+	 * outages and tickets spooled and drained so far, counted here so that
+	 * none is missed between two looks; and whether Redis was tried yet,
+	 * for set_redis. */
 	atomic_bool redis_ok, redis_known, spool_pending;
 	atomic_uint_fast64_t outages, spooled, drained;
 };
@@ -545,7 +546,6 @@ void rw_state(struct rw *w, struct rw_state *out)
 {
 	out->spool_pending = atomic_load(&w->spool_pending);
 	out->redis_ok = atomic_load(&w->redis_ok);
-	out->redis_known = atomic_load(&w->redis_known);
 	out->outages = atomic_load(&w->outages);
 	out->spooled = atomic_load(&w->spooled);
 	out->drained = atomic_load(&w->drained);
