@@ -643,7 +643,9 @@ static void handle(struct conn *c, const char *data, size_t len)
  * would have been on arrival. */
 static void resume_inbound(struct conn *c)
 {
-	while (c->in_head && !c->inflight && !c->close_code) {
+	/* A close asked for after them (a bad frame, SIGTERM, a slow reader)
+	 * does not cancel them: they were owed before it. */
+	while (c->in_head && !c->inflight) {
 		struct inmsg *m = c->in_head;
 		c->in_head = m->next;
 		if (!c->in_head)
@@ -935,7 +937,7 @@ static int writeable(struct conn *c)
 		lws_callback_on_writable(c->wsi);
 		return 0;
 	}
-	if (c->close_code && !c->inflight) {
+	if (c->close_code && !c->inflight && !c->in_head) {
 		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
 				 (unsigned char *)c->close_why, strlen(c->close_why));
 		return -1;
@@ -992,8 +994,10 @@ static void closed(struct conn *c)
 	struct ws_server *s = c->srv;
 	if (!s)
 		return;
-	/* Messages that came with the close are still decided: their tickets
-	 * filed, the conversation kept for a reconnect. No reply can go out. */
+	/* Messages that came with the close are still decided, up to the
+	 * first that waits for Redis: their tickets filed, the conversation
+	 * kept for a reconnect. No reply can go out, so the customer was told
+	 * of none, and the widget sends the rest again when it reconnects. */
 	c->dead = true;
 	settle(c);
 	if (c->inflight)

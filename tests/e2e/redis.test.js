@@ -1261,6 +1261,44 @@ test('a message, then a frame libwebsockets refuses, in one TCP segment: the mes
   await stopClean(server);
 });
 
+for (const [what, close, code] of [
+  ['a binary frame', (c) => c.send(Buffer.from('{}'), { binary: true }), 1003],
+  ['invalid UTF-8', (c) => c.send(Buffer.from([0x7b, 0xff]), { binary: false }), 1007],
+  ['SIGTERM', (c, server) => server.proc.kill('SIGTERM'), 1001],
+]) {
+  test(`${what} while a message waits behind a ticket Redis is slow to take: both are answered, in order, then close ${code}`, { skip: SKIP }, async (t) => {
+    const w = new World(t);
+    await w.startRedis();
+    const server = await w.serve(['--redis-timeout', '5']);
+    const c = await w.connect(server);
+    w.redis.pause();
+    c.send({ type: 'message', id: 'm0', text: 'Our solar inverter shows a red light.' });
+    await c.expect('typing', 5000); // m0 is with the Redis worker
+    c.send({ type: 'message', id: 'm1', text: 'Will my payment method stay the same after the move?' });
+    await sleep(200); // m1 is read, and waits behind m0
+    close(c, server);
+    await sleep(200);
+    w.redis.resume();
+    const replies = [];
+    for (;;) {
+      const f = await c.next(8000).catch(() => null);
+      if (!f) break;
+      if (f.type === 'reply') replies.push(f);
+    }
+    assert.deepEqual(replies.map((r) => r.in_reply_to), ['m0', 'm1'], 'the replies owed before the close');
+    assert.equal(replies[0].escalation.status, 'stored');
+    assert.equal(outcome(replies[1], 'payment_method'), 'answer');
+    assert.equal((await c.waitClose()).code, code);
+    if (what === 'SIGTERM') {
+      const exit = await within(server.exited, 10000, 'the server to exit after SIGTERM');
+      assert.equal(exit.code, 0);
+      assert.deepEqual(sanitizerReports(server.stderr), []);
+    } else {
+      await stopClean(server);
+    }
+  });
+}
+
 test('SIGTERM while Redis hangs: the reply owed for the ticket in flight goes out, then 1001, exit 0 within 10 s', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
