@@ -736,12 +736,16 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	if (!c)
 		return;
 	c->inflight = NULL;
-	bool resumed = false;
-	if (j->found && engine_session_valid(s->engine, &j->conv) &&
-	    (c->sess = sess_adopt(s->sessions, j->session_id, &j->conv, now_s())))
-		resumed = true;
-	else
-		c->sess = sess_create(s->sessions, ctx->lang, now_s());
+	double now = now_s();
+	/* Another connection (a second tab) may have brought the same
+	 * conversation in while this one waited: it is shared, as a resume
+	 * from memory would share it, not replaced by a new one. */
+	c->sess = sess_resume(s->sessions, j->session_id, now);
+	if (!c->sess && j->found && engine_session_valid(s->engine, &j->conv))
+		c->sess = sess_adopt(s->sessions, j->session_id, &j->conv, now);
+	bool resumed = c->sess != NULL;
+	if (!resumed)
+		c->sess = sess_create(s->sessions, ctx->lang, now);
 	welcome(c, ctx->lang, resumed);
 	/* The messages that waited are answered even when the welcome
 	 * failed: with an error each, rather than never. */

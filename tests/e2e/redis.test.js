@@ -1205,6 +1205,35 @@ test('"Your profile has been updated" only when the profile link was written', {
   }
 });
 
+test('two tabs resume the same stored conversation on a restarted server at once: both continue it', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const first = await w.serve();
+  const c = await w.connect(first);
+  const session = c.welcome.session;
+  await c.ask('m1', 'When does my contract at the new address start?', 5000);
+  await c.close();
+  await stopClean(first);
+
+  // The new process holds nothing: both tabs' hellos wait for Redis together.
+  const server = await w.serve(['--redis-timeout', '5']);
+  const tabs = [await Client.connect(server.wsUrl), await Client.connect(server.wsUrl)];
+  w.clients.push(...tabs);
+  w.redis.pause();
+  const welcomes = tabs.map((tab) => tab.hello({ session }));
+  await sleep(200);
+  w.redis.resume();
+  for (const welcome of await Promise.all(welcomes)) {
+    assert.equal(welcome.session, session);
+    assert.equal(welcome.resumed, true);
+  }
+  // The conversation goes on in both: the date it asked for is taken.
+  const r = await tabs[1].ask('m2', 'We move in on 1 March.', 5000);
+  assert.equal(r.slots.date, '2027-03-01');
+  for (const tab of tabs) await tab.close();
+  await stopClean(server);
+});
+
 test('the customer leaves while the ticket is being written: it is stored once and the conversation resumes', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
