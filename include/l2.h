@@ -102,10 +102,12 @@ bool l2_spool_pending(const struct l2_spool *s);
  * idempotent, so a crash mid-way resends nothing twice), 64 to a
  * transaction, reading at most about max lines per call and starting the
  * next call where this one stopped. One that Redis refuses for good is set
- * aside in <spool>.rejected. Returns how many moved, and the spool is
- * emptied when all have; -1 at the first that Redis does not take for now
- * (rc is then not to be used again before a reconnect); -2 on an error of
- * the spool's files, or when lines written are not synced yet. */
-int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, unsigned max);
+ * aside in <spool>.rejected. Sets *moved to how many Redis took, failure
+ * or not. Returns 0, and the spool is emptied when all have moved; -1 at
+ * the first that Redis does not take for now (rc is then not to be used
+ * again before a reconnect); -2 on an error of the spool's files, or when
+ * lines written are not synced yet. */
+int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, unsigned max,
+		   unsigned *moved);
 
 #endif

@@ -603,14 +603,15 @@ struct drain_batch {
  * fsync in Redis under appendfsync always) and moves s->done past each
  * line, in order, that Redis took, that is no ticket (a torn last line
  * from a crash mid-append, never acknowledged), or that Redis refuses for
- * good (set aside for a person, so it does not block the rest). Returns
- * how many moved; -1 when Redis did not take one for now or memory ran
- * short (those before it stay moved, and rc is not to be used again before
- * a reconnect); -2 when a refused line could not be set aside. */
+ * good (set aside for a person, so it does not block the rest). Adds
+ * the tickets Redis took to *moved. Returns 0; -1 when Redis did not take
+ * one for now or memory ran short (those before it stay moved, and rc is
+ * not to be used again before a reconnect); -2 when a refused line could
+ * not be set aside. */
 static int drain_batch(struct l2_spool *s, redisContext *rc, const char *stream,
-		       struct drain_batch *b)
+		       struct drain_batch *b, unsigned *moved)
 {
-	int moved = 0, rc_ = -1;
+	int rc_ = -1;
 	size_t nsent = 0, e = 0;
 	redisReply *exec = NULL;
 	if (redisAppendCommand(rc, "MULTI") != REDIS_OK)
@@ -637,23 +638,25 @@ static int drain_batch(struct l2_spool *s, redisContext *rc, const char *stream,
 			rc_ = -2;
 			goto free_exec;
 		}
-		moved += added == 0;
+		*moved += added == 0;
 		s->done = b->end[k];
 	}
-	rc_ = moved;
+	rc_ = 0;
 free_exec:
 	freeReplyObject(exec);
 	return rc_;
 }
 
-int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, unsigned max)
+int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, unsigned max,
+		   unsigned *moved)
 {
+	*moved = 0;
 	if (!s->pending)
 		return 0;
 	if (s->unsynced >= 0)
 		return -2; /* see l2.h: lines not yet synced are not drained */
 	struct drain_batch b = { 0 };
-	int moved = 0, rc_ = -2;
+	int rc_ = -2;
 	unsigned lines = 0;
 	bool end = false;
 	FILE *f = fopen(s->path, "r");
@@ -674,12 +677,11 @@ int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, uns
 			b.end[b.n] = at;
 		}
 		lines += b.n;
-		int k = b.n ? drain_batch(s, rc, stream, &b) : 0;
+		int k = b.n ? drain_batch(s, rc, stream, &b, moved) : 0;
 		if (k < 0) {
 			rc_ = k;
 			goto free_batch;
 		}
-		moved += k;
 	}
 	/* getline also stops on an error (out of memory, say): only the end
 	 * of the file means every line was read. */
@@ -696,7 +698,7 @@ int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, uns
 		if (fsync(s->fd) < 0)
 			goto free_batch;
 	}
-	rc_ = moved;
+	rc_ = 0;
 free_batch:
 	for (unsigned i = 0; i < DRAIN_BATCH; i++)
 		free(b.line[i]);

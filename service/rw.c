@@ -197,13 +197,13 @@ static void drain(struct rw *w)
 	redisContext *rc = conn(w);
 	if (!rc)
 		return;
-	int moved = l2_spool_drain(w->spool, rc, w->cfg.stream, DRAIN_SLICE);
-	if (moved == -1)
+	unsigned moved;
+	int drc = l2_spool_drain(w->spool, rc, w->cfg.stream, DRAIN_SLICE, &moved);
+	atomic_fetch_add(&w->drained, moved);
+	if (drc == -1)
 		failed(w);
-	else if (moved == -2)
+	else if (drc == -2)
 		w->drain_after = mono() + w->cfg.retry_interval;
-	else
-		atomic_fetch_add(&w->drained, (uint_fast64_t)moved);
 	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
 }
 

@@ -1105,6 +1105,38 @@ test('a long spool drains in slices: a customer escalating meanwhile is answered
   await stopClean(server);
 });
 
+test('Redis full part-way through a drain: every spooled ticket arrives once, and each is counted once as drained', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const N = 300;
+  const refs = [];
+  for (let i = 0; i < N; i++) refs.push(`L2-20261126-${String(i).padStart(16, '0')}`);
+  fs.writeFileSync(w.spool, refs.map((ref) => JSON.stringify(ticketJson(ref))).join('\n') + '\n');
+  // Room (Redis 7.0, Debian 12) for the stream, its script and one
+  // transaction of 64 tickets, not for the 256 of one drain slice: a later
+  // transaction of the slice is refused (OOM) after the first went in.
+  const used = Number((await w.redis.cmd('INFO', 'memory')).match(/used_memory:(\d+)/)[1]);
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory', String(used + 400000));
+  // Not w.serve(), which waits for a healthy Redis.
+  const server = new Server(['--redis', w.redis.url, '--spool', w.spool, '--redis-timeout', '0.5']);
+  w.servers.push(server);
+  await server.start();
+  await waitFor(async () => (await healthz(server.port)).json.redis === 'down', 6000, 'Redis to refuse writes');
+  const part = await w.redis.cmd('XLEN', 'autoassist:l2');
+  assert.ok(part >= 64 && part < N, `${part} tickets went in before Redis was full`);
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '0');
+  await waitFor(async () => w.spoolText() === '', 6000, 'the spool to drain');
+  assert.deepEqual(await w.redis.ticketIds(), refs, 'each once, in order');
+  const events = await waitFor(() => {
+    const ev = outageEvents(server);
+    return ev.some((e) => e.event === 'spool_drained') && ev;
+  }, 3000, 'spool_drained in the log');
+  assert.equal(events.find((e) => e.event === 'spool_drained').tickets, N);
+  assert.equal((await metrics(server.port)).autoassist_spool_drained_total, N);
+  await stopClean(server);
+});
+
 // ---- the URL forms and --stream ----
 
 test('Redis over TCP (redis://host:port and host:port) and a custom --stream', { skip: SKIP }, async (t) => {
