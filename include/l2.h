@@ -82,7 +82,8 @@ int l2_session_load(redisContext *rc, const char *id, struct engine_session *s);
 
 struct l2_spool;
 
-/* Opens (creating) the spool file. Returns NULL with a sentence in err. */
+/* Opens (creating) the spool file and locks it for this process. Returns
+ * NULL with a sentence in err, also when another process holds it. */
 struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen);
 void l2_spool_close(struct l2_spool *s);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -462,36 +463,47 @@ struct l2_spool {
 struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
 {
 	struct l2_spool *s = calloc(1, sizeof(*s));
+	struct stat st;
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	struct stat st;
-	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
-		snprintf(err, errlen, "spool %s: %s", path, strerror(errno));
-		if (s->fd >= 0)
-			close(s->fd);
-		free(s);
-		return NULL;
+	if (s->fd < 0)
+		goto say_errno;
+	/* One process to a spool: another's drain cuts the file once it has
+	 * read it to the end, and would cut tickets this one appended and
+	 * called stored meanwhile. The lock goes with the process, crash or
+	 * not. */
+	if (flock(s->fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			goto say_errno;
+		snprintf(err, errlen, "spool %s is in use by another process; give each its own --spool",
+			 path);
+		goto close_fd;
 	}
+	if (fstat(s->fd, &st) < 0)
+		goto say_errno;
 	/* A crash mid-append can leave a torn last line, never acknowledged
 	 * to anyone. End it, so the next ticket starts a line of its own and
 	 * the drain skips only the torn one. */
 	if (st.st_size > 0) {
 		char last;
 		if (pread(s->fd, &last, 1, st.st_size - 1) == 1 && last != '\n' &&
-		    (write(s->fd, "\n", 1) != 1 || fsync(s->fd) < 0)) {
-			snprintf(err, errlen, "spool %s: %s", path, strerror(errno));
-			close(s->fd);
-			free(s);
-			return NULL;
-		}
+		    (write(s->fd, "\n", 1) != 1 || fsync(s->fd) < 0))
+			goto say_errno;
 	}
 	s->pending = st.st_size > 0;
 	s->unsynced = -1;
 	return s;
+say_errno:
+	snprintf(err, errlen, "spool %s: %s", path, strerror(errno));
+close_fd:
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+	return NULL;
 }
 
 void l2_spool_close(struct l2_spool *s)

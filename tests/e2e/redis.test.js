@@ -1137,6 +1137,24 @@ test('Redis full part-way through a drain: every spooled ticket arrives once, an
   await stopClean(server);
 });
 
+test('a second server on the same spool file refuses to start: its drain could cut tickets the first one stored', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const first = await w.serve();
+  const second = new Server(['--redis', w.redis.url, '--spool', w.spool]);
+  w.servers.push(second);
+  await assert.rejects(second.start(), /exited early/);
+  assert.equal(second.exit.code, 4);
+  assert.match(second.stderr, /spool .* is in use by another process; give each its own --spool/);
+  // The first one goes on filing tickets; once it is gone the spool is free.
+  const c = await w.connect(first);
+  await escalate(c, 'm1', 'Our solar inverter shows a red light.');
+  await c.close();
+  await stopClean(first);
+  const third = await w.serve();
+  await stopClean(third);
+});
+
 // ---- the URL forms and --stream ----
 
 test('Redis over TCP (redis://host:port and host:port) and a custom --stream', { skip: SKIP }, async (t) => {
