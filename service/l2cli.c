@@ -278,11 +278,13 @@ static void print_turns(const redisReply *turns)
 	if (json_object_array_length(a) == 0)
 		puts("    (none)");
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
-		json_object *t = json_object_array_get_idx(a, i), *from, *text;
-		const char *fs = json_object_object_get_ex(t, "from", &from)
-			? json_object_get_string(from) : "?";
-		const char *ts = json_object_object_get_ex(t, "text", &text)
-			? json_object_get_string(text) : "";
+		json_object *t = json_object_array_get_idx(a, i), *from = NULL, *text = NULL;
+		/* A ticket written by hand or by another tool may hold a null,
+		 * which json-c gives back as a NULL string. */
+		json_object_object_get_ex(t, "from", &from);
+		json_object_object_get_ex(t, "text", &text);
+		const char *fs = from ? json_object_get_string(from) : "?";
+		const char *ts = text ? json_object_get_string(text) : "";
 		printf("    %s: ", strcmp(fs, "customer") == 0 ? "customer " : "assistant");
 		put_text(stdout, ts, strlen(ts), "               ");
 		fputc('\n', stdout);
@@ -301,11 +303,12 @@ static void print_entry_human(const redisReply *e)
 	};
 	const redisReply *fields = e->element[1];
 	fputs("ticket ", stdout);
-	put_reply(stdout, kv(fields, "ticket_id"), "");
+	put_reply(stdout, kv(fields, "ticket_id"), "       ");
 	printf("  (entry %s)\n", e->element[0]->str);
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		printf("  %-12s ", lines[i].label);
-		put_reply(stdout, kv(fields, lines[i].field), "");
+		/* A line break the customer typed stays under the value. */
+		put_reply(stdout, kv(fields, lines[i].field), "               ");
 		fputc('\n', stdout);
 	}
 	puts("  technical part:");
@@ -342,9 +345,12 @@ static void print_summary(const struct ctx *c, long shown, const char *verb,
 		return;
 	if (shown == 0)
 		puts(none_text);
-	else
+	else if (strcmp(c->stream, L2_STREAM_DEFAULT) == 0)
 		printf("%s%ld ticket%s for %s; when done: autoassist l2 ack ID\n", verb, shown,
 		       shown == 1 ? "" : "s", c->consumer);
+	else
+		printf("%s%ld ticket%s for %s; when done: autoassist l2 ack --stream %s ID\n",
+		       verb, shown, shown == 1 ? "" : "s", c->consumer, c->stream);
 }
 
 /* ---- dead letters ---- */
@@ -478,17 +484,18 @@ free_reply:
 static int cmd_claim(struct ctx *c)
 {
 	char cursor[ID_MAX] = "0-0", idle[24], count[24];
-	long claimed = 0, shown = 0;
+	long shown = 0;
 	redisReply *r = NULL;
 	int rc;
 	if ((rc = connect_redis(c)) || (rc = ensure_group(c)) || (rc = sweep_dead(c)))
 		return rc;
 	snprintf(idle, sizeof(idle), "%ld", c->idle_ms);
 	/* One XAUTOCLAIM looks at no more than ten times COUNT pending entries,
-	 * so it is repeated from its cursor until enough are claimed or the
-	 * whole pending list has been seen. */
+	 * so it is repeated from its cursor until enough are shown or the
+	 * whole pending list has been seen; one that went to the dead letters
+	 * instead leaves room for the next. */
 	do {
-		snprintf(count, sizeof(count), "%ld", c->count - claimed);
+		snprintf(count, sizeof(count), "%ld", c->count - shown);
 		const char *argv[] = { "XAUTOCLAIM", c->stream, L2_GROUP, c->consumer, idle,
 				       cursor, "COUNT", count };
 		r = redisCommandArgv(c->rc, 8, argv, NULL);
@@ -505,7 +512,6 @@ static int cmd_claim(struct ctx *c)
 			bool moved;
 			if (!is_entry(e))
 				continue;
-			claimed++;
 			/* The claim counted as one more delivery; a ticket now past the
 			 * limit goes to the dead letters instead of to the technician. */
 			if ((rc = move_if_dead(c, e->element[0]->str, &moved)))
@@ -525,7 +531,7 @@ static int cmd_claim(struct ctx *c)
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
 		freeReplyObject(r);
 		r = NULL;
-	} while (claimed < c->count && strcmp(cursor, "0-0") != 0);
+	} while (shown < c->count && strcmp(cursor, "0-0") != 0);
 	char none[64];
 	snprintf(none, sizeof(none), "no ticket idle for %ld ms or more", c->idle_ms);
 	print_summary(c, shown, "claimed ", none);

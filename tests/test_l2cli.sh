@@ -314,6 +314,32 @@ expect_rc 1 $rc "registry load of a broken file"
 expect_in "$TMP/err" "bad.jsonl:2:" "registry load names the broken line"
 expect_eq 0 "$(rcli EXISTS autoassist:registry:meter:1)" "a broken file loads nothing"
 
+# ---- tickets not written by the server, and another stream ----
+# On a stream of their own, so the counts above stay as they are.
+S=other:l2
+# A ticket whose turns hold nulls (written by hand or by another tool),
+# then a normal one, pulled together: both shown, neither left unseen.
+NULLS=$(rcli XADD "$S" '*' ticket_id L2-NULLS session_id s-n \
+	turns '[{"from":null,"text":null},{"from":"customer"}]')
+rcli XADD "$S" '*' ticket_id L2-AFTER new_address $'Storgata 12B\nH0201' >/dev/null
+aa l2 pull --consumer erin --count 2 --stream "$S"
+expect_rc 0 $rc "pull of a ticket whose turns hold nulls"
+expect_in "$TMP/out" "L2-NULLS" "the ticket with nulls is shown"
+expect_in "$TMP/out" "L2-AFTER" "the ticket after it is shown too"
+# A line break the customer typed stays under the value, not at column 0.
+expect_in "$TMP/out" "               H0201" "a field's second line is indented under it"
+if grep -q '^H0201' "$TMP/out"; then fail "a field's second line starts at column 0"; else pass; fi
+expect_in "$TMP/out" "when done: autoassist l2 ack --stream $S ID" \
+	"the hint names the stream it was pulled from"
+# claim --count 1: the first idle ticket is past --max-deliveries and goes
+# to the dead letters; the second is the one shown, not "no ticket idle".
+rcli XCLAIM "$S" l2 frank 0 "$NULLS" >/dev/null # its second delivery
+aa l2 claim --consumer frank --idle 0 --stream "$S" --count 1 --max-deliveries 2
+expect_rc 0 $rc "claim past a dead letter"
+expect_in "$TMP/err" "moved to dead letters" "the first is moved to the dead letters"
+expect_not_in "$TMP/out" "no ticket idle" "claim goes on to the next idle ticket"
+expect_in "$TMP/out" "claimed 1 ticket for frank" "the next idle ticket is claimed"
+
 # ---- usage and help ----
 for sub in "l2 pull" "l2 ack" "l2 pending" "l2 claim" "l2 stats" "registry load" "registry get"; do
 	# shellcheck disable=SC2086
