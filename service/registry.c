@@ -18,6 +18,7 @@ struct keyed {
 
 struct reg_file {
 	struct engine_record *recs;
+	int *lines;               /* the file line of each record, for errors */
 	size_t n, cap;
 	struct keyed *by_meter;   /* every record; keys point into recs */
 	struct keyed *by_address; /* records whose address has a key; keys owned */
@@ -32,14 +33,21 @@ static const char *str_field(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
-/* Meter IDs compare without spaces and in upper case, as slots hold them. */
-static void compact(const char *s, char *out, size_t cap)
+/* Meter IDs compare without spaces and in upper case, as slots hold them.
+ * Returns 0, or -1 when the ID is empty, does not fit in cap, or holds a
+ * control character: cut short or empty, two IDs could become one. */
+static int compact(const char *s, char *out, size_t cap)
 {
 	size_t n = 0;
-	for (; *s && n + 1 < cap; s++)
-		if (*s != ' ')
-			out[n++] = (char)(*s >= 'a' && *s <= 'z' ? *s - 32 : *s);
+	for (; *s; s++) {
+		if (*s == ' ')
+			continue;
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || n + 1 >= cap)
+			return -1;
+		out[n++] = (char)(*s >= 'a' && *s <= 'z' ? *s - 32 : *s);
+	}
 	out[n] = '\0';
+	return n ? 0 : -1;
 }
 
 static int parse_line(json_tokener *tok, struct engine_record *rec, const char *line,
@@ -60,7 +68,11 @@ static int parse_line(json_tokener *tok, struct engine_record *rec, const char *
 		goto put_obj;
 	}
 	memset(rec, 0, sizeof(*rec));
-	compact(meter, rec->meter_id, sizeof(rec->meter_id));
+	if (compact(meter, rec->meter_id, sizeof(rec->meter_id)) < 0) {
+		snprintf(why, whylen, "meter_id is empty, over %zu characters or has a control character",
+			 sizeof(rec->meter_id) - 1);
+		goto put_obj;
+	}
 	snprintf(rec->street, sizeof(rec->street), "%s", addr);
 	snprintf(rec->postcode, sizeof(rec->postcode), "%s", pc ? pc : "");
 	snprintf(rec->city, sizeof(rec->city), "%s", city ? city : "");
@@ -147,11 +159,14 @@ struct reg_file *reg_file_load(const char *path, const struct engine *e, char *e
 		if (r->n == r->cap) {
 			size_t nc = r->cap ? r->cap * 2 : 64;
 			struct engine_record *nr = realloc(r->recs, nc * sizeof(*nr));
-			if (!nr) {
+			if (nr)
+				r->recs = nr;
+			int *nl = nr ? realloc(r->lines, nc * sizeof(*nl)) : NULL;
+			if (!nl) {
 				snprintf(err, errlen, "out of memory");
 				goto close_file;
 			}
-			r->recs = nr;
+			r->lines = nl;
 			r->cap = nc;
 		}
 		char why[128];
@@ -159,12 +174,21 @@ struct reg_file *reg_file_load(const char *path, const struct engine *e, char *e
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
 			goto close_file;
 		}
-		r->n++;
+		r->lines[r->n++] = lineno;
 	}
 	if (index_records(r, e) < 0) {
 		snprintf(err, errlen, "out of memory");
 		goto close_file;
 	}
+	/* A meter listed twice has no one answer: the file's lookup would take
+	 * the first, Redis (registry load) the last. */
+	for (size_t i = 1; i < r->n; i++)
+		if (strcmp(r->by_meter[i - 1].key, r->by_meter[i].key) == 0) {
+			snprintf(err, errlen, "%s:%d: meter %s is listed already (line %d)", path,
+				 r->lines[r->by_meter[i].rec], r->by_meter[i].key,
+				 r->lines[r->by_meter[i - 1].rec]);
+			goto close_file;
+		}
 	loaded = r;
 	r = NULL;
 close_file:
@@ -185,6 +209,7 @@ void reg_file_free(struct reg_file *r)
 		free((char *)r->by_address[i].key);
 	free(r->by_address);
 	free(r->by_meter);
+	free(r->lines);
 	free(r->recs);
 	free(r);
 }

@@ -276,14 +276,29 @@ static void test_malformed_lines(void **state)
 		       "\"supply_start\": \"01.03.2027\"}\n", 2,
 		       "supply_start is not a YYYY-MM-DD date");
 
+	/* Meter IDs that could not be told apart: cut short, empty, or the
+	 * same one twice (the file's lookup would answer with the first,
+	 * Redis with the last). */
+	const char *bad_meter = "meter_id is empty, over 39 characters or has a control character";
+	expect_refused(f->e, "{\"meter_id\": \" \", \"address\": \"A 1\", \"supply_start\": "
+		       "\"2027-01-01\"}\n", 1, bad_meter);
+	expect_refused(f->e, GOOD "{\"meter_id\": \"1234567890123456789012345678901234567890\", "
+		       "\"address\": \"A 1\", \"supply_start\": \"2027-01-01\"}\n", 2, bad_meter);
+	expect_refused(f->e, "{\"meter_id\": \"7070\\u001b5750\", \"address\": \"A 1\", "
+		       "\"supply_start\": \"2027-01-01\"}\n", 1, bad_meter);
+	expect_refused(f->e, GOOD "\n{\"meter_id\": \"7070 5750 0012 3456 71\", \"address\": "
+		       "\"Kongens gate 5\", \"supply_start\": \"2020-01-01\"}\n", 3,
+		       "meter 707057500012345671 is listed already (line 1)");
+
 	char path[64], err[512] = "";
 	struct reg_file *r = load_text(f->e, "", path, err, sizeof(err));
 	assert_non_null(r);
 	assert_int_equal(reg_file_count(r), 0);
 	reg_file_free(r);
 	/* The last line may lack its newline. */
-	r = load_text(f->e, GOOD GOOD "{\"meter_id\": \"1\", \"address\": \"x 1\", \"supply_start\": "
-			       "\"2027-01-01\"}", path, err, sizeof(err));
+	r = load_text(f->e, GOOD "{\"meter_id\": \"2\", \"address\": \"x 2\", \"supply_start\": "
+			 "\"2027-01-01\"}\n{\"meter_id\": \"1\", \"address\": \"x 1\", \"supply_start\": "
+			 "\"2027-01-01\"}", path, err, sizeof(err));
 	assert_non_null(r);
 	assert_int_equal(reg_file_count(r), 3);
 	reg_file_free(r);
