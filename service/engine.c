@@ -506,6 +506,15 @@ static bool same_date(struct slot_date a, struct slot_date b)
 	return a.y == b.y && a.m == b.m && a.d == b.d;
 }
 
+/* True when the registry found the customer's meter ID at another address
+ * than the one they gave: its record says nothing about their new home. */
+static bool meter_elsewhere(const struct engine *e, const struct engine_plan *p,
+			    const struct engine_results *res)
+{
+	return res->registry == ENGINE_REG_FOUND && p->lookup == ENGINE_LOOKUP_METER &&
+	       p->facts.has_address && !engine_address_matches(e, &p->facts.address, &res->record);
+}
+
 /* The outcome of a checked intent whose facts are all known. */
 static enum engine_outcome checked(const struct engine *e, const struct intent_rule *r,
 				   const struct engine_plan *p,
@@ -520,9 +529,14 @@ static enum engine_outcome checked(const struct engine *e, const struct intent_r
 		/* Not asked, or no answer: never confirm what was not checked. */
 		return ENGINE_OUT_UNAVAILABLE;
 	}
-	if (r->check == INTENT_CHECK_SUPPLY_START)
+	if (r->check == INTENT_CHECK_SUPPLY_START) {
+		/* Another home's supply start confirms nothing: the meter ID
+		 * and the address together were not found. */
+		if (meter_elsewhere(e, p, res))
+			return ENGINE_OUT_NOT_FOUND;
 		return same_date(p->facts.date, res->record.supply_start)
 			       ? ENGINE_OUT_CONFIRMED : ENGINE_OUT_MISMATCH;
+	}
 	if (p->lookup != ENGINE_LOOKUP_METER)
 		return ENGINE_OUT_UNAVAILABLE;
 	return engine_address_matches(e, &p->facts.address, &res->record)
@@ -599,8 +613,10 @@ int engine_say(const struct engine *e, struct engine_session *s,
 	v.v[TMPL_REGISTRY_DATE] = regdate;
 	v.v[TMPL_ADDRESS] = p->facts.has_address ? p->facts.address.text : "";
 	v.v[TMPL_METER] = p->facts.has_meter ? p->facts.meter.id : "";
-	v.v[TMPL_LOOKUP] = p->lookup == ENGINE_LOOKUP_METER ? p->facts.meter.id
-							    : v.v[TMPL_ADDRESS];
+	/* What was not found: the meter ID, or the address (also when the
+	 * meter ID was found at another one). */
+	v.v[TMPL_LOOKUP] = p->lookup == ENGINE_LOOKUP_METER && !meter_elsewhere(e, p, res)
+			   ? p->facts.meter.id : v.v[TMPL_ADDRESS];
 
 	bool said_bad_meter = false;
 	struct engine_facts next = p->facts;
