@@ -149,6 +149,26 @@ static int ensure_group(struct ctx *c)
 	return L2CLI_FAILED;
 }
 
+/* For the commands that look at what is there (ack, pending, stats): a
+ * stream that does not exist is a mistake, a --stream mistyped, not one to
+ * create (the server creates its stream when it connects). */
+static int need_stream(struct ctx *c)
+{
+	const char *argv[] = { "EXISTS", c->stream };
+	redisReply *r = redisCommandArgv(c->rc, 2, argv, NULL);
+	int rc;
+	if (!r || r->type != REDIS_REPLY_INTEGER) {
+		rc = fail_reply(c, "EXISTS", r);
+	} else if (r->integer == 0) {
+		fprintf(stderr, "%s: there is no stream %s (check --stream)\n", c->prog, c->stream);
+		rc = L2CLI_FAILED;
+	} else {
+		rc = ensure_group(c);
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
 static bool is_str(const redisReply *r)
 {
 	return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
@@ -544,7 +564,7 @@ free_reply:
 static int cmd_ack(struct ctx *c)
 {
 	int acked = 0, rc;
-	if ((rc = connect_redis(c)) || (rc = ensure_group(c)))
+	if ((rc = connect_redis(c)) || (rc = need_stream(c)))
 		return rc;
 	/* One XACK per id, so each id that was not pending can be named. */
 	for (int i = 0; i < c->nargs; i++) {
@@ -597,7 +617,7 @@ static int cmd_pending(struct ctx *c)
 	json_object *doc = NULL, *list = NULL;
 	redisReply *r = NULL;
 	int rc;
-	if ((rc = connect_redis(c)) || (rc = ensure_group(c)))
+	if ((rc = connect_redis(c)) || (rc = need_stream(c)))
 		return rc;
 	const char *sargv[] = { "XPENDING", c->stream, L2_GROUP };
 	r = redisCommandArgv(c->rc, 3, sargv, NULL);
@@ -696,7 +716,7 @@ static int cmd_stats(struct ctx *c)
 	redisReply *groups = NULL, *cons = NULL;
 	json_object *doc = NULL;
 	int rc;
-	if ((rc = connect_redis(c)) || (rc = ensure_group(c)) ||
+	if ((rc = connect_redis(c)) || (rc = need_stream(c)) ||
 	    (rc = stream_len(c, c->stream, &len)) || (rc = stream_len(c, c->dead, &dead_len)))
 		return rc;
 	const char *gargv[] = { "XINFO", "GROUPS", c->stream };

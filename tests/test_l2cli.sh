@@ -340,6 +340,16 @@ expect_in "$TMP/err" "moved to dead letters" "the first is moved to the dead let
 expect_not_in "$TMP/out" "no ticket idle" "claim goes on to the next idle ticket"
 expect_in "$TMP/out" "claimed 1 ticket for frank" "the next idle ticket is claimed"
 
+# ---- a --stream that does not exist: an error, not a new empty stream ----
+for sub in "ack 1-0" "pending" "stats"; do
+	# shellcheck disable=SC2086
+	aa l2 $sub --stream no:such:stream
+	expect_rc 1 $rc "l2 $sub on a stream that does not exist"
+	expect_in "$TMP/err" "there is no stream no:such:stream (check --stream)" \
+		"l2 $sub says the stream does not exist"
+done
+expect_eq 0 "$(rcli EXISTS no:such:stream)" "ack, pending and stats create no stream"
+
 # ---- usage and help ----
 for sub in "l2 pull" "l2 ack" "l2 pending" "l2 claim" "l2 stats" "registry load" "registry get"; do
 	# shellcheck disable=SC2086
