@@ -1594,9 +1594,10 @@ static uint32_t de_meter_at(const struct scan *s, uint32_t i, char *id)
 	return e;
 }
 
-/* A German Zählpunkt: "DE" and 31 digits or capitals. Lower-case letters
- * after the "DE" are refused so a Dutch sentence starting with "de" never
- * reads as one. */
+/* A German Zählpunkt: "DE", the grid operator's six digits, the
+ * postcode's five, then 20 digits or capitals. Lower-case letters after the
+ * "DE" are refused so a Dutch sentence starting with "de" never reads as
+ * one, and the eleven digits so neither does one in capitals. */
 static uint32_t zp_at(const struct scan *s, uint32_t i, char *id)
 {
 	if (tk(s, i)->kind != TOK_WORD || tk(s, i)->nlen < 2 || memcmp(nt(s, i), "de", 2) != 0)
@@ -1616,7 +1617,19 @@ static uint32_t zp_at(const struct scan *s, uint32_t i, char *id)
 				return 0;
 		o += t->nlen;
 	}
-	return join_alnum(s, i, DE_ZP_LEN, id);
+	uint32_t e = join_alnum(s, i, DE_ZP_LEN, id);
+	return e && all_digits(id + 2, 11) ? e : 0;
+}
+
+/* An IBAN's country code and check digits ("DE02", "NO93") at token j: the
+ * digits after them are a bank account, not a meter ID, even where 18 of
+ * them are (a German IBAN written in groups). */
+static bool iban_head(const struct scan *s, uint32_t j)
+{
+	if (tk(s, j)->nlen != 4)
+		return false;
+	const char *p = nt(s, j);
+	return is_lower(p[0]) && is_lower(p[1]) && is_digit(p[2]) && is_digit(p[3]);
 }
 
 /* A meter ID starting at token i (or, for grouped digits, a little
@@ -1634,6 +1647,12 @@ static uint32_t meter_at(const struct scan *s, uint32_t i, uint32_t *ean_next, u
 	    !(t->kind == TOK_WORD && t->nlen >= 2 && p[0] == 'd' && p[1] == 'e'))
 		return 0;
 	memset(m, 0, sizeof(*m));
+	if (t->kind == TOK_NUM && i >= *ean_next && i > 0 && iban_head(s, i - 1)) {
+		/* The whole run of numbers is the account's. */
+		for (*ean_next = i; *ean_next < s->n && tk(s, *ean_next)->kind == TOK_NUM;)
+			++*ean_next;
+		return 0;
+	}
 	if (t->kind == TOK_NUM && i >= *ean_next) {
 		e = ean_at(s, i, a, ean_next, m->id);
 		if (e) {
