@@ -309,9 +309,13 @@ static void lookup_address(redisContext *rc, const struct engine *e,
 		goto free_reply;
 	res->registry = ENGINE_REG_NOT_FOUND;
 	/* The records are read ADDR_CHUNK to a round trip, not one each: a
-	 * block of flats has a meter per flat at one street address. */
+	 * block of flats has a meter per flat at one street address. Without
+	 * the customer's postcode they are all read, since a street address
+	 * in two towns is no answer at all (as in the --registry file). */
 	size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : r->type == REDIS_REPLY_STRING;
-	for (size_t from = 0; from < n && res->registry == ENGINE_REG_NOT_FOUND; from += ADDR_CHUNK) {
+	bool all = !a->postcode[0], two_towns = false;
+	for (size_t from = 0; from < n && !two_towns && res->registry != ENGINE_REG_UNAVAILABLE &&
+	     (all || res->registry == ENGINE_REG_NOT_FOUND); from += ADDR_CHUNK) {
 		size_t to = from + ADDR_CHUNK < n ? from + ADDR_CHUNK : n, sent = 0;
 		for (size_t i = from; i < to; i++) {
 			const redisReply *m = r->type == REDIS_REPLY_ARRAY ? r->element[i] : r;
@@ -327,16 +331,22 @@ static void lookup_address(redisContext *rc, const struct engine *e,
 		 * none is left for the next command; the first match is kept. */
 		for (size_t k = 0; k < sent; k++) {
 			int found = read_record(rc, &rec);
-			if (found < 0 && res->registry == ENGINE_REG_NOT_FOUND)
+			bool here = found > 0 && address_key(e, rec.street, rkey, sizeof(rkey)) == 0 &&
+				    strcmp(rkey, key) == 0 &&
+				    engine_postcodes_agree(a->postcode, rec.postcode);
+			if (found < 0 && res->registry == ENGINE_REG_NOT_FOUND) {
 				res->registry = ENGINE_REG_UNAVAILABLE;
-			else if (found > 0 && res->registry == ENGINE_REG_NOT_FOUND &&
-			    address_key(e, rec.street, rkey, sizeof(rkey)) == 0 &&
-			    strcmp(rkey, key) == 0 && engine_postcodes_agree(a->postcode, rec.postcode)) {
+			} else if (here && res->registry == ENGINE_REG_NOT_FOUND) {
 				res->registry = ENGINE_REG_FOUND;
 				res->record = rec;
+			} else if (here && res->registry == ENGINE_REG_FOUND &&
+				   !engine_postcodes_agree(res->record.postcode, rec.postcode)) {
+				two_towns = true;
 			}
 		}
 	}
+	if (two_towns)
+		res->registry = ENGINE_REG_NOT_FOUND;
 free_reply:
 	freeReplyObject(r);
 }

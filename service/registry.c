@@ -244,16 +244,27 @@ void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 	} else {
 		/* The first record, in file order, whose key is the address's
 		 * and whose postcode agrees: engine_address_matches, with the
-		 * records' keys made at load. */
+		 * records' keys made at load. Without the customer's postcode,
+		 * a street address in two towns is no answer at all. */
 		const struct slot_address *a = &plan->facts.address;
 		const char *street = engine_address_street(a);
 		char k[SLOT_ADDR_MAX * 2];
 		if (slot_address_key(engine_slots(e), street, strlen(street), k, sizeof(k)) < 0)
 			return;
 		for (size_t i = lower_bound(r->by_address, r->naddress, k);
-		     i < r->naddress && !hit && strcmp(r->by_address[i].key, k) == 0; i++)
-			if (engine_postcodes_agree(a->postcode, r->recs[r->by_address[i].rec].postcode))
-				hit = &r->recs[r->by_address[i].rec];
+		     i < r->naddress && strcmp(r->by_address[i].key, k) == 0; i++) {
+			const struct engine_record *rec = &r->recs[r->by_address[i].rec];
+			if (!engine_postcodes_agree(a->postcode, rec->postcode))
+				continue;
+			if (!hit) {
+				hit = rec;
+				if (a->postcode[0])
+					break;
+			} else if (!engine_postcodes_agree(hit->postcode, rec->postcode)) {
+				hit = NULL;
+				break;
+			}
+		}
 	}
 	if (hit) {
 		res->registry = ENGINE_REG_FOUND;

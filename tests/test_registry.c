@@ -308,6 +308,33 @@ static void test_malformed_lines(void **state)
 	assert_non_null(strstr(err, "No such file"));
 }
 
+/* A street address in two towns: without the customer's postcode the
+ * registry has no one answer, and the first town's date is not confirmed. */
+static void test_two_towns_without_postcode(void **state)
+{
+	struct fx *f = *state;
+	char path[64], err[512] = "";
+	struct reg_file *r = load_text(f->e, GOOD "{\"meter_id\": \"707057500098765431\", \"address\": "
+				       "\"Storgata 12B\", \"postcode\": \"5003\", \"city\": \"Bergen\", "
+				       "\"supply_start\": \"2027-03-15\"}\n", path, err, sizeof(err));
+	assert_non_null(r);
+	const char *ask_for = "When does the contract start? We move in on 1 March 2027. "
+			      "My new address is Storgata 12B";
+	char text[256];
+	ask(f, r, ask_for);
+	assert_int_equal(f->res.registry, ENGINE_REG_NOT_FOUND);
+	assert_int_equal(outcome_of(f, "contract_start_date"), ENGINE_OUT_NOT_FOUND);
+	snprintf(text, sizeof(text), "%s, 0155 Oslo.", ask_for);
+	ask(f, r, text);
+	assert_int_equal(outcome_of(f, "contract_start_date"), ENGINE_OUT_CONFIRMED);
+	snprintf(text, sizeof(text), "%s, 5003 Bergen.", ask_for);
+	ask(f, r, text);
+	assert_int_equal(f->res.registry, ENGINE_REG_FOUND);
+	assert_string_equal(f->res.record.city, "Bergen");
+	assert_int_equal(outcome_of(f, "contract_start_date"), ENGINE_OUT_MISMATCH);
+	reg_file_free(r);
+}
+
 /* A line is one record: what follows the object on the line is an error,
  * not something to drop without a word. */
 static void test_trailing_text_refused(void **state)
@@ -355,7 +382,8 @@ static void test_many_records(void **state)
 		{ Q "My new address is Storgata 3000.", "M3000" },
 		{ Q "My new address is Storgata 12B, 0155 Oslo.", "M-SECOND" },
 		{ Q "My new address is Storgata 12B, 0156 Oslo.", "M-FIRST" },
-		{ Q "My new address is Storgata 12B.", "M-FIRST" },
+		/* Without a postcode, two supply points there are no answer. */
+		{ Q "My new address is Storgata 12B.", NULL },
 		{ Q "My new address is Storgata 3001, 0155 Oslo.", NULL },
 		{ Q "My new address is Storgata 2999, 0156 Oslo.", NULL },
 	};
@@ -428,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_lookups),
 		cmocka_unit_test(test_mismatch_reply_shows_registry_date),
 		cmocka_unit_test(test_no_registry),
+		cmocka_unit_test(test_two_towns_without_postcode),
 		cmocka_unit_test(test_malformed_lines),
 		cmocka_unit_test(test_trailing_text_refused),
 		cmocka_unit_test(test_many_records),

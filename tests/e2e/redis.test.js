@@ -940,6 +940,11 @@ test('registry in Redis: two supply points at one street address are told apart 
   assert.equal(await ask('0155 Oslo', '15 April'), 'mismatch');
   assert.equal(await ask('5003 Bergen', '1 March'), 'mismatch');
   assert.equal(await ask('7010 Trondheim', '1 March'), 'not_found');
+  // Without the postcode, a street address in two towns confirms neither.
+  const c0 = await w.connect(server);
+  const r0 = await c0.ask('m1', 'When does my contract start? We move to Storgata 12B on 1 March.', 5000);
+  await c0.close();
+  assert.equal(outcome(r0, 'contract_start_date'), 'not_found', r0.text);
 
   // The index as builds before the list wrote it (one meter ID as a
   // string) is still read, and the next load replaces it.
