@@ -21,10 +21,11 @@ enum kind {
 	K_NEG_POST,
 	K_BREAK,
 	K_MARKER,   /* language marker word */
+	K_LIST,     /* a word that joins the items of a list ("or", "und") */
 };
 
 static const char *const kind_names[] = {
-	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker",
+	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
 };
 
 enum mode {
@@ -42,8 +43,11 @@ enum mode {
  * how many after a trigger a post-negation phrase may start. */
 #define NEG_PRE_WINDOW 3
 #define NEG_POST_WINDOW 2
-/* How many words may stand between two triggers of one negated list. */
-#define LIST_WINDOW 2
+/* How many tokens may stand between two triggers of one negated list: the
+ * rest of the first item, a comma or list word, an article and an
+ * adjective ("no solar panels or a home battery"). listed_after says which
+ * tokens may. */
+#define LIST_WINDOW 4
 #define MAX_RAW_HITS 4096
 #define MAX_HITS 1024
 #define MAX_SPANS 64
@@ -90,6 +94,7 @@ struct intent_pack {
 #define TF_COVERED 0x01 /* some entry matched the token: no typo search */
 #define TF_NEG 0x02
 #define TF_BREAK 0x04
+#define TF_LIST 0x08
 
 struct span {
 	uint16_t first, last;
@@ -473,8 +478,10 @@ static int load_lang(struct loader *ld, FILE *f)
 				rc = add_words(ld, arg, K_BREAK, (uint8_t)lang);
 			else if (strcmp(s, "post") == 0)
 				rc = add_phrases(ld, arg, K_NEG_POST, (uint8_t)lang);
+			else if (strcmp(s, "list") == 0)
+				rc = add_words(ld, arg, K_LIST, (uint8_t)lang);
 			else
-				return ld_fail(&ld->pos, "negation lines start with pre, post or break");
+				return ld_fail(&ld->pos, "negation lines start with pre, post, break or list");
 			break;
 		case S_SLOT: {
 			if (*arg)
@@ -766,6 +773,9 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	case K_BREAK:
 		s->tflags[first] |= TF_BREAK;
 		break;
+	case K_LIST:
+		s->tflags[first] |= TF_LIST;
+		break;
 	case K_MARKER:
 		if (s->stamp[e] != s->gen) {
 			s->stamp[e] = s->gen;
@@ -810,20 +820,41 @@ static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 	return false;
 }
 
+/* Whether token i joins list items: a comma, a list word ("or", "und"),
+ * or punctuation that ends no clause ("solar/battery"). */
+static bool joins(const struct tok_buf *t, const struct intent_scratch *s, uint32_t i)
+{
+	if (s->tflags[i] & TF_LIST)
+		return true;
+	return t->v[i].kind == TOK_PUNCT &&
+	       (t->norm[t->v[i].noff] == ',' || !is_clause_break(t, s, i));
+}
+
 /* True when trigger b follows a negated trigger a closely in the same
- * clause, as the second item of a list does. */
+ * clause as the next item of a list: right after a joining token, or up to
+ * two words (an article, an adjective) after a list word. "no solar panels,
+ * batteries or a home battery" is one list; "no solar panels, a Powerwall
+ * instead" is two clauses. */
 static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s,
 			 const struct intent_trigger *a, const struct intent_trigger *b)
 {
 	if (!a->negated || b->tok_first <= a->tok_last ||
 	    b->tok_first > a->tok_last + 1u + LIST_WINDOW)
 		return false;
-	/* A comma may separate list items; any other clause break ends it. */
+	/* A comma or a list word may separate list items ("of" is one in
+	 * Dutch, and a break too: "whether"); any other clause break ends
+	 * the list. */
 	for (uint32_t i = a->tok_last + 1; i < b->tok_first; i++)
-		if (is_clause_break(t, s, i) &&
+		if (is_clause_break(t, s, i) && !(s->tflags[i] & TF_LIST) &&
 		    !(t->v[i].kind == TOK_PUNCT && t->norm[t->v[i].noff] == ','))
 			return false;
-	return true;
+	uint32_t j = b->tok_first - 1u, last = a->tok_last;
+	if (j == last || joins(t, s, j))
+		return true;
+	for (int words = 0; words < 2 && j > last && t->v[j].kind != TOK_PUNCT; words++, j--)
+		if (j - 1 > last && (s->tflags[j - 1] & TF_LIST))
+			return true;
+	return false;
 }
 
 static void lang_from_chars(const struct intent_pack *p, const char *text,
