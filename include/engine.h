@@ -133,6 +133,7 @@ enum engine_outcome {
 	ENGINE_OUT_NOT_FOUND,
 	ENGINE_OUT_BAD_METER,
 	ENGINE_OUT_UNAVAILABLE,
+	ENGINE_OUT_ELSEWHERE, /* the meter ID is registered at another address */
 	ENGINE_OUT_COUNT,
 };
 

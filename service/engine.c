@@ -7,7 +7,7 @@
 
 static const char *const outcome_names[ENGINE_OUT_COUNT] = {
 	"answer", "ask", "confirmed", "mismatch", "not_found", "bad_meter",
-	"unavailable",
+	"unavailable", "elsewhere",
 };
 
 /* The placeholders each outcome may use; a template using another one is
@@ -22,6 +22,7 @@ static const uint32_t outcome_vars[ENGINE_OUT_COUNT] = {
 				 1u << TMPL_ADDRESS | 1u << TMPL_METER,
 	[ENGINE_OUT_BAD_METER] = 1u << TMPL_METER | 1u << TMPL_DATE | 1u << TMPL_ADDRESS,
 	[ENGINE_OUT_UNAVAILABLE] = 1u << TMPL_DATE | 1u << TMPL_ADDRESS | 1u << TMPL_METER,
+	[ENGINE_OUT_ELSEWHERE] = 1u << TMPL_DATE | 1u << TMPL_ADDRESS | 1u << TMPL_METER,
 };
 
 static const char *const slot_names[] = { "date", "meter", "address" };
@@ -117,6 +118,9 @@ static int resolve_keys(struct engine *e, char *err, size_t errlen)
 				return -1;
 		} else {
 			for (int o = ENGINE_OUT_CONFIRMED; o < ENGINE_OUT_COUNT; o++) {
+				/* An address check says "elsewhere" as its mismatch. */
+				if (o == ENGINE_OUT_ELSEWHERE && r->check != INTENT_CHECK_SUPPLY_START)
+					continue;
 				snprintf(key, sizeof(key), "%s.%s", name, outcome_names[o]);
 				if (need_key(e, key, outcome_vars[o], &e->out_key[i][o],
 					     err, errlen) < 0)
@@ -530,10 +534,9 @@ static enum engine_outcome checked(const struct engine *e, const struct intent_r
 		return ENGINE_OUT_UNAVAILABLE;
 	}
 	if (r->check == INTENT_CHECK_SUPPLY_START) {
-		/* Another home's supply start confirms nothing: the meter ID
-		 * and the address together were not found. */
+		/* Another home's supply start confirms nothing. */
 		if (meter_elsewhere(e, p, res))
-			return ENGINE_OUT_NOT_FOUND;
+			return ENGINE_OUT_ELSEWHERE;
 		return same_date(p->facts.date, res->record.supply_start)
 			       ? ENGINE_OUT_CONFIRMED : ENGINE_OUT_MISMATCH;
 	}
@@ -613,12 +616,10 @@ int engine_say(const struct engine *e, struct engine_session *s,
 	v.v[TMPL_REGISTRY_DATE] = regdate;
 	v.v[TMPL_ADDRESS] = p->facts.has_address ? p->facts.address.text : "";
 	v.v[TMPL_METER] = p->facts.has_meter ? p->facts.meter.id : "";
-	/* What was not found: the meter ID, or the address (also when the
-	 * meter ID was found at another one). */
-	v.v[TMPL_LOOKUP] = p->lookup == ENGINE_LOOKUP_METER && !meter_elsewhere(e, p, res)
-			   ? p->facts.meter.id : v.v[TMPL_ADDRESS];
+	v.v[TMPL_LOOKUP] = p->lookup == ENGINE_LOOKUP_METER ? p->facts.meter.id
+							    : v.v[TMPL_ADDRESS];
 
-	bool said_bad_meter = false;
+	bool said_bad_meter = false, said_elsewhere = false;
 	struct engine_facts next = p->facts;
 	uint32_t pending = s->pending;
 	for (size_t i = 0; i < intent_count(e->pack); i++) {
@@ -633,6 +634,12 @@ int engine_say(const struct engine *e, struct engine_session *s,
 			/* One intent says so for all. */
 			id = said_bad_meter ? -1 : id;
 			said_bad_meter = true;
+		} else if (oc == ENGINE_OUT_ELSEWHERE ||
+			   (oc == ENGINE_OUT_MISMATCH && rule->check == INTENT_CHECK_METER_ADDRESS)) {
+			/* The meter ID is registered at another address: said once,
+			 * by the first intent it stops. */
+			id = said_elsewhere ? -1 : id;
+			said_elsewhere = true;
 		} else if (oc == ENGINE_OUT_ASK) {
 			id = e->ask_key[i][miss];
 			for (unsigned g = 0; g < rule->nneeds; g++)
