@@ -44,10 +44,9 @@ enum mode {
 #define NEG_PRE_WINDOW 3
 #define NEG_POST_WINDOW 2
 /* How many tokens may stand between two triggers of one negated list: the
- * rest of the first item, a comma or list word, an article and an
- * adjective ("no solar panels or a home battery"). listed_after says which
- * tokens may. */
-#define LIST_WINDOW 4
+ * rest of the first item and a comma or list word ("no solar panels, or
+ * batteries" is the most). listed_after says which tokens may. */
+#define LIST_WINDOW 3
 #define MAX_RAW_HITS 4096
 #define MAX_HITS 1024
 #define MAX_SPANS 64
@@ -831,30 +830,27 @@ static bool joins(const struct tok_buf *t, const struct intent_scratch *s, uint3
 }
 
 /* True when trigger b follows a negated trigger a closely in the same
- * clause as the next item of a list: right after a joining token, or up to
- * two words (an article, an adjective) after a list word. "no solar panels,
- * batteries or a home battery" is one list; "no solar panels, a Powerwall
- * instead" is two clauses. */
+ * clause as the next item of a list: adjacent, or right after a comma, a
+ * list word ("or", "und") or a '/'. Any word between that and b starts
+ * something else: "no solar panels, a Powerwall instead", "keine
+ * Solaranlage, und der Speicher ist kaputt", "one of the batteries" (the
+ * list words of every language apply). When unsure, it is no list: a
+ * needless escalation costs less than a missed one. */
 static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s,
 			 const struct intent_trigger *a, const struct intent_trigger *b)
 {
 	if (!a->negated || b->tok_first <= a->tok_last ||
 	    b->tok_first > a->tok_last + 1u + LIST_WINDOW)
 		return false;
-	/* A comma or a list word may separate list items ("of" is one in
-	 * Dutch, and a break too: "whether"); any other clause break ends
-	 * the list. */
-	for (uint32_t i = a->tok_last + 1; i < b->tok_first; i++)
-		if (is_clause_break(t, s, i) && !(s->tflags[i] & TF_LIST) &&
+	uint32_t j = b->tok_first - 1u, last = a->tok_last;
+	/* A comma may separate list items, and so may a list word that is a
+	 * break too (Dutch "of": or, whether) right before b; any other
+	 * clause break ends the list. */
+	for (uint32_t i = last + 1; i < b->tok_first; i++)
+		if (is_clause_break(t, s, i) && !(i == j && (s->tflags[i] & TF_LIST)) &&
 		    !(t->v[i].kind == TOK_PUNCT && t->norm[t->v[i].noff] == ','))
 			return false;
-	uint32_t j = b->tok_first - 1u, last = a->tok_last;
-	if (j == last || joins(t, s, j))
-		return true;
-	for (int words = 0; words < 2 && j > last && t->v[j].kind != TOK_PUNCT; words++, j--)
-		if (j - 1 > last && (s->tflags[j - 1] & TF_LIST))
-			return true;
-	return false;
+	return j == last || joins(t, s, j);
 }
 
 static void lang_from_chars(const struct intent_pack *p, const char *text,
