@@ -173,6 +173,28 @@ const char *engine_address_street(const struct slot_address *a);
 /* True when two postcodes are the same, spaces and case aside ("1015 CJ" =
  * "1015cj"), or when either is empty: a missing postcode rules nothing out. */
 bool engine_postcodes_agree(const char *a, const char *b);
+
+/* A lookup by street address, fed the records at that street in registry
+ * order (the --registry file and Redis alike): with the customer's postcode
+ * the answer is the first record whose postcode agrees; without it, the
+ * first record, unless records there name two different postcodes, since a
+ * street address in two towns is no answer. */
+struct engine_street {
+	char postcode[16];          /* the customer's; "" when not known */
+	char town[16];              /* the first postcode a record named */
+	bool found, two_towns;
+	struct engine_record first; /* the answer when found */
+};
+
+/* Starts a lookup for the customer's postcode (may be ""). */
+void engine_street_init(struct engine_street *st, const char *postcode);
+
+/* Adds the next record at the street. Returns true when the answer is
+ * settled: no later record can change it. */
+bool engine_street_add(struct engine_street *st, const struct engine_record *r);
+
+/* The answer of the records added: true with *out set, or false. */
+bool engine_street_answer(const struct engine_street *st, struct engine_record *out);
 /* True when address a (street and number, and postcode when both have one)
  * is the record's address, compared by their keys (see slot_address_key). */
 bool engine_address_matches(const struct engine *e, const struct slot_address *a,

@@ -52,8 +52,9 @@ int l2_add_result(const redisReply *r, char *id, size_t idlen);
  * before a reconnect (replies may be left unread). */
 redisReply *l2_exec(redisContext *rc, size_t n);
 
-/* Looks the plan's registry question up: by meter ID or by address.
- * Fills res->registry and res->record. */
+/* Looks the plan's registry question up: by meter ID, or by address as
+ * reg_file_lookup does (engine_street over the records listed there, in
+ * registry order). Fills res->registry and res->record. */
 void l2_registry_lookup(redisContext *rc, const struct engine *e,
 			const struct engine_plan *plan, struct engine_results *res);
 

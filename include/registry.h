@@ -16,8 +16,10 @@ struct reg_file;
 /* Reads the registry file and indexes it by meter ID and by address, the
  * addresses by the keys of e's street words (slot_address_key), so a
  * lookup costs a binary search.
- * Lookups must use the same engine. Returns the registry (free with
- * reg_file_free) or NULL with a sentence naming the line in err. */
+ * Lookups must use the same engine. A meter listed twice, or a meter ID
+ * that is empty, too long or holds a control character, is refused: two
+ * IDs must not become one. Returns the registry (free with reg_file_free)
+ * or NULL with a sentence naming the line in err. */
 struct reg_file *reg_file_load(const char *path, const struct engine *e, char *err,
 			       size_t errlen);
 void reg_file_free(struct reg_file *r);
@@ -29,10 +31,11 @@ size_t reg_file_count(const struct reg_file *r);
 const struct engine_record *reg_file_at(const struct reg_file *r, size_t i);
 
 /* Carries out the plan's lookup: fills res->registry and res->record with
- * the first record in file order that matches (meter ID, or address as
- * engine_address_matches has it). A NULL registry answers
- * ENGINE_REG_UNAVAILABLE, as a registry that cannot be reached does. e is
- * the engine the registry was loaded with. */
+ * the record of the meter ID, or with what engine_street makes of the
+ * records at the address (in file order, keyed as engine_address_matches
+ * has it). A NULL registry answers ENGINE_REG_UNAVAILABLE, as a registry
+ * that cannot be reached does. e is the engine the registry was loaded
+ * with. */
 void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 		     const struct engine_plan *plan, struct engine_results *res);
 

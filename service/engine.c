@@ -486,6 +486,43 @@ bool engine_postcodes_agree(const char *a, const char *b)
 	return na == nb && memcmp(ka, kb, na) == 0;
 }
 
+void engine_street_init(struct engine_street *st, const char *postcode)
+{
+	memset(st, 0, sizeof(*st));
+	snprintf(st->postcode, sizeof(st->postcode), "%s", postcode);
+}
+
+bool engine_street_add(struct engine_street *st, const struct engine_record *r)
+{
+	if (!engine_postcodes_agree(st->postcode, r->postcode))
+		return false;
+	if (!st->found) {
+		st->first = *r;
+		st->found = true;
+	}
+	if (st->postcode[0])
+		return true;
+	/* A record without a postcode rules no town out, so it is compared
+	 * with nothing: two that name different ones make the street
+	 * ambiguous, whatever their order. */
+	if (!r->postcode[0])
+		return false;
+	if (!st->town[0]) {
+		snprintf(st->town, sizeof(st->town), "%s", r->postcode);
+		return false;
+	}
+	st->two_towns = !engine_postcodes_agree(st->town, r->postcode);
+	return st->two_towns;
+}
+
+bool engine_street_answer(const struct engine_street *st, struct engine_record *out)
+{
+	if (!st->found || st->two_towns)
+		return false;
+	*out = st->first;
+	return true;
+}
+
 bool engine_address_matches(const struct engine *e, const struct slot_address *a,
 			    const struct engine_record *r)
 {

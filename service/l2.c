@@ -283,15 +283,16 @@ static int address_key(const struct engine *e, const char *street, char *key, si
 /* Records of one street address read in one round trip, at most. */
 #define ADDR_CHUNK 64
 
-/* The first supply point at the address, in registry order, whose record
- * is at that street address and whose postcode agrees with the customer's:
- * as reg_file_lookup does. The record's own street is checked because a
- * list may still name a meter that has moved since (changed by hand). */
+/* The supply points listed at the address, in registry order, as
+ * engine_street decides: as reg_file_lookup does. A record is taken only
+ * when it is still at that street address, because a list may still name
+ * a meter that has moved since (changed by hand). */
 static void lookup_address(redisContext *rc, const struct engine *e,
 			   const struct slot_address *a, struct engine_results *res)
 {
 	char key[SLOT_ADDR_MAX * 2 + 64], rkey[SLOT_ADDR_MAX * 2 + 64];
 	struct engine_record rec;
+	struct engine_street st;
 	if (address_key(e, engine_address_street(a), key, sizeof(key)) < 0) {
 		res->registry = ENGINE_REG_NOT_FOUND;
 		return;
@@ -307,45 +308,44 @@ static void lookup_address(redisContext *rc, const struct engine *e,
 	if (!r || (r->type != REDIS_REPLY_ARRAY && r->type != REDIS_REPLY_STRING &&
 		   r->type != REDIS_REPLY_NIL))
 		goto free_reply;
-	res->registry = ENGINE_REG_NOT_FOUND;
 	/* The records are read ADDR_CHUNK to a round trip, not one each: a
 	 * block of flats has a meter per flat at one street address. Without
-	 * the customer's postcode they are all read, since a street address
-	 * in two towns is no answer at all (as in the --registry file). */
+	 * the customer's postcode the answer is settled only by two towns or
+	 * the last record, so a reply that fails before then leaves none. */
+	engine_street_init(&st, a->postcode);
 	size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : r->type == REDIS_REPLY_STRING;
-	bool all = !a->postcode[0], two_towns = false;
-	for (size_t from = 0; from < n && !two_towns && res->registry != ENGINE_REG_UNAVAILABLE &&
-	     (all || res->registry == ENGINE_REG_NOT_FOUND); from += ADDR_CHUNK) {
+	bool settled = false, failed = false;
+	for (size_t from = 0; from < n && !settled && !failed; from += ADDR_CHUNK) {
 		size_t to = from + ADDR_CHUNK < n ? from + ADDR_CHUNK : n, sent = 0;
 		for (size_t i = from; i < to; i++) {
 			const redisReply *m = r->type == REDIS_REPLY_ARRAY ? r->element[i] : r;
 			if (m->type != REDIS_REPLY_STRING)
 				continue;
 			if (append_get(rc, m->str) < 0) {
-				res->registry = ENGINE_REG_UNAVAILABLE;
+				failed = true;
 				break;
 			}
 			sent++;
 		}
 		/* Every reply sent for is read, even after an error, so that
-		 * none is left for the next command; the first match is kept. */
+		 * none is left for the next command. */
 		for (size_t k = 0; k < sent; k++) {
 			int found = read_record(rc, &rec);
-			bool here = found > 0 && address_key(e, rec.street, rkey, sizeof(rkey)) == 0 &&
-				    strcmp(rkey, key) == 0 &&
-				    engine_postcodes_agree(a->postcode, rec.postcode);
-			if (found < 0 && res->registry == ENGINE_REG_NOT_FOUND) {
-				res->registry = ENGINE_REG_UNAVAILABLE;
-			} else if (here && res->registry == ENGINE_REG_NOT_FOUND) {
-				res->registry = ENGINE_REG_FOUND;
-				res->record = rec;
-			} else if (here && res->registry == ENGINE_REG_FOUND &&
-				   !engine_postcodes_agree(res->record.postcode, rec.postcode)) {
-				two_towns = true;
-			}
+			if (settled)
+				continue;
+			if (found < 0)
+				failed = true;
+			else if (!failed && found > 0 &&
+				 address_key(e, rec.street, rkey, sizeof(rkey)) == 0 &&
+				 strcmp(rkey, key) == 0)
+				settled = engine_street_add(&st, &rec);
 		}
 	}
-	if (two_towns)
+	if (failed && !settled)
+		res->registry = ENGINE_REG_UNAVAILABLE;
+	else if (engine_street_answer(&st, &res->record))
+		res->registry = ENGINE_REG_FOUND;
+	else
 		res->registry = ENGINE_REG_NOT_FOUND;
 free_reply:
 	freeReplyObject(r);

@@ -235,39 +235,29 @@ void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 		return;
 	}
 	res->registry = ENGINE_REG_NOT_FOUND;
-	const struct engine_record *hit = NULL;
 	if (plan->lookup == ENGINE_LOOKUP_METER) {
 		const char *k = plan->facts.meter.id;
 		size_t i = lower_bound(r->by_meter, r->n, k);
-		if (i < r->n && strcmp(r->by_meter[i].key, k) == 0)
-			hit = &r->recs[r->by_meter[i].rec];
-	} else {
-		/* The first record, in file order, whose key is the address's
-		 * and whose postcode agrees: engine_address_matches, with the
-		 * records' keys made at load. Without the customer's postcode,
-		 * a street address in two towns is no answer at all. */
-		const struct slot_address *a = &plan->facts.address;
-		const char *street = engine_address_street(a);
-		char k[SLOT_ADDR_MAX * 2];
-		if (slot_address_key(engine_slots(e), street, strlen(street), k, sizeof(k)) < 0)
-			return;
-		for (size_t i = lower_bound(r->by_address, r->naddress, k);
-		     i < r->naddress && strcmp(r->by_address[i].key, k) == 0; i++) {
-			const struct engine_record *rec = &r->recs[r->by_address[i].rec];
-			if (!engine_postcodes_agree(a->postcode, rec->postcode))
-				continue;
-			if (!hit) {
-				hit = rec;
-				if (a->postcode[0])
-					break;
-			} else if (!engine_postcodes_agree(hit->postcode, rec->postcode)) {
-				hit = NULL;
-				break;
-			}
+		if (i < r->n && strcmp(r->by_meter[i].key, k) == 0) {
+			res->registry = ENGINE_REG_FOUND;
+			res->record = r->recs[r->by_meter[i].rec];
 		}
+		return;
 	}
-	if (hit) {
+	/* The records whose key is the address's, in file order, as
+	 * engine_street decides (engine_address_matches, with the records'
+	 * keys made at load). */
+	const struct slot_address *a = &plan->facts.address;
+	const char *street = engine_address_street(a);
+	char k[SLOT_ADDR_MAX * 2];
+	struct engine_street st;
+	if (slot_address_key(engine_slots(e), street, strlen(street), k, sizeof(k)) < 0)
+		return;
+	engine_street_init(&st, a->postcode);
+	for (size_t i = lower_bound(r->by_address, r->naddress, k);
+	     i < r->naddress && strcmp(r->by_address[i].key, k) == 0; i++)
+		if (engine_street_add(&st, &r->recs[r->by_address[i].rec]))
+			break;
+	if (engine_street_answer(&st, &res->record))
 		res->registry = ENGINE_REG_FOUND;
-		res->record = *hit;
-	}
 }

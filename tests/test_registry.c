@@ -333,6 +333,18 @@ static void test_two_towns_without_postcode(void **state)
 	assert_string_equal(f->res.record.city, "Bergen");
 	assert_int_equal(outcome_of(f, "contract_start_date"), ENGINE_OUT_MISMATCH);
 	reg_file_free(r);
+
+	/* A record without a postcode first rules no town out: the two
+	 * after it still make the street ambiguous. */
+	r = load_text(f->e, "{\"meter_id\": \"707057500011111116\", \"address\": \"Storgata 12B\", "
+			 "\"supply_start\": \"2027-03-01\"}\n" GOOD
+			 "{\"meter_id\": \"707057500098765431\", \"address\": \"Storgata 12B\", "
+			 "\"postcode\": \"5003\", \"supply_start\": \"2027-03-15\"}\n",
+		      path, err, sizeof(err));
+	assert_non_null(r);
+	ask(f, r, ask_for);
+	assert_int_equal(f->res.registry, ENGINE_REG_NOT_FOUND);
+	reg_file_free(r);
 }
 
 /* A line is one record: what follows the object on the line is an error,

@@ -1007,6 +1007,16 @@ test('registry in Redis: a block of 150 flats at one street address answers from
   assert.equal(await ask('m3', '5003 Bergen', '20 May'), 'confirmed');
   assert.equal(await ask('m4', '7010 Trondheim', '1 March'), 'not_found');
   assert.equal(await ask('m5', '0155 Oslo', '1 March'), 'confirmed');
+  // Without a postcode: the Oslo flats, in the second lot, make the street
+  // one in two towns, which confirms nothing.
+  const bare = async (id, day) => outcome(
+    await c.ask(id, `When does my contract start? We move to Storgata 12B on ${day}.`, 5000),
+    'contract_start_date');
+  assert.equal(await bare('m6', '20 May'), 'not_found');
+  // All 150 in Bergen: read to the last, the first flat answers.
+  fs.writeFileSync(file, flats.map((x) => JSON.stringify({ ...x, postcode: '5003', city: 'Bergen' })).join('\n') + '\n');
+  assert.equal((await w.cli(['registry', 'load', file])).code, 0);
+  assert.equal(await bare('m7', '20 May'), 'confirmed');
   await c.close();
   await stopClean(server);
 });
