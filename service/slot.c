@@ -1621,15 +1621,27 @@ static uint32_t zp_at(const struct scan *s, uint32_t i, char *id)
 	return e && all_digits(id + 2, 11) ? e : 0;
 }
 
-/* An IBAN's country code and check digits ("DE02", "NO93") at token j: the
- * digits after them are a bank account, not a meter ID, even where 18 of
- * them are (a German IBAN written in groups). */
-static bool iban_head(const struct scan *s, uint32_t j)
+/* Whether token j, two letters and two digits ("DE02", "NO93"), and the
+ * run of numbers after it to token end form an IBAN: its check (ISO 13616,
+ * the rest of the number, then the four moved to the end, letters as
+ * 10..35, modulo 97) is 1. Then the digits are a bank account, not a meter
+ * ID, even where 18 of them are (a German IBAN written in groups); "kw12
+ * 7070 5750 ..." almost never checks out. */
+static bool iban_at(const struct scan *s, uint32_t j, uint32_t end)
 {
-	if (tk(s, j)->nlen != 4)
+	const char *h = nt(s, j);
+	if (tk(s, j)->nlen != 4 || !is_lower(h[0]) || !is_lower(h[1]) || !is_digit(h[2]) ||
+	    !is_digit(h[3]))
 		return false;
-	const char *p = nt(s, j);
-	return is_lower(p[0]) && is_lower(p[1]) && is_digit(p[2]) && is_digit(p[3]);
+	unsigned r = 0;
+	for (uint32_t t = j + 1; t < end; t++)
+		for (uint32_t k = 0; k < tk(s, t)->nlen; k++)
+			r = (r * 10 + (unsigned)(nt(s, t)[k] - '0')) % 97;
+	for (int k = 0; k < 2; k++)
+		r = (r * 100 + (unsigned)(h[k] - 'a' + 10)) % 97;
+	for (int k = 2; k < 4; k++)
+		r = (r * 10 + (unsigned)(h[k] - '0')) % 97;
+	return r == 1;
 }
 
 /* A meter ID starting at token i (or, for grouped digits, a little
@@ -1647,11 +1659,14 @@ static uint32_t meter_at(const struct scan *s, uint32_t i, uint32_t *ean_next, u
 	    !(t->kind == TOK_WORD && t->nlen >= 2 && p[0] == 'd' && p[1] == 'e'))
 		return 0;
 	memset(m, 0, sizeof(*m));
-	if (t->kind == TOK_NUM && i >= *ean_next && i > 0 && iban_head(s, i - 1)) {
-		/* The whole run of numbers is the account's. */
-		for (*ean_next = i; *ean_next < s->n && tk(s, *ean_next)->kind == TOK_NUM;)
-			++*ean_next;
-		return 0;
+	if (t->kind == TOK_NUM && i >= *ean_next && i > 0) {
+		uint32_t end = i;
+		while (end < s->n && tk(s, end)->kind == TOK_NUM && all_digits(nt(s, end), tk(s, end)->nlen))
+			end++;
+		if (iban_at(s, i - 1, end)) {
+			*ean_next = end; /* the whole run is the account's */
+			return 0;
+		}
 	}
 	if (t->kind == TOK_NUM && i >= *ean_next) {
 		e = ean_at(s, i, a, ean_next, m->id);
