@@ -470,6 +470,12 @@ struct l2_spool {
 	off_t done;
 };
 
+/* Says what failed on the spool file, from errno. */
+static void spool_error(char *err, size_t errlen, const char *path)
+{
+	snprintf(err, errlen, "spool %s: %s", path, strerror(errno));
+}
+
 struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
 {
 	struct l2_spool *s = calloc(1, sizeof(*s));
@@ -480,38 +486,49 @@ struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
 	}
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (s->fd < 0)
-		goto say_errno;
+	if (s->fd < 0) {
+		spool_error(err, errlen, path);
+		goto free_spool;
+	}
 	/* One process to a spool: another's drain cuts the file once it has
 	 * read it to the end, and would cut tickets this one appended and
 	 * called stored meanwhile. The lock goes with the process, crash or
-	 * not. */
+	 * not. A file system without locks (some network ones) is warned
+	 * about, not refused: the spool worked there before the lock. */
 	if (flock(s->fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno != EWOULDBLOCK)
-			goto say_errno;
-		snprintf(err, errlen, "spool %s is in use by another process; give each its own --spool",
-			 path);
+		if (errno == EWOULDBLOCK) {
+			snprintf(err, errlen,
+				 "spool %s is in use by another process; give each its own --spool", path);
+			goto close_fd;
+		}
+		json_object *f = json_object_new_object();
+		if (f) {
+			json_object_object_add(f, "spool", json_object_new_string(path));
+			json_object_object_add(f, "error", json_object_new_string(strerror(errno)));
+		}
+		log_event("warn", "spool_not_locked", f);
+	}
+	if (fstat(s->fd, &st) < 0) {
+		spool_error(err, errlen, path);
 		goto close_fd;
 	}
-	if (fstat(s->fd, &st) < 0)
-		goto say_errno;
 	/* A crash mid-append can leave a torn last line, never acknowledged
 	 * to anyone. End it, so the next ticket starts a line of its own and
 	 * the drain skips only the torn one. */
 	if (st.st_size > 0) {
 		char last;
 		if (pread(s->fd, &last, 1, st.st_size - 1) == 1 && last != '\n' &&
-		    (write(s->fd, "\n", 1) != 1 || fsync(s->fd) < 0))
-			goto say_errno;
+		    (write(s->fd, "\n", 1) != 1 || fsync(s->fd) < 0)) {
+			spool_error(err, errlen, path);
+			goto close_fd;
+		}
 	}
 	s->pending = st.st_size > 0;
 	s->unsynced = -1;
 	return s;
-say_errno:
-	snprintf(err, errlen, "spool %s: %s", path, strerror(errno));
 close_fd:
-	if (s->fd >= 0)
-		close(s->fd);
+	close(s->fd);
+free_spool:
 	free(s);
 	return NULL;
 }

@@ -1369,7 +1369,9 @@ for (const [what, close, code] of [
     c.send({ type: 'message', id: 'm0', text: 'Our solar inverter shows a red light.' });
     await c.expect('typing', 5000); // m0 is with the Redis worker
     c.send({ type: 'message', id: 'm1', text: 'Will my payment method stay the same after the move?' });
-    await sleep(200); // m1 is read, and waits behind m0
+    // m1 is read, and waits behind m0. A frame that closes comes after it
+    // on the socket; SIGTERM does not, so it waits long enough for a read.
+    await sleep(500);
     close(c, server);
     await sleep(200);
     w.redis.resume();
