@@ -22,10 +22,12 @@ enum kind {
 	K_BREAK,
 	K_MARKER,   /* language marker word */
 	K_LIST,     /* a word that joins the items of a list ("or", "und") */
+	K_DEFINITE, /* a word that takes the thing after it as existing ("my") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
+	"definite",
 };
 
 enum mode {
@@ -94,6 +96,7 @@ struct intent_pack {
 #define TF_NEG 0x02
 #define TF_BREAK 0x04
 #define TF_LIST 0x08
+#define TF_DEFINITE 0x10
 
 struct span {
 	uint16_t first, last;
@@ -479,8 +482,11 @@ static int load_lang(struct loader *ld, FILE *f)
 				rc = add_phrases(ld, arg, K_NEG_POST, (uint8_t)lang);
 			else if (strcmp(s, "list") == 0)
 				rc = add_words(ld, arg, K_LIST, (uint8_t)lang);
+			else if (strcmp(s, "definite") == 0)
+				rc = add_words(ld, arg, K_DEFINITE, (uint8_t)lang);
 			else
-				return ld_fail(&ld->pos, "negation lines start with pre, post, break or list");
+				return ld_fail(&ld->pos,
+					       "negation lines start with pre, post, break, list or definite");
 			break;
 		case S_SLOT: {
 			if (*arg)
@@ -775,6 +781,9 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	case K_LIST:
 		s->tflags[first] |= TF_LIST;
 		break;
+	case K_DEFINITE:
+		s->tflags[first] |= TF_DEFINITE;
+		break;
 	case K_MARKER:
 		if (s->stamp[e] != s->gen) {
 			s->stamp[e] = s->gen;
@@ -800,7 +809,12 @@ static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 {
 	int words = 0;
 	for (int64_t i = (int64_t)tr->tok_first - 1; i >= 0 && words < NEG_PRE_WINDOW; i--) {
-		if (is_clause_break(t, s, (uint32_t)i))
+		/* A definite word or possessive before the trigger takes the
+		 * thing as there: the negation before it is about something
+		 * else ("I can't find the inverter settings", "the app doesn't
+		 * show my solar production"), while "we don't have a battery"
+		 * stays negated. */
+		if (is_clause_break(t, s, (uint32_t)i) || (s->tflags[i] & TF_DEFINITE))
 			break;
 		if (s->tflags[i] & TF_NEG)
 			return true;
