@@ -98,6 +98,12 @@ struct intent_pack {
 #define TF_LIST 0x08
 #define TF_DEFINITE 0x10
 
+/* The flag a one-word [negation] entry puts on its token. */
+static const uint8_t token_flag[] = {
+	[K_NEG_PRE] = TF_NEG, [K_BREAK] = TF_BREAK, [K_LIST] = TF_LIST,
+	[K_DEFINITE] = TF_DEFINITE,
+};
+
 struct span {
 	uint16_t first, last;
 };
@@ -773,16 +779,10 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 			s->posts[s->nposts++] = (struct span){ (uint16_t)first, (uint16_t)last };
 		break;
 	case K_NEG_PRE:
-		s->tflags[first] |= TF_NEG;
-		break;
 	case K_BREAK:
-		s->tflags[first] |= TF_BREAK;
-		break;
 	case K_LIST:
-		s->tflags[first] |= TF_LIST;
-		break;
 	case K_DEFINITE:
-		s->tflags[first] |= TF_DEFINITE;
+		s->tflags[first] |= token_flag[en->kind];
 		break;
 	case K_MARKER:
 		if (s->stamp[e] != s->gen) {
