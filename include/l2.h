@@ -19,10 +19,14 @@
 struct l2_redis {
 	const char *url;  /* redis://host:port, unix:///path or host:port */
 	double timeout;   /* seconds, for connecting and for each command */
+	/* AUTH after connecting when password is set (Redis 6 ACL user when
+	 * user is set too). From the environment, never the URL, so that no
+	 * log line, error or process list shows it. */
+	const char *user, *password;
 };
 
-/* Connects to Redis. Returns the context (free with redisFree) or NULL
- * with a sentence in err. */
+/* Connects to Redis, and authenticates when cfg has a password. Returns
+ * the context (free with redisFree) or NULL with a sentence in err. */
 redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen);
 
 /* Creates the consumer group on stream (and the stream) when missing.

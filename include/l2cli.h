@@ -35,6 +35,8 @@ enum {
 struct l2cli_env {
 	const char *redis_url;        /* redis://host:port, unix:///path, /path or
 				       * host:port; NULL: 127.0.0.1:6379 */
+	const char *redis_user;       /* for AUTH, from the environment; NULL: none */
+	const char *redis_password;
 	const char *stream;           /* the L2 stream; NULL: autoassist:l2 */
 	int max_deliveries;           /* <= 0: L2CLI_MAX_DELIVERIES */
 	const struct engine *engine;  /* street words for registry address keys;

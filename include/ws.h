@@ -40,6 +40,7 @@ struct ws_config {
 	double drain_timeout;     /* seconds SIGTERM waits for clients to leave */
 	bool log_text;            /* log customer text (debugging only) */
 	const char *redis_url;    /* NULL: no Redis; tickets are only previewed */
+	const char *redis_user, *redis_password; /* for AUTH; NULL: none */
 	const char *stream;       /* the L2 stream */
 	const char *spool_path;   /* tickets Redis could not take, fsync'd */
 	double redis_timeout;     /* seconds for connecting and each command */

@@ -58,6 +58,12 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
 		int port = 6379;
 		if (strncmp(u, "redis://", 8) == 0)
 			u += 8;
+		if (strchr(u, '@')) {
+			/* Not echoed: what comes before the @ is a secret. */
+			snprintf(err, errlen, "redis: the URL holds a user or password, which is not "
+				 "read there; set AUTOASSIST_REDIS_PASSWORD (and AUTOASSIST_REDIS_USER)");
+			return NULL;
+		}
 		snprintf(host, sizeof(host), "%s", u);
 		char *colon = strrchr(host, ':');
 		if (colon) {
@@ -76,6 +82,22 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	redisSetTimeout(rc, tv);
+	if (cfg->password && *cfg->password) {
+		redisReply *r = cfg->user && *cfg->user
+			? redisCommand(rc, "AUTH %s %s", cfg->user, cfg->password)
+			: redisCommand(rc, "AUTH %s", cfg->password);
+		bool ok = r && r->type == REDIS_REPLY_STATUS;
+		if (!ok)
+			snprintf(err, errlen, "redis %s: AUTH refused: %s",
+				 cfg->url ? cfg->url : L2_REDIS_DEFAULT,
+				 r && r->type == REDIS_REPLY_ERROR ? r->str
+				 : rc->err ? rc->errstr : "unexpected reply");
+		freeReplyObject(r);
+		if (!ok) {
+			redisFree(rc);
+			return NULL;
+		}
+	}
 	return rc;
 }
 

@@ -128,7 +128,7 @@ static int fail_reply(struct ctx *c, const char *what, const redisReply *r)
 static int connect_redis(struct ctx *c)
 {
 	char err[512];
-	struct l2_redis cfg = { c->url, c->timeout };
+	struct l2_redis cfg = { c->url, c->timeout, c->env->redis_user, c->env->redis_password };
 	c->rc = l2_connect(&cfg, err, sizeof(err));
 	if (!c->rc) {
 		fprintf(stderr, "%s: Redis is unreachable: %s (set --redis or AUTOASSIST_REDIS)\n",
@@ -908,7 +908,8 @@ put_doc:
 
 static const char common_help[] =
 	"  --redis URL            Redis: redis://host:port, unix:///path, /path or host:port\n"
-	"                         (AUTOASSIST_REDIS; default 127.0.0.1:6379)\n"
+	"                         (AUTOASSIST_REDIS; default 127.0.0.1:6379); AUTH with\n"
+	"                         AUTOASSIST_REDIS_PASSWORD (and AUTOASSIST_REDIS_USER)\n"
 	"  --stream NAME          the L2 stream (AUTOASSIST_STREAM; default autoassist:l2)\n"
 	"  -h, --help             this text\n"
 	"\n"

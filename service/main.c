@@ -99,6 +99,8 @@ static const char usage_text[] =
 	"  --spool FILE           AUTOASSIST_SPOOL, tickets Redis could not take\n"
 	"                         (default autoassist-spool.jsonl)\n"
 	"  --redis-timeout S      AUTOASSIST_REDIS_TIMEOUT, per command (default 0.5)\n"
+	"                         AUTOASSIST_REDIS_PASSWORD (and AUTOASSIST_REDIS_USER):\n"
+	"                         AUTH, from the environment only\n"
 	"  --reuse-port           AUTOASSIST_REUSE_PORT=1: several processes share the\n"
 	"                         port (SO_REUSEPORT), one per core; give each its own\n"
 	"                         --spool\n"
@@ -221,6 +223,9 @@ static int serve_env_opts(struct cli *c)
 	c->ws.log_text = lt && strcmp(lt, "1") == 0;
 	const char *rp = getenv("AUTOASSIST_REUSE_PORT");
 	c->ws.reuse_port = rp && strcmp(rp, "1") == 0;
+	/* Only from the environment: an option would show in ps. */
+	c->ws.redis_user = getenv("AUTOASSIST_REDIS_USER");
+	c->ws.redis_password = getenv("AUTOASSIST_REDIS_PASSWORD");
 	return 0;
 }
 
@@ -683,6 +688,8 @@ static int cmd_l2(struct cli *c, int argc, char **argv)
 	}
 	struct l2cli_env env = {
 		.redis_url = getenv("AUTOASSIST_REDIS"),
+		.redis_user = getenv("AUTOASSIST_REDIS_USER"),
+		.redis_password = getenv("AUTOASSIST_REDIS_PASSWORD"),
 		.stream = getenv("AUTOASSIST_STREAM"),
 		.max_deliveries = (int)max_deliveries,
 	};

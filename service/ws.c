@@ -1232,7 +1232,8 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	}
 	if (cfg->redis_url) {
 		struct rw_config rc = {
-			.redis = { cfg->redis_url, cfg->redis_timeout },
+			.redis = { cfg->redis_url, cfg->redis_timeout, cfg->redis_user,
+				   cfg->redis_password },
 			.stream = cfg->stream, .spool_path = cfg->spool_path,
 			.retry_interval = 1.0,
 		};

@@ -380,5 +380,20 @@ expect_rc 4 $? "pull with AUTOASSIST_REDIS unreachable"
 aa registry get 707057500012345671 --redis "unix://$TMP/nowhere.sock"
 expect_rc 4 $rc "registry get with Redis unreachable"
 
+# ---- Redis with a password (last: it locks the test's own redis-cli out) ----
+rcli CONFIG SET requirepass 's3cret pass' >/dev/null
+aa l2 stats
+expect_rc 1 $rc "stats without the password"
+AUTOASSIST_REDIS_PASSWORD='s3cret pass' "$BIN" l2 stats >"$TMP/out" 2>"$TMP/err"
+expect_rc 0 $? "stats with AUTOASSIST_REDIS_PASSWORD"
+expect_in "$TMP/out" "stream autoassist:l2:" "stats answers once authenticated"
+AUTOASSIST_REDIS_PASSWORD=wrong "$BIN" l2 stats >"$TMP/out" 2>"$TMP/err"
+expect_rc 4 $? "stats with a wrong password"
+expect_in "$TMP/err" "AUTH refused" "a wrong password is said plainly"
+aa l2 stats --redis 'redis://user:hunter2@127.0.0.1:1'
+expect_rc 4 $rc "a password in the URL"
+expect_in "$TMP/err" "set AUTOASSIST_REDIS_PASSWORD" "the URL's password is refused with the way to give it"
+expect_not_in "$TMP/err" "hunter2" "the password is not echoed"
+
 echo "test_l2cli.sh: $checks checks, $failures failed"
 [ "$failures" -eq 0 ]

@@ -1170,6 +1170,37 @@ test('a second server on the same spool file refuses to start: its drain could c
   await stopClean(third);
 });
 
+test('Redis with a password (an ACL user): the right one files tickets, a wrong one is an outage, tickets spool', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  await w.redis.cmd('ACL', 'SETUSER', 'autoassist', 'on', '>s3cret', '~*', '&*', '+@all');
+  const serveAs = async (password) => {
+    const s = new Server(['--redis', w.redis.url, '--spool', w.spool, '--redis-timeout', '0.5'],
+      { AUTOASSIST_REDIS_USER: 'autoassist', AUTOASSIST_REDIS_PASSWORD: password });
+    w.servers.push(s);
+    await s.start();
+    return s;
+  };
+  let server = await serveAs('s3cret');
+  await waitRedisHealth(server, 'ok');
+  let c = await w.connect(server);
+  const r = await escalate(c, 'm1', 'Our solar inverter shows a red light.');
+  assert.deepEqual(await w.redis.ticketIds(), [r.escalation.ticket]);
+  const clients = await w.redis.cmd('CLIENT', 'LIST');
+  assert.match(clients, /user=autoassist/, 'the server is connected as its ACL user');
+  await c.close();
+  await stopClean(server);
+
+  server = await serveAs('wr0ng-pw');
+  await waitRedisHealth(server, 'down');
+  c = await w.connect(server);
+  const spooled = await escalate(c, 'm2', 'The home battery does not charge.', ['battery']);
+  assert.deepEqual(w.spoolTickets().map((x) => x.ticket_id), [spooled.escalation.ticket]);
+  await c.close();
+  await stopClean(server);
+  assert.ok(!server.stderr.includes('wr0ng-pw'), 'the password is not logged');
+});
+
 // ---- the URL forms and --stream ----
 
 test('Redis over TCP (redis://host:port and host:port) and a custom --stream', { skip: SKIP }, async (t) => {
