@@ -30,8 +30,9 @@ struct l2_redis {
 redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen);
 
 /* Creates the consumer group on stream (and the stream) when missing.
- * Returns 0 or -1. */
-int l2_ensure_group(redisContext *rc, const char *stream);
+ * Returns 0, or -1 with Redis' error (NOAUTH, WRONGTYPE, ...) or the
+ * link's in why. */
+int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whylen);
 
 /* Adds ticket (the object report_ticket_json builds) to stream, once: a
  * ticket whose ticket_id was added before is not added again. Writes the

@@ -101,12 +101,15 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
 	return rc;
 }
 
-int l2_ensure_group(redisContext *rc, const char *stream)
+int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whylen)
 {
 	const char *argv[] = { "XGROUP", "CREATE", stream, L2_GROUP, "0", "MKSTREAM" };
 	redisReply *r = redisCommandArgv(rc, 6, argv, NULL);
 	int ok = r && (r->type == REDIS_REPLY_STATUS ||
 		       (r->type == REDIS_REPLY_ERROR && strstr(r->str, "BUSYGROUP")));
+	if (!ok)
+		snprintf(why, whylen, "%s", r && r->type == REDIS_REPLY_ERROR ? r->str
+			 : rc->err ? rc->errstr : "unexpected reply");
 	freeReplyObject(r);
 	return ok ? 0 : -1;
 }

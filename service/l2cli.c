@@ -140,12 +140,13 @@ static int connect_redis(struct ctx *c)
 
 static int ensure_group(struct ctx *c)
 {
-	if (l2_ensure_group(c->rc, c->stream) == 0)
+	char why[256];
+	if (l2_ensure_group(c->rc, c->stream, why, sizeof(why)) == 0)
 		return L2CLI_OK;
 	if (c->rc->err)
 		return fail_reply(c, "creating the consumer group " L2_GROUP, NULL);
-	fprintf(stderr, "%s: cannot create the consumer group %s on %s (is the key a "
-		"stream?)\n", c->prog, L2_GROUP, c->stream);
+	fprintf(stderr, "%s: cannot create the consumer group %s on %s: %s\n", c->prog, L2_GROUP,
+		c->stream, why);
 	return L2CLI_FAILED;
 }
 

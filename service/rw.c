@@ -111,7 +111,7 @@ static redisContext *conn(struct rw *w)
 	}
 	char err[256];
 	w->rc = l2_connect(&w->cfg.redis, err, sizeof(err));
-	if (!w->rc || l2_ensure_group(w->rc, w->cfg.stream) < 0) {
+	if (!w->rc || l2_ensure_group(w->rc, w->cfg.stream, err, sizeof(err)) < 0) {
 		if (w->rc) {
 			redisFree(w->rc);
 			w->rc = NULL;

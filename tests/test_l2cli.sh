@@ -384,6 +384,11 @@ expect_rc 4 $rc "registry get with Redis unreachable"
 rcli CONFIG SET requirepass 's3cret pass' >/dev/null
 aa l2 stats
 expect_rc 1 $rc "stats without the password"
+expect_in "$TMP/err" "NOAUTH" "Redis' own error is shown"
+aa l2 pull --consumer x
+expect_rc 1 $rc "pull without the password"
+expect_in "$TMP/err" "cannot create the consumer group l2 on autoassist:l2: NOAUTH" \
+	"pull shows Redis' own error, not a guess"
 AUTOASSIST_REDIS_PASSWORD='s3cret pass' "$BIN" l2 stats >"$TMP/out" 2>"$TMP/err"
 expect_rc 0 $? "stats with AUTOASSIST_REDIS_PASSWORD"
 expect_in "$TMP/out" "stream autoassist:l2:" "stats answers once authenticated"
