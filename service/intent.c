@@ -41,8 +41,6 @@ enum mode {
  * evidence than the keyword itself. */
 #define TYPO_WEIGHT 0.8
 #define TYPO_MIN_CHARS 5
-/* The shortest L2 stem ("inverter*") also looked up with one typo. */
-#define TYPO_STEM_CHARS 8
 /* How many words before a trigger a negation cue still governs it, and
  * how many after a trigger a post-negation phrase may start. */
 #define NEG_PRE_WINDOW 3
@@ -208,15 +206,11 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 	if (pat < 0)
 		return ld_fail(&ld->pos, "out of memory");
 	/* A whole word long enough to make a typo unambiguous is also looked
-	 * up with one edit. Short stems are not: "solar*" one edit away
-	 * matches far too many ordinary words ("stolar", Swedish chairs); an
-	 * L2 stem of eight letters or more is ("invertor", "powerwal"): when
-	 * unsure, escalate. */
-	bool typo_word = mode == M_EXACT && (kind == K_INTENT || kind == K_TRIGGER);
-	bool typo_stem = mode == M_PREFIX && kind == K_TRIGGER &&
-			 ld->tb.v[0].nchars >= TYPO_STEM_CHARS;
+	 * up with one edit. Stems are not: "solar*" one edit away matches far
+	 * too many ordinary words ("stolar", Swedish chairs). */
 	if (ld->tb.n == 1 && ld->tb.v[0].kind == TOK_WORD &&
-	    ld->tb.v[0].nchars >= TYPO_MIN_CHARS && (typo_word || typo_stem) &&
+	    ld->tb.v[0].nchars >= TYPO_MIN_CHARS && mode == M_EXACT &&
+	    (kind == K_INTENT || kind == K_TRIGGER) &&
 	    match_typo_add(p->m, ld->tb.norm, ld->tb.nlen, (uint32_t)pat) < 0)
 		return ld_fail(&ld->pos, "out of memory");
 	if (p->nentries == p->entries_cap) {
