@@ -338,11 +338,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		return rc;
 	const struct tok_buf *t = &scr->toks;
 	struct intent_opts io = { e->opts.threshold, e->opts.margin };
-	/* A tie between languages keeps the conversation's language; on the
-	 * first message there is none yet, and the tie is decided among the
-	 * tied ("vi har solceller på taket" is Norwegian and Swedish alike),
-	 * not given to the default. */
-	int fallback = s->lang;
+	int fallback = s->lang >= 0 ? s->lang : e->default_lang;
 	slot_extract(e->slots, text, t, today, &p->found);
 	uint8_t found = (p->found.has_date ? INTENT_SLOT_DATE : 0) |
 			(p->found.has_meter ? INTENT_SLOT_METER : 0) |
@@ -359,8 +355,6 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	if (intent_analyze(e->pack, t, text, len, found, s->lang_fixed ? s->lang : -1,
 			   fallback, &io, scr->is, &p->ir) < 0)
 		return -TOK_ENOSPACE; /* cannot happen: both sized from max_bytes */
-	if (fallback < 0 && !p->ir.lang_detected && !s->lang_fixed)
-		p->ir.lang = (int8_t)e->default_lang;
 	p->lang = p->ir.lang;
 
 	p->facts = s->facts;
