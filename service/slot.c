@@ -1621,18 +1621,23 @@ static uint32_t zp_at(const struct scan *s, uint32_t i, char *id)
 	return e && all_digits(id + 2, 11) ? e : 0;
 }
 
-/* Whether token j, two letters and two digits ("DE02", "NO93"), and the
- * run of numbers after it to token end form an IBAN: its check (ISO 13616,
- * the rest of the number, then the four moved to the end, letters as
- * 10..35, modulo 97) is 1. Then the digits are a bank account, not a meter
- * ID, even where 18 of them are (a German IBAN written in groups); "kw12
- * 7070 5750 ..." almost never checks out. */
-static bool iban_at(const struct scan *s, uint32_t j, uint32_t end)
+/* Whether token j looks like an IBAN's head: two letters and two digits
+ * ("DE02", "NO93"). */
+static bool iban_head(const struct scan *s, uint32_t j)
 {
 	const char *h = nt(s, j);
-	if (tk(s, j)->nlen != 4 || !is_lower(h[0]) || !is_lower(h[1]) || !is_digit(h[2]) ||
-	    !is_digit(h[3]))
-		return false;
+	return tk(s, j)->nlen == 4 && is_lower(h[0]) && is_lower(h[1]) && is_digit(h[2]) &&
+	       is_digit(h[3]);
+}
+
+/* Whether the head at token j and the run of numbers after it to token
+ * end pass an IBAN's check (ISO 13616: the rest of the number, then the
+ * head moved to the end, letters as 10..35, modulo 97 is 1). Then the
+ * digits are a bank account, not a meter ID, even where 18 of them are (a
+ * German IBAN written in groups). */
+static bool iban_valid(const struct scan *s, uint32_t j, uint32_t end)
+{
+	const char *h = nt(s, j);
 	unsigned r = 0;
 	for (uint32_t t = j + 1; t < end; t++)
 		for (uint32_t k = 0; k < tk(s, t)->nlen; k++)
@@ -1659,11 +1664,12 @@ static uint32_t meter_at(const struct scan *s, uint32_t i, uint32_t *ean_next, u
 	    !(t->kind == TOK_WORD && t->nlen >= 2 && p[0] == 'd' && p[1] == 'e'))
 		return 0;
 	memset(m, 0, sizeof(*m));
-	if (t->kind == TOK_NUM && i >= *ean_next && i > 0) {
+	bool after_iban = t->kind == TOK_NUM && i > 0 && iban_head(s, i - 1);
+	if (after_iban && i >= *ean_next) {
 		uint32_t end = i;
 		while (end < s->n && tk(s, end)->kind == TOK_NUM && all_digits(nt(s, end), tk(s, end)->nlen))
 			end++;
-		if (iban_at(s, i - 1, end)) {
+		if (iban_valid(s, i - 1, end)) {
 			*ean_next = end; /* the whole run is the account's */
 			return 0;
 		}
@@ -1673,6 +1679,13 @@ static uint32_t meter_at(const struct scan *s, uint32_t i, uint32_t *ean_next, u
 		if (e) {
 			m->kind = SLOT_METER_EAN18;
 			m->valid = slot_gs1_valid(m->id, EAN_DIGITS);
+			/* After an IBAN's head, digits that are no valid meter ID
+			 * either are most likely a mistyped account: no meter ID to
+			 * ask the customer about ("KW12 7070 5750 ..." stays one). */
+			if (after_iban && !m->valid) {
+				memset(m, 0, sizeof(*m));
+				return 0;
+			}
 			return e;
 		}
 	}
