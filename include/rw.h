@@ -85,6 +85,7 @@ struct rw_state {
 	uint64_t outages;    /* times Redis began to fail */
 	uint64_t spooled;    /* tickets stored in the spool (fsync'd) */
 	uint64_t drained;    /* spooled tickets moved on to Redis */
+	char why[256];       /* why Redis failed last ("" when it never did) */
 };
 
 /* What the worker has seen so far, for /healthz, /metrics and the log. The

@@ -31,6 +31,7 @@ struct rw {
 	 * for set_redis. */
 	atomic_bool redis_ok, redis_known, spool_pending;
 	atomic_uint_fast64_t outages, spooled, drained;
+	char why[256];                      /* under mu: the last failure */
 };
 
 /* Writes sent to Redis before their replies are read, at most. */
@@ -52,6 +53,15 @@ static double mono(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Worker thread: keeps why Redis failed last, for the log's redis_down
+ * (never a password: l2_connect's sentences hold none). */
+static void say_why(struct rw *w, const char *why)
+{
+	pthread_mutex_lock(&w->mu);
+	snprintf(w->why, sizeof(w->why), "%s", why);
+	pthread_mutex_unlock(&w->mu);
 }
 
 /* Worker thread: records what Redis just answered. An outage begins when a
@@ -117,6 +127,7 @@ static redisContext *conn(struct rw *w)
 			w->rc = NULL;
 		}
 		w->next_try = now + w->cfg.retry_interval;
+		say_why(w, err);
 		set_redis(w, false);
 		return NULL;
 	}
@@ -127,6 +138,8 @@ static redisContext *conn(struct rw *w)
 /* Worker thread: notes a failed command so the next use reconnects. */
 static void failed(struct rw *w)
 {
+	say_why(w, w->rc && w->rc->err && w->rc->errstr[0] ? w->rc->errstr
+		   : "Redis refused a command (out of memory, read-only, or a timeout)");
 	set_redis(w, false);
 	if (w->rc && !w->rc->err) {
 		/* A refused command (OOM, READONLY) leaves the link up but
@@ -549,4 +562,7 @@ void rw_state(struct rw *w, struct rw_state *out)
 	out->outages = atomic_load(&w->outages);
 	out->spooled = atomic_load(&w->spooled);
 	out->drained = atomic_load(&w->drained);
+	pthread_mutex_lock(&w->mu);
+	snprintf(out->why, sizeof(out->why), "%s", w->why);
+	pthread_mutex_unlock(&w->mu);
 }

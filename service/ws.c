@@ -764,7 +764,10 @@ static void log_worker(struct ws_server *s)
 		return;
 	rw_state(s->rw, &st);
 	if (st.outages != s->said.outages) {
-		log_event("warn", "redis_down", NULL);
+		json_object *f = json_object_new_object();
+		if (f)
+			json_object_object_add(f, "error", json_object_new_string(st.why));
+		log_event("warn", "redis_down", f);
 		s->said_up = false;
 	}
 	if (st.redis_ok && !s->said_up) {

@@ -1193,12 +1193,22 @@ test('Redis with a password (an ACL user): the right one files tickets, a wrong 
 
   server = await serveAs('wr0ng-pw');
   await waitRedisHealth(server, 'down');
+  // The log says why, and not with the password.
+  const down = await waitFor(() => outageEvents(server).find((e) => e.event === 'redis_down'), 3000,
+    'redis_down in the log');
+  assert.match(down.error, /AUTH refused: WRONGPASS/);
   c = await w.connect(server);
   const spooled = await escalate(c, 'm2', 'The home battery does not charge.', ['battery']);
   assert.deepEqual(w.spoolTickets().map((x) => x.ticket_id), [spooled.escalation.ticket]);
   await c.close();
   await stopClean(server);
   assert.ok(!server.stderr.includes('wr0ng-pw'), 'the password is not logged');
+
+  // A URL holding a password is refused at start, without echoing it.
+  const refused = await run(BIN, ['serve', '--port', '1', '--redis', 'redis://u:hunter2@127.0.0.1:1'], 5000);
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /set AUTOASSIST_REDIS_PASSWORD/);
+  assert.ok(!refused.stderr.includes('hunter2'));
 });
 
 // ---- the URL forms and --stream ----
