@@ -656,7 +656,12 @@ int engine_say(const struct engine *e, struct engine_session *s,
 	v.v[TMPL_LOOKUP] = p->lookup == ENGINE_LOOKUP_METER ? p->facts.meter.id
 							    : v.v[TMPL_ADDRESS];
 
-	bool said_bad_meter = false, said_elsewhere = false;
+	bool said_bad_meter = false, says_elsewhere = false;
+	for (size_t i = 0; i < intent_count(e->pack); i++) {
+		unsigned miss;
+		says_elsewhere |= (p->active & (1u << i)) &&
+				  outcome_of(e, i, p, res, &miss) == ENGINE_OUT_ELSEWHERE;
+	}
 	struct engine_facts next = p->facts;
 	uint32_t pending = s->pending;
 	for (size_t i = 0; i < intent_count(e->pack); i++) {
@@ -671,12 +676,12 @@ int engine_say(const struct engine *e, struct engine_session *s,
 			/* One intent says so for all. */
 			id = said_bad_meter ? -1 : id;
 			said_bad_meter = true;
-		} else if (oc == ENGINE_OUT_ELSEWHERE ||
-			   (oc == ENGINE_OUT_MISMATCH && rule->check == INTENT_CHECK_METER_ADDRESS)) {
-			/* The meter ID is registered at another address: said once,
-			 * by the first intent it stops. */
-			id = said_elsewhere ? -1 : id;
-			said_elsewhere = true;
+		} else if (oc == ENGINE_OUT_MISMATCH && rule->check == INTENT_CHECK_METER_ADDRESS &&
+			   says_elsewhere) {
+			/* The start date's answer says the meter ID is registered
+			 * elsewhere, and that the date is not confirmed: the address
+			 * check would only say the first half again. */
+			id = -1;
 		} else if (oc == ENGINE_OUT_ASK) {
 			id = e->ask_key[i][miss];
 			for (unsigned g = 0; g < rule->nneeds; g++)

@@ -521,15 +521,20 @@ struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
 	 * not. A file system without locks (some network ones) is warned
 	 * about, not refused: the spool worked there before the lock. */
 	if (flock(s->fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK) {
+		int e = errno;
+		if (e == EWOULDBLOCK) {
 			snprintf(err, errlen,
 				 "spool %s is in use by another process; give each its own --spool", path);
+			goto close_fd;
+		}
+		if (e != ENOLCK && e != EOPNOTSUPP && e != ENOSYS) {
+			spool_error(err, errlen, path);
 			goto close_fd;
 		}
 		json_object *f = json_object_new_object();
 		if (f) {
 			json_object_object_add(f, "spool", json_object_new_string(path));
-			json_object_object_add(f, "error", json_object_new_string(strerror(errno)));
+			json_object_object_add(f, "error", json_object_new_string(strerror(e)));
 		}
 		log_event("warn", "spool_not_locked", f);
 	}
