@@ -176,9 +176,9 @@ bool engine_postcodes_agree(const char *a, const char *b);
 
 /* A lookup by street address, fed the records at that street in registry
  * order (the --registry file and Redis alike): with the customer's postcode
- * the answer is the first record whose postcode agrees; without it, the
- * first record, unless records there name two different postcodes, since a
- * street address in two towns is no answer. */
+ * the answer is the first record with that postcode, else the first without
+ * one; without it, the first record, unless records there name two
+ * different postcodes, since a street address in two towns is no answer. */
 struct engine_street {
 	char postcode[16];          /* the customer's; "" when not known */
 	char town[16];              /* the first postcode a record named */

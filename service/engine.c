@@ -496,12 +496,18 @@ bool engine_street_add(struct engine_street *st, const struct engine_record *r)
 {
 	if (!engine_postcodes_agree(st->postcode, r->postcode))
 		return false;
+	if (st->postcode[0] && r->postcode[0]) {
+		/* The customer's postcode itself: no record after it counts. */
+		st->first = *r;
+		st->found = true;
+		return true;
+	}
 	if (!st->found) {
 		st->first = *r;
 		st->found = true;
 	}
 	if (st->postcode[0])
-		return true;
+		return false; /* a record without a postcode; one with theirs may follow */
 	/* A record without a postcode rules no town out, so it is compared
 	 * with nothing: two that name different ones make the street
 	 * ambiguous, whatever their order. */

@@ -344,6 +344,12 @@ static void test_two_towns_without_postcode(void **state)
 	assert_non_null(r);
 	ask(f, r, ask_for);
 	assert_int_equal(f->res.registry, ENGINE_REG_NOT_FOUND);
+	/* With the customer's postcode, its record answers, not the one
+	 * without a postcode before it. */
+	snprintf(text, sizeof(text), "%s, 5003 Bergen.", ask_for);
+	ask(f, r, text);
+	assert_int_equal(f->res.registry, ENGINE_REG_FOUND);
+	assert_string_equal(f->res.record.meter_id, "707057500098765431");
 	reg_file_free(r);
 }
 
