@@ -856,15 +856,19 @@ static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s
 	if (!a->negated || b->tok_first <= a->tok_last ||
 	    b->tok_first > a->tok_last + 1u + LIST_WINDOW)
 		return false;
-	uint32_t j = b->tok_first - 1u, last = a->tok_last;
+	uint32_t j = b->tok_first - 1u, last = a->tok_last, words = 0;
 	/* A comma may separate list items, and so may a list word that is a
 	 * break too (Dutch "of": or, whether) right before b; any other
-	 * clause break ends the list. */
-	for (uint32_t i = last + 1; i < b->tok_first; i++)
+	 * clause break ends the list. Before the separator stands at most one
+	 * word, the rest of the first item ("solar panels, batteries"): more
+	 * start a clause of their own ("no solar at all, battery is broken"). */
+	for (uint32_t i = last + 1; i < b->tok_first; i++) {
 		if (is_clause_break(t, s, i) && !(i == j && (s->tflags[i] & TF_LIST)) &&
 		    !(t->v[i].kind == TOK_PUNCT && t->norm[t->v[i].noff] == ','))
 			return false;
-	return j == last || joins(t, s, j);
+		words += i < j && t->v[i].kind != TOK_PUNCT;
+	}
+	return j == last || (words <= 1 && joins(t, s, j));
 }
 
 static void lang_from_chars(const struct intent_pack *p, const char *text,
