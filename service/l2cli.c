@@ -128,11 +128,15 @@ static int fail_reply(struct ctx *c, const char *what, const redisReply *r)
 static int connect_redis(struct ctx *c)
 {
 	char err[512];
-	struct l2_redis cfg = { c->url, c->timeout, c->env->redis_user, c->env->redis_password };
+	struct l2_redis cfg = { .url = c->url, .timeout = c->timeout,
+				.user = c->env->redis_user, .password = c->env->redis_password };
 	c->rc = l2_connect(&cfg, err, sizeof(err));
 	if (!c->rc) {
-		fprintf(stderr, "%s: Redis is unreachable: %s (set --redis or AUTOASSIST_REDIS)\n",
-			c->prog, err);
+		/* The hint names the setting that is likely wrong. */
+		bool auth = strstr(err, "AUTH refused") != NULL;
+		fprintf(stderr, "%s: Redis is unreachable: %s (set %s)\n", c->prog, err,
+			auth ? "AUTOASSIST_REDIS_PASSWORD and AUTOASSIST_REDIS_USER"
+			     : "--redis or AUTOASSIST_REDIS");
 		return L2CLI_UNREACHABLE;
 	}
 	return L2CLI_OK;

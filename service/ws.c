@@ -1235,8 +1235,8 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 	}
 	if (cfg->redis_url) {
 		struct rw_config rc = {
-			.redis = { cfg->redis_url, cfg->redis_timeout, cfg->redis_user,
-				   cfg->redis_password },
+			.redis = { .url = cfg->redis_url, .timeout = cfg->redis_timeout,
+				   .user = cfg->redis_user, .password = cfg->redis_password },
 			.stream = cfg->stream, .spool_path = cfg->spool_path,
 			.retry_interval = 1.0,
 		};

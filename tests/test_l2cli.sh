@@ -395,6 +395,8 @@ expect_in "$TMP/out" "stream autoassist:l2:" "stats answers once authenticated"
 AUTOASSIST_REDIS_PASSWORD=wrong "$BIN" l2 stats >"$TMP/out" 2>"$TMP/err"
 expect_rc 4 $? "stats with a wrong password"
 expect_in "$TMP/err" "AUTH refused" "a wrong password is said plainly"
+expect_in "$TMP/err" "(set AUTOASSIST_REDIS_PASSWORD and AUTOASSIST_REDIS_USER)" \
+	"the hint names the password, not the URL"
 aa l2 stats --redis 'redis://user:hunter2@127.0.0.1:1'
 expect_rc 4 $rc "a password in the URL"
 expect_in "$TMP/err" "set AUTOASSIST_REDIS_PASSWORD" "the URL's password is refused with the way to give it"
