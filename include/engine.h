@@ -195,6 +195,7 @@ bool engine_street_add(struct engine_street *st, const struct engine_record *r);
 
 /* The answer of the records added: true with *out set, or false. */
 bool engine_street_answer(const struct engine_street *st, struct engine_record *out);
+
 /* True when address a (street and number, and postcode when both have one)
  * is the record's address, compared by their keys (see slot_address_key). */
 bool engine_address_matches(const struct engine *e, const struct slot_address *a,
