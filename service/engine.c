@@ -609,6 +609,22 @@ static enum engine_outcome outcome_of(const struct engine *e, size_t i,
 	return checked(e, rule, p, res);
 }
 
+/* Whether an intent of the plan answers 'elsewhere'. Only worked out when
+ * the registry placed the meter ID elsewhere: most messages never get
+ * here, and engine_say is on every message's path. */
+static bool elsewhere_said(const struct engine *e, const struct engine_plan *p,
+			   const struct engine_results *res)
+{
+	if (!meter_elsewhere(e, p, res))
+		return false;
+	for (size_t i = 0; i < intent_count(e->pack); i++) {
+		unsigned miss;
+		if ((p->active & (1u << i)) && outcome_of(e, i, p, res, &miss) == ENGINE_OUT_ELSEWHERE)
+			return true;
+	}
+	return false;
+}
+
 bool engine_plan_links(const struct engine *e, const struct engine_plan *p,
 		       const struct engine_results *res)
 {
@@ -662,12 +678,7 @@ int engine_say(const struct engine *e, struct engine_session *s,
 	v.v[TMPL_LOOKUP] = p->lookup == ENGINE_LOOKUP_METER ? p->facts.meter.id
 							    : v.v[TMPL_ADDRESS];
 
-	bool said_bad_meter = false, says_elsewhere = false;
-	for (size_t i = 0; i < intent_count(e->pack); i++) {
-		unsigned miss;
-		says_elsewhere |= (p->active & (1u << i)) &&
-				  outcome_of(e, i, p, res, &miss) == ENGINE_OUT_ELSEWHERE;
-	}
+	bool said_bad_meter = false, says_elsewhere = elsewhere_said(e, p, res);
 	struct engine_facts next = p->facts;
 	uint32_t pending = s->pending;
 	for (size_t i = 0; i < intent_count(e->pack); i++) {
