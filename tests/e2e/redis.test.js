@@ -330,6 +330,13 @@ async function waitFor(check, ms, what) {
 const outageEvents = (server) => server.logLines().map((l) => JSON.parse(l))
   .filter((o) => ['redis_up', 'redis_down', 'spooling', 'spool_drained'].includes(o.event));
 
+// Waits until the log has event (Redis' state is looked at once a second);
+// resolves all of outageEvents then.
+const logged = (server, event) => waitFor(() => {
+  const ev = outageEvents(server);
+  return ev.some((e) => e.event === event) && ev;
+}, 3000, `${event} in the log`);
+
 const waitRedisHealth = (server, want, ms = 6000) =>
   waitFor(async () => (await healthz(server.port)).json.redis === want, ms, `/healthz to say redis "${want}"`);
 
@@ -481,7 +488,7 @@ test('Redis killed mid-conversation and restarted on the same socket: spooled ti
   const c = await w.connect(server);
   const refs = [];
   // Redis' state is looked at once a second.
-  await waitFor(() => outageEvents(server).some((e) => e.event === 'redis_up'), 3000, 'redis_up in the log');
+  await logged(server, 'redis_up');
 
   refs.push((await escalate(c, 'a', 'Our solar inverter shows a red light.')).escalation.ticket);
   assert.deepEqual(await w.redis.ticketIds(), refs);
@@ -504,7 +511,7 @@ test('Redis killed mid-conversation and restarted on the same socket: spooled ti
   assert.equal(m.autoassist_redis_up, 0);
   assert.equal(m.autoassist_spool_pending, 1);
   assert.equal(m.autoassist_tickets_spooled_total, 2);
-  await waitFor(() => outageEvents(server).some((e) => e.event === 'redis_down'), 3000, 'redis_down in the log');
+  await logged(server, 'redis_down');
 
   await w.redis.start();
   assert.equal((await w.redis.ticketIds())[0], refs[0], 'the ticket from before the crash is still there');
@@ -519,10 +526,7 @@ test('Redis killed mid-conversation and restarted on the same socket: spooled ti
   assert.deepEqual(ids, refs, 'every ticket exactly once, in the order sent');
 
   // One line each way, not one per ticket.
-  const events = await waitFor(() => {
-    const ev = outageEvents(server);
-    return ev.some((e) => e.event === 'spool_drained') && ev;
-  }, 3000, 'spool_drained in the log');
+  const events = await logged(server, 'spool_drained');
   assert.deepEqual(events.map((e) => e.event), ['redis_up', 'redis_down', 'spooling', 'redis_up', 'spool_drained']);
   assert.deepEqual(events.map((e) => e.level), ['info', 'warn', 'warn', 'info', 'info']);
   const drained = events[4];
@@ -644,10 +648,7 @@ test('Redis paused past --redis-timeout: tickets go to the spool, and a write Re
   assert.deepEqual(await w.redis.ticketIds(), refs, 'each ticket exactly once, in order');
   // The outage may begin before the log's first look at Redis, and may
   // end before its next: the worker counts it, so it is logged either way.
-  const events = await waitFor(() => {
-    const ev = outageEvents(server);
-    return ev.some((e) => e.event === 'spool_drained') && ev;
-  }, 3000, 'spool_drained in the log');
+  const events = await logged(server, 'spool_drained');
   const names = events.map((e) => e.event);
   assert.deepEqual(names[0] === 'redis_up' ? names.slice(1) : names,
     ['redis_down', 'spooling', 'redis_up', 'spool_drained']);
@@ -1055,10 +1056,7 @@ test('the same ticket spooled twice (and again after it reached Redis) is one st
   const server = await w.serve();
   await waitFor(async () => w.spoolText() === '', 5000, 'the spool to drain');
   // The log tells the earlier run's spool, found at start, and its end.
-  const events = await waitFor(() => {
-    const ev = outageEvents(server);
-    return ev.some((e) => e.event === 'spool_drained') && ev;
-  }, 3000, 'spool_drained in the log');
+  const events = await logged(server, 'spool_drained');
   assert.deepEqual(events.map((e) => e.event).filter((e) => e !== 'redis_up'), ['spooling', 'spool_drained']);
   assert.equal(events.find((e) => e.event === 'spool_drained').tickets, 2, 'both lines went to Redis');
   const m = await metrics(server.port);
@@ -1143,10 +1141,7 @@ test('Redis full part-way through a drain: every spooled ticket arrives once, an
   await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '0');
   await waitFor(async () => w.spoolText() === '', 6000, 'the spool to drain');
   assert.deepEqual(await w.redis.ticketIds(), refs, 'each once, in order');
-  const events = await waitFor(() => {
-    const ev = outageEvents(server);
-    return ev.some((e) => e.event === 'spool_drained') && ev;
-  }, 3000, 'spool_drained in the log');
+  const events = await logged(server, 'spool_drained');
   assert.equal(events.find((e) => e.event === 'spool_drained').tickets, N);
   assert.equal((await metrics(server.port)).autoassist_spool_drained_total, N);
   await stopClean(server);
@@ -1194,8 +1189,7 @@ test('Redis with a password (an ACL user): the right one files tickets, a wrong 
   server = await serveAs('wr0ng-pw');
   await waitRedisHealth(server, 'down');
   // The log says why, and not with the password.
-  const down = await waitFor(() => outageEvents(server).find((e) => e.event === 'redis_down'), 3000,
-    'redis_down in the log');
+  const down = (await logged(server, 'redis_down')).find((e) => e.event === 'redis_down');
   assert.match(down.error, /AUTH refused: WRONGPASS/);
   c = await w.connect(server);
   const spooled = await escalate(c, 'm2', 'The home battery does not charge.', ['battery']);
@@ -1281,7 +1275,7 @@ test('Redis down and the spool\'s disk full: the customer is told the technical 
   assert.deepEqual(await w.redis.ticketIds(), [again.escalation.ticket]);
   m = await metrics(server.port);
   assert.equal(m['autoassist_tickets_total{result="stored"}'], 1);
-  await waitFor(() => outageEvents(server).some((e) => e.event === 'redis_up'), 3000, 'redis_up in the log');
+  await logged(server, 'redis_up');
   assert.deepEqual(outageEvents(server).map((e) => e.event), ['redis_down', 'redis_up'],
     'Redis was down from the start; nothing was ever spooled');
   await c.close();
