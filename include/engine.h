@@ -61,10 +61,29 @@ struct engine;
 /* Starts a conversation; lang is a pack language index or -1. */
 void engine_session_init(struct engine_session *s, int lang);
 
-/* Checks a session restored from storage against this engine: a known
- * language, intents it has, terminated strings. Fixes what it can; returns
- * false when the session cannot be used. */
-bool engine_session_valid(const struct engine *e, struct engine_session *s);
+/* The most bytes engine_session_pack writes. */
+#define ENGINE_SESSION_BYTES (24 + sizeof(struct engine_session))
+
+/* Writes s for storage into out (ENGINE_SESSION_BYTES long), stamped with
+ * e's languages and intents so that an engine loaded from other files can
+ * read it back. Returns the length written. */
+size_t engine_session_pack(const struct engine *e, const struct engine_session *s,
+			   unsigned char *out);
+
+/* Reads a session engine_session_pack wrote into s, checking it against e:
+ * terminated strings, a known language, intents it has. A session written
+ * by an engine with other intents or languages keeps its facts, its turns
+ * and its language (found by code), and forgets which intents were pending
+ * or answered, since their bits cannot be named. Returns false when the
+ * bytes are not a stored session (another format or build, cut short). */
+bool engine_session_unpack(const struct engine *e, const unsigned char *in, size_t len,
+			   struct engine_session *s);
+
+/* Carries s, a session of engine from, over to engine to (reloaded from
+ * the files): its language by code and its pending and answered intents by
+ * name. What to lacks is dropped. */
+void engine_session_move(const struct engine *from, const struct engine *to,
+			 struct engine_session *s);
 
 /* The turn i turns back (0 = the latest), or NULL. */
 const struct engine_turn *engine_session_turn(const struct engine_session *s,

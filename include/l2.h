@@ -72,17 +72,20 @@ int l2_registry_get(redisContext *rc, const char *meter_id, struct engine_record
 /* Links the session's profile to the confirmed address and meter. */
 int l2_link_profile(redisContext *rc, const char *session_id, const struct engine_facts *f);
 
-/* Stores a conversation (its bytes, see struct engine_session) under its
+/* Stores a conversation (the bytes of engine_session_pack) under its
  * session id for ttl seconds, so a restarted or another instance of the
  * server continues it. Pipelined: the send queues the command (0 or -1),
  * and l2_session_save_result says whether its reply r stored it (0 or
  * -1), as l2_add_result does for a ticket. */
-int l2_session_save_send(redisContext *rc, const char *id, const struct engine_session *s, int ttl);
+int l2_session_save_send(redisContext *rc, const char *id, const unsigned char *bytes,
+			size_t len, int ttl);
 int l2_session_save_result(const redisReply *r);
 
-/* Reads a stored conversation: 1 found, 0 not found (or stored by a build
- * with another layout), -1 Redis error. */
-int l2_session_load(redisContext *rc, const char *id, struct engine_session *s);
+/* Reads a stored conversation's bytes into out (cap long) and their length
+ * into *len: 1 found, 0 not found (or longer than cap), -1 Redis error.
+ * engine_session_unpack says whether they are a session. */
+int l2_session_load(redisContext *rc, const char *id, unsigned char *out, size_t cap,
+		    size_t *len);
 
 /* ---- the spool: an append-only file of tickets, one JSON line each ---- */
 

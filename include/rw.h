@@ -31,11 +31,14 @@ struct rw_job {
 	void *owner;                 /* the connection waiting, or NULL */
 	uint8_t kind;                /* enum rw_kind */
 	/* In: */
+	const struct engine *engine; /* the plan's; must outlive the job */
 	const struct engine_plan *plan_copy; /* owned by the job: plan and text */
 	json_object *ticket;         /* the L2 ticket to store, or NULL; owned */
 	char session_id[40];         /* the profile an address links to */
 	bool skip_lookup;            /* the registry was answered already */
-	struct engine_session conv;  /* saved, or loaded (found says so) */
+	/* Saved, or loaded (found says so): engine_session_pack's bytes. */
+	unsigned char session[ENGINE_SESSION_BYTES];
+	size_t session_len;
 	int ttl;                     /* seconds a saved session is kept */
 	/* Out: */
 	bool found;
@@ -51,11 +54,10 @@ struct rw_config {
 
 struct rw;
 
-/* Opens the spool and starts the worker thread. engine must outlive it.
- * wake(arg) is called on the worker thread when a job is done. Returns
+/* Opens the spool and starts the worker thread. wake(arg) is called on the worker thread when a job is done. Returns
  * NULL with a sentence in err. */
-struct rw *rw_new(const struct rw_config *cfg, const struct engine *e,
-		  void (*wake)(void *), void *arg, char *err, size_t errlen);
+struct rw *rw_new(const struct rw_config *cfg, void (*wake)(void *), void *arg,
+		  char *err, size_t errlen);
 
 /* Stops the thread after the jobs already submitted are done; their
  * results stay for rw_take_done. */
@@ -74,9 +76,9 @@ void rw_submit(struct rw *w, struct rw_job *job);
  * call it until it returns NULL. */
 struct rw_job *rw_take_done(struct rw *w);
 
-/* Creates a job with copies of plan (and the text it refers to). Returns
- * NULL when memory is short. */
-struct rw_job *rw_job_new(const struct engine_plan *plan);
+/* Creates a job with copies of plan (and the text it refers to), which
+ * engine e decided. Returns NULL when memory is short. */
+struct rw_job *rw_job_new(const struct engine *e, const struct engine_plan *plan);
 void rw_job_free(struct rw_job *job);
 
 struct rw_state {

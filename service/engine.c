@@ -39,6 +39,9 @@ struct engine {
 	struct slot_vocab *slots;
 	struct tmpl_set *tmpl;
 	int default_lang;
+	/* A hash of the language codes and intent names in pack order: what a
+	 * stored session's indexes and bits mean (engine_session_pack). */
+	uint64_t layout;
 	/* Template ids resolved at load, so saying a reply looks nothing up. */
 	int16_t out_key[INTENT_MAX][ENGINE_OUT_COUNT];
 	int16_t ask_key[INTENT_MAX][ASK_COMBOS];
@@ -154,6 +157,23 @@ static int resolve_keys(struct engine *e, char *err, size_t errlen)
 	return 0;
 }
 
+/* FNV-1a over the language codes and the intent names, each ended by a
+ * zero byte so "ab","c" differs from "a","bc". */
+static uint64_t layout_of(const struct intent_pack *p)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t nl = intent_lang_count(p), ni = intent_count(p);
+	for (size_t i = 0; i < nl + ni; i++) {
+		const char *name = i < nl ? intent_lang_code(p, i) : intent_name(p, i - nl);
+		for (const char *c = name;; c++) {
+			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+			if (!*c)
+				break;
+		}
+	}
+	return h;
+}
+
 struct engine *engine_load(const char *intents_dir, const char *templates_dir,
 			   const struct engine_opts *opts, char *err, size_t errlen)
 {
@@ -186,6 +206,7 @@ struct engine *engine_load(const char *intents_dir, const char *templates_dir,
 	}
 	if (resolve_keys(e, err, errlen) < 0)
 		goto free_engine;
+	e->layout = layout_of(e->pack);
 	return e;
 free_engine:
 	engine_free(e);
@@ -247,13 +268,30 @@ void engine_session_init(struct engine_session *s, int lang)
 	s->lang_fixed = lang >= 0;
 }
 
-bool engine_session_valid(const struct engine *e, struct engine_session *s)
+/* The stored form: magic, the session's size, the layout of the engine
+ * that wrote it and its language code, then the session's bytes. */
+#define SESSION_MAGIC "AAS2"
+#define SESSION_HEAD 24
+#define SESSION_LANG 8
+
+size_t engine_session_pack(const struct engine *e, const struct engine_session *s,
+			   unsigned char *out)
 {
-	if (s->lang < -1 || s->lang >= (int)intent_lang_count(e->pack))
-		return false;
-	uint32_t known = (uint32_t)((1ull << intent_count(e->pack)) - 1);
-	s->pending &= known;
-	s->answered &= known;
+	uint32_t size = (uint32_t)sizeof(*s);
+	char lang[SESSION_LANG] = { 0 };
+	if (s->lang >= 0)
+		snprintf(lang, sizeof(lang), "%s", intent_lang_code(e->pack, (size_t)s->lang));
+	memcpy(out, SESSION_MAGIC, 4);
+	memcpy(out + 4, &size, 4);
+	memcpy(out + 8, &e->layout, 8);
+	memcpy(out + 16, lang, SESSION_LANG);
+	memcpy(out + SESSION_HEAD, s, sizeof(*s));
+	return SESSION_HEAD + sizeof(*s);
+}
+
+/* Terminates the session's strings, whatever the bytes held. */
+static void terminate_strings(struct engine_session *s)
+{
 	struct engine_facts *f = &s->facts;
 	f->meter.id[sizeof(f->meter.id) - 1] = '\0';
 	f->address.text[sizeof(f->address.text) - 1] = '\0';
@@ -262,7 +300,60 @@ bool engine_session_valid(const struct engine *e, struct engine_session *s)
 	f->address.city[sizeof(f->address.city) - 1] = '\0';
 	for (int i = 0; i < ENGINE_TURNS; i++)
 		s->turns[i].text[sizeof(s->turns[i].text) - 1] = '\0';
+}
+
+bool engine_session_unpack(const struct engine *e, const unsigned char *in, size_t len,
+			   struct engine_session *s)
+{
+	uint32_t size = (uint32_t)sizeof(*s);
+	uint64_t layout;
+	char lang[SESSION_LANG + 1] = { 0 };
+	if (len != SESSION_HEAD + sizeof(*s) || memcmp(in, SESSION_MAGIC, 4) != 0 ||
+	    memcmp(in + 4, &size, 4) != 0)
+		return false;
+	memcpy(&layout, in + 8, 8);
+	memcpy(lang, in + 16, SESSION_LANG);
+	memcpy(s, in + SESSION_HEAD, sizeof(*s));
+	terminate_strings(s);
+	if (layout != e->layout) {
+		/* Written with other intents or languages: the language is
+		 * found again by its code, but the intents' bits cannot be
+		 * named, so what was pending or answered is forgotten. */
+		s->lang = (int8_t)(lang[0] ? intent_lang_find(e->pack, lang) : -1);
+		if (s->lang < 0)
+			s->lang_fixed = false;
+		s->pending = s->answered = 0;
+	}
+	if (s->lang < -1 || s->lang >= (int)intent_lang_count(e->pack))
+		return false;
+	uint32_t known = (uint32_t)((1ull << intent_count(e->pack)) - 1);
+	s->pending &= known;
+	s->answered &= known;
 	return true;
+}
+
+/* Intent bits of one pack as the same intents' bits in another. */
+static uint32_t move_bits(const struct intent_pack *from, const struct intent_pack *to,
+			  uint32_t bits)
+{
+	uint32_t out = 0;
+	for (size_t i = 0; i < intent_count(from); i++) {
+		int j;
+		if (bits & (1u << i) && (j = intent_find(to, intent_name(from, i))) >= 0)
+			out |= 1u << j;
+	}
+	return out;
+}
+
+void engine_session_move(const struct engine *from, const struct engine *to,
+			 struct engine_session *s)
+{
+	if (s->lang >= 0)
+		s->lang = (int8_t)intent_lang_find(to->pack, intent_lang_code(from->pack, (size_t)s->lang));
+	if (s->lang < 0)
+		s->lang_fixed = false;
+	s->pending = move_bits(from->pack, to->pack, s->pending);
+	s->answered = move_bits(from->pack, to->pack, s->answered);
 }
 
 const struct engine_turn *engine_session_turn(const struct engine_session *s,

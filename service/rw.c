@@ -11,7 +11,6 @@
 
 struct rw {
 	struct rw_config cfg;
-	const struct engine *engine;
 	void (*wake)(void *);
 	void *arg;
 	struct l2_spool *spool;
@@ -74,7 +73,7 @@ static void set_redis(struct rw *w, bool ok)
 		atomic_fetch_add(&w->outages, 1);
 }
 
-struct rw_job *rw_job_new(const struct engine_plan *plan)
+struct rw_job *rw_job_new(const struct engine *e, const struct engine_plan *plan)
 {
 	struct rw_job *j = calloc(1, sizeof(*j));
 	struct plan_copy *pc = malloc(sizeof(*pc) + plan->len + 1);
@@ -92,6 +91,7 @@ struct rw_job *rw_job_new(const struct engine_plan *plan)
 	pc->plan.ir.hits = NULL;
 	pc->plan.ir.nhits = 0;
 	j->plan_copy = &pc->plan;
+	j->engine = e;
 	return j;
 }
 
@@ -283,7 +283,7 @@ static int send_write(struct rw *w, struct pipe *p, struct rw_job *j)
 		p->rc = rc;
 	}
 	int sent = j->kind == RW_SAVE_SESSION
-		? l2_session_save_send(rc, j->session_id, &j->conv, j->ttl)
+		? l2_session_save_send(rc, j->session_id, j->session, j->session_len, j->ttl)
 		: l2_add_send(rc, w->cfg.stream, j->ticket);
 	if (sent < 0)
 		return sent;
@@ -332,7 +332,8 @@ static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 	if (j->kind == RW_LOAD_SESSION) {
 		flush(w, p);
 		redisContext *rc = conn(w);
-		int found = rc ? l2_session_load(rc, j->session_id, &j->conv) : -1;
+		int found = rc ? l2_session_load(rc, j->session_id, j->session,
+						  sizeof(j->session), &j->session_len) : -1;
 		if (rc && found < 0)
 			failed(w);
 		j->found = found > 0;
@@ -342,14 +343,14 @@ static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 	if (pl && pl->lookup != ENGINE_LOOKUP_NONE && !j->skip_lookup) {
 		flush(w, p);
 		redisContext *rc = conn(w);
-		l2_registry_lookup(rc, w->engine, pl, &j->res);
+		l2_registry_lookup(rc, j->engine, pl, &j->res);
 		if (rc && rc->err)
 			failed(w);
 	}
 	/* "Your profile has been updated" is said only after the link is
 	 * written; a link Redis refuses makes the check count as not made. */
 	if (pl && j->session_id[0] && j->res.registry == ENGINE_REG_FOUND &&
-	    engine_plan_links(w->engine, pl, &j->res)) {
+	    engine_plan_links(j->engine, pl, &j->res)) {
 		flush(w, p);
 		redisContext *rc = conn(w);
 		if (!rc || l2_link_profile(rc, j->session_id, &pl->facts) < 0) {
@@ -455,8 +456,8 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-struct rw *rw_new(const struct rw_config *cfg, const struct engine *e,
-		  void (*wake)(void *), void *arg, char *err, size_t errlen)
+struct rw *rw_new(const struct rw_config *cfg, void (*wake)(void *), void *arg,
+		  char *err, size_t errlen)
 {
 	struct rw *w = calloc(1, sizeof(*w));
 	if (!w) {
@@ -464,7 +465,6 @@ struct rw *rw_new(const struct rw_config *cfg, const struct engine *e,
 		return NULL;
 	}
 	w->cfg = *cfg;
-	w->engine = e;
 	w->wake = wake;
 	w->arg = arg;
 	if (!(w->spool = l2_spool_open(cfg->spool_path, err, errlen)))

@@ -451,7 +451,7 @@ static int submit(struct conn *c, json_object *id, double t_recv, bool file_look
 {
 	struct ws_server *s = c->srv;
 	struct job_ctx *ctx = calloc(1, sizeof(*ctx));
-	struct rw_job *j = ctx ? rw_job_new(s->plan) : NULL;
+	struct rw_job *j = ctx ? rw_job_new(s->engine, s->plan) : NULL;
 	if (!j) {
 		free(ctx);
 		return -1;
@@ -723,7 +723,7 @@ static void save_session(struct ws_server *s, const struct sess *se)
 		return;
 	j->kind = RW_SAVE_SESSION;
 	snprintf(j->session_id, sizeof(j->session_id), "%s", se->id);
-	j->conv = se->conv;
+	j->session_len = engine_session_pack(s->engine, &se->conv, j->session);
 	j->ttl = (int)s->cfg.session_ttl;
 	s->inflight++;
 	rw_submit(s->rw, j);
@@ -741,8 +741,10 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	 * conversation in while this one waited: it is shared, as a resume
 	 * from memory would share it, not replaced by a new one. */
 	c->sess = sess_resume(s->sessions, j->session_id, now);
-	if (!c->sess && j->found && engine_session_valid(s->engine, &j->conv))
-		c->sess = sess_adopt(s->sessions, j->session_id, &j->conv, now);
+	struct engine_session conv;
+	if (!c->sess && j->found &&
+	    engine_session_unpack(s->engine, j->session, j->session_len, &conv))
+		c->sess = sess_adopt(s->sessions, j->session_id, &conv, now);
 	bool resumed = c->sess != NULL;
 	if (!resumed)
 		c->sess = sess_create(s->sessions, ctx->lang, now);
@@ -1240,7 +1242,7 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine
 			.stream = cfg->stream, .spool_path = cfg->spool_path,
 			.retry_interval = 1.0,
 		};
-		if (!(s->rw = rw_new(&rc, e, wake, s->ctx, err, errlen)))
+		if (!(s->rw = rw_new(&rc, wake, s->ctx, err, errlen)))
 			goto free_server;
 		/* A spool an earlier run left is announced now, not a tick
 		 * later, when it may be gone. */

@@ -627,6 +627,142 @@ static void test_session_history(void **state)
 	assert_non_null(strstr(f->reply.text, "To confirm 1 March 2027 as your start date"));
 }
 
+/* ---- sessions across packs (a reload, a restart with other files) ---- */
+
+static char *read_all(const char *path)
+{
+	FILE *in = fopen(path, "r");
+	assert_non_null(in);
+	char *buf = calloc(1, 1 << 16);
+	assert_non_null(buf);
+	size_t n = fread(buf, 1, (1 << 16) - 1, in);
+	assert_true(n > 0 && feof(in));
+	fclose(in);
+	return buf;
+}
+
+/* Writes the test pack into a temporary directory with payment_method
+ * moved to the front of rules.txt and only the languages named, and loads
+ * it. */
+static struct engine *load_reordered(const char *const *langs, size_t nlangs)
+{
+	char dir[] = "/tmp/aa_engine_XXXXXX";
+	char *rules = read_all(PACK_DIR "/rules.txt");
+	char *first = strstr(rules, "intent contract_start_date\n");
+	char *moved = strstr(rules, "intent payment_method\n");
+	assert_non_null(first);
+	assert_non_null(moved);
+	*moved = '\0';
+	size_t cap = strlen(rules) + 64;
+	char *out = malloc(cap);
+	assert_non_null(out);
+	snprintf(out, cap, "%.*sintent payment_method\n\n%s", (int)(first - rules), rules, first);
+	struct tu_file files[3] = { { "rules.txt", out } };
+	char *texts[2] = { NULL, NULL };
+	assert_true(nlangs <= 2);
+	for (size_t i = 0; i < nlangs; i++) {
+		char path[256];
+		snprintf(path, sizeof(path), PACK_DIR "/%s.txt", langs[i]);
+		texts[i] = read_all(path);
+		files[1 + i].name = strcmp(langs[i], "de") == 0 ? "de.txt" : "en.txt";
+		files[1 + i].text = texts[i];
+	}
+	tu_write_dir(dir, files, 1 + nlangs);
+	char err[512] = "";
+	struct engine *e = engine_load(dir, TEMPLATES_DIR, NULL, err, sizeof(err));
+	if (!e)
+		fail_msg("engine_load: %s", err);
+	tu_remove_dir(dir, files, 1 + nlangs);
+	for (size_t i = 0; i < nlangs; i++)
+		free(texts[i]);
+	free(out);
+	free(rules);
+	return e;
+}
+
+static uint32_t bit_of(const struct engine *e, const char *intent)
+{
+	int i = intent_find(engine_pack(e), intent);
+	assert_true(i >= 0);
+	return 1u << i;
+}
+
+static void test_session_across_packs(void **state)
+{
+	struct fx *f = *state;
+	const struct intent_pack *a = engine_pack(f->e);
+	/* A German conversation that answered the Pulse question and waits
+	 * for a date and a meter ID. */
+	struct engine_session s;
+	engine_session_init(&s, lang_of(f, "de"));
+	s.lang_fixed = true;
+	turn(f, &s, "Kann ich meinen Pulse mitnehmen?");
+	turn(f, &s, "Wann beginnt mein Vertrag?");
+	assert_int_equal(s.pending, bit_of(f->e, "contract_start_date"));
+	assert_true(s.answered & bit_of(f->e, "pulse_relocation"));
+
+	/* Stored and read back by the same files: all of it. */
+	unsigned char bytes[ENGINE_SESSION_BYTES];
+	size_t n = engine_session_pack(f->e, &s, bytes);
+	struct engine_session back;
+	assert_true(engine_session_unpack(f->e, bytes, n, &back));
+	assert_int_equal(back.pending, s.pending);
+	assert_int_equal(back.answered, s.answered);
+	assert_int_equal(back.lang, s.lang);
+	assert_int_equal(back.nturns, 4);
+
+	/* Not a session: cut short, another format. */
+	assert_false(engine_session_unpack(f->e, bytes, n - 1, &back));
+	bytes[3] = '1';
+	assert_false(engine_session_unpack(f->e, bytes, n, &back));
+	bytes[3] = '2';
+
+	const char *both[] = { "en", "de" };
+	struct engine *b = load_reordered(both, 2);
+	const struct intent_pack *pb = engine_pack(b);
+	assert_int_not_equal(intent_find(a, "payment_method"), intent_find(pb, "payment_method"));
+
+	/* Read back by other intents: the language is found by code, the
+	 * conversation's facts and turns are kept, and which intents were
+	 * pending or answered is forgotten, since their bits named others. */
+	assert_true(engine_session_unpack(b, bytes, n, &back));
+	assert_string_equal(intent_lang_code(pb, (size_t)back.lang), "de");
+	assert_true(back.lang_fixed);
+	assert_int_equal(back.pending, 0);
+	assert_int_equal(back.answered, 0);
+	assert_int_equal(back.nturns, 4);
+	assert_string_equal(engine_session_turn(&back, 1)->text, "Wann beginnt mein Vertrag?");
+
+	/* Moved over in memory (a reload): the intents follow their names,
+	 * and the pending question is answered by the new engine. */
+	struct engine_session moved = s;
+	engine_session_move(f->e, b, &moved);
+	assert_int_equal(moved.pending, bit_of(b, "contract_start_date"));
+	assert_int_equal(moved.answered & bit_of(b, "pulse_relocation"), bit_of(b, "pulse_relocation"));
+	assert_false(moved.answered & bit_of(b, "payment_method"));
+	assert_string_equal(intent_lang_code(pb, (size_t)moved.lang), "de");
+	struct engine_scratch *scr = engine_scratch_new(b);
+	assert_non_null(scr);
+	const char *text = "1. März 2027";
+	assert_int_equal(engine_decide(b, scr, &moved, text, strlen(text), TODAY, &f->plan), 0);
+	assert_int_equal(f->plan.active, bit_of(b, "contract_start_date"));
+	engine_scratch_free(scr);
+	engine_free(b);
+
+	/* A language the new files lack: detected again. */
+	const char *en_only[] = { "en" };
+	struct engine *c = load_reordered(en_only, 1);
+	moved = s;
+	engine_session_move(f->e, c, &moved);
+	assert_int_equal(moved.lang, -1);
+	assert_false(moved.lang_fixed);
+	assert_int_equal(moved.pending, bit_of(c, "contract_start_date"));
+	assert_true(engine_session_unpack(c, bytes, n, &back));
+	assert_int_equal(back.lang, -1);
+	assert_false(back.lang_fixed);
+	engine_free(c);
+}
+
 /* ---- loading ---- */
 
 static void copy_file(const char *from, const char *to, const char *drop_key,
@@ -773,6 +909,7 @@ int main(void)
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_greeting_is_no_date),
 		cmocka_unit_test(test_options_and_names),
+		cmocka_unit_test(test_session_across_packs),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
