@@ -18,6 +18,7 @@ struct metrics {
 	/* L2 tickets by what the reply said: stored (in Redis or the spool)
 	 * or failed. */
 	uint64_t tickets_stored, tickets_failed;
+	uint64_t reloads_ok, reloads_failed;
 	uint64_t replies_by_intent[INTENT_MAX];
 	uint64_t errors_by_code[METRICS_MAX_CODES];
 	uint64_t latency_buckets[METRICS_BUCKETS + 1]; /* the last is +Inf */
@@ -39,6 +40,11 @@ void metrics_error(struct metrics *m, const char *code);
 
 /* Records one message → reply latency in seconds. */
 void metrics_latency(struct metrics *m, double seconds);
+
+/* A reload replaced pack from with pack to: the replies counted for an
+ * intent follow its name; an intent to lacks takes its count away. */
+void metrics_move_intents(struct metrics *m, const struct intent_pack *from,
+			  const struct intent_pack *to);
 
 /* Renders every metric as Prometheus text into out. Returns the length,
  * or -1 when it does not fit. */

@@ -62,4 +62,8 @@ size_t sess_expire(struct sess_store *st, double now);
 
 size_t sess_count(const struct sess_store *st);
 
+/* Calls fn on every session held, expired or not, in no order (a reload
+ * carries each over to the new intents). fn must not add or drop any. */
+void sess_each(struct sess_store *st, void (*fn)(struct sess *s, void *arg), void *arg);
+
 #endif

@@ -24,6 +24,18 @@ enum ws_loop {
 	WS_LOOP_POLL,
 };
 
+/* What the server answers with, loaded together: the registry file's
+ * address index is keyed by the engine's street words. */
+struct ws_data {
+	struct engine *engine;
+	struct reg_file *registry; /* NULL: no registry file configured */
+};
+
+/* Loads a fresh ws_data from the files, for a reload. Called on a thread
+ * of its own, never the loop's, so it may take its time. Returns 0, or -1
+ * with a sentence in err. */
+typedef int (*ws_load_fn)(void *arg, struct ws_data *out, char *err, size_t errlen);
+
 struct ws_config {
 	int port;
 	const char *iface;        /* address to bind, NULL for all */
@@ -46,6 +58,8 @@ struct ws_config {
 	double redis_timeout;     /* seconds for connecting and each command */
 	bool reuse_port;          /* SO_REUSEPORT: several processes share the port */
 	enum ws_loop loop;
+	ws_load_fn load;          /* NULL: the server cannot reload */
+	void *load_arg;
 };
 
 /* Fills cfg with the defaults: port 8080, all interfaces, 4 KiB messages,
@@ -57,17 +71,26 @@ void ws_config_default(struct ws_config *cfg);
 
 struct ws_server;
 
-/* Creates the server and starts listening. engine and registry (may be
- * NULL: no registry configured) stay owned by the caller and must outlive
- * the server. Returns NULL with a sentence in err (also when lws cannot
- * load its libev plugin, libwebsockets-evlib-ev). */
-struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine *e,
-				const struct reg_file *registry, char *err, size_t errlen);
+/* Frees what data holds and empties it. */
+void ws_data_free(struct ws_data *data);
+
+/* Creates the server and starts listening. The server takes data's engine
+ * and registry over, also when it fails, and empties data. Returns NULL
+ * with a sentence in err (also when lws cannot load its libev plugin,
+ * libwebsockets-evlib-ev). */
+struct ws_server *ws_server_new(const struct ws_config *cfg, struct ws_data *data,
+				char *err, size_t errlen);
 
 /* Serves until *stop becomes non-zero (the SIGTERM/SIGINT handler sets it),
  * then stops accepting, lets queued replies go out, closes every
- * connection with 1001 and returns 0. */
-int ws_server_run(struct ws_server *s, volatile sig_atomic_t *stop);
+ * connection with 1001 and returns 0.
+ * Each time *reload becomes non-zero (SIGHUP) it sets it back to 0 and
+ * reloads: cfg->load reads the files on a thread; once it has, new
+ * messages wait until no job in flight holds the old engine, the
+ * conversations held move over to the new intents, and the new engine and
+ * registry take over. A load that fails is logged, and the old ones stay. */
+int ws_server_run(struct ws_server *s, volatile sig_atomic_t *stop,
+		  volatile sig_atomic_t *reload);
 
 void ws_server_free(struct ws_server *s);
 

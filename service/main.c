@@ -34,9 +34,10 @@ enum {
 
 #define MAX_SESSIONS 1024
 
-/* The only mutable global: set by the SIGTERM/SIGINT handler, read by the
- * server's loop. */
-static volatile sig_atomic_t stop_flag;
+/* The only mutable globals, the signal flags: set by the SIGTERM/SIGINT
+ * and SIGHUP handlers, read (and the reload flag cleared) by the server's
+ * loop. */
+static volatile sig_atomic_t stop_flag, reload_flag;
 
 struct cli {
 	struct engine_opts eo;
@@ -354,15 +355,35 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 	return optind;
 }
 
+/* Reads the intents, templates and registry file the options name: at
+ * the start, and on the server's loader thread for each reload, which is
+ * safe since the options no longer change by then. Returns 0, or -1 with a
+ * sentence in err and out empty. */
+static int load_data(void *arg, struct ws_data *out, char *err, size_t errlen)
+{
+	const struct cli *c = arg;
+	out->registry = NULL;
+	if (!(out->engine = engine_load(c->intents_dir, c->templates_dir, &c->eo, err, errlen)))
+		return -1;
+	if (c->registry_path &&
+	    !(out->registry = reg_file_load(c->registry_path, out->engine, err, errlen))) {
+		ws_data_free(out);
+		return -1;
+	}
+	return 0;
+}
+
 /* Loads the engine and the effects the options ask for. */
 static int setup(struct cli *c)
 {
 	char err[512];
-	c->engine = engine_load(c->intents_dir, c->templates_dir, &c->eo, err, sizeof(err));
-	if (!c->engine) {
+	struct ws_data d;
+	if (load_data(c, &d, err, sizeof(err)) < 0) {
 		fprintf(stderr, "autoassist: %s\n", err);
 		return EXIT_DATA;
 	}
+	c->engine = d.engine;
+	c->reg = d.registry;
 	if (!(c->scr = engine_scratch_new(c->engine))) {
 		fprintf(stderr, "autoassist: out of memory\n");
 		return EXIT_IO;
@@ -371,10 +392,6 @@ static int setup(struct cli *c)
 		fprintf(stderr, "autoassist: --lang %s: no such language in %s\n", c->lang,
 			c->intents_dir);
 		return EXIT_USAGE;
-	}
-	if (c->registry_path && !(c->reg = reg_file_load(c->registry_path, c->engine, err, sizeof(err)))) {
-		fprintf(stderr, "autoassist: %s\n", err);
-		return EXIT_DATA;
 	}
 	if (c->tickets_path) {
 		c->tickets = fopen(c->tickets_path, "a+");
@@ -632,8 +649,10 @@ free_all:
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_flag = 1;
+	if (sig == SIGHUP)
+		reload_flag = 1;
+	else
+		stop_flag = 1;
 }
 
 /* libwebsockets' own warnings and errors, as JSON lines like ours. */
@@ -663,8 +682,16 @@ static int cmd_serve(struct cli *c)
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	struct ws_server *srv = ws_server_new(&c->ws, c->engine, c->reg, err, sizeof(err));
+	c->ws.load = load_data;
+	c->ws.load_arg = c;
+	/* The server owns the engine and registry from here: a reload
+	 * replaces them. */
+	struct ws_data d = { c->engine, c->reg };
+	c->engine = NULL;
+	c->reg = NULL;
+	struct ws_server *srv = ws_server_new(&c->ws, &d, err, sizeof(err));
 	if (!srv) {
 		json_object *f = json_object_new_object();
 		json_object_object_add(f, "message", json_object_new_string(err));
@@ -674,7 +701,7 @@ static int cmd_serve(struct cli *c)
 	printf("autoassist: serving on http://%s:%d/ (WebSocket at /ws)\n",
 	       c->ws.iface ? c->ws.iface : "localhost", c->ws.port);
 	fflush(stdout);
-	int rc = ws_server_run(srv, &stop_flag);
+	int rc = ws_server_run(srv, &stop_flag, &reload_flag);
 	ws_server_free(srv);
 	return rc == 0 ? EXIT_OK : EXIT_IO;
 }

@@ -100,6 +100,12 @@ int metrics_render(const struct metrics *m, const struct intent_pack *p,
 	    (unsigned long long)m->tickets_stored);
 	put(&o, "autoassist_tickets_total{result=\"failed\"} %llu\n",
 	    (unsigned long long)m->tickets_failed);
+	family(&o, "autoassist_reloads_total", "counter",
+	       "Reloads of the intents, templates and registry file (SIGHUP), by result.");
+	put(&o, "autoassist_reloads_total{result=\"ok\"} %llu\n",
+	    (unsigned long long)m->reloads_ok);
+	put(&o, "autoassist_reloads_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)m->reloads_failed);
 	if (m->redis_up >= 0) {
 		scalar(&o, "autoassist_redis_up", "gauge",
 		       "1 when the last Redis command succeeded, else 0.", (uint64_t)m->redis_up);
@@ -130,4 +136,16 @@ int metrics_render(const struct metrics *m, const struct intent_pack *p,
 	put(&o, "autoassist_reply_seconds_sum %.9f\nautoassist_reply_seconds_count %llu\n",
 	    m->latency_sum, (unsigned long long)m->latency_count);
 	return o.rc < 0 ? -1 : (int)o.len;
+}
+
+void metrics_move_intents(struct metrics *m, const struct intent_pack *from,
+			  const struct intent_pack *to)
+{
+	uint64_t by[INTENT_MAX] = { 0 };
+	for (size_t i = 0; i < intent_count(from); i++) {
+		int j = intent_find(to, intent_name(from, i));
+		if (j >= 0)
+			by[j] = m->replies_by_intent[i];
+	}
+	memcpy(m->replies_by_intent, by, sizeof(by));
 }

@@ -477,12 +477,13 @@ struct rw *rw_new(const struct rw_config *cfg, void (*wake)(void *), void *arg,
 	atomic_init(&w->drained, 0);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	/* SIGTERM and SIGINT belong to the loop thread, whose poll() they
-	 * must interrupt: the worker starts with them blocked. */
+	/* SIGTERM, SIGINT and SIGHUP belong to the loop thread, whose poll()
+	 * they must interrupt: the worker starts with them blocked. */
 	sigset_t block, old;
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	int started = pthread_create(&w->thread, NULL, worker, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

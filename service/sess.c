@@ -181,3 +181,10 @@ size_t sess_count(const struct sess_store *st)
 {
 	return st->count;
 }
+
+void sess_each(struct sess_store *st, void (*fn)(struct sess *s, void *arg), void *arg)
+{
+	for (size_t b = 0; b < st->nbuckets; b++)
+		for (struct sess *s = st->buckets[b]; s; s = s->next)
+			fn(s, arg);
+}

@@ -10,6 +10,8 @@
 #include <ev.h>
 #include <json-c/json.h>
 #include <libwebsockets.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,10 +93,26 @@ struct conn {
 
 TAILQ_HEAD(conn_list, conn);
 
+/* A reload (SIGHUP): a thread reads the files; then new messages wait
+ * until no job holds the old engine, and the new one takes over. */
+struct reload {
+	pthread_t thread;
+	bool running;        /* the thread was started and not joined yet */
+	atomic_bool done;    /* the thread has finished: data, rc, err are set */
+	bool waiting;        /* loaded: messages wait for the swap */
+	bool again;          /* asked for again while one was under way */
+	struct ws_data data; /* what the thread loaded, until the swap */
+	int rc;
+	char err[256];
+	double started;
+};
+
 struct ws_server {
 	struct ws_config cfg;
-	const struct engine *engine;
-	const struct reg_file *registry;
+	/* Owned, and replaced by a reload. */
+	struct engine *engine;
+	struct reg_file *registry;
+	struct reload rl;
 	struct engine_scratch *scr;
 	struct engine_plan *plan;
 	struct engine_reply *reply;
@@ -614,9 +632,10 @@ static void handle(struct conn *c, const char *data, size_t len)
 		close_after_queue(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
 		return;
 	}
-	/* Without a message waiting for Redis, the queue holds only what one
-	 * turn read, which the rx buffer bounds. */
-	struct inmsg *m = !c->inflight || c->nin < s->cfg.queue_max ? malloc(sizeof(*m) + len) : NULL;
+	/* Without a message waiting for Redis or a reload, the queue holds
+	 * only what one turn read, which the rx buffer bounds. */
+	bool waiting = c->inflight || s->rl.waiting;
+	struct inmsg *m = !waiting || c->nin < s->cfg.queue_max ? malloc(sizeof(*m) + len) : NULL;
 	if (!m) {
 		send_error(c, "rate_limited", "too many messages waiting; slow down", NULL);
 		return;
@@ -641,7 +660,7 @@ static void handle(struct conn *c, const char *data, size_t len)
  * Behind that one the queue keeps queue_max messages, as handle does while
  * one waits; the rest of what a turn read is refused, in order, as each
  * would have been on arrival. */
-static void resume_inbound(struct conn *c)
+static void drain_inbound(struct conn *c)
 {
 	/* A close asked for after them (a bad frame, SIGTERM, a slow reader)
 	 * does not cancel them: they were owed before it. */
@@ -671,22 +690,38 @@ static void resume_inbound(struct conn *c)
 }
 
 /* Decides the messages of a connection on the ready list now, ahead of the
- * rest of the batch. */
+ * rest of the batch: it is closing. They are decided even while a reload
+ * waits, with the engine they came to, since no reply can wait for it. */
 static void settle(struct conn *c)
 {
 	if (!c->ready)
 		return;
 	TAILQ_REMOVE(&c->srv->ready, c, ready_link);
 	c->ready = false;
-	resume_inbound(c);
+	drain_inbound(c);
 }
 
 /* Decides the messages read in this turn of the loop, connection by
- * connection in the order they arrived. */
+ * connection in the order they arrived. While a reload waits for the jobs
+ * in flight they stay on the ready list: deciding them could start more. */
 static void run_batch(struct ws_server *s)
 {
+	if (s->rl.waiting)
+		return;
 	for (struct conn *c; (c = TAILQ_FIRST(&s->ready));)
 		settle(c);
+}
+
+/* The messages that waited behind a job that is done: decided now, or in
+ * the batch after the swap while a reload waits. */
+static void resume_inbound(struct conn *c)
+{
+	if (!c->srv->rl.waiting) {
+		drain_inbound(c);
+	} else if (c->in_head && !c->ready) {
+		c->ready = true;
+		TAILQ_INSERT_TAIL(&c->srv->ready, c, ready_link);
+	}
 }
 
 /* Asks Redis for a conversation this process does not hold. Returns 0
@@ -1124,20 +1159,143 @@ static void tick(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(s->ctx, 0, &s->tick_timer, tick, TICK_US);
 }
 
-struct ws_server *ws_server_new(const struct ws_config *cfg, const struct engine *e,
-				const struct reg_file *registry, char *err, size_t errlen)
+/* ---- reload ---- */
+
+void ws_data_free(struct ws_data *d)
+{
+	reg_file_free(d->registry);
+	engine_free(d->engine);
+	d->registry = NULL;
+	d->engine = NULL;
+}
+
+static void reload_failed(struct ws_server *s, const char *why)
+{
+	json_object *f = json_object_new_object();
+	json_object_object_add(f, "error", json_object_new_string(why));
+	log_event("error", "reload_failed", f);
+	s->metrics.reloads_failed++;
+}
+
+/* Loader thread: reads the files. The loop sees done at its next turn,
+ * which lws_cancel_service (safe from any thread) brings at once. A signal
+ * that lands on this thread rather than the loop's still sets its flag,
+ * and this wake-up brings the loop to it a few milliseconds late. */
+static void *load_files(void *arg)
+{
+	struct ws_server *s = arg;
+	s->rl.rc = s->cfg.load(s->cfg.load_arg, &s->rl.data, s->rl.err, sizeof(s->rl.err));
+	atomic_store(&s->rl.done, true);
+	lws_cancel_service(s->ctx);
+	return NULL;
+}
+
+static void reload_start(struct ws_server *s)
+{
+	if (!s->cfg.load) {
+		reload_failed(s, "this server has no files to reload");
+		return;
+	}
+	atomic_store(&s->rl.done, false);
+	s->rl.started = now_s();
+	if (pthread_create(&s->rl.thread, NULL, load_files, s) != 0) {
+		reload_failed(s, "cannot start the loader thread");
+		return;
+	}
+	s->rl.running = true;
+	log_event("info", "reloading", NULL);
+}
+
+static void move_session(struct sess *se, void *arg)
+{
+	const struct engine *const *e = arg;
+	engine_session_move(e[0], e[1], &se->conv);
+}
+
+/* Loop thread, with no job in flight: the loaded engine and registry take
+ * over, and the conversations and counters follow the intents' names. */
+static void swap_data(struct ws_server *s)
+{
+	struct ws_data next = s->rl.data;
+	memset(&s->rl.data, 0, sizeof(s->rl.data));
+	struct engine_scratch *scr = engine_scratch_new(next.engine);
+	if (!scr) {
+		reload_failed(s, "out of memory");
+		ws_data_free(&next);
+		return;
+	}
+	const struct engine *moving[2] = { s->engine, next.engine };
+	sess_each(s->sessions, move_session, moving);
+	metrics_move_intents(&s->metrics, engine_pack(s->engine), engine_pack(next.engine));
+	engine_scratch_free(s->scr);
+	s->scr = scr;
+	struct ws_data old = { s->engine, s->registry };
+	ws_data_free(&old);
+	s->engine = next.engine;
+	s->registry = next.registry;
+	s->metrics.reloads_ok++;
+
+	const struct intent_pack *p = engine_pack(s->engine);
+	json_object *f = json_object_new_object();
+	json_object_object_add(f, "languages", json_object_new_int((int)intent_lang_count(p)));
+	json_object_object_add(f, "intents", json_object_new_int((int)intent_count(p)));
+	if (s->registry)
+		json_object_object_add(f, "meters",
+				       json_object_new_int64((int64_t)reg_file_count(s->registry)));
+	json_object_object_add(f, "seconds", json_object_new_double(now_s() - s->rl.started));
+	log_event("info", "reloaded", f);
+}
+
+/* Loop thread, every turn: starts a reload *ask asked for, takes what the
+ * loader read, and swaps it in once no job holds the old engine; then the
+ * messages that waited are decided. One asked for while another is under
+ * way follows it, so the files last written are the ones served. */
+static void reload_step(struct ws_server *s, volatile sig_atomic_t *ask)
+{
+	if (*ask) {
+		*ask = 0;
+		if (s->rl.running || s->rl.waiting)
+			s->rl.again = true;
+		else
+			reload_start(s);
+	}
+	if (s->rl.running && atomic_load(&s->rl.done)) {
+		pthread_join(s->rl.thread, NULL);
+		s->rl.running = false;
+		if (s->rl.rc < 0)
+			reload_failed(s, s->rl.err);
+		else
+			s->rl.waiting = true;
+	}
+	if (s->rl.waiting && !s->inflight) {
+		s->rl.waiting = false;
+		swap_data(s);
+		run_batch(s);
+	}
+	if (s->rl.again && !s->rl.running && !s->rl.waiting) {
+		s->rl.again = false;
+		reload_start(s);
+	}
+}
+
+struct ws_server *ws_server_new(const struct ws_config *cfg, struct ws_data *data,
+				char *err, size_t errlen)
 {
 	struct ws_server *s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
+		ws_data_free(data);
 		return NULL;
 	}
 	s->cfg = *cfg;
-	s->engine = e;
-	s->registry = registry;
+	s->engine = data->engine;
+	s->registry = data->registry;
+	data->engine = NULL;
+	data->registry = NULL;
+	atomic_init(&s->rl.done, false);
 	TAILQ_INIT(&s->conns);
 	TAILQ_INIT(&s->ready);
-	s->scr = engine_scratch_new(e);
+	s->scr = engine_scratch_new(s->engine);
 	s->plan = malloc(sizeof(*s->plan));
 	s->reply = malloc(sizeof(*s->reply));
 	s->frame_max = REPORT_JSON_MAX(cfg->max_bytes);
@@ -1269,18 +1427,24 @@ static int turn(struct ws_server *s, int timeout_ms)
 	return rc;
 }
 
-int ws_server_run(struct ws_server *s, volatile sig_atomic_t *stop)
+int ws_server_run(struct ws_server *s, volatile sig_atomic_t *stop,
+		  volatile sig_atomic_t *reload)
 {
 	json_object *f = json_object_new_object();
 	json_object_object_add(f, "port", json_object_new_int(s->cfg.port));
 	json_object_object_add(f, "event_loop", json_object_new_string(s->ev ? "ev" : "poll"));
 	log_event("info", "listening", f);
-	while (!*stop)
+	while (!*stop) {
+		reload_step(s, reload);
 		if (turn(s, 0) < 0)
 			break;
+	}
 
-	/* Stop accepting, let what is queued go out, then say goodbye. */
+	/* Stop accepting, let what is queued go out, then say goodbye. A
+	 * reload not swapped in yet is dropped: the messages waiting for it
+	 * are decided (close_after_queue) by the engine that has them. */
 	s->draining = true;
+	s->rl.waiting = false;
 	log_event("info", "draining", NULL);
 	struct conn *c;
 	TAILQ_FOREACH(c, &s->conns, link)
@@ -1298,6 +1462,9 @@ void ws_server_free(struct ws_server *s)
 {
 	if (!s)
 		return;
+	if (s->rl.running)
+		pthread_join(s->rl.thread, NULL);
+	ws_data_free(&s->rl.data);
 	/* The worker first: stopped, its last results are said (their
 	 * tickets are stored; the connections learn it if they still can),
 	 * so closing the connections below finds no job in flight. */
@@ -1321,5 +1488,7 @@ void ws_server_free(struct ws_server *s)
 	free(s->reply);
 	free(s->plan);
 	engine_scratch_free(s->scr);
+	struct ws_data own = { s->engine, s->registry };
+	ws_data_free(&own);
 	free(s);
 }

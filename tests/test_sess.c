@@ -117,6 +117,39 @@ static void test_expiry(void **state)
 	sess_store_free(st);
 }
 
+/* A reload visits every session held, in use, idle or past its TTL but
+ * not yet dropped, once each. */
+static void count_visit(struct sess *s, void *arg)
+{
+	unsigned *seen = arg;
+	seen[s->conv.lang]++;
+}
+
+static void test_each_visits_every_session_once(void **state)
+{
+	(void)state;
+	struct sess_store *st = sess_store_new(4096, 10.0);
+	assert_non_null(st);
+	/* More sessions than buckets, so chains are walked too. */
+	enum { N = 3000 };
+	static struct sess *s[N];
+	for (int i = 0; i < N; i++) {
+		assert_non_null(s[i] = sess_create(st, i % 3, 0.0));
+		if (i % 2)
+			sess_detach(st, s[i], 1.0);
+	}
+	unsigned seen[3] = { 0 };
+	sess_each(st, count_visit, seen);
+	assert_int_equal(seen[0] + seen[1] + seen[2], N);
+	assert_int_equal(seen[0], N / 3);
+	/* Past the TTL but not yet expired: still held, still visited. */
+	memset(seen, 0, sizeof(seen));
+	assert_null(sess_resume(st, s[1]->id, 100.0));
+	sess_each(st, count_visit, seen);
+	assert_int_equal(seen[0] + seen[1] + seen[2], N);
+	sess_store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +157,7 @@ int main(void)
 		cmocka_unit_test(test_full_store_evicts_longest_idle),
 		cmocka_unit_test(test_idle_after_last_connection),
 		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_each_visits_every_session_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,6 +50,31 @@ process.on('exit', () => {
   for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+// Copies of the repository's intents/ and templates/ that a test may edit
+// (and reload): { intents, templates } directories.
+function dataCopy() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoassist-e2e-'));
+  tmpDirs.push(dir);
+  const out = {};
+  for (const name of ['intents', 'templates']) {
+    out[name] = path.join(dir, name);
+    fs.cpSync(path.join(REPO, name), out[name], { recursive: true });
+  }
+  return out;
+}
+
+// Polls check() every 50 ms until it returns something truthy, which it
+// resolves; rejects after ms.
+async function waitFor(check, ms, what) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const last = await check();
+    if (last) return last;
+    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
 function tmpFile(name, content) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoassist-e2e-'));
   tmpDirs.push(dir);
@@ -195,6 +220,18 @@ class Server {
 
   logLines() {
     return this.stderr.split('\n').filter((l) => l.length > 0);
+  }
+
+  // The log's events named event, parsed, in order.
+  logged(event) {
+    return this.logLines().map((l) => JSON.parse(l)).filter((o) => o.event === event);
+  }
+
+  // Waits (the log is flushed once a second) until the log holds count
+  // events named event; resolves them.
+  waitLogged(event, count = 1, ms = 5000) {
+    return waitFor(() => { const ev = this.logged(event); return ev.length >= count && ev; },
+      ms, `${count} "${event}" event(s) in the log`);
   }
 }
 
@@ -415,6 +452,6 @@ class Raw {
 module.exports = {
   BIN, HOST, REPO, REGISTRY_LINE, WAIT_MS, WebSocket,
   Client, Raw, Server,
-  freePort, handshake, healthz, httpGet, maskedTextFrame, metrics, parseMetrics,
-  registryFile, sanitizerReports, sleep, startServer, stopClean, tmpFile, within,
+  dataCopy, freePort, handshake, healthz, httpGet, maskedTextFrame, metrics, parseMetrics,
+  registryFile, sanitizerReports, sleep, startServer, stopClean, tmpFile, waitFor, within,
 };

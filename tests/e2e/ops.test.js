@@ -6,14 +6,18 @@
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
 const {
-  Client, healthz, httpGet, metrics, registryFile, sanitizerReports, sleep, startServer, stopClean,
+  Client, REGISTRY_LINE, dataCopy, healthz, httpGet, metrics, registryFile, sanitizerReports, sleep,
+  startServer, stopClean,
 } = require('./lib');
 
 const METRIC_FAMILIES = [
   'autoassist_connections_open', 'autoassist_connections_total', 'autoassist_connections_rejected_total',
   'autoassist_sessions_open', 'autoassist_messages_total', 'autoassist_replies_total',
   'autoassist_escalations_total', 'autoassist_errors_total', 'autoassist_reply_seconds',
+  'autoassist_reloads_total',
 ];
 
 async function waitNoConnections(port) {
@@ -273,4 +277,69 @@ test('--reuse-port: two processes serve one port; when one stops, the other goes
   assert.match(r.text, /Your payment method remains the same by default/);
   await c.close();
   await stopClean(b);
+});
+
+// Edits a copy of the data in place: file is relative to the copy's root.
+function edit(data, file, from, to) {
+  const p = path.join(data[file.split('/')[0]], file.split('/')[1]);
+  const text = fs.readFileSync(p, 'utf8');
+  assert.ok(text.includes(from), `${file} holds ${JSON.stringify(from)}`);
+  fs.writeFileSync(p, text.replace(from, to));
+}
+
+test('SIGHUP reloads intents, templates and the registry file; a conversation goes on; a broken file changes nothing', async (t) => {
+  const data = dataCopy();
+  const registry = registryFile();
+  const server = await startServer(t, ['--intents', data.intents, '--templates', data.templates,
+    '--registry', registry]);
+  const c = await Client.connect(server.wsUrl);
+  await c.hello({ lang: 'en' });
+  // The start date is asked about and the meter ID is still missing.
+  let r = await c.ask(1, 'I move in on 1 March 2027. When does my contract start?');
+  assert.deepEqual(r.outcomes.map((o) => [o.intent, o.outcome]), [['contract_start_date', 'ask']]);
+
+  // New wording for the confirmation, payment_method moved to the front of
+  // the intents (every intent's index changes), and a meter the registry
+  // did not have.
+  edit(data, 'templates/en.txt', 'I’ve confirmed your Tibber contract for the new address starts on [Date].',
+    'Reloaded: your contract at the new address starts on [Date].');
+  const rules = path.join(data.intents, 'rules.txt');
+  const text = fs.readFileSync(rules, 'utf8');
+  assert.match(text, /\nintent payment_method\n*$/, 'payment_method is the last intent');
+  fs.writeFileSync(rules, text.replace(/\nintent payment_method\n*$/, '\n')
+    .replace('\nintent contract_start_date\n', '\nintent payment_method\n\nintent contract_start_date\n'));
+  const meter = '707057500012345688';
+  fs.appendFileSync(registry, JSON.stringify({ ...REGISTRY_LINE, meter_id: meter, address: 'Storgata 14' }) + '\n');
+  server.proc.kill('SIGHUP');
+  const [ev] = await server.waitLogged('reloaded');
+  assert.equal(ev.intents, 4);
+  assert.equal(ev.languages, 5);
+  assert.equal(ev.meters, 2);
+
+  // The pending question is still the start date, answered from the new
+  // registry record with the new template.
+  r = await c.ask(2, `The meter ID is ${meter}.`);
+  const start = r.outcomes.find((o) => o.intent === 'contract_start_date');
+  assert.equal(start && start.outcome, 'confirmed', JSON.stringify(r.outcomes));
+  assert.ok(r.text.startsWith('Reloaded: your contract at the new address starts on 1 March 2027. ' +
+    'Your billing for the old address will automatically cease on that day.'), r.text);
+  r = await c.ask(3, 'Does my payment method change after the move?');
+  assert.deepEqual(r.outcomes.map((o) => o.intent), ['payment_method']);
+
+  // A file that does not load: the error is logged with the file's name
+  // and line, and the server answers as before.
+  fs.appendFileSync(path.join(data.intents, 'en.txt'), '\n[intent broken\n');
+  server.proc.kill('SIGHUP');
+  const [bad] = await server.waitLogged('reload_failed');
+  assert.match(bad.error, /en\.txt:\d+: /);
+  r = await c.ask(4, `My move-in date is 1 March 2027 and the meter ID is ${meter}.`);
+  assert.match(r.text, /^Reloaded: /);
+  const m = await metrics(server.port);
+  assert.equal(m['autoassist_reloads_total{result="ok"}'], 1);
+  assert.equal(m['autoassist_reloads_total{result="failed"}'], 1);
+  assert.equal(m['autoassist_replies_total{intent="payment_method"}'], 1,
+    'the counts follow the intents\' names');
+  assert.equal(m['autoassist_replies_total{intent="contract_start_date"}'], 3);
+  await c.close();
+  await stopClean(server);
 });

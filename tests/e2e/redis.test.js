@@ -29,8 +29,8 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const {
-  BIN, HOST, REGISTRY_LINE, Client, Raw, Server, freePort, handshake, healthz, maskedTextFrame,
-  metrics, sanitizerReports, sleep, stopClean, within,
+  BIN, HOST, REGISTRY_LINE, Client, Raw, Server, dataCopy, freePort, handshake, healthz, maskedTextFrame,
+  metrics, sanitizerReports, sleep, stopClean, waitFor, within,
 } = require('./lib');
 
 const HAVE_REDIS = spawnSync('redis-server', ['--version']).status === 0 &&
@@ -314,18 +314,6 @@ class World {
   }
 }
 
-// Polls check() (async, truthy when done) every 50 ms, for at most ms.
-async function waitFor(check, ms, what) {
-  const until = Date.now() + ms;
-  let last;
-  for (;;) {
-    last = await check();
-    if (last) return last;
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 // The log's events about Redis and the spool, in order.
 const outageEvents = (server) => server.logLines().map((l) => JSON.parse(l))
   .filter((o) => ['redis_up', 'redis_down', 'spooling', 'spool_drained'].includes(o.event));
@@ -591,6 +579,37 @@ test('twenty customers escalating at once while Redis is killed and restarted: e
     const order = ids.filter((id) => mine.includes(id));
     assert.deepEqual(order, mine, 'one customer\'s tickets in the order sent');
   }
+  await stopClean(server);
+});
+
+test('SIGHUP while a ticket waits for Redis: the swap waits for it, and messages sent meanwhile get the new templates', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const data = dataCopy();
+  const server = await w.serve(['--intents', data.intents, '--templates', data.templates,
+    '--redis-timeout', '5']);
+  const a = await w.connect(server);
+  const b = await w.connect(server);
+  w.redis.pause();
+  a.send({ type: 'message', id: 'a1', text: 'Our solar inverter shows a red light.' });
+  assert.equal((await a.expect('typing')).in_reply_to, 'a1');
+
+  const en = path.join(data.templates, 'en.txt');
+  const old = 'Your payment method remains the same by default.';
+  fs.writeFileSync(en, fs.readFileSync(en, 'utf8').replace(old, 'Reloaded: nothing changes.'));
+  server.proc.kill('SIGHUP');
+  await server.waitLogged('reloading');
+  await sleep(300); // the files are read in a few milliseconds
+  // Loaded, but a1's job still holds the old engine: b1 waits for the swap
+  // rather than being answered by the files the operator replaced.
+  b.send({ type: 'message', id: 'b1', text: 'Does my payment method change after the move?' });
+  w.redis.resume();
+  const ra = await a.replyTo('a1', 8000);
+  assert.equal(ra.escalation.status, 'stored');
+  const rb = await b.replyTo('b1', 8000);
+  assert.ok(rb.text.startsWith('Reloaded: nothing changes.'), rb.text);
+  await server.waitLogged('reloaded');
+  assert.equal((await w.redis.entries()).length, 1, 'a1\'s ticket is in the stream');
   await stopClean(server);
 });
 
