@@ -868,6 +868,13 @@ static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s
 			return false;
 		words += i < j && t->v[i].kind != TOK_PUNCT;
 	}
+	/* After a bare comma, an item the clause goes on from is a sentence
+	 * of its own: "no PV, battery yes", "ikke solceller nå, batteriet er
+	 * ødelagt". A list goes on with a comma or a list word, or ends. */
+	uint32_t after = b->tok_last + 1;
+	if (!(s->tflags[j] & TF_LIST) && after < t->n && t->v[after].kind == TOK_WORD &&
+	    !(s->tflags[after] & TF_LIST))
+		return false;
 	return j == last || (words <= 1 && joins(t, s, j));
 }
 
