@@ -1503,35 +1503,43 @@ static bool alnum_tok(const struct scan *s, uint32_t i)
 	return true;
 }
 
-/* Copies the digits of tokens i+x..i+y into buf (EAN_DIGITS of them). */
-static void window_digits(const struct scan *s, uint32_t i, const uint32_t *len,
+/* Copies the digits of run items x..y (tokens at[x..y]) into buf. */
+static void window_digits(const struct scan *s, const uint32_t *at, const uint32_t *len,
 			  uint32_t x, uint32_t y, char *buf)
 {
 	uint32_t o = 0;
 	for (uint32_t t = x; t <= y; t++) {
-		memcpy(buf + o, nt(s, i + t), len[t]);
+		memcpy(buf + o, nt(s, at[t]), len[t]);
 		o += len[t];
 	}
 	buf[o] = '\0';
 }
 
+/* Whether token i is a plain number: digits only. */
+static bool digits_tok(const struct scan *s, uint32_t i)
+{
+	return i < s->n && tk(s, i)->kind == TOK_NUM && all_digits(nt(s, i), tk(s, i)->nlen);
+}
+
 /* An 18-digit meter ID in the run of plain numbers starting at token i,
- * possibly written in groups. When the run holds more than 18 digits
- * ("0155 7070 5750 ..."), a window with a valid check digit wins over the
- * first window. Returns the index after the ID (0 when none) with *a its
- * first token; *run_end gets the end of the run, which the caller need not
- * look into again. */
+ * possibly written in groups, apart or joined by hyphens ("7070 5750 ...",
+ * "7070-5750-..."). When the run holds more than 18 digits ("0155 7070
+ * 5750 ..."), a window with a valid check digit wins over the first
+ * window. Returns the index after the ID (0 when none) with *a its first
+ * token; *run_end gets the end of the run, which the caller need not look
+ * into again. */
 static uint32_t ean_at(const struct scan *s, uint32_t i, uint32_t *a, uint32_t *run_end,
 		       char *id)
 {
-	uint32_t len[EAN_RUN_MAX];
+	uint32_t at[EAN_RUN_MAX], len[EAN_RUN_MAX];
 	uint32_t nrun = 0;
-	while (nrun < EAN_RUN_MAX && i + nrun < s->n && tk(s, i + nrun)->kind == TOK_NUM &&
-	       all_digits(nt(s, i + nrun), tk(s, i + nrun)->nlen)) {
-		len[nrun] = tk(s, i + nrun)->nlen;
-		nrun++;
+	for (uint32_t j = i; nrun < EAN_RUN_MAX && digits_tok(s, j);) {
+		at[nrun] = j;
+		len[nrun++] = tk(s, j)->nlen;
+		j += is_punct(s, j + 1, '-') && glued(s, j + 1) && glued(s, j + 2) &&
+		     digits_tok(s, j + 2) ? 2 : 1;
 	}
-	*run_end = i + (nrun ? nrun : 1);
+	*run_end = nrun ? at[nrun - 1] + 1 : i + 1;
 	bool have = false;
 	uint32_t fa = 0, fb = 0;
 	for (uint32_t x = 0; x < nrun; x++) {
@@ -1540,10 +1548,10 @@ static uint32_t ean_at(const struct scan *s, uint32_t i, uint32_t *a, uint32_t *
 			sum += len[y];
 			if (sum != EAN_DIGITS)
 				continue;
-			window_digits(s, i, len, x, y, id);
+			window_digits(s, at, len, x, y, id);
 			if (slot_gs1_valid(id, EAN_DIGITS)) {
-				*a = i + x;
-				return i + y + 1;
+				*a = at[x];
+				return at[y] + 1;
 			}
 			if (!have) {
 				have = true;
@@ -1556,9 +1564,9 @@ static uint32_t ean_at(const struct scan *s, uint32_t i, uint32_t *a, uint32_t *
 		return 0;
 	/* No window checks out: the first is reported, marked invalid, so the
 	 * customer can be asked to check the number. */
-	window_digits(s, i, len, fa, fb, id);
-	*a = i + fa;
-	return i + fb + 1;
+	window_digits(s, at, len, fa, fb, id);
+	*a = at[fa];
+	return at[fb] + 1;
 }
 
 /* Joins the ASCII letter-and-digit tokens from i until exactly want
@@ -1667,7 +1675,7 @@ static uint32_t meter_at(const struct scan *s, uint32_t i, uint32_t *ean_next, u
 	bool after_iban = t->kind == TOK_NUM && i > 0 && iban_head(s, i - 1);
 	if (after_iban && i >= *ean_next) {
 		uint32_t end = i;
-		while (end < s->n && tk(s, end)->kind == TOK_NUM && all_digits(nt(s, end), tk(s, end)->nlen))
+		while (digits_tok(s, end))
 			end++;
 		if (iban_valid(s, i - 1, end)) {
 			*ean_next = end; /* the whole run is the account's */
