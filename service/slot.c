@@ -77,6 +77,14 @@ struct elem {
 	uint8_t kind; /* enum elem_kind */
 };
 
+/* What a cue phrase announces: an address after it, or that the date
+ * after it is the move in or the move out. */
+enum cue_kind {
+	CUE_ADDRESS,
+	CUE_MOVE_IN,
+	CUE_MOVE_OUT,
+};
+
 enum rel_kind {
 	R_DAY,
 	R_WEEK,
@@ -90,7 +98,7 @@ enum rel_kind {
 struct pattern {
 	struct elem e[PAT_MAX];
 	uint8_t n;
-	uint8_t kind;   /* enum rel_kind; rel patterns only */
+	uint8_t kind;   /* rel patterns: enum rel_kind; cues: enum cue_kind */
 	bool n_hash;    /* N is the phrase's '#', times add (the sign) */
 	int16_t add;    /* N when fixed, the sign when n_hash */
 	int32_t next;   /* next pattern with the same first element, or -1 */
@@ -763,19 +771,21 @@ static int parse_rel(struct slot_vocab *v, const char *p, char *err, size_t errl
 	return 0;
 }
 
-/* "cue neue adresse | ziehen nach" */
-static int parse_cue(struct slot_vocab *v, const char *p, char *err, size_t errlen)
+/* "cue neue adresse | ziehen nach", "in einzug | neue wohnung": name is
+ * the line's keyword, for errors. */
+static int parse_cue(struct slot_vocab *v, const char *p, enum cue_kind kind, const char *name,
+		     char *err, size_t errlen)
 {
 	int count = 0;
 	while (*p) {
 		const char *bar = strchr(p, '|');
 		size_t len = bar ? (size_t)(bar - p) : strlen(p);
-		struct pattern pt = { .next = -1 };
+		struct pattern pt = { .kind = (uint8_t)kind, .next = -1 };
 		if (add_phrase_words(v, &pt, p, len, err, errlen) < 0)
 			return -1;
 		if (pt.n) {
 			if (add_pattern(v, &v->cues, &v->ncues, &v->cues_cap, &pt, true) < 0) {
-				set_err(err, errlen, "cue: out of memory.");
+				set_err(err, errlen, "%s: out of memory.", name);
 				return -1;
 			}
 			count++;
@@ -783,7 +793,7 @@ static int parse_cue(struct slot_vocab *v, const char *p, char *err, size_t errl
 		p += len + (bar ? 1 : 0);
 	}
 	if (!count) {
-		set_err(err, errlen, "cue: the line lists no phrases.");
+		set_err(err, errlen, "%s: the line lists no phrases.", name);
 		return -1;
 	}
 	return 0;
@@ -883,16 +893,20 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_flagged(v, p, W_FILLER, "fillers", err, errlen);
 		if (KW("rel"))
 			return parse_rel(v, p, err, errlen);
+		if (KW("in"))
+			return parse_cue(v, p, CUE_MOVE_IN, "in", err, errlen);
+		if (KW("out"))
+			return parse_cue(v, p, CUE_MOVE_OUT, "out", err, errlen);
 		set_err(err, errlen,
-			"[dates] lines start with months, weekdays, numbers, ordinals, fillers or "
-			"rel, not \"%.*s\".", qlen(kn), kw);
+			"[dates] lines start with months, weekdays, numbers, ordinals, fillers, "
+			"rel, in or out, not \"%.*s\".", qlen(kn), kw);
 		return -1;
 	}
 	if (strcmp(section, "address") == 0) {
 		if (KW("suffix"))
 			return parse_suffix(v, p, err, errlen);
 		if (KW("cue"))
-			return parse_cue(v, p, err, errlen);
+			return parse_cue(v, p, CUE_ADDRESS, "cue", err, errlen);
 		set_err(err, errlen, "[address] lines start with suffix or cue, not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
@@ -2043,12 +2057,16 @@ static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out
 	return fill_address(s, &sp, out);
 }
 
-/* The index after a cue phrase starting at token i, or 0. */
-static uint32_t cue_at(const struct scan *s, uint32_t i, const struct word *w)
+/* The index after the longest cue phrase of this kind starting at token i
+ * (whose word is w), or 0. */
+static uint32_t cue_at(const struct scan *s, uint32_t i, const struct word *w,
+		       enum cue_kind kind)
 {
 	uint32_t best = 0;
 	for (int32_t k = w->cue_head; k >= 0; k = s->v->cues[k].next) {
 		const struct pattern *pt = &s->v->cues[k];
+		if (pt->kind != kind)
+			continue;
 		uint8_t j = 1; /* The chain is hung on the first word. */
 		int num, wd;
 		while (j < pt->n && elem_match(s, &pt->e[j], i + j, &num, &wd))
@@ -2103,13 +2121,36 @@ static void find_address(const struct scan *s, struct slot_found *out)
 		}
 		const struct word *w = word_at(s, i);
 		if (w && w->cue_head >= 0) {
-			uint32_t j = cue_at(s, i, w);
+			uint32_t j = cue_at(s, i, w, CUE_ADDRESS);
 			if (j && cue_address(s, j, out))
 				return;
 		}
 		if (h <= i + 2 && street_at(s, i, 0, false, out))
 			return;
 	}
+}
+
+/* How the words before a date starting at token a announce it, back to
+ * the start of its sentence or to the end of the date before it (from):
+ * 2 the move in ("move in on 5 March"), 0 the move out ("Auszug am 28.
+ * Februar"), 1 neither. The cue nearest the date speaks for it. */
+static int date_side(const struct scan *s, uint32_t from, uint32_t a)
+{
+	uint32_t b = a;
+	while (b > from && !(tk(s, b - 1)->kind == TOK_PUNCT && strchr(".!?;", nt(s, b - 1)[0])))
+		b--;
+	int side = 1;
+	for (uint32_t j = b; j < a; j++) {
+		const struct word *w = tk(s, j)->kind == TOK_WORD ? word_at(s, j) : NULL;
+		uint32_t e;
+		if (!w || w->cue_head < 0)
+			continue;
+		if ((e = cue_at(s, j, w, CUE_MOVE_IN)) && e <= a)
+			side = 2;
+		else if ((e = cue_at(s, j, w, CUE_MOVE_OUT)) && e <= a)
+			side = 0;
+	}
+	return side;
 }
 
 int slot_extract(const struct slot_vocab *v, const char *text,
@@ -2135,11 +2176,14 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 	if (s.today_ok)
 		s.today_days = slot_date_days(today);
 
-	uint32_t ean_next = 0;
-	/* An absolute date anywhere wins over a relative one before it: in
-	 * "Guten Morgen, wir ziehen am 1. März um" the move is on the 1st. */
-	bool date_relative = false;
-	for (uint32_t i = 0; i < s.n && !(out->has_date && !date_relative && out->has_meter); i++) {
+	uint32_t ean_next = 0, date_from = 0;
+	/* Of the dates in a message the one kept is the best by what announces
+	 * it (date_side: "move out on 3 March and move in on 5 March" moves in
+	 * on the 5th), then an absolute over a relative one ("Guten Morgen,
+	 * wir ziehen am 1. März um": the move is on the 1st), then the first. */
+	enum { DATE_BEST = 2 * 2 + 1 };
+	int date_score = -1;
+	for (uint32_t i = 0; i < s.n && !(date_score == DATE_BEST && out->has_meter); i++) {
 		if (tk(&s, i)->kind == TOK_PUNCT)
 			continue;
 		uint32_t a, e;
@@ -2156,24 +2200,28 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		}
 		struct slot_date d;
 		bool rel;
-		e = !out->has_date || date_relative ? date_at(&s, i, &a, &d, &rel) : 0;
+		e = date_score < DATE_BEST ? date_at(&s, i, &a, &d, &rel) : 0;
 		if (e && rel && d.y == 0) {
 			i = e - 1; /* a "rel ... = none" phrase: its words are no date */
 			continue;
 		}
-		if (e && (!out->has_date || !rel)) {
-			date_relative = rel;
+		if (!e)
+			continue;
+		int score = 2 * date_side(&s, date_from, a) + !rel;
+		date_from = e;
+		if (score > date_score) {
+			date_score = score;
 			out->date = d;
 			out->has_date = true;
 			s.date_i0 = a;
 			s.date_i1 = e;
 			out->date_off = tk(&s, a)->off;
 			out->date_len = tk(&s, e - 1)->off + tk(&s, e - 1)->len - out->date_off;
-			/* A number of the date is no part of a meter ID. */
-			if (ean_next < e)
-				ean_next = e;
-			i = e - 1;
 		}
+		/* A number of a date is no part of a meter ID. */
+		if (ean_next < e)
+			ean_next = e;
+		i = e - 1;
 	}
 	find_address(&s, out);
 	return 0;

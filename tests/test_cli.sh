@@ -309,6 +309,21 @@ assert langs == ["nb", "sv", "en", "en"], langs
 ' "$TMP/lang.jsonl"
 fi
 
+# ---- of two dates, the move in (the in/out lines of [dates]) ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	printf '%s\n' '{"text": "we move out of the old flat on 3 March and move in on 5 March"}' \
+		'{"text": "vi flytter ut 3. mars og flytter inn 5. mars"}' \
+		'{"text": "vi flyttar ut 3 mars och flyttar in 5 mars"}' \
+		'{"text": "Auszug am 3. März, Einzug am 5. März"}' \
+		'{"text": "oplevering oude huis 3 maart, sleuteloverdracht nieuwe huis 5 maart"}' |
+		run classify "${TODAY[@]}" --jsonl >"$TMP/dates.jsonl" 2>&1
+	expect_py "the move-in date is the start date in every language" '
+import json, sys
+dates = [json.loads(l)["slots"]["date"] for l in open(sys.argv[1], encoding="utf-8")]
+assert dates == ["2027-03-05"] * 5, dates
+' "$TMP/dates.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
