@@ -49,6 +49,7 @@ enum word_flag {
 	W_FILLER = 1 << 1,
 	W_NUMBER = 1 << 2,
 	W_SUFFIX = 1 << 3,
+	W_CLOCK = 1 << 4,
 };
 
 struct word {
@@ -891,6 +892,8 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_flagged(v, p, W_ORDINAL, "ordinals", err, errlen);
 		if (KW("fillers"))
 			return parse_flagged(v, p, W_FILLER, "fillers", err, errlen);
+		if (KW("clock"))
+			return parse_flagged(v, p, W_CLOCK, "clock", err, errlen);
 		if (KW("rel"))
 			return parse_rel(v, p, err, errlen);
 		if (KW("in"))
@@ -899,7 +902,7 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_cue(v, p, CUE_MOVE_OUT, "out", err, errlen);
 		set_err(err, errlen,
 			"[dates] lines start with months, weekdays, numbers, ordinals, fillers, "
-			"rel, in or out, not \"%.*s\".", qlen(kn), kw);
+			"clock, rel, in or out, not \"%.*s\".", qlen(kn), kw);
 		return -1;
 	}
 	if (strcmp(section, "address") == 0) {
@@ -1145,6 +1148,19 @@ static bool filler_word(const struct scan *s, uint32_t i)
 	return w && (w->flags & W_FILLER);
 }
 
+/* Whether a clock word stands right before token i ("at", "kl.") or right
+ * after it ("pm", "Uhr"): then "9.05" is a time. */
+static bool clock_around(const struct scan *s, uint32_t i)
+{
+	uint32_t b = i > 0 && is_punct(s, i - 1, '.') ? i - 1 : i;
+	const struct word *w;
+	if (b > 0 && tk(s, b - 1)->kind == TOK_WORD && (w = word_at(s, b - 1)) &&
+	    (w->flags & W_CLOCK))
+		return true;
+	return i + 1 < s->n && tk(s, i + 1)->kind == TOK_WORD && (w = word_at(s, i + 1)) &&
+	       (w->flags & W_CLOCK);
+}
+
 /* Reads a day at token i: "1", "1." (when dot), "1st", "1e", "1:a", or a
  * number word when words. Returns the index after it, or 0. */
 static uint32_t day_at(const struct scan *s, uint32_t i, bool dot, bool words, int *day)
@@ -1285,8 +1301,9 @@ static uint32_t dotted_at(const struct scan *s, uint32_t i, struct slot_date *ou
 	if (np == 2) {
 		bool dot = is_punct(s, i + 1, '.') && glued(s, i + 1);
 		/* "1.5" is more likely a number than the first of May; a
-		 * two-digit month or a closing dot says it is a date. */
-		if (len[0] > 2 || len[1] > 2 || (len[1] < 2 && !dot))
+		 * two-digit month or a closing dot says it is a date, unless a
+		 * clock word says it is a time ("at 9.05"). */
+		if (len[0] > 2 || len[1] > 2 || (len[1] < 2 && !dot) || (!dot && clock_around(s, i)))
 			return 0;
 		return make_date(s, 0, b, a, out) ? i + 1 + dot : 0;
 	}
