@@ -35,8 +35,10 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen);
 int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whylen);
 
 /* Adds ticket (the object report_ticket_json builds) to stream, once: a
- * ticket whose ticket_id was added before is not added again. Writes the
- * stream entry id into id. Returns 0; -1 when Redis did not take it for
+ * ticket whose ticket_id was added before, on any date, is not added
+ * again. Writes the reference of the ticket in the stream into id: its own
+ * ticket_id, or the first copy's when it was there before (a stream entry
+ * id for a copy an older build added). Returns 0; -1 when Redis did not take it for
  * now (connection lost, timeout, out of memory, read-only: rc must be
  * reconnected when rc->err is set); -2 when it never will (no ticket_id,
  * an error of the ticket's own). */

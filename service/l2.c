@@ -24,17 +24,19 @@
 #define REG_ADDR "autoassist:registry:addr:"
 #define PROFILE "autoassist:profile:"
 #define SESSION "autoassist:session:"
-/* Stored sessions begin with this and their size: a build with another
- * layout of struct engine_session reads them as not found. */
 
-/* Adds the entry unless the ticket's dedupe key says it was added before;
- * atomic, so a retry racing the first write cannot add a second entry. */
+/* Adds the entry unless the ticket's dedupe key says it was added before,
+ * and returns the reference of the ticket in the stream; atomic, so a
+ * retry racing the first write cannot add a second entry. KEYS[3] is the
+ * key by whole reference that builds before 2026-11-26 wrote (holding a
+ * stream entry id): it is only read, and is gone 30 days after them.
+ * ARGV[2] is the ticket_id. */
 static const char add_script[] =
-	"local id = redis.call('GET', KEYS[2])\n"
-	"if id then return id end\n"
-	"id = redis.call('XADD', KEYS[1], '*', unpack(ARGV))\n"
-	"redis.call('SET', KEYS[2], id, 'EX', " DEDUPE_SECONDS ")\n"
-	"return id\n";
+	"local first = redis.call('GET', KEYS[2]) or redis.call('GET', KEYS[3])\n"
+	"if first then return first end\n"
+	"redis.call('XADD', KEYS[1], '*', unpack(ARGV))\n"
+	"redis.call('SET', KEYS[2], ARGV[2], 'EX', " DEDUPE_SECONDS ")\n"
+	"return ARGV[2]\n";
 
 /* Appends a meter to the list of supply points at one street address,
  * once: loading a registry again keeps the file's order. A key of the
@@ -153,13 +155,19 @@ static bool transient(const char *err)
 int l2_add_send(redisContext *rc, const char *stream, json_object *t)
 {
 	json_object *v;
-	char topics[256], answered[512], dedupe[128];
+	char topics[256], answered[512], dedupe[128], legacy[128];
 	char *tech = NULL;
 	int rc_ = -1;
 	const char *tid = str_at(t, "ticket_id");
 	if (!*tid)
 		return -2;
-	snprintf(dedupe, sizeof(dedupe), DEDUPE_PREFIX "%s", tid);
+	/* The key leaves the reference's date out: a message the widget sends
+	 * again after midnight (a dropped connection) carries the same hash
+	 * under the next day's date, and is the same ticket. */
+	const char *hash = strncmp(tid, "L2-", 3) == 0 && strlen(tid) > 12 && tid[11] == '-'
+		? tid + 12 : tid;
+	snprintf(dedupe, sizeof(dedupe), DEDUPE_PREFIX "L2-%s", hash);
+	snprintf(legacy, sizeof(legacy), DEDUPE_PREFIX "%s", tid);
 	json_object_object_get_ex(t, "l2_topics", &v);
 	join(v, ",", topics, sizeof(topics));
 	json_object_object_get_ex(t, "intents_answered", &v);
@@ -176,9 +184,10 @@ int l2_add_send(redisContext *rc, const char *stream, json_object *t)
 	size_t argc = 0;
 	argv[argc++] = "EVAL";
 	argv[argc++] = add_script;
-	argv[argc++] = "2";
+	argv[argc++] = "3";
 	argv[argc++] = stream;
 	argv[argc++] = dedupe;
+	argv[argc++] = legacy;
 #define FIELD(k, val) do { argv[argc++] = (k); argv[argc++] = (val); } while (0)
 	FIELD("ticket_id", tid);
 	FIELD("session_id", str_at(t, "session_id"));

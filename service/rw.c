@@ -165,14 +165,17 @@ struct pipe {
 	unsigned nspooled;
 };
 
-/* The job's ticket is stored: its reference goes back with it. */
-static void stored(struct rw_job *j)
+/* The job's ticket is stored: its reference goes back with it, or ref,
+ * the reference Redis has for it, when a copy sent before (on another
+ * day, after a dropped connection) got there first. */
+static void stored(struct rw_job *j, const char *ref)
 {
 	json_object *id_v;
 	j->res.ticket = ENGINE_TICKET_STORED;
-	snprintf(j->res.ticket_ref, sizeof(j->res.ticket_ref), "%s",
-		 json_object_object_get_ex(j->ticket, "ticket_id", &id_v)
-		 ? json_object_get_string(id_v) : "");
+	if (!ref || strncmp(ref, "L2-", 3) != 0)
+		ref = json_object_object_get_ex(j->ticket, "ticket_id", &id_v)
+			? json_object_get_string(id_v) : "";
+	snprintf(j->res.ticket_ref, sizeof(j->res.ticket_ref), "%s", ref);
 }
 
 /* Worker thread: writes a ticket to the spool; it counts as recorded once
@@ -193,7 +196,7 @@ static void commit(struct rw *w, struct pipe *p)
 		return;
 	if (l2_spool_sync(w->spool) == 0) {
 		for (unsigned k = 0; k < p->nspooled; k++)
-			stored(p->spooled[k]);
+			stored(p->spooled[k], NULL);
 		atomic_fetch_add(&w->spooled, p->nspooled);
 	}
 	p->nspooled = 0;
@@ -245,7 +248,7 @@ static void flush(struct rw *w, struct pipe *p)
 		char entry[64];
 		int added = l2_add_result(r, entry, sizeof(entry));
 		if (added == 0) {
-			stored(j);
+			stored(j, entry);
 			continue;
 		}
 		/* A ticket refused for good says nothing about Redis; the spool

@@ -49,6 +49,8 @@ const CANNOT_CHECK = 'I can’t check the grid registry right now';
 const escalatedText = (topics, ref) =>
   `The technical part about ${topics} needs our experts, so I’ve split it off into a separate ` +
   `ticket (${ref}) and escalated it to our L2 technical support for further investigation.`;
+// A ticket's dedupe key: its reference without the date.
+const dedupeKey = (ref) => `autoassist:l2:ticket:${ref.replace(/^L2-\d{8}-/, 'L2-')}`;
 const outcome = (reply, intent) => (reply.outcomes.find((o) => o.intent === intent) || {}).outcome;
 
 // ---- a minimal RESP client (binary-safe, one connection per command) ----
@@ -406,7 +408,7 @@ test('a solar mention becomes a ticket that l2 pull shows with every field, and 
   assert.equal(ticket.ticket_id, ref);
   assert.equal(ticket.message, text);
   assert.deepEqual(ticket.l2_topics, ['solar']);
-  assert.equal(await w.redis.cmd('GET', `autoassist:l2:ticket:${ref}`), id, 'dedupe key holds the entry id');
+  assert.equal(await w.redis.cmd('GET', dedupeKey(ref)), ref, 'the dedupe key holds the reference');
 
   let pending = await w.cli(['l2', 'pending', '--json']);
   assert.equal(pending.code, 0, pending.stderr);
@@ -528,7 +530,7 @@ test('Redis killed mid-conversation and restarted on the same socket: spooled ti
   assert.equal(m.autoassist_tickets_spooled_total, 2);
   assert.equal(m.autoassist_spool_drained_total, 2);
   assert.equal(new Set(refs).size, refs.length);
-  for (const ref of refs) assert.match(await w.redis.cmd('GET', `autoassist:l2:ticket:${ref}`), ENTRY_RE);
+  for (const ref of refs) assert.equal(await w.redis.cmd('GET', dedupeKey(ref)), ref);
 
   // The technicians see them all.
   const pulled = await w.cli(['l2', 'pull', '--consumer', 'alice', '--count', '10', '--json']);
@@ -832,15 +834,13 @@ test('a message carrying Redis protocol is stored literally and changes nothing 
   const added = after.filter((k) => !before.includes(k) && k !== session);
   const removed = before.filter((k) => !after.includes(k));
   assert.deepEqual(removed, []);
-  assert.deepEqual(added, refs.map((r) => `autoassist:l2:ticket:${r}`).sort());
+  assert.deepEqual(added, refs.map(dedupeKey).sort());
   assert.equal(await w.redis.cmd('GET', 'e2e:sentinel'), 'still here');
   const entries = await w.redis.entries();
   assert.deepEqual(entries.map((e) => e.fields.ticket_id), refs);
   assert.deepEqual(entries.map((e) => e.fields.message), texts);
   assert.equal(JSON.parse(entries[0].fields.ticket).message, texts[0]);
-  for (const [i, e] of entries.entries()) {
-    assert.equal(await w.redis.cmd('GET', `autoassist:l2:ticket:${refs[i]}`), e.id);
-  }
+  for (const ref of refs) assert.equal(await w.redis.cmd('GET', dedupeKey(ref)), ref);
 
   // The technician's JSON carries it literally too.
   const pulled = await w.cli(['l2', 'pull', '--consumer', 'alice', '--count', '5', '--json']);
@@ -1091,17 +1091,45 @@ test('the same ticket spooled twice (and again after it reached Redis) is one st
   assert.equal(f.intents_answered, 'contract_start_date');
   assert.equal(f.created_at, '2026-11-26T08:15:02Z');
   assert.deepEqual(JSON.parse(f.turns), []);
-  assert.equal(await w.redis.cmd('GET', `autoassist:l2:ticket:${ref}`), entries[0].id);
+  // The dedupe key leaves the date out and holds the reference.
+  assert.equal(await w.redis.cmd('GET', dedupeKey(ref)), ref);
+  assert.equal(dedupeKey(ref), 'autoassist:l2:ticket:L2-00E2E008');
   await stopClean(server);
 
   // A crash after Redis took it but before the spool was emptied: the
-  // next start sends it again, and it is still one entry.
-  fs.writeFileSync(w.spool, line);
+  // next start sends it again, and it is still one entry. So is the same
+  // message sent again after midnight (its reference dated a day later),
+  // and a ticket an older build added, whose dedupe key is by the whole
+  // reference and holds a stream entry id.
+  const old = 'L2-20261125-00E2E0AA';
+  await w.redis.cmd('SET', `autoassist:l2:ticket:${old}`, '1764000000000-0');
+  fs.writeFileSync(w.spool, line + JSON.stringify(ticketJson('L2-20261127-00E2E008')) + '\n' +
+    JSON.stringify(ticketJson(old)) + '\n');
   const again = await w.serve();
   await waitFor(async () => w.spoolText() === '', 5000, 'the spool to drain');
   entries = await w.redis.entries();
   assert.deepEqual(entries.map((e) => e.fields.ticket_id), [ref]);
   await stopClean(again);
+});
+
+test('a message sent again after its ticket was filed on an earlier day: no second ticket, and the reply names the first one', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve();
+  const c = await w.connect(server);
+  const first = await escalate(c, 'm1', 'The battery storage makes a clicking noise.', ['battery']);
+  const ref = first.escalation.ticket;
+  const [, hash] = ref.match(/^L2-\d{8}-([0-9A-F]{16})$/);
+  // As if it had been filed on an earlier day: the widget lost the reply,
+  // reconnected after midnight and sent the message again.
+  const yesterday = `L2-20260101-${hash}`;
+  await w.redis.cmd('SET', dedupeKey(ref), yesterday);
+  const again = await escalate(c, 'm1', 'The battery storage makes a clicking noise.', ['battery']);
+  assert.equal(again.escalation.ticket, yesterday);
+  assert.ok(again.text.includes(yesterday), again.text);
+  assert.deepEqual(await w.redis.ticketIds(), [ref]);
+  await c.close();
+  await stopClean(server);
 });
 
 test('a long spool drains in slices: a customer escalating meanwhile is answered before it is done, and every ticket arrives once, in order', { skip: SKIP }, async (t) => {
