@@ -68,8 +68,11 @@ void l2_registry_lookup(redisContext *rc, const struct engine *e,
 /* Stores one registry record (and its address index). Returns 0 or -1. */
 int l2_registry_put(redisContext *rc, const struct engine *e, const struct engine_record *r);
 
-/* Reads one record by meter ID: 1 found, 0 not found, -1 Redis error. */
-int l2_registry_get(redisContext *rc, const char *meter_id, struct engine_record *r);
+/* Reads one record by meter ID: 1 found, 0 not found, -1 Redis error,
+ * with Redis' error reply (NOAUTH, WRONGTYPE, ...) in why when it sent one
+ * and why is not NULL; "" otherwise. */
+int l2_registry_get(redisContext *rc, const char *meter_id, struct engine_record *r,
+		    char *why, size_t whylen);
 
 /* Links the session's profile to the confirmed address and meter. */
 int l2_link_profile(redisContext *rc, const char *session_id, const struct engine_facts *f);

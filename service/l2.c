@@ -288,20 +288,26 @@ static int append_get(redisContext *rc, const char *meter_id)
 	return redisAppendCommandArgv(rc, 2, argv, NULL) == REDIS_OK ? 0 : -1;
 }
 
-/* Reads the reply to an append_get: as l2_registry_get returns. */
-static int read_record(redisContext *rc, struct engine_record *r)
+/* Reads the reply to an append_get: as l2_registry_get returns, Redis'
+ * error into why when there is one and why is not NULL. */
+static int read_record(redisContext *rc, struct engine_record *r, char *why, size_t whylen)
 {
 	redisReply *rep = NULL;
 	if (redisGetReply(rc, (void **)&rep) != REDIS_OK)
 		rep = NULL;
+	if (why && rep && rep->type == REDIS_REPLY_ERROR)
+		snprintf(why, whylen, "%s", rep->str);
 	int found = hash_to_record(rep, r);
 	freeReplyObject(rep);
 	return found;
 }
 
-int l2_registry_get(redisContext *rc, const char *meter_id, struct engine_record *r)
+int l2_registry_get(redisContext *rc, const char *meter_id, struct engine_record *r,
+		    char *why, size_t whylen)
 {
-	return append_get(rc, meter_id) < 0 ? -1 : read_record(rc, r);
+	if (why && whylen)
+		why[0] = '\0';
+	return append_get(rc, meter_id) < 0 ? -1 : read_record(rc, r, why, whylen);
 }
 
 static int address_key(const struct engine *e, const char *street, char *key, size_t cap)
@@ -363,7 +369,7 @@ static void lookup_address(redisContext *rc, const struct engine *e,
 		/* Every reply sent for is read, even after an error, so that
 		 * none is left for the next command. */
 		for (size_t k = 0; k < sent; k++) {
-			int found = read_record(rc, &rec);
+			int found = read_record(rc, &rec, NULL, 0);
 			if (settled)
 				continue;
 			if (found < 0)
@@ -397,7 +403,7 @@ void l2_registry_lookup(redisContext *rc, const struct engine *e,
 		lookup_address(rc, e, &plan->facts.address, res);
 		return;
 	}
-	int found = l2_registry_get(rc, plan->facts.meter.id, &res->record);
+	int found = l2_registry_get(rc, plan->facts.meter.id, &res->record, NULL, 0);
 	if (found >= 0)
 		res->registry = found ? ENGINE_REG_FOUND : ENGINE_REG_NOT_FOUND;
 }

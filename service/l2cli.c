@@ -871,7 +871,12 @@ static int cmd_registry_get(struct ctx *c)
 	meter[n] = '\0';
 	if ((rc = connect_redis(c)))
 		return rc;
-	int found = l2_registry_get(c->rc, meter, &rec);
+	char why[256];
+	int found = l2_registry_get(c->rc, meter, &rec, why, sizeof(why));
+	if (found < 0 && why[0]) {
+		fprintf(stderr, "%s: reading the registry: %s\n", c->prog, why);
+		return L2CLI_FAILED;
+	}
 	if (found < 0)
 		return fail_reply(c, "reading the registry", NULL);
 	if (found == 0) {

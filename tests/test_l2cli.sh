@@ -385,6 +385,9 @@ rcli CONFIG SET requirepass 's3cret pass' >/dev/null
 aa l2 stats
 expect_rc 1 $rc "stats without the password"
 expect_in "$TMP/err" "NOAUTH" "Redis' own error is shown"
+aa registry get 707057500012345671
+expect_rc 1 $rc "registry get without the password"
+expect_in "$TMP/err" "reading the registry: NOAUTH" "registry get shows Redis' own error"
 aa l2 pull --consumer x
 expect_rc 1 $rc "pull without the password"
 expect_in "$TMP/err" "cannot create the consumer group l2 on autoassist:l2: NOAUTH" \
