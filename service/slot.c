@@ -39,6 +39,7 @@
 #define COMPOUND_SUFFIX_MIN 3 /* "weg" may end a compound, "st" may not */
 #define COMPOUND_PREFIX_MIN 3 /* so "Spring" is not a street ending in "ring" */
 #define CUE_SCAN_MAX 32     /* tokens of a sentence after a cue */
+#define DATE_CANDIDATES 4   /* dates of one message weighed against each other */
 #define WCACHE 128          /* tokens whose lookups are remembered */
 #define KEY_BUF 1024
 #define KEY_UNITS 64
@@ -63,7 +64,8 @@ struct word {
 	uint32_t abbr_off; /* W_SUFFIX: the abbreviation in the pool */
 	uint16_t abbr_len;
 	int32_t rel_head;  /* first rel pattern starting with this word, or -1 */
-	int32_t cue_head;  /* first cue phrase starting with this word, or -1 */
+	int32_t cue_head;  /* first address cue phrase starting with this word, or -1 */
+	int32_t dcue_head; /* first move-in or move-out cue phrase, or -1 */
 };
 
 enum elem_kind {
@@ -329,6 +331,7 @@ static struct word *word_add(struct slot_vocab *v, const char *s, size_t n)
 		.len = (uint16_t)n,
 		.rel_head = -1,
 		.cue_head = -1,
+		.dcue_head = -1,
 	};
 	if (pool_add(v, s, n, &nw.off) < 0)
 		return NULL;
@@ -704,7 +707,7 @@ static int add_pattern(struct slot_vocab *v, struct pattern **arr, uint32_t *n,
 		struct word *w = word_add(v, first, pt->e[0].len);
 		if (!w)
 			return -1;
-		head = cue ? &w->cue_head : &w->rel_head;
+		head = !cue ? &w->rel_head : pt->kind == CUE_ADDRESS ? &w->cue_head : &w->dcue_head;
 	} else {
 		head = pt->e[0].kind == E_NUM ? &v->rel_num_head : &v->rel_wd_head;
 	}
@@ -2074,22 +2077,22 @@ static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out
 	return fill_address(s, &sp, out);
 }
 
-/* The index after the longest cue phrase of this kind starting at token i
- * (whose word is w), or 0. */
-static uint32_t cue_at(const struct scan *s, uint32_t i, const struct word *w,
-		       enum cue_kind kind)
+/* The index after the longest cue phrase of the chain head (hung on the
+ * word at token i: the word's cue_head or dcue_head) starting at token i,
+ * with its kind in *kind; or 0. */
+static uint32_t cue_at(const struct scan *s, uint32_t i, int32_t head, enum cue_kind *kind)
 {
 	uint32_t best = 0;
-	for (int32_t k = w->cue_head; k >= 0; k = s->v->cues[k].next) {
+	for (int32_t k = head; k >= 0; k = s->v->cues[k].next) {
 		const struct pattern *pt = &s->v->cues[k];
-		if (pt->kind != kind)
-			continue;
 		uint8_t j = 1; /* The chain is hung on the first word. */
 		int num, wd;
 		while (j < pt->n && elem_match(s, &pt->e[j], i + j, &num, &wd))
 			j++;
-		if (j == pt->n && i + j > best)
+		if (j == pt->n && i + j > best) {
 			best = i + j;
+			*kind = (enum cue_kind)pt->kind;
+		}
 	}
 	return best;
 }
@@ -2138,7 +2141,8 @@ static void find_address(const struct scan *s, struct slot_found *out)
 		}
 		const struct word *w = word_at(s, i);
 		if (w && w->cue_head >= 0) {
-			uint32_t j = cue_at(s, i, w, CUE_ADDRESS);
+			enum cue_kind k;
+			uint32_t j = cue_at(s, i, w->cue_head, &k);
 			if (j && cue_address(s, j, out))
 				return;
 		}
@@ -2158,16 +2162,42 @@ static int date_side(const struct scan *s, uint32_t from, uint32_t a)
 		b--;
 	int side = 1;
 	for (uint32_t j = b; j < a; j++) {
-		const struct word *w = tk(s, j)->kind == TOK_WORD ? word_at(s, j) : NULL;
+		const struct word *w = word_at(s, j);
+		enum cue_kind k;
 		uint32_t e;
-		if (!w || w->cue_head < 0)
-			continue;
-		if ((e = cue_at(s, j, w, CUE_MOVE_IN)) && e <= a)
-			side = 2;
-		else if ((e = cue_at(s, j, w, CUE_MOVE_OUT)) && e <= a)
-			side = 0;
+		if (w && w->dcue_head >= 0 && (e = cue_at(s, j, w->dcue_head, &k)) && e <= a) {
+			side = k == CUE_MOVE_IN ? 2 : 0;
+			j = e - 1;
+		}
 	}
 	return side;
+}
+
+/* A date found in the message, for choose_date. */
+struct date_found {
+	struct slot_date d;
+	uint32_t a, e; /* its tokens */
+	bool rel;
+};
+
+/* The date of a message: of those found (in text order), the best by
+ * what announces it (date_side: "move out on 3 March and move in on 5
+ * March" moves in on the 5th), then an absolute over a relative one
+ * ("Guten Morgen, wir ziehen am 1. März um": the move is on the 1st),
+ * then the first. The cues are read only when there is a choice. */
+static const struct date_found *choose_date(const struct scan *s, const struct date_found *f,
+					    uint32_t n)
+{
+	const struct date_found *best = &f[0];
+	int best_score = -1;
+	for (uint32_t k = 0; k < n && n > 1; k++) {
+		int score = 2 * date_side(s, k ? f[k - 1].e : 0, f[k].a) + !f[k].rel;
+		if (score > best_score) {
+			best_score = score;
+			best = &f[k];
+		}
+	}
+	return best;
 }
 
 int slot_extract(const struct slot_vocab *v, const char *text,
@@ -2193,14 +2223,10 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 	if (s.today_ok)
 		s.today_days = slot_date_days(today);
 
-	uint32_t ean_next = 0, date_from = 0;
-	/* Of the dates in a message the one kept is the best by what announces
-	 * it (date_side: "move out on 3 March and move in on 5 March" moves in
-	 * on the 5th), then an absolute over a relative one ("Guten Morgen,
-	 * wir ziehen am 1. März um": the move is on the 1st), then the first. */
-	enum { DATE_BEST = 2 * 2 + 1 };
-	int date_score = -1;
-	for (uint32_t i = 0; i < s.n && !(date_score == DATE_BEST && out->has_meter); i++) {
+	uint32_t ean_next = 0;
+	struct date_found dates[DATE_CANDIDATES];
+	uint32_t ndates = 0;
+	for (uint32_t i = 0; i < s.n && !(ndates == DATE_CANDIDATES && out->has_meter); i++) {
 		if (tk(&s, i)->kind == TOK_PUNCT)
 			continue;
 		uint32_t a, e;
@@ -2215,30 +2241,27 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 			i = e - 1;
 			continue;
 		}
-		struct slot_date d;
-		bool rel;
-		e = date_score < DATE_BEST ? date_at(&s, i, &a, &d, &rel) : 0;
-		if (e && rel && d.y == 0) {
-			i = e - 1; /* a "rel ... = none" phrase: its words are no date */
-			continue;
-		}
+		struct date_found *df = &dates[ndates];
+		e = ndates < DATE_CANDIDATES ? date_at(&s, i, &df->a, &df->d, &df->rel) : 0;
 		if (!e)
 			continue;
-		int score = 2 * date_side(&s, date_from, a) + !rel;
-		date_from = e;
-		if (score > date_score) {
-			date_score = score;
-			out->date = d;
-			out->has_date = true;
-			s.date_i0 = a;
-			s.date_i1 = e;
-			out->date_off = tk(&s, a)->off;
-			out->date_len = tk(&s, e - 1)->off + tk(&s, e - 1)->len - out->date_off;
-		}
+		i = e - 1;
 		/* A number of a date is no part of a meter ID. */
 		if (ean_next < e)
 			ean_next = e;
-		i = e - 1;
+		if (df->rel && df->d.y == 0)
+			continue; /* a "rel ... = none" phrase: its words are no date */
+		df->e = e;
+		ndates++;
+	}
+	if (ndates) {
+		const struct date_found *df = choose_date(&s, dates, ndates);
+		out->date = df->d;
+		out->has_date = true;
+		s.date_i0 = df->a;
+		s.date_i1 = df->e;
+		out->date_off = tk(&s, df->a)->off;
+		out->date_len = tk(&s, df->e - 1)->off + tk(&s, df->e - 1)->len - out->date_off;
 	}
 	find_address(&s, out);
 	return 0;
