@@ -61,27 +61,28 @@ struct engine;
 /* Starts a conversation; lang is a pack language index or -1. */
 void engine_session_init(struct engine_session *s, int lang);
 
-/* The most bytes engine_session_pack writes. */
-#define ENGINE_SESSION_BYTES (24 + sizeof(struct engine_session))
+/* The stored form's head, and the most bytes engine_session_pack writes:
+ * the head, the session, and the names of the intents it holds bits of. */
+#define ENGINE_SESSION_HEAD 16
+#define ENGINE_SESSION_BYTES \
+	(ENGINE_SESSION_HEAD + sizeof(struct engine_session) + 1 + INTENT_MAX * (1 + INTENT_NAME_MAX))
 
-/* Writes s for storage into out (ENGINE_SESSION_BYTES long), stamped with
- * e's languages and intents so that an engine loaded from other files can
- * read it back. Returns the length written. */
+/* Writes s for storage into out (ENGINE_SESSION_BYTES long), its language
+ * by code and its pending and answered intents by name, so that an engine
+ * loaded from other files reads it right. Returns the length written. */
 size_t engine_session_pack(const struct engine *e, const struct engine_session *s,
 			   unsigned char *out);
 
-/* Reads a session engine_session_pack wrote into s, checking it against e:
- * terminated strings, a known language, intents it has. A session written
- * by an engine with other intents or languages keeps its facts, its turns
- * and its language (found by code), and forgets which intents were pending
- * or answered, since their bits cannot be named. Returns false when the
- * bytes are not a stored session (another format or build, cut short). */
+/* Reads a session engine_session_pack wrote, by any engine, into s for
+ * engine e: terminated strings, its language found by code (-1, detected
+ * again, when e has none such), its intents by name (those e lacks are
+ * dropped). Returns false when the bytes are not a stored session
+ * (another format or build, cut short). */
 bool engine_session_unpack(const struct engine *e, const unsigned char *in, size_t len,
 			   struct engine_session *s);
 
 /* Carries s, a session of engine from, over to engine to (reloaded from
- * the files): its language by code and its pending and answered intents by
- * name. What to lacks is dropped. */
+ * the files), as storing it with one and reading it with the other does. */
 void engine_session_move(const struct engine *from, const struct engine *to,
 			 struct engine_session *s);
 

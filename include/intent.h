@@ -13,6 +13,7 @@
 #include "tok.h"
 
 #define INTENT_MAX 16
+#define INTENT_NAME_MAX 48 /* bytes of an intent's name, its NUL included */
 #define INTENT_MAX_LANGS 8
 #define INTENT_MAX_TOPICS 8
 #define INTENT_MAX_NEEDS 4

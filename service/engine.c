@@ -39,9 +39,6 @@ struct engine {
 	struct slot_vocab *slots;
 	struct tmpl_set *tmpl;
 	int default_lang;
-	/* A hash of the language codes and intent names in pack order: what a
-	 * stored session's indexes and bits mean (engine_session_pack). */
-	uint64_t layout;
 	/* Template ids resolved at load, so saying a reply looks nothing up. */
 	int16_t out_key[INTENT_MAX][ENGINE_OUT_COUNT];
 	int16_t ask_key[INTENT_MAX][ASK_COMBOS];
@@ -157,23 +154,6 @@ static int resolve_keys(struct engine *e, char *err, size_t errlen)
 	return 0;
 }
 
-/* FNV-1a over the language codes and the intent names, each ended by a
- * zero byte so "ab","c" differs from "a","bc". */
-static uint64_t layout_of(const struct intent_pack *p)
-{
-	uint64_t h = 1469598103934665603ULL;
-	size_t nl = intent_lang_count(p), ni = intent_count(p);
-	for (size_t i = 0; i < nl + ni; i++) {
-		const char *name = i < nl ? intent_lang_code(p, i) : intent_name(p, i - nl);
-		for (const char *c = name;; c++) {
-			h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-			if (!*c)
-				break;
-		}
-	}
-	return h;
-}
-
 struct engine *engine_load(const char *intents_dir, const char *templates_dir,
 			   const struct engine_opts *opts, char *err, size_t errlen)
 {
@@ -206,7 +186,6 @@ struct engine *engine_load(const char *intents_dir, const char *templates_dir,
 	}
 	if (resolve_keys(e, err, errlen) < 0)
 		goto free_engine;
-	e->layout = layout_of(e->pack);
 	return e;
 free_engine:
 	engine_free(e);
@@ -268,11 +247,23 @@ void engine_session_init(struct engine_session *s, int lang)
 	s->lang_fixed = lang >= 0;
 }
 
-/* The stored form: magic, the session's size, the layout of the engine
- * that wrote it and its language code, then the session's bytes. */
+/* The stored form: the magic, the session's size and its language's
+ * code, the session's bytes, then the intents its pending and answered
+ * bits name: a count, and for each its bit and its name, NUL-ended. The
+ * language and the intents are found again by name, so an engine loaded
+ * from other files reads them right. */
 #define SESSION_MAGIC "AAS2"
-#define SESSION_HEAD 24
 #define SESSION_LANG 8
+_Static_assert(ENGINE_SESSION_HEAD == 8 + SESSION_LANG, "the stored head's size");
+
+/* Zeroes what follows the end of a string in its array, so that nothing
+ * older than it is stored (the turns are overwritten in place). */
+static void scrub(char *str, size_t cap)
+{
+	size_t n = strnlen(str, cap);
+	if (n < cap)
+		memset(str + n, 0, cap - n);
+}
 
 size_t engine_session_pack(const struct engine *e, const struct engine_session *s,
 			   unsigned char *out)
@@ -281,12 +272,37 @@ size_t engine_session_pack(const struct engine *e, const struct engine_session *
 	char lang[SESSION_LANG] = { 0 };
 	if (s->lang >= 0)
 		snprintf(lang, sizeof(lang), "%s", intent_lang_code(e->pack, (size_t)s->lang));
+	/* memcpy, not assignment: the padding, zero in the original, must
+	 * not become whatever the stack held. */
+	struct engine_session c;
+	memcpy(&c, s, sizeof(c));
+	struct engine_facts *f = &c.facts;
+	scrub(f->meter.id, sizeof(f->meter.id));
+	scrub(f->address.text, sizeof(f->address.text));
+	scrub(f->address.street, sizeof(f->address.street));
+	scrub(f->address.postcode, sizeof(f->address.postcode));
+	scrub(f->address.city, sizeof(f->address.city));
+	for (int i = 0; i < ENGINE_TURNS; i++)
+		scrub(c.turns[i].text, sizeof(c.turns[i].text));
 	memcpy(out, SESSION_MAGIC, 4);
 	memcpy(out + 4, &size, 4);
-	memcpy(out + 8, &e->layout, 8);
-	memcpy(out + 16, lang, SESSION_LANG);
-	memcpy(out + SESSION_HEAD, s, sizeof(*s));
-	return SESSION_HEAD + sizeof(*s);
+	memcpy(out + 8, lang, SESSION_LANG);
+	memcpy(out + ENGINE_SESSION_HEAD, &c, sizeof(c));
+	size_t o = ENGINE_SESSION_HEAD + sizeof(c);
+	size_t count_at = o++;
+	out[count_at] = 0;
+	uint32_t bits = s->pending | s->answered;
+	for (size_t i = 0; i < intent_count(e->pack) && i < 32; i++) {
+		if (!(bits & (1u << i)))
+			continue;
+		const char *name = intent_name(e->pack, i);
+		size_t n = strlen(name) + 1;
+		out[o++] = (unsigned char)i;
+		memcpy(out + o, name, n);
+		o += n;
+		out[count_at]++;
+	}
+	return o;
 }
 
 /* Terminates the session's strings, whatever the bytes held. */
@@ -306,54 +322,44 @@ bool engine_session_unpack(const struct engine *e, const unsigned char *in, size
 			   struct engine_session *s)
 {
 	uint32_t size = (uint32_t)sizeof(*s);
-	uint64_t layout;
 	char lang[SESSION_LANG + 1] = { 0 };
-	if (len != SESSION_HEAD + sizeof(*s) || memcmp(in, SESSION_MAGIC, 4) != 0 ||
-	    memcmp(in + 4, &size, 4) != 0)
+	size_t o = ENGINE_SESSION_HEAD + sizeof(*s);
+	if (len <= o || memcmp(in, SESSION_MAGIC, 4) != 0 || memcmp(in + 4, &size, 4) != 0)
 		return false;
-	memcpy(&layout, in + 8, 8);
-	memcpy(lang, in + 16, SESSION_LANG);
-	memcpy(s, in + SESSION_HEAD, sizeof(*s));
+	memcpy(lang, in + 8, SESSION_LANG);
+	memcpy(s, in + ENGINE_SESSION_HEAD, sizeof(*s));
 	terminate_strings(s);
-	if (layout != e->layout) {
-		/* Written with other intents or languages: the language is
-		 * found again by its code, but the intents' bits cannot be
-		 * named, so what was pending or answered is forgotten. */
-		s->lang = (int8_t)(lang[0] ? intent_lang_find(e->pack, lang) : -1);
-		if (s->lang < 0)
-			s->lang_fixed = false;
-		s->pending = s->answered = 0;
+	s->lang = (int8_t)(lang[0] ? intent_lang_find(e->pack, lang) : -1);
+	if (s->lang < 0)
+		s->lang_fixed = false;
+	/* The bits as the intents' names say, in this engine's order. */
+	uint32_t pending = 0, answered = 0;
+	unsigned count = in[o++];
+	for (unsigned k = 0; k < count; k++) {
+		const unsigned char *end;
+		if (o + 1 >= len || !(end = memchr(in + o + 1, '\0', len - o - 1)))
+			return false;
+		unsigned bit = in[o];
+		int j = bit < 32 ? intent_find(e->pack, (const char *)in + o + 1) : -1;
+		if (j >= 0 && s->pending & (1u << bit))
+			pending |= 1u << j;
+		if (j >= 0 && s->answered & (1u << bit))
+			answered |= 1u << j;
+		o = (size_t)(end - in) + 1;
 	}
-	if (s->lang < -1 || s->lang >= (int)intent_lang_count(e->pack))
+	if (o != len)
 		return false;
-	uint32_t known = (uint32_t)((1ull << intent_count(e->pack)) - 1);
-	s->pending &= known;
-	s->answered &= known;
+	s->pending = pending;
+	s->answered = answered;
 	return true;
-}
-
-/* Intent bits of one pack as the same intents' bits in another. */
-static uint32_t move_bits(const struct intent_pack *from, const struct intent_pack *to,
-			  uint32_t bits)
-{
-	uint32_t out = 0;
-	for (size_t i = 0; i < intent_count(from); i++) {
-		int j;
-		if (bits & (1u << i) && (j = intent_find(to, intent_name(from, i))) >= 0)
-			out |= 1u << j;
-	}
-	return out;
 }
 
 void engine_session_move(const struct engine *from, const struct engine *to,
 			 struct engine_session *s)
 {
-	if (s->lang >= 0)
-		s->lang = (int8_t)intent_lang_find(to->pack, intent_lang_code(from->pack, (size_t)s->lang));
-	if (s->lang < 0)
-		s->lang_fixed = false;
-	s->pending = move_bits(from->pack, to->pack, s->pending);
-	s->answered = move_bits(from->pack, to->pack, s->answered);
+	unsigned char buf[ENGINE_SESSION_BYTES];
+	size_t n = engine_session_pack(from, s, buf);
+	engine_session_unpack(to, buf, n, s);
 }
 
 const struct engine_turn *engine_session_turn(const struct engine_session *s,

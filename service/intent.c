@@ -82,7 +82,7 @@ struct intent_pack {
 
 	struct lang langs[INTENT_MAX_LANGS];
 	uint8_t nlangs;
-	char intents[INTENT_MAX][48];
+	char intents[INTENT_MAX][INTENT_NAME_MAX];
 	struct intent_rule rules[INTENT_MAX];
 	uint8_t nintents;
 	char topics[INTENT_MAX_TOPICS][32];

@@ -655,6 +655,22 @@ static void on_signal(int sig)
 		stop_flag = 1;
 }
 
+/* The server's signals, caught before the data is loaded: a reload or a
+ * stop sent while a large registry loads must not end the process with
+ * the default action. A stop then stops the server as soon as it runs; a
+ * reload reads the files again. No SA_RESTART: the signal must interrupt
+ * the loop's poll() so it sees the flag at once. */
+static void catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 /* libwebsockets' own warnings and errors, as JSON lines like ours. */
 static void lws_log(int level, const char *line)
 {
@@ -675,15 +691,6 @@ static int cmd_serve(struct cli *c)
 	 * empties every second (see log.h). */
 	static char logbuf[1 << 16];
 	setvbuf(stderr, logbuf, _IOFBF, sizeof(logbuf));
-	/* No SA_RESTART: the signal must interrupt the loop's poll() so it
-	 * sees the flag at once. */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	c->ws.load = load_data;
 	c->ws.load_arg = c;
 	/* The server owns the engine and registry from here: a reload
@@ -784,6 +791,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "autoassist: wrong arguments for %s\n", cmd);
 		return usage(stderr, EXIT_USAGE);
 	}
+	if (strcmp(cmd, "serve") == 0)
+		catch_signals();
 	int rc = setup(&c);
 	if (rc == EXIT_OK) {
 		if (strcmp(cmd, "eval") == 0) {

@@ -144,6 +144,10 @@ struct ws_server {
 	double spool_since;
 	uint64_t drained_before;
 	unsigned inflight; /* jobs the worker holds */
+	/* Those of them that hold the engine: a message's effects (its plan,
+	 * said when done) and a session load (the language hello asked for,
+	 * an index); session saves carry bytes only. */
+	unsigned engine_jobs;
 };
 
 /* What the loop needs back with a finished job. */
@@ -497,6 +501,7 @@ static int submit(struct conn *c, json_object *id, double t_recv, bool file_look
 	j->owner = ctx;
 	c->inflight = j;
 	s->inflight++;
+	s->engine_jobs++;
 	rw_submit(s->rw, j);
 	return 0;
 }
@@ -744,6 +749,7 @@ static int load_session(struct conn *c, const char *id, int lang)
 	j->owner = ctx;
 	c->inflight = j;
 	s->inflight++;
+	s->engine_jobs++;
 	rw_submit(s->rw, j);
 	return 0;
 }
@@ -839,6 +845,7 @@ static void collect(struct ws_server *s)
 {
 	for (struct rw_job *j; (j = rw_take_done(s->rw));) {
 		s->inflight--;
+		s->engine_jobs -= j->kind != RW_SAVE_SESSION;
 		struct job_ctx *ctx = j->owner;
 		if (ctx && j->kind == RW_LOAD_SESSION) {
 			loaded(s, j, ctx);
@@ -1178,9 +1185,7 @@ static void reload_failed(struct ws_server *s, const char *why)
 }
 
 /* Loader thread: reads the files. The loop sees done at its next turn,
- * which lws_cancel_service (safe from any thread) brings at once. A signal
- * that lands on this thread rather than the loop's still sets its flag,
- * and this wake-up brings the loop to it a few milliseconds late. */
+ * which lws_cancel_service (safe from any thread) brings at once. */
 static void *load_files(void *arg)
 {
 	struct ws_server *s = arg;
@@ -1198,7 +1203,17 @@ static void reload_start(struct ws_server *s)
 	}
 	atomic_store(&s->rl.done, false);
 	s->rl.started = now_s();
-	if (pthread_create(&s->rl.thread, NULL, load_files, s) != 0) {
+	/* The signals belong to the loop thread, whose wait they must end:
+	 * the loader starts with them blocked, as the Redis worker does. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	int started = pthread_create(&s->rl.thread, NULL, load_files, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (started != 0) {
 		reload_failed(s, "cannot start the loader thread");
 		return;
 	}
@@ -1212,8 +1227,9 @@ static void move_session(struct sess *se, void *arg)
 	engine_session_move(e[0], e[1], &se->conv);
 }
 
-/* Loop thread, with no job in flight: the loaded engine and registry take
- * over, and the conversations and counters follow the intents' names. */
+/* Loop thread, with no job in flight that holds the engine: the loaded
+ * engine and registry take over, and the conversations and counters
+ * follow the intents' names. */
 static void swap_data(struct ws_server *s)
 {
 	struct ws_data next = s->rl.data;
@@ -1267,7 +1283,7 @@ static void reload_step(struct ws_server *s, volatile sig_atomic_t *ask)
 		else
 			s->rl.waiting = true;
 	}
-	if (s->rl.waiting && !s->inflight) {
+	if (s->rl.waiting && !s->engine_jobs) {
 		s->rl.waiting = false;
 		swap_data(s);
 		run_batch(s);

@@ -722,19 +722,19 @@ static void test_session_across_packs(void **state)
 	const struct intent_pack *pb = engine_pack(b);
 	assert_int_not_equal(intent_find(a, "payment_method"), intent_find(pb, "payment_method"));
 
-	/* Read back by other intents: the language is found by code, the
-	 * conversation's facts and turns are kept, and which intents were
-	 * pending or answered is forgotten, since their bits named others. */
+	/* Read back by other intents (a reload, a deploy): the language is
+	 * found by code and the intents by name; facts and turns are kept. */
 	assert_true(engine_session_unpack(b, bytes, n, &back));
 	assert_string_equal(intent_lang_code(pb, (size_t)back.lang), "de");
 	assert_true(back.lang_fixed);
-	assert_int_equal(back.pending, 0);
-	assert_int_equal(back.answered, 0);
+	assert_int_equal(back.pending, bit_of(b, "contract_start_date"));
+	assert_true(back.answered & bit_of(b, "pulse_relocation"));
+	assert_false(back.answered & bit_of(b, "payment_method"));
 	assert_int_equal(back.nturns, 4);
 	assert_string_equal(engine_session_turn(&back, 1)->text, "Wann beginnt mein Vertrag?");
 
-	/* Moved over in memory (a reload): the intents follow their names,
-	 * and the pending question is answered by the new engine. */
+	/* Moved over in memory (a reload): the same, and the pending question
+	 * is answered by the new engine. */
 	struct engine_session moved = s;
 	engine_session_move(f->e, b, &moved);
 	assert_int_equal(moved.pending, bit_of(b, "contract_start_date"));
@@ -760,7 +760,18 @@ static void test_session_across_packs(void **state)
 	assert_true(engine_session_unpack(c, bytes, n, &back));
 	assert_int_equal(back.lang, -1);
 	assert_false(back.lang_fixed);
+	assert_int_equal(back.pending, bit_of(c, "contract_start_date"));
 	engine_free(c);
+
+	/* Only the current turns' text is stored: what an older, longer turn
+	 * left behind its end in the array is not. */
+	struct engine_session old;
+	engine_session_init(&old, lang_of(f, "en"));
+	turn(f, &old, "a very long first message about moving house and many other things");
+	for (int i = 0; i < ENGINE_TURNS / 2; i++)
+		turn(f, &old, "hi");
+	n = engine_session_pack(f->e, &old, bytes);
+	assert_null(memmem(bytes, n, "many other things", 17));
 }
 
 /* ---- loading ---- */

@@ -9,8 +9,8 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const {
-  Client, REGISTRY_LINE, dataCopy, healthz, httpGet, metrics, registryFile, sanitizerReports, sleep,
-  startServer, stopClean,
+  Client, REGISTRY_LINE, Server, dataCopy, healthz, httpGet, metrics, registryFile, sanitizerReports,
+  sleep, startServer, stopClean, tmpFile, waitFor,
 } = require('./lib');
 
 const METRIC_FAMILIES = [
@@ -341,5 +341,35 @@ test('SIGHUP reloads intents, templates and the registry file; a conversation go
     'the counts follow the intents\' names');
   assert.equal(m['autoassist_replies_total{intent="contract_start_date"}'], 3);
   await c.close();
+  await stopClean(server);
+});
+
+// Whether process pid has file open now.
+function hasOpen(pid, file) {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try { return fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === file; } catch { return false; }
+    });
+  } catch {
+    return false;
+  }
+}
+
+test('SIGHUP while a large registry loads at start does not kill the server: it comes up, then reloads', async (t) => {
+  const n = 300000;
+  const lines = [];
+  for (let i = 0; i < n; i++) {
+    lines.push(JSON.stringify({ ...REGISTRY_LINE, meter_id: `M${i}`, address: `Storgata ${i % 400 + 1}` }));
+  }
+  const registry = tmpFile('big.jsonl', lines.join('\n') + '\n');
+  const server = new Server(['--registry', registry]);
+  t.after(() => server.kill());
+  const started = server.start();
+  // The file is open only while it is read: the signal lands mid-load.
+  await waitFor(() => server.proc && hasOpen(server.proc.pid, registry), 5000, 'the registry being read');
+  server.proc.kill('SIGHUP');
+  await started;
+  const [ev] = await server.waitLogged('reloaded', 1, 20000);
+  assert.equal(ev.meters, n);
   await stopClean(server);
 });
