@@ -42,9 +42,11 @@ enum mode {
 #define TYPO_WEIGHT 0.8
 #define TYPO_MIN_CHARS 5
 /* How many words before a trigger a negation cue still governs it, and
- * how many after a trigger a post-negation phrase may start. */
+ * how many words may stand between a trigger and a post-negation phrase:
+ * none, since a word there is what the phrase denies ("the inverter
+ * password I don't have" is about an inverter). */
 #define NEG_PRE_WINDOW 3
-#define NEG_POST_WINDOW 2
+#define NEG_POST_WINDOW 0
 /* How many tokens may stand between two triggers of one negated list: the
  * rest of the first item and a comma or list word ("no solar panels, or
  * batteries" is the most). listed_after says which tokens may. */
