@@ -309,6 +309,19 @@ assert langs == ["nb", "sv", "en", "en"], langs
 ' "$TMP/lang.jsonl"
 fi
 
+# ---- common misspellings of trigger words escalate; look-alikes do not ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	printf '%s\n' '{"text": "my invertor is broken"}' '{"text": "our powerwal shows an error"}' \
+		'{"text": "the picture is inverted"}' '{"text": "we won the powerball"}' \
+		'{"text": "The inverter password I dont have"}' |
+		run classify "${TODAY[@]}" --jsonl >"$TMP/typos.jsonl" 2>&1
+	expect_py "misspelt triggers escalate, look-alikes do not" '
+import json, sys
+esc = [json.loads(l)["escalate"] for l in open(sys.argv[1], encoding="utf-8")]
+assert esc == [True, True, False, False, True], esc
+' "$TMP/typos.jsonl"
+fi
+
 # ---- of two dates, the move in (the in/out lines of [dates]) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	printf '%s\n' '{"text": "we move out of the old flat on 3 March and move in on 5 March"}' \
