@@ -872,10 +872,14 @@ static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s
 	}
 	/* After a bare comma, an item the clause goes on from is a sentence
 	 * of its own: "no PV, battery yes", "ikke solceller nå, batteriet er
-	 * ødelagt". A list goes on with a comma or a list word, or ends. */
-	uint32_t after = b->tok_last + 1;
-	if (!(s->tflags[j] & TF_LIST) && after < t->n && t->v[after].kind == TOK_WORD &&
-	    !(s->tflags[after] & TF_LIST))
+	 * ødelagt". A list goes on with a comma or a list word, or ends, also
+	 * after a second word of the item ("battery storage or heat pump") or
+	 * a closing list word ("battery etc."). */
+	uint32_t k = b->tok_last + 1;
+	if (!(s->tflags[j] & TF_LIST) && k < t->n && t->v[k].kind == TOK_WORD &&
+	    !(s->tflags[k] & TF_LIST) &&
+	    !(k + 1 < t->n && ((s->tflags[k + 1] & TF_LIST) ||
+			       (t->v[k + 1].kind == TOK_PUNCT && t->norm[t->v[k + 1].noff] == ','))))
 		return false;
 	return j == last || (words <= 1 && joins(t, s, j));
 }

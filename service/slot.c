@@ -50,7 +50,8 @@ enum word_flag {
 	W_FILLER = 1 << 1,
 	W_NUMBER = 1 << 2,
 	W_SUFFIX = 1 << 3,
-	W_CLOCK = 1 << 4,
+	W_CLOCK = 1 << 4,       /* "at", "kl": before a time */
+	W_CLOCK_AFTER = 1 << 5, /* "pm", "Uhr": after a time */
 };
 
 struct word {
@@ -897,6 +898,8 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_flagged(v, p, W_FILLER, "fillers", err, errlen);
 		if (KW("clock"))
 			return parse_flagged(v, p, W_CLOCK, "clock", err, errlen);
+		if (KW("clock_after"))
+			return parse_flagged(v, p, W_CLOCK_AFTER, "clock_after", err, errlen);
 		if (KW("rel"))
 			return parse_rel(v, p, err, errlen);
 		if (KW("in"))
@@ -905,7 +908,7 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_cue(v, p, CUE_MOVE_OUT, "out", err, errlen);
 		set_err(err, errlen,
 			"[dates] lines start with months, weekdays, numbers, ordinals, fillers, "
-			"clock, rel, in or out, not \"%.*s\".", qlen(kn), kw);
+			"clock, clock_after, rel, in or out, not \"%.*s\".", qlen(kn), kw);
 		return -1;
 	}
 	if (strcmp(section, "address") == 0) {
@@ -1038,6 +1041,13 @@ struct wcache {
 	const struct word *words[WCACHE];
 };
 
+/* A date found in the message. */
+struct date_found {
+	struct slot_date d;
+	uint32_t a, e; /* its tokens [a, e) */
+	bool rel;
+};
+
 struct scan {
 	const struct slot_vocab *v;
 	const char *text;
@@ -1046,8 +1056,11 @@ struct scan {
 	struct slot_date today;
 	int32_t today_days;
 	bool today_ok;
-	/* Token ranges [i0, i1) taken by the date and the meter ID. */
-	uint32_t date_i0, date_i1, meter_i0, meter_i1;
+	/* The dates found, in text order, and the meter ID's tokens [i0, i1):
+	 * none of them is part of an address. */
+	struct date_found dates[DATE_CANDIDATES];
+	uint32_t ndates;
+	uint32_t meter_i0, meter_i1;
 	struct wcache *wc;
 };
 
@@ -1102,7 +1115,10 @@ static inline const struct word *word_at(const struct scan *s, uint32_t i)
 
 static bool used(const struct scan *s, uint32_t i)
 {
-	return (i >= s->date_i0 && i < s->date_i1) || (i >= s->meter_i0 && i < s->meter_i1);
+	for (uint32_t k = 0; k < s->ndates; k++)
+		if (i >= s->dates[k].a && i < s->dates[k].e)
+			return true;
+	return i >= s->meter_i0 && i < s->meter_i1;
 }
 
 /* Makes a date from what the customer wrote; y is 0 when no year was
@@ -1151,8 +1167,10 @@ static bool filler_word(const struct scan *s, uint32_t i)
 	return w && (w->flags & W_FILLER);
 }
 
-/* Whether a clock word stands right before token i ("at", "kl.") or right
- * after it ("pm", "Uhr"): then "9.05" is a time. */
+/* Whether a clock word stands right before token i ("at", "kl.") or one
+ * of those that follow a time right after it ("pm", "Uhr"): then "9.05"
+ * is a time. The two are kept apart because the vocabulary is shared by
+ * the languages: English "am" after a time is German "am" before a date. */
 static bool clock_around(const struct scan *s, uint32_t i)
 {
 	uint32_t b = i > 0 && is_punct(s, i - 1, '.') ? i - 1 : i;
@@ -1161,7 +1179,7 @@ static bool clock_around(const struct scan *s, uint32_t i)
 	    (w->flags & W_CLOCK))
 		return true;
 	return i + 1 < s->n && tk(s, i + 1)->kind == TOK_WORD && (w = word_at(s, i + 1)) &&
-	       (w->flags & W_CLOCK);
+	       (w->flags & W_CLOCK_AFTER);
 }
 
 /* Reads a day at token i: "1", "1." (when dot), "1st", "1e", "1:a", or a
@@ -1566,14 +1584,31 @@ static uint32_t ean_at(const struct scan *s, uint32_t i, uint32_t *a, uint32_t *
 		       char *id)
 {
 	uint32_t at[EAN_RUN_MAX], len[EAN_RUN_MAX];
-	uint32_t nrun = 0;
+	uint32_t nrun = 0, digits = 0;
+	/* A run is joined by spaces or by hyphens, not both: "2026-12-01
+	 * 7070..." is a date and an ID, and "0171-1234567 0171-7654321" two
+	 * phone numbers, not an ID of their digits. */
+	int joint = 0; /* 1 spaces, 2 hyphens */
 	for (uint32_t j = i; nrun < EAN_RUN_MAX && digits_tok(s, j);) {
 		at[nrun] = j;
 		len[nrun++] = tk(s, j)->nlen;
-		j += is_punct(s, j + 1, '-') && glued(s, j + 1) && glued(s, j + 2) &&
-		     digits_tok(s, j + 2) ? 2 : 1;
+		digits += tk(s, j)->nlen;
+		bool hyphen = is_punct(s, j + 1, '-') && glued(s, j + 1) && glued(s, j + 2) &&
+			      digits_tok(s, j + 2);
+		if (hyphen && joint != 1) {
+			joint = 2;
+			j += 2;
+		} else if (!hyphen && joint != 2 && digits_tok(s, j + 1)) {
+			joint = 1;
+			j++;
+		} else {
+			break;
+		}
 	}
 	*run_end = nrun ? at[nrun - 1] + 1 : i + 1;
+	/* Hyphens join the groups of one ID, all of it and nothing more. */
+	if (joint == 2 && digits != EAN_DIGITS)
+		return 0;
 	bool have = false;
 	uint32_t fa = 0, fb = 0;
 	for (uint32_t x = 0; x < nrun; x++) {
@@ -2157,8 +2192,11 @@ static void find_address(const struct scan *s, struct slot_found *out)
  * Februar"), 1 neither. The cue nearest the date speaks for it. */
 static int date_side(const struct scan *s, uint32_t from, uint32_t a)
 {
+	/* Back to the sentence's start. A dot before a number ends no
+	 * sentence: "Einzug in die Goethestr. 5 am 1. März". */
 	uint32_t b = a;
-	while (b > from && !(tk(s, b - 1)->kind == TOK_PUNCT && strchr(".!?;", nt(s, b - 1)[0])))
+	while (b > from && !(tk(s, b - 1)->kind == TOK_PUNCT && strchr(".!?;", nt(s, b - 1)[0]) &&
+			     !(nt(s, b - 1)[0] == '.' && b < s->n && tk(s, b)->kind == TOK_NUM)))
 		b--;
 	int side = 1;
 	for (uint32_t j = b; j < a; j++) {
@@ -2173,29 +2211,31 @@ static int date_side(const struct scan *s, uint32_t from, uint32_t a)
 	return side;
 }
 
-/* A date found in the message, for choose_date. */
-struct date_found {
-	struct slot_date d;
-	uint32_t a, e; /* its tokens */
-	bool rel;
-};
-
-/* The date of a message: of those found (in text order), the best by
- * what announces it (date_side: "move out on 3 March and move in on 5
- * March" moves in on the 5th), then an absolute over a relative one
- * ("Guten Morgen, wir ziehen am 1. März um": the move is on the 1st),
- * then the first. The cues are read only when there is a choice. */
-static const struct date_found *choose_date(const struct scan *s, const struct date_found *f,
-					    uint32_t n)
+/* The date of a message, of those found (in text order): the first
+ * absolute one, else the first; but when the words before the dates say
+ * one is the move in and another the move out (date_side: "move out on 3
+ * March and move in on 5 March", "Auszug am 28. Februar, Einzug am 1.
+ * März"), the same among those announced as the move in. A cue alone does
+ * not lift a date over another: "leaving Oslo on 1 March, call me
+ * tomorrow" still moves on the 1st. The cues are read only when there is
+ * a choice. */
+static const struct date_found *choose_date(const struct scan *s)
 {
-	const struct date_found *best = &f[0];
-	int best_score = -1;
+	const struct date_found *f = s->dates;
+	uint32_t n = s->ndates;
+	int side[DATE_CANDIDATES];
+	bool in = false, out = false;
 	for (uint32_t k = 0; k < n && n > 1; k++) {
-		int score = 2 * date_side(s, k ? f[k - 1].e : 0, f[k].a) + !f[k].rel;
-		if (score > best_score) {
-			best_score = score;
+		side[k] = date_side(s, k ? f[k - 1].e : 0, f[k].a);
+		in |= side[k] == 2;
+		out |= side[k] == 0;
+	}
+	const struct date_found *best = NULL;
+	for (uint32_t k = 0; k < n; k++) {
+		if (in && out && side[k] != 2)
+			continue;
+		if (!best || (best->rel && !f[k].rel))
 			best = &f[k];
-		}
 	}
 	return best;
 }
@@ -2224,9 +2264,7 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		s.today_days = slot_date_days(today);
 
 	uint32_t ean_next = 0;
-	struct date_found dates[DATE_CANDIDATES];
-	uint32_t ndates = 0;
-	for (uint32_t i = 0; i < s.n && !(ndates == DATE_CANDIDATES && out->has_meter); i++) {
+	for (uint32_t i = 0; i < s.n && !(s.ndates == DATE_CANDIDATES && out->has_meter); i++) {
 		if (tk(&s, i)->kind == TOK_PUNCT)
 			continue;
 		uint32_t a, e;
@@ -2241,8 +2279,8 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 			i = e - 1;
 			continue;
 		}
-		struct date_found *df = &dates[ndates];
-		e = ndates < DATE_CANDIDATES ? date_at(&s, i, &df->a, &df->d, &df->rel) : 0;
+		struct date_found *df = &s.dates[s.ndates];
+		e = s.ndates < DATE_CANDIDATES ? date_at(&s, i, &df->a, &df->d, &df->rel) : 0;
 		if (!e)
 			continue;
 		i = e - 1;
@@ -2252,14 +2290,12 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		if (df->rel && df->d.y == 0)
 			continue; /* a "rel ... = none" phrase: its words are no date */
 		df->e = e;
-		ndates++;
+		s.ndates++;
 	}
-	if (ndates) {
-		const struct date_found *df = choose_date(&s, dates, ndates);
+	if (s.ndates) {
+		const struct date_found *df = choose_date(&s);
 		out->date = df->d;
 		out->has_date = true;
-		s.date_i0 = df->a;
-		s.date_i1 = df->e;
 		out->date_off = tk(&s, df->a)->off;
 		out->date_len = tk(&s, df->e - 1)->off + tk(&s, df->e - 1)->len - out->date_off;
 	}
