@@ -1595,10 +1595,17 @@ static uint32_t ean_at(const struct scan *s, uint32_t i, uint32_t *a, uint32_t *
 		digits += tk(s, j)->nlen;
 		bool hyphen = is_punct(s, j + 1, '-') && glued(s, j + 1) && glued(s, j + 2) &&
 			      digits_tok(s, j + 2);
-		if (hyphen && joint != 1) {
+		if (hyphen && joint == 1) {
+			/* "0155 7070-5750-...": the hyphenated run is a run of
+			 * its own, from this group on. */
+			nrun--;
+			digits -= tk(s, j)->nlen;
+			break;
+		}
+		if (hyphen) {
 			joint = 2;
 			j += 2;
-		} else if (!hyphen && joint != 2 && digits_tok(s, j + 1)) {
+		} else if (joint != 2 && digits_tok(s, j + 1)) {
 			joint = 1;
 			j++;
 		} else {
