@@ -68,6 +68,13 @@ void l2_registry_lookup(redisContext *rc, const struct engine *e,
 /* Stores one registry record (and its address index). Returns 0 or -1. */
 int l2_registry_put(redisContext *rc, const struct engine *e, const struct engine_record *r);
 
+/* Removes from the registry in Redis every meter keep(meter_id, arg)
+ * says false of: its record and its place in its street address's list
+ * (e must key addresses as the loading did). Returns 0 with the count in
+ * *removed, or -1 on a Redis error (those removed so far stay removed). */
+int l2_registry_prune(redisContext *rc, const struct engine *e,
+		      bool (*keep)(const char *meter_id, void *arg), void *arg, size_t *removed);
+
 /* Reads one record by meter ID: 1 found, 0 not found, -1 Redis error,
  * with Redis' error reply (NOAUTH, WRONGTYPE, ...) in why when it sent one
  * and why is not NULL; "" otherwise. */

@@ -30,6 +30,9 @@ size_t reg_file_count(const struct reg_file *r);
  * into Redis (autoassist registry load). */
 const struct engine_record *reg_file_at(const struct reg_file *r, size_t i);
 
+/* True when the file lists the meter. */
+bool reg_file_has(const struct reg_file *r, const char *meter_id);
+
 /* Carries out the plan's lookup: fills res->registry and res->record with
  * the record of the meter ID, or with what engine_street makes of the
  * records at the address (in file order, keyed as engine_address_matches

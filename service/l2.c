@@ -442,6 +442,67 @@ int l2_registry_put(redisContext *rc, const struct engine *e, const struct engin
 	return ok ? 0 : -1;
 }
 
+/* Removes one meter: its record, and its place in its street address's
+ * list. */
+static int registry_del(redisContext *rc, const struct engine *e, const char *meter_id)
+{
+	char key[128], akey[SLOT_ADDR_MAX * 2 + 64];
+	snprintf(key, sizeof(key), REG_METER "%s", meter_id);
+	const char *hargv[] = { "HGET", key, "address" };
+	redisReply *rep = redisCommandArgv(rc, 3, hargv, NULL);
+	if (!rep || rep->type == REDIS_REPLY_ERROR) {
+		freeReplyObject(rep);
+		return -1;
+	}
+	bool listed = rep->type == REDIS_REPLY_STRING &&
+		      address_key(e, rep->str, akey, sizeof(akey)) == 0;
+	freeReplyObject(rep);
+	if (listed) {
+		const char *largv[] = { "LREM", akey, "0", meter_id };
+		rep = redisCommandArgv(rc, 4, largv, NULL);
+		bool ok = rep && rep->type == REDIS_REPLY_INTEGER;
+		freeReplyObject(rep);
+		if (!ok)
+			return -1;
+	}
+	const char *dargv[] = { "DEL", key };
+	rep = redisCommandArgv(rc, 2, dargv, NULL);
+	bool ok = rep && rep->type == REDIS_REPLY_INTEGER;
+	freeReplyObject(rep);
+	return ok ? 0 : -1;
+}
+
+int l2_registry_prune(redisContext *rc, const struct engine *e,
+		      bool (*keep)(const char *meter_id, void *arg), void *arg, size_t *removed)
+{
+	char cursor[32] = "0";
+	*removed = 0;
+	do {
+		const char *argv[] = { "SCAN", cursor, "MATCH", REG_METER "*", "COUNT", "1000" };
+		redisReply *r = redisCommandArgv(rc, 6, argv, NULL);
+		if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING ||
+		    r->element[1]->type != REDIS_REPLY_ARRAY) {
+			freeReplyObject(r);
+			return -1;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		const redisReply *keys = r->element[1];
+		for (size_t k = 0; k < keys->elements; k++) {
+			const char *id = keys->element[k]->str + strlen(REG_METER);
+			if (keep(id, arg))
+				continue;
+			if (registry_del(rc, e, id) < 0) {
+				freeReplyObject(r);
+				return -1;
+			}
+			(*removed)++;
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0") != 0);
+	return 0;
+}
+
 int l2_link_profile(redisContext *rc, const char *session_id, const struct engine_facts *f)
 {
 	char key[128], when[32];

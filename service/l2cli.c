@@ -60,6 +60,7 @@ enum {
 	OPT_JSON = 1 << 3,
 	OPT_IDLE = 1 << 4,
 	OPT_MAXDEL = 1 << 5,
+	OPT_REPLACE = 1 << 6,
 };
 
 struct ctx {
@@ -69,7 +70,7 @@ struct ctx {
 	char dead[STREAM_MAX + sizeof(DEAD_SUFFIX)];
 	double timeout;               /* seconds the socket waits for a reply */
 	long max_deliveries, count, block_ms, idle_ms;
-	bool json;
+	bool json, replace;
 	const char *consumer;
 	char **args;
 	int nargs;
@@ -813,6 +814,11 @@ free_replies:
 
 /* ---- registry commands ---- */
 
+static bool listed(const char *meter_id, void *reg)
+{
+	return reg_file_has(reg, meter_id);
+}
+
 static int cmd_registry_load(struct ctx *c)
 {
 	char err[512];
@@ -843,6 +849,14 @@ static int cmd_registry_load(struct ctx *c)
 		}
 	}
 	printf("loaded %zu record%s from %s\n", n, n == 1 ? "" : "s", c->args[0]);
+	if (c->replace) {
+		size_t removed;
+		if (l2_registry_prune(c->rc, c->env->engine, listed, reg, &removed) < 0) {
+			rc = fail_reply(c, "removing the meters the file leaves out", NULL);
+			goto free_reg;
+		}
+		printf("removed %zu meter%s the file leaves out\n", removed, removed == 1 ? "" : "s");
+	}
 	rc = L2CLI_OK;
 free_reg:
 	reg_file_free(reg);
@@ -977,12 +991,13 @@ static const struct cmd cmds[] = {
 	  "consumers), each consumer (pending, idle), and the dead letters' length.\n"
 	  "\n"
 	  "  --json                 one JSON object\n" },
-	{ "registry", "load", 0, 0, 1, 1, cmd_registry_load,
-	  "usage: autoassist registry load FILE.jsonl\n"
+	{ "registry", "load", OPT_REPLACE, 0, 1, 1, cmd_registry_load,
+	  "usage: autoassist registry load FILE.jsonl [--replace]\n"
 	  "\n"
 	  "Copies a grid registry file (JSON Lines, see autoassist --registry) into\n"
 	  "Redis, with the address index. The file is checked whole first.\n"
-	  "\n" },
+	  "\n"
+	  "  --replace              then remove the meters the file leaves out\n" },
 	{ "registry", "get", OPT_JSON, 0, 1, 1, cmd_registry_get,
 	  "usage: autoassist registry get METER_ID [--json]\n"
 	  "\n"
@@ -1000,8 +1015,9 @@ void l2cli_usage(FILE *out)
 	      "  l2 claim --consumer NAME --idle MS [--count N] [--json]\n"
 	      "                         take over the tickets of a technician who vanished\n"
 	      "  l2 stats [--json]      queue length, group, consumers, dead letters\n"
-	      "  registry load FILE.jsonl\n"
-	      "                         copy a grid registry file into Redis\n"
+	      "  registry load FILE.jsonl [--replace]\n"
+	      "                         copy a grid registry file into Redis (--replace: and\n"
+	      "                         remove the meters it leaves out)\n"
 	      "  registry get METER_ID [--json]\n"
 	      "                         show one registry record\n"
 	      "                         (each: --redis URL, --stream NAME, --help)\n",
@@ -1026,6 +1042,7 @@ static const struct {
 	{ { "json", no_argument, NULL, 'j' }, OPT_JSON },
 	{ { "idle", required_argument, NULL, 'i' }, OPT_IDLE },
 	{ { "max-deliveries", required_argument, NULL, 'm' }, OPT_MAXDEL },
+	{ { "replace", no_argument, NULL, 'x' }, OPT_REPLACE },
 	{ { "redis", required_argument, NULL, 'r' }, 0 },
 	{ { "stream", required_argument, NULL, 's' }, 0 },
 	{ { "help", no_argument, NULL, 'h' }, 0 },
@@ -1060,6 +1077,7 @@ static int parse_opts(struct ctx *c, const struct cmd *cmd, int argc, char **arg
 			bad = parse_long(optarg, 0, 86400000, &c->block_ms) ? NULL : "0 to 86400000";
 			break;
 		case 'j': c->json = true; break;
+		case 'x': c->replace = true; break;
 		case 'i':
 			bad = parse_long(optarg, 0, 315360000000L, &c->idle_ms)
 				? NULL : "milliseconds, 0 or more";

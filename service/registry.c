@@ -224,6 +224,12 @@ const struct engine_record *reg_file_at(const struct reg_file *r, size_t i)
 	return r && i < r->n ? &r->recs[i] : NULL;
 }
 
+bool reg_file_has(const struct reg_file *r, const char *meter_id)
+{
+	size_t i = lower_bound(r->by_meter, r->n, meter_id);
+	return i < r->n && strcmp(r->by_meter[i].key, meter_id) == 0;
+}
+
 void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 		     const struct engine_plan *plan, struct engine_results *res)
 {

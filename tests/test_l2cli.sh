@@ -307,6 +307,30 @@ assert o == {"meter_id": "735999000000123453", "address": "Drottninggatan 5",
 aa registry get 999999999999999999
 expect_rc 1 $rc "registry get of an unknown meter"
 expect_in "$TMP/err" "no record for meter 999999999999999999" "registry get says it is not found"
+# --replace: the meters the new file leaves out are removed, with their
+# place in the address index; the others stay, and loading without it
+# removes nothing.
+grep -v '^$' "$FIX/registry.jsonl" | head -n 4 >"$TMP/fewer.jsonl"
+GONE=$(grep -v '^$' "$FIX/registry.jsonl" | tail -n 1 |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["meter_id"])')
+aa registry load "$TMP/fewer.jsonl"
+expect_in "$TMP/out" "loaded 4 records" "registry load of fewer records"
+expect_eq 1 "$(rcli EXISTS "autoassist:registry:meter:$GONE")" "without --replace nothing is removed"
+aa registry load "$TMP/fewer.jsonl" --replace
+expect_rc 0 $rc "registry load --replace"
+expect_in "$TMP/out" "removed 2 meters the file leaves out" "registry load --replace counts the removed"
+expect_eq 0 "$(rcli EXISTS "autoassist:registry:meter:$GONE")" "a meter left out is gone"
+expect_eq 4 "$(rcli --scan --pattern 'autoassist:registry:meter:*' | wc -l)" "the others stay"
+if rcli --scan --pattern 'autoassist:registry:addr:*' | while read -r k; do rcli LRANGE "$k" 0 -1; done |
+	grep -qx "$GONE"; then
+	fail "a removed meter is still in the address index"
+else
+	pass
+fi
+aa registry get "$GONE"
+expect_rc 1 $rc "registry get of a removed meter"
+aa registry load "$FIX/registry.jsonl"
+expect_in "$TMP/out" "loaded 6 records" "the full registry again"
 printf '%s\n' '{"meter_id": "1", "address": "A 1", "supply_start": "2027-01-01"}' \
 	'{"meter_id": "2", "address": "B 2", "supply_start": "next week"}' >"$TMP/bad.jsonl"
 aa registry load "$TMP/bad.jsonl"
