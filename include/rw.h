@@ -13,6 +13,7 @@
 #define AUTOASSIST_RW_H
 
 #include <json-c/json.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,6 +76,11 @@ void rw_submit(struct rw *w, struct rw_job *job);
  * frees it with rw_job_free. A wake-up asks for every job done by then:
  * call it until it returns NULL. */
 struct rw_job *rw_take_done(struct rw *w);
+
+/* Starts one of the server's helper threads (the Redis worker, a reload's
+ * loader) running fn(arg), with the signals the loop thread waits for
+ * blocked in it. Returns 0 or a negated errno value. */
+int rw_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Creates a job with copies of plan (and the text it refers to), which
  * engine e decided. Returns NULL when memory is short. */

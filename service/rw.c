@@ -73,6 +73,21 @@ static void set_redis(struct rw *w, bool ok)
 		atomic_fetch_add(&w->outages, 1);
 }
 
+int rw_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	/* SIGTERM, SIGINT and SIGHUP belong to the loop thread, whose poll()
+	 * they must interrupt: the thread starts with them blocked. */
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	int rc = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc ? -rc : 0;
+}
+
 struct rw_job *rw_job_new(const struct engine *e, const struct engine_plan *plan)
 {
 	struct rw_job *j = calloc(1, sizeof(*j));
@@ -480,17 +495,7 @@ struct rw *rw_new(const struct rw_config *cfg, void (*wake)(void *), void *arg,
 	atomic_init(&w->drained, 0);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	/* SIGTERM, SIGINT and SIGHUP belong to the loop thread, whose poll()
-	 * they must interrupt: the worker starts with them blocked. */
-	sigset_t block, old;
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	int started = pthread_create(&w->thread, NULL, worker, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (started != 0) {
+	if (rw_thread_start(&w->thread, worker, w) != 0) {
 		snprintf(err, errlen, "cannot start the Redis worker thread");
 		goto destroy_sync;
 	}

@@ -1203,17 +1203,7 @@ static void reload_start(struct ws_server *s)
 	}
 	atomic_store(&s->rl.done, false);
 	s->rl.started = now_s();
-	/* The signals belong to the loop thread, whose wait they must end:
-	 * the loader starts with them blocked, as the Redis worker does. */
-	sigset_t block, old;
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
-	int started = pthread_create(&s->rl.thread, NULL, load_files, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (started != 0) {
+	if (rw_thread_start(&s->rl.thread, load_files, s) < 0) {
 		reload_failed(s, "cannot start the loader thread");
 		return;
 	}
