@@ -1,7 +1,8 @@
 'use strict';
 // What operators see: /healthz, /metrics counting exactly what the test
-// did, JSON log lines without the customer's text (unless --log-text), and
-// SIGTERM with clients connected.
+// did, JSON log lines without the customer's text (unless --log-text),
+// SIGTERM with clients connected, and SIGHUP reloading the data files
+// mid-conversation, with a broken file, and while they load at start.
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');

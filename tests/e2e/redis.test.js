@@ -10,9 +10,10 @@
 // exactly once, in order, /healthz); kill -9 of the service with Redis up
 // and down; kill -9 of a technician's `l2 pull`; Redis protocol inside a
 // message; registry match / mismatch / unknown / bad check digit / Redis
-// down / profile link; the spool's idempotent drain; Redis refusing writes
-// (OOM); a customer leaving while the ticket is written; SIGTERM while
-// Redis hangs; TCP URLs and --stream.
+// down / profile link; the spool's idempotent drain, and a message sent
+// again on a later day; Redis refusing writes (OOM); a customer leaving
+// while the ticket is written; SIGTERM while Redis hangs; SIGHUP while a
+// ticket waits for Redis; TCP URLs and --stream.
 //
 // Three tests fail against the server as it is (server bugs, left failing
 // on purpose): the torn spool line, the profile link reply, and SIGTERM
