@@ -36,18 +36,15 @@ int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whyl
 
 /* Adds ticket (the object report_ticket_json builds) to stream, once: a
  * ticket whose ticket_id was added before, on any date, is not added
- * again. Writes the reference of the ticket in the stream into id: its own
- * ticket_id, or the first copy's when it was there before (a stream entry
- * id for a copy an older build added). Returns 0; -1 when Redis did not take it for
- * now (connection lost, timeout, out of memory, read-only: rc must be
- * reconnected when rc->err is set); -2 when it never will (no ticket_id,
- * an error of the ticket's own). */
-int l2_add(redisContext *rc, const char *stream, json_object *ticket, char *id, size_t idlen);
-
-/* l2_add in two halves, for pipelining: l2_add_send queues the command in
+ * again. In two halves, for pipelining: l2_add_send queues the command in
  * rc's output buffer (0; -2 when the ticket has no ticket_id; -1 when
  * memory is short), and l2_add_result says what its reply r (NULL: none
- * came) means, returning as l2_add does. */
+ * came) means: 0 with the reference of the ticket in the stream in id (its
+ * own ticket_id, or the first copy's when it was there before; a stream
+ * entry id for a copy an older build added); -1 when Redis did not take it
+ * for now (connection lost, timeout, out of memory, read-only: rc must be
+ * reconnected when rc->err is set); -2 when it never will (an error of the
+ * ticket's own). */
 int l2_add_send(redisContext *rc, const char *stream, json_object *ticket);
 int l2_add_result(const redisReply *r, char *id, size_t idlen);
 
@@ -69,9 +66,11 @@ void l2_registry_lookup(redisContext *rc, const struct engine *e,
 int l2_registry_put(redisContext *rc, const struct engine *e, const struct engine_record *r);
 
 /* Removes from the registry in Redis every meter keep(meter_id, arg)
- * says false of: its record and its place in its street address's list
- * (e must key addresses as the loading did). Returns 0 with the count in
- * *removed, or -1 on a Redis error (those removed so far stay removed). */
+ * says false of: its record and its place in its street address's list,
+ * keyed by e's street words. A list an earlier load keyed by other street
+ * words keeps the meter's ID, which lookups skip once its record is gone.
+ * Returns 0 with the count in *removed, or -1 on a Redis error (those
+ * removed so far stay removed). */
 int l2_registry_prune(redisContext *rc, const struct engine *e,
 		      bool (*keep)(const char *meter_id, void *arg), void *arg, size_t *removed);
 
@@ -120,8 +119,8 @@ int l2_spool_sync(struct l2_spool *s);
 /* True when tickets wait in the spool. */
 bool l2_spool_pending(const struct l2_spool *s);
 
-/* Moves the spooled tickets to stream in order and each once (l2_add is
- * idempotent, so a crash mid-way resends nothing twice), 64 to a
+/* Moves the spooled tickets to stream in order and each once (adding a
+ * ticket is idempotent, so a crash mid-way resends nothing twice), 64 to a
  * transaction, reading at most about max lines per call and starting the
  * next call where this one stopped. One that Redis refuses for good is set
  * aside in <spool>.rejected. Sets *moved to how many Redis took, failure

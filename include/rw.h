@@ -23,8 +23,8 @@
 
 enum rw_kind {
 	RW_EFFECTS,       /* a message's registry lookup and ticket */
-	RW_SAVE_SESSION,  /* store conv under session_id */
-	RW_LOAD_SESSION,  /* read conv of session_id */
+	RW_SAVE_SESSION,  /* store session (packed) under session_id */
+	RW_LOAD_SESSION,  /* read the session of session_id */
 };
 
 struct rw_job {
@@ -55,8 +55,9 @@ struct rw_config {
 
 struct rw;
 
-/* Opens the spool and starts the worker thread. wake(arg) is called on the worker thread when a job is done. Returns
- * NULL with a sentence in err. */
+/* Opens the spool and starts the worker thread. wake(arg) is called on
+ * the worker thread when a job is done. Returns NULL with a sentence in
+ * err. */
 struct rw *rw_new(const struct rw_config *cfg, void (*wake)(void *), void *arg,
 		  char *err, size_t errlen);
 
@@ -79,7 +80,9 @@ struct rw_job *rw_take_done(struct rw *w);
 
 /* Starts one of the server's helper threads (the Redis worker, a reload's
  * loader) running fn(arg), with the signals the loop thread waits for
- * blocked in it. Returns 0 or a negated errno value. */
+ * blocked in it. It lives here, with the thread it was first written for,
+ * rather than in a module of its own for one function. Returns 0 or a
+ * negated errno value. */
 int rw_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Creates a job with copies of plan (and the text it refers to), which

@@ -256,6 +256,19 @@ void engine_session_init(struct engine_session *s, int lang)
 #define SESSION_LANG 8
 _Static_assert(ENGINE_SESSION_HEAD == 8 + SESSION_LANG, "the stored head's size");
 
+/* Calls fn on each text array of the session, with its size. */
+static void each_text(struct engine_session *s, void (*fn)(char *str, size_t cap))
+{
+	struct engine_facts *f = &s->facts;
+	fn(f->meter.id, sizeof(f->meter.id));
+	fn(f->address.text, sizeof(f->address.text));
+	fn(f->address.street, sizeof(f->address.street));
+	fn(f->address.postcode, sizeof(f->address.postcode));
+	fn(f->address.city, sizeof(f->address.city));
+	for (int i = 0; i < ENGINE_TURNS; i++)
+		fn(s->turns[i].text, sizeof(s->turns[i].text));
+}
+
 /* Zeroes what follows the end of a string in its array, so that nothing
  * older than it is stored (the turns are overwritten in place). */
 static void scrub(char *str, size_t cap)
@@ -263,6 +276,12 @@ static void scrub(char *str, size_t cap)
 	size_t n = strnlen(str, cap);
 	if (n < cap)
 		memset(str + n, 0, cap - n);
+}
+
+/* Ends a string in its array, whatever the stored bytes held. */
+static void terminate(char *str, size_t cap)
+{
+	str[cap - 1] = '\0';
 }
 
 size_t engine_session_pack(const struct engine *e, const struct engine_session *s,
@@ -276,14 +295,7 @@ size_t engine_session_pack(const struct engine *e, const struct engine_session *
 	 * not become whatever the stack held. */
 	struct engine_session c;
 	memcpy(&c, s, sizeof(c));
-	struct engine_facts *f = &c.facts;
-	scrub(f->meter.id, sizeof(f->meter.id));
-	scrub(f->address.text, sizeof(f->address.text));
-	scrub(f->address.street, sizeof(f->address.street));
-	scrub(f->address.postcode, sizeof(f->address.postcode));
-	scrub(f->address.city, sizeof(f->address.city));
-	for (int i = 0; i < ENGINE_TURNS; i++)
-		scrub(c.turns[i].text, sizeof(c.turns[i].text));
+	each_text(&c, scrub);
 	memcpy(out, SESSION_MAGIC, 4);
 	memcpy(out + 4, &size, 4);
 	memcpy(out + 8, lang, SESSION_LANG);
@@ -305,19 +317,6 @@ size_t engine_session_pack(const struct engine *e, const struct engine_session *
 	return o;
 }
 
-/* Terminates the session's strings, whatever the bytes held. */
-static void terminate_strings(struct engine_session *s)
-{
-	struct engine_facts *f = &s->facts;
-	f->meter.id[sizeof(f->meter.id) - 1] = '\0';
-	f->address.text[sizeof(f->address.text) - 1] = '\0';
-	f->address.street[sizeof(f->address.street) - 1] = '\0';
-	f->address.postcode[sizeof(f->address.postcode) - 1] = '\0';
-	f->address.city[sizeof(f->address.city) - 1] = '\0';
-	for (int i = 0; i < ENGINE_TURNS; i++)
-		s->turns[i].text[sizeof(s->turns[i].text) - 1] = '\0';
-}
-
 bool engine_session_unpack(const struct engine *e, const unsigned char *in, size_t len,
 			   struct engine_session *s)
 {
@@ -328,7 +327,7 @@ bool engine_session_unpack(const struct engine *e, const unsigned char *in, size
 		return false;
 	memcpy(lang, in + 8, SESSION_LANG);
 	memcpy(s, in + ENGINE_SESSION_HEAD, sizeof(*s));
-	terminate_strings(s);
+	each_text(s, terminate);
 	s->lang = (int8_t)(lang[0] ? intent_lang_find(e->pack, lang) : -1);
 	if (s->lang < 0)
 		s->lang_fixed = false;

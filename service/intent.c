@@ -41,12 +41,8 @@ enum mode {
  * evidence than the keyword itself. */
 #define TYPO_WEIGHT 0.8
 #define TYPO_MIN_CHARS 5
-/* How many words before a trigger a negation cue still governs it, and
- * how many words may stand between a trigger and a post-negation phrase:
- * none, since a word there is what the phrase denies ("the inverter
- * password I don't have" is about an inverter). */
+/* How many words before a trigger a negation cue still governs it. */
 #define NEG_PRE_WINDOW 3
-#define NEG_POST_WINDOW 0
 /* How many tokens may stand between two triggers of one negated list: the
  * rest of the first item and a comma or list word ("no solar panels, or
  * batteries" is the most). listed_after says which tokens may. */
@@ -822,16 +818,12 @@ static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 			return true;
 		words++;
 	}
-	for (uint32_t k = 0; k < s->nposts; k++) {
-		uint32_t st = s->posts[k].first;
-		if (st <= tr->tok_last || st > tr->tok_last + 1u + NEG_POST_WINDOW)
-			continue;
-		bool clean = true;
-		for (uint32_t i = tr->tok_last + 1; i < st; i++)
-			clean &= !is_clause_break(t, s, i);
-		if (clean)
+	/* A post-negation follows the trigger at once: a word between is what
+	 * it denies ("the inverter password I don't have" is about an
+	 * inverter). */
+	for (uint32_t k = 0; k < s->nposts; k++)
+		if (s->posts[k].first == tr->tok_last + 1)
 			return true;
-	}
 	return false;
 }
 

@@ -222,17 +222,6 @@ int l2_add_result(const redisReply *r, char *id, size_t idlen)
 	return r && r->type == REDIS_REPLY_ERROR && !transient(r->str) ? -2 : -1;
 }
 
-int l2_add(redisContext *rc, const char *stream, json_object *t, char *id, size_t idlen)
-{
-	int rc_ = l2_add_send(rc, stream, t);
-	if (rc_ < 0)
-		return rc_;
-	redisReply *r = NULL;
-	rc_ = redisGetReply(rc, (void **)&r) == REDIS_OK ? l2_add_result(r, id, idlen) : -1;
-	freeReplyObject(r);
-	return rc_;
-}
-
 redisReply *l2_exec(redisContext *rc, size_t n)
 {
 	redisReply *exec = NULL;
@@ -408,27 +397,46 @@ void l2_registry_lookup(redisContext *rc, const struct engine *e,
 		res->registry = found ? ENGINE_REG_FOUND : ENGINE_REG_NOT_FOUND;
 }
 
+/* Takes meter_id off the list of the street address its record (at key)
+ * names, unless that is stay (NULL: none). LREM's own error is not one:
+ * an address key of the layout before the list is a string, which
+ * addr_script replaces and lookups skip. Returns 0, or -1 when Redis did
+ * not answer. */
+static int unlist(redisContext *rc, const struct engine *e, const char *key,
+		  const char *meter_id, const char *stay)
+{
+	char old[SLOT_ADDR_MAX * 2 + 64];
+	const char *hargv[] = { "HGET", key, "address" };
+	redisReply *rep = redisCommandArgv(rc, 3, hargv, NULL);
+	if (!rep || rep->type == REDIS_REPLY_ERROR) {
+		freeReplyObject(rep);
+		return -1;
+	}
+	bool listed = rep->type == REDIS_REPLY_STRING &&
+		      address_key(e, rep->str, old, sizeof(old)) == 0 &&
+		      (!stay || strcmp(old, stay) != 0);
+	freeReplyObject(rep);
+	if (!listed)
+		return 0;
+	const char *largv[] = { "LREM", old, "0", meter_id };
+	rep = redisCommandArgv(rc, 4, largv, NULL);
+	bool answered = rep != NULL;
+	freeReplyObject(rep);
+	return answered ? 0 : -1;
+}
+
 int l2_registry_put(redisContext *rc, const struct engine *e, const struct engine_record *r)
 {
 	char key[128], date[SLOT_DATE_ISO], akey[SLOT_ADDR_MAX * 2 + 64];
-	char old[SLOT_ADDR_MAX * 2 + 64];
 	snprintf(key, sizeof(key), REG_METER "%s", r->meter_id);
 	slot_date_iso(r->supply_start, date);
 	bool indexed = address_key(e, r->street, akey, sizeof(akey)) == 0;
 	/* A meter that moved leaves the list of its old street address. */
-	const char *hargv[] = { "HGET", key, "address" };
-	redisReply *rep = redisCommandArgv(rc, 3, hargv, NULL);
-	if (!rep)
+	if (unlist(rc, e, key, r->meter_id, indexed ? akey : NULL) < 0)
 		return -1;
-	if (rep->type == REDIS_REPLY_STRING && address_key(e, rep->str, old, sizeof(old)) == 0 &&
-	    (!indexed || strcmp(old, akey) != 0)) {
-		const char *largv[] = { "LREM", old, "0", r->meter_id };
-		freeReplyObject(redisCommandArgv(rc, 4, largv, NULL));
-	}
-	freeReplyObject(rep);
 	const char *argv[] = { "HSET", key, "meter_id", r->meter_id, "address", r->street,
 			       "postcode", r->postcode, "city", r->city, "supply_start", date };
-	rep = redisCommandArgv(rc, 12, argv, NULL);
+	redisReply *rep = redisCommandArgv(rc, 12, argv, NULL);
 	int ok = rep && rep->type == REDIS_REPLY_INTEGER;
 	freeReplyObject(rep);
 	if (!ok)
@@ -446,27 +454,12 @@ int l2_registry_put(redisContext *rc, const struct engine *e, const struct engin
  * list. */
 static int registry_del(redisContext *rc, const struct engine *e, const char *meter_id)
 {
-	char key[128], akey[SLOT_ADDR_MAX * 2 + 64];
+	char key[128];
 	snprintf(key, sizeof(key), REG_METER "%s", meter_id);
-	const char *hargv[] = { "HGET", key, "address" };
-	redisReply *rep = redisCommandArgv(rc, 3, hargv, NULL);
-	if (!rep || rep->type == REDIS_REPLY_ERROR) {
-		freeReplyObject(rep);
+	if (unlist(rc, e, key, meter_id, NULL) < 0)
 		return -1;
-	}
-	bool listed = rep->type == REDIS_REPLY_STRING &&
-		      address_key(e, rep->str, akey, sizeof(akey)) == 0;
-	freeReplyObject(rep);
-	if (listed) {
-		const char *largv[] = { "LREM", akey, "0", meter_id };
-		rep = redisCommandArgv(rc, 4, largv, NULL);
-		bool ok = rep && rep->type == REDIS_REPLY_INTEGER;
-		freeReplyObject(rep);
-		if (!ok)
-			return -1;
-	}
 	const char *dargv[] = { "DEL", key };
-	rep = redisCommandArgv(rc, 2, dargv, NULL);
+	redisReply *rep = redisCommandArgv(rc, 2, dargv, NULL);
 	bool ok = rep && rep->type == REDIS_REPLY_INTEGER;
 	freeReplyObject(rep);
 	return ok ? 0 : -1;

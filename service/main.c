@@ -34,9 +34,9 @@ enum {
 
 #define MAX_SESSIONS 1024
 
-/* The only mutable globals, the signal flags: set by the SIGTERM/SIGINT
- * and SIGHUP handlers, read (and the reload flag cleared) by the server's
- * loop. */
+/* The only mutable globals, the signal flags: set by the signal handler
+ * (on_signal: SIGTERM/SIGINT stop, SIGHUP reloads), read (and the reload
+ * flag cleared) by the server's loop. */
 static volatile sig_atomic_t stop_flag, reload_flag;
 
 struct cli {

@@ -240,8 +240,8 @@ static void drain(struct rw *w)
 
 /* Worker thread: sends EXEC and reads the replies to what the pipe holds,
  * in order. Once one fails, the connection is not trusted for the rest:
- * their tickets go to the spool in order (l2_add is idempotent, so one
- * that did reach Redis is not added twice when the spool drains). */
+ * their tickets go to the spool in order (adding a ticket is idempotent,
+ * so one that did reach Redis is not added twice when the spool drains). */
 static void flush(struct rw *w, struct pipe *p)
 {
 	if (!p->open)
@@ -260,10 +260,10 @@ static void flush(struct rw *w, struct pipe *p)
 			}
 			continue;
 		}
-		char entry[64];
-		int added = l2_add_result(r, entry, sizeof(entry));
+		char ref[64];
+		int added = l2_add_result(r, ref, sizeof(ref));
 		if (added == 0) {
-			stored(j, entry);
+			stored(j, ref);
 			continue;
 		}
 		/* A ticket refused for good says nothing about Redis; the spool

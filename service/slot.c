@@ -84,6 +84,7 @@ struct elem {
 /* What a cue phrase announces: an address after it, or that the date
  * after it is the move in or the move out. */
 enum cue_kind {
+	CUE_NONE,    /* no phrase: what date_side says of a date with none */
 	CUE_ADDRESS,
 	CUE_MOVE_IN,
 	CUE_MOVE_OUT,
@@ -2121,7 +2122,7 @@ static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out
 
 /* The index after the longest cue phrase of the chain head (hung on the
  * word at token i: the word's cue_head or dcue_head) starting at token i,
- * with its kind in *kind; or 0. */
+ * with its kind in *kind unless kind is NULL; or 0. */
 static uint32_t cue_at(const struct scan *s, uint32_t i, int32_t head, enum cue_kind *kind)
 {
 	uint32_t best = 0;
@@ -2133,7 +2134,8 @@ static uint32_t cue_at(const struct scan *s, uint32_t i, int32_t head, enum cue_
 			j++;
 		if (j == pt->n && i + j > best) {
 			best = i + j;
-			*kind = (enum cue_kind)pt->kind;
+			if (kind)
+				*kind = (enum cue_kind)pt->kind;
 		}
 	}
 	return best;
@@ -2183,8 +2185,7 @@ static void find_address(const struct scan *s, struct slot_found *out)
 		}
 		const struct word *w = word_at(s, i);
 		if (w && w->cue_head >= 0) {
-			enum cue_kind k;
-			uint32_t j = cue_at(s, i, w->cue_head, &k);
+			uint32_t j = cue_at(s, i, w->cue_head, NULL);
 			if (j && cue_address(s, j, out))
 				return;
 		}
@@ -2195,9 +2196,9 @@ static void find_address(const struct scan *s, struct slot_found *out)
 
 /* How the words before a date starting at token a announce it, back to
  * the start of its sentence or to the end of the date before it (from):
- * 2 the move in ("move in on 5 March"), 0 the move out ("Auszug am 28.
- * Februar"), 1 neither. The cue nearest the date speaks for it. */
-static int date_side(const struct scan *s, uint32_t from, uint32_t a)
+ * CUE_MOVE_IN ("move in on 5 March"), CUE_MOVE_OUT ("Auszug am 28.
+ * Februar") or CUE_NONE. The cue nearest the date speaks for it. */
+static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a)
 {
 	/* Back to the sentence's start. A dot before a number ends no
 	 * sentence: "Einzug in die Goethestr. 5 am 1. März". */
@@ -2205,13 +2206,13 @@ static int date_side(const struct scan *s, uint32_t from, uint32_t a)
 	while (b > from && !(tk(s, b - 1)->kind == TOK_PUNCT && strchr(".!?;", nt(s, b - 1)[0]) &&
 			     !(nt(s, b - 1)[0] == '.' && b < s->n && tk(s, b)->kind == TOK_NUM)))
 		b--;
-	int side = 1;
+	enum cue_kind side = CUE_NONE;
 	for (uint32_t j = b; j < a; j++) {
 		const struct word *w = word_at(s, j);
 		enum cue_kind k;
 		uint32_t e;
 		if (w && w->dcue_head >= 0 && (e = cue_at(s, j, w->dcue_head, &k)) && e <= a) {
-			side = k == CUE_MOVE_IN ? 2 : 0;
+			side = k;
 			j = e - 1;
 		}
 	}
@@ -2230,16 +2231,18 @@ static const struct date_found *choose_date(const struct scan *s)
 {
 	const struct date_found *f = s->dates;
 	uint32_t n = s->ndates;
-	int side[DATE_CANDIDATES];
+	enum cue_kind side[DATE_CANDIDATES] = { CUE_NONE };
 	bool in = false, out = false;
-	for (uint32_t k = 0; k < n && n > 1; k++) {
-		side[k] = date_side(s, k ? f[k - 1].e : 0, f[k].a);
-		in |= side[k] == 2;
-		out |= side[k] == 0;
+	if (n > 1) {
+		for (uint32_t k = 0; k < n; k++) {
+			side[k] = date_side(s, k ? f[k - 1].e : 0, f[k].a);
+			in |= side[k] == CUE_MOVE_IN;
+			out |= side[k] == CUE_MOVE_OUT;
+		}
 	}
 	const struct date_found *best = NULL;
 	for (uint32_t k = 0; k < n; k++) {
-		if (in && out && side[k] != 2)
+		if (in && out && side[k] != CUE_MOVE_IN)
 			continue;
 		if (!best || (best->rel && !f[k].rel))
 			best = &f[k];

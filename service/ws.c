@@ -439,9 +439,11 @@ static void finish(struct ws_server *s, struct conn *c, struct sess *se,
 /* A ticket reference: the date, then 64 bits. With the client's message
  * id they are a hash of the session and that id, so a message the client
  * sends again after a dropped connection files the same ticket, which
- * Redis then adds only once; without one they are random. Two different
- * tickets share a reference with odds of about n²/2^65 for n a day:
- * 32 bits were not enough (one in two days at 77,000 tickets). */
+ * Redis then adds only once, on any day (its dedupe key leaves the date
+ * out and lasts 30 days); without one they are random. Two different
+ * tickets share the 64 bits, and so one ticket, with odds of about
+ * n²/2^65 for n tickets in 30 days: one in ten million at a million
+ * tickets a month. 32 bits were not enough. */
 static int ticket_ref(const char *session, json_object *id, char *out, size_t cap)
 {
 	uint64_t h = 1469598103934665603ULL;
@@ -1268,10 +1270,18 @@ static void reload_step(struct ws_server *s, volatile sig_atomic_t *ask)
 	if (s->rl.running && atomic_load(&s->rl.done)) {
 		pthread_join(s->rl.thread, NULL);
 		s->rl.running = false;
-		if (s->rl.rc < 0)
+		if (s->rl.rc < 0) {
 			reload_failed(s, s->rl.err);
-		else
+		} else {
 			s->rl.waiting = true;
+			/* Said when the swap has to wait, so a long hold (Redis slow)
+			 * shows in the log with its cause. */
+			if (s->engine_jobs) {
+				json_object *f = json_object_new_object();
+				json_object_object_add(f, "jobs", json_object_new_int((int)s->engine_jobs));
+				log_event("info", "reload_waiting", f);
+			}
+		}
 	}
 	if (s->rl.waiting && !s->engine_jobs) {
 		s->rl.waiting = false;

@@ -601,17 +601,25 @@ test('SIGHUP while a ticket waits for Redis: the swap waits for it, and messages
   const old = 'Your payment method remains the same by default.';
   fs.writeFileSync(en, fs.readFileSync(en, 'utf8').replace(old, 'Reloaded: nothing changes.'));
   server.proc.kill('SIGHUP');
-  await server.waitLogged('reloading');
-  await sleep(300); // the files are read in a few milliseconds
-  // Loaded, but a1's job still holds the old engine: b1 waits for the swap
-  // rather than being answered by the files the operator replaced.
+  // Loaded, but a1's job still holds the old engine: the swap waits, and
+  // says so.
+  const [held] = await server.waitLogged('reload_waiting');
+  assert.equal(held.jobs, 1);
+  // b1 waits for the swap rather than being answered by the files the
+  // operator replaced.
   b.send({ type: 'message', id: 'b1', text: 'Does my payment method change after the move?' });
   w.redis.resume();
   const ra = await a.replyTo('a1', 8000);
   assert.equal(ra.escalation.status, 'stored');
   const rb = await b.replyTo('b1', 8000);
   assert.ok(rb.text.startsWith('Reloaded: nothing changes.'), rb.text);
-  await server.waitLogged('reloaded');
+  // In the log: a1 said, then the swap, then b1 decided.
+  const said = (c) => (o) => o.event === 'message' && o.session === c.welcome.session;
+  await waitFor(() => server.logLines().map((l) => JSON.parse(l)).some(said(b)), 5000, 'b1 in the log');
+  const log = server.logLines().map((l) => JSON.parse(l));
+  const at = (pred) => log.findIndex(pred);
+  assert.ok(at(said(a)) < at((o) => o.event === 'reloaded') &&
+    at((o) => o.event === 'reloaded') < at(said(b)), log.map((o) => o.event).join(' '));
   assert.equal((await w.redis.entries()).length, 1, 'a1\'s ticket is in the stream');
   await stopClean(server);
 });
