@@ -436,22 +436,38 @@ static void finish(struct ws_server *s, struct conn *c, struct sess *se,
 		enqueue_raw(c, s->frame, (size_t)n, t_recv);
 }
 
+/* FNV-1a over p[0..n), from h. */
+static uint64_t fnv(uint64_t h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
 /* A ticket reference: the date, then 64 bits. With the client's message
- * id they are a hash of the session and that id, so a message the client
- * sends again after a dropped connection files the same ticket, which
- * Redis then adds only once, on any day (its dedupe key leaves the date
- * out and lasts 30 days); without one they are random. Two different
+ * id they are a hash of the session, that id and the message's text, so a
+ * message the client sends again after a dropped connection files the
+ * same ticket, which Redis then adds only once, on any day (its dedupe key
+ * leaves the date out and lasts 30 days); without one they are random. Two different
  * tickets share the 64 bits, and so one ticket, with odds of about
  * n²/2^65 for n tickets in 30 days: one in ten million at a million
  * tickets a month. 32 bits were not enough. */
-static int ticket_ref(const char *session, json_object *id, char *out, size_t cap)
+static int ticket_ref(const char *session, json_object *id, const char *text, size_t tlen,
+		      char *out, size_t cap)
 {
 	uint64_t h = 1469598103934665603ULL;
 	if (id) {
-		const char *parts[] = { session, "\n", json_object_get_string(id) };
-		for (size_t p = 0; p < 3; p++)
-			for (const char *c = parts[p]; *c; c++)
-				h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+		/* The id with its type and whole length (7 and "7" are two ids,
+		 * "x\u0000a" is not "x"), and the text: an id a client numbers
+		 * again from the start after resuming names another message. */
+		bool str = json_object_is_type(id, json_type_string);
+		const char *v = json_object_get_string(id);
+		size_t vlen = str ? (size_t)json_object_get_string_len(id) : strlen(v);
+		h = fnv(h, session, strlen(session) + 1);
+		h = fnv(h, str ? "s" : "i", 1);
+		h = fnv(h, (const char *)&vlen, sizeof(vlen));
+		h = fnv(h, v, vlen);
+		h = fnv(h, text, tlen);
 		/* FNV's low bits mix poorly: finish with a strong mixer. */
 		h ^= h >> 33;
 		h *= 0xff51afd7ed558ccdULL;
@@ -487,7 +503,7 @@ static int submit(struct conn *c, json_object *id, double t_recv, bool file_look
 	if (s->plan->escalate) {
 		char ref[40], created[32];
 		log_utc_now(created, sizeof(created));
-		if (ticket_ref(c->sess->id, id, ref, sizeof(ref)) < 0 ||
+		if (ticket_ref(c->sess->id, id, s->plan->text, s->plan->len, ref, sizeof(ref)) < 0 ||
 		    !(j->ticket = report_ticket_json(s->engine, &c->sess->conv, s->plan, ref,
 						     c->sess->id, created))) {
 			rw_job_free(j);

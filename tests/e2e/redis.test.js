@@ -1121,6 +1121,23 @@ test('the same ticket spooled twice (and again after it reached Redis) is one st
   await stopClean(again);
 });
 
+test('ticket references: the same message sent again is one ticket; another message under an id used before, or 7 against "7", is another', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve();
+  const c = await w.connect(server);
+  const send = async (id, text) => (await escalate(c, id, text, ['battery'])).escalation.ticket;
+  const a = await send('m1', 'The battery storage makes a clicking noise.');
+  assert.equal(await send('m1', 'The battery storage makes a clicking noise.'), a, 'sent again');
+  const b = await send('m1', 'Now the battery shows an error code.');
+  const n = await send(7, 'My battery is not charging.');
+  const s = await send('7', 'The battery app is offline.');
+  assert.equal(new Set([a, b, n, s]).size, 4, JSON.stringify([a, b, n, s]));
+  assert.deepEqual(await w.redis.ticketIds(), [a, b, n, s]);
+  await c.close();
+  await stopClean(server);
+});
+
 test('a message sent again after its ticket was filed on an earlier day: no second ticket, and the reply names the first one', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
