@@ -378,10 +378,18 @@ static void on_hello(struct conn *c, json_object *msg)
 		want = json_object_get_string(v);
 	}
 	if (json_object_object_get_ex(msg, "lang", &v) && !json_object_is_type(v, json_type_null)) {
-		lang = json_object_is_type(v, json_type_string)
-			? intent_lang_find(p, json_object_get_string(v)) : -1;
-		if (lang < 0) {
-			send_error(c, "bad_lang", "\"lang\" must be one of en, nb, sv, de, nl", NULL);
+		bool str = json_object_is_type(v, json_type_string);
+		lang = str ? intent_lang_find(p, json_object_get_string(v)) : -1;
+		/* A conversation resumed has its language: a code this server no
+		 * longer serves (a reload removed it) does not keep the customer
+		 * from it. */
+		if (lang < 0 && !(str && want)) {
+			char why[128];
+			int n = snprintf(why, sizeof(why), "\"lang\" must be one of");
+			for (size_t i = 0; i < intent_lang_count(p) && n > 0 && (size_t)n < sizeof(why); i++)
+				n += snprintf(why + n, sizeof(why) - (size_t)n, "%s %s", i ? "," : "",
+					      intent_lang_code(p, i));
+			send_error(c, "bad_lang", why, NULL);
 			return;
 		}
 	}

@@ -374,3 +374,31 @@ test('SIGHUP while a large registry loads at start does not kill the server: it 
   assert.equal(ev.meters, n);
   await stopClean(server);
 });
+
+test('a reload that removes a language: its conversations resume, new ones are told the languages served', async (t) => {
+  const data = dataCopy();
+  const server = await startServer(t, ['--intents', data.intents, '--templates', data.templates]);
+  const c = await Client.connect(server.wsUrl);
+  const { session } = await c.hello({ lang: 'nb' });
+  await c.ask(1, 'Kan jeg ta med meg Pulsen?');
+  await c.close();
+  fs.rmSync(path.join(data.intents, 'nb.txt'));
+  fs.rmSync(path.join(data.templates, 'nb.txt'));
+  server.proc.kill('SIGHUP');
+  const [ev] = await server.waitLogged('reloaded');
+  assert.equal(ev.languages, 4);
+  // The widget sends its page's language with the session: the
+  // conversation resumes rather than the widget being refused for good.
+  const back = await Client.connect(server.wsUrl);
+  const w = await back.hello({ session, lang: 'nb' });
+  assert.equal(w.resumed, true);
+  assert.ok((await back.ask(2, 'Can I take my Pulse with me?')).text.length > 0);
+  await back.close();
+  const fresh = await Client.connect(server.wsUrl);
+  fresh.send({ type: 'hello', lang: 'nb' });
+  const err = await fresh.expect('error');
+  assert.equal(err.code, 'bad_lang');
+  assert.equal(err.message, '"lang" must be one of de, en, nl, sv');
+  await fresh.close();
+  await stopClean(server);
+});
