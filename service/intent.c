@@ -517,7 +517,8 @@ static int load_file(struct loader *ld, const char *dir, const char *name,
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	ld->pos.file = name;
+	/* The whole path: en.txt is in intents/ and in templates/ alike. */
+	ld->pos.file = path;
 	ld->pos.line = 0;
 	FILE *f = fopen(path, "r");
 	if (!f) {

@@ -99,13 +99,16 @@ static int compile(struct ld_pos *ld, struct tpl *t, const char *const *names,
 	return 0;
 }
 
-static int key_id(struct tmpl_set *t, struct ld_pos *ld, const char *key, bool add)
+/* The id of key; the first language's file (first_code NULL) adds keys,
+ * the others may only use them. */
+static int key_id(struct tmpl_set *t, struct ld_pos *ld, const char *key, const char *first_code)
 {
 	int k = tmpl_find(t, key);
 	if (k >= 0)
 		return k;
-	if (!add)
-		return ld_fail(ld, "key [%s] is not in the first language's file", key);
+	if (first_code)
+		return ld_fail(ld, "key [%s] is missing from %s.txt, the first language's file "
+			       "(every language's file has the same keys)", key, first_code);
 	if (t->nkeys >= MAX_KEYS)
 		return ld_fail(ld, "too many keys");
 	if (!(t->keys[t->nkeys] = strdup(key)))
@@ -152,7 +155,7 @@ static bool is_key_line(const char *line)
 }
 
 static int load_lang(struct tmpl_set *t, struct ld_pos *ld, FILE *f,
-		     struct lang *l, const char *code, bool first)
+		     struct lang *l, const char *code, const char *first_code)
 {
 	char line[2048];
 	char buf[8192];
@@ -169,7 +172,7 @@ static int load_lang(struct tmpl_set *t, struct ld_pos *ld, FILE *f,
 			if (finish(t, ld, l, key, buf, blen, text_line) < 0)
 				return -1;
 			*end = '\0';
-			key = key_id(t, ld, line + 1, first);
+			key = key_id(t, ld, line + 1, first_code);
 			if (key < 0)
 				return -1;
 			blen = 0;
@@ -236,14 +239,14 @@ struct tmpl_set *tmpl_load(const char *dir, const char *const *codes, size_t n,
 		char path[4096], name[64];
 		snprintf(name, sizeof(name), "%s.txt", codes[i]);
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
-		ld.file = name;
+		ld.file = path; /* en.txt is in intents/ and in templates/ alike */
 		ld.line = 0;
 		FILE *f = fopen(path, "r");
 		if (!f) {
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 			goto free_set;
 		}
-		int rc = load_lang(t, &ld, f, &t->langs[i], codes[i], i == 0);
+		int rc = load_lang(t, &ld, f, &t->langs[i], codes[i], i ? codes[0] : NULL);
 		fclose(f);
 		if (rc < 0)
 			goto free_set;

@@ -384,7 +384,7 @@ static void test_broken_templates(void **state)
 		     "de.txt: key [fallback] is missing");
 	/* A key only the second language has. */
 	expect_error(en_ok, edit(de_ok, "[fallback]", "[farewell]"),
-		     "de.txt:6: key [farewell] is not in the first language's file");
+		     "de.txt:6: key [farewell] is missing from en.txt, the first language's file");
 	/* Eleven and thirteen months. */
 	expect_error(edit(en_ok, " December", ""), de_ok, "en.txt:3: months needs 12 names");
 	expect_error(en_ok, edit(de_ok, "Dezember", "Dezember Smarch"),
