@@ -835,9 +835,17 @@ static int cmd_registry_load(struct ctx *c)
 		fprintf(stderr, "%s: %s\n", c->prog, err);
 		return L2CLI_FAILED;
 	}
+	size_t n = reg_file_count(reg);
+	/* A truncated export must not wipe the registry in production. */
+	if (c->replace && n == 0) {
+		fprintf(stderr, "%s: %s lists no meters; --replace would empty the registry "
+			"(to do that, delete autoassist:registry:* with redis-cli)\n",
+			c->prog, c->args[0]);
+		rc = L2CLI_FAILED;
+		goto free_reg;
+	}
 	if ((rc = connect_redis(c)))
 		goto free_reg;
-	size_t n = reg_file_count(reg);
 	for (size_t i = 0; i < n; i++) {
 		const struct engine_record *rec = reg_file_at(reg, i);
 		if (l2_registry_put(c->rc, c->env->engine, rec) < 0) {

@@ -329,6 +329,11 @@ else
 fi
 aa registry get "$GONE"
 expect_rc 1 $rc "registry get of a removed meter"
+: >"$TMP/empty.jsonl"
+aa registry load "$TMP/empty.jsonl" --replace
+expect_rc 1 $rc "registry load --replace of an empty file"
+expect_in "$TMP/err" "lists no meters; --replace would empty the registry" "an empty file is refused"
+expect_eq 4 "$(rcli --scan --pattern 'autoassist:registry:meter:*' | wc -l)" "an empty file removes nothing"
 aa registry load "$FIX/registry.jsonl"
 expect_in "$TMP/out" "loaded 6 records" "the full registry again"
 printf '%s\n' '{"meter_id": "1", "address": "A 1", "supply_start": "2027-01-01"}' \
