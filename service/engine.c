@@ -388,11 +388,16 @@ static unsigned missing_groups(const struct intent_rule *r, uint8_t known)
 	return m;
 }
 
-static bool sentence_end(const struct tok_buf *t, uint32_t i)
+/* Whether token i ends a sentence of the plan's message. The dot of a
+ * date ("1. mars", "15.04.") ends none. */
+static bool sentence_end(const struct engine_plan *p, const struct tok_buf *t, uint32_t i)
 {
 	if (t->v[i].kind != TOK_PUNCT)
 		return false;
 	char c = t->norm[t->v[i].noff];
+	if (c == '.' && p->found.has_date && t->v[i].off >= p->found.date_off &&
+	    t->v[i].off < p->found.date_off + p->found.date_len)
+		return false;
 	return c == '.' || c == '!' || c == '?';
 }
 
@@ -410,9 +415,9 @@ static bool newline_before(const char *text, const struct tok_buf *t, uint32_t i
 static void add_sentence(struct engine_plan *p, const struct tok_buf *t, uint32_t k)
 {
 	uint32_t a = k, b = k;
-	while (a > 0 && !sentence_end(t, a - 1) && !newline_before(p->text, t, a))
+	while (a > 0 && !sentence_end(p, t, a - 1) && !newline_before(p->text, t, a))
 		a--;
-	while (b + 1 < t->n && !sentence_end(t, b) && !newline_before(p->text, t, b + 1))
+	while (b + 1 < t->n && !sentence_end(p, t, b) && !newline_before(p->text, t, b + 1))
 		b++;
 	uint32_t off = t->v[a].off, end = t->v[b].off + t->v[b].len;
 	for (uint8_t i = 0; i < p->nspans; i++)
