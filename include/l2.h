@@ -62,8 +62,13 @@ redisReply *l2_exec(redisContext *rc, size_t n);
 void l2_registry_lookup(redisContext *rc, const struct engine *e,
 			const struct engine_plan *plan, struct engine_results *res);
 
-/* Stores one registry record (and its address index). Returns 0 or -1. */
-int l2_registry_put(redisContext *rc, const struct engine *e, const struct engine_record *r);
+/* Stores the registry records at(arg, 0..n) with their address index,
+ * pipelined a batch at a time: a meter that moved leaves its old street
+ * address's list. Returns 0; or -1 on a Redis error, with the records
+ * stored before the batch that failed counted in *stored. */
+int l2_registry_put_all(redisContext *rc, const struct engine *e,
+			const struct engine_record *(*at)(void *arg, size_t i), void *arg,
+			size_t n, size_t *stored);
 
 /* Removes from the registry in Redis every meter keep(meter_id, arg)
  * says false of: its record and its place in its street address's list,

@@ -402,6 +402,16 @@ void l2_registry_lookup(redisContext *rc, const struct engine *e,
  * an address key of the layout before the list is a string, which
  * addr_script replaces and lookups skip. Returns 0, or -1 when Redis did
  * not answer. */
+/* Whether the reply to HGET of a record's address names a street address
+ * other than stay (NULL: none), whose list the meter is to leave; its key
+ * goes into old. */
+static bool listed_elsewhere(const struct engine *e, const redisReply *address,
+			     const char *stay, char *old, size_t cap)
+{
+	return address->type == REDIS_REPLY_STRING && address_key(e, address->str, old, cap) == 0 &&
+	       (!stay || strcmp(old, stay) != 0);
+}
+
 static int unlist(redisContext *rc, const struct engine *e, const char *key,
 		  const char *meter_id, const char *stay)
 {
@@ -412,9 +422,7 @@ static int unlist(redisContext *rc, const struct engine *e, const char *key,
 		freeReplyObject(rep);
 		return -1;
 	}
-	bool listed = rep->type == REDIS_REPLY_STRING &&
-		      address_key(e, rep->str, old, sizeof(old)) == 0 &&
-		      (!stay || strcmp(old, stay) != 0);
+	bool listed = listed_elsewhere(e, rep, stay, old, sizeof(old));
 	freeReplyObject(rep);
 	if (!listed)
 		return 0;
@@ -425,29 +433,100 @@ static int unlist(redisContext *rc, const struct engine *e, const char *key,
 	return answered ? 0 : -1;
 }
 
-int l2_registry_put(redisContext *rc, const struct engine *e, const struct engine_record *r)
+/* Records stored per round of pipelined commands. */
+#define PUT_BATCH 128
+
+/* What one record of a batch writes. */
+struct put {
+	const struct engine_record *r;
+	char key[128];
+	char akey[SLOT_ADDR_MAX * 2 + 64];
+	char old[SLOT_ADDR_MAX * 2 + 64]; /* the street address it leaves */
+	char date[SLOT_DATE_ISO];
+	bool indexed, leaves;
+};
+
+/* Reads the next pipelined reply; true when it is of the type wanted
+ * (REDIS_REPLY_NIL for: any reply). */
+static bool next_reply(redisContext *rc, int want, redisReply **out)
 {
-	char key[128], date[SLOT_DATE_ISO], akey[SLOT_ADDR_MAX * 2 + 64];
-	snprintf(key, sizeof(key), REG_METER "%s", r->meter_id);
-	slot_date_iso(r->supply_start, date);
-	bool indexed = address_key(e, r->street, akey, sizeof(akey)) == 0;
-	/* A meter that moved leaves the list of its old street address. */
-	if (unlist(rc, e, key, r->meter_id, indexed ? akey : NULL) < 0)
+	redisReply *r = NULL;
+	bool ok = redisGetReply(rc, (void **)&r) == REDIS_OK && r &&
+		  (want == REDIS_REPLY_NIL || r->type == want);
+	if (out)
+		*out = r;
+	else
+		freeReplyObject(r);
+	return ok;
+}
+
+/* Stores p[0..n) in two rounds: every record's old address, then its
+ * record, its leaving the old street's list and its joining the new one,
+ * in file order. LREM's own error is not one (see unlist). */
+static int put_batch(redisContext *rc, const struct engine *e, struct put *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *hargv[] = { "HGET", p[i].key, "address" };
+		if (redisAppendCommandArgv(rc, 3, hargv, NULL) != REDIS_OK)
+			return -1;
+	}
+	int rc_ = 0;
+	for (size_t i = 0; i < n; i++) {
+		redisReply *r;
+		bool ok = next_reply(rc, REDIS_REPLY_NIL, &r) && r->type != REDIS_REPLY_ERROR;
+		p[i].leaves = ok && listed_elsewhere(e, r, p[i].indexed ? p[i].akey : NULL,
+						     p[i].old, sizeof(p[i].old));
+		freeReplyObject(r);
+		if (!ok)
+			rc_ = -1; /* the rest are read all the same */
+	}
+	if (rc_ < 0)
 		return -1;
-	const char *argv[] = { "HSET", key, "meter_id", r->meter_id, "address", r->street,
-			       "postcode", r->postcode, "city", r->city, "supply_start", date };
-	redisReply *rep = redisCommandArgv(rc, 12, argv, NULL);
-	int ok = rep && rep->type == REDIS_REPLY_INTEGER;
-	freeReplyObject(rep);
-	if (!ok)
+	for (size_t i = 0; i < n; i++) {
+		const struct engine_record *r = p[i].r;
+		const char *largv[] = { "LREM", p[i].old, "0", r->meter_id };
+		const char *argv[] = { "HSET", p[i].key, "meter_id", r->meter_id, "address",
+				       r->street, "postcode", r->postcode, "city", r->city,
+				       "supply_start", p[i].date };
+		const char *sargv[] = { "EVAL", addr_script, "1", p[i].akey, r->meter_id };
+		if ((p[i].leaves && redisAppendCommandArgv(rc, 4, largv, NULL) != REDIS_OK) ||
+		    redisAppendCommandArgv(rc, 12, argv, NULL) != REDIS_OK ||
+		    (p[i].indexed && redisAppendCommandArgv(rc, 5, sargv, NULL) != REDIS_OK))
+			return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((p[i].leaves && !next_reply(rc, REDIS_REPLY_NIL, NULL)) ||
+		    !next_reply(rc, REDIS_REPLY_INTEGER, NULL) ||
+		    (p[i].indexed && !next_reply(rc, REDIS_REPLY_INTEGER, NULL)))
+			rc_ = -1;
+	return rc_;
+}
+
+int l2_registry_put_all(redisContext *rc, const struct engine *e,
+			const struct engine_record *(*at)(void *arg, size_t i), void *arg,
+			size_t n, size_t *stored)
+{
+	struct put *p = calloc(PUT_BATCH, sizeof(*p));
+	int rc_ = -1;
+	*stored = 0;
+	if (!p)
 		return -1;
-	if (!indexed)
-		return 0;
-	const char *sargv[] = { "EVAL", addr_script, "1", akey, r->meter_id };
-	rep = redisCommandArgv(rc, 5, sargv, NULL);
-	ok = rep && rep->type == REDIS_REPLY_INTEGER;
-	freeReplyObject(rep);
-	return ok ? 0 : -1;
+	for (size_t b = 0; b < n; b += PUT_BATCH) {
+		size_t m = n - b < PUT_BATCH ? n - b : PUT_BATCH;
+		for (size_t i = 0; i < m; i++) {
+			p[i].r = at(arg, b + i);
+			snprintf(p[i].key, sizeof(p[i].key), REG_METER "%s", p[i].r->meter_id);
+			slot_date_iso(p[i].r->supply_start, p[i].date);
+			p[i].indexed = address_key(e, p[i].r->street, p[i].akey, sizeof(p[i].akey)) == 0;
+		}
+		if (put_batch(rc, e, p, m) < 0)
+			goto free_batch;
+		*stored = b + m;
+	}
+	rc_ = 0;
+free_batch:
+	free(p);
+	return rc_;
 }
 
 /* Removes one meter: its record, and its place in its street address's

@@ -819,6 +819,11 @@ static bool listed(const char *meter_id, void *reg)
 	return reg_file_has(reg, meter_id);
 }
 
+static const struct engine_record *record_at(void *reg, size_t i)
+{
+	return reg_file_at(reg, i);
+}
+
 static int cmd_registry_load(struct ctx *c)
 {
 	char err[512];
@@ -846,15 +851,14 @@ static int cmd_registry_load(struct ctx *c)
 	}
 	if ((rc = connect_redis(c)))
 		goto free_reg;
-	for (size_t i = 0; i < n; i++) {
-		const struct engine_record *rec = reg_file_at(reg, i);
-		if (l2_registry_put(c->rc, c->env->engine, rec) < 0) {
-			char what[128];
-			snprintf(what, sizeof(what), "storing record %zu (meter %s) of %s", i + 1,
-				 rec->meter_id, c->args[0]);
-			rc = fail_reply(c, what, NULL);
-			goto free_reg;
-		}
+	size_t stored;
+	if (l2_registry_put_all(c->rc, c->env->engine, record_at, reg, n, &stored) < 0) {
+		char what[160];
+		snprintf(what, sizeof(what), "storing the records from record %zu (meter %s) of %s "
+			 "on (%zu stored before it)", stored + 1, reg_file_at(reg, stored)->meter_id,
+			 c->args[0], stored);
+		rc = fail_reply(c, what, NULL);
+		goto free_reg;
 	}
 	printf("loaded %zu record%s from %s\n", n, n == 1 ? "" : "s", c->args[0]);
 	if (c->replace) {
