@@ -71,6 +71,16 @@ static void scalar(struct out *o, const char *name, const char *type, const char
 	put(o, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* A counter family by result: one that went well (its label good) and
+ * one that failed. */
+static void by_result(struct out *o, const char *name, const char *help, const char *good,
+		      uint64_t ok, uint64_t failed)
+{
+	family(o, name, "counter", help);
+	put(o, "%s{result=\"%s\"} %llu\n", name, good, (unsigned long long)ok);
+	put(o, "%s{result=\"failed\"} %llu\n", name, (unsigned long long)failed);
+}
+
 int metrics_render(const struct metrics *m, const struct intent_pack *p,
 		   char *out, size_t cap)
 {
@@ -94,18 +104,12 @@ int metrics_render(const struct metrics *m, const struct intent_pack *p,
 	    (unsigned long long)m->fallbacks_total);
 	scalar(&o, "autoassist_escalations_total", "counter", "Messages escalated to L2.",
 	       m->escalations_total);
-	family(&o, "autoassist_tickets_total", "counter",
-	       "L2 tickets by what the reply said: stored (in Redis or the spool) or failed.");
-	put(&o, "autoassist_tickets_total{result=\"stored\"} %llu\n",
-	    (unsigned long long)m->tickets_stored);
-	put(&o, "autoassist_tickets_total{result=\"failed\"} %llu\n",
-	    (unsigned long long)m->tickets_failed);
-	family(&o, "autoassist_reloads_total", "counter",
-	       "Reloads of the intents, templates and registry file (SIGHUP), by result.");
-	put(&o, "autoassist_reloads_total{result=\"ok\"} %llu\n",
-	    (unsigned long long)m->reloads_ok);
-	put(&o, "autoassist_reloads_total{result=\"failed\"} %llu\n",
-	    (unsigned long long)m->reloads_failed);
+	by_result(&o, "autoassist_tickets_total",
+		  "L2 tickets by what the reply said: stored (in Redis or the spool) or failed.",
+		  "stored", m->tickets_stored, m->tickets_failed);
+	by_result(&o, "autoassist_reloads_total",
+		  "Reloads of the intents, templates and registry file (SIGHUP), by result.",
+		  "ok", m->reloads_ok, m->reloads_failed);
 	if (m->redis_up >= 0) {
 		scalar(&o, "autoassist_redis_up", "gauge",
 		       "1 when the last Redis command succeeded, else 0.", (uint64_t)m->redis_up);

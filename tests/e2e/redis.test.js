@@ -323,10 +323,10 @@ const outageEvents = (server) => server.logLines().map((l) => JSON.parse(l))
 
 // Waits until the log has event (Redis' state is looked at once a second);
 // resolves all of outageEvents then.
-const logged = (server, event) => waitFor(() => {
-  const ev = outageEvents(server);
-  return ev.some((e) => e.event === event) && ev;
-}, 3000, `${event} in the log`);
+const logged = async (server, event) => {
+  await server.waitLogged(event, 1, 3000);
+  return outageEvents(server);
+};
 
 const waitRedisHealth = (server, want, ms = 6000) =>
   waitFor(async () => (await healthz(server.port)).json.redis === want, ms, `/healthz to say redis "${want}"`);
