@@ -14,7 +14,8 @@
  * together are under 80 bytes. Takes ownership of fields
  * (may be NULL). Lines of level "info" are buffered (a write per message
  * would cost the server a system call each) until log_flush or a buffer
- * fills; other levels are written at once, with what was buffered. */
+ * fills; other levels are written at once, with what was buffered.
+ * Any thread may log: a line is written whole, never cut by another's. */
 void log_event(const char *level, const char *event, json_object *fields);
 
 /* The same line with the members already written as JSON ("\"k\":v"

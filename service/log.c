@@ -73,6 +73,9 @@ static void begin(const char *level, const char *event)
 	put(line, sizeof(line), &len, "\",\"event\":\"");
 	put(line, sizeof(line), &len, event);
 	put(line, sizeof(line), &len, "\"");
+	/* Held until end(): the engine worker logs each message while the
+	 * loop logs the rest, and a line is never cut by another's. */
+	flockfile(stderr);
 	fwrite(line, 1, len, stderr);
 }
 
@@ -81,6 +84,7 @@ static void end(const char *level)
 	fputs("}\n", stderr);
 	if (strcmp(level, "info") != 0)
 		fflush(stderr);
+	funlockfile(stderr);
 }
 
 void log_event(const char *level, const char *event, json_object *fields)
