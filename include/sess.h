@@ -1,7 +1,8 @@
 /* sess: the conversations the server holds, by session id. A session lives
  * while a connection uses it and for a TTL after the last one left, so a
  * client that reconnects in time continues the same conversation. Touched
- * only on the event loop thread. */
+ * only on the event loop thread, but for the conversation (conv) of a busy
+ * session, which the thread deciding or saying its message has. */
 #ifndef AUTOASSIST_SESS_H
 #define AUTOASSIST_SESS_H
 
@@ -18,6 +19,8 @@ struct sess {
 	struct engine_session conv;
 	double left_at;     /* when the last connection left (monotonic s) */
 	unsigned attached;  /* connections using it now */
+	unsigned busy;      /* its messages out for a turn (the server's) */
+	unsigned hellos;    /* connections whose welcome waits for them */
 	struct sess *next;  /* hash chain */
 	/* On the store's idle list, oldest first: the sessions no connection
 	 * uses, in the order their last one left. */

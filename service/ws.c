@@ -1,10 +1,12 @@
 /* ws: the chat server's protocol. See include/ws.h and the README's
  * "WebSocket protocol" section.
  *
- * Everything here runs on the one libwebsockets service thread. Frames are
- * only ever written from LWS_CALLBACK_SERVER_WRITEABLE: a message's replies
- * go to the connection's bounded queue and the callback asks to be told when
- * the socket can take them. */
+ * Everything here runs on the one libwebsockets service thread (the loop
+ * thread) but what a message's turn does on the engine worker (ew.h):
+ * decide, say, write the frame and the log line; those functions say so.
+ * Frames are only ever written from LWS_CALLBACK_SERVER_WRITEABLE: a
+ * message's replies go to the connection's bounded queue and the callback
+ * asks to be told when the socket can take them. */
 #include "ws.h"
 
 #include <ev.h>
@@ -20,6 +22,7 @@
 #include <sys/queue.h>
 #include <sys/random.h>
 
+#include "ew.h"
 #include "jw.h"
 #include "log.h"
 #include "metrics.h"
@@ -80,15 +83,20 @@ struct conn {
 	int close_code;    /* to close with once the queue is written; 0: none */
 	bool dead;         /* dropped as a slow reader, or gone: nothing more is queued */
 	const char *close_why;
-	/* The message whose effects the Redis worker is carrying out, and
-	 * those that came after it: a conversation is answered in order. */
-	struct rw_job *inflight;
+	/* The message out on the engine worker or the Redis worker (or the
+	 * session load), and those that came after it: a conversation is
+	 * answered in order. */
+	struct job_ctx *inflight;
 	struct inmsg *in_head, *in_tail;
 	unsigned nin;
 	/* On the server's ready list: it has messages read in this turn of
 	 * the loop and not decided yet. */
 	bool ready;
 	TAILQ_ENTRY(conn) ready_link;
+	/* Its hello resumed a conversation another connection has a message
+	 * out for: the welcome waits for that turn (see welcome). */
+	bool hello_wait, hello_resumed;
+	int8_t hello_lang;
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -107,20 +115,31 @@ struct reload {
 	double started;
 };
 
+/* What deciding and saying a message needs besides the engine: one set
+ * for the engine worker, one for the loop thread (messages that came with
+ * a close are decided at once). */
+struct decider {
+	struct engine_scratch *scr; /* the engine's: replaced by a reload */
+	struct engine_plan *plan;
+	struct engine_reply *reply;
+	char *frame;       /* where reply frames are written */
+	size_t frame_max;
+	char *logbuf;      /* where the message log line's members are written */
+	size_t logbuf_max;
+};
+
 struct ws_server {
 	struct ws_config cfg;
 	/* Owned, and replaced by a reload. */
 	struct engine *engine;
 	struct reg_file *registry;
 	struct reload rl;
-	struct engine_scratch *scr;
-	struct engine_plan *plan;
-	struct engine_reply *reply;
-	char *frame;       /* where reply frames are written */
-	size_t frame_max;
+	struct decider loop_d, worker_d;
+	struct ew *ew;
+	/* Turns made in this turn of the loop, handed to the engine worker
+	 * together at its end (flush_batch). */
+	struct turn *batch_head, *batch_tail;
 	json_tokener *tok; /* parses every message, MAX_JSON_DEPTH deep */
-	char *logbuf;      /* where the message log line's members are written */
-	size_t logbuf_max;
 	struct sess_store *sessions;
 	struct metrics metrics;
 	struct lws_context *ctx;
@@ -143,10 +162,11 @@ struct ws_server {
 	bool said_up, spool_said;
 	double spool_since;
 	uint64_t drained_before;
-	unsigned inflight; /* jobs the worker holds */
-	/* Those of them that hold the engine: a message's effects (its plan,
-	 * said when done) and a session load (the language hello asked for,
-	 * an index); session saves carry bytes only. */
+	unsigned inflight; /* jobs the workers hold */
+	/* Messages and session loads that hold the engine: a message from its
+	 * turn until it is said (its plan, through the Redis worker and
+	 * back), a session load for the language hello asked for (an index);
+	 * session saves carry bytes only. */
 	unsigned engine_jobs;
 };
 
@@ -157,6 +177,44 @@ struct job_ctx {
 	json_object *id;
 	double t_recv;
 	int lang;            /* RW_LOAD_SESSION: the language hello asked for */
+};
+
+/* What a said message adds to /metrics, counted on the loop thread. */
+struct said {
+	uint8_t nparts;
+	uint8_t intents[INTENT_MAX];
+	bool fallback, escalate;
+	uint8_t ticket;      /* enum engine_ticket */
+};
+
+enum turn_kind {
+	TURN_DECIDE, /* decide a message, and say it unless Redis has a part */
+	TURN_SAY,    /* say a message whose effects the Redis worker did */
+};
+
+/* A chat message from its decision to its reply. The engine worker has it
+ * during a turn (job to frame); in between, the loop thread or the Redis
+ * worker (as the owner of fx). While the engine worker has it, its
+ * conversation is busy: the loop thread leaves sess->conv alone. */
+struct turn {
+	struct ew_job job;   /* first: the engine worker's link */
+	struct job_ctx ctx;
+	uint8_t kind;        /* enum turn_kind */
+	const struct engine *engine;
+	const struct reg_file *registry;
+	struct slot_date today;
+	/* TURN_DECIDE out: the effects the Redis worker is to carry out, or
+	 * NULL; TURN_SAY in: the job that did them. Owned. */
+	struct rw_job *fx;
+	/* Out, when said: */
+	int rc;              /* deciding failed: the tok error; else 0 */
+	struct frame *frame; /* the reply, or NULL when it did not fit */
+	struct rw_job *save; /* the conversation to store, or NULL */
+	struct said said;
+	/* The message's text, copied: the parsed message is freed at once,
+	 * so the next one's parse reuses its memory while it is in cache. */
+	size_t len;
+	char text[];
 };
 
 void ws_config_default(struct ws_config *cfg)
@@ -250,28 +308,37 @@ static void drop_slow_reader(struct conn *c)
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
-/* Queues a text frame of len bytes. A client that does not read its
- * replies fills its queue and is closed (1008): the server's memory stays
- * bounded. Returns 0 or -1 when the frame was not queued. */
-static int enqueue_raw(struct conn *c, const char *data, size_t len, double t_recv)
+/* A text frame of len bytes answering a message received at t_recv (0:
+ * none), with lws' headroom; any thread. Returns it (free it, or queue it
+ * with enqueue_frame) or NULL when memory is short. */
+static struct frame *frame_new(const char *data, size_t len, double t_recv)
+{
+	struct frame *f = malloc(sizeof(*f) + LWS_PRE + len);
+	if (!f)
+		return NULL;
+	f->next = NULL;
+	f->t_recv = t_recv;
+	f->len = len;
+	memcpy(f->buf + LWS_PRE, data, len);
+	return f;
+}
+
+/* Queues frame f, which it takes. A client that does not read its replies
+ * fills its queue and is closed (1008): the server's memory stays bounded.
+ * Returns 0 or -1 when the frame was not queued (and is freed). */
+static int enqueue_frame(struct conn *c, struct frame *f)
 {
 	/* A connection closing for any other reason still gets the replies
 	 * it is owed; one dropped for not reading gets nothing more. */
-	if (c->dead)
-		return -1;
 	double now = now_s();
-	if (slow_reader(c, now) || c->nframes >= c->srv->cfg.queue_max * HARD_QUEUE_FACTOR) {
+	if (!c->dead && (slow_reader(c, now) ||
+			 c->nframes >= c->srv->cfg.queue_max * HARD_QUEUE_FACTOR))
 		drop_slow_reader(c);
+	if (c->dead) {
+		free(f);
 		return -1;
 	}
-	struct frame *f = malloc(sizeof(*f) + LWS_PRE + len);
-	if (!f)
-		return -1;
-	f->next = NULL;
-	f->t_recv = t_recv;
 	f->t_queued = now;
-	f->len = len;
-	memcpy(f->buf + LWS_PRE, data, len);
 	if (c->tail)
 		c->tail->next = f;
 	else
@@ -282,12 +349,13 @@ static int enqueue_raw(struct conn *c, const char *data, size_t len, double t_re
 	return 0;
 }
 
-/* Queues a JSON object as a frame; see enqueue_raw. */
-static int enqueue(struct conn *c, json_object *o, double t_recv)
+/* Queues a JSON object as a frame; see enqueue_frame. */
+static int enqueue(struct conn *c, json_object *o)
 {
 	size_t len;
 	const char *js = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
-	return js ? enqueue_raw(c, js, len, t_recv) : -1;
+	struct frame *f = js && !c->dead ? frame_new(js, len, 0) : NULL;
+	return f ? enqueue_frame(c, f) : -1;
 }
 
 static void send_error(struct conn *c, const char *code, const char *message,
@@ -300,7 +368,7 @@ static void send_error(struct conn *c, const char *code, const char *message,
 	if (in_reply_to)
 		json_object_object_add(o, "in_reply_to", json_object_get(in_reply_to));
 	metrics_error(&c->srv->metrics, code);
-	enqueue(c, o, 0);
+	enqueue(c, o);
 	json_object_put(o);
 }
 
@@ -316,13 +384,13 @@ static void send_welcome(struct conn *c, bool resumed)
 	json_object_object_add(o, "lang", c->sess->conv.lang >= 0
 			       ? json_object_new_string(intent_lang_code(p, (size_t)c->sess->conv.lang))
 			       : NULL);
-	enqueue(c, o, 0);
+	enqueue(c, o);
 	json_object_put(o);
 }
 
 static int welcome(struct conn *c, int lang, bool resumed);
 static int load_session(struct conn *c, const char *id, int lang);
-static void save_session(struct ws_server *s, const struct sess *se);
+static void resume_inbound(struct conn *c);
 
 /* Attaches the connection to a session: the one named if it is still held
  * here or in Redis (a restarted server, another instance), else a new one.
@@ -346,12 +414,22 @@ static int attach(struct conn *c, const char *want, int lang)
 }
 
 /* Sends the welcome once c has its session (or the error when it has
- * none). Returns 0 or -1. */
+ * none). While the engine worker has a message of the conversation (sent
+ * by another connection: a second tab), the conversation is that thread's:
+ * the welcome, which may set its language and says it, waits until the
+ * worker hands the message back (sess_free_again). Returns 0 or -1. */
 static int welcome(struct conn *c, int lang, bool resumed)
 {
 	if (!c->sess) {
 		send_error(c, "internal", "no room for a new conversation; try again later", NULL);
 		return -1;
+	}
+	if (c->sess->busy) {
+		c->hello_wait = true;
+		c->hello_lang = (int8_t)lang;
+		c->hello_resumed = resumed;
+		c->sess->hellos++;
+		return 0;
 	}
 	if (lang >= 0) {
 		c->sess->conv.lang = (int8_t)lang;
@@ -396,26 +474,28 @@ static void on_hello(struct conn *c, json_object *msg)
 	attach(c, want, lang);
 }
 
-/* Says the reply to a decided plan: moves the conversation on, and, when
- * the connection is still there (c not NULL), queues the reply. */
-static void finish(struct ws_server *s, struct conn *c, struct sess *se,
-		   const struct engine_plan *plan, const struct engine_results *res,
-		   json_object *id, double t_recv)
+/* Any thread, with the turn's conversation: says the reply to a decided
+ * plan. Moves the conversation on, logs the message and writes the reply
+ * frame and, with Redis, the conversation to store into the turn. */
+static void say(const struct ws_server *s, struct decider *d, const struct engine *e,
+		const struct engine_plan *plan, const struct engine_results *res,
+		struct turn *t)
 {
-	engine_say(s->engine, &se->conv, plan, res, s->reply);
-	for (uint8_t i = 0; i < s->reply->nparts; i++)
-		s->metrics.replies_by_intent[s->reply->parts[i].intent]++;
-	s->metrics.fallbacks_total += s->reply->fallback;
-	s->metrics.escalations_total += plan->escalate;
-	s->metrics.tickets_stored += res->ticket == ENGINE_TICKET_STORED;
-	s->metrics.tickets_failed += res->ticket == ENGINE_TICKET_FAILED;
+	struct sess *se = t->ctx.sess;
+	engine_say(e, &se->conv, plan, res, d->reply);
+	t->said.nparts = d->reply->nparts;
+	for (uint8_t i = 0; i < d->reply->nparts; i++)
+		t->said.intents[i] = d->reply->parts[i].intent;
+	t->said.fallback = d->reply->fallback;
+	t->said.escalate = plan->escalate;
+	t->said.ticket = res->ticket;
 
 	struct jw w;
-	jw_init(&w, s->logbuf, s->logbuf_max);
+	jw_init(&w, d->logbuf, d->logbuf_max);
 	jw_key(&w, "session");
 	jw_cstr(&w, se->id);
 	jw_key(&w, "lang");
-	jw_cstr(&w, intent_lang_code(engine_pack(s->engine), (size_t)plan->lang));
+	jw_cstr(&w, intent_lang_code(engine_pack(e), (size_t)plan->lang));
 	jw_key(&w, "escalate");
 	jw_bool(&w, plan->escalate);
 	if (plan->escalate) {
@@ -432,16 +512,20 @@ static void finish(struct ws_server *s, struct conn *c, struct sess *se,
 	/* logbuf holds the longest text escaped: it is never full. */
 	log_event_json("info", "message", w.p, w.len);
 
-	if (s->rw)
-		save_session(s, se);
-	if (!c)
-		return;
-	const char *idjs = id ? json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN) : NULL;
-	int n = report_write_frame(s->engine, plan, s->reply, res, idjs, s->frame, s->frame_max);
-	if (n < 0)
-		send_error(c, "internal", "the reply does not fit a frame", id);
-	else
-		enqueue_raw(c, s->frame, (size_t)n, t_recv);
+	/* Stored after each turn, so a restarted server continues it. */
+	if (s->rw && (t->save = calloc(1, sizeof(*t->save)))) {
+		t->save->kind = RW_SAVE_SESSION;
+		snprintf(t->save->session_id, sizeof(t->save->session_id), "%s", se->id);
+		t->save->session_len = engine_session_pack(e, &se->conv, t->save->session);
+		t->save->ttl = (int)s->cfg.session_ttl;
+	}
+	/* Written even when the customer left meanwhile: the loop thread owns
+	 * ctx.conn, and drops the frame then. */
+	const char *idjs = t->ctx.id ? json_object_to_json_string_ext(t->ctx.id, JSON_C_TO_STRING_PLAIN)
+				     : NULL;
+	int n = report_write_frame(e, plan, d->reply, res, idjs, d->frame, d->frame_max);
+	if (n >= 0)
+		t->frame = frame_new(d->frame, (size_t)n, t->ctx.t_recv);
 }
 
 /* FNV-1a over p[0..n), from h. */
@@ -490,46 +574,169 @@ static int ticket_ref(const char *session, json_object *id, const char *text, si
 	return 0;
 }
 
-/* Hands the plan's effects to the Redis worker; with file_lookup the
- * registry file answers here and the worker links the profile and files
- * the ticket. Returns
- * 0, or -1 when the job could not be made (the caller then answers without
- * them). */
-static int submit(struct conn *c, json_object *id, double t_recv, bool file_lookup)
+/* Any thread, with the turn's conversation: the Redis worker's job for a
+ * decided plan's effects, the turn its owner; with a registry file, the
+ * file answers the lookup here and the worker links the profile and files
+ * the ticket. Returns the job, or NULL when it could not be made (the
+ * message is then answered without them). */
+static struct rw_job *effects(const struct decider *d, struct turn *t)
 {
-	struct ws_server *s = c->srv;
-	struct job_ctx *ctx = calloc(1, sizeof(*ctx));
-	struct rw_job *j = ctx ? rw_job_new(s->engine, s->plan) : NULL;
-	if (!j) {
-		free(ctx);
-		return -1;
-	}
-	if (file_lookup) {
-		reg_file_lookup(s->registry, s->engine, s->plan, &j->res);
+	const struct engine_plan *plan = d->plan;
+	const struct sess *se = t->ctx.sess;
+	struct rw_job *j = rw_job_new(t->engine, plan);
+	if (!j)
+		return NULL;
+	if (t->registry) {
+		reg_file_lookup(t->registry, t->engine, plan, &j->res);
 		j->skip_lookup = true;
 	}
-	if (s->plan->escalate) {
+	if (plan->escalate) {
 		char ref[40], created[32];
 		log_utc_now(created, sizeof(created));
-		if (ticket_ref(c->sess->id, id, s->plan->text, s->plan->len, ref, sizeof(ref)) < 0 ||
-		    !(j->ticket = report_ticket_json(s->engine, &c->sess->conv, s->plan, ref,
-						     c->sess->id, created))) {
+		if (ticket_ref(se->id, t->ctx.id, plan->text, plan->len, ref, sizeof(ref)) < 0 ||
+		    !(j->ticket = report_ticket_json(t->engine, &se->conv, plan, ref, se->id,
+						     created))) {
 			rw_job_free(j);
-			free(ctx);
-			return -1;
+			return NULL;
 		}
 	}
-	snprintf(j->session_id, sizeof(j->session_id), "%s", c->sess->id);
-	ctx->conn = c;
-	ctx->sess = c->sess;
-	ctx->id = id ? json_object_get(id) : NULL;
-	ctx->t_recv = t_recv;
-	j->owner = ctx;
-	c->inflight = j;
+	snprintf(j->session_id, sizeof(j->session_id), "%s", se->id);
+	j->owner = t;
+	return j;
+}
+
+/* Any thread, with the turn's conversation: a turn's work. */
+static void run_turn(const struct ws_server *s, struct decider *d, struct turn *t)
+{
+	if (t->kind == TURN_SAY) {
+		say(s, d, t->engine, t->fx->plan_copy, &t->fx->res, t);
+		return;
+	}
+	t->rc = engine_decide(t->engine, d->scr, &t->ctx.sess->conv, t->text, t->len, t->today,
+			      d->plan);
+	if (t->rc < 0)
+		return;
+	/* The registry and the ticket need Redis: its worker does them and
+	 * the reply follows when it is done, announced by a typing frame.
+	 * Without Redis, the registry file (in memory) answers, tickets are
+	 * only previewed, and the reply goes out at once. */
+	if (s->rw && (d->plan->escalate || d->plan->lookup != ENGINE_LOOKUP_NONE) &&
+	    (t->fx = effects(d, t)))
+		return;
+	struct engine_results res;
+	memset(&res, 0, sizeof(res));
+	reg_file_lookup(t->registry, t->engine, d->plan, &res);
+	/* No profile store to link an address in: never claim it linked. */
+	if (engine_plan_links(t->engine, d->plan, &res))
+		res.registry = ENGINE_REG_UNAVAILABLE;
+	if (s->rw && d->plan->escalate)
+		res.ticket = ENGINE_TICKET_FAILED; /* the job could not be made */
+	say(s, d, t->engine, d->plan, &res, t);
+}
+
+/* Engine worker thread: ew's run function. */
+static void run_on_worker(struct ew_job *job, void *arg)
+{
+	struct ws_server *s = arg;
+	run_turn(s, &s->worker_d, (struct turn *)job);
+}
+
+/* Queues t for the engine worker with the rest of this turn of the loop. */
+static void batch_add(struct ws_server *s, struct turn *t)
+{
+	t->ctx.sess->busy++;
+	t->job.next = NULL;
+	if (s->batch_tail)
+		s->batch_tail->job.next = &t->job;
+	else
+		s->batch_head = t;
+	s->batch_tail = t;
 	s->inflight++;
-	s->engine_jobs++;
-	rw_submit(s->rw, j);
-	return 0;
+}
+
+static void flush_batch(struct ws_server *s)
+{
+	if (!s->batch_head)
+		return;
+	ew_submit(s->ew, &s->batch_head->job, &s->batch_tail->job);
+	s->batch_head = s->batch_tail = NULL;
+}
+
+/* A conversation the engine worker had is free again: the welcomes that
+ * waited for it go out, and those connections' messages go on. */
+static void sess_free_again(struct ws_server *s, struct sess *se)
+{
+	if (se->busy || !se->hellos)
+		return;
+	struct conn *c;
+	TAILQ_FOREACH(c, &s->conns, link) {
+		if (!c->hello_wait || c->sess != se || se->busy)
+			continue;
+		c->hello_wait = false;
+		se->hellos--;
+		welcome(c, c->hello_lang, c->hello_resumed);
+		resume_inbound(c);
+	}
+}
+
+static void turn_free(struct turn *t)
+{
+	json_object_put(t->ctx.id);
+	rw_job_free(t->fx);
+	rw_job_free(t->save);
+	free(t->frame);
+	free(t);
+}
+
+/* A turn is done (on the engine worker, or at once on the loop): its
+ * effects go to the Redis worker, or its reply to the customer. The
+ * connection's next messages are the caller's to go on with. */
+static void turn_done(struct ws_server *s, struct turn *t)
+{
+	struct conn *c = t->ctx.conn;
+	if (t->kind == TURN_DECIDE && t->fx) {
+		if (c) {
+			json_object *typing = json_object_new_object();
+			json_object_object_add(typing, "type", json_object_new_string("typing"));
+			json_object_object_add(typing, "in_reply_to",
+					       t->ctx.id ? json_object_get(t->ctx.id) : NULL);
+			enqueue(c, typing);
+			json_object_put(typing);
+		}
+		struct rw_job *j = t->fx;
+		t->fx = NULL;
+		s->inflight++;
+		rw_submit(s->rw, j);
+		return;
+	}
+	if (t->rc == 0) {
+		for (uint8_t i = 0; i < t->said.nparts; i++)
+			s->metrics.replies_by_intent[t->said.intents[i]]++;
+		s->metrics.fallbacks_total += t->said.fallback;
+		s->metrics.escalations_total += t->said.escalate;
+		s->metrics.tickets_stored += t->said.ticket == ENGINE_TICKET_STORED;
+		s->metrics.tickets_failed += t->said.ticket == ENGINE_TICKET_FAILED;
+	}
+	if (t->save) {
+		s->inflight++;
+		rw_submit(s->rw, t->save);
+		t->save = NULL;
+	}
+	if (c) {
+		if (t->rc < 0)
+			send_error(c, t->rc == -TOK_EUTF8 ? "bad_utf8" : "too_long",
+				   tok_strerror(t->rc), t->ctx.id);
+		else if (!t->frame)
+			send_error(c, "internal", "the reply does not fit a frame", t->ctx.id);
+		else
+			enqueue_frame(c, t->frame);
+		t->frame = NULL;
+		c->inflight = NULL;
+	} else {
+		sess_detach(s->sessions, t->ctx.sess, now_s());
+	}
+	s->engine_jobs--;
+	turn_free(t);
 }
 
 static void on_message(struct conn *c, json_object *msg, double t_recv)
@@ -546,34 +753,34 @@ static void on_message(struct conn *c, json_object *msg, double t_recv)
 	if (!c->sess && attach(c, NULL, -1) < 0)
 		return;
 	s->metrics.messages_total++;
-	int rc = engine_decide(s->engine, s->scr, &c->sess->conv, json_object_get_string(v),
-			       (size_t)json_object_get_string_len(v), today_utc(), s->plan);
-	if (rc < 0) {
-		send_error(c, rc == -TOK_EUTF8 ? "bad_utf8" : "too_long", tok_strerror(rc), id);
+	size_t len = (size_t)json_object_get_string_len(v);
+	struct turn *t = calloc(1, sizeof(*t) + len + 1);
+	if (!t) {
+		send_error(c, "internal", "out of memory; try again later", id);
 		return;
 	}
-	/* The registry and the ticket need Redis: the worker does them and
-	 * the reply follows when it is done, announced by a typing frame.
-	 * Without Redis, the registry file (in memory) answers, tickets are
-	 * only previewed, and the reply goes out at once. */
-	if (s->rw && (s->plan->escalate || s->plan->lookup != ENGINE_LOOKUP_NONE) &&
-	    submit(c, id, t_recv, s->registry != NULL) == 0) {
-		json_object *typing = json_object_new_object();
-		json_object_object_add(typing, "type", json_object_new_string("typing"));
-		json_object_object_add(typing, "in_reply_to", id ? json_object_get(id) : NULL);
-		enqueue(c, typing, 0);
-		json_object_put(typing);
+	t->kind = TURN_DECIDE;
+	t->ctx.conn = c;
+	t->ctx.sess = c->sess;
+	t->ctx.id = id ? json_object_get(id) : NULL;
+	t->ctx.t_recv = t_recv;
+	t->engine = s->engine;
+	t->registry = s->registry;
+	memcpy(t->text, json_object_get_string(v), len);
+	t->len = len;
+	t->today = today_utc();
+	c->inflight = &t->ctx;
+	s->engine_jobs++;
+	/* A connection that is closing sends nothing more: what came with
+	 * the close is decided at once, here, up to the first message that
+	 * waits for Redis, unless the engine worker has the conversation
+	 * (for another connection). */
+	if (c->dead && !c->sess->busy) {
+		run_turn(s, &s->loop_d, t);
+		turn_done(s, t);
 		return;
 	}
-	struct engine_results res;
-	memset(&res, 0, sizeof(res));
-	reg_file_lookup(s->registry, s->engine, s->plan, &res);
-	/* No profile store to link an address in: never claim it linked. */
-	if (engine_plan_links(s->engine, s->plan, &res))
-		res.registry = ENGINE_REG_UNAVAILABLE;
-	if (s->rw && s->plan->escalate)
-		res.ticket = ENGINE_TICKET_FAILED; /* the job could not be made */
-	finish(s, c, c->sess, s->plan, &res, id, t_recv);
+	batch_add(s, t);
 }
 
 /* Processes one complete text message from the client. */
@@ -642,18 +849,15 @@ static bool valid_utf8(const unsigned char *s, size_t n)
 	return true;
 }
 
-/* Takes one complete text message and queues it. Messages are decided in
- * batches, by run_batch once the loop has read all it can in this turn,
- * so the engine's code and tables stay in cache from one message to the
- * next instead of being evicted by the kernel's work on each read. In a
- * closed loop of 100 connections, where a turn reads about 50 messages,
- * that took a message from 6.6 to 5.9 µs and lifted msgs/s by about 6 %.
- * Replies go out from the next WRITEABLE callbacks either way, so none
- * waits longer for it.
+/* Takes one complete text message and queues it. Messages are parsed and
+ * handed to the engine worker in batches, by run_batch once the loop has
+ * read all it can in this turn: one hand-over (a lock, a wake-up) a turn
+ * rather than a message, and the worker decides them back to back, with
+ * the engine's tables in its cache.
  *
- * While an earlier message waits for Redis the queue is bounded, and a
- * message is decided only after the one before it was said: replies keep
- * the order of the messages. */
+ * While an earlier message is out (on the engine worker, or waiting for
+ * Redis) the queue is bounded, and a message is decided only after the
+ * one before it was said: replies keep the order of the messages. */
 static void handle(struct conn *c, const char *data, size_t len)
 {
 	struct ws_server *s = c->srv;
@@ -695,7 +899,7 @@ static void drain_inbound(struct conn *c)
 {
 	/* A close asked for after them (a bad frame, SIGTERM, a slow reader)
 	 * does not cancel them: they were owed before it. */
-	while (c->in_head && !c->inflight) {
+	while (c->in_head && !c->inflight && !c->hello_wait) {
 		struct inmsg *m = c->in_head;
 		c->in_head = m->next;
 		if (!c->in_head)
@@ -737,10 +941,10 @@ static void settle(struct conn *c)
  * in flight they stay on the ready list: deciding them could start more. */
 static void run_batch(struct ws_server *s)
 {
-	if (s->rl.waiting)
-		return;
-	for (struct conn *c; (c = TAILQ_FIRST(&s->ready));)
-		settle(c);
+	if (!s->rl.waiting)
+		for (struct conn *c; (c = TAILQ_FIRST(&s->ready));)
+			settle(c);
+	flush_batch(s);
 }
 
 /* The messages that waited behind a job that is done: decided now, or in
@@ -773,27 +977,11 @@ static int load_session(struct conn *c, const char *id, int lang)
 	ctx->conn = c;
 	ctx->lang = lang;
 	j->owner = ctx;
-	c->inflight = j;
+	c->inflight = ctx;
 	s->inflight++;
 	s->engine_jobs++;
 	rw_submit(s->rw, j);
 	return 0;
-}
-
-/* Stores the conversation in Redis after each turn, so a restarted server
- * continues it. Nothing waits for it but the shutdown: a conversation lost
- * with Redis is inconvenient, not a broken promise. */
-static void save_session(struct ws_server *s, const struct sess *se)
-{
-	struct rw_job *j = calloc(1, sizeof(*j));
-	if (!j)
-		return;
-	j->kind = RW_SAVE_SESSION;
-	snprintf(j->session_id, sizeof(j->session_id), "%s", se->id);
-	j->session_len = engine_session_pack(s->engine, &se->conv, j->session);
-	j->ttl = (int)s->cfg.session_ttl;
-	s->inflight++;
-	rw_submit(s->rw, j);
 }
 
 /* Loop thread: a conversation came back from Redis, or did not. */
@@ -864,32 +1052,42 @@ static void log_worker(struct ws_server *s)
 	s->said = st;
 }
 
-/* Loop thread: the worker finished jobs. Each is said to its connection,
- * or, when the customer left meanwhile, still recorded in the
- * conversation so a reconnect continues from it. */
+/* Loop thread: the workers finished jobs. A turn's reply is said to its
+ * connection, or, when the customer left meanwhile, still recorded in the
+ * conversation so a reconnect continues from it; effects the Redis worker
+ * carried out go back to the engine worker to be said. */
 static void collect(struct ws_server *s)
 {
-	for (struct rw_job *j; (j = rw_take_done(s->rw));) {
+	for (struct ew_job *next, *job = ew_take_done(s->ew); job; job = next) {
+		next = job->next;
+		struct turn *t = (struct turn *)job;
+		struct conn *c = t->ctx.conn;
+		struct sess *se = t->ctx.sess;
 		s->inflight--;
-		s->engine_jobs -= j->kind != RW_SAVE_SESSION;
-		struct job_ctx *ctx = j->owner;
-		if (ctx && j->kind == RW_LOAD_SESSION) {
+		/* Before the turn lets go of the session, which keeps it. */
+		se->busy--;
+		sess_free_again(s, se);
+		turn_done(s, t);
+		if (c && !c->inflight)
+			resume_inbound(c);
+	}
+	for (struct rw_job *j; s->rw && (j = rw_take_done(s->rw));) {
+		s->inflight--;
+		if (j->kind == RW_LOAD_SESSION) {
+			s->engine_jobs--;
+			struct job_ctx *ctx = j->owner;
 			loaded(s, j, ctx);
 			free(ctx);
-		} else if (ctx) {
-			struct conn *c = ctx->conn;
-			finish(s, c, ctx->sess, j->plan_copy, &j->res, ctx->id, ctx->t_recv);
-			if (c) {
-				c->inflight = NULL;
-				resume_inbound(c);
-			} else {
-				sess_detach(s->sessions, ctx->sess, now_s());
-			}
-			json_object_put(ctx->id);
-			free(ctx);
+		} else if (j->kind == RW_EFFECTS) {
+			struct turn *t = j->owner;
+			t->kind = TURN_SAY;
+			t->fx = j;
+			batch_add(s, t);
+			continue;
 		}
 		rw_job_free(j);
 	}
+	flush_batch(s);
 }
 
 /* ---- connection filtering ---- */
@@ -1014,7 +1212,7 @@ static int writeable(struct conn *c)
 		lws_callback_on_writable(c->wsi);
 		return 0;
 	}
-	if (c->close_code && !c->inflight && !c->in_head) {
+	if (c->close_code && !c->inflight && !c->in_head && !c->hello_wait) {
 		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
 				 (unsigned char *)c->close_why, strlen(c->close_why));
 		return -1;
@@ -1077,9 +1275,11 @@ static void closed(struct conn *c)
 	 * of none, and the widget sends the rest again when it reconnects. */
 	c->dead = true;
 	settle(c);
+	if (c->hello_wait)
+		c->sess->hellos--;
 	if (c->inflight)
 		/* The job still says its reply into the session, then lets go. */
-		((struct job_ctx *)c->inflight->owner)->conn = NULL;
+		c->inflight->conn = NULL;
 	else if (c->sess)
 		sess_detach(s->sessions, c->sess, now_s());
 	free_queue(c);
@@ -1137,7 +1337,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		return 0;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		if (s && s->rw)
+		if (s && s->ew)
 			collect(s);
 		return 0;
 	default:
@@ -1190,6 +1390,29 @@ static void tick(lws_sorted_usec_list_t *sul)
 		}
 	}
 	lws_sul_schedule(s->ctx, 0, &s->tick_timer, tick, TICK_US);
+}
+
+/* ---- the deciders ---- */
+
+static int decider_init(struct decider *d, const struct engine *e, size_t max_bytes)
+{
+	d->scr = engine_scratch_new(e);
+	d->plan = malloc(sizeof(*d->plan));
+	d->reply = malloc(sizeof(*d->reply));
+	d->frame_max = REPORT_JSON_MAX(max_bytes);
+	d->frame = malloc(d->frame_max);
+	d->logbuf_max = 6 * max_bytes + 1024;
+	d->logbuf = malloc(d->logbuf_max);
+	return d->scr && d->plan && d->reply && d->frame && d->logbuf ? 0 : -1;
+}
+
+static void decider_free(struct decider *d)
+{
+	engine_scratch_free(d->scr);
+	free(d->plan);
+	free(d->reply);
+	free(d->frame);
+	free(d->logbuf);
 }
 
 /* ---- reload ---- */
@@ -1251,7 +1474,9 @@ static void swap_data(struct ws_server *s)
 	struct ws_data next = s->rl.data;
 	memset(&s->rl.data, 0, sizeof(s->rl.data));
 	struct engine_scratch *scr = engine_scratch_new(next.engine);
-	if (!scr) {
+	struct engine_scratch *wscr = scr ? engine_scratch_new(next.engine) : NULL;
+	if (!wscr) {
+		engine_scratch_free(scr);
 		reload_failed(s, "out of memory");
 		ws_data_free(&next);
 		return;
@@ -1259,8 +1484,12 @@ static void swap_data(struct ws_server *s)
 	const struct engine *moving[2] = { s->engine, next.engine };
 	sess_each(s->sessions, move_session, moving);
 	metrics_move_intents(&s->metrics, engine_pack(s->engine), engine_pack(next.engine));
-	engine_scratch_free(s->scr);
-	s->scr = scr;
+	/* No turn is out: the engine worker waits for its next batch, whose
+	 * hand-over publishes its new scratch to it. */
+	engine_scratch_free(s->loop_d.scr);
+	s->loop_d.scr = scr;
+	engine_scratch_free(s->worker_d.scr);
+	s->worker_d.scr = wscr;
 	struct ws_data old = { s->engine, s->registry };
 	ws_data_free(&old);
 	s->engine = next.engine;
@@ -1335,16 +1564,10 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, struct ws_data *dat
 	atomic_init(&s->rl.done, false);
 	TAILQ_INIT(&s->conns);
 	TAILQ_INIT(&s->ready);
-	s->scr = engine_scratch_new(s->engine);
-	s->plan = malloc(sizeof(*s->plan));
-	s->reply = malloc(sizeof(*s->reply));
-	s->frame_max = REPORT_JSON_MAX(cfg->max_bytes);
-	s->frame = malloc(s->frame_max);
-	s->logbuf_max = 6 * cfg->max_bytes + 1024;
-	s->logbuf = malloc(s->logbuf_max);
 	s->tok = report_tokener_new(MAX_JSON_DEPTH);
 	s->sessions = sess_store_new((size_t)cfg->max_connections * 4, cfg->session_ttl);
-	if (!s->scr || !s->plan || !s->reply || !s->frame || !s->logbuf || !s->tok ||
+	if (decider_init(&s->loop_d, s->engine, cfg->max_bytes) < 0 ||
+	    decider_init(&s->worker_d, s->engine, cfg->max_bytes) < 0 || !s->tok ||
 	    !s->sessions) {
 		snprintf(err, errlen, "out of memory");
 		goto free_server;
@@ -1446,6 +1669,12 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, struct ws_data *dat
 		 * later, when it may be gone. */
 		log_worker(s);
 	}
+	/* Last: the engine worker reads the server (its configuration, the
+	 * Redis worker's presence) without a lock, as it stands now. */
+	if (!(s->ew = ew_new(run_on_worker, s, wake, s->ctx))) {
+		snprintf(err, errlen, "cannot start the engine worker thread");
+		goto free_server;
+	}
 	return s;
 free_server:
 	ws_server_free(s);
@@ -1505,11 +1734,18 @@ void ws_server_free(struct ws_server *s)
 	if (s->rl.running)
 		pthread_join(s->rl.thread, NULL);
 	ws_data_free(&s->rl.data);
-	/* The worker first: stopped, its last results are said (their
+	/* The workers first: stopped, their last results are said (their
 	 * tickets are stored; the connections learn it if they still can),
-	 * so closing the connections below finds no job in flight. */
-	if (s->rw) {
-		rw_stop(s->rw);
+	 * so closing the connections below finds no job in flight. Turns
+	 * handed to the engine worker once it stopped run at once; so the
+	 * effects the Redis worker returns last are said by the third
+	 * collect. */
+	if (s->ew) {
+		ew_stop(s->ew);
+		collect(s);
+		if (s->rw)
+			rw_stop(s->rw);
+		collect(s);
 		collect(s);
 	}
 	if (s->ctx) {
@@ -1520,14 +1756,13 @@ void ws_server_free(struct ws_server *s)
 		ev_loop_destroy(s->ev);
 	rw_free(s->rw);
 	s->rw = NULL;
+	ew_free(s->ew);
+	s->ew = NULL;
 	sess_store_free(s->sessions);
-	free(s->frame);
-	free(s->logbuf);
 	if (s->tok)
 		json_tokener_free(s->tok);
-	free(s->reply);
-	free(s->plan);
-	engine_scratch_free(s->scr);
+	decider_free(&s->loop_d);
+	decider_free(&s->worker_d);
 	struct ws_data own = { s->engine, s->registry };
 	ws_data_free(&own);
 	free(s);

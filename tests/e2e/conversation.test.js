@@ -156,6 +156,41 @@ test('messages sent back to back are answered in the order they were sent', asyn
   await stopClean(server);
 });
 
+// The engine worker decides a conversation's message while the loop thread
+// takes the next frames: a second tab's hello on that conversation (which
+// may set its language) waits for the turn out, then is welcomed. Tab A
+// sends 200 messages back to back while tab B says hello on A's session 50
+// times, asking for German: every reply comes, in order, every welcome
+// comes, resumed, and the conversation ends up German.
+test('two tabs on one conversation: hellos while messages are being decided', async (t) => {
+  const server = await startServer(t, ['--rate', '100000', '--burst', '100000', '--queue', '256']);
+  const a = await Client.connect(server.wsUrl);
+  const wa = await a.hello({ lang: 'en' });
+  const b = await Client.connect(server.wsUrl);
+  const texts = [
+    'When does my contract at the new address start?',
+    'Can I take my Tibber Pulse with me?',
+    'Does my payment method change?',
+    'We move in on 1 March 2027.',
+  ];
+  for (let i = 0; i < 200; i++) a.send({ type: 'message', id: i, text: texts[i % texts.length] });
+  for (let i = 0; i < 50; i++) b.send({ type: 'hello', session: wa.session, lang: 'de' });
+  for (let i = 0; i < 200; i++) await a.replyTo(i);
+  for (let i = 0; i < 50; i++) {
+    const w = await b.expect('welcome');
+    assert.equal(w.session, wa.session);
+    assert.equal(w.resumed, true);
+    assert.equal(w.lang, 'de');
+  }
+  const r = await b.ask('last', 'Kann ich meinen Tibber Pulse mitnehmen?');
+  assert.equal(r.lang, 'de');
+  const r2 = await a.ask('after', 'Can I take my Tibber Pulse with me?');
+  assert.equal(r2.lang, 'de', 'the language B fixed holds for A too: one conversation');
+  await a.close();
+  await b.close();
+  await stopClean(server);
+});
+
 test('reconnect and resume: the session, its language and its facts carry on', async (t) => {
   const server = await startServer(t, ['--registry', registryFile()]);
   const a = await Client.connect(server.wsUrl);
