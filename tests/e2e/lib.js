@@ -238,7 +238,7 @@ class Server {
 // Problems the sanitizers (or anything else crashing) leave on stderr.
 function sanitizerReports(stderr) {
   return stderr.split('\n').filter((l) =>
-    /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|SUMMARY: (Address|Undefined)|Segmentation fault|Aborted/.test(l));
+    /ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer|runtime error:|SUMMARY: (Address|Undefined|Thread)|Segmentation fault|Aborted/.test(l));
 }
 
 // Starts a server for test t; it is killed when t ends, whatever happened.
