@@ -58,6 +58,9 @@ struct ws_config {
 	double redis_timeout;     /* seconds for connecting and each command */
 	bool reuse_port;          /* SO_REUSEPORT: several processes share the port */
 	enum ws_loop loop;
+	/* Below this many messages a second the loop thread decides small
+	 * batches itself rather than wake the engine worker; 0: never. */
+	unsigned inline_below;
 	ws_load_fn load;          /* NULL: the server cannot reload */
 	void *load_arg;
 };
@@ -66,7 +69,8 @@ struct ws_config {
  * 10000 connections, sessions kept 30 minutes, 120 s idle timeout, 5
  * messages/s with bursts of 10, 64 queued frames, 10 s drain, libev; no
  * Redis, and when there is one: stream autoassist:l2, spool
- * autoassist-spool.jsonl, 0.5 s per command. */
+ * autoassist-spool.jsonl, 0.5 s per command; small batches decided on the
+ * loop thread below 10,000 messages a second. */
 void ws_config_default(struct ws_config *cfg);
 
 struct ws_server;

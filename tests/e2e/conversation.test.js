@@ -6,6 +6,8 @@
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
 const { Client, healthz, registryFile, sleep, startServer, stopClean } = require('./lib');
 
 // The source article's auto-response, verbatim (typographic apostrophe).
@@ -189,6 +191,37 @@ test('two tabs on one conversation: hellos while messages are being decided', as
   await a.close();
   await b.close();
   await stopClean(server);
+});
+
+// At a chat's pace the loop thread decides a message itself; under load
+// the engine worker does (--inline-below). Both must answer alike: the
+// held-out corpus, as one conversation per language, through a server that
+// always hands messages to the worker and one that decides every batch it
+// can on the loop, gives the same reply frames byte for byte.
+test('the loop thread and the engine worker answer alike', async (t) => {
+  const corpus = fs.readFileSync(path.join(__dirname, '..', 'corpus', 'heldout.jsonl'), 'utf8')
+    .split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const args = ['--registry', registryFile(), '--rate', '100000', '--burst', '100000', '--queue', '512'];
+  const worker = await startServer(t, args, { AUTOASSIST_INLINE_BELOW: '0' });
+  const loop = await startServer(t, args, { AUTOASSIST_INLINE_BELOW: '10000000' });
+  const replies = [];
+  for (const server of [worker, loop]) {
+    const frames = [];
+    for (const lang of ['en', 'nb', 'sv', 'de', 'nl']) {
+      const c = await Client.connect(server.wsUrl);
+      await c.hello({ lang });
+      const texts = corpus.filter((m) => m.lang === lang).map((m) => m.text);
+      texts.forEach((text, i) => c.send({ type: 'message', id: i, text }));
+      for (let i = 0; i < texts.length; i++) frames.push(JSON.stringify(await c.replyTo(i)));
+      await c.close();
+    }
+    replies.push(frames);
+  }
+  assert.equal(replies[0].length, corpus.length);
+  assert.deepEqual(replies[1], replies[0]);
+  await stopClean(worker);
+  await stopClean(loop);
+  assert.ok(replies[0].some((f) => JSON.parse(f).escalate), 'the corpus escalates somewhere');
 });
 
 test('reconnect and resume: the session, its language and its facts carry on', async (t) => {
