@@ -15,17 +15,28 @@
 
 #include "ew.h"
 
+#define NJOBS 1000
+
 struct job {
 	struct ew_job link; /* first, as ew.h asks */
-	int n;
 	bool ran;
 	pthread_t ran_on;
 };
 
+/* The loop's side of the wake-ups: counted, and waited for. */
 struct waker {
 	atomic_int wakes;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+};
+
+/* What each test starts with: a running worker whose jobs count their
+ * runs, and jobs to give it. */
+struct fixture {
+	atomic_int runs;
+	struct waker wk;
+	struct ew *w;
+	struct job jobs[NJOBS];
 };
 
 static void run(struct ew_job *j, void *arg)
@@ -46,98 +57,98 @@ static void wake(void *arg)
 	pthread_mutex_unlock(&w->mu);
 }
 
-static void waker_init(struct waker *w)
+static int setup(void **state)
 {
-	atomic_init(&w->wakes, 0);
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
+	struct fixture *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	atomic_init(&f->runs, 0);
+	atomic_init(&f->wk.wakes, 0);
+	pthread_mutex_init(&f->wk.mu, NULL);
+	pthread_cond_init(&f->wk.cv, NULL);
+	f->w = ew_new(run, &f->runs, wake, &f->wk);
+	*state = f;
+	return f->w ? 0 : -1;
 }
 
-static void waker_destroy(struct waker *w)
+static int teardown(void **state)
 {
-	pthread_cond_destroy(&w->cv);
-	pthread_mutex_destroy(&w->mu);
+	struct fixture *f = *state;
+	ew_free(f->w);
+	pthread_cond_destroy(&f->wk.cv);
+	pthread_mutex_destroy(&f->wk.mu);
+	free(f);
+	return 0;
 }
 
-/* Links jobs[from..to) into a list. */
-static void link_jobs(struct job *jobs, int from, int to)
+/* Hands jobs[from..to) to the worker as one list. */
+static void submit(struct fixture *f, int from, int to)
 {
 	for (int i = from; i < to; i++)
-		jobs[i].link.next = i + 1 < to ? &jobs[i + 1].link : NULL;
+		f->jobs[i].link.next = i + 1 < to ? &f->jobs[i + 1].link : NULL;
+	ew_submit(f->w, &f->jobs[from].link, &f->jobs[to - 1].link);
 }
 
-/* Takes done jobs until want came back (waiting for wake-ups between),
- * checking that they come in submission order from *next on. Returns how
- * many ew_take_done calls returned a list. */
-static int take_in_order(struct ew *w, struct waker *wk, struct job *jobs, int *next, int want)
+/* Waits until the worker has woken the loop more than seen times. A worker
+ * that never does fails the test by the time-out rather than hanging it. */
+static void wait_wake(struct waker *wk, int seen)
 {
-	int lists = 0;
-	while (*next < want) {
-		int seen = atomic_load(&wk->wakes);
-		struct ew_job *j = ew_take_done(w);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&wk->mu);
+	int rc = 0;
+	while (atomic_load(&wk->wakes) == seen && rc == 0)
+		rc = pthread_cond_timedwait(&wk->cv, &wk->mu, &until);
+	pthread_mutex_unlock(&wk->mu);
+	assert_int_equal(rc, 0);
+}
+
+/* Takes done jobs until jobs[0..want) came back, sleeping until woken
+ * whenever the done list is empty, and checks they come in submission
+ * order. Returns how many ew_take_done calls returned a list. */
+static int take_in_order(struct fixture *f, int want)
+{
+	int lists = 0, next = 0;
+	while (next < want) {
+		int seen = atomic_load(&f->wk.wakes);
+		struct ew_job *j = ew_take_done(f->w);
 		if (!j) {
-			/* The list was empty: the worker wakes us when it puts
-			 * jobs on it. A worker that never did fails the test
-			 * by its time-out rather than hanging it. */
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += 10;
-			pthread_mutex_lock(&wk->mu);
-			int rc = 0;
-			while (atomic_load(&wk->wakes) == seen && rc == 0)
-				rc = pthread_cond_timedwait(&wk->cv, &wk->mu, &until);
-			pthread_mutex_unlock(&wk->mu);
-			assert_int_equal(rc, 0);
+			/* Empty: the worker wakes the loop when it puts jobs on it. */
+			wait_wake(&f->wk, seen);
 			continue;
 		}
 		lists++;
 		for (; j; j = j->next) {
-			struct job *job = (struct job *)j;
-			assert_ptr_equal(job, &jobs[*next]);
-			assert_true(job->ran);
-			(*next)++;
+			assert_ptr_equal(j, &f->jobs[next].link);
+			assert_true(f->jobs[next].ran);
+			next++;
 		}
 	}
+	assert_null(ew_take_done(f->w));
 	return lists;
 }
 
 static void test_jobs_come_back_in_order(void **state)
 {
-	(void)state;
-	enum { N = 1000 };
-	struct job *jobs = calloc(N, sizeof(*jobs));
-	assert_non_null(jobs);
-	for (int i = 0; i < N; i++)
-		jobs[i].n = i;
-	atomic_int runs;
-	atomic_init(&runs, 0);
-	struct waker wk;
-	waker_init(&wk);
-	struct ew *w = ew_new(run, &runs, wake, &wk);
-	assert_non_null(w);
-
+	struct fixture *f = *state;
 	/* Batches of different sizes, the later ones submitted while the
 	 * earlier ones may still run. */
-	int next = 0, at = 0;
 	const int sizes[] = { 1, 7, 32, 33, 200, 727 };
+	int at = 0;
 	for (size_t b = 0; b < sizeof(sizes) / sizeof(sizes[0]); b++) {
-		link_jobs(jobs, at, at + sizes[b]);
-		ew_submit(w, &jobs[at].link, &jobs[at + sizes[b] - 1].link);
+		submit(f, at, at + sizes[b]);
 		at += sizes[b];
 	}
-	assert_int_equal(at, N);
-	take_in_order(w, &wk, jobs, &next, N);
-	assert_int_equal(atomic_load(&runs), N);
-	for (int i = 0; i < N; i++)
-		assert_false(pthread_equal(jobs[i].ran_on, pthread_self()));
+	assert_int_equal(at, NJOBS);
+	take_in_order(f, NJOBS);
+	assert_int_equal(atomic_load(&f->runs), NJOBS);
+	for (int i = 0; i < NJOBS; i++)
+		assert_false(pthread_equal(f->jobs[i].ran_on, pthread_self()));
 	/* Woken at least once, and not once a job: the worker hands jobs
 	 * back in groups and wakes only a loop that emptied its list. */
-	assert_true(atomic_load(&wk.wakes) >= 1);
-	assert_true(atomic_load(&wk.wakes) < N);
-	assert_null(ew_take_done(w));
-	ew_free(w);
-	waker_destroy(&wk);
-	free(jobs);
+	assert_true(atomic_load(&f->wk.wakes) >= 1);
+	assert_true(atomic_load(&f->wk.wakes) < NJOBS);
 }
 
 /* One job onto an empty done list: the loop, asleep until told, is told.
@@ -145,73 +156,38 @@ static void test_jobs_come_back_in_order(void **state)
  * (the loop has one on its way, and takes both). */
 static void test_wakes_a_loop_that_emptied_its_list(void **state)
 {
-	(void)state;
-	struct job jobs[2] = { 0 };
-	atomic_int runs;
-	atomic_init(&runs, 0);
-	struct waker wk;
-	waker_init(&wk);
-	struct ew *w = ew_new(run, &runs, wake, &wk);
-	assert_non_null(w);
-	link_jobs(jobs, 0, 1);
-	ew_submit(w, &jobs[0].link, &jobs[0].link);
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 10;
-	pthread_mutex_lock(&wk.mu);
-	int rc = 0;
-	while (atomic_load(&wk.wakes) == 0 && rc == 0)
-		rc = pthread_cond_timedwait(&wk.cv, &wk.mu, &until);
-	pthread_mutex_unlock(&wk.mu);
-	assert_int_equal(rc, 0);
-	assert_int_equal(atomic_load(&wk.wakes), 1);
-
-	link_jobs(jobs, 1, 2);
-	ew_submit(w, &jobs[1].link, &jobs[1].link);
-	ew_stop(w); /* the second job is done when it returns */
-	assert_int_equal(atomic_load(&wk.wakes), 1);
-	int next = 0;
-	assert_int_equal(take_in_order(w, &wk, jobs, &next, 2), 1);
-	ew_free(w);
-	waker_destroy(&wk);
+	struct fixture *f = *state;
+	submit(f, 0, 1);
+	wait_wake(&f->wk, 0);
+	assert_int_equal(atomic_load(&f->wk.wakes), 1);
+	submit(f, 1, 2);
+	ew_stop(f->w); /* the second job is done when it returns */
+	assert_int_equal(atomic_load(&f->wk.wakes), 1);
+	assert_int_equal(take_in_order(f, 2), 1);
 }
 
 /* ew_stop runs what was submitted; what comes after runs at once, here,
  * and is on the done list when ew_submit returns. */
 static void test_stop_runs_the_rest(void **state)
 {
-	(void)state;
-	enum { N = 100 };
-	struct job jobs[N] = { 0 };
-	atomic_int runs;
-	atomic_init(&runs, 0);
-	struct waker wk;
-	waker_init(&wk);
-	struct ew *w = ew_new(run, &runs, wake, &wk);
-	assert_non_null(w);
-	link_jobs(jobs, 0, 60);
-	ew_submit(w, &jobs[0].link, &jobs[59].link);
-	ew_stop(w);
-	assert_int_equal(atomic_load(&runs), 60);
-
-	link_jobs(jobs, 60, N);
-	ew_submit(w, &jobs[60].link, &jobs[N - 1].link);
-	assert_int_equal(atomic_load(&runs), N);
-	for (int i = 60; i < N; i++)
-		assert_true(pthread_equal(jobs[i].ran_on, pthread_self()));
-	int next = 0;
-	take_in_order(w, &wk, jobs, &next, N);
-	assert_null(ew_take_done(w));
-	ew_free(w);
-	waker_destroy(&wk);
+	struct fixture *f = *state;
+	submit(f, 0, 60);
+	ew_stop(f->w);
+	assert_int_equal(atomic_load(&f->runs), 60);
+	submit(f, 60, 100);
+	assert_int_equal(atomic_load(&f->runs), 100);
+	for (int i = 60; i < 100; i++)
+		assert_true(pthread_equal(f->jobs[i].ran_on, pthread_self()));
+	take_in_order(f, 100);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_jobs_come_back_in_order),
-		cmocka_unit_test(test_wakes_a_loop_that_emptied_its_list),
-		cmocka_unit_test(test_stop_runs_the_rest),
+		cmocka_unit_test_setup_teardown(test_jobs_come_back_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wakes_a_loop_that_emptied_its_list, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stop_runs_the_rest, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
