@@ -164,6 +164,7 @@ struct ws_server {
 	struct conn_list ready; /* see run_batch */
 	unsigned long long next_id;
 	bool draining;
+	bool closing;      /* ws_server_free: nothing more is decided */
 	struct rw *rw;     /* NULL without Redis */
 	/* The worker's state as the log last told it (log_worker), and when
 	 * the spool began to hold tickets. */
@@ -186,6 +187,9 @@ struct job_ctx {
 	json_object *id;
 	double t_recv;
 	int lang;            /* RW_LOAD_SESSION: the language hello asked for */
+	/* The connection closed: the messages it sent after this one, to be
+	 * decided once this one is (decide_rest). Owned. */
+	struct inmsg *rest;
 };
 
 /* What a said message adds to /metrics, counted on the loop thread. */
@@ -217,7 +221,8 @@ struct turn {
 	struct rw_job *fx;
 	/* Out, when said: */
 	int rc;              /* deciding failed: the tok error; else 0 */
-	struct frame *frame; /* the reply, or NULL when it did not fit */
+	struct frame *frame; /* the reply, or NULL: why says why */
+	const char *why;
 	struct rw_job *save; /* the conversation to store, or NULL */
 	struct said said;
 	/* The message's text, copied: the parsed message is freed at once,
@@ -403,6 +408,7 @@ static void send_welcome(struct conn *c, bool resumed)
 static int welcome(struct conn *c, int lang, bool resumed);
 static int load_session(struct conn *c, const char *id, int lang);
 static void resume_inbound(struct conn *c);
+static void decide_rest(struct ws_server *s, struct sess *se, struct inmsg *rest);
 
 /* Attaches the connection to a session: the one named if it is still held
  * here or in Redis (a restarted server, another instance), else a new one.
@@ -536,8 +542,10 @@ static void say(const struct ws_server *s, struct decider *d, const struct engin
 	const char *idjs = t->ctx.id ? json_object_to_json_string_ext(t->ctx.id, JSON_C_TO_STRING_PLAIN)
 				     : NULL;
 	int n = report_write_frame(e, plan, d->reply, res, idjs, d->frame, d->frame_max);
-	if (n >= 0)
-		t->frame = frame_new(d->frame, (size_t)n, t->ctx.t_recv);
+	if (n < 0)
+		t->why = "the reply does not fit a frame";
+	else if (!(t->frame = frame_new(d->frame, (size_t)n, t->ctx.t_recv)))
+		t->why = "out of memory";
 }
 
 /* FNV-1a over p[0..n), from h. */
@@ -666,20 +674,23 @@ static void batch_add(struct ws_server *s, struct turn *t)
 }
 
 /* A conversation the engine worker had is free again: the welcomes that
- * waited for it go out, and those connections' messages go on. */
+ * waited for it go out, then the messages its connections held back for
+ * them (held) go on. A welcome starts no turn, so none has to wait again. */
 static void sess_free_again(struct ws_server *s, struct sess *se)
 {
 	if (se->busy || !se->hellos)
 		return;
 	struct conn *c;
 	TAILQ_FOREACH(c, &s->conns, link) {
-		if (!c->hello_wait || c->sess != se || se->busy)
+		if (!c->hello_wait || c->sess != se)
 			continue;
 		c->hello_wait = false;
 		se->hellos--;
 		welcome(c, c->hello_lang, c->hello_resumed);
-		resume_inbound(c);
 	}
+	TAILQ_FOREACH(c, &s->conns, link)
+		if (c->sess == se && c->in_head)
+			resume_inbound(c);
 }
 
 static void turn_free(struct turn *t)
@@ -730,16 +741,21 @@ static void turn_done(struct ws_server *s, struct turn *t)
 			send_error(c, t->rc == -TOK_EUTF8 ? "bad_utf8" : "too_long",
 				   tok_strerror(t->rc), t->ctx.id);
 		else if (!t->frame)
-			send_error(c, "internal", "the reply does not fit a frame", t->ctx.id);
+			send_error(c, "internal", t->why, t->ctx.id);
 		else
 			enqueue_frame(c, t->frame);
 		t->frame = NULL;
 		c->inflight = NULL;
-	} else {
-		sess_detach(s->sessions, t->ctx.sess, now_s());
 	}
 	s->engine_jobs--;
+	struct sess *se = t->ctx.sess;
+	struct inmsg *rest = t->ctx.rest;
+	t->ctx.rest = NULL;
 	turn_free(t);
+	/* The connection closed while the turn was out: its attachment,
+	 * which the turn held, goes with the messages that came after. */
+	if (!c)
+		decide_rest(s, se, rest);
 }
 
 /* Loop thread: a turn is back from the engine worker, or was run here.
@@ -788,29 +804,19 @@ static void flush_batch(struct ws_server *s)
 	}
 }
 
-static void on_message(struct conn *c, json_object *msg, double t_recv)
+/* A turn to decide the message whose text is v, in conversation se, for
+ * no connection yet. Returns it, or NULL when memory is short. */
+static struct turn *turn_new(struct ws_server *s, struct sess *se, json_object *v,
+			     json_object *id, double t_recv)
 {
-	struct ws_server *s = c->srv;
-	json_object *id = NULL, *v;
-	json_object_object_get_ex(msg, "id", &id);
-	if (id && !json_object_is_type(id, json_type_string) && !json_object_is_type(id, json_type_int))
-		id = NULL;
-	if (!json_object_object_get_ex(msg, "text", &v) || !json_object_is_type(v, json_type_string)) {
-		send_error(c, "bad_text", "\"text\" must be a string", id);
-		return;
-	}
-	if (!c->sess && attach(c, NULL, -1) < 0)
-		return;
-	s->metrics.messages_total++;
 	size_t len = (size_t)json_object_get_string_len(v);
 	struct turn *t = calloc(1, sizeof(*t) + len + 1);
-	if (!t) {
-		send_error(c, "internal", "out of memory; try again later", id);
-		return;
-	}
+	if (!t)
+		return NULL;
+	s->metrics.messages_total++;
+	s->engine_jobs++;
 	t->kind = TURN_DECIDE;
-	t->ctx.conn = c;
-	t->ctx.sess = c->sess;
+	t->ctx.sess = se;
 	t->ctx.id = id ? json_object_get(id) : NULL;
 	t->ctx.t_recv = t_recv;
 	t->engine = s->engine;
@@ -818,8 +824,36 @@ static void on_message(struct conn *c, json_object *msg, double t_recv)
 	memcpy(t->text, json_object_get_string(v), len);
 	t->len = len;
 	t->today = today_utc();
+	return t;
+}
+
+/* The id of a message, when it is one a client may give (a string or an
+ * integer), else NULL. */
+static json_object *message_id(json_object *msg)
+{
+	json_object *id = NULL;
+	json_object_object_get_ex(msg, "id", &id);
+	return id && (json_object_is_type(id, json_type_string) ||
+		      json_object_is_type(id, json_type_int)) ? id : NULL;
+}
+
+static void on_message(struct conn *c, json_object *msg, double t_recv)
+{
+	struct ws_server *s = c->srv;
+	json_object *id = message_id(msg), *v;
+	if (!json_object_object_get_ex(msg, "text", &v) || !json_object_is_type(v, json_type_string)) {
+		send_error(c, "bad_text", "\"text\" must be a string", id);
+		return;
+	}
+	if (!c->sess && attach(c, NULL, -1) < 0)
+		return;
+	struct turn *t = turn_new(s, c->sess, v, id, t_recv);
+	if (!t) {
+		send_error(c, "internal", "out of memory; try again later", id);
+		return;
+	}
+	t->ctx.conn = c;
 	c->inflight = &t->ctx;
-	s->engine_jobs++;
 	/* A connection that is closing sends nothing more: what came with
 	 * the close is decided at once, here, up to the first message that
 	 * waits for Redis, unless the engine worker has the conversation
@@ -874,6 +908,62 @@ static void process(struct conn *c, const char *data, size_t len, double now)
 	json_object_put(msg);
 }
 
+static void free_inmsgs(struct inmsg *m)
+{
+	for (struct inmsg *n; m; m = n) {
+		n = m->next;
+		free(m);
+	}
+}
+
+/* Loop thread: the messages a connection sent after the one that was out
+ * when it closed, now that that one is said. They are decided as if the
+ * connection had stayed (no reply can go out): their tickets filed, the
+ * conversation moved on; hellos and frames that are not messages are
+ * dropped, with no one to tell. Takes the list and one attachment of se,
+ * which each turn it starts gets one of its own besides. A turn that goes
+ * to the engine worker or to Redis takes the rest with it. */
+static void decide_rest(struct ws_server *s, struct sess *se, struct inmsg *rest)
+{
+	while (rest && !s->closing) {
+		struct inmsg *m = rest;
+		rest = m->next;
+		const char *why;
+		bool too_deep;
+		json_object *msg = report_parse_object_tok(s->tok, m->data, m->len, &why, &too_deep);
+		json_object *type, *v;
+		struct turn *t = NULL;
+		if (msg && json_object_object_get_ex(msg, "type", &type) &&
+		    json_object_is_type(type, json_type_string) &&
+		    strcmp(json_object_get_string(type), "message") == 0 &&
+		    json_object_object_get_ex(msg, "text", &v) &&
+		    json_object_is_type(v, json_type_string))
+			t = turn_new(s, se, v, message_id(msg), m->t_recv);
+		json_object_put(msg);
+		free(m);
+		if (!t)
+			continue;
+		/* Attached once more (it is, so it is found), for the turn. */
+		sess_resume(s->sessions, se->id, now_s());
+		if (se->busy) {
+			/* Another connection's turn has the conversation. */
+			t->ctx.rest = rest;
+			batch_add(s, t);
+			rest = NULL;
+			break;
+		}
+		run_turn(s, &s->loop_d, t);
+		if (t->fx) {
+			/* To Redis: the rest follows when it is said. */
+			t->ctx.rest = rest;
+			rest = NULL;
+		}
+		turn_done(s, t);
+	}
+	free_inmsgs(rest);
+	sess_detach(s->sessions, se, now_s());
+}
+
 /* RFC 3629 UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
 static bool valid_utf8(const unsigned char *s, size_t n)
 {
@@ -898,6 +988,15 @@ static bool valid_utf8(const unsigned char *s, size_t n)
 	return true;
 }
 
+/* The connection's next message waits: the one before it is out (on the
+ * engine worker, at Redis, a session load), its welcome waits for another
+ * connection's turn of the conversation, or other connections' welcomes
+ * do (then no new turn of it starts, so they come: see sess_free_again). */
+static bool held(const struct conn *c)
+{
+	return c->inflight || c->hello_wait || (!c->dead && c->sess && c->sess->hellos);
+}
+
 /* Takes one complete text message and queues it. Messages are parsed and
  * handed to the engine worker in batches, by run_batch once the loop has
  * read all it can in this turn: one hand-over (a lock, a wake-up) a turn
@@ -916,9 +1015,9 @@ static void handle(struct conn *c, const char *data, size_t len)
 		close_after_queue(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
 		return;
 	}
-	/* Without a message waiting for Redis or a reload, the queue holds
-	 * only what one turn read, which the rx buffer bounds. */
-	bool waiting = c->inflight || s->rl.waiting;
+	/* Without a message out or a reload, the queue holds only what one
+	 * turn read, which the rx buffer bounds. */
+	bool waiting = held(c) || s->rl.waiting;
 	struct inmsg *m = !waiting || c->nin < s->cfg.queue_max ? malloc(sizeof(*m) + len) : NULL;
 	if (!m) {
 		send_error(c, "rate_limited", "too many messages waiting; slow down", NULL);
@@ -946,9 +1045,11 @@ static void handle(struct conn *c, const char *data, size_t len)
  * would have been on arrival. */
 static void drain_inbound(struct conn *c)
 {
+	if (c->srv->closing)
+		return;
 	/* A close asked for after them (a bad frame, SIGTERM, a slow reader)
 	 * does not cancel them: they were owed before it. */
-	while (c->in_head && !c->inflight && !c->hello_wait) {
+	while (c->in_head && !held(c)) {
 		struct inmsg *m = c->in_head;
 		c->in_head = m->next;
 		if (!c->in_head)
@@ -957,7 +1058,7 @@ static void drain_inbound(struct conn *c)
 		process(c, m->data, m->len, m->t_recv);
 		free(m);
 	}
-	if (!c->inflight || c->nin <= c->srv->cfg.queue_max)
+	if (!held(c) || c->nin <= c->srv->cfg.queue_max)
 		return;
 	struct inmsg *keep = c->in_head;
 	for (unsigned k = 1; k < c->srv->cfg.queue_max; k++)
@@ -1121,6 +1222,9 @@ static void collect(struct ws_server *s)
 			s->engine_jobs--;
 			struct job_ctx *ctx = j->owner;
 			loaded(s, j, ctx);
+			/* Messages sent after a hello whose connection closed
+			 * before its conversation came: none to decide them in. */
+			free_inmsgs(ctx->rest);
 			free(ctx);
 		} else if (j->kind == RW_EFFECTS) {
 			struct turn *t = j->owner;
@@ -1313,25 +1417,28 @@ static void closed(struct conn *c)
 	struct ws_server *s = c->srv;
 	if (!s)
 		return;
-	/* Messages that came with the close are still decided, up to the
-	 * first that waits for Redis: their tickets filed, the conversation
-	 * kept for a reconnect. No reply can go out, so the customer was told
-	 * of none, and the widget sends the rest again when it reconnects. */
+	/* Messages that came with the close are still decided: their tickets
+	 * filed, the conversation kept for a reconnect. No reply can go out,
+	 * so the customer was told of none (the widget sends again what was
+	 * not answered when it reconnects, and its ids file no second
+	 * ticket). Those behind a message that is out (on the engine worker,
+	 * at Redis) go with it and are decided after it (decide_rest). */
 	c->dead = true;
 	settle(c);
 	if (c->hello_wait)
 		c->sess->hellos--;
-	if (c->inflight)
+	if (c->inflight) {
 		/* The job still says its reply into the session, then lets go. */
 		c->inflight->conn = NULL;
-	else if (c->sess)
-		sess_detach(s->sessions, c->sess, now_s());
-	free_queue(c);
-	for (struct inmsg *m = c->in_head, *n; m; m = n) {
-		n = m->next;
-		free(m);
+		c->inflight->rest = c->in_head;
+	} else {
+		free_inmsgs(c->in_head);
+		if (c->sess)
+			sess_detach(s->sessions, c->sess, now_s());
 	}
+	free_queue(c);
 	c->in_head = c->in_tail = NULL;
+	c->nin = 0;
 	free(c->rx);
 	c->rx = NULL;
 	TAILQ_REMOVE(&s->conns, c, link);
@@ -1784,10 +1891,12 @@ void ws_server_free(struct ws_server *s)
 	ws_data_free(&s->rl.data);
 	/* The workers first: stopped, their last results are said (their
 	 * tickets are stored; the connections learn it if they still can),
-	 * so closing the connections below finds no job in flight. Turns
-	 * handed to the engine worker once it stopped run at once; so the
-	 * effects the Redis worker returns last are said by the third
-	 * collect. */
+	 * so closing the connections below finds no job in flight. Nothing
+	 * new is decided from here on (closing): the first collect sends the
+	 * last decided turns' effects to Redis, the second says what Redis
+	 * did (turns handed to the stopped engine worker run at once), the
+	 * third delivers that. What the drain left undecided is dropped. */
+	s->closing = true;
 	if (s->ew) {
 		ew_stop(s->ew);
 		collect(s);

@@ -1440,6 +1440,35 @@ test('the customer leaves while the ticket is being written: it is stored once a
   await stopClean(server);
 });
 
+test('the customer leaves with messages waiting behind a ticket: each is decided after it, and their tickets are filed in order', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve();
+  const c = await w.connect(server);
+  w.redis.pause();
+  const texts = [
+    'The battery storage makes a clicking noise.',
+    'Our solar inverter shows error 42.',
+    'Does my payment method change?',
+    'The battery reports a Modbus fault.',
+  ];
+  c.send({ type: 'message', id: 'm0', text: texts[0] });
+  await c.expect('typing');
+  // These wait behind m0, which waits for Redis; then the customer is gone.
+  for (let i = 1; i < texts.length; i++) c.send({ type: 'message', id: `m${i}`, text: texts[i] });
+  await sleep(200);
+  c.ws.terminate();
+  await sleep(200);
+  w.redis.resume();
+  await waitFor(async () => (await w.redis.ticketIds()).length === 3 && w.spoolText() === '', 6000,
+    'the tickets of the messages sent before the customer left to reach Redis');
+  const entries = await w.redis.entries();
+  assert.deepEqual(entries.map((e) => e.fields.message), [texts[0], texts[1], texts[3]]);
+  const turns = JSON.parse(entries[2].fields.turns);
+  assert.ok(turns.some((x) => x.text === texts[2]), 'the question between them is part of the conversation');
+  await stopClean(server);
+});
+
 test('a message, then a frame libwebsockets refuses, in one TCP segment: the message\'s ticket is still filed', { skip: SKIP }, async (t) => {
   // The server decides the messages of a turn of its loop after reading
   // them all; here the connection is closed within that turn.
