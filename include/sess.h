@@ -21,6 +21,7 @@ struct sess {
 	unsigned attached;  /* connections using it now */
 	unsigned busy;      /* its messages out for a turn (the server's) */
 	unsigned hellos;    /* connections whose welcome waits for them */
+	bool held;          /* its connections were held for such welcomes */
 	struct sess *next;  /* hash chain */
 	/* On the store's idle list, oldest first: the sessions no connection
 	 * uses, in the order their last one left. */

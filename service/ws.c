@@ -180,6 +180,13 @@ struct ws_server {
 	unsigned engine_jobs;
 };
 
+/* A closed connection's messages that waited behind one that was out,
+ * with its rate limit's bucket as it was (decide_rest). */
+struct rest {
+	struct inmsg *head; /* owned */
+	double tokens, refilled;
+};
+
 /* What the loop needs back with a finished job. */
 struct job_ctx {
 	struct conn *conn;   /* NULL once the connection closed */
@@ -188,8 +195,8 @@ struct job_ctx {
 	double t_recv;
 	int lang;            /* RW_LOAD_SESSION: the language hello asked for */
 	/* The connection closed: the messages it sent after this one, to be
-	 * decided once this one is (decide_rest). Owned. */
-	struct inmsg *rest;
+	 * decided once this one is (decide_rest). */
+	struct rest rest;
 };
 
 /* What a said message adds to /metrics, counted on the loop thread. */
@@ -408,7 +415,7 @@ static void send_welcome(struct conn *c, bool resumed)
 static int welcome(struct conn *c, int lang, bool resumed);
 static int load_session(struct conn *c, const char *id, int lang);
 static void resume_inbound(struct conn *c);
-static void decide_rest(struct ws_server *s, struct sess *se, struct inmsg *rest);
+static void decide_rest(struct ws_server *s, struct sess *se, struct rest r);
 
 /* Attaches the connection to a session: the one named if it is still held
  * here or in Redis (a restarted server, another instance), else a new one.
@@ -447,6 +454,7 @@ static int welcome(struct conn *c, int lang, bool resumed)
 		c->hello_lang = (int8_t)lang;
 		c->hello_resumed = resumed;
 		c->sess->hellos++;
+		c->sess->held = true;
 		return 0;
 	}
 	if (lang >= 0) {
@@ -678,8 +686,11 @@ static void batch_add(struct ws_server *s, struct turn *t)
  * them (held) go on. A welcome starts no turn, so none has to wait again. */
 static void sess_free_again(struct ws_server *s, struct sess *se)
 {
-	if (se->busy || !se->hellos)
+	/* held, not hellos: the connections that waited may have closed,
+	 * and those held back for them must still go on. */
+	if (se->busy || !se->held)
 		return;
+	se->held = false;
 	struct conn *c;
 	TAILQ_FOREACH(c, &s->conns, link) {
 		if (!c->hello_wait || c->sess != se)
@@ -749,8 +760,8 @@ static void turn_done(struct ws_server *s, struct turn *t)
 	}
 	s->engine_jobs--;
 	struct sess *se = t->ctx.sess;
-	struct inmsg *rest = t->ctx.rest;
-	t->ctx.rest = NULL;
+	struct rest rest = t->ctx.rest;
+	t->ctx.rest.head = NULL;
 	turn_free(t);
 	/* The connection closed while the turn was out: its attachment,
 	 * which the turn held, goes with the messages that came after. */
@@ -866,6 +877,20 @@ static void on_message(struct conn *c, json_object *msg, double t_recv)
 	batch_add(s, t);
 }
 
+/* Whether the bucket (*tokens, refilled at *refilled) lets a message that
+ * arrived at now through; takes its token when it does. */
+static bool take_token(const struct ws_config *cfg, double *tokens, double *refilled, double now)
+{
+	*tokens += (now - *refilled) * cfg->rate;
+	if (*tokens > cfg->burst)
+		*tokens = cfg->burst;
+	*refilled = now;
+	if (*tokens < 1)
+		return false;
+	*tokens -= 1;
+	return true;
+}
+
 /* Processes one complete text message from the client. */
 static void process(struct conn *c, const char *data, size_t len, double now)
 {
@@ -882,18 +907,13 @@ static void process(struct conn *c, const char *data, size_t len, double now)
 	}
 	/* A token bucket: bursts are fine, a flood is told to slow down, with
 	 * the message it refused named. */
-	c->tokens += (now - c->refilled) * s->cfg.rate;
-	if (c->tokens > s->cfg.burst)
-		c->tokens = s->cfg.burst;
-	c->refilled = now;
-	if (c->tokens < 1) {
+	if (!take_token(&s->cfg, &c->tokens, &c->refilled, now)) {
 		json_object *id = NULL;
 		json_object_object_get_ex(msg, "id", &id);
 		send_error(c, "rate_limited", "too many messages; slow down", id);
 		json_object_put(msg);
 		return;
 	}
-	c->tokens -= 1;
 
 	json_object *type;
 	const char *t = json_object_object_get_ex(msg, "type", &type) &&
@@ -918,49 +938,55 @@ static void free_inmsgs(struct inmsg *m)
 
 /* Loop thread: the messages a connection sent after the one that was out
  * when it closed, now that that one is said. They are decided as if the
- * connection had stayed (no reply can go out): their tickets filed, the
- * conversation moved on; hellos and frames that are not messages are
- * dropped, with no one to tell. Takes the list and one attachment of se,
- * which each turn it starts gets one of its own besides. A turn that goes
- * to the engine worker or to Redis takes the rest with it. */
-static void decide_rest(struct ws_server *s, struct sess *se, struct inmsg *rest)
+ * connection had stayed (no reply can go out), under the same rate limit:
+ * their tickets filed, the conversation moved on. Frames that are not
+ * messages are dropped, with no one to tell, and a hello ends it: the
+ * messages after it were meant for the conversation it asked for, which
+ * no connection will hold. Takes r and one attachment of se, which each
+ * turn it starts gets one of its own besides. A turn that goes to the
+ * engine worker or to Redis takes the rest with it. */
+static void decide_rest(struct ws_server *s, struct sess *se, struct rest r)
 {
-	while (rest && !s->closing) {
-		struct inmsg *m = rest;
-		rest = m->next;
+	while (r.head && !s->closing) {
+		struct inmsg *m = r.head;
+		r.head = m->next;
 		const char *why;
 		bool too_deep;
 		json_object *msg = report_parse_object_tok(s->tok, m->data, m->len, &why, &too_deep);
 		json_object *type, *v;
+		const char *kind = msg && json_object_object_get_ex(msg, "type", &type) &&
+				   json_object_is_type(type, json_type_string)
+			? json_object_get_string(type) : "";
 		struct turn *t = NULL;
-		if (msg && json_object_object_get_ex(msg, "type", &type) &&
-		    json_object_is_type(type, json_type_string) &&
-		    strcmp(json_object_get_string(type), "message") == 0 &&
-		    json_object_object_get_ex(msg, "text", &v) &&
+		bool hello = strcmp(kind, "hello") == 0;
+		if (msg && take_token(&s->cfg, &r.tokens, &r.refilled, m->t_recv) &&
+		    strcmp(kind, "message") == 0 && json_object_object_get_ex(msg, "text", &v) &&
 		    json_object_is_type(v, json_type_string))
 			t = turn_new(s, se, v, message_id(msg), m->t_recv);
 		json_object_put(msg);
 		free(m);
+		if (hello)
+			break;
 		if (!t)
 			continue;
 		/* Attached once more (it is, so it is found), for the turn. */
 		sess_resume(s->sessions, se->id, now_s());
 		if (se->busy) {
 			/* Another connection's turn has the conversation. */
-			t->ctx.rest = rest;
+			t->ctx.rest = r;
 			batch_add(s, t);
-			rest = NULL;
+			r.head = NULL;
 			break;
 		}
 		run_turn(s, &s->loop_d, t);
 		if (t->fx) {
 			/* To Redis: the rest follows when it is said. */
-			t->ctx.rest = rest;
-			rest = NULL;
+			t->ctx.rest = r;
+			r.head = NULL;
 		}
 		turn_done(s, t);
 	}
-	free_inmsgs(rest);
+	free_inmsgs(r.head);
 	sess_detach(s->sessions, se, now_s());
 }
 
@@ -1224,7 +1250,7 @@ static void collect(struct ws_server *s)
 			loaded(s, j, ctx);
 			/* Messages sent after a hello whose connection closed
 			 * before its conversation came: none to decide them in. */
-			free_inmsgs(ctx->rest);
+			free_inmsgs(ctx->rest.head);
 			free(ctx);
 		} else if (j->kind == RW_EFFECTS) {
 			struct turn *t = j->owner;
@@ -1430,7 +1456,7 @@ static void closed(struct conn *c)
 	if (c->inflight) {
 		/* The job still says its reply into the session, then lets go. */
 		c->inflight->conn = NULL;
-		c->inflight->rest = c->in_head;
+		c->inflight->rest = (struct rest){ c->in_head, c->tokens, c->refilled };
 	} else {
 		free_inmsgs(c->in_head);
 		if (c->sess)

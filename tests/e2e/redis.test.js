@@ -1469,6 +1469,48 @@ test('the customer leaves with messages waiting behind a ticket: each is decided
   await stopClean(server);
 });
 
+// Sends m0 (escalating) while Redis is paused, then the frames given,
+// which wait behind it, then drops the connection and resumes Redis.
+// Resolves the messages of the tickets in Redis once the spool is empty
+// and the server has stopped (so nothing more can come).
+async function leaveBehind(t, serveArgs, frames) {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve(serveArgs);
+  const c = await w.connect(server);
+  w.redis.pause();
+  c.send({ type: 'message', id: 'm0', text: 'The battery storage makes a clicking noise.' });
+  await c.expect('typing');
+  for (const f of frames) c.send(f);
+  await sleep(200);
+  c.ws.terminate();
+  await sleep(200);
+  w.redis.resume();
+  await waitFor(async () => (await w.redis.ticketIds()).length >= 1 && w.spoolText() === '', 6000,
+    'the first ticket to reach Redis');
+  await stopClean(server);
+  return (await w.redis.entries()).map((e) => e.fields.message);
+}
+
+test('messages a customer left behind keep the rate limit: what a live connection would have refused files nothing', { skip: SKIP }, async (t) => {
+  // --burst 3: the hello and m0 take two tokens, m1 the last; m2..m4 come
+  // within milliseconds, with nothing refilled.
+  const texts = ['Our solar inverter shows error 1.', 'Our solar inverter shows error 2.',
+    'Our solar inverter shows error 3.', 'Our solar inverter shows error 4.'];
+  const filed = await leaveBehind(t, ['--rate', '1', '--burst', '3'],
+    texts.map((text, i) => ({ type: 'message', id: `m${i + 1}`, text })));
+  assert.deepEqual(filed, ['The battery storage makes a clicking noise.', texts[0]]);
+});
+
+test('messages a customer left behind end at a hello: those after it were meant for another conversation', { skip: SKIP }, async (t) => {
+  const filed = await leaveBehind(t, [], [
+    { type: 'message', id: 'm1', text: 'Our solar inverter shows error 1.' },
+    { type: 'hello', session: 'f'.repeat(32) },
+    { type: 'message', id: 'm2', text: 'Our solar inverter shows error 2.' },
+  ]);
+  assert.deepEqual(filed, ['The battery storage makes a clicking noise.', 'Our solar inverter shows error 1.']);
+});
+
 test('a message, then a frame libwebsockets refuses, in one TCP segment: the message\'s ticket is still filed', { skip: SKIP }, async (t) => {
   // The server decides the messages of a turn of its loop after reading
   // them all; here the connection is closed within that turn.
