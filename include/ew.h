@@ -40,6 +40,10 @@ struct ew_job *ew_take_done(struct ew *w);
  * for ew_take_done. */
 void ew_stop(struct ew *w);
 
+/* The CPU time the worker thread has spent running jobs so far, in
+ * seconds: what the jobs cost, without its waits and wake-ups. */
+double ew_run_seconds(struct ew *w);
+
 /* Stops the thread if it still runs and frees the worker. Jobs not taken
  * back are the caller's to have taken first. */
 void ew_free(struct ew *w);

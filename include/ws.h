@@ -58,9 +58,10 @@ struct ws_config {
 	double redis_timeout;     /* seconds for connecting and each command */
 	bool reuse_port;          /* SO_REUSEPORT: several processes share the port */
 	enum ws_loop loop;
-	/* Below this many messages a second the loop thread decides small
-	 * batches itself rather than wake the engine worker; 0: never. */
-	unsigned inline_below;
+	/* The share of a core the loop thread may spend deciding messages
+	 * itself before the engine worker takes them all; 0: the worker
+	 * always does. */
+	double offload_above;
 	ws_load_fn load;          /* NULL: the server cannot reload */
 	void *load_arg;
 };
@@ -70,7 +71,7 @@ struct ws_config {
  * messages/s with bursts of 10, 64 queued frames, 10 s drain, libev; no
  * Redis, and when there is one: stream autoassist:l2, spool
  * autoassist-spool.jsonl, 0.5 s per command; small batches decided on the
- * loop thread below 10,000 messages a second. */
+ * loop thread while that takes under 0.9 of a core. */
 void ws_config_default(struct ws_config *cfg);
 
 struct ws_server;

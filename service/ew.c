@@ -2,8 +2,11 @@
 #include "ew.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "rw.h"
 
@@ -22,6 +25,7 @@ struct ew {
 	struct ew_job *in_head, *in_tail;     /* under mu */
 	struct ew_job *done_head, *done_tail; /* under mu */
 	bool stopping;                        /* under mu */
+	atomic_uint_fast64_t run_ns;          /* CPU time in run(), written by the worker */
 	bool stopped;                         /* loop thread: the thread is joined */
 };
 
@@ -48,6 +52,14 @@ static void hand_back(struct ew *w, struct ew_job *first, struct ew_job *last)
 		w->wake(w->wake_arg);
 }
 
+/* The calling thread's CPU time, in ns. */
+static uint64_t thread_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void *worker(void *arg)
 {
 	struct ew *w = arg;
@@ -62,12 +74,14 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&w->mu);
 		while (j) {
 			struct ew_job *first = j, *last = j;
+			uint64_t t0 = thread_ns();
 			for (int n = 0; j && n < RETURN_EVERY; n++) {
 				struct ew_job *next = j->next;
 				w->run(j, w->arg);
 				last = j;
 				j = next;
 			}
+			atomic_fetch_add_explicit(&w->run_ns, thread_ns() - t0, memory_order_relaxed);
 			hand_back(w, first, last);
 		}
 		pthread_mutex_lock(&w->mu);
@@ -82,6 +96,7 @@ struct ew *ew_new(void (*run)(struct ew_job *job, void *arg), void *arg,
 	struct ew *w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
+	atomic_init(&w->run_ns, 0);
 	w->run = run;
 	w->arg = arg;
 	w->wake = wake;
@@ -128,6 +143,11 @@ struct ew_job *ew_take_done(struct ew *w)
 	w->done_head = w->done_tail = NULL;
 	pthread_mutex_unlock(&w->mu);
 	return j;
+}
+
+double ew_run_seconds(struct ew *w)
+{
+	return (double)atomic_load_explicit(&w->run_ns, memory_order_relaxed) / 1e9;
 }
 
 void ew_stop(struct ew *w)

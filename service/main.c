@@ -107,10 +107,10 @@ static const char usage_text[] =
 	"                         --spool\n"
 	"  --event-loop ev|poll   AUTOASSIST_EVENT_LOOP: libev, epoll (default), or\n"
 	"                         libwebsockets' own poll() loop\n"
-	"  --inline-below N       AUTOASSIST_INLINE_BELOW: below N messages/s the event\n"
-	"                         loop thread decides small batches itself instead of\n"
-	"                         waking the engine worker; 0: always the worker\n"
-	"                         (default 10000)\n"
+	"  --offload-above X      AUTOASSIST_OFFLOAD_ABOVE: the share of a core the event\n"
+	"                         loop thread may spend deciding messages itself before\n"
+	"                         the engine worker takes them; 0: always the worker\n"
+	"                         (default 0.9)\n"
 	"  --log-text             AUTOASSIST_LOG_TEXT=1, log customer text (debugging)\n"
 	"  (--registry, --max-bytes, --intents, --templates: AUTOASSIST_REGISTRY, ...)\n"
 	"  eval only:\n"
@@ -156,7 +156,7 @@ static const char *const serve_env[] = {
 	"AUTOASSIST_ORIGINS", "AUTOASSIST_SESSION_TTL", "AUTOASSIST_IDLE_TIMEOUT",
 	"AUTOASSIST_RATE", "AUTOASSIST_BURST", "AUTOASSIST_QUEUE", "AUTOASSIST_REDIS",
 	"AUTOASSIST_STREAM", "AUTOASSIST_SPOOL", "AUTOASSIST_REDIS_TIMEOUT",
-	"AUTOASSIST_EVENT_LOOP", "AUTOASSIST_INLINE_BELOW",
+	"AUTOASSIST_EVENT_LOOP", "AUTOASSIST_OFFLOAD_ABOVE",
 };
 
 /* Sets serve option number k (see serve_env) from text. Returns 0, or -1
@@ -166,7 +166,7 @@ static int set_serve_opt(struct cli *c, int k, char *text)
 	static const struct { double lo, hi; } range[] = {
 		{ 1, 65535 }, { 0, 0 }, { 0, 0 }, { 1, 1000000 }, { 0, 0 },
 		{ 1, 86400 * 30 }, { 2, 65535 }, { 0.01, 1e6 }, { 1, 1e6 }, { 2, 1e6 },
-		{ 0, 0 }, { 0, 0 }, { 0, 0 }, { 0.01, 60 }, { 0, 0 }, { 0, 1e7 },
+		{ 0, 0 }, { 0, 0 }, { 0, 0 }, { 0.01, 60 }, { 0, 0 }, { 0, 2 },
 	};
 	struct ws_config *w = &c->ws;
 	double x = 0;
@@ -219,7 +219,7 @@ static int set_serve_opt(struct cli *c, int k, char *text)
 			return -1;
 		}
 		break;
-	case 15: w->inline_below = (unsigned)x; break;
+	case 15: w->offload_above = x; break;
 	}
 	return 0;
 }
@@ -251,7 +251,7 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 	       O_THRESHOLD, O_MARGIN, O_MAXBYTES, O_JSONL, O_MINEXACT, O_MINESC,
 	       O_MAXFALSE, O_MINLANG, O_EXAMPLES, O_PORT, O_HOST, O_WEB, O_MAXCONN,
 	       O_ORIGINS, O_TTL, O_IDLE, O_RATE, O_BURST, O_QUEUE, O_REDIS, O_STREAM,
-	       O_SPOOL, O_REDIS_TIMEOUT, O_EVENT_LOOP, O_INLINE_BELOW, O_LOGTEXT, O_REUSE_PORT };
+	       O_SPOOL, O_REDIS_TIMEOUT, O_EVENT_LOOP, O_OFFLOAD_ABOVE, O_LOGTEXT, O_REUSE_PORT };
 	static const struct option longopts[] = {
 		{ "intents", required_argument, NULL, O_INTENTS },
 		{ "templates", required_argument, NULL, O_TEMPLATES },
@@ -283,7 +283,7 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 		{ "spool", required_argument, NULL, O_SPOOL },
 		{ "redis-timeout", required_argument, NULL, O_REDIS_TIMEOUT },
 		{ "event-loop", required_argument, NULL, O_EVENT_LOOP },
-		{ "inline-below", required_argument, NULL, O_INLINE_BELOW },
+		{ "offload-above", required_argument, NULL, O_OFFLOAD_ABOVE },
 		{ "reuse-port", no_argument, NULL, O_REUSE_PORT },
 		{ "log-text", no_argument, NULL, O_LOGTEXT },
 		{ "help", no_argument, NULL, 'h' },
@@ -341,7 +341,7 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 		case O_PORT: case O_HOST: case O_WEB: case O_MAXCONN: case O_ORIGINS:
 		case O_TTL: case O_IDLE: case O_RATE: case O_BURST: case O_QUEUE:
 		case O_REDIS: case O_STREAM: case O_SPOOL: case O_REDIS_TIMEOUT:
-		case O_EVENT_LOOP: case O_INLINE_BELOW:
+		case O_EVENT_LOOP: case O_OFFLOAD_ABOVE:
 			if (set_serve_opt(c, ch - O_PORT, optarg) < 0)
 				return -1;
 			break;

@@ -19,9 +19,18 @@
 
 struct job {
 	struct ew_job link; /* first, as ew.h asks */
+	uint64_t spin_ns;   /* CPU time the job burns */
 	bool ran;
 	pthread_t ran_on;
 };
+
+/* The calling thread's CPU time, in ns. */
+static uint64_t thread_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* The loop's side of the wake-ups: counted, and waited for. */
 struct waker {
@@ -43,6 +52,8 @@ static void run(struct ew_job *j, void *arg)
 {
 	atomic_int *runs = arg;
 	struct job *job = (struct job *)j;
+	for (uint64_t t0 = thread_ns(); thread_ns() - t0 < job->spin_ns;)
+		;
 	job->ran = true;
 	job->ran_on = pthread_self();
 	atomic_fetch_add(runs, 1);
@@ -166,6 +177,23 @@ static void test_wakes_a_loop_that_emptied_its_list(void **state)
 	assert_int_equal(take_in_order(f, 2), 1);
 }
 
+/* ew_run_seconds counts the CPU the jobs took: two jobs of 30 ms each,
+ * and nothing for the worker's waiting between them. */
+static void test_run_seconds_count_the_jobs(void **state)
+{
+	struct fixture *f = *state;
+	f->jobs[0].spin_ns = f->jobs[1].spin_ns = 30000000;
+	submit(f, 0, 1);
+	take_in_order(f, 1);
+	struct timespec pause = { 0, 100000000 };
+	nanosleep(&pause, NULL);
+	submit(f, 1, 2);
+	ew_stop(f->w);
+	double s = ew_run_seconds(f->w);
+	assert_true(s >= 0.060);
+	assert_true(s < 0.100);
+}
+
 /* ew_stop runs what was submitted; what comes after runs at once, here,
  * and is on the done list when ew_submit returns. */
 static void test_stop_runs_the_rest(void **state)
@@ -187,6 +215,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_jobs_come_back_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wakes_a_loop_that_emptied_its_list, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_run_seconds_count_the_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_runs_the_rest, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -193,8 +193,8 @@ test('two tabs on one conversation: hellos while messages are being decided', as
   await stopClean(server);
 });
 
-// At a chat's pace the loop thread decides a message itself; under load
-// the engine worker does (--inline-below). Both must answer alike: the
+// While it has time to spare the loop thread decides a message itself;
+// under load the engine worker does (--offload-above). Both must answer alike: the
 // held-out corpus, as one conversation per language, through a server that
 // always hands messages to the worker and one that decides every batch it
 // can on the loop, gives the same reply frames byte for byte.
@@ -202,8 +202,8 @@ test('the loop thread and the engine worker answer alike', async (t) => {
   const corpus = fs.readFileSync(path.join(__dirname, '..', 'corpus', 'heldout.jsonl'), 'utf8')
     .split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const args = ['--registry', registryFile(), '--rate', '100000', '--burst', '100000', '--queue', '512'];
-  const worker = await startServer(t, args, { AUTOASSIST_INLINE_BELOW: '0' });
-  const loop = await startServer(t, args, { AUTOASSIST_INLINE_BELOW: '10000000' });
+  const worker = await startServer(t, args, { AUTOASSIST_OFFLOAD_ABOVE: '0' });
+  const loop = await startServer(t, args, { AUTOASSIST_OFFLOAD_ABOVE: '2' });
   const replies = [];
   for (const server of [worker, loop]) {
     const frames = [];

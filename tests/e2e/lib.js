@@ -160,11 +160,11 @@ class Server {
       // by default) and would read as growth; a small one keeps the memory
       // checks meaningful. A build without ASan ignores the variable.
       const asan = [process.env.ASAN_OPTIONS, 'quarantine_size_mb=8'].filter(Boolean).join(':');
-      // AUTOASSIST_INLINE_BELOW=0: every message goes through the engine
+      // AUTOASSIST_OFFLOAD_ABOVE=0: every message goes through the engine
       // worker thread, as under load, rather than being decided on the
       // loop thread as at a test's light pace. A test can ask otherwise.
       this.proc = spawn(BIN, ['serve', '--host', HOST, '--port', String(this.port), ...this.args], {
-        env: { ...process.env, AUTOASSIST_INLINE_BELOW: '0', ASAN_OPTIONS: asan, ...this.env },
+        env: { ...process.env, AUTOASSIST_OFFLOAD_ABOVE: '0', ASAN_OPTIONS: asan, ...this.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       this.proc.stdout.setEncoding('utf8');
