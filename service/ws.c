@@ -124,8 +124,9 @@ struct reload {
 };
 
 /* What deciding and saying a message needs besides the engine: one set
- * for the engine worker, one for the loop thread (messages that came with
- * a close are decided at once). */
+ * for the engine worker, one for the loop thread, which decides messages
+ * itself while it has time to spare, those that came with a close, and
+ * those a closed connection left behind. */
 struct decider {
 	struct engine_scratch *scr; /* the engine's: replaced by a reload */
 	struct engine_plan *plan;
