@@ -59,8 +59,8 @@ struct ws_config {
 	bool reuse_port;          /* SO_REUSEPORT: several processes share the port */
 	enum ws_loop loop;
 	/* The share of a core the loop thread may spend deciding messages
-	 * itself before the engine worker takes them all; 0: the worker
-	 * always does. */
+	 * itself before the engine worker takes them (all but those of
+	 * closing connections); 0: the worker always does. */
 	double offload_above;
 	ws_load_fn load;          /* NULL: the server cannot reload */
 	void *load_arg;

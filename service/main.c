@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <libwebsockets.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,7 +138,7 @@ static bool parse_double(const char *s, double lo, double hi, double *out)
 	char *end = NULL;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || !*s || *end || v < lo || v > hi)
+	if (errno || !*s || *end || !isfinite(v) || v < lo || v > hi)
 		return false;
 	*out = v;
 	return true;

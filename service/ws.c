@@ -50,10 +50,11 @@
  * made at most this many turns runs them itself if the engine worker is
  * idle (see flush_batch). */
 #define INLINE_TURNS_MAX 8
-/* How often the loop weighs its load (weigh_load), and how far below
- * cfg.offload_above it must fall to decide messages itself again. */
+/* How often the loop weighs its load (weigh_load), and the share of
+ * cfg.offload_above it must fall below to decide messages itself again
+ * (0.9 of a core: 0.7). */
 #define LOAD_EVERY_S 0.1
-#define LOAD_HYSTERESIS 0.2
+#define LOAD_BACK 0.78
 
 /* The housekeeping timer: slow readers every tick, sessions every tenth. */
 #define TICK_US LWS_US_PER_SEC
@@ -1869,19 +1870,24 @@ free_server:
  * as a share of the time between, is about what the loop would need to
  * decide everything itself. It decides them itself up to
  * cfg.offload_above of a core, and, once the worker took over, again
- * below LOAD_HYSTERESIS less. */
+ * below LOAD_BACK of that. */
+static double load_cpu(struct ws_server *s)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + ew_run_seconds(s->ew);
+}
+
 static void weigh_load(struct ws_server *s)
 {
 	double now = now_s();
 	if (now - s->load_at < LOAD_EVERY_S)
 		return;
-	struct timespec ts;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	double cpu = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + ew_run_seconds(s->ew);
+	double cpu = load_cpu(s);
 	double need = (cpu - s->load_cpu) / (now - s->load_at);
 	if (s->cfg.offload_above <= 0 || need > s->cfg.offload_above)
 		s->quiet = false;
-	else if (need < s->cfg.offload_above - LOAD_HYSTERESIS)
+	else if (need < s->cfg.offload_above * LOAD_BACK)
 		s->quiet = true;
 	s->load_at = now;
 	s->load_cpu = cpu;
@@ -1910,6 +1916,9 @@ int ws_server_run(struct ws_server *s, volatile sig_atomic_t *stop,
 	json_object_object_add(f, "port", json_object_new_int(s->cfg.port));
 	json_object_object_add(f, "event_loop", json_object_new_string(s->ev ? "ev" : "poll"));
 	log_event("info", "listening", f);
+	/* Weighed from here: the loading before is not the loop's load. */
+	s->load_at = now_s();
+	s->load_cpu = load_cpu(s);
 	while (!*stop) {
 		reload_step(s, reload);
 		if (turn(s, 0) < 0)

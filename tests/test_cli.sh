@@ -86,6 +86,13 @@ run classify --bogus hello >/dev/null 2>&1
 expect_rc 2 $? "an unknown option"
 run eval >/dev/null 2>&1
 expect_rc 2 $? "eval without a file"
+run serve --rate nan >/dev/null 2>"$TMP/err"
+expect_rc 2 $? "serve --rate nan"
+expect_in "$TMP/err" '"nan" is not a number' "serve --rate nan"
+run serve --offload-above 3 >/dev/null 2>"$TMP/err"
+expect_rc 2 $? "serve --offload-above 3"
+expect_in "$TMP/err" '"3" is not a number from 0 to 2' "serve --offload-above 3"
+
 run serve --event-loop kqueue >/dev/null 2>"$TMP/err"
 expect_rc 2 $? "serve --event-loop kqueue"
 expect_in "$TMP/err" '"kqueue" is not ev or poll' "serve --event-loop kqueue"
