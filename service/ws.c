@@ -853,11 +853,27 @@ static json_object *message_id(json_object *msg)
 		      json_object_is_type(id, json_type_int)) ? id : NULL;
 }
 
+/* A frame's "type" when it is a string, else "". */
+static const char *frame_type(json_object *msg)
+{
+	json_object *type;
+	return json_object_object_get_ex(msg, "type", &type) &&
+	       json_object_is_type(type, json_type_string) ? json_object_get_string(type) : "";
+}
+
+/* A message's "text" when it is a string, else NULL. */
+static json_object *message_text(json_object *msg)
+{
+	json_object *v;
+	return json_object_object_get_ex(msg, "text", &v) &&
+	       json_object_is_type(v, json_type_string) ? v : NULL;
+}
+
 static void on_message(struct conn *c, json_object *msg, double t_recv)
 {
 	struct ws_server *s = c->srv;
-	json_object *id = message_id(msg), *v;
-	if (!json_object_object_get_ex(msg, "text", &v) || !json_object_is_type(v, json_type_string)) {
+	json_object *id = message_id(msg), *v = message_text(msg);
+	if (!v) {
 		send_error(c, "bad_text", "\"text\" must be a string", id);
 		return;
 	}
@@ -920,13 +936,10 @@ static void process(struct conn *c, const char *data, size_t len, double now)
 		return;
 	}
 
-	json_object *type;
-	const char *t = json_object_object_get_ex(msg, "type", &type) &&
-			json_object_is_type(type, json_type_string)
-		? json_object_get_string(type) : NULL;
-	if (t && strcmp(t, "message") == 0)
+	const char *t = frame_type(msg);
+	if (strcmp(t, "message") == 0)
 		on_message(c, msg, now);
-	else if (t && strcmp(t, "hello") == 0)
+	else if (strcmp(t, "hello") == 0)
 		on_hello(c, msg);
 	else
 		send_error(c, "bad_type", "\"type\" must be \"hello\" or \"message\"", NULL);
@@ -958,15 +971,12 @@ static void decide_rest(struct ws_server *s, struct sess *se, struct rest r)
 		const char *why;
 		bool too_deep;
 		json_object *msg = report_parse_object_tok(s->tok, m->data, m->len, &why, &too_deep);
-		json_object *type, *v;
-		const char *kind = msg && json_object_object_get_ex(msg, "type", &type) &&
-				   json_object_is_type(type, json_type_string)
-			? json_object_get_string(type) : "";
+		const char *kind = msg ? frame_type(msg) : "";
+		json_object *v = msg ? message_text(msg) : NULL;
 		struct turn *t = NULL;
 		bool hello = strcmp(kind, "hello") == 0;
 		if (msg && take_token(&s->cfg, &r.tokens, &r.refilled, m->t_recv) &&
-		    strcmp(kind, "message") == 0 && json_object_object_get_ex(msg, "text", &v) &&
-		    json_object_is_type(v, json_type_string))
+		    strcmp(kind, "message") == 0 && v)
 			t = turn_new(s, se, v, message_id(msg), m->t_recv);
 		json_object_put(msg);
 		free(m);
