@@ -442,6 +442,17 @@ static int attach(struct conn *c, const char *want, int lang)
 	return welcome(c, lang, resumed);
 }
 
+/* The language a hello asked for (an index; -1: none) holds for the
+ * conversation from now on. The caller has the conversation: it is not
+ * busy on the engine worker. */
+static void fix_lang(struct sess *se, int lang)
+{
+	if (lang >= 0) {
+		se->conv.lang = (int8_t)lang;
+		se->conv.lang_fixed = true;
+	}
+}
+
 /* Sends the welcome once c has its session (or the error when it has
  * none). While the engine worker has a message of the conversation (sent
  * by another connection: a second tab), the conversation is that thread's:
@@ -461,10 +472,7 @@ static int welcome(struct conn *c, int lang, bool resumed)
 		c->sess->held = true;
 		return 0;
 	}
-	if (lang >= 0) {
-		c->sess->conv.lang = (int8_t)lang;
-		c->sess->conv.lang_fixed = true;
-	}
+	fix_lang(c->sess, lang);
 	json_object *f = conn_fields(c);
 	json_object_object_add(f, "resumed", json_object_new_boolean(resumed));
 	log_event("info", "session", f);
@@ -1175,25 +1183,41 @@ static int load_session(struct conn *c, const char *id, int lang)
 	return 0;
 }
 
-/* Loop thread: a conversation came back from Redis, or did not. */
+/* Loop thread: a conversation came back from Redis, or did not. Takes
+ * the messages a closed connection left behind (ctx->rest). */
 static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 {
 	struct conn *c = ctx->conn;
-	if (!c)
+	struct rest rest = ctx->rest;
+	ctx->rest.head = NULL;
+	if (!c && !rest.head)
 		return;
-	c->inflight = NULL;
 	double now = now_s();
 	/* Another connection (a second tab) may have brought the same
 	 * conversation in while this one waited: it is shared, as a resume
 	 * from memory would share it, not replaced by a new one. */
-	c->sess = sess_resume(s->sessions, j->session_id, now);
+	struct sess *se = sess_resume(s->sessions, j->session_id, now);
 	struct engine_session conv;
-	if (!c->sess && j->found &&
-	    engine_session_unpack(s->engine, j->session, j->session_len, &conv))
-		c->sess = sess_adopt(s->sessions, j->session_id, &conv, now);
-	bool resumed = c->sess != NULL;
+	if (!se && j->found && engine_session_unpack(s->engine, j->session, j->session_len, &conv))
+		se = sess_adopt(s->sessions, j->session_id, &conv, now);
+	bool resumed = se != NULL;
 	if (!resumed)
-		c->sess = sess_create(s->sessions, ctx->lang, now);
+		se = sess_create(s->sessions, ctx->lang, now);
+	if (!c) {
+		/* The customer left while Redis looked: what they sent after
+		 * the hello is still decided in the conversation it asked for,
+		 * as if they had stayed (their tickets filed). */
+		if (!se) {
+			free_inmsgs(rest.head);
+			return;
+		}
+		if (!se->busy)
+			fix_lang(se, ctx->lang);
+		decide_rest(s, se, rest);
+		return;
+	}
+	c->inflight = NULL;
+	c->sess = se;
 	welcome(c, ctx->lang, resumed);
 	/* The messages that waited are answered even when the welcome
 	 * failed: with an error each, rather than never. */
@@ -1263,9 +1287,6 @@ static void collect(struct ws_server *s)
 			s->engine_jobs--;
 			struct job_ctx *ctx = j->owner;
 			loaded(s, j, ctx);
-			/* Messages sent after a hello whose connection closed
-			 * before its conversation came: none to decide them in. */
-			free_inmsgs(ctx->rest.head);
 			free(ctx);
 		} else if (j->kind == RW_EFFECTS) {
 			struct turn *t = j->owner;
@@ -1468,10 +1489,16 @@ static void closed(struct conn *c)
 	settle(c);
 	if (c->hello_wait)
 		c->sess->hellos--;
+	struct rest rest = { c->in_head, c->tokens, c->refilled };
 	if (c->inflight) {
 		/* The job still says its reply into the session, then lets go. */
 		c->inflight->conn = NULL;
-		c->inflight->rest = (struct rest){ c->in_head, c->tokens, c->refilled };
+		c->inflight->rest = rest;
+	} else if (c->hello_wait && rest.head) {
+		/* Held back for a welcome that waited for another connection's
+		 * turn of the conversation: decided after that turn, in the
+		 * conversation, which takes over c's attachment. */
+		decide_rest(s, c->sess, rest);
 	} else {
 		free_inmsgs(c->in_head);
 		if (c->sess)

@@ -1495,6 +1495,78 @@ test('messages a customer left behind end at a hello: those after it were meant 
   assert.deepEqual(filed.map((e) => e.message), [M0, 'Our solar inverter shows error 1.']);
 });
 
+test('the customer leaves while their stored conversation is fetched from Redis: the message sent after the hello is decided in it, its ticket filed', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const first = await w.serve();
+  const c = await w.connect(first);
+  const session = c.welcome.session;
+  const before = 'When does my contract at the new address start?';
+  await c.ask('m1', before, 5000);
+  await c.close();
+  await stopClean(first);
+
+  // The new process holds nothing: the hello waits for Redis, and the
+  // message waits behind it when the customer leaves.
+  const server = await w.serve(['--redis-timeout', '5']);
+  const tab = await Client.connect(server.wsUrl);
+  w.clients.push(tab);
+  w.redis.pause();
+  const text = 'Our solar inverter shows error 42.';
+  tab.send({ type: 'hello', session, lang: 'en' });
+  tab.send({ type: 'message', id: 'm2', text });
+  await sleep(300);
+  tab.ws.terminate();
+  await sleep(200);
+  w.redis.resume();
+  await waitFor(async () => (await w.redis.ticketIds()).length === 1 && w.spoolText() === '', 6000,
+    'the ticket of the customer who left to reach Redis');
+  const [e] = await w.redis.entries();
+  assert.equal(e.fields.session_id, session);
+  assert.equal(e.fields.message, text);
+  assert.equal(JSON.parse(e.fields.turns)[0].text, before, 'decided in the stored conversation');
+  await stopClean(server);
+});
+
+// A second tab's hello waits while the engine worker has the first tab's
+// message of the conversation, and the second tab's next message waits
+// for that welcome. 40 times, tab A sends 40 messages back to back, which
+// keep the conversation on the worker, and once the first is answered tab
+// B sends a hello on A's conversation, a message that escalates and a
+// close, in one TCP segment. Every one of B's messages files its ticket,
+// whether or not its hello had to wait.
+test('a second tab says hello, sends a message and leaves while the first tab\'s messages are decided: each of its tickets is filed', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve(['--rate', '100000', '--burst', '100000', '--queue', '512']);
+  const a = await w.connect(server);
+  const session = a.welcome.session;
+  const texts = ['Can I take my Tibber Pulse with me?', 'Does my payment method change?'];
+  const tries = 40;
+  const burst = 40;
+  const close = Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]); // masked, 1000
+  for (let i = 0; i < tries; i++) {
+    const raw = await Raw.open(server.port);
+    raw.collect();
+    await raw.write(handshake(HOST, server.port));
+    await raw.waitFor((x) => x.includes('\r\n\r\n'));
+    for (let k = 0; k < burst; k++) a.send({ type: 'message', id: i * burst + k, text: texts[k % 2] });
+    await a.replyTo(i * burst);
+    await raw.write(Buffer.concat([
+      maskedTextFrame(JSON.stringify({ type: 'hello', session })),
+      maskedTextFrame(JSON.stringify({ type: 'message', id: `b${i}`, text: `Our solar inverter shows error ${i}.` })),
+      close,
+    ]));
+    for (let k = 1; k < burst; k++) await a.replyTo(i * burst + k);
+    await raw.waitClose();
+  }
+  await waitFor(async () => (await w.redis.ticketIds()).length >= tries, 6000, 'every ticket of tab B');
+  const filed = (await w.redis.entries()).map((e) => e.fields.message).sort();
+  assert.deepEqual(filed, Array.from({ length: tries }, (_, i) => `Our solar inverter shows error ${i}.`).sort());
+  await a.close();
+  await stopClean(server);
+});
+
 test('a message, then a frame libwebsockets refuses, in one TCP segment: the message\'s ticket is still filed', { skip: SKIP }, async (t) => {
   // The server decides the messages of a turn of its loop after reading
   // them all; here the connection is closed within that turn.
