@@ -10,6 +10,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "buf.h"
 #include "ld.h"
 #include "match.h"
 
@@ -75,8 +76,7 @@ struct intent_pack {
 	uint32_t *by_pat;     /* entry indexes sorted by pattern */
 	uint32_t npats;
 
-	char *strs;
-	size_t strs_len, strs_cap;
+	struct buf_strs strs;
 
 	struct lang langs[INTENT_MAX_LANGS];
 	uint8_t nlangs;
@@ -127,25 +127,6 @@ struct loader {
 	struct tok_buf tb;
 	struct ld_pos pos;
 };
-
-static int64_t pack_str(struct intent_pack *p, const char *s, size_t len)
-{
-	if (p->strs_len + len + 1 > p->strs_cap) {
-		size_t nc = p->strs_cap ? p->strs_cap * 2 : 8192;
-		while (nc < p->strs_len + len + 1)
-			nc *= 2;
-		char *np = realloc(p->strs, nc);
-		if (!np)
-			return -1;
-		p->strs = np;
-		p->strs_cap = nc;
-	}
-	size_t off = p->strs_len;
-	memcpy(p->strs + off, s, len);
-	p->strs[off + len] = '\0';
-	p->strs_len += len + 1;
-	return (int64_t)off;
-}
 
 static char *trim(char *s)
 {
@@ -211,19 +192,14 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 	    (kind == K_INTENT || kind == K_TRIGGER) &&
 	    match_typo_add(p->m, ld->tb.norm, ld->tb.nlen, (uint32_t)pat) < 0)
 		return ld_fail(&ld->pos, "out of memory");
-	if (p->nentries == p->entries_cap) {
-		uint32_t nc = p->entries_cap ? p->entries_cap * 2 : 1024;
-		struct entry *ne = realloc(p->entries, nc * sizeof(*ne));
-		if (!ne)
-			return ld_fail(&ld->pos, "out of memory");
-		p->entries = ne;
-		p->entries_cap = nc;
-	}
-	int64_t toff = pack_str(p, term, strlen(term));
-	if (toff < 0)
+	void *entries = p->entries;
+	uint32_t toff;
+	int grown = buf_grow(&entries, &p->entries_cap, p->nentries + 1, sizeof(*p->entries));
+	p->entries = entries;
+	if (grown < 0 || buf_strs_add(&p->strs, term, strlen(term), &toff) < 0)
 		return ld_fail(&ld->pos, "out of memory");
 	p->entries[p->nentries++] = (struct entry){
-		.pat = (uint32_t)pat, .term = (uint32_t)toff, .weight = weight,
+		.pat = (uint32_t)pat, .term = toff, .weight = weight,
 		.kind = kind, .mode = mode, .lang = lang, .target = target,
 	};
 	return 0;
@@ -654,7 +630,7 @@ void intent_pack_free(struct intent_pack *p)
 	free(p->entries);
 	free(p->pat_first);
 	free(p->by_pat);
-	free(p->strs);
+	free(p->strs.s);
 	free(p);
 }
 
@@ -690,7 +666,7 @@ void intent_entry_describe(const struct intent_pack *p, uint32_t entry,
 	*kind = kind_names[e->kind];
 	*target = e->kind == K_INTENT ? p->intents[e->target]
 		: e->kind == K_TRIGGER ? p->topics[e->target] : "";
-	*term = p->strs + e->term;
+	*term = p->strs.s + e->term;
 	*lang = p->langs[e->lang].code;
 }
 
@@ -699,7 +675,7 @@ size_t intent_pack_memory(const struct intent_pack *p)
 	return sizeof(*p) + match_memory(p->m) +
 	       (size_t)p->entries_cap * sizeof(struct entry) +
 	       (size_t)(p->npats + 1) * sizeof(uint32_t) +
-	       (size_t)(p->nentries + 1) * sizeof(uint32_t) + p->strs_cap;
+	       (size_t)(p->nentries + 1) * sizeof(uint32_t) + p->strs.cap;
 }
 
 /* ---- analysis ---- */

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 #define NO_PAT UINT32_MAX
 
 struct pat {
@@ -27,8 +29,7 @@ struct tword {
 
 struct match {
 	/* Patterns and typo words, stored back to back in strs. */
-	char *strs;
-	size_t strs_len, strs_cap;
+	struct buf_strs strs;
 	struct pat *pats;
 	uint32_t npats, pats_cap;
 	struct tword *twords;
@@ -48,40 +49,6 @@ struct match {
 	uint32_t typo_mask;
 };
 
-static int grow(void **p, uint32_t *cap, size_t elem, uint32_t need)
-{
-	if (need <= *cap)
-		return 0;
-	uint32_t nc = *cap ? *cap * 2 : 64;
-	while (nc < need)
-		nc *= 2;
-	void *np = realloc(*p, (size_t)nc * elem);
-	if (!np)
-		return -1;
-	*p = np;
-	*cap = nc;
-	return 0;
-}
-
-static int64_t store(struct match *m, const char *s, size_t len)
-{
-	if (m->strs_len + len + 1 > m->strs_cap) {
-		size_t nc = m->strs_cap ? m->strs_cap * 2 : 4096;
-		while (nc < m->strs_len + len + 1)
-			nc *= 2;
-		char *np = realloc(m->strs, nc);
-		if (!np)
-			return -1;
-		m->strs = np;
-		m->strs_cap = nc;
-	}
-	size_t off = m->strs_len;
-	memcpy(m->strs + off, s, len);
-	m->strs[off + len] = '\0';
-	m->strs_len += len + 1;
-	return (int64_t)off;
-}
-
 struct match *match_new(void)
 {
 	return calloc(1, sizeof(struct match));
@@ -91,7 +58,7 @@ void match_free(struct match *m)
 {
 	if (!m)
 		return;
-	free(m->strs);
+	free(m->strs.s);
 	free(m->pats);
 	free(m->twords);
 	free(m->delta);
@@ -109,15 +76,15 @@ int match_add(struct match *m, const char *s, size_t len)
 	 * the code short for a few thousand patterns. */
 	for (uint32_t i = 0; i < m->npats; i++)
 		if (m->pats[i].len == len &&
-		    memcmp(m->strs + m->pats[i].off, s, len) == 0)
+		    memcmp(m->strs.s + m->pats[i].off, s, len) == 0)
 			return (int)i;
-	if (grow((void **)&m->pats, &m->pats_cap, sizeof(struct pat),
-		 m->npats + 1) < 0)
+	void *pats = m->pats;
+	uint32_t off;
+	int grown = buf_grow(&pats, &m->pats_cap, m->npats + 1, sizeof(*m->pats));
+	m->pats = pats;
+	if (grown < 0 || buf_strs_add(&m->strs, s, len, &off) < 0)
 		return -1;
-	int64_t off = store(m, s, len);
-	if (off < 0)
-		return -1;
-	m->pats[m->npats] = (struct pat){ (uint32_t)off, (uint32_t)len };
+	m->pats[m->npats] = (struct pat){ off, (uint32_t)len };
 	return (int)m->npats++;
 }
 
@@ -130,13 +97,13 @@ int match_typo_add(struct match *m, const char *word, size_t len, uint32_t id)
 {
 	if (m->built || len == 0 || len > 255)
 		return -1;
-	if (grow((void **)&m->twords, &m->twords_cap, sizeof(struct tword),
-		 m->ntwords + 1) < 0)
+	void *twords = m->twords;
+	uint32_t off;
+	int grown = buf_grow(&twords, &m->twords_cap, m->ntwords + 1, sizeof(*m->twords));
+	m->twords = twords;
+	if (grown < 0 || buf_strs_add(&m->strs, word, len, &off) < 0)
 		return -1;
-	int64_t off = store(m, word, len);
-	if (off < 0)
-		return -1;
-	m->twords[m->ntwords++] = (struct tword){ (uint32_t)off, (uint32_t)len, id };
+	m->twords[m->ntwords++] = (struct tword){ off, (uint32_t)len, id };
 	return 0;
 }
 
@@ -204,7 +171,7 @@ static int build_typo(struct match *m)
 	m->typo_mask = size - 1;
 	for (uint32_t w = 0; w < m->ntwords; w++) {
 		uint64_t h[256];
-		deletion_hashes(m->strs + m->twords[w].off, m->twords[w].len, h);
+		deletion_hashes(m->strs.s + m->twords[w].off, m->twords[w].len, h);
 		for (size_t k = 0; k <= m->twords[w].len; k++)
 			typo_put(m, h[k], w);
 	}
@@ -248,7 +215,7 @@ size_t match_typo_find(const struct match *m, const char *word, size_t len,
 			if (m->typo[i].key != key)
 				continue;
 			const struct tword *tw = &m->twords[m->typo[i].word];
-			if (!one_edit(word, len, m->strs + tw->off, tw->len))
+			if (!one_edit(word, len, m->strs.s + tw->off, tw->len))
 				continue;
 			bool dup = false;
 			for (size_t k = 0; k < n; k++)
@@ -273,7 +240,7 @@ int match_build(struct match *m)
 	m->nclasses = 1;
 	size_t total = 1;
 	for (uint32_t p = 0; p < m->npats; p++) {
-		const unsigned char *s = (const unsigned char *)m->strs + m->pats[p].off;
+		const unsigned char *s = (const unsigned char *)m->strs.s + m->pats[p].off;
 		for (uint32_t i = 0; i < m->pats[p].len; i++)
 			if (!m->cls[s[i]])
 				m->cls[s[i]] = (uint8_t)m->nclasses++;
@@ -290,7 +257,7 @@ int match_build(struct match *m)
 	/* The trie: state 0 is the root, and 0 as a child means "none". */
 	uint32_t nstates = 1;
 	for (uint32_t p = 0; p < m->npats; p++) {
-		const unsigned char *s = (const unsigned char *)m->strs + m->pats[p].off;
+		const unsigned char *s = (const unsigned char *)m->strs.s + m->pats[p].off;
 		uint32_t st = 0;
 		for (uint32_t i = 0; i < m->pats[p].len; i++) {
 			uint32_t *c = &child[st * nc + m->cls[s[i]]];
@@ -405,7 +372,7 @@ size_t match_scan(const struct match *m, const char *text, size_t len,
 
 size_t match_memory(const struct match *m)
 {
-	return sizeof(*m) + m->strs_cap + (size_t)m->pats_cap * sizeof(struct pat) +
+	return sizeof(*m) + m->strs.cap + (size_t)m->pats_cap * sizeof(struct pat) +
 	       (size_t)m->twords_cap * sizeof(struct tword) +
 	       (size_t)m->nstates * m->nclasses * sizeof(uint32_t) +
 	       (size_t)m->nstates * 2 * sizeof(uint32_t) +

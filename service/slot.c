@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
+
 #define WORD_MAX 64         /* longest vocabulary word after folding */
 #define PAT_MAX 8           /* elements of a rel or cue phrase */
 #define REL_NUM_MAX 999     /* the largest N a relative date accepts */
@@ -120,8 +122,7 @@ struct tnode {
 };
 
 struct slot_vocab {
-	char *pool;
-	uint32_t pool_len, pool_cap;
+	struct buf_strs pool;
 	struct word *words; /* open addressing, capacity a power of two */
 	uint32_t nwords, wcap;
 	uint16_t max_word;
@@ -208,42 +209,7 @@ static int qlen(size_t n)
 	return n > 60 ? 60 : (int)n;
 }
 
-/* ---- growable storage, used while loading only ---- */
-
-static int grow(void **p, uint32_t *cap, uint32_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	uint32_t nc = *cap ? *cap : 16;
-	while (nc < need) {
-		if (nc > UINT32_MAX / 2)
-			return -1;
-		nc *= 2;
-	}
-	void *np = realloc(*p, (size_t)nc * size);
-	if (!np)
-		return -1;
-	*p = np;
-	*cap = nc;
-	return 0;
-}
-
-/* Copies s[0..n) and a NUL into the pool. Returns 0 and the offset in
- * *off, or -1. */
-static int pool_add(struct slot_vocab *v, const char *s, size_t n, uint32_t *off)
-{
-	if (n >= UINT32_MAX / 4 || v->pool_len > UINT32_MAX / 4)
-		return -1;
-	void *p = v->pool;
-	if (grow(&p, &v->pool_cap, v->pool_len + (uint32_t)n + 1, 1) < 0)
-		return -1;
-	v->pool = p;
-	memcpy(v->pool + v->pool_len, s, n);
-	v->pool[v->pool_len + n] = '\0';
-	*off = v->pool_len;
-	v->pool_len += (uint32_t)n + 1;
-	return 0;
-}
+/* ---- the vocabulary's words ---- */
 
 static uint32_t hash_bytes(const char *s, size_t n)
 {
@@ -290,7 +256,7 @@ static const struct word *lookup(const struct slot_vocab *v, const char *s, size
 		const struct word *w = &v->words[i];
 		if (w->len == 0)
 			return NULL;
-		if (w->hash == h && w->len == n && same_bytes(v->pool + w->off, s, n))
+		if (w->hash == h && w->len == n && same_bytes(v->pool.s + w->off, s, n))
 			return w;
 	}
 }
@@ -335,7 +301,7 @@ static struct word *word_add(struct slot_vocab *v, const char *s, size_t n)
 		.cue_head = -1,
 		.dcue_head = -1,
 	};
-	if (pool_add(v, s, n, &nw.off) < 0)
+	if (buf_strs_add(&v->pool, s, n, &nw.off) < 0)
 		return NULL;
 	place(v->words, v->wcap, &nw);
 	v->nwords++;
@@ -366,7 +332,7 @@ static int trie_add(struct slot_vocab *v, const char *s, size_t n,
 	}
 	void *p = v->trie;
 	if (v->ntrie == 0) {
-		if (grow(&p, &v->trie_cap, 1, sizeof(*v->trie)) < 0)
+		if (buf_grow(&p, &v->trie_cap, 1, sizeof(*v->trie)) < 0)
 			return -1;
 		v->trie = p;
 		memset(&v->trie[0], 0, sizeof(v->trie[0]));
@@ -380,7 +346,7 @@ static int trie_add(struct slot_vocab *v, const char *s, size_t n,
 			ch = v->trie[ch].sibling;
 		if (!ch) {
 			p = v->trie;
-			if (grow(&p, &v->trie_cap, v->ntrie + 1, sizeof(*v->trie)) < 0)
+			if (buf_grow(&p, &v->trie_cap, v->ntrie + 1, sizeof(*v->trie)) < 0)
 				return -1;
 			v->trie = p;
 			ch = v->ntrie++;
@@ -446,7 +412,7 @@ void slot_vocab_free(struct slot_vocab *v)
 {
 	if (!v)
 		return;
-	free(v->pool);
+	free(v->pool.s);
 	free(v->words);
 	free(v->rels);
 	free(v->cues);
@@ -640,7 +606,7 @@ static int add_phrase_words(struct slot_vocab *v, struct pattern *pt, const char
 		struct elem *e = &pt->e[pt->n++];
 		e->kind = E_WORD;
 		e->len = (uint16_t)fl;
-		if (pool_add(v, f, fl, &e->off) < 0) {
+		if (buf_strs_add(&v->pool, f, fl, &e->off) < 0) {
 			set_err(err, errlen, "Out of memory adding \"%.*s\".", qlen(n), s);
 			return -1;
 		}
@@ -697,7 +663,7 @@ static int add_pattern(struct slot_vocab *v, struct pattern **arr, uint32_t *n,
 		       uint32_t *cap, struct pattern *pt, bool cue)
 {
 	void *p = *arr;
-	if (*n >= INT32_MAX || grow(&p, cap, *n + 1, sizeof(**arr)) < 0)
+	if (*n >= INT32_MAX || buf_grow(&p, cap, *n + 1, sizeof(**arr)) < 0)
 		return -1;
 	*arr = p;
 	int32_t idx = (int32_t)*n;
@@ -705,7 +671,7 @@ static int add_pattern(struct slot_vocab *v, struct pattern **arr, uint32_t *n,
 	if (pt->e[0].kind == E_WORD) {
 		/* word_add may move the pool the element points into. */
 		char first[WORD_MAX + 1];
-		memcpy(first, v->pool + pt->e[0].off, pt->e[0].len);
+		memcpy(first, v->pool.s + pt->e[0].off, pt->e[0].len);
 		struct word *w = word_add(v, first, pt->e[0].len);
 		if (!w)
 			return -1;
@@ -819,7 +785,7 @@ static int add_suffix_group(struct slot_vocab *v, const char *f, size_t n, char 
 	if (al < 0)
 		return -1;
 	uint32_t abbr_off;
-	if (pool_add(v, abbr, (size_t)al, &abbr_off) < 0) {
+	if (buf_strs_add(&v->pool, abbr, (size_t)al, &abbr_off) < 0) {
 		set_err(err, errlen, "suffix: out of memory.");
 		return -1;
 	}
@@ -1403,7 +1369,7 @@ static bool elem_match(const struct scan *s, const struct elem *e, uint32_t i,
 		return false;
 	if (e->kind == E_WORD)
 		return tk(s, i)->nlen == e->len &&
-		       memcmp(nt(s, i), s->v->pool + e->off, e->len) == 0;
+		       memcmp(nt(s, i), s->v->pool.s + e->off, e->len) == 0;
 	if (e->kind == E_NUM) {
 		int32_t x = num_at(s, i, 1, 3);
 		if (x < 0) {
@@ -2342,7 +2308,7 @@ int slot_address_key(const struct slot_vocab *v, const char *addr, size_t len,
 		const struct tnode *hit = NULL;
 		bool join = false;
 		if (w && (w->flags & W_SUFFIX)) {
-			rep = v->pool + w->abbr_off;
+			rep = v->pool.s + w->abbr_off;
 			rlen = w->abbr_len;
 			keep = 0;
 			join = nu > 0 && !is_digit(ub[uoff[nu - 1]]);
@@ -2350,7 +2316,7 @@ int slot_address_key(const struct slot_vocab *v, const char *addr, size_t len,
 			size_t sl = suffix_match(v, f, fl, &hit);
 			if (sl >= COMPOUND_SUFFIX_MIN && sl < fl && hit) {
 				keep = fl - sl;
-				rep = v->pool + hit->abbr_off;
+				rep = v->pool.s + hit->abbr_off;
 				rlen = hit->abbr_len;
 			} else {
 				rlen = 0;
