@@ -16,14 +16,14 @@ struct buf_strs {
 
 /* Makes the array *p, which has room for *cap elements of size bytes,
  * hold at least need, doubling its room (from 16 when it has none).
- * Returns 0; or -1 when memory is short or the room would pass
- * UINT32_MAX elements or SIZE_MAX bytes, with *p and *cap as they were.
+ * Returns 0; or -1 when memory is short or the room would pass 2^31
+ * elements or SIZE_MAX bytes, with *p and *cap as they were.
  * The caller owns *p. */
 int buf_grow(void **p, uint32_t *cap, uint32_t need, size_t size);
 
 /* Copies s[0..n) and a NUL to the end of b. Returns 0 with the string's
  * offset in b->s in *off; or -1 when memory is short or b would pass
- * UINT32_MAX bytes, with b as it was. Offsets stay valid as b grows;
+ * 2^31 bytes, with b as it was. Offsets stay valid as b grows;
  * pointers into b->s do not. */
 int buf_strs_add(struct buf_strs *b, const char *s, size_t n, uint32_t *off);
 

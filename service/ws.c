@@ -56,7 +56,7 @@
  * alike: at 43,000 msgs/s over 2,000 connections the loop alone used 0.77
  * of a core, the loop and the worker 0.73-0.76 by this measure. A wider
  * band (0.7) kept a server that a start-up burst had sent to the worker
- * there at that rate, with p99 tails of 2-14 ms instead of 0.5-1.5 and
+ * there at that rate, with p99 tails of 0.9-14 ms instead of 0.5-1.5 and
  * 15 % more CPU. */
 #define LOAD_EVERY_S 0.1
 #define LOAD_BACK 0.89
@@ -192,10 +192,12 @@ struct ws_server {
 };
 
 /* A closed connection's messages that waited behind one that was out,
- * with its rate limit's bucket as it was (decide_rest). */
+ * or behind its hello, with its rate limit's bucket as it was
+ * (decide_rest). */
 struct rest {
 	struct inmsg *head; /* owned */
 	double tokens, refilled;
+	int lang;           /* the language that hello asked for, or -1 */
 };
 
 /* What the loop needs back with a finished job. */
@@ -204,7 +206,10 @@ struct job_ctx {
 	struct sess *sess;   /* kept attached until the job is said */
 	json_object *id;
 	double t_recv;
-	int lang;            /* RW_LOAD_SESSION: the language hello asked for */
+	/* The language a hello asked for (an index, or -1): for
+	 * RW_LOAD_SESSION, the conversation's; for a turn, to fix before it
+	 * is decided (a hello whose welcome never went out: decide_rest). */
+	int lang;
 	/* The connection closed: the messages it sent after this one, to be
 	 * decided once this one is (decide_rest). */
 	struct rest rest;
@@ -448,8 +453,8 @@ static int attach(struct conn *c, const char *want, int lang)
 }
 
 /* The language a hello asked for (an index; -1: none) holds for the
- * conversation from now on. The caller has the conversation: it is not
- * busy on the engine worker. */
+ * conversation from now on. The caller has the conversation: the loop
+ * thread while it is not busy, or the thread running its turn. */
 static void fix_lang(struct sess *se, int lang)
 {
 	if (lang >= 0) {
@@ -657,6 +662,7 @@ static void run_turn(const struct ws_server *s, struct decider *d, struct turn *
 		say(s, d, t->engine, t->fx->plan_copy, &t->fx->res, t);
 		return;
 	}
+	fix_lang(t->ctx.sess, t->ctx.lang);
 	t->rc = engine_decide(t->engine, d->scr, &t->ctx.sess->conv, t->text, t->len, t->today,
 			      d->plan);
 	if (t->rc < 0)
@@ -848,6 +854,7 @@ static struct turn *turn_new(struct ws_server *s, struct sess *se, json_object *
 	t->ctx.sess = se;
 	t->ctx.id = id ? json_object_get(id) : NULL;
 	t->ctx.t_recv = t_recv;
+	t->ctx.lang = -1;
 	t->engine = s->engine;
 	t->registry = s->registry;
 	memcpy(t->text, json_object_get_string(v), len);
@@ -968,9 +975,11 @@ static void free_inmsgs(struct inmsg *m)
 }
 
 /* Loop thread: the messages a connection sent after the one that was out
- * when it closed, now that that one is said. They are decided as if the
- * connection had stayed (no reply can go out), under the same rate limit:
- * their tickets filed, the conversation moved on. Frames that are not
+ * when it closed, now that that one is said (or after its hello, whose
+ * welcome never went out). They are decided as if the connection had
+ * stayed (no reply can go out), under the same rate limit, in the
+ * language that hello asked for: their tickets filed, the conversation
+ * moved on. Frames that are not
  * messages are dropped, with no one to tell, and a hello ends it: the
  * messages after it were meant for the conversation it asked for, which
  * no connection will hold. Takes r and one attachment of se, which each
@@ -991,6 +1000,10 @@ static void decide_rest(struct ws_server *s, struct sess *se, struct rest r)
 		if (msg && take_token(&s->cfg, &r.tokens, &r.refilled, m->t_recv) &&
 		    strcmp(kind, "message") == 0 && v)
 			t = turn_new(s, se, v, message_id(msg), m->t_recv);
+		if (t) {
+			t->ctx.lang = r.lang;
+			r.lang = -1;
+		}
 		json_object_put(msg);
 		free(m);
 		if (hello)
@@ -1216,8 +1229,7 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 			free_inmsgs(rest.head);
 			return;
 		}
-		if (!se->busy)
-			fix_lang(se, ctx->lang);
+		rest.lang = ctx->lang;
 		decide_rest(s, se, rest);
 		return;
 	}
@@ -1494,7 +1506,7 @@ static void closed(struct conn *c)
 	settle(c);
 	if (c->hello_wait)
 		c->sess->hellos--;
-	struct rest rest = { c->in_head, c->tokens, c->refilled };
+	struct rest rest = { c->in_head, c->tokens, c->refilled, -1 };
 	if (c->inflight) {
 		/* The job still says its reply into the session, then lets go. */
 		c->inflight->conn = NULL;
@@ -1503,6 +1515,7 @@ static void closed(struct conn *c)
 		/* Held back for a welcome that waited for another connection's
 		 * turn of the conversation: decided after that turn, in the
 		 * conversation, which takes over c's attachment. */
+		rest.lang = c->hello_lang;
 		decide_rest(s, c->sess, rest);
 	} else {
 		free_inmsgs(c->in_head);
