@@ -6,16 +6,19 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 /* Writes {"ts": ISO 8601 UTC with milliseconds, "level", "event", and the
  * members of fields} as one line to stderr. level, event and the members'
- * names are our own plain words, written unescaped; level and event
- * together are under 80 bytes. Takes ownership of fields
- * (may be NULL). Lines of level "info" are buffered (a write per message
- * would cost the server a system call each) until log_flush or a buffer
- * fills; other levels are written at once, with what was buffered.
- * Any thread may log: a line is written whole, never cut by another's. */
+ * names are our own plain words, written unescaped. Takes ownership of
+ * fields (may be NULL). Any thread may log: a line is written whole,
+ * never cut by another's. While the log writer runs (log_start) the line
+ * only waits in its ring and the call never blocks on stderr: lines of
+ * level "info" are written within a second (a write per message would
+ * cost the server a system call each), others at once; a line that finds
+ * the ring full is dropped and counted (see log_start). Else the line is
+ * written to stderr before the call returns. */
 void log_event(const char *level, const char *event, json_object *fields);
 
 /* The same line with the members already written as JSON ("\"k\":v"
@@ -38,8 +41,24 @@ size_t log_utc(char *out, const struct timespec *ts, bool ms);
  * ("2026-11-26T08:15:02Z") into out, for tickets and profile links. */
 void log_utc_now(char *out, size_t cap);
 
-/* Writes out buffered lines. The server calls it every second and at
- * exit. */
+/* Starts the log writer: a thread that writes the lines to stderr, so
+ * that a stderr that stalls (a slow disk, a pipe no one reads) holds up
+ * no thread that logs, the event loop least of all. Lines wait for it in
+ * a ring of ring_bytes; those that find it full are dropped, and the
+ * writer tells how many in a "log_dropped" line ({"lines": n}) once it
+ * has room again. Returns 0 (also when it runs already), or -1 when the
+ * thread or the ring could not be had: lines are then written at once. */
+int log_start(size_t ring_bytes);
+
+/* Has the log writer write out what waits now rather than within the
+ * second; without one, flushes stderr. Never waits for the writer. */
 void log_flush(void);
+
+/* Lines the log writer dropped since the process started. */
+uint64_t log_dropped_total(void);
+
+/* Stops the log writer once it has written every line that waits (it may
+ * block on stderr for that). Lines logged after it are written at once. */
+void log_stop(void);
 
 #endif

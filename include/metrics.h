@@ -25,6 +25,7 @@ struct metrics {
 	double latency_sum;
 	uint64_t latency_count;
 	uint64_t sessions_open; /* set from the session store when rendered */
+	uint64_t log_dropped;   /* set from the log writer when rendered */
 	/* Set from the Redis worker when rendered; redis_up is -1 without
 	 * Redis configured, and none of these is written then. */
 	int redis_up, spool_pending;

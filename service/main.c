@@ -48,6 +48,7 @@ struct cli {
 	struct slot_date today;
 	struct eval_opts ev;
 	struct ws_config ws;
+	size_t log_buffer; /* bytes of log lines held while stderr stalls */
 
 	struct engine *engine;
 	struct engine_scratch *scr;
@@ -112,6 +113,9 @@ static const char usage_text[] =
 	"                         loop thread may spend deciding messages itself before\n"
 	"                         the engine worker takes them; 0: always the worker\n"
 	"                         (default 0.9)\n"
+	"  --log-buffer BYTES     AUTOASSIST_LOG_BUFFER: log lines held while stderr\n"
+	"                         stalls, beyond which they are dropped and counted\n"
+	"                         (default 4194304)\n"
 	"  --log-text             AUTOASSIST_LOG_TEXT=1, log customer text (debugging)\n"
 	"  (--registry, --max-bytes, --intents, --templates: AUTOASSIST_REGISTRY, ...)\n"
 	"  eval only:\n"
@@ -157,7 +161,7 @@ static const char *const serve_env[] = {
 	"AUTOASSIST_ORIGINS", "AUTOASSIST_SESSION_TTL", "AUTOASSIST_IDLE_TIMEOUT",
 	"AUTOASSIST_RATE", "AUTOASSIST_BURST", "AUTOASSIST_QUEUE", "AUTOASSIST_REDIS",
 	"AUTOASSIST_STREAM", "AUTOASSIST_SPOOL", "AUTOASSIST_REDIS_TIMEOUT",
-	"AUTOASSIST_EVENT_LOOP", "AUTOASSIST_OFFLOAD_ABOVE",
+	"AUTOASSIST_EVENT_LOOP", "AUTOASSIST_OFFLOAD_ABOVE", "AUTOASSIST_LOG_BUFFER",
 };
 
 /* Sets serve option number k (see serve_env) from text. Returns 0, or -1
@@ -168,6 +172,7 @@ static int set_serve_opt(struct cli *c, int k, char *text)
 		{ 1, 65535 }, { 0, 0 }, { 0, 0 }, { 1, 1000000 }, { 0, 0 },
 		{ 1, 86400 * 30 }, { 2, 65535 }, { 0.01, 1e6 }, { 1, 1e6 }, { 2, 1e6 },
 		{ 0, 0 }, { 0, 0 }, { 0, 0 }, { 0.01, 60 }, { 0, 0 }, { 0, 2 },
+		{ 65536, 1e9 },
 	};
 	struct ws_config *w = &c->ws;
 	double x = 0;
@@ -221,6 +226,7 @@ static int set_serve_opt(struct cli *c, int k, char *text)
 		}
 		break;
 	case 15: w->offload_above = x; break;
+	case 16: c->log_buffer = (size_t)x; break;
 	}
 	return 0;
 }
@@ -252,7 +258,8 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 	       O_THRESHOLD, O_MARGIN, O_MAXBYTES, O_JSONL, O_MINEXACT, O_MINESC,
 	       O_MAXFALSE, O_MINLANG, O_EXAMPLES, O_PORT, O_HOST, O_WEB, O_MAXCONN,
 	       O_ORIGINS, O_TTL, O_IDLE, O_RATE, O_BURST, O_QUEUE, O_REDIS, O_STREAM,
-	       O_SPOOL, O_REDIS_TIMEOUT, O_EVENT_LOOP, O_OFFLOAD_ABOVE, O_LOGTEXT, O_REUSE_PORT };
+	       O_SPOOL, O_REDIS_TIMEOUT, O_EVENT_LOOP, O_OFFLOAD_ABOVE, O_LOG_BUFFER, O_LOGTEXT,
+	       O_REUSE_PORT };
 	static const struct option longopts[] = {
 		{ "intents", required_argument, NULL, O_INTENTS },
 		{ "templates", required_argument, NULL, O_TEMPLATES },
@@ -285,6 +292,7 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 		{ "redis-timeout", required_argument, NULL, O_REDIS_TIMEOUT },
 		{ "event-loop", required_argument, NULL, O_EVENT_LOOP },
 		{ "offload-above", required_argument, NULL, O_OFFLOAD_ABOVE },
+		{ "log-buffer", required_argument, NULL, O_LOG_BUFFER },
 		{ "reuse-port", no_argument, NULL, O_REUSE_PORT },
 		{ "log-text", no_argument, NULL, O_LOGTEXT },
 		{ "help", no_argument, NULL, 'h' },
@@ -342,7 +350,7 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 		case O_PORT: case O_HOST: case O_WEB: case O_MAXCONN: case O_ORIGINS:
 		case O_TTL: case O_IDLE: case O_RATE: case O_BURST: case O_QUEUE:
 		case O_REDIS: case O_STREAM: case O_SPOOL: case O_REDIS_TIMEOUT:
-		case O_EVENT_LOOP: case O_OFFLOAD_ABOVE:
+		case O_EVENT_LOOP: case O_OFFLOAD_ABOVE: case O_LOG_BUFFER:
 			if (set_serve_opt(c, ch - O_PORT, optarg) < 0)
 				return -1;
 			break;
@@ -694,10 +702,10 @@ static int cmd_serve(struct cli *c)
 	char err[256];
 	c->ws.max_bytes = c->eo.max_bytes;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
-	/* stderr is unbuffered by default: give it a buffer, which log_flush
-	 * empties every second (see log.h). */
-	static char logbuf[1 << 16];
-	setvbuf(stderr, logbuf, _IOFBF, sizeof(logbuf));
+	/* Every message gets a log line: a thread writes them (see log.h), so
+	 * a stderr that stalls does not stall the server. The default, 4 MiB,
+	 * holds about 25,000 lines, a quarter of a second at full load. */
+	log_start(c->log_buffer);
 	c->ws.load = load_data;
 	c->ws.load_arg = c;
 	/* The server owns the engine and registry from here: a reload
@@ -710,6 +718,7 @@ static int cmd_serve(struct cli *c)
 		json_object *f = json_object_new_object();
 		json_object_object_add(f, "message", json_object_new_string(err));
 		log_event("error", "start", f);
+		log_stop();
 		return EXIT_IO;
 	}
 	printf("autoassist: serving on http://%s:%d/ (WebSocket at /ws)\n",
@@ -717,6 +726,7 @@ static int cmd_serve(struct cli *c)
 	fflush(stdout);
 	int rc = ws_server_run(srv, &stop_flag, &reload_flag);
 	ws_server_free(srv);
+	log_stop();
 	return rc == 0 ? EXIT_OK : EXIT_IO;
 }
 
@@ -766,6 +776,7 @@ int main(int argc, char **argv)
 	c.templates_dir = env_or("AUTOASSIST_TEMPLATES", AUTOASSIST_SOURCE_DIR "/templates");
 	c.registry_path = getenv("AUTOASSIST_REGISTRY");
 	ws_config_default(&c.ws);
+	c.log_buffer = 4u << 20;
 	c.ws.web_dir = AUTOASSIST_SOURCE_DIR "/web";
 	snprintf(c.session_id, sizeof(c.session_id), "cli-%ld", (long)getpid());
 	/* Today in UTC: the Unix epoch counts UTC days of 86,400 s. */

@@ -123,6 +123,9 @@ int metrics_render(const struct metrics *m, const struct intent_pack *p,
 		       "Spooled tickets moved on to Redis, an earlier run's included.",
 		       m->spool_drained);
 	}
+	scalar(&o, "autoassist_log_lines_dropped_total", "counter",
+	       "Log lines dropped because stderr did not keep up (a slow disk, a stalled pipe).",
+	       m->log_dropped);
 	family(&o, "autoassist_errors_total", "counter", "Error frames and protocol closes by code.");
 	for (size_t i = 0; i < METRICS_MAX_CODES && metrics_error_codes[i]; i++)
 		put(&o, "autoassist_errors_total{code=\"%s\"} %llu\n", metrics_error_codes[i],

@@ -1403,6 +1403,7 @@ static int http_request(struct ws_server *s, struct lws *wsi, const char *path)
 				    (size_t)n);
 	}
 	s->metrics.sessions_open = sess_count(s->sessions);
+	s->metrics.log_dropped = log_dropped_total();
 	s->metrics.redis_up = s->rw ? st.redis_ok : -1;
 	s->metrics.spool_pending = st.spool_pending;
 	s->metrics.tickets_spooled = st.spooled;

@@ -1,14 +1,20 @@
 /* Tests for log: the timestamp every log line, ticket and profile link
  * carries is what gmtime_r and strftime write, across the calendar's edges,
- * and times outside the supported years are held at its ends. */
+ * and times outside the supported years are held at its ends; the log
+ * writer keeps lines whole and in order, and a stderr that stalls blocks
+ * no one who logs: what the ring cannot hold is dropped and counted. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -84,12 +90,174 @@ static void test_outside_the_supported_years(void **state)
 	assert_string_equal(got, "1900-01-01T00:00:00Z");
 }
 
+
+/* Points fd 2 at fd; returns a copy of the old fd 2 to put back. */
+static int stderr_to(int fd)
+{
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fd, STDERR_FILENO) >= 0);
+	return saved;
+}
+
+static void stderr_back(int saved)
+{
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+}
+
+/* Checks that text holds the lines {"ts":...,"level":"info","event":"n",
+ * "i":0} .. "i":n-1 in order, whole, from its start; returns where they
+ * end. */
+static const char *expect_lines(const char *text, int n)
+{
+	const char *p = text;
+	for (int i = 0; i < n; i++) {
+		char want[64];
+		const char *nl = strchr(p, '\n');
+		assert_non_null(nl);
+		assert_memory_equal(p, "{\"ts\":\"", 7);
+		snprintf(want, sizeof(want), "\"level\":\"info\",\"event\":\"n\",\"i\":%d}\n", i);
+		size_t wl = strlen(want);
+		assert_true((size_t)(nl + 1 - p) > wl);
+		assert_memory_equal(nl + 1 - wl, want, wl);
+		p = nl + 1;
+	}
+	return p;
+}
+
+static void log_n(int from, int to)
+{
+	for (int i = from; i < to; i++) {
+		char m[32];
+		int len = snprintf(m, sizeof(m), "\"i\":%d", i);
+		log_event_json("info", "n", m, (size_t)len);
+	}
+}
+
+static void test_writer_keeps_lines_whole_and_in_order(void **state)
+{
+	(void)state;
+	FILE *f = tmpfile();
+	assert_non_null(f);
+	int saved = stderr_to(fileno(f));
+	/* A small ring, filled and written out many times over: lines that
+	 * wrap around its end come out whole. Lines come in bursts, with time
+	 * for the writer between them; should the ring still turn some away,
+	 * the writer says how many. */
+	assert_int_equal(log_start(4096), 0);
+	for (int i = 0; i < 3000; i += 20) {
+		log_n(i, i + 20);
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	log_stop();
+	stderr_back(saved);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	long size = ftell(f);
+	assert_true(size > 0);
+	char *text = malloc((size_t)size + 1);
+	assert_non_null(text);
+	rewind(f);
+	assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
+	text[size] = '\0';
+	int kept = 0, dropped = 0, last = -1;
+	for (char *line = text, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		assert_non_null(nl);
+		*nl = '\0';
+		assert_memory_equal(line, "{\"ts\":\"", 7);
+		assert_int_equal(nl[-1], '}');
+		static const char n_at[] = "\"event\":\"n\",\"i\":";
+		static const char d_at[] = "\"event\":\"log_dropped\",\"lines\":";
+		const char *i = strstr(line, n_at);
+		const char *d = strstr(line, d_at);
+		assert_true((i != NULL) != (d != NULL));
+		if (i) {
+			int v = atoi(i + sizeof(n_at) - 1);
+			assert_true(v > last);
+			last = v;
+			kept++;
+		} else {
+			dropped += atoi(d + sizeof(d_at) - 1);
+		}
+	}
+	assert_int_equal(kept + dropped, 3000);
+	assert_true(kept > 0);
+	free(text);
+	fclose(f);
+}
+
+struct drain {
+	int fd;
+	char *buf;
+	size_t len, cap;
+};
+
+static void *drain_pipe(void *arg)
+{
+	struct drain *d = arg;
+	for (;;) {
+		if (d->len + 4096 > d->cap) {
+			d->cap = d->cap ? d->cap * 2 : 65536;
+			d->buf = realloc(d->buf, d->cap + 1);
+			if (!d->buf)
+				return NULL;
+		}
+		ssize_t n = read(d->fd, d->buf + d->len, 4096);
+		if (n <= 0)
+			break;
+		d->len += (size_t)n;
+	}
+	d->buf[d->len] = '\0';
+	return NULL;
+}
+
+static void test_stalled_stderr_blocks_no_one(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	/* A pipe that holds one page, and no one reading it yet: the writer
+	 * blocks on its first write. */
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	int saved = stderr_to(p[1]);
+	close(p[1]);
+	assert_int_equal(log_start(16384), 0);
+	/* 2,000 lines, 140 KB: far more than the pipe and the ring hold.
+	 * Were a call to wait for stderr, this would never return. */
+	log_n(0, 2000);
+	struct drain d = { .fd = p[0] };
+	pthread_t reader;
+	assert_int_equal(pthread_create(&reader, NULL, drain_pipe, &d), 0);
+	log_stop();
+	stderr_back(saved); /* the last write end: the reader sees the end */
+	pthread_join(reader, NULL);
+	close(p[0]);
+	assert_non_null(d.buf);
+	/* The lines that found room, in order from the first, then how many
+	 * did not. */
+	int kept = 0;
+	for (const char *q = d.buf; (q = strstr(q, "\"event\":\"n\"")); q++)
+		kept++;
+	assert_true(kept > 0);
+	assert_true(kept < 2000);
+	const char *rest = expect_lines(d.buf, kept);
+	char want[64];
+	snprintf(want, sizeof(want), "\"level\":\"warn\",\"event\":\"log_dropped\",\"lines\":%d}\n",
+		 2000 - kept);
+	assert_non_null(strstr(rest, want));
+	free(d.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_edges_of_days_months_and_years),
 		cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_outside_the_supported_years),
+		cmocka_unit_test(test_writer_keeps_lines_whole_and_in_order),
+		cmocka_unit_test(test_stalled_stderr_blocks_no_one),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

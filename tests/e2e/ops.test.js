@@ -18,7 +18,7 @@ const METRIC_FAMILIES = [
   'autoassist_connections_open', 'autoassist_connections_total', 'autoassist_connections_rejected_total',
   'autoassist_sessions_open', 'autoassist_messages_total', 'autoassist_replies_total',
   'autoassist_escalations_total', 'autoassist_errors_total', 'autoassist_reply_seconds',
-  'autoassist_reloads_total',
+  'autoassist_reloads_total', 'autoassist_log_lines_dropped_total',
 ];
 
 async function waitNoConnections(port) {
@@ -52,6 +52,32 @@ test('GET /healthz, /metrics and / answer', async (t) => {
   const index = await httpGet(server.port, '/');
   assert.equal(index.status, 200);
   assert.match(index.body, /<html/i);
+  await c.close();
+  await stopClean(server);
+});
+
+// The server logs a line a message. Were it to write them itself, a
+// stderr that stalls (a slow disk, a log shipper that stopped reading)
+// would stall every conversation; a thread writes them instead, and what
+// its buffer (--log-buffer) cannot hold is dropped, counted in /metrics
+// and told in the log once stderr takes lines again.
+test('a stderr no one reads stalls no reply: lines beyond --log-buffer are dropped, counted, then told', async (t) => {
+  const server = await startServer(t, ['--rate', '1000000', '--burst', '1000000', '--queue', '512',
+    '--log-buffer', '65536']);
+  // No more reading: node's buffer and the pipe fill (some 128 KiB), then
+  // the ring (64 KiB). 4,000 message lines are about 600 KB.
+  server.proc.stderr.pause();
+  const c = await Client.connect(server.wsUrl);
+  await c.hello({ lang: 'en' });
+  for (let round = 0; round < 16; round++) {
+    for (let i = 0; i < 250; i++) c.send({ type: 'message', id: round * 250 + i, text: 'Does my payment method change?' });
+    for (let i = 0; i < 250; i++) await c.replyTo(round * 250 + i);
+  }
+  const dropped = (await metrics(server.port)).autoassist_log_lines_dropped_total;
+  assert.ok(dropped > 0, `lines dropped: ${dropped}`);
+  server.proc.stderr.resume();
+  const [told] = await server.waitLogged('log_dropped');
+  assert.ok(told.lines > 0 && told.lines <= dropped, `told ${told.lines} of ${dropped}`);
   await c.close();
   await stopClean(server);
 });
