@@ -40,16 +40,17 @@ test-asan: deps
 	  ctest --output-on-failure -j $(JOBS)
 
 # The tests that run the server's threads (the loop, the engine worker,
-# the Redis worker, a reload's loader) built with ThreadSanitizer: the
-# engine worker's own test and the end-to-end suite. A report makes the
+# the Redis worker, a reload's loader, the log writer) built with
+# ThreadSanitizer: the engine worker's and the log's own tests and the
+# end-to-end suite. A report makes the
 # server exit 66, which the suite fails on. setarch -R turns address space
 # randomisation off for them: some kernels randomise more bits than gcc
 # 12's ThreadSanitizer can map around.
 test-tsan: deps
 	cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=Debug -DAUTOASSIST_TSAN=ON
-	cmake --build $(BUILD_TSAN) -j $(JOBS) --target autoassist test_ew
+	cmake --build $(BUILD_TSAN) -j $(JOBS) --target autoassist test_ew test_log
 	cd $(BUILD_TSAN) && TSAN_OPTIONS="halt_on_error=0 exitcode=66" \
-	  setarch $$(uname -m) -R ctest --output-on-failure -R '^(ew|e2e_server)$$'
+	  setarch $$(uname -m) -R ctest --output-on-failure -R '^(ew|log|e2e_server)$$'
 
 # The chat server on http://localhost:8080/ (PORT=... to change). Without
 # REDIS=URL a local redis-server is started on a unix socket under the build
