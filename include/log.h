@@ -47,7 +47,8 @@ void log_utc_now(char *out, size_t cap);
  * a ring of ring_bytes; those that find it full are dropped, and the
  * writer tells how many in a "log_dropped" line ({"lines": n}) once it
  * has room again. Returns 0 (also when it runs already), or -1 when the
- * thread or the ring could not be had: lines are then written at once. */
+ * thread or the ring could not be had, or one log_stop gave up on is still
+ * stuck: lines are then written at once, or wait for that one. */
 int log_start(size_t ring_bytes);
 
 /* Has the log writer write out what waits now rather than within the
@@ -57,8 +58,11 @@ void log_flush(void);
 /* Lines the log writer dropped since the process started. */
 uint64_t log_dropped_total(void);
 
-/* Stops the log writer once it has written every line that waits (it may
- * block on stderr for that). Lines logged after it are written at once. */
+/* Stops the log writer once it has written every line that waits, or
+ * gives up after 2 s of a stderr that takes nothing: the process is about
+ * to exit, and the lines still waiting are lost with it (called again, it
+ * waits again). Lines logged after a writer that ended are written at
+ * once. */
 void log_stop(void);
 
 #endif

@@ -120,21 +120,27 @@ static void begin(struct line *l, const char *level, const char *event)
  * held. */
 static struct {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;   /* the writer waits on it */
+	pthread_cond_t cv;   /* the writer waits on it (CLOCK_MONOTONIC) */
+	pthread_cond_t gone; /* log_stop waits on it for the writer to end */
 	pthread_t thread;
-	bool running;        /* under mu: log_start started the thread, log_stop not yet */
-	bool stopping;       /* under mu */
+	bool running;        /* under mu: lines go to the ring */
+	bool stopping;       /* under mu: log_stop was called and has not joined */
 	bool now;            /* under mu: write without waiting for the second */
 	char *ring;
 	size_t cap, start, used;  /* under mu */
 	uint64_t dropped;    /* under mu: lines the full ring turned away, not told yet */
 	uint64_t dropped_total; /* under mu: since the process started */
-} wr = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+} wr = { .mu = PTHREAD_MUTEX_INITIALIZER, .gone = PTHREAD_COND_INITIALIZER };
+
+/* How long log_stop waits for the writer to write what is left: a stderr
+ * that takes nothing must not keep the process from exiting. */
+#define STOP_WAIT_S 2
 
 /* Writes n bytes to fd 2, whatever it takes: a short write goes on, a
  * non-blocking descriptor is waited for. Gives up on an error (a closed
- * pipe, a full disk): nothing can be told of it but stderr itself. */
-static void write_all(const char *p, size_t n)
+ * pipe, a full disk), where nothing but stderr itself could be told of
+ * it: returns the lines it could not write (0 when all went). */
+static uint64_t write_all(const char *p, size_t n)
 {
 	while (n) {
 		ssize_t w = write(STDERR_FILENO, p, n);
@@ -145,11 +151,35 @@ static void write_all(const char *p, size_t n)
 			poll(&pfd, 1, 1000);
 			continue;
 		}
-		if (w <= 0)
-			return;
+		if (w <= 0) {
+			uint64_t lines = 0;
+			for (size_t i = 0; i < n; i++)
+				lines += p[i] == '\n';
+			return lines;
+		}
 		p += w;
 		n -= (size_t)w;
 	}
+	return 0;
+}
+
+/* Writer thread, under wr.mu: tells of the lines the full ring turned
+ * away, now that it has room again. */
+static void tell_dropped(void)
+{
+	uint64_t n = wr.dropped;
+	wr.dropped = 0;
+	pthread_mutex_unlock(&wr.mu);
+	struct line l;
+	char num[32];
+	begin(&l, "warn", "log_dropped");
+	snprintf(num, sizeof(num), ",\"lines\":%llu}\n", (unsigned long long)n);
+	put_str(&l, num);
+	uint64_t lost = l.failed ? 1 : write_all(l.p, l.len);
+	if (l.p != l.local)
+		free(l.p);
+	pthread_mutex_lock(&wr.mu);
+	wr.dropped_total += lost;
 }
 
 /* Writer thread: writes out what the ring holds at least once a second,
@@ -165,7 +195,7 @@ static void *writer(void *arg)
 			break;
 		if (!wr.now && !wr.stopping) {
 			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
+			clock_gettime(CLOCK_MONOTONIC, &until);
 			until.tv_sec += 1;
 			pthread_cond_timedwait(&wr.cv, &wr.mu, &until);
 		}
@@ -174,27 +204,20 @@ static void *writer(void *arg)
 			size_t start = wr.start;
 			size_t n = wr.cap - start < wr.used ? wr.cap - start : wr.used;
 			pthread_mutex_unlock(&wr.mu);
-			write_all(wr.ring + start, n);
+			uint64_t lost = write_all(wr.ring + start, n);
 			pthread_mutex_lock(&wr.mu);
+			wr.dropped_total += lost;
 			wr.start = (start + n) % wr.cap;
 			wr.used -= n;
-		}
-		if (wr.dropped) {
-			uint64_t n = wr.dropped;
-			wr.dropped = 0;
-			pthread_mutex_unlock(&wr.mu);
-			struct line l;
-			char num[32];
-			begin(&l, "warn", "log_dropped");
-			snprintf(num, sizeof(num), ",\"lines\":%llu}\n", (unsigned long long)n);
-			put_str(&l, num);
-			if (!l.failed)
-				write_all(l.p, l.len);
-			if (l.p != l.local)
-				free(l.p);
-			pthread_mutex_lock(&wr.mu);
+			/* Told between two chunks: under a steady load the ring
+			 * may never be empty. */
+			if (wr.dropped)
+				tell_dropped();
 		}
 	}
+	/* Lines from now on are written at once (end). */
+	wr.running = false;
+	pthread_cond_broadcast(&wr.gone);
 	pthread_mutex_unlock(&wr.mu);
 	return NULL;
 }
@@ -273,12 +296,25 @@ int log_start(size_t ring_bytes)
 {
 	int rc = 0;
 	sigset_t all, old;
+	pthread_condattr_t attr;
 	pthread_mutex_lock(&wr.mu);
-	if (wr.running)
+	if (wr.running && !wr.stopping)
 		goto unlock;
 	rc = -1;
+	/* One that log_stop gave up on (or is stopping) is still there. */
+	if (wr.stopping)
+		goto unlock;
 	if (!(wr.ring = malloc(ring_bytes)))
 		goto unlock;
+	/* The writer's second is the monotonic clock's: a clock set back
+	 * holds no line. */
+	if (pthread_condattr_init(&attr) != 0)
+		goto free_ring;
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	int inited = pthread_cond_init(&wr.cv, &attr);
+	pthread_condattr_destroy(&attr);
+	if (inited != 0)
+		goto free_ring;
 	wr.cap = ring_bytes;
 	wr.start = wr.used = 0;
 	wr.dropped = 0;
@@ -288,13 +324,16 @@ int log_start(size_t ring_bytes)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int started = pthread_create(&wr.thread, NULL, writer, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (started != 0) {
-		free(wr.ring);
-		wr.ring = NULL;
-		goto unlock;
-	}
+	if (started != 0)
+		goto destroy_cv;
 	wr.running = true;
 	rc = 0;
+	goto unlock;
+destroy_cv:
+	pthread_cond_destroy(&wr.cv);
+free_ring:
+	free(wr.ring);
+	wr.ring = NULL;
 unlock:
 	pthread_mutex_unlock(&wr.mu);
 	return rc;
@@ -322,17 +361,32 @@ uint64_t log_dropped_total(void)
 void log_stop(void)
 {
 	pthread_mutex_lock(&wr.mu);
-	if (!wr.running) {
-		pthread_mutex_unlock(&wr.mu);
-		return;
+	/* Called again after it gave up, it waits again, and reaps a writer
+	 * that has ended since. */
+	if (!wr.stopping) {
+		if (!wr.running) {
+			pthread_mutex_unlock(&wr.mu);
+			return;
+		}
+		wr.stopping = true;
+		pthread_cond_signal(&wr.cv);
 	}
-	wr.stopping = true;
-	pthread_cond_signal(&wr.cv);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until); /* gone's clock */
+	until.tv_sec += STOP_WAIT_S;
+	while (wr.running && pthread_cond_timedwait(&wr.gone, &wr.mu, &until) != ETIMEDOUT)
+		;
+	bool ended = !wr.running;
 	pthread_mutex_unlock(&wr.mu);
+	/* A writer stuck on stderr keeps its ring, and the lines in it are
+	 * lost with the process, which is about to exit. */
+	if (!ended)
+		return;
 	pthread_join(wr.thread, NULL);
 	pthread_mutex_lock(&wr.mu);
-	wr.running = false;
+	pthread_cond_destroy(&wr.cv);
 	free(wr.ring);
 	wr.ring = NULL;
+	wr.stopping = false;
 	pthread_mutex_unlock(&wr.mu);
 }

@@ -177,7 +177,7 @@ static int set_serve_opt(struct cli *c, int k, char *text)
 	struct ws_config *w = &c->ws;
 	double x = 0;
 	if (range[k].hi > 0 && !parse_double(text, range[k].lo, range[k].hi, &x)) {
-		fprintf(stderr, "autoassist: %s: \"%s\" is not a number from %g to %g\n",
+		fprintf(stderr, "autoassist: %s: \"%s\" is not a number from %.10g to %.10g\n",
 			serve_env[k], text, range[k].lo, range[k].hi);
 		return -1;
 	}
@@ -705,7 +705,12 @@ static int cmd_serve(struct cli *c)
 	/* Every message gets a log line: a thread writes them (see log.h), so
 	 * a stderr that stalls does not stall the server. The default, 4 MiB,
 	 * holds about 25,000 lines, a quarter of a second at full load. */
-	log_start(c->log_buffer);
+	if (log_start(c->log_buffer) < 0) {
+		json_object *f = json_object_new_object();
+		json_object_object_add(f, "message", json_object_new_string(
+			"no thread or buffer for the log writer: lines are written at once"));
+		log_event("warn", "log_writer", f);
+	}
 	c->ws.load = load_data;
 	c->ws.load_arg = c;
 	/* The server owns the engine and registry from here: a reload

@@ -220,7 +220,7 @@ static void test_stalled_stderr_blocks_no_one(void **state)
 	assert_int_equal(pipe(p), 0);
 	/* A pipe that holds one page, and no one reading it yet: the writer
 	 * blocks on its first write. */
-	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) >= 0);
 	int saved = stderr_to(p[1]);
 	close(p[1]);
 	assert_int_equal(log_start(16384), 0);
@@ -250,6 +250,32 @@ static void test_stalled_stderr_blocks_no_one(void **state)
 	free(d.buf);
 }
 
+static void test_stop_gives_up_on_a_stalled_stderr(void **state)
+{
+	(void)state;
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) >= 0);
+	int saved = stderr_to(p[1]);
+	close(p[1]);
+	assert_int_equal(log_start(16384), 0);
+	log_n(0, 2000);
+	/* No one reads: the writer is stuck, and log_stop gives up on it
+	 * rather than keep a stopping server from exiting. */
+	log_stop();
+	assert_int_equal(log_start(16384), -1);
+	/* Once the pipe breaks, the writer ends, and is reaped. */
+	int null = open("/dev/null", O_WRONLY);
+	assert_true(null >= 0);
+	assert_true(dup2(null, STDERR_FILENO) >= 0);
+	close(null);
+	close(p[0]);
+	log_stop();
+	assert_int_equal(log_start(16384), 0);
+	log_stop();
+	stderr_back(saved);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_outside_the_supported_years),
 		cmocka_unit_test(test_writer_keeps_lines_whole_and_in_order),
 		cmocka_unit_test(test_stalled_stderr_blocks_no_one),
+		cmocka_unit_test(test_stop_gives_up_on_a_stalled_stderr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
