@@ -209,9 +209,11 @@ static void *writer(void *arg)
 			wr.dropped_total += lost;
 			wr.start = (start + n) % wr.cap;
 			wr.used -= n;
-			/* Told between two chunks: under a steady load the ring
-			 * may never be empty. */
-			if (wr.dropped)
+			/* Told between two chunks (under a steady load the ring
+			 * may never be empty), where one ended a line: a chunk
+			 * that ends at the ring's end may end in the middle of
+			 * one. */
+			if (wr.dropped && wr.ring[(start + n - 1) % wr.cap] == '\n')
 				tell_dropped();
 		}
 	}
