@@ -209,34 +209,52 @@ static void *drain_pipe(void *arg)
 	return NULL;
 }
 
-static void test_stalled_stderr_blocks_no_one(void **state)
+/* Points fd 2 at a pipe that holds one page (4,096 bytes) and that no one
+ * reads yet; returns the old fd 2 to put back, and the read end in *rd. */
+static int stderr_to_small_pipe(int *rd)
 {
-	(void)state;
 	int p[2];
 	assert_int_equal(pipe(p), 0);
-	/* A pipe that holds one page, and no one reading it yet: the writer
-	 * blocks on its first write. */
 	assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) >= 0);
 	int saved = stderr_to(p[1]);
 	close(p[1]);
+	*rd = p[0];
+	return saved;
+}
+
+/* Reads the pipe from rd while the log writer stops, then puts fd 2 back
+ * (the pipe's last write end: the reader sees its end). Returns what was
+ * read, NUL-terminated, to free. */
+static char *read_while_stopping(int rd, int saved)
+{
+	struct drain d = { .fd = rd };
+	pthread_t reader;
+	assert_int_equal(pthread_create(&reader, NULL, drain_pipe, &d), 0);
+	log_stop();
+	stderr_back(saved);
+	pthread_join(reader, NULL);
+	close(rd);
+	assert_non_null(d.buf);
+	return d.buf;
+}
+
+static void test_stalled_stderr_blocks_no_one(void **state)
+{
+	(void)state;
+	/* No one reads the pipe yet: the writer blocks on its first write. */
+	int rd;
+	int saved = stderr_to_small_pipe(&rd);
 	assert_int_equal(log_start(16384), 0);
 	/* 2,000 lines, 140 KB: far more than the pipe and the ring hold.
 	 * Were a call to wait for stderr, this would never return. */
 	log_n(0, 2000);
-	struct drain d = { .fd = p[0] };
-	pthread_t reader;
-	assert_int_equal(pthread_create(&reader, NULL, drain_pipe, &d), 0);
-	log_stop();
-	stderr_back(saved); /* the last write end: the reader sees the end */
-	pthread_join(reader, NULL);
-	close(p[0]);
-	assert_non_null(d.buf);
+	char *out = read_while_stopping(rd, saved);
 	/* The lines that found room, in order from the first, and how many
 	 * did not. */
-	int kept = check_lines(d.buf, 2000, true);
+	int kept = check_lines(out, 2000, true);
 	assert_true(kept > 0);
 	assert_true(kept < 2000);
-	free(d.buf);
+	free(out);
 }
 
 /* Waits until the pipe holds n bytes (the writer wrote them). */
@@ -260,42 +278,29 @@ static void wait_pipe_holds(int fd, int n)
 static void test_dropped_told_between_lines(void **state)
 {
 	(void)state;
-	int p[2];
-	assert_int_equal(pipe(p), 0);
-	assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) >= 0);
-	int saved = stderr_to(p[1]);
-	close(p[1]);
+	int rd;
+	int saved = stderr_to_small_pipe(&rd);
 	assert_int_equal(log_start(4096), 0);
 	log_n(0, 36); /* 10 lines of 67 bytes, 26 of 68 */
 	log_flush();
-	wait_pipe_holds(p[0], 2438);
+	wait_pipe_holds(rd, 2438);
 	static const char pad[] = "{\"ts\":\"\",\"event\":\"pad\"}\n";
 	for (int k = 0; k < 60; k++)
 		assert_int_equal(write(STDERR_FILENO, pad, sizeof(pad) - 1), (ssize_t)sizeof(pad) - 1);
 	/* Lines 36-59 fill the ring to its end (24 of 68 bytes: 1,632 of
 	 * 1,658), line 60 wraps; the writer blocks on the pipe. */
 	log_n(36, 136);
-	struct drain d = { .fd = p[0] };
-	pthread_t reader;
-	assert_int_equal(pthread_create(&reader, NULL, drain_pipe, &d), 0);
-	log_stop();
-	stderr_back(saved);
-	pthread_join(reader, NULL);
-	close(p[0]);
-	assert_non_null(d.buf);
-	int kept = check_lines(d.buf, 136, true);
+	char *out = read_while_stopping(rd, saved);
+	int kept = check_lines(out, 136, true);
 	assert_true(kept > 36 && kept < 136);
-	free(d.buf);
+	free(out);
 }
 
 static void test_stop_gives_up_on_a_stalled_stderr(void **state)
 {
 	(void)state;
-	int p[2];
-	assert_int_equal(pipe(p), 0);
-	assert_true(fcntl(p[1], F_SETPIPE_SZ, 4096) >= 0);
-	int saved = stderr_to(p[1]);
-	close(p[1]);
+	int rd;
+	int saved = stderr_to_small_pipe(&rd);
 	assert_int_equal(log_start(16384), 0);
 	log_n(0, 2000);
 	/* No one reads: the writer is stuck, and log_stop gives up on it
@@ -307,7 +312,7 @@ static void test_stop_gives_up_on_a_stalled_stderr(void **state)
 	assert_true(null >= 0);
 	assert_true(dup2(null, STDERR_FILENO) >= 0);
 	close(null);
-	close(p[0]);
+	close(rd);
 	log_stop();
 	assert_int_equal(log_start(16384), 0);
 	log_stop();
