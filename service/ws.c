@@ -979,12 +979,12 @@ static void free_inmsgs(struct inmsg *m)
  * welcome never went out). They are decided as if the connection had
  * stayed (no reply can go out), under the same rate limit, in the
  * language that hello asked for: their tickets filed, the conversation
- * moved on. Frames that are not
- * messages are dropped, with no one to tell, and a hello ends it: the
- * messages after it were meant for the conversation it asked for, which
- * no connection will hold. Takes r and one attachment of se, which each
- * turn it starts gets one of its own besides. A turn that goes to the
- * engine worker or to Redis takes the rest with it. */
+ * moved on. Frames that are not messages are dropped, with no one to
+ * tell, and a hello ends it: the messages after it were meant for the
+ * conversation it asked for, which no connection will hold. Takes r and
+ * one attachment of se, which each turn it starts gets one of its own
+ * besides. A turn that goes to the engine worker or to Redis takes the
+ * rest with it. */
 static void decide_rest(struct ws_server *s, struct sess *se, struct rest r)
 {
 	while (r.head && !s->closing) {
