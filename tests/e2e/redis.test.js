@@ -1378,15 +1378,23 @@ test('"Your profile has been updated" only when the profile link was written', {
   }
 });
 
+// A conversation with one question in it, stored in Redis by a server
+// that has stopped since: the next server holds nothing of it. Resolves
+// its session id.
+const STORED_QUESTION = 'When does my contract at the new address start?';
+async function storedConversation(w) {
+  const first = await w.serve();
+  const c = await w.connect(first);
+  await c.ask('m1', STORED_QUESTION, 5000);
+  await c.close();
+  await stopClean(first);
+  return c.welcome.session;
+}
+
 test('two tabs resume the same stored conversation on a restarted server at once: both continue it', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
-  const first = await w.serve();
-  const c = await w.connect(first);
-  const session = c.welcome.session;
-  await c.ask('m1', 'When does my contract at the new address start?', 5000);
-  await c.close();
-  await stopClean(first);
+  const session = await storedConversation(w);
 
   // The new process holds nothing: both tabs' hellos wait for Redis together.
   const server = await w.serve(['--redis-timeout', '5']);
@@ -1407,6 +1415,18 @@ test('two tabs resume the same stored conversation on a restarted server at once
   await stopClean(server);
 });
 
+// Drops the client's connection while Redis is paused, resumes Redis and
+// resolves the one ticket filed, once it is in Redis and the spool empty.
+async function leaveThenResume(w, client) {
+  client.ws.terminate();
+  await sleep(200);
+  w.redis.resume();
+  await waitFor(async () => (await w.redis.ticketIds()).length === 1 && w.spoolText() === '', 6000,
+    'the ticket of the customer who left to reach Redis');
+  const [e] = await w.redis.entries();
+  return e;
+}
+
 test('the customer leaves while the ticket is being written: it is stored once and the conversation resumes', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
@@ -1416,12 +1436,7 @@ test('the customer leaves while the ticket is being written: it is stored once a
   w.redis.pause();
   c.send({ type: 'message', id: 'm1', text: 'The battery storage makes a clicking noise.' });
   await c.expect('typing');
-  c.ws.terminate(); // gone before the reply
-  await sleep(200);
-  w.redis.resume();
-  await waitFor(async () => (await w.redis.ticketIds()).length === 1 && w.spoolText() === '', 6000,
-    'the ticket of the customer who left to reach Redis');
-  const [e] = await w.redis.entries();
+  const e = await leaveThenResume(w, c); // gone before the reply
   assert.equal(e.fields.session_id, session);
   assert.equal(e.fields.message, 'The battery storage makes a clicking noise.');
 
@@ -1498,13 +1513,7 @@ test('messages a customer left behind end at a hello: those after it were meant 
 test('the customer leaves while their stored conversation is fetched from Redis: the message sent after the hello is decided in it, in the hello\'s language, its ticket filed', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
-  const first = await w.serve();
-  const c = await w.connect(first);
-  const session = c.welcome.session;
-  const before = 'When does my contract at the new address start?';
-  await c.ask('m1', before, 5000);
-  await c.close();
-  await stopClean(first);
+  const session = await storedConversation(w);
 
   // The new process holds nothing: the hello waits for Redis, and the
   // message waits behind it when the customer leaves.
@@ -1516,15 +1525,10 @@ test('the customer leaves while their stored conversation is fetched from Redis:
   tab.send({ type: 'hello', session, lang: 'de' });
   tab.send({ type: 'message', id: 'm2', text });
   await sleep(300);
-  tab.ws.terminate();
-  await sleep(200);
-  w.redis.resume();
-  await waitFor(async () => (await w.redis.ticketIds()).length === 1 && w.spoolText() === '', 6000,
-    'the ticket of the customer who left to reach Redis');
-  const [e] = await w.redis.entries();
+  const e = await leaveThenResume(w, tab);
   assert.equal(e.fields.session_id, session);
   assert.equal(e.fields.message, text);
-  assert.equal(JSON.parse(e.fields.turns)[0].text, before, 'decided in the stored conversation');
+  assert.equal(JSON.parse(e.fields.turns)[0].text, STORED_QUESTION, 'decided in the stored conversation');
   assert.equal(e.fields.lang, 'de', 'in the language the hello asked for');
   await stopClean(server);
 });
