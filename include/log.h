@@ -46,16 +46,19 @@ void log_utc_now(char *out, size_t cap);
  * no thread that logs, the event loop least of all. Lines wait for it in
  * a ring of ring_bytes; those that find it full are dropped, and the
  * writer tells how many in a "log_dropped" line ({"lines": n}) once it
- * has room again. Returns 0 (also when it runs already), or -1 when the
+ * has room again; log_dropped_total counts them, and the lines a failing
+ * stderr refused. Returns 0 (also when it runs already), or -1 when the
  * thread or the ring could not be had, or one log_stop gave up on is still
  * stuck: lines are then written at once, or wait for that one. */
 int log_start(size_t ring_bytes);
 
 /* Has the log writer write out what waits now rather than within the
- * second; without one, flushes stderr. Never waits for the writer. */
+ * second. Never waits for the writer; without one, lines are out
+ * already. */
 void log_flush(void);
 
-/* Lines the log writer dropped since the process started. */
+/* Log lines not written since the process started: those the full ring
+ * turned away, those a failing stderr refused, those memory was short for. */
 uint64_t log_dropped_total(void);
 
 /* Stops the log writer once it has written every line that waits, or

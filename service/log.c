@@ -191,6 +191,10 @@ static void *writer(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&wr.mu);
 	for (;;) {
+		/* An empty ring ends a line: lines may have been dropped with
+		 * none waiting (one longer than the ring). */
+		if (!wr.used && wr.dropped)
+			tell_dropped();
 		if (!wr.used && wr.stopping)
 			break;
 		if (!wr.now && !wr.stopping) {
@@ -236,6 +240,8 @@ static void end(struct line *l, const char *level)
 		if (!l->failed) {
 			fwrite(l->p, 1, l->len, stderr);
 			fflush(stderr);
+		} else {
+			wr.dropped_total++;
 		}
 	} else if (l->failed || wr.used + l->len > wr.cap) {
 		wr.dropped++;
@@ -349,7 +355,6 @@ void log_flush(void)
 		pthread_cond_signal(&wr.cv);
 	}
 	pthread_mutex_unlock(&wr.mu);
-	fflush(stderr);
 }
 
 uint64_t log_dropped_total(void)

@@ -124,7 +124,7 @@ int metrics_render(const struct metrics *m, const struct intent_pack *p,
 		       m->spool_drained);
 	}
 	scalar(&o, "autoassist_log_lines_dropped_total", "counter",
-	       "Log lines dropped because stderr did not keep up (a slow disk, a stalled pipe).",
+	       "Log lines not written: stderr stalled (a slow disk, a pipe no one reads) or failed.",
 	       m->log_dropped);
 	family(&o, "autoassist_errors_total", "counter", "Error frames and protocol closes by code.");
 	for (size_t i = 0; i < METRICS_MAX_CODES && metrics_error_codes[i]; i++)

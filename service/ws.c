@@ -1519,7 +1519,7 @@ static void closed(struct conn *c)
 		rest.lang = c->hello_lang;
 		decide_rest(s, c->sess, rest);
 	} else {
-		free_inmsgs(c->in_head);
+		free_inmsgs(rest.head);
 		if (c->sess)
 			sess_detach(s->sessions, c->sess, now_s());
 	}
@@ -1613,7 +1613,6 @@ static void tick(lws_sorted_usec_list_t *sul)
 	double now = now_s();
 	struct conn *c;
 	log_worker(s);
-	log_flush();
 	/* A client that stopped reading while sending nothing more is found
 	 * here rather than at its next message. */
 	TAILQ_FOREACH(c, &s->conns, link)
@@ -1995,7 +1994,6 @@ int ws_server_run(struct ws_server *s, volatile sig_atomic_t *stop,
 		if (turn(s, 100) < 0)
 			break;
 	log_event("info", "stopped", NULL);
-	log_flush();
 	return 0;
 }
 

@@ -296,6 +296,31 @@ static void test_dropped_told_between_lines(void **state)
 	free(out);
 }
 
+/* A line longer than the whole ring is dropped with the ring empty, and
+ * nothing after it: it is still told. */
+static void test_line_longer_than_the_ring_is_told(void **state)
+{
+	(void)state;
+	FILE *f = tmpfile();
+	assert_non_null(f);
+	int saved = stderr_to(fileno(f));
+	assert_int_equal(log_start(4096), 0);
+	static char members[6000];
+	memset(members, 'x', sizeof(members));
+	memcpy(members, "\"big\":\"", 7);
+	members[sizeof(members) - 1] = '"';
+	log_event_json("info", "big", members, sizeof(members));
+	log_stop();
+	stderr_back(saved);
+	char text[512] = "";
+	rewind(f);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	assert_non_null(strstr(text, "\"event\":\"log_dropped\",\"lines\":1}\n"));
+	assert_null(strstr(text, "\"big\""));
+	fclose(f);
+}
+
 static void test_stop_gives_up_on_a_stalled_stderr(void **state)
 {
 	(void)state;
@@ -328,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_writer_keeps_lines_whole_and_in_order),
 		cmocka_unit_test(test_stalled_stderr_blocks_no_one),
 		cmocka_unit_test(test_dropped_told_between_lines),
+		cmocka_unit_test(test_line_longer_than_the_ring_is_told),
 		cmocka_unit_test(test_stop_gives_up_on_a_stalled_stderr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
