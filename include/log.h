@@ -52,11 +52,6 @@ void log_utc_now(char *out, size_t cap);
  * stuck: lines are then written at once, or wait for that one. */
 int log_start(size_t ring_bytes);
 
-/* Has the log writer write out what waits now rather than within the
- * second. Never waits for the writer; without one, lines are out
- * already. */
-void log_flush(void);
-
 /* Log lines not written since the process started: those the full ring
  * turned away, those a failing stderr refused, those memory was short for. */
 uint64_t log_dropped_total(void);

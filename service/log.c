@@ -347,16 +347,6 @@ unlock:
 	return rc;
 }
 
-void log_flush(void)
-{
-	pthread_mutex_lock(&wr.mu);
-	if (wr.running) {
-		wr.now = true;
-		pthread_cond_signal(&wr.cv);
-	}
-	pthread_mutex_unlock(&wr.mu);
-}
-
 uint64_t log_dropped_total(void)
 {
 	pthread_mutex_lock(&wr.mu);
