@@ -130,20 +130,25 @@ static struct {
 	size_t cap, start, used;  /* under mu */
 	uint64_t dropped;    /* under mu: lines the full ring turned away, not told yet */
 	uint64_t dropped_total; /* under mu: since the process started */
+	/* The writer thread's own, after a write failed partway (write_all):
+	 * out_mid, the last byte on stderr ended no line; torn, and the rest
+	 * of that line will not follow; skip, the ring's next bytes finish a
+	 * line that was given up. */
+	bool out_mid, torn, skip;
 } wr = { .mu = PTHREAD_MUTEX_INITIALIZER, .gone = PTHREAD_COND_INITIALIZER };
 
 /* How long log_stop waits for the writer to write what is left: a stderr
  * that takes nothing must not keep the process from exiting. */
 #define STOP_WAIT_S 2
 
-/* Writes n bytes to fd 2, whatever it takes: a short write goes on, a
- * non-blocking descriptor is waited for. Gives up on an error (a closed
- * pipe, a full disk), where nothing but stderr itself could be told of
- * it: returns the lines it could not write (0 when all went). */
-static uint64_t write_all(const char *p, size_t n)
+/* Writer thread: writes n bytes to fd 2, whatever it takes: a short write
+ * goes on, a non-blocking descriptor is waited for. Returns how many went
+ * before an error (n when all did). */
+static size_t put_out(const char *p, size_t n)
 {
-	while (n) {
-		ssize_t w = write(STDERR_FILENO, p, n);
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(STDERR_FILENO, p + done, n - done);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -151,16 +156,47 @@ static uint64_t write_all(const char *p, size_t n)
 			poll(&pfd, 1, 1000);
 			continue;
 		}
-		if (w <= 0) {
-			uint64_t lines = 0;
-			for (size_t i = 0; i < n; i++)
-				lines += p[i] == '\n';
-			return lines;
-		}
-		p += w;
-		n -= (size_t)w;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
 	}
-	return 0;
+	if (done)
+		wr.out_mid = p[done - 1] != '\n';
+	return done;
+}
+
+/* Writer thread: writes out n bytes of lines. Gives up on an error (a
+ * closed pipe, a full disk), where nothing but stderr itself could be told
+ * of it, and returns the lines it could not write (0 when all went). What
+ * a failed write leaves half done is not glued to what comes next: the
+ * piece of a line already out is ended before the next write, and the rest
+ * of the line, should it come in the next call, is left out. */
+static uint64_t write_all(const char *p, size_t n)
+{
+	uint64_t lost = 0;
+	if (wr.skip) {
+		const char *nl = memchr(p, '\n', n);
+		if (!nl)
+			return 0;
+		wr.skip = false;
+		lost++;
+		n -= (size_t)(nl + 1 - p);
+		p = nl + 1;
+	}
+	if (!n)
+		return lost;
+	size_t done = 0;
+	if (!wr.torn || put_out("\n", 1) == 1) {
+		wr.torn = false;
+		done = put_out(p, n);
+	}
+	if (done == n)
+		return lost;
+	wr.torn = wr.out_mid;
+	wr.skip = p[n - 1] != '\n';
+	for (size_t i = done; i < n; i++)
+		lost += p[i] == '\n';
+	return lost;
 }
 
 /* Writer thread, under wr.mu: tells of the lines the full ring turned
@@ -327,6 +363,7 @@ int log_start(size_t ring_bytes)
 	wr.start = wr.used = 0;
 	wr.dropped = 0;
 	wr.stopping = wr.now = false;
+	wr.skip = false; /* a new ring starts with a whole line */
 	/* The writer takes no signal: the thread that waits for them does. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

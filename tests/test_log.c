@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -338,6 +341,78 @@ static void test_line_longer_than_the_ring_is_told(void **state)
 	free(text);
 }
 
+/* Waits until the file holds n bytes (the writer wrote them). */
+static void wait_file_holds(FILE *f, off_t n)
+{
+	struct stat st = { 0 };
+	for (int tries = 0; tries < 10000; tries++) {
+		assert_int_equal(fstat(fileno(f), &st), 0);
+		if (st.st_size >= n)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	assert_int_equal(st.st_size, n);
+}
+
+/* A write that fails partway through a line (here at the file size limit,
+ * as on a full disk) leaves a piece of that line on stderr. The next line
+ * written still starts a line of its own, and each line not written whole
+ * counts as dropped. Lines 0-9 are 67 bytes, the rest 68. */
+static void test_failed_write_glues_no_line_on(void **state)
+{
+	(void)state;
+	FILE *f;
+	int saved = stderr_to_file(&f);
+	struct rlimit old, low;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(log_start(4096), 0);
+	uint64_t before = log_dropped_total();
+	log_n(0, 10);
+	log_i("warn", 10);
+	wait_file_holds(f, 738);
+	/* Room for line 11 and 32 bytes of line 12. */
+	low = old;
+	low.rlim_cur = 738 + 100;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+	log_n(11, 20);
+	log_i("warn", 20);
+	for (int tries = 0; tries < 10000 && log_dropped_total() - before < 9; tries++)
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	log_n(21, 30);
+	log_i("warn", 30);
+	log_stop();
+	signal(SIGXFSZ, was);
+	stderr_back(saved);
+	assert_int_equal(log_dropped_total() - before, 9);
+
+	/* Whole lines 0-11, the piece of line 12 as a line of its own, whole
+	 * lines 21-30. */
+	char *text = read_file(f);
+	int whole = 0, pieces = 0, next = 0;
+	for (char *line = text, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		assert_non_null(nl);
+		*nl = '\0';
+		assert_memory_equal(line, "{\"ts\":\"", 7);
+		if (nl - line == 32) {
+			assert_int_equal(next, 12);
+			pieces++;
+			next = 21;
+			continue;
+		}
+		assert_null(strstr(line + 1, "{\"ts\":"));
+		const char *i = strstr(line, "\"i\":");
+		assert_non_null(i);
+		assert_int_equal(atoi(i + 4), next++);
+		whole++;
+	}
+	assert_int_equal(pieces, 1);
+	assert_int_equal(whole, 22);
+	free(text);
+}
+
 static void test_stop_gives_up_on_a_stalled_stderr(void **state)
 {
 	(void)state;
@@ -371,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_stalled_stderr_blocks_no_one),
 		cmocka_unit_test(test_dropped_told_between_lines),
 		cmocka_unit_test(test_line_longer_than_the_ring_is_told),
+		cmocka_unit_test(test_failed_write_glues_no_line_on),
 		cmocka_unit_test(test_stop_gives_up_on_a_stalled_stderr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
