@@ -26,6 +26,7 @@ enum tok_err {
 	TOK_EUTF8 = 1,    /* the input is not valid UTF-8 */
 	TOK_ETOOLONG = 2, /* the input exceeds the configured byte limit */
 	TOK_ENOSPACE = 3, /* the normalised form does not fit the buffer */
+	TOK_ENUL = 4,     /* the input holds U+0000 */
 };
 
 struct tok {
@@ -55,8 +56,10 @@ void tok_buf_free(struct tok_buf *b);
 
 /* Tokenizes text[0..len) into b, replacing what b held. Never allocates.
  * Returns 0; -TOK_ETOOLONG when len > b->max_bytes; -TOK_EUTF8 with
- * b->err_off set when the text is not valid UTF-8; -TOK_ENOSPACE when the
- * normalised form outgrows its buffer. Control characters and symbols
+ * b->err_off set when the text is not valid UTF-8; -TOK_ENUL, err_off
+ * likewise, when it holds U+0000, which no one types and which would cut
+ * the C strings a message's turns and tickets end up in; -TOK_ENOSPACE
+ * when the normalised form outgrows its buffer. Control characters and symbols
  * (emoji) separate tokens and are otherwise dropped. */
 int tok_run(struct tok_buf *b, const char *text, size_t len);
 

@@ -259,9 +259,9 @@ int tok_run(struct tok_buf *b, const char *text, size_t len)
 	while (i < len) {
 		int32_t cp;
 		int n = next_cp(text, i, len, &cp);
-		if (n < 0) {
+		if (n < 0 || cp == 0) {
 			b->err_off = i;
-			rc = -TOK_EUTF8;
+			rc = n < 0 ? -TOK_EUTF8 : -TOK_ENUL;
 			goto fail;
 		}
 		enum cls c = classify(cp);
@@ -418,6 +418,8 @@ const char *tok_strerror(int err)
 		return "the text is longer than the configured limit";
 	case TOK_ENOSPACE:
 		return "the text grows too much when normalised";
+	case TOK_ENUL:
+		return "the text holds U+0000";
 	}
 	return "unknown tokenizer error";
 }

@@ -772,7 +772,8 @@ static void turn_done(struct ws_server *s, struct turn *t)
 	}
 	if (c) {
 		if (t->rc < 0)
-			send_error(c, t->rc == -TOK_EUTF8 ? "bad_utf8" : "too_long",
+			send_error(c, t->rc == -TOK_EUTF8 ? "bad_utf8" :
+				   t->rc == -TOK_ENUL ? "bad_text" : "too_long",
 				   tok_strerror(t->rc), t->ctx.id);
 		else if (!t->frame)
 			send_error(c, "internal", t->why, t->ctx.id);
@@ -863,14 +864,24 @@ static struct turn *turn_new(struct ws_server *s, struct sess *se, json_object *
 	return t;
 }
 
-/* The id of a message, when it is one a client may give (a string or an
- * integer), else NULL. */
-static json_object *message_id(json_object *msg)
+/* Puts a message's "id" in *id, NULL when it has none (or null). Returns
+ * false when the id is one no message may have: not a string or an
+ * integer, or an integer past 64 bits, which json-c clamps to its
+ * extremes, where two different ids would name one message (and file one
+ * ticket). The extremes themselves are refused with them. */
+static bool message_id(json_object *msg, json_object **id)
 {
-	json_object *id = NULL;
-	json_object_object_get_ex(msg, "id", &id);
-	return id && (json_object_is_type(id, json_type_string) ||
-		      json_object_is_type(id, json_type_int)) ? id : NULL;
+	json_object *v = NULL;
+	*id = NULL;
+	if (!json_object_object_get_ex(msg, "id", &v) || json_object_is_type(v, json_type_null))
+		return true;
+	if (json_object_is_type(v, json_type_int) &&
+	    (json_object_get_uint64(v) == UINT64_MAX || json_object_get_int64(v) == INT64_MIN))
+		return false;
+	if (!json_object_is_type(v, json_type_string) && !json_object_is_type(v, json_type_int))
+		return false;
+	*id = v;
+	return true;
 }
 
 /* A frame's "type" when it is a string, else "". */
@@ -892,7 +903,12 @@ static json_object *message_text(json_object *msg)
 static void on_message(struct conn *c, json_object *msg, double t_recv)
 {
 	struct ws_server *s = c->srv;
-	json_object *id = message_id(msg), *v = message_text(msg);
+	json_object *id, *v = message_text(msg);
+	if (!message_id(msg, &id)) {
+		send_error(c, "bad_id", "\"id\" must be a string or an integer "
+			   "from -9223372036854775807 to 18446744073709551614", NULL);
+		return;
+	}
 	if (!v) {
 		send_error(c, "bad_text", "\"text\" must be a string", id);
 		return;
@@ -995,11 +1011,12 @@ static void decide_rest(struct ws_server *s, struct sess *se, struct rest r)
 		json_object *msg = report_parse_object_tok(s->tok, m->data, m->len, &why, &too_deep);
 		const char *kind = msg ? frame_type(msg) : "";
 		json_object *v = msg ? message_text(msg) : NULL;
+		json_object *id;
 		struct turn *t = NULL;
 		bool hello = strcmp(kind, "hello") == 0;
 		if (msg && take_token(&s->cfg, &r.tokens, &r.refilled, m->t_recv) &&
-		    strcmp(kind, "message") == 0 && v)
-			t = turn_new(s, se, v, message_id(msg), m->t_recv);
+		    strcmp(kind, "message") == 0 && v && message_id(msg, &id))
+			t = turn_new(s, se, v, id, m->t_recv);
 		if (t) {
 			t->ctx.lang = r.lang;
 			r.lang = -1;

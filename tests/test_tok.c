@@ -32,9 +32,11 @@ static void test_fixture_cases(void **state)
 		want[strcspn(want, "\n")] = '\0';
 		size_t len = tu_unescape(line);
 		int rc = tok_run(&b, line, len);
-		if (strcmp(want, "!utf8") == 0) {
-			if (rc != -TOK_EUTF8)
-				fail_msg("\"%s\": expected a UTF-8 error, got %d", line, rc);
+		if (want[0] == '!') {
+			int err = strcmp(want, "!utf8") == 0 ? -TOK_EUTF8 :
+				  strcmp(want, "!nul") == 0 ? -TOK_ENUL : 0;
+			if (!err || rc != err)
+				fail_msg("\"%s\": expected %s, got %d", line, want, rc);
 			assert_int_equal(b.n, 0);
 		} else {
 			if (rc != 0 || strcmp(b.norm, want) != 0)
@@ -110,6 +112,7 @@ static void test_fold(void **state)
 	assert_int_equal(tok_fold("\xff", 1, out, sizeof(out)), -TOK_EUTF8);
 	assert_int_equal(tok_fold("a long sentence", 15, out, 4), -TOK_ENOSPACE);
 	assert_string_equal(tok_strerror(-TOK_EUTF8), "the text is not valid UTF-8");
+	assert_string_equal(tok_strerror(-TOK_ENUL), "the text holds U+0000");
 }
 
 /* tok_utf8_fit cuts only between characters. */

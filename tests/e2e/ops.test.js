@@ -103,6 +103,7 @@ test('/metrics counts what the test did', async (t) => {
     bad_text: ['{"type":"message","id":9}'],
     bad_lang: ['{"type":"hello","lang":"xx"}'],
     bad_session: ['{"type":"hello","session":1}'],
+    bad_id: ['{"type":"message","id":true,"text":"hi"}'],
     too_deep: ['{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":1}}}}}}}}}}'],
   };
   for (const [code, frames] of Object.entries(errorsSent)) {
