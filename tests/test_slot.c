@@ -573,8 +573,9 @@ static void test_robust(void **state)
 		n += 201;
 		buf[n++] = ' ';
 	}
-	memcpy(buf + n, "Street 5, 0155 Ooooooooooooooooooooooooooooooooooooooooooooooooooooooooooslo", 77);
-	n += 77;
+	static const char tail[] = "Street 5, 0155 Ooooooooooooooooooooooooooooooooooooooooooooooooooooooooooslo";
+	memcpy(buf + n, tail, sizeof(tail) - 1);
+	n += sizeof(tail) - 1;
 	assert_int_equal(extract(c, c->v, buf, n, today, &out), 0);
 	memcpy(buf, "Hauptstraße 5, 0155 ", 21);
 	n = 21;
