@@ -1375,13 +1375,14 @@ static const char *refuse(struct ws_server *s, struct lws *wsi)
 
 /* ---- HTTP endpoints ---- */
 
-/* Answers a request for /healthz or /metrics: headers and body at once,
- * from the HTTP callback. A deferred body would be lost when a client
- * pipelines its next request: lws rebinds the connection to it before the
- * WRITEABLE callback comes. The bodies are small, so the socket takes them
- * (and lws buffers what it does not). Returns what the callback returns. */
+/* Answers a request for /healthz or /metrics: headers and body (none for
+ * HEAD) at once, from the HTTP callback. A deferred body would be lost
+ * when a client pipelines its next request: lws rebinds the connection to
+ * it before the WRITEABLE callback comes. The bodies are small, so the
+ * socket takes them (and lws buffers what it does not). Takes body.
+ * Returns what the callback returns. */
 static int http_respond(struct lws *wsi, unsigned status, const char *type,
-			char *body, size_t len)
+			char *body, size_t len, bool head)
 {
 	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
 		      *end = hdr + sizeof(hdr) - 1;
@@ -1389,9 +1390,12 @@ static int http_respond(struct lws *wsi, unsigned status, const char *type,
 	if (lws_add_http_common_headers(wsi, status, type, (lws_filepos_t)len, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 					 (const unsigned char *)"no-store", 8, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ALLOW,
+					 (const unsigned char *)"GET, HEAD", 9, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		goto free_body;
-	if (lws_write(wsi, (unsigned char *)body + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) < 0)
+	if (!head &&
+	    lws_write(wsi, (unsigned char *)body + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) < 0)
 		goto free_body;
 	rc = lws_http_transaction_completed(wsi) ? -1 : 0;
 free_body:
@@ -1399,7 +1403,7 @@ free_body:
 	return rc;
 }
 
-static int http_request(struct ws_server *s, struct lws *wsi, const char *path)
+static int http_request(struct ws_server *s, struct lws *wsi, const char *path, bool head)
 {
 	size_t cap = 16384;
 	char *body = malloc(LWS_PRE + cap);
@@ -1425,7 +1429,7 @@ static int http_request(struct ws_server *s, struct lws *wsi, const char *path)
 				 sess_count(s->sessions), redis,
 				 st.spool_pending ? "true" : "false");
 		return http_respond(wsi, s->draining ? 503 : 200, "application/json", body,
-				    (size_t)n);
+				    (size_t)n, head);
 	}
 	s->metrics.sessions_open = sess_count(s->sessions);
 	s->metrics.log_dropped = log_dropped_total();
@@ -1438,7 +1442,7 @@ static int http_request(struct ws_server *s, struct lws *wsi, const char *path)
 		free(body);
 		return -1;
 	}
-	return http_respond(wsi, 200, "text/plain; version=0.0.4", body, (size_t)n);
+	return http_respond(wsi, 200, "text/plain; version=0.0.4", body, (size_t)n, head);
 }
 
 /* ---- the callbacks ---- */
@@ -1617,10 +1621,20 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 	if (reason == LWS_CALLBACK_HTTP) {
 		char path[32];
 		/* The mount point is stripped from "in"; the full path tells
-		 * the two endpoints apart. */
-		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0)
+		 * the two endpoints apart. A health check may use HEAD; any
+		 * other method is refused, and the connection closed, since
+		 * its body was not read. */
+		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) > 0)
+			return http_request(s, wsi, path, false);
+		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_HEAD_URI) > 0)
+			return http_request(s, wsi, path, true);
+		char *body = malloc(LWS_PRE + 32);
+		if (!body)
 			return -1;
-		return http_request(s, wsi, path);
+		int n = snprintf(body + LWS_PRE, 32, "method not allowed\n");
+		http_respond(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain", body, (size_t)n,
+			     false);
+		return -1;
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }

@@ -98,10 +98,11 @@ function registryFile() {
 
 // ---- HTTP ----
 
-// One GET on a fresh connection (no keep-alive). Resolves {status, headers, body}.
-function httpGet(port, urlPath, ms = WAIT_MS) {
+// One request on a fresh connection (no keep-alive). Resolves {status,
+// headers, body}.
+function httpRequest(port, urlPath, method = 'GET', ms = WAIT_MS) {
   return within(new Promise((resolve, reject) => {
-    const req = http.get({ host: HOST, port, path: urlPath, agent: false }, (res) => {
+    const req = http.request({ host: HOST, port, path: urlPath, method, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => { body += d; });
@@ -109,8 +110,11 @@ function httpGet(port, urlPath, ms = WAIT_MS) {
       res.on('error', reject);
     });
     req.on('error', reject);
-  }), ms, `GET ${urlPath}`);
+    req.end();
+  }), ms, `${method} ${urlPath}`);
 }
+
+const httpGet = (port, urlPath, ms = WAIT_MS) => httpRequest(port, urlPath, 'GET', ms);
 
 async function healthz(port) {
   const r = await httpGet(port, '/healthz');
@@ -455,6 +459,6 @@ class Raw {
 module.exports = {
   BIN, HOST, REPO, REGISTRY_LINE, WAIT_MS, WebSocket,
   Client, Raw, Server,
-  dataCopy, freePort, handshake, healthz, httpGet, maskedTextFrame, metrics, parseMetrics,
+  dataCopy, freePort, handshake, healthz, httpGet, httpRequest, maskedTextFrame, metrics, parseMetrics,
   registryFile, sanitizerReports, sleep, startServer, stopClean, tmpFile, waitFor, within,
 };

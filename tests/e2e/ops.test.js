@@ -10,7 +10,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const {
-  Client, REGISTRY_LINE, Server, dataCopy, healthz, httpGet, metrics, registryFile, sanitizerReports,
+  Client, REGISTRY_LINE, Server, dataCopy, healthz, httpGet, httpRequest, metrics, registryFile, sanitizerReports,
   sleep, startServer, stopClean, tmpFile, waitFor,
 } = require('./lib');
 
@@ -53,6 +53,26 @@ test('GET /healthz, /metrics and / answer', async (t) => {
   assert.equal(index.status, 200);
   assert.match(index.body, /<html/i);
   await c.close();
+  await stopClean(server);
+});
+
+test('HEAD /healthz and /metrics answer as GET without a body (load balancers check so); other methods get 405', async (t) => {
+  const server = await startServer(t);
+  for (const path of ['/healthz', '/metrics']) {
+    const get = await httpGet(server.port, path);
+    const head = await httpRequest(server.port, path, 'HEAD');
+    assert.equal(head.status, 200, path);
+    assert.equal(head.body, '', path);
+    assert.equal(head.headers['content-type'], get.headers['content-type'], path);
+    assert.ok(Number(head.headers['content-length']) > 0, path);
+    for (const method of ['POST', 'DELETE', 'OPTIONS']) {
+      const r = await httpRequest(server.port, path, method);
+      assert.equal(r.status, 405, `${method} ${path}`);
+      assert.equal(r.headers.allow, 'GET, HEAD', `${method} ${path}`);
+    }
+  }
+  // The server still answers.
+  assert.equal((await healthz(server.port)).json.status, 'ok');
   await stopClean(server);
 });
 
