@@ -25,6 +25,12 @@ struct l2_redis {
 	const char *user, *password;
 };
 
+/* What went wrong on rc's link, for a log line, written into buf (cap
+ * bytes): hiredis' text, except that a command that timed out says so
+ * (hiredis 0.14 tells it only by errno's text, "Resource temporarily
+ * unavailable"). Returns buf. */
+const char *l2_strerror(const redisContext *rc, char *buf, size_t cap);
+
 /* Connects to Redis, and authenticates when cfg has a password. Returns
  * the context (free with redisFree) or NULL with a sentence in err. */
 redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen);

@@ -88,11 +88,12 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
 			? redisCommand(rc, "AUTH %s %s", cfg->user, cfg->password)
 			: redisCommand(rc, "AUTH %s", cfg->password);
 		bool ok = r && r->type == REDIS_REPLY_STATUS;
+		char link[160];
 		if (!ok)
 			snprintf(err, errlen, "redis %s: AUTH refused: %s",
 				 cfg->url ? cfg->url : L2_REDIS_DEFAULT,
 				 r && r->type == REDIS_REPLY_ERROR ? r->str
-				 : rc->err ? rc->errstr : "unexpected reply");
+				 : l2_strerror(rc, link, sizeof(link)));
 		freeReplyObject(r);
 		if (!ok) {
 			redisFree(rc);
@@ -102,15 +103,25 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
 	return rc;
 }
 
+const char *l2_strerror(const redisContext *rc, char *buf, size_t cap)
+{
+	if (rc->err == REDIS_ERR_IO && strcmp(rc->errstr, strerror(EAGAIN)) == 0)
+		snprintf(buf, cap, "no answer within --redis-timeout (%s)", rc->errstr);
+	else
+		snprintf(buf, cap, "%s", rc->errstr);
+	return buf;
+}
+
 int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whylen)
 {
 	const char *argv[] = { "XGROUP", "CREATE", stream, L2_GROUP, "0", "MKSTREAM" };
 	redisReply *r = redisCommandArgv(rc, 6, argv, NULL);
 	int ok = r && (r->type == REDIS_REPLY_STATUS ||
 		       (r->type == REDIS_REPLY_ERROR && strstr(r->str, "BUSYGROUP")));
-	if (!ok)
-		snprintf(why, whylen, "%s", r && r->type == REDIS_REPLY_ERROR ? r->str
-			 : rc->err ? rc->errstr : "unexpected reply");
+	if (!ok && r && r->type == REDIS_REPLY_ERROR)
+		snprintf(why, whylen, "%s", r->str);
+	else if (!ok)
+		l2_strerror(rc, why, whylen);
 	freeReplyObject(r);
 	return ok ? 0 : -1;
 }

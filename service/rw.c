@@ -153,8 +153,9 @@ static redisContext *conn(struct rw *w)
 /* Worker thread: notes a failed command so the next use reconnects. */
 static void failed(struct rw *w)
 {
-	say_why(w, w->rc && w->rc->err && w->rc->errstr[0] ? w->rc->errstr
-		   : "Redis refused a command (out of memory, read-only, or a timeout)");
+	char why[sizeof(w->why)];
+	say_why(w, w->rc && w->rc->err && w->rc->errstr[0] ? l2_strerror(w->rc, why, sizeof(why))
+		   : "Redis refused a command (out of memory or read-only)");
 	set_redis(w, false);
 	if (w->rc && !w->rc->err) {
 		/* A refused command (OOM, READONLY) leaves the link up but

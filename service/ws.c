@@ -2032,6 +2032,8 @@ int ws_server_run(struct ws_server *s, volatile sig_atomic_t *stop,
 	while ((!TAILQ_EMPTY(&s->conns) || s->inflight) && now_s() < until)
 		if (turn(s, 100) < 0)
 			break;
+	/* An outage or a spool that began since the last tick is told too. */
+	log_worker(s);
 	log_event("info", "stopped", NULL);
 	return 0;
 }

@@ -683,6 +683,7 @@ test('Redis paused past --redis-timeout: tickets go to the spool, and a write Re
   assert.deepEqual(names[0] === 'redis_up' ? names.slice(1) : names,
     ['redis_down', 'spooling', 'redis_up', 'spool_drained']);
   assert.equal(events.find((e) => e.event === 'spool_drained').tickets, 2);
+  assert.match(events.find((e) => e.event === 'redis_down').error, /^no answer within --redis-timeout/);
   await c.close();
   await stopClean(server);
 });
