@@ -43,7 +43,6 @@ struct rw_job {
 	int ttl;                     /* seconds a saved session is kept */
 	/* Out: */
 	bool found;
-	bool unreachable;            /* a load: Redis could not be asked */
 	struct engine_results res;
 };
 

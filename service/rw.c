@@ -356,7 +356,6 @@ static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 		if (rc && found < 0)
 			failed(w);
 		j->found = found > 0;
-		j->unreachable = found < 0;
 		return;
 	}
 	const struct engine_plan *pl = j->plan_copy;

@@ -1236,15 +1236,7 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	if (!se && j->found && engine_session_unpack(s->engine, j->session, j->session_len, &conv))
 		se = sess_adopt(s->sessions, j->session_id, &conv, now);
 	bool resumed = se != NULL;
-	/* Redis could not be asked (down, or slower than its timeout): the
-	 * conversation starts afresh, but under the id the client holds, so
-	 * that a message it sends again (one that went unanswered when the
-	 * connection dropped) names the same ticket and files no second. */
-	if (!se && j->unreachable) {
-		engine_session_init(&conv, ctx->lang);
-		se = sess_adopt(s->sessions, j->session_id, &conv, now);
-	}
-	if (!se)
+	if (!resumed)
 		se = sess_create(s->sessions, ctx->lang, now);
 	if (!c) {
 		/* The customer left while Redis looked: what they sent after

@@ -1416,37 +1416,6 @@ test('two tabs resume the same stored conversation on a restarted server at once
   await stopClean(server);
 });
 
-test('a restarted server cannot ask Redis for the conversation to resume: a new one under the same session, where a message sent again files no second ticket', { skip: SKIP }, async (t) => {
-  const w = new World(t);
-  await w.startRedis();
-  const text = 'The battery storage makes a clicking noise.';
-  const first = await w.serve();
-  const c = await w.connect(first);
-  const session = c.welcome.session;
-  const filed = (await escalate(c, 'm1', text, ['battery'])).escalation.ticket;
-  await c.close();
-  await stopClean(first);
-
-  // The widget never saw that reply: it reconnects to a new process while
-  // Redis hangs past --redis-timeout, and sends m1 again.
-  const server = await w.serve();
-  const back = await Client.connect(server.wsUrl);
-  w.clients.push(back);
-  w.redis.pause();
-  const welcome = await back.hello({ session });
-  assert.equal(welcome.session, session, 'the session the widget holds is kept');
-  assert.equal(welcome.resumed, false);
-  const again = await escalate(back, 'm1', text, ['battery']);
-  assert.equal(again.escalation.ticket, filed);
-  assert.deepEqual(w.spoolTickets().map((x) => x.ticket_id), [filed]);
-  w.redis.resume();
-  await waitFor(async () => w.spoolText() === '' && (await healthz(server.port)).json.redis === 'ok',
-    6000, 'the spool to drain');
-  assert.deepEqual(await w.redis.ticketIds(), [filed], 'one ticket');
-  await back.close();
-  await stopClean(server);
-});
-
 // Drops the client's connection while Redis is paused, resumes Redis and
 // resolves the one ticket filed, once it is in Redis and the spool empty.
 async function leaveThenResume(w, client) {
