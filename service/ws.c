@@ -1371,10 +1371,11 @@ static const char *refuse(struct ws_server *s, struct lws *wsi)
  * HEAD) at once, from the HTTP callback. A deferred body would be lost
  * when a client pipelines its next request: lws rebinds the connection to
  * it before the WRITEABLE callback comes. The bodies are small, so the
- * socket takes them (and lws buffers what it does not). Takes body.
- * Returns what the callback returns. */
+ * socket takes them (and lws buffers what it does not). Unless keep, the
+ * connection closes after it, and the answer says so. Takes body. Returns
+ * what the callback returns. */
 static int http_respond(struct lws *wsi, unsigned status, const char *type,
-			char *body, size_t len, bool head)
+			char *body, size_t len, bool head, bool keep)
 {
 	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
 		      *end = hdr + sizeof(hdr) - 1;
@@ -1384,29 +1385,40 @@ static int http_respond(struct lws *wsi, unsigned status, const char *type,
 					 (const unsigned char *)"no-store", 8, &p, end) ||
 	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ALLOW,
 					 (const unsigned char *)"GET, HEAD", 9, &p, end) ||
+	    (!keep && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+						   (const unsigned char *)"close", 5, &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		goto free_body;
 	if (!head &&
 	    lws_write(wsi, (unsigned char *)body + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) < 0)
 		goto free_body;
-	rc = lws_http_transaction_completed(wsi) ? -1 : 0;
+	if (keep)
+		rc = lws_http_transaction_completed(wsi) ? -1 : 0;
 free_body:
 	free(body);
 	return rc;
 }
 
+/* Answers with a line of plain text: a 404 or a 405. */
+static int http_text(struct lws *wsi, unsigned status, const char *text, bool head, bool keep)
+{
+	size_t len = strlen(text);
+	char *body = malloc(LWS_PRE + len);
+	if (!body)
+		return -1;
+	memcpy(body + LWS_PRE, text, len);
+	return http_respond(wsi, status, "text/plain", body, len, head, keep);
+}
+
 static int http_request(struct ws_server *s, struct lws *wsi, const char *path, bool head)
 {
+	if (strcmp(path, "/healthz") != 0 && strcmp(path, "/metrics") != 0)
+		return http_text(wsi, HTTP_STATUS_NOT_FOUND, "not found\n", head, true);
 	size_t cap = 16384;
 	char *body = malloc(LWS_PRE + cap);
 	if (!body)
 		return -1;
 	char *out = body + LWS_PRE;
-	if (strcmp(path, "/healthz") != 0 && strcmp(path, "/metrics") != 0) {
-		free(body);
-		lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	}
 	/* Read from the worker and the store when asked for, so they are
 	 * never stale. */
 	struct rw_state st = { 0 };
@@ -1421,7 +1433,7 @@ static int http_request(struct ws_server *s, struct lws *wsi, const char *path, 
 				 sess_count(s->sessions), redis,
 				 st.spool_pending ? "true" : "false");
 		return http_respond(wsi, s->draining ? 503 : 200, "application/json", body,
-				    (size_t)n, head);
+				    (size_t)n, head, true);
 	}
 	s->metrics.sessions_open = sess_count(s->sessions);
 	s->metrics.log_dropped = log_dropped_total();
@@ -1434,7 +1446,7 @@ static int http_request(struct ws_server *s, struct lws *wsi, const char *path, 
 		free(body);
 		return -1;
 	}
-	return http_respond(wsi, 200, "text/plain; version=0.0.4", body, (size_t)n, head);
+	return http_respond(wsi, 200, "text/plain; version=0.0.4", body, (size_t)n, head, true);
 }
 
 /* ---- the callbacks ---- */
@@ -1611,22 +1623,20 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 {
 	struct ws_server *s = lws_context_user(lws_get_context(wsi));
 	if (reason == LWS_CALLBACK_HTTP) {
-		char path[32];
+		/* A health check may use HEAD. Any other method is refused,
+		 * and the connection closed, since its body was not read. */
+		bool get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+		bool head = !get && lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+		if (!get && !head)
+			return http_text(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED,
+					 "method not allowed\n", false, false);
 		/* The mount point is stripped from "in"; the full path tells
-		 * the two endpoints apart. A health check may use HEAD; any
-		 * other method is refused, and the connection closed, since
-		 * its body was not read. */
-		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) > 0)
-			return http_request(s, wsi, path, false);
-		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_HEAD_URI) > 0)
-			return http_request(s, wsi, path, true);
-		char *body = malloc(LWS_PRE + 32);
-		if (!body)
-			return -1;
-		int n = snprintf(body + LWS_PRE, 32, "method not allowed\n");
-		http_respond(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain", body, (size_t)n,
-			     false);
-		return -1;
+		 * the two endpoints apart. One too long for path is neither. */
+		char path[32];
+		if (lws_hdr_copy(wsi, path, sizeof(path),
+				 get ? WSI_TOKEN_GET_URI : WSI_TOKEN_HEAD_URI) <= 0)
+			path[0] = '\0';
+		return http_request(s, wsi, path, head);
 	}
 	return lws_callback_http_dummy(wsi, reason, user, in, len);
 }

@@ -8,6 +8,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
 const {
   Client, REGISTRY_LINE, Server, dataCopy, healthz, httpGet, httpRequest, metrics, registryFile, sanitizerReports,
@@ -71,10 +72,41 @@ test('HEAD /healthz and /metrics answer as GET without a body (load balancers ch
       assert.equal(r.headers.allow, 'GET, HEAD', `${method} ${path}`);
     }
   }
-  // The server still answers.
+  // A path too long to be either endpoint is not found, whatever its method.
+  assert.equal((await httpGet(server.port, `/healthz/${'a'.repeat(40)}`)).status, 404);
+
+  // On one keep-alive connection: a HEAD that is not found sends no body,
+  // so the GET after it is read in step.
+  const two = await rawHttp(server.port,
+    'HEAD /healthz/x HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n',
+    (text) => /\r\n\r\n\{"status":"ok".*\}\n$/s.test(text));
+  const [notFound, rest] = two.split(/\r\n\r\n(?=HTTP\/1\.1 )/);
+  assert.match(notFound, /^HTTP\/1\.1 404 /);
+  assert.match(rest, /^HTTP\/1\.1 200 /);
+  // A refused method says the connection closes, and it does.
+  const refused = await rawHttp(server.port,
+    'DELETE /metrics HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n', null);
+  assert.match(refused, /^HTTP\/1\.1 405 /);
+  assert.match(refused, /\r\nconnection: close\r\n/i);
+  assert.equal(refused.match(/HTTP\/1\.1 /g).length, 1, refused);
   assert.equal((await healthz(server.port)).json.status, 'ok');
   await stopClean(server);
 });
+
+// Writes text on a new TCP connection and resolves what comes back: once
+// done(text) holds, or, when done is null, once the server closes.
+function rawHttp(port, text, done) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.write(text));
+    let got = '';
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no answer: ${JSON.stringify(got)}`)); }, 5000);
+    const finish = () => { clearTimeout(timer); sock.destroy(); resolve(got); };
+    sock.setEncoding('utf8');
+    sock.on('data', (d) => { got += d; if (done && done(got)) finish(); });
+    sock.on('end', () => (done ? reject(new Error(`closed early: ${JSON.stringify(got)}`)) : finish()));
+    sock.on('error', reject);
+  });
+}
 
 // The server logs a line a message. Were it to write them itself, a
 // stderr that stalls (a slow disk, a log shipper that stopped reading)
