@@ -28,7 +28,8 @@ struct l2_redis {
 /* What went wrong on rc's link, for a log line, written into buf (cap
  * bytes): hiredis' text, except that a command that timed out says so
  * (hiredis 0.14 tells it only by errno's text, "Resource temporarily
- * unavailable"). Returns buf. */
+ * unavailable"), and a link with no error, "unexpected reply". Returns
+ * buf. */
 const char *l2_strerror(const redisContext *rc, char *buf, size_t cap);
 
 /* Connects to Redis, and authenticates when cfg has a password. Returns

@@ -35,12 +35,13 @@ static double ratio(int a, int b)
 
 /* Reads the gold labels of one corpus line. Returns 0 or -1 with why. */
 static int gold_of(const struct intent_pack *p, json_object *o, const char **text,
-		   uint32_t *intents, bool *esc, int *lang, const char **why)
+		   size_t *len, uint32_t *intents, bool *esc, int *lang, const char **why)
 {
 	json_object *v;
 	if (!json_object_object_get_ex(o, "text", &v) || !json_object_is_type(v, json_type_string))
 		return *why = "no \"text\" string", -1;
 	*text = json_object_get_string(v);
+	*len = (size_t)json_object_get_string_len(v);
 	if (!json_object_object_get_ex(o, "intents", &v) || !json_object_is_type(v, json_type_array))
 		return *why = "no \"intents\" array", -1;
 	*intents = 0;
@@ -158,18 +159,19 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 		if (strspn(line, " \t\r\n") == strlen(line))
 			continue;
 		const char *text = NULL, *why = NULL;
+		size_t tlen = 0;
 		json_object *o = report_parse_object_tok(tok, line, (size_t)n, &why, NULL);
 		uint32_t gold = 0;
 		bool gesc = false;
 		int glang = -1;
-		if (!o || gold_of(p, o, &text, &gold, &gesc, &glang, &why) < 0) {
+		if (!o || gold_of(p, o, &text, &tlen, &gold, &gesc, &glang, &why) < 0) {
 			fprintf(stderr, "autoassist: %s:%d: %s\n", path, lineno, why);
 			json_object_put(o);
 			goto close_file;
 		}
 		struct engine_session s;
 		engine_session_init(&s, -1);
-		int drc = engine_decide(e, scr, &s, text, strlen(text), opts->today, plan);
+		int drc = engine_decide(e, scr, &s, text, tlen, opts->today, plan);
 		if (drc < 0) {
 			fprintf(stderr, "autoassist: %s:%d: %s\n", path, lineno, tok_strerror(drc));
 			json_object_put(o);

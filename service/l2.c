@@ -105,7 +105,9 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
 
 const char *l2_strerror(const redisContext *rc, char *buf, size_t cap)
 {
-	if (rc->err == REDIS_ERR_IO && strcmp(rc->errstr, strerror(EAGAIN)) == 0)
+	if (!rc->err)
+		snprintf(buf, cap, "unexpected reply");
+	else if (rc->err == REDIS_ERR_IO && strcmp(rc->errstr, strerror(EAGAIN)) == 0)
 		snprintf(buf, cap, "no answer within --redis-timeout (%s)", rc->errstr);
 	else
 		snprintf(buf, cap, "%s", rc->errstr);

@@ -130,10 +130,11 @@ static struct {
 	size_t cap, start, used;  /* under mu */
 	uint64_t dropped;    /* under mu: lines the full ring turned away, not told yet */
 	uint64_t dropped_total; /* under mu: since the process started */
-	/* The writer thread's own, after a write failed partway (write_all):
-	 * out_mid, the last byte on stderr ended no line; torn, and the rest
-	 * of that line will not follow; skip, the ring's next bytes finish a
-	 * line that was given up. */
+	/* The writer thread's own (and, under mu, end()'s once the writer
+	 * has ended), after a write failed partway (write_all): out_mid, the
+	 * last byte on stderr ended no line; torn, and the rest of that line
+	 * will not follow; skip, the ring's next bytes finish a line that was
+	 * given up. */
 	bool out_mid, torn, skip;
 } wr = { .mu = PTHREAD_MUTEX_INITIALIZER, .gone = PTHREAD_COND_INITIALIZER };
 
@@ -272,8 +273,12 @@ static void end(struct line *l, const char *level)
 	bool info = strcmp(level, "info") == 0;
 	pthread_mutex_lock(&wr.mu);
 	if (!wr.running) {
-		/* A line is written whole, never cut by another's. */
+		/* A line is written whole, never cut by another's, nor glued
+		 * to the piece a failed write of the writer left. */
 		if (!l->failed) {
+			if (wr.torn)
+				fputc('\n', stderr);
+			wr.torn = false;
 			fwrite(l->p, 1, l->len, stderr);
 			fflush(stderr);
 		} else {

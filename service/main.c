@@ -557,8 +557,16 @@ static int cmd_classify_jsonl(struct cli *c)
 		}
 		if (json_object_object_get_ex(in, "text", &v) && json_object_is_type(v, json_type_string))
 			text = json_object_get_string(v);
-		if (json_object_object_get_ex(in, "session", &v) && json_object_is_type(v, json_type_string))
+		/* A session names a conversation by its bytes, kept in a
+		 * named_session's id: a longer one, or one with U+0000, would
+		 * be cut there and share a conversation it does not name. */
+		bool bad_sid = false;
+		if (json_object_object_get_ex(in, "session", &v) && !json_object_is_type(v, json_type_null)) {
 			sid = json_object_get_string(v);
+			size_t sl = (size_t)json_object_get_string_len(v);
+			bad_sid = !json_object_is_type(v, json_type_string) ||
+				  sl >= sizeof(tab[0].id) || strlen(sid) != sl;
+		}
 		if (json_object_object_get_ex(in, "lang", &v) && json_object_is_type(v, json_type_string))
 			lang = json_object_get_string(v);
 		int li = lang ? intent_lang_find(engine_pack(c->engine), lang) : -1;
@@ -568,6 +576,10 @@ static int cmd_classify_jsonl(struct cli *c)
 			rc = EXIT_FAILED;
 		} else if (lang && li < 0) {
 			put_error(lineno, "bad_lang", "\"lang\" is not one of the pack's languages");
+			rc = EXIT_FAILED;
+		} else if (bad_sid) {
+			put_error(lineno, "bad_session",
+				  "\"session\" must be a string of at most 63 bytes, without U+0000");
 			rc = EXIT_FAILED;
 		} else if (sid && !(s = session_for(tab, &nsess, sid, li))) {
 			put_error(lineno, "too_many_sessions", "more than 1024 sessions in one run");

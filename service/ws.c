@@ -865,7 +865,7 @@ static struct turn *turn_new(struct ws_server *s, struct sess *se, json_object *
 }
 
 /* Puts a message's "id" in *id, NULL when it has none (or null). Returns
- * false when the id is one no message may have: not a string or an
+ * false, with *id NULL, when the id is one no message may have: not a string or an
  * integer, or an integer past 64 bits, which json-c clamps to its
  * extremes, where two different ids would name one message (and file one
  * ticket). The extremes themselves are refused with them. */
@@ -965,8 +965,8 @@ static void process(struct conn *c, const char *data, size_t len, double now)
 	/* A token bucket: bursts are fine, a flood is told to slow down, with
 	 * the message it refused named. */
 	if (!take_token(&s->cfg, &c->tokens, &c->refilled, now)) {
-		json_object *id = NULL;
-		json_object_object_get_ex(msg, "id", &id);
+		json_object *id;
+		message_id(msg, &id); /* an id no message may have names none */
 		send_error(c, "rate_limited", "too many messages; slow down", id);
 		json_object_put(msg);
 		return;

@@ -162,6 +162,9 @@ expect_in "$TMP/err" "UTF-8" "classify invalid UTF-8"
 	echo '{"text": 42}'
 	echo ''
 	echo '{"text": "How do I change my payment method?"}'
+	echo '{"session": "a\u0000b", "text": "We move in on 1 March 2027"}'
+	echo "{\"session\": \"$(printf 's%.0s' $(seq 64))\", \"text\": \"hi\"}"
+	echo '{"text": "our solar\u0000 panels"}'
 } >"$TMP/in.jsonl"
 run classify "${DATA[@]}" "${TODAY[@]}" --jsonl <"$TMP/in.jsonl" >"$TMP/out.jsonl" 2>"$TMP/err"
 expect_rc 1 $? "classify --jsonl with rejected lines"
@@ -170,7 +173,7 @@ import json, sys
 lines = open(sys.argv[1], "rb").read().decode("utf-8").split("\n")
 assert lines[-1] == "", "the output does not end with a newline"
 out = [json.loads(l) for l in lines[:-1]]
-assert len(out) == 13, "%d objects for 13 lines" % len(out)
+assert len(out) == 16, "%d objects for 16 lines" % len(out)
 assert all(isinstance(o, dict) for o in out)
 def ok(o):
     for k in ("intents", "escalate", "l2_topics", "lang", "slots", "reply"):
@@ -206,10 +209,15 @@ assert o["technical_part"] == ["We have solar panels and a battery"], o
 err(out[10], 11, "bad_text")
 err(out[11], 12, "bad_json")
 o = ok(out[12]); assert ids(o) == ["payment_method"], o
+# Sessions are told apart by all their bytes: one they would be cut to is
+# refused, and U+0000 in text too.
+err(out[13], 14, "bad_session")
+err(out[14], 15, "bad_session")
+err(out[15], 16, "bad_text")
 ' "$TMP/out.jsonl"
 
 # The same without the bad lines: exit 0.
-grep -v -e 'not JSON' -e 'without text' -e 'raw' -e '"xx"' -e '42' -e '^$' "$TMP/in.jsonl" \
+grep -v -e 'not JSON' -e 'without text' -e 'raw' -e '"xx"' -e '42' -e '^$' -e 'u0000' -e 'ssss' "$TMP/in.jsonl" \
 	>"$TMP/good.jsonl"
 run classify "${DATA[@]}" "${TODAY[@]}" --jsonl <"$TMP/good.jsonl" >"$TMP/out.jsonl" 2>&1
 expect_rc 0 $? "classify --jsonl, all lines good"

@@ -356,11 +356,11 @@ static void wait_file_holds(FILE *f, off_t n)
 
 /* A write that fails partway through a line (here at the file size limit,
  * as on a full disk) leaves a piece of that line on stderr. The next line
- * written still starts a line of its own, and each line not written whole
- * counts as dropped. Lines 0-9 are 67 bytes, the rest 68. */
-static void test_failed_write_glues_no_line_on(void **state)
+ * written, by the writer or (stopped_first) at once after log_stop, still
+ * starts a line of its own, and each line not written whole counts as
+ * dropped. Lines 0-9 are 67 bytes, the rest 68. */
+static void tear_then_log(bool stopped_first)
 {
-	(void)state;
 	FILE *f;
 	int saved = stderr_to_file(&f);
 	struct rlimit old, low;
@@ -379,6 +379,8 @@ static void test_failed_write_glues_no_line_on(void **state)
 	log_i("warn", 20);
 	for (int tries = 0; tries < 10000 && log_dropped_total() - before < 9; tries++)
 		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	if (stopped_first)
+		log_stop();
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	log_n(21, 30);
 	log_i("warn", 30);
@@ -411,6 +413,18 @@ static void test_failed_write_glues_no_line_on(void **state)
 	assert_int_equal(pieces, 1);
 	assert_int_equal(whole, 22);
 	free(text);
+}
+
+static void test_failed_write_glues_no_line_on(void **state)
+{
+	(void)state;
+	tear_then_log(false);
+}
+
+static void test_failed_write_glues_no_line_on_after_stop(void **state)
+{
+	(void)state;
+	tear_then_log(true);
 }
 
 static void test_stop_gives_up_on_a_stalled_stderr(void **state)
@@ -447,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_dropped_told_between_lines),
 		cmocka_unit_test(test_line_longer_than_the_ring_is_told),
 		cmocka_unit_test(test_failed_write_glues_no_line_on),
+		cmocka_unit_test(test_failed_write_glues_no_line_on_after_stop),
 		cmocka_unit_test(test_stop_gives_up_on_a_stalled_stderr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

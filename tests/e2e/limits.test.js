@@ -38,6 +38,24 @@ test('rate limiting: --rate 1 --burst 2, ten quick messages, the excess is rate_
   await stopClean(server);
 });
 
+test('a rate_limited error names the message by its id, and names none by an id no message may have', async (t) => {
+  const server = await startServer(t, ['--rate', '1', '--burst', '1']);
+  const c = await Client.connect(server.wsUrl);
+  c.send({ type: 'message', id: 'first', text: 'Does my payment method change?' });
+  c.send({ type: 'message', id: 'second', text: 'Does my payment method change?' });
+  c.send('{"type":"message","id":123456789012345678901234567890,"text":"hi"}');
+  await c.expect('welcome');
+  assert.equal((await c.next()).in_reply_to, 'first');
+  const named = await c.expect('error');
+  assert.equal(named.code, 'rate_limited');
+  assert.equal(named.in_reply_to, 'second');
+  const unnamed = await c.expect('error');
+  assert.equal(unnamed.code, 'rate_limited');
+  assert.ok(!('in_reply_to' in unnamed), JSON.stringify(unnamed));
+  await c.close();
+  await stopClean(server);
+});
+
 test('a client that never reads is dropped once its replies wait too long or its queue passes --queue; memory stays bounded', async (t) => {
   const server = await startServer(t, ['--queue', '4', '--rate', '100000', '--burst', '100000']);
   const rssBefore = server.rssKiB();
