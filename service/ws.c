@@ -422,6 +422,9 @@ static void send_welcome(struct conn *c, bool resumed)
 	json_object_object_add(o, "lang", c->sess->conv.lang >= 0
 			       ? json_object_new_string(intent_lang_code(p, (size_t)c->sess->conv.lang))
 			       : NULL);
+	/* The largest frame the server takes: a client can refuse a longer
+	 * message itself rather than lose its connection to it (close 1009). */
+	json_object_object_add(o, "max_bytes", json_object_new_int64((int64_t)c->srv->cfg.max_bytes));
 	enqueue(c, o);
 	json_object_put(o);
 }
@@ -434,6 +437,27 @@ static void decide_rest(struct ws_server *s, struct sess *se, struct rest r);
 /* Attaches the connection to a session: the one named if it is still held
  * here or in Redis (a restarted server, another instance), else a new one.
  * Returns 0, or -1 after telling the client. */
+/* Loop thread: starts a new conversation and, with Redis, stores it at
+ * once, not only after its first turn. Its first message's ticket may be
+ * filed while the reply is lost with a server that dies (kill -9): the
+ * widget then resumes the session and sends the message again, which
+ * names the same ticket only in the same session. Returns the session,
+ * or NULL as sess_create. */
+static struct sess *new_session(struct ws_server *s, int lang, double now)
+{
+	struct sess *se = sess_create(s->sessions, lang, now);
+	struct rw_job *j = se && s->rw ? calloc(1, sizeof(*j)) : NULL;
+	if (!j)
+		return se; /* without it the first turn stores the conversation */
+	j->kind = RW_SAVE_SESSION;
+	snprintf(j->session_id, sizeof(j->session_id), "%s", se->id);
+	j->session_len = engine_session_pack(s->engine, &se->conv, j->session);
+	j->ttl = (int)s->cfg.session_ttl;
+	s->inflight++;
+	rw_submit(s->rw, j);
+	return se;
+}
+
 static int attach(struct conn *c, const char *want, int lang)
 {
 	struct ws_server *s = c->srv;
@@ -448,7 +472,7 @@ static int attach(struct conn *c, const char *want, int lang)
 	else if (want && s->rw && load_session(c, want, lang) == 0)
 		return 0; /* the welcome follows when Redis has answered */
 	else
-		c->sess = sess_create(s->sessions, lang, now);
+		c->sess = new_session(s, lang, now);
 	return welcome(c, lang, resumed);
 }
 
@@ -1237,7 +1261,7 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 		se = sess_adopt(s->sessions, j->session_id, &conv, now);
 	bool resumed = se != NULL;
 	if (!resumed)
-		se = sess_create(s->sessions, ctx->lang, now);
+		se = new_session(s, ctx->lang, now);
 	if (!c) {
 		/* The customer left while Redis looked: what they sent after
 		 * the hello is still decided in the conversation it asked for,

@@ -22,6 +22,7 @@
   var BACKOFF_MIN_MS = 500;
   var BACKOFF_MAX_MS = 10000;
   var CONNECT_TIMEOUT_MS = 10000; /* to open the socket and get the welcome */
+  var SILENCE_TIMEOUT_MS = 15000; /* a message out and no frame at all: the link is dead */
   var SEND_SPACING_MS = 250;      /* the server allows 5 messages/s */
   var TRANSCRIPT_MAX = 100;       /* items kept in sessionStorage */
   var STORE_KEY = 'autoassist:chat';
@@ -313,6 +314,9 @@
     this.sendTimer = null;
     this.lastSend = 0;
     this.sentHere = {};     /* ids sent on the current socket */
+    this.maxFrame = MAX_FRAME_BYTES; /* lowered by the welcome's max_bytes */
+    this.helloLang = true;  /* false once the server refused this.lang */
+    this.silenceTimer = null;
     this.typingFor = {};    /* ids the server is working on */
     this.everReady = false;
     this.isOpen = false;
@@ -322,6 +326,8 @@
     this.restore();
     var self = this;
     window.addEventListener('online', function () { if (self.state === 'offline') self.connectNow(); });
+    /* The socket may not notice a lost network for minutes. */
+    window.addEventListener('offline', function () { if (self.ws) self.dropped(self.ws); });
     if (this.session || this.outbox.length || this.wasOpen) this.connect();
     if (this.wasOpen) this.open(false);
   }
@@ -563,6 +569,7 @@
     if (item.kind === 'customer' || item.kind === 'assistant') {
       li = el('li', 'aa-msg aa-msg--' + item.kind);
       var bubble = el('div', 'aa-bubble');
+      bubble.dir = 'auto'; /* right-to-left text keeps its own direction */
       bubble.appendChild(el('span', 'aa-sr', (item.kind === 'customer' ? t.you : t.assistant) + ': '));
       String(item.text).split(/\n\s*\n/).forEach(function (para) {
         bubble.appendChild(el('p', null, para));
@@ -624,8 +631,7 @@
       return false;
     }
     var id = newId();
-    if (utf8Length(text) > MAX_TEXT_BYTES ||
-        utf8Length(JSON.stringify({ type: 'message', id: id, text: text })) > MAX_FRAME_BYTES) {
+    if (utf8Length(text) > MAX_TEXT_BYTES || !this.fits({ id: id, text: text })) {
       this.showHint(this.t.hintTooLong);
       return false;
     }
@@ -645,6 +651,13 @@
     for (var i = 0; i < this.outbox.length; i++) {
       var m = this.outbox[i];
       if (this.sentHere[m.id]) continue;
+      if (!this.fits(m)) {
+        /* Queued before the welcome told a lower limit: the server would
+         * close the connection on it, again at every reconnect. */
+        this.refuse(m.id);
+        i--;
+        continue;
+      }
       var wait = this.lastSend + SEND_SPACING_MS - Date.now();
       if (wait > 0) {
         this.sendTimer = setTimeout(function () { self.sendTimer = null; self.flush(); }, wait);
@@ -653,10 +666,46 @@
       this.ws.send(JSON.stringify({ type: 'message', id: m.id, text: m.text }));
       this.sentHere[m.id] = true;
       this.lastSend = Date.now();
+      this.watch();
     }
   };
 
-  /* The server took the message (typing, reply or error for it). */
+  /* Whether the message's frame is within what the server takes. */
+  Chat.prototype.fits = function (m) {
+    return utf8Length(JSON.stringify({ type: 'message', id: m.id, text: m.text })) <= this.maxFrame;
+  };
+
+  /* A message that cannot be sent (too long for this server): out of the
+   * outbox, marked, and said. */
+  Chat.prototype.refuse = function (id) {
+    this.ack(id, 'failed');
+    this.add({ kind: 'notice', level: 'error', text: this.t.hintTooLong, ts: Date.now() });
+  };
+
+  /* Messages are out and unanswered: a link that stays silent for
+   * SILENCE_TIMEOUT_MS is taken for dead (a server that hangs, a network
+   * that drops packets without closing), and the widget reconnects, which
+   * sends them again. Any frame from the server restarts the wait. */
+  Chat.prototype.watch = function () {
+    var self = this, ws = this.ws;
+    clearTimeout(this.silenceTimer);
+    this.silenceTimer = null;
+    if (!ws || !this.unanswered()) return;
+    this.silenceTimer = setTimeout(function () {
+      self.silenceTimer = null;
+      if (self.ws === ws && self.unanswered()) self.dropped(ws);
+    }, SILENCE_TIMEOUT_MS);
+  };
+
+  /* Whether a message sent on this connection waits for its answer. */
+  Chat.prototype.unanswered = function () {
+    var self = this;
+    return this.outbox.some(function (m) { return self.sentHere[m.id]; });
+  };
+
+  /* The server answered the message (its reply, or an error for it). A
+   * typing frame is no answer: the server may still die before the reply,
+   * and the message must then go again (its ticket is filed once). */
   Chat.prototype.ack = function (id, state) {
     for (var i = 0; i < this.outbox.length; i++)
       if (this.outbox[i].id === id) { this.outbox.splice(i, 1); break; }
@@ -695,7 +744,8 @@
     this.sentHere = {};
     this.connectTimer = setTimeout(function () { ws.close(); }, CONNECT_TIMEOUT_MS);
     ws.addEventListener('open', function () {
-      var hello = { type: 'hello', lang: self.lang };
+      var hello = { type: 'hello' };
+      if (self.helloLang) hello.lang = self.lang;
       if (self.session) hello.session = self.session;
       ws.send(JSON.stringify(hello));
     });
@@ -705,19 +755,24 @@
       try { msg = JSON.parse(e.data); } catch (err) { return; }
       if (msg && typeof msg === 'object') self.onFrame(msg);
     });
-    ws.addEventListener('close', function () {
-      if (self.ws !== ws) return;
-      clearTimeout(self.connectTimer);
-      clearTimeout(self.sendTimer);
-      self.sendTimer = null;
-      self.ws = null;
-      self.typingFor = {};
-      self.typing.hidden = true;
-      var wasReady = self.state === 'ready';
-      self.setState('offline');
-      if (wasReady) self.announce(self.t.statusOffline);
-      self.scheduleReconnect();
-    });
+    ws.addEventListener('close', function () { self.dropped(ws); });
+  };
+
+  /* The connection ws is gone: closed, or given up on. */
+  Chat.prototype.dropped = function (ws) {
+    if (this.ws !== ws) return;
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.sendTimer);
+    clearTimeout(this.silenceTimer);
+    this.sendTimer = this.silenceTimer = null;
+    this.ws = null;
+    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close();
+    this.typingFor = {};
+    this.typing.hidden = true;
+    var was = this.state;
+    this.setState('offline');
+    if (was !== 'offline') this.announce(this.t.statusOffline);
+    this.scheduleReconnect();
   };
 
   Chat.prototype.connectNow = function () {
@@ -736,6 +791,11 @@
   };
 
   Chat.prototype.onFrame = function (msg) {
+    this.handle(msg);
+    this.watch();
+  };
+
+  Chat.prototype.handle = function (msg) {
     var t = this.t;
     switch (msg.type) {
     case 'welcome':
@@ -746,6 +806,7 @@
       else if (this.everReady)
         this.announce(t.reconnected);
       this.session = typeof msg.session === 'string' ? msg.session : null;
+      if (typeof msg.max_bytes === 'number' && msg.max_bytes > 0) this.maxFrame = Math.min(MAX_FRAME_BYTES, msg.max_bytes);
       this.attempt = 0;
       this.everReady = true;
       this.setState('ready');
@@ -755,7 +816,8 @@
     case 'typing':
       if (msg.in_reply_to != null) {
         this.typingFor[msg.in_reply_to] = true;
-        this.ack(msg.in_reply_to, 'sent');
+        var item = this.findCustomer(msg.in_reply_to);
+        if (item) { item.state = 'sent'; this.markState(item); this.save(); }
       }
       this.typing.hidden = false;
       this.scrollDown();
@@ -785,10 +847,16 @@
   Chat.prototype.onError = function (msg) {
     var t = this.t, self = this;
     if (msg.code === 'rate_limited') {
-      /* Not processed: the oldest message sent and not yet taken goes
-       * again in a moment. */
-      for (var i = 0; i < this.outbox.length; i++)
-        if (this.sentHere[this.outbox[i].id]) { delete this.sentHere[this.outbox[i].id]; break; }
+      /* Not processed: the message it names (else the oldest sent and not
+       * yet answered) goes again in a moment. */
+      if (msg.in_reply_to != null && this.sentHere[msg.in_reply_to])
+        delete this.sentHere[msg.in_reply_to];
+      else
+        for (var i = 0; i < this.outbox.length; i++)
+          if (this.sentHere[this.outbox[i].id] && !this.typingFor[this.outbox[i].id]) {
+            delete this.sentHere[this.outbox[i].id];
+            break;
+          }
       this.add({ kind: 'notice', level: 'error', text: t.errorRateLimited, ts: Date.now() });
       clearTimeout(this.sendTimer);
       this.sendTimer = setTimeout(function () { self.sendTimer = null; self.flush(); }, 1000);
@@ -799,6 +867,15 @@
       this.typing.hidden = Object.keys(this.typingFor).length === 0;
       this.ack(msg.in_reply_to, 'failed');
       this.add({ kind: 'notice', level: 'error', text: t.errorMessage, ts: Date.now() });
+      return;
+    }
+    if (msg.code === 'bad_lang' && this.state !== 'ready' && this.helloLang && this.ws) {
+      /* A server that does not serve the page's language: it finds the
+       * language from the customer's messages instead. */
+      this.helloLang = false;
+      var hello = { type: 'hello' };
+      if (this.session) hello.session = this.session;
+      this.ws.send(JSON.stringify(hello));
       return;
     }
     this.add({ kind: 'notice', level: 'error', text: t.errorGeneric, ts: Date.now() });

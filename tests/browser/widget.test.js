@@ -139,10 +139,11 @@ class Stack {
     return this;
   }
 
-  async startServer() {
+  /* extra: more serve options, for this start only. */
+  async startServer(extra = []) {
     this.server = spawn(BIN, ['serve', '--host', '127.0.0.1', '--port', String(this.port), '--web', WEB,
                               '--redis', `unix://${this.sock}`, '--spool', path.join(this.dir, 'spool.jsonl'),
-                              '--registry', this.registry],
+                              '--registry', this.registry, ...extra],
                         { stdio: ['ignore', 'ignore', 'pipe'] });
     this.server.stderr.on('data', (d) => { this.log += d; });
     const proc = this.server;
@@ -495,8 +496,11 @@ test('a message typed offline survives a page reload and is sent once the connec
     await page.locator('.aa-panel').waitFor({ state: 'visible' });
     assert.equal(await customer(page).count(), 1, 'the transcript survives the reload');
     assert.match(await page.locator('.aa-msg--customer').last().innerText(), /Waiting to send/);
-    assert.equal(await page.locator('.aa-root > [aria-live]').innerText(), '',
-                 'restored messages are not announced again');
+    /* Restored messages are not announced again; that the chat is
+     * offline is. */
+    await until('the offline state to be announced', async () =>
+      (await page.locator('.aa-root > [aria-live] > *').allInnerTexts()).length === 1, WAIT);
+    assert.deepEqual(await page.locator('.aa-root > [aria-live] > *').allInnerTexts(), ['Offline – reconnecting…']);
 
     refuse = false;
     await page.locator('.aa-root[data-state="ready"]').waitFor({ timeout: RECONNECT_WAIT });
@@ -504,10 +508,138 @@ test('a message typed offline survives a page reload and is sent once the connec
     assert.match(await assistant(page).nth(1).innerText(), /Your payment method remains the same/);
     assert.doesNotMatch(await page.locator('.aa-msg--customer').last().innerText(), /Waiting to send/);
     assert.deepEqual((await stored(page)).outbox, []);
-    /* Only the new reply is announced. */
+    /* Then only the new reply is announced. */
     const live = await page.locator('.aa-root > [aria-live] > *').allInnerTexts();
-    assert.equal(live.length, 1);
-    assert.match(live[0], /^Assistant: Your payment method/);
+    assert.equal(live.length, 2, JSON.stringify(live));
+    assert.match(live[1], /^Assistant: Your payment method/);
+    noProblems(page);
+    await page.closeAll();
+  });
+});
+
+test('the server dies after "typing" and before the reply: the message goes again, and its ticket is filed once', async () => {
+  await withStack(async (stack) => {
+    await stack.stopServer();
+    await stack.startServer(['--redis-timeout', '5']);
+    const page = await newPage(stack);
+    await open(page);
+    const text = 'Our solar inverter shows an error since yesterday.';
+    stack.redis.kill('SIGSTOP'); /* the ticket waits for Redis */
+    await page.locator('.aa-input').fill(text);
+    await page.locator('.aa-input').press('Enter');
+    await page.waitForFunction(() => window.__aa.frames.some((f) => f.data.type === 'typing'));
+    stack.server.kill('SIGKILL');
+    await exited(stack.server, 5000);
+    stack.redis.kill('SIGCONT');
+    assert.deepEqual((await stored(page)).outbox.map((m) => m.text), [text], 'typing is no answer');
+
+    await stack.startServer();
+    await page.locator('.aa-root[data-state="ready"]').waitFor({ timeout: RECONNECT_WAIT });
+    await page.locator('.aa-notice--escalation').waitFor();
+    const ticket = await page.locator('.aa-ticket').innerText();
+    assert.deepEqual(stack.tickets().map((x) => x.ticket_id), [ticket], 'one ticket, the one shown');
+    const sent = (await frames(page, 'out', 'message')).filter((m) => m.text === text);
+    assert.equal(sent.length, 2);
+    assert.equal(sent[0].id, sent[1].id, 'sent again under its id');
+    assert.deepEqual((await stored(page)).outbox, []);
+    noProblems(page);
+    await page.closeAll();
+  });
+});
+
+test('a server with a lower --max-bytes: a message over it is refused in the widget, also one typed before the welcome told the limit', async () => {
+  await withStack(async (stack) => {
+    await stack.stopServer();
+    await stack.startServer(['--max-bytes', '1000']);
+    /* Typed while the WebSocket is refused, so before any welcome: the
+     * widget does not know the limit yet. Before, the server closed the
+     * connection on such a message (1009) at every reconnect, and nothing
+     * after it was ever sent. */
+    let refuse = true;
+    const page = await newPage(stack);
+    await page.routeWebSocket(/\/ws$/, (ws) => {
+      if (refuse) ws.close({ code: 1011, reason: 'test: offline' });
+      else ws.connectToServer();
+    });
+    await page.locator('.aa-launcher').click();
+    await page.locator('.aa-root[data-state="offline"]').waitFor();
+    const long = 'When does my contract start? ' + 'x'.repeat(1200);
+    for (const text of [long, 'Will my payment method change?']) {
+      await page.locator('.aa-input').fill(text);
+      await page.locator('.aa-input').press('Enter');
+    }
+    assert.equal((await stored(page)).outbox.length, 2);
+
+    refuse = false;
+    await page.locator('.aa-root[data-state="ready"]').waitFor({ timeout: RECONNECT_WAIT });
+    await page.locator('.aa-msg--assistant', { hasText: 'Your payment method remains the same' }).waitFor();
+    assert.match(await page.locator('.aa-msg--customer').first().innerText(), /Not sent/);
+    assert.equal(await page.locator('.aa-notice', { hasText: 'too long' }).count(), 1);
+    assert.equal((await frames(page, 'out', 'message')).filter((m) => m.text === long).length, 0);
+    assert.equal((await frames(page, 'in', 'welcome')).length, 1, 'no reconnect loop');
+    assert.deepEqual((await stored(page)).outbox, []);
+
+    /* Now that the welcome told it, a long message is refused as it is typed. */
+    await page.locator('.aa-input').fill(long);
+    await page.locator('.aa-input').press('Enter');
+    assert.match(await page.locator('.aa-hint').innerText(), /too long/);
+    assert.equal(await customer(page).count(), 2);
+    noProblems(page);
+    await page.closeAll();
+  });
+});
+
+test('a link that goes silent with a message out is given up on after 15 s, and the message goes again', async () => {
+  await withStack(async (stack) => {
+    const page = await newPage(stack);
+    await open(page);
+    stack.server.kill('SIGSTOP'); /* hangs: the socket stays open, nothing answers */
+    await page.locator('.aa-input').fill('Will my payment method change?');
+    await page.locator('.aa-input').press('Enter');
+    await page.locator('.aa-root[data-state="offline"]').waitFor({ timeout: RECONNECT_WAIT });
+    stack.server.kill('SIGCONT');
+    await page.locator('.aa-msg--assistant', { hasText: 'Your payment method remains the same' })
+      .first().waitFor({ timeout: RECONNECT_WAIT });
+    assert.deepEqual((await stored(page)).outbox, []);
+    assert.ok((await frames(page, 'out', 'hello')).length >= 2, 'it reconnected');
+    noProblems(page);
+    await page.closeAll();
+  });
+});
+
+test('the browser going offline shows the offline state at once, and coming back reconnects', async () => {
+  await withStack(async (stack) => {
+    const page = await newPage(stack);
+    await open(page);
+    await page.context().setOffline(true);
+    await page.locator('.aa-root[data-state="offline"]').waitFor({ timeout: 2000 });
+    assert.ok(await page.locator('.aa-banner').isVisible());
+    await page.context().setOffline(false);
+    await page.locator('.aa-root[data-state="ready"]').waitFor({ timeout: RECONNECT_WAIT });
+    assert.match(await say(page, 'Will my payment method change?'), /Your payment method remains the same/);
+    noProblems(page);
+    await page.closeAll();
+  });
+});
+
+test('a server that does not serve the page\'s language: the widget says hello again without it', async () => {
+  await withStack(async (stack) => {
+    /* The shipped data without Dutch. */
+    const data = fs.mkdtempSync(path.join(stack.dir, 'data-'));
+    for (const dir of ['intents', 'templates']) {
+      fs.mkdirSync(path.join(data, dir));
+      for (const f of fs.readdirSync(path.join(ROOT, dir)))
+        if (f !== 'nl.txt') fs.copyFileSync(path.join(ROOT, dir, f), path.join(data, dir, f));
+    }
+    await stack.stopServer();
+    await stack.startServer(['--intents', path.join(data, 'intents'), '--templates', path.join(data, 'templates')]);
+    const page = await newPage(stack, { query: '?lang=nl' });
+    await open(page);
+    const hellos = await frames(page, 'out', 'hello');
+    assert.deepEqual(hellos.map((h) => h.lang), ['nl', undefined]);
+    assert.equal((await frames(page, 'in', 'welcome')).length, 1);
+    assert.equal(await page.locator('.aa-notice').count(), 0, 'no error notice');
+    assert.match(await say(page, 'Will my payment method change?'), /Your payment method remains the same/);
     noProblems(page);
     await page.closeAll();
   });

@@ -97,7 +97,7 @@ test('a message over --max-bytes in one frame: close 1009; one at the limit is a
   const atLimit = JSON.stringify({ type: 'message', id: 'full', text: 'a'.repeat(4096 - base.length) });
   assert.equal(Buffer.byteLength(atLimit), 4096);
   ok.send(atLimit);
-  await ok.expect('welcome');
+  assert.equal((await ok.expect('welcome')).max_bytes, 4096, 'the welcome tells the limit');
   await ok.replyTo('full');
 
   const big = await Client.connect(server.wsUrl);
