@@ -114,10 +114,16 @@ int l2_session_load(redisContext *rc, const char *id, unsigned char *out, size_t
 
 struct l2_spool;
 
-/* Opens (creating) the spool file and locks it for this process. Returns
- * NULL with a sentence in err, also when another process holds it. */
-struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen);
+/* Opens (creating) the spool file, a regular file, and locks it for this
+ * process; ends a torn last line. what names it in messages and is its
+ * option without the dashes ("spool", or "tickets" for the command line
+ * harness's ticket file). Returns NULL with a sentence in err, also when
+ * another process holds it. */
+struct l2_spool *l2_spool_open(const char *path, const char *what, char *err, size_t errlen);
 void l2_spool_close(struct l2_spool *s);
+
+/* The lines the spool file holds: 0 or more, or -1 when it cannot be read. */
+long l2_spool_lines(const struct l2_spool *s);
 
 /* Appends a ticket as a line: 0, or -1 when it could not (nothing of it
  * is left). It is durable, and may be called recorded, only once

@@ -654,12 +654,12 @@ struct l2_spool {
 };
 
 /* Says what failed on the spool file, from errno. */
-static void spool_error(char *err, size_t errlen, const char *path)
+static void spool_error(char *err, size_t errlen, const char *what, const char *path)
 {
-	snprintf(err, errlen, "spool %s: %s", path, strerror(errno));
+	snprintf(err, errlen, "%s %s: %s", what, path, strerror(errno));
 }
 
-struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
+struct l2_spool *l2_spool_open(const char *path, const char *what, char *err, size_t errlen)
 {
 	struct l2_spool *s = calloc(1, sizeof(*s));
 	struct stat st;
@@ -670,7 +670,7 @@ struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (s->fd < 0) {
-		spool_error(err, errlen, path);
+		spool_error(err, errlen, what, path);
 		goto free_spool;
 	}
 	/* One process to a spool: another's drain cuts the file once it has
@@ -682,11 +682,12 @@ struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
 		int e = errno;
 		if (e == EWOULDBLOCK) {
 			snprintf(err, errlen,
-				 "spool %s is in use by another process; give each its own --spool", path);
+				 "%s %s is in use by another process; give each its own --%s",
+				 what, path, what);
 			goto close_fd;
 		}
 		if (e != ENOLCK && e != EOPNOTSUPP && e != ENOSYS) {
-			spool_error(err, errlen, path);
+			spool_error(err, errlen, what, path);
 			goto close_fd;
 		}
 		json_object *f = json_object_new_object();
@@ -697,7 +698,13 @@ struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
 		log_event("warn", "spool_not_locked", f);
 	}
 	if (fstat(s->fd, &st) < 0) {
-		spool_error(err, errlen, path);
+		spool_error(err, errlen, what, path);
+		goto close_fd;
+	}
+	/* A pipe or a device takes no fsync, has no last line to mend and
+	 * no lines to count: tickets need a file. */
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s %s: not a regular file", what, path);
 		goto close_fd;
 	}
 	/* A crash mid-append can leave a torn last line, never acknowledged
@@ -707,7 +714,7 @@ struct l2_spool *l2_spool_open(const char *path, char *err, size_t errlen)
 		char last;
 		if (pread(s->fd, &last, 1, st.st_size - 1) == 1 && last != '\n' &&
 		    (write(s->fd, "\n", 1) != 1 || fsync(s->fd) < 0)) {
-			spool_error(err, errlen, path);
+			spool_error(err, errlen, what, path);
 			goto close_fd;
 		}
 	}
@@ -719,6 +726,24 @@ close_fd:
 free_spool:
 	free(s);
 	return NULL;
+}
+
+long l2_spool_lines(const struct l2_spool *s)
+{
+	char buf[65536];
+	long lines = 0;
+	off_t at = 0;
+	for (ssize_t n; (n = pread(s->fd, buf, sizeof(buf), at)) != 0; at += n) {
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n < 0)
+			return -1;
+		for (ssize_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	}
+	return lines;
 }
 
 void l2_spool_close(struct l2_spool *s)

@@ -53,8 +53,9 @@ struct cli {
 	struct engine *engine;
 	struct engine_scratch *scr;
 	struct reg_file *reg;
-	FILE *tickets;
+	struct l2_spool *tickets;
 	unsigned ticket_seq;
+	bool io_failed;    /* a ticket could not be written: exit 4 */
 	char session_id[64];
 };
 
@@ -409,24 +410,28 @@ static int setup(struct cli *c)
 		return EXIT_USAGE;
 	}
 	if (c->tickets_path) {
-		c->tickets = fopen(c->tickets_path, "a+");
+		/* The server's spool file: locked (two runs at once would
+		 * number tickets alike), a torn last line ended. */
+		c->tickets = l2_spool_open(c->tickets_path, "tickets", err, sizeof(err));
 		if (!c->tickets) {
-			fprintf(stderr, "autoassist: %s: %s\n", c->tickets_path, strerror(errno));
+			fprintf(stderr, "autoassist: %s\n", err);
 			return EXIT_IO;
 		}
-		/* Ticket numbers continue the file's, so references stay unique
-		 * across runs of the harness. */
-		rewind(c->tickets);
-		for (int ch; (ch = fgetc(c->tickets)) != EOF;)
-			c->ticket_seq += ch == '\n';
+		/* Ticket numbers continue the file's lines (a torn one
+		 * included), so references stay unique across runs. */
+		long lines = l2_spool_lines(c->tickets);
+		if (lines < 0) {
+			fprintf(stderr, "autoassist: tickets %s: %s\n", c->tickets_path, strerror(errno));
+			return EXIT_IO;
+		}
+		c->ticket_seq = (unsigned)lines;
 	}
 	return EXIT_OK;
 }
 
 static void teardown(struct cli *c)
 {
-	if (c->tickets)
-		fclose(c->tickets);
+	l2_spool_close(c->tickets);
 	reg_file_free(c->reg);
 	engine_scratch_free(c->scr);
 	engine_free(c->engine);
@@ -447,12 +452,12 @@ static void effects(struct cli *c, const struct engine_session *s, const char *s
 	snprintf(id, sizeof(id), "L2-%04d%02d%02d-%04u", c->today.y, c->today.m, c->today.d,
 		 ++c->ticket_seq);
 	json_object *t = report_ticket_json(c->engine, s, plan, id, session_id, created);
-	const char *js = t ? json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN) : NULL;
 	res->ticket = ENGINE_TICKET_FAILED;
-	if (js && fprintf(c->tickets, "%s\n", js) > 0 && fflush(c->tickets) == 0 &&
-	    fsync(fileno(c->tickets)) == 0) {
+	if (t && l2_spool_write(c->tickets, t) == 0 && l2_spool_sync(c->tickets) == 0) {
 		res->ticket = ENGINE_TICKET_STORED;
 		snprintf(res->ticket_ref, sizeof(res->ticket_ref), "%s", id);
+	} else {
+		c->io_failed = true;
 	}
 	json_object_put(t);
 }
@@ -608,8 +613,6 @@ static int cmd_classify_jsonl(struct cli *c)
 		}
 		json_object_put(in);
 	}
-	if (fflush(stdout) != 0)
-		rc = EXIT_IO;
 free_all:
 	if (tok)
 		json_tokener_free(tok);
@@ -648,9 +651,10 @@ static int cmd_chat(struct cli *c)
 			line[--n] = '\0';
 		if (n == 0)
 			continue;
-		if (strcmp(line, "/quit") == 0)
+		/* By length: "/quit" and a NUL is a message (refused), no command. */
+		if (n == 5 && memcmp(line, "/quit", 5) == 0)
 			break;
-		if (strcmp(line, "/reset") == 0) {
+		if (n == 6 && memcmp(line, "/reset", 6) == 0) {
 			engine_session_init(&s, lang_index(c));
 			printf("(new conversation)\n");
 			continue;
@@ -784,8 +788,22 @@ static int cmd_l2(struct cli *c, int argc, char **argv)
 	return rc;
 }
 
+/* A descriptor 0, 1 or 2 the caller closed would go to the next file or
+ * socket opened (the ticket file, the Redis connection), and what is
+ * written to stdout into it: customer text as Redis commands. Each is
+ * held by /dev/null instead, stdout read-only, so that writing to it
+ * still fails and is told. */
+static void hold_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd == 2 ? O_WRONLY : O_RDONLY) != fd)
+			_exit(EXIT_IO);
+}
+
 int main(int argc, char **argv)
 {
+	hold_std_fds();
 	struct cli c = { 0 };
 	engine_opts_default(&c.eo);
 	eval_opts_default(&c.ev);
@@ -844,5 +862,18 @@ int main(int argc, char **argv)
 		}
 	}
 	teardown(&c);
+	/* Input that could not be read, output that could not be written (a
+	 * directory, a full disk, a closed stdout) and a ticket that could
+	 * not be recorded are input/output errors, whatever else happened. */
+	if (ferror(stdin)) {
+		fprintf(stderr, "autoassist: cannot read the input\n");
+		rc = EXIT_IO;
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "autoassist: cannot write the output\n");
+		rc = EXIT_IO;
+	}
+	if (rc == EXIT_OK && c.io_failed)
+		rc = EXIT_IO;
 	return rc;
 }

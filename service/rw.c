@@ -486,7 +486,7 @@ struct rw *rw_new(const struct rw_config *cfg, void (*wake)(void *), void *arg,
 	w->cfg = *cfg;
 	w->wake = wake;
 	w->arg = arg;
-	if (!(w->spool = l2_spool_open(cfg->spool_path, err, errlen)))
+	if (!(w->spool = l2_spool_open(cfg->spool_path, "spool", err, errlen)))
 		goto free_rw;
 	atomic_init(&w->redis_ok, false);
 	atomic_init(&w->redis_known, false);

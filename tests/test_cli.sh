@@ -286,6 +286,62 @@ run classify "${DATA[@]}" "${TODAY[@]}" --tickets "$TMP/no-such-dir/t.jsonl" \
 	"We have a home battery" >/dev/null 2>&1
 expect_rc 4 $? "--tickets in a missing directory"
 
+# A torn last line (a crash, a full disk) is ended, and its number is not
+# given again.
+printf '{"ticket_id":"L2-20261126-0004","creat' >>"$TMP/tickets.jsonl"
+run classify "${DATA[@]}" "${TODAY[@]}" --tickets "$TMP/tickets.jsonl" \
+	"We have a home battery" >"$TMP/out" 2>&1
+expect_rc 0 $? "--tickets after a torn line"
+expect_in "$TMP/out" "(L2-20261126-0005)" "--tickets after a torn line"
+expect_py "--tickets after a torn line: the new ticket is a line of its own" '
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().split("\n")
+assert lines[-1] == "" and lines[-3].endswith("creat"), lines[-3:]
+assert json.loads(lines[-2])["ticket_id"] == "L2-20261126-0005", lines[-2]
+' "$TMP/tickets.jsonl"
+
+# Two runs at once would number tickets alike: the second is refused.
+if command -v flock >/dev/null; then
+	flock "$TMP/tickets.jsonl" "$BIN" classify "${DATA[@]}" "${TODAY[@]}" \
+		--tickets "$TMP/tickets.jsonl" "We have a home battery" >"$TMP/out" 2>"$TMP/err"
+	expect_rc 4 $? "--tickets held by another run"
+	expect_in "$TMP/err" "is in use by another process; give each its own --tickets" \
+		"--tickets held by another run"
+fi
+# A ticket that cannot be written (the file size limit, as a full disk):
+# the reply says so, and the exit code too.
+size=$(stat -c %s "$TMP/tickets.jsonl")
+(ulimit -f $(( size / 1024 )); trap '' XFSZ;
+ "$BIN" classify "${DATA[@]}" "${TODAY[@]}" --tickets "$TMP/tickets.jsonl" \
+	"We have a home battery" >"$TMP/out" 2>&1)
+expect_rc 4 $? "--tickets write fails"
+expect_not_in "$TMP/out" "(L2-20261126-" "--tickets write fails: no reference given"
+expect_py "--tickets write fails: the file holds whole lines only, as before" '
+import sys
+assert open(sys.argv[1], "rb").read().endswith(b"}\n")
+' "$TMP/tickets.jsonl"
+# Not a file (a device, stdout as a pipe): refused. With stdout closed,
+# nothing meant for it lands in the ticket file.
+timeout 10 "$BIN" classify "${DATA[@]}" "${TODAY[@]}" --tickets /dev/full \
+	"We have a home battery" >"$TMP/out" 2>"$TMP/err"
+expect_rc 4 $? "--tickets /dev/full"
+expect_in "$TMP/err" "not a regular file" "--tickets /dev/full"
+timeout 10 "$BIN" classify "${DATA[@]}" "${TODAY[@]}" --tickets /dev/stdout \
+	"We have a home battery" 2>"$TMP/err" | cat >/dev/null
+expect_rc 4 "${PIPESTATUS[0]}" "--tickets /dev/stdout, a pipe"
+expect_in "$TMP/err" "not a regular file" "--tickets /dev/stdout, a pipe"
+lines_before=$(wc -l <"$TMP/tickets.jsonl")
+run classify "${DATA[@]}" "${TODAY[@]}" --tickets "$TMP/tickets.jsonl" \
+	"We have a home battery" >&- 2>"$TMP/err"
+expect_rc 4 $? "classify with stdout closed"
+expect_in "$TMP/err" "cannot write the output" "classify with stdout closed"
+expect_py "classify with stdout closed: the ticket file holds tickets only" '
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().split("\n")[:-1]
+assert len(lines) == int(sys.argv[2]) + 1, (len(lines), sys.argv[2])
+assert json.loads(lines[-1])["ticket_id"].startswith("L2-"), lines[-1]
+' "$TMP/tickets.jsonl" "$lines_before"
+
 # ---- --registry: the date is confirmed against it ----
 
 cp "$FIX/registry.jsonl" "$TMP/registry.jsonl"

@@ -284,6 +284,19 @@ aa l2 ack "$ID6" "$ID7" "$ID8"
 expect_rc 0 $rc "ack of several ids"
 expect_in "$TMP/out" "acknowledged 3 of 3" "ack counts several ids"
 
+# ---- stdout closed: customer text never reaches the Redis connection ----
+# The connection would take the lowest free descriptor, 1, and the ticket
+# shown would be sent to Redis as commands.
+ID9=$(add_ticket 9 $'hello
+SET pwned 1
+bye')
+"$BIN" l2 pull --consumer erin >&- 2>"$TMP/err"
+rc=$?
+if [ "$rc" -ne 0 ]; then pass; else fail "pull with stdout closed: exit 0"; fi
+expect_in "$TMP/err" "cannot write the output" "pull with stdout closed says so"
+expect_eq "" "$(rcli GET pwned)" "pull with stdout closed: no command from the ticket ran"
+aa l2 ack "$ID9"
+
 # ---- the registry ----
 aa registry load "$FIX/registry.jsonl"
 expect_rc 0 $rc "registry load"
