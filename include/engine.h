@@ -61,6 +61,11 @@ struct engine;
 /* Starts a conversation; lang is a pack language index or -1. */
 void engine_session_init(struct engine_session *s, int lang);
 
+/* The client chose the conversation's language (a pack language index):
+ * it holds from now on, and detection does not change it. -1 changes
+ * nothing. */
+void engine_session_set_lang(struct engine_session *s, int lang);
+
 /* The stored form's head, and the most bytes engine_session_pack writes:
  * the head, the session, and the names of the intents it holds bits of. */
 #define ENGINE_SESSION_HEAD 16

@@ -247,6 +247,14 @@ void engine_session_init(struct engine_session *s, int lang)
 	s->lang_fixed = lang >= 0;
 }
 
+void engine_session_set_lang(struct engine_session *s, int lang)
+{
+	if (lang >= 0) {
+		s->lang = (int8_t)lang;
+		s->lang_fixed = true;
+	}
+}
+
 /* The stored form: the magic, the session's size and its language's
  * code, the session's bytes, then the intents its pending and answered
  * bits name: a count, and for each its bit and its name, NUL-ended. The

@@ -156,7 +156,7 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 	fprintf(out, "misclassified (labelled -> detected)\n");
 	for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
 		lineno++;
-		if (strspn(line, " \t\r\n") == strlen(line))
+		if (strspn(line, " \t\r\n") == (size_t)n)
 			continue;
 		const char *text = NULL, *why = NULL;
 		size_t tlen = 0;
@@ -202,6 +202,10 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 				g, gesc ? " +L2" : "", d, plan->escalate ? " +L2" : "", text);
 		}
 		json_object_put(o);
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "autoassist: %s: %s\n", path, strerror(errno));
+		goto close_file;
 	}
 	if (st->shown > opts->max_examples)
 		fprintf(out, "  ... and %d more\n", st->shown - opts->max_examples);

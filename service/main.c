@@ -592,6 +592,8 @@ static int cmd_classify_jsonl(struct cli *c)
 		} else {
 			if (!sid)
 				engine_session_init(s, li);
+			else
+				engine_session_set_lang(s, li); /* as a hello's lang does */
 			size_t tlen = (size_t)json_object_get_string_len(json_object_object_get(in, "text"));
 			int drc = engine_decide(c->engine, c->scr, s, text, tlen, c->today, plan);
 			if (drc < 0) {

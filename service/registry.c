@@ -33,6 +33,16 @@ static const char *str_field(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+/* Copies s into out (cap bytes) when it fits whole. */
+static bool fits(char *out, size_t cap, const char *s)
+{
+	size_t n = strlen(s);
+	if (n >= cap)
+		return false;
+	memcpy(out, s, n + 1);
+	return true;
+}
+
 /* Meter IDs compare without spaces and in upper case, as slots hold them.
  * Returns 0, or -1 when the ID is empty, does not fit in cap, or holds a
  * control character: cut short or empty, two IDs could become one. */
@@ -68,14 +78,19 @@ static int parse_line(json_tokener *tok, struct engine_record *rec, const char *
 		goto put_obj;
 	}
 	memset(rec, 0, sizeof(*rec));
+	/* Cut short, two addresses could become one. */
+	if (!fits(rec->street, sizeof(rec->street), addr) ||
+	    !fits(rec->postcode, sizeof(rec->postcode), pc ? pc : "") ||
+	    !fits(rec->city, sizeof(rec->city), city ? city : "")) {
+		snprintf(why, whylen, "address, postcode or city is over %zu, %zu or %zu bytes",
+			 sizeof(rec->street) - 1, sizeof(rec->postcode) - 1, sizeof(rec->city) - 1);
+		goto put_obj;
+	}
 	if (compact(meter, rec->meter_id, sizeof(rec->meter_id)) < 0) {
 		snprintf(why, whylen, "meter_id is empty, over %zu characters or has a control character",
 			 sizeof(rec->meter_id) - 1);
 		goto put_obj;
 	}
-	snprintf(rec->street, sizeof(rec->street), "%s", addr);
-	snprintf(rec->postcode, sizeof(rec->postcode), "%s", pc ? pc : "");
-	snprintf(rec->city, sizeof(rec->city), "%s", city ? city : "");
 	if (slot_date_parse_iso(start, &rec->supply_start) < 0) {
 		snprintf(why, whylen, "supply_start is not a YYYY-MM-DD date");
 		goto put_obj;
@@ -154,7 +169,8 @@ struct reg_file *reg_file_load(const char *path, const struct engine *e, char *e
 	}
 	for (ssize_t n; (n = getline(&line, &linecap, f)) > 0;) {
 		lineno++;
-		if (strspn(line, " \t\r\n") == strlen(line))
+		/* By its length: a line starting with a NUL is no blank one. */
+		if (strspn(line, " \t\r\n") == (size_t)n)
 			continue;
 		if (r->n == r->cap) {
 			size_t nc = r->cap ? r->cap * 2 : 64;
@@ -175,6 +191,10 @@ struct reg_file *reg_file_load(const char *path, const struct engine *e, char *e
 			goto close_file;
 		}
 		r->lines[r->n++] = lineno;
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto close_file;
 	}
 	if (index_records(r, e) < 0) {
 		snprintf(err, errlen, "out of memory");

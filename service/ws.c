@@ -476,17 +476,6 @@ static int attach(struct conn *c, const char *want, int lang)
 	return welcome(c, lang, resumed);
 }
 
-/* The language a hello asked for (an index; -1: none) holds for the
- * conversation from now on. The caller has the conversation: the loop
- * thread while it is not busy, or the thread running its turn. */
-static void fix_lang(struct sess *se, int lang)
-{
-	if (lang >= 0) {
-		se->conv.lang = (int8_t)lang;
-		se->conv.lang_fixed = true;
-	}
-}
-
 /* Sends the welcome once c has its session (or the error when it has
  * none). While the engine worker has a message of the conversation (sent
  * by another connection: a second tab), the conversation is that thread's:
@@ -506,7 +495,7 @@ static int welcome(struct conn *c, int lang, bool resumed)
 		c->sess->held = true;
 		return 0;
 	}
-	fix_lang(c->sess, lang);
+	engine_session_set_lang(&c->sess->conv, lang);
 	json_object *f = conn_fields(c);
 	json_object_object_add(f, "resumed", json_object_new_boolean(resumed));
 	log_event("info", "session", f);
@@ -686,7 +675,7 @@ static void run_turn(const struct ws_server *s, struct decider *d, struct turn *
 		say(s, d, t->engine, t->fx->plan_copy, &t->fx->res, t);
 		return;
 	}
-	fix_lang(t->ctx.sess, t->ctx.lang);
+	engine_session_set_lang(&t->ctx.sess->conv, t->ctx.lang);
 	t->rc = engine_decide(t->engine, d->scr, &t->ctx.sess->conv, t->text, t->len, t->today,
 			      d->plan);
 	if (t->rc < 0)

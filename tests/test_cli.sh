@@ -165,6 +165,8 @@ expect_in "$TMP/err" "UTF-8" "classify invalid UTF-8"
 	echo '{"session": "a\u0000b", "text": "We move in on 1 March 2027"}'
 	echo "{\"session\": \"$(printf 's%.0s' $(seq 64))\", \"text\": \"hi\"}"
 	echo '{"text": "our solar\u0000 panels"}'
+	echo '{"session": "c", "text": "Will my payment method change?", "lang": "en"}'
+	echo '{"session": "c", "text": "Will my payment method change?", "lang": "de"}'
 } >"$TMP/in.jsonl"
 run classify "${DATA[@]}" "${TODAY[@]}" --jsonl <"$TMP/in.jsonl" >"$TMP/out.jsonl" 2>"$TMP/err"
 expect_rc 1 $? "classify --jsonl with rejected lines"
@@ -173,7 +175,7 @@ import json, sys
 lines = open(sys.argv[1], "rb").read().decode("utf-8").split("\n")
 assert lines[-1] == "", "the output does not end with a newline"
 out = [json.loads(l) for l in lines[:-1]]
-assert len(out) == 16, "%d objects for 16 lines" % len(out)
+assert len(out) == 18, "%d objects for 18 lines" % len(out)
 assert all(isinstance(o, dict) for o in out)
 def ok(o):
     for k in ("intents", "escalate", "l2_topics", "lang", "slots", "reply"):
@@ -214,6 +216,8 @@ o = ok(out[12]); assert ids(o) == ["payment_method"], o
 err(out[13], 14, "bad_session")
 err(out[14], 15, "bad_session")
 err(out[15], 16, "bad_text")
+# A later line'"'"'s lang sets the conversation'"'"'s, as a hello'"'"'s does.
+assert ok(out[16])["lang"] == "en" and ok(out[17])["lang"] == "de", out[16:]
 ' "$TMP/out.jsonl"
 
 # The same without the bad lines: exit 0.
@@ -224,7 +228,7 @@ expect_rc 0 $? "classify --jsonl, all lines good"
 expect_py "classify --jsonl, all lines good" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert len(out) == 7 and all("reply" in o for o in out), out
+assert len(out) == 9 and all("reply" in o for o in out), out
 ' "$TMP/out.jsonl"
 run classify "${DATA[@]}" --jsonl </dev/null >"$TMP/out.jsonl" 2>&1
 expect_rc 0 $? "classify --jsonl, no input"
@@ -368,6 +372,22 @@ expect_rc 3 $? "a malformed registry"
 expect_in "$TMP/err" "bad-registry.jsonl:1:" "a malformed registry"
 run classify "${DATA[@]}" --registry "$TMP/no-such-registry.jsonl" hello >/dev/null 2>&1
 expect_rc 3 $? "a missing registry"
+run classify "${DATA[@]}" --registry "$TMP" hello >/dev/null 2>"$TMP/err"
+expect_rc 3 $? "a directory as the registry"
+expect_in "$TMP/err" "Is a directory" "a directory as the registry"
+# A line that starts with a NUL is no blank line to skip (registry load
+# --replace would then delete that meter), and a field too long for the
+# record is refused, not cut (two addresses could become one).
+{ head -1 "$FIX/registry.jsonl"; printf '\0'; sed -n 2p "$FIX/registry.jsonl"; } >"$TMP/nul-registry.jsonl"
+run classify "${DATA[@]}" --registry "$TMP/nul-registry.jsonl" hello >/dev/null 2>"$TMP/err"
+expect_rc 3 $? "a registry line starting with a NUL"
+expect_in "$TMP/err" "nul-registry.jsonl:2:" "a registry line starting with a NUL"
+python3 -c 'import json; print(json.dumps({"meter_id": "707057500012345671", "address": "A" * 200 + " 5", "supply_start": "2027-03-01"}))' \
+	>"$TMP/long-registry.jsonl"
+run classify "${DATA[@]}" --registry "$TMP/long-registry.jsonl" hello >/dev/null 2>"$TMP/err"
+expect_rc 3 $? "a registry address too long for the record"
+expect_in "$TMP/err" "long-registry.jsonl:1: address, postcode or city is over" \
+	"a registry address too long for the record"
 
 # ---- the first message's language: "flytter" / "flyttar" is enough ----
 # Norwegian and Swedish share most short words; the verb of moving tells
