@@ -32,6 +32,12 @@ struct l2_redis {
  * buf. */
 const char *l2_strerror(const redisContext *rc, char *buf, size_t cap);
 
+/* Checks a Redis URL as l2_connect reads it (host:port, redis://host:port,
+ * unix:///path or /path): 0, or -1 with a sentence in err for one that
+ * holds a user or password (read from the environment instead, and never
+ * echoed) or a port that is not 1 to 65535. */
+int l2_url_check(const char *url, char *err, size_t errlen);
+
 /* Connects to Redis, and authenticates when cfg has a password. Returns
  * the context (free with redisFree) or NULL with a sentence in err. */
 redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen);

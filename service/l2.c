@@ -46,9 +46,36 @@ static const char addr_script[] =
 	"redis.call('LREM', KEYS[1], 0, ARGV[1])\n"
 	"return redis.call('RPUSH', KEYS[1], ARGV[1])\n";
 
+int l2_url_check(const char *url, char *err, size_t errlen)
+{
+	const char *u = url;
+	if (strncmp(u, "unix://", 7) == 0 || u[0] == '/')
+		return 0;
+	if (strncmp(u, "redis://", 8) == 0)
+		u += 8;
+	if (strchr(u, '@')) {
+		/* Not echoed: what comes before the @ is a secret. */
+		snprintf(err, errlen, "the Redis URL holds a user or password, which is not read "
+			 "there; set AUTOASSIST_REDIS_PASSWORD (and AUTOASSIST_REDIS_USER)");
+		return -1;
+	}
+	const char *colon = strrchr(u, ':');
+	if (colon) {
+		size_t digits = strspn(colon + 1, "0123456789");
+		long port = digits && digits <= 5 ? strtol(colon + 1, NULL, 10) : 0;
+		if (port < 1 || port > 65535 || (colon[1 + digits] && colon[1 + digits] != '/')) {
+			snprintf(err, errlen, "redis %s: the port is not a number from 1 to 65535", url);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
 {
 	const char *u = cfg->url ? cfg->url : L2_REDIS_DEFAULT;
+	if (l2_url_check(u, err, errlen) < 0)
+		return NULL;
 	struct timeval tv = { (time_t)cfg->timeout,
 			      (suseconds_t)((cfg->timeout - (time_t)cfg->timeout) * 1e6) };
 	redisContext *rc;
@@ -59,12 +86,6 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
 		int port = 6379;
 		if (strncmp(u, "redis://", 8) == 0)
 			u += 8;
-		if (strchr(u, '@')) {
-			/* Not echoed: what comes before the @ is a secret. */
-			snprintf(err, errlen, "redis: the URL holds a user or password, which is not "
-				 "read there; set AUTOASSIST_REDIS_PASSWORD (and AUTOASSIST_REDIS_USER)");
-			return NULL;
-		}
 		snprintf(host, sizeof(host), "%s", u);
 		char *colon = strrchr(host, ':');
 		if (colon) {

@@ -1135,6 +1135,11 @@ static int parse_opts(struct ctx *c, const struct cmd *cmd, int argc, char **arg
 		fprintf(stderr, "%s: --stream wants a name of 1 to %d bytes\n", c->prog, STREAM_MAX);
 		return L2CLI_USAGE;
 	}
+	char why[256];
+	if (c->url && l2_url_check(c->url, why, sizeof(why)) < 0) {
+		fprintf(stderr, "%s: %s\n", c->prog, why);
+		return L2CLI_USAGE;
+	}
 	snprintf(c->dead, sizeof(c->dead), "%s" DEAD_SUFFIX, c->stream);
 	return L2CLI_OK;
 }

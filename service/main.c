@@ -203,15 +203,15 @@ static int set_serve_opt(struct cli *c, int k, char *text)
 	case 7: w->rate = x; break;
 	case 8: w->burst = x; break;
 	case 9: w->queue_max = (unsigned)x; break;
-	case 10:
-		/* Not echoed: what comes before the @ is a secret. */
-		if (strchr(text, '@')) {
-			fprintf(stderr, "autoassist: the Redis URL holds a user or password, which is "
-				"not read there; set AUTOASSIST_REDIS_PASSWORD (and AUTOASSIST_REDIS_USER)\n");
+	case 10: {
+		char why[256];
+		if (l2_url_check(text, why, sizeof(why)) < 0) {
+			fprintf(stderr, "autoassist: %s\n", why);
 			return -1;
 		}
 		w->redis_url = text;
 		break;
+	}
 	case 11: w->stream = text; break;
 	case 12: w->spool_path = text; break;
 	case 13: w->redis_timeout = x; break;

@@ -412,6 +412,10 @@ aa l2 frobnicate
 expect_rc 2 $rc "an unknown l2 command"
 aa registry get
 expect_rc 2 $rc "registry get without a meter"
+# A port that is no port is a usage error, as in serve.
+aa l2 stats --redis localhost:abc
+expect_rc 2 $rc "a Redis URL with a bad port"
+expect_in "$TMP/err" "the port is not a number from 1 to 65535" "a Redis URL with a bad port"
 
 # ---- Redis unreachable ----
 aa l2 stats --redis "unix://$TMP/nowhere.sock"
@@ -443,7 +447,7 @@ expect_in "$TMP/err" "AUTH refused" "a wrong password is said plainly"
 expect_in "$TMP/err" "(set AUTOASSIST_REDIS_PASSWORD and AUTOASSIST_REDIS_USER)" \
 	"the hint names the password, not the URL"
 aa l2 stats --redis 'redis://user:hunter2@127.0.0.1:1'
-expect_rc 4 $rc "a password in the URL"
+expect_rc 2 $rc "a password in the URL is a usage error, as in serve"
 expect_in "$TMP/err" "set AUTOASSIST_REDIS_PASSWORD" "the URL's password is refused with the way to give it"
 expect_not_in "$TMP/err" "hunter2" "the password is not echoed"
 
