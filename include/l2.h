@@ -25,11 +25,13 @@ struct l2_redis {
 	const char *user, *password;
 };
 
+/* True when rc's last command got no answer within its timeout: hiredis
+ * 0.14 tells it only by errno's text, "Resource temporarily unavailable". */
+bool l2_timed_out(const redisContext *rc);
+
 /* What went wrong on rc's link, for a log line, written into buf (cap
- * bytes): hiredis' text, except that a command that timed out says so
- * (hiredis 0.14 tells it only by errno's text, "Resource temporarily
- * unavailable"), and a link with no error, "unexpected reply". Returns
- * buf. */
+ * bytes): hiredis' text, except that a command that timed out says so,
+ * and a link with no error, "unexpected reply". Returns buf. */
 const char *l2_strerror(const redisContext *rc, char *buf, size_t cap);
 
 /* Checks a Redis URL as l2_connect reads it (host:port, redis://host:port,

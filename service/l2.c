@@ -124,11 +124,16 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
 	return rc;
 }
 
+bool l2_timed_out(const redisContext *rc)
+{
+	return rc->err == REDIS_ERR_IO && strcmp(rc->errstr, strerror(EAGAIN)) == 0;
+}
+
 const char *l2_strerror(const redisContext *rc, char *buf, size_t cap)
 {
 	if (!rc->err)
 		snprintf(buf, cap, "unexpected reply");
-	else if (rc->err == REDIS_ERR_IO && strcmp(rc->errstr, strerror(EAGAIN)) == 0)
+	else if (l2_timed_out(rc))
 		snprintf(buf, cap, "no answer within --redis-timeout (%s)", rc->errstr);
 	else
 		snprintf(buf, cap, "%s", rc->errstr);

@@ -109,11 +109,8 @@ static struct timeval seconds_tv(double s)
 static int fail_reply(struct ctx *c, const char *what, const redisReply *r)
 {
 	if (c->rc->err) {
-		/* hiredis reports a read timeout as EAGAIN's text; say it plainly. */
-		bool timed_out = c->rc->err == REDIS_ERR_IO &&
-				 strcmp(c->rc->errstr, strerror(EAGAIN)) == 0;
 		fprintf(stderr, "%s: Redis at %s stopped answering (%s): ", c->prog, c->url, what);
-		if (timed_out)
+		if (l2_timed_out(c->rc))
 			fprintf(stderr, "no reply within %g s\n", c->timeout);
 		else
 			fprintf(stderr, "%s\n", c->rc->errstr);

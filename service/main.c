@@ -302,7 +302,8 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 	double x;
 	int ch;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	int li;
+	while ((ch = getopt_long(argc, argv, "h", longopts, &li)) != -1) {
 		switch (ch) {
 		case O_INTENTS: c->intents_dir = optarg; break;
 		case O_TEMPLATES: c->templates_dir = optarg; break;
@@ -323,8 +324,8 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 		case O_MAXFALSE:
 		case O_MINLANG:
 			if (!parse_double(optarg, 0, 1, &x)) {
-				fprintf(stderr, "autoassist: %s wants a number from 0 to 1, not \"%s\"\n",
-					argv[optind - 1], optarg);
+				fprintf(stderr, "autoassist: --%s wants a number from 0 to 1, not \"%s\"\n",
+					longopts[li].name, optarg);
 				return -1;
 			}
 			if (ch == O_THRESHOLD) c->eo.threshold = x;

@@ -78,8 +78,9 @@ run >/dev/null 2>&1
 expect_rc 2 $? "no command"
 run classify "${TODAY[@]}" >/dev/null 2>&1
 expect_rc 2 $? "classify without text"
-run classify --threshold 2 hello >/dev/null 2>&1
+run classify --threshold 2 hello >/dev/null 2>"$TMP/err"
 expect_rc 2 $? "--threshold 2"
+expect_in "$TMP/err" '--threshold wants a number from 0 to 1, not "2"' "--threshold 2 names the option"
 run classify --today 2026-02-30 hello >/dev/null 2>&1
 expect_rc 2 $? "--today 2026-02-30"
 run classify --bogus hello >/dev/null 2>&1
