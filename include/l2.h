@@ -122,7 +122,7 @@ int l2_session_load(redisContext *rc, const char *id, unsigned char *out, size_t
 
 struct l2_spool;
 
-/* Opens (creating) the spool file, a regular file, and locks it for this
+/* Opens (creating) the spool file and locks it for this
  * process; ends a torn last line. what names it in messages and is its
  * option without the dashes ("spool", or "tickets" for the command line
  * harness's ticket file). Returns NULL with a sentence in err, also when

@@ -727,12 +727,6 @@ struct l2_spool *l2_spool_open(const char *path, const char *what, char *err, si
 		spool_error(err, errlen, what, path);
 		goto close_fd;
 	}
-	/* A pipe or a device takes no fsync, has no last line to mend and
-	 * no lines to count: tickets need a file. */
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s %s: not a regular file", what, path);
-		goto close_fd;
-	}
 	/* A crash mid-append can leave a torn last line, never acknowledged
 	 * to anyone. End it, so the next ticket starts a line of its own and
 	 * the drain skips only the torn one. */
@@ -758,8 +752,16 @@ long l2_spool_lines(const struct l2_spool *s)
 {
 	char buf[65536];
 	long lines = 0;
+	struct stat st;
+	if (fstat(s->fd, &st) < 0)
+		return -1;
+	/* Up to its size only: a device (/dev/full) reads without end, and a
+	 * pipe (/dev/stdout) would wait for input that never comes. */
 	off_t at = 0;
-	for (ssize_t n; (n = pread(s->fd, buf, sizeof(buf), at)) != 0; at += n) {
+	for (ssize_t n; at < st.st_size; at += n) {
+		size_t want = st.st_size - at < (off_t)sizeof(buf) ? (size_t)(st.st_size - at) : sizeof(buf);
+		if ((n = pread(s->fd, buf, want, at)) == 0)
+			break;
 		if (n < 0 && errno == EINTR) {
 			n = 0;
 			continue;
