@@ -115,7 +115,8 @@ async function stop(proc) {
 /* A redis-server on a unix socket, a registry file and the server: what a
  * test needs, torn down by close(). */
 class Stack {
-  async start() {
+  /* serveArgs: more serve options for the server's first start. */
+  async start(serveArgs = []) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autoassist-browser-'));
     this.sock = path.join(this.dir, 'redis.sock');
     this.redis = spawn('redis-server', ['--port', '0', '--unixsocket', this.sock, '--unixsocketperm', '700',
@@ -135,7 +136,7 @@ class Stack {
     this.port = await freePort();
     this.url = `http://127.0.0.1:${this.port}/`;
     this.log = '';
-    await this.startServer();
+    await this.startServer(serveArgs);
     return this;
   }
 
@@ -229,8 +230,8 @@ async function newPage(stack, options = {}) {
   return page;
 }
 
-async function withStack(fn) {
-  const stack = await new Stack().start();
+async function withStack(fn, serveArgs = []) {
+  const stack = await new Stack().start(serveArgs);
   try {
     await fn(stack);
   } catch (e) {
@@ -250,12 +251,28 @@ async function open(page) {
 const assistant = (page) => page.locator('.aa-msg--assistant .aa-bubble');
 const customer = (page) => page.locator('.aa-msg--customer .aa-bubble');
 
+/* Types text and presses Enter, as the customer would. */
+async function write(page, text) {
+  await page.locator('.aa-input').fill(text);
+  await page.locator('.aa-input').press('Enter');
+}
+
+/* The browser refuses the page's WebSocket (its own routing: the server
+ * stays up) until the function returned is called. */
+async function refuseWebSocket(page) {
+  let refuse = true;
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    if (refuse) ws.close({ code: 1011, reason: 'test: offline' });
+    else ws.connectToServer();
+  });
+  return () => { refuse = false; };
+}
+
 /* Sends text as the customer would (type, Enter) and returns the text of
  * the assistant's reply to it. */
 async function say(page, text) {
   const before = await assistant(page).count();
-  await page.locator('.aa-input').fill(text);
-  await page.locator('.aa-input').press('Enter');
+  await write(page, text);
   await assistant(page).nth(before).waitFor();
   return (await assistant(page).nth(before).innerText()).replace(/^\S+: /, '');
 }
@@ -434,8 +451,7 @@ test('the server restarts mid-conversation: the widget reconnects and delivers w
     assert.match(await page.locator('.aa-status-text').innerText(), /Offline/);
 
     /* Typed while offline: shown at once, waiting to be sent. */
-    await page.locator('.aa-input').fill(METER);
-    await page.locator('.aa-input').press('Enter');
+    await write(page, METER);
     assert.match(await page.locator('.aa-msg--customer').last().innerText(), /Waiting to send/);
     assert.deepEqual((await stored(page)).outbox.map((m) => m.text), [METER]);
     await sleep(1500); /* a few reconnect attempts fail meanwhile */
@@ -480,16 +496,11 @@ test('a message typed offline survives a page reload and is sent once the connec
   await withStack(async (stack) => {
     /* The page loads over HTTP while the WebSocket is refused (the
      * browser's own routing: the server itself stays up). */
-    let refuse = true;
     const page = await newPage(stack);
-    await page.routeWebSocket(/\/ws$/, (ws) => {
-      if (refuse) ws.close({ code: 1011, reason: 'test: offline' });
-      else ws.connectToServer();
-    });
+    const online = await refuseWebSocket(page);
     await page.locator('.aa-launcher').click();
     await page.locator('.aa-root[data-state="offline"]').waitFor();
-    await page.locator('.aa-input').fill('Will my payment method change?');
-    await page.locator('.aa-input').press('Enter');
+    await write(page, 'Will my payment method change?');
     assert.match(await page.locator('.aa-msg--customer').last().innerText(), /Waiting to send/);
 
     await page.reload();
@@ -502,7 +513,7 @@ test('a message typed offline survives a page reload and is sent once the connec
       (await page.locator('.aa-root > [aria-live] > *').allInnerTexts()).length === 1, WAIT);
     assert.deepEqual(await page.locator('.aa-root > [aria-live] > *').allInnerTexts(), ['Offline – reconnecting…']);
 
-    refuse = false;
+    online();
     await page.locator('.aa-root[data-state="ready"]').waitFor({ timeout: RECONNECT_WAIT });
     await assistant(page).nth(1).waitFor();
     assert.match(await assistant(page).nth(1).innerText(), /Your payment method remains the same/);
@@ -519,14 +530,11 @@ test('a message typed offline survives a page reload and is sent once the connec
 
 test('the server dies after "typing" and before the reply: the message goes again, and its ticket is filed once', async () => {
   await withStack(async (stack) => {
-    await stack.stopServer();
-    await stack.startServer(['--redis-timeout', '5']);
     const page = await newPage(stack);
     await open(page);
     const text = 'Our solar inverter shows an error since yesterday.';
     stack.redis.kill('SIGSTOP'); /* the ticket waits for Redis */
-    await page.locator('.aa-input').fill(text);
-    await page.locator('.aa-input').press('Enter');
+    await write(page, text);
     await page.waitForFunction(() => window.__aa.frames.some((f) => f.data.type === 'typing'));
     stack.server.kill('SIGKILL');
     await exited(stack.server, 5000);
@@ -544,33 +552,25 @@ test('the server dies after "typing" and before the reply: the message goes agai
     assert.deepEqual((await stored(page)).outbox, []);
     noProblems(page);
     await page.closeAll();
-  });
+  }, ['--redis-timeout', '5']);
 });
 
 test('a server with a lower --max-bytes: a message over it is refused in the widget, also one typed before the welcome told the limit', async () => {
   await withStack(async (stack) => {
-    await stack.stopServer();
-    await stack.startServer(['--max-bytes', '1000']);
     /* Typed while the WebSocket is refused, so before any welcome: the
      * widget does not know the limit yet. Before, the server closed the
      * connection on such a message (1009) at every reconnect, and nothing
      * after it was ever sent. */
-    let refuse = true;
     const page = await newPage(stack);
-    await page.routeWebSocket(/\/ws$/, (ws) => {
-      if (refuse) ws.close({ code: 1011, reason: 'test: offline' });
-      else ws.connectToServer();
-    });
+    const online = await refuseWebSocket(page);
     await page.locator('.aa-launcher').click();
     await page.locator('.aa-root[data-state="offline"]').waitFor();
     const long = 'When does my contract start? ' + 'x'.repeat(1200);
-    for (const text of [long, 'Will my payment method change?']) {
-      await page.locator('.aa-input').fill(text);
-      await page.locator('.aa-input').press('Enter');
-    }
+    await write(page, long);
+    await write(page, 'Will my payment method change?');
     assert.equal((await stored(page)).outbox.length, 2);
 
-    refuse = false;
+    online();
     await page.locator('.aa-root[data-state="ready"]').waitFor({ timeout: RECONNECT_WAIT });
     await page.locator('.aa-msg--assistant', { hasText: 'Your payment method remains the same' }).waitFor();
     assert.match(await page.locator('.aa-msg--customer').first().innerText(), /Not sent/);
@@ -580,13 +580,12 @@ test('a server with a lower --max-bytes: a message over it is refused in the wid
     assert.deepEqual((await stored(page)).outbox, []);
 
     /* Now that the welcome told it, a long message is refused as it is typed. */
-    await page.locator('.aa-input').fill(long);
-    await page.locator('.aa-input').press('Enter');
+    await write(page, long);
     assert.match(await page.locator('.aa-hint').innerText(), /too long/);
     assert.equal(await customer(page).count(), 2);
     noProblems(page);
     await page.closeAll();
-  });
+  }, ['--max-bytes', '1000']);
 });
 
 test('a link that goes silent with a message out is given up on after 15 s, and the message goes again', async () => {
@@ -594,8 +593,7 @@ test('a link that goes silent with a message out is given up on after 15 s, and 
     const page = await newPage(stack);
     await open(page);
     stack.server.kill('SIGSTOP'); /* hangs: the socket stays open, nothing answers */
-    await page.locator('.aa-input').fill('Will my payment method change?');
-    await page.locator('.aa-input').press('Enter');
+    await write(page, 'Will my payment method change?');
     await page.locator('.aa-root[data-state="offline"]').waitFor({ timeout: RECONNECT_WAIT });
     stack.server.kill('SIGCONT');
     await page.locator('.aa-msg--assistant', { hasText: 'Your payment method remains the same' })
