@@ -22,6 +22,7 @@ struct sess {
 	unsigned busy;      /* its messages out for a turn (the server's) */
 	unsigned hellos;    /* connections whose welcome waits for them */
 	bool held;          /* its connections were held for such welcomes */
+	bool stored;        /* the server's: it is in Redis, or on its way */
 	struct sess *next;  /* hash chain */
 	/* On the store's idle list, oldest first: the sessions no connection
 	 * uses, in the order their last one left. */

@@ -458,6 +458,8 @@ static void effects(struct cli *c, const struct engine_session *s, const char *s
 		res->ticket = ENGINE_TICKET_STORED;
 		snprintf(res->ticket_ref, sizeof(res->ticket_ref), "%s", id);
 	} else {
+		/* The failed line was taken back: the number was never given. */
+		c->ticket_seq--;
 		c->io_failed = true;
 	}
 	json_object_put(t);
@@ -867,7 +869,11 @@ int main(int argc, char **argv)
 	teardown(&c);
 	/* Input that could not be read, output that could not be written (a
 	 * directory, a full disk, a closed stdout) and a ticket that could
-	 * not be recorded are input/output errors, whatever else happened. */
+	 * not be recorded are input/output errors, whatever else happened.
+	 * Not for serve: stdout is not its output (a supervisor that closed
+	 * it must still see a clean stop as one). */
+	if (strcmp(cmd, "serve") == 0)
+		return rc;
 	if (ferror(stdin)) {
 		fprintf(stderr, "autoassist: cannot read the input\n");
 		rc = EXIT_IO;
@@ -876,7 +882,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "autoassist: cannot write the output\n");
 		rc = EXIT_IO;
 	}
-	if (rc == EXIT_OK && c.io_failed)
+	if (c.io_failed)
 		rc = EXIT_IO;
 	return rc;
 }

@@ -437,27 +437,6 @@ static void decide_rest(struct ws_server *s, struct sess *se, struct rest r);
 /* Attaches the connection to a session: the one named if it is still held
  * here or in Redis (a restarted server, another instance), else a new one.
  * Returns 0, or -1 after telling the client. */
-/* Loop thread: starts a new conversation and, with Redis, stores it at
- * once, not only after its first turn. Its first message's ticket may be
- * filed while the reply is lost with a server that dies (kill -9): the
- * widget then resumes the session and sends the message again, which
- * names the same ticket only in the same session. Returns the session,
- * or NULL as sess_create. */
-static struct sess *new_session(struct ws_server *s, int lang, double now)
-{
-	struct sess *se = sess_create(s->sessions, lang, now);
-	struct rw_job *j = se && s->rw ? calloc(1, sizeof(*j)) : NULL;
-	if (!j)
-		return se; /* without it the first turn stores the conversation */
-	j->kind = RW_SAVE_SESSION;
-	snprintf(j->session_id, sizeof(j->session_id), "%s", se->id);
-	j->session_len = engine_session_pack(s->engine, &se->conv, j->session);
-	j->ttl = (int)s->cfg.session_ttl;
-	s->inflight++;
-	rw_submit(s->rw, j);
-	return se;
-}
-
 static int attach(struct conn *c, const char *want, int lang)
 {
 	struct ws_server *s = c->srv;
@@ -472,7 +451,7 @@ static int attach(struct conn *c, const char *want, int lang)
 	else if (want && s->rw && load_session(c, want, lang) == 0)
 		return 0; /* the welcome follows when Redis has answered */
 	else
-		c->sess = new_session(s, lang, now);
+		c->sess = sess_create(s->sessions, lang, now);
 	return welcome(c, lang, resumed);
 }
 
@@ -752,6 +731,29 @@ static void turn_free(struct turn *t)
 /* A turn is done (on the engine worker, or at once on the loop): its
  * effects go to the Redis worker, or its reply to the customer. The
  * connection's next messages are the caller's to go on with. */
+/* Loop thread, before a conversation's first ticket goes to Redis: the
+ * conversation goes first, when it is not there yet (it is stored after
+ * each turn, and this turn's save follows the ticket). Should the server
+ * die after the ticket was filed and before the reply went out (kill -9),
+ * the widget resumes the session and sends the message again, which
+ * names the same ticket only in the same session. Skipped while the
+ * engine worker has the conversation (another tab's message). */
+static void store_first(struct ws_server *s, struct sess *se)
+{
+	if (se->stored || se->busy)
+		return;
+	struct rw_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return; /* the turn's own save stores it, a little later */
+	j->kind = RW_SAVE_SESSION;
+	snprintf(j->session_id, sizeof(j->session_id), "%s", se->id);
+	j->session_len = engine_session_pack(s->engine, &se->conv, j->session);
+	j->ttl = (int)s->cfg.session_ttl;
+	se->stored = true;
+	s->inflight++;
+	rw_submit(s->rw, j);
+}
+
 static void turn_done(struct ws_server *s, struct turn *t)
 {
 	struct conn *c = t->ctx.conn;
@@ -766,6 +768,7 @@ static void turn_done(struct ws_server *s, struct turn *t)
 		}
 		struct rw_job *j = t->fx;
 		t->fx = NULL;
+		store_first(s, t->ctx.sess);
 		s->inflight++;
 		rw_submit(s->rw, j);
 		return;
@@ -782,6 +785,7 @@ static void turn_done(struct ws_server *s, struct turn *t)
 		s->inflight++;
 		rw_submit(s->rw, t->save);
 		t->save = NULL;
+		t->ctx.sess->stored = true;
 	}
 	if (c) {
 		if (t->rc < 0)
@@ -1246,11 +1250,12 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	 * from memory would share it, not replaced by a new one. */
 	struct sess *se = sess_resume(s->sessions, j->session_id, now);
 	struct engine_session conv;
-	if (!se && j->found && engine_session_unpack(s->engine, j->session, j->session_len, &conv))
-		se = sess_adopt(s->sessions, j->session_id, &conv, now);
+	if (!se && j->found && engine_session_unpack(s->engine, j->session, j->session_len, &conv) &&
+	    (se = sess_adopt(s->sessions, j->session_id, &conv, now)))
+		se->stored = true;
 	bool resumed = se != NULL;
 	if (!resumed)
-		se = new_session(s, ctx->lang, now);
+		se = sess_create(s->sessions, ctx->lang, now);
 	if (!c) {
 		/* The customer left while Redis looked: what they sent after
 		 * the hello is still decided in the conversation it asked for,

@@ -325,6 +325,41 @@ expect_py "--tickets write fails: the file holds whole lines only, as before" '
 import sys
 assert open(sys.argv[1], "rb").read().endswith(b"}\n")
 ' "$TMP/tickets.jsonl"
+# A failed append is taken back, and so is its number: the next ticket of
+# the run takes it, and the next run does not give it again. The file is
+# padded to a whole KiB, then 1 KiB more is allowed: the long ticket does
+# not fit, the short one after it does.
+python3 - "$TMP/tickets.jsonl" <<'PY'
+import sys
+p = sys.argv[1]
+size = len(open(p, "rb").read())
+n = (-size) % 1024
+n += 1024 if n < 16 else 0
+open(p, "a").write('{"pad":"' + "x" * (n - 11) + '"}\n')
+PY
+size=$(stat -c %s "$TMP/tickets.jsonl")
+lines=$(wc -l <"$TMP/tickets.jsonl")
+long=$(python3 -c 'print("Our solar inverter is broken. " + "It beeps. " * 150)')
+(ulimit -f $(( size / 1024 + 1 )); trap '' XFSZ;
+ printf '{"text": "%s"}\n{"text": "We have a home battery"}\n' "$long" |
+	"$BIN" classify "${DATA[@]}" "${TODAY[@]}" --jsonl --tickets "$TMP/tickets.jsonl" \
+	>"$TMP/out" 2>&1)
+expect_rc 4 $? "--tickets, a long ticket fails and a short one fits"
+expect_in "$TMP/out" "$(printf '(L2-20261126-%04d)' $((lines + 1)))" \
+	"--tickets: the short ticket takes the number the failed one left"
+run classify "${DATA[@]}" "${TODAY[@]}" --tickets "$TMP/tickets.jsonl" \
+	"We have a home battery" >"$TMP/out" 2>&1
+expect_py "--tickets: no number is given twice" '
+import json, sys
+ids = []
+for l in open(sys.argv[1], encoding="utf-8"):
+    try:
+        ids.append(json.loads(l)["ticket_id"])
+    except (ValueError, KeyError):
+        pass  # the torn line and the padding
+assert len(ids) == len(set(ids)), ids
+' "$TMP/tickets.jsonl"
+
 # Not a file (a device that reads without end, stdout as a pipe): no hang,
 # and the ticket is told not recorded. With stdout closed, nothing meant
 # for it lands in the ticket file.
@@ -480,6 +515,21 @@ lines = [l for l in open(sys.argv[1], encoding="utf-8") if l.startswith("assista
 assert len(lines) == 3, lines
 assert "To confirm 1 March 2027" not in lines[2], lines
 ' "$TMP/out"
+
+# ---- serve: stdout is not its output ----
+# A supervisor that closed it must still see a clean stop as one (exit 0).
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$BIN" serve "${DATA[@]}" --host 127.0.0.1 --port "$port" >&- 2>"$TMP/serve.err" &
+pid=$!
+for _ in $(seq 100); do
+	python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/healthz')" \
+		2>/dev/null && break
+	sleep 0.1
+done
+kill -TERM "$pid"
+wait "$pid"
+expect_rc 0 $? "serve with stdout closed, stopped by SIGTERM"
+expect_in "$TMP/serve.err" '"event":"stopped"' "serve with stdout closed ran and stopped"
 
 echo "test_cli.sh: $checks checks, $failures failed"
 [ "$failures" -eq 0 ]

@@ -569,10 +569,13 @@
     if (item.kind === 'customer' || item.kind === 'assistant') {
       li = el('li', 'aa-msg aa-msg--' + item.kind);
       var bubble = el('div', 'aa-bubble');
-      bubble.dir = 'auto'; /* right-to-left text keeps its own direction */
       bubble.appendChild(el('span', 'aa-sr', (item.kind === 'customer' ? t.you : t.assistant) + ': '));
       String(item.text).split(/\n\s*\n/).forEach(function (para) {
-        bubble.appendChild(el('p', null, para));
+        /* Right-to-left text keeps its direction (on the paragraph: the
+         * bubble starts with the left-to-right screen reader prefix). */
+        var p = el('p', null, para);
+        p.dir = 'auto';
+        bubble.appendChild(p);
       });
       var meta = el('div', 'aa-meta');
       meta.appendChild(this.timeOf(item.ts));
@@ -769,6 +772,12 @@
     if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close();
     this.typingFor = {};
     this.typing.hidden = true;
+    /* What waits for an answer goes again: it says so. */
+    for (var i = 0; i < this.outbox.length; i++) {
+      var item = this.findCustomer(this.outbox[i].id);
+      if (item && item.state !== 'pending') { item.state = 'pending'; this.markState(item); }
+    }
+    this.save();
     var was = this.state;
     this.setState('offline');
     if (was !== 'offline') this.announce(this.t.statusOffline);
@@ -847,12 +856,14 @@
   Chat.prototype.onError = function (msg) {
     var t = this.t, self = this;
     if (msg.code === 'rate_limited') {
-      /* Not processed: the message it names (else the oldest sent and not
-       * yet answered) goes again in a moment. */
+      /* Not processed: the message it names (else the newest sent and
+       * not yet taken) goes again in a moment. */
       if (msg.in_reply_to != null && this.sentHere[msg.in_reply_to])
         delete this.sentHere[msg.in_reply_to];
       else
-        for (var i = 0; i < this.outbox.length; i++)
+        /* No id: the server's queue for this connection was full, and it
+         * refused the newest message. */
+        for (var i = this.outbox.length - 1; i >= 0; i--)
           if (this.sentHere[this.outbox[i].id] && !this.typingFor[this.outbox[i].id]) {
             delete this.sentHere[this.outbox[i].id];
             break;

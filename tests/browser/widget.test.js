@@ -540,6 +540,9 @@ test('the server dies after "typing" and before the reply: the message goes agai
     await exited(stack.server, 5000);
     stack.redis.kill('SIGCONT');
     assert.deepEqual((await stored(page)).outbox.map((m) => m.text), [text], 'typing is no answer');
+    await page.locator('.aa-root[data-state="offline"]').waitFor();
+    assert.match(await page.locator('.aa-msg--customer').last().innerText(), /Waiting to send/,
+                 'it says it waits to go again');
 
     await stack.startServer();
     await page.locator('.aa-root[data-state="ready"]').waitFor({ timeout: RECONNECT_WAIT });
@@ -586,6 +589,34 @@ test('a server with a lower --max-bytes: a message over it is refused in the wid
     noProblems(page);
     await page.closeAll();
   }, ['--max-bytes', '1000']);
+});
+
+test('the server\'s queue for the connection is full: the message it refused goes again, and each is answered once', async () => {
+  await withStack(async (stack) => {
+    const page = await newPage(stack);
+    await open(page);
+    stack.redis.kill('SIGSTOP'); /* the first ticket waits; two more wait behind it */
+    const texts = ['My solar inverter is offline.', 'The home battery does not charge.',
+                   'The solar app shows an error.', 'Will my payment method change?'];
+    for (const text of texts) await write(page, text);
+    await page.waitForFunction(() => window.__aa.frames.some((f) => f.data.type === 'error'));
+    stack.redis.kill('SIGCONT');
+    await page.locator('.aa-msg--assistant', { hasText: 'Your payment method remains the same' })
+      .waitFor({ timeout: WAIT });
+    await until('every reply', async () => (await frames(page, 'in', 'reply')).length >= 4, WAIT);
+    assert.equal((await frames(page, 'out', 'hello')).length, 1, 'sent again on the same connection');
+    await sleep(500);
+    const replies = (await frames(page, 'in', 'reply')).map((r) => r.in_reply_to);
+    assert.equal(new Set(replies).size, 4, 'each message answered');
+    assert.equal(replies.length, 4, `each once: ${replies}`);
+    const refused = (await frames(page, 'in', 'error')).filter((e) => e.code === 'rate_limited');
+    assert.equal(refused.length, 1, JSON.stringify(refused));
+    const sent = (await frames(page, 'out', 'message')).map((m) => m.text);
+    assert.deepEqual(sent.filter((x) => x === texts[3]).length, 2, 'the refused one went again');
+    assert.deepEqual((await stored(page)).outbox, []);
+    noProblems(page);
+    await page.closeAll();
+  }, ['--queue', '2', '--redis-timeout', '5']);
 });
 
 test('a link that goes silent with a message out is given up on after 15 s, and the message goes again', async () => {
@@ -660,6 +691,10 @@ test('markup typed by the customer is shown as text and runs nothing', async () 
     /* The script never parses text as HTML. */
     const src = fs.readFileSync(path.join(WEB, 'autoassist-widget.js'), 'utf8');
     assert.doesNotMatch(src, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/);
+    /* Right-to-left text is laid out right to left. */
+    await say(page, 'שלום, מתי מתחיל החוזה שלי?');
+    assert.equal(await customer(page).last().locator('p').evaluate((e) => getComputedStyle(e).direction), 'rtl');
+    assert.equal(await customer(page).first().locator('p').evaluate((e) => getComputedStyle(e).direction), 'ltr');
     await sleep(300);
     noProblems(page);
     await page.closeAll();
