@@ -514,6 +514,21 @@ static void on_hello(struct conn *c, json_object *msg)
 	attach(c, want, lang);
 }
 
+/* Any thread, with the conversation: a Redis job storing it as it stands.
+ * Returns the job, or NULL when memory is short. */
+static struct rw_job *save_job(const struct ws_server *s, const struct engine *e,
+			       const struct sess *se)
+{
+	struct rw_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->kind = RW_SAVE_SESSION;
+	snprintf(j->session_id, sizeof(j->session_id), "%s", se->id);
+	j->session_len = engine_session_pack(e, &se->conv, j->session);
+	j->ttl = (int)s->cfg.session_ttl;
+	return j;
+}
+
 /* Any thread, with the turn's conversation: says the reply to a decided
  * plan. Moves the conversation on, logs the message and writes the reply
  * frame and, with Redis, the conversation to store into the turn. */
@@ -553,12 +568,8 @@ static void say(const struct ws_server *s, struct decider *d, const struct engin
 	log_event_json("info", "message", w.p, w.len);
 
 	/* Stored after each turn, so a restarted server continues it. */
-	if (s->rw && (t->save = calloc(1, sizeof(*t->save)))) {
-		t->save->kind = RW_SAVE_SESSION;
-		snprintf(t->save->session_id, sizeof(t->save->session_id), "%s", se->id);
-		t->save->session_len = engine_session_pack(e, &se->conv, t->save->session);
-		t->save->ttl = (int)s->cfg.session_ttl;
-	}
+	if (s->rw)
+		t->save = save_job(s, e, se);
 	/* Written even when the customer left meanwhile: the loop thread owns
 	 * ctx.conn, and drops the frame then. */
 	const char *idjs = t->ctx.id ? json_object_to_json_string_ext(t->ctx.id, JSON_C_TO_STRING_PLAIN)
@@ -728,9 +739,6 @@ static void turn_free(struct turn *t)
 	free(t);
 }
 
-/* A turn is done (on the engine worker, or at once on the loop): its
- * effects go to the Redis worker, or its reply to the customer. The
- * connection's next messages are the caller's to go on with. */
 /* Loop thread, before a conversation's first ticket goes to Redis: the
  * conversation goes first, when it is not there yet (it is stored after
  * each turn, and this turn's save follows the ticket). Should the server
@@ -738,22 +746,21 @@ static void turn_free(struct turn *t)
  * the widget resumes the session and sends the message again, which
  * names the same ticket only in the same session. Skipped while the
  * engine worker has the conversation (another tab's message). */
-static void store_first(struct ws_server *s, struct sess *se)
+static void store_first(struct ws_server *s, const struct engine *e, struct sess *se)
 {
 	if (se->stored || se->busy)
 		return;
-	struct rw_job *j = calloc(1, sizeof(*j));
+	struct rw_job *j = save_job(s, e, se);
 	if (!j)
 		return; /* the turn's own save stores it, a little later */
-	j->kind = RW_SAVE_SESSION;
-	snprintf(j->session_id, sizeof(j->session_id), "%s", se->id);
-	j->session_len = engine_session_pack(s->engine, &se->conv, j->session);
-	j->ttl = (int)s->cfg.session_ttl;
 	se->stored = true;
 	s->inflight++;
 	rw_submit(s->rw, j);
 }
 
+/* A turn is done (on the engine worker, or at once on the loop): its
+ * effects go to the Redis worker, or its reply to the customer. The
+ * connection's next messages are the caller's to go on with. */
 static void turn_done(struct ws_server *s, struct turn *t)
 {
 	struct conn *c = t->ctx.conn;
@@ -768,7 +775,7 @@ static void turn_done(struct ws_server *s, struct turn *t)
 		}
 		struct rw_job *j = t->fx;
 		t->fx = NULL;
-		store_first(s, t->ctx.sess);
+		store_first(s, t->engine, t->ctx.sess);
 		s->inflight++;
 		rw_submit(s->rw, j);
 		return;
@@ -882,10 +889,10 @@ static struct turn *turn_new(struct ws_server *s, struct sess *se, json_object *
 }
 
 /* Puts a message's "id" in *id, NULL when it has none (or null). Returns
- * false, with *id NULL, when the id is one no message may have: not a string or an
- * integer, or an integer past 64 bits, which json-c clamps to its
- * extremes, where two different ids would name one message (and file one
- * ticket). The extremes themselves are refused with them. */
+ * false, with *id NULL, when the id is one no message may have: not a
+ * string or an integer, or an integer past 64 bits, which json-c clamps
+ * to its extremes, where two different ids would name one message (and
+ * file one ticket). The extremes themselves are refused with them. */
 static bool message_id(json_object *msg, json_object **id)
 {
 	json_object *v = NULL;
