@@ -759,7 +759,8 @@ long l2_spool_lines(const struct l2_spool *s)
 	 * pipe (/dev/stdout) would wait for input that never comes. */
 	off_t at = 0;
 	for (ssize_t n; at < st.st_size; at += n) {
-		size_t want = st.st_size - at < (off_t)sizeof(buf) ? (size_t)(st.st_size - at) : sizeof(buf);
+		off_t left = st.st_size - at;
+		size_t want = left < (off_t)sizeof(buf) ? (size_t)left : sizeof(buf);
 		if ((n = pread(s->fd, buf, want, at)) == 0)
 			break;
 		if (n < 0 && errno == EINTR) {
