@@ -746,12 +746,7 @@
     this.ws = ws;
     this.sentHere = {};
     this.connectTimer = setTimeout(function () { ws.close(); }, CONNECT_TIMEOUT_MS);
-    ws.addEventListener('open', function () {
-      var hello = { type: 'hello' };
-      if (self.helloLang) hello.lang = self.lang;
-      if (self.session) hello.session = self.session;
-      ws.send(JSON.stringify(hello));
-    });
+    ws.addEventListener('open', function () { self.hello(ws); });
     ws.addEventListener('message', function (e) {
       if (self.ws !== ws) return;
       var msg;
@@ -759,6 +754,15 @@
       if (msg && typeof msg === 'object') self.onFrame(msg);
     });
     ws.addEventListener('close', function () { self.dropped(ws); });
+  };
+
+  /* Asks for the session, when there is one, in the page's language
+   * unless the server refused it. */
+  Chat.prototype.hello = function (ws) {
+    var hello = { type: 'hello' };
+    if (this.helloLang) hello.lang = this.lang;
+    if (this.session) hello.session = this.session;
+    ws.send(JSON.stringify(hello));
   };
 
   /* The connection ws is gone: closed, or given up on. */
@@ -815,7 +819,8 @@
       else if (this.everReady)
         this.announce(t.reconnected);
       this.session = typeof msg.session === 'string' ? msg.session : null;
-      if (typeof msg.max_bytes === 'number' && msg.max_bytes > 0) this.maxFrame = Math.min(MAX_FRAME_BYTES, msg.max_bytes);
+      if (typeof msg.max_bytes === 'number' && msg.max_bytes > 0)
+        this.maxFrame = Math.min(MAX_FRAME_BYTES, msg.max_bytes);
       this.attempt = 0;
       this.everReady = true;
       this.setState('ready');
@@ -884,9 +889,7 @@
       /* A server that does not serve the page's language: it finds the
        * language from the customer's messages instead. */
       this.helloLang = false;
-      var hello = { type: 'hello' };
-      if (this.session) hello.session = this.session;
-      this.ws.send(JSON.stringify(hello));
+      this.hello(this.ws);
       return;
     }
     this.add({ kind: 'notice', level: 'error', text: t.errorGeneric, ts: Date.now() });
