@@ -80,10 +80,12 @@ void l2_registry_lookup(redisContext *rc, const struct engine *e,
 /* Stores the registry records at(arg, 0..n) with their address index,
  * pipelined a batch at a time: a meter that moved leaves its old street
  * address's list. Returns 0; or -1 on a Redis error, with the records
- * stored before the batch that failed counted in *stored. */
+ * stored before the batch that failed counted in *stored, and Redis' own
+ * error reply (OOM, WRONGTYPE, NOAUTH, ...) in why when it sent one ("" if
+ * the link failed). */
 int l2_registry_put_all(redisContext *rc, const struct engine *e,
 			const struct engine_record *(*at)(void *arg, size_t i), void *arg,
-			size_t n, size_t *stored);
+			size_t n, size_t *stored, char *why, size_t whylen);
 
 /* Removes from the registry in Redis every meter keep(meter_id, arg)
  * says false of: its record and its place in its street address's list,

@@ -499,10 +499,26 @@ static bool next_reply(redisContext *rc, int want, redisReply **out)
 	return ok;
 }
 
+/* next_reply, keeping the first error reply's text in why; an error
+ * reply is no reply of any type. */
+static bool take_reply(redisContext *rc, int want, redisReply **out, char *why, size_t whylen)
+{
+	redisReply *r;
+	bool ok = next_reply(rc, want, &r) && r->type != REDIS_REPLY_ERROR;
+	if (r && r->type == REDIS_REPLY_ERROR && !why[0])
+		snprintf(why, whylen, "%s", r->str);
+	if (out)
+		*out = r;
+	else
+		freeReplyObject(r);
+	return ok;
+}
+
 /* Stores p[0..n) in two rounds: every record's old address, then its
  * record, its leaving the old street's list and its joining the new one,
  * in file order. LREM's own error is not one (see unlist). */
-static int put_batch(redisContext *rc, const struct engine *e, struct put *p, size_t n)
+static int put_batch(redisContext *rc, const struct engine *e, struct put *p, size_t n,
+		     char *why, size_t whylen)
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *hargv[] = { "HGET", p[i].key, "address" };
@@ -512,7 +528,7 @@ static int put_batch(redisContext *rc, const struct engine *e, struct put *p, si
 	int rc_ = 0;
 	for (size_t i = 0; i < n; i++) {
 		redisReply *r;
-		bool ok = next_reply(rc, REDIS_REPLY_NIL, &r) && r->type != REDIS_REPLY_ERROR;
+		bool ok = take_reply(rc, REDIS_REPLY_NIL, &r, why, whylen);
 		p[i].leaves = ok && listed_elsewhere(e, r, p[i].indexed ? p[i].akey : NULL,
 						     p[i].old, sizeof(p[i].old));
 		freeReplyObject(r);
@@ -534,20 +550,21 @@ static int put_batch(redisContext *rc, const struct engine *e, struct put *p, si
 			return -1;
 	}
 	for (size_t i = 0; i < n; i++)
-		if ((p[i].leaves && !next_reply(rc, REDIS_REPLY_NIL, NULL)) ||
-		    !next_reply(rc, REDIS_REPLY_INTEGER, NULL) ||
-		    (p[i].indexed && !next_reply(rc, REDIS_REPLY_INTEGER, NULL)))
+		if ((p[i].leaves && !take_reply(rc, REDIS_REPLY_NIL, NULL, why, whylen)) ||
+		    !take_reply(rc, REDIS_REPLY_INTEGER, NULL, why, whylen) ||
+		    (p[i].indexed && !take_reply(rc, REDIS_REPLY_INTEGER, NULL, why, whylen)))
 			rc_ = -1;
 	return rc_;
 }
 
 int l2_registry_put_all(redisContext *rc, const struct engine *e,
 			const struct engine_record *(*at)(void *arg, size_t i), void *arg,
-			size_t n, size_t *stored)
+			size_t n, size_t *stored, char *why, size_t whylen)
 {
 	struct put *p = calloc(PUT_BATCH, sizeof(*p));
 	int rc_ = -1;
 	*stored = 0;
+	why[0] = '\0';
 	if (!p)
 		return -1;
 	for (size_t b = 0; b < n; b += PUT_BATCH) {
@@ -558,7 +575,7 @@ int l2_registry_put_all(redisContext *rc, const struct engine *e,
 			slot_date_iso(p[i].r->supply_start, p[i].date);
 			p[i].indexed = address_key(e, p[i].r->street, p[i].akey, sizeof(p[i].akey)) == 0;
 		}
-		if (put_batch(rc, e, p, m) < 0)
+		if (put_batch(rc, e, p, m, why, whylen) < 0)
 			goto free_batch;
 		*stored = b + m;
 	}

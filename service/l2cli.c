@@ -849,12 +849,19 @@ static int cmd_registry_load(struct ctx *c)
 	if ((rc = connect_redis(c)))
 		goto free_reg;
 	size_t stored;
-	if (l2_registry_put_all(c->rc, c->env->engine, record_at, reg, n, &stored) < 0) {
+	char why[256];
+	if (l2_registry_put_all(c->rc, c->env->engine, record_at, reg, n, &stored, why,
+				sizeof(why)) < 0) {
 		char what[160];
 		snprintf(what, sizeof(what), "storing the records from record %zu (meter %s) of %s "
 			 "on (%zu stored before it)", stored + 1, reg_file_at(reg, stored)->meter_id,
 			 c->args[0], stored);
-		rc = fail_reply(c, what, NULL);
+		if (why[0] && !c->rc->err) {
+			fprintf(stderr, "%s: %s: %s\n", c->prog, what, why);
+			rc = L2CLI_FAILED;
+		} else {
+			rc = fail_reply(c, what, NULL);
+		}
 		goto free_reg;
 	}
 	printf("loaded %zu record%s from %s\n", n, n == 1 ? "" : "s", c->args[0]);

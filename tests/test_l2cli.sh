@@ -355,6 +355,13 @@ aa registry load "$TMP/bad.jsonl"
 expect_rc 1 $rc "registry load of a broken file"
 expect_in "$TMP/err" "bad.jsonl:2:" "registry load names the broken line"
 expect_eq 0 "$(rcli EXISTS autoassist:registry:meter:1)" "a broken file loads nothing"
+# Redis refusing a write: its own error is shown, not a guess.
+rcli SET autoassist:registry:meter:1 not-a-hash >/dev/null
+printf '%s\n' '{"meter_id": "1", "address": "A 1", "supply_start": "2027-01-01"}' >"$TMP/one.jsonl"
+aa registry load "$TMP/one.jsonl"
+expect_rc 1 $rc "registry load over a key of another type"
+expect_in "$TMP/err" "WRONGTYPE" "registry load shows Redis' own error"
+rcli DEL autoassist:registry:meter:1 >/dev/null
 
 # ---- tickets not written by the server, and another stream ----
 # On a stream of their own, so the counts above stay as they are.
