@@ -23,6 +23,13 @@ struct sess {
 	unsigned hellos;    /* connections whose welcome waits for them */
 	bool held;          /* its connections were held for such welcomes */
 	bool stored;        /* the server's: it is in Redis, or on its way */
+	/* The last message answered, for when the client sends it again (its
+	 * reply lost with a connection): a hash of its id and text, and its
+	 * reply frame (last_len bytes, freed with the session). The thread
+	 * running the conversation's turn owns them, as it owns conv. */
+	uint64_t last_hash;
+	char *last_reply;
+	size_t last_len;
 	struct sess *next;  /* hash chain */
 	/* On the store's idle list, oldest first: the sessions no connection
 	 * uses, in the order their last one left. */

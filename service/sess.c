@@ -38,6 +38,7 @@ void sess_store_free(struct sess_store *st)
 	for (size_t b = 0; b < st->nbuckets; b++)
 		for (struct sess *s = st->buckets[b], *n; s; s = n) {
 			n = s->next;
+			free(s->last_reply);
 			free(s);
 		}
 	free(st->buckets);
@@ -66,6 +67,7 @@ static void drop(struct sess_store *st, struct sess *s)
 		pp = &(*pp)->next;
 	*pp = s->next;
 	TAILQ_REMOVE(&st->idle, s, idle);
+	free(s->last_reply);
 	free(s);
 	st->count--;
 }

@@ -514,6 +514,56 @@ static void on_hello(struct conn *c, json_object *msg)
 	attach(c, want, lang);
 }
 
+/* FNV-1a over p[0..n), from h. */
+static uint64_t fnv(uint64_t h, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* A message's identity: a 64-bit hash of the session, the client's id
+ * (with its type and whole length: 7 and "7" are two ids, "x\u0000a" is
+ * not "x") and the text (an id a client numbers again from the start
+ * after resuming names another message). */
+static uint64_t message_hash(const char *session, json_object *id, const char *text,
+			     size_t tlen)
+{
+	bool str = json_object_is_type(id, json_type_string);
+	const char *v = json_object_get_string(id);
+	size_t vlen = str ? (size_t)json_object_get_string_len(id) : strlen(v);
+	uint64_t h = fnv(1469598103934665603ULL, session, strlen(session) + 1);
+	h = fnv(h, str ? "s" : "i", 1);
+	h = fnv(h, (const char *)&vlen, sizeof(vlen));
+	h = fnv(h, v, vlen);
+	h = fnv(h, text, tlen);
+	/* FNV's low bits mix poorly: finish with a strong mixer. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* Any thread, with the conversation: keeps the reply to the message hash
+ * names, for when the client sends it again. Out of memory, it keeps
+ * none. */
+static void remember(struct sess *se, uint64_t hash, const char *frame, size_t len)
+{
+	char *p = realloc(se->last_reply, len);
+	if (!p) {
+		free(se->last_reply);
+		se->last_reply = NULL;
+		se->last_len = 0;
+		return;
+	}
+	memcpy(p, frame, len);
+	se->last_reply = p;
+	se->last_len = len;
+	se->last_hash = hash;
+}
+
 /* Any thread, with the conversation: a Redis job storing it as it stands.
  * Returns the job, or NULL when memory is short. */
 static struct rw_job *save_job(const struct ws_server *s, const struct engine *e,
@@ -579,14 +629,9 @@ static void say(const struct ws_server *s, struct decider *d, const struct engin
 		t->why = "the reply does not fit a frame";
 	else if (!(t->frame = frame_new(d->frame, (size_t)n, t->ctx.t_recv)))
 		t->why = "out of memory";
-}
-
-/* FNV-1a over p[0..n), from h. */
-static uint64_t fnv(uint64_t h, const char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-	return h;
+	else if (t->ctx.id)
+		remember(se, message_hash(se->id, t->ctx.id, plan->text, plan->len), d->frame,
+			 (size_t)n);
 }
 
 /* A ticket reference: the date, then 64 bits. With the client's message
@@ -600,28 +645,11 @@ static uint64_t fnv(uint64_t h, const char *p, size_t n)
 static int ticket_ref(const char *session, json_object *id, const char *text, size_t tlen,
 		      char *out, size_t cap)
 {
-	uint64_t h = 1469598103934665603ULL;
-	if (id) {
-		/* The id with its type and whole length (7 and "7" are two ids,
-		 * "x\u0000a" is not "x"), and the text: an id a client numbers
-		 * again from the start after resuming names another message. */
-		bool str = json_object_is_type(id, json_type_string);
-		const char *v = json_object_get_string(id);
-		size_t vlen = str ? (size_t)json_object_get_string_len(id) : strlen(v);
-		h = fnv(h, session, strlen(session) + 1);
-		h = fnv(h, str ? "s" : "i", 1);
-		h = fnv(h, (const char *)&vlen, sizeof(vlen));
-		h = fnv(h, v, vlen);
-		h = fnv(h, text, tlen);
-		/* FNV's low bits mix poorly: finish with a strong mixer. */
-		h ^= h >> 33;
-		h *= 0xff51afd7ed558ccdULL;
-		h ^= h >> 33;
-		h *= 0xc4ceb9fe1a85ec53ULL;
-		h ^= h >> 33;
-	} else if (getrandom(&h, sizeof(h), GRND_NONBLOCK) != (ssize_t)sizeof(h)) {
+	uint64_t h;
+	if (id)
+		h = message_hash(session, id, text, tlen);
+	else if (getrandom(&h, sizeof(h), GRND_NONBLOCK) != (ssize_t)sizeof(h))
 		return -1;
-	}
 	struct slot_date d = today_utc();
 	snprintf(out, cap, "L2-%04d%02d%02d-%016llX", d.y, d.m, d.d, (unsigned long long)h);
 	return 0;
@@ -663,6 +691,20 @@ static void run_turn(const struct ws_server *s, struct decider *d, struct turn *
 {
 	if (t->kind == TURN_SAY) {
 		say(s, d, t->engine, t->fx->plan_copy, &t->fx->res, t);
+		return;
+	}
+	/* Sent again, as the widget does when a reply was lost with its
+	 * connection: the reply again, not a second turn (nor twice the
+	 * customer's words in the conversation a technician reads). */
+	struct sess *se = t->ctx.sess;
+	if (t->ctx.id && se->last_reply &&
+	    se->last_hash == message_hash(se->id, t->ctx.id, t->text, t->len)) {
+		if (!(t->frame = frame_new(se->last_reply, se->last_len, t->ctx.t_recv)))
+			t->why = "out of memory";
+		json_object *f = json_object_new_object();
+		if (f)
+			json_object_object_add(f, "session", json_object_new_string(se->id));
+		log_event("info", "message_again", f);
 		return;
 	}
 	engine_session_set_lang(&t->ctx.sess->conv, t->ctx.lang);

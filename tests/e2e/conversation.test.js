@@ -8,7 +8,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { Client, healthz, registryFile, sleep, startServer, stopClean } = require('./lib');
+const { Client, healthz, metrics, registryFile, sleep, startServer, stopClean } = require('./lib');
 
 // The source article's auto-response, verbatim (typographic apostrophe).
 const CONFIRMED_1_MARCH_2027 =
@@ -251,6 +251,30 @@ test('reconnect and resume: the session, its language and its facts carry on', a
   assert.notEqual(w3.session, 'f'.repeat(32));
   await b.close();
   await c.close();
+  await stopClean(server);
+});
+
+test('a message sent again after a dropped connection (same id, same text) gets its reply again, not a second turn', async (t) => {
+  const server = await startServer(t, ['--registry', registryFile()]);
+  const a = await Client.connect(server.wsUrl);
+  const w = await a.hello({ lang: 'en' });
+  const question = 'When does my contract start? We move in on 1 March 2027.';
+  const first = await a.ask('m1', question);
+  a.ws.terminate(); // the widget never saw that reply
+  await a.waitClose();
+
+  const b = await Client.connect(server.wsUrl);
+  assert.equal((await b.hello({ session: w.session })).resumed, true);
+  assert.deepEqual(await b.ask('m1', question), first, 'the same reply');
+  let m = await metrics(server.port);
+  assert.equal(m['autoassist_replies_total{intent="contract_start_date"}'], 1, 'decided once');
+  // Another text under that id, or that text under another id, is another message.
+  assert.equal(outcome(await b.ask('m1', 'Will my payment method change?'), 'payment_method'), 'answer');
+  await b.ask('m2', question);
+  m = await metrics(server.port);
+  assert.equal(m['autoassist_replies_total{intent="contract_start_date"}'], 2);
+  assert.equal(m['autoassist_replies_total{intent="payment_method"}'], 1);
+  await b.close();
   await stopClean(server);
 });
 

@@ -1148,15 +1148,23 @@ test('a message sent again after its ticket was filed on an earlier day: no seco
   const ref = first.escalation.ticket;
   const [, hash] = ref.match(/^L2-\d{8}-([0-9A-F]{16})$/);
   // As if it had been filed on an earlier day: the widget lost the reply,
-  // reconnected after midnight and sent the message again.
+  // reconnected after midnight to a server that restarted meanwhile (one
+  // that still held the conversation would give the reply it kept) and
+  // sent the message again.
   const yesterday = `L2-20260101-${hash}`;
   await w.redis.cmd('SET', dedupeKey(ref), yesterday);
-  const again = await escalate(c, 'm1', 'The battery storage makes a clicking noise.', ['battery']);
+  await c.close();
+  await stopClean(server);
+  const next = await w.serve();
+  const back = await Client.connect(next.wsUrl);
+  w.clients.push(back);
+  assert.equal((await back.hello({ session: c.welcome.session })).resumed, true);
+  const again = await escalate(back, 'm1', 'The battery storage makes a clicking noise.', ['battery']);
   assert.equal(again.escalation.ticket, yesterday);
   assert.ok(again.text.includes(yesterday), again.text);
   assert.deepEqual(await w.redis.ticketIds(), [ref]);
-  await c.close();
-  await stopClean(server);
+  await back.close();
+  await stopClean(next);
 });
 
 test('a long spool drains in slices: a customer escalating meanwhile is answered before it is done, and every ticket arrives once, in order', { skip: SKIP }, async (t) => {
