@@ -248,6 +248,9 @@ struct turn {
 	const char *why;
 	struct rw_job *save; /* the conversation to store, or NULL */
 	struct said said;
+	/* With ctx.id, message_hash of the session, the id and the text: set
+	 * when decided, for the ticket's reference and the kept reply. */
+	uint64_t hash;
 	/* The message's text, copied: the parsed message is freed at once,
 	 * so the next one's parse reuses its memory while it is in cache. */
 	size_t len;
@@ -630,24 +633,22 @@ static void say(const struct ws_server *s, struct decider *d, const struct engin
 	else if (!(t->frame = frame_new(d->frame, (size_t)n, t->ctx.t_recv)))
 		t->why = "out of memory";
 	else if (t->ctx.id)
-		remember(se, message_hash(se->id, t->ctx.id, plan->text, plan->len), d->frame,
-			 (size_t)n);
+		remember(se, t->hash, d->frame, (size_t)n);
 }
 
 /* A ticket reference: the date, then 64 bits. With the client's message
- * id they are a hash of the session, that id and the message's text, so a
+ * id they are its hash (the turn's message_hash, given), so a
  * message the client sends again after a dropped connection files the
  * same ticket, which Redis then adds only once, on any day (its dedupe key
  * leaves the date out and lasts 30 days); without one they are random. Two different
  * tickets share the 64 bits, and so one ticket, with odds of about
  * n²/2^65 for n tickets in 30 days: one in ten million at a million
  * tickets a month. 32 bits were not enough. */
-static int ticket_ref(const char *session, json_object *id, const char *text, size_t tlen,
-		      char *out, size_t cap)
+static int ticket_ref(const uint64_t *hash, char *out, size_t cap)
 {
 	uint64_t h;
-	if (id)
-		h = message_hash(session, id, text, tlen);
+	if (hash)
+		h = *hash;
 	else if (getrandom(&h, sizeof(h), GRND_NONBLOCK) != (ssize_t)sizeof(h))
 		return -1;
 	struct slot_date d = today_utc();
@@ -674,7 +675,7 @@ static struct rw_job *effects(const struct decider *d, struct turn *t)
 	if (plan->escalate) {
 		char ref[40], created[32];
 		log_utc_now(created, sizeof(created));
-		if (ticket_ref(se->id, t->ctx.id, plan->text, plan->len, ref, sizeof(ref)) < 0 ||
+		if (ticket_ref(t->ctx.id ? &t->hash : NULL, ref, sizeof(ref)) < 0 ||
 		    !(j->ticket = report_ticket_json(t->engine, &se->conv, plan, ref, se->id,
 						     created))) {
 			rw_job_free(j);
@@ -697,8 +698,9 @@ static void run_turn(const struct ws_server *s, struct decider *d, struct turn *
 	 * connection: the reply again, not a second turn (nor twice the
 	 * customer's words in the conversation a technician reads). */
 	struct sess *se = t->ctx.sess;
-	if (t->ctx.id && se->last_reply &&
-	    se->last_hash == message_hash(se->id, t->ctx.id, t->text, t->len)) {
+	if (t->ctx.id)
+		t->hash = message_hash(se->id, t->ctx.id, t->text, t->len);
+	if (t->ctx.id && se->last_reply && se->last_hash == t->hash) {
 		if (!(t->frame = frame_new(se->last_reply, se->last_len, t->ctx.t_recv)))
 			t->why = "out of memory";
 		json_object *f = json_object_new_object();
