@@ -59,9 +59,19 @@ bool sess_id_valid(const char *id);
 struct sess *sess_adopt(struct sess_store *st, const char *id,
 			const struct engine_session *conv, double now);
 
+/* The session with this id if it is still held, as it is (not attached);
+ * NULL when it is unknown or its TTL ran out. The store owns it. */
+struct sess *sess_find(const struct sess_store *st, const char *id, double now);
+
 /* The session with this id if it is still held, attached once more; NULL
  * when it is unknown or its TTL ran out. */
 struct sess *sess_resume(struct sess_store *st, const char *id, double now);
+
+/* Puts conv, a newer copy of the conversation (from Redis, where another
+ * instance moved it on), in place of s's. The reply kept for a message
+ * sent again belonged to the old copy and goes with it. Only for a
+ * session no turn is running on: that thread owns conv. */
+void sess_replace(struct sess *s, const struct engine_session *conv);
 
 /* A connection stops using s, a session of st. now never goes back (a
  * monotonic clock): the idle list is kept in the order of it. */

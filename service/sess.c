@@ -147,14 +147,27 @@ struct sess *sess_create(struct sess_store *st, int lang, double now)
 	return s;
 }
 
-struct sess *sess_resume(struct sess_store *st, const char *id, double now)
+struct sess *sess_find(const struct sess_store *st, const char *id, double now)
 {
 	struct sess *s = sess_id_valid(id) ? find(st, id) : NULL;
-	if (!s || expired(st, s, now))
-		return NULL;
-	if (s->attached++ == 0)
+	return s && !expired(st, s, now) ? s : NULL;
+}
+
+struct sess *sess_resume(struct sess_store *st, const char *id, double now)
+{
+	struct sess *s = sess_find(st, id, now);
+	if (s && s->attached++ == 0)
 		TAILQ_REMOVE(&st->idle, s, idle);
 	return s;
+}
+
+void sess_replace(struct sess *s, const struct engine_session *conv)
+{
+	s->conv = *conv;
+	free(s->last_reply);
+	s->last_reply = NULL;
+	s->last_len = 0;
+	s->last_hash = 0;
 }
 
 void sess_detach(struct sess_store *st, struct sess *s, double now)

@@ -437,6 +437,15 @@ static int load_session(struct conn *c, const char *id, int lang);
 static void resume_inbound(struct conn *c);
 static void decide_rest(struct ws_server *s, struct sess *se, struct rest r);
 
+/* True when Redis may hold a newer copy of a conversation held here: no
+ * connection here uses it and no turn of it runs, so the customer may have
+ * gone on with it at another instance (--reuse-port, or behind a proxy)
+ * since, and it was stored, so that instance could have resumed it. */
+static bool may_be_stale(const struct sess *se)
+{
+	return se->attached == 0 && se->busy == 0 && se->stored;
+}
+
 /* Attaches the connection to a session: the one named if it is still held
  * here or in Redis (a restarted server, another instance), else a new one.
  * Returns 0, or -1 after telling the client. */
@@ -449,10 +458,11 @@ static int attach(struct conn *c, const char *want, int lang)
 		sess_detach(s->sessions, c->sess, now);
 		c->sess = NULL;
 	}
-	if (want && (c->sess = sess_resume(s->sessions, want, now)))
-		resumed = true;
-	else if (want && s->rw && load_session(c, want, lang) == 0)
+	struct sess *held = want ? sess_find(s->sessions, want, now) : NULL;
+	if (want && s->rw && (!held || may_be_stale(held)) && load_session(c, want, lang) == 0)
 		return 0; /* the welcome follows when Redis has answered */
+	if (held && (c->sess = sess_resume(s->sessions, want, now)))
+		resumed = true;
 	else
 		c->sess = sess_create(s->sessions, lang, now);
 	return welcome(c, lang, resumed);
@@ -1261,8 +1271,9 @@ static void resume_inbound(struct conn *c)
 	}
 }
 
-/* Asks Redis for a conversation this process does not hold. Returns 0
- * when the question is on its way, -1 when it could not be asked. */
+/* Asks Redis for a conversation this process does not hold, or holds a
+ * copy of that may be stale (loaded decides). Returns 0 when the question
+ * is on its way, -1 when it could not be asked. */
 static int load_session(struct conn *c, const char *id, int lang)
 {
 	struct ws_server *s = c->srv;
@@ -1296,13 +1307,19 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	if (!c && !rest.head)
 		return;
 	double now = now_s();
-	/* Another connection (a second tab) may have brought the same
-	 * conversation in while this one waited: it is shared, as a resume
-	 * from memory would share it, not replaced by a new one. */
-	struct sess *se = sess_resume(s->sessions, j->session_id, now);
 	struct engine_session conv;
-	if (!se && j->found && engine_session_unpack(s->engine, j->session, j->session_len, &conv) &&
-	    (se = sess_adopt(s->sessions, j->session_id, &conv, now)))
+	bool found = j->found && engine_session_unpack(s->engine, j->session, j->session_len, &conv);
+	/* A copy held here is kept unless Redis has more turns of it: then
+	 * another instance went on with it since. Redis not answering leaves
+	 * the copy held here, the best there is. Another connection (a second
+	 * tab) may have brought the conversation in or attached it while this
+	 * one waited: it is shared, as a resume from memory would share it. */
+	struct sess *se = sess_find(s->sessions, j->session_id, now);
+	if (se && found && may_be_stale(se) && conv.nturns > se->conv.nturns)
+		sess_replace(se, &conv);
+	if (se)
+		se = sess_resume(s->sessions, j->session_id, now);
+	else if (found && (se = sess_adopt(s->sessions, j->session_id, &conv, now)))
 		se->stored = true;
 	bool resumed = se != NULL;
 	if (!resumed)

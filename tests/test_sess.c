@@ -30,6 +30,42 @@ static void test_resume_within_ttl(void **state)
 	sess_store_free(st);
 }
 
+/* sess_find looks without attaching: the session stays idle, so a full
+ * store may still make room from it. sess_replace swaps the conversation
+ * and lets the kept reply go (ASan tells a leak). */
+static void test_find_and_replace(void **state)
+{
+	(void)state;
+	struct sess_store *st = sess_store_new(1, 10.0);
+	struct sess *a = sess_create(st, 0, 0.0);
+	assert_non_null(a);
+	char id[SESS_ID_LEN + 1];
+	memcpy(id, a->id, sizeof(id));
+	sess_detach(st, a, 1.0);
+	assert_ptr_equal(sess_find(st, id, 2.0), a);
+	assert_int_equal(a->attached, 0);
+	assert_null(sess_find(st, id, 11.5)); /* past the TTL */
+	assert_null(sess_find(st, "not-an-id", 2.0));
+
+	a->last_reply = malloc(16);
+	a->last_len = 16;
+	a->last_hash = 42;
+	struct engine_session newer;
+	engine_session_init(&newer, 1);
+	newer.nturns = 7;
+	sess_replace(a, &newer);
+	assert_int_equal(a->conv.nturns, 7);
+	assert_int_equal(a->conv.lang, 1);
+	assert_null(a->last_reply);
+	assert_int_equal(a->last_len, 0);
+
+	/* Still idle after the look: the next new session takes its place. */
+	struct sess *b = sess_create(st, 0, 3.0);
+	assert_non_null(b);
+	assert_null(sess_find(st, id, 3.0));
+	sess_store_free(st);
+}
+
 /* A full store drops the conversation whose last connection left longest
  * ago; one resumed meanwhile is in use, so the next oldest goes. */
 static void test_full_store_evicts_longest_idle(void **state)
@@ -170,6 +206,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resume_within_ttl),
+		cmocka_unit_test(test_find_and_replace),
 		cmocka_unit_test(test_full_store_evicts_longest_idle),
 		cmocka_unit_test(test_idle_after_last_connection),
 		cmocka_unit_test(test_expiry),

@@ -1460,6 +1460,79 @@ test('a restarted server cannot ask Redis for the conversation to resume: a new 
   await stopClean(server);
 });
 
+test('two instances on one Redis: a conversation the customer went on with at the other is resumed as it is now, not as this one last held it', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const a = await w.serve();
+  const b = await w.serve(['--spool', path.join(w.dir, 'spool-b.jsonl')]);
+  const first = await w.connect(a);
+  const session = first.welcome.session;
+  await first.ask('m1', 'When does my contract start?', 5000);
+  await first.close();
+
+  // The reload lands on the other instance, where the date is given.
+  const there = await Client.connect(b.wsUrl);
+  w.clients.push(there);
+  assert.equal((await there.hello({ session })).resumed, true);
+  assert.equal((await there.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
+  await there.close();
+
+  // Back at the first instance, which still holds the conversation from
+  // before the date: it goes on from the one the customer left at the other.
+  const back = await Client.connect(a.wsUrl);
+  w.clients.push(back);
+  const welcome = await back.hello({ session });
+  assert.equal(welcome.resumed, true);
+  assert.equal(welcome.session, session);
+  const r = await back.ask('m3', METER, 5000);
+  assert.equal(r.slots.date, '2027-03-01', 'the date given at the other instance is known');
+  await back.close();
+
+  // Redis not answering: the copy held here is resumed, as before Redis
+  // was asked, once --redis-timeout has passed.
+  w.redis.pause();
+  const again = await Client.connect(a.wsUrl);
+  w.clients.push(again);
+  const started = Date.now();
+  const held = await again.hello({ session });
+  assert.ok(Date.now() - started < 3000, `the welcome took ${Date.now() - started} ms`);
+  assert.equal(held.resumed, true);
+  assert.equal(held.session, session);
+  w.redis.resume();
+  const later = await again.ask('m4', METER, 5000);
+  assert.equal(later.slots.date, '2027-03-01', 'the copy held here has the date it took from Redis');
+  await again.close();
+  await stopClean(b);
+  await stopClean(a);
+});
+
+test('Redis holding an older copy of a conversation than this instance (a save it missed): the copy held here is resumed', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const a = await w.serve();
+  const c = await w.connect(a);
+  const session = c.welcome.session;
+  const key = `autoassist:session:${session}`;
+  await c.ask('m1', 'When does my contract start?', 5000);
+  await waitFor(async () => (await w.redis.cmd('EXISTS', key)) === 1, 5000, 'the first turn to be stored');
+  await w.redis.cmd('COPY', key, `${key}:old`);
+  assert.equal((await c.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
+  await waitFor(async () => (await w.redis.cmd('GET', key)) !== (await w.redis.cmd('GET', `${key}:old`)),
+    5000, 'the second turn to be stored');
+  // Redis goes back to the copy from before the date, as if the second
+  // turn's save had been lost.
+  await w.redis.cmd('COPY', `${key}:old`, key, 'REPLACE');
+  await c.close();
+
+  const back = await Client.connect(a.wsUrl);
+  w.clients.push(back);
+  assert.equal((await back.hello({ session })).resumed, true);
+  const r = await back.ask('m3', METER, 5000);
+  assert.equal(r.slots.date, '2027-03-01', 'the date Redis lost is still known here');
+  await back.close();
+  await stopClean(a);
+});
+
 // Drops the client's connection while Redis is paused, resumes Redis and
 // resolves the one ticket filed, once it is in Redis and the spool empty.
 async function leaveThenResume(w, client) {
