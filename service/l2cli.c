@@ -123,15 +123,34 @@ static int fail_reply(struct ctx *c, const char *what, const redisReply *r)
 	return L2CLI_FAILED;
 }
 
+/* True when Redis answers NOAUTH: it wants a password, and none was sent. */
+static bool wants_password(redisContext *rc)
+{
+	redisReply *r = redisCommand(rc, "PING");
+	bool yes = r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0;
+	freeReplyObject(r);
+	return yes;
+}
+
 static int connect_redis(struct ctx *c)
 {
 	char err[512];
 	struct l2_redis cfg = { .url = c->url, .timeout = c->timeout,
 				.user = c->env->redis_user, .password = c->env->redis_password };
+	bool sent_password = cfg.password && *cfg.password;
 	c->rc = l2_connect(&cfg, err, sizeof(err));
+	/* Without it, no password would be said only by the first command's
+	 * NOAUTH, as a failed operation; it is the same mistake as a wrong
+	 * password, and gets the same exit code and hint. */
+	bool noauth = c->rc && !sent_password && wants_password(c->rc);
+	if (noauth) {
+		snprintf(err, sizeof(err), "it wants a password (NOAUTH)");
+		redisFree(c->rc);
+		c->rc = NULL;
+	}
 	if (!c->rc) {
 		/* The hint names the setting that is likely wrong. */
-		bool auth = strstr(err, "AUTH refused") != NULL;
+		bool auth = noauth || strstr(err, "AUTH refused") != NULL;
 		fprintf(stderr, "%s: Redis is unreachable: %s (set %s)\n", c->prog, err,
 			auth ? "AUTOASSIST_REDIS_PASSWORD and AUTOASSIST_REDIS_USER"
 			     : "--redis or AUTOASSIST_REDIS");
@@ -1108,7 +1127,12 @@ static int parse_opts(struct ctx *c, const struct cmd *cmd, int argc, char **arg
 			fprintf(stderr, "%s: %s needs a value\n", c->prog, argv[optind - 1]);
 			return L2CLI_USAGE;
 		default:
-			if (optopt)
+			/* getopt names a known long option given a value it
+			 * does not take (--json=1) by its short letter. */
+			if (optopt && strncmp(argv[optind - 1], "--", 2) == 0)
+				fprintf(stderr, "%s: %.*s takes no value\n", c->prog,
+					(int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+			else if (optopt)
 				fprintf(stderr, "%s: unknown option -%c\n", c->prog, optopt);
 			else
 				fprintf(stderr, "%s: unknown option %s\n", c->prog, argv[optind - 1]);

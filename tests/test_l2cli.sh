@@ -417,6 +417,9 @@ aa l2 ack
 expect_rc 2 $rc "ack without ids"
 aa l2 frobnicate
 expect_rc 2 $rc "an unknown l2 command"
+aa l2 stats --json=1
+expect_rc 2 $rc "a value for --json"
+expect_in "$TMP/err" "l2 stats: --json takes no value" "a value for --json is named as such"
 aa registry get
 expect_rc 2 $rc "registry get without a meter"
 # A port that is no port is a usage error, as in serve.
@@ -435,16 +438,15 @@ expect_rc 4 $rc "registry get with Redis unreachable"
 
 # ---- Redis with a password (last: it locks the test's own redis-cli out) ----
 rcli CONFIG SET requirepass 's3cret pass' >/dev/null
-aa l2 stats
-expect_rc 1 $rc "stats without the password"
-expect_in "$TMP/err" "NOAUTH" "Redis' own error is shown"
-aa registry get 707057500012345671
-expect_rc 1 $rc "registry get without the password"
-expect_in "$TMP/err" "reading the registry: NOAUTH" "registry get shows Redis' own error"
-aa l2 pull --consumer x
-expect_rc 1 $rc "pull without the password"
-expect_in "$TMP/err" "cannot create the consumer group l2 on autoassist:l2: NOAUTH" \
-	"pull shows Redis' own error, not a guess"
+# No password is the same mistake as a wrong one: exit 4 and the same hint,
+# from every command, before it does anything.
+for cmd in "l2 stats" "registry get 707057500012345671" "l2 pull --consumer x"; do
+	# shellcheck disable=SC2086
+	aa $cmd
+	expect_rc 4 $rc "$cmd without the password"
+	expect_in "$TMP/err" "it wants a password (NOAUTH) (set AUTOASSIST_REDIS_PASSWORD and AUTOASSIST_REDIS_USER)" \
+		"$cmd without the password names it"
+done
 AUTOASSIST_REDIS_PASSWORD='s3cret pass' "$BIN" l2 stats >"$TMP/out" 2>"$TMP/err"
 expect_rc 0 $? "stats with AUTOASSIST_REDIS_PASSWORD"
 expect_in "$TMP/out" "stream autoassist:l2:" "stats answers once authenticated"
