@@ -38,7 +38,9 @@ struct l2cli_env {
 	const char *redis_user;       /* for AUTH, from the environment; NULL: none */
 	const char *redis_password;
 	const char *stream;           /* the L2 stream; NULL: autoassist:l2 */
-	int max_deliveries;           /* <= 0: L2CLI_MAX_DELIVERIES */
+	const char *max_deliveries;   /* AUTOASSIST_MAX_DELIVERIES as set, read
+				       * by the commands that use it; NULL or
+				       * "": L2CLI_MAX_DELIVERIES */
 	const struct engine *engine;  /* street words for registry address keys;
 				       * needed by "registry load" only */
 	double timeout;               /* seconds; <= 0: L2CLI_TIMEOUT */

@@ -1144,6 +1144,16 @@ static int parse_opts(struct ctx *c, const struct cmd *cmd, int argc, char **arg
 			return L2CLI_USAGE;
 		}
 	}
+	/* The environment's value is read only where it applies, and only
+	 * when no option overrides it: a bad one stops pull and claim, not
+	 * every command. */
+	const char *md = c->env->max_deliveries;
+	if ((cmd->opts & OPT_MAXDEL) && !(given & OPT_MAXDEL) && md && *md &&
+	    !parse_long(md, 1, 1000000, &c->max_deliveries)) {
+		fprintf(stderr, "%s: AUTOASSIST_MAX_DELIVERIES wants 1 to 1000000, not \"%s\"\n",
+			c->prog, md);
+		return L2CLI_USAGE;
+	}
 	unsigned missing = cmd->required & ~given;
 	if (missing) {
 		bool both = missing == (OPT_CONSUMER | OPT_IDLE);
@@ -1203,8 +1213,7 @@ int l2cli_run(int argc, char **argv, const struct l2cli_env *env)
 		.url = env->redis_url && *env->redis_url ? env->redis_url : L2_REDIS_DEFAULT,
 		.stream = env->stream && *env->stream ? env->stream : L2_STREAM_DEFAULT,
 		.timeout = env->timeout > 0 ? env->timeout : L2CLI_TIMEOUT,
-		.max_deliveries = env->max_deliveries > 0 ? env->max_deliveries
-							  : L2CLI_MAX_DELIVERIES,
+		.max_deliveries = L2CLI_MAX_DELIVERIES,
 		.count = strcmp(name, "claim") == 0 ? CLAIM_COUNT : 1,
 	};
 	snprintf(c.prog, sizeof(c.prog), "autoassist %s %s", group, name);

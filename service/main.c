@@ -761,22 +761,12 @@ static int cmd_serve(struct cli *c)
 static int cmd_l2(struct cli *c, int argc, char **argv)
 {
 	/* What is not set is left to l2cli's defaults. */
-	long max_deliveries = 0;
-	const char *md = getenv("AUTOASSIST_MAX_DELIVERIES");
-	if (md && *md) {
-		char *end = NULL;
-		max_deliveries = strtol(md, &end, 10);
-		if (*end || max_deliveries < 1 || max_deliveries > 1000000) {
-			fprintf(stderr, "autoassist: AUTOASSIST_MAX_DELIVERIES must be 1 to 1000000\n");
-			return EXIT_USAGE;
-		}
-	}
 	struct l2cli_env env = {
 		.redis_url = getenv("AUTOASSIST_REDIS"),
 		.redis_user = getenv("AUTOASSIST_REDIS_USER"),
 		.redis_password = getenv("AUTOASSIST_REDIS_PASSWORD"),
 		.stream = getenv("AUTOASSIST_STREAM"),
-		.max_deliveries = (int)max_deliveries,
+		.max_deliveries = getenv("AUTOASSIST_MAX_DELIVERIES"),
 	};
 	struct engine *e = NULL;
 	/* Only "registry load" needs the street words, for address keys. */

@@ -417,6 +417,16 @@ aa l2 ack
 expect_rc 2 $rc "ack without ids"
 aa l2 frobnicate
 expect_rc 2 $rc "an unknown l2 command"
+# A bad AUTOASSIST_MAX_DELIVERIES stops the commands that use it, unless
+# the option overrides it, and no other.
+AUTOASSIST_MAX_DELIVERIES=lots "$BIN" l2 pull --consumer alice >"$TMP/out" 2>"$TMP/err"
+expect_rc 2 $? "pull with a bad AUTOASSIST_MAX_DELIVERIES"
+expect_in "$TMP/err" "AUTOASSIST_MAX_DELIVERIES wants 1 to 1000000, not \"lots\"" \
+	"a bad AUTOASSIST_MAX_DELIVERIES is named"
+AUTOASSIST_MAX_DELIVERIES=lots "$BIN" l2 pull --consumer alice --max-deliveries 5 >"$TMP/out" 2>"$TMP/err"
+expect_rc 0 $? "--max-deliveries overrides a bad AUTOASSIST_MAX_DELIVERIES"
+AUTOASSIST_MAX_DELIVERIES=lots "$BIN" l2 stats >"$TMP/out" 2>"$TMP/err"
+expect_rc 0 $? "stats does not read AUTOASSIST_MAX_DELIVERIES"
 aa l2 stats --json=1
 expect_rc 2 $rc "a value for --json"
 expect_in "$TMP/err" "l2 stats: --json takes no value" "a value for --json is named as such"
