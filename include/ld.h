@@ -4,6 +4,7 @@
 #define AUTOASSIST_LD_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct ld_pos {
 	const char *file; /* the file's name as the error shows it */
@@ -15,5 +16,11 @@ struct ld_pos {
 /* Writes "file:line: " and the formatted message into p->err. Returns -1,
  * so a loader can `return ld_fail(...)`. */
 int ld_fail(struct ld_pos *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reads the next line of f into buf (cap bytes, the newline kept) and
+ * counts it in p->line. Returns 1 for a line, 0 at the end of the file, or
+ * -1 (ld_fail) for a line longer than cap - 1 bytes or holding a NUL byte,
+ * neither of which a data file has, or for a read error. */
+int ld_gets(struct ld_pos *p, FILE *f, char *buf, size_t cap);
 
 #endif

@@ -294,9 +294,8 @@ static int load_rules(struct loader *ld, FILE *f)
 {
 	struct intent_pack *p = ld->p;
 	char line[512];
-	int cur = -1;
-	while (fgets(line, sizeof(line), f)) {
-		ld->pos.line++;
+	int cur = -1, got;
+	while ((got = ld_gets(&ld->pos, f, line, sizeof(line))) > 0) {
 		strip_comment(line);
 		char *s = trim(line);
 		if (!*s)
@@ -347,6 +346,8 @@ static int load_rules(struct loader *ld, FILE *f)
 			return ld_fail(&ld->pos, "unknown directive \"%s\"", s);
 		}
 	}
+	if (got < 0)
+		return -1;
 	return p->nintents ? 0 : ld_fail(&ld->pos, "no intents defined");
 }
 
@@ -360,11 +361,9 @@ static int load_lang(struct loader *ld, FILE *f)
 	enum section sec = S_HEADER;
 	int target = 0;
 	char slot_sec[16] = "";
+	int got;
 
-	while (fgets(line, sizeof(line), f)) {
-		ld->pos.line++;
-		if (!strchr(line, '\n') && !feof(f))
-			return ld_fail(&ld->pos, "line longer than %zu bytes", sizeof(line) - 1);
+	while ((got = ld_gets(&ld->pos, f, line, sizeof(line))) > 0) {
 		char *s = trim(line);
 		if (!*s || *s == '#')
 			continue;
@@ -480,6 +479,8 @@ static int load_lang(struct loader *ld, FILE *f)
 		if (rc < 0)
 			return -1;
 	}
+	if (got < 0)
+		return -1;
 	return lang >= 0 ? 0 : ld_fail(&ld->pos, "no 'lang' line");
 }
 

@@ -162,8 +162,8 @@ static int load_lang(struct tmpl_set *t, struct ld_pos *ld, FILE *f,
 	size_t blen = 0;
 	int key = -1, text_line = 0;
 	bool saw_lang = false;
-	while (fgets(line, sizeof(line), f)) {
-		ld->line++;
+	int got;
+	while ((got = ld_gets(ld, f, line, sizeof(line))) > 0) {
 		size_t n = strlen(line);
 		while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
@@ -218,7 +218,7 @@ static int load_lang(struct tmpl_set *t, struct ld_pos *ld, FILE *f,
 			return ld_fail(ld, "unknown directive \"%s\"", line);
 		}
 	}
-	if (finish(t, ld, l, key, buf, blen, text_line) < 0)
+	if (got < 0 || finish(t, ld, l, key, buf, blen, text_line) < 0)
 		return -1;
 	if (!saw_lang || !l->months[0] || !l->date.text)
 		return ld_fail(ld, "the lang, months and date lines are required");

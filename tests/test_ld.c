@@ -1,10 +1,12 @@
 /* Tests for ld: a loading error names the file and the line, and never
- * writes past the caller's buffer. */
+ * writes past the caller's buffer; ld_gets reads whole lines, counts
+ * them, and refuses what fgets would cut or split without a word. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "ld.h"
@@ -29,11 +31,67 @@ static void test_small_buffer(void **state)
 	assert_int_equal(err[8], 'X');
 }
 
+/* A file of len bytes of text, read back by ld_gets. */
+static FILE *file_of(const char *text, size_t len)
+{
+	FILE *f = tmpfile();
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	rewind(f);
+	return f;
+}
+
+static void test_gets_lines(void **state)
+{
+	(void)state;
+	char err[128], buf[8];
+	struct ld_pos p = { .file = "en.txt", .err = err, .errlen = sizeof(err) };
+	FILE *f = file_of("ab\n\nlast", 8);
+	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "ab\n");
+	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "\n");
+	/* The last line needs no newline. */
+	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "last");
+	assert_int_equal(p.line, 3);
+	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), 0);
+	assert_int_equal(p.line, 3);
+	fclose(f);
+}
+
+static void test_gets_refuses_nul_and_long_lines(void **state)
+{
+	(void)state;
+	char err[128], buf[8];
+	struct ld_pos p = { .file = "en.txt", .err = err, .errlen = sizeof(err) };
+	/* fgets would take "ab" and a line end for a line too long. */
+	FILE *f = file_of("ok\nab\0cd\n", 9);
+	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), 1);
+	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), -1);
+	assert_string_equal(err, "en.txt:2: a NUL byte at column 3");
+	fclose(f);
+
+	/* Seven bytes and the newline fill buf exactly: one too many. */
+	p.line = 0;
+	f = file_of("1234567\n", 8);
+	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), -1);
+	assert_string_equal(err, "en.txt:1: line longer than 7 bytes");
+	fclose(f);
+	p.line = 0;
+	f = file_of("123456\n", 7);
+	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "123456\n");
+	fclose(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_file_and_line),
 		cmocka_unit_test(test_small_buffer),
+		cmocka_unit_test(test_gets_lines),
+		cmocka_unit_test(test_gets_refuses_nul_and_long_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
