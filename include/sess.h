@@ -63,6 +63,10 @@ struct sess *sess_adopt(struct sess_store *st, const char *id,
  * NULL when it is unknown or its TTL ran out. The store owns it. */
 struct sess *sess_find(const struct sess_store *st, const char *id, double now);
 
+/* Attaches s, a session sess_find gave, once more: it is not dropped
+ * until as many sess_detach calls. */
+void sess_attach(struct sess_store *st, struct sess *s);
+
 /* The session with this id if it is still held, attached once more; NULL
  * when it is unknown or its TTL ran out. */
 struct sess *sess_resume(struct sess_store *st, const char *id, double now);

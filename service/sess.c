@@ -153,11 +153,17 @@ struct sess *sess_find(const struct sess_store *st, const char *id, double now)
 	return s && !expired(st, s, now) ? s : NULL;
 }
 
+void sess_attach(struct sess_store *st, struct sess *s)
+{
+	if (s->attached++ == 0)
+		TAILQ_REMOVE(&st->idle, s, idle);
+}
+
 struct sess *sess_resume(struct sess_store *st, const char *id, double now)
 {
 	struct sess *s = sess_find(st, id, now);
-	if (s && s->attached++ == 0)
-		TAILQ_REMOVE(&st->idle, s, idle);
+	if (s)
+		sess_attach(st, s);
 	return s;
 }
 

@@ -433,17 +433,25 @@ static void send_welcome(struct conn *c, bool resumed)
 }
 
 static int welcome(struct conn *c, int lang, bool resumed);
-static int load_session(struct conn *c, const char *id, int lang);
+static int load_session(struct conn *c, const char *id, int lang, struct sess *held);
 static void resume_inbound(struct conn *c);
 static void decide_rest(struct ws_server *s, struct sess *se, struct rest r);
 
 /* True when Redis may hold a newer copy of a conversation held here: no
- * connection here uses it and no turn of it runs, so the customer may have
- * gone on with it at another instance (--reuse-port, or behind a proxy)
- * since, and it was stored, so that instance could have resumed it. */
-static bool may_be_stale(const struct sess *se)
+ * connection here uses it but the one asking (users of them), so the
+ * customer may have gone on with it at another instance (--reuse-port, or
+ * behind a proxy) since, and it was stored, so that instance could have
+ * resumed it. A turn of it running here holds an attachment too. */
+static bool may_be_stale(const struct sess *se, unsigned users)
 {
-	return se->attached == 0 && se->busy == 0 && se->stored;
+	return se->attached == users && se->busy == 0 && se->stored;
+}
+
+static bool redis_known_down(struct ws_server *s)
+{
+	struct rw_state st;
+	rw_state(s->rw, &st);
+	return !st.redis_ok;
 }
 
 /* Attaches the connection to a session: the one named if it is still held
@@ -459,12 +467,20 @@ static int attach(struct conn *c, const char *want, int lang)
 		c->sess = NULL;
 	}
 	struct sess *held = want ? sess_find(s->sessions, want, now) : NULL;
-	if (want && s->rw && (!held || may_be_stale(held)) && load_session(c, want, lang) == 0)
+	/* A held copy is attached at once, so that it cannot expire or make
+	 * room while Redis is asked; Redis known to be down is not asked
+	 * about it, to answer at once. */
+	bool ask = want && s->rw && (!held || (may_be_stale(held, 0) && !redis_known_down(s)));
+	if (held)
+		sess_attach(s->sessions, held);
+	if (ask && load_session(c, want, lang, held) == 0)
 		return 0; /* the welcome follows when Redis has answered */
-	if (held && (c->sess = sess_resume(s->sessions, want, now)))
+	if (held) {
+		c->sess = held;
 		resumed = true;
-	else
+	} else {
 		c->sess = sess_create(s->sessions, lang, now);
+	}
 	return welcome(c, lang, resumed);
 }
 
@@ -1272,9 +1288,10 @@ static void resume_inbound(struct conn *c)
 }
 
 /* Asks Redis for a conversation this process does not hold, or holds a
- * copy of that may be stale (loaded decides). Returns 0 when the question
- * is on its way, -1 when it could not be asked. */
-static int load_session(struct conn *c, const char *id, int lang)
+ * copy of that may be stale (held, attached for c: loaded decides, and
+ * takes the attachment over). Returns 0 when the question is on its way,
+ * -1 when it could not be asked. */
+static int load_session(struct conn *c, const char *id, int lang, struct sess *held)
 {
 	struct ws_server *s = c->srv;
 	if (!sess_id_valid(id))
@@ -1288,6 +1305,7 @@ static int load_session(struct conn *c, const char *id, int lang)
 	j->kind = RW_LOAD_SESSION;
 	snprintf(j->session_id, sizeof(j->session_id), "%s", id);
 	ctx->conn = c;
+	ctx->sess = held;
 	ctx->lang = lang;
 	j->owner = ctx;
 	c->inflight = ctx;
@@ -1303,23 +1321,26 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 {
 	struct conn *c = ctx->conn;
 	struct rest rest = ctx->rest;
+	struct sess *se = ctx->sess; /* a copy held here, attached for c */
 	ctx->rest.head = NULL;
-	if (!c && !rest.head)
-		return;
 	double now = now_s();
+	if (!c && !rest.head) {
+		if (se)
+			sess_detach(s->sessions, se, now);
+		return;
+	}
 	struct engine_session conv;
 	bool found = j->found && engine_session_unpack(s->engine, j->session, j->session_len, &conv);
-	/* A copy held here is kept unless Redis has more turns of it: then
+	/* The copy held here is kept unless Redis has more turns of it: then
 	 * another instance went on with it since. Redis not answering leaves
-	 * the copy held here, the best there is. Another connection (a second
-	 * tab) may have brought the conversation in or attached it while this
+	 * the held copy, the best there is; so does another connection here
+	 * (a second tab) having taken it up meanwhile. Without a held copy,
+	 * another connection may have brought the conversation in while this
 	 * one waited: it is shared, as a resume from memory would share it. */
-	struct sess *se = sess_find(s->sessions, j->session_id, now);
-	if (se && found && may_be_stale(se) && conv.nturns > se->conv.nturns)
+	if (se && found && may_be_stale(se, 1) && conv.nturns > se->conv.nturns)
 		sess_replace(se, &conv);
-	if (se)
-		se = sess_resume(s->sessions, j->session_id, now);
-	else if (found && (se = sess_adopt(s->sessions, j->session_id, &conv, now)))
+	else if (!se && !(se = sess_resume(s->sessions, j->session_id, now)) && found &&
+		 (se = sess_adopt(s->sessions, j->session_id, &conv, now)))
 		se->stored = true;
 	bool resumed = se != NULL;
 	if (!resumed)
