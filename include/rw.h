@@ -42,7 +42,8 @@ struct rw_job {
 	size_t session_len;
 	int ttl;                     /* seconds a saved session is kept */
 	/* Out: */
-	bool found;
+	bool found;                  /* RW_LOAD_SESSION: Redis had it */
+	bool saved;                  /* RW_SAVE_SESSION: Redis took it */
 	struct engine_results res;
 };
 

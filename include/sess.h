@@ -23,6 +23,7 @@ struct sess {
 	unsigned hellos;    /* connections whose welcome waits for them */
 	bool held;          /* its connections were held for such welcomes */
 	bool stored;        /* the server's: it is in Redis, or on its way */
+	bool unsaved;       /* the server's: its last save failed */
 	/* The last message answered, for when the client sends it again (its
 	 * reply lost with a connection): a hash of its id and text, and its
 	 * reply frame (last_len bytes, freed with the session). The thread

@@ -255,7 +255,8 @@ static void flush(struct rw *w, struct pipe *p)
 		struct rw_job *j = p->jobs[k];
 		const redisReply *r = broken ? NULL : exec->element[k];
 		if (j->kind == RW_SAVE_SESSION) {
-			if (!broken && l2_session_save_result(r) < 0) {
+			j->saved = !broken && l2_session_save_result(r) == 0;
+			if (!broken && !j->saved) {
 				failed(w);
 				broken = true;
 			}

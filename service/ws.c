@@ -181,6 +181,9 @@ struct ws_server {
 	 * the spool began to hold tickets. */
 	struct rw_state said;
 	bool said_up, spool_said;
+	/* A save failed: the sessions it left unsaved are stored again once
+	 * Redis answers (resave). */
+	bool resave;
 	double spool_since;
 	uint64_t drained_before;
 	unsigned inflight; /* jobs the workers hold */
@@ -434,6 +437,7 @@ static void send_welcome(struct conn *c, bool resumed)
 
 static int welcome(struct conn *c, int lang, bool resumed);
 static int load_session(struct conn *c, const char *id, int lang, struct sess *held);
+static void leave(struct ws_server *s, struct sess *se);
 static void resume_inbound(struct conn *c);
 static void decide_rest(struct ws_server *s, struct sess *se, struct rest r);
 
@@ -463,7 +467,7 @@ static int attach(struct conn *c, const char *want, int lang)
 	double now = now_s();
 	bool resumed = false;
 	if (c->sess) {
-		sess_detach(s->sessions, c->sess, now);
+		leave(s, c->sess);
 		c->sess = NULL;
 	}
 	struct sess *held = want ? sess_find(s->sessions, want, now) : NULL;
@@ -828,6 +832,51 @@ static void store_first(struct ws_server *s, const struct engine *e, struct sess
 	rw_submit(s->rw, j);
 }
 
+/* Loop thread: stores a conversation no turn has out, as it stands (with
+ * the loop's engine, which holds every idle conversation). Out of memory,
+ * it is left for the next resave. */
+static void store_again(struct ws_server *s, struct sess *se)
+{
+	struct rw_job *j = save_job(s, s->engine, se);
+	if (!j) {
+		s->resave = se->unsaved = true;
+		return;
+	}
+	s->inflight++;
+	rw_submit(s->rw, j);
+}
+
+/* Loop thread: a connection, or a turn of a connection that closed, lets
+ * go of se. When it was the last, a stored conversation is stored again:
+ * Redis then keeps it for the session TTL from now, as this server does,
+ * not from its last turn (a customer idle in an open tab resumes at
+ * another instance after a deploy), and has the turns a save missed. */
+static void leave(struct ws_server *s, struct sess *se)
+{
+	sess_detach(s->sessions, se, now_s());
+	if (s->rw && !s->closing && se->attached == 0 && se->busy == 0 && se->stored)
+		store_again(s, se);
+}
+
+/* Loop thread: a save came back. One Redis did not take leaves the
+ * conversation to be stored again when Redis answers. Saves come back in
+ * the order they were made, so the last one back says how it stands. */
+static void saved(struct ws_server *s, const struct rw_job *j)
+{
+	struct sess *se = sess_find(s->sessions, j->session_id, now_s());
+	if (se)
+		se->unsaved = !j->saved;
+	if (!j->saved)
+		s->resave = true;
+}
+
+static void resave_one(struct sess *se, void *arg)
+{
+	/* A conversation with a turn out is stored when that turn is said. */
+	if (se->unsaved && se->busy == 0)
+		store_again(arg, se);
+}
+
 /* A turn is done (on the engine worker, or at once on the loop): its
  * effects go to the Redis worker, or its reply to the customer. The
  * connection's next messages are the caller's to go on with. */
@@ -1139,7 +1188,7 @@ static void decide_rest(struct ws_server *s, struct sess *se, struct rest r)
 		turn_done(s, t);
 	}
 	free_inmsgs(r.head);
-	sess_detach(s->sessions, se, now_s());
+	leave(s, se);
 }
 
 /* RFC 3629 UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
@@ -1326,7 +1375,7 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	double now = now_s();
 	if (!c && !rest.head) {
 		if (se)
-			sess_detach(s->sessions, se, now);
+			leave(s, se);
 		return;
 	}
 	struct engine_session conv;
@@ -1387,6 +1436,10 @@ static void log_worker(struct ws_server *s)
 		log_event("info", "redis_up", NULL);
 		s->said_up = true;
 	}
+	if (st.redis_ok && s->resave && !s->closing) {
+		s->resave = false;
+		sess_each(s->sessions, resave_one, s);
+	}
 	if (!s->spool_said && (st.spool_pending || st.spooled != s->said.spooled ||
 			       st.drained != s->said.drained)) {
 		log_event("warn", "spooling", NULL);
@@ -1435,6 +1488,8 @@ static void collect(struct ws_server *s)
 			t->fx = j;
 			batch_add(s, t);
 			continue;
+		} else if (j->kind == RW_SAVE_SESSION) {
+			saved(s, j);
 		}
 		rw_job_free(j);
 	}
@@ -1661,7 +1716,7 @@ static void closed(struct conn *c)
 	} else {
 		free_inmsgs(rest.head);
 		if (c->sess)
-			sess_detach(s->sessions, c->sess, now_s());
+			leave(s, c->sess);
 	}
 	free_queue(c);
 	c->in_head = c->in_tail = NULL;

@@ -1513,6 +1513,61 @@ test('two instances on one Redis: a conversation the customer went on with at th
   await stopClean(a);
 });
 
+test('a customer idle in an open tab past the session TTL, then moved by a deploy: the other instance resumes the conversation', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const a = await w.serve(['--session-ttl', '2']);
+  const b = await w.serve(['--session-ttl', '2', '--spool', path.join(w.dir, 'spool-b.jsonl')]);
+  const c = await w.connect(a);
+  const session = c.welcome.session;
+  const key = `autoassist:session:${session}`;
+  assert.equal((await c.ask('m1', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
+  // Stored after the turn, for the TTL from then: idle longer, it is gone
+  // from Redis while the tab, still open, keeps it at this instance.
+  await waitFor(async () => (await w.redis.cmd('EXISTS', key)) === 1, 5000, 'the turn to be stored');
+  await waitFor(async () => (await w.redis.cmd('EXISTS', key)) === 0, 5000, 'the stored copy to expire');
+  // The deploy: SIGTERM closes the tab's connection (1001).
+  await stopClean(a);
+  await waitFor(async () => (await w.redis.cmd('EXISTS', key)) === 1, 5000,
+    'the conversation to be stored again when its last connection left');
+  const there = await Client.connect(b.wsUrl);
+  w.clients.push(there);
+  const welcome = await there.hello({ session });
+  assert.equal(welcome.resumed, true);
+  assert.equal((await there.ask('m2', METER, 5000)).slots.date, '2027-03-01');
+  await there.close();
+  await stopClean(b);
+});
+
+test('a turn taken while Redis was down is stored once it is back, and another instance resumes the conversation with it', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis({ aof: true }); // what Redis took survives its SIGKILL
+  const a = await w.serve();
+  const c = await w.connect(a);
+  const session = c.welcome.session;
+  const key = `autoassist:session:${session}`;
+  await c.ask('m1', 'When does my contract start?', 5000);
+  await waitFor(async () => (await w.redis.cmd('EXISTS', key)) === 1, 5000, 'the turn to be stored');
+  const before = await w.redis.cmd('GET', key);
+  await w.redis.stop('SIGKILL');
+  await waitRedisHealth(a, 'down');
+  assert.equal((await c.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
+  await w.redis.start();
+  await waitFor(async () => (await w.redis.cmd('GET', key)) !== before, 8000,
+    'the turn Redis missed to be stored once it is back');
+
+  const b = await w.serve(['--spool', path.join(w.dir, 'spool-b.jsonl')]);
+  const there = await Client.connect(b.wsUrl);
+  w.clients.push(there);
+  assert.equal((await there.hello({ session })).resumed, true);
+  assert.equal((await there.ask('m3', METER, 5000)).slots.date, '2027-03-01',
+    'the date given while Redis was down is known at the other instance');
+  await there.close();
+  await c.close();
+  await stopClean(b);
+  await stopClean(a);
+});
+
 test('a held conversation whose TTL runs out while Redis is asked about it is still the one resumed', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
