@@ -17,7 +17,7 @@ struct ld_pos {
  * so a loader can `return ld_fail(...)`. */
 int ld_fail(struct ld_pos *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Reads the next line of f into buf (cap bytes, the newline kept) and
+/* Reads the next line of f into buf (cap bytes, without its newline) and
  * counts it in p->line. Returns 1 for a line, 0 at the end of the file, or
  * -1 (ld_fail) for a line longer than cap - 1 bytes or holding a NUL byte,
  * neither of which a data file has, or for a read error. */

@@ -1,10 +1,9 @@
 /* ld: loading errors that name file and line. See include/ld.h. */
 #include "ld.h"
 
-#include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
-#include <string.h>
 
 int ld_fail(struct ld_pos *p, const char *fmt, ...)
 {
@@ -20,12 +19,16 @@ int ld_fail(struct ld_pos *p, const char *fmt, ...)
 int ld_gets(struct ld_pos *p, FILE *f, char *buf, size_t cap)
 {
 	size_t n = 0;
-	int ch = 0;
+	int ch;
+	bool any = false;
 	/* By byte, not fgets: fgets cannot tell a NUL byte from the line's
 	 * end, and would cut a long line into two without a word. */
-	while (ch != '\n' && (ch = getc(f)) != EOF) {
-		if (n == 0)
+	while ((ch = getc(f)) != EOF) {
+		if (!any)
 			p->line++;
+		any = true;
+		if (ch == '\n')
+			break;
 		if (ch == '\0')
 			return ld_fail(p, "a NUL byte at column %zu", n + 1);
 		if (n + 1 >= cap)
@@ -34,6 +37,6 @@ int ld_gets(struct ld_pos *p, FILE *f, char *buf, size_t cap)
 	}
 	buf[n] = '\0';
 	if (ferror(f))
-		return ld_fail(p, "%s", strerror(errno));
-	return n > 0;
+		return ld_fail(p, "cannot read the file");
+	return any;
 }

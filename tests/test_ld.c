@@ -48,9 +48,10 @@ static void test_gets_lines(void **state)
 	struct ld_pos p = { .file = "en.txt", .err = err, .errlen = sizeof(err) };
 	FILE *f = file_of("ab\n\nlast", 8);
 	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "ab\n");
+	assert_string_equal(buf, "ab");
+	/* An empty line is a line. */
 	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "\n");
+	assert_string_equal(buf, "");
 	/* The last line needs no newline. */
 	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), 1);
 	assert_string_equal(buf, "last");
@@ -72,16 +73,20 @@ static void test_gets_refuses_nul_and_long_lines(void **state)
 	assert_string_equal(err, "en.txt:2: a NUL byte at column 3");
 	fclose(f);
 
-	/* Seven bytes and the newline fill buf exactly: one too many. */
+	/* Eight bytes of text do not fit buf: seven do, with or without a
+	 * newline after them. */
 	p.line = 0;
-	f = file_of("1234567\n", 8);
+	f = file_of("12345678\n", 9);
 	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), -1);
 	assert_string_equal(err, "en.txt:1: line longer than 7 bytes");
 	fclose(f);
 	p.line = 0;
-	f = file_of("123456\n", 7);
+	f = file_of("1234567\n1234567", 15);
 	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), 1);
-	assert_string_equal(buf, "123456\n");
+	assert_string_equal(buf, "1234567");
+	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "1234567");
+	assert_int_equal(ld_gets(&p, f, buf, sizeof(buf)), 0);
 	fclose(f);
 }
 
