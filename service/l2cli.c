@@ -87,6 +87,22 @@ struct cmd {
 
 /* ---- small helpers ---- */
 
+/* True when getopt's '?' for optopt was a long option that takes no value
+ * given one (--json=1, or an abbreviation), which getopt names by its
+ * short letter: arg is that word, unless the letter came from a bundle
+ * (-qz), where optind has not moved past it. */
+static bool flag_given_value(const struct option *longopts, int optopt, const char *arg)
+{
+	size_t n = strcspn(arg, "=");
+	if (!optopt || strncmp(arg, "--", 2) != 0 || !arg[n] || n == 2)
+		return false;
+	for (const struct option *o = longopts; o->name; o++)
+		if (o->val == optopt && o->has_arg == no_argument &&
+		    strncmp(o->name, arg + 2, n - 2) == 0)
+			return true;
+	return false;
+}
+
 static bool parse_long(const char *s, long lo, long hi, long *out)
 {
 	char *end = NULL;
@@ -144,7 +160,7 @@ static int connect_redis(struct ctx *c)
 	 * password, and gets the same exit code and hint. */
 	bool noauth = c->rc && !sent_password && wants_password(c->rc);
 	if (noauth) {
-		snprintf(err, sizeof(err), "it wants a password (NOAUTH)");
+		snprintf(err, sizeof(err), "redis %s: it wants a password (NOAUTH)", c->url);
 		redisFree(c->rc);
 		c->rc = NULL;
 	}
@@ -1127,9 +1143,7 @@ static int parse_opts(struct ctx *c, const struct cmd *cmd, int argc, char **arg
 			fprintf(stderr, "%s: %s needs a value\n", c->prog, argv[optind - 1]);
 			return L2CLI_USAGE;
 		default:
-			/* getopt names a known long option given a value it
-			 * does not take (--json=1) by its short letter. */
-			if (optopt && strncmp(argv[optind - 1], "--", 2) == 0)
+			if (flag_given_value(longopts, optopt, argv[optind - 1]))
 				fprintf(stderr, "%s: %.*s takes no value\n", c->prog,
 					(int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 			else if (optopt)

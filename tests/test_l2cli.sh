@@ -423,13 +423,17 @@ AUTOASSIST_MAX_DELIVERIES=lots "$BIN" l2 pull --consumer alice >"$TMP/out" 2>"$T
 expect_rc 2 $? "pull with a bad AUTOASSIST_MAX_DELIVERIES"
 expect_in "$TMP/err" "AUTOASSIST_MAX_DELIVERIES wants 1 to 1000000, not \"lots\"" \
 	"a bad AUTOASSIST_MAX_DELIVERIES is named"
-AUTOASSIST_MAX_DELIVERIES=lots "$BIN" l2 pull --consumer alice --max-deliveries 5 >"$TMP/out" 2>"$TMP/err"
+AUTOASSIST_MAX_DELIVERIES=lots "$BIN" l2 pull --consumer alice --max-deliveries 5 \
+	--stream test:throwaway >"$TMP/out" 2>"$TMP/err"
 expect_rc 0 $? "--max-deliveries overrides a bad AUTOASSIST_MAX_DELIVERIES"
 AUTOASSIST_MAX_DELIVERIES=lots "$BIN" l2 stats >"$TMP/out" 2>"$TMP/err"
 expect_rc 0 $? "stats does not read AUTOASSIST_MAX_DELIVERIES"
 aa l2 stats --json=1
 expect_rc 2 $rc "a value for --json"
 expect_in "$TMP/err" "l2 stats: --json takes no value" "a value for --json is named as such"
+aa l2 stats --json -qz
+expect_rc 2 $rc "bundled unknown letters"
+expect_in "$TMP/err" "l2 stats: unknown option -q" "a bundle's unknown letter is named, not the flag before it"
 aa registry get
 expect_rc 2 $rc "registry get without a meter"
 # A port that is no port is a usage error, as in serve.
