@@ -107,18 +107,23 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
 
 /* Stores a conversation (the bytes of engine_session_pack) under its
  * session id for ttl seconds, so a restarted or another instance of the
- * server continues it. Pipelined: the send queues the command (0 or -1),
- * and l2_session_save_result says whether its reply r stored it (0 or
- * -1), as l2_add_result does for a ticket. */
+ * server continues it, and, when reply is not NULL, the reply it keeps for
+ * a message sent again (reply_len bytes, opaque here) beside it. Pipelined:
+ * the send queues the commands and returns how many (1 or 2), or -1; and
+ * l2_session_save_result says whether a command's reply r stored its part
+ * (0 or -1), as l2_add_result does for a ticket. */
 int l2_session_save_send(redisContext *rc, const char *id, const unsigned char *bytes,
-			size_t len, int ttl);
+			 size_t len, const char *reply, size_t reply_len, int ttl);
 int l2_session_save_result(const redisReply *r);
 
 /* Reads a stored conversation's bytes into out (cap long) and their length
  * into *len: 1 found, 0 not found (or longer than cap), -1 Redis error.
- * engine_session_unpack says whether they are a session. */
+ * engine_session_unpack says whether they are a session. When found, the
+ * reply stored beside it goes to *reply (malloc'd, the caller's to free;
+ * NULL when there is none or memory is short) and its length to
+ * *reply_len. */
 int l2_session_load(redisContext *rc, const char *id, unsigned char *out, size_t cap,
-		    size_t *len);
+		    size_t *len, char **reply, size_t *reply_len);
 
 /* ---- the spool: an append-only file of tickets, one JSON line each ---- */
 

@@ -37,9 +37,12 @@ struct rw_job {
 	json_object *ticket;         /* the L2 ticket to store, or NULL; owned */
 	char session_id[40];         /* the profile an address links to */
 	bool skip_lookup;            /* the registry was answered already */
-	/* Saved, or loaded (found says so): engine_session_pack's bytes. */
+	/* Saved, or loaded (found says so): engine_session_pack's bytes, and
+	 * the reply kept beside them (owned by the job; NULL: none). */
 	unsigned char session[ENGINE_SESSION_BYTES];
 	size_t session_len;
+	char *reply;
+	size_t reply_len;
 	int ttl;                     /* seconds a saved session is kept */
 	/* Out: */
 	bool found;                  /* RW_LOAD_SESSION: Redis had it */

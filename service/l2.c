@@ -24,6 +24,7 @@
 #define REG_ADDR "autoassist:registry:addr:"
 #define PROFILE "autoassist:profile:"
 #define SESSION "autoassist:session:"
+#define SESSION_REPLY ":reply" /* after the id: the reply kept beside it */
 
 /* Adds the entry unless the ticket's dedupe key says it was added before,
  * and returns the reference of the ticket in the stream; atomic, so a
@@ -645,14 +646,23 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
 }
 
 int l2_session_save_send(redisContext *rc, const char *id, const unsigned char *bytes,
-			size_t len, int ttl)
+			 size_t len, const char *reply, size_t reply_len, int ttl)
 {
-	char key[128], ttls[16];
+	char key[128], rkey[128], ttls[16];
 	snprintf(key, sizeof(key), SESSION "%s", id);
+	snprintf(rkey, sizeof(rkey), SESSION "%s" SESSION_REPLY, id);
 	snprintf(ttls, sizeof(ttls), "%d", ttl);
 	const char *argv[] = { "SET", key, (const char *)bytes, "EX", ttls };
-	const size_t lens[] = { 3, strlen(key), len, 2, strlen(ttls) };
-	return redisAppendCommandArgv(rc, 5, argv, lens) == REDIS_OK ? 0 : -1;
+	size_t lens[] = { 3, strlen(key), len, 2, strlen(ttls) };
+	if (redisAppendCommandArgv(rc, 5, argv, lens) != REDIS_OK)
+		return -1;
+	if (!reply)
+		return 1;
+	argv[1] = rkey;
+	argv[2] = reply;
+	lens[1] = strlen(rkey);
+	lens[2] = reply_len;
+	return redisAppendCommandArgv(rc, 5, argv, lens) == REDIS_OK ? 2 : -1;
 }
 
 int l2_session_save_result(const redisReply *r)
@@ -661,21 +671,31 @@ int l2_session_save_result(const redisReply *r)
 }
 
 int l2_session_load(redisContext *rc, const char *id, unsigned char *out, size_t cap,
-		    size_t *len)
+		    size_t *len, char **reply, size_t *reply_len)
 {
-	char key[128];
+	char key[128], rkey[128];
 	snprintf(key, sizeof(key), SESSION "%s", id);
-	const char *argv[] = { "GET", key };
-	redisReply *r = redisCommandArgv(rc, 2, argv, NULL);
+	snprintf(rkey, sizeof(rkey), SESSION "%s" SESSION_REPLY, id);
+	const char *argv[] = { "MGET", key, rkey };
+	redisReply *r = redisCommandArgv(rc, 3, argv, NULL);
+	*reply = NULL;
+	*reply_len = 0;
 	int found = -1;
-	if (r && r->type == REDIS_REPLY_NIL) {
+	const redisReply *conv = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2
+		? r->element[0] : NULL;
+	if (conv && conv->type == REDIS_REPLY_NIL) {
 		found = 0;
-	} else if (r && r->type == REDIS_REPLY_STRING) {
+	} else if (conv && conv->type == REDIS_REPLY_STRING) {
 		/* Longer than any session: not one, as far as this build knows. */
-		found = r->len <= cap;
+		found = conv->len <= cap;
 		if (found) {
-			memcpy(out, r->str, r->len);
-			*len = r->len;
+			memcpy(out, conv->str, conv->len);
+			*len = conv->len;
+			const redisReply *rep = r->element[1];
+			if (rep->type == REDIS_REPLY_STRING && (*reply = malloc(rep->len ? rep->len : 1))) {
+				memcpy(*reply, rep->str, rep->len);
+				*reply_len = rep->len;
+			}
 		}
 	}
 	freeReplyObject(r);

@@ -116,6 +116,7 @@ void rw_job_free(struct rw_job *j)
 		return;
 	free((struct plan_copy *)(void *)j->plan_copy);
 	json_object_put(j->ticket);
+	free(j->reply);
 	free(j);
 }
 
@@ -255,8 +256,10 @@ static void flush(struct rw *w, struct pipe *p)
 		struct rw_job *j = p->jobs[k];
 		const redisReply *r = broken ? NULL : exec->element[k];
 		if (j->kind == RW_SAVE_SESSION) {
-			j->saved = !broken && l2_session_save_result(r) == 0;
-			if (!broken && !j->saved) {
+			/* Saved when each of its commands was (send_write). */
+			bool ok = !broken && l2_session_save_result(r) == 0;
+			j->saved = ok && (k == 0 || p->jobs[k - 1] != j || j->saved);
+			if (!broken && !ok) {
 				failed(w);
 				broken = true;
 			}
@@ -287,9 +290,9 @@ static void flush(struct rw *w, struct pipe *p)
  * command could not be queued); -2 for a ticket without a ticket_id. */
 static int send_write(struct rw *w, struct pipe *p, struct rw_job *j)
 {
-	/* A batch holds at most PIPE_MAX jobs of one write each, so the pipe
-	 * never fills today; this keeps its array safe if that changes. */
-	if (p->n == PIPE_MAX)
+	/* A job takes an entry for each command it sends: one, or two for a
+	 * save with a reply. */
+	if (p->n + 2 > PIPE_MAX)
 		flush(w, p);
 	/* While the pipe is open nothing else does I/O on its connection,
 	 * so it is still the one to use. */
@@ -302,12 +305,16 @@ static int send_write(struct rw *w, struct pipe *p, struct rw_job *j)
 		p->open = true;
 		p->rc = rc;
 	}
-	int sent = j->kind == RW_SAVE_SESSION
-		? l2_session_save_send(rc, j->session_id, j->session, j->session_len, j->ttl)
-		: l2_add_send(rc, w->cfg.stream, j->ticket);
+	int sent;
+	if (j->kind == RW_SAVE_SESSION)
+		sent = l2_session_save_send(rc, j->session_id, j->session, j->session_len,
+					    j->reply, j->reply_len, j->ttl);
+	else if ((sent = l2_add_send(rc, w->cfg.stream, j->ticket)) == 0)
+		sent = 1;
 	if (sent < 0)
 		return sent;
-	p->jobs[p->n++] = j;
+	while (sent--)
+		p->jobs[p->n++] = j;
 	return 0;
 }
 
@@ -352,8 +359,8 @@ static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 	if (j->kind == RW_LOAD_SESSION) {
 		flush(w, p);
 		redisContext *rc = conn(w);
-		int found = rc ? l2_session_load(rc, j->session_id, j->session,
-						  sizeof(j->session), &j->session_len) : -1;
+		int found = rc ? l2_session_load(rc, j->session_id, j->session, sizeof(j->session),
+						  &j->session_len, &j->reply, &j->reply_len) : -1;
 		if (rc && found < 0)
 			failed(w);
 		j->found = found > 0;

@@ -609,7 +609,29 @@ static struct rw_job *save_job(const struct ws_server *s, const struct engine *e
 	snprintf(j->session_id, sizeof(j->session_id), "%s", se->id);
 	j->session_len = engine_session_pack(e, &se->conv, j->session);
 	j->ttl = (int)s->cfg.session_ttl;
+	/* The kept reply goes too, after its message's hash, so that the
+	 * message sent again to another instance gets it (take_reply). */
+	if (se->last_reply) {
+		j->reply_len = sizeof(se->last_hash) + se->last_len;
+		if (!(j->reply = malloc(j->reply_len))) {
+			free(j);
+			return NULL;
+		}
+		memcpy(j->reply, &se->last_hash, sizeof(se->last_hash));
+		memcpy(j->reply + sizeof(se->last_hash), se->last_reply, se->last_len);
+	}
 	return j;
+}
+
+/* Loop thread: keeps the reply a loaded conversation was stored with
+ * (save_job's layout), for its message sent again. */
+static void take_reply(struct sess *se, const struct rw_job *j)
+{
+	uint64_t hash;
+	if (!j->reply || j->reply_len <= sizeof(hash))
+		return;
+	memcpy(&hash, j->reply, sizeof(hash));
+	remember(se, hash, j->reply + sizeof(hash), j->reply_len - sizeof(hash));
 }
 
 /* Any thread, with the turn's conversation: says the reply to a decided
@@ -650,9 +672,6 @@ static void say(const struct ws_server *s, struct decider *d, const struct engin
 	/* logbuf holds the longest text escaped: it is never full. */
 	log_event_json("info", "message", w.p, w.len);
 
-	/* Stored after each turn, so a restarted server continues it. */
-	if (s->rw)
-		t->save = save_job(s, e, se);
 	/* Written even when the customer left meanwhile: the loop thread owns
 	 * ctx.conn, and drops the frame then. */
 	const char *idjs = t->ctx.id ? json_object_to_json_string_ext(t->ctx.id, JSON_C_TO_STRING_PLAIN)
@@ -664,6 +683,10 @@ static void say(const struct ws_server *s, struct decider *d, const struct engin
 		t->why = "out of memory";
 	else if (t->ctx.id)
 		remember(se, t->hash, d->frame, (size_t)n);
+	/* Stored after each turn, with its reply, so a restarted server or
+	 * another instance continues it. */
+	if (s->rw)
+		t->save = save_job(s, e, se);
 }
 
 /* A ticket reference: the date, then 64 bits. With the client's message
@@ -1386,11 +1409,14 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	 * (a second tab) having taken it up meanwhile. Without a held copy,
 	 * another connection may have brought the conversation in while this
 	 * one waited: it is shared, as a resume from memory would share it. */
-	if (se && found && may_be_stale(se, 1) && conv.nturns > se->conv.nturns)
+	if (se && found && may_be_stale(se, 1) && conv.nturns > se->conv.nturns) {
 		sess_replace(se, &conv);
-	else if (!se && !(se = sess_resume(s->sessions, j->session_id, now)) && found &&
-		 (se = sess_adopt(s->sessions, j->session_id, &conv, now)))
+		take_reply(se, j);
+	} else if (!se && !(se = sess_resume(s->sessions, j->session_id, now)) && found &&
+		   (se = sess_adopt(s->sessions, j->session_id, &conv, now))) {
 		se->stored = true;
+		take_reply(se, j);
+	}
 	bool resumed = se != NULL;
 	if (!resumed)
 		se = sess_create(s->sessions, ctx->lang, now);
