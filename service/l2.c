@@ -135,7 +135,7 @@ const char *l2_strerror(const redisContext *rc, char *buf, size_t cap)
 	if (!rc->err)
 		snprintf(buf, cap, "unexpected reply");
 	else if (l2_timed_out(rc))
-		snprintf(buf, cap, "no answer within --redis-timeout (%s)", rc->errstr);
+		snprintf(buf, cap, "no answer within --redis-timeout");
 	else
 		snprintf(buf, cap, "%s", rc->errstr);
 	return buf;
