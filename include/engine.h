@@ -69,6 +69,9 @@ void engine_session_set_lang(struct engine_session *s, int lang);
 /* The stored form's head, and the most bytes engine_session_pack writes:
  * the head, the session, and the names of the intents it holds bits of. */
 #define ENGINE_SESSION_HEAD 16
+/* Where in the stored form the turn count is (uint32_t, host byte order):
+ * the store compares it, to keep the copy that went further. */
+#define ENGINE_SESSION_TURNS_AT (ENGINE_SESSION_HEAD + offsetof(struct engine_session, nturns))
 #define ENGINE_SESSION_BYTES \
 	(ENGINE_SESSION_HEAD + sizeof(struct engine_session) + 1 + INTENT_MAX * (1 + INTENT_NAME_MAX))
 

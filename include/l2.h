@@ -108,10 +108,12 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
 /* Stores a conversation (the bytes of engine_session_pack) under its
  * session id for ttl seconds, so a restarted or another instance of the
  * server continues it, and, when reply is not NULL, the reply it keeps for
- * a message sent again (reply_len bytes, opaque here) beside it. Pipelined:
- * the send queues the commands and returns how many (1 or 2), or -1; and
- * l2_session_save_result says whether a command's reply r stored its part
- * (0 or -1), as l2_add_result does for a ticket. */
+ * a message sent again (reply_len bytes, opaque here) beside it, with the
+ * same TTL. Unless Redis holds a copy with more turns (another instance
+ * went on with the conversation): that one stays, and its reply. Pipelined:
+ * the send queues the command (0 or -1), and l2_session_save_result says
+ * whether its reply r means done, stored or not needed (0), or failed
+ * (-1), as l2_add_result does for a ticket. */
 int l2_session_save_send(redisContext *rc, const char *id, const unsigned char *bytes,
 			 size_t len, const char *reply, size_t reply_len, int ttl);
 int l2_session_save_result(const redisReply *r);

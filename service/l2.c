@@ -645,29 +645,43 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
 	return ok ? 0 : -1;
 }
 
+/* KEYS: the session, its reply. ARGV: the session's bytes, the reply ('':
+ * none), the TTL, where the turn count is (1-based) and its struct format.
+ * A stored copy of the same form (the head's tag and size) with more turns
+ * stays; a reply not sent keeps the stored one, for as long as the session. */
+static const char session_script[] =
+	"local cur = redis.call('GET', KEYS[1])\n"
+	"local at = tonumber(ARGV[4])\n"
+	"if cur and #cur >= at + 3 and #ARGV[1] >= at + 3 and\n"
+	"   string.sub(cur, 1, 8) == string.sub(ARGV[1], 1, 8) and\n"
+	"   struct.unpack(ARGV[5], cur, at) > struct.unpack(ARGV[5], ARGV[1], at) then\n"
+	"  return 0\n"
+	"end\n"
+	"redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])\n"
+	"if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])\n"
+	"else redis.call('EXPIRE', KEYS[2], ARGV[3]) end\n"
+	"return 1\n";
+
 int l2_session_save_send(redisContext *rc, const char *id, const unsigned char *bytes,
 			 size_t len, const char *reply, size_t reply_len, int ttl)
 {
-	char key[128], rkey[128], ttls[16];
+	char key[128], rkey[128], ttls[16], at[16];
 	snprintf(key, sizeof(key), SESSION "%s", id);
 	snprintf(rkey, sizeof(rkey), SESSION "%s" SESSION_REPLY, id);
 	snprintf(ttls, sizeof(ttls), "%d", ttl);
-	const char *argv[] = { "SET", key, (const char *)bytes, "EX", ttls };
-	size_t lens[] = { 3, strlen(key), len, 2, strlen(ttls) };
-	if (redisAppendCommandArgv(rc, 5, argv, lens) != REDIS_OK)
-		return -1;
-	if (!reply)
-		return 1;
-	argv[1] = rkey;
-	argv[2] = reply;
-	lens[1] = strlen(rkey);
-	lens[2] = reply_len;
-	return redisAppendCommandArgv(rc, 5, argv, lens) == REDIS_OK ? 2 : -1;
+	snprintf(at, sizeof(at), "%zu", (size_t)ENGINE_SESSION_TURNS_AT + 1);
+	const uint16_t one = 1;
+	const char *fmt = *(const unsigned char *)&one ? "<I4" : ">I4";
+	const char *argv[] = { "EVAL", session_script, "2", key, rkey, (const char *)bytes,
+			       reply ? reply : "", ttls, at, fmt };
+	const size_t lens[] = { 4, sizeof(session_script) - 1, 1, strlen(key), strlen(rkey), len,
+				reply ? reply_len : 0, strlen(ttls), strlen(at), strlen(fmt) };
+	return redisAppendCommandArgv(rc, 10, argv, lens) == REDIS_OK ? 0 : -1;
 }
 
 int l2_session_save_result(const redisReply *r)
 {
-	return r && r->type == REDIS_REPLY_STATUS ? 0 : -1;
+	return r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
 }
 
 int l2_session_load(redisContext *rc, const char *id, unsigned char *out, size_t cap,

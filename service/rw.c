@@ -256,10 +256,8 @@ static void flush(struct rw *w, struct pipe *p)
 		struct rw_job *j = p->jobs[k];
 		const redisReply *r = broken ? NULL : exec->element[k];
 		if (j->kind == RW_SAVE_SESSION) {
-			/* Saved when each of its commands was (send_write). */
-			bool ok = !broken && l2_session_save_result(r) == 0;
-			j->saved = ok && (k == 0 || p->jobs[k - 1] != j || j->saved);
-			if (!broken && !ok) {
+			j->saved = !broken && l2_session_save_result(r) == 0;
+			if (!broken && !j->saved) {
 				failed(w);
 				broken = true;
 			}
@@ -290,9 +288,9 @@ static void flush(struct rw *w, struct pipe *p)
  * command could not be queued); -2 for a ticket without a ticket_id. */
 static int send_write(struct rw *w, struct pipe *p, struct rw_job *j)
 {
-	/* A job takes an entry for each command it sends: one, or two for a
-	 * save with a reply. */
-	if (p->n + 2 > PIPE_MAX)
+	/* A batch holds at most PIPE_MAX jobs of one write each, so the pipe
+	 * never fills today; this keeps its array safe if that changes. */
+	if (p->n == PIPE_MAX)
 		flush(w, p);
 	/* While the pipe is open nothing else does I/O on its connection,
 	 * so it is still the one to use. */
@@ -305,16 +303,13 @@ static int send_write(struct rw *w, struct pipe *p, struct rw_job *j)
 		p->open = true;
 		p->rc = rc;
 	}
-	int sent;
-	if (j->kind == RW_SAVE_SESSION)
-		sent = l2_session_save_send(rc, j->session_id, j->session, j->session_len,
-					    j->reply, j->reply_len, j->ttl);
-	else if ((sent = l2_add_send(rc, w->cfg.stream, j->ticket)) == 0)
-		sent = 1;
+	int sent = j->kind == RW_SAVE_SESSION
+		? l2_session_save_send(rc, j->session_id, j->session, j->session_len, j->reply,
+				       j->reply_len, j->ttl)
+		: l2_add_send(rc, w->cfg.stream, j->ticket);
 	if (sent < 0)
 		return sent;
-	while (sent--)
-		p->jobs[p->n++] = j;
+	p->jobs[p->n++] = j;
 	return 0;
 }
 

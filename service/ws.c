@@ -895,9 +895,16 @@ static void saved(struct ws_server *s, const struct rw_job *j)
 
 static void resave_one(struct sess *se, void *arg)
 {
-	/* A conversation with a turn out is stored when that turn is said. */
-	if (se->unsaved && se->busy == 0)
-		store_again(arg, se);
+	struct ws_server *s = arg;
+	/* Expired ones are let go, not stored for another TTL. One with a
+	 * turn out waits for the next look, in case the turn stores nothing
+	 * (a message sent again, a refused text). */
+	if (!se->unsaved || sess_find(s->sessions, se->id, now_s()) != se)
+		return;
+	if (se->busy)
+		s->resave = true;
+	else
+		store_again(s, se);
 }
 
 /* A turn is done (on the engine worker, or at once on the loop): its
@@ -1396,24 +1403,26 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	struct sess *se = ctx->sess; /* a copy held here, attached for c */
 	ctx->rest.head = NULL;
 	double now = now_s();
-	if (!c && !rest.head) {
-		if (se)
-			leave(s, se);
-		return;
-	}
 	struct engine_session conv;
 	bool found = j->found && engine_session_unpack(s->engine, j->session, j->session_len, &conv);
 	/* The copy held here is kept unless Redis has more turns of it: then
 	 * another instance went on with it since. Redis not answering leaves
 	 * the held copy, the best there is; so does another connection here
-	 * (a second tab) having taken it up meanwhile. Without a held copy,
-	 * another connection may have brought the conversation in while this
-	 * one waited: it is shared, as a resume from memory would share it. */
+	 * (a second tab) having taken it up meanwhile. */
 	if (se && found && may_be_stale(se, 1) && conv.nturns > se->conv.nturns) {
 		sess_replace(se, &conv);
 		take_reply(se, j);
-	} else if (!se && !(se = sess_resume(s->sessions, j->session_id, now)) && found &&
-		   (se = sess_adopt(s->sessions, j->session_id, &conv, now))) {
+	}
+	if (!c && !rest.head) {
+		if (se)
+			leave(s, se);
+		return;
+	}
+	/* Without a held copy, another connection may have brought the
+	 * conversation in while this one waited: it is shared, as a resume
+	 * from memory would share it. */
+	if (!se && !(se = sess_resume(s->sessions, j->session_id, now)) && found &&
+	    (se = sess_adopt(s->sessions, j->session_id, &conv, now))) {
 		se->stored = true;
 		take_reply(se, j);
 	}

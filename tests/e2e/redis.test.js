@@ -913,7 +913,9 @@ test('registry in Redis: match, mismatch, unknown meter, bad check digit, profil
   assert.ok(!r.text.includes('I’ve confirmed'), r.text);
   const calls = await w.redis.commandCalls();
   assert.equal(calls.hgetall, undefined, `a lookup for a bad meter ID: ${JSON.stringify(calls)}`);
-  assert.equal(calls.get, undefined, `a lookup for a bad meter ID: ${JSON.stringify(calls)}`);
+  // Each save of the conversation reads the stored copy first (a GET in
+  // its script); a registry lookup would read more.
+  assert.equal(calls.get || 0, calls.eval || 0, `a lookup for a bad meter ID: ${JSON.stringify(calls)}`);
 
   // address_update confirmed: the profile is linked (after the reply: the
   // link is written by the worker, so it is awaited, bounded).
@@ -1544,6 +1546,41 @@ test('a message sent again at another instance after its reply was lost gets tha
   await there.close();
   await stopClean(b);
   await stopClean(a);
+});
+
+test('an instance never stores its copy of a conversation over one with more turns: a tab closing late at the first instance loses nothing said at the second', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const a = await w.serve();
+  const b = await w.serve(['--spool', path.join(w.dir, 'spool-b.jsonl')]);
+  const c = await w.serve(['--spool', path.join(w.dir, 'spool-c.jsonl')]);
+  const key = (session) => `autoassist:session:${session}`;
+  const stale = await w.connect(a);
+  const session = stale.welcome.session;
+  await stale.ask('m1', 'When does my contract start?', 5000);
+  await waitFor(async () => (await w.redis.cmd('EXISTS', key(session))) === 1, 5000, 'the turn to be stored');
+  // The link to the first instance is dead but not yet noticed there; the
+  // widget goes on at the second.
+  const there = await Client.connect(b.wsUrl);
+  w.clients.push(there);
+  assert.equal((await there.hello({ session })).resumed, true);
+  const before = await w.redis.cmd('GET', key(session));
+  assert.equal((await there.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
+  await waitFor(async () => (await w.redis.cmd('GET', key(session))) !== before, 5000, 'the second turn to be stored');
+  await there.close();
+  const newer = await w.redis.cmd('GET', key(session));
+  // Now the first instance lets go of its copy, one turn behind.
+  await stale.close();
+  await waitFor(async () => (await healthz(a.port)).json.connections === 0, 5000, 'the first instance to see the close');
+  await sleep(300);
+  assert.equal(await w.redis.cmd('GET', key(session)), newer, 'the copy with more turns stays');
+
+  const third = await Client.connect(c.wsUrl);
+  w.clients.push(third);
+  assert.equal((await third.hello({ session })).resumed, true);
+  assert.equal((await third.ask('m3', METER, 5000)).slots.date, '2027-03-01');
+  await third.close();
+  for (const server of [c, b, a]) await stopClean(server);
 });
 
 test('a customer idle in an open tab past the session TTL, then moved by a deploy: the other instance resumes the conversation', { skip: SKIP }, async (t) => {
