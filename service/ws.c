@@ -836,6 +836,21 @@ static void turn_free(struct turn *t)
 	free(t);
 }
 
+/* Loop thread: stores a conversation no turn has out, as it stands, in
+ * the terms of e, the engine it was last decided with: an idle one's is
+ * s->engine, since a reload swaps engines only with no turn out. Out of
+ * memory, it is left for the next resave. */
+static void store_now(struct ws_server *s, const struct engine *e, struct sess *se)
+{
+	struct rw_job *j = save_job(s, e, se);
+	if (!j) {
+		s->resave = se->unsaved = true;
+		return;
+	}
+	s->inflight++;
+	rw_submit(s->rw, j);
+}
+
 /* Loop thread, before a conversation's first ticket goes to Redis: the
  * conversation goes first, when it is not there yet (it is stored after
  * each turn, and this turn's save follows the ticket). Should the server
@@ -847,26 +862,8 @@ static void store_first(struct ws_server *s, const struct engine *e, struct sess
 {
 	if (se->stored || se->busy)
 		return;
-	struct rw_job *j = save_job(s, e, se);
-	if (!j)
-		return; /* the turn's own save stores it, a little later */
 	se->stored = true;
-	s->inflight++;
-	rw_submit(s->rw, j);
-}
-
-/* Loop thread: stores a conversation no turn has out, as it stands (with
- * the loop's engine, which holds every idle conversation). Out of memory,
- * it is left for the next resave. */
-static void store_again(struct ws_server *s, struct sess *se)
-{
-	struct rw_job *j = save_job(s, s->engine, se);
-	if (!j) {
-		s->resave = se->unsaved = true;
-		return;
-	}
-	s->inflight++;
-	rw_submit(s->rw, j);
+	store_now(s, e, se);
 }
 
 /* Loop thread: a connection, or a turn of a connection that closed, lets
@@ -878,7 +875,7 @@ static void leave(struct ws_server *s, struct sess *se)
 {
 	sess_detach(s->sessions, se, now_s());
 	if (s->rw && !s->closing && se->attached == 0 && se->busy == 0 && se->stored)
-		store_again(s, se);
+		store_now(s, s->engine, se);
 }
 
 /* Loop thread: a save came back. One Redis did not take leaves the
@@ -904,7 +901,7 @@ static void resave_one(struct sess *se, void *arg)
 	if (se->busy)
 		s->resave = true;
 	else
-		store_again(s, se);
+		store_now(s, s->engine, se);
 }
 
 /* A turn is done (on the engine worker, or at once on the loop): its
