@@ -989,7 +989,7 @@ static const char common_help[] =
 	"  -h, --help             this text\n"
 	"\n"
 	"exit codes: 0 ok; 1 failed (not found, not pending, Redis refused); 2 usage;\n"
-	"4 Redis unreachable or not answering\n";
+	"4 Redis unreachable, not answering, or the password missing or wrong\n";
 
 static const struct cmd cmds[] = {
 	{ "l2", "pull", OPT_CONSUMER | OPT_COUNT | OPT_BLOCK | OPT_JSON | OPT_MAXDEL, OPT_CONSUMER,
