@@ -441,14 +441,14 @@ static void leave(struct ws_server *s, struct sess *se);
 static void resume_inbound(struct conn *c);
 static void decide_rest(struct ws_server *s, struct sess *se, struct rest r);
 
-/* True when Redis may hold a newer copy of a conversation held here: no
- * connection here uses it but the one asking (users of them), so the
- * customer may have gone on with it at another instance (--reuse-port, or
- * behind a proxy) since, and it was stored, so that instance could have
- * resumed it. A turn of it running here holds an attachment too. */
-static bool may_be_stale(const struct sess *se, unsigned users)
+/* True when Redis may hold a newer copy of a conversation held here, one
+ * it may be swapped for: it was stored, so another instance could have
+ * resumed it and gone on (--reuse-port, or behind a proxy), also while a
+ * connection here still holds it (a dropped link not noticed yet looks
+ * like a second tab), and no turn of it is out here. */
+static bool may_be_stale(const struct sess *se)
 {
-	return se->attached == users && se->busy == 0 && se->stored;
+	return se->busy == 0 && se->stored;
 }
 
 static bool redis_known_down(struct ws_server *s)
@@ -474,7 +474,7 @@ static int attach(struct conn *c, const char *want, int lang)
 	/* A held copy is attached at once, so that it cannot expire or make
 	 * room while Redis is asked; Redis known to be down is not asked
 	 * about it, to answer at once. */
-	bool ask = want && s->rw && (!held || (may_be_stale(held, 0) && !redis_known_down(s)));
+	bool ask = want && s->rw && (!held || (may_be_stale(held) && !redis_known_down(s)));
 	if (held)
 		sess_attach(s->sessions, held);
 	if (ask && load_session(c, want, lang, held) == 0)
@@ -1403,10 +1403,10 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	struct engine_session conv;
 	bool found = j->found && engine_session_unpack(s->engine, j->session, j->session_len, &conv);
 	/* The copy held here is kept unless Redis has more turns of it: then
-	 * another instance went on with it since. Redis not answering leaves
-	 * the held copy, the best there is; so does another connection here
-	 * (a second tab) having taken it up meanwhile. */
-	if (se && found && may_be_stale(se, 1) && conv.nturns > se->conv.nturns) {
+	 * another instance went on with it since, and any connection here
+	 * goes on from there too. Redis not answering leaves the held copy,
+	 * the best there is; so does a turn of it started here meanwhile. */
+	if (se && found && may_be_stale(se) && conv.nturns > se->conv.nturns) {
 		sess_replace(se, &conv);
 		take_reply(se, j);
 	}
