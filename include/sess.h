@@ -13,6 +13,13 @@
 #include "engine.h"
 
 #define SESS_ID_LEN 32 /* hex characters: 128 random bits */
+#define SESS_REPLIES 4 /* replies kept for messages sent again */
+
+struct sess_reply {
+	uint64_t hash;  /* of the message's id and text; 0 with no frame */
+	char *frame;    /* the reply frame as sent, or NULL */
+	uint32_t len;
+};
 
 struct sess {
 	char id[SESS_ID_LEN + 1];
@@ -24,13 +31,13 @@ struct sess {
 	bool held;          /* its connections were held for such welcomes */
 	bool stored;        /* the server's: it is in Redis, or on its way */
 	bool unsaved;       /* the server's: its last save failed */
-	/* The last message answered, for when the client sends it again (its
-	 * reply lost with a connection): a hash of its id and text, and its
-	 * reply frame (last_len bytes, freed with the session). The thread
-	 * running the conversation's turn owns them, as it owns conv. */
-	uint64_t last_hash;
-	char *last_reply;
-	size_t last_len;
+	/* The last messages answered, for when the client sends them again
+	 * (their replies lost with a connection; the widget sends again all
+	 * it has no reply to): a ring of the last SESS_REPLIES, each a hash
+	 * of its id and text and its reply frame. The thread running the
+	 * conversation's turn owns them, as it owns conv. */
+	struct sess_reply replies[SESS_REPLIES];
+	uint8_t reply_next;  /* the slot the next reply takes */
 	struct sess *next;  /* hash chain */
 	/* On the store's idle list, oldest first: the sessions no connection
 	 * uses, in the order their last one left. */
@@ -73,10 +80,28 @@ void sess_attach(struct sess_store *st, struct sess *s);
 struct sess *sess_resume(struct sess_store *st, const char *id, double now);
 
 /* Puts conv, a newer copy of the conversation (from Redis, where another
- * instance moved it on), in place of s's. The reply kept for a message
- * sent again belonged to the old copy and goes with it. Only for a
- * session no turn is running on: that thread owns conv. */
+ * instance moved it on), in place of s's. The replies kept for messages
+ * sent again belonged to the old copy and go with it. Only for a session
+ * no turn is running on: that thread owns conv. */
 void sess_replace(struct sess *s, const struct engine_session *conv);
+
+/* Keeps frame (len bytes, copied) as the reply to the message hash names,
+ * in place of the oldest kept. Returns 0, or -1 when memory is short (that
+ * slot then keeps nothing). */
+int sess_keep_reply(struct sess *s, uint64_t hash, const char *frame, size_t len);
+
+/* The reply kept for the message hash names, or NULL. Owned by s. */
+const struct sess_reply *sess_kept_reply(const struct sess *s, uint64_t hash);
+
+/* The kept replies in their stored form, oldest first: for each, the hash
+ * (8 bytes, host order), the length (4 bytes, host order), the frame.
+ * Returns a malloc'd buffer (the caller's) and its length in *len; NULL
+ * with *len 0 when none is kept, NULL with *len 1 when memory is short. */
+char *sess_replies_pack(const struct sess *s, size_t *len);
+
+/* Keeps the replies sess_replies_pack wrote (in, len bytes) in place of
+ * s's, as far as they are whole. */
+void sess_replies_unpack(struct sess *s, const char *in, size_t len);
 
 /* A connection stops using s, a session of st. now never goes back (a
  * monotonic clock): the idle list is kept in the order of it. */

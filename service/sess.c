@@ -5,6 +5,18 @@
 #include <string.h>
 #include <sys/random.h>
 
+/* The stored form's head of a kept reply: its hash and its length. */
+#define REPLY_HEAD 12
+
+static void forget_replies(struct sess *s)
+{
+	for (size_t i = 0; i < SESS_REPLIES; i++) {
+		free(s->replies[i].frame);
+		s->replies[i] = (struct sess_reply){ 0 };
+	}
+	s->reply_next = 0;
+}
+
 struct sess_store {
 	struct sess **buckets;
 	size_t nbuckets, count, max;
@@ -38,7 +50,7 @@ void sess_store_free(struct sess_store *st)
 	for (size_t b = 0; b < st->nbuckets; b++)
 		for (struct sess *s = st->buckets[b], *n; s; s = n) {
 			n = s->next;
-			free(s->last_reply);
+			forget_replies(s);
 			free(s);
 		}
 	free(st->buckets);
@@ -67,7 +79,7 @@ static void drop(struct sess_store *st, struct sess *s)
 		pp = &(*pp)->next;
 	*pp = s->next;
 	TAILQ_REMOVE(&st->idle, s, idle);
-	free(s->last_reply);
+	forget_replies(s);
 	free(s);
 	st->count--;
 }
@@ -170,10 +182,71 @@ struct sess *sess_resume(struct sess_store *st, const char *id, double now)
 void sess_replace(struct sess *s, const struct engine_session *conv)
 {
 	s->conv = *conv;
-	free(s->last_reply);
-	s->last_reply = NULL;
-	s->last_len = 0;
-	s->last_hash = 0;
+	forget_replies(s);
+}
+
+int sess_keep_reply(struct sess *s, uint64_t hash, const char *frame, size_t len)
+{
+	struct sess_reply *r = &s->replies[s->reply_next];
+	s->reply_next = (uint8_t)((s->reply_next + 1) % SESS_REPLIES);
+	char *p = len <= UINT32_MAX ? realloc(r->frame, len ? len : 1) : NULL;
+	if (!p) {
+		free(r->frame);
+		*r = (struct sess_reply){ 0 };
+		return -1;
+	}
+	memcpy(p, frame, len);
+	*r = (struct sess_reply){ hash, p, (uint32_t)len };
+	return 0;
+}
+
+const struct sess_reply *sess_kept_reply(const struct sess *s, uint64_t hash)
+{
+	for (size_t i = 0; i < SESS_REPLIES; i++)
+		if (s->replies[i].frame && s->replies[i].hash == hash)
+			return &s->replies[i];
+	return NULL;
+}
+
+char *sess_replies_pack(const struct sess *s, size_t *len)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < SESS_REPLIES; i++)
+		if (s->replies[i].frame)
+			n += REPLY_HEAD + s->replies[i].len;
+	*len = 0;
+	if (!n)
+		return NULL;
+	char *out = malloc(n);
+	if (!out) {
+		*len = 1;
+		return NULL;
+	}
+	for (size_t k = 0; k < SESS_REPLIES; k++) {
+		const struct sess_reply *r = &s->replies[(s->reply_next + k) % SESS_REPLIES];
+		if (!r->frame)
+			continue;
+		memcpy(out + *len, &r->hash, 8);
+		memcpy(out + *len + 8, &r->len, 4);
+		memcpy(out + *len + REPLY_HEAD, r->frame, r->len);
+		*len += REPLY_HEAD + r->len;
+	}
+	return out;
+}
+
+void sess_replies_unpack(struct sess *s, const char *in, size_t len)
+{
+	forget_replies(s);
+	for (size_t o = 0; len - o >= REPLY_HEAD;) {
+		uint64_t hash;
+		uint32_t n;
+		memcpy(&hash, in + o, 8);
+		memcpy(&n, in + o + 8, 4);
+		if (n > len - o - REPLY_HEAD)
+			break;
+		sess_keep_reply(s, hash, in + o + REPLY_HEAD, n);
+		o += REPLY_HEAD + n;
+	}
 }
 
 void sess_detach(struct sess_store *st, struct sess *s, double now)

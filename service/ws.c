@@ -579,24 +579,6 @@ static uint64_t message_hash(const char *session, json_object *id, const char *t
 	return h;
 }
 
-/* Any thread, with the conversation: keeps the reply to the message hash
- * names, for when the client sends it again. Out of memory, it keeps
- * none. */
-static void remember(struct sess *se, uint64_t hash, const char *frame, size_t len)
-{
-	char *p = realloc(se->last_reply, len);
-	if (!p) {
-		free(se->last_reply);
-		se->last_reply = NULL;
-		se->last_len = 0;
-		return;
-	}
-	memcpy(p, frame, len);
-	se->last_reply = p;
-	se->last_len = len;
-	se->last_hash = hash;
-}
-
 /* Any thread, with the conversation: a Redis job storing it as it stands.
  * Returns the job, or NULL when memory is short. */
 static struct rw_job *save_job(const struct ws_server *s, const struct engine *e,
@@ -609,29 +591,14 @@ static struct rw_job *save_job(const struct ws_server *s, const struct engine *e
 	snprintf(j->session_id, sizeof(j->session_id), "%s", se->id);
 	j->session_len = engine_session_pack(e, &se->conv, j->session);
 	j->ttl = (int)s->cfg.session_ttl;
-	/* The kept reply goes too, after its message's hash, so that the
-	 * message sent again to another instance gets it (take_reply). */
-	if (se->last_reply) {
-		j->reply_len = sizeof(se->last_hash) + se->last_len;
-		if (!(j->reply = malloc(j->reply_len))) {
-			free(j);
-			return NULL;
-		}
-		memcpy(j->reply, &se->last_hash, sizeof(se->last_hash));
-		memcpy(j->reply + sizeof(se->last_hash), se->last_reply, se->last_len);
+	/* The kept replies go too, so that a message sent again to another
+	 * instance gets its reply there (loaded). */
+	j->reply = sess_replies_pack(se, &j->reply_len);
+	if (!j->reply && j->reply_len) {
+		free(j);
+		return NULL;
 	}
 	return j;
-}
-
-/* Loop thread: keeps the reply a loaded conversation was stored with
- * (save_job's layout), for its message sent again. */
-static void take_reply(struct sess *se, const struct rw_job *j)
-{
-	uint64_t hash;
-	if (!j->reply || j->reply_len <= sizeof(hash))
-		return;
-	memcpy(&hash, j->reply, sizeof(hash));
-	remember(se, hash, j->reply + sizeof(hash), j->reply_len - sizeof(hash));
 }
 
 /* Any thread, with the turn's conversation: says the reply to a decided
@@ -682,7 +649,7 @@ static void say(const struct ws_server *s, struct decider *d, const struct engin
 	else if (!(t->frame = frame_new(d->frame, (size_t)n, t->ctx.t_recv)))
 		t->why = "out of memory";
 	else if (t->ctx.id)
-		remember(se, t->hash, d->frame, (size_t)n);
+		sess_keep_reply(se, t->hash, d->frame, (size_t)n); /* none kept: decided again */
 	/* Stored after each turn, with its reply, so a restarted server or
 	 * another instance continues it. */
 	if (s->rw)
@@ -753,8 +720,9 @@ static void run_turn(const struct ws_server *s, struct decider *d, struct turn *
 	struct sess *se = t->ctx.sess;
 	if (t->ctx.id)
 		t->hash = message_hash(se->id, t->ctx.id, t->text, t->len);
-	if (t->ctx.id && se->last_reply && se->last_hash == t->hash) {
-		if (!(t->frame = frame_new(se->last_reply, se->last_len, t->ctx.t_recv)))
+	const struct sess_reply *kept = t->ctx.id ? sess_kept_reply(se, t->hash) : NULL;
+	if (kept) {
+		if (!(t->frame = frame_new(kept->frame, kept->len, t->ctx.t_recv)))
 			t->why = "out of memory";
 		json_object *f = json_object_new_object();
 		if (f)
@@ -1408,7 +1376,7 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	 * the best there is; so does a turn of it started here meanwhile. */
 	if (se && found && may_be_stale(se) && conv.nturns > se->conv.nturns) {
 		sess_replace(se, &conv);
-		take_reply(se, j);
+		sess_replies_unpack(se, j->reply, j->reply_len);
 	}
 	if (!c && !rest.head) {
 		if (se)
@@ -1421,7 +1389,7 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	if (!se && !(se = sess_resume(s->sessions, j->session_id, now)) && found &&
 	    (se = sess_adopt(s->sessions, j->session_id, &conv, now))) {
 		se->stored = true;
-		take_reply(se, j);
+		sess_replies_unpack(se, j->reply, j->reply_len);
 	}
 	bool resumed = se != NULL;
 	if (!resumed)

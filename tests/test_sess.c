@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,22 +48,69 @@ static void test_find_and_replace(void **state)
 	assert_null(sess_find(st, id, 11.5)); /* past the TTL */
 	assert_null(sess_find(st, "not-an-id", 2.0));
 
-	a->last_reply = malloc(16);
-	a->last_len = 16;
-	a->last_hash = 42;
+	assert_int_equal(sess_keep_reply(a, 42, "{\"type\":\"reply\"}", 16), 0);
 	struct engine_session newer;
 	engine_session_init(&newer, 1);
 	newer.nturns = 7;
 	sess_replace(a, &newer);
 	assert_int_equal(a->conv.nturns, 7);
 	assert_int_equal(a->conv.lang, 1);
-	assert_null(a->last_reply);
-	assert_int_equal(a->last_len, 0);
+	assert_null(sess_kept_reply(a, 42));
 
 	/* Still idle after the look: the next new session takes its place. */
 	struct sess *b = sess_create(st, 0, 3.0);
 	assert_non_null(b);
 	assert_null(sess_find(st, id, 3.0));
+	sess_store_free(st);
+}
+
+/* The last SESS_REPLIES replies are kept, the oldest making room; their
+ * stored form reads back to the same, oldest first, and a cut one reads
+ * back as far as it is whole. */
+static void test_kept_replies(void **state)
+{
+	(void)state;
+	struct sess_store *st = sess_store_new(2, 10.0);
+	struct sess *a = sess_create(st, 0, 0.0);
+	struct sess *b = sess_create(st, 0, 0.0);
+	assert_non_null(a);
+	assert_non_null(b);
+	char frame[32];
+	for (uint64_t h = 1; h <= SESS_REPLIES + 1; h++) {
+		snprintf(frame, sizeof(frame), "reply %d", (int)h);
+		assert_int_equal(sess_keep_reply(a, h, frame, strlen(frame)), 0);
+	}
+	assert_null(sess_kept_reply(a, 1)); /* the oldest made room */
+	const struct sess_reply *r = sess_kept_reply(a, 2);
+	assert_non_null(r);
+	assert_memory_equal(r->frame, "reply 2", r->len);
+	assert_null(sess_kept_reply(a, 99));
+
+	size_t len;
+	char *packed = sess_replies_pack(a, &len);
+	assert_non_null(packed);
+	sess_replies_unpack(b, packed, len);
+	for (uint64_t h = 2; h <= SESS_REPLIES + 1; h++) {
+		snprintf(frame, sizeof(frame), "reply %d", (int)h);
+		assert_non_null(r = sess_kept_reply(b, h));
+		assert_int_equal(r->len, strlen(frame));
+		assert_memory_equal(r->frame, frame, r->len);
+	}
+	/* Oldest first: one more reply in b replaces reply 2, as in a. */
+	assert_int_equal(sess_keep_reply(b, 50, "x", 1), 0);
+	assert_null(sess_kept_reply(b, 2));
+	assert_non_null(sess_kept_reply(b, 3));
+
+	/* Cut inside the second reply: only the first is whole. */
+	sess_replies_unpack(b, packed, 12 + 7 + 5);
+	assert_non_null(sess_kept_reply(b, 2));
+	assert_null(sess_kept_reply(b, 3));
+	free(packed);
+
+	/* None kept: nothing to store. */
+	sess_replies_unpack(b, NULL, 0);
+	assert_null(sess_replies_pack(b, &len));
+	assert_int_equal(len, 0);
 	sess_store_free(st);
 }
 
@@ -207,6 +255,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_resume_within_ttl),
 		cmocka_unit_test(test_find_and_replace),
+		cmocka_unit_test(test_kept_replies),
 		cmocka_unit_test(test_full_store_evicts_longest_idle),
 		cmocka_unit_test(test_idle_after_last_connection),
 		cmocka_unit_test(test_expiry),

@@ -1520,7 +1520,7 @@ test('two instances on one Redis: a conversation the customer went on with at th
   await stopClean(a);
 });
 
-test('a message sent again at another instance after its reply was lost gets that reply again, not a second turn', { skip: SKIP }, async (t) => {
+test('messages sent again at another instance after their replies were lost get those replies again, not second turns', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve();
@@ -1542,7 +1542,28 @@ test('a message sent again at another instance after its reply was lost gets tha
     'not decided again at the other instance');
   assert.deepEqual(await w.redis.ticketIds(), [first.escalation.ticket]);
   // The conversation goes on from the one turn: the date is known.
-  assert.equal((await there.ask('m2', METER, 5000)).slots.date, '2027-03-01');
+  const second = await there.ask('m2', METER, 5000);
+  assert.equal(second.slots.date, '2027-03-01');
+  const third = await there.ask('m3', 'Will my payment method stay the same?', 5000);
+  // Both replies lost; the widget sends again all it has no reply to, at
+  // the first instance now: each gets its reply again, neither is decided.
+  there.ws.terminate();
+  await waitFor(async () => {
+    const kept = await w.redis.cmd('GET', `autoassist:session:${session}:reply`);
+    return kept && kept.includes('"in_reply_to":"m3"');
+  }, 5000, 'the third turn and its reply to be stored');
+  const back = await Client.connect(a.wsUrl);
+  w.clients.push(back);
+  assert.equal((await back.hello({ session })).resumed, true);
+  const before = await metrics(a.port);
+  assert.deepEqual(await back.ask('m2', METER, 5000), second);
+  assert.deepEqual(await back.ask('m3', 'Will my payment method stay the same?', 5000), third);
+  const after = await metrics(a.port);
+  for (const intent of ['contract_start_date', 'payment_method', 'address_update']) {
+    const k = `autoassist_replies_total{intent="${intent}"}`;
+    assert.equal(after[k], before[k], `${intent}: not decided again`);
+  }
+  await back.close();
   await there.close();
   await stopClean(b);
   await stopClean(a);
