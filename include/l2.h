@@ -109,9 +109,9 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
  * session id for ttl seconds, so a restarted or another instance of the
  * server continues it, and, when reply is not NULL, the reply it keeps for
  * a message sent again (reply_len bytes, opaque here) beside it, with the
- * same TTL. Unless Redis holds a copy with as many turns or more (this
- * one, stored before, or one another instance went on with): that one
- * stays, and its reply, for ttl seconds from now. Pipelined:
+ * same TTL. Unless Redis holds a copy with more turns (one another
+ * instance went on with) or this very one (stored before): that one stays,
+ * and its reply, for ttl seconds from now. Pipelined:
  * the send queues the command (0 or -1), and l2_session_save_result says
  * whether its reply r means done, stored or not needed (0), or failed
  * (-1), as l2_add_result does for a ticket. */

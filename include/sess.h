@@ -13,7 +13,8 @@
 #include "engine.h"
 
 #define SESS_ID_LEN 32 /* hex characters: 128 random bits */
-#define SESS_REPLIES 4 /* replies kept for messages sent again */
+#define SESS_REPLIES 4 /* replies kept for messages sent again... */
+#define SESS_REPLY_BYTES 8192 /* ...in so many bytes, but for the newest */
 
 struct sess_reply {
 	uint64_t hash;  /* of the message's id and text; 0 with no frame */
@@ -27,6 +28,7 @@ struct sess {
 	double left_at;     /* when the last connection left (monotonic s) */
 	unsigned attached;  /* connections using it now */
 	unsigned busy;      /* its messages out for a turn (the server's) */
+	unsigned away;      /* its turns at Redis, decided, not yet said (the server's) */
 	unsigned hellos;    /* connections whose welcome waits for them */
 	bool held;          /* its connections were held for such welcomes */
 	bool stored;        /* the server's: it is in Redis, or on its way */
@@ -86,8 +88,9 @@ struct sess *sess_resume(struct sess_store *st, const char *id, double now);
 void sess_replace(struct sess *s, const struct engine_session *conv);
 
 /* Keeps frame (len bytes, copied) as the reply to the message hash names,
- * in place of the oldest kept. Returns 0, or -1 when memory is short (that
- * slot then keeps nothing). */
+ * in place of the oldest kept, and lets go of older ones until those kept
+ * fit SESS_REPLY_BYTES. Returns 0, or -1 when memory is short (that slot
+ * then keeps nothing). */
 int sess_keep_reply(struct sess *s, uint64_t hash, const char *frame, size_t len);
 
 /* The reply kept for the message hash names, or NULL. Owned by s. */
@@ -99,9 +102,11 @@ const struct sess_reply *sess_kept_reply(const struct sess *s, uint64_t hash);
  * with *len 0 when none is kept, NULL with *len 1 when memory is short. */
 char *sess_replies_pack(const struct sess *s, size_t *len);
 
-/* Keeps the replies sess_replies_pack wrote (in, len bytes) in place of
- * s's, as far as they are whole. */
-void sess_replies_unpack(struct sess *s, const char *in, size_t len);
+/* Keeps the replies sess_replies_pack wrote (in, len bytes, from Redis:
+ * not trusted) in place of s's, as far as they are whole; a frame empty or
+ * longer than max_frame is none this server could have sent, and is
+ * skipped. */
+void sess_replies_unpack(struct sess *s, const char *in, size_t len, size_t max_frame);
 
 /* A connection stops using s, a session of st. now never goes back (a
  * monotonic clock): the idle list is kept in the order of it. */

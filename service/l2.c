@@ -24,7 +24,7 @@
 #define REG_ADDR "autoassist:registry:addr:"
 #define PROFILE "autoassist:profile:"
 #define SESSION "autoassist:session:"
-#define SESSION_REPLY ":reply" /* after the id: the reply kept beside it */
+#define SESSION_REPLY ":replies" /* after the id: the replies kept beside it */
 
 /* Adds the entry unless the ticket's dedupe key says it was added before,
  * and returns the reference of the ticket in the stream; atomic, so a
@@ -645,22 +645,25 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
 	return ok ? 0 : -1;
 }
 
-/* KEYS: the session, its reply. ARGV: the session's bytes, the reply ('':
- * none), the TTL, where the turn count is (1-based) and its struct format.
- * A stored copy of the same form (the head's tag and size) with as many
- * turns or more stays, reply and all, for the TTL from now: it went as far
- * (the same copy, stored again when a connection leaves) or further
- * (another instance went on with it). A reply not sent keeps the stored
- * one, for as long as the session. */
+/* KEYS: the session, its replies. ARGV: the session's bytes, the replies
+ * ('': none), the TTL, where the turn count is (1-based) and its struct
+ * format. A stored copy of the same form (the head's tag and size) with
+ * more turns (another instance went on with it), or the same bytes (this
+ * copy, stored again when a connection leaves), stays, replies and all,
+ * for the TTL from now. Replies not sent keep the stored ones, for as long
+ * as the session. */
 static const char session_script[] =
 	"local cur = redis.call('GET', KEYS[1])\n"
 	"local at = tonumber(ARGV[4])\n"
 	"if cur and #cur >= at + 3 and #ARGV[1] >= at + 3 and\n"
-	"   string.sub(cur, 1, 8) == string.sub(ARGV[1], 1, 8) and\n"
-	"   struct.unpack(ARGV[5], cur, at) >= struct.unpack(ARGV[5], ARGV[1], at) then\n"
-	"  redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
-	"  redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
-	"  return 0\n"
+	"   string.sub(cur, 1, 8) == string.sub(ARGV[1], 1, 8) then\n"
+	"  local have = struct.unpack(ARGV[5], cur, at)\n"
+	"  local new = struct.unpack(ARGV[5], ARGV[1], at)\n"
+	"  if have > new or (have == new and cur == ARGV[1]) then\n"
+	"    redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
+	"    redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
+	"    return 0\n"
+	"  end\n"
 	"end\n"
 	"redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])\n"
 	"if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])\n"

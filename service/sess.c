@@ -197,6 +197,16 @@ int sess_keep_reply(struct sess *s, uint64_t hash, const char *frame, size_t len
 	}
 	memcpy(p, frame, len);
 	*r = (struct sess_reply){ hash, p, (uint32_t)len };
+	/* The oldest go first; the newest, just kept, stays in any case. */
+	size_t total = 0;
+	for (size_t i = 0; i < SESS_REPLIES; i++)
+		total += s->replies[i].len;
+	for (size_t k = 0; total > SESS_REPLY_BYTES && k < SESS_REPLIES - 1; k++) {
+		struct sess_reply *old = &s->replies[(s->reply_next + k) % SESS_REPLIES];
+		total -= old->len;
+		free(old->frame);
+		*old = (struct sess_reply){ 0 };
+	}
 	return 0;
 }
 
@@ -234,7 +244,7 @@ char *sess_replies_pack(const struct sess *s, size_t *len)
 	return out;
 }
 
-void sess_replies_unpack(struct sess *s, const char *in, size_t len)
+void sess_replies_unpack(struct sess *s, const char *in, size_t len, size_t max_frame)
 {
 	forget_replies(s);
 	for (size_t o = 0; len - o >= REPLY_HEAD;) {
@@ -244,7 +254,8 @@ void sess_replies_unpack(struct sess *s, const char *in, size_t len)
 		memcpy(&n, in + o + 8, 4);
 		if (n > len - o - REPLY_HEAD)
 			break;
-		sess_keep_reply(s, hash, in + o + REPLY_HEAD, n);
+		if (n > 0 && n <= max_frame)
+			sess_keep_reply(s, hash, in + o + REPLY_HEAD, n);
 		o += REPLY_HEAD + n;
 	}
 }

@@ -441,14 +441,22 @@ static void leave(struct ws_server *s, struct sess *se);
 static void resume_inbound(struct conn *c);
 static void decide_rest(struct ws_server *s, struct sess *se, struct rest r);
 
+/* True when no turn of se is out here: on the engine worker (busy), or
+ * decided and at Redis until it is said (away). */
+static bool no_turn_out(const struct sess *se)
+{
+	return se->busy == 0 && se->away == 0;
+}
+
 /* True when Redis may hold a newer copy of a conversation held here, one
  * it may be swapped for: it was stored, so another instance could have
  * resumed it and gone on (--reuse-port, or behind a proxy), also while a
  * connection here still holds it (a dropped link not noticed yet looks
- * like a second tab), and no turn of it is out here. */
+ * like a second tab), and no turn of it is out here, which would say its
+ * reply into the copy it was decided on. */
 static bool may_be_stale(const struct sess *se)
 {
-	return se->busy == 0 && se->stored;
+	return no_turn_out(se) && se->stored;
 }
 
 static bool redis_known_down(struct ws_server *s)
@@ -866,7 +874,7 @@ static void resave_one(struct sess *se, void *arg)
 	 * (a message sent again, a refused text). */
 	if (!se->unsaved || sess_find(s->sessions, se->id, now_s()) != se)
 		return;
-	if (se->busy)
+	if (!no_turn_out(se))
 		s->resave = true;
 	else
 		store_now(s, s->engine, se);
@@ -878,7 +886,10 @@ static void resave_one(struct sess *se, void *arg)
 static void turn_done(struct ws_server *s, struct turn *t)
 {
 	struct conn *c = t->ctx.conn;
+	if (t->kind == TURN_SAY)
+		t->ctx.sess->away--;
 	if (t->kind == TURN_DECIDE && t->fx) {
+		t->ctx.sess->away++;
 		if (c) {
 			json_object *typing = json_object_new_object();
 			json_object_object_add(typing, "type", json_object_new_string("typing"));
@@ -1376,7 +1387,7 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	 * the best there is; so does a turn of it started here meanwhile. */
 	if (se && found && may_be_stale(se) && conv.nturns > se->conv.nturns) {
 		sess_replace(se, &conv);
-		sess_replies_unpack(se, j->reply, j->reply_len);
+		sess_replies_unpack(se, j->reply, j->reply_len, s->loop_d.frame_max);
 	}
 	if (!c && !rest.head) {
 		if (se)
@@ -1389,7 +1400,7 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	if (!se && !(se = sess_resume(s->sessions, j->session_id, now)) && found &&
 	    (se = sess_adopt(s->sessions, j->session_id, &conv, now))) {
 		se->stored = true;
-		sess_replies_unpack(se, j->reply, j->reply_len);
+		sess_replies_unpack(se, j->reply, j->reply_len, s->loop_d.frame_max);
 	}
 	bool resumed = se != NULL;
 	if (!resumed)

@@ -89,7 +89,7 @@ static void test_kept_replies(void **state)
 	size_t len;
 	char *packed = sess_replies_pack(a, &len);
 	assert_non_null(packed);
-	sess_replies_unpack(b, packed, len);
+	sess_replies_unpack(b, packed, len, 64);
 	for (uint64_t h = 2; h <= SESS_REPLIES + 1; h++) {
 		snprintf(frame, sizeof(frame), "reply %d", (int)h);
 		assert_non_null(r = sess_kept_reply(b, h));
@@ -102,13 +102,36 @@ static void test_kept_replies(void **state)
 	assert_non_null(sess_kept_reply(b, 3));
 
 	/* Cut inside the second reply: only the first is whole. */
-	sess_replies_unpack(b, packed, 12 + 7 + 5);
+	sess_replies_unpack(b, packed, 12 + 7 + 5, 64);
 	assert_non_null(sess_kept_reply(b, 2));
 	assert_null(sess_kept_reply(b, 3));
+
+	/* Frames no server sends (empty, or past max_frame) are skipped. */
+	sess_replies_unpack(b, packed, len, 6);
+	assert_null(sess_kept_reply(b, 2));
+	free(packed);
+	assert_int_equal(sess_keep_reply(a, 60, "", 0), 0);
+	packed = sess_replies_pack(a, &len);
+	sess_replies_unpack(b, packed, len, 64);
+	assert_null(sess_kept_reply(b, 60));
+	assert_non_null(sess_kept_reply(b, 5));
 	free(packed);
 
+	/* Long replies: older ones go until what is kept fits the budget, the
+	 * newest in any case. */
+	static char big[SESS_REPLY_BYTES / 2 + 1];
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(sess_keep_reply(a, 70, big, sizeof(big)), 0);
+	assert_int_equal(sess_keep_reply(a, 71, big, sizeof(big)), 0);
+	assert_null(sess_kept_reply(a, 70));
+	assert_non_null(sess_kept_reply(a, 71));
+	static char huge[SESS_REPLY_BYTES + 1];
+	assert_int_equal(sess_keep_reply(a, 72, huge, sizeof(huge)), 0);
+	assert_non_null(sess_kept_reply(a, 72));
+	assert_null(sess_kept_reply(a, 71));
+
 	/* None kept: nothing to store. */
-	sess_replies_unpack(b, NULL, 0);
+	sess_replies_unpack(b, NULL, 0, 64);
 	assert_null(sess_replies_pack(b, &len));
 	assert_int_equal(len, 0);
 	sess_store_free(st);

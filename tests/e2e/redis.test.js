@@ -842,7 +842,7 @@ test('a message carrying Redis protocol is stored literally and changes nothing 
   // its last reply are stored (after each turn, so they may still be on
   // their way).
   const session = `autoassist:session:${c.welcome.session}`;
-  const added = after.filter((k) => !before.includes(k) && k !== session && k !== `${session}:reply`);
+  const added = after.filter((k) => !before.includes(k) && k !== session && k !== `${session}:replies`);
   const removed = before.filter((k) => !after.includes(k));
   assert.deepEqual(removed, []);
   assert.deepEqual(added, refs.map(dedupeKey).sort());
@@ -1159,7 +1159,7 @@ test('a message sent again after its ticket was filed on an earlier day: no seco
   await w.redis.cmd('SET', dedupeKey(ref), yesterday);
   await c.close();
   await stopClean(server);
-  const kept = `autoassist:session:${c.welcome.session}:reply`;
+  const kept = `autoassist:session:${c.welcome.session}:replies`;
   assert.equal(await w.redis.cmd('EXISTS', kept), 1, 'the reply is stored with the turn');
   await w.redis.cmd('DEL', kept);
   const next = await w.serve();
@@ -1530,7 +1530,7 @@ test('messages sent again at another instance after their replies were lost get 
   const text = 'We move in on 1 March. The battery storage makes a clicking noise.';
   const first = await escalate(c, 'm1', text, ['battery']);
   c.ws.terminate(); // the widget never saw that reply
-  await waitFor(async () => (await w.redis.cmd('EXISTS', `autoassist:session:${session}:reply`)) === 1,
+  await waitFor(async () => (await w.redis.cmd('EXISTS', `autoassist:session:${session}:replies`)) === 1,
     5000, 'the turn and its reply to be stored');
 
   const there = await Client.connect(b.wsUrl);
@@ -1549,7 +1549,7 @@ test('messages sent again at another instance after their replies were lost get 
   // the first instance now: each gets its reply again, neither is decided.
   there.ws.terminate();
   await waitFor(async () => {
-    const kept = await w.redis.cmd('GET', `autoassist:session:${session}:reply`);
+    const kept = await w.redis.cmd('GET', `autoassist:session:${session}:replies`);
     return kept && kept.includes('"in_reply_to":"m3"');
   }, 5000, 'the third turn and its reply to be stored');
   const back = await Client.connect(a.wsUrl);
@@ -1630,6 +1630,35 @@ test('back at an instance whose dropped link it has not noticed yet, the custome
   assert.equal((await back.ask('m3', METER, 5000)).slots.date, '2027-03-01', 'the date given at the other instance is known');
   await back.close();
   await dead.close();
+  await stopClean(b);
+  await stopClean(a);
+});
+
+test('a language chosen in a hello, with no turn since, is what another instance resumes the conversation in', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const a = await w.serve();
+  const b = await w.serve(['--spool', path.join(w.dir, 'spool-b.jsonl')]);
+  const c = await w.connect(a, 'en');
+  const session = c.welcome.session;
+  await c.ask('m1', 'When does my contract start?', 5000);
+  await waitFor(async () => (await w.redis.cmd('EXISTS', `autoassist:session:${session}`)) === 1, 5000,
+    'the turn to be stored');
+  await c.close();
+  // The customer switches the widget to German: no turn, only the hello.
+  const again = await Client.connect(a.wsUrl);
+  w.clients.push(again);
+  assert.equal((await again.hello({ session, lang: 'de' })).lang, 'de');
+  const before = await w.redis.cmd('GET', `autoassist:session:${session}`);
+  await again.close();
+  await waitFor(async () => (await w.redis.cmd('GET', `autoassist:session:${session}`)) !== before, 5000,
+    'the conversation to be stored as its connection left');
+  const there = await Client.connect(b.wsUrl);
+  w.clients.push(there);
+  const welcome = await there.hello({ session });
+  assert.equal(welcome.resumed, true);
+  assert.equal(welcome.lang, 'de');
+  await there.close();
   await stopClean(b);
   await stopClean(a);
 });
