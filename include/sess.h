@@ -64,8 +64,9 @@ struct sess *sess_create(struct sess_store *st, int lang, double now);
 bool sess_id_valid(const char *id);
 
 /* Starts a session under a known id (one restored from Redis) holding
- * conv, attached once. Returns NULL when the id is not SESS_ID_LEN hex
- * characters, is held already, or there is no room. */
+ * conv, attached once, in place of an expired one of that id. Returns NULL
+ * when the id is not SESS_ID_LEN hex characters, is held (not expired)
+ * already, or there is no room. */
 struct sess *sess_adopt(struct sess_store *st, const char *id,
 			const struct engine_session *conv, double now);
 

@@ -124,8 +124,15 @@ static struct sess *find(const struct sess_store *st, const char *id)
 struct sess *sess_adopt(struct sess_store *st, const char *id,
 			const struct engine_session *conv, double now)
 {
-	if (!sess_id_valid(id) || find(st, id))
+	if (!sess_id_valid(id))
 		return NULL;
+	/* An expired copy not dropped yet (sess_expire runs now and then)
+	 * gives way to the one adopted. */
+	struct sess *old = find(st, id);
+	if (old && !expired(st, old, now))
+		return NULL;
+	if (old)
+		drop(st, old);
 	if (!room(st, now))
 		return NULL;
 	struct sess *s = calloc(1, sizeof(*s));

@@ -438,6 +438,7 @@ static void send_welcome(struct conn *c, bool resumed)
 static int welcome(struct conn *c, int lang, bool resumed);
 static int load_session(struct conn *c, const char *id, int lang, struct sess *held);
 static void leave(struct ws_server *s, struct sess *se);
+static void store_now(struct ws_server *s, const struct engine *e, struct sess *se);
 static void resume_inbound(struct conn *c);
 static void decide_rest(struct ws_server *s, struct sess *se, struct rest r);
 
@@ -515,7 +516,18 @@ static int welcome(struct conn *c, int lang, bool resumed)
 		c->sess->held = true;
 		return 0;
 	}
-	engine_session_set_lang(&c->sess->conv, lang);
+	struct sess *se = c->sess;
+	int8_t was = se->conv.lang;
+	bool was_fixed = se->conv.lang_fixed;
+	engine_session_set_lang(&se->conv, lang);
+	/* A stored conversation whose language the hello changed is stored
+	 * at once, as a turn is: another instance resuming it, or this one
+	 * comparing its copy with Redis', then has it. A turn out stores it
+	 * when said. */
+	struct ws_server *s = c->srv;
+	if (s->rw && se->stored && no_turn_out(se) &&
+	    (se->conv.lang != was || se->conv.lang_fixed != was_fixed))
+		store_now(s, s->engine, se);
 	json_object *f = conn_fields(c);
 	json_object_object_add(f, "resumed", json_object_new_boolean(resumed));
 	log_event("info", "session", f);
@@ -1381,11 +1393,14 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	double now = now_s();
 	struct engine_session conv;
 	bool found = j->found && engine_session_unpack(s->engine, j->session, j->session_len, &conv);
-	/* The copy held here is kept unless Redis has more turns of it: then
-	 * another instance went on with it since, and any connection here
-	 * goes on from there too. Redis not answering leaves the held copy,
-	 * the best there is; so does a turn of it started here meanwhile. */
-	if (se && found && may_be_stale(se) && conv.nturns > se->conv.nturns) {
+	/* The copy held here gives way to Redis' when that has more turns, or
+	 * as many and the held one has nothing Redis missed: then another
+	 * instance went on with it since (or stored the same), and any
+	 * connection here goes on from there too. Redis not answering leaves
+	 * the held copy, the best there is; so does a turn of it started here
+	 * meanwhile. */
+	if (se && found && may_be_stale(se) &&
+	    (conv.nturns > se->conv.nturns || (conv.nturns == se->conv.nturns && !se->unsaved))) {
 		sess_replace(se, &conv);
 		sess_replies_unpack(se, j->reply, j->reply_len, s->loop_d.frame_max);
 	}
