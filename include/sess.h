@@ -15,6 +15,7 @@
 #define SESS_ID_LEN 32 /* hex characters: 128 random bits */
 #define SESS_REPLIES 4 /* replies kept for messages sent again... */
 #define SESS_REPLY_BYTES 8192 /* ...in so many bytes, but for the newest */
+#define SESS_SEEN 16 /* messages known to have had a reply kept */
 
 struct sess_reply {
 	uint64_t hash;  /* of the message's id and text; 0 with no frame */
@@ -40,6 +41,12 @@ struct sess {
 	 * conversation's turn owns them, as it owns conv. */
 	struct sess_reply replies[SESS_REPLIES];
 	uint8_t reply_next;  /* the slot the next reply takes */
+	/* The hashes of the last SESS_SEEN messages whose replies were kept,
+	 * also once pushed out: such a message sent again is decided again,
+	 * and its new reply must not push out those of the messages sent
+	 * again after it (sess_keep_reply). */
+	uint64_t seen[SESS_SEEN];
+	uint8_t seen_next;
 	struct sess *next;  /* hash chain */
 	/* On the store's idle list, oldest first: the sessions no connection
 	 * uses, in the order their last one left. */
@@ -90,23 +97,25 @@ void sess_replace(struct sess *s, const struct engine_session *conv);
 
 /* Keeps frame (len bytes, copied) as the reply to the message hash names,
  * in place of the oldest kept, and lets go of older ones until those kept
- * fit SESS_REPLY_BYTES. Returns 0, or -1 when memory is short (that slot
- * then keeps nothing). */
+ * fit SESS_REPLY_BYTES. A message whose reply was kept before (and pushed
+ * out since) takes only the room left, pushing out none. Returns 0, or -1
+ * when memory is short (that slot then keeps nothing). */
 int sess_keep_reply(struct sess *s, uint64_t hash, const char *frame, size_t len);
 
 /* The reply kept for the message hash names, or NULL. Owned by s. */
 const struct sess_reply *sess_kept_reply(const struct sess *s, uint64_t hash);
 
-/* The kept replies in their stored form, oldest first: for each, the hash
- * (8 bytes, host order), the length (4 bytes, host order), the frame.
+/* The kept replies in their stored form: first the messages seen whose
+ * replies are no longer kept, with length 0 and no frame, then the kept
+ * replies, oldest first; for each, the hash (8 bytes, host order), the
+ * length (4 bytes, host order), the frame.
  * Returns a malloc'd buffer (the caller's) and its length in *len; NULL
  * with *len 0 when none is kept, NULL with *len 1 when memory is short. */
 char *sess_replies_pack(const struct sess *s, size_t *len);
 
 /* Keeps the replies sess_replies_pack wrote (in, len bytes, from Redis:
- * not trusted) in place of s's, as far as they are whole; a frame empty or
- * longer than max_frame is none this server could have sent, and is
- * skipped. */
+ * not trusted) in place of s's, as far as they are whole; a frame longer
+ * than max_frame is none this server could have sent, and is skipped. */
 void sess_replies_unpack(struct sess *s, const char *in, size_t len, size_t max_frame);
 
 /* A connection stops using s, a session of st. now never goes back (a

@@ -15,6 +15,32 @@ static void forget_replies(struct sess *s)
 		s->replies[i] = (struct sess_reply){ 0 };
 	}
 	s->reply_next = 0;
+	memset(s->seen, 0, sizeof(s->seen));
+	s->seen_next = 0;
+}
+
+static bool was_seen(const struct sess *s, uint64_t hash)
+{
+	for (size_t i = 0; i < SESS_SEEN; i++)
+		if (s->seen[i] == hash)
+			return true;
+	return false;
+}
+
+static void see(struct sess *s, uint64_t hash)
+{
+	if (hash && !was_seen(s, hash)) {
+		s->seen[s->seen_next] = hash;
+		s->seen_next = (uint8_t)((s->seen_next + 1) % SESS_SEEN);
+	}
+}
+
+static size_t kept_bytes(const struct sess *s)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < SESS_REPLIES; i++)
+		total += s->replies[i].len;
+	return total;
 }
 
 struct sess_store {
@@ -195,6 +221,13 @@ void sess_replace(struct sess *s, const struct engine_session *conv)
 int sess_keep_reply(struct sess *s, uint64_t hash, const char *frame, size_t len)
 {
 	struct sess_reply *r = &s->replies[s->reply_next];
+	/* Sent again past the replies kept (the widget sends again all it
+	 * has no reply to, oldest first): pushing out the next one's reply
+	 * would have it decided again too, and so on down the line. */
+	if (hash && was_seen(s, hash) &&
+	    (r->frame || kept_bytes(s) + len > SESS_REPLY_BYTES))
+		return 0;
+	see(s, hash);
 	s->reply_next = (uint8_t)((s->reply_next + 1) % SESS_REPLIES);
 	char *p = len <= UINT32_MAX ? realloc(r->frame, len ? len : 1) : NULL;
 	if (!p) {
@@ -205,9 +238,7 @@ int sess_keep_reply(struct sess *s, uint64_t hash, const char *frame, size_t len
 	memcpy(p, frame, len);
 	*r = (struct sess_reply){ hash, p, (uint32_t)len };
 	/* The oldest go first; the newest, just kept, stays in any case. */
-	size_t total = 0;
-	for (size_t i = 0; i < SESS_REPLIES; i++)
-		total += s->replies[i].len;
+	size_t total = kept_bytes(s);
 	for (size_t k = 0; total > SESS_REPLY_BYTES && k < SESS_REPLIES - 1; k++) {
 		struct sess_reply *old = &s->replies[(s->reply_next + k) % SESS_REPLIES];
 		total -= old->len;
@@ -225,9 +256,17 @@ const struct sess_reply *sess_kept_reply(const struct sess *s, uint64_t hash)
 	return NULL;
 }
 
+/* True when the message hash names was seen and its reply is not kept. */
+static bool seen_only(const struct sess *s, uint64_t hash)
+{
+	return hash && !sess_kept_reply(s, hash);
+}
+
 char *sess_replies_pack(const struct sess *s, size_t *len)
 {
 	size_t n = 0;
+	for (size_t i = 0; i < SESS_SEEN; i++)
+		n += seen_only(s, s->seen[i]) ? REPLY_HEAD : 0;
 	for (size_t i = 0; i < SESS_REPLIES; i++)
 		if (s->replies[i].frame)
 			n += REPLY_HEAD + s->replies[i].len;
@@ -238,6 +277,15 @@ char *sess_replies_pack(const struct sess *s, size_t *len)
 	if (!out) {
 		*len = 1;
 		return NULL;
+	}
+	const uint32_t none = 0;
+	for (size_t k = 0; k < SESS_SEEN; k++) {
+		uint64_t h = s->seen[(s->seen_next + k) % SESS_SEEN];
+		if (!seen_only(s, h))
+			continue;
+		memcpy(out + *len, &h, 8);
+		memcpy(out + *len + 8, &none, 4);
+		*len += REPLY_HEAD;
 	}
 	for (size_t k = 0; k < SESS_REPLIES; k++) {
 		const struct sess_reply *r = &s->replies[(s->reply_next + k) % SESS_REPLIES];
@@ -261,7 +309,9 @@ void sess_replies_unpack(struct sess *s, const char *in, size_t len, size_t max_
 		memcpy(&n, in + o + 8, 4);
 		if (n > len - o - REPLY_HEAD)
 			break;
-		if (n > 0 && n <= max_frame)
+		if (n == 0)
+			see(s, hash);
+		else if (n <= max_frame)
 			sess_keep_reply(s, hash, in + o + REPLY_HEAD, n);
 		o += REPLY_HEAD + n;
 	}

@@ -96,13 +96,24 @@ static void test_kept_replies(void **state)
 		assert_int_equal(r->len, strlen(frame));
 		assert_memory_equal(r->frame, frame, r->len);
 	}
-	/* Oldest first: one more reply in b replaces reply 2, as in a. */
+	/* Message 1, whose reply was pushed out, sent again and decided
+	 * again: its new reply pushes out none of those kept, in a or in b,
+	 * which knows it from the stored form. */
+	assert_int_equal(sess_keep_reply(a, 1, "again", 5), 0);
+	assert_int_equal(sess_keep_reply(b, 1, "again", 5), 0);
+	assert_null(sess_kept_reply(a, 1));
+	assert_null(sess_kept_reply(b, 1));
+	assert_non_null(sess_kept_reply(a, 2));
+	assert_non_null(sess_kept_reply(b, 2));
+
+	/* Oldest first: one more new reply in b replaces reply 2, as in a. */
 	assert_int_equal(sess_keep_reply(b, 50, "x", 1), 0);
 	assert_null(sess_kept_reply(b, 2));
 	assert_non_null(sess_kept_reply(b, 3));
 
-	/* Cut inside the second reply: only the first is whole. */
-	sess_replies_unpack(b, packed, 12 + 7 + 5, 64);
+	/* Cut inside the second reply (after message 1, seen only, and reply
+	 * 2): only what is whole is kept. */
+	sess_replies_unpack(b, packed, 12 + 12 + 7 + 5, 64);
 	assert_non_null(sess_kept_reply(b, 2));
 	assert_null(sess_kept_reply(b, 3));
 

@@ -278,6 +278,32 @@ test('a message sent again after a dropped connection (same id, same text) gets 
   await stopClean(server);
 });
 
+test('five messages sent again after a dropped connection: the four newest get their replies again, the oldest alone is decided again', async (t) => {
+  const server = await startServer(t, ['--registry', registryFile(), '--rate', '100', '--burst', '100']);
+  const a = await Client.connect(server.wsUrl);
+  const w = await a.hello({ lang: 'en' });
+  const texts = ['We move in on 1 March.', 'My meter is 707057500012345671', 'Tell me about Tibber Pulse',
+    'What payment methods do you have?', 'Will my payment method stay the same?'];
+  const first = [];
+  for (const [i, text] of texts.entries()) first.push(await a.ask(`k${i}`, text));
+  a.ws.terminate(); // the widget saw none of the replies
+  await a.waitClose();
+
+  const b = await Client.connect(server.wsUrl);
+  assert.equal((await b.hello({ session: w.session })).resumed, true);
+  const total = (m) => Object.entries(m).filter(([k]) => k.startsWith('autoassist_replies_total{'))
+    .reduce((n, [, v]) => n + v, 0);
+  const before = total(await metrics(server.port));
+  await b.ask('k0', texts[0]);
+  for (let i = 1; i < texts.length; i++)
+    assert.deepEqual(await b.ask(`k${i}`, texts[i]), first[i], `k${i}: the same reply`);
+  const decided = total(await metrics(server.port)) - before;
+  assert.ok(decided >= 1 && decided <= first[0].outcomes.length,
+    `only k0 decided again (${decided} reply parts counted)`);
+  await b.close();
+  await stopClean(server);
+});
+
 test('resume after the session TTL: a new conversation that knows nothing', async (t) => {
   const server = await startServer(t, ['--session-ttl', '1']);
   const a = await Client.connect(server.wsUrl);
