@@ -110,13 +110,14 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
  * server continues it, and, when reply is not NULL, the reply it keeps for
  * a message sent again (reply_len bytes, opaque here) beside it, with the
  * same TTL. Unless Redis holds a copy with more turns (one another
- * instance went on with) or this very one (stored before): that one stays,
+ * instance went on with) or this very one (stored before), or any copy
+ * when renew is set (this one is unchanged since stored): that one stays,
  * and its reply, for ttl seconds from now. Pipelined:
  * the send queues the command (0 or -1), and l2_session_save_result says
  * whether its reply r means done, stored or not needed (0), or failed
  * (-1), as l2_add_result does for a ticket. */
 int l2_session_save_send(redisContext *rc, const char *id, const unsigned char *bytes,
-			 size_t len, const char *reply, size_t reply_len, int ttl);
+			 size_t len, const char *reply, size_t reply_len, int ttl, bool renew);
 int l2_session_save_result(const redisReply *r);
 
 /* Reads a stored conversation's bytes into out (cap long) and their length

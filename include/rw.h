@@ -44,6 +44,7 @@ struct rw_job {
 	char *reply;
 	size_t reply_len;
 	int ttl;                     /* seconds a saved session is kept */
+	bool renew;                  /* saved only where Redis has none */
 	/* Out: */
 	bool found;                  /* RW_LOAD_SESSION: Redis had it */
 	bool saved;                  /* RW_SAVE_SESSION: Redis took it */

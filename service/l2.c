@@ -646,15 +646,20 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
 }
 
 /* KEYS: the session, its replies. ARGV: the session's bytes, the replies
- * ('': none), the TTL, where the turn count is (1-based) and its struct
- * format. A stored copy of the same form (the head's tag and size) with
- * more turns (another instance went on with it), or the same bytes (this
- * copy, stored again when a connection leaves), stays, replies and all,
- * for the TTL from now. Replies not sent keep the stored ones, for as long
- * as the session. */
+ * ('': none), the TTL, where the turn count is (1-based), its struct
+ * format, and '1' to renew: to store the copy only where none is. A stored
+ * copy of the same form (the head's tag and size) with more turns (another
+ * instance went on with it), or the same bytes, stays, replies and all,
+ * for the TTL from now; so does any, to renew. Replies not sent keep the
+ * stored ones, for as long as the session. */
 static const char session_script[] =
 	"local cur = redis.call('GET', KEYS[1])\n"
 	"local at = tonumber(ARGV[4])\n"
+	"if cur and ARGV[6] == '1' then\n"
+	"  redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
+	"  redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
+	"  return 0\n"
+	"end\n"
 	"if cur and #cur >= at + 3 and #ARGV[1] >= at + 3 and\n"
 	"   string.sub(cur, 1, 8) == string.sub(ARGV[1], 1, 8) then\n"
 	"  local have = struct.unpack(ARGV[5], cur, at)\n"
@@ -671,7 +676,7 @@ static const char session_script[] =
 	"return 1\n";
 
 int l2_session_save_send(redisContext *rc, const char *id, const unsigned char *bytes,
-			 size_t len, const char *reply, size_t reply_len, int ttl)
+			 size_t len, const char *reply, size_t reply_len, int ttl, bool renew)
 {
 	char key[128], rkey[128], ttls[16], at[16];
 	snprintf(key, sizeof(key), SESSION "%s", id);
@@ -681,10 +686,10 @@ int l2_session_save_send(redisContext *rc, const char *id, const unsigned char *
 	const uint16_t one = 1;
 	const char *fmt = *(const unsigned char *)&one ? "<I4" : ">I4";
 	const char *argv[] = { "EVAL", session_script, "2", key, rkey, (const char *)bytes,
-			       reply ? reply : "", ttls, at, fmt };
+			       reply ? reply : "", ttls, at, fmt, renew ? "1" : "0" };
 	const size_t lens[] = { 4, sizeof(session_script) - 1, 1, strlen(key), strlen(rkey), len,
-				reply ? reply_len : 0, strlen(ttls), strlen(at), strlen(fmt) };
-	return redisAppendCommandArgv(rc, 10, argv, lens) == REDIS_OK ? 0 : -1;
+				reply ? reply_len : 0, strlen(ttls), strlen(at), strlen(fmt), 1 };
+	return redisAppendCommandArgv(rc, 11, argv, lens) == REDIS_OK ? 0 : -1;
 }
 
 int l2_session_save_result(const redisReply *r)

@@ -305,7 +305,7 @@ static int send_write(struct rw *w, struct pipe *p, struct rw_job *j)
 	}
 	int sent = j->kind == RW_SAVE_SESSION
 		? l2_session_save_send(rc, j->session_id, j->session, j->session_len, j->reply,
-				       j->reply_len, j->ttl)
+				       j->reply_len, j->ttl, j->renew)
 		: l2_add_send(rc, w->cfg.stream, j->ticket);
 	if (sent < 0)
 		return sent;

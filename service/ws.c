@@ -438,7 +438,7 @@ static void send_welcome(struct conn *c, bool resumed)
 static int welcome(struct conn *c, int lang, bool resumed);
 static int load_session(struct conn *c, const char *id, int lang, struct sess *held);
 static void leave(struct ws_server *s, struct sess *se);
-static void store_now(struct ws_server *s, const struct engine *e, struct sess *se);
+static void store_now(struct ws_server *s, const struct engine *e, struct sess *se, bool renew);
 static void resume_inbound(struct conn *c);
 static void decide_rest(struct ws_server *s, struct sess *se, struct rest r);
 
@@ -525,9 +525,9 @@ static int welcome(struct conn *c, int lang, bool resumed)
 	 * comparing its copy with Redis', then has it. A turn out stores it
 	 * when said. */
 	struct ws_server *s = c->srv;
-	if (s->rw && se->stored && no_turn_out(se) &&
+	if (s->rw && !s->closing && se->stored && no_turn_out(se) &&
 	    (se->conv.lang != was || se->conv.lang_fixed != was_fixed))
-		store_now(s, s->engine, se);
+		store_now(s, s->engine, se, false);
 	json_object *f = conn_fields(c);
 	json_object_object_add(f, "resumed", json_object_new_boolean(resumed));
 	log_event("info", "session", f);
@@ -826,15 +826,17 @@ static void turn_free(struct turn *t)
 
 /* Loop thread: stores a conversation no turn has out, as it stands, in
  * the terms of e, the engine it was last decided with: an idle one's is
- * s->engine, since a reload swaps engines only with no turn out. Out of
- * memory, it is left for the next resave. */
-static void store_now(struct ws_server *s, const struct engine *e, struct sess *se)
+ * s->engine, since a reload swaps engines only with no turn out. To
+ * renew, it only keeps the stored copy another TTL, or stores this one
+ * where Redis has none. Out of memory, it is left for the next resave. */
+static void store_now(struct ws_server *s, const struct engine *e, struct sess *se, bool renew)
 {
 	struct rw_job *j = save_job(s, e, se);
 	if (!j) {
 		s->resave = se->unsaved = true;
 		return;
 	}
+	j->renew = renew;
 	s->inflight++;
 	rw_submit(s->rw, j);
 }
@@ -851,19 +853,22 @@ static void store_first(struct ws_server *s, const struct engine *e, struct sess
 	if (se->stored || se->busy)
 		return;
 	se->stored = true;
-	store_now(s, e, se);
+	store_now(s, e, se, false);
 }
 
 /* Loop thread: a connection, or a turn of a connection that closed, lets
  * go of se. When it was the last, a stored conversation is stored again:
  * Redis then keeps it for the session TTL from now, as this server does,
  * not from its last turn (a customer idle in an open tab resumes at
- * another instance after a deploy), and has the turns a save missed. */
+ * another instance after a deploy), and has the turns a save missed. A
+ * copy unchanged since stored only renews what Redis has: another
+ * instance may have stored a newer one meanwhile (a link this server
+ * noticed dropped only now). */
 static void leave(struct ws_server *s, struct sess *se)
 {
 	sess_detach(s->sessions, se, now_s());
 	if (s->rw && !s->closing && se->attached == 0 && se->busy == 0 && se->stored)
-		store_now(s, s->engine, se);
+		store_now(s, s->engine, se, !se->unsaved);
 }
 
 /* Loop thread: a save came back. One Redis did not take leaves the
@@ -889,7 +894,7 @@ static void resave_one(struct sess *se, void *arg)
 	if (!no_turn_out(se))
 		s->resave = true;
 	else
-		store_now(s, s->engine, se);
+		store_now(s, s->engine, se, false);
 }
 
 /* A turn is done (on the engine worker, or at once on the loop): its
@@ -1382,6 +1387,14 @@ static int load_session(struct conn *c, const char *id, int lang, struct sess *h
 	return 0;
 }
 
+/* Loop thread: true when Redis' copy of se (in j) is not the one held. */
+static bool differs(const struct ws_server *s, const struct sess *se, const struct rw_job *j)
+{
+	unsigned char held[ENGINE_SESSION_BYTES];
+	size_t n = engine_session_pack(s->engine, &se->conv, held);
+	return n != j->session_len || memcmp(held, j->session, n) != 0;
+}
+
 /* Loop thread: a conversation came back from Redis, or did not. Takes
  * the messages a closed connection left behind (ctx->rest). */
 static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
@@ -1400,7 +1413,8 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	 * the held copy, the best there is; so does a turn of it started here
 	 * meanwhile. */
 	if (se && found && may_be_stale(se) &&
-	    (conv.nturns > se->conv.nturns || (conv.nturns == se->conv.nturns && !se->unsaved))) {
+	    (conv.nturns > se->conv.nturns ||
+	     (conv.nturns == se->conv.nturns && !se->unsaved && differs(s, se, j)))) {
 		sess_replace(se, &conv);
 		sess_replies_unpack(se, j->reply, j->reply_len, s->loop_d.frame_max);
 	}

@@ -64,6 +64,33 @@ static void test_find_and_replace(void **state)
 	sess_store_free(st);
 }
 
+/* sess_adopt takes an id whose copy here expired but was not dropped yet
+ * (Redis kept it going elsewhere), and refuses one still held. */
+static void test_adopt_over_expired(void **state)
+{
+	(void)state;
+	struct sess_store *st = sess_store_new(4, 10.0);
+	struct sess *a = sess_create(st, 0, 0.0);
+	assert_non_null(a);
+	char id[SESS_ID_LEN + 1];
+	memcpy(id, a->id, sizeof(id));
+	struct engine_session conv;
+	engine_session_init(&conv, 1);
+	conv.nturns = 4;
+	assert_null(sess_adopt(st, id, &conv, 1.0)); /* attached */
+	sess_detach(st, a, 1.0);
+	assert_null(sess_adopt(st, id, &conv, 5.0)); /* idle, within its TTL */
+	struct sess *b = sess_adopt(st, id, &conv, 12.0);
+	assert_non_null(b);
+	assert_int_equal(b->conv.nturns, 4);
+	assert_int_equal(sess_count(st), 1);
+	assert_ptr_equal(sess_find(st, id, 12.0), b);
+	sess_detach(st, b, 13.0);
+	assert_int_equal(sess_expire(st, 30.0), 1);
+	assert_int_equal(sess_count(st), 0);
+	sess_store_free(st);
+}
+
 /* The last SESS_REPLIES replies are kept, the oldest making room; their
  * stored form reads back to the same, oldest first, and a cut one reads
  * back as far as it is whole. */
@@ -290,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_resume_within_ttl),
 		cmocka_unit_test(test_find_and_replace),
 		cmocka_unit_test(test_kept_replies),
+		cmocka_unit_test(test_adopt_over_expired),
 		cmocka_unit_test(test_full_store_evicts_longest_idle),
 		cmocka_unit_test(test_idle_after_last_connection),
 		cmocka_unit_test(test_expiry),
