@@ -264,10 +264,31 @@ class World {
   }
 
   async connect(server, lang = 'en') {
-    const c = await Client.connect(server.wsUrl);
-    this.clients.push(c);
+    const c = await this.client(server);
     c.welcome = await c.hello({ lang });
     return c;
+  }
+
+  // A client connected to server, no hello sent yet.
+  async client(server) {
+    const c = await Client.connect(server.wsUrl);
+    this.clients.push(c);
+    return c;
+  }
+
+  // Another instance on this world's Redis, with a spool of its own.
+  serveAnother(name, extra = []) {
+    return this.serve([...extra, '--spool', path.join(this.dir, `spool-${name}.jsonl`)]);
+  }
+
+  // The stored conversation's bytes (null when there is none), and a wait
+  // until they are other than before: a save reaches Redis after its reply.
+  storedCopy(session) {
+    return this.redis.cmd('GET', `autoassist:session:${session}`);
+  }
+
+  async stored(session, before = null, what = 'the turn to be stored') {
+    await waitFor(async () => (await this.storedCopy(session)) !== before, 5000, what);
   }
 
   // Runs the CLI against this world's Redis; checks the sanitizers said nothing.
@@ -1163,8 +1184,7 @@ test('a message sent again after its ticket was filed on an earlier day: no seco
   assert.equal(await w.redis.cmd('EXISTS', kept), 1, 'the reply is stored with the turn');
   await w.redis.cmd('DEL', kept);
   const next = await w.serve();
-  const back = await Client.connect(next.wsUrl);
-  w.clients.push(back);
+  const back = await w.client(next);
   assert.equal((await back.hello({ session: c.welcome.session })).resumed, true);
   const again = await escalate(back, 'm1', 'The battery storage makes a clicking noise.', ['battery']);
   assert.equal(again.escalation.ticket, yesterday);
@@ -1442,8 +1462,7 @@ test('a restarted server cannot ask Redis for the conversation to resume: a new 
   await stopClean(first);
 
   const server = await w.serve();
-  const tab = await Client.connect(server.wsUrl);
-  w.clients.push(tab);
+  const tab = await w.client(server);
   w.redis.pause();
   const started = Date.now();
   const welcome = await tab.hello({ session });
@@ -1456,8 +1475,7 @@ test('a restarted server cannot ask Redis for the conversation to resume: a new 
   await waitFor(async () => (await healthz(server.port)).json.redis === 'ok', 6000, 'Redis to be back');
   await tab.close();
 
-  const later = await Client.connect(server.wsUrl);
-  w.clients.push(later);
+  const later = await w.client(server);
   const back = await later.hello({ session });
   assert.equal(back.resumed, true);
   assert.equal(back.session, session);
@@ -1471,7 +1489,7 @@ test('two instances on one Redis: a conversation the customer went on with at th
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve();
-  const b = await w.serve(['--spool', path.join(w.dir, 'spool-b.jsonl')]);
+  const b = await w.serveAnother('b');
   const first = await w.connect(a);
   const session = first.welcome.session;
   const key = `autoassist:session:${session}`;
@@ -1483,8 +1501,7 @@ test('two instances on one Redis: a conversation the customer went on with at th
   await first.close();
 
   // The reload lands on the other instance, where the date is given.
-  const there = await Client.connect(b.wsUrl);
-  w.clients.push(there);
+  const there = await w.client(b);
   assert.equal((await there.hello({ session })).resumed, true);
   const before = await w.redis.cmd('GET', key);
   assert.equal((await there.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
@@ -1493,8 +1510,7 @@ test('two instances on one Redis: a conversation the customer went on with at th
 
   // Back at the first instance, which still holds the conversation from
   // before the date: it goes on from the one the customer left at the other.
-  const back = await Client.connect(a.wsUrl);
-  w.clients.push(back);
+  const back = await w.client(a);
   const welcome = await back.hello({ session });
   assert.equal(welcome.resumed, true);
   assert.equal(welcome.session, session);
@@ -1505,8 +1521,7 @@ test('two instances on one Redis: a conversation the customer went on with at th
   // Redis not answering: the copy held here is resumed, as before Redis
   // was asked, once --redis-timeout has passed.
   w.redis.pause();
-  const again = await Client.connect(a.wsUrl);
-  w.clients.push(again);
+  const again = await w.client(a);
   const started = Date.now();
   const held = await again.hello({ session });
   assert.ok(Date.now() - started < 3000, `the welcome took ${Date.now() - started} ms`);
@@ -1524,7 +1539,7 @@ test('messages sent again at another instance after their replies were lost get 
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve();
-  const b = await w.serve(['--spool', path.join(w.dir, 'spool-b.jsonl')]);
+  const b = await w.serveAnother('b');
   const c = await w.connect(a);
   const session = c.welcome.session;
   const text = 'We move in on 1 March. The battery storage makes a clicking noise.';
@@ -1533,8 +1548,7 @@ test('messages sent again at another instance after their replies were lost get 
   await waitFor(async () => (await w.redis.cmd('EXISTS', `autoassist:session:${session}:replies`)) === 1,
     5000, 'the turn and its reply to be stored');
 
-  const there = await Client.connect(b.wsUrl);
-  w.clients.push(there);
+  const there = await w.client(b);
   assert.equal((await there.hello({ session })).resumed, true);
   assert.deepEqual(await there.ask('m1', text, 5000), first, 'the same reply');
   const m = await metrics(b.port);
@@ -1552,8 +1566,7 @@ test('messages sent again at another instance after their replies were lost get 
     const kept = await w.redis.cmd('GET', `autoassist:session:${session}:replies`);
     return kept && kept.includes('"in_reply_to":"m3"');
   }, 5000, 'the third turn and its reply to be stored');
-  const back = await Client.connect(a.wsUrl);
-  w.clients.push(back);
+  const back = await w.client(a);
   assert.equal((await back.hello({ session })).resumed, true);
   const before = await metrics(a.port);
   assert.deepEqual(await back.ask('m2', METER, 5000), second);
@@ -1569,35 +1582,39 @@ test('messages sent again at another instance after their replies were lost get 
   await stopClean(a);
 });
 
+// A conversation begun at instance a, its tab left open there, that the
+// customer goes on with at instance b: the move-in date given and stored.
+async function goneOnAt(w, a, b) {
+  const first = await w.connect(a);
+  const session = first.welcome.session;
+  await first.ask('m1', 'When does my contract start?', 5000);
+  await w.stored(session);
+  const there = await w.client(b);
+  assert.equal((await there.hello({ session })).resumed, true);
+  const before = await w.storedCopy(session);
+  assert.equal((await there.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
+  await w.stored(session, before, 'the second turn to be stored');
+  return { first, session, there };
+}
+
 test('an instance never stores its copy of a conversation over one with more turns: a tab closing late at the first instance loses nothing said at the second', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve();
-  const b = await w.serve(['--spool', path.join(w.dir, 'spool-b.jsonl')]);
-  const c = await w.serve(['--spool', path.join(w.dir, 'spool-c.jsonl')]);
-  const key = (session) => `autoassist:session:${session}`;
-  const stale = await w.connect(a);
-  const session = stale.welcome.session;
-  await stale.ask('m1', 'When does my contract start?', 5000);
-  await waitFor(async () => (await w.redis.cmd('EXISTS', key(session))) === 1, 5000, 'the turn to be stored');
+  const b = await w.serveAnother('b');
+  const c = await w.serveAnother('c');
   // The link to the first instance is dead but not yet noticed there; the
   // widget goes on at the second.
-  const there = await Client.connect(b.wsUrl);
-  w.clients.push(there);
-  assert.equal((await there.hello({ session })).resumed, true);
-  const before = await w.redis.cmd('GET', key(session));
-  assert.equal((await there.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
-  await waitFor(async () => (await w.redis.cmd('GET', key(session))) !== before, 5000, 'the second turn to be stored');
+  const { first: stale, session, there } = await goneOnAt(w, a, b);
   await there.close();
-  const newer = await w.redis.cmd('GET', key(session));
+  const newer = await w.storedCopy(session);
   // Now the first instance lets go of its copy, one turn behind.
   await stale.close();
   await waitFor(async () => (await healthz(a.port)).json.connections === 0, 5000, 'the first instance to see the close');
   await sleep(300);
-  assert.equal(await w.redis.cmd('GET', key(session)), newer, 'the copy with more turns stays');
+  assert.equal(await w.storedCopy(session), newer, 'the copy with more turns stays');
 
-  const third = await Client.connect(c.wsUrl);
-  w.clients.push(third);
+  const third = await w.client(c);
   assert.equal((await third.hello({ session })).resumed, true);
   assert.equal((await third.ask('m3', METER, 5000)).slots.date, '2027-03-01');
   await third.close();
@@ -1608,24 +1625,13 @@ test('back at an instance whose dropped link it has not noticed yet, the custome
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve();
-  const b = await w.serve(['--spool', path.join(w.dir, 'spool-b.jsonl')]);
-  const key = (session) => `autoassist:session:${session}`;
+  const b = await w.serveAnother('b');
   // The first link stays open: to the first instance, a dropped link it has
   // not noticed yet (a phone switching networks) looks like a second tab.
-  const dead = await w.connect(a);
-  const session = dead.welcome.session;
-  await dead.ask('m1', 'When does my contract start?', 5000);
-  await waitFor(async () => (await w.redis.cmd('EXISTS', key(session))) === 1, 5000, 'the turn to be stored');
-  const there = await Client.connect(b.wsUrl);
-  w.clients.push(there);
-  assert.equal((await there.hello({ session })).resumed, true);
-  const before = await w.redis.cmd('GET', key(session));
-  assert.equal((await there.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
-  await waitFor(async () => (await w.redis.cmd('GET', key(session))) !== before, 5000, 'the second turn to be stored');
+  const { first: dead, session, there } = await goneOnAt(w, a, b);
   there.ws.terminate();
 
-  const back = await Client.connect(a.wsUrl);
-  w.clients.push(back);
+  const back = await w.client(a);
   assert.equal((await back.hello({ session })).resumed, true);
   assert.equal((await back.ask('m3', METER, 5000)).slots.date, '2027-03-01', 'the date given at the other instance is known');
   await back.close();
@@ -1638,23 +1644,19 @@ test('a language chosen in a hello, with no turn since, is what another instance
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve();
-  const b = await w.serve(['--spool', path.join(w.dir, 'spool-b.jsonl')]);
+  const b = await w.serveAnother('b');
   const c = await w.connect(a, 'en');
   const session = c.welcome.session;
   await c.ask('m1', 'When does my contract start?', 5000);
-  await waitFor(async () => (await w.redis.cmd('EXISTS', `autoassist:session:${session}`)) === 1, 5000,
-    'the turn to be stored');
+  await w.stored(session);
   await c.close();
   // The customer switches the widget to German: no turn, only the hello.
-  const before = await w.redis.cmd('GET', `autoassist:session:${session}`);
-  const again = await Client.connect(a.wsUrl);
-  w.clients.push(again);
+  const before = await w.storedCopy(session);
+  const again = await w.client(a);
   assert.equal((await again.hello({ session, lang: 'de' })).lang, 'de');
   await again.close();
-  await waitFor(async () => (await w.redis.cmd('GET', `autoassist:session:${session}`)) !== before, 5000,
-    'the language to be stored');
-  const there = await Client.connect(b.wsUrl);
-  w.clients.push(there);
+  await w.stored(session, before, 'the language to be stored');
+  const there = await w.client(b);
   const welcome = await there.hello({ session });
   assert.equal(welcome.resumed, true);
   assert.equal(welcome.lang, 'de');
@@ -1667,22 +1669,19 @@ test('a language chosen at another instance, with no turn since, is the one this
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve();
-  const b = await w.serve(['--spool', path.join(w.dir, 'spool-b.jsonl')]);
+  const b = await w.serveAnother('b');
   const key = `autoassist:session:`;
   const c = await w.connect(a, 'en');
   const session = c.welcome.session;
   await c.ask('m1', 'When does my contract start?', 5000);
-  await waitFor(async () => (await w.redis.cmd('EXISTS', key + session)) === 1, 5000, 'the turn to be stored');
+  await w.stored(session);
   await c.close();
-  const before = await w.redis.cmd('GET', key + session);
-  const there = await Client.connect(b.wsUrl);
-  w.clients.push(there);
+  const before = await w.storedCopy(session);
+  const there = await w.client(b);
   assert.equal((await there.hello({ session, lang: 'de' })).lang, 'de');
-  await waitFor(async () => (await w.redis.cmd('GET', key + session)) !== before, 5000,
-    'the language to be stored');
+  await w.stored(session, before, 'the language to be stored');
   await there.close();
-  const back = await Client.connect(a.wsUrl);
-  w.clients.push(back);
+  const back = await w.client(a);
   const welcome = await back.hello({ session });
   assert.equal(welcome.resumed, true);
   assert.equal(welcome.lang, 'de');
@@ -1695,26 +1694,24 @@ test('a link noticed dropped late stores nothing over a language chosen at anoth
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve();
-  const b = await w.serve(['--spool', path.join(w.dir, 'spool-b.jsonl')]);
+  const b = await w.serveAnother('b');
   const key = `autoassist:session:`;
   const dead = await w.connect(a, 'en');
   const session = dead.welcome.session;
   await dead.ask('m1', 'When does my contract start?', 5000);
-  await waitFor(async () => (await w.redis.cmd('EXISTS', key + session)) === 1, 5000, 'the turn to be stored');
-  const before = await w.redis.cmd('GET', key + session);
-  const there = await Client.connect(b.wsUrl);
-  w.clients.push(there);
+  await w.stored(session);
+  const before = await w.storedCopy(session);
+  const there = await w.client(b);
   assert.equal((await there.hello({ session, lang: 'de' })).lang, 'de');
-  await waitFor(async () => (await w.redis.cmd('GET', key + session)) !== before, 5000, 'the language to be stored');
+  await w.stored(session, before, 'the language to be stored');
   await there.close();
-  const german = await w.redis.cmd('GET', key + session);
+  const german = await w.storedCopy(session);
   // The first instance notices its link dropped only now.
   await dead.close();
   await waitFor(async () => (await healthz(a.port)).json.connections === 0, 5000, 'the first instance to see the close');
   await sleep(300);
   assert.equal(await w.redis.cmd('GET', key + session), german, 'the language chosen since stays');
-  const back = await Client.connect(a.wsUrl);
-  w.clients.push(back);
+  const back = await w.client(a);
   assert.equal((await back.hello({ session })).lang, 'de');
   await back.close();
   await stopClean(b);
@@ -1725,22 +1722,19 @@ test('a copy expired here but not dropped yet gives way to the conversation anot
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve(['--session-ttl', '2']);
-  const b = await w.serve(['--session-ttl', '2', '--spool', path.join(w.dir, 'spool-b.jsonl')]);
+  const b = await w.serveAnother('b', ['--session-ttl', '2']);
   const c = await w.connect(a);
   const session = c.welcome.session;
   await c.ask('m1', 'When does my contract start?', 5000);
-  await waitFor(async () => (await w.redis.cmd('EXISTS', `autoassist:session:${session}`)) === 1, 5000,
-    'the turn to be stored');
+  await w.stored(session);
   await c.close();
-  const there = await Client.connect(b.wsUrl);
-  w.clients.push(there);
+  const there = await w.client(b);
   assert.equal((await there.hello({ session })).resumed, true);
   assert.equal((await there.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
   // Past the first instance's TTL for its copy, within the second's.
   await sleep(2300);
   await there.ask('m3', 'Will my payment method stay the same?', 5000);
-  const back = await Client.connect(a.wsUrl);
-  w.clients.push(back);
+  const back = await w.client(a);
   const welcome = await back.hello({ session });
   assert.equal(welcome.resumed, true);
   assert.equal(welcome.session, session);
@@ -1755,14 +1749,13 @@ test('a copy with fewer turns let go last keeps the newer stored copy for the se
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve(['--session-ttl', '4']);
-  const b = await w.serve(['--session-ttl', '4', '--spool', path.join(w.dir, 'spool-b.jsonl')]);
+  const b = await w.serveAnother('b', ['--session-ttl', '4']);
   const key = `autoassist:session:`;
   const stale = await w.connect(a);
   const session = stale.welcome.session;
   await stale.ask('m1', 'When does my contract start?', 5000);
-  await waitFor(async () => (await w.redis.cmd('EXISTS', key + session)) === 1, 5000, 'the turn to be stored');
-  const there = await Client.connect(b.wsUrl);
-  w.clients.push(there);
+  await w.stored(session);
+  const there = await w.client(b);
   assert.equal((await there.hello({ session })).resumed, true);
   assert.equal((await there.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
   await there.close();
@@ -1772,9 +1765,8 @@ test('a copy with fewer turns let go last keeps the newer stored copy for the se
   await stale.close();
   await waitFor(async () => (await w.redis.cmd('TTL', key + session)) >= 3, 3000, 'the stored copy\'s TTL to be renewed');
   await sleep(2000);
-  const c = await w.serve(['--spool', path.join(w.dir, 'spool-c.jsonl')]);
-  const third = await Client.connect(c.wsUrl);
-  w.clients.push(third);
+  const c = await w.serveAnother('c');
+  const third = await w.client(c);
   assert.equal((await third.hello({ session })).resumed, true);
   assert.equal((await third.ask('m3', METER, 5000)).slots.date, '2027-03-01');
   await third.close();
@@ -1785,7 +1777,7 @@ test('a customer idle in an open tab past the session TTL, then moved by a deplo
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve(['--session-ttl', '2']);
-  const b = await w.serve(['--session-ttl', '2', '--spool', path.join(w.dir, 'spool-b.jsonl')]);
+  const b = await w.serveAnother('b', ['--session-ttl', '2']);
   const c = await w.connect(a);
   const session = c.welcome.session;
   const key = `autoassist:session:${session}`;
@@ -1798,8 +1790,7 @@ test('a customer idle in an open tab past the session TTL, then moved by a deplo
   await stopClean(a);
   await waitFor(async () => (await w.redis.cmd('EXISTS', key)) === 1, 5000,
     'the conversation to be stored again when its last connection left');
-  const there = await Client.connect(b.wsUrl);
-  w.clients.push(there);
+  const there = await w.client(b);
   const welcome = await there.hello({ session });
   assert.equal(welcome.resumed, true);
   assert.equal((await there.ask('m2', METER, 5000)).slots.date, '2027-03-01');
@@ -1824,9 +1815,8 @@ test('a turn taken while Redis was down is stored once it is back, and another i
   await waitFor(async () => (await w.redis.cmd('GET', key)) !== before, 8000,
     'the turn Redis missed to be stored once it is back');
 
-  const b = await w.serve(['--spool', path.join(w.dir, 'spool-b.jsonl')]);
-  const there = await Client.connect(b.wsUrl);
-  w.clients.push(there);
+  const b = await w.serveAnother('b');
+  const there = await w.client(b);
   assert.equal((await there.hello({ session })).resumed, true);
   assert.equal((await there.ask('m3', METER, 5000)).slots.date, '2027-03-01',
     'the date given while Redis was down is known at the other instance');
@@ -1843,14 +1833,12 @@ test('a held conversation whose TTL runs out while Redis is asked about it is st
   const c = await w.connect(a);
   const session = c.welcome.session;
   await c.ask('m1', 'When does my contract start?', 5000);
-  await waitFor(async () => (await w.redis.cmd('EXISTS', `autoassist:session:${session}`)) === 1,
-    5000, 'the turn to be stored');
+  await w.stored(session);
   await c.close();
   await sleep(1500);
   // Redis hangs: the question about the held copy outlasts its TTL.
   w.redis.pause();
-  const back = await Client.connect(a.wsUrl);
-  w.clients.push(back);
+  const back = await w.client(a);
   const welcome = await back.hello({ session });
   assert.equal(welcome.resumed, true);
   assert.equal(welcome.session, session);
@@ -1877,8 +1865,7 @@ test('Redis holding an older copy of a conversation than this instance (a save i
   await w.redis.cmd('COPY', `${key}:old`, key, 'REPLACE');
   await c.close();
 
-  const back = await Client.connect(a.wsUrl);
-  w.clients.push(back);
+  const back = await w.client(a);
   assert.equal((await back.hello({ session })).resumed, true);
   const r = await back.ask('m3', METER, 5000);
   assert.equal(r.slots.date, '2027-03-01', 'the date Redis lost is still known here');
@@ -1911,8 +1898,7 @@ test('the customer leaves while the ticket is being written: it is stored once a
   assert.equal(e.fields.session_id, session);
   assert.equal(e.fields.message, 'The battery storage makes a clicking noise.');
 
-  const back = await Client.connect(server.wsUrl);
-  w.clients.push(back);
+  const back = await w.client(server);
   const welcome = await back.hello({ session });
   assert.equal(welcome.resumed, true);
   const r = await escalate(back, 'm2', 'And the solar panels too.');
@@ -1989,8 +1975,7 @@ test('the customer leaves while their stored conversation is fetched from Redis:
   // The new process holds nothing: the hello waits for Redis, and the
   // message waits behind it when the customer leaves.
   const server = await w.serve(['--redis-timeout', '5']);
-  const tab = await Client.connect(server.wsUrl);
-  w.clients.push(tab);
+  const tab = await w.client(server);
   w.redis.pause();
   const text = 'Unser Wechselrichter der Solaranlage zeigt den Fehler 42.';
   tab.send({ type: 'hello', session, lang: 'de' });
