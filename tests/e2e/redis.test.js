@@ -291,6 +291,26 @@ class World {
     await waitFor(async () => (await this.storedCopy(session)) !== before, 5000, what);
   }
 
+  // A new conversation at server whose first turn (a question that asks
+  // for the move-in date) is stored. Returns its client; the session is
+  // c.welcome.session.
+  async firstTurn(server, lang = 'en') {
+    const c = await this.connect(server, lang);
+    await c.ask('m1', 'When does my contract start?', 5000);
+    await this.stored(c.welcome.session);
+    return c;
+  }
+
+  // The customer switches the widget to German at server (a hello, no
+  // turn), and the language is stored. Returns the client.
+  async chooseGerman(server, session) {
+    const before = await this.storedCopy(session);
+    const c = await this.client(server);
+    assert.equal((await c.hello({ session, lang: 'de' })).lang, 'de');
+    await this.stored(session, before, 'the language to be stored');
+    return c;
+  }
+
   // Runs the CLI against this world's Redis; checks the sanitizers said nothing.
   async cli(args, ms = 10000) {
     const r = await run(BIN, [...args, '--redis', this.redis.url], ms);
@@ -1585,10 +1605,8 @@ test('messages sent again at another instance after their replies were lost get 
 // A conversation begun at instance a, its tab left open there, that the
 // customer goes on with at instance b: the move-in date given and stored.
 async function goneOnAt(w, a, b) {
-  const first = await w.connect(a);
+  const first = await w.firstTurn(a);
   const session = first.welcome.session;
-  await first.ask('m1', 'When does my contract start?', 5000);
-  await w.stored(session);
   const there = await w.client(b);
   assert.equal((await there.hello({ session })).resumed, true);
   const before = await w.storedCopy(session);
@@ -1645,17 +1663,11 @@ test('a language chosen in a hello, with no turn since, is what another instance
   await w.startRedis();
   const a = await w.serve();
   const b = await w.serveAnother('b');
-  const c = await w.connect(a, 'en');
+  const c = await w.firstTurn(a);
   const session = c.welcome.session;
-  await c.ask('m1', 'When does my contract start?', 5000);
-  await w.stored(session);
   await c.close();
   // The customer switches the widget to German: no turn, only the hello.
-  const before = await w.storedCopy(session);
-  const again = await w.client(a);
-  assert.equal((await again.hello({ session, lang: 'de' })).lang, 'de');
-  await again.close();
-  await w.stored(session, before, 'the language to be stored');
+  await (await w.chooseGerman(a, session)).close();
   const there = await w.client(b);
   const welcome = await there.hello({ session });
   assert.equal(welcome.resumed, true);
@@ -1670,17 +1682,10 @@ test('a language chosen at another instance, with no turn since, is the one this
   await w.startRedis();
   const a = await w.serve();
   const b = await w.serveAnother('b');
-  const key = `autoassist:session:`;
-  const c = await w.connect(a, 'en');
+  const c = await w.firstTurn(a);
   const session = c.welcome.session;
-  await c.ask('m1', 'When does my contract start?', 5000);
-  await w.stored(session);
   await c.close();
-  const before = await w.storedCopy(session);
-  const there = await w.client(b);
-  assert.equal((await there.hello({ session, lang: 'de' })).lang, 'de');
-  await w.stored(session, before, 'the language to be stored');
-  await there.close();
+  await (await w.chooseGerman(b, session)).close();
   const back = await w.client(a);
   const welcome = await back.hello({ session });
   assert.equal(welcome.resumed, true);
@@ -1695,22 +1700,15 @@ test('a link noticed dropped late stores nothing over a language chosen at anoth
   await w.startRedis();
   const a = await w.serve();
   const b = await w.serveAnother('b');
-  const key = `autoassist:session:`;
-  const dead = await w.connect(a, 'en');
+  const dead = await w.firstTurn(a);
   const session = dead.welcome.session;
-  await dead.ask('m1', 'When does my contract start?', 5000);
-  await w.stored(session);
-  const before = await w.storedCopy(session);
-  const there = await w.client(b);
-  assert.equal((await there.hello({ session, lang: 'de' })).lang, 'de');
-  await w.stored(session, before, 'the language to be stored');
-  await there.close();
+  await (await w.chooseGerman(b, session)).close();
   const german = await w.storedCopy(session);
   // The first instance notices its link dropped only now.
   await dead.close();
   await waitFor(async () => (await healthz(a.port)).json.connections === 0, 5000, 'the first instance to see the close');
   await sleep(300);
-  assert.equal(await w.redis.cmd('GET', key + session), german, 'the language chosen since stays');
+  assert.equal(await w.storedCopy(session), german, 'the language chosen since stays');
   const back = await w.client(a);
   assert.equal((await back.hello({ session })).lang, 'de');
   await back.close();
@@ -1723,10 +1721,8 @@ test('a copy expired here but not dropped yet gives way to the conversation anot
   await w.startRedis();
   const a = await w.serve(['--session-ttl', '2']);
   const b = await w.serveAnother('b', ['--session-ttl', '2']);
-  const c = await w.connect(a);
+  const c = await w.firstTurn(a);
   const session = c.welcome.session;
-  await c.ask('m1', 'When does my contract start?', 5000);
-  await w.stored(session);
   await c.close();
   const there = await w.client(b);
   assert.equal((await there.hello({ session })).resumed, true);
@@ -1751,10 +1747,8 @@ test('a copy with fewer turns let go last keeps the newer stored copy for the se
   const a = await w.serve(['--session-ttl', '4']);
   const b = await w.serveAnother('b', ['--session-ttl', '4']);
   const key = `autoassist:session:`;
-  const stale = await w.connect(a);
+  const stale = await w.firstTurn(a);
   const session = stale.welcome.session;
-  await stale.ask('m1', 'When does my contract start?', 5000);
-  await w.stored(session);
   const there = await w.client(b);
   assert.equal((await there.hello({ session })).resumed, true);
   assert.equal((await there.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
@@ -1830,10 +1824,8 @@ test('a held conversation whose TTL runs out while Redis is asked about it is st
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve(['--session-ttl', '2', '--redis-timeout', '1']);
-  const c = await w.connect(a);
+  const c = await w.firstTurn(a);
   const session = c.welcome.session;
-  await c.ask('m1', 'When does my contract start?', 5000);
-  await w.stored(session);
   await c.close();
   await sleep(1500);
   // Redis hangs: the question about the held copy outlasts its TTL.
