@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "engine.h"
+#include "sess.h"
 
 #define L2_STREAM_DEFAULT "autoassist:l2"
 #define L2_REDIS_DEFAULT "127.0.0.1:6379"
@@ -107,27 +108,25 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
 
 /* Stores a conversation (the bytes of engine_session_pack) under its
  * session id for ttl seconds, so a restarted or another instance of the
- * server continues it, and, when reply is not NULL, the reply it keeps for
- * a message sent again (reply_len bytes, opaque here) beside it, with the
- * same TTL. Unless Redis holds a copy with more turns (one another
- * instance went on with) or this very one (stored before), or any copy
- * when renew is set (this one is unchanged since stored): that one stays,
- * and its reply, for ttl seconds from now. Pipelined:
- * the send queues the command (0 or -1), and l2_session_save_result says
- * whether its reply r means done, stored or not needed (0), or failed
- * (-1), as l2_add_result does for a ticket. */
+ * server continues it, and with it the fields of kept (the replies it
+ * keeps for messages sent again, opaque here): in place of those stored
+ * when kept->whole, else over them. Unless Redis holds a copy with more
+ * turns (one another instance went on with), or any copy when renew is
+ * set (this one is unchanged since stored): that one stays, for ttl
+ * seconds from now. Pipelined: the send queues the command (0 or -1), and
+ * l2_session_save_result says whether its reply r means done, stored or
+ * not needed (0), or failed (-1), as l2_add_result does for a ticket. */
 int l2_session_save_send(redisContext *rc, const char *id, const unsigned char *bytes,
-			 size_t len, const char *reply, size_t reply_len, int ttl, bool renew);
+			 size_t len, const struct sess_stored *kept, int ttl, bool renew);
 int l2_session_save_result(const redisReply *r);
 
 /* Reads a stored conversation's bytes into out (cap long) and their length
  * into *len: 1 found, 0 not found (or longer than cap), -1 Redis error.
  * engine_session_unpack says whether they are a session. When found, the
- * reply stored beside it goes to *reply (malloc'd, the caller's to free;
- * NULL when there is none or memory is short) and its length to
- * *reply_len. */
+ * fields stored with it go to *kept (the caller frees it with
+ * sess_stored_free; empty when there are none or memory is short). */
 int l2_session_load(redisContext *rc, const char *id, unsigned char *out, size_t cap,
-		    size_t *len, char **reply, size_t *reply_len);
+		    size_t *len, struct sess_stored *kept);
 
 /* ---- the spool: an append-only file of tickets, one JSON line each ---- */
 

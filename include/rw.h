@@ -38,11 +38,10 @@ struct rw_job {
 	char session_id[40];         /* the profile an address links to */
 	bool skip_lookup;            /* the registry was answered already */
 	/* Saved, or loaded (found says so): engine_session_pack's bytes, and
-	 * the reply kept beside them (owned by the job; NULL: none). */
+	 * the replies kept beside them (owned by the job). */
 	unsigned char session[ENGINE_SESSION_BYTES];
 	size_t session_len;
-	char *reply;
-	size_t reply_len;
+	struct sess_stored kept;
 	int ttl;                     /* seconds a saved session is kept */
 	bool renew;                  /* saved only where Redis has none */
 	/* Out: */

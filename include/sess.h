@@ -33,7 +33,7 @@ struct sess {
 	unsigned hellos;    /* connections whose welcome waits for them */
 	bool held;          /* its connections were held for such welcomes */
 	bool stored;        /* the server's: it is in Redis, or on its way */
-	bool unsaved;       /* the server's: its last save failed */
+	bool unsaved;       /* the server's: a save failed, and no whole one since */
 	/* The last messages answered, for when the client sends them again
 	 * (their replies lost with a connection; the widget sends again all
 	 * it has no reply to): a ring of the last SESS_REPLIES, each a hash
@@ -41,6 +41,9 @@ struct sess {
 	 * conversation's turn owns them, as it owns conv. */
 	struct sess_reply replies[SESS_REPLIES];
 	uint8_t reply_next;  /* the slot the next reply takes */
+	/* The slots changed since they were last packed (a bit each): a turn
+	 * stores only those. */
+	uint8_t reply_dirty;
 	/* The hashes of the last SESS_SEEN messages whose replies were kept,
 	 * also once pushed out: such a message sent again is decided again,
 	 * and its new reply must not push out those of the messages sent
@@ -105,18 +108,38 @@ int sess_keep_reply(struct sess *s, uint64_t hash, const char *frame, size_t len
 /* The reply kept for the message hash names, or NULL. Owned by s. */
 const struct sess_reply *sess_kept_reply(const struct sess *s, uint64_t hash);
 
-/* The kept replies in their stored form: first the messages seen whose
- * replies are no longer kept, with length 0 and no frame, then the kept
- * replies, oldest first; for each, the hash (8 bytes, host order), the
- * length (4 bytes, host order), the frame.
- * Returns a malloc'd buffer (the caller's) and its length in *len; NULL
- * with *len 0 when none is kept, NULL with *len 1 when memory is short. */
-char *sess_replies_pack(const struct sess *s, size_t *len);
+/* The kept replies in their stored form, the fields of a hash: "ring"
+ * holds the slot the next reply takes and the seen ring's next slot (a
+ * byte each), then its SESS_SEEN hashes (8 bytes each); "0" to "3"
+ * (SESS_REPLIES) a ring slot each, the message's hash (8 bytes) then its
+ * reply frame, or nothing when the slot is empty. Numbers are in host
+ * order. */
+#define SESS_STORED_FIELDS (SESS_REPLIES + 1)
+struct sess_stored {
+	bool whole;     /* all the fields: any other stored goes */
+	size_t n;
+	const char *name[SESS_STORED_FIELDS];
+	const char *value[SESS_STORED_FIELDS];
+	size_t len[SESS_STORED_FIELDS];
+	char *buf;      /* holds what the fields point to; NULL: nothing */
+};
 
-/* Keeps the replies sess_replies_pack wrote (in, len bytes, from Redis:
- * not trusted) in place of s's, as far as they are whole; a frame longer
- * than max_frame is none this server could have sent, and is skipped. */
-void sess_replies_unpack(struct sess *s, const char *in, size_t len, size_t max_frame);
+/* Writes s's kept replies into out in their stored form: all of them when
+ * whole, else only what changed since they were last written (nothing
+ * when none did), and counts them written. Returns 0, or -1 when memory
+ * is short (out then holds nothing, and nothing counts as written). The
+ * caller frees out with sess_stored_free. */
+int sess_replies_pack(struct sess *s, bool whole, struct sess_stored *out);
+
+/* Keeps the replies in (stored by sess_replies_pack, from Redis: not
+ * trusted) in place of s's, each in its slot, as written. A field of the
+ * wrong size is none, a frame longer than max_frame none this server
+ * could have sent; older replies go until those kept fit
+ * SESS_REPLY_BYTES. */
+void sess_replies_unpack(struct sess *s, const struct sess_stored *in, size_t max_frame);
+
+/* Frees what out holds and empties it. */
+void sess_stored_free(struct sess_stored *out);
 
 /* A connection stops using s, a session of st. now never goes back (a
  * monotonic clock): the idle list is kept in the order of it. */

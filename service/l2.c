@@ -24,7 +24,6 @@
 #define REG_ADDR "autoassist:registry:addr:"
 #define PROFILE "autoassist:profile:"
 #define SESSION "autoassist:session:"
-#define SESSION_REPLY ":replies" /* after the id: the replies kept beside it */
 
 /* Adds the entry unless the ticket's dedupe key says it was added before,
  * and returns the reference of the ticket in the stream; atomic, so a
@@ -351,6 +350,13 @@ static int address_key(const struct engine *e, const char *street, char *key, si
 /* Records of one street address read in one round trip, at most. */
 #define ADDR_CHUNK 64
 
+/* True when r is Redis refusing a command for the key's type: a key of
+ * a layout from before, or of another program. */
+static bool wrong_type(const redisReply *r)
+{
+	return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "WRONGTYPE", 9) == 0;
+}
+
 /* The supply points listed at the address, in registry order, as
  * engine_street decides: as reg_file_lookup does. A record is taken only
  * when it is still at that street address, because a list may still name
@@ -367,7 +373,7 @@ static void lookup_address(redisContext *rc, const struct engine *e,
 	}
 	const char *argv[] = { "LRANGE", key, "0", "-1" };
 	redisReply *r = redisCommandArgv(rc, 4, argv, NULL);
-	if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "WRONGTYPE", 9) == 0) {
+	if (wrong_type(r)) {
 		/* The index as builds before the list wrote it: one meter ID. */
 		freeReplyObject(r);
 		const char *gargv[] = { "GET", key };
@@ -652,44 +658,58 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
  * instance went on with it), or the same bytes, stays, replies and all,
  * for the TTL from now; so does any, to renew. Replies not sent keep the
  * stored ones, for as long as the session. */
+/* KEYS[1] the conversation's hash; ARGV: its bytes, the TTL, where the
+ * turn count is in them (1-based) and its struct format, renew, whole,
+ * then the kept replies' fields. A string under the key is the layout
+ * before the hash (builds before 2026-11-27): it is read as the stored
+ * copy, and replaced. */
 static const char session_script[] =
-	"local cur = redis.call('GET', KEYS[1])\n"
-	"local at = tonumber(ARGV[4])\n"
-	"if cur and ARGV[6] == '1' then\n"
-	"  redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
-	"  redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
+	"local cur = redis.pcall('HGET', KEYS[1], 'conv')\n"
+	"local old = type(cur) == 'table'\n"
+	"if old then cur = redis.call('GET', KEYS[1]) end\n"
+	"if cur and ARGV[5] == '1' then\n"
+	"  redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
 	"  return 0\n"
 	"end\n"
+	"local at = tonumber(ARGV[3])\n"
 	"if cur and #cur >= at + 3 and #ARGV[1] >= at + 3 and\n"
-	"   string.sub(cur, 1, 8) == string.sub(ARGV[1], 1, 8) then\n"
-	"  local have = struct.unpack(ARGV[5], cur, at)\n"
-	"  local new = struct.unpack(ARGV[5], ARGV[1], at)\n"
-	"  if have > new or (have == new and cur == ARGV[1]) then\n"
-	"    redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
-	"    redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
-	"    return 0\n"
-	"  end\n"
+	"   string.sub(cur, 1, 8) == string.sub(ARGV[1], 1, 8) and\n"
+	"   struct.unpack(ARGV[4], cur, at) > struct.unpack(ARGV[4], ARGV[1], at) then\n"
+	"  redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
+	"  return 0\n"
 	"end\n"
-	"redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])\n"
-	"if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])\n"
-	"else redis.call('EXPIRE', KEYS[2], ARGV[3]) end\n"
+	"if old or ARGV[6] == '1' then redis.call('DEL', KEYS[1]) end\n"
+	"redis.call('HSET', KEYS[1], 'conv', ARGV[1], unpack(ARGV, 7))\n"
+	"redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
 	"return 1\n";
 
 int l2_session_save_send(redisContext *rc, const char *id, const unsigned char *bytes,
-			 size_t len, const char *reply, size_t reply_len, int ttl, bool renew)
+			 size_t len, const struct sess_stored *kept, int ttl, bool renew)
 {
-	char key[128], rkey[128], ttls[16], at[16];
+	char key[128], ttls[16], at[16];
 	snprintf(key, sizeof(key), SESSION "%s", id);
-	snprintf(rkey, sizeof(rkey), SESSION "%s" SESSION_REPLY, id);
 	snprintf(ttls, sizeof(ttls), "%d", ttl);
 	snprintf(at, sizeof(at), "%zu", (size_t)ENGINE_SESSION_TURNS_AT + 1);
 	const uint16_t one = 1;
 	const char *fmt = *(const unsigned char *)&one ? "<I4" : ">I4";
-	const char *argv[] = { "EVAL", session_script, "2", key, rkey, (const char *)bytes,
-			       reply ? reply : "", ttls, at, fmt, renew ? "1" : "0" };
-	const size_t lens[] = { 4, sizeof(session_script) - 1, 1, strlen(key), strlen(rkey), len,
-				reply ? reply_len : 0, strlen(ttls), strlen(at), strlen(fmt), 1 };
-	return redisAppendCommandArgv(rc, 11, argv, lens) == REDIS_OK ? 0 : -1;
+	/* Only what changed is written: a turn's save costs Redis (and its
+	 * append-only file) the conversation and one reply, not all kept. */
+	const char *argv[10 + 2 * SESS_STORED_FIELDS] = {
+		"EVAL", session_script, "1", key, (const char *)bytes, ttls, at, fmt,
+		renew ? "1" : "0", kept->whole ? "1" : "0"
+	};
+	size_t lens[10 + 2 * SESS_STORED_FIELDS] = {
+		4, sizeof(session_script) - 1, 1, strlen(key), len, strlen(ttls), strlen(at),
+		strlen(fmt), 1, 1
+	};
+	int argc = 10;
+	for (size_t i = 0; i < kept->n; i++) {
+		argv[argc] = kept->name[i];
+		lens[argc++] = strlen(kept->name[i]);
+		argv[argc] = kept->value[i];
+		lens[argc++] = kept->len[i];
+	}
+	return redisAppendCommandArgv(rc, argc, argv, lens) == REDIS_OK ? 0 : -1;
 }
 
 int l2_session_save_result(const redisReply *r)
@@ -697,33 +717,80 @@ int l2_session_save_result(const redisReply *r)
 	return r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
 }
 
-int l2_session_load(redisContext *rc, const char *id, unsigned char *out, size_t cap,
-		    size_t *len, char **reply, size_t *reply_len)
+/* True when k, a field's name, names the conversation's bytes. */
+static bool is_conv(const redisReply *k)
 {
-	char key[128], rkey[128];
+	return k->len == 4 && memcmp(k->str, "conv", 4) == 0;
+}
+
+/* Copies the fields of a conversation's hash (an HGETALL reply) but its
+ * bytes into kept, as many as it has room for. Out of memory, kept stays
+ * empty. */
+static void copy_fields(const redisReply *r, struct sess_stored *kept)
+{
+	size_t need = 0, n = 0;
+	for (size_t i = 0; i + 1 < r->elements && n < SESS_STORED_FIELDS; i += 2)
+		if (!is_conv(r->element[i])) {
+			need += r->element[i]->len + 1 + r->element[i + 1]->len;
+			n++;
+		}
+	char *p = n ? malloc(need) : NULL;
+	if (!p)
+		return;
+	kept->buf = p;
+	for (size_t i = 0; kept->n < n; i += 2) {
+		const redisReply *k = r->element[i], *v = r->element[i + 1];
+		if (is_conv(k))
+			continue;
+		memcpy(p, k->str, k->len + 1);
+		kept->name[kept->n] = p;
+		p += k->len + 1;
+		memcpy(p, v->str, v->len);
+		kept->value[kept->n] = p;
+		kept->len[kept->n++] = v->len;
+		p += v->len;
+	}
+}
+
+/* The conversation's bytes in a load's reply r (the hash's fields, or
+ * the string of the layout before it), or NULL. */
+static const redisReply *conv_of(const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_STRING)
+		return r;
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
+		if (is_conv(r->element[i]))
+			return r->element[i + 1];
+	return NULL;
+}
+
+int l2_session_load(redisContext *rc, const char *id, unsigned char *out, size_t cap,
+		    size_t *len, struct sess_stored *kept)
+{
+	char key[128];
 	snprintf(key, sizeof(key), SESSION "%s", id);
-	snprintf(rkey, sizeof(rkey), SESSION "%s" SESSION_REPLY, id);
-	const char *argv[] = { "MGET", key, rkey };
-	redisReply *r = redisCommandArgv(rc, 3, argv, NULL);
-	*reply = NULL;
-	*reply_len = 0;
-	int found = -1;
-	const redisReply *conv = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2
-		? r->element[0] : NULL;
-	if (conv && conv->type == REDIS_REPLY_NIL) {
-		found = 0;
-	} else if (conv && conv->type == REDIS_REPLY_STRING) {
+	*kept = (struct sess_stored){ 0 };
+	redisReply *r = redisCommand(rc, "HGETALL %s", key);
+	/* A string there is a conversation stored before the hash: read it,
+	 * without replies. */
+	if (wrong_type(r)) {
+		freeReplyObject(r);
+		r = redisCommand(rc, "GET %s", key);
+	}
+	/* Neither: a key some other program wrote, no conversation. */
+	int found = wrong_type(r) ? 0 : -1;
+	if (r && (r->type == REDIS_REPLY_ARRAY || r->type == REDIS_REPLY_STRING)) {
+		const redisReply *conv = conv_of(r);
 		/* Longer than any session: not one, as far as this build knows. */
-		found = conv->len <= cap;
+		found = conv && conv->len <= cap;
 		if (found) {
 			memcpy(out, conv->str, conv->len);
 			*len = conv->len;
-			const redisReply *rep = r->element[1];
-			if (rep->type == REDIS_REPLY_STRING && (*reply = malloc(rep->len ? rep->len : 1))) {
-				memcpy(*reply, rep->str, rep->len);
-				*reply_len = rep->len;
-			}
+			if (r->type == REDIS_REPLY_ARRAY)
+				copy_fields(r, kept);
 		}
+	} else if (r && r->type == REDIS_REPLY_NIL) {
+		found = 0;
 	}
 	freeReplyObject(r);
 	return found;

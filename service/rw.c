@@ -116,7 +116,7 @@ void rw_job_free(struct rw_job *j)
 		return;
 	free((struct plan_copy *)(void *)j->plan_copy);
 	json_object_put(j->ticket);
-	free(j->reply);
+	sess_stored_free(&j->kept);
 	free(j);
 }
 
@@ -304,8 +304,8 @@ static int send_write(struct rw *w, struct pipe *p, struct rw_job *j)
 		p->rc = rc;
 	}
 	int sent = j->kind == RW_SAVE_SESSION
-		? l2_session_save_send(rc, j->session_id, j->session, j->session_len, j->reply,
-				       j->reply_len, j->ttl, j->renew)
+		? l2_session_save_send(rc, j->session_id, j->session, j->session_len, &j->kept,
+				       j->ttl, j->renew)
 		: l2_add_send(rc, w->cfg.stream, j->ticket);
 	if (sent < 0)
 		return sent;
@@ -355,7 +355,7 @@ static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 		flush(w, p);
 		redisContext *rc = conn(w);
 		int found = rc ? l2_session_load(rc, j->session_id, j->session, sizeof(j->session),
-						  &j->session_len, &j->reply, &j->reply_len) : -1;
+						  &j->session_len, &j->kept) : -1;
 		if (rc && found < 0)
 			failed(w);
 		j->found = found > 0;

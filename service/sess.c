@@ -5,8 +5,11 @@
 #include <string.h>
 #include <sys/random.h>
 
-/* The stored form's head of a kept reply: its hash and its length. */
-#define REPLY_HEAD 12
+/* The stored form's "ring" field: the two next slots, the seen hashes. */
+#define RING_BYTES (2 + 8 * SESS_SEEN)
+
+static const char *const slot_names[SESS_REPLIES] = { "0", "1", "2", "3" };
+_Static_assert(SESS_REPLIES == 4, "a name for each slot");
 
 static void forget_replies(struct sess *s)
 {
@@ -15,6 +18,7 @@ static void forget_replies(struct sess *s)
 		s->replies[i] = (struct sess_reply){ 0 };
 	}
 	s->reply_next = 0;
+	s->reply_dirty = 0;
 	memset(s->seen, 0, sizeof(s->seen));
 	s->seen_next = 0;
 }
@@ -41,6 +45,25 @@ static size_t kept_bytes(const struct sess *s)
 	for (size_t i = 0; i < SESS_REPLIES; i++)
 		total += s->replies[i].len;
 	return total;
+}
+
+static void forget_slot(struct sess *s, size_t i)
+{
+	free(s->replies[i].frame);
+	s->replies[i] = (struct sess_reply){ 0 };
+	s->reply_dirty |= (uint8_t)(1u << i);
+}
+
+/* Lets go of the oldest replies until those kept fit SESS_REPLY_BYTES;
+ * the newest, in the slot before reply_next, stays in any case. */
+static void trim(struct sess *s)
+{
+	size_t total = kept_bytes(s);
+	for (size_t k = 0; total > SESS_REPLY_BYTES && k < SESS_REPLIES - 1; k++) {
+		size_t i = (s->reply_next + k) % SESS_REPLIES;
+		total -= s->replies[i].len;
+		forget_slot(s, i);
+	}
 }
 
 struct sess_store {
@@ -220,7 +243,8 @@ void sess_replace(struct sess *s, const struct engine_session *conv)
 
 int sess_keep_reply(struct sess *s, uint64_t hash, const char *frame, size_t len)
 {
-	struct sess_reply *r = &s->replies[s->reply_next];
+	size_t i = s->reply_next;
+	struct sess_reply *r = &s->replies[i];
 	/* Sent again past the replies kept (the widget sends again all it
 	 * has no reply to, oldest first): pushing out the next one's reply
 	 * would have it decided again too, and so on down the line. */
@@ -228,23 +252,14 @@ int sess_keep_reply(struct sess *s, uint64_t hash, const char *frame, size_t len
 	    (r->frame || kept_bytes(s) + len > SESS_REPLY_BYTES))
 		return 0;
 	see(s, hash);
-	s->reply_next = (uint8_t)((s->reply_next + 1) % SESS_REPLIES);
-	char *p = len <= UINT32_MAX ? realloc(r->frame, len ? len : 1) : NULL;
-	if (!p) {
-		free(r->frame);
-		*r = (struct sess_reply){ 0 };
+	s->reply_next = (uint8_t)((i + 1) % SESS_REPLIES);
+	char *p = len <= UINT32_MAX ? malloc(len ? len : 1) : NULL;
+	forget_slot(s, i);
+	if (!p)
 		return -1;
-	}
 	memcpy(p, frame, len);
 	*r = (struct sess_reply){ hash, p, (uint32_t)len };
-	/* The oldest go first; the newest, just kept, stays in any case. */
-	size_t total = kept_bytes(s);
-	for (size_t k = 0; total > SESS_REPLY_BYTES && k < SESS_REPLIES - 1; k++) {
-		struct sess_reply *old = &s->replies[(s->reply_next + k) % SESS_REPLIES];
-		total -= old->len;
-		free(old->frame);
-		*old = (struct sess_reply){ 0 };
-	}
+	trim(s);
 	return 0;
 }
 
@@ -256,65 +271,98 @@ const struct sess_reply *sess_kept_reply(const struct sess *s, uint64_t hash)
 	return NULL;
 }
 
-/* True when the message hash names was seen and its reply is not kept. */
-static bool seen_only(const struct sess *s, uint64_t hash)
+/* Adds a field to out, its value len bytes at p. */
+static void add_field(struct sess_stored *out, const char *name, const char *p, size_t len)
 {
-	return hash && !sess_kept_reply(s, hash);
+	out->name[out->n] = name;
+	out->value[out->n] = p;
+	out->len[out->n++] = len;
 }
 
-char *sess_replies_pack(const struct sess *s, size_t *len)
+int sess_replies_pack(struct sess *s, bool whole, struct sess_stored *out)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < SESS_SEEN; i++)
-		n += seen_only(s, s->seen[i]) ? REPLY_HEAD : 0;
+	*out = (struct sess_stored){ .whole = whole };
+	unsigned take = s->reply_dirty;
+	if (whole)
+		for (size_t i = 0; i < SESS_REPLIES; i++)
+			take |= s->replies[i].frame ? 1u << i : 0;
+	/* The ring changes only with a slot; a whole write has it always. */
+	if (!take && !whole)
+		return 0;
+	size_t need = RING_BYTES;
 	for (size_t i = 0; i < SESS_REPLIES; i++)
-		if (s->replies[i].frame)
-			n += REPLY_HEAD + s->replies[i].len;
-	*len = 0;
-	if (!n)
-		return NULL;
-	char *out = malloc(n);
-	if (!out) {
-		*len = 1;
-		return NULL;
-	}
-	const uint32_t none = 0;
-	for (size_t k = 0; k < SESS_SEEN; k++) {
-		uint64_t h = s->seen[(s->seen_next + k) % SESS_SEEN];
-		if (!seen_only(s, h))
+		if (take & (1u << i) && s->replies[i].frame)
+			need += 8 + s->replies[i].len;
+	char *p = out->buf = malloc(need);
+	if (!p)
+		return -1;
+	p[0] = (char)s->reply_next;
+	p[1] = (char)s->seen_next;
+	memcpy(p + 2, s->seen, sizeof(s->seen));
+	add_field(out, "ring", p, RING_BYTES);
+	p += RING_BYTES;
+	for (size_t i = 0; i < SESS_REPLIES; i++) {
+		const struct sess_reply *r = &s->replies[i];
+		if (!(take & (1u << i)))
 			continue;
-		memcpy(out + *len, &h, 8);
-		memcpy(out + *len + 8, &none, 4);
-		*len += REPLY_HEAD;
-	}
-	for (size_t k = 0; k < SESS_REPLIES; k++) {
-		const struct sess_reply *r = &s->replies[(s->reply_next + k) % SESS_REPLIES];
-		if (!r->frame)
+		if (!r->frame) { /* pushed out: stored empty */
+			add_field(out, slot_names[i], p, 0);
 			continue;
-		memcpy(out + *len, &r->hash, 8);
-		memcpy(out + *len + 8, &r->len, 4);
-		memcpy(out + *len + REPLY_HEAD, r->frame, r->len);
-		*len += REPLY_HEAD + r->len;
+		}
+		memcpy(p, &r->hash, 8);
+		memcpy(p + 8, r->frame, r->len);
+		add_field(out, slot_names[i], p, 8 + (size_t)r->len);
+		p += 8 + r->len;
 	}
-	return out;
+	s->reply_dirty = 0;
+	return 0;
 }
 
-void sess_replies_unpack(struct sess *s, const char *in, size_t len, size_t max_frame)
+/* The ring slot a stored field is, or -1. */
+static int slot_of(const char *name)
+{
+	for (int i = 0; i < SESS_REPLIES; i++)
+		if (strcmp(name, slot_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+void sess_replies_unpack(struct sess *s, const struct sess_stored *in, size_t max_frame)
 {
 	forget_replies(s);
-	for (size_t o = 0; len - o >= REPLY_HEAD;) {
-		uint64_t hash;
-		uint32_t n;
-		memcpy(&hash, in + o, 8);
-		memcpy(&n, in + o + 8, 4);
-		if (n > len - o - REPLY_HEAD)
-			break;
-		if (n == 0)
-			see(s, hash);
-		else if (n <= max_frame)
-			sess_keep_reply(s, hash, in + o + REPLY_HEAD, n);
-		o += REPLY_HEAD + n;
+	for (size_t f = 0; f < in->n; f++) {
+		const char *v = in->value[f];
+		size_t len = in->len[f];
+		if (strcmp(in->name[f], "ring") == 0) {
+			if (len != RING_BYTES)
+				continue;
+			s->reply_next = (uint8_t)((unsigned char)v[0] % SESS_REPLIES);
+			s->seen_next = (uint8_t)((unsigned char)v[1] % SESS_SEEN);
+			memcpy(s->seen, v + 2, sizeof(s->seen));
+			continue;
+		}
+		int i = slot_of(in->name[f]);
+		/* An empty frame is none a server sends. */
+		if (i < 0 || len <= 8 || len - 8 > max_frame || len - 8 > UINT32_MAX)
+			continue;
+		char *frame = malloc(len - 8);
+		if (!frame)
+			continue;
+		free(s->replies[i].frame);
+		s->replies[i].frame = frame;
+		memcpy(&s->replies[i].hash, v, 8);
+		memcpy(frame, v + 8, len - 8);
+		s->replies[i].len = (uint32_t)(len - 8);
 	}
+	/* What Redis has, but for what this budget lets go of. */
+	s->reply_dirty = 0;
+	trim(s);
+}
+
+void sess_stored_free(struct sess_stored *out)
+{
+	free(out->buf);
+	*out = (struct sess_stored){ 0 };
 }
 
 void sess_detach(struct sess_store *st, struct sess *s, double now)

@@ -599,10 +599,11 @@ static uint64_t message_hash(const char *session, json_object *id, const char *t
 	return h;
 }
 
-/* Any thread, with the conversation: a Redis job storing it as it stands.
- * Returns the job, or NULL when memory is short. */
+/* Any thread, with the conversation: a Redis job storing it as it stands,
+ * and its kept replies: all of them when whole, else those kept since the
+ * last save. Returns the job, or NULL when memory is short. */
 static struct rw_job *save_job(const struct ws_server *s, const struct engine *e,
-			       const struct sess *se)
+			       struct sess *se, bool whole)
 {
 	struct rw_job *j = calloc(1, sizeof(*j));
 	if (!j)
@@ -613,8 +614,7 @@ static struct rw_job *save_job(const struct ws_server *s, const struct engine *e
 	j->ttl = (int)s->cfg.session_ttl;
 	/* The kept replies go too, so that a message sent again to another
 	 * instance gets its reply there (loaded). */
-	j->reply = sess_replies_pack(se, &j->reply_len);
-	if (!j->reply && j->reply_len) {
+	if (sess_replies_pack(se, whole, &j->kept) < 0) {
 		free(j);
 		return NULL;
 	}
@@ -673,7 +673,7 @@ static void say(const struct ws_server *s, struct decider *d, const struct engin
 	/* Stored after each turn, with its reply, so a restarted server or
 	 * another instance continues it. */
 	if (s->rw)
-		t->save = save_job(s, e, se);
+		t->save = save_job(s, e, se, false);
 }
 
 /* A ticket reference: the date, then 64 bits. With the client's message
@@ -831,7 +831,7 @@ static void turn_free(struct turn *t)
  * where Redis has none. Out of memory, it is left for the next resave. */
 static void store_now(struct ws_server *s, const struct engine *e, struct sess *se, bool renew)
 {
-	struct rw_job *j = save_job(s, e, se);
+	struct rw_job *j = save_job(s, e, se, true);
 	if (!j) {
 		s->resave = se->unsaved = true;
 		return;
@@ -872,13 +872,16 @@ static void leave(struct ws_server *s, struct sess *se)
 }
 
 /* Loop thread: a save came back. One Redis did not take leaves the
- * conversation to be stored again when Redis answers. Saves come back in
- * the order they were made, so the last one back says how it stands. */
+ * conversation to be stored again, whole, when Redis answers: a turn's
+ * save after it writes only that turn's reply, not the one lost. So only
+ * a whole save that Redis took makes it saved. */
 static void saved(struct ws_server *s, const struct rw_job *j)
 {
 	struct sess *se = sess_find(s->sessions, j->session_id, now_s());
-	if (se)
-		se->unsaved = !j->saved;
+	if (se && !j->saved)
+		se->unsaved = true;
+	else if (se && j->kept.whole)
+		se->unsaved = false;
 	if (!j->saved)
 		s->resave = true;
 }
@@ -1416,7 +1419,7 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	    (conv.nturns > se->conv.nturns ||
 	     (conv.nturns == se->conv.nturns && !se->unsaved && differs(s, se, j)))) {
 		sess_replace(se, &conv);
-		sess_replies_unpack(se, j->reply, j->reply_len, s->loop_d.frame_max);
+		sess_replies_unpack(se, &j->kept, s->loop_d.frame_max);
 	}
 	if (!c && !rest.head) {
 		if (se)
@@ -1429,7 +1432,7 @@ static void loaded(struct ws_server *s, struct rw_job *j, struct job_ctx *ctx)
 	if (!se && !(se = sess_resume(s->sessions, j->session_id, now)) && found &&
 	    (se = sess_adopt(s->sessions, j->session_id, &conv, now))) {
 		se->stored = true;
-		sess_replies_unpack(se, j->reply, j->reply_len, s->loop_d.frame_max);
+		sess_replies_unpack(se, &j->kept, s->loop_d.frame_max);
 	}
 	bool resumed = se != NULL;
 	if (!resumed)

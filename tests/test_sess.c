@@ -91,9 +91,69 @@ static void test_adopt_over_expired(void **state)
 	sess_store_free(st);
 }
 
-/* The last SESS_REPLIES replies are kept, the oldest making room; their
- * stored form reads back to the same, oldest first, and a cut one reads
- * back as far as it is whole. */
+/* A hash as Redis keeps it, for the stored form: what each save wrote. */
+struct hash {
+	size_t n;
+	char name[8][8];
+	char value[8][SESS_REPLY_BYTES + 64];
+	size_t len[8];
+};
+
+/* Writes a save's fields into h as the save script does: a whole one in
+ * place of all h held, another over it. */
+static void hash_write(struct hash *h, const struct sess_stored *f)
+{
+	if (f->whole)
+		h->n = 0;
+	for (size_t i = 0; i < f->n; i++) {
+		size_t k = 0;
+		while (k < h->n && strcmp(h->name[k], f->name[i]) != 0)
+			k++;
+		assert_true(k < 8 && f->len[i] <= sizeof(h->value[k]));
+		if (k == h->n)
+			snprintf(h->name[h->n++], sizeof(h->name[0]), "%s", f->name[i]);
+		memcpy(h->value[k], f->value[i], f->len[i]);
+		h->len[k] = f->len[i];
+	}
+}
+
+/* Reads h back as a load does. */
+static void hash_read(struct sess *s, const struct hash *h, size_t max_frame)
+{
+	struct sess_stored f = { 0 };
+	for (size_t i = 0; i < h->n && i < SESS_STORED_FIELDS; i++) {
+		f.name[f.n] = h->name[i];
+		f.value[f.n] = h->value[i];
+		f.len[f.n++] = h->len[i];
+	}
+	sess_replies_unpack(s, &f, max_frame);
+}
+
+/* Saves s's replies into h: whole, or what changed. Returns the number
+ * of fields written. */
+static size_t save(struct sess *s, struct hash *h, bool whole)
+{
+	struct sess_stored f;
+	assert_int_equal(sess_replies_pack(s, whole, &f), 0);
+	assert_int_equal(f.whole, whole);
+	hash_write(h, &f);
+	size_t n = f.n;
+	sess_stored_free(&f);
+	return n;
+}
+
+static void assert_kept(const struct sess *s, uint64_t hash, const char *frame)
+{
+	const struct sess_reply *r = sess_kept_reply(s, hash);
+	assert_non_null(r);
+	assert_int_equal(r->len, strlen(frame));
+	assert_memory_equal(r->frame, frame, r->len);
+}
+
+/* The last SESS_REPLIES replies are kept, the oldest making room. Their
+ * stored form reads back to the same, in the same order; a turn's save
+ * writes only what changed, and over what was stored it reads back the
+ * same too. */
 static void test_kept_replies(void **state)
 {
 	(void)state;
@@ -102,76 +162,135 @@ static void test_kept_replies(void **state)
 	struct sess *b = sess_create(st, 0, 0.0);
 	assert_non_null(a);
 	assert_non_null(b);
+	static struct hash h;
 	char frame[32];
-	for (uint64_t h = 1; h <= SESS_REPLIES + 1; h++) {
-		snprintf(frame, sizeof(frame), "reply %d", (int)h);
-		assert_int_equal(sess_keep_reply(a, h, frame, strlen(frame)), 0);
+	for (uint64_t m = 1; m <= SESS_REPLIES + 1; m++) {
+		snprintf(frame, sizeof(frame), "reply %d", (int)m);
+		assert_int_equal(sess_keep_reply(a, m, frame, strlen(frame)), 0);
 	}
 	assert_null(sess_kept_reply(a, 1)); /* the oldest made room */
-	const struct sess_reply *r = sess_kept_reply(a, 2);
-	assert_non_null(r);
-	assert_memory_equal(r->frame, "reply 2", r->len);
+	assert_kept(a, 2, "reply 2");
 	assert_null(sess_kept_reply(a, 99));
 
-	size_t len;
-	char *packed = sess_replies_pack(a, &len);
-	assert_non_null(packed);
-	sess_replies_unpack(b, packed, len, 64);
-	for (uint64_t h = 2; h <= SESS_REPLIES + 1; h++) {
-		snprintf(frame, sizeof(frame), "reply %d", (int)h);
-		assert_non_null(r = sess_kept_reply(b, h));
-		assert_int_equal(r->len, strlen(frame));
-		assert_memory_equal(r->frame, frame, r->len);
+	assert_int_equal(save(a, &h, true), 1 + SESS_REPLIES);
+	hash_read(b, &h, 64);
+	for (uint64_t m = 2; m <= SESS_REPLIES + 1; m++) {
+		snprintf(frame, sizeof(frame), "reply %d", (int)m);
+		assert_kept(b, m, frame);
 	}
+	/* Nothing changed since: a turn's save writes nothing. */
+	assert_int_equal(save(a, &h, false), 0);
+
 	/* Message 1, whose reply was pushed out, sent again and decided
 	 * again: its new reply pushes out none of those kept, in a or in b,
-	 * which knows it from the stored form. */
+	 * which knows it from the stored form; nothing changes. */
 	assert_int_equal(sess_keep_reply(a, 1, "again", 5), 0);
 	assert_int_equal(sess_keep_reply(b, 1, "again", 5), 0);
 	assert_null(sess_kept_reply(a, 1));
 	assert_null(sess_kept_reply(b, 1));
-	assert_non_null(sess_kept_reply(a, 2));
-	assert_non_null(sess_kept_reply(b, 2));
+	assert_kept(a, 2, "reply 2");
+	assert_kept(b, 2, "reply 2");
+	assert_int_equal(save(a, &h, false), 0);
 
-	/* Oldest first: one more new reply in b replaces reply 2, as in a. */
+	/* Oldest first: one more new reply in b replaces reply 2, as in a.
+	 * Its save writes the ring and that one slot, and what is stored
+	 * then reads back as b has it. */
 	assert_int_equal(sess_keep_reply(b, 50, "x", 1), 0);
+	assert_int_equal(sess_keep_reply(a, 50, "x", 1), 0);
 	assert_null(sess_kept_reply(b, 2));
-	assert_non_null(sess_kept_reply(b, 3));
-
-	/* Cut inside the second reply (after message 1, seen only, and reply
-	 * 2): only what is whole is kept. */
-	sess_replies_unpack(b, packed, 12 + 12 + 7 + 5, 64);
-	assert_non_null(sess_kept_reply(b, 2));
-	assert_null(sess_kept_reply(b, 3));
+	assert_kept(b, 3, "reply 3");
+	assert_int_equal(save(b, &h, false), 2);
+	sess_replies_unpack(a, &(struct sess_stored){ 0 }, 64);
+	assert_null(sess_kept_reply(a, 3));
+	hash_read(a, &h, 64);
+	assert_null(sess_kept_reply(a, 2));
+	assert_kept(a, 50, "x");
+	assert_kept(a, 5, "reply 5");
+	/* ...and goes on in the same order: the next replaces reply 3. */
+	assert_int_equal(sess_keep_reply(a, 51, "y", 1), 0);
+	assert_null(sess_kept_reply(a, 3));
+	assert_kept(a, 4, "reply 4");
 
 	/* Frames no server sends (empty, or past max_frame) are skipped. */
-	sess_replies_unpack(b, packed, len, 6);
-	assert_null(sess_kept_reply(b, 2));
-	free(packed);
+	hash_read(b, &h, 6);
+	assert_null(sess_kept_reply(b, 3));
+	assert_kept(b, 50, "x");
 	assert_int_equal(sess_keep_reply(a, 60, "", 0), 0);
-	packed = sess_replies_pack(a, &len);
-	sess_replies_unpack(b, packed, len, 64);
+	save(a, &h, false);
+	hash_read(b, &h, 64);
 	assert_null(sess_kept_reply(b, 60));
-	assert_non_null(sess_kept_reply(b, 5));
-	free(packed);
+	assert_kept(b, 51, "y");
 
 	/* Long replies: older ones go until what is kept fits the budget, the
-	 * newest in any case. */
+	 * newest in any case. A save writes the slots let go of, empty. */
 	static char big[SESS_REPLY_BYTES / 2 + 1];
 	memset(big, 'x', sizeof(big));
+	save(a, &h, true);
 	assert_int_equal(sess_keep_reply(a, 70, big, sizeof(big)), 0);
 	assert_int_equal(sess_keep_reply(a, 71, big, sizeof(big)), 0);
+	assert_null(sess_kept_reply(a, 51));
 	assert_null(sess_kept_reply(a, 70));
 	assert_non_null(sess_kept_reply(a, 71));
 	static char huge[SESS_REPLY_BYTES + 1];
 	assert_int_equal(sess_keep_reply(a, 72, huge, sizeof(huge)), 0);
 	assert_non_null(sess_kept_reply(a, 72));
 	assert_null(sess_kept_reply(a, 71));
+	assert_int_equal(save(a, &h, false), 1 + SESS_REPLIES);
+	hash_read(b, &h, 2 * SESS_REPLY_BYTES);
+	assert_non_null(sess_kept_reply(b, 72));
+	for (uint64_t m = 50; m <= 71; m++)
+		assert_null(sess_kept_reply(b, m));
 
-	/* None kept: nothing to store. */
-	sess_replies_unpack(b, NULL, 0, 64);
-	assert_null(sess_replies_pack(b, &len));
-	assert_int_equal(len, 0);
+	/* None kept: a whole save writes only the ring, which empties
+	 * what was stored. */
+	sess_replies_unpack(b, &(struct sess_stored){ 0 }, 64);
+	assert_int_equal(save(b, &h, true), 1);
+	hash_read(a, &h, 64);
+	assert_null(sess_kept_reply(a, 72));
+	sess_store_free(st);
+}
+
+/* Stored fields are not trusted: one of the wrong size, an unknown one, a
+ * slot past the ring are none; a ring index out of range wraps; replies
+ * over the budget (two instances' writes mixed) keep the newest. */
+static void test_stored_replies_untrusted(void **state)
+{
+	(void)state;
+	struct sess_store *st = sess_store_new(1, 10.0);
+	struct sess *a = sess_create(st, 0, 0.0);
+	assert_non_null(a);
+	static char v[3][SESS_REPLY_BYTES];
+	char ring[2 + 8 * SESS_SEEN] = { (char)(SESS_REPLIES + 1), 0 };
+	uint64_t m = 7;
+	memcpy(v[0], &m, 8);
+	memset(v[0] + 8, 'a', SESS_REPLY_BYTES - 8);
+	m = 8;
+	memcpy(v[1], &m, 8);
+	memset(v[1] + 8, 'b', SESS_REPLY_BYTES - 8);
+	m = 9;
+	memcpy(v[2], &m, 8);
+	memcpy(v[2] + 8, "ok", 2);
+	struct sess_stored f = {
+		.n = 5,
+		.name = { "ring", "0", "1", "4", "2" },
+		.value = { ring, v[0], v[1], v[2], v[2] },
+		.len = { sizeof(ring), SESS_REPLY_BYTES, SESS_REPLY_BYTES, 10, 8 },
+	};
+	sess_replies_unpack(a, &f, SESS_REPLY_BYTES);
+	/* The ring, wrapped, says slot 1 comes next: slot 0 is the newest,
+	 * and slot 1, the oldest, goes. */
+	assert_non_null(sess_kept_reply(a, 7));
+	assert_null(sess_kept_reply(a, 8));
+	assert_null(sess_kept_reply(a, 9));
+	assert_int_equal(a->reply_next, 1);
+	/* A ring of the wrong size is ignored; slot 1 now holds one byte,
+	 * and both fit. */
+	f.len[0] = sizeof(ring) - 1;
+	f.len[2] = 9;
+	sess_replies_unpack(a, &f, SESS_REPLY_BYTES);
+	assert_int_equal(a->reply_next, 0);
+	assert_non_null(sess_kept_reply(a, 7));
+	assert_non_null(sess_kept_reply(a, 8));
 	sess_store_free(st);
 }
 
@@ -317,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_resume_within_ttl),
 		cmocka_unit_test(test_find_and_replace),
 		cmocka_unit_test(test_kept_replies),
+		cmocka_unit_test(test_stored_replies_untrusted),
 		cmocka_unit_test(test_adopt_over_expired),
 		cmocka_unit_test(test_full_store_evicts_longest_idle),
 		cmocka_unit_test(test_idle_after_last_connection),

@@ -284,7 +284,7 @@ class World {
   // The stored conversation's bytes (null when there is none), and a wait
   // until they are other than before: a save reaches Redis after its reply.
   storedCopy(session) {
-    return this.redis.cmd('GET', `autoassist:session:${session}`);
+    return this.redis.cmd('HGET', `autoassist:session:${session}`, 'conv');
   }
 
   async stored(session, before = null, what = 'the turn to be stored') {
@@ -880,10 +880,10 @@ test('a message carrying Redis protocol is stored literally and changes nothing 
 
   const after = await w.redis.keys();
   // Besides the tickets' dedupe keys, only the conversation itself and
-  // its last reply are stored (after each turn, so they may still be on
+  // the replies it keeps are stored (after each turn, so they may still be on
   // their way).
   const session = `autoassist:session:${c.welcome.session}`;
-  const added = after.filter((k) => !before.includes(k) && k !== session && k !== `${session}:replies`);
+  const added = after.filter((k) => !before.includes(k) && k !== session);
   const removed = before.filter((k) => !after.includes(k));
   assert.deepEqual(removed, []);
   assert.deepEqual(added, refs.map(dedupeKey).sort());
@@ -954,9 +954,10 @@ test('registry in Redis: match, mismatch, unknown meter, bad check digit, profil
   assert.ok(!r.text.includes('I’ve confirmed'), r.text);
   const calls = await w.redis.commandCalls();
   assert.equal(calls.hgetall, undefined, `a lookup for a bad meter ID: ${JSON.stringify(calls)}`);
-  // Each save of the conversation reads the stored copy first (a GET in
+  // Each save of the conversation reads the stored copy first (an HGET in
   // its script); a registry lookup would read more.
-  assert.equal(calls.get || 0, calls.eval || 0, `a lookup for a bad meter ID: ${JSON.stringify(calls)}`);
+  assert.equal(calls.get, undefined, `a lookup for a bad meter ID: ${JSON.stringify(calls)}`);
+  assert.equal(calls.hget || 0, calls.eval || 0, `a lookup for a bad meter ID: ${JSON.stringify(calls)}`);
 
   // address_update confirmed: the profile is linked (after the reply: the
   // link is written by the worker, so it is awaited, bounded).
@@ -1200,9 +1201,9 @@ test('a message sent again after its ticket was filed on an earlier day: no seco
   await w.redis.cmd('SET', dedupeKey(ref), yesterday);
   await c.close();
   await stopClean(server);
-  const kept = `autoassist:session:${c.welcome.session}:replies`;
-  assert.equal(await w.redis.cmd('EXISTS', kept), 1, 'the reply is stored with the turn');
-  await w.redis.cmd('DEL', kept);
+  const key = `autoassist:session:${c.welcome.session}`;
+  assert.equal(await w.redis.cmd('HEXISTS', key, '0'), 1, 'the reply is stored with the turn');
+  await w.redis.cmd('HDEL', key, '0', '1', '2', '3');
   const next = await w.serve();
   const back = await w.client(next);
   assert.equal((await back.hello({ session: c.welcome.session })).resumed, true);
@@ -1514,7 +1515,7 @@ test('two instances on one Redis: a conversation the customer went on with at th
   const session = first.welcome.session;
   const key = `autoassist:session:${session}`;
   // Each turn's save goes to Redis after its reply: wait for it.
-  const saved = async (before) => waitFor(async () => (await w.redis.cmd('GET', key)) !== before,
+  const saved = async (before) => waitFor(async () => (await w.redis.cmd('HGET', key, 'conv')) !== before,
     5000, 'the turn to be stored');
   await first.ask('m1', 'When does my contract start?', 5000);
   await saved(null);
@@ -1523,7 +1524,7 @@ test('two instances on one Redis: a conversation the customer went on with at th
   // The reload lands on the other instance, where the date is given.
   const there = await w.client(b);
   assert.equal((await there.hello({ session })).resumed, true);
-  const before = await w.redis.cmd('GET', key);
+  const before = await w.redis.cmd('HGET', key, 'conv');
   assert.equal((await there.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
   await saved(before);
   await there.close();
@@ -1565,7 +1566,7 @@ test('messages sent again at another instance after their replies were lost get 
   const text = 'We move in on 1 March. The battery storage makes a clicking noise.';
   const first = await escalate(c, 'm1', text, ['battery']);
   c.ws.terminate(); // the widget never saw that reply
-  await waitFor(async () => (await w.redis.cmd('EXISTS', `autoassist:session:${session}:replies`)) === 1,
+  await waitFor(async () => (await w.redis.cmd('HEXISTS', `autoassist:session:${session}`, '0')) === 1,
     5000, 'the turn and its reply to be stored');
 
   const there = await w.client(b);
@@ -1583,8 +1584,8 @@ test('messages sent again at another instance after their replies were lost get 
   // the first instance now: each gets its reply again, neither is decided.
   there.ws.terminate();
   await waitFor(async () => {
-    const kept = await w.redis.cmd('GET', `autoassist:session:${session}:replies`);
-    return kept && kept.includes('"in_reply_to":"m3"');
+    const kept = await w.redis.cmd('HMGET', `autoassist:session:${session}`, '0', '1', '2', '3');
+    return kept.some((v) => v && v.includes('"in_reply_to":"m3"'));
   }, 5000, 'the third turn and its reply to be stored');
   const back = await w.client(a);
   assert.equal((await back.hello({ session })).resumed, true);
@@ -1741,6 +1742,33 @@ test('a copy expired here but not dropped yet gives way to the conversation anot
   await stopClean(a);
 });
 
+test('a conversation stored by a build before the hash layout (a plain string) is resumed, and stored again as a hash', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const a = await w.serve();
+  const c = await w.connect(a);
+  const session = c.welcome.session;
+  const key = `autoassist:session:${session}`;
+  assert.equal((await c.ask('m1', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
+  await w.stored(session);
+  await c.close();
+  await stopClean(a);
+  // The layout before: the conversation's bytes as the key's string.
+  await w.redis.cmd('EVAL', "local c = redis.call('HGET', KEYS[1], 'conv') " +
+    "redis.call('DEL', KEYS[1]) return redis.call('SET', KEYS[1], c)", '1', key);
+  assert.equal(await w.redis.cmd('TYPE', key), 'string');
+
+  const b = await w.serveAnother('b');
+  const there = await w.client(b);
+  assert.equal((await there.hello({ session })).resumed, true);
+  assert.equal((await there.ask('m2', METER, 5000)).slots.date, '2027-03-01',
+    'the date from the string is known');
+  await waitFor(async () => (await w.redis.cmd('TYPE', key)) === 'hash', 5000,
+    'the next turn to store it as a hash');
+  await there.close();
+  await stopClean(b);
+});
+
 test('a copy with fewer turns let go last keeps the newer stored copy for the session TTL from then', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
@@ -1801,12 +1829,12 @@ test('a turn taken while Redis was down is stored once it is back, and another i
   const key = `autoassist:session:${session}`;
   await c.ask('m1', 'When does my contract start?', 5000);
   await waitFor(async () => (await w.redis.cmd('EXISTS', key)) === 1, 5000, 'the turn to be stored');
-  const before = await w.redis.cmd('GET', key);
+  const before = await w.redis.cmd('HGET', key, 'conv');
   await w.redis.stop('SIGKILL');
   await waitRedisHealth(a, 'down');
   assert.equal((await c.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
   await w.redis.start();
-  await waitFor(async () => (await w.redis.cmd('GET', key)) !== before, 8000,
+  await waitFor(async () => (await w.redis.cmd('HGET', key, 'conv')) !== before, 8000,
     'the turn Redis missed to be stored once it is back');
 
   const b = await w.serveAnother('b');
@@ -1850,7 +1878,7 @@ test('Redis holding an older copy of a conversation than this instance (a save i
   await waitFor(async () => (await w.redis.cmd('EXISTS', key)) === 1, 5000, 'the first turn to be stored');
   await w.redis.cmd('COPY', key, `${key}:old`);
   assert.equal((await c.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
-  await waitFor(async () => (await w.redis.cmd('GET', key)) !== (await w.redis.cmd('GET', `${key}:old`)),
+  await waitFor(async () => (await w.redis.cmd('HGET', key, 'conv')) !== (await w.redis.cmd('HGET', `${key}:old`, 'conv')),
     5000, 'the second turn to be stored');
   // Redis goes back to the copy from before the date, as if the second
   // turn's save had been lost.
