@@ -153,7 +153,10 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 		fprintf(stderr, "autoassist: out of memory\n");
 		goto close_file;
 	}
-	fprintf(out, "misclassified (labelled -> detected)\n");
+	/* The report's first line waits for the first example, or the end:
+	 * a corpus that turns out unreadable prints no report at all. */
+	const char *head = "misclassified (labelled -> detected)\n";
+	bool headed = false;
 	for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
 		lineno++;
 		if (strspn(line, " \t\r\n") == (size_t)n)
@@ -196,6 +199,9 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 			char g[160], d[160];
 			names(p, gold, g, sizeof(g));
 			names(p, pred, d, sizeof(d));
+			if (!headed)
+				fputs(head, out);
+			headed = true;
 			fprintf(out, "  %s:%d [%s%s%s] %s%s -> %s%s  \"%s\"\n", path, lineno,
 				intent_lang_code(p, (size_t)glang), lang_ok ? "" : "->",
 				lang_ok ? "" : intent_lang_code(p, (size_t)plan->lang),
@@ -207,6 +213,8 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 		fprintf(stderr, "autoassist: %s: %s\n", path, strerror(errno));
 		goto close_file;
 	}
+	if (!headed)
+		fputs(head, out);
 	if (st->shown > opts->max_examples)
 		fprintf(out, "  ... and %d more\n", st->shown - opts->max_examples);
 	print_report(out, p, st);
