@@ -141,22 +141,21 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 	struct engine_scratch *scr = engine_scratch_new(e);
 	struct engine_plan *plan = malloc(sizeof(*plan));
 	json_tokener *tok = report_tokener_new(REPORT_MAX_DEPTH);
-	char *line = NULL;
-	size_t cap = 0;
+	char *line = NULL, *shown = NULL;
+	size_t cap = 0, shown_len = 0;
 	int lineno = 0, rc = -1;
+	/* The examples wait in memory until the whole corpus reads: one that
+	 * turns out unreadable prints no report at all. */
+	FILE *ex = NULL;
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		fprintf(stderr, "autoassist: %s: %s\n", path, strerror(errno));
 		goto free_all;
 	}
-	if (!st || !scr || !plan || !tok) {
+	if (!st || !scr || !plan || !tok || !(ex = open_memstream(&shown, &shown_len))) {
 		fprintf(stderr, "autoassist: out of memory\n");
 		goto close_file;
 	}
-	/* The report's first line waits for the first example, or the end:
-	 * a corpus that turns out unreadable prints no report at all. */
-	const char *head = "misclassified (labelled -> detected)\n";
-	bool headed = false;
 	for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
 		lineno++;
 		if (strspn(line, " \t\r\n") == (size_t)n)
@@ -199,10 +198,7 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 			char g[160], d[160];
 			names(p, gold, g, sizeof(g));
 			names(p, pred, d, sizeof(d));
-			if (!headed)
-				fputs(head, out);
-			headed = true;
-			fprintf(out, "  %s:%d [%s%s%s] %s%s -> %s%s  \"%s\"\n", path, lineno,
+			fprintf(ex, "  %s:%d [%s%s%s] %s%s -> %s%s  \"%s\"\n", path, lineno,
 				intent_lang_code(p, (size_t)glang), lang_ok ? "" : "->",
 				lang_ok ? "" : intent_lang_code(p, (size_t)plan->lang),
 				g, gesc ? " +L2" : "", d, plan->escalate ? " +L2" : "", text);
@@ -213,8 +209,14 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 		fprintf(stderr, "autoassist: %s: %s\n", path, strerror(errno));
 		goto close_file;
 	}
-	if (!headed)
-		fputs(head, out);
+	if (fclose(ex) != 0) {
+		ex = NULL;
+		fprintf(stderr, "autoassist: out of memory\n");
+		goto close_file;
+	}
+	ex = NULL;
+	fprintf(out, "misclassified (labelled -> detected)\n");
+	fwrite(shown, 1, shown_len, out);
 	if (st->shown > opts->max_examples)
 		fprintf(out, "  ... and %d more\n", st->shown - opts->max_examples);
 	print_report(out, p, st);
@@ -247,8 +249,11 @@ int eval_run(const struct engine *e, const char *path, const struct eval_opts *o
 	}
 	fprintf(out, "%s\n", rc ? "eval: FAILED" : "eval: passed");
 close_file:
+	if (ex)
+		fclose(ex);
 	fclose(f);
 free_all:
+	free(shown);
 	free(line);
 	if (tok)
 		json_tokener_free(tok);

@@ -493,11 +493,12 @@ expect_rc 1 $? "eval, a wrong label, --min-exact 1.0"
 expect_in "$TMP/out" "eval: FAILED" "eval, a wrong label"
 expect_in "$TMP/out" "How do I change my payment method?" "eval lists the misclassified message"
 
-printf '%s\n' '{"text": "hi", "lang": "en", "intents": ["refund"], "escalate": false}' \
+# After misclassified lines: still no report begun on stdout.
+{ cat "$TMP/wrong.jsonl"; printf '%s\n' '{"text": "hi", "lang": "en", "intents": ["refund"], "escalate": false}'; } \
 	>"$TMP/badlabel.jsonl"
 run eval "${DATA[@]}" "$TMP/badlabel.jsonl" >"$TMP/out" 2>"$TMP/err"
 expect_rc 4 $? "eval, an unknown intent label"
-expect_in "$TMP/err" "badlabel.jsonl:1:" "eval, an unknown intent label"
+expect_in "$TMP/err" "badlabel.jsonl:$(($(wc -l <"$TMP/wrong.jsonl") + 1)):" "eval, an unknown intent label"
 [ ! -s "$TMP/out" ] || fail "eval, an unknown intent label: no report begun on stdout: $(cat "$TMP/out")"
 run eval "${DATA[@]}" "$TMP/no-such-file.jsonl" >/dev/null 2>&1
 expect_rc 4 $? "eval, a missing file"
