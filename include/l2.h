@@ -114,17 +114,22 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
  * turns (one another instance went on with), or any copy when renew is
  * set (this one is unchanged since stored): that one stays, for ttl
  * seconds from now. Pipelined: the send queues the command (0 or -1), and
- * l2_session_save_result says whether its reply r means done, stored or
- * not needed (0), or failed (-1), as l2_add_result does for a ticket. */
+ * l2_session_save_result says what its reply r means: done, stored or not
+ * needed (0); done, but Redis may lack replies this server keeps, so the
+ * next save should be whole (1: a save of only what changed found no
+ * stored copy, or one with more turns); failed (-1), as l2_add_result
+ * does for a ticket. */
 int l2_session_save_send(redisContext *rc, const char *id, const unsigned char *bytes,
 			 size_t len, const struct sess_stored *kept, int ttl, bool renew);
 int l2_session_save_result(const redisReply *r);
 
 /* Reads a stored conversation's bytes into out (cap long) and their length
- * into *len: 1 found, 0 not found (or longer than cap), -1 Redis error.
- * engine_session_unpack says whether they are a session. When found, the
- * fields stored with it go to *kept (the caller frees it with
- * sess_stored_free; empty when there are none or memory is short). */
+ * into *len: 1 found, 0 not found (none, longer than cap, or a key of
+ * another type), -1 Redis error. engine_session_unpack says whether they
+ * are a session. When found, the fields stored with it go to *kept (the
+ * caller frees it with sess_stored_free; empty when there are none, as in
+ * the layout of builds before 2026-11-27, which is read too, or memory is
+ * short). */
 int l2_session_load(redisContext *rc, const char *id, unsigned char *out, size_t cap,
 		    size_t *len, struct sess_stored *kept);
 

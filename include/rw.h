@@ -46,7 +46,8 @@ struct rw_job {
 	bool renew;                  /* saved only where Redis has none */
 	/* Out: */
 	bool found;                  /* RW_LOAD_SESSION: Redis had it */
-	bool saved;                  /* RW_SAVE_SESSION: Redis took it */
+	bool saved;                  /* RW_SAVE_SESSION: Redis took it... */
+	bool partly;                 /* ...but may lack replies the server keeps */
 	struct engine_results res;
 };
 

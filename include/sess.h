@@ -125,8 +125,9 @@ struct sess_stored {
 };
 
 /* Writes s's kept replies into out in their stored form: all of them when
- * whole, else only what changed since they were last written (nothing
- * when none did), and counts them written. Returns 0, or -1 when memory
+ * whole, or when what changed since they were last packed is all there
+ * is (out->whole then says so), else only what changed (nothing when none
+ * did), and counts them written. Returns 0, or -1 when memory
  * is short (out then holds nothing, and nothing counts as written). The
  * caller frees out with sess_stored_free. */
 int sess_replies_pack(struct sess *s, bool whole, struct sess_stored *out);
@@ -137,6 +138,9 @@ int sess_replies_pack(struct sess *s, bool whole, struct sess_stored *out);
  * could have sent; older replies go until those kept fit
  * SESS_REPLY_BYTES. */
 void sess_replies_unpack(struct sess *s, const struct sess_stored *in, size_t max_frame);
+
+/* True when name (len bytes) is a field of the stored form. */
+bool sess_stored_field(const char *name, size_t len);
 
 /* Frees what out holds and empties it. */
 void sess_stored_free(struct sess_stored *out);

@@ -23,7 +23,10 @@
 #define REG_METER "autoassist:registry:meter:"
 #define REG_ADDR "autoassist:registry:addr:"
 #define PROFILE "autoassist:profile:"
-#define SESSION "autoassist:session:"
+#define CONVERSATION "autoassist:conversation:"
+/* Where builds before 2026-11-27 stored a conversation, as a string: read
+ * when the hash is not there, never written. */
+#define SESSION_BEFORE "autoassist:session:"
 
 /* Adds the entry unless the ticket's dedupe key says it was added before,
  * and returns the reference of the ticket in the stream; atomic, so a
@@ -651,22 +654,16 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
 	return ok ? 0 : -1;
 }
 
-/* KEYS: the session, its replies. ARGV: the session's bytes, the replies
- * ('': none), the TTL, where the turn count is (1-based), its struct
- * format, and '1' to renew: to store the copy only where none is. A stored
- * copy of the same form (the head's tag and size) with more turns (another
- * instance went on with it), or the same bytes, stays, replies and all,
- * for the TTL from now; so does any, to renew. Replies not sent keep the
- * stored ones, for as long as the session. */
 /* KEYS[1] the conversation's hash; ARGV: its bytes, the TTL, where the
  * turn count is in them (1-based) and its struct format, renew, whole,
- * then the kept replies' fields. A string under the key is the layout
- * before the hash (builds before 2026-11-27): it is read as the stored
- * copy, and replaced. */
+ * then the kept replies' fields. Returns 1 stored; 0 left as stored (a
+ * copy there with more turns, or renew); 2 when Redis may now lack
+ * replies this server keeps: a save of only what changed found no stored
+ * copy to add to (it expired, or was evicted), or was left out for a
+ * stored copy with more turns. */
 static const char session_script[] =
-	"local cur = redis.pcall('HGET', KEYS[1], 'conv')\n"
-	"local old = type(cur) == 'table'\n"
-	"if old then cur = redis.call('GET', KEYS[1]) end\n"
+	"local cur = redis.call('HGET', KEYS[1], 'conv')\n"
+	"local whole = ARGV[6] == '1'\n"
 	"if cur and ARGV[5] == '1' then\n"
 	"  redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
 	"  return 0\n"
@@ -676,18 +673,20 @@ static const char session_script[] =
 	"   string.sub(cur, 1, 8) == string.sub(ARGV[1], 1, 8) and\n"
 	"   struct.unpack(ARGV[4], cur, at) > struct.unpack(ARGV[4], ARGV[1], at) then\n"
 	"  redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
-	"  return 0\n"
+	"  if whole then return 0 end\n"
+	"  return 2\n"
 	"end\n"
-	"if old or ARGV[6] == '1' then redis.call('DEL', KEYS[1]) end\n"
+	"if whole then redis.call('DEL', KEYS[1]) end\n"
 	"redis.call('HSET', KEYS[1], 'conv', ARGV[1], unpack(ARGV, 7))\n"
 	"redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
-	"return 1\n";
+	"if cur or whole then return 1 end\n"
+	"return 2\n";
 
 int l2_session_save_send(redisContext *rc, const char *id, const unsigned char *bytes,
 			 size_t len, const struct sess_stored *kept, int ttl, bool renew)
 {
 	char key[128], ttls[16], at[16];
-	snprintf(key, sizeof(key), SESSION "%s", id);
+	snprintf(key, sizeof(key), CONVERSATION "%s", id);
 	snprintf(ttls, sizeof(ttls), "%d", ttl);
 	snprintf(at, sizeof(at), "%zu", (size_t)ENGINE_SESSION_TURNS_AT + 1);
 	const uint16_t one = 1;
@@ -714,33 +713,31 @@ int l2_session_save_send(redisContext *rc, const char *id, const unsigned char *
 
 int l2_session_save_result(const redisReply *r)
 {
-	return r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+	if (!r || r->type != REDIS_REPLY_INTEGER)
+		return -1;
+	return r->integer == 2;
 }
 
-/* True when k, a field's name, names the conversation's bytes. */
-static bool is_conv(const redisReply *k)
-{
-	return k->len == 4 && memcmp(k->str, "conv", 4) == 0;
-}
-
-/* Copies the fields of a conversation's hash (an HGETALL reply) but its
- * bytes into kept, as many as it has room for. Out of memory, kept stays
- * empty. */
+/* Copies the fields of the kept replies' stored form from a
+ * conversation's hash (an HGETALL reply) into kept. Others (its bytes,
+ * and any a later build adds) are not this build's. Out of memory, kept
+ * stays empty. */
 static void copy_fields(const redisReply *r, struct sess_stored *kept)
 {
 	size_t need = 0, n = 0;
-	for (size_t i = 0; i + 1 < r->elements && n < SESS_STORED_FIELDS; i += 2)
-		if (!is_conv(r->element[i])) {
+	for (size_t i = 0; i + 1 < r->elements; i += 2)
+		if (sess_stored_field(r->element[i]->str, r->element[i]->len)) {
 			need += r->element[i]->len + 1 + r->element[i + 1]->len;
 			n++;
 		}
-	char *p = n ? malloc(need) : NULL;
+	/* A hash's field names are distinct: no more than there are. */
+	char *p = n && n <= SESS_STORED_FIELDS ? malloc(need) : NULL;
 	if (!p)
 		return;
 	kept->buf = p;
 	for (size_t i = 0; kept->n < n; i += 2) {
 		const redisReply *k = r->element[i], *v = r->element[i + 1];
-		if (is_conv(k))
+		if (!sess_stored_field(k->str, k->len))
 			continue;
 		memcpy(p, k->str, k->len + 1);
 		kept->name[kept->n] = p;
@@ -752,14 +749,12 @@ static void copy_fields(const redisReply *r, struct sess_stored *kept)
 	}
 }
 
-/* The conversation's bytes in a load's reply r (the hash's fields, or
- * the string of the layout before it), or NULL. */
-static const redisReply *conv_of(const redisReply *r)
+/* The conversation's bytes in its hash's fields (an HGETALL reply), or
+ * NULL. */
+static const redisReply *conv_field(const redisReply *r)
 {
-	if (r->type == REDIS_REPLY_STRING)
-		return r;
-	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
-		if (is_conv(r->element[i]))
+	for (size_t i = 0; i + 1 < r->elements; i += 2)
+		if (r->element[i]->len == 4 && memcmp(r->element[i]->str, "conv", 4) == 0)
 			return r->element[i + 1];
 	return NULL;
 }
@@ -767,32 +762,37 @@ static const redisReply *conv_of(const redisReply *r)
 int l2_session_load(redisContext *rc, const char *id, unsigned char *out, size_t cap,
 		    size_t *len, struct sess_stored *kept)
 {
-	char key[128];
-	snprintf(key, sizeof(key), SESSION "%s", id);
+	char key[128], before[128];
+	snprintf(key, sizeof(key), CONVERSATION "%s", id);
+	snprintf(before, sizeof(before), SESSION_BEFORE "%s", id);
 	*kept = (struct sess_stored){ 0 };
-	redisReply *r = redisCommand(rc, "HGETALL %s", key);
-	/* A string there is a conversation stored before the hash: read it,
-	 * without replies. */
-	if (wrong_type(r)) {
-		freeReplyObject(r);
-		r = redisCommand(rc, "GET %s", key);
+	redisReply *h = NULL, *s = NULL;
+	int found = -1;
+	/* Both layouts in one round trip; the one before is only read when
+	 * the hash is not there. */
+	if (redisAppendCommand(rc, "HGETALL %s", key) != REDIS_OK ||
+	    redisAppendCommand(rc, "GET %s", before) != REDIS_OK ||
+	    redisGetReply(rc, (void **)&h) != REDIS_OK ||
+	    redisGetReply(rc, (void **)&s) != REDIS_OK)
+		goto free_replies;
+	/* A key of another type (another program's) holds no conversation. */
+	const redisReply *conv = h->type == REDIS_REPLY_ARRAY ? conv_field(h) : NULL;
+	if (!conv && s->type == REDIS_REPLY_STRING)
+		conv = s;
+	if ((h->type == REDIS_REPLY_ERROR && !wrong_type(h)) ||
+	    (!conv && s->type == REDIS_REPLY_ERROR && !wrong_type(s)))
+		goto free_replies;
+	/* Longer than any session: not one, as far as this build knows. */
+	found = conv && conv->len <= cap;
+	if (found) {
+		memcpy(out, conv->str, conv->len);
+		*len = conv->len;
+		if (conv != s)
+			copy_fields(h, kept);
 	}
-	/* Neither: a key some other program wrote, no conversation. */
-	int found = wrong_type(r) ? 0 : -1;
-	if (r && (r->type == REDIS_REPLY_ARRAY || r->type == REDIS_REPLY_STRING)) {
-		const redisReply *conv = conv_of(r);
-		/* Longer than any session: not one, as far as this build knows. */
-		found = conv && conv->len <= cap;
-		if (found) {
-			memcpy(out, conv->str, conv->len);
-			*len = conv->len;
-			if (r->type == REDIS_REPLY_ARRAY)
-				copy_fields(r, kept);
-		}
-	} else if (r && r->type == REDIS_REPLY_NIL) {
-		found = 0;
-	}
-	freeReplyObject(r);
+free_replies:
+	freeReplyObject(h);
+	freeReplyObject(s);
 	return found;
 }
 

@@ -256,7 +256,9 @@ static void flush(struct rw *w, struct pipe *p)
 		struct rw_job *j = p->jobs[k];
 		const redisReply *r = broken ? NULL : exec->element[k];
 		if (j->kind == RW_SAVE_SESSION) {
-			j->saved = !broken && l2_session_save_result(r) == 0;
+			int rc = broken ? -1 : l2_session_save_result(r);
+			j->saved = rc >= 0;
+			j->partly = rc == 1;
 			if (!broken && !j->saved) {
 				failed(w);
 				broken = true;

@@ -281,11 +281,15 @@ static void add_field(struct sess_stored *out, const char *name, const char *p, 
 
 int sess_replies_pack(struct sess *s, bool whole, struct sess_stored *out)
 {
+	unsigned held = 0;
+	for (size_t i = 0; i < SESS_REPLIES; i++)
+		held |= s->replies[i].frame ? 1u << i : 0;
+	/* What changed covers all kept (a new conversation's): as good as
+	 * whole, which also clears what Redis holds beyond it. */
+	if ((held & ~(unsigned)s->reply_dirty) == 0)
+		whole = true;
+	unsigned take = whole ? held : s->reply_dirty;
 	*out = (struct sess_stored){ .whole = whole };
-	unsigned take = s->reply_dirty;
-	if (whole)
-		for (size_t i = 0; i < SESS_REPLIES; i++)
-			take |= s->replies[i].frame ? 1u << i : 0;
 	/* The ring changes only with a slot; a whole write has it always. */
 	if (!take && !whole)
 		return 0;
@@ -357,6 +361,11 @@ void sess_replies_unpack(struct sess *s, const struct sess_stored *in, size_t ma
 	/* What Redis has, but for what this budget lets go of. */
 	s->reply_dirty = 0;
 	trim(s);
+}
+
+bool sess_stored_field(const char *name, size_t len)
+{
+	return strlen(name) == len && (strcmp(name, "ring") == 0 || slot_of(name) >= 0);
 }
 
 void sess_stored_free(struct sess_stored *out)

@@ -250,6 +250,10 @@ struct turn {
 	struct frame *frame; /* the reply, or NULL: why says why */
 	const char *why;
 	struct rw_job *save; /* the conversation to store, or NULL */
+	/* In: the conversation's last save failed (the loop's unsaved, read
+	 * when the turn was handed out): this one stores it whole. Out: a save
+	 * was due, and memory was short. */
+	bool save_whole, save_lost;
 	struct said said;
 	/* With ctx.id, message_hash of the session, the id and the text: set
 	 * when decided, for the ticket's reference and the kept reply. */
@@ -673,7 +677,7 @@ static void say(const struct ws_server *s, struct decider *d, const struct engin
 	/* Stored after each turn, with its reply, so a restarted server or
 	 * another instance continues it. */
 	if (s->rw)
-		t->save = save_job(s, e, se, false);
+		t->save_lost = !(t->save = save_job(s, e, se, t->save_whole));
 }
 
 /* A ticket reference: the date, then 64 bits. With the client's message
@@ -871,18 +875,20 @@ static void leave(struct ws_server *s, struct sess *se)
 		store_now(s, s->engine, se, !se->unsaved);
 }
 
-/* Loop thread: a save came back. One Redis did not take leaves the
- * conversation to be stored again, whole, when Redis answers: a turn's
- * save after it writes only that turn's reply, not the one lost. So only
+/* Loop thread: a save came back. One Redis did not take, or took but may
+ * lack replies kept here (partly), leaves the conversation to be stored
+ * again, whole, when Redis answers, and its next turn's save whole: a
+ * turn's save writes only that turn's reply, not one lost before. So only
  * a whole save that Redis took makes it saved. */
 static void saved(struct ws_server *s, const struct rw_job *j)
 {
 	struct sess *se = sess_find(s->sessions, j->session_id, now_s());
-	if (se && !j->saved)
+	bool again = !j->saved || j->partly;
+	if (se && again)
 		se->unsaved = true;
 	else if (se && j->kept.whole)
 		se->unsaved = false;
-	if (!j->saved)
+	if (again)
 		s->resave = true;
 }
 
@@ -898,6 +904,21 @@ static void resave_one(struct sess *se, void *arg)
 		s->resave = true;
 	else
 		store_now(s, s->engine, se, false);
+}
+
+/* Loop thread: the save a turn made goes to Redis. One that could not be
+ * made leaves the conversation to be stored whole later. */
+static void submit_save(struct ws_server *s, struct turn *t)
+{
+	if (t->save_lost)
+		s->resave = t->ctx.sess->unsaved = true;
+	t->save_lost = false;
+	if (!t->save)
+		return;
+	s->inflight++;
+	rw_submit(s->rw, t->save);
+	t->save = NULL;
+	t->ctx.sess->stored = true;
 }
 
 /* A turn is done (on the engine worker, or at once on the loop): its
@@ -933,12 +954,7 @@ static void turn_done(struct ws_server *s, struct turn *t)
 		s->metrics.tickets_stored += t->said.ticket == ENGINE_TICKET_STORED;
 		s->metrics.tickets_failed += t->said.ticket == ENGINE_TICKET_FAILED;
 	}
-	if (t->save) {
-		s->inflight++;
-		rw_submit(s->rw, t->save);
-		t->save = NULL;
-		t->ctx.sess->stored = true;
-	}
+	submit_save(s, t);
 	if (c) {
 		if (t->rc < 0)
 			send_error(c, t->rc == -TOK_EUTF8 ? "bad_utf8" :
@@ -968,6 +984,9 @@ static void turn_done(struct ws_server *s, struct turn *t)
 static void turn_back(struct ws_server *s, struct turn *t)
 {
 	struct conn *c = t->ctx.conn;
+	/* Before the saves of the welcomes that waited (a language chosen
+	 * meanwhile): Redis ends with theirs, the later. */
+	submit_save(s, t);
 	/* Before the turn lets go of the session, which keeps it. */
 	sess_free_again(s, t->ctx.sess);
 	turn_done(s, t);
@@ -993,6 +1012,8 @@ static void flush_batch(struct ws_server *s)
 		unsigned n = s->batch_n;
 		s->batch_head = s->batch_tail = NULL;
 		s->batch_n = 0;
+		for (struct turn *u = t; u; u = (struct turn *)u->job.next)
+			u->save_whole = u->ctx.sess->unsaved;
 		if (s->quiet && !s->worker_turns && n <= INLINE_TURNS_MAX) {
 			for (struct turn *next; t; t = next) {
 				next = (struct turn *)t->job.next;
