@@ -69,6 +69,10 @@ int tok_run(struct tok_buf *b, const char *text, size_t len);
  * the length written, -TOK_EUTF8 or -TOK_ENOSPACE. */
 int tok_fold(const char *in, size_t len, char *out, size_t cap);
 
+/* True when text[0..n) is UTF-8 as RFC 3629 has it: no overlong forms,
+ * no surrogates, nothing past U+10FFFF. */
+bool tok_utf8_valid(const char *text, size_t n);
+
 /* How much of the UTF-8 text s[0..n) fits in room bytes without cutting a
  * character: n when it all fits, else the longest prefix up to room bytes
  * that ends between characters. */

@@ -325,6 +325,41 @@ size_t engine_session_pack(const struct engine *e, const struct engine_session *
 	return o;
 }
 
+/* True when the byte of b is 0 or 1: only then may it be read as a bool. */
+static bool bool_byte(const bool *b)
+{
+	unsigned char c;
+	memcpy(&c, b, 1);
+	return c <= 1;
+}
+
+/* True when s, read from storage (Redis: not trusted), holds only what
+ * a server could have written: flags of 0 or 1, a meter kind and a date
+ * there are, texts of UTF-8. Anything else is not a session, rather than
+ * a reply with invalid UTF-8 (which a browser closes the connection for)
+ * or a flag no code path expects. Texts must be terminated already. */
+static bool plausible(const struct engine_session *s)
+{
+	const struct engine_facts *f = &s->facts;
+	if (!bool_byte(&s->lang_fixed) || !bool_byte(&f->has_date) || !bool_byte(&f->has_meter) ||
+	    !bool_byte(&f->has_address) || !bool_byte(&f->meter.valid) ||
+	    f->meter.kind > SLOT_METER_DE_ZP)
+		return false;
+	if (f->has_date && (f->date.m < 1 || f->date.m > 12 || f->date.d < 1 || f->date.d > 31 ||
+			    f->date.y < 1 || f->date.y > 9999))
+		return false;
+	const char *texts[] = { f->meter.id, f->address.text, f->address.street,
+				f->address.postcode, f->address.city };
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		if (!tok_utf8_valid(texts[i], strlen(texts[i])))
+			return false;
+	for (int i = 0; i < ENGINE_TURNS; i++)
+		if (!bool_byte(&s->turns[i].customer) ||
+		    !tok_utf8_valid(s->turns[i].text, strlen(s->turns[i].text)))
+			return false;
+	return true;
+}
+
 bool engine_session_unpack(const struct engine *e, const unsigned char *in, size_t len,
 			   struct engine_session *s)
 {
@@ -336,6 +371,8 @@ bool engine_session_unpack(const struct engine *e, const unsigned char *in, size
 	memcpy(lang, in + 8, SESSION_LANG);
 	memcpy(s, in + ENGINE_SESSION_HEAD, sizeof(*s));
 	each_text(s, terminate);
+	if (!plausible(s))
+		return false;
 	s->lang = (int8_t)(lang[0] ? intent_lang_find(e->pack, lang) : -1);
 	if (s->lang < 0)
 		s->lang_fixed = false;

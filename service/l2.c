@@ -660,9 +660,12 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
  * copy there with more turns, or renew); 2 when Redis may now lack
  * replies this server keeps: a save of only what changed found no stored
  * copy to add to (it expired, or was evicted), or was left out for a
- * stored copy with more turns. */
+ * stored copy with more turns. A key of another type there is no
+ * conversation and is replaced: failing, the save would fail again and
+ * again, and each time take Redis for down. */
 static const char session_script[] =
-	"local cur = redis.call('HGET', KEYS[1], 'conv')\n"
+	"local cur = redis.pcall('HGET', KEYS[1], 'conv')\n"
+	"if type(cur) == 'table' then redis.call('DEL', KEYS[1]) cur = false end\n"
 	"local whole = ARGV[6] == '1'\n"
 	"if cur and ARGV[5] == '1' then\n"
 	"  redis.call('EXPIRE', KEYS[1], ARGV[2])\n"

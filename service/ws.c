@@ -1238,30 +1238,6 @@ static void decide_rest(struct ws_server *s, struct sess *se, struct rest r)
 	leave(s, se);
 }
 
-/* RFC 3629 UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static bool valid_utf8(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-		if (!len || c > 0xf4 || i + len > n)
-			return false;
-		for (size_t k = 1; k < len; k++)
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-		if ((c == 0xe0 && s[i + 1] < 0xa0) || (c == 0xed && s[i + 1] > 0x9f) ||
-		    (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] > 0x8f))
-			return false;
-		i += len;
-	}
-	return true;
-}
-
 /* The connection's next message waits: the one before it is out (on the
  * engine worker, at Redis, a session load), its welcome waits for another
  * connection's turn of the conversation, or other connections' welcomes
@@ -1284,7 +1260,7 @@ static void handle(struct conn *c, const char *data, size_t len)
 {
 	struct ws_server *s = c->srv;
 	double now = now_s();
-	if (!valid_utf8((const unsigned char *)data, len)) {
+	if (!tok_utf8_valid(data, len)) {
 		metrics_error(&s->metrics, "bad_utf8");
 		close_after_queue(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
 		return;

@@ -774,6 +774,46 @@ static void test_session_across_packs(void **state)
 	assert_null(memmem(bytes, n, "many other things", 17));
 }
 
+/* Stored bytes are not trusted (Redis, which anyone with access may
+ * write): a session no server could have written is none, rather than a
+ * flag read as neither true nor false, a date past December or a reply
+ * carrying invalid UTF-8 out to the browser. */
+static void test_session_implausible(void **state)
+{
+	struct fx *f = *state;
+	struct engine_session s;
+	engine_session_init(&s, lang_of(f, "en"));
+	turn(f, &s, "We move in on 1 March 2027.");
+	assert_true(s.facts.has_date);
+	unsigned char bytes[ENGINE_SESSION_BYTES], bad[ENGINE_SESSION_BYTES];
+	size_t n = engine_session_pack(f->e, &s, bytes);
+	struct engine_session back;
+	assert_true(engine_session_unpack(f->e, bytes, n, &back));
+	const size_t at = ENGINE_SESSION_HEAD;
+	const struct {
+		size_t off;
+		unsigned char byte;
+	} cases[] = {
+		{ offsetof(struct engine_session, lang_fixed), 2 },
+		{ offsetof(struct engine_session, facts.has_date), 0x80 },
+		{ offsetof(struct engine_session, facts.meter.valid), 7 },
+		{ offsetof(struct engine_session, facts.meter.kind), 99 },
+		{ offsetof(struct engine_session, facts.date.m), 13 },
+		{ offsetof(struct engine_session, facts.date.d), 0 },
+		{ offsetof(struct engine_session, facts.address.city), 0xff },
+		{ offsetof(struct engine_session, turns[0].customer), 3 },
+		{ offsetof(struct engine_session, turns[1].text) + 1, 0xc0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(bad, bytes, n);
+		bad[at + cases[i].off] = cases[i].byte;
+		if (!engine_session_unpack(f->e, bad, n, &back))
+			continue;
+		fail_msg("case %zu: a session with byte %#x at %zu read back", i, cases[i].byte,
+			 cases[i].off);
+	}
+}
+
 /* ---- loading ---- */
 
 static void copy_file(const char *from, const char *to, const char *drop_key,
@@ -921,6 +961,7 @@ int main(void)
 		cmocka_unit_test(test_greeting_is_no_date),
 		cmocka_unit_test(test_options_and_names),
 		cmocka_unit_test(test_session_across_packs),
+		cmocka_unit_test(test_session_implausible),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

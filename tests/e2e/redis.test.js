@@ -1587,6 +1587,27 @@ test('a conversation Redis lost (evicted) while held here is stored whole again 
   await stopClean(a);
 });
 
+test('a key of another type where a held conversation is stored is replaced, and Redis is not taken for down', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const a = await w.serve();
+  const c = await w.connect(a);
+  const session = c.welcome.session;
+  const key = `autoassist:conversation:${session}`;
+  await c.ask('m1', 'When does my contract start?', 5000);
+  await w.stored(session);
+  await w.redis.cmd('DEL', key);
+  await w.redis.cmd('RPUSH', key, 'not a conversation');
+  assert.equal((await c.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
+  await waitFor(async () => (await w.redis.cmd('TYPE', key)) === 'hash', 5000, 'the turn to be stored over the list');
+  // A ticket goes to Redis, not to the spool, and no outage is logged.
+  await escalate(c, 'm3', 'The battery storage makes a clicking noise.', ['battery']);
+  assert.equal((await healthz(a.port)).json.redis, 'ok');
+  assert.deepEqual(outageEvents(a).map((e) => e.event), []);
+  await c.close();
+  await stopClean(a);
+});
+
 test('messages sent again at another instance after their replies were lost get those replies again, not second turns', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
