@@ -2175,7 +2175,7 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a)
 	enum cue_kind side = CUE_NONE;
 	for (uint32_t j = b; j < a; j++) {
 		const struct word *w = word_at(s, j);
-		enum cue_kind k;
+		enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one: GCC -O2 cannot tell */
 		uint32_t e;
 		if (w && w->dcue_head >= 0 && (e = cue_at(s, j, w->dcue_head, &k)) && e <= a) {
 			side = k;
