@@ -604,8 +604,8 @@ static uint64_t message_hash(const char *session, json_object *id, const char *t
 }
 
 /* Any thread, with the conversation: a Redis job storing it as it stands,
- * and its kept replies: all of them when whole, else those kept since the
- * last save. Returns the job, or NULL when memory is short. */
+ * and its kept replies: all of them when whole, else those changed since
+ * they were last packed. Returns the job, or NULL when memory is short. */
 static struct rw_job *save_job(const struct ws_server *s, const struct engine *e,
 			       struct sess *se, bool whole)
 {

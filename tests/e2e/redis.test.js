@@ -1587,6 +1587,32 @@ test('a conversation Redis lost (evicted) while held here is stored whole again 
   await stopClean(a);
 });
 
+test('fields a later build adds to a stored conversation push out none of the replies kept', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const a = await w.serve();
+  const b = await w.serveAnother('b');
+  const c = await w.connect(a);
+  const session = c.welcome.session;
+  const key = `autoassist:conversation:${session}`;
+  const first = await c.ask('m1', 'When does my contract start?', 5000);
+  await waitFor(async () => (await w.redis.cmd('HEXISTS', key, '0')) === 1, 5000, 'the turn and its reply to be stored');
+  const later = [];
+  for (let i = 0; i < 12; i++) later.push(`later${i}`, 'x'.repeat(100));
+  await w.redis.cmd('HSET', key, ...later);
+  c.ws.terminate();
+
+  const there = await w.client(b);
+  assert.equal((await there.hello({ session })).resumed, true);
+  const before = await metrics(b.port);
+  assert.deepEqual(await there.ask('m1', 'When does my contract start?', 5000), first, 'the same reply');
+  const k = 'autoassist_replies_total{intent="contract_start_date"}';
+  assert.equal((await metrics(b.port))[k], before[k], 'not decided again');
+  await there.close();
+  await stopClean(b);
+  await stopClean(a);
+});
+
 test('a key of another type where a held conversation is stored is replaced, and Redis is not taken for down', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
