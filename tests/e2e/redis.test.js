@@ -372,6 +372,19 @@ const logged = async (server, event) => {
 const waitRedisHealth = (server, want, ms = 6000) =>
   waitFor(async () => (await healthz(server.port)).json.redis === want, ms, `/healthz to say redis "${want}"`);
 
+// Resumes session at server and sends message id/text again: the reply
+// is the one given before (reply), and it is not decided again. Returns
+// the client.
+async function givenAgain(w, server, session, id, text, reply, intent = 'contract_start_date') {
+  const c = await w.client(server);
+  assert.equal((await c.hello({ session })).resumed, true);
+  const k = `autoassist_replies_total{intent="${intent}"}`;
+  const before = await metrics(server.port);
+  assert.deepEqual(await c.ask(id, text, 5000), reply, 'the same reply');
+  assert.equal((await metrics(server.port))[k], before[k], 'not decided again');
+  return c;
+}
+
 // Sends a message that must escalate with a stored ticket; returns the reply.
 async function escalate(c, id, text, topics = ['solar']) {
   const r = await c.ask(id, text, 5000);
@@ -1575,13 +1588,7 @@ test('a conversation Redis lost (evicted) while held here is stored whole again 
     'the first reply to be stored again');
   c.ws.terminate();
 
-  const there = await w.client(b);
-  assert.equal((await there.hello({ session })).resumed, true);
-  const before = await metrics(b.port);
-  assert.deepEqual(await there.ask('m1', 'When does my contract start?', 5000), first, 'the same reply');
-  const after = await metrics(b.port);
-  const k = 'autoassist_replies_total{intent="contract_start_date"}';
-  assert.equal(after[k], before[k], 'not decided again');
+  const there = await givenAgain(w, b, session, 'm1', 'When does my contract start?', first);
   await there.close();
   await stopClean(b);
   await stopClean(a);
@@ -1602,12 +1609,7 @@ test('fields a later build adds to a stored conversation push out none of the re
   await w.redis.cmd('HSET', key, ...later);
   c.ws.terminate();
 
-  const there = await w.client(b);
-  assert.equal((await there.hello({ session })).resumed, true);
-  const before = await metrics(b.port);
-  assert.deepEqual(await there.ask('m1', 'When does my contract start?', 5000), first, 'the same reply');
-  const k = 'autoassist_replies_total{intent="contract_start_date"}';
-  assert.equal((await metrics(b.port))[k], before[k], 'not decided again');
+  const there = await givenAgain(w, b, session, 'm1', 'When does my contract start?', first);
   await there.close();
   await stopClean(b);
   await stopClean(a);
