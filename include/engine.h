@@ -90,7 +90,8 @@ bool engine_session_unpack(const struct engine *e, const unsigned char *in, size
 			   struct engine_session *s);
 
 /* Carries s, a session of engine from, over to engine to (reloaded from
- * the files), as storing it with one and reading it with the other does. */
+ * the files), as storing it with one and reading it with the other does;
+ * one that does not read back starts anew. */
 void engine_session_move(const struct engine *from, const struct engine *to,
 			 struct engine_session *s);
 

@@ -91,6 +91,9 @@ int slot_date_parse_iso(const char *s, struct slot_date *out);
  * slot_date_parse_iso. */
 void slot_date_iso(struct slot_date d, char out[SLOT_DATE_ISO]);
 
+/* True when d is a day of the calendar, in the years 1900..9999. */
+bool slot_date_valid(struct slot_date d);
+
 /* Days since 1970-01-01, and back; valid for years 1900..9999. */
 int32_t slot_date_days(struct slot_date d);
 struct slot_date slot_date_from_days(int32_t days);

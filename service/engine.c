@@ -345,8 +345,7 @@ static bool plausible(const struct engine_session *s)
 	    !bool_byte(&f->has_address) || !bool_byte(&f->meter.valid) ||
 	    f->meter.kind > SLOT_METER_DE_ZP)
 		return false;
-	if (f->has_date && (f->date.m < 1 || f->date.m > 12 || f->date.d < 1 || f->date.d > 31 ||
-			    f->date.y < 1 || f->date.y > 9999))
+	if (f->has_date && !slot_date_valid(f->date))
 		return false;
 	const char *texts[] = { f->meter.id, f->address.text, f->address.street,
 				f->address.postcode, f->address.city };
@@ -403,7 +402,10 @@ void engine_session_move(const struct engine *from, const struct engine *to,
 {
 	unsigned char buf[ENGINE_SESSION_BYTES];
 	size_t n = engine_session_pack(from, s, buf);
-	engine_session_unpack(to, buf, n, s);
+	/* One that does not read back (none a server writes) would keep the
+	 * old files' language index and intent bits: it starts anew. */
+	if (!engine_session_unpack(to, buf, n, s))
+		engine_session_init(s, -1);
 }
 
 const struct engine_turn *engine_session_turn(const struct engine_session *s,

@@ -762,6 +762,19 @@ static const redisReply *conv_field(const redisReply *r)
 	return NULL;
 }
 
+/* True when the conversation's bytes a are of b's form (the head's tag
+ * and size) with more turns. */
+static bool further(const redisReply *a, const redisReply *b)
+{
+	const size_t at = ENGINE_SESSION_TURNS_AT;
+	uint32_t na, nb;
+	if (a->len < at + 4 || b->len < at + 4 || memcmp(a->str, b->str, 8) != 0)
+		return false;
+	memcpy(&na, a->str + at, 4);
+	memcpy(&nb, b->str + at, 4);
+	return na > nb;
+}
+
 int l2_session_load(redisContext *rc, const char *id, unsigned char *out, size_t cap,
 		    size_t *len, struct sess_stored *kept)
 {
@@ -778,9 +791,11 @@ int l2_session_load(redisContext *rc, const char *id, unsigned char *out, size_t
 	    redisGetReply(rc, (void **)&h) != REDIS_OK ||
 	    redisGetReply(rc, (void **)&s) != REDIS_OK)
 		goto free_replies;
-	/* A key of another type (another program's) holds no conversation. */
+	/* A key of another type (another program's) holds no conversation.
+	 * Of the two layouts, the copy with more turns: in a rolling deploy,
+	 * the customer may have gone on at an instance of the build before. */
 	const redisReply *conv = h->type == REDIS_REPLY_ARRAY ? conv_field(h) : NULL;
-	if (!conv && s->type == REDIS_REPLY_STRING)
+	if (s->type == REDIS_REPLY_STRING && (!conv || further(s, conv)))
 		conv = s;
 	if ((h->type == REDIS_REPLY_ERROR && !wrong_type(h)) ||
 	    (!conv && s->type == REDIS_REPLY_ERROR && !wrong_type(s)))

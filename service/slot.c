@@ -914,6 +914,11 @@ static bool date_ok(int y, int m, int d)
 	       d <= days_in_month(y, m);
 }
 
+bool slot_date_valid(struct slot_date d)
+{
+	return date_ok(d.y, d.m, d.d);
+}
+
 int32_t slot_date_days(struct slot_date d)
 {
 	/* Howard Hinnant's days_from_civil. */

@@ -884,9 +884,11 @@ static void saved(struct ws_server *s, const struct rw_job *j)
 {
 	struct sess *se = sess_find(s->sessions, j->session_id, now_s());
 	bool again = !j->saved || j->partly;
+	/* A renew that found a stored copy wrote nothing: it says nothing of
+	 * a save before it that left replies out. */
 	if (se && again)
 		se->unsaved = true;
-	else if (se && j->kept.whole)
+	else if (se && j->kept.whole && !j->renew)
 		se->unsaved = false;
 	if (again)
 		s->resave = true;
@@ -927,8 +929,6 @@ static void submit_save(struct ws_server *s, struct turn *t)
 static void turn_done(struct ws_server *s, struct turn *t)
 {
 	struct conn *c = t->ctx.conn;
-	if (t->kind == TURN_SAY)
-		t->ctx.sess->away--;
 	if (t->kind == TURN_DECIDE && t->fx) {
 		t->ctx.sess->away++;
 		if (c) {
@@ -984,8 +984,11 @@ static void turn_done(struct ws_server *s, struct turn *t)
 static void turn_back(struct ws_server *s, struct turn *t)
 {
 	struct conn *c = t->ctx.conn;
-	/* Before the saves of the welcomes that waited (a language chosen
-	 * meanwhile): Redis ends with theirs, the later. */
+	/* Said: no longer out (TURN_SAY comes back only this way), so a
+	 * welcome that waited stores a language it chose. Its save goes after
+	 * this turn's: Redis ends with the later. */
+	if (t->kind == TURN_SAY)
+		t->ctx.sess->away--;
 	submit_save(s, t);
 	/* Before the turn lets go of the session, which keeps it. */
 	sess_free_again(s, t->ctx.sess);
@@ -1043,6 +1046,7 @@ static struct turn *turn_new(struct ws_server *s, struct sess *se, json_object *
 	s->engine_jobs++;
 	t->kind = TURN_DECIDE;
 	t->ctx.sess = se;
+	t->save_whole = se->unsaved; /* again when handed out (flush_batch) */
 	t->ctx.id = id ? json_object_get(id) : NULL;
 	t->ctx.t_recv = t_recv;
 	t->ctx.lang = -1;

@@ -812,6 +812,10 @@ static void test_session_implausible(void **state)
 		fail_msg("case %zu: a session with byte %#x at %zu read back", i, cases[i].byte,
 			 cases[i].off);
 	}
+	memcpy(bad, bytes, n);
+	bad[at + offsetof(struct engine_session, facts.date.m)] = 2;
+	bad[at + offsetof(struct engine_session, facts.date.d)] = 30;
+	assert_false(engine_session_unpack(f->e, bad, n, &back)); /* 30 February */
 }
 
 /* ---- loading ---- */

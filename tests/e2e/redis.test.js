@@ -1594,6 +1594,36 @@ test('a conversation Redis lost (evicted) while held here is stored whole again 
   await stopClean(a);
 });
 
+test('a customer who leaves while a turn waits at Redis, after the stored copy expired: the whole conversation is stored again, not just that turn', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const args = ['--session-ttl', '4', '--redis-timeout', '5'];
+  const a = await w.serve(args);
+  const b = await w.serveAnother('b', args);
+  const c = await w.connect(a);
+  const session = c.welcome.session;
+  const key = `autoassist:conversation:${session}`;
+  const first = await c.ask('m1', 'When does my contract start?', 5000);
+  await w.stored(session);
+  // The tab stays open past the TTL: Redis lets the copy go, this server
+  // keeps it.
+  await waitFor(async () => (await w.redis.cmd('EXISTS', key)) === 0, 8000, 'the stored copy to expire');
+  // The next turn waits at Redis while the customer leaves: its save (its
+  // own reply) and the leaving's (a renew) come back together.
+  w.redis.pause();
+  c.send({ type: 'message', id: 'm2', text: 'The battery storage makes a clicking noise.' });
+  assert.equal((await c.expect('typing')).in_reply_to, 'm2');
+  c.ws.terminate();
+  await sleep(300);
+  w.redis.resume();
+  await waitFor(async () => (await w.redis.cmd('HEXISTS', key, '0')) === 1, 5000,
+    'the first reply to be stored again');
+  const there = await givenAgain(w, b, session, 'm1', 'When does my contract start?', first);
+  await there.close();
+  await stopClean(b);
+  await stopClean(a);
+});
+
 test('fields a later build adds to a stored conversation push out none of the replies kept', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
@@ -1846,6 +1876,39 @@ test('a conversation stored by a build before the hash layout (a string under au
     'the date from the string is known');
   await w.stored(session, null, 'the next turn to store it as a hash');
   assert.equal(await w.redis.cmd('TYPE', before), 'string', 'the key builds before read is left to them');
+  await there.close();
+  await stopClean(b);
+});
+
+test('in a rolling deploy, a conversation the customer went on with at an instance of the build before (the string) is resumed as it is there', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const a = await w.serve();
+  const c = await w.connect(a);
+  const session = c.welcome.session;
+  const key = `autoassist:conversation:${session}`;
+  const before = `autoassist:session:${session}`;
+  await c.ask('m1', 'When does my contract start?', 5000);
+  await w.stored(session);
+  const first = `${before}:first`;
+  await w.redis.cmd('EVAL', "return redis.call('SET', KEYS[2], redis.call('HGET', KEYS[1], 'conv'))",
+    '2', key, first);
+  const fewer = await w.storedCopy(session);
+  assert.equal((await c.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
+  await w.stored(session, fewer, 'the second turn to be stored');
+  await c.close();
+  await stopClean(a);
+  // An instance of the build before took the second turn: its string has
+  // it, and the hash is still at the first.
+  await w.redis.cmd('EVAL', "redis.call('SET', KEYS[2], redis.call('HGET', KEYS[1], 'conv')) " +
+    "redis.call('DEL', KEYS[1]) return redis.call('HSET', KEYS[1], 'conv', redis.call('GET', KEYS[3]))",
+    '3', key, before, first);
+
+  const b = await w.serveAnother('b');
+  const there = await w.client(b);
+  assert.equal((await there.hello({ session })).resumed, true);
+  assert.equal((await there.ask('m3', METER, 5000)).slots.date, '2027-03-01',
+    'the date the string has is known');
   await there.close();
   await stopClean(b);
 });
