@@ -277,6 +277,17 @@ class World {
   }
 
   // Another instance on this world's Redis, with a spool of its own.
+  // Redis, two instances on it (a, b, both with args) and a customer at
+  // a: returns them, the session and its conversation's key.
+  async twoInstances(args = []) {
+    await this.startRedis();
+    const a = await this.serve(args);
+    const b = await this.serveAnother('b', args);
+    const c = await this.connect(a);
+    const session = c.welcome.session;
+    return { a, b, c, session, key: `autoassist:conversation:${session}` };
+  }
+
   serveAnother(name, extra = []) {
     return this.serve([...extra, '--spool', path.join(this.dir, `spool-${name}.jsonl`)]);
   }
@@ -1571,12 +1582,7 @@ test('two instances on one Redis: a conversation the customer went on with at th
 
 test('a conversation Redis lost (evicted) while held here is stored whole again after its next turn: its earlier replies too', { skip: SKIP }, async (t) => {
   const w = new World(t);
-  await w.startRedis();
-  const a = await w.serve();
-  const b = await w.serveAnother('b');
-  const c = await w.connect(a);
-  const session = c.welcome.session;
-  const key = `autoassist:conversation:${session}`;
+  const { a, b, c, session, key } = await w.twoInstances();
   const first = await c.ask('m1', 'When does my contract start?', 5000);
   await c.ask('m2', 'We move in on 1 March.', 5000);
   await waitFor(async () => (await w.redis.cmd('HEXISTS', key, '1')) === 1, 5000, 'both turns to be stored');
@@ -1596,13 +1602,8 @@ test('a conversation Redis lost (evicted) while held here is stored whole again 
 
 test('a customer who leaves while a turn waits at Redis, after the stored copy expired: the whole conversation is stored again, not just that turn', { skip: SKIP }, async (t) => {
   const w = new World(t);
-  await w.startRedis();
   const args = ['--session-ttl', '4', '--redis-timeout', '5'];
-  const a = await w.serve(args);
-  const b = await w.serveAnother('b', args);
-  const c = await w.connect(a);
-  const session = c.welcome.session;
-  const key = `autoassist:conversation:${session}`;
+  const { a, b, c, session, key } = await w.twoInstances(args);
   const first = await c.ask('m1', 'When does my contract start?', 5000);
   await w.stored(session);
   // The tab stays open past the TTL: Redis lets the copy go, this server
@@ -1626,12 +1627,7 @@ test('a customer who leaves while a turn waits at Redis, after the stored copy e
 
 test('fields a later build adds to a stored conversation push out none of the replies kept', { skip: SKIP }, async (t) => {
   const w = new World(t);
-  await w.startRedis();
-  const a = await w.serve();
-  const b = await w.serveAnother('b');
-  const c = await w.connect(a);
-  const session = c.welcome.session;
-  const key = `autoassist:conversation:${session}`;
+  const { a, b, c, session, key } = await w.twoInstances();
   const first = await c.ask('m1', 'When does my contract start?', 5000);
   await waitFor(async () => (await w.redis.cmd('HEXISTS', key, '0')) === 1, 5000, 'the turn and its reply to be stored');
   const later = [];
@@ -1668,11 +1664,7 @@ test('a key of another type where a held conversation is stored is replaced, and
 
 test('messages sent again at another instance after their replies were lost get those replies again, not second turns', { skip: SKIP }, async (t) => {
   const w = new World(t);
-  await w.startRedis();
-  const a = await w.serve();
-  const b = await w.serveAnother('b');
-  const c = await w.connect(a);
-  const session = c.welcome.session;
+  const { a, b, c, session } = await w.twoInstances();
   const text = 'We move in on 1 March. The battery storage makes a clicking noise.';
   const first = await escalate(c, 'm1', text, ['battery']);
   c.ws.terminate(); // the widget never saw that reply
