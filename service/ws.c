@@ -828,6 +828,13 @@ static void turn_free(struct turn *t)
 	free(t);
 }
 
+/* Loop thread: se is to be stored whole once Redis answers (resave_one). */
+static void resave_later(struct ws_server *s, struct sess *se)
+{
+	se->unsaved = true;
+	s->resave = true;
+}
+
 /* Loop thread: stores a conversation no turn has out, as it stands, in
  * the terms of e, the engine it was last decided with: an idle one's is
  * s->engine, since a reload swaps engines only with no turn out. To
@@ -837,7 +844,7 @@ static void store_now(struct ws_server *s, const struct engine *e, struct sess *
 {
 	struct rw_job *j = save_job(s, e, se, true);
 	if (!j) {
-		s->resave = se->unsaved = true;
+		resave_later(s, se);
 		return;
 	}
 	j->renew = renew;
@@ -887,10 +894,10 @@ static void saved(struct ws_server *s, const struct rw_job *j)
 	/* A renew that found a stored copy wrote nothing: it says nothing of
 	 * a save before it that left replies out. */
 	if (se && again)
-		se->unsaved = true;
+		resave_later(s, se);
 	else if (se && j->kept.whole && !j->renew)
 		se->unsaved = false;
-	if (again)
+	else if (again)
 		s->resave = true;
 }
 
@@ -913,7 +920,7 @@ static void resave_one(struct sess *se, void *arg)
 static void submit_save(struct ws_server *s, struct turn *t)
 {
 	if (t->save_lost)
-		s->resave = t->ctx.sess->unsaved = true;
+		resave_later(s, t->ctx.sess);
 	t->save_lost = false;
 	if (!t->save)
 		return;

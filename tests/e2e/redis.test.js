@@ -1761,42 +1761,30 @@ test('back at an instance whose dropped link it has not noticed yet, the custome
   await stopClean(a);
 });
 
-test('a language chosen in a hello, with no turn since, is what another instance resumes the conversation in', { skip: SKIP }, async (t) => {
-  const w = new World(t);
-  await w.startRedis();
-  const a = await w.serve();
-  const b = await w.serveAnother('b');
-  const c = await w.firstTurn(a);
-  const session = c.welcome.session;
-  await c.close();
-  // The customer switches the widget to German: no turn, only the hello.
-  await (await w.chooseGerman(a, session)).close();
-  const there = await w.client(b);
-  const welcome = await there.hello({ session });
-  assert.equal(welcome.resumed, true);
-  assert.equal(welcome.lang, 'de');
-  await there.close();
-  await stopClean(b);
-  await stopClean(a);
-});
-
-test('a language chosen at another instance, with no turn since, is the one this instance resumes in', { skip: SKIP }, async (t) => {
-  const w = new World(t);
-  await w.startRedis();
-  const a = await w.serve();
-  const b = await w.serveAnother('b');
-  const c = await w.firstTurn(a);
-  const session = c.welcome.session;
-  await c.close();
-  await (await w.chooseGerman(b, session)).close();
-  const back = await w.client(a);
-  const welcome = await back.hello({ session });
-  assert.equal(welcome.resumed, true);
-  assert.equal(welcome.lang, 'de');
-  await back.close();
-  await stopClean(b);
-  await stopClean(a);
-});
+// A language chosen in a hello, with no turn since, at one instance or
+// the other: the other resumes the conversation in it.
+for (const [name, chooseAt, resumeAt] of [
+  ['a language chosen in a hello, with no turn since, is what another instance resumes the conversation in', 'a', 'b'],
+  ['a language chosen at another instance, with no turn since, is the one this instance resumes in', 'b', 'a'],
+]) {
+  test(name, { skip: SKIP }, async (t) => {
+    const w = new World(t);
+    await w.startRedis();
+    const servers = { a: await w.serve(), b: await w.serveAnother('b') };
+    const c = await w.firstTurn(servers.a);
+    const session = c.welcome.session;
+    await c.close();
+    // The customer switches the widget to German: no turn, only the hello.
+    await (await w.chooseGerman(servers[chooseAt], session)).close();
+    const back = await w.client(servers[resumeAt]);
+    const welcome = await back.hello({ session });
+    assert.equal(welcome.resumed, true);
+    assert.equal(welcome.lang, 'de');
+    await back.close();
+    await stopClean(servers.b);
+    await stopClean(servers.a);
+  });
+}
 
 test('a link noticed dropped late stores nothing over a language chosen at another instance since', { skip: SKIP }, async (t) => {
   const w = new World(t);
