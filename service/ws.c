@@ -114,6 +114,7 @@ struct conn {
 };
 
 TAILQ_HEAD(conn_list, conn);
+TAILQ_HEAD(turn_list, turn);
 
 /* A reload (SIGHUP): a thread reads the files; then new messages wait
  * until no job holds the old engine, and the new one takes over. */
@@ -155,6 +156,10 @@ struct ws_server {
 	 * together at its end (flush_batch), and those it has. */
 	struct turn *batch_head, *batch_tail;
 	unsigned batch_n, worker_turns;
+	/* Turns decided and at Redis until they are said (sess.away counts
+	 * them by conversation): a message sent again meanwhile waits for its
+	 * first copy's reply (wait_for_first). */
+	struct turn_list away;
 	/* The loop has time to decide small batches itself (weigh_load);
 	 * when it last looked, and the two threads' CPU seconds then. */
 	bool quiet;
@@ -256,8 +261,13 @@ struct turn {
 	bool save_whole, save_lost;
 	struct said said;
 	/* With ctx.id, message_hash of the session, the id and the text: set
-	 * when decided, for the ticket's reference and the kept reply. */
+	 * when made, for the ticket's reference and the kept reply. */
 	uint64_t hash;
+	/* Loop thread: on s->away while at Redis, and the turns of the same
+	 * message sent again meanwhile, which wait for its reply (linked by
+	 * job.next). */
+	TAILQ_ENTRY(turn) away_link;
+	struct turn *waiters;
 	/* The message's text, copied: the parsed message is freed at once,
 	 * so the next one's parse reuses its memory while it is in cache. */
 	size_t len;
@@ -416,6 +426,17 @@ static void send_error(struct conn *c, const char *code, const char *message,
 	if (in_reply_to)
 		json_object_object_add(o, "in_reply_to", json_object_get(in_reply_to));
 	metrics_error(&c->srv->metrics, code);
+	enqueue(c, o);
+	json_object_put(o);
+}
+
+/* Tells the client its message waits for Redis (a ticket to file, a
+ * registry lookup): the reply comes later. */
+static void send_typing(struct conn *c, json_object *in_reply_to)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "type", json_object_new_string("typing"));
+	json_object_object_add(o, "in_reply_to", in_reply_to ? json_object_get(in_reply_to) : NULL);
 	enqueue(c, o);
 	json_object_put(o);
 }
@@ -742,8 +763,6 @@ static void run_turn(const struct ws_server *s, struct decider *d, struct turn *
 	 * connection: the reply again, not a second turn (nor twice the
 	 * customer's words in the conversation a technician reads). */
 	struct sess *se = t->ctx.sess;
-	if (t->ctx.id)
-		t->hash = message_hash(se->id, t->ctx.id, t->text, t->len);
 	const struct sess_reply *kept = t->ctx.id ? sess_kept_reply(se, t->hash) : NULL;
 	if (kept) {
 		if (!(t->frame = frame_new(kept->frame, kept->len, t->ctx.t_recv)))
@@ -938,14 +957,9 @@ static void turn_done(struct ws_server *s, struct turn *t)
 	struct conn *c = t->ctx.conn;
 	if (t->kind == TURN_DECIDE && t->fx) {
 		t->ctx.sess->away++;
-		if (c) {
-			json_object *typing = json_object_new_object();
-			json_object_object_add(typing, "type", json_object_new_string("typing"));
-			json_object_object_add(typing, "in_reply_to",
-					       t->ctx.id ? json_object_get(t->ctx.id) : NULL);
-			enqueue(c, typing);
-			json_object_put(typing);
-		}
+		TAILQ_INSERT_TAIL(&s->away, t, away_link);
+		if (c)
+			send_typing(c, t->ctx.id);
 		struct rw_job *j = t->fx;
 		t->fx = NULL;
 		store_first(s, t->engine, t->ctx.sess);
@@ -994,8 +1008,16 @@ static void turn_back(struct ws_server *s, struct turn *t)
 	/* Said: no longer out (TURN_SAY comes back only this way), so a
 	 * welcome that waited stores a language it chose. Its save goes after
 	 * this turn's: Redis ends with the later. */
-	if (t->kind == TURN_SAY)
+	if (t->kind == TURN_SAY) {
 		t->ctx.sess->away--;
+		TAILQ_REMOVE(&s->away, t, away_link);
+		/* Its reply is kept now: the copies sent again meanwhile get it. */
+		for (struct turn *w = t->waiters, *next; w; w = next) {
+			next = (struct turn *)w->job.next;
+			batch_add(s, w);
+		}
+		t->waiters = NULL;
+	}
 	submit_save(s, t);
 	/* Before the turn lets go of the session, which keeps it. */
 	sess_free_again(s, t->ctx.sess);
@@ -1061,6 +1083,8 @@ static struct turn *turn_new(struct ws_server *s, struct sess *se, json_object *
 	t->registry = s->registry;
 	memcpy(t->text, json_object_get_string(v), len);
 	t->len = len;
+	if (id)
+		t->hash = message_hash(se->id, id, t->text, len);
 	t->today = today_utc();
 	return t;
 }
@@ -1101,6 +1125,28 @@ static json_object *message_text(json_object *msg)
 	       json_object_is_type(v, json_type_string) ? v : NULL;
 }
 
+/* Loop thread: a message sent again while its first copy is at Redis
+ * (the widget sends again what its lost connection had no reply to)
+ * waits for that copy's reply, kept when it is said, rather than being
+ * decided twice: one turn of the conversation, one reply. Returns true
+ * when t waits so; it then goes on once the first copy is said. */
+static bool wait_for_first(struct ws_server *s, struct turn *t)
+{
+	if (!t->ctx.id || t->ctx.sess->away == 0)
+		return false;
+	struct turn *first;
+	TAILQ_FOREACH(first, &s->away, away_link)
+		if (first->ctx.sess == t->ctx.sess && first->ctx.id && first->hash == t->hash)
+			break;
+	if (!first)
+		return false;
+	t->job.next = first->waiters ? &first->waiters->job : NULL;
+	first->waiters = t;
+	if (t->ctx.conn)
+		send_typing(t->ctx.conn, t->ctx.id);
+	return true;
+}
+
 static void on_message(struct conn *c, json_object *msg, double t_recv)
 {
 	struct ws_server *s = c->srv;
@@ -1123,6 +1169,8 @@ static void on_message(struct conn *c, json_object *msg, double t_recv)
 	}
 	t->ctx.conn = c;
 	c->inflight = &t->ctx;
+	if (wait_for_first(s, t))
+		return;
 	/* A connection that is closing sends nothing more: what came with
 	 * the close is decided at once, here, up to the first message that
 	 * waits for Redis, unless the engine worker has the conversation
@@ -1230,10 +1278,13 @@ static void decide_rest(struct ws_server *s, struct sess *se, struct rest r)
 			continue;
 		/* Attached once more (it is, so it is found), for the turn. */
 		sess_resume(s->sessions, se->id, now_s());
-		if (se->busy) {
-			/* Another connection's turn has the conversation. */
+		bool waits = wait_for_first(s, t);
+		if (waits || se->busy) {
+			/* Its first copy is at Redis, or another connection's turn
+			 * has the conversation. */
 			t->ctx.rest = r;
-			batch_add(s, t);
+			if (!waits)
+				batch_add(s, t);
 			r.head = NULL;
 			break;
 		}
@@ -1516,9 +1567,10 @@ static void log_worker(struct ws_server *s)
  * connection, or, when the customer left meanwhile, still recorded in the
  * conversation so a reconnect continues from it; effects the Redis worker
  * carried out go back to the engine worker to be said. */
-static void collect(struct ws_server *s)
+static unsigned collect(struct ws_server *s)
 {
-	for (struct ew_job *next, *job = ew_take_done(s->ew); job; job = next) {
+	unsigned n = 0;
+	for (struct ew_job *next, *job = ew_take_done(s->ew); job; job = next, n++) {
 		next = job->next;
 		struct turn *t = (struct turn *)job;
 		s->inflight--;
@@ -1526,7 +1578,7 @@ static void collect(struct ws_server *s)
 		t->ctx.sess->busy--;
 		turn_back(s, t);
 	}
-	for (struct rw_job *j; s->rw && (j = rw_take_done(s->rw));) {
+	for (struct rw_job *j; s->rw && (j = rw_take_done(s->rw)); n++) {
 		s->inflight--;
 		if (j->kind == RW_LOAD_SESSION) {
 			s->engine_jobs--;
@@ -1545,6 +1597,7 @@ static void collect(struct ws_server *s)
 		rw_job_free(j);
 	}
 	flush_batch(s);
+	return n;
 }
 
 /* ---- connection filtering ---- */
@@ -2056,6 +2109,7 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, struct ws_data *dat
 	s->quiet = cfg->offload_above > 0;
 	TAILQ_INIT(&s->conns);
 	TAILQ_INIT(&s->ready);
+	TAILQ_INIT(&s->away);
 	s->tok = report_tokener_new(MAX_JSON_DEPTH);
 	s->sessions = sess_store_new((size_t)cfg->max_connections * 4, cfg->session_ttl);
 	if (decider_init(&s->loop_d, s->engine, cfg->max_bytes) < 0 ||
@@ -2264,17 +2318,18 @@ void ws_server_free(struct ws_server *s)
 	 * tickets are stored; the connections learn it if they still can),
 	 * so closing the connections below finds no job in flight. Nothing
 	 * new is decided from here on (closing): the first collect sends the
-	 * last decided turns' effects to Redis, the second says what Redis
-	 * did (turns handed to the stopped engine worker run at once), the
-	 * third delivers that. What the drain left undecided is dropped. */
+	 * last decided turns' effects to Redis; the next say what Redis did
+	 * (turns handed to the stopped engine worker run at once), then the
+	 * copies of those messages sent again meanwhile, until nothing comes
+	 * back. What the drain left undecided is dropped. */
 	s->closing = true;
 	if (s->ew) {
 		ew_stop(s->ew);
 		collect(s);
 		if (s->rw)
 			rw_stop(s->rw);
-		collect(s);
-		collect(s);
+		while (collect(s) > 0)
+			;
 	}
 	if (s->ctx) {
 		lws_sul_cancel(&s->tick_timer);

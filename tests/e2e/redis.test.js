@@ -2056,6 +2056,39 @@ test('the customer leaves while the ticket is being written: it is stored once a
   await stopClean(server);
 });
 
+test('a message sent again while its first copy waits at Redis gets that copy\'s reply and is one turn', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve(['--redis-timeout', '5']);
+  const c = await w.connect(server);
+  const session = c.welcome.session;
+  const text = 'The battery storage makes a clicking noise.';
+  w.redis.pause();
+  c.send({ type: 'message', id: 'm1', text });
+  await c.expect('typing');
+  c.ws.terminate(); // the reply is lost with the connection
+
+  // The widget reconnects and sends again what has no reply, while the
+  // first copy's ticket still waits for Redis.
+  const back = await w.client(server);
+  assert.equal((await back.hello({ session })).resumed, true);
+  back.send({ type: 'message', id: 'm1', text });
+  await back.expect('typing');
+  await sleep(200);
+  w.redis.resume();
+  const r = await back.replyTo('m1', 5000);
+  assert.equal(r.escalation.status, 'stored');
+  const [e] = await w.redis.entries();
+  assert.equal(r.escalation.ticket, e.fields.ticket_id, 'the first copy\'s ticket');
+
+  await escalate(back, 'm2', 'And the solar panels too.');
+  const turns = JSON.parse((await w.redis.entries())[1].fields.turns);
+  assert.deepEqual(turns.filter((x) => x.text === text).length, 1,
+    `the message is one turn of the conversation: ${JSON.stringify(turns)}`);
+  await back.close();
+  await stopClean(server);
+});
+
 // Sends m0 (escalating) while Redis is paused, then the frames given,
 // which wait behind it, then drops the connection and resumes Redis.
 // Resolves the fields of the tickets in Redis once the spool is empty and
