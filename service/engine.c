@@ -343,7 +343,7 @@ static bool plausible(const struct engine_session *s)
 	const struct engine_facts *f = &s->facts;
 	if (!bool_byte(&s->lang_fixed) || !bool_byte(&f->has_date) || !bool_byte(&f->has_meter) ||
 	    !bool_byte(&f->has_address) || !bool_byte(&f->meter.valid) ||
-	    f->meter.kind > SLOT_METER_DE_ZP)
+	    f->meter.kind > SLOT_METER_DE_MALO)
 		return false;
 	if (f->has_date && !slot_date_valid(f->date))
 		return false;

@@ -49,6 +49,7 @@ static const char *meter_kind(uint8_t k)
 	case SLOT_METER_EAN18: return "ean18";
 	case SLOT_METER_DE: return "de_meter";
 	case SLOT_METER_DE_ZP: return "de_zaehlpunkt";
+	case SLOT_METER_DE_MALO: return "de_malo";
 	}
 	return "none";
 }

@@ -35,6 +35,8 @@
 #define EAN_RUN_MAX 24      /* number tokens looked at for one meter ID */
 #define DE_METER_LEN 14
 #define DE_ZP_LEN 33
+#define MALO_DIGITS 11
+#define MALO_CUE_BACK 6     /* tokens looked back for a MaLo ID's label */
 #define NAME_WORDS_MAX 3    /* words of a street name before its suffix */
 #define CITY_WORDS_MAX 3
 #define HOUSE_DIGITS_MAX 4
@@ -1677,6 +1679,55 @@ static uint32_t zp_at(const struct scan *s, uint32_t i, char *id)
 	return e && all_digits(id + 2, 11) ? e : 0;
 }
 
+/* Whether the 11 digits pass the BDEW check of a MaLo ID: the digits in
+ * odd places, plus twice those in even places (the check digit left out),
+ * and the check digit make a multiple of 10. */
+static bool malo_valid(const char *id)
+{
+	unsigned sum = 0;
+	for (int k = 0; k < MALO_DIGITS - 1; k++)
+		sum += (unsigned)(id[k] - '0') * (k % 2 ? 2 : 1);
+	return (sum + (unsigned)(id[MALO_DIGITS - 1] - '0')) % 10 == 0;
+}
+
+/* Whether a label of a MaLo ID ("MaLo-ID", "Marktlokations-ID", "market
+ * location") comes shortly before token i, in the same sentence. Eleven
+ * digits alone are too common to be one (a Norwegian personal number
+ * has eleven too), so a MaLo ID is read only where it is called one, as
+ * bills and landlords do. */
+static bool malo_cue(const struct scan *s, uint32_t i)
+{
+	for (uint32_t j = i, k = 0; j > 0 && k < MALO_CUE_BACK; k++) {
+		j--;
+		const struct tok *t = tk(s, j);
+		const char *w = nt(s, j);
+		if (t->kind == TOK_PUNCT && t->nlen == 1 && strchr(".!?", w[0]))
+			return false;
+		if (t->kind != TOK_WORD)
+			continue;
+		if ((t->nlen == 4 && memcmp(w, "malo", 4) == 0) ||
+		    (t->nlen >= 13 && memcmp(w, "marktlokation", 13) == 0) ||
+		    (t->nlen == 8 && memcmp(w, "location", 8) == 0 && j > 0 &&
+		     tk(s, j - 1)->nlen == 6 && memcmp(nt(s, j - 1), "market", 6) == 0))
+			return true;
+	}
+	return false;
+}
+
+/* A German MaLo ID at token i: eleven digits, the first not 0, standing
+ * alone and labelled as one. Returns the index after it, or 0. */
+static uint32_t malo_at(const struct scan *s, uint32_t i, char *id)
+{
+	const struct tok *t = tk(s, i);
+	const char *p = nt(s, i);
+	if (t->kind != TOK_NUM || t->nlen != MALO_DIGITS || !all_digits(p, MALO_DIGITS) ||
+	    p[0] == '0' || digits_tok(s, i + 1) || !malo_cue(s, i))
+		return 0;
+	memcpy(id, p, MALO_DIGITS);
+	id[MALO_DIGITS] = '\0';
+	return i + 1;
+}
+
 /* Whether token j looks like an IBAN's head: two letters and two digits
  * ("DE02", "NO93"). */
 static bool iban_head(const struct scan *s, uint32_t j)
@@ -1729,6 +1780,13 @@ static uint32_t meter_at(const struct scan *s, uint32_t i, uint32_t *ean_next, u
 			*ean_next = end; /* the whole run is the account's */
 			return 0;
 		}
+	}
+	if (t->kind == TOK_NUM && i >= *ean_next && (e = malo_at(s, i, m->id))) {
+		m->kind = SLOT_METER_DE_MALO;
+		m->valid = malo_valid(m->id);
+		*a = i;
+		*ean_next = e;
+		return e;
 	}
 	if (t->kind == TOK_NUM && i >= *ean_next) {
 		e = ean_at(s, i, a, ean_next, m->id);

@@ -231,6 +231,8 @@ static int meter_kind(const char *s)
 		return SLOT_METER_DE;
 	if (strcmp(s, "de_zp") == 0)
 		return SLOT_METER_DE_ZP;
+	if (strcmp(s, "de_malo") == 0)
+		return SLOT_METER_DE_MALO;
 	if (strcmp(s, "none") == 0)
 		return SLOT_METER_NONE;
 	return -1;
