@@ -752,6 +752,15 @@ static struct rw_job *effects(const struct decider *d, struct turn *t)
 	return j;
 }
 
+/* Any thread: a message sent again was answered with the reply it had. */
+static void log_again(const struct sess *se)
+{
+	json_object *f = json_object_new_object();
+	if (f)
+		json_object_object_add(f, "session", json_object_new_string(se->id));
+	log_event("info", "message_again", f);
+}
+
 /* Any thread, with the turn's conversation: a turn's work. */
 static void run_turn(const struct ws_server *s, struct decider *d, struct turn *t)
 {
@@ -767,10 +776,7 @@ static void run_turn(const struct ws_server *s, struct decider *d, struct turn *
 	if (kept) {
 		if (!(t->frame = frame_new(kept->frame, kept->len, t->ctx.t_recv)))
 			t->why = "out of memory";
-		json_object *f = json_object_new_object();
-		if (f)
-			json_object_object_add(f, "session", json_object_new_string(se->id));
-		log_event("info", "message_again", f);
+		log_again(se);
 		return;
 	}
 	engine_session_set_lang(&t->ctx.sess->conv, t->ctx.lang);
@@ -999,6 +1005,23 @@ static void turn_done(struct ws_server *s, struct turn *t)
 		decide_rest(s, se, rest);
 }
 
+/* Loop thread: the copies of t's message sent again while t was at Redis
+ * (wait_for_first) get its reply, or its error, as a copy sent later gets
+ * the reply kept. They are not decided: the turns that t's connection
+ * left behind, decided first, could have pushed t's reply out of those
+ * kept. */
+static void answer_copies(const struct turn *t, struct turn *copies)
+{
+	for (struct turn *w = copies; w; w = (struct turn *)w->job.next) {
+		w->rc = t->rc;
+		w->why = t->why;
+		if (t->frame && !(w->frame = frame_new((const char *)t->frame->buf + LWS_PRE,
+						       t->frame->len, w->ctx.t_recv)))
+			w->why = "out of memory";
+		log_again(w->ctx.sess);
+	}
+}
+
 /* Loop thread: a turn is back from the engine worker, or was run here.
  * It is said or goes on to Redis, and its connection's next messages go
  * on. */
@@ -1008,15 +1031,13 @@ static void turn_back(struct ws_server *s, struct turn *t)
 	/* Said: no longer out (TURN_SAY comes back only this way), so a
 	 * welcome that waited stores a language it chose. Its save goes after
 	 * this turn's: Redis ends with the later. */
+	struct turn *copies = NULL;
 	if (t->kind == TURN_SAY) {
 		t->ctx.sess->away--;
 		TAILQ_REMOVE(&s->away, t, away_link);
-		/* Its reply is kept now: the copies sent again meanwhile get it. */
-		for (struct turn *w = t->waiters, *next; w; w = next) {
-			next = (struct turn *)w->job.next;
-			batch_add(s, w);
-		}
+		copies = t->waiters;
 		t->waiters = NULL;
+		answer_copies(t, copies);
 	}
 	submit_save(s, t);
 	/* Before the turn lets go of the session, which keeps it. */
@@ -1024,6 +1045,10 @@ static void turn_back(struct ws_server *s, struct turn *t)
 	turn_done(s, t);
 	if (c && !c->inflight)
 		resume_inbound(c);
+	for (struct turn *w = copies, *next; w; w = next) {
+		next = (struct turn *)w->job.next;
+		turn_back(s, w);
+	}
 }
 
 /* Hands the turns this turn of the loop made to the engine worker. While
@@ -1127,9 +1152,9 @@ static json_object *message_text(json_object *msg)
 
 /* Loop thread: a message sent again while its first copy is at Redis
  * (the widget sends again what its lost connection had no reply to)
- * waits for that copy's reply, kept when it is said, rather than being
- * decided twice: one turn of the conversation, one reply. Returns true
- * when t waits so; it then goes on once the first copy is said. */
+ * waits for that copy's reply rather than being decided twice: one turn
+ * of the conversation, one reply. Returns true when t waits so; it is
+ * answered when the first copy is said (answer_copies). */
 static bool wait_for_first(struct ws_server *s, struct turn *t)
 {
 	if (!t->ctx.id || t->ctx.sess->away == 0)
@@ -1567,10 +1592,9 @@ static void log_worker(struct ws_server *s)
  * connection, or, when the customer left meanwhile, still recorded in the
  * conversation so a reconnect continues from it; effects the Redis worker
  * carried out go back to the engine worker to be said. */
-static unsigned collect(struct ws_server *s)
+static void collect(struct ws_server *s)
 {
-	unsigned n = 0;
-	for (struct ew_job *next, *job = ew_take_done(s->ew); job; job = next, n++) {
+	for (struct ew_job *next, *job = ew_take_done(s->ew); job; job = next) {
 		next = job->next;
 		struct turn *t = (struct turn *)job;
 		s->inflight--;
@@ -1578,7 +1602,7 @@ static unsigned collect(struct ws_server *s)
 		t->ctx.sess->busy--;
 		turn_back(s, t);
 	}
-	for (struct rw_job *j; s->rw && (j = rw_take_done(s->rw)); n++) {
+	for (struct rw_job *j; s->rw && (j = rw_take_done(s->rw));) {
 		s->inflight--;
 		if (j->kind == RW_LOAD_SESSION) {
 			s->engine_jobs--;
@@ -1597,7 +1621,6 @@ static unsigned collect(struct ws_server *s)
 		rw_job_free(j);
 	}
 	flush_batch(s);
-	return n;
 }
 
 /* ---- connection filtering ---- */
@@ -2318,18 +2341,17 @@ void ws_server_free(struct ws_server *s)
 	 * tickets are stored; the connections learn it if they still can),
 	 * so closing the connections below finds no job in flight. Nothing
 	 * new is decided from here on (closing): the first collect sends the
-	 * last decided turns' effects to Redis; the next say what Redis did
-	 * (turns handed to the stopped engine worker run at once), then the
-	 * copies of those messages sent again meanwhile, until nothing comes
-	 * back. What the drain left undecided is dropped. */
+	 * last decided turns' effects to Redis, the second says what Redis
+	 * did (turns handed to the stopped engine worker run at once), the
+	 * third delivers that. What the drain left undecided is dropped. */
 	s->closing = true;
 	if (s->ew) {
 		ew_stop(s->ew);
 		collect(s);
 		if (s->rw)
 			rw_stop(s->rw);
-		while (collect(s) > 0)
-			;
+		collect(s);
+		collect(s);
 	}
 	if (s->ctx) {
 		lws_sul_cancel(&s->tick_timer);
