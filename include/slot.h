@@ -22,7 +22,7 @@ struct slot_date {
 
 enum slot_meter_kind {
 	SLOT_METER_NONE = 0,
-	SLOT_METER_EAN18,   /* 18 digits, GS1 check digit (NO, SE, NL, DE MaLo EAN) */
+	SLOT_METER_EAN18,   /* 18 digits, GS1 check digit (NO, SE, NL) */
 	SLOT_METER_DE,      /* German meter number, e.g. 1ESY1160571234 */
 	SLOT_METER_DE_ZP,   /* German Zählpunkt, "DE" and 31 characters */
 	SLOT_METER_DE_MALO, /* German market location (MaLo) ID: 11 digits, BDEW check digit */

@@ -1690,18 +1690,37 @@ static bool malo_valid(const char *id)
 	return (sum + (unsigned)(id[MALO_DIGITS - 1] - '0')) % 10 == 0;
 }
 
+/* Whether word w (n bytes, folded) labels a number other than a MaLo ID:
+ * a customer, contract or phone number, an account. */
+static bool other_number_label(const char *w, uint32_t n)
+{
+	static const char *const heads[] = { "kunden", "telefon", "handy", "konto", "iban",
+					     "vertragskonto", "customer", "phone", "account" };
+	if (n >= 6 && memcmp(w + n - 6, "nummer", 6) == 0)
+		return true;
+	for (size_t k = 0; k < sizeof(heads) / sizeof(heads[0]); k++)
+		if (n >= strlen(heads[k]) && memcmp(w, heads[k], strlen(heads[k])) == 0)
+			return true;
+	return false;
+}
+
 /* Whether a label of a MaLo ID ("MaLo-ID", "Marktlokations-ID", "market
- * location") comes shortly before token i, in the same sentence. Eleven
- * digits alone are too common to be one (a Norwegian personal number
- * has eleven too), so a MaLo ID is read only where it is called one, as
- * bills and landlords do. */
+ * location") comes shortly before token i, in the same clause, with no
+ * other number's label in between. Eleven digits alone are too common to
+ * be one (a Norwegian personal number has eleven), so a MaLo ID is read
+ * only where it is called one, as bills and landlords do. A full stop
+ * after a short word ("Nr.", "lt.") is an abbreviation's, not a
+ * sentence's end. */
 static bool malo_cue(const struct scan *s, uint32_t i)
 {
 	for (uint32_t j = i, k = 0; j > 0 && k < MALO_CUE_BACK; k++) {
 		j--;
 		const struct tok *t = tk(s, j);
 		const char *w = nt(s, j);
-		if (t->kind == TOK_PUNCT && t->nlen == 1 && strchr(".!?", w[0]))
+		if (t->kind == TOK_PUNCT && t->nlen == 1 && strchr(",;!?", w[0]))
+			return false;
+		if (t->kind == TOK_PUNCT && t->nlen == 1 && w[0] == '.' &&
+		    !(j > 0 && tk(s, j - 1)->kind == TOK_WORD && tk(s, j - 1)->nlen <= 3 && glued(s, j)))
 			return false;
 		if (t->kind != TOK_WORD)
 			continue;
@@ -1710,18 +1729,20 @@ static bool malo_cue(const struct scan *s, uint32_t i)
 		    (t->nlen == 8 && memcmp(w, "location", 8) == 0 && j > 0 &&
 		     tk(s, j - 1)->nlen == 6 && memcmp(nt(s, j - 1), "market", 6) == 0))
 			return true;
+		if (other_number_label(w, t->nlen))
+			return false;
 	}
 	return false;
 }
 
-/* A German MaLo ID at token i: eleven digits, the first not 0, standing
- * alone and labelled as one. Returns the index after it, or 0. */
+/* A German MaLo ID at token i: eleven digits in one group, the first not
+ * 0, labelled as one. Returns the index after it, or 0. */
 static uint32_t malo_at(const struct scan *s, uint32_t i, char *id)
 {
 	const struct tok *t = tk(s, i);
 	const char *p = nt(s, i);
 	if (t->kind != TOK_NUM || t->nlen != MALO_DIGITS || !all_digits(p, MALO_DIGITS) ||
-	    p[0] == '0' || digits_tok(s, i + 1) || !malo_cue(s, i))
+	    p[0] == '0' || !malo_cue(s, i))
 		return 0;
 	memcpy(id, p, MALO_DIGITS);
 	id[MALO_DIGITS] = '\0';
@@ -1781,14 +1802,14 @@ static uint32_t meter_at(const struct scan *s, uint32_t i, uint32_t *ean_next, u
 			return 0;
 		}
 	}
-	if (t->kind == TOK_NUM && i >= *ean_next && (e = malo_at(s, i, m->id))) {
-		m->kind = SLOT_METER_DE_MALO;
-		m->valid = malo_valid(m->id);
-		*a = i;
-		*ean_next = e;
-		return e;
-	}
 	if (t->kind == TOK_NUM && i >= *ean_next) {
+		if ((e = malo_at(s, i, m->id))) {
+			m->kind = SLOT_METER_DE_MALO;
+			m->valid = malo_valid(m->id);
+			*a = i;
+			*ean_next = e;
+			return e;
+		}
 		e = ean_at(s, i, a, ean_next, m->id);
 		if (e) {
 			m->kind = SLOT_METER_EAN18;
