@@ -9,7 +9,7 @@ DEPS = cmake pkg-config gcc make libwebsockets-dev libjson-c-dev \
        libhiredis-dev libutf8proc-dev libcmocka-dev redis-server python3 chromium \
        nodejs npm
 
-.PHONY: all deps build test test-asan test-tsan run bench clean
+.PHONY: all deps build test test-asan test-tsan run bench fuzz clean
 
 all: build
 
@@ -85,5 +85,19 @@ bench: deps
 	cmake --build $(BUILD_BENCH) -j $(JOBS)
 	bench/run.sh $(BUILD_BENCH)
 
+# Fuzzes the engine (fuzz/fuzz_engine.c: a customer's text through decide,
+# say, the reply frame, the ticket and the stored conversation) with
+# libFuzzer under AddressSanitizer and UndefinedBehaviorSanitizer, for
+# FUZZ_SECONDS, from the corpus' messages. A crash fails it, its input
+# saved in build-fuzz/. Not part of make test: it searches, it does not
+# check a known case; a crash it finds becomes a fixture case.
+BUILD_FUZZ   ?= build-fuzz
+FUZZ_SECONDS ?= 120
+fuzz: DEPS += clang
+fuzz: deps
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAUTOASSIST_FUZZ=ON
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_engine
+	fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_BENCH)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_TSAN) $(BUILD_BENCH) $(BUILD_FUZZ)
