@@ -260,8 +260,8 @@ struct turn {
 	 * was due, and memory was short. */
 	bool save_whole, save_lost;
 	struct said said;
-	/* With ctx.id, message_hash of the session, the id and the text: set
-	 * when made, for the ticket's reference and the kept reply. */
+	/* With ctx.id, message_hash of the session, the id and the text, for
+	 * the ticket's reference and the kept reply (turn_hash); 0 until then. */
 	uint64_t hash;
 	/* Loop thread: on s->away while at Redis, and the turns of the same
 	 * message sent again meanwhile, which wait for its reply (linked by
@@ -752,6 +752,18 @@ static struct rw_job *effects(const struct decider *d, struct turn *t)
 	return j;
 }
 
+/* The thread that has t (a turn with an id): its message_hash, computed
+ * once. The engine worker computes it as it decides the turn; the loop
+ * only for a turn whose conversation has one at Redis (wait_for_first),
+ * which keeps the hashing off the loop for the rest. A hash that is 0 is
+ * computed again, to the same. */
+static uint64_t turn_hash(struct turn *t)
+{
+	if (!t->hash)
+		t->hash = message_hash(t->ctx.sess->id, t->ctx.id, t->text, t->len);
+	return t->hash;
+}
+
 /* Any thread: a message sent again was answered with the reply it had. */
 static void log_again(const struct sess *se)
 {
@@ -772,7 +784,7 @@ static void run_turn(const struct ws_server *s, struct decider *d, struct turn *
 	 * connection: the reply again, not a second turn (nor twice the
 	 * customer's words in the conversation a technician reads). */
 	struct sess *se = t->ctx.sess;
-	const struct sess_reply *kept = t->ctx.id ? sess_kept_reply(se, t->hash) : NULL;
+	const struct sess_reply *kept = t->ctx.id ? sess_kept_reply(se, turn_hash(t)) : NULL;
 	if (kept) {
 		if (!(t->frame = frame_new(kept->frame, kept->len, t->ctx.t_recv)))
 			t->why = "out of memory";
@@ -1108,8 +1120,6 @@ static struct turn *turn_new(struct ws_server *s, struct sess *se, json_object *
 	t->registry = s->registry;
 	memcpy(t->text, json_object_get_string(v), len);
 	t->len = len;
-	if (id)
-		t->hash = message_hash(se->id, id, t->text, len);
 	t->today = today_utc();
 	return t;
 }
@@ -1161,7 +1171,7 @@ static bool wait_for_first(struct ws_server *s, struct turn *t)
 		return false;
 	struct turn *first;
 	TAILQ_FOREACH(first, &s->away, away_link)
-		if (first->ctx.sess == t->ctx.sess && first->ctx.id && first->hash == t->hash)
+		if (first->ctx.sess == t->ctx.sess && first->ctx.id && first->hash == turn_hash(t))
 			break;
 	if (!first)
 		return false;
