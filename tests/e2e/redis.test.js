@@ -1645,11 +1645,9 @@ test('a key of another type where a held conversation is stored is replaced, and
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve();
-  const c = await w.connect(a);
+  const c = await w.firstTurn(a);
   const session = c.welcome.session;
   const key = `autoassist:conversation:${session}`;
-  await c.ask('m1', 'When does my contract start?', 5000);
-  await w.stored(session);
   await w.redis.cmd('DEL', key);
   await w.redis.cmd('RPUSH', key, 'not a conversation');
   assert.equal((await c.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
@@ -1864,12 +1862,10 @@ test('in a rolling deploy, a conversation the customer went on with at an instan
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve();
-  const c = await w.connect(a);
+  const c = await w.firstTurn(a);
   const session = c.welcome.session;
   const key = `autoassist:conversation:${session}`;
   const before = `autoassist:session:${session}`;
-  await c.ask('m1', 'When does my contract start?', 5000);
-  await w.stored(session);
   const first = `${before}:first`;
   await w.redis.cmd('EVAL', "return redis.call('SET', KEYS[2], redis.call('HGET', KEYS[1], 'conv'))",
     '2', key, first);
@@ -1948,11 +1944,9 @@ test('a turn taken while Redis was down is stored once it is back, and another i
   const w = new World(t);
   await w.startRedis({ aof: true }); // what Redis took survives its SIGKILL
   const a = await w.serve();
-  const c = await w.connect(a);
+  const c = await w.firstTurn(a);
   const session = c.welcome.session;
   const key = `autoassist:conversation:${session}`;
-  await c.ask('m1', 'When does my contract start?', 5000);
-  await waitFor(async () => (await w.redis.cmd('EXISTS', key)) === 1, 5000, 'the turn to be stored');
   const before = await w.redis.cmd('HGET', key, 'conv');
   await w.redis.stop('SIGKILL');
   await waitRedisHealth(a, 'down');
@@ -1995,11 +1989,9 @@ test('Redis holding an older copy of a conversation than this instance (a save i
   const w = new World(t);
   await w.startRedis();
   const a = await w.serve();
-  const c = await w.connect(a);
+  const c = await w.firstTurn(a);
   const session = c.welcome.session;
   const key = `autoassist:conversation:${session}`;
-  await c.ask('m1', 'When does my contract start?', 5000);
-  await waitFor(async () => (await w.redis.cmd('EXISTS', key)) === 1, 5000, 'the first turn to be stored');
   await w.redis.cmd('COPY', key, `${key}:old`);
   assert.equal((await c.ask('m2', 'We move in on 1 March.', 5000)).slots.date, '2027-03-01');
   await waitFor(async () => (await w.redis.cmd('HGET', key, 'conv')) !== (await w.redis.cmd('HGET', `${key}:old`, 'conv')),
