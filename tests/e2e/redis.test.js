@@ -329,6 +329,17 @@ class World {
     return r;
   }
 
+  // Writes records to this world's registry file and loads it into Redis
+  // with `registry load`, which must succeed; returns
+  // its result.
+  async loadRegistry(records) {
+    const file = path.join(this.dir, 'registry.jsonl');
+    fs.writeFileSync(file, records.map((x) => JSON.stringify(x)).join('\n') + '\n');
+    const r = await this.cli(['registry', 'load', file]);
+    assert.equal(r.code, 0, r.stderr);
+    return r;
+  }
+
   // Starts a CLI process and leaves it running.
   spawnCli(args) {
     const p = spawn(BIN, [...args, '--redis', this.redis.url], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -931,10 +942,7 @@ test('a message carrying Redis protocol is stored literally and changes nothing 
 test('registry in Redis: match, mismatch, unknown meter, bad check digit, profile link, Redis down', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
-  const file = path.join(w.dir, 'registry.jsonl');
-  fs.writeFileSync(file, JSON.stringify(REGISTRY_LINE) + '\n');
-  const load = await w.cli(['registry', 'load', file]);
-  assert.equal(load.code, 0, load.stderr);
+  const load = await w.loadRegistry([REGISTRY_LINE]);
   assert.match(load.stdout, /loaded 1 record/);
   const got = await w.cli(['registry', 'get', METER, '--json']);
   assert.equal(got.code, 0, got.stderr);
@@ -1020,10 +1028,8 @@ test('registry in Redis: two supply points at one street address are told apart 
   const w = new World(t);
   await w.startRedis();
   const bergen = { ...REGISTRY_LINE, meter_id: '707057500098765431', postcode: '5003', city: 'Bergen', supply_start: '2027-04-15' };
-  const file = path.join(w.dir, 'registry.jsonl');
-  fs.writeFileSync(file, [REGISTRY_LINE, bergen].map((x) => JSON.stringify(x)).join('\n') + '\n');
   // Loaded twice: the address keeps each supply point once, in file order.
-  for (let i = 0; i < 2; i++) assert.equal((await w.cli(['registry', 'load', file])).code, 0);
+  for (let i = 0; i < 2; i++) await w.loadRegistry([REGISTRY_LINE, bergen]);
   assert.deepEqual(await w.redis.cmd('LRANGE', 'autoassist:registry:addr:storgt 12b', '0', '-1'),
     [REGISTRY_LINE.meter_id, bergen.meter_id]);
 
@@ -1052,14 +1058,13 @@ test('registry in Redis: two supply points at one street address are told apart 
   await w.redis.cmd('SET', key, bergen.meter_id);
   assert.equal(await ask('5003 Bergen', '15 April'), 'confirmed');
   assert.equal(await ask('0155 Oslo', '1 March'), 'not_found');
-  assert.equal((await w.cli(['registry', 'load', file])).code, 0);
+  await w.loadRegistry([REGISTRY_LINE, bergen]);
   assert.equal(await ask('0155 Oslo', '1 March'), 'confirmed');
 
   // The Oslo meter moves to another street: it leaves Storgata's list, and
   // Storgata 12B in Oslo is no longer found.
   const moved = { ...REGISTRY_LINE, address: 'Kirkeveien 3' }; // the same postcode
-  fs.writeFileSync(file, [moved, bergen].map((x) => JSON.stringify(x)).join('\n') + '\n');
-  assert.equal((await w.cli(['registry', 'load', file])).code, 0);
+  await w.loadRegistry([moved, bergen]);
   assert.deepEqual(await w.redis.cmd('LRANGE', key, '0', '-1'), [bergen.meter_id]);
   assert.equal(await ask('0155 Oslo', '1 March'), 'not_found');
   assert.equal(await ask('5003 Bergen', '15 April'), 'confirmed');
@@ -1091,9 +1096,7 @@ test('registry in Redis: a block of 150 flats at one street address answers from
       supply_start: i === 120 ? '2027-03-01' : i === 0 ? '2027-05-20' : '2027-06-30',
     });
   }
-  const file = path.join(w.dir, 'registry.jsonl');
-  fs.writeFileSync(file, flats.map((x) => JSON.stringify(x)).join('\n') + '\n');
-  assert.equal((await w.cli(['registry', 'load', file])).code, 0);
+  await w.loadRegistry(flats);
   assert.equal((await w.redis.cmd('LRANGE', 'autoassist:registry:addr:storgt 12b', '0', '-1')).length, 150);
 
   const server = await w.serve();
@@ -1113,8 +1116,7 @@ test('registry in Redis: a block of 150 flats at one street address answers from
     'contract_start_date');
   assert.equal(await bare('m6', '20 May'), 'not_found');
   // All 150 in Bergen: read to the last, the first flat answers.
-  fs.writeFileSync(file, flats.map((x) => JSON.stringify({ ...x, postcode: '5003', city: 'Bergen' })).join('\n') + '\n');
-  assert.equal((await w.cli(['registry', 'load', file])).code, 0);
+  await w.loadRegistry(flats.map((x) => ({ ...x, postcode: '5003', city: 'Bergen' })));
   assert.equal(await bare('m7', '20 May'), 'confirmed');
   await c.close();
   await stopClean(server);
@@ -1123,9 +1125,7 @@ test('registry in Redis: a block of 150 flats at one street address answers from
 test('a confirmed contract and a ticket in one message carry the meter and date into the ticket', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
-  const file = path.join(w.dir, 'registry.jsonl');
-  fs.writeFileSync(file, JSON.stringify(REGISTRY_LINE) + '\n');
-  assert.equal((await w.cli(['registry', 'load', file])).code, 0);
+  await w.loadRegistry([REGISTRY_LINE]);
   const server = await w.serve();
   const c = await w.connect(server);
   const r = await escalate(c, 'm1',
@@ -1441,9 +1441,7 @@ test('"Your profile has been updated" only when the profile link was written', {
   // refuses writes, so the link (HSET autoassist:profile:<session>) fails.
   const w = new World(t);
   await w.startRedis();
-  const file = path.join(w.dir, 'registry.jsonl');
-  fs.writeFileSync(file, JSON.stringify(REGISTRY_LINE) + '\n');
-  assert.equal((await w.cli(['registry', 'load', file])).code, 0);
+  await w.loadRegistry([REGISTRY_LINE]);
   const server = await w.serve();
   const c = await w.connect(server);
   await w.redis.cmd('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
