@@ -330,8 +330,7 @@ class World {
   }
 
   // Writes records to this world's registry file and loads it into Redis
-  // with `registry load`, which must succeed; returns
-  // its result.
+  // with `registry load`, which must succeed; returns its result.
   async loadRegistry(records) {
     const file = path.join(this.dir, 'registry.jsonl');
     fs.writeFileSync(file, records.map((x) => JSON.stringify(x)).join('\n') + '\n');
