@@ -45,10 +45,20 @@ struct slot_address {
 	char city[48];              /* empty when not given */
 };
 
+/* How the words before a message's date present it. */
+enum slot_date_role {
+	SLOT_DATE_PLAIN,    /* no cue: the move's date, as far as anyone can tell */
+	SLOT_DATE_MOVE_IN,  /* after a move-in cue: "move in on", "Einzug am" */
+	SLOT_DATE_MOVE_OUT, /* after a move-out cue: "move out on", "Auszug am" */
+	SLOT_DATE_PASSING,  /* "today" or "tomorrow" with no cue, as often said
+	                       in passing ("I called today") as of the move */
+};
+
 /* What one message says. Spans are byte offsets into the original text. */
 struct slot_found {
 	bool has_date, has_meter, has_address;
 	struct slot_date date;
+	uint8_t date_role;          /* enum slot_date_role */
 	uint32_t date_off, date_len;
 	struct slot_meter meter;
 	uint32_t meter_off, meter_len;

@@ -474,6 +474,33 @@ static void add_sentence(struct engine_plan *p, const struct tok_buf *t, uint32_
 		p->spans[p->nspans++] = (struct engine_span){ off, end - off };
 }
 
+/* Whether the message's date is the start date the intents need. A
+ * move-out date is only while none is known (billing moves on that day);
+ * it never replaces the move-in date given before. A day word with no cue
+ * ("I called the grid company today", "call me tomorrow") is only when the
+ * message asks about an intent that needs a date, or answers one still
+ * waiting for it. */
+static bool takes_date(const struct engine *e, const struct engine_session *s,
+		       const struct engine_plan *p)
+{
+	if (p->found.date_role == SLOT_DATE_MOVE_OUT)
+		return !s->facts.has_date;
+	if (p->found.date_role != SLOT_DATE_PASSING)
+		return true;
+	uint32_t want = s->facts.has_date ? 0 : s->pending;
+	for (uint8_t i = 0; i < p->ir.ndetected; i++)
+		want |= 1u << p->ir.rank[i];
+	for (size_t i = 0; i < intent_count(e->pack); i++) {
+		if (!(want & (1u << i)))
+			continue;
+		const struct intent_rule *r = intent_rule(e->pack, i);
+		for (unsigned g = 0; g < r->nneeds; g++)
+			if (r->needs[g] & INTENT_SLOT_DATE)
+				return true;
+	}
+	return false;
+}
+
 int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		  const struct engine_session *s, const char *text, size_t len,
 		  struct slot_date today, struct engine_plan *p)
@@ -488,7 +515,10 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	struct intent_opts io = { e->opts.threshold, e->opts.margin };
 	int fallback = s->lang >= 0 ? s->lang : e->default_lang;
 	slot_extract(e->slots, text, t, today, &p->found);
-	uint8_t found = (p->found.has_date ? INTENT_SLOT_DATE : 0) |
+	/* A day word said in passing is no sign of a start date: "I pay by
+	 * direct debit today" asks nothing about one. */
+	bool date_evidence = p->found.has_date && p->found.date_role != SLOT_DATE_PASSING;
+	uint8_t found = (date_evidence ? INTENT_SLOT_DATE : 0) |
 			(p->found.has_meter ? INTENT_SLOT_METER : 0) |
 			(p->found.has_address ? INTENT_SLOT_ADDRESS : 0);
 	/* A fact that answers the question the assistant asked is no sign of
@@ -506,7 +536,8 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	p->lang = p->ir.lang;
 
 	p->facts = s->facts;
-	if (p->found.has_date) {
+	bool new_date = p->found.has_date && takes_date(e, s, p);
+	if (new_date) {
 		p->facts.has_date = true;
 		p->facts.date = p->found.date;
 	}
@@ -524,7 +555,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	/* A pending intent resumes when this message brings a fact, or when
 	 * nothing else was asked (the customer answered in words we could
 	 * not use: ask again rather than change the subject). */
-	bool new_fact = p->found.has_date || p->found.has_meter || p->found.has_address;
+	bool new_fact = new_date || p->found.has_meter || p->found.has_address;
 	p->topics = p->ir.topics;
 	p->escalate = p->topics != 0;
 	if (new_fact || (!p->active && !p->escalate))

@@ -1020,6 +1020,7 @@ struct date_found {
 	struct slot_date d;
 	uint32_t a, e; /* its tokens [a, e) */
 	bool rel;
+	bool day_word; /* "today", "i morgen": a day word, at most a day ahead */
 };
 
 struct scan {
@@ -1444,10 +1445,10 @@ static bool rel_apply(const struct scan *s, const struct pattern *pt, int num, i
 }
 
 /* Tries the rel patterns of one chain at token i; keeps the longest match
- * beyond best. Returns the new best end. A chain hung on a word has that
- * word matched already (first is 1). */
+ * beyond best in out. Returns the new best end. A chain hung on a word has
+ * that word matched already (first is 1). */
 static uint32_t rel_chain(const struct scan *s, int32_t head, uint32_t i, uint8_t first,
-			  uint32_t best, struct slot_date *out)
+			  uint32_t best, struct date_found *out)
 {
 	for (int32_t k = head; k >= 0; k = s->v->rels[k].next) {
 		const struct pattern *pt = &s->v->rels[k];
@@ -1457,14 +1458,19 @@ static uint32_t rel_chain(const struct scan *s, int32_t head, uint32_t i, uint8_
 		uint8_t j = first;
 		while (j < pt->n && elem_match(s, &pt->e[j], i + j, &num, &wd))
 			j++;
-		if (j == pt->n && rel_apply(s, pt, num, wd, out))
+		if (j == pt->n && rel_apply(s, pt, num, wd, &out->d)) {
 			best = i + pt->n;
+			/* Said in passing as often as of the move ("I called
+			 * today"): date_role tells them apart by their cue. */
+			out->day_word = pt->kind == R_DAY && !pt->n_hash && pt->add >= 0 &&
+					pt->add <= 1;
+		}
 	}
 	return best;
 }
 
 /* A relative date ("in 3 Tagen", "next Monday") starting at token i. */
-static uint32_t rel_at(const struct scan *s, uint32_t i, struct slot_date *out)
+static uint32_t rel_at(const struct scan *s, uint32_t i, struct date_found *out)
 {
 	if (!s->today_ok || i >= s->n || tk(s, i)->kind == TOK_PUNCT)
 		return 0;
@@ -1482,21 +1488,21 @@ static uint32_t rel_at(const struct scan *s, uint32_t i, struct slot_date *out)
 
 /* The first date at token i: an absolute one, or a relative one unless an
  * absolute date follows it at once ("Monday, 1 March" means the 1st).
- * *start gets the first token of the date, *relative whether it was one. */
-static uint32_t date_at(const struct scan *s, uint32_t i, uint32_t *start,
-			struct slot_date *out, bool *relative)
+ * Fills out's date, its first token and what kind of date it is; returns
+ * the end of the date, or 0 when none starts at i. */
+static uint32_t date_at(const struct scan *s, uint32_t i, struct date_found *out)
 {
-	*relative = false;
+	out->rel = out->day_word = false;
 	/* Most words of a message are in no vocabulary: one lookup rejects
 	 * them before any pattern is tried. */
 	if (tk(s, i)->kind == TOK_WORD && !is_digit(nt(s, i)[0]) && !word_at(s, i))
 		return 0;
-	uint32_t e = abs_date_at(s, i, out);
+	uint32_t e = abs_date_at(s, i, &out->d);
 	if (e) {
-		*start = i;
+		out->a = i;
 		return e;
 	}
-	struct slot_date rel;
+	struct date_found rel = { .day_word = false };
 	e = rel_at(s, i, &rel);
 	if (!e)
 		return 0;
@@ -1504,14 +1510,15 @@ static uint32_t date_at(const struct scan *s, uint32_t i, uint32_t *start,
 	if (is_punct(s, k, ','))
 		k++;
 	k = skip_fillers(s, k);
-	uint32_t ae = abs_date_at(s, k, out);
+	uint32_t ae = abs_date_at(s, k, &out->d);
 	if (ae) {
-		*start = k;
+		out->a = k;
 		return ae;
 	}
-	*relative = true;
-	*out = rel;
-	*start = i;
+	out->rel = true;
+	out->day_word = rel.day_word;
+	out->d = rel.d;
+	out->a = i;
 	return e;
 }
 
@@ -2269,35 +2276,43 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a)
 	return side;
 }
 
+/* Whether date f, announced by side, is a day word said with no cue: "call me
+ * tomorrow". */
+static bool passing(const struct date_found *f, enum cue_kind side)
+{
+	return side == CUE_NONE && f->day_word;
+}
+
 /* The date of a message, of those found (in text order): the first
  * absolute one, else the first; but when the words before the dates say
  * one is the move in and another the move out (date_side: "move out on 3
  * March and move in on 5 March", "Auszug am 28. Februar, Einzug am 1.
  * März"), the same among those announced as the move in. A cue alone does
  * not lift a date over another: "leaving Oslo on 1 March, call me
- * tomorrow" still moves on the 1st. The cues are read only when there is
- * a choice. */
-static const struct date_found *choose_date(const struct scan *s)
+ * tomorrow" still moves on the 1st. A day word in passing gives way to any
+ * other date: "I called today, we move in tomorrow". *side_of gets the cue
+ * of the date chosen. */
+static const struct date_found *choose_date(const struct scan *s, enum cue_kind *side_of)
 {
 	const struct date_found *f = s->dates;
 	uint32_t n = s->ndates;
-	enum cue_kind side[DATE_CANDIDATES] = { CUE_NONE };
-	bool in = false, out = false;
-	if (n > 1) {
-		for (uint32_t k = 0; k < n; k++) {
-			side[k] = date_side(s, k ? f[k - 1].e : 0, f[k].a);
-			in |= side[k] == CUE_MOVE_IN;
-			out |= side[k] == CUE_MOVE_OUT;
-		}
-	}
-	const struct date_found *best = NULL;
+	enum cue_kind side[DATE_CANDIDATES];
+	bool in = false, out = false, firm = false;
 	for (uint32_t k = 0; k < n; k++) {
-		if (in && out && side[k] != CUE_MOVE_IN)
-			continue;
-		if (!best || (best->rel && !f[k].rel))
-			best = &f[k];
+		side[k] = date_side(s, k ? f[k - 1].e : 0, f[k].a);
+		in |= side[k] == CUE_MOVE_IN;
+		out |= side[k] == CUE_MOVE_OUT;
+		firm |= !passing(&f[k], side[k]);
 	}
-	return best;
+	uint32_t best = n;
+	for (uint32_t k = 0; k < n; k++) {
+		if ((in && out && side[k] != CUE_MOVE_IN) || (firm && passing(&f[k], side[k])))
+			continue;
+		if (best == n || (f[best].rel && !f[k].rel))
+			best = k;
+	}
+	*side_of = side[best];
+	return &f[best];
 }
 
 int slot_extract(const struct slot_vocab *v, const char *text,
@@ -2340,7 +2355,7 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 			continue;
 		}
 		struct date_found *df = &s.dates[s.ndates];
-		e = s.ndates < DATE_CANDIDATES ? date_at(&s, i, &df->a, &df->d, &df->rel) : 0;
+		e = s.ndates < DATE_CANDIDATES ? date_at(&s, i, df) : 0;
 		if (!e)
 			continue;
 		i = e - 1;
@@ -2353,9 +2368,14 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		s.ndates++;
 	}
 	if (s.ndates) {
-		const struct date_found *df = choose_date(&s);
+		enum cue_kind side;
+		const struct date_found *df = choose_date(&s, &side);
 		out->date = df->d;
 		out->has_date = true;
+		out->date_role = side == CUE_MOVE_IN  ? SLOT_DATE_MOVE_IN
+				 : side == CUE_MOVE_OUT ? SLOT_DATE_MOVE_OUT
+				 : passing(df, side)   ? SLOT_DATE_PASSING
+						       : SLOT_DATE_PLAIN;
 		out->date_off = tk(&s, df->a)->off;
 		out->date_len = tk(&s, df->e - 1)->off + tk(&s, df->e - 1)->len - out->date_off;
 	}

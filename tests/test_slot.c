@@ -182,7 +182,15 @@ static bool span_is(const char *text, uint32_t off, uint32_t len, const char *wa
 	return strlen(want) == len && memcmp(text + off, want, len) == 0;
 }
 
-/* slot_dates.txt: today | text | expected date or none | [matched text] */
+static const char *const date_roles[] = {
+	[SLOT_DATE_PLAIN] = "plain",
+	[SLOT_DATE_MOVE_IN] = "in",
+	[SLOT_DATE_MOVE_OUT] = "out",
+	[SLOT_DATE_PASSING] = "passing",
+};
+
+/* slot_dates.txt: today | text | expected date or none | [matched text]
+ * | [role] */
 static void test_dates(void **state)
 {
 	struct ctx *c = *state;
@@ -209,11 +217,15 @@ static void test_dates(void **state)
 					 out.date.d == want.d;
 		if (ok && !none && n >= 4)
 			ok = span_is(f[1], out.date_off, out.date_len, f[3]);
+		const char *role = out.date_role < 4 ? date_roles[out.date_role] : "?";
+		if (ok && !none && n >= 5)
+			ok = strcmp(role, f[4]) == 0;
 		if (!ok) {
-			print_error("%s:%d: \"%s\" gave %s %04d-%02d-%02d \"%.*s\", want %s%s%s\n",
+			print_error("%s:%d: \"%s\" gave %s %04d-%02d-%02d \"%.*s\" (%s), want %s%s%s%s%s\n",
 				    fx.path, fx.line, f[1], out.has_date ? "date" : "no date",
 				    out.date.y, out.date.m, out.date.d, (int)out.date_len,
-				    f[1] + out.date_off, f[2], n >= 4 ? " at " : "", n >= 4 ? f[3] : "");
+				    f[1] + out.date_off, role, f[2], n >= 4 ? " at " : "",
+				    n >= 4 ? f[3] : "", n >= 5 ? ", " : "", n >= 5 ? f[4] : "");
 			failed++;
 		}
 	}
