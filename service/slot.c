@@ -1240,6 +1240,34 @@ static uint32_t skip_dot(const struct scan *s, uint32_t i)
 	return is_punct(s, i, '.') && glued(s, i) ? i + 1 : i;
 }
 
+/* Whether word i is long enough to be a street name ending in a street
+ * suffix of at least min letters: "storgata", "Lindenstraße". */
+static bool street_compound(const struct scan *s, uint32_t i, size_t min)
+{
+	const struct tok *t = tk(s, i);
+	if (t->nlen < min + COMPOUND_PREFIX_MIN)
+		return false;
+	size_t sl = suffix_match(s->v, nt(s, i), t->nlen, NULL);
+	return sl >= min && t->nlen - sl >= COMPOUND_PREFIX_MIN;
+}
+
+/* Whether token i ends a street's name, so that a number after it, then
+ * a filler and a month, is a house number, not a day: "solveien 3 i mai",
+ * "Lindenstraße 7 im Mai", "Thereses gate 14 i mars". Every language's suffixes apply to
+ * every message, so this asks more than street_at does: a compound ends
+ * in a suffix of four letters or more ("flytter 1. mars" ends in English
+ * "ter"), and a suffix that is a word of its own follows a capitalised
+ * name ("takes place 5 May" is a date). */
+static bool street_word(const struct scan *s, uint32_t i)
+{
+	if (tk(s, i)->kind != TOK_WORD)
+		return false;
+	const struct word *w = word_at(s, i);
+	if (w && (w->flags & W_SUFFIX))
+		return i > 0 && tk(s, i - 1)->kind == TOK_WORD && (tk(s, i - 1)->flags & TOK_F_CAP);
+	return street_compound(s, i, 4);
+}
+
 /* "1st of March", "1. März 2027", "15 juni", "1e maart", "1:a mars". */
 static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *out)
 {
@@ -1247,10 +1275,14 @@ static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *
 	uint32_t j = day_at(s, i, true, true, &d);
 	if (!j)
 		return 0;
-	j = skip_fillers(s, j);
-	int m = month_at(s, j);
-	if (!m)
+	uint32_t k = skip_fillers(s, j);
+	int m = month_at(s, k);
+	/* Without a filler ("Baker Street 1 March") or with the day's dot
+	 * ("Storgata 1. mai") it is read as the date, as before. */
+	if (!m || (k > j && j == i + 1 && i > 0 && tk(s, i)->kind == TOK_NUM &&
+		   street_word(s, i - 1)))
 		return 0;
+	j = k;
 	uint32_t e = year_at(s, skip_dot(s, j + 1), &y);
 	if (!y)
 		e = j + 1;
@@ -2047,14 +2079,8 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	 * most words never reach the trie. */
 	const struct word *sw = word_at(s, i);
 	bool whole = sw && (sw->flags & W_SUFFIX);
-	if (!whole) {
-		if (t->nlen < COMPOUND_SUFFIX_MIN + COMPOUND_PREFIX_MIN ||
-		    (!cue && !(t->flags & TOK_F_CAP)))
-			return false;
-		size_t sl = suffix_match(s->v, nt(s, i), t->nlen, NULL);
-		if (sl < COMPOUND_SUFFIX_MIN || t->nlen - sl < COMPOUND_PREFIX_MIN)
-			return false;
-	}
+	if (!whole && ((!cue && !(t->flags & TOK_F_CAP)) || !street_compound(s, i, COMPOUND_SUFFIX_MIN)))
+		return false;
 
 	/* Name words: capitalised words before a separate suffix, and words
 	 * the tokenizer split at a hyphen ("Karl-Marx-Straße") before any. */
