@@ -46,8 +46,9 @@ int l2_url_check(const char *url, char *err, size_t errlen);
 redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen);
 
 /* Creates the consumer group on stream (and the stream) when missing.
- * Returns 0, or -1 with Redis' error (NOAUTH, WRONGTYPE, ...) or the
- * link's in why. */
+ * Returns 0, also when Redis refuses to create a group that is there (out
+ * of memory, read-only); or -1 with Redis' error (NOAUTH, WRONGTYPE, ...)
+ * or the link's in why. */
 int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whylen);
 
 /* Adds ticket (the object report_ticket_json builds) to stream, once: a

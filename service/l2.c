@@ -143,12 +143,37 @@ const char *l2_strerror(const redisContext *rc, char *buf, size_t cap)
 	return buf;
 }
 
+/* Whether stream has the consumer group. XINFO only reads, so it answers
+ * where XGROUP CREATE is refused though the group is there: Redis out of
+ * memory (noeviction), a read-only replica, an account allowed to read. */
+static bool has_group(redisContext *rc, const char *stream)
+{
+	const char *argv[] = { "XINFO", "GROUPS", stream };
+	redisReply *r = redisCommandArgv(rc, 3, argv, NULL);
+	bool found = false;
+	/* An array of groups, each a flat name/value array (RESP2). */
+	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements && !found; i++) {
+		const redisReply *g = r->element[i];
+		for (size_t k = 0; g->type == REDIS_REPLY_ARRAY && k + 1 < g->elements; k += 2) {
+			const redisReply *name = g->element[k], *value = g->element[k + 1];
+			if (name->type == REDIS_REPLY_STRING && strcmp(name->str, "name") == 0) {
+				found = value->type == REDIS_REPLY_STRING &&
+					strcmp(value->str, L2_GROUP) == 0;
+				break;
+			}
+		}
+	}
+	freeReplyObject(r);
+	return found;
+}
+
 int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whylen)
 {
 	const char *argv[] = { "XGROUP", "CREATE", stream, L2_GROUP, "0", "MKSTREAM" };
 	redisReply *r = redisCommandArgv(rc, 6, argv, NULL);
 	int ok = r && (r->type == REDIS_REPLY_STATUS ||
-		       (r->type == REDIS_REPLY_ERROR && strstr(r->str, "BUSYGROUP")));
+		       (r->type == REDIS_REPLY_ERROR &&
+			(strstr(r->str, "BUSYGROUP") || has_group(rc, stream))));
 	if (!ok && r && r->type == REDIS_REPLY_ERROR)
 		snprintf(why, whylen, "%s", r->str);
 	else if (!ok)

@@ -257,6 +257,26 @@ assert names["dave"] == 1 and names["alice"] == 0, names
 assert o["dead_letters"] == {"stream": "autoassist:l2:dead", "length": 2}, o
 ' "$TMP/out" "$ID6"
 
+# ---- Redis out of memory: the queue is still worked ----
+# With noeviction, Redis refuses XGROUP CREATE (denyoom) though the group is
+# there; reading, pulling and acknowledging still work, and technicians need
+# them most in such an incident.
+IDO=$(add_ticket 60)
+rcli CONFIG SET maxmemory-policy noeviction >/dev/null
+rcli CONFIG SET maxmemory 1 >/dev/null
+aa l2 pending
+expect_rc 0 $rc "pending with Redis out of memory"
+expect_in "$TMP/out" "$ID6" "pending with Redis out of memory lists dave's ticket"
+aa l2 stats
+expect_rc 0 $rc "stats with Redis out of memory"
+aa l2 pull --consumer erin
+expect_rc 0 $rc "pull with Redis out of memory"
+expect_in "$TMP/out" "$IDO" "pull with Redis out of memory delivers the new ticket"
+aa l2 ack "$IDO"
+expect_rc 0 $rc "ack with Redis out of memory"
+expect_eq 1 "$(rcli XPENDING autoassist:l2 l2 | head -1)" "the ack under out of memory took"
+rcli CONFIG SET maxmemory 0 >/dev/null
+
 # ---- --block ----
 start=$(date +%s%N)
 aa l2 pull --consumer dave --block 300
