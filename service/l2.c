@@ -1039,7 +1039,7 @@ static int set_aside(const struct l2_spool *s, const char *line, size_t n)
 #define DRAIN_BATCH 64
 
 /* What became of a spooled line at the send. */
-enum { LINE_SENT, LINE_TORN, LINE_REFUSED };
+enum { LINE_SENT, LINE_BLANK, LINE_BROKEN, LINE_REFUSED };
 
 /* One batch of the drain: the lines read, where each ends in the file,
  * and what became of each at the send. The line buffers and the tokener
@@ -1054,14 +1054,34 @@ struct drain_batch {
 	json_tokener *tok;
 };
 
+/* Whether the n bytes at line are white space only. */
+static bool blank(const char *line, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strchr(" \t\r\n", line[i]))
+			return false;
+	return true;
+}
+
+/* Worker thread: logs a spooled line set aside, ending at byte end. */
+static void log_set_aside(const struct l2_spool *s, off_t end, const char *why)
+{
+	json_object *f = json_object_new_object();
+	json_object_object_add(f, "spool", json_object_new_string(s->path));
+	json_object_object_add(f, "line_end", json_object_new_int64((int64_t)end));
+	json_object_object_add(f, "why", json_object_new_string(why));
+	log_event("error", "spool_set_aside", f);
+}
+
 /* Sends the batch's tickets in one MULTI/EXEC (one round trip, and one
  * fsync in Redis under appendfsync always) and moves s->done past each
- * line, in order, that Redis took, that is no ticket (a torn last line
- * from a crash mid-append, never acknowledged), or that Redis refuses for
- * good (set aside for a person, so it does not block the rest). Adds
- * the tickets Redis took to *moved. Returns 0; -1 when Redis did not take
- * one for now or memory ran short (those before it stay moved, and rc is
- * not to be used again before a reconnect); -2 when a refused line could
+ * line, in order, that Redis took, that is blank, or that is set aside
+ * for a person in <spool>.rejected, so it does not block the rest: a line
+ * that is no ticket (a torn last line from a crash mid-append, never
+ * acknowledged; a line a person broke) or one Redis refuses for good.
+ * Adds the tickets Redis took to *moved. Returns 0; -1 when Redis did not
+ * take one for now or memory ran short (those before it stay moved, and
+ * rc is not to be used again before a reconnect); -2 when a line could
  * not be set aside. */
 static int drain_batch(struct l2_spool *s, redisContext *rc, const char *stream,
 		       struct drain_batch *b, unsigned *moved)
@@ -1072,26 +1092,39 @@ static int drain_batch(struct l2_spool *s, redisContext *rc, const char *stream,
 	if (redisAppendCommand(rc, "MULTI") != REDIS_OK)
 		goto free_exec;
 	for (unsigned k = 0; k < b->n; k++) {
-		const char *why;
-		json_object *t = report_parse_object_tok(b->tok, b->line[k], b->len[k], &why, NULL);
+		const char *why, *p = b->line[k];
+		size_t n = b->len[k];
+		/* A person's editor may have put a byte order mark first. */
+		if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
+			p += 3;
+			n -= 3;
+		}
+		json_object *t = report_parse_object_tok(b->tok, p, n, &why, NULL);
 		int sent = t ? l2_add_send(rc, stream, t) : 0;
 		json_object_put(t);
 		if (sent == -1)
 			goto free_exec;
-		b->what[k] = !t ? LINE_TORN : sent == -2 ? LINE_REFUSED : LINE_SENT;
+		b->what[k] = t ? (sent == -2 ? LINE_REFUSED : LINE_SENT)
+			       : blank(p, n) ? LINE_BLANK : LINE_BROKEN;
 		nsent += b->what[k] == LINE_SENT;
 	}
 	if (!(exec = l2_exec(rc, nsent)))
 		goto free_exec;
 	for (unsigned k = 0; k < b->n; k++) {
 		char id[64];
-		int added = b->what[k] == LINE_TORN ? 1 : b->what[k] == LINE_REFUSED ? -2
-			  : l2_add_result(exec->element[e++], id, sizeof(id));
+		int added = b->what[k] == LINE_BLANK ? 1
+			  : b->what[k] == LINE_SENT ? l2_add_result(exec->element[e++], id, sizeof(id))
+						    : -2;
 		if (added == -1)
 			goto free_exec;
-		if (added == -2 && set_aside(s, b->line[k], b->len[k]) < 0) {
-			rc_ = -2;
-			goto free_exec;
+		if (added == -2) {
+			if (set_aside(s, b->line[k], b->len[k]) < 0) {
+				rc_ = -2;
+				goto free_exec;
+			}
+			log_set_aside(s, b->end[k], b->what[k] == LINE_BROKEN
+						    ? "not a ticket: no JSON object on the line"
+						    : "Redis refuses this ticket for good");
 		}
 		*moved += added == 0;
 		s->done = b->end[k];

@@ -820,14 +820,20 @@ test('kill -9 right after an escalated reply, Redis down: the ticket is in the s
   await stopClean(third);
 });
 
-test('a spool whose last line was torn by a crash mid-append loses no ticket written after it', { skip: SKIP }, async (t) => {
+test('a spool with a torn last line, a broken line and a byte order mark loses no ticket and deletes no line', { skip: SKIP }, async (t) => {
   // A crash in the middle of appending leaves a line without its newline;
   // that ticket was never acknowledged to anyone. The next ticket, which
-  // was acknowledged, must still reach Redis.
+  // was acknowledged, must still reach Redis. A line a person's editor
+  // broke, or that starts with a byte order mark, is the same file's: the
+  // ticket after a mark is sent, and what is no ticket is kept in
+  // <spool>.rejected, never just dropped.
   const w = new World(t);
   w.redis = new Redis(w.dir); // Redis still down when the service restarts
+  const first = JSON.stringify(ticketJson('L2-20261126-00000000000000B0'));
+  const broken = '{"ticket_id": "L2-20261126-00000000000000B1", "mess';
   const torn = JSON.stringify(ticketJson('L2-20261126-7042E0FF'));
-  fs.writeFileSync(w.spool, torn.slice(0, Math.floor(torn.length / 2)));
+  const tornHalf = torn.slice(0, Math.floor(torn.length / 2));
+  fs.writeFileSync(w.spool, `\uFEFF${first}\n${broken}\n\n${tornHalf}`);
   const server = await w.serve();
   const c = await w.connect(server);
   const r = await escalate(c, 'm1', 'Our solar panels stopped producing after the storm.');
@@ -838,7 +844,12 @@ test('a spool whose last line was torn by a crash mid-append loses no ticket wri
   const ids = await w.redis.ticketIds();
   await c.close();
   await stopClean(server);
-  assert.deepEqual(ids, [ref], `ticket ${ref} was confirmed to the customer but never reached the stream`);
+  assert.deepEqual(ids, ['L2-20261126-00000000000000B0', ref],
+    `the ticket after the byte order mark, then ${ref}, confirmed to the customer, reach the stream`);
+  assert.deepEqual(fs.readFileSync(`${w.spool}.rejected`, 'utf8').split('\n').filter((l) => l),
+    [broken, tornHalf], 'the broken and the torn line are kept for a person');
+  assert.deepEqual(server.logged('spool_set_aside').map((e) => e.why),
+    ['not a ticket: no JSON object on the line', 'not a ticket: no JSON object on the line']);
 });
 
 // ---- 5. a technician's pull killed before ack ----
@@ -1266,7 +1277,7 @@ test('a long spool drains in slices: a customer escalating meanwhile is answered
   assert.deepEqual(await w.redis.ticketIds(), [...refs, r.escalation.ticket],
     'each spooled ticket once, in order, then the one filed during the drain');
   const rejected = fs.readFileSync(`${w.spool}.rejected`, 'utf8');
-  assert.equal(rejected.split('\n').filter((l) => l).length, 1, 'the ticket without an id is set aside');
+  assert.equal(rejected.split('\n').filter((l) => l).length, 2, 'the torn line and the ticket without an id are set aside');
   await c.close();
   await stopClean(server);
 });
