@@ -1,5 +1,6 @@
 /* registry: the grid registry from a JSON Lines file. See include/registry.h. */
 #include "registry.h"
+#include "tok.h"
 #include "report.h"
 
 #include <errno.h>
@@ -43,14 +44,15 @@ static bool fits(char *out, size_t cap, const char *s)
 	return true;
 }
 
-/* Meter IDs compare without spaces and in upper case, as slots hold them.
+/* Meter IDs compare without spaces or hyphens and in upper case, as slots
+ * hold them ("7070-5750-..." as customers and exports write them).
  * Returns 0, or -1 when the ID is empty, does not fit in cap, or holds a
  * control character: cut short or empty, two IDs could become one. */
 static int compact(const char *s, char *out, size_t cap)
 {
 	size_t n = 0;
 	for (; *s; s++) {
-		if (*s == ' ')
+		if (*s == ' ' || *s == '-')
 			continue;
 		if ((unsigned char)*s < 0x20 || *s == 0x7f || n + 1 >= cap)
 			return -1;
@@ -65,7 +67,14 @@ static int parse_line(json_tokener *tok, struct engine_record *rec, const char *
 {
 	int rc = -1;
 	const char *bad;
-	json_object *o = report_parse_object_tok(tok, line, len, &bad, NULL);
+	json_object *o = NULL;
+	/* json-c takes any bytes in a string; a Latin-1 export would store
+	 * addresses no customer's words match, and no reply may carry them. */
+	if (!tok_utf8_valid(line, len)) {
+		snprintf(why, whylen, "not valid UTF-8 (save the file as UTF-8)");
+		goto put_obj;
+	}
+	o = report_parse_object_tok(tok, line, len, &bad, NULL);
 	if (!o) {
 		snprintf(why, whylen, "%s", bad);
 		goto put_obj;

@@ -289,6 +289,13 @@ static void test_malformed_lines(void **state)
 	expect_refused(f->e, GOOD "\n{\"meter_id\": \"7070 5750 0012 3456 71\", \"address\": "
 		       "\"Kongens gate 5\", \"supply_start\": \"2020-01-01\"}\n", 3,
 		       "meter 707057500012345671 is listed already (line 1)");
+	expect_refused(f->e, GOOD "{\"meter_id\": \"7070-5750-0012-3456-71\", \"address\": "
+		       "\"Kongens gate 5\", \"supply_start\": \"2020-01-01\"}\n", 2,
+		       "meter 707057500012345671 is listed already (line 1)");
+	/* A Latin-1 export: "Hauptstraße" with ß as the one byte 0xDF. */
+	expect_refused(f->e, GOOD "{\"meter_id\": \"1ESY1160571234\", \"address\": "
+		       "\"Hauptstra\xdf" "e 5\", \"supply_start\": \"2027-01-01\"}\n", 2,
+		       "not valid UTF-8 (save the file as UTF-8)");
 
 	char path[64], err[512] = "";
 	struct reg_file *r = load_text(f->e, "", path, err, sizeof(err));
@@ -379,14 +386,14 @@ static void test_many_records(void **state)
 	assert_non_null(text);
 	/* The same street address twice, apart from the postcode, first. */
 	len += (size_t)snprintf(text + len, cap - len,
-		"{\"meter_id\": \"M-FIRST\", \"address\": \"Storgata 12B\", \"postcode\": \"0156\", "
+		"{\"meter_id\": \"MFIRST\", \"address\": \"Storgata 12B\", \"postcode\": \"0156\", "
 		"\"supply_start\": \"2027-01-01\"}\n");
 	for (int i = 3000; i > 0; i--)
 		len += (size_t)snprintf(text + len, cap - len,
 			"{\"meter_id\": \"M%d\", \"address\": \"Storgata %d\", \"postcode\": \"0155\", "
 			"\"supply_start\": \"2027-01-01\"}\n", i, i);
 	len += (size_t)snprintf(text + len, cap - len,
-		"{\"meter_id\": \"M-SECOND\", \"address\": \"Storgata 12 B\", \"postcode\": \"0155\", "
+		"{\"meter_id\": \"MSECOND\", \"address\": \"Storgata 12 B\", \"postcode\": \"0155\", "
 		"\"supply_start\": \"2027-01-01\"}\n");
 	char path[64], err[512] = "";
 	struct reg_file *r = load_text(f->e, text, path, err, sizeof(err));
@@ -398,8 +405,8 @@ static void test_many_records(void **state)
 		{ Q "My new address is Storgata 2999, 0155 Oslo.", "M2999" },
 		{ Q "My new address is Storgata 1, 0155 Oslo.", "M1" },
 		{ Q "My new address is Storgata 3000.", "M3000" },
-		{ Q "My new address is Storgata 12B, 0155 Oslo.", "M-SECOND" },
-		{ Q "My new address is Storgata 12B, 0156 Oslo.", "M-FIRST" },
+		{ Q "My new address is Storgata 12B, 0155 Oslo.", "MSECOND" },
+		{ Q "My new address is Storgata 12B, 0156 Oslo.", "MFIRST" },
 		/* Without a postcode, two supply points there are no answer. */
 		{ Q "My new address is Storgata 12B.", NULL },
 		{ Q "My new address is Storgata 3001, 0155 Oslo.", NULL },
