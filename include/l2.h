@@ -36,9 +36,11 @@ bool l2_timed_out(const redisContext *rc);
 const char *l2_strerror(const redisContext *rc, char *buf, size_t cap);
 
 /* Checks a Redis URL as l2_connect reads it (host:port, redis://host:port,
- * unix:///path or /path): 0, or -1 with a sentence in err for one that
- * holds a user or password (read from the environment instead, and never
- * echoed) or a port that is not 1 to 65535. */
+ * [IPv6]:port, an optional /db after either, unix:///path or /path): 0,
+ * or -1 with a sentence in err for one that holds a user or password
+ * (read from the environment instead, and never echoed), a port that is
+ * not 1 to 65535, a database that is not a number, or rediss:// (no TLS in
+ * this build). */
 int l2_url_check(const char *url, char *err, size_t errlen);
 
 /* Connects to Redis, and authenticates when cfg has a password. Returns

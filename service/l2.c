@@ -49,29 +49,105 @@ static const char addr_script[] =
 	"redis.call('LREM', KEYS[1], 0, ARGV[1])\n"
 	"return redis.call('RPUSH', KEYS[1], ARGV[1])\n";
 
+/* A TCP Redis URL's parts: host (an IPv6 address without its brackets),
+ * port and database number. */
+struct tcp_url {
+	char host[256];
+	int port;
+	int db;
+};
+
+/* Parses host[:port][/db], redis:// or not, with the host of an IPv6
+ * address in brackets ("[::1]:6379"); a bare IPv6 address ("::1:6379",
+ * as before) ends at its last colon. Returns 0, or -1 with a sentence in
+ * err (the URL is echoed: the caller has refused any with a secret). */
+static int parse_tcp(const char *url, struct tcp_url *out, char *err, size_t errlen)
+{
+	const char *u = strncmp(url, "redis://", 8) == 0 ? url + 8 : url;
+	const char *host = u, *host_end, *rest;
+	if (u[0] == '[') {
+		host = u + 1;
+		host_end = strchr(host, ']');
+		if (!host_end) {
+			snprintf(err, errlen, "redis %s: the IPv6 address has no closing ]", url);
+			return -1;
+		}
+		rest = host_end + 1;
+	} else {
+		const char *slash = strchr(u, '/');
+		host_end = slash ? slash : u + strlen(u);
+		const char *colon = NULL;
+		for (const char *c = u; c < host_end; c++)
+			if (*c == ':')
+				colon = c;
+		rest = colon ? colon : host_end;
+		host_end = rest;
+	}
+	if ((size_t)(host_end - host) >= sizeof(out->host) || host_end == host) {
+		snprintf(err, errlen, "redis %s: the host is empty or too long", url);
+		return -1;
+	}
+	memcpy(out->host, host, (size_t)(host_end - host));
+	out->host[host_end - host] = '\0';
+	out->port = 6379;
+	out->db = 0;
+	if (*rest == ':') {
+		size_t digits = strspn(rest + 1, "0123456789");
+		long port = digits && digits <= 5 ? strtol(rest + 1, NULL, 10) : 0;
+		if (port < 1 || port > 65535 || (rest[1 + digits] && rest[1 + digits] != '/')) {
+			snprintf(err, errlen, "redis %s: the port is not a number from 1 to 65535", url);
+			return -1;
+		}
+		out->port = (int)port;
+		rest += 1 + digits;
+	}
+	if (*rest == '/' && rest[1]) {
+		size_t digits = strspn(rest + 1, "0123456789");
+		if (!digits || digits > 5 || rest[1 + digits]) {
+			snprintf(err, errlen, "redis %s: the database after / is not a number", url);
+			return -1;
+		}
+		out->db = (int)strtol(rest + 1, NULL, 10);
+	} else if (*rest && strcmp(rest, "/") != 0) {
+		snprintf(err, errlen, "redis %s: unexpected text after the host", url);
+		return -1;
+	}
+	return 0;
+}
+
 int l2_url_check(const char *url, char *err, size_t errlen)
 {
-	const char *u = url;
-	if (strncmp(u, "unix://", 7) == 0 || u[0] == '/')
+	if (strncmp(url, "unix://", 7) == 0 || url[0] == '/')
 		return 0;
-	if (strncmp(u, "redis://", 8) == 0)
-		u += 8;
-	if (strchr(u, '@')) {
+	if (strncmp(url, "rediss://", 9) == 0) {
+		snprintf(err, errlen, "redis %s: TLS (rediss://) is not supported; reach a TLS Redis "
+			 "through a local TLS proxy", url);
+		return -1;
+	}
+	if (strchr(url, '@')) {
 		/* Not echoed: what comes before the @ is a secret. */
 		snprintf(err, errlen, "the Redis URL holds a user or password, which is not read "
 			 "there; set AUTOASSIST_REDIS_PASSWORD (and AUTOASSIST_REDIS_USER)");
 		return -1;
 	}
-	const char *colon = strrchr(u, ':');
-	if (colon) {
-		size_t digits = strspn(colon + 1, "0123456789");
-		long port = digits && digits <= 5 ? strtol(colon + 1, NULL, 10) : 0;
-		if (port < 1 || port > 65535 || (colon[1 + digits] && colon[1 + digits] != '/')) {
-			snprintf(err, errlen, "redis %s: the port is not a number from 1 to 65535", url);
-			return -1;
-		}
-	}
-	return 0;
+	struct tcp_url t;
+	return parse_tcp(url, &t, err, errlen);
+}
+
+/* Reads r, the reply to a command l2_connect sends on a new link (AUTH,
+ * SELECT), and frees it: true when Redis took the command, else false with
+ * a sentence naming it in err. */
+static bool took(redisContext *rc, const struct l2_redis *cfg, redisReply *r, const char *what,
+		 char *err, size_t errlen)
+{
+	bool ok = r && r->type == REDIS_REPLY_STATUS;
+	char link[160];
+	if (!ok)
+		snprintf(err, errlen, "redis %s: %s refused: %s", cfg->url ? cfg->url : L2_REDIS_DEFAULT,
+			 what, r && r->type == REDIS_REPLY_ERROR ? r->str
+			 : l2_strerror(rc, link, sizeof(link)));
+	freeReplyObject(r);
+	return ok;
 }
 
 redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
@@ -82,23 +158,12 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
 	struct timeval tv = { (time_t)cfg->timeout,
 			      (suseconds_t)((cfg->timeout - (time_t)cfg->timeout) * 1e6) };
 	redisContext *rc;
+	struct tcp_url t = { .db = 0 };
 	if (strncmp(u, "unix://", 7) == 0 || u[0] == '/') {
 		rc = redisConnectUnixWithTimeout(u[0] == '/' ? u : u + 7, tv);
 	} else {
-		char host[256];
-		int port = 6379;
-		if (strncmp(u, "redis://", 8) == 0)
-			u += 8;
-		snprintf(host, sizeof(host), "%s", u);
-		char *colon = strrchr(host, ':');
-		if (colon) {
-			*colon = '\0';
-			port = atoi(colon + 1);
-		}
-		char *slash = strchr(host, '/');
-		if (slash)
-			*slash = '\0';
-		rc = redisConnectWithTimeout(host, port, tv);
+		parse_tcp(u, &t, err, errlen); /* l2_url_check passed it */
+		rc = redisConnectWithTimeout(t.host, t.port, tv);
 	}
 	if (!rc || rc->err) {
 		snprintf(err, errlen, "redis %s: %s", cfg->url ? cfg->url : L2_REDIS_DEFAULT,
@@ -107,24 +172,18 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	redisSetTimeout(rc, tv);
-	if (cfg->password && *cfg->password) {
-		redisReply *r = cfg->user && *cfg->user
-			? redisCommand(rc, "AUTH %s %s", cfg->user, cfg->password)
-			: redisCommand(rc, "AUTH %s", cfg->password);
-		bool ok = r && r->type == REDIS_REPLY_STATUS;
-		char link[160];
-		if (!ok)
-			snprintf(err, errlen, "redis %s: AUTH refused: %s",
-				 cfg->url ? cfg->url : L2_REDIS_DEFAULT,
-				 r && r->type == REDIS_REPLY_ERROR ? r->str
-				 : l2_strerror(rc, link, sizeof(link)));
-		freeReplyObject(r);
-		if (!ok) {
-			redisFree(rc);
-			return NULL;
-		}
-	}
+	if (cfg->password && *cfg->password &&
+	    !took(rc, cfg, cfg->user && *cfg->user
+			   ? redisCommand(rc, "AUTH %s %s", cfg->user, cfg->password)
+			   : redisCommand(rc, "AUTH %s", cfg->password),
+		  "AUTH", err, errlen))
+		goto free_rc;
+	if (t.db && !took(rc, cfg, redisCommand(rc, "SELECT %d", t.db), "SELECT", err, errlen))
+		goto free_rc;
 	return rc;
+free_rc:
+	redisFree(rc);
+	return NULL;
 }
 
 bool l2_timed_out(const redisContext *rc)

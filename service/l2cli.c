@@ -982,7 +982,8 @@ put_doc:
 /* ---- the command table, usage and options ---- */
 
 static const char common_help[] =
-	"  --redis URL            Redis: redis://host:port, unix:///path, /path or host:port\n"
+	"  --redis URL            Redis: redis://host:port[/db], unix:///path, /path,\n"
+	"                         host:port[/db] or [IPv6]:port\n"
 	"                         (AUTOASSIST_REDIS; default 127.0.0.1:6379); AUTH with\n"
 	"                         AUTOASSIST_REDIS_PASSWORD (and AUTOASSIST_REDIS_USER)\n"
 	"  --stream NAME          the L2 stream (AUTOASSIST_STREAM; default autoassist:l2)\n"

@@ -77,8 +77,10 @@ aa() {
 	rc=$?
 }
 
-redis-server --port 0 --unixsocket "$SOCK" --save '' --appendonly no --daemonize no \
-	--dir "$TMP" >"$TMP/redis.log" 2>&1 &
+# A TCP port too, for the URL forms only TCP has (a database number).
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --port "$PORT" --bind 127.0.0.1 --unixsocket "$SOCK" --save '' --appendonly no \
+	--daemonize no --dir "$TMP" >"$TMP/redis.log" 2>&1 &
 REDIS_PID=$!
 for _ in $(seq 50); do
 	[ "$(rcli PING 2>/dev/null)" = PONG ] && break
@@ -418,6 +420,27 @@ for sub in "ack 1-0" "pending" "stats"; do
 		"l2 $sub says the stream does not exist"
 done
 expect_eq 0 "$(rcli EXISTS no:such:stream)" "ack, pending and stats create no stream"
+
+# ---- the database a URL names ----
+printf '%s\n' '{"meter_id": "7070-5750-0099-9999-91", "address": "Dbgata 2", "supply_start": "2027-01-01"}' \
+	>"$TMP/db.jsonl"
+aa registry load "$TMP/db.jsonl" --redis "redis://127.0.0.1:$PORT/2"
+expect_rc 0 $rc "registry load into database 2"
+expect_eq 1 "$(rcli -n 2 EXISTS autoassist:registry:meter:707057500099999991)" \
+	"the record is in database 2, its meter ID compact"
+expect_eq 0 "$(rcli -n 0 EXISTS autoassist:registry:meter:707057500099999991)" \
+	"and not in database 0"
+aa registry get 707057500099999991 --redis "127.0.0.1:$PORT/2"
+expect_rc 0 $rc "registry get from database 2"
+aa registry get 707057500099999991 --redis "redis://127.0.0.1:$PORT/99"
+expect_rc 4 $rc "a database Redis does not have"
+expect_in "$TMP/err" "SELECT refused" "a database Redis does not have is named"
+for url in "redis://127.0.0.1:$PORT/two" "rediss://127.0.0.1:$PORT" "[::1" "redis://127.0.0.1:$PORT/2/3"; do
+	aa l2 stats --redis "$url"
+	expect_rc 2 $rc "the Redis URL $url is refused as usage"
+done
+aa l2 stats --redis "redis://[::1]:1"
+expect_rc 4 $rc "an IPv6 address in brackets is read as a host, and port 1 does not answer"
 
 # ---- usage and help ----
 for sub in "l2 pull" "l2 ack" "l2 pending" "l2 claim" "l2 stats" "registry load" "registry get"; do
