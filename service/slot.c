@@ -71,6 +71,7 @@ struct word {
 	int32_t rel_head;  /* first rel pattern starting with this word, or -1 */
 	int32_t cue_head;  /* first address cue phrase starting with this word, or -1 */
 	int32_t dcue_head; /* first move-in or move-out cue phrase, or -1 */
+	int32_t ocue_head; /* first old-address cue phrase, or -1 */
 };
 
 enum elem_kind {
@@ -92,6 +93,7 @@ enum cue_kind {
 	CUE_ADDRESS,
 	CUE_MOVE_IN,
 	CUE_MOVE_OUT,
+	CUE_OLD_ADDRESS, /* the address right after it is the one left */
 };
 
 enum rel_kind {
@@ -302,6 +304,7 @@ static struct word *word_add(struct slot_vocab *v, const char *s, size_t n)
 		.rel_head = -1,
 		.cue_head = -1,
 		.dcue_head = -1,
+		.ocue_head = -1,
 	};
 	if (buf_strs_add(&v->pool, s, n, &nw.off) < 0)
 		return NULL;
@@ -677,7 +680,10 @@ static int add_pattern(struct slot_vocab *v, struct pattern **arr, uint32_t *n,
 		struct word *w = word_add(v, first, pt->e[0].len);
 		if (!w)
 			return -1;
-		head = !cue ? &w->rel_head : pt->kind == CUE_ADDRESS ? &w->cue_head : &w->dcue_head;
+		head = !cue			      ? &w->rel_head
+		       : pt->kind == CUE_ADDRESS     ? &w->cue_head
+		       : pt->kind == CUE_OLD_ADDRESS ? &w->ocue_head
+						     : &w->dcue_head;
 	} else {
 		head = pt->e[0].kind == E_NUM ? &v->rel_num_head : &v->rel_wd_head;
 	}
@@ -885,7 +891,9 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_suffix(v, p, err, errlen);
 		if (KW("cue"))
 			return parse_cue(v, p, CUE_ADDRESS, "cue", err, errlen);
-		set_err(err, errlen, "[address] lines start with suffix or cue, not \"%.*s\".",
+		if (KW("old"))
+			return parse_cue(v, p, CUE_OLD_ADDRESS, "old", err, errlen);
+		set_err(err, errlen, "[address] lines start with suffix, cue or old, not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
 	}
@@ -2250,30 +2258,84 @@ static uint32_t next_house(const struct scan *s, uint32_t j)
 	return j;
 }
 
-static void find_address(const struct scan *s, struct slot_found *out)
+/* The first address at or after token start, in *out; false when none. */
+static bool first_address(const struct scan *s, uint32_t start, struct slot_found *out)
 {
 	/* Every address has its house number, and it lies close to the street
 	 * suffix: at most NAME_WORDS_MAX + 1 tokens before it or two after it
 	 * ("Str. 5"). After a cue it lies after the cue. So a message without
 	 * one has no address, and a word far from one is no street; h follows
 	 * the first candidate that is still close enough. */
-	uint32_t h = next_house(s, 0);
-	for (uint32_t i = 0; i < s->n && h < s->n; i++) {
+	uint32_t h = next_house(s, start);
+	for (uint32_t i = start; i < s->n && h < s->n; i++) {
 		if (tk(s, i)->kind != TOK_WORD || used(s, i))
 			continue;
 		if (h + NAME_WORDS_MAX + 1 < i) {
 			h = next_house(s, i - NAME_WORDS_MAX - 1);
 			if (h >= s->n)
-				return;
+				return false;
 		}
 		const struct word *w = word_at(s, i);
 		if (w && w->cue_head >= 0) {
 			uint32_t j = cue_at(s, i, w->cue_head, NULL);
 			if (j && cue_address(s, j, out))
-				return;
+				return true;
 		}
-		if (h <= i + 2 && street_at(s, i, 0, false, out))
+		if (h <= i + 2 && street_at(s, i, start, false, out))
+			return true;
+	}
+	return false;
+}
+
+/* Whether the address starting at token a is the one the customer leaves:
+ * an old-address phrase ("from", "alte Adresse", "we leave") ends at most
+ * two tokens before it ("old address is X", "alte Adresse: X"), with no
+ * other cue nearer, back to its sentence's start or to token from. */
+static bool old_address(const struct scan *s, uint32_t from, uint32_t a)
+{
+	uint32_t b = a;
+	while (b > from && !(tk(s, b - 1)->kind == TOK_PUNCT && strchr(".!?;", nt(s, b - 1)[0])))
+		b--;
+	bool old = false;
+	for (uint32_t j = b; j < a; j++) {
+		const struct word *w = word_at(s, j);
+		uint32_t e;
+		if (w && w->ocue_head >= 0 && (e = cue_at(s, j, w->ocue_head, NULL)) && e <= a) {
+			old = a - e <= 2;
+			j = e - 1;
+		} else if (w && w->cue_head >= 0 && (e = cue_at(s, j, w->cue_head, NULL)) && e <= a) {
+			old = false;
+			j = e - 1;
+		}
+	}
+	return old;
+}
+
+/* The token at byte offset off (the first at or after it). */
+static uint32_t token_at(const struct scan *s, uint32_t off)
+{
+	uint32_t i = 0;
+	while (i < s->n && tk(s, i)->off < off)
+		i++;
+	return i;
+}
+
+/* The address the customer moves to: the first one found that is not
+ * announced as the one left ("moving from Kirkeveien 64 to Thereses gate
+ * 14", "alte Adresse Lindenstraße 3, neue Sonnenallee 45"). A message that
+ * names only the old one has none: it must not be taken for the new. */
+static void find_address(const struct scan *s, struct slot_found *out)
+{
+	uint32_t start = 0;
+	while (start < s->n && first_address(s, start, out)) {
+		uint32_t a = token_at(s, out->addr_off);
+		uint32_t e = token_at(s, out->addr_off + out->addr_len);
+		if (!old_address(s, start, a))
 			return;
+		out->has_address = false;
+		memset(&out->address, 0, sizeof(out->address));
+		out->addr_off = out->addr_len = 0;
+		start = e > a ? e : a + 1;
 	}
 }
 
