@@ -2287,11 +2287,12 @@ static bool first_address(const struct scan *s, uint32_t start, struct slot_foun
 	return false;
 }
 
-/* Whether the address starting at token a is the one the customer leaves:
- * an old-address phrase ("from", "alte Adresse", "we leave") ends at most
- * two tokens before it ("old address is X", "alte Adresse: X"), with no
- * other cue nearer, back to its sentence's start or to token from. */
-static bool old_address(const struct scan *s, uint32_t from, uint32_t a)
+/* Whether the address or meter ID starting at token a is the one the
+ * customer leaves: an old phrase ("from", "alte Adresse", "we leave", "old
+ * meter number") ends at most two tokens before it ("old address is X",
+ * "alte Adresse: X"), with no address cue nearer, back to its sentence's
+ * start or to token from. */
+static bool announced_old(const struct scan *s, uint32_t from, uint32_t a)
 {
 	uint32_t b = a;
 	while (b > from && !(tk(s, b - 1)->kind == TOK_PUNCT && strchr(".!?;", nt(s, b - 1)[0])))
@@ -2330,7 +2331,7 @@ static void find_address(const struct scan *s, struct slot_found *out)
 	while (start < s->n && first_address(s, start, out)) {
 		uint32_t a = token_at(s, out->addr_off);
 		uint32_t e = token_at(s, out->addr_off + out->addr_len);
-		if (!old_address(s, start, a))
+		if (!announced_old(s, start, a))
 			return;
 		out->has_address = false;
 		memset(&out->address, 0, sizeof(out->address));
@@ -2433,6 +2434,10 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		uint32_t a, e;
 		struct slot_meter m; /* meter_at clears it for a token it tries */
 		if (!out->has_meter && (e = meter_at(&s, i, &ean_next, &a, &m))) {
+			if (announced_old(&s, 0, a)) {
+				i = e - 1; /* "the old meter ID was ...": the next one */
+				continue;
+			}
 			out->meter = m;
 			out->has_meter = true;
 			s.meter_i0 = a;
