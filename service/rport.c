@@ -10,6 +10,10 @@
 int rport_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		   void *in, size_t len)
 {
+	/* No WebSocket upgrade may ask for this protocol by name: see
+	 * callback_http in ws.c. */
+	if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION)
+		return -1;
 	if (reason != LWS_CALLBACK_RAW_RX_FILE)
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	int lfd = lws_get_socket_fd(wsi);

@@ -1921,6 +1921,12 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 			 void *in, size_t len)
 {
 	struct ws_server *s = lws_context_user(lws_get_context(wsi));
+	/* Only the chat protocol takes WebSocket upgrades: one asking for this
+	 * protocol by name (Sec-WebSocket-Protocol) would skip refuse()'s
+	 * path, origin and --max-connections checks, and hold a socket no
+	 * count sees. */
+	if (reason == LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION)
+		return -1;
 	if (reason == LWS_CALLBACK_HTTP) {
 		/* A health check may use HEAD. Any other method is refused,
 		 * and the connection closed, since its body was not read. */

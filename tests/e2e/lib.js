@@ -295,8 +295,9 @@ class Client {
     ws.on('error', () => { /* surfaces as close */ });
   }
 
+  // opts.protocols: the subprotocols to ask for (Sec-WebSocket-Protocol).
   static connect(url, opts = {}, ms = WAIT_MS) {
-    const ws = new WebSocket(url, opts);
+    const ws = opts.protocols ? new WebSocket(url, opts.protocols, opts) : new WebSocket(url, opts);
     const client = new Client(ws);
     return within(new Promise((resolve, reject) => {
       ws.once('open', () => resolve(client));

@@ -153,6 +153,26 @@ test('origin allow-list: a listed origin connects, any other (or none) is refuse
   await stopClean(server);
 });
 
+test('an upgrade naming one of the server\'s other protocols is refused, whatever its path and origin', async (t) => {
+  const server = await startServer(t, ['--origins', 'https://good.example', '--max-connections', '1']);
+  const base = `ws://127.0.0.1:${server.port}`;
+  for (const protocols of [['autoassist-http'], ['autoassist-listener']]) {
+    for (const [p, origin] of [['/ws', 'https://good.example'], ['/nope', 'https://evil.example'], ['/ws', 'https://evil.example']]) {
+      await assert.rejects(Client.connect(base + p, { protocols, origin }),
+        `${protocols} at ${p} from ${origin} must be refused`);
+    }
+  }
+  assert.equal((await healthz(server.port)).json.connections, 0);
+  // The chat protocol asked for by name is the chat, checked as ever.
+  const c = await Client.connect(server.wsUrl, { protocols: ['autoassist'], origin: 'https://good.example' });
+  await c.hello();
+  await c.ask(1, 'Does my payment method change?');
+  await assert.rejects(Client.connect(server.wsUrl, { protocols: ['autoassist'], origin: 'https://good.example' }),
+    'past --max-connections');
+  await c.close();
+  await stopClean(server);
+});
+
 test('--max-connections 2: a third connection is refused; a place that frees up is taken again', async (t) => {
   const server = await startServer(t, ['--max-connections', '2']);
   const a = await Client.connect(server.wsUrl);
