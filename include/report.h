@@ -21,9 +21,10 @@
 json_tokener *report_tokener_new(int max_depth);
 
 /* Parses a line holding exactly one JSON object, with a tokener the caller
- * keeps for many lines (report_tokener_new). White space around the object
- * is allowed; text after it is refused, so "{...} junk" or "{A}{B}" is not
- * half read. Returns the object (release with json_object_put) or NULL
+ * keeps for many lines (report_tokener_new), as strictly as RFC 8259: no
+ * single quotes, trailing commas, comments, Infinity or raw control
+ * characters in strings. White space around the object is allowed; text
+ * after it is refused, so "{...} junk" or "{A}{B}" is not half read. Returns the object (release with json_object_put) or NULL
  * with *why set to a static sentence and *too_deep (when not NULL) telling
  * whether nesting was the reason. */
 json_object *report_parse_object_tok(json_tokener *tok, const char *line, size_t len,

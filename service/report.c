@@ -9,7 +9,37 @@
 json_tokener *report_tokener_new(int max_depth)
 {
 	/* json-c counts the level a value sits in as one more. */
-	return json_tokener_new_ex(max_depth + 1);
+	json_tokener *tok = json_tokener_new_ex(max_depth + 1);
+	/* Without it json-c takes single quotes, trailing commas, comments,
+	 * TRUE and 007; a client written against that would break elsewhere. */
+	if (tok)
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	return tok;
+}
+
+/* What json-c's strict mode still lets through and RFC 8259 does not: a
+ * raw control character inside a string, and words other than true,
+ * false and null (Infinity, NaN) outside strings. The text parsed, so
+ * quotes pair up and escapes are well formed. */
+static bool strict_json(const char *s, size_t n)
+{
+	bool in_string = false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (in_string) {
+			if (c < 0x20)
+				return false;
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		} else if (c == '"') {
+			in_string = true;
+		} else if (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !strchr("truefalsnE", c)) {
+			return false;
+		}
+	}
+	return true;
 }
 
 json_object *report_parse_object_tok(json_tokener *tok, const char *line, size_t len,
@@ -21,7 +51,7 @@ json_object *report_parse_object_tok(json_tokener *tok, const char *line, size_t
 	size_t used = json_tokener_get_parse_end(tok);
 	if (too_deep)
 		*too_deep = false;
-	if (!o || jerr != json_tokener_success) {
+	if (!o || jerr != json_tokener_success || !strict_json(line, used)) {
 		bool deep = jerr == json_tokener_error_depth;
 		if (too_deep)
 			*too_deep = deep;
