@@ -1895,6 +1895,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		log_event("info", "connect", conn_fields(c));
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
+		/* A peer that sends is there, pongs or not: lws otherwise counts
+		 * only pongs against --idle-timeout, and hung up on clients
+		 * that talk but leave pings to their platform. */
+		lws_validity_confirmed(wsi);
 		return c->srv ? receive(c, in, len) : -1;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c->srv ? writeable(c) : -1;

@@ -215,6 +215,25 @@ test('--idle-timeout 2: pinged after 1 s; a client that never answers is hung up
   await stopClean(server);
 });
 
+test('--idle-timeout 2: a client that sends messages is not hung up, though it never answers a ping', async (t) => {
+  const server = await startServer(t, ['--idle-timeout', '2']);
+  const raw = await Raw.open(server.port);
+  raw.collect();
+  await raw.write(handshake(HOST, server.port));
+  await raw.waitFor((s) => s.includes('\r\n\r\n'));
+  const headerLen = raw.data.indexOf('\r\n\r\n') + 4;
+  // Unanswered pings, one message every 0.6 s for 4.2 s: twice the timeout.
+  for (let i = 0; i < 7; i++) {
+    await raw.write(maskedTextFrame(JSON.stringify({ type: 'message', id: `m${i}`, text: 'Does my payment method change?' })));
+    await sleep(600);
+  }
+  assert.equal(raw.ended, false, 'the server hung up on a client that kept sending');
+  const replies = (raw.data.subarray(headerLen).toString('latin1').match(/"type":"reply"/g) || []).length;
+  assert.equal(replies, 7);
+  raw.destroy();
+  await stopClean(server);
+});
+
 test('CVE-2025-11677: "Upgrade: foo" is refused cleanly, and the server stays healthy', async (t) => {
   const server = await startServer(t);
   const requests = [
