@@ -1232,6 +1232,18 @@ static bool take_token(const struct ws_config *cfg, double *tokens, double *refi
 	return true;
 }
 
+/* Refuses a message for the queue of those waiting being full, naming it
+ * by its id when its frame has one. */
+static void refuse_waiting(struct conn *c, const char *data, size_t len)
+{
+	const char *why;
+	json_object *id = NULL, *msg = report_parse_object_tok(c->srv->tok, data, len, &why, NULL);
+	if (msg)
+		message_id(msg, &id); /* an id no message may have names none */
+	send_error(c, "rate_limited", "too many messages waiting; slow down", id);
+	json_object_put(msg);
+}
+
 /* Processes one complete text message from the client. */
 static void process(struct conn *c, const char *data, size_t len, double now)
 {
@@ -1367,7 +1379,7 @@ static void handle(struct conn *c, const char *data, size_t len)
 	bool waiting = held(c) || s->rl.waiting;
 	struct inmsg *m = !waiting || c->nin < s->cfg.queue_max ? malloc(sizeof(*m) + len) : NULL;
 	if (!m) {
-		send_error(c, "rate_limited", "too many messages waiting; slow down", NULL);
+		refuse_waiting(c, data, len);
 		return;
 	}
 	m->next = NULL;
@@ -1416,7 +1428,7 @@ static void drain_inbound(struct conn *c)
 	c->nin = c->srv->cfg.queue_max;
 	for (struct inmsg *n; m; m = n) {
 		n = m->next;
-		send_error(c, "rate_limited", "too many messages waiting; slow down", NULL);
+		refuse_waiting(c, m->data, m->len);
 		free(m);
 	}
 }

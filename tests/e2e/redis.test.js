@@ -716,6 +716,8 @@ test('--queue 4 behind a ticket Redis is slow to take: four more wait, the rest 
     else assert.equal(f.type, 'typing', JSON.stringify(f));
   }
   assert.deepEqual(errors.map((e) => e.code), Array(5).fill('rate_limited'));
+  assert.deepEqual(errors.map((e) => e.in_reply_to), ['m5', 'm6', 'm7', 'm8', 'm9'],
+    'each refusal names the message refused');
   w.redis.resume();
   const replies = [];
   while (replies.length < 5) {
