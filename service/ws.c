@@ -94,6 +94,7 @@ struct conn {
 	char *rx;          /* a fragmented message being reassembled */
 	size_t rxlen;
 	double tokens, refilled;
+	double alive_at;   /* when a frame last reset lws' idle timer */
 	int close_code;    /* to close with once the queue is written; 0: none */
 	bool dead;         /* dropped as a slow reader, or gone: nothing more is queued */
 	const char *close_why;
@@ -1878,6 +1879,20 @@ static void closed(struct conn *c)
 	c->srv = NULL;
 }
 
+/* A peer that sends is there, pongs or not: lws otherwise counts only
+ * pongs against --idle-timeout, and hung up on clients that talk but leave
+ * pings to their platform. Its timer is reset at most every quarter of the
+ * timeout, since lws keeps its timers on one sorted list, and resetting it
+ * for every frame would walk that list for every message. */
+static void confirm_alive(struct conn *c)
+{
+	double now = now_s();
+	if (now - c->alive_at >= c->srv->cfg.idle_timeout / 4.0) {
+		c->alive_at = now;
+		lws_validity_confirmed(c->wsi);
+	}
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		    void *in, size_t len)
 {
@@ -1907,11 +1922,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		log_event("info", "connect", conn_fields(c));
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
-		/* A peer that sends is there, pongs or not: lws otherwise counts
-		 * only pongs against --idle-timeout, and hung up on clients
-		 * that talk but leave pings to their platform. */
-		lws_validity_confirmed(wsi);
-		return c->srv ? receive(c, in, len) : -1;
+		if (!c->srv)
+			return -1;
+		confirm_alive(c);
+		return receive(c, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c->srv ? writeable(c) : -1;
 	case LWS_CALLBACK_CLOSED:
