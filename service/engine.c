@@ -475,19 +475,19 @@ static void add_sentence(struct engine_plan *p, const struct tok_buf *t, uint32_
 }
 
 /* Whether the message's date is the start date the intents need. A
- * move-out date is only while none is known (billing moves on that day);
- * it never replaces the move-in date given before. A day word with no cue
- * ("I called the grid company today", "call me tomorrow") is only when the
- * message asks about an intent that needs a date, or answers one still
- * waiting for it. */
+ * move-out date or a day word with no cue ("I called the grid company
+ * today", "call me tomorrow") never replaces the date given before. While
+ * none is known, a move-out date is (billing moves on that day), and a
+ * day word is when the message asks about an intent that needs a date, or
+ * answers one waiting for it. */
 static bool takes_date(const struct engine *e, const struct engine_session *s,
 		       const struct engine_plan *p)
 {
-	if (p->found.date_role == SLOT_DATE_MOVE_OUT)
-		return !s->facts.has_date;
-	if (p->found.date_role != SLOT_DATE_PASSING)
+	if (p->found.date_role == SLOT_DATE_PLAIN || p->found.date_role == SLOT_DATE_MOVE_IN)
 		return true;
-	uint32_t want = s->facts.has_date ? 0 : s->pending;
+	if (s->facts.has_date || p->found.date_role == SLOT_DATE_MOVE_OUT)
+		return !s->facts.has_date;
+	uint32_t want = s->pending;
 	for (uint8_t i = 0; i < p->ir.ndetected; i++)
 		want |= 1u << p->ir.rank[i];
 	for (size_t i = 0; i < intent_count(e->pack); i++) {

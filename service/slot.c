@@ -93,7 +93,9 @@ enum cue_kind {
 	CUE_ADDRESS,
 	CUE_MOVE_IN,
 	CUE_MOVE_OUT,
-	CUE_OLD_ADDRESS, /* the address right after it is the one left */
+	CUE_MOVE,         /* a bare verb of moving: the move in, right before a date */
+	CUE_OLD_ADDRESS,  /* the address or meter ID right after it is the one left */
+	CUE_FROM_ADDRESS, /* "from": the address right after it is left, if another follows */
 };
 
 enum rel_kind {
@@ -680,10 +682,11 @@ static int add_pattern(struct slot_vocab *v, struct pattern **arr, uint32_t *n,
 		struct word *w = word_add(v, first, pt->e[0].len);
 		if (!w)
 			return -1;
-		head = !cue			      ? &w->rel_head
-		       : pt->kind == CUE_ADDRESS     ? &w->cue_head
-		       : pt->kind == CUE_OLD_ADDRESS ? &w->ocue_head
-						     : &w->dcue_head;
+		head = !cue			       ? &w->rel_head
+		       : pt->kind == CUE_ADDRESS      ? &w->cue_head
+		       : pt->kind == CUE_OLD_ADDRESS ||
+				 pt->kind == CUE_FROM_ADDRESS ? &w->ocue_head
+						      : &w->dcue_head;
 	} else {
 		head = pt->e[0].kind == E_NUM ? &v->rel_num_head : &v->rel_wd_head;
 	}
@@ -881,9 +884,11 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_cue(v, p, CUE_MOVE_IN, "in", err, errlen);
 		if (KW("out"))
 			return parse_cue(v, p, CUE_MOVE_OUT, "out", err, errlen);
+		if (KW("move"))
+			return parse_cue(v, p, CUE_MOVE, "move", err, errlen);
 		set_err(err, errlen,
 			"[dates] lines start with months, weekdays, numbers, ordinals, fillers, "
-			"clock, clock_after, rel, in or out, not \"%.*s\".", qlen(kn), kw);
+			"clock, clock_after, rel, in, out or move, not \"%.*s\".", qlen(kn), kw);
 		return -1;
 	}
 	if (strcmp(section, "address") == 0) {
@@ -893,7 +898,10 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_cue(v, p, CUE_ADDRESS, "cue", err, errlen);
 		if (KW("old"))
 			return parse_cue(v, p, CUE_OLD_ADDRESS, "old", err, errlen);
-		set_err(err, errlen, "[address] lines start with suffix, cue or old, not \"%.*s\".",
+		if (KW("from"))
+			return parse_cue(v, p, CUE_FROM_ADDRESS, "from", err, errlen);
+		set_err(err, errlen,
+			"[address] lines start with suffix, cue, old or from, not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
 	}
@@ -1248,33 +1256,7 @@ static uint32_t skip_dot(const struct scan *s, uint32_t i)
 	return is_punct(s, i, '.') && glued(s, i) ? i + 1 : i;
 }
 
-/* Whether word i is long enough to be a street name ending in a street
- * suffix of at least min letters: "storgata", "Lindenstraße". */
-static bool street_compound(const struct scan *s, uint32_t i, size_t min)
-{
-	const struct tok *t = tk(s, i);
-	if (t->nlen < min + COMPOUND_PREFIX_MIN)
-		return false;
-	size_t sl = suffix_match(s->v, nt(s, i), t->nlen, NULL);
-	return sl >= min && t->nlen - sl >= COMPOUND_PREFIX_MIN;
-}
-
-/* Whether token i ends a street's name, so that a number after it, then
- * a filler and a month, is a house number, not a day: "solveien 3 i mai",
- * "Lindenstraße 7 im Mai", "Thereses gate 14 i mars". Every language's suffixes apply to
- * every message, so this asks more than street_at does: a compound ends
- * in a suffix of four letters or more ("flytter 1. mars" ends in English
- * "ter"), and a suffix that is a word of its own follows a capitalised
- * name ("takes place 5 May" is a date). */
-static bool street_word(const struct scan *s, uint32_t i)
-{
-	if (tk(s, i)->kind != TOK_WORD)
-		return false;
-	const struct word *w = word_at(s, i);
-	if (w && (w->flags & W_SUFFIX))
-		return i > 0 && tk(s, i - 1)->kind == TOK_WORD && (tk(s, i - 1)->flags & TOK_F_CAP);
-	return street_compound(s, i, 4);
-}
+static bool house_number(const struct scan *s, uint32_t i);
 
 /* "1st of March", "1. März 2027", "15 juni", "1e maart", "1:a mars". */
 static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *out)
@@ -1285,10 +1267,10 @@ static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *
 		return 0;
 	uint32_t k = skip_fillers(s, j);
 	int m = month_at(s, k);
-	/* Without a filler ("Baker Street 1 March") or with the day's dot
-	 * ("Storgata 1. mai") it is read as the date, as before. */
-	if (!m || (k > j && j == i + 1 && i > 0 && tk(s, i)->kind == TOK_NUM &&
-		   street_word(s, i - 1)))
+	/* "solveien 3 i mai", "Lindenstraße 7 im Mai": the house number and the
+	 * month. Without a filler ("Baker Street 1 March") or with the day's
+	 * dot ("Storgata 1. mai") it is read as the date, as before. */
+	if (!m || (k > j && j == i + 1 && tk(s, i)->kind == TOK_NUM && house_number(s, i)))
 		return 0;
 	j = k;
 	uint32_t e = year_at(s, skip_dot(s, j + 1), &y);
@@ -2070,6 +2052,17 @@ static bool sentence_start(const struct scan *s, uint32_t i)
 	       is_punct(s, i - 1, '?');
 }
 
+/* Whether word i is long enough to be a street name ending in a street
+ * suffix: "storgata", "Lindenstraße". */
+static bool street_compound(const struct scan *s, uint32_t i)
+{
+	const struct tok *t = tk(s, i);
+	if (t->nlen < COMPOUND_SUFFIX_MIN + COMPOUND_PREFIX_MIN)
+		return false;
+	size_t sl = suffix_match(s->v, nt(s, i), t->nlen, NULL);
+	return sl >= COMPOUND_SUFFIX_MIN && t->nlen - sl >= COMPOUND_PREFIX_MIN;
+}
+
 /* A street whose name ends in a suffix at token i: "Hauptstraße 5",
  * "Berliner Str. 5", "Thorvald Meyers gate 12", "12 Baker Street". The
  * name starts no earlier than lo. After a cue (cue) lower-case names are
@@ -2087,7 +2080,7 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	 * most words never reach the trie. */
 	const struct word *sw = word_at(s, i);
 	bool whole = sw && (sw->flags & W_SUFFIX);
-	if (!whole && ((!cue && !(t->flags & TOK_F_CAP)) || !street_compound(s, i, COMPOUND_SUFFIX_MIN)))
+	if (!whole && ((!cue && !(t->flags & TOK_F_CAP)) || !street_compound(s, i)))
 		return false;
 
 	/* Name words: capitalised words before a separate suffix, and words
@@ -2258,6 +2251,44 @@ static uint32_t next_house(const struct scan *s, uint32_t j)
 	return j;
 }
 
+/* The first token of the sentence token a is in, no earlier than from. A
+ * dot before a number ends no sentence: "Einzug in die Goethestr. 5 am 1.
+ * März". */
+static uint32_t sentence_back(const struct scan *s, uint32_t from, uint32_t a)
+{
+	uint32_t b = a;
+	while (b > from && !(tk(s, b - 1)->kind == TOK_PUNCT && strchr(".!?;", nt(s, b - 1)[0]) &&
+			     !(nt(s, b - 1)[0] == '.' && b < s->n && tk(s, b)->kind == TOK_NUM)))
+		b--;
+	return b;
+}
+
+/* Whether an address cue phrase ends at token k: "flytte til | solveien". */
+static bool cue_ends_at(const struct scan *s, uint32_t k)
+{
+	for (uint32_t j = k > PAT_MAX ? k - PAT_MAX : 0; j < k; j++) {
+		const struct word *w = word_at(s, j);
+		if (w && w->cue_head >= 0 && cue_at(s, j, w->cue_head, NULL) == k)
+			return true;
+	}
+	return false;
+}
+
+/* Whether number token i is the house number of a street the word before
+ * it ends, read as the address finder reads streets ("Overlevering 1" at
+ * a sentence's start is no street, "vi flytter til Storgata 5" is). */
+static bool house_number(const struct scan *s, uint32_t i)
+{
+	if (i == 0)
+		return false;
+	struct slot_found tmp = { .has_address = false };
+	uint32_t lo = sentence_back(s, 0, i - 1);
+	if (!street_at(s, i - 1, lo, cue_ends_at(s, i - 1) || (i >= 2 && cue_ends_at(s, i - 2)), &tmp))
+		return false;
+	uint32_t off = tk(s, i)->off;
+	return off >= tmp.addr_off && off < tmp.addr_off + tmp.addr_len;
+}
+
 /* The first address at or after token start, in *out; false when none. */
 static bool first_address(const struct scan *s, uint32_t start, struct slot_found *out)
 {
@@ -2287,25 +2318,45 @@ static bool first_address(const struct scan *s, uint32_t start, struct slot_foun
 	return false;
 }
 
-/* Whether the address or meter ID starting at token a is the one the
- * customer leaves: an old phrase ("from", "alte Adresse", "we leave", "old
- * meter number") ends at most two tokens before it ("old address is X",
- * "alte Adresse: X"), with no address cue nearer, back to its sentence's
- * start or to token from. */
-static bool announced_old(const struct scan *s, uint32_t from, uint32_t a)
+/* How an address or meter ID is announced as the one the customer leaves. */
+enum old_kind {
+	NOT_OLD,
+	OLD_WEAK,   /* right after "from": the one left if another follows */
+	OLD_STRONG, /* after "old address", "we leave", "alte Zählernummer" */
+};
+
+/* Whether tokens [e, a) only join a phrase to what it announces: "old
+ * address is X", "alte Adresse: X", "the old meter was X". */
+static bool joined(const struct scan *s, uint32_t e, uint32_t a)
 {
-	uint32_t b = a;
-	while (b > from && !(tk(s, b - 1)->kind == TOK_PUNCT && strchr(".!?;", nt(s, b - 1)[0])))
-		b--;
-	bool old = false;
-	for (uint32_t j = b; j < a; j++) {
+	if (a - e > 2)
+		return false;
+	for (uint32_t k = e; k < a; k++) {
+		const struct tok *t = tk(s, k);
+		if (t->kind != TOK_PUNCT && (t->nlen > 3 || (t->flags & TOK_F_CAP)))
+			return false;
+	}
+	return true;
+}
+
+/* How the address or meter ID (meter) starting at token a is announced, by
+ * the nearest old or address cue before it back to its sentence's start
+ * or to token from. "from" counts only right before an address: "from
+ * Oslo to Storgata 5", "meter number from the landlord: X" leave it
+ * new. */
+static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t a, bool meter)
+{
+	enum old_kind old = NOT_OLD;
+	for (uint32_t j = sentence_back(s, from, a); j < a; j++) {
 		const struct word *w = word_at(s, j);
+		enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one */
 		uint32_t e;
-		if (w && w->ocue_head >= 0 && (e = cue_at(s, j, w->ocue_head, NULL)) && e <= a) {
-			old = a - e <= 2;
+		if (w && w->ocue_head >= 0 && (e = cue_at(s, j, w->ocue_head, &k)) && e <= a) {
+			old = k == CUE_FROM_ADDRESS ? (!meter && e == a ? OLD_WEAK : NOT_OLD)
+						    : joined(s, e, a) ? OLD_STRONG : NOT_OLD;
 			j = e - 1;
 		} else if (w && w->cue_head >= 0 && (e = cue_at(s, j, w->cue_head, NULL)) && e <= a) {
-			old = false;
+			old = NOT_OLD;
 			j = e - 1;
 		}
 	}
@@ -2324,41 +2375,53 @@ static uint32_t token_at(const struct scan *s, uint32_t off)
 /* The address the customer moves to: the first one found that is not
  * announced as the one left ("moving from Kirkeveien 64 to Thereses gate
  * 14", "alte Adresse Lindenstraße 3, neue Sonnenallee 45"). A message that
- * names only the old one has none: it must not be taken for the new. */
+ * names only the one left after a strong phrase has none: it must not be
+ * taken for the new. One only after "from" is taken when no other follows
+ * ("Jan van Galenstraat 4": "van" is no cue there). */
 static void find_address(const struct scan *s, struct slot_found *out)
 {
+	struct slot_found weak = { .has_address = false };
 	uint32_t start = 0;
 	while (start < s->n && first_address(s, start, out)) {
 		uint32_t a = token_at(s, out->addr_off);
 		uint32_t e = token_at(s, out->addr_off + out->addr_len);
-		if (!announced_old(s, start, a))
+		enum old_kind old = announced_old(s, start, a, false);
+		if (old == NOT_OLD)
 			return;
+		if (old == OLD_WEAK && !weak.has_address)
+			weak = *out;
 		out->has_address = false;
 		memset(&out->address, 0, sizeof(out->address));
 		out->addr_off = out->addr_len = 0;
 		start = e > a ? e : a + 1;
+	}
+	if (weak.has_address) {
+		out->has_address = true;
+		out->address = weak.address;
+		out->addr_off = weak.addr_off;
+		out->addr_len = weak.addr_len;
 	}
 }
 
 /* How the words before a date starting at token a announce it, back to
  * the start of its sentence or to the end of the date before it (from):
  * CUE_MOVE_IN ("move in on 5 March"), CUE_MOVE_OUT ("Auszug am 28.
- * Februar") or CUE_NONE. The cue nearest the date speaks for it. */
+ * Februar") or CUE_NONE. The cue nearest the date speaks for it; a bare
+ * verb of moving only right before it ("we move tomorrow", "wir ziehen
+ * morgen um"), fillers between: "About my move, can you call me
+ * tomorrow?" says nothing of the move's date. */
 static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a)
 {
-	/* Back to the sentence's start. A dot before a number ends no
-	 * sentence: "Einzug in die Goethestr. 5 am 1. März". */
-	uint32_t b = a;
-	while (b > from && !(tk(s, b - 1)->kind == TOK_PUNCT && strchr(".!?;", nt(s, b - 1)[0]) &&
-			     !(nt(s, b - 1)[0] == '.' && b < s->n && tk(s, b)->kind == TOK_NUM)))
-		b--;
 	enum cue_kind side = CUE_NONE;
-	for (uint32_t j = b; j < a; j++) {
+	for (uint32_t j = sentence_back(s, from, a); j < a; j++) {
 		const struct word *w = word_at(s, j);
 		enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one: GCC -O2 cannot tell */
 		uint32_t e;
 		if (w && w->dcue_head >= 0 && (e = cue_at(s, j, w->dcue_head, &k)) && e <= a) {
-			side = k;
+			if (k != CUE_MOVE)
+				side = k;
+			else if (skip_fillers(s, e) >= a)
+				side = CUE_MOVE_IN;
 			j = e - 1;
 		}
 	}
@@ -2434,7 +2497,7 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		uint32_t a, e;
 		struct slot_meter m; /* meter_at clears it for a token it tries */
 		if (!out->has_meter && (e = meter_at(&s, i, &ean_next, &a, &m))) {
-			if (announced_old(&s, 0, a)) {
+			if (announced_old(&s, 0, a, true) == OLD_STRONG) {
 				i = e - 1; /* "the old meter ID was ...": the next one */
 				continue;
 			}
