@@ -24,6 +24,13 @@ struct reg_file *reg_file_load(const char *path, const struct engine *e, char *e
 			       size_t errlen);
 void reg_file_free(struct reg_file *r);
 
+/* Writes meter ID s as registry keys and slots hold it into out (cap
+ * bytes): without spaces or hyphens ("7070-5750-..." as customers and
+ * exports write it), in upper case. Returns 0, or -1 when the ID is empty,
+ * does not fit in cap, or holds a control character: cut short or empty,
+ * two IDs could become one. */
+int reg_meter_compact(const char *s, char *out, size_t cap);
+
 size_t reg_file_count(const struct reg_file *r);
 
 /* Record i (0 <= i < reg_file_count) in file order, for copying the file

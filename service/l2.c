@@ -119,15 +119,16 @@ int l2_url_check(const char *url, char *err, size_t errlen)
 {
 	if (strncmp(url, "unix://", 7) == 0 || url[0] == '/')
 		return 0;
-	if (strncmp(url, "rediss://", 9) == 0) {
-		snprintf(err, errlen, "redis %s: TLS (rediss://) is not supported; reach a TLS Redis "
-			 "through a local TLS proxy", url);
-		return -1;
-	}
+	/* First: no sentence below may echo a URL holding a secret. */
 	if (strchr(url, '@')) {
 		/* Not echoed: what comes before the @ is a secret. */
 		snprintf(err, errlen, "the Redis URL holds a user or password, which is not read "
 			 "there; set AUTOASSIST_REDIS_PASSWORD (and AUTOASSIST_REDIS_USER)");
+		return -1;
+	}
+	if (strncmp(url, "rediss://", 9) == 0) {
+		snprintf(err, errlen, "redis %s: TLS (rediss://) is not supported; reach a TLS Redis "
+			 "through a local TLS proxy", url);
 		return -1;
 	}
 	struct tcp_url t;
@@ -1113,11 +1114,12 @@ struct drain_batch {
 	json_tokener *tok;
 };
 
-/* Whether the n bytes at line are white space only. */
+/* Whether the n bytes at line are white space only (a NUL is not: a
+ * zero-filled tail after a crash is kept for a person to see). */
 static bool blank(const char *line, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!strchr(" \t\r\n", line[i]))
+		if (line[i] == '\0' || !strchr(" \t\r\n", line[i]))
 			return false;
 	return true;
 }
@@ -1126,9 +1128,11 @@ static bool blank(const char *line, size_t n)
 static void log_set_aside(const struct l2_spool *s, off_t end, const char *why)
 {
 	json_object *f = json_object_new_object();
-	json_object_object_add(f, "spool", json_object_new_string(s->path));
-	json_object_object_add(f, "line_end", json_object_new_int64((int64_t)end));
-	json_object_object_add(f, "why", json_object_new_string(why));
+	if (f) {
+		json_object_object_add(f, "spool", json_object_new_string(s->path));
+		json_object_object_add(f, "line_end", json_object_new_int64((int64_t)end));
+		json_object_object_add(f, "why", json_object_new_string(why));
+	}
 	log_event("error", "spool_set_aside", f);
 }
 

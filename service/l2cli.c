@@ -919,21 +919,12 @@ static int cmd_registry_get(struct ctx *c)
 	char meter[SLOT_METER_MAX], date[SLOT_DATE_ISO];
 	struct engine_record rec;
 	json_object *doc = NULL;
-	size_t n = 0;
 	int rc;
-	/* Meter IDs are stored compact and upper case (docs/redis.md), as
-	 * people often write them with spaces. */
-	for (const char *s = c->args[0]; *s; s++) {
-		if (*s == ' ')
-			continue;
-		if (n + 1 == sizeof(meter)) {
-			fprintf(stderr, "%s: no record for meter %s (too long for a meter ID)\n",
-				c->prog, c->args[0]);
-			return L2CLI_FAILED;
-		}
-		meter[n++] = (char)(*s >= 'a' && *s <= 'z' ? *s - 32 : *s);
+	if (reg_meter_compact(c->args[0], meter, sizeof(meter)) < 0) {
+		fprintf(stderr, "%s: %s is no meter ID: empty, too long or with a control character\n",
+			c->prog, c->args[0]);
+		return L2CLI_USAGE;
 	}
-	meter[n] = '\0';
 	if ((rc = connect_redis(c)))
 		return rc;
 	char why[256];

@@ -44,11 +44,7 @@ static bool fits(char *out, size_t cap, const char *s)
 	return true;
 }
 
-/* Meter IDs compare without spaces or hyphens and in upper case, as slots
- * hold them ("7070-5750-..." as customers and exports write them).
- * Returns 0, or -1 when the ID is empty, does not fit in cap, or holds a
- * control character: cut short or empty, two IDs could become one. */
-static int compact(const char *s, char *out, size_t cap)
+int reg_meter_compact(const char *s, char *out, size_t cap)
 {
 	size_t n = 0;
 	for (; *s; s++) {
@@ -95,7 +91,7 @@ static int parse_line(json_tokener *tok, struct engine_record *rec, const char *
 			 sizeof(rec->street) - 1, sizeof(rec->postcode) - 1, sizeof(rec->city) - 1);
 		goto put_obj;
 	}
-	if (compact(meter, rec->meter_id, sizeof(rec->meter_id)) < 0) {
+	if (reg_meter_compact(meter, rec->meter_id, sizeof(rec->meter_id)) < 0) {
 		snprintf(why, whylen, "meter_id is empty, over %zu characters or has a control character",
 			 sizeof(rec->meter_id) - 1);
 		goto put_obj;
@@ -178,6 +174,11 @@ struct reg_file *reg_file_load(const char *path, const struct engine *e, char *e
 	}
 	for (ssize_t n; (n = getline(&line, &linecap, f)) > 0;) {
 		lineno++;
+		/* Spreadsheets save "UTF-8" with a byte order mark first. */
+		if (lineno == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+			memmove(line, line + 3, (size_t)n - 2);
+			n -= 3;
+		}
 		/* By its length: a line starting with a NUL is no blank one. */
 		if (strspn(line, " \t\r\n") == (size_t)n)
 			continue;

@@ -17,9 +17,28 @@ json_tokener *report_tokener_new(int max_depth)
 	return tok;
 }
 
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Whether the 0 at s[i] opens a number's integer part and a digit follows
+ * it ("007", "-01"), which RFC 8259 forbids; an exponent may have them
+ * ("1e05"). */
+static bool leading_zero(const char *s, size_t i, size_t n)
+{
+	if (i + 1 >= n || !is_digit(s[i + 1]))
+		return false;
+	char p = i ? s[i - 1] : ' ';
+	if (is_digit(p) || p == '.' || p == 'e' || p == 'E' || p == '+')
+		return false;
+	return !(p == '-' && i >= 2 && (s[i - 2] == 'e' || s[i - 2] == 'E'));
+}
+
 /* What json-c's strict mode still lets through and RFC 8259 does not: a
- * raw control character inside a string, and words other than true,
- * false and null (Infinity, NaN) outside strings. The text parsed, so
+ * raw control character inside a string, words other than true, false
+ * and null (Infinity, NaN), a leading zero ("-007") and a dot with no
+ * digit after it ("1.", "1.e5") outside strings. The text parsed, so
  * quotes pair up and escapes are well formed. */
 static bool strict_json(const char *s, size_t n)
 {
@@ -36,6 +55,9 @@ static bool strict_json(const char *s, size_t n)
 		} else if (c == '"') {
 			in_string = true;
 		} else if (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !strchr("truefalsnE", c)) {
+			return false;
+		} else if ((c == '.' && (i + 1 >= n || !is_digit(s[i + 1]))) ||
+			   (c == '0' && leading_zero(s, i, n))) {
 			return false;
 		}
 	}

@@ -430,8 +430,8 @@ expect_eq 1 "$(rcli -n 2 EXISTS autoassist:registry:meter:707057500099999991)" \
 	"the record is in database 2, its meter ID compact"
 expect_eq 0 "$(rcli -n 0 EXISTS autoassist:registry:meter:707057500099999991)" \
 	"and not in database 0"
-aa registry get 707057500099999991 --redis "127.0.0.1:$PORT/2"
-expect_rc 0 $rc "registry get from database 2"
+aa registry get 7070-5750-0099-9999-91 --redis "127.0.0.1:$PORT/2"
+expect_rc 0 $rc "registry get from database 2, the meter ID written with hyphens"
 aa registry get 707057500099999991 --redis "redis://127.0.0.1:$PORT/99"
 expect_rc 4 $rc "a database Redis does not have"
 expect_in "$TMP/err" "SELECT refused" "a database Redis does not have is named"
@@ -441,6 +441,10 @@ for url in "redis://127.0.0.1:$PORT/two" "rediss://127.0.0.1:$PORT" "[::1" "redi
 done
 aa l2 stats --redis "redis://[::1]:1"
 expect_rc 4 $rc "an IPv6 address in brackets is read as a host, and port 1 does not answer"
+expect_not_in "$TMP/err" "Name or service not known" "the brackets are not looked up as a host name"
+aa l2 stats --redis "rediss://default:s3cretPW@127.0.0.1:$PORT"
+expect_rc 2 $rc "a rediss:// URL with a password"
+expect_not_in "$TMP/err" "s3cretPW" "the password of a rediss:// URL is never echoed"
 
 # ---- usage and help ----
 for sub in "l2 pull" "l2 ack" "l2 pending" "l2 claim" "l2 stats" "registry load" "registry get"; do

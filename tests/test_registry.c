@@ -302,6 +302,13 @@ static void test_malformed_lines(void **state)
 	assert_non_null(r);
 	assert_int_equal(reg_file_count(r), 0);
 	reg_file_free(r);
+	/* What a spreadsheet saves as "UTF-8": a byte order mark first. */
+	r = load_text(f->e, "\xEF\xBB\xBF" GOOD, path, err, sizeof(err));
+	if (!r)
+		fail_msg("a file with a byte order mark: %s", err);
+	assert_int_equal(reg_file_count(r), 1);
+	assert_true(reg_file_has(r, "707057500012345671"));
+	reg_file_free(r);
 	/* The last line may lack its newline. */
 	r = load_text(f->e, GOOD "{\"meter_id\": \"2\", \"address\": \"x 2\", \"supply_start\": "
 			 "\"2027-01-01\"}\n{\"meter_id\": \"1\", \"address\": \"x 1\", \"supply_start\": "

@@ -44,6 +44,8 @@ test('every bad input gets its error code, and the connection stays usable', asy
     ['{"type":"message","id":007,"text":"hi"}', { code: 'bad_json' }],
     ['{"type":"hello","x":Infinity}', { code: 'bad_json' }],
     ['{"type":"hello","x":-NaN}', { code: 'bad_json' }],
+    ['{"type":"hello","x":-007}', { code: 'bad_json' }],
+    ['{"type":"hello","x":1.}', { code: 'bad_json' }],
     ['{"type":"message","id":1,"text":"a\tb"}', { code: 'bad_json' }],
     ['{"type":"message","id":1,"text":"a\nb"}', { code: 'bad_json' }],
     ['{"id":1,"text":"no type"}', { code: 'bad_type' }],
