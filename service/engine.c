@@ -485,8 +485,10 @@ static bool takes_date(const struct engine *e, const struct engine_session *s,
 {
 	if (p->found.date_role == SLOT_DATE_PLAIN || p->found.date_role == SLOT_DATE_MOVE_IN)
 		return true;
-	if (s->facts.has_date || p->found.date_role == SLOT_DATE_MOVE_OUT)
-		return !s->facts.has_date;
+	if (s->facts.has_date)
+		return false;
+	if (p->found.date_role == SLOT_DATE_MOVE_OUT)
+		return true;
 	uint32_t want = s->pending;
 	for (uint8_t i = 0; i < p->ir.ndetected; i++)
 		want |= 1u << p->ir.rank[i];

@@ -1357,6 +1357,20 @@ static bool held(const struct conn *c)
 	return c->inflight || c->hello_wait || (!c->dead && c->sess && c->sess->hellos);
 }
 
+/* A peer that sends is there, pongs or not: lws otherwise counts only
+ * pongs against --idle-timeout, and hung up on clients that talk but leave
+ * pings to their platform. Its timer is reset at most every quarter of the
+ * timeout, since lws keeps its timers on one sorted list, and resetting it
+ * for every message would walk that list each time. It runs with the
+ * clock handle() reads anyway. */
+static void confirm_alive(struct conn *c, double now)
+{
+	if (now - c->alive_at >= c->srv->cfg.idle_timeout / 4.0) {
+		c->alive_at = now;
+		lws_validity_confirmed(c->wsi);
+	}
+}
+
 /* Takes one complete text message and queues it. Messages are parsed and
  * handed to the engine worker in batches, by run_batch once the loop has
  * read all it can in this turn: one hand-over (a lock, a wake-up) a turn
@@ -1370,6 +1384,7 @@ static void handle(struct conn *c, const char *data, size_t len)
 {
 	struct ws_server *s = c->srv;
 	double now = now_s();
+	confirm_alive(c, now);
 	if (!tok_utf8_valid(data, len)) {
 		metrics_error(&s->metrics, "bad_utf8");
 		close_after_queue(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
@@ -1879,20 +1894,6 @@ static void closed(struct conn *c)
 	c->srv = NULL;
 }
 
-/* A peer that sends is there, pongs or not: lws otherwise counts only
- * pongs against --idle-timeout, and hung up on clients that talk but leave
- * pings to their platform. Its timer is reset at most every quarter of the
- * timeout, since lws keeps its timers on one sorted list, and resetting it
- * for every frame would walk that list for every message. */
-static void confirm_alive(struct conn *c)
-{
-	double now = now_s();
-	if (now - c->alive_at >= c->srv->cfg.idle_timeout / 4.0) {
-		c->alive_at = now;
-		lws_validity_confirmed(c->wsi);
-	}
-}
-
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		    void *in, size_t len)
 {
@@ -1922,10 +1923,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		log_event("info", "connect", conn_fields(c));
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
-		if (!c->srv)
-			return -1;
-		confirm_alive(c);
-		return receive(c, in, len);
+		return c->srv ? receive(c, in, len) : -1;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c->srv ? writeable(c) : -1;
 	case LWS_CALLBACK_CLOSED:
