@@ -123,6 +123,7 @@ struct engine_plan {
 	uint8_t nspans;             /* the technical part: sentences with triggers */
 	struct engine_span spans[ENGINE_MAX_SPANS];
 	bool clarify;
+	bool closing;               /* only closing words: thanked, nothing asked */
 };
 
 enum engine_registry {
@@ -178,7 +179,7 @@ struct engine_reply {
 	size_t len;
 	uint8_t nparts;
 	struct engine_part parts[INTENT_MAX];
-	bool fallback, clarify;
+	bool fallback, clarify, closing;
 };
 
 struct engine;

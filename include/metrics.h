@@ -14,7 +14,7 @@
 
 struct metrics {
 	uint64_t connections_total, connections_open, connections_rejected;
-	uint64_t messages_total, escalations_total, fallbacks_total;
+	uint64_t messages_total, escalations_total, fallbacks_total, closings_total;
 	/* L2 tickets by what the reply said: stored (in Redis or the spool)
 	 * or failed. */
 	uint64_t tickets_stored, tickets_failed;

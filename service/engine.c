@@ -45,7 +45,7 @@ struct engine {
 	int16_t esc_key[ESC_COUNT];
 	int16_t topic_key[INTENT_MAX_TOPICS];
 	int16_t intent_key[INTENT_MAX];
-	int16_t clarify_key, fallback_key, and_key, or_key;
+	int16_t clarify_key, fallback_key, closing_key, and_key, or_key;
 };
 
 struct engine_scratch {
@@ -148,6 +148,7 @@ static int resolve_keys(struct engine *e, char *err, size_t errlen)
 	    need_key(e, "escalation.failed", esc, &e->esc_key[ESC_FAILED], err, errlen) < 0 ||
 	    need_key(e, "clarify", 1u << TMPL_INTENTS, &e->clarify_key, err, errlen) < 0 ||
 	    need_key(e, "fallback", 0, &e->fallback_key, err, errlen) < 0 ||
+	    need_key(e, "closing", 0, &e->closing_key, err, errlen) < 0 ||
 	    need_key(e, "join.and", 0, &e->and_key, err, errlen) < 0 ||
 	    need_key(e, "join.or", 0, &e->or_key, err, errlen) < 0)
 		return -1;
@@ -560,9 +561,12 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	bool new_fact = new_date || p->found.has_meter || p->found.has_address;
 	p->topics = p->ir.topics;
 	p->escalate = p->topics != 0;
-	if (new_fact || (!p->active && !p->escalate))
+	/* "thanks!" is an answer to be polite to, not words we could not
+	 * use: what waits for a fact keeps waiting, unasked. */
+	p->closing = p->ir.closing && !p->active && !p->escalate && !new_fact;
+	if (new_fact || (!p->active && !p->escalate && !p->closing))
 		p->active |= s->pending;
-	p->clarify = !p->active && !p->escalate && p->ir.ambiguous;
+	p->clarify = !p->active && !p->escalate && !p->closing && p->ir.ambiguous;
 
 	for (uint8_t k = 0; k < p->ir.ntriggers; k++) {
 		const struct intent_trigger *tr = &p->ir.triggers[k];
@@ -846,7 +850,7 @@ int engine_say(const struct engine *e, struct engine_session *s,
 
 	r->len = 0;
 	r->nparts = 0;
-	r->fallback = r->clarify = false;
+	r->fallback = r->clarify = r->closing = false;
 	r->text[0] = '\0';
 	if (p->facts.has_date)
 		tmpl_date(e->tmpl, lang, p->facts.date, date, sizeof(date));
@@ -924,7 +928,10 @@ int engine_say(const struct engine *e, struct engine_session *s,
 	}
 
 	if (!p->active && !p->escalate) {
-		if (p->clarify) {
+		if (p->closing) {
+			render(e, &o, lang, e->closing_key, &v);
+			r->closing = true;
+		} else if (p->clarify) {
 			int16_t ids[2] = { e->intent_key[p->ir.rank[0]],
 					   e->intent_key[p->ir.rank[1]] };
 			join_names(e, lang, ids, 2, e->or_key, names, sizeof(names));

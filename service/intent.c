@@ -24,11 +24,13 @@ enum kind {
 	K_MARKER,   /* language marker word */
 	K_LIST,     /* a word that joins the items of a list ("or", "und") */
 	K_DEFINITE, /* a word that takes the thing after it as existing ("my") */
+	K_CLOSING,  /* a phrase that closes a conversation ("thanks", "bye") */
+	K_CLOSING_WITH, /* a word that may stand beside one ("ok", "great") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
-	"definite",
+	"definite", "closing", "closing_with",
 };
 
 enum mode {
@@ -95,6 +97,7 @@ struct intent_pack {
 #define TF_BREAK 0x04
 #define TF_LIST 0x08
 #define TF_DEFINITE 0x10
+#define TF_CLOSING 0x20 /* a [closing] phrase or word covers the token */
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint8_t token_flag[] = {
@@ -351,7 +354,7 @@ static int load_rules(struct loader *ld, FILE *f)
 	return p->nintents ? 0 : ld_fail(&ld->pos, "no intents defined");
 }
 
-enum section { S_HEADER, S_INTENT, S_L2, S_NOT, S_NEG, S_SLOT };
+enum section { S_HEADER, S_INTENT, S_L2, S_NOT, S_NEG, S_CLOSING, S_SLOT };
 
 static int load_lang(struct loader *ld, FILE *f)
 {
@@ -398,6 +401,8 @@ static int load_lang(struct loader *ld, FILE *f)
 				sec = S_NOT;
 			} else if (strcmp(name, "negation") == 0) {
 				sec = S_NEG;
+			} else if (strcmp(name, "closing") == 0) {
+				sec = S_CLOSING;
 			} else if (strcmp(name, "dates") == 0 || strcmp(name, "address") == 0) {
 				snprintf(slot_sec, sizeof(slot_sec), "%s", name);
 				sec = S_SLOT;
@@ -466,6 +471,14 @@ static int load_lang(struct loader *ld, FILE *f)
 			else
 				return ld_fail(&ld->pos,
 					       "negation lines start with pre, post, break, list or definite");
+			break;
+		case S_CLOSING:
+			if (strcmp(s, "phrase") == 0)
+				rc = add_phrases(ld, arg, K_CLOSING, (uint8_t)lang);
+			else if (strcmp(s, "with") == 0)
+				rc = add_words(ld, arg, K_CLOSING_WITH, (uint8_t)lang);
+			else
+				return ld_fail(&ld->pos, "closing lines start with phrase or with");
 			break;
 		case S_SLOT: {
 			if (*arg)
@@ -715,6 +728,7 @@ void intent_scratch_free(struct intent_scratch *s)
 struct acc {
 	double raw[INTENT_MAX];
 	double lang[INTENT_MAX_LANGS];
+	bool closing; /* a [closing] phrase matched */
 };
 
 /* Counts one matched entry towards the scores and records it. */
@@ -766,7 +780,34 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 			acc->lang[en->lang] += 1.0;
 		}
 		break;
+	case K_CLOSING:
+		/* "takk" says which language as well as an intent word does. */
+		if (s->stamp[e] != s->gen) {
+			s->stamp[e] = s->gen;
+			acc->lang[en->lang] += 0.5;
+		}
+		acc->closing = true;
+		/* fall through */
+	case K_CLOSING_WITH:
+		for (uint32_t i = first; i <= last; i++)
+			s->tflags[i] |= TF_CLOSING;
+		break;
 	}
+}
+
+/* A message made of closing words only: a [closing] phrase, and every
+ * word or number beside it a phrase or a [closing] with word. "thanks,
+ * that's all!" closes; "thanks in advance, what about my invoice" and a
+ * bare "ok" do not. */
+static bool closes(const struct tok_buf *t, const struct intent_scratch *s,
+		   const struct acc *acc)
+{
+	if (!acc->closing)
+		return false;
+	for (uint32_t i = 0; i < t->n; i++)
+		if (t->v[i].kind != TOK_PUNCT && !(s->tflags[i] & TF_CLOSING))
+			return false;
+	return true;
 }
 
 static bool is_clause_break(const struct tok_buf *t, const struct intent_scratch *s,
@@ -991,6 +1032,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		}
 	}
 
+	out->closing = closes(toks, s, &acc);
 	out->nintents = p->nintents;
 	for (int i = 0; i < p->nintents; i++) {
 		for (int b = 0; b < 3; b++)

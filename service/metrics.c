@@ -102,6 +102,8 @@ int metrics_render(const struct metrics *m, const struct intent_pack *p,
 		    (unsigned long long)m->replies_by_intent[i]);
 	put(&o, "autoassist_replies_total{intent=\"fallback\"} %llu\n",
 	    (unsigned long long)m->fallbacks_total);
+	put(&o, "autoassist_replies_total{intent=\"closing\"} %llu\n",
+	    (unsigned long long)m->closings_total);
 	scalar(&o, "autoassist_escalations_total", "counter", "Messages escalated to L2.",
 	       m->escalations_total);
 	by_result(&o, "autoassist_tickets_total",

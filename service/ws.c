@@ -228,7 +228,7 @@ struct job_ctx {
 struct said {
 	uint8_t nparts;
 	uint8_t intents[INTENT_MAX];
-	bool fallback, escalate;
+	bool fallback, closing, escalate;
 	uint8_t ticket;      /* enum engine_ticket */
 };
 
@@ -660,6 +660,7 @@ static void say(const struct ws_server *s, struct decider *d, const struct engin
 	for (uint8_t i = 0; i < d->reply->nparts; i++)
 		t->said.intents[i] = d->reply->parts[i].intent;
 	t->said.fallback = d->reply->fallback;
+	t->said.closing = d->reply->closing;
 	t->said.escalate = plan->escalate;
 	t->said.ticket = res->ticket;
 
@@ -990,6 +991,7 @@ static void turn_done(struct ws_server *s, struct turn *t)
 		for (uint8_t i = 0; i < t->said.nparts; i++)
 			s->metrics.replies_by_intent[t->said.intents[i]]++;
 		s->metrics.fallbacks_total += t->said.fallback;
+		s->metrics.closings_total += t->said.closing;
 		s->metrics.escalations_total += t->said.escalate;
 		s->metrics.tickets_stored += t->said.ticket == ENGINE_TICKET_STORED;
 		s->metrics.tickets_failed += t->said.ticket == ENGINE_TICKET_FAILED;

@@ -129,22 +129,24 @@ static void test_fixture_cases(void **state)
 		lineno++;
 		if (line[0] == '#' || strspn(line, " \r\n") == strlen(line))
 			continue;
-		char *field[4];
+		char *field[5];
 		char *p = line;
 		int nf = 0;
-		for (; nf < 4 && p; nf++) {
+		for (; nf < 5 && p; nf++) {
 			char *bar = strstr(p, " | ");
 			field[nf] = p;
 			if (bar)
 				*bar = '\0';
 			p = bar ? bar + 3 : NULL;
 		}
-		if (nf != 4 || p)
-			fail_msg("intent_cases.txt:%d: expected TEXT | INTENTS | TOPICS | LANG", lineno);
+		if (nf < 4 || p || (nf == 5 && strcmp(trim(field[4]), "closing") != 0))
+			fail_msg("intent_cases.txt:%d: expected TEXT | INTENTS | TOPICS | LANG [| closing]",
+				 lineno);
 		const char *text = trim(field[0]);
 		const char *want_intents = trim(field[1]);
 		const char *want_lang = trim(field[3]);
 		uint32_t want_topics = topic_bits(f, trim(field[2]), text);
+		bool want_closing = nf == 5;
 
 		struct intent_result r;
 		analyze(f, text, -1, f->en, NULL, &r);
@@ -152,10 +154,11 @@ static void test_fixture_cases(void **state)
 		detected_list(f, &r, got, sizeof(got));
 		const char *lang = intent_lang_code(f->pack, (size_t)r.lang);
 		if (strcmp(got, want_intents) != 0 || r.topics != want_topics ||
-		    strcmp(lang, want_lang) != 0) {
-			print_error("intent_cases.txt:%d: \"%s\": got intents %s, topics %#x, lang %s; "
-				    "want %s, %#x, %s\n", lineno, text, got, r.topics, lang,
-				    want_intents, want_topics, want_lang);
+		    strcmp(lang, want_lang) != 0 || r.closing != want_closing) {
+			print_error("intent_cases.txt:%d: \"%s\": got intents %s, topics %#x, lang %s%s; "
+				    "want %s, %#x, %s%s\n", lineno, text, got, r.topics, lang,
+				    r.closing ? ", closing" : "", want_intents, want_topics, want_lang,
+				    want_closing ? ", closing" : "");
 			failures++;
 		}
 		cases++;

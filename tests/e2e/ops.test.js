@@ -146,9 +146,12 @@ test('/metrics counts what the test did', async (t) => {
     await a.ask(2, 'When does my contract at the new address start?'),
     await a.ask(3, 'Can I take my Tibber Pulse with me? Also, our solar panels stopped producing.'),
     await a.ask(4, 'Does my payment method change after the move?'),
+    await a.ask(5, 'thanks, that\'s all!'),
   ];
   assert.deepEqual(replies[0].outcomes, [], '"hello" is answered by the fallback');
-  assert.deepEqual(replies.map((r) => r.escalation.escalate), [false, false, true, false]);
+  assert.deepEqual(replies[4].outcomes, [], '"thanks" closes, answering no intent');
+  assert.match(replies[4].text, /^You’re welcome!/);
+  assert.deepEqual(replies.map((r) => r.escalation.escalate), [false, false, true, false, false]);
   const errorsSent = {
     bad_json: ['{bad', '[1]'],
     bad_type: ['{"type":"bye"}'],
@@ -183,10 +186,10 @@ test('/metrics counts what the test did', async (t) => {
   await t.test('connections and messages', () => {
     assert.equal(m.autoassist_connections_total, 4);
     assert.equal(m.autoassist_connections_open, 0);
-    assert.equal(m.autoassist_messages_total, 4);
+    assert.equal(m.autoassist_messages_total, 5);
     assert.equal(m.autoassist_sessions_open, 1);
   });
-  await t.test('replies by intent, fallback included', () => {
+  await t.test('replies by intent, fallback and closing included', () => {
     const byIntent = {};
     for (const r of replies) for (const o of r.outcomes) byIntent[o.intent] = (byIntent[o.intent] || 0) + 1;
     for (const intent of ['contract_start_date', 'pulse_relocation', 'payment_method']) {
@@ -196,6 +199,7 @@ test('/metrics counts what the test did', async (t) => {
       assert.equal(m[`autoassist_replies_total{intent="${intent}"}`], byIntent[intent] || 0, intent);
     }
     assert.equal(m['autoassist_replies_total{intent="fallback"}'], 1);
+    assert.equal(m['autoassist_replies_total{intent="closing"}'], 1);
   });
   await t.test('escalations: without Redis the ticket is only previewed, and Redis has no gauges', () => {
     assert.equal(m.autoassist_escalations_total, 1);
@@ -220,14 +224,14 @@ test('/metrics counts what the test did', async (t) => {
     assert.equal(err('bad_utf8'), 1, 'the 1007 close for invalid UTF-8 is counted');
   });
   await t.test('reply latency histogram', () => {
-    assert.equal(m.autoassist_reply_seconds_count, 4);
+    assert.equal(m.autoassist_reply_seconds_count, replies.length);
     assert.ok(m.autoassist_reply_seconds_sum > 0);
     const buckets = Object.entries(m)
       .filter(([k]) => k.startsWith('autoassist_reply_seconds_bucket{'))
       .map(([k, v]) => [k.match(/le="([^"]+)"/)[1], v]);
     assert.ok(buckets.length >= 2);
     assert.equal(buckets[buckets.length - 1][0], '+Inf');
-    assert.equal(buckets[buckets.length - 1][1], 4);
+    assert.equal(buckets[buckets.length - 1][1], replies.length);
     for (let i = 1; i < buckets.length; i++) {
       assert.ok(Number(buckets[i][0]) > Number(buckets[i - 1][0]) || buckets[i][0] === '+Inf');
       assert.ok(buckets[i][1] >= buckets[i - 1][1], 'buckets are cumulative');
