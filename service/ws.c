@@ -573,6 +573,10 @@ static void on_hello(struct conn *c, json_object *msg)
 			return;
 		}
 		want = json_object_get_string(v);
+		/* With a NUL in it, the C string would name the conversation of
+		 * the part before: such an id is one nobody has. */
+		if (strlen(want) != (size_t)json_object_get_string_len(v))
+			want = "";
 	}
 	if (json_object_object_get_ex(msg, "lang", &v) && !json_object_is_type(v, json_type_null)) {
 		bool str = json_object_is_type(v, json_type_string);

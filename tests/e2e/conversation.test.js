@@ -249,8 +249,15 @@ test('reconnect and resume: the session, its language and its facts carry on', a
   const w3 = await c.hello({ session: 'f'.repeat(32) });
   assert.equal(w3.resumed, false);
   assert.notEqual(w3.session, 'f'.repeat(32));
+  // An id with a NUL after the real one is no id, not the real one.
+  const d = await Client.connect(server.wsUrl);
+  d.send(JSON.stringify({ type: 'hello', session: `${w1.session}\u0000x` }));
+  const w4 = await d.expect('welcome');
+  assert.equal(w4.resumed, false);
+  assert.notEqual(w4.session, w1.session);
   await b.close();
   await c.close();
+  await d.close();
   await stopClean(server);
 });
 
