@@ -1682,17 +1682,21 @@ static bool origin_allowed(const struct ws_server *s, struct lws *wsi)
 	return false;
 }
 
-/* Refuses a WebSocket upgrade that is not for us. Returns the reason or
- * NULL to accept. */
-static const char *refuse(struct ws_server *s, struct lws *wsi)
+/* Refuses a WebSocket upgrade that is not for us. Returns the reason, with
+ * the HTTP status that says it in *status, or NULL to accept. */
+static const char *refuse(struct ws_server *s, struct lws *wsi, unsigned *status)
 {
 	char uri[64];
+	*status = HTTP_STATUS_SERVICE_UNAVAILABLE;
 	if (s->draining)
 		return "shutting down";
+	*status = HTTP_STATUS_NOT_FOUND;
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
 		return "not the WebSocket path";
+	*status = HTTP_STATUS_FORBIDDEN;
 	if (!origin_allowed(s, wsi))
 		return "origin not allowed";
+	*status = HTTP_STATUS_SERVICE_UNAVAILABLE;
 	if (s->metrics.connections_open >= s->cfg.max_connections)
 		return "too many connections";
 	return NULL;
@@ -1906,14 +1910,21 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	struct ws_server *s = lws_context_user(lws_get_context(wsi));
 	struct conn *c = user;
 	const char *why;
+	unsigned status;
 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		if ((why = refuse(s, wsi))) {
+		if ((why = refuse(s, wsi, &status))) {
 			s->metrics.connections_rejected++;
 			json_object *f = json_object_new_object();
 			json_object_object_add(f, "reason", json_object_new_string(why));
 			log_event("warn", "refused", f);
+			/* The client (a browser's console, curl, a load balancer)
+			 * is told why rather than left with a dropped connection;
+			 * the connection closes after it. */
+			char line[64];
+			snprintf(line, sizeof(line), "%s\n", why);
+			http_text(wsi, status, line, false, false);
 			return 1;
 		}
 		return 0;

@@ -136,7 +136,7 @@ test('a client that reads but sends many messages in one TCP segment is not drop
   await stopClean(server);
 });
 
-test('origin allow-list: a listed origin connects, any other (or none) is refused at the upgrade', async (t) => {
+test('origin allow-list: a listed origin connects, any other (or none) is refused at the upgrade (403)', async (t) => {
   const server = await startServer(t, ['--origins', 'https://chat.example.com,https://www.example.com']);
   for (const origin of ['https://chat.example.com', 'https://www.example.com']) {
     const c = await Client.connect(server.wsUrl, { origin });
@@ -145,10 +145,14 @@ test('origin allow-list: a listed origin connects, any other (or none) is refuse
     await c.close();
   }
   for (const opts of [{ origin: 'https://evil.example.com' }, { origin: 'https://chat.example.com.evil.test' }, {}]) {
-    await assert.rejects(Client.connect(server.wsUrl, opts), `origin ${JSON.stringify(opts.origin)} must be refused`);
+    await assert.rejects(Client.connect(server.wsUrl, opts), { status: 403 },
+      `origin ${JSON.stringify(opts.origin)} must be refused`);
   }
+  // Another path is refused as well (404), and counted.
+  await assert.rejects(Client.connect(`ws://127.0.0.1:${server.port}/chat`, { origin: 'https://www.example.com' }),
+    { status: 404 });
   const m = await metrics(server.port);
-  assert.equal(m.autoassist_connections_rejected_total, 3);
+  assert.equal(m.autoassist_connections_rejected_total, 4);
   assert.equal(m.autoassist_connections_total, 2);
   await stopClean(server);
 });
@@ -173,11 +177,11 @@ test('an upgrade naming one of the server\'s other protocols is refused, whateve
   await stopClean(server);
 });
 
-test('--max-connections 2: a third connection is refused; a place that frees up is taken again', async (t) => {
+test('--max-connections 2: a third connection is refused (503); a place that frees up is taken again', async (t) => {
   const server = await startServer(t, ['--max-connections', '2']);
   const a = await Client.connect(server.wsUrl);
   const b = await Client.connect(server.wsUrl);
-  await assert.rejects(Client.connect(server.wsUrl), 'the third connection must be refused');
+  await assert.rejects(Client.connect(server.wsUrl), { status: 503 }, 'the third connection must be refused');
   // HTTP is still answered.
   assert.equal((await healthz(server.port)).json.connections, 2);
   await a.close();
