@@ -192,7 +192,7 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 	 * too many ordinary words ("stolar", Swedish chairs). */
 	if (ld->tb.n == 1 && ld->tb.v[0].kind == TOK_WORD &&
 	    ld->tb.v[0].nchars >= TYPO_MIN_CHARS && mode == M_EXACT &&
-	    (kind == K_INTENT || kind == K_TRIGGER) &&
+	    (kind == K_TRIGGER || (kind == K_INTENT && weight > 0)) &&
 	    match_typo_add(p->m, ld->tb.norm, ld->tb.nlen, (uint32_t)pat) < 0)
 		return ld_fail(&ld->pos, "out of memory");
 	void *entries = p->entries;
@@ -443,8 +443,9 @@ static int load_lang(struct loader *ld, FILE *f)
 			char *endp = NULL;
 			errno = 0;
 			double w = strtod(s, &endp);
-			if (errno || *endp || !(w > 0 && w <= 10) || !*arg)
-				return ld_fail(&ld->pos, "expected \"WEIGHT TERM\" with 0 < weight <= 10");
+			if (errno || *endp || !(w >= -10 && w <= 10 && w != 0) || !*arg)
+				return ld_fail(&ld->pos,
+					       "expected \"WEIGHT TERM\" with a weight from -10 to 10, not 0");
 			rc = add_term(ld, arg, K_INTENT, (uint8_t)target, (float)w, (uint8_t)lang);
 			break;
 		}
@@ -1038,7 +1039,9 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		for (int b = 0; b < 3; b++)
 			if (slots & (1u << b))
 				acc.raw[i] += p->rules[i].evidence[b];
-		out->score[i] = 1.0 - exp(-acc.raw[i]);
+		/* A phrase against the intent ("we don't have a Pulse") can
+		 * outweigh the words for it: no evidence, not less than none. */
+		out->score[i] = acc.raw[i] > 0 ? 1.0 - exp(-acc.raw[i]) : 0.0;
 		/* Insertion sort: four intents, best first, ties in rules order. */
 		int j = i;
 		while (j > 0 && out->score[out->rank[j - 1]] < out->score[i]) {

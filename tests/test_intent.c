@@ -195,7 +195,8 @@ static void test_pack_contents(void **state)
 	assert_true(intent_pack_memory(f->pack) > 0);
 }
 
-/* The score is 1 - exp(-sum of weights), and a term counts once. */
+/* The score is 1 - exp(-sum of weights), or 0 for a sum of 0 or less, and
+ * a term counts once. */
 static void test_scores(void **state)
 {
 	struct fx *f = *state;
@@ -214,6 +215,9 @@ static void test_scores(void **state)
 	 * word, read once, below the word spelt right. */
 	analyze(f, "adress", -1, f->en, NULL, &r);
 	assert_float_equal(score_of(f, &r, "address_update"), typo, 1e-6);
+	/* A phrase against an intent outweighing its word scores 0, not below. */
+	analyze(f, "we don't have a pulse", -1, f->en, NULL, &r);
+	assert_float_equal(score_of(f, &r, "pulse_relocation"), 0.0, 1e-9);
 
 	static const char *const texts[] = {
 		"", "...", "the pulse, the payment method, the address and the contract start "
@@ -485,7 +489,7 @@ static void test_load_errors(void **state)
 		  "en.txt:4: expected \"WEIGHT TERM\"" },
 		{ "lang en\n[intent contract_start_date]\n0 contract\n",
 		  "en.txt:3: expected \"WEIGHT TERM\"" },
-		{ "lang en\n[intent contract_start_date]\n-1 contract\n",
+		{ "lang en\n[intent contract_start_date]\n-11 contract\n",
 		  "en.txt:3: expected \"WEIGHT TERM\"" },
 		{ "lang en\n[intent contract_start_date]\n11 contract\n",
 		  "en.txt:3: expected \"WEIGHT TERM\"" },
