@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char *const outcome_names[ENGINE_OUT_COUNT] = {
 	"answer", "ask", "confirmed", "mismatch", "not_found", "bad_meter",
@@ -475,6 +476,25 @@ static void add_sentence(struct engine_plan *p, const struct tok_buf *t, uint32_
 		p->spans[p->nspans++] = (struct engine_span){ off, end - off };
 }
 
+static bool same_date(struct slot_date a, struct slot_date b)
+{
+	return a.y == b.y && a.m == b.m && a.d == b.d;
+}
+
+/* The slots whose value the plan's facts replace with another: "sorry, I
+ * meant 5 January" after 4 January. */
+static uint8_t replaced_slots(const struct engine_facts *was, const struct engine_facts *now)
+{
+	uint8_t m = 0;
+	if (was->has_date && !same_date(was->date, now->date))
+		m |= INTENT_SLOT_DATE;
+	if (was->has_meter && strcmp(was->meter.id, now->meter.id) != 0)
+		m |= INTENT_SLOT_METER;
+	if (was->has_address && strcasecmp(was->address.street, now->address.street) != 0)
+		m |= INTENT_SLOT_ADDRESS;
+	return m;
+}
+
 /* Whether the message's date is the start date the intents need. A
  * move-out date or a day word with no cue ("I called the grid company
  * today", "call me tomorrow") never replaces the date given before. While
@@ -566,6 +586,16 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	p->closing = p->ir.closing && !p->active && !p->escalate && !new_fact;
 	if (new_fact || (!p->active && !p->escalate && !p->closing))
 		p->active |= s->pending;
+	/* An answer that relied on a fact the customer now corrects no longer
+	 * holds: the intent is answered again with the new one (a confirmed
+	 * start date is checked again, and may not match). */
+	uint8_t replaced = replaced_slots(&s->facts, &p->facts);
+	for (size_t i = 0; replaced && i < intent_count(e->pack); i++) {
+		const struct intent_rule *r = intent_rule(e->pack, i);
+		for (unsigned g = 0; g < r->nneeds; g++)
+			if ((s->answered & (1u << i)) && (r->needs[g] & replaced))
+				p->active |= 1u << i;
+	}
 	p->clarify = !p->active && !p->escalate && !p->closing && p->ir.ambiguous;
 
 	for (uint8_t k = 0; k < p->ir.ntriggers; k++) {
@@ -731,11 +761,6 @@ static bool needs_meter(const struct intent_rule *r)
 		if (r->needs[g] & INTENT_SLOT_METER)
 			return true;
 	return false;
-}
-
-static bool same_date(struct slot_date a, struct slot_date b)
-{
-	return a.y == b.y && a.m == b.m && a.d == b.d;
 }
 
 /* True when the registry found the customer's meter ID at another address
