@@ -24,13 +24,14 @@ enum kind {
 	K_MARKER,   /* language marker word */
 	K_LIST,     /* a word that joins the items of a list ("or", "und") */
 	K_DEFINITE, /* a word that takes the thing after it as existing ("my") */
+	K_ARTICLE,  /* an indefinite article ("a", "einen") */
 	K_CLOSING,  /* a phrase that closes a conversation ("thanks", "bye") */
 	K_CLOSING_WITH, /* a word that may stand beside one ("ok", "great") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
-	"definite", "closing", "closing_with",
+	"definite", "article", "closing", "closing_with",
 };
 
 enum mode {
@@ -47,9 +48,10 @@ enum mode {
 /* How many words before a trigger a negation cue still governs it. */
 #define NEG_PRE_WINDOW 3
 /* How many tokens may stand between two triggers of one negated list: the
- * rest of the first item and a comma or list word ("no solar panels, or
- * batteries" is the most). listed_after says which tokens may. */
-#define LIST_WINDOW 3
+ * rest of the first item, a list word, an article and a word of the next
+ * ("no solar panels or a home battery" is the most). listed_after says
+ * which tokens may. */
+#define LIST_WINDOW 4
 #define MAX_RAW_HITS 4096
 #define MAX_HITS 1024
 #define MAX_SPANS 64
@@ -98,11 +100,12 @@ struct intent_pack {
 #define TF_LIST 0x08
 #define TF_DEFINITE 0x10
 #define TF_CLOSING 0x20 /* a [closing] phrase or word covers the token */
+#define TF_ARTICLE 0x40
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint8_t token_flag[] = {
 	[K_NEG_PRE] = TF_NEG, [K_BREAK] = TF_BREAK, [K_LIST] = TF_LIST,
-	[K_DEFINITE] = TF_DEFINITE,
+	[K_DEFINITE] = TF_DEFINITE, [K_ARTICLE] = TF_ARTICLE,
 };
 
 struct span {
@@ -469,9 +472,11 @@ static int load_lang(struct loader *ld, FILE *f)
 				rc = add_words(ld, arg, K_LIST, (uint8_t)lang);
 			else if (strcmp(s, "definite") == 0)
 				rc = add_words(ld, arg, K_DEFINITE, (uint8_t)lang);
+			else if (strcmp(s, "article") == 0)
+				rc = add_words(ld, arg, K_ARTICLE, (uint8_t)lang);
 			else
-				return ld_fail(&ld->pos,
-					       "negation lines start with pre, post, break, list or definite");
+				return ld_fail(&ld->pos, "negation lines start with pre, post, break, list, "
+						       "definite or article");
 			break;
 		case S_CLOSING:
 			if (strcmp(s, "phrase") == 0)
@@ -773,6 +778,7 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	case K_BREAK:
 	case K_LIST:
 	case K_DEFINITE:
+	case K_ARTICLE:
 		s->tflags[first] |= token_flag[en->kind];
 		break;
 	case K_MARKER:
@@ -859,11 +865,13 @@ static bool joins(const struct tok_buf *t, const struct intent_scratch *s, uint3
 
 /* True when trigger b follows a negated trigger a closely in the same
  * clause as the next item of a list: adjacent, or right after a comma, a
- * list word ("or", "und") or a '/'. Any word between that and b starts
- * something else: "no solar panels, a Powerwall instead", "keine
- * Solaranlage, und der Speicher ist kaputt", "one of the batteries" (the
- * list words of every language apply). When unsure, it is no list: a
- * needless escalation costs less than a missed one. */
+ * list word ("or", "und") or a '/', or after a list word, an indefinite
+ * article and at most one more word when the item ends there ("we don't
+ * have solar panels or a home battery."). Any other word between that and b starts something
+ * else: "no solar panels, a Powerwall instead", "keine Solaranlage, und der
+ * Speicher ist kaputt", "no solar, and a battery is broken", "one of the
+ * batteries" (the list words of every language apply). When unsure, it is
+ * no list: a needless escalation costs less than a missed one. */
 static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s,
 			 const struct intent_trigger *a, const struct intent_trigger *b)
 {
@@ -871,24 +879,34 @@ static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s
 	    b->tok_first > a->tok_last + 1u + LIST_WINDOW)
 		return false;
 	uint32_t j = b->tok_first - 1u, last = a->tok_last, words = 0;
+	/* After a list word, an indefinite article and at most one word of
+	 * the item: "or a battery", "oder einen neuen Speicher". */
+	bool article = false;
+	for (uint32_t x = j; !article && x > last + 1 && x + 2 >= b->tok_first; x--) {
+		article = (s->tflags[x] & TF_ARTICLE) && (s->tflags[x - 1] & TF_LIST) &&
+			  (x == j || t->v[j].kind == TOK_WORD);
+		if (article)
+			j = x - 1;
+	}
 	/* A comma may separate list items, and so may a list word that is a
 	 * break too (Dutch "of": or, whether) right before b; any other
 	 * clause break ends the list. Before the separator stands at most one
 	 * word, the rest of the first item ("solar panels, batteries"): more
 	 * start a clause of their own ("no solar at all, battery is broken"). */
-	for (uint32_t i = last + 1; i < b->tok_first; i++) {
+	for (uint32_t i = last + 1; i < j + 1; i++) {
 		if (is_clause_break(t, s, i) && !(i == j && (s->tflags[i] & TF_LIST)) &&
 		    !(t->v[i].kind == TOK_PUNCT && t->norm[t->v[i].noff] == ','))
 			return false;
 		words += i < j && t->v[i].kind != TOK_PUNCT;
 	}
-	/* After a bare comma, an item the clause goes on from is a sentence
-	 * of its own: "no PV, battery yes", "ikke solceller nå, batteriet er
-	 * ødelagt". A list goes on with a comma or a list word, or ends, also
-	 * after a second word of the item ("battery storage or heat pump") or
-	 * a closing list word ("battery etc."). */
+	/* After a bare comma, or an article, an item the clause goes on from
+	 * is a sentence of its own: "no PV, battery yes", "ikke solceller nå,
+	 * batteriet er ødelagt", "no solar, and a battery is broken". A list
+	 * goes on with a comma or a list word, or ends, also after a second
+	 * word of the item ("battery storage or heat pump") or a closing list
+	 * word ("battery etc."). */
 	uint32_t k = b->tok_last + 1;
-	if (!(s->tflags[j] & TF_LIST) && k < t->n && t->v[k].kind == TOK_WORD &&
+	if ((article || !(s->tflags[j] & TF_LIST)) && k < t->n && t->v[k].kind == TOK_WORD &&
 	    !(s->tflags[k] & TF_LIST) &&
 	    !(k + 1 < t->n && ((s->tflags[k + 1] & TF_LIST) ||
 			       (t->v[k + 1].kind == TOK_PUNCT && t->norm[t->v[k + 1].noff] == ','))))
