@@ -48,7 +48,7 @@ struct ws_config {
 	unsigned idle_timeout;    /* seconds without traffic before hanging up */
 	double rate;              /* messages per second per connection */
 	double burst;             /* messages a connection may send at once */
-	unsigned queue_max;       /* frames queued for a client before 1008 */
+	unsigned queue_max;       /* frames owed a client before it is read no more */
 	double drain_timeout;     /* seconds SIGTERM waits for clients to leave */
 	bool log_text;            /* log customer text (debugging only) */
 	const char *redis_url;    /* NULL: no Redis; tickets are only previewed */

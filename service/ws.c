@@ -35,9 +35,11 @@
  * before it can cost anything. */
 #define MAX_JSON_DEPTH 8
 /* A client whose oldest queued frame waits this long while its queue is
- * full does not read: it is closed. Below the time, a burst of messages in
- * one read may fill the queue briefly; HARD_QUEUE_FACTOR times the queue
- * limit bounds memory even then. */
+ * full does not read: it is closed. A client that reads never gets there:
+ * the connection is not read from while it owes a queue's worth of frames
+ * (pace_reading), so a burst fills the queue only as fast as the client
+ * empties it. HARD_QUEUE_FACTOR times the queue limit bounds memory should
+ * the frames owed still pile up. */
 #define SLOW_READER_S 1.0
 #define HARD_QUEUE_FACTOR 4
 /* A reply no socket took for this long: the client stopped reading, even
@@ -97,6 +99,7 @@ struct conn {
 	double alive_at;   /* when a frame last reset lws' idle timer */
 	int close_code;    /* to close with once the queue is written; 0: none */
 	bool dead;         /* dropped as a slow reader, or gone: nothing more is queued */
+	bool rx_paused;    /* lws reads nothing from it for now (pace_reading) */
 	const char *close_why;
 	/* The message out on the engine worker or the Redis worker (or the
 	 * session load), and those that came after it: a conversation is
@@ -329,6 +332,31 @@ static void free_queue(struct conn *c)
 
 static void settle(struct conn *c);
 
+/* True when c owes the client a queue's worth of frames: those queued,
+ * and at least one for each message read and not yet answered (a reply or
+ * an error; typing comes on top). */
+static bool owes_full_queue(const struct conn *c)
+{
+	return c->nframes + c->nin >= c->srv->cfg.queue_max;
+}
+
+/* Stops reading from c while it owes a queue's worth of frames, and reads
+ * on once it owes fewer: a client that sends a burst is answered at the
+ * pace it reads, and what it sent waits in lws' buffer and the socket
+ * rather than in the queues. Called where that can change: a message was
+ * read (handle), frames were written (writeable), a close was asked for,
+ * which reads on, since nothing more is queued for what comes after it
+ * and lws must read the client's close frame. In a callback, lws applies
+ * the change when the callback returns; from inside
+ * LWS_CALLBACK_RECEIVE, the rest of what it read stays in its buffer and
+ * comes once reading is on again. */
+static void pace_reading(struct conn *c)
+{
+	bool pause = !c->close_code && !c->dead && owes_full_queue(c);
+	if (pause != c->rx_paused && lws_rx_flow_control(c->wsi, !pause) == 0)
+		c->rx_paused = pause;
+}
+
 /* Asks for the connection to be closed with code once what is queued has
  * been written. The messages it sent before are answered first, as they
  * would have been had they not waited for the end of the turn. */
@@ -339,6 +367,7 @@ static void close_after_queue(struct conn *c, int code, const char *why)
 		c->close_code = code;
 		c->close_why = why;
 	}
+	pace_reading(c);
 	lws_callback_on_writable(c->wsi);
 }
 
@@ -1396,8 +1425,10 @@ static void handle(struct conn *c, const char *data, size_t len)
 		close_after_queue(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
 		return;
 	}
-	/* Without a message out or a reload, the queue holds only what one
-	 * turn read, which the rx buffer bounds. */
+	/* Reading stops once the messages waiting here and the frames queued
+	 * reach queue_max (pace_reading), so this queue stays within it.
+	 * Should lws hand over more while a message is out, they are refused
+	 * rather than kept. */
 	bool waiting = held(c) || s->rl.waiting;
 	struct inmsg *m = !waiting || c->nin < s->cfg.queue_max ? malloc(sizeof(*m) + len) : NULL;
 	if (!m) {
@@ -1414,6 +1445,7 @@ static void handle(struct conn *c, const char *data, size_t len)
 		c->in_head = m;
 	c->in_tail = m;
 	c->nin++;
+	pace_reading(c);
 	if (c->inflight || c->ready)
 		return;
 	c->ready = true;
@@ -1421,9 +1453,8 @@ static void handle(struct conn *c, const char *data, size_t len)
 }
 
 /* Processes the messages that waited, until one waits for Redis again.
- * Behind that one the queue keeps queue_max messages, as handle does while
- * one waits; the rest of what a turn read is refused, in order, as each
- * would have been on arrival. */
+ * No more than queue_max wait behind it: reading stops there
+ * (pace_reading). */
 static void drain_inbound(struct conn *c)
 {
 	if (c->srv->closing)
@@ -1437,20 +1468,6 @@ static void drain_inbound(struct conn *c)
 			c->in_tail = NULL;
 		c->nin--;
 		process(c, m->data, m->len, m->t_recv);
-		free(m);
-	}
-	if (!held(c) || c->nin <= c->srv->cfg.queue_max)
-		return;
-	struct inmsg *keep = c->in_head;
-	for (unsigned k = 1; k < c->srv->cfg.queue_max; k++)
-		keep = keep->next;
-	struct inmsg *m = keep->next;
-	keep->next = NULL;
-	c->in_tail = keep;
-	c->nin = c->srv->cfg.queue_max;
-	for (struct inmsg *n; m; m = n) {
-		n = m->next;
-		refuse_waiting(c, m->data, m->len);
 		free(m);
 	}
 }
@@ -1806,6 +1823,7 @@ static int writeable(struct conn *c)
 		if (c->head && lws_send_pipe_choked(c->wsi))
 			break;
 	}
+	pace_reading(c);
 	if (c->head) {
 		lws_callback_on_writable(c->wsi);
 		return 0;

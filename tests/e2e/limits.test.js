@@ -136,6 +136,58 @@ test('a client that reads but sends many messages in one TCP segment is not drop
   await stopClean(server);
 });
 
+// A burst far past what --queue frames hold (and past 4 x --queue, where a
+// server that read it all at once would drop the client as a slow
+// reader): the server stops reading the connection while the answers it
+// owes pile up and reads on as the client takes them. Run on both event
+// loops, and with a queue as small as --queue allows.
+for (const [loop, queue] of [['ev', null], ['poll', null], ['ev', '2'], ['poll', '2']]) {
+  const label = `${loop} loop${queue ? `, --queue ${queue}` : ''}`;
+  test(`a burst of 600 messages in one write is answered in order, one answer each, and the connection stays open (${label})`, async (t) => {
+    const args = ['--event-loop', loop, ...(queue ? ['--queue', queue] : [])];
+    const server = await startServer(t, args);
+    const c = await Client.connect(server.wsUrl);
+    const n = 600;
+    const burst = [];
+    for (let i = 0; i < n; i++) {
+      burst.push(maskedTextFrame(JSON.stringify({ type: 'message', id: String(i), text: 'Does my payment method change?' })));
+    }
+    // One write on the WebSocket's own socket: the frames arrive together,
+    // as from a client that sends what it queued offline at once.
+    c.ws._socket.write(Buffer.concat(burst));
+    await c.expect('welcome');
+    const answers = [];
+    while (answers.length < n) {
+      let f;
+      try {
+        f = await c.next(5000);
+      } catch (e) {
+        assert.fail(`${e.message} after ${answers.length} answers; close ${JSON.stringify(c.closed)}`);
+      }
+      // Without Redis nothing waits, so no typing frame comes.
+      assert.ok(f.type === 'reply' || (f.type === 'error' && f.code === 'rate_limited'), JSON.stringify(f));
+      answers.push(f);
+    }
+    assert.deepEqual(answers.map((f) => f.in_reply_to), Array.from({ length: n }, (_, i) => String(i)),
+      'every message answered once, in the order sent');
+    // --burst 10 lets the first ten through; the bucket refills at 5/s
+    // while the burst is read, so a few more may pass (more on a slow
+    // machine, a sanitizer build).
+    const replies = answers.filter((f) => f.type === 'reply').length;
+    assert.ok(replies >= 10 && replies < n / 4, `${replies} replies`);
+    // Nothing more is owed, and the connection is still served.
+    await sleep(300);
+    assert.deepEqual(c.frames, []);
+    assert.equal(c.closed, null);
+    await c.ask('after', 'Does my payment method change?');
+    const m = await metrics(server.port);
+    assert.equal(m['autoassist_errors_total{code="slow_reader"}'] || 0, 0);
+    assert.equal(m['autoassist_errors_total{code="rate_limited"}'], n - replies);
+    await c.close();
+    await stopClean(server);
+  });
+}
+
 test('origin allow-list: a listed origin connects, any other (or none) is refused at the upgrade (403)', async (t) => {
   const server = await startServer(t, ['--origins', 'https://chat.example.com,https://www.example.com']);
   for (const origin of ['https://chat.example.com', 'https://www.example.com']) {
