@@ -56,58 +56,68 @@ test('a rate_limited error names the message by its id, and names none by an id 
   await stopClean(server);
 });
 
-test('a client that never reads is dropped once its replies wait too long or its queue passes --queue; memory stays bounded', async (t) => {
-  const server = await startServer(t, ['--queue', '4', '--rate', '100000', '--burst', '100000']);
-  const rssBefore = server.rssKiB();
-  const raw = await Raw.open(server.port);
-  raw.collect();
-  await raw.write(handshake(HOST, server.port));
-  await raw.waitFor((s) => s.includes('\r\n\r\n'));
-  assert.match(raw.text(), /^HTTP\/1\.1 101 /);
-  raw.sock.pause(); // from now on nothing is read
+// On both event loops: the server stops reading the client (it owes it
+// --queue frames) before it drops it.
+for (const loop of ['ev', 'poll']) {
+  test(`a client that never reads is dropped once its replies wait too long or its queue passes --queue; memory stays bounded (${loop} loop)`, async (t) => {
+    const server = await startServer(t, ['--event-loop', loop, '--queue', '4', '--rate', '100000', '--burst', '100000']);
+    const rssBefore = server.rssKiB();
+    const raw = await Raw.open(server.port);
+    raw.collect();
+    await raw.write(handshake(HOST, server.port));
+    await raw.waitFor((s) => s.includes('\r\n\r\n'));
+    assert.match(raw.text(), /^HTTP\/1\.1 101 /);
+    raw.sock.pause(); // from now on nothing is read
 
-  const frame = maskedTextFrame(JSON.stringify({
-    type: 'message', id: 1, text: 'Our solar panels and the inverter stopped working. '.repeat(20),
-  }));
-  // Many messages, as fast as the socket takes them, until the server
-  // hangs up: several megabytes of replies fill the kernel's socket
-  // buffers first (loopback buffers are large), then the server's queue.
-  const until = Date.now() + 10000;
-  for (let i = 0; i < 30000 && !raw.ended && !raw.error && Date.now() < until; i++) {
-    if (!raw.sock.write(frame)) await new Promise((r) => { raw.sock.once('drain', r); setTimeout(r, 100); });
-  }
-  // Still not reading: within a few seconds the server sees replies that
-  // no socket takes and drops the connection (no close frame can get
-  // through a choked socket). A paused socket notices only once it reads
-  // again, so read (and discard) after the server has had its time.
-  let dropped = 0;
-  for (let i = 0; i < 100 && !dropped; i++) {
-    await sleep(100);
-    dropped = (await metrics(server.port))['autoassist_errors_total{code="slow_reader"}'];
-  }
-  raw.sock.resume();
-  await raw.waitClose(5000);
+    const frame = maskedTextFrame(JSON.stringify({
+      type: 'message', id: 1, text: 'Our solar panels and the inverter stopped working. '.repeat(20),
+    }));
+    // Many messages, as fast as the socket takes them, until the server
+    // hangs up: several megabytes of replies fill the kernel's socket
+    // buffers first (loopback buffers are large), then the server's queue,
+    // and then the server reads no more, so these writes stall too.
+    const until = Date.now() + 10000;
+    const drained = () => new Promise((r) => {
+      const done = () => { clearTimeout(timer); raw.sock.off('drain', done); r(); };
+      const timer = setTimeout(done, 100);
+      raw.sock.once('drain', done);
+    });
+    for (let i = 0; i < 30000 && !raw.ended && !raw.error && Date.now() < until; i++) {
+      if (!raw.sock.write(frame)) await drained();
+    }
+    // Still not reading: within a few seconds the server sees replies that
+    // no socket takes and drops the connection (no close frame can get
+    // through a choked socket). A paused socket notices only once it reads
+    // again, so read (and discard) after the server has had its time.
+    let dropped = 0;
+    for (let i = 0; i < 100 && !dropped; i++) {
+      await sleep(100);
+      dropped = (await metrics(server.port))['autoassist_errors_total{code="slow_reader"}'];
+    }
+    raw.sock.resume();
+    await raw.waitClose(5000);
 
-  const m = await metrics(server.port);
-  assert.ok(m['autoassist_errors_total{code="slow_reader"}'] >= 1, 'slow_reader counted');
-  // The connection is gone on the server too, and its queue with it.
-  let open = m.autoassist_connections_open;
-  for (let i = 0; i < 40 && open !== 0; i++) {
-    await sleep(50);
-    open = (await metrics(server.port)).autoassist_connections_open;
-  }
-  assert.equal(open, 0);
-  const grownMiB = (server.rssKiB() - rssBefore) / 1024;
-  t.diagnostic(`the server grew by ${grownMiB.toFixed(1)} MiB`);
-  assert.ok(grownMiB < 64, `the server grew by ${grownMiB.toFixed(1)} MiB`);
+    const m = await metrics(server.port);
+    assert.ok(m['autoassist_errors_total{code="slow_reader"}'] >= 1, 'slow_reader counted');
+    // The connection is gone on the server too, and its queue with it.
+    let open = m.autoassist_connections_open;
+    for (let i = 0; i < 40 && open !== 0; i++) {
+      await sleep(50);
+      open = (await metrics(server.port)).autoassist_connections_open;
+    }
+    assert.equal(open, 0);
+    const grownMiB = (server.rssKiB() - rssBefore) / 1024;
+    t.diagnostic(`the server grew by ${grownMiB.toFixed(1)} MiB`);
+    assert.ok(grownMiB < 64, `the server grew by ${grownMiB.toFixed(1)} MiB`);
 
-  // Everyone else is still served.
-  const c = await Client.connect(server.wsUrl);
-  await c.hello({ lang: 'en' });
-  await c.ask('ok', 'Does my payment method change?');
-  await c.close();
-  await stopClean(server);
-});
+    // Everyone else is still served.
+    const c = await Client.connect(server.wsUrl);
+    await c.hello({ lang: 'en' });
+    await c.ask('ok', 'Does my payment method change?');
+    await c.close();
+    await stopClean(server);
+  });
+}
 
 test('a client that reads but sends many messages in one TCP segment is not dropped as a slow reader', async (t) => {
   // Defaults: --queue 64, --rate 5, --burst 10. The client reads all the
