@@ -866,8 +866,10 @@
       if (msg.in_reply_to != null && this.sentHere[msg.in_reply_to])
         delete this.sentHere[msg.in_reply_to];
       else
-        /* No id: the server's queue for this connection was full, and it
-         * refused the newest message. */
+        /* No id: a frame without one was refused (a hello sent too
+         * fast). The newest message not yet taken goes again too: should
+         * it have been taken after all, the server answers a message
+         * sent again with the same reply, not a second turn. */
         for (var i = this.outbox.length - 1; i >= 0; i--)
           if (this.sentHere[this.outbox[i].id] && !this.typingFor[this.outbox[i].id]) {
             delete this.sentHere[this.outbox[i].id];
