@@ -757,6 +757,12 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 		}
 		break;
 	case K_TRIGGER:
+		/* "solcelleanlegg" says Norwegian as well as an intent word does;
+		 * a brand listed once ("Powerwall") weighs too little alone. */
+		if (!typo && s->stamp[e] != s->gen) {
+			s->stamp[e] = s->gen;
+			acc->lang[en->lang] += 0.5;
+		}
 		for (uint32_t k = 0; k < out->ntriggers; k++)
 			if (out->triggers[k].topic == en->target &&
 			    out->triggers[k].tok_first == first)
