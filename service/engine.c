@@ -535,9 +535,16 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	if (rc < 0)
 		return rc;
 	const struct tok_buf *t = &scr->toks;
-	struct intent_opts io = { e->opts.threshold, e->opts.margin };
+	struct intent_opts io = { e->opts.threshold, e->opts.margin, 0, 0 };
 	int fallback = s->lang >= 0 ? s->lang : e->default_lang;
 	slot_extract(e->slots, text, t, today, &p->found);
+	/* In a conversation that has its language, "Goethestraße" and
+	 * "Løkkeveien" are names, not German or Norwegian; in a first message
+	 * they are what evidence there may be. */
+	if (p->found.has_address && s->lang >= 0) {
+		io.names_off = p->found.addr_off;
+		io.names_len = p->found.addr_len;
+	}
 	/* A day word said in passing is no sign of a start date: "I pay by
 	 * direct debit today" asks nothing about one. */
 	bool date_evidence = p->found.has_date && p->found.date_role != SLOT_DATE_PASSING;

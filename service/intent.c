@@ -921,9 +921,13 @@ static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s
 }
 
 static void lang_from_chars(const struct intent_pack *p, const char *text,
-			    size_t len, struct acc *acc)
+			    size_t len, const struct intent_opts *opts, struct acc *acc)
 {
 	for (size_t i = 0; i < len;) {
+		if (i >= opts->names_off && i - opts->names_off < opts->names_len) {
+			i = opts->names_off + opts->names_len;
+			continue;
+		}
 		if ((unsigned char)text[i] < 0x80) {
 			i++;
 			continue;
@@ -1035,7 +1039,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 	if (lang_hint >= 0 && lang_hint < p->nlangs) {
 		out->lang = lang_hint;
 	} else {
-		lang_from_chars(p, text, len, &acc);
+		lang_from_chars(p, text, len, opts, &acc);
 		int best = -1;
 		double bs = 0;
 		for (int l = 0; l < p->nlangs; l++)
