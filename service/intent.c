@@ -61,6 +61,7 @@ struct entry {
 	uint32_t term;    /* offset of the term as written, in pack->strs */
 	float weight;
 	uint8_t kind, mode, lang, target;
+	bool shared; /* a word of every language: no evidence of this one */
 };
 
 struct lang {
@@ -132,6 +133,7 @@ struct loader {
 	struct slot_vocab *slots;
 	struct tok_buf tb;
 	struct ld_pos pos;
+	bool shared; /* between a "shared" and an "own" line of a section */
 };
 
 static char *trim(char *s)
@@ -207,6 +209,7 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 	p->entries[p->nentries++] = (struct entry){
 		.pat = (uint32_t)pat, .term = toff, .weight = weight,
 		.kind = kind, .mode = mode, .lang = lang, .target = target,
+		.shared = ld->shared,
 	};
 	return 0;
 }
@@ -390,6 +393,7 @@ static int load_lang(struct loader *ld, FILE *f)
 			arg = trim(arg);
 			if (lang < 0)
 				return ld_fail(&ld->pos, "a section before the 'lang' line");
+			ld->shared = false;
 			if (strcmp(name, "intent") == 0) {
 				target = intent_find(p, arg);
 				if (target < 0)
@@ -412,6 +416,13 @@ static int load_lang(struct loader *ld, FILE *f)
 			} else {
 				return ld_fail(&ld->pos, "unknown section [%s]", name);
 			}
+			continue;
+		}
+		/* Terms that every language uses (EAN, Pulse, brand names) are
+		 * listed once, between a "shared" and an "own" line. */
+		if ((sec == S_INTENT || sec == S_L2) &&
+		    (strcmp(s, "shared") == 0 || strcmp(s, "own") == 0)) {
+			ld->shared = s[0] == 's';
 			continue;
 		}
 		char *arg = s + strcspn(s, " \t");
@@ -753,13 +764,14 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 		if (s->stamp[e] != s->gen) {
 			s->stamp[e] = s->gen;
 			acc->raw[en->target] += en->weight * (typo ? TYPO_WEIGHT : 1.0);
-			acc->lang[en->lang] += 0.5;
+			if (!en->shared)
+				acc->lang[en->lang] += 0.5;
 		}
 		break;
 	case K_TRIGGER:
 		/* "solcelleanlegg" says Norwegian as well as an intent word does;
 		 * a brand listed once ("Powerwall") weighs too little alone. */
-		if (!typo && s->stamp[e] != s->gen) {
+		if (!typo && !en->shared && s->stamp[e] != s->gen) {
 			s->stamp[e] = s->gen;
 			acc->lang[en->lang] += 0.5;
 		}
