@@ -468,6 +468,23 @@ assert dates == ["2027-03-05"] * 5, dates
 ' "$TMP/dates.jsonl"
 fi
 
+# ---- a week or a month is no date: it is asked for, not guessed ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	printf '%s\n' '{"text": "we move next month, when does the contract start?"}' \
+		'{"text": "vi flytter neste uke, når starter avtalen?"}' \
+		'{"text": "vi flyttar nästa månad, när börjar avtalet?"}' \
+		'{"text": "Wir ziehen nächsten Monat um, wann beginnt der Vertrag?"}' \
+		'{"text": "we verhuizen volgende week, wanneer start het contract?"}' \
+		'{"text": "we move in on the first of next month"}' |
+		run classify "${TODAY[@]}" --jsonl >"$TMP/vague.jsonl" 2>&1
+	expect_py "next week / next month give no date; the first of next month does" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert [o["slots"].get("date") for o in out] == [None] * 5 + ["2026-12-01"], out
+assert all(o["outcomes"] == [{"intent": "contract_start_date", "outcome": "ask"}] for o in out[:5]), out
+' "$TMP/vague.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
