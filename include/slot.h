@@ -50,8 +50,10 @@ enum slot_date_role {
 	SLOT_DATE_PLAIN,    /* no cue: the move's date, as far as anyone can tell */
 	SLOT_DATE_MOVE_IN,  /* after a move-in cue: "move in on", "Einzug am" */
 	SLOT_DATE_MOVE_OUT, /* after a move-out cue: "move out on", "Auszug am" */
-	SLOT_DATE_PASSING,  /* "today" or "tomorrow" with no cue, as often said
-	                       in passing ("I called today") as of the move */
+	SLOT_DATE_PASSING,  /* "today", "tomorrow" or a relative date in the
+	                       past ("yesterday", "vor zwei Tagen") with no cue,
+	                       as often said in passing ("I called today") as
+	                       of the move */
 };
 
 /* What one message says. Spans are byte offsets into the original text. */

@@ -497,10 +497,10 @@ static uint8_t replaced_slots(const struct engine_facts *was, const struct engin
 
 /* Whether the message's date is the start date the intents need. A
  * move-out date or a day word with no cue ("I called the grid company
- * today", "call me tomorrow") never replaces the date given before. While
- * none is known, a move-out date is (billing moves on that day), and a
- * day word is when the message asks about an intent that needs a date, or
- * answers one waiting for it. */
+ * today", "call me tomorrow", "I called yesterday") never replaces the
+ * date given before. While none is known, a move-out date is (billing
+ * moves on that day), and a day word is when the message asks about an
+ * intent that needs a date, or answers one waiting for it. */
 static bool takes_date(const struct engine *e, const struct engine_session *s,
 		       const struct engine_plan *p)
 {

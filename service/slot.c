@@ -105,6 +105,7 @@ enum rel_kind {
 	R_MONTH_END,
 	R_WEEKDAY,
 	R_WEEKDAY_NEXT,
+	R_WEEKDAY_LAST,
 	R_NONE, /* a phrase that looks like a date but is none: "guten Morgen" */
 };
 
@@ -628,7 +629,8 @@ static int parse_meaning(const char *s, size_t n, struct pattern *pt)
 		const char *name;
 		uint8_t kind;
 	} names[] = {
-		{ "weekday_next", R_WEEKDAY_NEXT }, { "weekday", R_WEEKDAY },
+		{ "weekday_next", R_WEEKDAY_NEXT }, { "weekday_last", R_WEEKDAY_LAST },
+		{ "weekday", R_WEEKDAY },
 		{ "month_start", R_MONTH_START },   { "month_end", R_MONTH_END },
 		{ "week", R_WEEK },                 { "day", R_DAY },
 		{ "none", R_NONE },
@@ -639,7 +641,8 @@ static int parse_meaning(const char *s, size_t n, struct pattern *pt)
 			continue;
 		const char *r = s + nl;
 		size_t rn = n - nl;
-		bool wd = names[i].kind == R_WEEKDAY || names[i].kind == R_WEEKDAY_NEXT;
+		bool wd = names[i].kind == R_WEEKDAY || names[i].kind == R_WEEKDAY_NEXT ||
+			  names[i].kind == R_WEEKDAY_LAST;
 		if (rn && (r[0] == '_' || (r[0] >= 'a' && r[0] <= 'z')))
 			continue; /* "weekday" must not take "weekday_next". */
 		pt->kind = names[i].kind;
@@ -733,18 +736,20 @@ static int parse_rel(struct slot_vocab *v, const char *p, char *err, size_t errl
 	if (!next_field(&r, &f, &n) || parse_meaning(f, n, &pt) < 0) {
 		set_err(err, errlen,
 			"rel: \"%.*s\" is not day, week, month_start or month_end (with +N, -N, +# "
-			"or -#), weekday, weekday_next or none.", qlen(strlen(eq + 1)), eq + 1);
+			"or -#), weekday, weekday_next, weekday_last or none.", qlen(strlen(eq + 1)),
+			eq + 1);
 		return -1;
 	}
 	if (next_field(&r, &f, &n) && f[0] != '#') {
 		set_err(err, errlen, "rel: unexpected \"%.*s\" after the meaning.", qlen(n), f);
 		return -1;
 	}
-	bool wd_kind = pt.kind == R_WEEKDAY || pt.kind == R_WEEKDAY_NEXT;
+	bool wd_kind = pt.kind == R_WEEKDAY || pt.kind == R_WEEKDAY_NEXT ||
+		       pt.kind == R_WEEKDAY_LAST;
 	if (nnum > 1 || nwd > 1 || wd_kind != (nwd == 1) || pt.n_hash != (nnum == 1)) {
 		set_err(err, errlen,
-			"rel: '@' goes with weekday and weekday_next, '#' with +# or -#, each "
-			"at most once.");
+			"rel: '@' goes with weekday, weekday_next and weekday_last, '#' with +# "
+			"or -#, each at most once.");
 		return -1;
 	}
 	if (add_pattern(v, &v->rels, &v->nrels, &v->rels_cap, &pt, false) < 0) {
@@ -1036,7 +1041,8 @@ struct date_found {
 	struct slot_date d;
 	uint32_t a, e; /* its tokens [a, e) */
 	bool rel;
-	bool day_word; /* "today", "i morgen": a day word, at most a day ahead */
+	bool day_word; /* "today", "i morgen", "yesterday", "vor 2 Tagen": a day
+	                  word, at most a day ahead, or a relative date past */
 };
 
 struct scan {
@@ -1452,6 +1458,13 @@ static bool rel_apply(const struct scan *s, const struct pattern *pt, int num, i
 		/* The Monday that starts next week, then the weekday in it. */
 		z += 7 - tw + (wd - 1);
 		break;
+	case R_WEEKDAY_LAST: {
+		/* The most recent such weekday before today: "last Friday" said
+		 * on a Friday is a week ago. */
+		int delta = (tw - (wd - 1) + 7) % 7;
+		z -= delta ? delta : 7;
+		break;
+	}
 	case R_NONE:
 		/* Matched, so the words are taken, but no date: year 0. */
 		*out = (struct slot_date){ 0, 0, 0 };
@@ -1483,9 +1496,13 @@ static uint32_t rel_chain(const struct scan *s, int32_t head, uint32_t i, uint8_
 		if (j == pt->n && rel_apply(s, pt, num, wd, &out->d)) {
 			best = i + pt->n;
 			/* Said in passing as often as of the move ("I called
-			 * today"): date_role tells them apart by their cue. */
-			out->day_word = pt->kind == R_DAY && !pt->n_hash && pt->add >= 0 &&
-					pt->add <= 1;
+			 * today", "I called yesterday", "I wrote two days ago"):
+			 * date_role tells them apart by their cue. A past date is
+			 * rarely a contract's start unless a cue says so. */
+			out->day_word = (pt->kind == R_DAY && !pt->n_hash && pt->add >= 0 &&
+					 pt->add <= 1) ||
+					(pt->kind != R_NONE &&
+					 slot_date_days(out->d) < s->today_days);
 		}
 	}
 	return best;
@@ -2429,7 +2446,7 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a)
 }
 
 /* Whether date f, announced by side, is a day word said with no cue: "call me
- * tomorrow". */
+ * tomorrow", "I called the grid company yesterday". */
 static bool passing(const struct date_found *f, enum cue_kind side)
 {
 	return side == CUE_NONE && f->day_word;

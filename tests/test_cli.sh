@@ -485,6 +485,35 @@ assert all(o["outcomes"] == [{"intent": "contract_start_date", "outcome": "ask"}
 ' "$TMP/vague.jsonl"
 fi
 
+# ---- past days: the move's date after a cue, said in passing without ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	printf '%s\n' '{"text": "we moved in yesterday, when does the contract start?"}' \
+		'{"text": "vi flyttet inn i går, når starter avtalen?"}' \
+		'{"text": "vi flyttade in igår, när börjar avtalet?"}' \
+		'{"text": "Einzug war gestern, wann beginnt der Vertrag?"}' \
+		'{"text": "de sleuteloverdracht was gisteren, wanneer gaat het contract in?"}' \
+		'{"text": "we moved in last Monday, when does the contract start?"}' \
+		'{"text": "vi flyttet inn for to dager siden, når starter avtalen?"}' \
+		'{"text": "vi flyttade in i måndags, när börjar avtalet?"}' \
+		'{"text": "Einzug war vor zwei Tagen, wann beginnt der Vertrag?"}' \
+		'{"text": "de sleuteloverdracht was afgelopen maandag, wanneer gaat het contract in?"}' \
+		'{"text": "I paid by card yesterday, can I change the payment method?"}' \
+		'{"text": "jeg ringte i går, kan jeg bytte betalingsmåte?"}' \
+		'{"text": "jag ringde igår, kan jag byta betalningssätt?"}' \
+		'{"text": "ich habe gestern angerufen, kann ich die Zahlungsart ändern?"}' \
+		'{"text": "ik heb gisteren gebeld, kan ik de betaalmethode wijzigen?"}' |
+		run classify "${TODAY[@]}" --jsonl >"$TMP/past.jsonl" 2>&1
+	expect_py "past days in every language: the move-in date after a cue, in passing without" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+dates = [o["slots"].get("date") for o in out]
+want = ["2026-11-25"] * 5 + ["2026-11-23", "2026-11-24", "2026-11-23", "2026-11-24", "2026-11-23"]
+assert dates == want + [None] * 5, dates
+ids = [[i["id"] for i in o["intents"]] for o in out]
+assert ids == [["contract_start_date"]] * 10 + [["payment_method"]] * 5, ids
+' "$TMP/past.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
