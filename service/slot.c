@@ -2420,27 +2420,43 @@ static void find_address(const struct scan *s, struct slot_found *out)
 	}
 }
 
-/* How the words before a date starting at token a announce it, back to
- * the start of its sentence or to the end of the date before it (from):
- * CUE_MOVE_IN ("move in on 5 March"), CUE_MOVE_OUT ("Auszug am 28.
- * Februar") or CUE_NONE. The cue nearest the date speaks for it; a bare
- * verb of moving only right before it ("we move tomorrow", "wir ziehen
- * morgen um"), fillers between: "About my move, can you call me
- * tomorrow?" says nothing of the move's date. */
-static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a)
+/* How the words around the date [a, e) announce it: CUE_MOVE_IN ("move in
+ * on 5 March"), CUE_MOVE_OUT ("Auszug am 28. Februar") or CUE_NONE. The
+ * cue nearest before the date, back to the start of its sentence or to
+ * the end of the date before it (from), speaks for it; a bare verb of
+ * moving only right before it ("we move tomorrow", "wir ziehen morgen
+ * um"), fillers between: "About my move, can you call me tomorrow?" says
+ * nothing of the move's date. With none before it, a phrase or verb right
+ * after it speaks: the participle that ends a German or Dutch sentence
+ * ("wir sind gestern eingezogen", "we zijn gisteren verhuisd") and the
+ * verb that follows a leading date in Norwegian or Swedish ("i går
+ * flyttet vi inn"; the data lists "flyttet vi ut" whole). *taken gets
+ * the end of the words the date took, that phrase after it included, so
+ * the next date does not read it again: "am 28. Februar ausgezogen und am
+ * 1. März eingezogen". */
+static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
+			       uint32_t *taken)
 {
 	enum cue_kind side = CUE_NONE;
+	enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one: GCC -O2 cannot tell */
+	const struct word *w;
 	for (uint32_t j = sentence_back(s, from, a); j < a; j++) {
-		const struct word *w = word_at(s, j);
-		enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one: GCC -O2 cannot tell */
-		uint32_t e;
-		if (w && w->dcue_head >= 0 && (e = cue_at(s, j, w->dcue_head, &k)) && e <= a) {
+		uint32_t ce;
+		w = word_at(s, j);
+		if (w && w->dcue_head >= 0 && (ce = cue_at(s, j, w->dcue_head, &k)) && ce <= a) {
 			if (k != CUE_MOVE)
 				side = k;
-			else if (skip_fillers(s, e) >= a)
+			else if (skip_fillers(s, ce) >= a)
 				side = CUE_MOVE_IN;
-			j = e - 1;
+			j = ce - 1;
 		}
+	}
+	*taken = e;
+	uint32_t ce;
+	if (side == CUE_NONE && (w = word_at(s, e)) && w->dcue_head >= 0 &&
+	    (ce = cue_at(s, e, w->dcue_head, &k))) {
+		side = k == CUE_MOVE ? CUE_MOVE_IN : k;
+		*taken = ce;
 	}
 	return side;
 }
@@ -2453,7 +2469,7 @@ static bool passing(const struct date_found *f, enum cue_kind side)
 }
 
 /* The date of a message, of those found (in text order): the first
- * absolute one, else the first; but when the words before the dates say
+ * absolute one, else the first; but when the words around the dates say
  * one is the move in and another the move out (date_side: "move out on 3
  * March and move in on 5 March", "Auszug am 28. Februar, Einzug am 1.
  * März"), the same among those announced as the move in. A cue alone does
@@ -2467,8 +2483,9 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 	uint32_t n = s->ndates;
 	enum cue_kind side[DATE_CANDIDATES];
 	bool in = false, out = false, firm = false;
+	uint32_t taken = 0;
 	for (uint32_t k = 0; k < n; k++) {
-		side[k] = date_side(s, k ? f[k - 1].e : 0, f[k].a);
+		side[k] = date_side(s, taken, f[k].a, f[k].e, &taken);
 		in |= side[k] == CUE_MOVE_IN;
 		out |= side[k] == CUE_MOVE_OUT;
 		firm |= !passing(&f[k], side[k]);

@@ -514,6 +514,32 @@ assert ids == [["contract_start_date"]] * 10 + [["payment_method"]] * 5, ids
 ' "$TMP/past.jsonl"
 fi
 
+# ---- past-tense move phrases before or right after the date ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	printf '%s\n' '{"text": "we got the keys yesterday"}' \
+		'{"text": "i går flyttet vi inn"}' \
+		'{"text": "vi flyttade in igår"}' \
+		'{"text": "igår flyttade vi in"}' \
+		'{"text": "wir sind gestern eingezogen"}' \
+		'{"text": "gestern sind wir umgezogen"}' \
+		'{"text": "we zijn gisteren verhuisd"}' \
+		'{"text": "we zijn gisteren ingetrokken"}' \
+		'{"text": "ich habe gestern angerufen, umgezogen sind wir noch nicht"}' \
+		'{"session": "nb", "text": "vi flytter inn 1. mars"}' \
+		'{"session": "nb", "text": "i morgen flytter vi ut"}' \
+		'{"session": "de", "text": "Einzug am 1. März"}' \
+		'{"session": "de", "text": "morgen ziehen wir aus"}' |
+		run classify "${TODAY[@]}" --jsonl >"$TMP/moved.jsonl" 2>&1
+	expect_py "past-tense move phrases announce the move in, in every language" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+dates = [o["slots"].get("date") for o in out]
+assert dates == ["2026-11-25"] * 8 + [None] + ["2027-03-01"] * 4, dates
+ids = [[i["id"] for i in o["intents"]] for o in out]
+assert ids[:9] == [["contract_start_date"]] * 8 + [[]], ids
+' "$TMP/moved.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
