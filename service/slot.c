@@ -56,6 +56,7 @@ enum word_flag {
 	W_SUFFIX = 1 << 3,
 	W_CLOCK = 1 << 4,       /* "at", "kl": before a time */
 	W_CLOCK_AFTER = 1 << 5, /* "pm", "Uhr": after a time */
+	W_DAY = 1 << 6,         /* "first", "ersten": a day of the month */
 };
 
 struct word {
@@ -66,6 +67,7 @@ struct word {
 	uint8_t month;     /* 1..12, 0 when not a month */
 	uint8_t weekday;   /* 1..7 from Monday, 0 when not a weekday */
 	int16_t number;    /* W_NUMBER */
+	uint8_t day;       /* W_DAY: 1..31 */
 	uint32_t abbr_off; /* W_SUFFIX: the abbreviation in the pool */
 	uint16_t abbr_len;
 	int32_t rel_head;  /* first rel pattern starting with this word, or -1 */
@@ -478,7 +480,7 @@ static int fold_word(const char *s, size_t n, char *out, size_t cap, char *err,
 /* What a line says about each spelling of a group. */
 struct word_def {
 	uint16_t flags;
-	uint8_t month, weekday;
+	uint8_t month, weekday, day;
 	int16_t number;
 };
 
@@ -494,6 +496,8 @@ static int add_def(struct slot_vocab *v, const char *w, size_t n,
 	 * stays, so the order of the language files decides a clash. */
 	if ((d->flags & W_NUMBER) && !(e->flags & W_NUMBER))
 		e->number = d->number;
+	if ((d->flags & W_DAY) && !(e->flags & W_DAY))
+		e->day = d->day;
 	e->flags |= d->flags;
 	if (d->month && !e->month)
 		e->month = d->month;
@@ -547,27 +551,34 @@ static int parse_groups(struct slot_vocab *v, const char *p, const char *kw, int
 	return 0;
 }
 
-/* "numbers ein|eine=1 zwei=2 ..." */
-static int parse_numbers(struct slot_vocab *v, const char *p, char *err, size_t errlen)
+/* "numbers ein|eine=1 zwei=2 ..." or, when days, "days ersten|erste=1
+ * zweiten=2 ...": the same WORD=N groups, numbers from 0 to 999, days of
+ * the month from 1 to 31. */
+static int parse_numbers(struct slot_vocab *v, const char *p, bool days, char *err,
+			 size_t errlen)
 {
+	const char *kw = days ? "days" : "numbers";
+	int32_t lo = days ? 1 : 0, hi = days ? 31 : REL_NUM_MAX;
 	const char *f;
 	size_t n;
 	int count = 0;
 	while (next_word_field(&p, &f, &n)) {
 		const char *eq = memchr(f, '=', n);
 		int32_t val = eq ? digits_value(eq + 1, (size_t)(f + n - eq - 1)) : -1;
-		if (!eq || eq == f || val < 0 || val > REL_NUM_MAX) {
-			set_err(err, errlen,
-				"numbers: \"%.*s\" is not WORD=N with N from 0 to 999.", qlen(n), f);
+		if (!eq || eq == f || val < lo || val > hi) {
+			set_err(err, errlen, "%s: \"%.*s\" is not WORD=N with N from %d to %d.", kw,
+				qlen(n), f, (int)lo, (int)hi);
 			return -1;
 		}
 		struct word_def d = { .flags = W_NUMBER, .number = (int16_t)val };
+		if (days)
+			d = (struct word_def){ .flags = W_DAY, .day = (uint8_t)val };
 		if (add_group(v, f, (size_t)(eq - f), &d, err, errlen) < 0)
 			return -1;
 		count++;
 	}
 	if (!count) {
-		set_err(err, errlen, "numbers: the line lists no words.");
+		set_err(err, errlen, "%s: the line lists no words.", kw);
 		return -1;
 	}
 	return 0;
@@ -874,7 +885,9 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 		if (KW("weekdays"))
 			return parse_groups(v, p, "weekdays", 7, false, err, errlen);
 		if (KW("numbers"))
-			return parse_numbers(v, p, err, errlen);
+			return parse_numbers(v, p, false, err, errlen);
+		if (KW("days"))
+			return parse_numbers(v, p, true, err, errlen);
 		if (KW("ordinals"))
 			return parse_flagged(v, p, W_ORDINAL, "ordinals", err, errlen);
 		if (KW("fillers"))
@@ -892,8 +905,9 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 		if (KW("move"))
 			return parse_cue(v, p, CUE_MOVE, "move", err, errlen);
 		set_err(err, errlen,
-			"[dates] lines start with months, weekdays, numbers, ordinals, fillers, "
-			"clock, clock_after, rel, in, out or move, not \"%.*s\".", qlen(kn), kw);
+			"[dates] lines start with months, weekdays, numbers, days, ordinals, "
+			"fillers, clock, clock_after, rel, in, out or move, not \"%.*s\".", qlen(kn),
+			kw);
 		return -1;
 	}
 	if (strcmp(section, "address") == 0) {
@@ -1179,8 +1193,17 @@ static bool clock_around(const struct scan *s, uint32_t i)
 	       (w->flags & W_CLOCK_AFTER);
 }
 
-/* Reads a day at token i: "1", "1." (when dot), "1st", "1e", "1:a", or a
- * number word when words. Returns the index after it, or 0. */
+/* Whether w is a number word of the tens a day can have: "twenty",
+ * "thirty". */
+static bool tens_word(const struct word *w)
+{
+	return w && (w->flags & W_NUMBER) && (w->number == 20 || w->number == 30);
+}
+
+/* Reads a day at token i: "1", "1." (when dot), "1st", "1e", "1:a", or,
+ * when words, a day word ("first", "ersten", "første") or a tens number
+ * word and a day word of 1 to 9 ("twenty-first", which the tokenizer
+ * splits). Returns the index after it, or 0. */
 static uint32_t day_at(const struct scan *s, uint32_t i, bool dot, bool words, int *day)
 {
 	if (i >= s->n)
@@ -1203,14 +1226,26 @@ static uint32_t day_at(const struct scan *s, uint32_t i, bool dot, bool words, i
 		while (k < t->nlen && is_digit(p[k]))
 			k++;
 		if (k == 0) {
-			/* "the first of March", "den ersten März": a number word
-			 * is a day only right after a filler, so "moving to
-			 * March" is not the 2nd (Norwegian "to"). */
+			/* "the first of March", "den ersten März": only a day
+			 * word is a day, never a number word ("moving to March"
+			 * is not the 2nd: Norwegian "to"). */
 			const struct word *w = word_at(s, i);
-			if (!words || !w || !(w->flags & W_NUMBER) || i == 0 ||
-			    !filler_word(s, i - 1))
+			const struct word *u;
+			if (!words || !w)
 				return 0;
-			d = w->number;
+			if (w->flags & W_DAY) {
+				/* The "first" of "thirty-first" is read with its
+				 * tens or not at all: never 1 February. */
+				if (w->day <= 9 && i > 0 && tens_word(word_at(s, i - 1)))
+					return 0;
+				d = w->day;
+			} else if (tens_word(w) && (u = word_at(s, j)) && (u->flags & W_DAY) &&
+				   u->day <= 9) {
+				d = w->number + u->day;
+				j++;
+			} else {
+				return 0;
+			}
 		} else {
 			const struct word *w = lookup(s->v, p + k, t->nlen - k);
 			if (k > 2 || !w || !(w->flags & W_ORDINAL))
@@ -1285,19 +1320,30 @@ static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *
 	return make_date(s, y, m, d, out) ? e : 0;
 }
 
-/* "March 1st", "March 1", "March 1, 2027", "March the 1st". */
+static bool date_cue_before(const struct scan *s, uint32_t i);
+
+/* "March 1st", "March 1", "March 1, 2027", "March the 1st", "March first".
+ * A day word right after the month is also an adverb or an adjective:
+ * "in March first we pack", "we may first need", "im März erste Rate".
+ * So it is read as the day only where its clause ends after it or a year
+ * follows ("we move in March first", "March first, 2027"), or a phrase of
+ * the move stands before the month ("moving on March first so ..."). */
 static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *out)
 {
 	int m = month_at(s, i);
 	int d, y;
 	if (!m)
 		return 0;
-	uint32_t j = skip_fillers(s, skip_dot(s, i + 1));
-	uint32_t e = day_at(s, j, false, false, &d);
+	uint32_t k = skip_dot(s, i + 1);
+	uint32_t j = skip_fillers(s, k);
+	uint32_t e = day_at(s, j, false, true, &d);
 	if (!e)
 		return 0;
-	e = year_at(s, e, &y);
-	return make_date(s, y, m, d, out) ? e : 0;
+	uint32_t ye = year_at(s, e, &y);
+	if (j == k && tk(s, j)->kind == TOK_WORD && !is_digit(nt(s, j)[0]) && !y &&
+	    e < s->n && tk(s, e)->kind != TOK_PUNCT && !date_cue_before(s, i))
+		return 0;
+	return make_date(s, y, m, d, out) ? ye : 0;
 }
 
 /* One number token with dots: "15.04", "15.04.", "15.4.", "15.04.2027",
@@ -1393,7 +1439,7 @@ static uint32_t abs_date_at(const struct scan *s, uint32_t i, struct slot_date *
 		return 0;
 	if (w->month && (e = monthday_at(s, i, out)))
 		return e;
-	if (w->flags & W_NUMBER)
+	if (w->flags & (W_NUMBER | W_DAY))
 		return daymonth_at(s, i, out);
 	return 0;
 }
@@ -2286,6 +2332,20 @@ static bool cue_ends_at(const struct scan *s, uint32_t k)
 	for (uint32_t j = k > PAT_MAX ? k - PAT_MAX : 0; j < k; j++) {
 		const struct word *w = word_at(s, j);
 		if (w && w->cue_head >= 0 && cue_at(s, j, w->cue_head, NULL) == k)
+			return true;
+	}
+	return false;
+}
+
+/* Whether a phrase of the move (an in, out or move line of [dates]) ends
+ * right before token i, fillers between: "we move in on March first". */
+static bool date_cue_before(const struct scan *s, uint32_t i)
+{
+	for (uint32_t j = i > PAT_MAX + 2 ? i - PAT_MAX - 2 : 0; j < i; j++) {
+		const struct word *w = word_at(s, j);
+		uint32_t e;
+		if (w && w->dcue_head >= 0 && (e = cue_at(s, j, w->dcue_head, NULL)) && e <= i &&
+		    skip_fillers(s, e) >= i)
 			return true;
 	}
 	return false;

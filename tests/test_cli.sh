@@ -540,6 +540,23 @@ assert ids[:9] == [["contract_start_date"]] * 8 + [[]], ids
 ' "$TMP/moved.jsonl"
 fi
 
+# ---- days in words (the days line of [dates]) ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	printf '%s\n' '{"text": "we move in march first"}' \
+		'{"text": "vi flytter første mars"}' \
+		'{"text": "vi flyttar första mars"}' \
+		'{"text": "Einzug ist der erste März"}' \
+		'{"text": "we verhuizen per eerste maart"}' \
+		'{"text": "we move in on the twenty-first of March"}' \
+		'{"text": "in March first we pack, when does the contract start?"}' |
+		run classify "${TODAY[@]}" --jsonl >"$TMP/days.jsonl" 2>&1
+	expect_py "days in words in every language; an adverb after a month is none" '
+import json, sys
+dates = [json.loads(l)["slots"].get("date") for l in open(sys.argv[1], encoding="utf-8")]
+assert dates == ["2027-03-01"] * 5 + ["2027-03-21", None], dates
+' "$TMP/days.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
