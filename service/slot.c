@@ -72,7 +72,7 @@ struct word {
 	uint16_t abbr_len;
 	int32_t rel_head;  /* first rel pattern starting with this word, or -1 */
 	int32_t cue_head;  /* first address cue phrase starting with this word, or -1 */
-	int32_t dcue_head; /* first move-in or move-out cue phrase, or -1 */
+	int32_t dcue_head; /* first in, out, move or date cue phrase, or -1 */
 	int32_t ocue_head; /* first old-address cue phrase, or -1 */
 };
 
@@ -96,6 +96,7 @@ enum cue_kind {
 	CUE_MOVE_IN,
 	CUE_MOVE_OUT,
 	CUE_MOVE,         /* a bare verb of moving: the move in, right before a date */
+	CUE_DATE,         /* "startdato", "ab": a date follows, neither in nor out */
 	CUE_OLD_ADDRESS,  /* the address or meter ID right after it is the one left */
 	CUE_FROM_ADDRESS, /* "from": the address right after it is left, if another follows */
 };
@@ -904,10 +905,12 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_cue(v, p, CUE_MOVE_OUT, "out", err, errlen);
 		if (KW("move"))
 			return parse_cue(v, p, CUE_MOVE, "move", err, errlen);
+		if (KW("cue"))
+			return parse_cue(v, p, CUE_DATE, "cue", err, errlen);
 		set_err(err, errlen,
 			"[dates] lines start with months, weekdays, numbers, days, ordinals, "
-			"fillers, clock, clock_after, rel, in, out or move, not \"%.*s\".", qlen(kn),
-			kw);
+			"fillers, clock, clock_after, rel, in, out, move or cue, not \"%.*s\".",
+			qlen(kn), kw);
 		return -1;
 	}
 	if (strcmp(section, "address") == 0) {
@@ -1370,10 +1373,13 @@ static uint32_t dotted_at(const struct scan *s, uint32_t i, struct slot_date *ou
 	int32_t b = digits_value(p + start[1], len[1]);
 	if (np == 2) {
 		bool dot = is_punct(s, i + 1, '.') && glued(s, i + 1);
-		/* "1.5" is more likely a number than the first of May; a
-		 * two-digit month or a closing dot says it is a date, unless a
-		 * clock word says it is a time ("at 9.05"). */
-		if (len[0] > 2 || len[1] > 2 || (len[1] < 2 && !dot) || (!dot && clock_around(s, i)))
+		/* "1.5" is more likely a number than the first of May ("15.3
+		 * kWh"); a two-digit month, a closing dot or a phrase of the
+		 * move or a date cue right before it ("startdato 15.3", "ab
+		 * 1.5") says it is a date, unless a clock word says it is a
+		 * time ("at 9.05"). */
+		if (len[0] > 2 || len[1] > 2 || (!dot && clock_around(s, i)) ||
+		    (len[1] < 2 && !dot && !date_cue_before(s, i)))
 			return 0;
 		return make_date(s, 0, b, a, out) ? i + 1 + dot : 0;
 	}
@@ -2337,10 +2343,13 @@ static bool cue_ends_at(const struct scan *s, uint32_t k)
 	return false;
 }
 
-/* Whether a phrase of the move (an in, out or move line of [dates]) ends
- * right before token i, fillers between: "we move in on March first". */
+/* Whether a phrase of the move or a date cue (an in, out, move or cue line
+ * of [dates]) ends right before token i, fillers or a colon between: "we
+ * move in on March first", "startdato: 15.3". */
 static bool date_cue_before(const struct scan *s, uint32_t i)
 {
+	if (i > 0 && is_punct(s, i - 1, ':'))
+		i--;
 	for (uint32_t j = i > PAT_MAX + 2 ? i - PAT_MAX - 2 : 0; j < i; j++) {
 		const struct word *w = word_at(s, j);
 		uint32_t e;
@@ -2504,9 +2513,10 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 		uint32_t ce;
 		w = word_at(s, j);
 		if (w && w->dcue_head >= 0 && (ce = cue_at(s, j, w->dcue_head, &k)) && ce <= a) {
-			if (k != CUE_MOVE)
+			/* A date cue ("ab", "startdato") says neither. */
+			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT)
 				side = k;
-			else if (skip_fillers(s, ce) >= a)
+			else if (k == CUE_MOVE && skip_fillers(s, ce) >= a)
 				side = CUE_MOVE_IN;
 			j = ce - 1;
 		}
@@ -2514,7 +2524,7 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 	*taken = e;
 	uint32_t ce;
 	if (side == CUE_NONE && (w = word_at(s, e)) && w->dcue_head >= 0 &&
-	    (ce = cue_at(s, e, w->dcue_head, &k))) {
+	    (ce = cue_at(s, e, w->dcue_head, &k)) && k != CUE_DATE) {
 		side = k == CUE_MOVE ? CUE_MOVE_IN : k;
 		*taken = ce;
 	}
