@@ -1302,7 +1302,29 @@ static uint32_t skip_dot(const struct scan *s, uint32_t i)
 
 static bool house_number(const struct scan *s, uint32_t i);
 
-/* "1st of March", "1. März 2027", "15 juni", "1e maart", "1:a mars". */
+static bool date_cue_before(const struct scan *s, uint32_t i);
+static uint32_t cue_at(const struct scan *s, uint32_t i, int32_t head, enum cue_kind *kind);
+
+/* Whether a day word and a month side by side with no filler between,
+ * from token a to before token e with year y (0 for none), are a date.
+ * Either order is as often something else: "in March first we pack", "we
+ * may first need", "first may I ask", "im März erste Rate". So they are
+ * where their clause ends after them or a year follows ("we move in March
+ * first", "første mars"), where a phrase of the move or a date cue stands
+ * right before them, fillers between ("moving on March first so ...", "vi
+ * flytter første mars så ...") or starts right after them ("første mars
+ * flytter vi inn"), or, when filler_ok, where a filler stands before them
+ * ("den første mars"; not before the month: "i mars andre ting"). */
+static bool word_pair_date(const struct scan *s, uint32_t a, uint32_t e, int y, bool filler_ok)
+{
+	const struct word *w;
+	return y || e >= s->n || tk(s, e)->kind == TOK_PUNCT || date_cue_before(s, a) ||
+	       ((w = word_at(s, e)) && w->dcue_head >= 0 && cue_at(s, e, w->dcue_head, NULL)) ||
+	       (filler_ok && a > 0 && filler_word(s, a - 1));
+}
+
+/* "1st of March", "1. März 2027", "15 juni", "1e maart", "1:a mars",
+ * "første mars". */
 static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *out)
 {
 	int d, y;
@@ -1316,21 +1338,20 @@ static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *
 	 * dot ("Storgata 1. mai") it is read as the date, as before. */
 	if (!m || (k > j && j == i + 1 && tk(s, i)->kind == TOK_NUM && house_number(s, i)))
 		return 0;
+	bool word = tk(s, i)->kind == TOK_WORD && !is_digit(nt(s, i)[0]);
+	bool bare = word && k == j;
 	j = k;
 	uint32_t e = year_at(s, skip_dot(s, j + 1), &y);
 	if (!y)
 		e = j + 1;
+	if (bare && !word_pair_date(s, i, e, y, true))
+		return 0;
 	return make_date(s, y, m, d, out) ? e : 0;
 }
 
-static bool date_cue_before(const struct scan *s, uint32_t i);
-
-/* "March 1st", "March 1", "March 1, 2027", "March the 1st", "March first".
- * A day word right after the month is also an adverb or an adjective:
- * "in March first we pack", "we may first need", "im März erste Rate".
- * So it is read as the day only where its clause ends after it or a year
- * follows ("we move in March first", "March first, 2027"), or a phrase of
- * the move stands before the month ("moving on March first so ..."). */
+/* "March 1st", "March 1", "March 1, 2027", "March the 1st", "March
+ * first" (word_pair_date says when a day word right after the month is
+ * the day). */
 static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *out)
 {
 	int m = month_at(s, i);
@@ -1343,8 +1364,8 @@ static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *
 	if (!e)
 		return 0;
 	uint32_t ye = year_at(s, e, &y);
-	if (j == k && tk(s, j)->kind == TOK_WORD && !is_digit(nt(s, j)[0]) && !y &&
-	    e < s->n && tk(s, e)->kind != TOK_PUNCT && !date_cue_before(s, i))
+	if (j == k && tk(s, j)->kind == TOK_WORD && !is_digit(nt(s, j)[0]) &&
+	    !word_pair_date(s, i, ye, y, false))
 		return 0;
 	return make_date(s, y, m, d, out) ? ye : 0;
 }

@@ -548,12 +548,14 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "Einzug ist der erste März"}' \
 		'{"text": "we verhuizen per eerste maart"}' \
 		'{"text": "we move in on the twenty-first of March"}' \
-		'{"text": "in March first we pack, when does the contract start?"}' |
+		'{"text": "Første mars flytter vi inn"}' \
+		'{"text": "in March first we pack, when does the contract start?"}' \
+		'{"text": "first may I ask when the contract starts?"}' |
 		run classify "${TODAY[@]}" --jsonl >"$TMP/days.jsonl" 2>&1
-	expect_py "days in words in every language; an adverb after a month is none" '
+	expect_py "days in words in every language; an adverb beside a month is none" '
 import json, sys
 dates = [json.loads(l)["slots"].get("date") for l in open(sys.argv[1], encoding="utf-8")]
-assert dates == ["2027-03-01"] * 5 + ["2027-03-21", None], dates
+assert dates == ["2027-03-01"] * 5 + ["2027-03-21", "2027-03-01", None, None], dates
 ' "$TMP/days.jsonl"
 fi
 
