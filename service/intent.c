@@ -25,13 +25,14 @@ enum kind {
 	K_LIST,     /* a word that joins the items of a list ("or", "und") */
 	K_DEFINITE, /* a word that takes the thing after it as existing ("my") */
 	K_ARTICLE,  /* an indefinite article ("a", "einen") */
+	K_OR,       /* a list word that means "or" ("or", "eller") */
 	K_CLOSING,  /* a phrase that closes a conversation ("thanks", "bye") */
 	K_CLOSING_WITH, /* a word that may stand beside one ("ok", "great") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
-	"definite", "article", "closing", "closing_with",
+	"definite", "article", "or", "closing", "closing_with",
 };
 
 enum mode {
@@ -102,11 +103,12 @@ struct intent_pack {
 #define TF_DEFINITE 0x10
 #define TF_CLOSING 0x20 /* a [closing] phrase or word covers the token */
 #define TF_ARTICLE 0x40
+#define TF_OR 0x80
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint8_t token_flag[] = {
 	[K_NEG_PRE] = TF_NEG, [K_BREAK] = TF_BREAK, [K_LIST] = TF_LIST,
-	[K_DEFINITE] = TF_DEFINITE, [K_ARTICLE] = TF_ARTICLE,
+	[K_DEFINITE] = TF_DEFINITE, [K_ARTICLE] = TF_ARTICLE, [K_OR] = TF_OR,
 };
 
 struct span {
@@ -485,9 +487,11 @@ static int load_lang(struct loader *ld, FILE *f)
 				rc = add_words(ld, arg, K_DEFINITE, (uint8_t)lang);
 			else if (strcmp(s, "article") == 0)
 				rc = add_words(ld, arg, K_ARTICLE, (uint8_t)lang);
+			else if (strcmp(s, "or") == 0)
+				rc = add_words(ld, arg, K_OR, (uint8_t)lang);
 			else
 				return ld_fail(&ld->pos, "negation lines start with pre, post, break, list, "
-						       "definite or article");
+						       "definite, article or or");
 			break;
 		case S_CLOSING:
 			if (strcmp(s, "phrase") == 0)
@@ -797,6 +801,7 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	case K_LIST:
 	case K_DEFINITE:
 	case K_ARTICLE:
+	case K_OR:
 		s->tflags[first] |= token_flag[en->kind];
 		break;
 	case K_MARKER:
@@ -883,7 +888,7 @@ static bool joins(const struct tok_buf *t, const struct intent_scratch *s, uint3
 
 /* True when trigger b follows a negated trigger a closely in the same
  * clause as the next item of a list: adjacent, or right after a comma, a
- * list word ("or", "und") or a '/', or after a list word, an indefinite
+ * list word ("or", "und") or a '/', or after an "or", an indefinite
  * article and at most one more word when the item ends there ("we don't
  * have solar panels or a home battery."). Any other word between that and b starts something
  * else: "no solar panels, a Powerwall instead", "keine Solaranlage, und der
@@ -897,11 +902,13 @@ static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s
 	    b->tok_first > a->tok_last + 1u + LIST_WINDOW)
 		return false;
 	uint32_t j = b->tok_first - 1u, last = a->tok_last, words = 0;
-	/* After a list word, an indefinite article and at most one word of
-	 * the item: "or a battery", "oder einen neuen Speicher". */
+	/* After a list word that means "or", an indefinite article and at
+	 * most one word of the item: "or a battery", "oder einen neuen
+	 * Speicher". After "and" the thing is had: "no solar panels and a
+	 * Powerwall" escalates. */
 	bool article = false;
 	for (uint32_t x = j; !article && x > last + 1 && x + 2 >= b->tok_first; x--) {
-		article = (s->tflags[x] & TF_ARTICLE) && (s->tflags[x - 1] & TF_LIST) &&
+		article = (s->tflags[x] & TF_ARTICLE) && (s->tflags[x - 1] & TF_OR) &&
 			  (x == j || t->v[j].kind == TOK_WORD);
 		if (article)
 			j = x - 1;
