@@ -495,24 +495,14 @@ static uint8_t replaced_slots(const struct engine_facts *was, const struct engin
 	return m;
 }
 
-/* Whether the message's date is the start date the intents need. A
- * move-out date or a day word with no cue ("I called the grid company
- * today", "call me tomorrow", "I called yesterday") never replaces the
- * date given before. While none is known, a move-out date is (billing
- * moves on that day), and a day word is when the message asks about an
- * intent that needs a date, or answers one waiting for it. */
-static bool takes_date(const struct engine *e, const struct engine_session *s,
-		       const struct engine_plan *p)
+static bool date_before(struct slot_date a, struct slot_date b)
 {
-	if (p->found.date_role == SLOT_DATE_PLAIN || p->found.date_role == SLOT_DATE_MOVE_IN)
-		return true;
-	if (s->facts.has_date)
-		return false;
-	if (p->found.date_role == SLOT_DATE_MOVE_OUT)
-		return true;
-	uint32_t want = s->pending;
-	for (uint8_t i = 0; i < p->ir.ndetected; i++)
-		want |= 1u << p->ir.rank[i];
+	return a.y != b.y ? a.y < b.y : a.m != b.m ? a.m < b.m : a.d < b.d;
+}
+
+/* Whether an intent of want (a bit each) needs a date. */
+static bool wants_date(const struct engine *e, uint32_t want)
+{
 	for (size_t i = 0; i < intent_count(e->pack); i++) {
 		if (!(want & (1u << i)))
 			continue;
@@ -522,6 +512,38 @@ static bool takes_date(const struct engine *e, const struct engine_session *s,
 				return true;
 	}
 	return false;
+}
+
+/* Whether the message's date is the start date the intents need.
+ * - A date announced as the move in is.
+ * - A date given plainly is, unless the conversation has one and the
+ *   message asks about something that needs none ("I bought the Pulse on
+ *   15 December, can I take it along?"): "sorry, I meant 5 January"
+ *   replaces the date, and a start date confirmed is checked again.
+ * - A move-out date, or a day word with no cue ("I called the grid
+ *   company today", "call me tomorrow"), never replaces a date. While
+ *   none is known, a move-out date is (billing moves on that day), and a
+ *   day word is when the message asks about an intent that needs a date,
+ *   or answers one waiting for it, unless the day is gone ("I called 3
+ *   weeks ago": a move rarely starts in the past unless the customer says
+ *   so). */
+static bool takes_date(const struct engine *e, const struct engine_session *s,
+		       const struct engine_plan *p, struct slot_date today)
+{
+	uint32_t detected = 0;
+	for (uint8_t i = 0; i < p->ir.ndetected; i++)
+		detected |= 1u << p->ir.rank[i];
+	switch (p->found.date_role) {
+	case SLOT_DATE_MOVE_IN:
+		return true;
+	case SLOT_DATE_PLAIN:
+		return !s->facts.has_date || !detected || wants_date(e, detected);
+	case SLOT_DATE_MOVE_OUT:
+		return !s->facts.has_date;
+	default:
+		return !s->facts.has_date && !date_before(p->found.date, today) &&
+		       wants_date(e, s->pending | detected);
+	}
 }
 
 int engine_decide(const struct engine *e, struct engine_scratch *scr,
@@ -566,7 +588,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	p->lang = p->ir.lang;
 
 	p->facts = s->facts;
-	bool new_date = p->found.has_date && takes_date(e, s, p);
+	bool new_date = p->found.has_date && takes_date(e, s, p, today);
 	if (new_date) {
 		p->facts.has_date = true;
 		p->facts.date = p->found.date;
