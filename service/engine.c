@@ -613,6 +613,11 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	/* "thanks!" is an answer to be polite to, not words we could not
 	 * use: what waits for a fact keeps waiting, unasked. */
 	p->closing = p->ir.closing && !p->active && !p->escalate && !new_fact;
+	/* "thanks" in a Swedish conversation is a loanword, not a switch. */
+	if (p->closing && s->lang >= 0) {
+		p->lang = s->lang;
+		p->ir.lang_detected = false;
+	}
 	if (new_fact || (!p->active && !p->escalate && !p->closing))
 		p->active |= s->pending;
 	/* An answer that relied on a fact the customer now corrects no longer

@@ -826,17 +826,19 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 }
 
 /* A message made of closing words only: a [closing] phrase, and every
- * word or number beside it a phrase or a [closing] with word. "thanks,
- * that's all!" closes; "thanks in advance, what about my invoice" and a
- * bare "ok" do not. */
+ * word or number beside it a phrase or a [closing] with word, and no
+ * question mark. "thanks, that's all!" closes; "thanks in advance, what
+ * about my invoice", "that's all?" and a bare "ok" do not. */
 static bool closes(const struct tok_buf *t, const struct intent_scratch *s,
 		   const struct acc *acc)
 {
 	if (!acc->closing)
 		return false;
-	for (uint32_t i = 0; i < t->n; i++)
-		if (t->v[i].kind != TOK_PUNCT && !(s->tflags[i] & TF_CLOSING))
+	for (uint32_t i = 0; i < t->n; i++) {
+		bool punct = t->v[i].kind == TOK_PUNCT;
+		if (punct ? t->norm[t->v[i].noff] == '?' : !(s->tflags[i] & TF_CLOSING))
 			return false;
+	}
 	return true;
 }
 
