@@ -126,6 +126,10 @@ struct intent_scratch {
 	uint32_t gen;
 	struct span nots[MAX_SPANS], posts[MAX_SPANS];
 	uint32_t nnots, nposts;
+	/* Phrases against an intent (negative weights) and their intents. */
+	struct span againsts[MAX_SPANS];
+	uint8_t against_target[MAX_SPANS];
+	uint32_t nagainsts;
 };
 
 /* ---- loading ---- */
@@ -765,6 +769,14 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 			e, (uint16_t)first, (uint16_t)last, typo };
 	switch (en->kind) {
 	case K_INTENT:
+		if (en->weight < 0) {
+			if (s->nagainsts < MAX_SPANS) {
+				s->against_target[s->nagainsts] = en->target;
+				s->againsts[s->nagainsts++] = (struct span){ (uint16_t)first,
+									    (uint16_t)last };
+			}
+			break;
+		}
 		if (s->stamp[e] != s->gen) {
 			s->stamp[e] = s->gen;
 			acc->raw[en->target] += en->weight * (typo ? TYPO_WEIGHT : 1.0);
@@ -822,6 +834,41 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 		for (uint32_t i = first; i <= last; i++)
 			s->tflags[i] |= TF_CLOSING;
 		break;
+	}
+}
+
+static bool inside_against(const struct intent_scratch *s, const struct intent_hit *h,
+			   uint8_t target)
+{
+	for (uint32_t k = 0; k < s->nagainsts; k++)
+		if (s->against_target[k] == target && s->againsts[k].first <= h->tok_first &&
+		    s->againsts[k].last >= h->tok_last)
+			return true;
+	return false;
+}
+
+/* Takes back the weight of an intent's terms whose every hit lies inside a
+ * phrase against that intent: "don't have a Pulse" cancels its own
+ * "Pulse", not the "factory reset" asked about after it ("I don't have a
+ * pulse signal, how do I factory reset it?"). A term is taken back as it
+ * was counted, at its first hit. */
+static void take_back_againsts(const struct intent_pack *p, const struct intent_scratch *s,
+			       const struct intent_result *out, struct acc *acc)
+{
+	for (uint32_t k = 0; s->nagainsts && k < out->nhits; k++) {
+		const struct intent_hit *h = &out->hits[k];
+		const struct entry *en = &p->entries[h->entry];
+		if (en->kind != K_INTENT || en->weight < 0 || !inside_against(s, h, en->target))
+			continue;
+		bool counted_here = true, all_inside = true;
+		for (uint32_t j = 0; j < out->nhits && all_inside; j++) {
+			if (out->hits[j].entry != h->entry || j == k)
+				continue;
+			counted_here &= j > k;
+			all_inside = inside_against(s, &out->hits[j], en->target);
+		}
+		if (counted_here && all_inside)
+			acc->raw[en->target] -= en->weight * (h->typo ? TYPO_WEIGHT : 1.0);
 	}
 }
 
@@ -972,7 +1019,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 {
 	struct acc acc = { 0 };
 	memset(out, 0, sizeof(*out));
-	s->nnots = s->nposts = 0;
+	s->nnots = s->nposts = s->nagainsts = 0;
 	if (++s->gen == 0) {
 		memset(s->stamp, 0, (p->nentries + 1) * sizeof(uint32_t));
 		s->gen = 1;
@@ -1082,14 +1129,15 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		}
 	}
 
+	take_back_againsts(p, s, out, &acc);
 	out->closing = closes(toks, s, &acc);
 	out->nintents = p->nintents;
 	for (int i = 0; i < p->nintents; i++) {
 		for (int b = 0; b < 3; b++)
 			if (slots & (1u << b))
 				acc.raw[i] += p->rules[i].evidence[b];
-		/* A phrase against the intent ("we don't have a Pulse") can
-		 * outweigh the words for it: no evidence, not less than none. */
+		/* Taking a typo's weight back may leave a rounding error below
+		 * zero: no evidence, not less than none. */
 		out->score[i] = acc.raw[i] > 0 ? 1.0 - exp(-acc.raw[i]) : 0.0;
 		/* Insertion sort: four intents, best first, ties in rules order. */
 		int j = i;

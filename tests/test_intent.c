@@ -195,7 +195,7 @@ static void test_pack_contents(void **state)
 	assert_true(intent_pack_memory(f->pack) > 0);
 }
 
-/* The score is 1 - exp(-sum of weights), or 0 for a sum of 0 or less, and
+/* The score is 1 - exp(-sum of weights), 0 for none, and
  * a term counts once. */
 static void test_scores(void **state)
 {
@@ -215,7 +215,7 @@ static void test_scores(void **state)
 	 * word, read once, below the word spelt right. */
 	analyze(f, "adress", -1, f->en, NULL, &r);
 	assert_float_equal(score_of(f, &r, "address_update"), typo, 1e-6);
-	/* A phrase against an intent outweighing its word scores 0, not below. */
+	/* A phrase against an intent takes back its words inside it: 0. */
 	analyze(f, "we don't have a pulse", -1, f->en, NULL, &r);
 	assert_float_equal(score_of(f, &r, "pulse_relocation"), 0.0, 1e-9);
 
