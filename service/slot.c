@@ -1618,6 +1618,18 @@ static uint32_t date_at(const struct scan *s, uint32_t i, struct date_found *out
 	e = rel_at(s, i, &rel);
 	if (!e)
 		return 0;
+	/* A phrase that starts inside this one and reaches further is the
+	 * date: "moved in 3 days ago" is three days back, not "in 3 days". */
+	uint32_t a = i;
+	for (uint32_t j = i + 1; j < e; j++) {
+		struct date_found later = { .day_word = false };
+		uint32_t le = rel_at(s, j, &later);
+		if (le > e) {
+			rel = later;
+			a = j;
+			e = le;
+		}
+	}
 	uint32_t k = e;
 	if (is_punct(s, k, ','))
 		k++;
@@ -1630,7 +1642,7 @@ static uint32_t date_at(const struct scan *s, uint32_t i, struct date_found *out
 	out->rel = true;
 	out->day_word = rel.day_word;
 	out->d = rel.d;
-	out->a = i;
+	out->a = a;
 	return e;
 }
 
