@@ -571,12 +571,14 @@ if [ ${#DATA[@]} -eq 0 ]; then
 	printf '%s\n' '{"text": "start date 15.3"}' '{"text": "startdato 15.3"}' \
 		'{"text": "startdatum: 15.3"}' '{"text": "Vertragsbeginn ab 15.3"}' \
 		'{"text": "ingangsdatum 15.3"}' '{"text": "we used 15.3 kWh in the old flat"}' \
-		'{"text": "Verbrauch 15.3 kWh"}' '{"text": "when does the contract start? we used 15.3 kWh"}' |
+		'{"text": "Verbrauch 15.3 kWh"}' '{"text": "when does the contract start? we used 15.3 kWh"}' \
+		'{"text": "Forbruket gikk fra 15.3 til 20.1 kWh"}' '{"text": "Der Preis ist ab 1.5 Cent gestiegen"}' \
+		'{"text": "Förbrukningen gick från 15.3 till 20.1 kWh"}' '{"text": "het verbruik is vanaf 15.3 kWh"}' |
 		run classify "${TODAY[@]}" --jsonl >"$TMP/dotted.jsonl" 2>&1
 	expect_py "15.3 after a date cue is a date in every language, 15.3 kWh is none" '
 import json, sys
 dates = [json.loads(l)["slots"].get("date") for l in open(sys.argv[1], encoding="utf-8")]
-assert dates == ["2027-03-15"] * 5 + [None] * 3, dates
+assert dates == ["2027-03-15"] * 5 + [None] * 7, dates
 ' "$TMP/dotted.jsonl"
 fi
 
