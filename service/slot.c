@@ -1305,22 +1305,27 @@ static bool house_number(const struct scan *s, uint32_t i);
 static bool date_cue_before(const struct scan *s, uint32_t i);
 static uint32_t cue_at(const struct scan *s, uint32_t i, int32_t head, enum cue_kind *kind);
 
-/* Whether a day word and a month side by side with no filler between,
- * from token a to before token e with year y (0 for none), are a date.
- * Either order is as often something else: "in March first we pack", "we
- * may first need", "first may I ask", "im März erste Rate". So they are
- * where their clause ends after them or a year follows ("we move in March
- * first", "første mars"), where a phrase of the move or a date cue stands
- * right before them, fillers between ("moving on March first so ...", "vi
- * flytter første mars så ...") or starts right after them ("første mars
- * flytter vi inn"), or, when filler_ok, where a filler stands before them
- * ("den første mars"; not before the month: "i mars andre ting"). */
-static bool word_pair_date(const struct scan *s, uint32_t a, uint32_t e, int y, bool filler_ok)
+/* Whether what comes at token e, after a month and a day word, with year
+ * y (0 for none), ends them as a date: a year, the clause's end, or a
+ * phrase of the move or a date cue ("første mars flytter vi inn"). Any
+ * other word makes the day word that word's ordinal: "in March the first
+ * bill", "i april andra veckan", "im März erste Woche". */
+static bool pair_ends(const struct scan *s, uint32_t e, int y)
 {
 	const struct word *w;
-	return y || e >= s->n || tk(s, e)->kind == TOK_PUNCT || date_cue_before(s, a) ||
-	       ((w = word_at(s, e)) && w->dcue_head >= 0 && cue_at(s, e, w->dcue_head, NULL)) ||
-	       (filler_ok && a > 0 && filler_word(s, a - 1));
+	return y || e >= s->n || tk(s, e)->kind == TOK_PUNCT ||
+	       ((w = word_at(s, e)) && w->dcue_head >= 0 && cue_at(s, e, w->dcue_head, NULL));
+}
+
+/* Whether a day word before a month, side by side with no filler between,
+ * from token a to before token e with year y (0 for none), are a date. It
+ * is as often something else: "we may first need", "first may I ask". So
+ * they are where pair_ends says so, where a phrase of the move or a date
+ * cue stands right before them, fillers between ("vi flytter første mars
+ * så ..."), or where a filler stands before them ("den første mars"). */
+static bool word_pair_date(const struct scan *s, uint32_t a, uint32_t e, int y)
+{
+	return pair_ends(s, e, y) || date_cue_before(s, a) || (a > 0 && filler_word(s, a - 1));
 }
 
 /* "1st of March", "1. März 2027", "15 juni", "1e maart", "1:a mars",
@@ -1344,14 +1349,14 @@ static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *
 	uint32_t e = year_at(s, skip_dot(s, j + 1), &y);
 	if (!y)
 		e = j + 1;
-	if (bare && !word_pair_date(s, i, e, y, true))
+	if (bare && !word_pair_date(s, i, e, y))
 		return 0;
 	return make_date(s, y, m, d, out) ? e : 0;
 }
 
 /* "March 1st", "March 1", "March 1, 2027", "March the 1st", "March
- * first" (word_pair_date says when a day word right after the month is
- * the day). */
+ * first" (pair_ends says when a day word after the month, fillers
+ * between or not, is the day). */
 static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *out)
 {
 	int m = month_at(s, i);
@@ -1364,8 +1369,7 @@ static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *
 	if (!e)
 		return 0;
 	uint32_t ye = year_at(s, e, &y);
-	if (j == k && tk(s, j)->kind == TOK_WORD && !is_digit(nt(s, j)[0]) &&
-	    !word_pair_date(s, i, ye, y, false))
+	if (tk(s, j)->kind == TOK_WORD && !is_digit(nt(s, j)[0]) && !pair_ends(s, ye, y))
 		return 0;
 	return make_date(s, y, m, d, out) ? ye : 0;
 }
