@@ -1753,7 +1753,7 @@ free_body:
 	return rc;
 }
 
-/* Answers with a line of plain text: a 404 or a 405. */
+/* Answers with a line of plain text: a 404, a 405, or an upgrade refused. */
 static int http_text(struct lws *wsi, unsigned status, const char *text, bool head, bool keep)
 {
 	size_t len = strlen(text);
