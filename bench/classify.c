@@ -109,7 +109,7 @@ static int run_one(struct ctx *c, enum stage st, const struct msg *m)
 {
 	struct intent_result ir;
 	struct slot_found sf;
-	struct intent_opts io = { 0.5, 0.15, 0, 0 };
+	struct intent_opts io = { .threshold = 0.5, .margin = 0.15 };
 	struct engine_session s;
 	struct engine_results res = { 0 };
 	int rc = 0;

@@ -557,7 +557,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	if (rc < 0)
 		return rc;
 	const struct tok_buf *t = &scr->toks;
-	struct intent_opts io = { e->opts.threshold, e->opts.margin, 0, 0 };
+	struct intent_opts io = { .threshold = e->opts.threshold, .margin = e->opts.margin };
 	int fallback = s->lang >= 0 ? s->lang : e->default_lang;
 	slot_extract(e->slots, text, t, today, &p->found);
 	/* In a conversation that has its language, "Goethestraße" and
@@ -625,9 +625,11 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	 * start date is checked again, and may not match). */
 	uint8_t replaced = replaced_slots(&s->facts, &p->facts);
 	for (size_t i = 0; replaced && i < intent_count(e->pack); i++) {
+		if (!(s->answered & (1u << i)))
+			continue;
 		const struct intent_rule *r = intent_rule(e->pack, i);
 		for (unsigned g = 0; g < r->nneeds; g++)
-			if ((s->answered & (1u << i)) && (r->needs[g] & replaced))
+			if (r->needs[g] & replaced)
 				p->active |= 1u << i;
 	}
 	p->clarify = !p->active && !p->escalate && !p->closing && p->ir.ambiguous;

@@ -59,7 +59,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static const struct intent_opts defaults = { 0.5, 0.15, 0, 0 };
+static const struct intent_opts defaults = { .threshold = 0.5, .margin = 0.15 };
 
 /* Tokenizes and scores text; the result refers to f's scratch. */
 static void analyze(struct fx *f, const char *text, int hint, int fallback,
@@ -309,11 +309,11 @@ static void test_threshold(void **state)
 	analyze(f, "pay", -1, f->en, NULL, &r);
 	assert_int_equal(r.ndetected, 0);
 	assert_false(r.ambiguous); /* only one candidate */
-	struct intent_opts low = { 0.45, 0.15, 0, 0 };
+	struct intent_opts low = { .threshold = 0.45, .margin = 0.15 };
 	analyze(f, "pay", -1, f->en, &low, &r);
 	assert_int_equal(r.ndetected, 1);
 	assert_string_equal(intent_name(f->pack, r.rank[0]), "payment_method");
-	struct intent_opts high = { 0.9, 0.15, 0, 0 };
+	struct intent_opts high = { .threshold = 0.9, .margin = 0.15 };
 	analyze(f, "new address and meter id", -1, f->en, &high, &r);
 	assert_int_equal(r.ndetected, 0); /* 0.865 */
 }
@@ -328,7 +328,7 @@ static void test_ambiguity_margin(void **state)
 	assert_true(r.ambiguous);
 	assert_string_equal(intent_name(f->pack, r.rank[0]), "contract_start_date");
 	assert_string_equal(intent_name(f->pack, r.rank[1]), "payment_method");
-	struct intent_opts narrow = { 0.5, 0.04, 0, 0 };
+	struct intent_opts narrow = { .threshold = 0.5, .margin = 0.04 };
 	analyze(f, "pay the contract", -1, f->en, &narrow, &r);
 	assert_false(r.ambiguous);
 	/* Once one passes, nothing is ambiguous. */
@@ -338,10 +338,10 @@ static void test_ambiguity_margin(void **state)
 	/* The runner-up only has to be within the margin of the bar. */
 	analyze(f, "pay, move in", -1, f->en, NULL, &r); /* 0.451 and 0.393 */
 	assert_true(r.ambiguous);
-	struct intent_opts tight = { 0.5, 0.12, 0, 0 }; /* the floor is 0.38 */
+	struct intent_opts tight = { .threshold = 0.5, .margin = 0.12 }; /* the floor is 0.38 */
 	analyze(f, "pay, move in", -1, f->en, &tight, &r);
 	assert_true(r.ambiguous);
-	struct intent_opts tighter = { 0.5, 0.10, 0, 0 }; /* the floor is 0.40 */
+	struct intent_opts tighter = { .threshold = 0.5, .margin = 0.10 }; /* the floor is 0.40 */
 	analyze(f, "pay, move in", -1, f->en, &tighter, &r);
 	assert_false(r.ambiguous);
 }
