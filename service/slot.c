@@ -2169,10 +2169,39 @@ static bool street_compound(const struct scan *s, uint32_t i)
 	return sl >= COMPOUND_SUFFIX_MIN && t->nlen - sl >= COMPOUND_PREFIX_MIN;
 }
 
+/* Whether a postcode follows the house number that ends before token he,
+ * a comma between or not: "prinsengracht 263 1016GV amsterdam". A postcode
+ * written as one word is a word to text_ends, yet no running text. */
+static bool postcode_after(const struct scan *s, uint32_t he)
+{
+	return postcode_at(s, he + is_punct(s, he, ',')) > 0;
+}
+
+/* Whether a date follows token he, announced by a phrase of the move or a
+ * date cue that starts there: "storgata 5 fra 1. mai", "hauptstraße 5 ab
+ * 1. März". The date ends the running text as text_ends has it; the cue
+ * before it is part of the date, not more words. */
+static bool dated_after(const struct scan *s, uint32_t he)
+{
+	const struct word *w = word_at(s, he);
+	uint32_t e;
+	if (!w || w->dcue_head < 0 || !(e = cue_at(s, he, w->dcue_head, NULL)))
+		return false;
+	e = skip_fillers(s, e);
+	return e < s->n && used(s, e);
+}
+
 /* A street whose name ends in a suffix at token i: "Hauptstraße 5",
  * "Berliner Str. 5", "Thorvald Meyers gate 12", "12 Baker Street". The
  * name starts no earlier than lo. After a cue (cue) lower-case names are
- * taken as well, since the cue already says an address follows. */
+ * taken as well, since the cue already says an address follows. Without
+ * one, customers in a chat write lower case too: a lower-case compound
+ * ("storgata 12b", "drottninggatan 5") is taken when no running text
+ * follows its house number (text_ends: the end, punctuation, a number),
+ * or a postcode or a date does: the same doubt as for a compound that
+ * opens a sentence ("Anyway 2 things"). A lower-case word before a
+ * separate suffix ("meyers gate 12") is taken only when a postcode and a
+ * city follow, since "a bigger place 5" reads the same. */
 static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 		      struct slot_found *out)
 {
@@ -2182,11 +2211,11 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	/* A word that is a suffix all by itself is in the word table with
 	 * W_SUFFIX, exactly when the trie holds it, so the cached lookup
 	 * answers that. Only a compound needs its longest suffix, and only a
-	 * long enough word that is capitalised or follows a cue can be one;
-	 * most words never reach the trie. */
+	 * long enough word can be one; most words never reach the trie,
+	 * since first_address only asks near a house number. */
 	const struct word *sw = word_at(s, i);
 	bool whole = sw && (sw->flags & W_SUFFIX);
-	if (!whole && ((!cue && !(t->flags & TOK_F_CAP)) || !street_compound(s, i)))
+	if (!whole && !street_compound(s, i))
 		return false;
 
 	/* Name words: capitalised words before a separate suffix, and words
@@ -2200,26 +2229,38 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 		start = k;
 	}
 	/* A compound is a strong sign even in lower case ("storgata 5"); a
-	 * separate suffix after a lower-case word ("a bigger place") is not. */
-	bool lower = false;
-	if (cue && whole && start == i && i > lo && name_word(s, i - 1)) {
+	 * separate suffix after a lower-case word ("a bigger place") is not:
+	 * it needs the cue, or a postcode and a city after its number. */
+	bool lower = false, bare = false;
+	if (whole && start == i && i > lo && name_word(s, i - 1)) {
 		start = i - 1;
 		lower = !cap_word(s, start);
+		bare = !cue;
 	}
+	/* A compound is doubtful in lower case with no cue, and where it opens
+	 * a sentence ("Anyway 2 things"). */
+	bool doubt = lower || (!whole && !cue && (!(t->flags & TOK_F_CAP) ||
+						   sentence_start(s, start)));
 
 	struct addr_span sp = { 0 };
 	uint32_t after = skip_dot(s, i + 1);
 	uint32_t he = whole && start == i ? 0 : house_at(s, after);
-	/* "a bigger place 5 minutes away", "Anyway 2 things": a lower-case
-	 * name, or a compound that opens a sentence, must end the text. */
-	if (he && !text_ends(s, he) && (lower || (!whole && !cue && sentence_start(s, start))))
+	/* "a bigger place 5 minutes away", "anyway 2 things": a doubtful
+	 * street must end the text at its number, or have a postcode or a date
+	 * after it. */
+	if (he && doubt && !text_ends(s, he) && !postcode_after(s, he) &&
+	    !dated_after(s, he))
 		he = 0;
 	if (he) {
 		sp.a = start;
 		sp.street_end = he;
 		tail_at(s, he, &sp);
+		if (bare && (sp.pc1 == sp.pc0 || sp.c1 == sp.c0))
+			return false;
 		return fill_address(s, &sp, out);
 	}
+	if (bare || (!whole && !cue && !(t->flags & TOK_F_CAP)))
+		return false;
 
 	/* English order: the number first, then the name, "221B Baker St".
 	 * Its words are capitalised unless a cue announced the address. */

@@ -582,6 +582,42 @@ assert dates == ["2027-03-15"] * 5 + [None] * 7, dates
 ' "$TMP/dotted.jsonl"
 fi
 
+# ---- lower-case addresses with no cue (the [address] section) ----
+# Customers type in lower case: a street with its suffix and a house number
+# that ends the text or has a postcode after it is the address, even after
+# a misspelt cue, so the assistant does not ask for the address it was just
+# given. Look-alikes stay none.
+if [ ${#DATA[@]} -eq 0 ]; then
+	printf '%s\n' \
+		'{"session": "nb7", "text": "og strømavtalen, fra når gjelder den? flytter 1 mars"}' \
+		'{"session": "nb7", "text": "addressen blir storgata 12b 0155 oslo"}' \
+		'{"session": "nl8", "text": "mijn nieuwe ean is 871687400099999992"}' \
+		'{"session": "nl8", "text": "adres is prinsengracht 263 1016GV amsterdam"}' \
+		'{"session": "sv8b", "text": "När börjar avtalet? Vi flyttar 1 april"}' \
+		'{"session": "sv8b", "text": "drottninggatan 5, 111 51 stockholm"}' \
+		'{"text": "wir wohnen ab märz in der lindenstraße 7, 10969 berlin"}' \
+		'{"text": "my new adress is kingsway 12"}' \
+		'{"text": "vi flytter 1 mars"}' '{"text": "meter 12 3456"}' \
+		'{"text": "can i take the pulse 2 with me?"}' '{"text": "ring me kl 15.30"}' \
+		'{"text": "we use 2 kwh a day"}' '{"text": "my tibber pulse 3 years old, will it work?"}' \
+		'{"text": "wir haben parkplatz 2 gemietet"}' '{"text": "måler 707057500012345671"}' |
+		run classify "${TODAY[@]}" --registry "$FIX/registry.jsonl" --jsonl \
+			>"$TMP/lower.jsonl" 2>&1
+	expect_py "lower-case addresses with no cue in every language, look-alikes none" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+addr = [o["slots"].get("address") for o in out]
+got = [(a["street"], a["postcode"], a["city"]) if a else None for a in addr]
+want = [None, ("storgata 12b", "0155", "oslo"), None,
+        ("prinsengracht 263", "1016GV", "amsterdam"), None,
+        ("drottninggatan 5", "111 51", "stockholm"), ("lindenstraße 7", "10969", "berlin"),
+        ("kingsway 12", "", "")] + [None] * 8
+assert got == want, got
+assert "1. mars 2027" in out[1]["reply"] and "bekreftet" in out[1]["reply"], out[1]["reply"]
+assert "1 april 2027" in out[5]["reply"] and "bekräftat" in out[5]["reply"], out[5]["reply"]
+' "$TMP/lower.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
