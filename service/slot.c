@@ -2285,6 +2285,33 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	return false;
 }
 
+/* A street with no suffix, one word at token i right before its house
+ * number: "damrak 1, 1012 LG amsterdam", "Rokin 12 1012KT Amsterdam".
+ * Nothing in the name says street, so it is taken only with a postcode
+ * and a city after the number, the city ending the text. A bare group of
+ * four or five digits is as often a year or part of a number ("pulse 2
+ * 2024 model", "zählernummer 12 34567 berlin"), so it counts only after
+ * a comma; a postcode with letters ("1012 LG") or in two groups ("111
+ * 51") counts without. A word of the slot vocabulary (a month, a number
+ * word, a filler, a cue) is never the name. */
+static bool plain_street_at(const struct scan *s, uint32_t i, struct slot_found *out)
+{
+	if (!name_word(s, i) || tk(s, i)->nlen < COMPOUND_PREFIX_MIN || word_at(s, i))
+		return false;
+	uint32_t he = house_at(s, i + 1);
+	if (!he)
+		return false;
+	struct addr_span sp = { .a = i, .street_end = he };
+	tail_at(s, he, &sp);
+	if (sp.pc1 == sp.pc0 || sp.c1 == sp.c0 ||
+	    (sp.c1 < s->n && tk(s, sp.c1)->kind != TOK_PUNCT))
+		return false;
+	bool shaped = sp.pc1 - sp.pc0 == 2 || tk(s, sp.pc0)->kind == TOK_WORD;
+	if (!shaped && !is_punct(s, he, ','))
+		return false;
+	return fill_address(s, &sp, out);
+}
+
 /* Where the sentence that starts at token j ends: at . ! ? ; (not the dot
  * of "Str."), at the date or meter ID, or after CUE_SCAN_MAX tokens. */
 static uint32_t sentence_end(const struct scan *s, uint32_t j)
@@ -2477,6 +2504,8 @@ static bool first_address(const struct scan *s, uint32_t start, struct slot_foun
 				return true;
 		}
 		if (h <= i + 2 && street_at(s, i, start, false, out))
+			return true;
+		if (h == i + 1 && plain_street_at(s, i, out))
 			return true;
 	}
 	return false;
