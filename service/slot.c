@@ -2018,6 +2018,8 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 	return e;
 }
 
+static uint32_t city_at(const struct scan *s, uint32_t k);
+
 /* A postcode at token k: "0155", "1015 CJ", "1015CJ", "10115", "111 51".
  * Returns the index after it, or 0. */
 static uint32_t postcode_at(const struct scan *s, uint32_t k)
@@ -2035,12 +2037,19 @@ static uint32_t postcode_at(const struct scan *s, uint32_t k)
 		return k + 2;
 	if (num_at(s, k, 4, 4) < 0)
 		return 0;
-	/* The Dutch letters are written in capitals: "1015 CJ". */
+	/* The Dutch letters are written in capitals: "1015 CJ". In lower case
+	 * ("1015 cj amsterdam") two letters are as often a short word ("0155
+	 * er fint"), so they are taken only when a city follows them and ends
+	 * the text, and they are no word of the slot vocabulary. */
 	uint32_t e = k + 1;
 	if (e < s->n && tk(s, e)->kind == TOK_WORD && tk(s, e)->len == 2 && !used(s, e)) {
 		const char *o = s->text + tk(s, e)->off;
 		if (o[0] >= 'A' && o[0] <= 'Z' && o[1] >= 'A' && o[1] <= 'Z')
-			e++;
+			return e + 1;
+		uint32_t ce;
+		if (o[0] >= 'a' && o[0] <= 'z' && o[1] >= 'a' && o[1] <= 'z' && !word_at(s, e) &&
+		    (ce = city_at(s, e + 1)) && (ce >= s->n || tk(s, ce)->kind == TOK_PUNCT))
+			return e + 1;
 	}
 	return e;
 }
