@@ -459,12 +459,15 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "vi flytter ut 3. mars og flytter inn 5. mars"}' \
 		'{"text": "vi flyttar ut 3 mars och flyttar in 5 mars"}' \
 		'{"text": "Auszug am 3. März, Einzug am 5. März"}' \
-		'{"text": "oplevering oude huis 3 maart, sleuteloverdracht nieuwe huis 5 maart"}' |
+		'{"text": "oplevering oude huis 3 maart, sleuteloverdracht nieuwe huis 5 maart"}' \
+		'{"text": "we moved out of Baker Street 1 on 3 March and into Storgata 5 on 5 March"}' \
+		'{"text": "vi flyttet ut 3. mars og inn i Storgata 5 5. mars"}' \
+		'{"text": "vi flyttade ut 3 mars och in i Drottninggatan 5 5 mars"}' |
 		run classify "${TODAY[@]}" --jsonl >"$TMP/dates.jsonl" 2>&1
 	expect_py "the move-in date is the start date in every language" '
 import json, sys
 dates = [json.loads(l)["slots"]["date"] for l in open(sys.argv[1], encoding="utf-8")]
-assert dates == ["2027-03-05"] * 5, dates
+assert dates == ["2027-03-05"] * 8, dates
 ' "$TMP/dates.jsonl"
 fi
 
