@@ -514,12 +514,28 @@ static bool wants_date(const struct engine *e, uint32_t want)
 	return false;
 }
 
+/* The intents that wait with every fact they need known: the registry
+ * refuted one ("not 1 March") or could not be asked, so the next fact of
+ * theirs is a correction. */
+static uint32_t refuted(const struct engine *e, const struct engine_session *s)
+{
+	uint32_t r = 0;
+	uint8_t known = known_slots(&s->facts);
+	for (size_t i = 0; i < intent_count(e->pack); i++)
+		if ((s->pending & (1u << i)) && !missing_groups(intent_rule(e->pack, i), known))
+			r |= 1u << i;
+	return r;
+}
+
 /* Whether the message's date is the start date the intents need.
  * - A date announced as the move in is.
- * - A date given plainly is, unless the conversation has one and the
- *   message asks about something that needs none ("I bought the Pulse on
- *   15 December, can I take it along?"): "sorry, I meant 5 January"
- *   replaces the date, and a start date confirmed is checked again.
+ * - A date given plainly is while the conversation has none; after that
+ *   only when the message asks about an intent that needs a date ("when
+ *   does the contract start? 5 January") or answers one the registry
+ *   refuted ("then it is 15 March"), not when it is about something else
+ *   ("the electrician comes on 3 February", "I bought the Pulse on 15
+ *   December"). A correction is announced: "sorry, I meant 5 January" (an
+ *   in phrase) replaces the date, and a confirmed one is checked again.
  * - A move-out date, or a day word with no cue ("I called the grid
  *   company today", "call me tomorrow"), never replaces a date. While
  *   none is known, a move-out date is (billing moves on that day), and a
@@ -537,7 +553,8 @@ static bool takes_date(const struct engine *e, const struct engine_session *s,
 	case SLOT_DATE_MOVE_IN:
 		return true;
 	case SLOT_DATE_PLAIN:
-		return !s->facts.has_date || !detected || wants_date(e, detected);
+		return !s->facts.has_date || wants_date(e, detected) ||
+		       wants_date(e, refuted(e, s));
 	case SLOT_DATE_MOVE_OUT:
 		return !s->facts.has_date;
 	default:
@@ -568,8 +585,12 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		io.names_len = p->found.addr_len;
 	}
 	/* A day word said in passing is no sign of a start date: "I pay by
-	 * direct debit today" asks nothing about one. */
-	bool date_evidence = p->found.has_date && p->found.date_role != SLOT_DATE_PASSING;
+	 * direct debit today" asks nothing about one. Nor is a plain date once
+	 * the conversation has one: "the electrician comes on 3 February" is
+	 * about the electrician (a correction says so: "I meant", an in
+	 * phrase). */
+	bool date_evidence = p->found.has_date && p->found.date_role != SLOT_DATE_PASSING &&
+			     !(p->found.date_role == SLOT_DATE_PLAIN && s->facts.has_date);
 	uint8_t found = (date_evidence ? INTENT_SLOT_DATE : 0) |
 			(p->found.has_meter ? INTENT_SLOT_METER : 0) |
 			(p->found.has_address ? INTENT_SLOT_ADDRESS : 0);
