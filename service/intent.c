@@ -26,13 +26,14 @@ enum kind {
 	K_DEFINITE, /* a word that takes the thing after it as existing ("my") */
 	K_ARTICLE,  /* an indefinite article ("a", "einen") */
 	K_OR,       /* a list word that means "or" ("or", "eller") */
+	K_ACT,      /* a verb of doing something with a thing ("connect", "viser") */
 	K_CLOSING,  /* a phrase that closes a conversation ("thanks", "bye") */
 	K_CLOSING_WITH, /* a word that may stand beside one ("ok", "great") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
-	"definite", "article", "or", "closing", "closing_with",
+	"definite", "article", "or", "act", "closing", "closing_with",
 };
 
 enum mode {
@@ -104,11 +105,13 @@ struct intent_pack {
 #define TF_CLOSING 0x20 /* a [closing] phrase or word covers the token */
 #define TF_ARTICLE 0x40
 #define TF_OR 0x80
+#define TF_ACT 0x100
 
 /* The flag a one-word [negation] entry puts on its token. */
-static const uint8_t token_flag[] = {
+static const uint16_t token_flag[] = {
 	[K_NEG_PRE] = TF_NEG, [K_BREAK] = TF_BREAK, [K_LIST] = TF_LIST,
 	[K_DEFINITE] = TF_DEFINITE, [K_ARTICLE] = TF_ARTICLE, [K_OR] = TF_OR,
+	[K_ACT] = TF_ACT,
 };
 
 struct span {
@@ -120,7 +123,7 @@ struct intent_scratch {
 	char *padded; /* the message's norm text between two spaces */
 	size_t padded_cap;
 	struct intent_hit hits[MAX_HITS];
-	uint8_t *tflags;
+	uint16_t *tflags;
 	size_t max_tokens;
 	uint32_t *stamp; /* per entry: the generation that counted it */
 	uint32_t gen;
@@ -493,9 +496,11 @@ static int load_lang(struct loader *ld, FILE *f)
 				rc = add_words(ld, arg, K_ARTICLE, (uint8_t)lang);
 			else if (strcmp(s, "or") == 0)
 				rc = add_words(ld, arg, K_OR, (uint8_t)lang);
+			else if (strcmp(s, "act") == 0)
+				rc = add_words(ld, arg, K_ACT, (uint8_t)lang);
 			else
 				return ld_fail(&ld->pos, "negation lines start with pre, post, break, list, "
-						       "definite, article or or");
+						       "definite, article, or or act");
 			break;
 		case S_CLOSING:
 			if (strcmp(s, "phrase") == 0)
@@ -729,7 +734,7 @@ struct intent_scratch *intent_scratch_new(const struct intent_pack *p,
 	 * of normalised text a byte (tok_buf_init); the scan adds a space at
 	 * either end. */
 	s->max_tokens = max_bytes + 1;
-	s->tflags = calloc(s->max_tokens, 1);
+	s->tflags = calloc(s->max_tokens, sizeof(*s->tflags));
 	s->stamp = calloc(p->nentries + 1, sizeof(uint32_t));
 	s->padded_cap = max_bytes * 3 + 64 + 3;
 	s->padded = malloc(s->padded_cap);
@@ -814,6 +819,7 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	case K_DEFINITE:
 	case K_ARTICLE:
 	case K_OR:
+	case K_ACT:
 		s->tflags[first] |= token_flag[en->kind];
 		break;
 	case K_MARKER:
@@ -910,10 +916,14 @@ static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 		 * else ("I can't find the inverter settings", "the app doesn't
 		 * show my solar production"), while "we don't have a battery"
 		 * stays negated. */
-		if (is_clause_break(t, s, (uint32_t)i) || (s->tflags[i] & TF_DEFINITE))
+		if (is_clause_break(t, s, (uint32_t)i) || (s->tflags[i] & (TF_DEFINITE | TF_ACT)))
 			break;
+		/* A negation is about the verb of doing right before it ("the
+		 * app shows no solar production", "viser ikke solcelle-
+		 * produksjonen"), or between it and the trigger ("can't connect
+		 * to inverter"): the thing is there, and reported on. */
 		if (s->tflags[i] & TF_NEG)
-			return true;
+			return !(i > 0 && (s->tflags[i - 1] & TF_ACT));
 		words++;
 	}
 	/* A post-negation follows the trigger at once: a word between is what
@@ -1027,7 +1037,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 	if (toks->n > s->max_tokens || toks->nlen + 3 > s->padded_cap)
 		return -1;
 	uint32_t ntok = toks->n;
-	memset(s->tflags, 0, ntok);
+	memset(s->tflags, 0, ntok * sizeof(*s->tflags));
 
 	s->padded[0] = ' ';
 	memcpy(s->padded + 1, toks->norm, toks->nlen);
