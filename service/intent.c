@@ -431,7 +431,7 @@ static int load_lang(struct loader *ld, FILE *f)
 		 * listed once, between a "shared" and an "own" line. */
 		if ((sec == S_INTENT || sec == S_L2) &&
 		    (strcmp(s, "shared") == 0 || strcmp(s, "own") == 0)) {
-			ld->shared = s[0] == 's';
+			ld->shared = strcmp(s, "shared") == 0;
 			continue;
 		}
 		char *arg = s + strcspn(s, " \t");

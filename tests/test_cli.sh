@@ -61,6 +61,13 @@ if ! "$BIN" classify "${TODAY[@]}" hello >/dev/null 2>"$TMP/load.err"; then
 	DATA=(--intents "$FIX/pack")
 fi
 run() { "$BIN" "$@"; }
+# Classifies the JSON lines given (one an argument) on TODAY with the
+# production data, into the file named first.
+classify_lines() {
+	local out=$1
+	shift
+	printf '%s\n' "$@" | run classify "${TODAY[@]}" --jsonl >"$out" 2>&1
+}
 
 # ---- help, usage and data errors ----
 
@@ -430,9 +437,8 @@ expect_in "$TMP/err" "long-registry.jsonl:1: address, postcode or city is over" 
 # Norwegian and Swedish share most short words; the verb of moving tells
 # them apart, so "vi flytter i morgen" is not answered in English.
 if [ ${#DATA[@]} -eq 0 ]; then
-	printf '%s\n' '{"text": "vi flytter i morgen"}' '{"text": "vi flyttar imorgon"}' \
-		'{"text": "we move tomorrow"}' '{"text": "new address Hauptstraße 5"}' |
-		run classify "${TODAY[@]}" --jsonl >"$TMP/lang.jsonl" 2>&1
+	classify_lines "$TMP/lang.jsonl" '{"text": "vi flytter i morgen"}' '{"text": "vi flyttar imorgon"}' \
+		'{"text": "we move tomorrow"}' '{"text": "new address Hauptstraße 5"}'
 	expect_py "a short nb/sv first message is answered in its language" '
 import json, sys
 langs = [json.loads(l)["lang"] for l in open(sys.argv[1], encoding="utf-8")]
@@ -442,10 +448,9 @@ fi
 
 # ---- common misspellings of trigger words escalate; look-alikes do not ----
 if [ ${#DATA[@]} -eq 0 ]; then
-	printf '%s\n' '{"text": "my invertor is broken"}' '{"text": "our powerwal shows an error"}' \
+	classify_lines "$TMP/typos.jsonl" '{"text": "my invertor is broken"}' '{"text": "our powerwal shows an error"}' \
 		'{"text": "the picture is inverted"}' '{"text": "we won the powerball"}' \
-		'{"text": "The inverter password I dont have"}' |
-		run classify "${TODAY[@]}" --jsonl >"$TMP/typos.jsonl" 2>&1
+		'{"text": "The inverter password I dont have"}'
 	expect_py "misspelt triggers escalate, look-alikes do not" '
 import json, sys
 esc = [json.loads(l)["escalate"] for l in open(sys.argv[1], encoding="utf-8")]
@@ -455,15 +460,14 @@ fi
 
 # ---- of two dates, the move in (the in/out lines of [dates]) ----
 if [ ${#DATA[@]} -eq 0 ]; then
-	printf '%s\n' '{"text": "we move out of the old flat on 3 March and move in on 5 March"}' \
+	classify_lines "$TMP/dates.jsonl" '{"text": "we move out of the old flat on 3 March and move in on 5 March"}' \
 		'{"text": "vi flytter ut 3. mars og flytter inn 5. mars"}' \
 		'{"text": "vi flyttar ut 3 mars och flyttar in 5 mars"}' \
 		'{"text": "Auszug am 3. März, Einzug am 5. März"}' \
 		'{"text": "oplevering oude huis 3 maart, sleuteloverdracht nieuwe huis 5 maart"}' \
 		'{"text": "we moved out of Baker Street 1 on 3 March and into Storgata 5 on 5 March"}' \
 		'{"text": "vi flyttet ut 3. mars og inn i Storgata 5 5. mars"}' \
-		'{"text": "vi flyttade ut 3 mars och in i Drottninggatan 5 5 mars"}' |
-		run classify "${TODAY[@]}" --jsonl >"$TMP/dates.jsonl" 2>&1
+		'{"text": "vi flyttade ut 3 mars och in i Drottninggatan 5 5 mars"}'
 	expect_py "the move-in date is the start date in every language" '
 import json, sys
 dates = [json.loads(l)["slots"]["date"] for l in open(sys.argv[1], encoding="utf-8")]
@@ -473,7 +477,7 @@ fi
 
 # ---- a week or a month is no date: it is asked for, not guessed ----
 if [ ${#DATA[@]} -eq 0 ]; then
-	printf '%s\n' '{"text": "we move next month, when does the contract start?"}' \
+	classify_lines "$TMP/vague.jsonl" '{"text": "we move next month, when does the contract start?"}' \
 		'{"text": "vi flytter neste uke, når starter avtalen?"}' \
 		'{"text": "vi flyttar nästa månad, när börjar avtalet?"}' \
 		'{"text": "Wir ziehen nächsten Monat um, wann beginnt der Vertrag?"}' \
@@ -483,8 +487,7 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "Wir ziehen nächste Woche am Freitag um"}' \
 		'{"text": "vi flytter neste uke på fredag"}' \
 		'{"text": "vi flyttar nästa vecka på fredag"}' \
-		'{"text": "we verhuizen volgende week op vrijdag"}' |
-		run classify "${TODAY[@]}" --jsonl >"$TMP/vague.jsonl" 2>&1
+		'{"text": "we verhuizen volgende week op vrijdag"}'
 	expect_py "next week / next month give no date; the first of next month and next week on Friday do" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
@@ -495,7 +498,7 @@ fi
 
 # ---- past days: the move's date after a cue, said in passing without ----
 if [ ${#DATA[@]} -eq 0 ]; then
-	printf '%s\n' '{"text": "we moved in yesterday, when does the contract start?"}' \
+	classify_lines "$TMP/past.jsonl" '{"text": "we moved in yesterday, when does the contract start?"}' \
 		'{"text": "vi flyttet inn i går, når starter avtalen?"}' \
 		'{"text": "vi flyttade in igår, när börjar avtalet?"}' \
 		'{"text": "Einzug war gestern, wann beginnt der Vertrag?"}' \
@@ -509,15 +512,12 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "jeg ringte i går, kan jeg bytte betalingsmåte?"}' \
 		'{"text": "jag ringde igår, kan jag byta betalningssätt?"}' \
 		'{"text": "ich habe gestern angerufen, kann ich die Zahlungsart ändern?"}' \
-		'{"text": "ik heb gisteren gebeld, kan ik de betaalmethode wijzigen?"}' |
-		run classify "${TODAY[@]}" --jsonl >"$TMP/past.jsonl" 2>&1
+		'{"text": "ik heb gisteren gebeld, kan ik de betaalmethode wijzigen?"}'
 	expect_py "past days in every language: the move-in date after a cue, in passing without" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 dates = [o["slots"].get("date") for o in out]
 want = ["2026-11-25"] * 5 + ["2026-11-23", "2026-11-24", "2026-11-23", "2026-11-24", "2026-11-23"]
-# "i lördag" is this Saturday and "i lördags" last Saturday; one rule for
-# both read the first as the second, so neither is a date.
 assert dates == want + [None] * 5, dates
 ids = [[i["id"] for i in o["intents"]] for o in out]
 assert ids == [["contract_start_date"]] * 10 + [["payment_method"]] * 5, ids
@@ -526,7 +526,7 @@ fi
 
 # ---- past-tense move phrases before or right after the date ----
 if [ ${#DATA[@]} -eq 0 ]; then
-	printf '%s\n' '{"text": "we got the keys yesterday"}' \
+	classify_lines "$TMP/moved.jsonl" '{"text": "we got the keys yesterday"}' \
 		'{"text": "i går flyttet vi inn"}' \
 		'{"text": "vi flyttade in igår"}' \
 		'{"text": "igår flyttade vi in"}' \
@@ -538,8 +538,7 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"session": "nb", "text": "vi flytter inn 1. mars"}' \
 		'{"session": "nb", "text": "i morgen flytter vi ut"}' \
 		'{"session": "de", "text": "Einzug am 1. März"}' \
-		'{"session": "de", "text": "morgen ziehen wir aus"}' |
-		run classify "${TODAY[@]}" --jsonl >"$TMP/moved.jsonl" 2>&1
+		'{"session": "de", "text": "morgen ziehen wir aus"}'
 	expect_py "past-tense move phrases announce the move in, in every language" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
@@ -552,7 +551,7 @@ fi
 
 # ---- days in words (the days line of [dates]) ----
 if [ ${#DATA[@]} -eq 0 ]; then
-	printf '%s\n' '{"text": "we move in march first"}' \
+	classify_lines "$TMP/days.jsonl" '{"text": "we move in march first"}' \
 		'{"text": "vi flytter første mars"}' \
 		'{"text": "vi flyttar första mars"}' \
 		'{"text": "Einzug ist der erste März"}' \
@@ -560,8 +559,7 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "we move in on the twenty-first of March"}' \
 		'{"text": "Første mars flytter vi inn"}' \
 		'{"text": "in March first we pack, when does the contract start?"}' \
-		'{"text": "first may I ask when the contract starts?"}' |
-		run classify "${TODAY[@]}" --jsonl >"$TMP/days.jsonl" 2>&1
+		'{"text": "first may I ask when the contract starts?"}'
 	expect_py "days in words in every language; an adverb beside a month is none" '
 import json, sys
 dates = [json.loads(l)["slots"].get("date") for l in open(sys.argv[1], encoding="utf-8")]
@@ -571,13 +569,12 @@ fi
 
 # ---- "15.3" is a date after a date cue, a number without ----
 if [ ${#DATA[@]} -eq 0 ]; then
-	printf '%s\n' '{"text": "start date 15.3"}' '{"text": "startdato 15.3"}' \
+	classify_lines "$TMP/dotted.jsonl" '{"text": "start date 15.3"}' '{"text": "startdato 15.3"}' \
 		'{"text": "startdatum: 15.3"}' '{"text": "Vertragsbeginn ab 15.3"}' \
 		'{"text": "ingangsdatum 15.3"}' '{"text": "we used 15.3 kWh in the old flat"}' \
 		'{"text": "Verbrauch 15.3 kWh"}' '{"text": "when does the contract start? we used 15.3 kWh"}' \
 		'{"text": "Forbruket gikk fra 15.3 til 20.1 kWh"}' '{"text": "Der Preis ist ab 1.5 Cent gestiegen"}' \
-		'{"text": "Förbrukningen gick från 15.3 till 20.1 kWh"}' '{"text": "het verbruik is vanaf 15.3 kWh"}' |
-		run classify "${TODAY[@]}" --jsonl >"$TMP/dotted.jsonl" 2>&1
+		'{"text": "Förbrukningen gick från 15.3 till 20.1 kWh"}' '{"text": "het verbruik is vanaf 15.3 kWh"}'
 	expect_py "15.3 after a date cue is a date in every language, 15.3 kWh is none" '
 import json, sys
 dates = [json.loads(l)["slots"].get("date") for l in open(sys.argv[1], encoding="utf-8")]
