@@ -57,6 +57,7 @@ enum word_flag {
 	W_CLOCK = 1 << 4,       /* "at", "kl": before a time */
 	W_CLOCK_AFTER = 1 << 5, /* "pm", "Uhr": after a time */
 	W_DAY = 1 << 6,         /* "first", "ersten": a day of the month */
+	W_PAST = 1 << 7,        /* "moved", "eingezogen": a phrase of the move in the past */
 };
 
 struct word {
@@ -897,6 +898,8 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_flagged(v, p, W_CLOCK, "clock", err, errlen);
 		if (KW("clock_after"))
 			return parse_flagged(v, p, W_CLOCK_AFTER, "clock_after", err, errlen);
+		if (KW("past"))
+			return parse_flagged(v, p, W_PAST, "past", err, errlen);
 		if (KW("rel"))
 			return parse_rel(v, p, err, errlen);
 		if (KW("in"))
@@ -909,7 +912,7 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_cue(v, p, CUE_DATE, "cue", err, errlen);
 		set_err(err, errlen,
 			"[dates] lines start with months, weekdays, numbers, days, ordinals, "
-			"fillers, clock, clock_after, rel, in, out, move or cue, not \"%.*s\".",
+			"fillers, clock, clock_after, past, rel, in, out, move or cue, not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
 	}
@@ -1060,6 +1063,7 @@ struct date_found {
 	bool rel;
 	bool day_word; /* "today", "i morgen", "yesterday", "vor 2 Tagen": a day
 	                  word, at most a day ahead, or a relative date past */
+	bool weekday;  /* a weekday with nothing saying which week: "on Monday" */
 };
 
 struct scan {
@@ -1572,6 +1576,7 @@ static uint32_t rel_chain(const struct scan *s, int32_t head, uint32_t i, uint8_
 			j++;
 		if (j == pt->n && rel_apply(s, pt, num, wd, &out->d)) {
 			best = i + pt->n;
+			out->weekday = pt->kind == R_WEEKDAY;
 			/* Said in passing as often as of the move ("I called
 			 * today", "I called yesterday", "I wrote two days ago"):
 			 * date_role tells them apart by their cue. A past date is
@@ -1608,7 +1613,7 @@ static uint32_t rel_at(const struct scan *s, uint32_t i, struct date_found *out)
  * the end of the date, or 0 when none starts at i. */
 static uint32_t date_at(const struct scan *s, uint32_t i, struct date_found *out)
 {
-	out->rel = out->day_word = false;
+	out->rel = out->day_word = out->weekday = false;
 	/* Most words of a message are in no vocabulary: one lookup rejects
 	 * them before any pattern is tried. */
 	if (tk(s, i)->kind == TOK_WORD && !is_digit(nt(s, i)[0]) && !word_at(s, i))
@@ -1645,6 +1650,7 @@ static uint32_t date_at(const struct scan *s, uint32_t i, struct date_found *out
 	}
 	out->rel = true;
 	out->day_word = rel.day_word;
+	out->weekday = rel.weekday;
 	out->d = rel.d;
 	out->a = a;
 	return e;
@@ -2618,32 +2624,39 @@ static void find_address(const struct scan *s, struct slot_found *out)
  * flyttet vi inn"; the data lists "flyttet vi ut" whole). *taken gets
  * the end of the words the date took, that phrase after it included, so
  * the next date does not read it again: "am 28. Februar ausgezogen und am
- * 1. März eingezogen". */
+ * 1. März eingezogen". *past gets whether that phrase has a word of the
+ * past tense ("moved", "eingezogen"). */
 static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
-			       uint32_t *taken)
+			       uint32_t *taken, bool *past)
 {
 	enum cue_kind side = CUE_NONE;
 	enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one: GCC -O2 cannot tell */
 	const struct word *w;
+	uint32_t cs = 0, ce = 0; /* the phrase that speaks */
 	for (uint32_t j = sentence_back(s, from, a); j < a; j++) {
-		uint32_t ce;
+		uint32_t end;
 		w = word_at(s, j);
-		if (w && w->dcue_head >= 0 && (ce = cue_at(s, j, w->dcue_head, &k)) && ce <= a) {
+		if (w && w->dcue_head >= 0 && (end = cue_at(s, j, w->dcue_head, &k)) && end <= a) {
 			/* A date cue ("ab", "startdato") says neither. */
-			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT)
-				side = k;
-			else if (k == CUE_MOVE && skip_fillers(s, ce) >= a)
-				side = CUE_MOVE_IN;
-			j = ce - 1;
+			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT ||
+			    (k == CUE_MOVE && skip_fillers(s, end) >= a)) {
+				side = k == CUE_MOVE ? CUE_MOVE_IN : k;
+				cs = j;
+				ce = end;
+			}
+			j = end - 1;
 		}
 	}
 	*taken = e;
-	uint32_t ce;
 	if (side == CUE_NONE && (w = word_at(s, e)) && w->dcue_head >= 0 &&
 	    (ce = cue_at(s, e, w->dcue_head, &k)) && k != CUE_DATE) {
 		side = k == CUE_MOVE ? CUE_MOVE_IN : k;
+		cs = e;
 		*taken = ce;
 	}
+	*past = false;
+	for (uint32_t j = cs; side != CUE_NONE && j < ce; j++)
+		*past |= (w = word_at(s, j)) && (w->flags & W_PAST);
 	return side;
 }
 
@@ -2662,16 +2675,18 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * not lift a date over another: "leaving Oslo on 1 March, call me
  * tomorrow" still moves on the 1st. A day word in passing gives way to any
  * other date: "I called today, we move in tomorrow". *side_of gets the cue
- * of the date chosen. */
-static const struct date_found *choose_date(const struct scan *s, enum cue_kind *side_of)
+ * of the date chosen, *past_of whether that cue is in the past tense. */
+static const struct date_found *choose_date(const struct scan *s, enum cue_kind *side_of,
+					    bool *past_of)
 {
 	const struct date_found *f = s->dates;
 	uint32_t n = s->ndates;
 	enum cue_kind side[DATE_CANDIDATES];
+	bool past[DATE_CANDIDATES];
 	bool in = false, out = false, firm = false;
 	uint32_t taken = 0;
 	for (uint32_t k = 0; k < n; k++) {
-		side[k] = date_side(s, taken, f[k].a, f[k].e, &taken);
+		side[k] = date_side(s, taken, f[k].a, f[k].e, &taken, &past[k]);
 		in |= side[k] == CUE_MOVE_IN;
 		out |= side[k] == CUE_MOVE_OUT;
 		firm |= !passing(&f[k], side[k]);
@@ -2684,6 +2699,7 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 			best = k;
 	}
 	*side_of = side[best];
+	*past_of = past[best];
 	return &f[best];
 }
 
@@ -2745,8 +2761,15 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 	}
 	if (s.ndates) {
 		enum cue_kind side;
-		const struct date_found *df = choose_date(&s, &side);
+		bool past;
+		const struct date_found *df = choose_date(&s, &side, &past);
 		out->date = df->d;
+		/* "we moved in on Monday": the last Monday before today, as
+		 * "last Monday" is, not the next. */
+		if (past && df->weekday) {
+			int32_t z = slot_date_days(df->d) - 7;
+			out->date = slot_date_from_days(z < s.today_days ? z : z - 7);
+		}
 		out->has_date = true;
 		out->date_role = side == CUE_MOVE_IN  ? SLOT_DATE_MOVE_IN
 				 : side == CUE_MOVE_OUT ? SLOT_DATE_MOVE_OUT
