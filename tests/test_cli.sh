@@ -549,6 +549,40 @@ assert ids[:9] == [["contract_start_date"]] * 8 + [[]], ids
 ' "$TMP/moved.jsonl"
 fi
 
+# ---- a weekday the move was on, in the past tense: the last one ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/pastday.jsonl" '{"text": "we moved in on Monday"}' \
+		'{"text": "vi flyttet inn på mandag"}' \
+		'{"text": "vi flyttade in på måndag"}' \
+		'{"text": "wir sind am Montag eingezogen"}' \
+		'{"text": "we zijn op maandag verhuisd"}' \
+		'{"text": "we got the keys on Thursday"}' \
+		'{"text": "we move in on Monday"}' \
+		'{"text": "wir ziehen am Montag ein"}'
+	expect_py "a weekday in the past tense is the last one before today, in every language" '
+import json, sys
+dates = [json.loads(l)["slots"].get("date") for l in open(sys.argv[1], encoding="utf-8")]
+assert dates == ["2026-11-23"] * 5 + ["2026-11-19", "2026-11-30", "2026-11-30"], dates
+' "$TMP/pastday.jsonl"
+fi
+
+# ---- thank-yous: the closing reply, in every language ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/closing.jsonl" '{"text": "thanks for the info"}' \
+		'{"text": "thx, all good"}' '{"text": "cheers mate"}' '{"text": "appreciate it"}' \
+		'{"text": "takk for infoen"}' '{"text": "tack för infon"}' \
+		'{"text": "danke für die Info"}' '{"text": "bedankt voor de info"}' \
+		'{"text": "all good?"}' '{"text": "all good, we have solar panels"}'
+	expect_py "thank-yous get the closing reply; a question or a topic does not" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+welcome = ("You’re welcome", "Bare hyggelig", "Varsågod", "Gern geschehen", "Graag gedaan")
+closing = [o["reply"].startswith(welcome) for o in out]
+assert closing == [True] * 8 + [False, False], [o["reply"][:40] for o in out]
+assert out[9]["escalate"], out[9]
+' "$TMP/closing.jsonl"
+fi
+
 # ---- days in words (the days line of [dates]) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/days.jsonl" '{"text": "we move in march first"}' \
