@@ -583,6 +583,21 @@ assert out[9]["escalate"], out[9]
 ' "$TMP/closing.jsonl"
 fi
 
+# ---- saying there is no Pulse is no question about one ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/nopulse.jsonl" '{"text": "no pulse here"}' \
+		'{"text": "we never had a pulse"}' \
+		'{"text": "no tibber pulse, when does the contract start?"}' \
+		'{"text": "vi har ikke pulse"}' '{"text": "wir haben keinen Pulse"}' \
+		'{"text": "no pulse data since the move"}' \
+		'{"text": "I get no pulse readings after moving, how do I reset it?"}'
+	expect_py "no Pulse said, no Pulse answer; no Pulse data is a Pulse question" '
+import json, sys
+ids = [[i["id"] for i in json.loads(l)["intents"]] for l in open(sys.argv[1], encoding="utf-8")]
+assert ids == [[], [], ["contract_start_date"], [], [], ["pulse_relocation"], ["pulse_relocation"]], ids
+' "$TMP/nopulse.jsonl"
+fi
+
 # ---- days in words (the days line of [dates]) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/days.jsonl" '{"text": "we move in march first"}' \
