@@ -27,13 +27,14 @@ enum kind {
 	K_ARTICLE,  /* an indefinite article ("a", "einen") */
 	K_OR,       /* a list word that means "or" ("or", "eller") */
 	K_ACT,      /* a verb of doing something with a thing ("connect", "viser") */
+	K_END,      /* a word that may end an item of a list ("at", "here") */
 	K_CLOSING,  /* a phrase that closes a conversation ("thanks", "bye") */
 	K_CLOSING_WITH, /* a word that may stand beside one ("ok", "great") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
-	"definite", "article", "or", "act", "closing", "closing_with",
+	"definite", "article", "or", "act", "end", "closing", "closing_with",
 };
 
 enum mode {
@@ -106,12 +107,13 @@ struct intent_pack {
 #define TF_ARTICLE 0x40
 #define TF_OR 0x80
 #define TF_ACT 0x100
+#define TF_END 0x200
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint16_t token_flag[] = {
 	[K_NEG_PRE] = TF_NEG, [K_BREAK] = TF_BREAK, [K_LIST] = TF_LIST,
 	[K_DEFINITE] = TF_DEFINITE, [K_ARTICLE] = TF_ARTICLE, [K_OR] = TF_OR,
-	[K_ACT] = TF_ACT,
+	[K_ACT] = TF_ACT, [K_END] = TF_END,
 };
 
 struct span {
@@ -498,9 +500,11 @@ static int load_lang(struct loader *ld, FILE *f)
 				rc = add_words(ld, arg, K_OR, (uint8_t)lang);
 			else if (strcmp(s, "act") == 0)
 				rc = add_words(ld, arg, K_ACT, (uint8_t)lang);
+			else if (strcmp(s, "end") == 0)
+				rc = add_words(ld, arg, K_END, (uint8_t)lang);
 			else
 				return ld_fail(&ld->pos, "negation lines start with pre, post, break, list, "
-						       "definite, article, or or act");
+						       "definite, article, or, act or end");
 			break;
 		case S_CLOSING:
 			if (strcmp(s, "phrase") == 0)
@@ -820,6 +824,7 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	case K_ARTICLE:
 	case K_OR:
 	case K_ACT:
+	case K_END:
 		s->tflags[first] |= token_flag[en->kind];
 		break;
 	case K_MARKER:
@@ -988,10 +993,12 @@ static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s
 	 * batteriet er ødelagt", "no solar, and a battery is broken". A list
 	 * goes on with a comma or a list word, or ends, also after a second
 	 * word of the item ("battery storage or heat pump") or a closing list
-	 * word ("battery etc."). */
+	 * word ("battery etc."). After "or" and an article it also ends where
+	 * an end word starts a phrase of place or time: "no solar panels or a
+	 * battery at the new house". */
 	uint32_t k = b->tok_last + 1;
 	if ((article || !(s->tflags[j] & TF_LIST)) && k < t->n && t->v[k].kind == TOK_WORD &&
-	    !(s->tflags[k] & TF_LIST) &&
+	    !(s->tflags[k] & TF_LIST) && !(article && (s->tflags[k] & TF_END)) &&
 	    !(k + 1 < t->n && ((s->tflags[k + 1] & TF_LIST) ||
 			       (t->v[k + 1].kind == TOK_PUNCT && t->norm[t->v[k + 1].noff] == ','))))
 		return false;

@@ -598,6 +598,22 @@ assert ids == [[], [], ["contract_start_date"], [], [], ["pulse_relocation"], ["
 ' "$TMP/nopulse.jsonl"
 fi
 
+# ---- "no solar or a battery at the new house": both negated ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/orend.jsonl" '{"text": "we don'"'"'t have solar panels or a battery at the new house"}' \
+		'{"text": "vi har ikke solceller eller et batteri på det nye huset"}' \
+		'{"text": "vi har inte solceller eller ett batteri i nya huset"}' \
+		'{"text": "wir haben keine Solaranlage oder einen Speicher im neuen Haus"}' \
+		'{"text": "we hebben geen zonnepanelen of een batterij in het nieuwe huis"}' \
+		'{"text": "no solar panels and a battery at the new house"}' \
+		'{"text": "no solar panels or a battery that works"}'
+	expect_py "after \"or a\", a place ends the negated item in every language" '
+import json, sys
+esc = [json.loads(l)["escalate"] for l in open(sys.argv[1], encoding="utf-8")]
+assert esc == [False] * 5 + [True, True], esc
+' "$TMP/orend.jsonl"
+fi
+
 # ---- days in words (the days line of [dates]) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/days.jsonl" '{"text": "we move in march first"}' \
