@@ -2016,10 +2016,12 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 	    num_at(s, e + 1, 1, HOUSE_DIGITS_MAX) > 0 && !used(s, e + 1))
 		return e + 2;
 	/* "12 B": one capital letter, and not the start of a sentence such
-	 * as "12 I moved". */
+	 * as "12 I moved"; in a chat typed in lower case ("storgata 12 b,
+	 * 0155 oslo") one letter right before a comma or the end. */
 	if (e < s->n && tk(s, e)->kind == TOK_WORD && tk(s, e)->nlen == 1 &&
-	    is_lower(nt(s, e)[0]) && (tk(s, e)->flags & TOK_F_CAP) && !used(s, e) &&
-	    (e + 1 >= s->n || tk(s, e + 1)->kind != TOK_WORD))
+	    is_lower(nt(s, e)[0]) && !used(s, e) &&
+	    ((tk(s, e)->flags & TOK_F_CAP) ? e + 1 >= s->n || tk(s, e + 1)->kind != TOK_WORD
+					   : e + 1 >= s->n || is_punct(s, e + 1, ',')))
 		return e + 1;
 	return e;
 }
