@@ -43,6 +43,7 @@
 #define COMPOUND_SUFFIX_MIN 3 /* "weg" may end a compound, "st" may not */
 #define COMPOUND_PREFIX_MIN 3 /* so "Spring" is not a street ending in "ring" */
 #define CUE_SCAN_MAX 32     /* tokens of a sentence after a cue */
+#define PARTICIPLE_AFTER_MAX 6 /* tokens after a date a participle may end its clause */
 #define DATE_CANDIDATES 4   /* dates of one message weighed against each other */
 #define WCACHE 128          /* tokens whose lookups are remembered */
 #define KEY_BUF 1024
@@ -2613,6 +2614,16 @@ static void find_address(const struct scan *s, struct slot_found *out)
 	}
 }
 
+/* Whether a word of tokens [a, e) is in the past tense (a past line). */
+static bool has_past(const struct scan *s, uint32_t a, uint32_t e)
+{
+	const struct word *w;
+	for (uint32_t j = a; j < e; j++)
+		if ((w = word_at(s, j)) && (w->flags & W_PAST))
+			return true;
+	return false;
+}
+
 /* How the words around the date [a, e) announce it: CUE_MOVE_IN ("move in
  * on 5 March"), CUE_MOVE_OUT ("Auszug am 28. Februar") or CUE_NONE. The
  * cue nearest before the date, back to the start of its sentence or to
@@ -2626,10 +2637,14 @@ static void find_address(const struct scan *s, struct slot_found *out)
  * flyttet vi inn"; the data lists "flyttet vi ut" whole). *taken gets
  * the end of the words the date took, that phrase after it included, so
  * the next date does not read it again: "am 28. Februar ausgezogen und am
- * 1. März eingezogen". *past gets whether that phrase has a word of the
- * past tense ("moved", "eingezogen"). */
+ * 1. März eingezogen". Failing that, an in or out phrase in the past
+ * tense a few words on, before any punctuation or the next date (to),
+ * speaks: the participle that ends a German or Dutch clause after its
+ * object ("am 3. Januar aus der alten Wohnung ausgezogen und am 4. Januar
+ * in die neue eingezogen"). *past gets whether the phrase that spoke has
+ * a word of the past tense ("moved", "eingezogen"). */
 static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
-			       uint32_t *taken, bool *past)
+			       uint32_t to, uint32_t *taken, bool *past)
 {
 	enum cue_kind side = CUE_NONE;
 	enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one: GCC -O2 cannot tell */
@@ -2656,9 +2671,17 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 		cs = e;
 		*taken = ce;
 	}
-	*past = false;
-	for (uint32_t j = cs; side != CUE_NONE && j < ce; j++)
-		*past |= (w = word_at(s, j)) && (w->flags & W_PAST);
+	for (uint32_t j = e + 1; side == CUE_NONE && j < to && j <= e + PARTICIPLE_AFTER_MAX &&
+				 tk(s, j)->kind != TOK_PUNCT;
+	     j++) {
+		if ((w = word_at(s, j)) && w->dcue_head >= 0 && (ce = cue_at(s, j, w->dcue_head, &k)) &&
+		    (k == CUE_MOVE_IN || k == CUE_MOVE_OUT) && has_past(s, j, ce)) {
+			side = k;
+			cs = j;
+			*taken = ce;
+		}
+	}
+	*past = side != CUE_NONE && has_past(s, cs, ce);
 	return side;
 }
 
@@ -2688,7 +2711,8 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 	bool in = false, out = false, firm = false;
 	uint32_t taken = 0;
 	for (uint32_t k = 0; k < n; k++) {
-		side[k] = date_side(s, taken, f[k].a, f[k].e, &taken, &past[k]);
+		side[k] = date_side(s, taken, f[k].a, f[k].e, k + 1 < n ? f[k + 1].a : s->n, &taken,
+				    &past[k]);
 		in |= side[k] == CUE_MOVE_IN;
 		out |= side[k] == CUE_MOVE_OUT;
 		firm |= !passing(&f[k], side[k]);
