@@ -31,6 +31,9 @@ static const char *const slot_names[] = { "date", "meter", "address" };
 /* Asks are keyed by the missing facts: at most 2^INTENT_MAX_NEEDS
  * combinations of the groups an intent needs. */
 #define ASK_COMBOS (1 << INTENT_MAX_NEEDS)
+/* Words beside a past day word that still make the message an answer to
+ * "when do you move?": "it was yesterday". */
+#define ANSWER_WORDS_MAX 2
 
 enum { ESC_STORED, ESC_PREVIEW, ESC_FAILED, ESC_COUNT };
 
@@ -527,6 +530,17 @@ static uint32_t refuted(const struct engine *e, const struct engine_session *s)
 	return r;
 }
 
+/* How many words of the message lie outside its date: "yesterday" has
+ * none, "it was last Monday" two. */
+static unsigned words_beside_date(const struct tok_buf *t, const struct slot_found *f)
+{
+	unsigned n = 0;
+	for (uint32_t i = 0; i < t->n; i++)
+		n += t->v[i].kind == TOK_WORD &&
+		     (t->v[i].off < f->date_off || t->v[i].off >= f->date_off + f->date_len);
+	return n;
+}
+
 /* Whether the message's date is the start date the intents need.
  * - A date announced as the move in is.
  * - A date given plainly is while the conversation has none; after that
@@ -542,9 +556,11 @@ static uint32_t refuted(const struct engine *e, const struct engine_session *s)
  *   day word is when the message asks about an intent that needs a date,
  *   or answers one waiting for it, unless the day is gone ("I called 3
  *   weeks ago": a move rarely starts in the past unless the customer says
- *   so). */
+ *   so) and the message is more than the answer: "yesterday" or "last
+ *   Monday", asked for the date, is the day of the move. */
 static bool takes_date(const struct engine *e, const struct engine_session *s,
-		       const struct engine_plan *p, struct slot_date today)
+		       const struct engine_plan *p, const struct tok_buf *t,
+		       struct slot_date today)
 {
 	uint32_t detected = 0;
 	for (uint8_t i = 0; i < p->ir.ndetected; i++)
@@ -558,8 +574,12 @@ static bool takes_date(const struct engine *e, const struct engine_session *s,
 	case SLOT_DATE_MOVE_OUT:
 		return !s->facts.has_date;
 	default:
-		return !s->facts.has_date && !date_before(p->found.date, today) &&
-		       wants_date(e, s->pending | detected);
+		if (s->facts.has_date)
+			return false;
+		if (!date_before(p->found.date, today))
+			return wants_date(e, s->pending | detected);
+		return !detected && wants_date(e, s->pending) &&
+		       words_beside_date(t, &p->found) <= ANSWER_WORDS_MAX;
 	}
 }
 
@@ -609,7 +629,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	p->lang = p->ir.lang;
 
 	p->facts = s->facts;
-	bool new_date = p->found.has_date && takes_date(e, s, p, today);
+	bool new_date = p->found.has_date && takes_date(e, s, p, t, today);
 	if (new_date) {
 		p->facts.has_date = true;
 		p->facts.date = p->found.date;
