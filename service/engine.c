@@ -645,10 +645,14 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 
 	for (uint8_t i = 0; i < p->ir.ndetected; i++)
 		p->active |= 1u << p->ir.rank[i];
-	/* A pending intent resumes when this message brings a fact, or when
-	 * nothing else was asked (the customer answered in words we could
-	 * not use: ask again rather than change the subject). */
-	bool new_fact = new_date || p->found.has_meter || p->found.has_address;
+	/* A pending intent resumes when this message brings a fact it needs,
+	 * or when nothing else was asked (the customer answered in words we
+	 * could not use: ask again rather than change the subject). A date
+	 * corrected does not ask for the address again. */
+	uint8_t brought = (new_date ? INTENT_SLOT_DATE : 0) |
+			  (p->found.has_meter ? INTENT_SLOT_METER : 0) |
+			  (p->found.has_address ? INTENT_SLOT_ADDRESS : 0);
+	bool new_fact = brought != 0;
 	p->topics = p->ir.topics;
 	p->escalate = p->topics != 0;
 	/* "thanks!" is an answer to be polite to, not words we could not
@@ -659,8 +663,12 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		p->lang = s->lang;
 		p->ir.lang_detected = false;
 	}
-	if (new_fact || (!p->active && !p->escalate && !p->closing))
-		p->active |= s->pending;
+	for (size_t i = 0; new_fact && i < intent_count(e->pack); i++) {
+		const struct intent_rule *r = intent_rule(e->pack, i);
+		for (unsigned g = 0; (s->pending & (1u << i)) && g < r->nneeds; g++)
+			if (r->needs[g] & brought)
+				p->active |= 1u << i;
+	}
 	/* An answer that relied on a fact the customer now corrects no longer
 	 * holds: the intent is answered again with the new one (a confirmed
 	 * start date is checked again, and may not match). */
@@ -673,6 +681,8 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 			if (r->needs[g] & replaced)
 				p->active |= 1u << i;
 	}
+	if (!p->active && !p->escalate && !p->closing)
+		p->active |= s->pending;
 	p->clarify = !p->active && !p->escalate && !p->closing && p->ir.ambiguous;
 
 	for (uint8_t k = 0; k < p->ir.ntriggers; k++) {
