@@ -911,18 +911,50 @@ static bool is_clause_break(const struct tok_buf *t, const struct intent_scratch
 	return c == '.' || c == '!' || c == '?' || c == ';' || c == ':' || c == ',';
 }
 
+/* Whether the clause goes on from trigger b as from its subject: a word
+ * follows it that is no list word, and no second word of the item before
+ * a comma or a list word ("battery storage or heat pump"); after "or" and
+ * an article (or_article) no end word either ("or a battery at the new
+ * house"). */
+static bool goes_on(const struct tok_buf *t, const struct intent_scratch *s,
+		    const struct intent_trigger *b, bool or_article)
+{
+	uint32_t k = b->tok_last + 1;
+	return k < t->n && t->v[k].kind == TOK_WORD && !(s->tflags[k] & TF_LIST) &&
+	       !(or_article && (s->tflags[k] & TF_END)) &&
+	       !(k + 1 < t->n && ((s->tflags[k + 1] & TF_LIST) ||
+				  (t->v[k + 1].kind == TOK_PUNCT && t->norm[t->v[k + 1].noff] == ',')));
+}
+
 static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 		    const struct intent_trigger *tr)
 {
-	int words = 0;
-	for (int64_t i = (int64_t)tr->tok_first - 1; i >= 0 && words < NEG_PRE_WINDOW; i--) {
+	int words = 0, window = NEG_PRE_WINDOW;
+	for (int64_t i = (int64_t)tr->tok_first - 1; i >= 0 && words < window; i--) {
 		/* A definite word or possessive before the trigger takes the
 		 * thing as there: the negation before it is about something
 		 * else ("I can't find the inverter settings", "the app doesn't
 		 * show my solar production"), while "we don't have a battery"
-		 * stays negated. */
-		if (is_clause_break(t, s, (uint32_t)i) || (s->tflags[i] & (TF_DEFINITE | TF_ACT)))
+		 * stays negated. After "and" the thing is had ("no heat pump
+		 * and a battery"). */
+		if (is_clause_break(t, s, (uint32_t)i) || (s->tflags[i] & (TF_DEFINITE | TF_ACT)) ||
+		    ((s->tflags[i] & TF_LIST) && !(s->tflags[i] & TF_OR)))
 			break;
+		/* An article is no word of the thing ("we don't have a home
+		 * battery"), and an "or" lets the negation reach one word
+		 * further, into the next item of a list ("we don't have a heat
+		 * pump or solar panels"); after "or a" only where the item ends,
+		 * as in listed_after ("no solar panels or a battery that works"
+		 * has a battery). */
+		if (s->tflags[i] & TF_ARTICLE)
+			continue;
+		if (s->tflags[i] & TF_OR) {
+			if ((uint32_t)i + 1 < tr->tok_first && (s->tflags[i + 1] & TF_ARTICLE) &&
+			    goes_on(t, s, tr, true))
+				break;
+			window = NEG_PRE_WINDOW + 1;
+			continue;
+		}
 		/* A negation is about the verb of doing right before it ("the
 		 * app shows no solar production", "viser ikke solcelle-
 		 * produksjonen"), or between it and the trigger ("can't connect
@@ -996,11 +1028,7 @@ static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s
 	 * word ("battery etc."). After "or" and an article it also ends where
 	 * an end word starts a phrase of place or time: "no solar panels or a
 	 * battery at the new house". */
-	uint32_t k = b->tok_last + 1;
-	if ((article || !(s->tflags[j] & TF_LIST)) && k < t->n && t->v[k].kind == TOK_WORD &&
-	    !(s->tflags[k] & TF_LIST) && !(article && (s->tflags[k] & TF_END)) &&
-	    !(k + 1 < t->n && ((s->tflags[k + 1] & TF_LIST) ||
-			       (t->v[k + 1].kind == TOK_PUNCT && t->norm[t->v[k + 1].noff] == ','))))
+	if ((article || !(s->tflags[j] & TF_LIST)) && goes_on(t, s, b, article))
 		return false;
 	return j == last || (words <= 1 && joins(t, s, j));
 }
