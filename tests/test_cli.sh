@@ -614,6 +614,21 @@ assert esc == [False] * 5 + [True, True], esc
 ' "$TMP/orend.jsonl"
 fi
 
+# ---- "no solar production" is a fault to escalate, not a thing denied ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/noprod.jsonl" '{"text": "the app says no solar production at the new house"}' \
+		'{"text": "appen viser ingen solproduksjon"}' \
+		'{"text": "ingen solproduktion sedan flytten"}' \
+		'{"text": "seit dem Umzug keine Solarproduktion"}' \
+		'{"text": "geen opbrengst meer sinds de verhuizing"}' \
+		'{"text": "we have no solar panels"}' '{"text": "vi har ingen solceller"}'
+	expect_py "no production escalates in every language; no panels does not" '
+import json, sys
+esc = [json.loads(l)["escalate"] for l in open(sys.argv[1], encoding="utf-8")]
+assert esc == [True] * 5 + [False] * 2, esc
+' "$TMP/noprod.jsonl"
+fi
+
 # ---- days in words (the days line of [dates]) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/days.jsonl" '{"text": "we move in march first"}' \
