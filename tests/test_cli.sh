@@ -629,6 +629,18 @@ assert esc == [True] * 5 + [False] * 2, esc
 ' "$TMP/noprod.jsonl"
 fi
 
+# ---- "how do I pay?" asks about the payment method, in every language ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/howpay.jsonl" '{"text": "how do i pay?"}' \
+		'{"text": "please bill me by invoice"}' '{"text": "hvordan betaler jeg?"}' \
+		'{"text": "hur betalar jag?"}' '{"text": "wie zahle ich?"}' '{"text": "hoe betaal ik?"}'
+	expect_py "how do I pay, in every language, is the payment method" '
+import json, sys
+ids = [[i["id"] for i in json.loads(l)["intents"]] for l in open(sys.argv[1], encoding="utf-8")]
+assert ids == [["payment_method"]] * 6, ids
+' "$TMP/howpay.jsonl"
+fi
+
 # ---- days in words (the days line of [dates]) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/days.jsonl" '{"text": "we move in march first"}' \
