@@ -1161,13 +1161,18 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 				best = l;
 			}
 		/* A tie or a single weak hint is not evidence enough to switch
-		 * away from the conversation's language. */
-		bool tie = false;
-		for (int l = 0; l < p->nlangs; l++)
+		 * away from the conversation's language. A tie between others
+		 * ("vi har inga solpaneler": Norwegian or Swedish) is answered
+		 * in the first of them, nearer than the fallback, but switches
+		 * nothing either. */
+		bool tie = false, fallback_tied = false;
+		for (int l = 0; l < p->nlangs; l++) {
 			tie |= l != best && best >= 0 && acc.lang[l] == bs;
-		if (best >= 0 && bs >= 1.0 && !(tie && lang_fallback >= 0)) {
+			fallback_tied |= l == lang_fallback && acc.lang[l] == bs;
+		}
+		if (best >= 0 && bs >= 1.0 && !(tie && fallback_tied)) {
 			out->lang = best;
-			out->lang_detected = true;
+			out->lang_detected = !tie || lang_fallback < 0;
 		} else {
 			out->lang = lang_fallback >= 0 && lang_fallback < p->nlangs
 				? lang_fallback : 0;

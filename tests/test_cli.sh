@@ -641,6 +641,23 @@ assert ids == [["payment_method"]] * 6, ids
 ' "$TMP/howpay.jsonl"
 fi
 
+# ---- first messages: Swedish words, greetings, a Norwegian/Swedish tie ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/firstlang.jsonl" '{"text": "vi har solceller på nya huset"}' \
+		'{"text": "god morgon"}' '{"text": "goedemorgen"}' \
+		'{"text": "vi har inga solpaneler"}' \
+		'{"session": "de", "text": "Wann beginnt mein Vertrag?"}' \
+		'{"session": "de", "text": "vi har inga solpaneler"}' \
+		'{"session": "de", "text": "ok"}'
+	expect_py "a first message is answered in its language; a tie switches no conversation" '
+import json, sys
+langs = [json.loads(l)["lang"] for l in open(sys.argv[1], encoding="utf-8")]
+assert langs[:3] == ["sv", "sv", "nl"], langs
+assert langs[3] in ("nb", "sv"), langs
+assert langs[4:] == ["de", langs[3], "de"], langs
+' "$TMP/firstlang.jsonl"
+fi
+
 # ---- days in words (the days line of [dates]) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/days.jsonl" '{"text": "we move in march first"}' \
