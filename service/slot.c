@@ -110,6 +110,7 @@ enum rel_kind {
 	R_MONTH_END,
 	R_WEEKDAY,
 	R_WEEKDAY_NEXT,
+	R_WEEKDAY_PREV,
 	R_WEEKDAY_LAST,
 	R_NONE, /* a phrase that looks like a date but is none: "guten Morgen" */
 };
@@ -636,6 +637,13 @@ static int add_phrase_words(struct slot_vocab *v, struct pattern *pt, const char
 	return 0;
 }
 
+/* Whether a rel meaning takes its weekday from '@'. */
+static bool is_weekday_kind(uint8_t kind)
+{
+	return kind == R_WEEKDAY || kind == R_WEEKDAY_NEXT || kind == R_WEEKDAY_PREV ||
+	       kind == R_WEEKDAY_LAST;
+}
+
 /* Parses the meaning of a rel line ("day+1", "week+#", "weekday_next"). */
 static int parse_meaning(const char *s, size_t n, struct pattern *pt)
 {
@@ -644,7 +652,7 @@ static int parse_meaning(const char *s, size_t n, struct pattern *pt)
 		uint8_t kind;
 	} names[] = {
 		{ "weekday_next", R_WEEKDAY_NEXT }, { "weekday_last", R_WEEKDAY_LAST },
-		{ "weekday", R_WEEKDAY },
+		{ "weekday_prev", R_WEEKDAY_PREV }, { "weekday", R_WEEKDAY },
 		{ "month_start", R_MONTH_START },   { "month_end", R_MONTH_END },
 		{ "week", R_WEEK },                 { "day", R_DAY },
 		{ "none", R_NONE },
@@ -655,8 +663,7 @@ static int parse_meaning(const char *s, size_t n, struct pattern *pt)
 			continue;
 		const char *r = s + nl;
 		size_t rn = n - nl;
-		bool wd = names[i].kind == R_WEEKDAY || names[i].kind == R_WEEKDAY_NEXT ||
-			  names[i].kind == R_WEEKDAY_LAST;
+		bool wd = is_weekday_kind(names[i].kind);
 		if (rn && (r[0] == '_' || (r[0] >= 'a' && r[0] <= 'z')))
 			continue; /* "weekday" must not take "weekday_next". */
 		pt->kind = names[i].kind;
@@ -750,7 +757,8 @@ static int parse_rel(struct slot_vocab *v, const char *p, char *err, size_t errl
 	if (!next_field(&r, &f, &n) || parse_meaning(f, n, &pt) < 0) {
 		set_err(err, errlen,
 			"rel: \"%.*s\" is not day, week, month_start or month_end (with +N, -N, +# "
-			"or -#), weekday, weekday_next, weekday_last or none.", qlen(strlen(eq + 1)),
+			"or -#), weekday, weekday_next, weekday_prev, weekday_last or none.",
+			qlen(strlen(eq + 1)),
 			eq + 1);
 		return -1;
 	}
@@ -758,11 +766,10 @@ static int parse_rel(struct slot_vocab *v, const char *p, char *err, size_t errl
 		set_err(err, errlen, "rel: unexpected \"%.*s\" after the meaning.", qlen(n), f);
 		return -1;
 	}
-	bool wd_kind = pt.kind == R_WEEKDAY || pt.kind == R_WEEKDAY_NEXT ||
-		       pt.kind == R_WEEKDAY_LAST;
+	bool wd_kind = is_weekday_kind(pt.kind);
 	if (nnum > 1 || nwd > 1 || wd_kind != (nwd == 1) || pt.n_hash != (nnum == 1)) {
 		set_err(err, errlen,
-			"rel: '@' goes with weekday, weekday_next and weekday_last, '#' with +# "
+			"rel: '@' goes with weekday, weekday_next, weekday_prev and weekday_last, '#' with +# "
 			"or -#, each at most once.");
 		return -1;
 	}
@@ -1539,6 +1546,10 @@ static bool rel_apply(const struct scan *s, const struct pattern *pt, int num, i
 	case R_WEEKDAY_NEXT:
 		/* The Monday that starts next week, then the weekday in it. */
 		z += 7 - tw + (wd - 1);
+		break;
+	case R_WEEKDAY_PREV:
+		/* The Monday that started last week, then the weekday in it. */
+		z += -7 - tw + (wd - 1);
 		break;
 	case R_WEEKDAY_LAST: {
 		/* The most recent such weekday before today: "last Friday" said
