@@ -48,6 +48,7 @@ enum mode {
  * evidence than the keyword itself. */
 #define TYPO_WEIGHT 0.8
 #define TYPO_MIN_CHARS 5
+#define TYPO_STEM_MIN_CHARS 7
 /* How many words before a trigger a negation cue still governs it. */
 #define NEG_PRE_WINDOW 3
 /* How many tokens may stand between two triggers of one negated list: the
@@ -204,10 +205,13 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 	if (pat < 0)
 		return ld_fail(&ld->pos, "out of memory");
 	/* A whole word long enough to make a typo unambiguous is also looked
-	 * up with one edit. Stems are not: "solar*" one edit away matches far
-	 * too many ordinary words ("stolar", Swedish chairs). */
+	 * up with one edit, and so is a long stem as a word of its own
+	 * ("contrat", "inveter" for "contract*", "inverter*"). Short stems
+	 * are not: "solar*" one edit away matches far too many ordinary
+	 * words ("stolar", Swedish chairs). */
 	if (ld->tb.n == 1 && ld->tb.v[0].kind == TOK_WORD &&
-	    ld->tb.v[0].nchars >= TYPO_MIN_CHARS && mode == M_EXACT &&
+	    ((mode == M_EXACT && ld->tb.v[0].nchars >= TYPO_MIN_CHARS) ||
+	     (mode == M_PREFIX && ld->tb.v[0].nchars >= TYPO_STEM_MIN_CHARS)) &&
 	    (kind == K_TRIGGER || (kind == K_INTENT && weight > 0)) &&
 	    match_typo_add(p->m, ld->tb.norm, ld->tb.nlen, (uint32_t)pat) < 0)
 		return ld_fail(&ld->pos, "out of memory");
