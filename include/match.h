@@ -28,6 +28,10 @@ int match_add(struct match *m, const char *s, size_t len);
 /* The pattern's length in bytes. */
 uint32_t match_pat_len(const struct match *m, uint32_t pat);
 
+/* The pattern's bytes (match_pat_len of them, not NUL-terminated), owned
+ * by the set, or NULL for an id it does not hold. */
+const char *match_pat(const struct match *m, uint32_t pat);
+
 /* Adds a word to the typo index under id (a pattern id or any number the
  * caller chooses). Returns 0 or -1 when memory is short. */
 int match_typo_add(struct match *m, const char *word, size_t len, uint32_t id);

@@ -1061,6 +1061,23 @@ static void lang_from_chars(const struct intent_pack *p, const char *text,
 	}
 }
 
+/* Whether word w[0..n) is stem pattern pat (" stem") with a letter dropped
+ * or two neighbours swapped: the slips of a hand typing it. A letter
+ * changed or added makes another word as often ("inverted" for inverter*,
+ * "powerball" for powerwall*). */
+static bool slipped(const struct intent_pack *p, uint32_t pat, const char *w, size_t n)
+{
+	const char *stem = match_pat(p->m, pat) + 1;
+	size_t sn = match_pat_len(p->m, pat) - 1;
+	size_t i = 0;
+	while (i < n && i < sn && w[i] == stem[i])
+		i++;
+	if (n + 1 == sn)
+		return memcmp(w + i, stem + i + 1, n - i) == 0;
+	return n == sn && i + 1 < n && w[i] == stem[i + 1] && w[i + 1] == stem[i] &&
+	       memcmp(w + i + 2, stem + i + 2, n - i - 2) == 0;
+}
+
 int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		   const char *text, size_t len, uint8_t slots, int lang_hint,
 		   int lang_fallback, const struct intent_opts *opts,
@@ -1121,6 +1138,9 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		for (size_t k = 0; k < n; k++)
 			for (uint32_t j = p->pat_first[ids[k]]; j < p->pat_first[ids[k] + 1]; j++) {
 				uint32_t e = p->by_pat[j];
+				if (p->entries[e].mode == M_PREFIX &&
+				    !slipped(p, ids[k], tok_norm(toks, i), t->nlen))
+					continue;
 				if (p->entries[e].kind == K_TRIGGER)
 					take(p, s, out, &acc, e, i, i, true);
 				else if (p->entries[e].kind == K_INTENT &&

@@ -93,6 +93,11 @@ uint32_t match_pat_len(const struct match *m, uint32_t pat)
 	return pat < m->npats ? m->pats[pat].len : 0;
 }
 
+const char *match_pat(const struct match *m, uint32_t pat)
+{
+	return pat < m->npats ? m->strs.s + m->pats[pat].off : NULL;
+}
+
 int match_typo_add(struct match *m, const char *word, size_t len, uint32_t id)
 {
 	if (m->built || len == 0 || len > 255)
