@@ -543,7 +543,9 @@ static unsigned words_beside_date(const struct tok_buf *t, const struct slot_fou
 
 /* Whether the message's date is the start date the intents need.
  * - A date announced as the move in is.
- * - A date given plainly is while the conversation has none; after that
+ * - A date given plainly is while the conversation has none, when an
+ *   intent waits for one or the message is hardly more than the date ("3
+ *   March", "it is 3 March"); after that
  *   only when the message asks about an intent that needs a date ("when
  *   does the contract start? 5 January") or answers one the registry
  *   refuted ("then it is 15 March"), not when it is about something else
@@ -569,8 +571,10 @@ static bool takes_date(const struct engine *e, const struct engine_session *s,
 	case SLOT_DATE_MOVE_IN:
 		return true;
 	case SLOT_DATE_PLAIN:
-		return !s->facts.has_date || wants_date(e, detected) ||
-		       wants_date(e, refuted(e, s));
+		return (!s->facts.has_date &&
+			(wants_date(e, s->pending) ||
+			 words_beside_date(t, &p->found) <= ANSWER_WORDS_MAX)) ||
+		       wants_date(e, detected) || wants_date(e, refuted(e, s));
 	case SLOT_DATE_MOVE_OUT:
 		return !s->facts.has_date;
 	default:
