@@ -31,8 +31,9 @@ static const char *const slot_names[] = { "date", "meter", "address" };
 /* Asks are keyed by the missing facts: at most 2^INTENT_MAX_NEEDS
  * combinations of the groups an intent needs. */
 #define ASK_COMBOS (1 << INTENT_MAX_NEEDS)
-/* Words beside a past day word that still make the message an answer to
- * "when do you move?": "it was yesterday". */
+/* Words beside a date that still make the message an answer to "when do
+ * you move?" rather than a sentence about something else: "it was
+ * yesterday", "3 March then". */
 #define ANSWER_WORDS_MAX 2
 
 enum { ESC_STORED, ESC_PREVIEW, ESC_FAILED, ESC_COUNT };
@@ -503,18 +504,26 @@ static bool date_before(struct slot_date a, struct slot_date b)
 	return a.y != b.y ? a.y < b.y : a.m != b.m ? a.m < b.m : a.d < b.d;
 }
 
+/* The intents among those of among (a bit each) that need one of the
+ * facts of slots (enum intent_slot bits). */
+static uint32_t needing(const struct engine *e, uint32_t among, uint8_t slots)
+{
+	uint32_t r = 0;
+	for (size_t i = 0; slots && i < intent_count(e->pack); i++) {
+		if (!(among & (1u << i)))
+			continue;
+		const struct intent_rule *ru = intent_rule(e->pack, i);
+		for (unsigned g = 0; g < ru->nneeds; g++)
+			if (ru->needs[g] & slots)
+				r |= 1u << i;
+	}
+	return r;
+}
+
 /* Whether an intent of want (a bit each) needs a date. */
 static bool wants_date(const struct engine *e, uint32_t want)
 {
-	for (size_t i = 0; i < intent_count(e->pack); i++) {
-		if (!(want & (1u << i)))
-			continue;
-		const struct intent_rule *r = intent_rule(e->pack, i);
-		for (unsigned g = 0; g < r->nneeds; g++)
-			if (r->needs[g] & INTENT_SLOT_DATE)
-				return true;
-	}
-	return false;
+	return needing(e, want, INTENT_SLOT_DATE) != 0;
 }
 
 /* The intents that wait with every fact they need known: the registry
@@ -656,35 +665,21 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	uint8_t brought = (new_date ? INTENT_SLOT_DATE : 0) |
 			  (p->found.has_meter ? INTENT_SLOT_METER : 0) |
 			  (p->found.has_address ? INTENT_SLOT_ADDRESS : 0);
-	bool new_fact = brought != 0;
 	p->topics = p->ir.topics;
 	p->escalate = p->topics != 0;
 	/* "thanks!" is an answer to be polite to, not words we could not
 	 * use: what waits for a fact keeps waiting, unasked. */
-	p->closing = p->ir.closing && !p->active && !p->escalate && !new_fact;
+	p->closing = p->ir.closing && !p->active && !p->escalate && !brought;
 	/* "thanks" in a Swedish conversation is a loanword, not a switch. */
 	if (p->closing && s->lang >= 0) {
 		p->lang = s->lang;
 		p->ir.lang_detected = false;
 	}
-	for (size_t i = 0; new_fact && i < intent_count(e->pack); i++) {
-		const struct intent_rule *r = intent_rule(e->pack, i);
-		for (unsigned g = 0; (s->pending & (1u << i)) && g < r->nneeds; g++)
-			if (r->needs[g] & brought)
-				p->active |= 1u << i;
-	}
+	p->active |= needing(e, s->pending, brought);
 	/* An answer that relied on a fact the customer now corrects no longer
 	 * holds: the intent is answered again with the new one (a confirmed
 	 * start date is checked again, and may not match). */
-	uint8_t replaced = replaced_slots(&s->facts, &p->facts);
-	for (size_t i = 0; replaced && i < intent_count(e->pack); i++) {
-		if (!(s->answered & (1u << i)))
-			continue;
-		const struct intent_rule *r = intent_rule(e->pack, i);
-		for (unsigned g = 0; g < r->nneeds; g++)
-			if (r->needs[g] & replaced)
-				p->active |= 1u << i;
-	}
+	p->active |= needing(e, s->answered, replaced_slots(&s->facts, &p->facts));
 	if (!p->active && !p->escalate && !p->closing)
 		p->active |= s->pending;
 	p->clarify = !p->active && !p->escalate && !p->closing && p->ir.ambiguous;
