@@ -229,6 +229,18 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 	return 0;
 }
 
+/* The [negation] lines: a keyword and the kind of what it lists. "post"
+ * lists phrases, the others words. */
+static const struct {
+	const char *kw;
+	uint8_t kind;
+} neg_lines[] = {
+	{ "pre", K_NEG_PRE }, { "post", K_NEG_POST }, { "break", K_BREAK },
+	{ "list", K_LIST }, { "definite", K_DEFINITE }, { "article", K_ARTICLE },
+	{ "or", K_OR }, { "act", K_ACT }, { "end", K_END },
+};
+#define NEG_LINES (sizeof(neg_lines) / sizeof(neg_lines[0]))
+
 /* Adds each space-separated word of list as its own term. */
 static int add_words(struct loader *ld, char *list, uint8_t kind, uint8_t lang)
 {
@@ -487,29 +499,18 @@ static int load_lang(struct loader *ld, FILE *f)
 				      (uint8_t)target, 1.0f, (uint8_t)lang);
 			break;
 		}
-		case S_NEG:
-			if (strcmp(s, "pre") == 0)
-				rc = add_words(ld, arg, K_NEG_PRE, (uint8_t)lang);
-			else if (strcmp(s, "break") == 0)
-				rc = add_words(ld, arg, K_BREAK, (uint8_t)lang);
-			else if (strcmp(s, "post") == 0)
-				rc = add_phrases(ld, arg, K_NEG_POST, (uint8_t)lang);
-			else if (strcmp(s, "list") == 0)
-				rc = add_words(ld, arg, K_LIST, (uint8_t)lang);
-			else if (strcmp(s, "definite") == 0)
-				rc = add_words(ld, arg, K_DEFINITE, (uint8_t)lang);
-			else if (strcmp(s, "article") == 0)
-				rc = add_words(ld, arg, K_ARTICLE, (uint8_t)lang);
-			else if (strcmp(s, "or") == 0)
-				rc = add_words(ld, arg, K_OR, (uint8_t)lang);
-			else if (strcmp(s, "act") == 0)
-				rc = add_words(ld, arg, K_ACT, (uint8_t)lang);
-			else if (strcmp(s, "end") == 0)
-				rc = add_words(ld, arg, K_END, (uint8_t)lang);
-			else
+		case S_NEG: {
+			size_t k = 0;
+			while (k < NEG_LINES && strcmp(s, neg_lines[k].kw) != 0)
+				k++;
+			if (k == NEG_LINES)
 				return ld_fail(&ld->pos, "negation lines start with pre, post, break, list, "
 						       "definite, article, or, act or end");
+			rc = neg_lines[k].kind == K_NEG_POST
+				     ? add_phrases(ld, arg, K_NEG_POST, (uint8_t)lang)
+				     : add_words(ld, arg, neg_lines[k].kind, (uint8_t)lang);
 			break;
+		}
 		case S_CLOSING:
 			if (strcmp(s, "phrase") == 0)
 				rc = add_phrases(ld, arg, K_CLOSING, (uint8_t)lang);
