@@ -68,6 +68,7 @@ struct word {
 	uint16_t flags;    /* enum word_flag */
 	uint8_t month;     /* 1..12, 0 when not a month */
 	uint8_t weekday;   /* 1..7 from Monday, 0 when not a weekday */
+	uint8_t last_weekday; /* "i måndags": the last such weekday by itself, 1..7 */
 	int16_t number;    /* W_NUMBER */
 	uint8_t day;       /* W_DAY: 1..31 */
 	uint32_t abbr_off; /* W_SUFFIX: the abbreviation in the pool */
@@ -484,7 +485,7 @@ static int fold_word(const char *s, size_t n, char *out, size_t cap, char *err,
 /* What a line says about each spelling of a group. */
 struct word_def {
 	uint16_t flags;
-	uint8_t month, weekday, day;
+	uint8_t month, weekday, last_weekday, day;
 	int16_t number;
 };
 
@@ -507,6 +508,8 @@ static int add_def(struct slot_vocab *v, const char *w, size_t n,
 		e->month = d->month;
 	if (d->weekday && !e->weekday)
 		e->weekday = d->weekday;
+	if (d->last_weekday && !e->last_weekday)
+		e->last_weekday = d->last_weekday;
 	return 0;
 }
 
@@ -527,23 +530,28 @@ static int add_group(struct slot_vocab *v, const char *g, size_t n,
 	return 0;
 }
 
-/* "months a|b c|d ..." (12 groups) and "weekdays ..." (7 groups). */
-static int parse_groups(struct slot_vocab *v, const char *p, const char *kw, int want,
-			bool months, char *err, size_t errlen)
+enum group_kind { G_MONTHS, G_WEEKDAYS, G_WEEKDAYS_LAST };
+
+/* "months a|b c|d ..." (12 groups), "weekdays ..." and "weekdays_last
+ * ..." (7 groups). */
+static int parse_groups(struct slot_vocab *v, const char *p, const char *kw,
+			enum group_kind kind, char *err, size_t errlen)
 {
 	const char *f;
 	size_t n;
-	int i = 0;
+	int i = 0, want = kind == G_MONTHS ? 12 : 7;
 	while (next_word_field(&p, &f, &n)) {
 		struct word_def d = { 0 };
 		if (i == want) {
 			i++; /* One too many is enough to refuse the line. */
 			break;
 		}
-		if (months)
+		if (kind == G_MONTHS)
 			d.month = (uint8_t)(i + 1);
-		else
+		else if (kind == G_WEEKDAYS)
 			d.weekday = (uint8_t)(i + 1);
+		else
+			d.last_weekday = (uint8_t)(i + 1);
 		if (add_group(v, f, n, &d, err, errlen) < 0)
 			return -1;
 		i++;
@@ -891,9 +899,11 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 #define KW(s) (kn == sizeof(s) - 1 && memcmp(kw, s, kn) == 0)
 	if (strcmp(section, "dates") == 0) {
 		if (KW("months"))
-			return parse_groups(v, p, "months", 12, true, err, errlen);
+			return parse_groups(v, p, "months", G_MONTHS, err, errlen);
 		if (KW("weekdays"))
-			return parse_groups(v, p, "weekdays", 7, false, err, errlen);
+			return parse_groups(v, p, "weekdays", G_WEEKDAYS, err, errlen);
+		if (KW("weekdays_last"))
+			return parse_groups(v, p, "weekdays_last", G_WEEKDAYS_LAST, err, errlen);
 		if (KW("numbers"))
 			return parse_numbers(v, p, false, err, errlen);
 		if (KW("days"))
@@ -919,7 +929,7 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 		if (KW("cue"))
 			return parse_cue(v, p, CUE_DATE, "cue", err, errlen);
 		set_err(err, errlen,
-			"[dates] lines start with months, weekdays, numbers, days, ordinals, "
+			"[dates] lines start with months, weekdays, weekdays_last, numbers, days, ordinals, "
 			"fillers, clock, clock_after, past, rel, in, out, move or cue, not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
@@ -1609,6 +1619,16 @@ static uint32_t rel_at(const struct scan *s, uint32_t i, struct date_found *out)
 		return 0;
 	const struct word *w = word_at(s, i);
 	uint32_t end = 0;
+	if (w && w->last_weekday) {
+		/* "i måndags" is last Monday. Past, so said in passing unless
+		 * a cue names the move, as for any past day. */
+		const struct pattern last = { .n = 1, .kind = R_WEEKDAY_LAST };
+		if (rel_apply(s, &last, 0, w->last_weekday, &out->d)) {
+			end = i + 1;
+			out->weekday = false;
+			out->day_word = true;
+		}
+	}
 	if (w && w->rel_head >= 0)
 		end = rel_chain(s, w->rel_head, i, 1, end, out);
 	if (s->v->rel_num_head >= 0 &&

@@ -558,11 +558,13 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "we zijn op maandag verhuisd"}' \
 		'{"text": "we got the keys on Thursday"}' \
 		'{"text": "we move in on Monday"}' \
-		'{"text": "wir ziehen am Montag ein"}'
-	expect_py "a weekday in the past tense is the last one before today, in every language" '
+		'{"text": "wir ziehen am Montag ein"}' \
+		'{"text": "vi flyttet inn i mandags"}' '{"text": "i måndags flyttade vi in"}' \
+		'{"text": "vi flytter inn på lørdag"}'
+	expect_py "a weekday in the past tense is the last one before today, in every language; so are \"i mandags\", \"i måndags\"" '
 import json, sys
 dates = [json.loads(l)["slots"].get("date") for l in open(sys.argv[1], encoding="utf-8")]
-assert dates == ["2026-11-23"] * 5 + ["2026-11-19", "2026-11-30", "2026-11-30"], dates
+assert dates == ["2026-11-23"] * 5 + ["2026-11-19", "2026-11-30", "2026-11-30"] + ["2026-11-23"] * 2 + ["2026-11-28"], dates
 ' "$TMP/pastday.jsonl"
 fi
 
