@@ -1082,6 +1082,7 @@ struct date_found {
 	bool day_word; /* "today", "i morgen", "yesterday", "vor 2 Tagen": a day
 	                  word, at most a day ahead, or a relative date past */
 	bool weekday;  /* a weekday with nothing saying which week: "on Monday" */
+	bool day_only; /* a day of the month alone: "we move on the 1st" */
 };
 
 struct scan {
@@ -1466,6 +1467,45 @@ static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
 	return 0;
 }
 
+/* The first day d of a month on or after today, or with back the last
+ * one on or before today: months without a 31st are skipped. */
+static bool day_alone_date(const struct scan *s, int d, bool back, struct slot_date *out)
+{
+	int32_t mi = s->today.y * 12 + (s->today.m - 1);
+	for (int k = 0; k < 12; k++, mi += back ? -1 : 1) {
+		int y = (int)(mi / 12), m = (int)(mi % 12) + 1;
+		if (!date_ok(y, m, d))
+			continue;
+		struct slot_date c = { (int16_t)y, (uint8_t)m, (uint8_t)d };
+		int32_t z = slot_date_days(c);
+		if (back ? z <= s->today_days : z >= s->today_days) {
+			*out = c;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A day of the month with no month, written as a day ("1st", "1.",
+ * "1e", "1:a"; not "1" or "first", which are as often a count or an
+ * adverb): a date only where a phrase of the move or a date cue stands
+ * right before it ("we move in on the 1st", "Einzug am 1.") or nothing
+ * but fillers does (the answer "on the 1st"; "1st" alone is too little),
+ * and its clause ends after
+ * it ("moving to the 2nd floor" is no date). It is the next such day;
+ * slot_extract takes the last one when the phrase is in the past tense. */
+static uint32_t day_alone_at(const struct scan *s, uint32_t i, struct slot_date *out)
+{
+	int d;
+	uint32_t e = day_at(s, i, true, false, &d);
+	if (!e || (tk(s, i)->kind == TOK_NUM && e == i + 1) || !pair_ends(s, e, 0) ||
+	    !s->today_ok)
+		return 0;
+	if ((i == 0 || skip_fillers(s, 0) != i) && !date_cue_before(s, i))
+		return 0;
+	return day_alone_date(s, d, false, out) ? e : 0;
+}
+
 /* An absolute date starting at token i. Returns the index after it. */
 static uint32_t abs_date_at(const struct scan *s, uint32_t i, struct slot_date *out)
 {
@@ -1645,12 +1685,14 @@ static uint32_t rel_at(const struct scan *s, uint32_t i, struct date_found *out)
  * the end of the date, or 0 when none starts at i. */
 static uint32_t date_at(const struct scan *s, uint32_t i, struct date_found *out)
 {
-	out->rel = out->day_word = out->weekday = false;
+	out->rel = out->day_word = out->weekday = out->day_only = false;
 	/* Most words of a message are in no vocabulary: one lookup rejects
 	 * them before any pattern is tried. */
 	if (tk(s, i)->kind == TOK_WORD && !is_digit(nt(s, i)[0]) && !word_at(s, i))
 		return 0;
 	uint32_t e = abs_date_at(s, i, &out->d);
+	if (!e && (e = day_alone_at(s, i, &out->d)))
+		out->day_only = true;
 	if (e) {
 		out->a = i;
 		return e;
@@ -2827,6 +2869,9 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 			int32_t z = slot_date_days(df->d) - 7;
 			out->date = slot_date_from_days(z < s.today_days ? z : z - 7);
 		}
+		/* "we moved in on the 3rd": the last 3rd. */
+		if (past && df->day_only)
+			day_alone_date(&s, df->d.d, true, &out->date);
 		out->has_date = true;
 		out->date_role = side == CUE_MOVE_IN  ? SLOT_DATE_MOVE_IN
 				 : side == CUE_MOVE_OUT ? SLOT_DATE_MOVE_OUT

@@ -568,6 +568,19 @@ assert dates == ["2026-11-23"] * 5 + ["2026-11-19", "2026-11-30", "2026-11-30"] 
 ' "$TMP/pastday.jsonl"
 fi
 
+# ---- a day of the month alone, after a phrase of the move ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/dayalone.jsonl" '{"text": "we move on the 1st"}' \
+		'{"text": "vi flytter den 1."}' '{"text": "vi flyttar in den 1:a"}' \
+		'{"text": "Einzug am 1."}' '{"text": "we verhuizen de 1e"}' \
+		'{"text": "we moved in on the 3rd"}' '{"text": "moving to the 2nd floor"}'
+	expect_py "\"on the 1st\" after a phrase of the move is the next 1st, in every language; in the past tense the last" '
+import json, sys
+dates = [json.loads(l)["slots"].get("date") for l in open(sys.argv[1], encoding="utf-8")]
+assert dates == ["2026-12-01"] * 5 + ["2026-11-03", None], dates
+' "$TMP/dayalone.jsonl"
+fi
+
 # ---- thank-yous: the closing reply, in every language ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/closing.jsonl" '{"text": "thanks for the info"}' \
