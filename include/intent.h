@@ -51,6 +51,9 @@ struct intent_opts {
 	/* Bytes of the text whose letters say nothing of its language: an
 	 * address ("Goethestraße 10" in an English message). 0 for none. */
 	size_t names_off, names_len;
+	/* The conversation has no language yet: a weak hint (one keyword,
+	 * one misspelt word) is still better than the fallback. */
+	bool lang_open;
 };
 
 /* A keyword, trigger or cue found in the message, for explanations. */

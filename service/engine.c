@@ -607,7 +607,8 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	if (rc < 0)
 		return rc;
 	const struct tok_buf *t = &scr->toks;
-	struct intent_opts io = { .threshold = e->opts.threshold, .margin = e->opts.margin };
+	struct intent_opts io = { .threshold = e->opts.threshold, .margin = e->opts.margin,
+				  .lang_open = s->lang < 0 };
 	int fallback = s->lang >= 0 ? s->lang : e->default_lang;
 	slot_extract(e->slots, text, t, today, &p->found);
 	/* In a conversation that has its language, "Goethestraße" and

@@ -1186,7 +1186,8 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 				best = l;
 			}
 		/* A tie or a single weak hint is not evidence enough to switch
-		 * away from the conversation's language. A tie between others
+		 * away from the conversation's language; with none yet (lang_open)
+		 * the hint is better than the default. A tie between others
 		 * ("vi har inga solpaneler": Norwegian or Swedish) is answered
 		 * in the first of them, nearer than the fallback, but switches
 		 * nothing either. */
@@ -1195,7 +1196,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 			tie |= l != best && best >= 0 && acc.lang[l] == bs;
 			fallback_tied |= l == lang_fallback && acc.lang[l] == bs;
 		}
-		if (best >= 0 && bs >= 1.0 && !(tie && fallback_tied)) {
+		if (best >= 0 && (bs >= 1.0 || (opts && opts->lang_open)) && !(tie && fallback_tied)) {
 			out->lang = best;
 			out->lang_detected = !tie || lang_fallback < 0;
 		} else {

@@ -663,13 +663,17 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "vi har inga solpaneler"}' \
 		'{"session": "de", "text": "Wann beginnt mein Vertrag?"}' \
 		'{"session": "de", "text": "vi har inga solpaneler"}' \
-		'{"session": "de", "text": "ok"}'
-	expect_py "a first message is answered in its language; a tie switches no conversation" '
+		'{"session": "de", "text": "ok"}' \
+		'{"text": "vi flyter 1. mars"}' \
+		'{"session": "en", "text": "when does my contract start?"}' \
+		'{"session": "en", "text": "vi flyter 1. mars"}'
+	expect_py "a first message is answered in its language, a weak hint is enough; a tie or a weak hint switches no conversation" '
 import json, sys
 langs = [json.loads(l)["lang"] for l in open(sys.argv[1], encoding="utf-8")]
 assert langs[:3] == ["sv", "sv", "nl"], langs
 assert langs[3] in ("nb", "sv"), langs
-assert langs[4:] == ["de", langs[3], "de"], langs
+assert langs[4:7] == ["de", langs[3], "de"], langs
+assert langs[7:] == ["nb", "en", "en"], langs
 ' "$TMP/firstlang.jsonl"
 fi
 

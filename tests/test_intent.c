@@ -377,6 +377,15 @@ static void test_lang_hint_and_fallback(void **state)
 	analyze(f, "Lastschrift", -1, f->en, NULL, &r);
 	assert_int_equal(r.lang, f->en);
 	assert_false(r.lang_detected);
+	/* With no conversation language yet it is still better than the
+	 * fallback: it decides, and the conversation takes it. */
+	struct intent_opts open = { .threshold = 0.5, .margin = 0.15, .lang_open = true };
+	analyze(f, "Lastschrift", -1, f->en, &open, &r);
+	assert_int_equal(r.lang, f->de);
+	assert_true(r.lang_detected);
+	analyze(f, "ok 42", -1, f->de, &open, &r);
+	assert_int_equal(r.lang, f->de);
+	assert_false(r.lang_detected);
 	/* A character only German uses is evidence on its own. */
 	analyze(f, "Straße", -1, f->en, NULL, &r);
 	assert_int_equal(r.lang, f->de);
