@@ -556,11 +556,13 @@ static unsigned words_beside_date(const struct tok_buf *t, const struct slot_fou
  *   intent waits for one or the message is hardly more than the date ("3
  *   March", "it is 3 March"); after that
  *   only when the message asks about an intent that needs a date ("when
- *   does the contract start? 5 January") or answers one the registry
- *   refuted ("then it is 15 March"), not when it is about something else
- *   ("the electrician comes on 3 February", "I bought the Pulse on 15
- *   December"). A correction is announced: "sorry, I meant 5 January" (an
- *   in phrase) replaces the date, and a confirmed one is checked again.
+ *   does the contract start? 5 January"), answers one the registry
+ *   refuted ("then it is 15 March"), or is hardly more than the date and
+ *   asks nothing else ("no, 15 March": a correction), not when it is
+ *   about something else ("the electrician comes on 3 February", "I
+ *   bought the Pulse on 15 December"). A longer correction is announced:
+ *   "sorry, I meant 5 January", "nei vent, det er 15. mars" (in phrases)
+ *   replace the date, and a confirmed one is checked again.
  * - A move-out date, or a day word with no cue ("I called the grid
  *   company today", "call me tomorrow"), never replaces a date. While
  *   none is known, a move-out date is (billing moves on that day), and a
@@ -579,11 +581,12 @@ static bool takes_date(const struct engine *e, const struct engine_session *s,
 	switch (p->found.date_role) {
 	case SLOT_DATE_MOVE_IN:
 		return true;
-	case SLOT_DATE_PLAIN:
-		return (!s->facts.has_date &&
-			(wants_date(e, s->pending) ||
-			 words_beside_date(t, &p->found) <= ANSWER_WORDS_MAX)) ||
-		       wants_date(e, detected) || wants_date(e, refuted(e, s));
+	case SLOT_DATE_PLAIN: {
+		bool bare = words_beside_date(t, &p->found) <= ANSWER_WORDS_MAX;
+		return (!s->facts.has_date && (wants_date(e, s->pending) || bare)) ||
+		       (s->facts.has_date && bare && !detected) || wants_date(e, detected) ||
+		       wants_date(e, refuted(e, s));
+	}
 	case SLOT_DATE_MOVE_OUT:
 		return !s->facts.has_date;
 	default:

@@ -581,6 +581,31 @@ assert dates == ["2026-12-01"] * 5 + ["2026-11-03", None], dates
 ' "$TMP/dayalone.jsonl"
 fi
 
+# ---- a correction of the date, in every language ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/correct.jsonl" \
+		'{"session": "en", "text": "when does my contract start?"}' '{"session": "en", "text": "1 March"}' \
+		'{"session": "en", "text": "actually 15 March"}' \
+		'{"session": "en", "text": "the electrician comes on 3 February"}' \
+		'{"session": "nb", "text": "når starter avtalen?"}' '{"session": "nb", "text": "1. mars"}' \
+		'{"session": "nb", "text": "nei vent, det er 15. mars"}' \
+		'{"session": "sv", "text": "när börjar avtalet?"}' '{"session": "sv", "text": "1 mars"}' \
+		'{"session": "sv", "text": "nej vänta, det blir 15 mars"}' \
+		'{"session": "de", "text": "wann beginnt mein Vertrag?"}' '{"session": "de", "text": "1. März"}' \
+		'{"session": "de", "text": "Korrektur: doch erst zum 15.3."}' \
+		'{"session": "nl", "text": "wanneer begint mijn contract?"}' '{"session": "nl", "text": "1 maart"}' \
+		'{"session": "nl", "text": "wacht, het wordt 15 maart"}' \
+		'{"session": "x", "text": "when does my contract start?"}' '{"session": "x", "text": "1 March"}' \
+		'{"session": "x", "text": "no, 15 March"}'
+	expect_py "a corrected date replaces the conversation's date, in every language; a date about something else does not" '
+import json, sys
+dates = [json.loads(l)["slots"].get("date") for l in open(sys.argv[1], encoding="utf-8")]
+assert dates[1:4] == ["2027-03-01", "2027-03-15", "2027-03-15"], dates
+assert dates[5:7] == dates[8:10] == dates[11:13] == dates[14:16] == ["2027-03-01", "2027-03-15"], dates
+assert dates[17:] == ["2027-03-01", "2027-03-15"], dates
+' "$TMP/correct.jsonl"
+fi
+
 # ---- thank-yous: the closing reply, in every language ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/closing.jsonl" '{"text": "thanks for the info"}' \
