@@ -61,6 +61,7 @@ struct slot_found {
 	bool has_date, has_meter, has_address;
 	struct slot_date date;
 	uint8_t date_role;          /* enum slot_date_role */
+	bool date_day_only;         /* only the day was written: "on the 20th" */
 	uint32_t date_off, date_len;
 	struct slot_meter meter;
 	uint32_t meter_off, meter_len;

@@ -614,6 +614,14 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 				  .lang_open = s->lang < 0 };
 	int fallback = s->lang >= 0 ? s->lang : e->default_lang;
 	slot_extract(e->slots, text, t, today, &p->found);
+	/* "actually the 20th" after "1 March" is 20 March: a day alone ahead
+	 * is in the month of the conversation's date, where that has it. */
+	if (p->found.has_date && p->found.date_day_only && s->facts.has_date &&
+	    !date_before(p->found.date, today)) {
+		struct slot_date d = { s->facts.date.y, s->facts.date.m, p->found.date.d };
+		if (slot_date_valid(d) && !date_before(d, today))
+			p->found.date = d;
+	}
 	/* In a conversation that has its language, "Goethestraße" and
 	 * "Løkkeveien" are names, not German or Norwegian; in a first message
 	 * they are what evidence there may be. */

@@ -2540,17 +2540,19 @@ static bool cue_ends_at(const struct scan *s, uint32_t k)
 }
 
 /* Whether a phrase of the move or a date cue (an in, out, move or cue line
- * of [dates]) ends right before token i, fillers or a colon between: "we
- * move in on March first", "startdato: 15.3". */
+ * of [dates]) ends right before token i, a colon or comma and fillers
+ * between: "we move in on March first", "startdato: 15.3", "sorry, the
+ * 20th". */
 static bool date_cue_before(const struct scan *s, uint32_t i)
 {
-	if (i > 0 && is_punct(s, i - 1, ':'))
-		i--;
-	for (uint32_t j = i > PAT_MAX + 2 ? i - PAT_MAX - 2 : 0; j < i; j++) {
+	for (uint32_t j = i > PAT_MAX + 3 ? i - PAT_MAX - 3 : 0; j < i; j++) {
 		const struct word *w = word_at(s, j);
 		uint32_t e;
-		if (w && w->dcue_head >= 0 && (e = cue_at(s, j, w->dcue_head, NULL)) && e <= i &&
-		    skip_fillers(s, e) >= i)
+		if (!w || w->dcue_head < 0 || !(e = cue_at(s, j, w->dcue_head, NULL)) || e > i)
+			continue;
+		if (is_punct(s, e, ':') || is_punct(s, e, ','))
+			e++;
+		if (e <= i && skip_fillers(s, e) >= i)
 			return true;
 	}
 	return false;
@@ -2872,6 +2874,7 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		/* "we moved in on the 3rd": the last 3rd. */
 		if (past && df->day_only)
 			day_alone_date(&s, df->d.d, true, &out->date);
+		out->date_day_only = df->day_only;
 		out->has_date = true;
 		out->date_role = side == CUE_MOVE_IN  ? SLOT_DATE_MOVE_IN
 				 : side == CUE_MOVE_OUT ? SLOT_DATE_MOVE_OUT

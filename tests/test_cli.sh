@@ -596,13 +596,13 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"session": "nl", "text": "wanneer begint mijn contract?"}' '{"session": "nl", "text": "1 maart"}' \
 		'{"session": "nl", "text": "wacht, het wordt 15 maart"}' \
 		'{"session": "x", "text": "when does my contract start?"}' '{"session": "x", "text": "1 March"}' \
-		'{"session": "x", "text": "no, 15 March"}'
-	expect_py "a corrected date replaces the conversation's date, in every language; a date about something else does not" '
+		'{"session": "x", "text": "no, 15 March"}' '{"session": "x", "text": "sorry, the 20th"}'
+	expect_py "a corrected date replaces the conversation's date, in every language, a day alone in its month; a date about something else does not" '
 import json, sys
 dates = [json.loads(l)["slots"].get("date") for l in open(sys.argv[1], encoding="utf-8")]
 assert dates[1:4] == ["2027-03-01", "2027-03-15", "2027-03-15"], dates
 assert dates[5:7] == dates[8:10] == dates[11:13] == dates[14:16] == ["2027-03-01", "2027-03-15"], dates
-assert dates[17:] == ["2027-03-01", "2027-03-15"], dates
+assert dates[17:] == ["2027-03-01", "2027-03-15", "2027-03-20"], dates
 ' "$TMP/correct.jsonl"
 fi
 
