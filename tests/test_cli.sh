@@ -458,6 +458,22 @@ assert esc == [True, True, False, False, True], esc
 ' "$TMP/typos.jsonl"
 fi
 
+# ---- a phone low on battery, a smoke detector's: no home battery ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/lowbatt.jsonl" '{"text": "The batteries in my smoke detector need changing"}' \
+		'{"text": "my phone has low battery so quick question"}' \
+		'{"text": "mobilen har lite batteri så jeg skriver kort"}' \
+		'{"text": "mobilen har lite batteri så jag skriver kort"}' \
+		'{"text": "mein Handy hat kaum noch Akku, kurze Frage"}' \
+		'{"text": "mijn telefoon heeft weinig batterij"}' \
+		'{"text": "vi har et lite batteri i garasjen"}'
+	expect_py "a phone low on battery and a smoke detector escalate nothing in any language; a small home battery does" '
+import json, sys
+esc = [json.loads(l)["escalate"] for l in open(sys.argv[1], encoding="utf-8")]
+assert esc == [False] * 6 + [True], esc
+' "$TMP/lowbatt.jsonl"
+fi
+
 # ---- of two dates, the move in (the in/out lines of [dates]) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/dates.jsonl" '{"text": "we move out of the old flat on 3 March and move in on 5 March"}' \
