@@ -1486,22 +1486,38 @@ static bool day_alone_date(const struct scan *s, int d, bool back, struct slot_d
 	return false;
 }
 
+/* Whether a phrase of the move or a date cue stands in the clause of
+ * token i, before it: no punctuation between. */
+static bool date_cue_in_clause(const struct scan *s, uint32_t i)
+{
+	for (uint32_t j = i; j > 0 && tk(s, j - 1)->kind != TOK_PUNCT; j--) {
+		const struct word *w = word_at(s, j - 1);
+		uint32_t e;
+		if (w && w->dcue_head >= 0 && (e = cue_at(s, j - 1, w->dcue_head, NULL)) && e <= i)
+			return true;
+	}
+	return false;
+}
+
 /* A day of the month with no month, written as a day ("1st", "1.",
  * "1e", "1:a"; not "1" or "first", which are as often a count or an
- * adverb): a date only where a phrase of the move or a date cue stands
- * right before it ("we move in on the 1st", "Einzug am 1.") or nothing
- * but fillers does (the answer "on the 1st"; "1st" alone is too little),
- * and its clause ends after
- * it ("moving to the 2nd floor" is no date). It is the next such day;
- * slot_extract takes the last one when the phrase is in the past tense. */
+ * adverb): a date only where its clause ends after it ("moving to the
+ * 2nd floor" is no date) and a phrase of the move or a date cue stands
+ * right before it ("we move in on the 1st", "Einzug am 1."), or a filler
+ * does and such a phrase stands earlier in its clause ("we hand over the
+ * keys on the 31st", "Flytter inn hos samboer den 20."), or nothing
+ * but fillers does (the answer "on the 1st"; "1st" alone is too little).
+ * It is the next such day; slot_extract takes the last one when the
+ * phrase is in the past tense. */
 static uint32_t day_alone_at(const struct scan *s, uint32_t i, struct slot_date *out)
 {
 	int d;
 	uint32_t e = day_at(s, i, true, false, &d);
 	if (!e || (tk(s, i)->kind == TOK_NUM && e == i + 1) || !pair_ends(s, e, 0) ||
-	    !s->today_ok)
+	    !s->today_ok || i == 0)
 		return 0;
-	if ((i == 0 || skip_fillers(s, 0) != i) && !date_cue_before(s, i))
+	if (skip_fillers(s, 0) != i && !date_cue_before(s, i) &&
+	    !(filler_word(s, i - 1) && date_cue_in_clause(s, i)))
 		return 0;
 	return day_alone_date(s, d, false, out) ? e : 0;
 }
@@ -1691,8 +1707,10 @@ static uint32_t date_at(const struct scan *s, uint32_t i, struct date_found *out
 	if (tk(s, i)->kind == TOK_WORD && !is_digit(nt(s, i)[0]) && !word_at(s, i))
 		return 0;
 	uint32_t e = abs_date_at(s, i, &out->d);
+	/* Weighed as a relative date: "we move on Friday, the painters come
+	 * on the 20th" moves on Friday. */
 	if (!e && (e = day_alone_at(s, i, &out->d)))
-		out->day_only = true;
+		out->day_only = out->rel = true;
 	if (e) {
 		out->a = i;
 		return e;

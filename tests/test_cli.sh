@@ -589,11 +589,18 @@ if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/dayalone.jsonl" '{"text": "we move on the 1st"}' \
 		'{"text": "vi flytter den 1."}' '{"text": "vi flyttar in den 1:a"}' \
 		'{"text": "Einzug am 1."}' '{"text": "we verhuizen de 1e"}' \
-		'{"text": "we moved in on the 3rd"}' '{"text": "moving to the 2nd floor"}'
-	expect_py "\"on the 1st\" after a phrase of the move is the next 1st, in every language; in the past tense the last" '
+		'{"text": "we moved in on the 3rd"}' '{"text": "moving to the 2nd floor"}' \
+		'{"text": "we hand over the keys on the 31st"}' \
+		'{"text": "Flyttar in hos min sambo den 20:e."}' \
+		'{"text": "vi leverer nøklene den 31."}' \
+		'{"text": "möchte den Vertrag umziehen, Beginn am 1."}' \
+		'{"text": "we dragen de sleutels over op de 31e"}' \
+		'{"text": "we move in March, the party is on the 20th."}'
+	expect_py "\"on the 1st\" after a phrase of the move, or in its clause, is the next 1st, in every language; in the past tense the last" '
 import json, sys
 dates = [json.loads(l)["slots"].get("date") for l in open(sys.argv[1], encoding="utf-8")]
-assert dates == ["2026-12-01"] * 5 + ["2026-11-03", None], dates
+assert dates[:7] == ["2026-12-01"] * 5 + ["2026-11-03", None], dates
+assert dates[7:] == ["2026-12-31", "2026-12-20", "2026-12-31", "2026-12-01", "2026-12-31", None], dates
 ' "$TMP/dayalone.jsonl"
 fi
 
