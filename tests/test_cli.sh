@@ -458,6 +458,27 @@ assert esc == [True, True, False, False, True], esc
 ' "$TMP/typos.jsonl"
 fi
 
+# ---- the address in the app, and moving the contract ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/appaddr.jsonl" '{"text": "how long until my new address shows in the app"}' \
+		'{"text": "hvordan endrer jeg adressen i appen"}' '{"text": "hur ändrar jag min adress i appen"}' \
+		'{"text": "wie lange dauert es bis die neue Adresse in der App auftaucht"}' \
+		'{"text": "hoe lang duurt het voordat het nieuwe adres in de app staat"}' \
+		'{"text": "how do i change my email address in the app"}' \
+		'{"text": "I need to move my contract to the new house"}' \
+		'{"text": "kan ni kolla om id 707057500012345671 stämmer? det blir fel hela tiden"}' \
+		'{"text": "the solar inverter at the new address shows an error"}'
+	expect_py "the address in the app is an address question in every language, an e-mail address none; moving the contract asks its start" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ids = [[i["id"] for i in o["intents"]] for o in out]
+assert ids[:5] == [["address_update"]] * 5, ids
+assert ids[5] == [] and ids[6] == ["contract_start_date"], ids
+assert out[7]["lang"] == "sv", out[7]["lang"]
+assert ids[8] == [], ids
+' "$TMP/appaddr.jsonl"
+fi
+
 # ---- a phone low on battery, a smoke detector's: no home battery ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/lowbatt.jsonl" '{"text": "The batteries in my smoke detector need changing"}' \
