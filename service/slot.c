@@ -2327,13 +2327,14 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	if (!whole && !street_compound(s, i))
 		return false;
 
-	/* Name words: capitalised words before a separate suffix, and words
+	/* Name words: capitalised words before a separate suffix, or before
+	 * a compound after a cue ("ny adresse Nedre Slottsgate 8"), and words
 	 * the tokenizer split at a hyphen ("Karl-Marx-Straße") before any. */
 	uint32_t start = i;
 	for (int w = 0; start > lo && w < NAME_WORDS_MAX; w++) {
 		uint32_t k = start - 1;
 		bool joined = !(tk(s, start)->flags & TOK_F_SPACE);
-		if (!name_word(s, k) || (!joined && (!whole || !cap_word(s, k))))
+		if (!name_word(s, k) || (!joined && (!(whole || cue) || !cap_word(s, k))))
 			break;
 		start = k;
 	}
@@ -2459,9 +2460,18 @@ static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out
 	if (!he || he > e)
 		return false;
 	struct addr_span sp = { .street_end = he };
+	/* Capitalised words, and lower-case ones between two of them ("Laan
+	 * van Meerdervoort 200", "Unter den Linden 5"). */
 	uint32_t a = h;
-	while (a > j && h - a < NAME_WORDS_MAX && cap_word(s, a - 1))
-		a--;
+	while (a > j && h - a < NAME_WORDS_MAX) {
+		if (cap_word(s, a - 1))
+			a--;
+		else if (a < h && a - 1 > j && name_word(s, a - 1) && cap_word(s, a - 2) &&
+			 h - a + 2 <= NAME_WORDS_MAX)
+			a -= 2;
+		else
+			break;
+	}
 	uint32_t we = he;
 	while (we < e && we - he < NAME_WORDS_MAX && cap_word(s, we))
 		we++;

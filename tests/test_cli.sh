@@ -479,6 +479,18 @@ assert ids[8] == [], ids
 ' "$TMP/appaddr.jsonl"
 fi
 
+# ---- street names of several words after a cue ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/streets.jsonl" '{"text": "nieuw adres is Markt 3, 6211 CK Maastricht"}' \
+		'{"text": "Address is Laan van Meerdervoort 200, 2517 BL Den Haag"}' \
+		'{"text": "ny adresse Nedre Slottsgate 8, 0157 Oslo"}'
+	expect_py "the street after a cue keeps its every word and no verb" '
+import json, sys
+streets = [json.loads(l)["slots"]["address"]["street"] for l in open(sys.argv[1], encoding="utf-8")]
+assert streets == ["Markt 3", "Laan van Meerdervoort 200", "Nedre Slottsgate 8"], streets
+' "$TMP/streets.jsonl"
+fi
+
 # ---- a phone low on battery, a smoke detector's: no home battery ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/lowbatt.jsonl" '{"text": "The batteries in my smoke detector need changing"}' \
