@@ -167,9 +167,10 @@ static const char *const serve_env[] = {
 	"AUTOASSIST_EVENT_LOOP", "AUTOASSIST_OFFLOAD_ABOVE", "AUTOASSIST_LOG_BUFFER",
 };
 
-/* Sets serve option number k (see serve_env) from text. Returns 0, or -1
- * after saying what is wrong. */
-static int set_serve_opt(struct cli *c, int k, char *text)
+/* Sets serve option number k (see serve_env) from text, given as the
+ * command line's --flag, or (flag NULL) in its environment variable.
+ * Returns 0, or -1 after saying what is wrong, by the name it was given. */
+static int set_serve_opt(struct cli *c, int k, char *text, const char *flag)
 {
 	static const struct { double lo, hi; } range[] = {
 		{ 1, 65535 }, { 0, 0 }, { 0, 0 }, { 1, 1000000 }, { 0, 0 },
@@ -180,8 +181,8 @@ static int set_serve_opt(struct cli *c, int k, char *text)
 	struct ws_config *w = &c->ws;
 	double x = 0;
 	if (range[k].hi > 0 && !parse_double(text, range[k].lo, range[k].hi, &x)) {
-		fprintf(stderr, "autoassist: %s: \"%s\" is not a number from %.10g to %.10g\n",
-			serve_env[k], text, range[k].lo, range[k].hi);
+		fprintf(stderr, "autoassist: %s%s: \"%s\" is not a number from %.10g to %.10g\n",
+			flag ? "--" : "", flag ? flag : serve_env[k], text, range[k].lo, range[k].hi);
 		return -1;
 	}
 	switch (k) {
@@ -223,8 +224,8 @@ static int set_serve_opt(struct cli *c, int k, char *text)
 		} else if (strcmp(text, "poll") == 0) {
 			w->loop = WS_LOOP_POLL;
 		} else {
-			fprintf(stderr, "autoassist: %s: \"%s\" is not ev or poll\n",
-				serve_env[k], text);
+			fprintf(stderr, "autoassist: %s%s: \"%s\" is not ev or poll\n",
+				flag ? "--" : "", flag ? flag : serve_env[k], text);
 			return -1;
 		}
 		break;
@@ -240,7 +241,7 @@ static int serve_env_opts(struct cli *c)
 {
 	for (size_t k = 0; k < sizeof(serve_env) / sizeof(serve_env[0]); k++) {
 		char *v = getenv(serve_env[k]);
-		if (v && *v && set_serve_opt(c, (int)k, v) < 0)
+		if (v && *v && set_serve_opt(c, (int)k, v, NULL) < 0)
 			return -1;
 	}
 	const char *lt = getenv("AUTOASSIST_LOG_TEXT");
@@ -355,7 +356,7 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 		case O_TTL: case O_IDLE: case O_RATE: case O_BURST: case O_QUEUE:
 		case O_REDIS: case O_STREAM: case O_SPOOL: case O_REDIS_TIMEOUT:
 		case O_EVENT_LOOP: case O_OFFLOAD_ABOVE: case O_LOG_BUFFER:
-			if (set_serve_opt(c, ch - O_PORT, optarg) < 0)
+			if (set_serve_opt(c, ch - O_PORT, optarg, longopts[li].name) < 0)
 				return -1;
 			break;
 		case O_LOGTEXT:
