@@ -79,7 +79,8 @@ struct intent_result {
 	double score[INTENT_MAX];       /* indexed by intent, in [0,1] */
 	uint8_t ndetected;              /* rank[0..ndetected) passed the threshold */
 	bool ambiguous;                 /* nothing passed, rank[0] and rank[1] nearly did */
-	bool closing;                   /* only closing words: "thanks!", "takk for hjelpen" */
+	bool closing;                   /* only closing words: "thanks!", "takk for hjelpen", "bye" */
+	bool thanked;                   /* closing, and one of them thanks: not only "bye" */
 	uint32_t topics;                /* bit per topic: mentioned, not negated */
 	uint8_t ntriggers;
 	struct intent_trigger triggers[INTENT_MAX_TRIGGERS];

@@ -50,7 +50,7 @@ struct engine {
 	int16_t esc_key[ESC_COUNT];
 	int16_t topic_key[INTENT_MAX_TOPICS];
 	int16_t intent_key[INTENT_MAX];
-	int16_t clarify_key, fallback_key, closing_key, and_key, or_key;
+	int16_t clarify_key, fallback_key, closing_key, bye_key, and_key, or_key;
 };
 
 struct engine_scratch {
@@ -154,6 +154,7 @@ static int resolve_keys(struct engine *e, char *err, size_t errlen)
 	    need_key(e, "clarify", 1u << TMPL_INTENTS, &e->clarify_key, err, errlen) < 0 ||
 	    need_key(e, "fallback", 0, &e->fallback_key, err, errlen) < 0 ||
 	    need_key(e, "closing", 0, &e->closing_key, err, errlen) < 0 ||
+	    need_key(e, "closing.bye", 0, &e->bye_key, err, errlen) < 0 ||
 	    need_key(e, "join.and", 0, &e->and_key, err, errlen) < 0 ||
 	    need_key(e, "join.or", 0, &e->or_key, err, errlen) < 0)
 		return -1;
@@ -1052,7 +1053,8 @@ int engine_say(const struct engine *e, struct engine_session *s,
 
 	if (!p->active && !p->escalate) {
 		if (p->closing) {
-			render(e, &o, lang, e->closing_key, &v);
+			/* "You're welcome!" answers thanks, not "bye" alone. */
+			render(e, &o, lang, p->ir.thanked ? e->closing_key : e->bye_key, &v);
 			r->closing = true;
 		} else if (p->clarify) {
 			int16_t ids[2] = { e->intent_key[p->ir.rank[0]],

@@ -30,11 +30,12 @@ enum kind {
 	K_END,      /* a word that may end an item of a list ("at", "here") */
 	K_CLOSING,  /* a phrase that closes a conversation ("thanks", "bye") */
 	K_CLOSING_WITH, /* a word that may stand beside one ("ok", "great") */
+	K_THANKS,   /* a closing phrase that thanks ("thanks", "for the help") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
-	"definite", "article", "or", "act", "end", "closing", "closing_with",
+	"definite", "article", "or", "act", "end", "closing", "closing_with", "thanks",
 };
 
 enum mode {
@@ -512,12 +513,13 @@ static int load_lang(struct loader *ld, FILE *f)
 			break;
 		}
 		case S_CLOSING:
-			if (strcmp(s, "phrase") == 0)
-				rc = add_phrases(ld, arg, K_CLOSING, (uint8_t)lang);
+			if (strcmp(s, "phrase") == 0 || strcmp(s, "thanks") == 0)
+				rc = add_phrases(ld, arg, s[0] == 't' ? K_THANKS : K_CLOSING,
+						 (uint8_t)lang);
 			else if (strcmp(s, "with") == 0)
 				rc = add_words(ld, arg, K_CLOSING_WITH, (uint8_t)lang);
 			else
-				return ld_fail(&ld->pos, "closing lines start with phrase or with");
+				return ld_fail(&ld->pos, "closing lines start with phrase, thanks or with");
 			break;
 		case S_SLOT: {
 			if (*arg)
@@ -768,6 +770,7 @@ struct acc {
 	double raw[INTENT_MAX];
 	double lang[INTENT_MAX_LANGS];
 	bool closing; /* a [closing] phrase matched */
+	bool thanked; /* one of them a thanks phrase */
 };
 
 /* Counts one matched entry towards the scores and records it. */
@@ -838,6 +841,9 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 			acc->lang[en->lang] += 1.0;
 		}
 		break;
+	case K_THANKS:
+		acc->thanked = true;
+		/* fall through */
 	case K_CLOSING:
 		/* "takk" says which language as well as an intent word does. */
 		if (s->stamp[e] != s->gen) {
@@ -1207,6 +1213,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 
 	take_back_againsts(p, s, out, &acc);
 	out->closing = closes(toks, s, &acc);
+	out->thanked = out->closing && acc.thanked;
 	out->nintents = p->nintents;
 	for (int i = 0; i < p->nintents; i++) {
 		for (int b = 0; b < 3; b++)

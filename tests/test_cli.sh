@@ -662,20 +662,26 @@ assert dates[17:] == ["2027-03-01", "2027-03-15", "2027-03-20"], dates
 ' "$TMP/correct.jsonl"
 fi
 
-# ---- thank-yous: the closing reply, in every language ----
+# ---- thank-yous and goodbyes: the closing replies, in every language ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/closing.jsonl" '{"text": "thanks for the info"}' \
 		'{"text": "thx, all good"}' '{"text": "cheers mate"}' '{"text": "appreciate it"}' \
 		'{"text": "takk for infoen"}' '{"text": "tack för infon"}' \
 		'{"text": "danke für die Info"}' '{"text": "bedankt voor de info"}' \
-		'{"text": "all good?"}' '{"text": "all good, we have solar panels"}'
-	expect_py "thank-yous get the closing reply; a question or a topic does not" '
+		'{"text": "all good?"}' '{"text": "all good, we have solar panels"}' \
+		'{"text": "bye"}' '{"text": "that'"'"'s all"}' '{"text": "ha det bra"}' '{"text": "hej då"}' \
+		'{"text": "Tschüss"}' '{"text": "doei"}' '{"text": "thanks, bye"}' '{"text": "ok, takk, ha det"}'
+	expect_py "thank-yous get the closing reply, goodbyes the goodbye, in every language; a question or a topic neither" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 welcome = ("You’re welcome", "Bare hyggelig", "Varsågod", "Gern geschehen", "Graag gedaan")
-closing = [o["reply"].startswith(welcome) for o in out]
-assert closing == [True] * 8 + [False, False], [o["reply"][:40] for o in out]
+bye = ("Good luck with your move", "Lykke til med flyttingen", "Lycka till med flytten",
+       "Alles Gute für deinen Umzug", "Succes met je verhuizing")
+kind = ["welcome" if o["reply"].startswith(welcome) else "bye" if o["reply"].startswith(bye)
+        else "-" for o in out]
+assert kind == ["welcome"] * 8 + ["-", "-"] + ["bye"] * 6 + ["welcome"] * 2, kind
 assert out[9]["escalate"], out[9]
+assert [o["lang"] for o in out[10:16]] == ["en", "en", "nb", "sv", "de", "nl"], out[10:16]
 ' "$TMP/closing.jsonl"
 fi
 

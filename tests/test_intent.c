@@ -139,14 +139,16 @@ static void test_fixture_cases(void **state)
 				*bar = '\0';
 			p = bar ? bar + 3 : NULL;
 		}
-		if (nf < 4 || p || (nf == 5 && strcmp(trim(field[4]), "closing") != 0))
-			fail_msg("intent_cases.txt:%d: expected TEXT | INTENTS | TOPICS | LANG [| closing]",
-				 lineno);
+		const char *close = nf == 5 ? trim(field[4]) : "";
+		if (nf < 4 || p || (nf == 5 && strcmp(close, "closing") != 0 &&
+				    strcmp(close, "thanks") != 0))
+			fail_msg("intent_cases.txt:%d: expected TEXT | INTENTS | TOPICS | LANG "
+				 "[| closing or thanks]", lineno);
 		const char *text = trim(field[0]);
 		const char *want_intents = trim(field[1]);
 		const char *want_lang = trim(field[3]);
 		uint32_t want_topics = topic_bits(f, trim(field[2]), text);
-		bool want_closing = nf == 5;
+		bool want_closing = nf == 5, want_thanked = strcmp(close, "thanks") == 0;
 
 		struct intent_result r;
 		analyze(f, text, -1, f->en, NULL, &r);
@@ -154,11 +156,12 @@ static void test_fixture_cases(void **state)
 		detected_list(f, &r, got, sizeof(got));
 		const char *lang = intent_lang_code(f->pack, (size_t)r.lang);
 		if (strcmp(got, want_intents) != 0 || r.topics != want_topics ||
-		    strcmp(lang, want_lang) != 0 || r.closing != want_closing) {
+		    strcmp(lang, want_lang) != 0 || r.closing != want_closing ||
+		    r.thanked != want_thanked) {
 			print_error("intent_cases.txt:%d: \"%s\": got intents %s, topics %#x, lang %s%s; "
-				    "want %s, %#x, %s%s\n", lineno, text, got, r.topics, lang,
-				    r.closing ? ", closing" : "", want_intents, want_topics, want_lang,
-				    want_closing ? ", closing" : "");
+				    "want %s, %#x, %s%s%s\n", lineno, text, got, r.topics, lang,
+				    r.thanked ? ", thanks" : r.closing ? ", closing" : "", want_intents,
+				    want_topics, want_lang, nf == 5 ? ", " : "", close);
 			failures++;
 		}
 		cases++;
