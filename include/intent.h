@@ -43,6 +43,11 @@ struct intent_rule {
 	 * slot (date, meter, address): an address on its own is evidence of
 	 * an address change even without the word "address". */
 	float evidence[3];
+	/* In a message with no [move] term, the intent's terms in a sentence
+	 * that carries an L2 topic count nothing: that sentence is the
+	 * technical question, not this intent's ("does the Pulse read my
+	 * inverter?"). */
+	bool yields_to_l2;
 };
 
 struct intent_opts {

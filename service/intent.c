@@ -31,11 +31,13 @@ enum kind {
 	K_CLOSING,  /* a phrase that closes a conversation ("thanks", "bye") */
 	K_CLOSING_WITH, /* a word that may stand beside one ("ok", "great") */
 	K_THANKS,   /* a closing phrase that thanks ("thanks", "for the help") */
+	K_MOVE,     /* a word of the move ("moving", "new house") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
 	"definite", "article", "or", "act", "end", "closing", "closing_with", "thanks",
+	"move",
 };
 
 enum mode {
@@ -110,6 +112,7 @@ struct intent_pack {
 #define TF_OR 0x80
 #define TF_ACT 0x100
 #define TF_END 0x200
+#define TF_MOVE 0x400 /* a [move] term covers the token */
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint16_t token_flag[] = {
@@ -372,6 +375,8 @@ static int load_rules(struct loader *ld, FILE *f)
 			for (int b = 0; b < 3; b++)
 				if (mask == (1u << b))
 					p->rules[cur].evidence[b] = (float)weight;
+		} else if (strcmp(s, "yields_to_l2") == 0 && !*arg) {
+			p->rules[cur].yields_to_l2 = true;
 		} else if (strcmp(s, "check") == 0) {
 			if (strcmp(arg, "supply_start") == 0)
 				p->rules[cur].check = INTENT_CHECK_SUPPLY_START;
@@ -388,7 +393,7 @@ static int load_rules(struct loader *ld, FILE *f)
 	return p->nintents ? 0 : ld_fail(&ld->pos, "no intents defined");
 }
 
-enum section { S_HEADER, S_INTENT, S_L2, S_NOT, S_NEG, S_CLOSING, S_SLOT };
+enum section { S_HEADER, S_INTENT, S_L2, S_NOT, S_NEG, S_CLOSING, S_MOVE, S_SLOT };
 
 static int load_lang(struct loader *ld, FILE *f)
 {
@@ -438,6 +443,8 @@ static int load_lang(struct loader *ld, FILE *f)
 				sec = S_NEG;
 			} else if (strcmp(name, "closing") == 0) {
 				sec = S_CLOSING;
+			} else if (strcmp(name, "move") == 0) {
+				sec = S_MOVE;
 			} else if (strcmp(name, "dates") == 0 || strcmp(name, "address") == 0) {
 				snprintf(slot_sec, sizeof(slot_sec), "%s", name);
 				sec = S_SLOT;
@@ -492,11 +499,12 @@ static int load_lang(struct loader *ld, FILE *f)
 			break;
 		}
 		case S_L2:
-		case S_NOT: {
+		case S_NOT:
+		case S_MOVE: {
 			/* The whole line is the term: put the split word back. */
 			if (*arg)
 				arg[-1] = ' ';
-			rc = add_term(ld, s, sec == S_L2 ? K_TRIGGER : K_NOT,
+			rc = add_term(ld, s, sec == S_L2 ? K_TRIGGER : sec == S_NOT ? K_NOT : K_MOVE,
 				      (uint8_t)target, 1.0f, (uint8_t)lang);
 			break;
 		}
@@ -856,6 +864,10 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 		for (uint32_t i = first; i <= last; i++)
 			s->tflags[i] |= TF_CLOSING;
 		break;
+	case K_MOVE:
+		for (uint32_t i = first; i <= last; i++)
+			s->tflags[i] |= TF_MOVE;
+		break;
 	}
 }
 
@@ -867,6 +879,42 @@ static bool inside_against(const struct intent_scratch *s, const struct intent_h
 		    s->againsts[k].last >= h->tok_last)
 			return true;
 	return false;
+}
+
+static bool ends_sentence(const struct tok_buf *t, uint32_t i)
+{
+	if (t->v[i].kind != TOK_PUNCT)
+		return false;
+	char c = t->norm[t->v[i].noff];
+	return c == '.' || c == '!' || c == '?';
+}
+
+/* In a message that says nothing of the move, the sentences that carry an
+ * L2 topic are the technical question the ticket takes: they count as
+ * phrases against the intents that yield to L2 ("can the Pulse read my
+ * inverter?" asks nothing about moving the Pulse). "we moved last week,
+ * and the Pulse and the inverter show no data" keeps its Pulse. */
+static void technical_sentences(const struct intent_pack *p, const struct tok_buf *t,
+				struct intent_scratch *s, const struct intent_result *out)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		if (s->tflags[i] & TF_MOVE)
+			return;
+	for (uint32_t k = 0; k < out->ntriggers; k++) {
+		const struct intent_trigger *tr = &out->triggers[k];
+		if (tr->negated || tr->excluded)
+			continue;
+		uint32_t a = tr->tok_first, b = tr->tok_last;
+		while (a > 0 && !ends_sentence(t, a - 1))
+			a--;
+		while (b + 1 < t->n && !ends_sentence(t, b))
+			b++;
+		for (int i = 0; i < p->nintents; i++)
+			if (p->rules[i].yields_to_l2 && s->nagainsts < MAX_SPANS) {
+				s->against_target[s->nagainsts] = (uint8_t)i;
+				s->againsts[s->nagainsts++] = (struct span){ (uint16_t)a, (uint16_t)b };
+			}
+	}
 }
 
 /* Takes back the weight of an intent's terms whose every hit lies inside a
@@ -1211,6 +1259,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		}
 	}
 
+	technical_sentences(p, toks, s, out);
 	take_back_againsts(p, s, out, &acc);
 	out->closing = closes(toks, s, &acc);
 	out->thanked = out->closing && acc.thanked;

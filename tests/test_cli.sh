@@ -700,6 +700,31 @@ assert ids == [[], [], ["contract_start_date"], [], [], ["pulse_relocation"], ["
 ' "$TMP/nopulse.jsonl"
 fi
 
+# ---- the Pulse in a technical question: the ticket's, not the Pulse answer ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/pulsetech.jsonl" '{"text": "can the Pulse read my Fronius inverter?"}' \
+		'{"text": "kan Pulsen lese av vekselretteren min via modbus?"}' \
+		'{"text": "visar Pulsen vad solcellerna producerar?"}' \
+		'{"text": "Kann der Pulse die Daten vom Wechselrichter lesen?"}' \
+		'{"text": "kan de Pulse mijn omvormer uitlezen?"}' \
+		'{"text": "Wieso negative Werte? Der Pulse hängt am Zähler, wir haben 9,8 kWp aufm Dach"}' \
+		'{"text": "Pulse viser rart, vi har 10kWp på taket"}' \
+		'{"text": "we move on 1 March, can I take my Pulse? The new house has solar panels"}' \
+		'{"text": "vi flytter, og Pulsen og solcellene viser ingen data"}' \
+		'{"text": "tar med Pulsen till nya huset, där finns ett hembatteri"}' \
+		'{"text": "Wir ziehen um, und der Pulse und der Wechselrichter zeigen nichts an"}' \
+		'{"text": "neem ik de Pulse mee naar het nieuwe huis met zonnepanelen?"}'
+	expect_py "a Pulse question that is technical goes to L2 alone (kWp is solar); one that speaks of the move keeps the Pulse answer" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+pulse = ["pulse_relocation" in [i["id"] for i in o["intents"]] for o in out]
+assert pulse == [False] * 7 + [True] * 5, pulse
+assert all(o["escalate"] for o in out), [o["escalate"] for o in out]
+assert [o["lang"] for o in out[:5]] == ["en", "nb", "sv", "de", "nl"], [o["lang"] for o in out]
+assert "Tibber Pulse" not in out[0]["reply"] and "L2" in out[0]["reply"], out[0]["reply"]
+' "$TMP/pulsetech.jsonl"
+fi
+
 # ---- "no solar or a battery at the new house": both negated ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/orend.jsonl" '{"text": "we don'"'"'t have solar panels or a battery at the new house"}' \
