@@ -1440,7 +1440,7 @@ static uint32_t dotted_at(const struct scan *s, uint32_t i, struct slot_date *ou
 }
 
 /* Numbers joined by '-' or '/' with nothing between: "2027-03-01",
- * "01-03-2027", "14/02", "14/02/2027" (day first). */
+ * "01-03-2027", "14/02", "14/02/2027", "15-02" (day first). */
 static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
 {
 	char sep = is_punct(s, i + 1, '-') ? '-' : is_punct(s, i + 1, '/') ? '/' : 0;
@@ -1461,8 +1461,12 @@ static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
 		return c >= 0 && lc <= 2 && make_date(s, a, b, c, out) ? i + 5 : 0;
 	if (c >= 0 && (lc == 2 || lc == 4))
 		return make_date(s, c, b, a, out) ? i + 5 : 0;
-	/* "1-3" is a range; only the slash reads as day/month alone. */
-	if (sep == '/' && c < 0)
+	/* "1-3" and "10-12" are ranges, "Storgata 10-2" a flat: a day and
+	 * month joined by '-' alone have the month written with its zero
+	 * ("15-02", "1-03"), and are no tail of a longer chain ("2027-13-01"). */
+	bool month0 = tk(s, i + 2)->nlen == 2 && nt(s, i + 2)[0] == '0' &&
+		      !(i > 0 && glued(s, i) && tk(s, i - 1)->kind == TOK_PUNCT);
+	if (c < 0 && (sep == '/' || month0))
 		return make_date(s, 0, b, a, out) ? i + 3 : 0;
 	return 0;
 }
