@@ -31,6 +31,9 @@
 #define WRITTEN_YEAR_MIN 1900 /* years a customer plausibly writes */
 #define WRITTEN_YEAR_MAX 2199
 #define PAST_GRACE_DAYS 31  /* a year-less date this recent stays this year */
+/* The day day_at gives for a W_DAY_LAST word, which make_date turns into
+ * the month's last: no number written reads as it. */
+#define DAY_LAST (-32)
 #define EAN_DIGITS 18
 #define EAN_RUN_MAX 24      /* number tokens looked at for one meter ID */
 #define DE_METER_LEN 14
@@ -59,6 +62,7 @@ enum word_flag {
 	W_CLOCK_AFTER = 1 << 5, /* "pm", "Uhr": after a time */
 	W_DAY = 1 << 6,         /* "first", "ersten": a day of the month */
 	W_PAST = 1 << 7,        /* "moved", "eingezogen": a phrase of the move in the past */
+	W_DAY_LAST = 1 << 8,    /* "sista", "ultimo": the month's last day */
 };
 
 struct word {
@@ -564,8 +568,8 @@ static int parse_groups(struct slot_vocab *v, const char *p, const char *kw,
 }
 
 /* "numbers ein|eine=1 zwei=2 ..." or, when days, "days ersten|erste=1
- * zweiten=2 ...": the same WORD=N groups, numbers from 0 to 999, days of
- * the month from 1 to 31. */
+ * zweiten=2 ... sista=last": the same WORD=N groups, numbers from 0 to
+ * 999, days of the month from 1 to 31 or "last". */
 static int parse_numbers(struct slot_vocab *v, const char *p, bool days, char *err,
 			 size_t errlen)
 {
@@ -576,14 +580,18 @@ static int parse_numbers(struct slot_vocab *v, const char *p, bool days, char *e
 	int count = 0;
 	while (next_word_field(&p, &f, &n)) {
 		const char *eq = memchr(f, '=', n);
-		int32_t val = eq ? digits_value(eq + 1, (size_t)(f + n - eq - 1)) : -1;
-		if (!eq || eq == f || val < lo || val > hi) {
-			set_err(err, errlen, "%s: \"%.*s\" is not WORD=N with N from %d to %d.", kw,
-				qlen(n), f, (int)lo, (int)hi);
+		size_t vn = eq ? (size_t)(f + n - eq - 1) : 0;
+		int32_t val = eq ? digits_value(eq + 1, vn) : -1;
+		bool last = days && eq && vn == 4 && memcmp(eq + 1, "last", 4) == 0;
+		if (!eq || eq == f || (!last && (val < lo || val > hi))) {
+			set_err(err, errlen, "%s: \"%.*s\" is not WORD=N with N from %d to %d%s.", kw,
+				qlen(n), f, (int)lo, (int)hi, days ? ", or WORD=last" : "");
 			return -1;
 		}
 		struct word_def d = { .flags = W_NUMBER, .number = (int16_t)val };
-		if (days)
+		if (last)
+			d = (struct word_def){ .flags = W_DAY_LAST };
+		else if (days)
 			d = (struct word_def){ .flags = W_DAY, .day = (uint8_t)val };
 		if (add_group(v, f, (size_t)(eq - f), &d, err, errlen) < 0)
 			return -1;
@@ -1162,11 +1170,14 @@ static bool used(const struct scan *s, uint32_t i)
  * given and a two-digit year means 20yy. */
 static bool make_date(const struct scan *s, int y, int m, int d, struct slot_date *out)
 {
-	if (m < 1 || m > 12 || d < 1 || d > days_in_month(2000, m))
+	bool last = d == DAY_LAST;
+	if (m < 1 || m > 12 || (!last && (d < 1 || d > days_in_month(2000, m))))
 		return false;
 	if (y > 0) {
 		if (y < 100)
 			y += 2000;
+		if (last)
+			d = days_in_month(y, m);
 		if (y < WRITTEN_YEAR_MIN || y > WRITTEN_YEAR_MAX || !date_ok(y, m, d))
 			return false;
 		out->y = (int16_t)y;
@@ -1181,6 +1192,8 @@ static bool make_date(const struct scan *s, int y, int m, int d, struct slot_dat
 	 * taken: starting last year catches "20 December" said on 10
 	 * January, and the loop also finds the next 29 February. */
 	for (int yy = s->today.y - 1; yy <= s->today.y + 8 && yy <= YEAR_MAX; yy++) {
+		if (last)
+			d = days_in_month(yy, m);
 		if (!date_ok(yy, m, d))
 			continue;
 		struct slot_date c = { (int16_t)yy, (uint8_t)m, (uint8_t)d };
@@ -1259,6 +1272,11 @@ static uint32_t day_at(const struct scan *s, uint32_t i, bool dot, bool words, i
 			const struct word *u;
 			if (!words || !w)
 				return 0;
+			/* "sista januari": make_date finds the month's last. */
+			if (w->flags & W_DAY_LAST) {
+				*day = DAY_LAST;
+				return j;
+			}
 			if (w->flags & W_DAY) {
 				/* The "first" of "thirty-first" is read with its
 				 * tens or not at all: never 1 February. */
@@ -1552,7 +1570,7 @@ static uint32_t abs_date_at(const struct scan *s, uint32_t i, struct slot_date *
 		return 0;
 	if (w->month && (e = monthday_at(s, i, out)))
 		return e;
-	if (w->flags & (W_NUMBER | W_DAY))
+	if (w->flags & (W_NUMBER | W_DAY | W_DAY_LAST))
 		return daymonth_at(s, i, out);
 	return 0;
 }
