@@ -787,7 +787,9 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 		 uint32_t first, uint32_t last, bool typo)
 {
 	const struct entry *en = &p->entries[e];
-	for (uint32_t i = first; i <= last; i++)
+	/* A [move] stem ("flytt*") says nothing of which keyword a word is:
+	 * "flyttr" is still looked up as a misspelt "flytter". */
+	for (uint32_t i = first; i <= last && en->kind != K_MOVE; i++)
 		s->tflags[i] |= TF_COVERED;
 	if (out->nhits < MAX_HITS)
 		s->hits[out->nhits++] = (struct intent_hit){

@@ -700,6 +700,18 @@ assert ids == [[], [], ["contract_start_date"], [], [], ["pulse_relocation"], ["
 ' "$TMP/nopulse.jsonl"
 fi
 
+# ---- a misspelt move verb beside a date still asks for the start date ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/movetypo.jsonl" '{"text": "vi flyter 1. mars"}' \
+		'{"text": "flyttr 3 feb ny adr kommer"}' '{"text": "vi flytar 1 april"}' \
+		'{"text": "wir umziehn am 1. März"}' '{"text": "the electrician comes on 3 February"}'
+	expect_py "a move verb with a typo and a date is a start date question; a date alone is not" '
+import json, sys
+ids = [[i["id"] for i in json.loads(l)["intents"]] for l in open(sys.argv[1], encoding="utf-8")]
+assert ids == [["contract_start_date"]] * 4 + [[]], ids
+' "$TMP/movetypo.jsonl"
+fi
+
 # ---- the Pulse in a technical question: the ticket's, not the Pulse answer ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/pulsetech.jsonl" '{"text": "can the Pulse read my Fronius inverter?"}' \
