@@ -687,7 +687,11 @@ static int parse_meaning(const char *s, size_t n, struct pattern *pt)
 		pt->add = 0;
 		if (rn == 0)
 			return 0;
-		if (wd || rn < 2 || (r[0] != '+' && r[0] != '-'))
+		/* A weekday kind counts weeks on ("weekday_next+1": the week
+		 * after next), never a number the message gives. */
+		bool back = names[i].kind == R_WEEKDAY_PREV || names[i].kind == R_WEEKDAY_LAST;
+		if (rn < 2 || (r[0] != '+' && r[0] != '-') ||
+		    (wd && (back || r[0] != '+' || r[1] == '#')))
 			return -1;
 		int sign = r[0] == '-' ? -1 : 1;
 		if (rn == 2 && r[1] == '#') {
@@ -773,7 +777,8 @@ static int parse_rel(struct slot_vocab *v, const char *p, char *err, size_t errl
 	if (!next_field(&r, &f, &n) || parse_meaning(f, n, &pt) < 0) {
 		set_err(err, errlen,
 			"rel: \"%.*s\" is not day, week, month_start or month_end (with +N, -N, +# "
-			"or -#), weekday, weekday_next, weekday_prev, weekday_last or none.",
+			"or -#), weekday or weekday_next (with +N or none), weekday_prev, "
+			"weekday_last or none.",
 			qlen(strlen(eq + 1)),
 			eq + 1);
 		return -1;
@@ -1628,12 +1633,12 @@ static bool rel_apply(const struct scan *s, const struct pattern *pt, int num, i
 	}
 	case R_WEEKDAY: {
 		int delta = (wd - 1 - tw + 7) % 7;
-		z += delta ? delta : 7;
+		z += (delta ? delta : 7) + 7 * n;
 		break;
 	}
 	case R_WEEKDAY_NEXT:
 		/* The Monday that starts next week, then the weekday in it. */
-		z += 7 - tw + (wd - 1);
+		z += 7 - tw + (wd - 1) + 7 * n;
 		break;
 	case R_WEEKDAY_PREV:
 		/* The Monday that started last week, then the weekday in it. */
