@@ -499,11 +499,13 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "mobilen har lite batteri så jag skriver kort"}' \
 		'{"text": "mein Handy hat kaum noch Akku, kurze Frage"}' \
 		'{"text": "mijn telefoon heeft weinig batterij"}' \
+		'{"text": "de batterij van mijn Pulse is leeg"}' '{"text": "der Akku vom Pulse ist leer"}' \
+		'{"text": "the pulse battery is flat after the move"}' \
 		'{"text": "vi har et lite batteri i garasjen"}'
-	expect_py "a phone low on battery and a smoke detector escalate nothing in any language; a small home battery does" '
+	expect_py "a phone low on battery, a smoke detector and the battery of the Pulse escalate nothing in any language; a small home battery does" '
 import json, sys
 esc = [json.loads(l)["escalate"] for l in open(sys.argv[1], encoding="utf-8")]
-assert esc == [False] * 6 + [True], esc
+assert esc == [False] * 9 + [True], esc
 ' "$TMP/lowbatt.jsonl"
 fi
 
