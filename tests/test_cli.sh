@@ -714,6 +714,17 @@ assert ids == [["contract_start_date"]] * 4 + [[]], ids
 ' "$TMP/movetypo.jsonl"
 fi
 
+# ---- logging in with Vipps is no payment question ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/vipps.jsonl" '{"text": "får ikke logget inn i appen, den henger på vipps-innloggingen"}' \
+		'{"text": "kan ikke logge inn med Vipps"}' '{"text": "kan jeg betale med vipps?"}'
+	expect_py "Vipps to log in is no payment method; Vipps to pay is" '
+import json, sys
+ids = [[i["id"] for i in json.loads(l)["intents"]] for l in open(sys.argv[1], encoding="utf-8")]
+assert ids == [[], [], ["payment_method"]], ids
+' "$TMP/vipps.jsonl"
+fi
+
 # ---- the Pulse in a technical question: the ticket's, not the Pulse answer ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/pulsetech.jsonl" '{"text": "can the Pulse read my Fronius inverter?"}' \
