@@ -521,9 +521,10 @@ static int load_lang(struct loader *ld, FILE *f)
 			break;
 		}
 		case S_CLOSING:
-			if (strcmp(s, "phrase") == 0 || strcmp(s, "thanks") == 0)
-				rc = add_phrases(ld, arg, s[0] == 't' ? K_THANKS : K_CLOSING,
-						 (uint8_t)lang);
+			if (strcmp(s, "phrase") == 0)
+				rc = add_phrases(ld, arg, K_CLOSING, (uint8_t)lang);
+			else if (strcmp(s, "thanks") == 0)
+				rc = add_phrases(ld, arg, K_THANKS, (uint8_t)lang);
 			else if (strcmp(s, "with") == 0)
 				rc = add_words(ld, arg, K_CLOSING_WITH, (uint8_t)lang);
 			else
@@ -789,8 +790,9 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	const struct entry *en = &p->entries[e];
 	/* A [move] stem ("flytt*") says nothing of which keyword a word is:
 	 * "flyttr" is still looked up as a misspelt "flytter". */
-	for (uint32_t i = first; i <= last && en->kind != K_MOVE; i++)
-		s->tflags[i] |= TF_COVERED;
+	if (en->kind != K_MOVE)
+		for (uint32_t i = first; i <= last; i++)
+			s->tflags[i] |= TF_COVERED;
 	if (out->nhits < MAX_HITS)
 		s->hits[out->nhits++] = (struct intent_hit){
 			e, (uint16_t)first, (uint16_t)last, typo };
