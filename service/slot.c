@@ -63,6 +63,7 @@ enum word_flag {
 	W_DAY = 1 << 6,         /* "first", "ersten": a day of the month */
 	W_PAST = 1 << 7,        /* "moved", "eingezogen": a phrase of the move in the past */
 	W_DAY_LAST = 1 << 8,    /* "sista", "ultimo": the month's last day */
+	W_PARTICLE = 1 << 9,    /* "de", "van": a lower-case word inside a street's name */
 };
 
 struct word {
@@ -956,8 +957,10 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_cue(v, p, CUE_OLD_ADDRESS, "old", err, errlen);
 		if (KW("from"))
 			return parse_cue(v, p, CUE_FROM_ADDRESS, "from", err, errlen);
+		if (KW("particles"))
+			return parse_flagged(v, p, W_PARTICLE, "particles", err, errlen);
 		set_err(err, errlen,
-			"[address] lines start with suffix, cue, old or from, not \"%.*s\".",
+			"[address] lines start with suffix, cue, old, from or particles, not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
 	}
@@ -2278,6 +2281,13 @@ static bool cap_word(const struct scan *s, uint32_t k)
 	return name_word(s, k) && (tk(s, k)->flags & TOK_F_CAP);
 }
 
+static bool particle_word(const struct scan *s, uint32_t k)
+{
+	const struct word *w;
+	return name_word(s, k) && !(tk(s, k)->flags & TOK_F_CAP) && (w = word_at(s, k)) &&
+	       (w->flags & W_PARTICLE);
+}
+
 /* True when no running text follows at token k: the end, punctuation, a
  * number (a postcode), or the date. An address written in lower case
  * or one that could be an ordinary word ("Anyway 2 things") is only
@@ -2361,6 +2371,14 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	for (int w = 0; start > lo && w < NAME_WORDS_MAX; w++) {
 		uint32_t k = start - 1;
 		bool joined = !(tk(s, start)->flags & TOK_F_SPACE);
+		/* "Witte de Withstraat", "Laan van Meerdervoort": a particle
+		 * between two capitalised words is part of the name, cue or not. */
+		if (k > lo && w + 1 < NAME_WORDS_MAX && particle_word(s, k) &&
+		    cap_word(s, k - 1) && cap_word(s, start)) {
+			start = k - 1;
+			w++;
+			continue;
+		}
 		if (!name_word(s, k) || (!joined && (!(whole || cue) || !cap_word(s, k))))
 			break;
 		start = k;
@@ -2430,7 +2448,8 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
  * 2024 model", "zählernummer 12 34567 berlin"), so it counts only after
  * a comma; a postcode with letters ("1012 LG") or in two groups ("111
  * 51") counts without. A word of the slot vocabulary (a month, a number
- * word, a filler, a cue) is never the name. */
+ * word, a filler, a cue) is never the name, but capitalised words joined
+ * by a particle before it are part of it. */
 static bool plain_street_at(const struct scan *s, uint32_t i, struct slot_found *out)
 {
 	if (!name_word(s, i) || tk(s, i)->nlen < COMPOUND_PREFIX_MIN || word_at(s, i))
@@ -2439,6 +2458,10 @@ static bool plain_street_at(const struct scan *s, uint32_t i, struct slot_found 
 	if (!he)
 		return false;
 	struct addr_span sp = { .a = i, .street_end = he };
+	/* "Laan van Meerdervoort 200", "Unter den Linden 5". */
+	while (sp.a >= 2 && i - sp.a + 2 < NAME_WORDS_MAX && cap_word(s, sp.a) &&
+	       particle_word(s, sp.a - 1) && cap_word(s, sp.a - 2))
+		sp.a -= 2;
 	tail_at(s, he, &sp);
 	if (sp.pc1 == sp.pc0 || sp.c1 == sp.c0 ||
 	    (sp.c1 < s->n && tk(s, sp.c1)->kind != TOK_PUNCT))
