@@ -901,6 +901,8 @@ static bool ends_sentence(const struct tok_buf *t, uint32_t i)
 static void technical_sentences(const struct intent_pack *p, const struct tok_buf *t,
 				struct intent_scratch *s, const struct intent_result *out)
 {
+	if (!out->topics)
+		return;
 	for (uint32_t i = 0; i < t->n; i++)
 		if (s->tflags[i] & TF_MOVE)
 			return;
