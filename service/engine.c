@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char *const outcome_names[ENGINE_OUT_COUNT] = {
 	"answer", "ask", "confirmed", "mismatch", "not_found", "bad_meter",
@@ -486,16 +485,28 @@ static bool same_date(struct slot_date a, struct slot_date b)
 	return a.y == b.y && a.m == b.m && a.d == b.d;
 }
 
+/* Whether two streets are one, compared as the registry compares them:
+ * folded, "Øvre Slottsgate 8" and "øvre slottsgate 8", "Hauptstraße 5" and
+ * "hauptstr. 5". False when either has no key. */
+static bool same_street(const struct engine *e, const char *a, const char *b)
+{
+	char ka[SLOT_ADDR_MAX * 2], kb[SLOT_ADDR_MAX * 2];
+	return slot_address_key(e->slots, a, strlen(a), ka, sizeof(ka)) >= 0 &&
+	       slot_address_key(e->slots, b, strlen(b), kb, sizeof(kb)) >= 0 &&
+	       strcmp(ka, kb) == 0;
+}
+
 /* The slots whose value the plan's facts replace with another: "sorry, I
  * meant 5 January" after 4 January. */
-static uint8_t replaced_slots(const struct engine_facts *was, const struct engine_facts *now)
+static uint8_t replaced_slots(const struct engine *e, const struct engine_facts *was,
+			      const struct engine_facts *now)
 {
 	uint8_t m = 0;
 	if (was->has_date && !same_date(was->date, now->date))
 		m |= INTENT_SLOT_DATE;
 	if (was->has_meter && strcmp(was->meter.id, now->meter.id) != 0)
 		m |= INTENT_SLOT_METER;
-	if (was->has_address && strcasecmp(was->address.street, now->address.street) != 0)
+	if (was->has_address && !same_street(e, was->address.street, now->address.street))
 		m |= INTENT_SLOT_ADDRESS;
 	return m;
 }
@@ -692,7 +703,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	/* An answer that relied on a fact the customer now corrects no longer
 	 * holds: the intent is answered again with the new one (a confirmed
 	 * start date is checked again, and may not match). */
-	p->active |= needing(e, s->answered, replaced_slots(&s->facts, &p->facts));
+	p->active |= needing(e, s->answered, replaced_slots(e, &s->facts, &p->facts));
 	if (!p->active && !p->escalate && !p->closing)
 		p->active |= s->pending;
 	p->clarify = !p->active && !p->escalate && !p->closing && p->ir.ambiguous;
@@ -846,12 +857,8 @@ bool engine_street_answer(const struct engine_street *st, struct engine_record *
 bool engine_address_matches(const struct engine *e, const struct slot_address *a,
 			    const struct engine_record *r)
 {
-	char ka[SLOT_ADDR_MAX * 2], kb[SLOT_ADDR_MAX * 2];
-	const char *street = engine_address_street(a);
-	if (slot_address_key(e->slots, street, strlen(street), ka, sizeof(ka)) < 0 ||
-	    slot_address_key(e->slots, r->street, strlen(r->street), kb, sizeof(kb)) < 0)
-		return false;
-	return strcmp(ka, kb) == 0 && engine_postcodes_agree(a->postcode, r->postcode);
+	return same_street(e, engine_address_street(a), r->street) &&
+	       engine_postcodes_agree(a->postcode, r->postcode);
 }
 
 static bool needs_meter(const struct intent_rule *r)
