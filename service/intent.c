@@ -885,11 +885,15 @@ static bool inside_against(const struct intent_scratch *s, const struct intent_h
 	return false;
 }
 
+/* The punctuation character token i is, or 0 for a word or number. */
+static char punct(const struct tok_buf *t, uint32_t i)
+{
+	return t->v[i].kind == TOK_PUNCT ? t->norm[t->v[i].noff] : 0;
+}
+
 static bool ends_sentence(const struct tok_buf *t, uint32_t i)
 {
-	if (t->v[i].kind != TOK_PUNCT)
-		return false;
-	char c = t->norm[t->v[i].noff];
+	char c = punct(t, i);
 	return c == '.' || c == '!' || c == '?';
 }
 
@@ -906,15 +910,18 @@ static void technical_sentences(const struct intent_pack *p, const struct tok_bu
 	for (uint32_t i = 0; i < t->n; i++)
 		if (s->tflags[i] & TF_MOVE)
 			return;
+	uint32_t done = 0; /* the sentences taken end before it */
 	for (uint32_t k = 0; k < out->ntriggers; k++) {
 		const struct intent_trigger *tr = &out->triggers[k];
-		if (tr->negated || tr->excluded)
+		/* Triggers come in text order: one span a sentence. */
+		if (tr->negated || tr->excluded || tr->tok_first < done)
 			continue;
 		uint32_t a = tr->tok_first, b = tr->tok_last;
 		while (a > 0 && !ends_sentence(t, a - 1))
 			a--;
 		while (b + 1 < t->n && !ends_sentence(t, b))
 			b++;
+		done = b + 1;
 		for (int i = 0; i < p->nintents; i++)
 			if (p->rules[i].yields_to_l2 && s->nagainsts < MAX_SPANS) {
 				s->against_target[s->nagainsts] = (uint8_t)i;
@@ -958,8 +965,8 @@ static bool closes(const struct tok_buf *t, const struct intent_scratch *s,
 	if (!acc->closing)
 		return false;
 	for (uint32_t i = 0; i < t->n; i++) {
-		bool punct = t->v[i].kind == TOK_PUNCT;
-		if (punct ? t->norm[t->v[i].noff] == '?' : !(s->tflags[i] & TF_CLOSING))
+		char c = punct(t, i);
+		if (c ? c == '?' : !(s->tflags[i] & TF_CLOSING))
 			return false;
 	}
 	return true;
@@ -970,9 +977,7 @@ static bool is_clause_break(const struct tok_buf *t, const struct intent_scratch
 {
 	if (s->tflags[i] & TF_BREAK)
 		return true;
-	if (t->v[i].kind != TOK_PUNCT)
-		return false;
-	char c = t->norm[t->v[i].noff];
+	char c = punct(t, i);
 	return c == '.' || c == '!' || c == '?' || c == ';' || c == ':' || c == ',';
 }
 
@@ -988,7 +993,7 @@ static bool goes_on(const struct tok_buf *t, const struct intent_scratch *s,
 	return k < t->n && t->v[k].kind == TOK_WORD && !(s->tflags[k] & TF_LIST) &&
 	       !(or_article && (s->tflags[k] & TF_END)) &&
 	       !(k + 1 < t->n && ((s->tflags[k + 1] & TF_LIST) ||
-				  (t->v[k + 1].kind == TOK_PUNCT && t->norm[t->v[k + 1].noff] == ',')));
+				  punct(t, k + 1) == ','));
 }
 
 static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
@@ -1043,8 +1048,7 @@ static bool joins(const struct tok_buf *t, const struct intent_scratch *s, uint3
 {
 	if (s->tflags[i] & TF_LIST)
 		return true;
-	return t->v[i].kind == TOK_PUNCT &&
-	       (t->norm[t->v[i].noff] == ',' || !is_clause_break(t, s, i));
+	return punct(t, i) && (punct(t, i) == ',' || !is_clause_break(t, s, i));
 }
 
 /* True when trigger b follows a negated trigger a closely in the same
@@ -1081,7 +1085,7 @@ static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s
 	 * start a clause of their own ("no solar at all, battery is broken"). */
 	for (uint32_t i = last + 1; i < j + 1; i++) {
 		if (is_clause_break(t, s, i) && !(i == j && (s->tflags[i] & TF_LIST)) &&
-		    !(t->v[i].kind == TOK_PUNCT && t->norm[t->v[i].noff] == ','))
+		    punct(t, i) != ',')
 			return false;
 		words += i < j && t->v[i].kind != TOK_PUNCT;
 	}
