@@ -516,19 +516,23 @@ static bool date_before(struct slot_date a, struct slot_date b)
 	return a.y != b.y ? a.y < b.y : a.m != b.m ? a.m < b.m : a.d < b.d;
 }
 
+/* Whether rule r needs one of the facts of slots (enum intent_slot bits). */
+static bool rule_needs(const struct intent_rule *r, uint8_t slots)
+{
+	for (unsigned g = 0; g < r->nneeds; g++)
+		if (r->needs[g] & slots)
+			return true;
+	return false;
+}
+
 /* The intents among those of among (a bit each) that need one of the
- * facts of slots (enum intent_slot bits). */
+ * facts of slots. */
 static uint32_t needing(const struct engine *e, uint32_t among, uint8_t slots)
 {
 	uint32_t r = 0;
-	for (size_t i = 0; slots && i < intent_count(e->pack); i++) {
-		if (!(among & (1u << i)))
-			continue;
-		const struct intent_rule *ru = intent_rule(e->pack, i);
-		for (unsigned g = 0; g < ru->nneeds; g++)
-			if (ru->needs[g] & slots)
-				r |= 1u << i;
-	}
+	for (size_t i = 0; slots && i < intent_count(e->pack); i++)
+		if ((among & (1u << i)) && rule_needs(intent_rule(e->pack, i), slots))
+			r |= 1u << i;
 	return r;
 }
 
@@ -861,14 +865,6 @@ bool engine_address_matches(const struct engine *e, const struct slot_address *a
 	       engine_postcodes_agree(a->postcode, r->postcode);
 }
 
-static bool needs_meter(const struct intent_rule *r)
-{
-	for (unsigned g = 0; g < r->nneeds; g++)
-		if (r->needs[g] & INTENT_SLOT_METER)
-			return true;
-	return false;
-}
-
 /* True when the registry found the customer's meter ID at another address
  * than the one they gave: its record says nothing about their new home. */
 static bool meter_elsewhere(const struct engine *e, const struct engine_plan *p,
@@ -916,7 +912,7 @@ static enum engine_outcome outcome_of(const struct engine *e, size_t i,
 	*miss = missing_groups(rule, known_slots(&p->facts));
 	/* A mistyped meter ID is what the customer must fix first, whatever
 	 * else is missing. */
-	if (needs_meter(rule) && p->facts.has_meter && !p->facts.meter.valid)
+	if (rule_needs(rule, INTENT_SLOT_METER) && p->facts.has_meter && !p->facts.meter.valid)
 		return ENGINE_OUT_BAD_METER;
 	if (*miss)
 		return ENGINE_OUT_ASK;
