@@ -2281,11 +2281,13 @@ static bool cap_word(const struct scan *s, uint32_t k)
 	return name_word(s, k) && (tk(s, k)->flags & TOK_F_CAP);
 }
 
-static bool particle_word(const struct scan *s, uint32_t k)
+/* Whether token k is a particle with a capitalised word before it: "Witte
+ * de" of "Witte de Withstraat". */
+static bool particle_after_cap(const struct scan *s, uint32_t k)
 {
 	const struct word *w;
-	return name_word(s, k) && !(tk(s, k)->flags & TOK_F_CAP) && (w = word_at(s, k)) &&
-	       (w->flags & W_PARTICLE);
+	return k > 0 && name_word(s, k) && !(tk(s, k)->flags & TOK_F_CAP) &&
+	       (w = word_at(s, k)) && (w->flags & W_PARTICLE) && cap_word(s, k - 1);
 }
 
 /* True when no running text follows at token k: the end, punctuation, a
@@ -2373,8 +2375,8 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 		bool joined = !(tk(s, start)->flags & TOK_F_SPACE);
 		/* "Witte de Withstraat", "Laan van Meerdervoort": a particle
 		 * between two capitalised words is part of the name, cue or not. */
-		if (k > lo && w + 1 < NAME_WORDS_MAX && particle_word(s, k) &&
-		    cap_word(s, k - 1) && cap_word(s, start)) {
+		if (k > lo && w + 1 < NAME_WORDS_MAX && particle_after_cap(s, k) &&
+		    cap_word(s, start)) {
 			start = k - 1;
 			w++;
 			continue;
@@ -2460,7 +2462,7 @@ static bool plain_street_at(const struct scan *s, uint32_t i, struct slot_found 
 	struct addr_span sp = { .a = i, .street_end = he };
 	/* "Laan van Meerdervoort 200", "Unter den Linden 5". */
 	while (sp.a >= 2 && i - sp.a + 2 < NAME_WORDS_MAX && cap_word(s, sp.a) &&
-	       particle_word(s, sp.a - 1) && cap_word(s, sp.a - 2))
+	       particle_after_cap(s, sp.a - 1))
 		sp.a -= 2;
 	tail_at(s, he, &sp);
 	if (sp.pc1 == sp.pc0 || sp.c1 == sp.c0 ||
