@@ -31,6 +31,7 @@
 #define WRITTEN_YEAR_MIN 1900 /* years a customer plausibly writes */
 #define WRITTEN_YEAR_MAX 2199
 #define PAST_GRACE_DAYS 31  /* a year-less date this recent stays this year */
+#define STALE_DAYS 366      /* a date further back is no move's */
 /* The day day_at gives for a W_DAY_LAST word, which make_date turns into
  * the month's last: no number written reads as it. */
 #define DAY_LAST (-32)
@@ -2872,9 +2873,17 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 		out |= side[k] == CUE_MOVE_OUT;
 		firm |= !passing(&f[k], side[k]);
 	}
+	bool skip[DATE_CANDIDATES], ahead = false;
+	for (uint32_t k = 0; k < n; k++) {
+		skip[k] = (in && out && side[k] != CUE_MOVE_IN) || (firm && passing(&f[k], side[k]));
+		ahead |= !skip[k] && slot_date_days(f[k].d) >= s->today_days;
+	}
+	/* A date gone by that nothing announces as the move is the date of
+	 * something else (a letter's header, the day the customer signed or
+	 * wrote before), when a date ahead is there to take. */
 	uint32_t best = n;
 	for (uint32_t k = 0; k < n; k++) {
-		if ((in && out && side[k] != CUE_MOVE_IN) || (firm && passing(&f[k], side[k])))
+		if (skip[k] || (ahead && side[k] == CUE_NONE && slot_date_days(f[k].d) < s->today_days))
 			continue;
 		if (best == n || (f[best].rel && !f[k].rel))
 			best = k;
@@ -2937,6 +2946,11 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 			ean_next = e;
 		if (df->rel && df->d.y == 0)
 			continue; /* a "rel ... = none" phrase: its words are no date */
+		/* A date over a year gone (a birth date, "Kunde seit 1.3.2019")
+		 * is no move's: read, so its numbers are no meter, but not a
+		 * candidate. */
+		if (s.today_ok && slot_date_days(df->d) < s.today_days - STALE_DAYS)
+			continue;
 		df->e = e;
 		s.ndates++;
 	}
