@@ -20,6 +20,7 @@ enum tok_kind {
 /* Token flags. */
 #define TOK_F_CAP 0x01   /* the original starts with an upper-case letter */
 #define TOK_F_SPACE 0x02 /* whitespace precedes the token in the original */
+#define TOK_F_LINE 0x04  /* a line break is in that whitespace */
 
 /* Errors returned (negated) by tok_run and tok_fold. */
 enum tok_err {

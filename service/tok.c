@@ -318,6 +318,8 @@ int tok_run(struct tok_buf *b, const char *text, size_t len)
 		}
 		if (c == C_SPACE) {
 			flags |= TOK_F_SPACE;
+			if (cp == '\n' || cp == '\r' || cp == 0x2028 || cp == 0x2029)
+				flags |= TOK_F_LINE;
 		} else if (c != C_SEP) {
 			rc = open_tok(b, (uint32_t)i, TOK_PUNCT, flags);
 			if (rc < 0)

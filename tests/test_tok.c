@@ -64,9 +64,29 @@ static void test_spans_point_into_original(void **state)
 	assert_true(b.v[0].flags & TOK_F_CAP);
 	assert_false(b.v[1].flags & TOK_F_CAP);
 	assert_true(b.v[1].flags & TOK_F_SPACE);
+	assert_false(b.v[1].flags & TOK_F_LINE);
 	assert_int_equal(b.v[3].kind, TOK_NUM);
 	assert_int_equal(b.v[4].kind, TOK_PUNCT);
 	assert_int_equal(b.v[9].kind, TOK_NUM);
+	tok_buf_free(&b);
+}
+
+/* Slots read a line break as the end of a signature's sign-off line or
+ * of a city: "Oslo\nTlf" is no city of two words. */
+static void test_line_break_flag(void **state)
+{
+	(void)state;
+	struct tok_buf b;
+	assert_int_equal(tok_buf_init(&b, 4096), 0);
+	const char *text = "Oslo \r\nTlf 5,\tMvh\u2028Kari";
+	assert_int_equal(tok_run(&b, text, strlen(text)), 0);
+	assert_int_equal(b.n, 6);
+	assert_false(b.v[0].flags & TOK_F_LINE);
+	assert_true(b.v[1].flags & TOK_F_LINE);
+	assert_false(b.v[2].flags & TOK_F_LINE);
+	assert_false(b.v[4].flags & TOK_F_LINE);
+	assert_true(b.v[4].flags & TOK_F_SPACE);
+	assert_true(b.v[5].flags & TOK_F_LINE);
 	tok_buf_free(&b);
 }
 
@@ -132,6 +152,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixture_cases),
 		cmocka_unit_test(test_spans_point_into_original),
+		cmocka_unit_test(test_line_break_flag),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_expansion_is_bounded),
 		cmocka_unit_test(test_fold),
