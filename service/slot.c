@@ -82,7 +82,7 @@ struct word {
 	int32_t rel_head;  /* first rel pattern starting with this word, or -1 */
 	int32_t cue_head;  /* first address cue phrase starting with this word, or -1 */
 	int32_t dcue_head; /* first in, out, move or date cue phrase, or -1 */
-	int32_t ocue_head; /* first old-address cue phrase, or -1 */
+	int32_t ocue_head; /* first old-address or sign-off phrase, or -1 */
 };
 
 enum elem_kind {
@@ -108,6 +108,7 @@ enum cue_kind {
 	CUE_DATE,         /* "startdato", "ab": a date follows, neither in nor out */
 	CUE_OLD_ADDRESS,  /* the address or meter ID right after it is the one left */
 	CUE_FROM_ADDRESS, /* "from": the address right after it is left, if another follows */
+	CUE_SIGNOFF,      /* "Mvh" starting a line: the signature, no new address, follows */
 };
 
 enum rel_kind {
@@ -730,8 +731,8 @@ static int add_pattern(struct slot_vocab *v, struct pattern **arr, uint32_t *n,
 			return -1;
 		head = !cue			       ? &w->rel_head
 		       : pt->kind == CUE_ADDRESS      ? &w->cue_head
-		       : pt->kind == CUE_OLD_ADDRESS ||
-				 pt->kind == CUE_FROM_ADDRESS ? &w->ocue_head
+		       : pt->kind == CUE_OLD_ADDRESS || pt->kind == CUE_FROM_ADDRESS ||
+				 pt->kind == CUE_SIGNOFF ? &w->ocue_head
 						      : &w->dcue_head;
 	} else {
 		head = pt->e[0].kind == E_NUM ? &v->rel_num_head : &v->rel_wd_head;
@@ -960,8 +961,11 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_cue(v, p, CUE_FROM_ADDRESS, "from", err, errlen);
 		if (KW("particles"))
 			return parse_flagged(v, p, W_PARTICLE, "particles", err, errlen);
+		if (KW("signoff"))
+			return parse_cue(v, p, CUE_SIGNOFF, "signoff", err, errlen);
 		set_err(err, errlen,
-			"[address] lines start with suffix, cue, old, from or particles, not \"%.*s\".",
+			"[address] lines start with suffix, cue, old, from, particles or signoff, not "
+			"\"%.*s\".",
 			qlen(kn), kw);
 		return -1;
 	}
@@ -2197,7 +2201,7 @@ static uint32_t city_at(const struct scan *s, uint32_t k)
 		if (t->kind != TOK_WORD || used(s, e) || is_digit(nt(s, e)[0]))
 			break;
 		bool joined = !(t->flags & TOK_F_SPACE);
-		if (!joined && (!(t->flags & TOK_F_CAP) || t->nlen < 2))
+		if (!joined && (!(t->flags & TOK_F_CAP) || t->nlen < 2 || (t->flags & TOK_F_LINE)))
 			break;
 		e++;
 	}
@@ -2718,7 +2722,8 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 		const struct word *w = word_at(s, j);
 		enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one */
 		uint32_t e;
-		if (w && w->ocue_head >= 0 && (e = cue_at(s, j, w->ocue_head, &k)) && e <= a) {
+		if (w && w->ocue_head >= 0 && (e = cue_at(s, j, w->ocue_head, &k)) && e <= a &&
+		    k != CUE_SIGNOFF) {
 			old = k == CUE_FROM_ADDRESS ? (!meter && e == a ? OLD_WEAK : NOT_OLD)
 						    : joined(s, e, a) ? OLD_STRONG : NOT_OLD;
 			j = e - 1;
@@ -2768,6 +2773,20 @@ static void find_address(const struct scan *s, struct slot_found *out)
 		out->addr_off = weak.addr_off;
 		out->addr_len = weak.addr_len;
 	}
+}
+
+/* The first token of the message's signature: a sign-off phrase ("Mvh",
+ * "Kind regards") that starts a line after the first; s->n for none. */
+static uint32_t signature_start(const struct scan *s)
+{
+	for (uint32_t i = 1; i < s->n; i++) {
+		const struct word *w;
+		enum cue_kind k = CUE_NONE;
+		if ((tk(s, i)->flags & TOK_F_LINE) && (w = word_at(s, i)) && w->ocue_head >= 0 &&
+		    cue_at(s, i, w->ocue_head, &k) && k == CUE_SIGNOFF)
+			return i;
+	}
+	return s->n;
 }
 
 /* Whether a word of tokens [a, e) is in the past tense (a past line). */
@@ -2977,7 +2996,11 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		out->date_off = tk(&s, df->a)->off;
 		out->date_len = tk(&s, df->e - 1)->off + tk(&s, df->e - 1)->len - out->date_off;
 	}
-	find_address(&s, out);
+	/* The address in a signature is where the customer lives, or lived:
+	 * no new address to link. */
+	struct scan body = s;
+	body.n = signature_start(&s);
+	find_address(&body, out);
 	return 0;
 }
 

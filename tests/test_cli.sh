@@ -727,6 +727,23 @@ assert ids == [[], [], ["payment_method"]], ids
 ' "$TMP/vipps.jsonl"
 fi
 
+# ---- an e-mail's signature: its address is no new one ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/signature.jsonl" \
+		'{"text": "Hei,\n\nVi har kjøpt hus og flytter 01.06.2027. Betaler i dag med AvtaleGiro, blir det overført?\n\nMed vennlig hilsen\nOla og Kari\nGamleveien 2B, 3. etg\n0560 Oslo\n97 65 43 21"}' \
+		'{"text": "Hallo,\n\nwir ziehen am 01.06.2027 um.\n\nViele Grüße\nJulia Becker\nBergstraße 12\n69115 Heidelberg\nTel. 06221 123456"}' \
+		'{"text": "Hi,\nnew address: Vasagatan 22, 111 20 Stockholm\n\nKind regards,\nAnna Berg\nRingvägen 5, 118 60 Stockholm"}'
+	expect_py "the address in an e-mail signature is not taken for the new one; the body's still is" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ids = [sorted(i["id"] for i in o["intents"]) for o in out]
+assert ids[0] == ["contract_start_date", "payment_method"], ids
+assert ids[1] == ["contract_start_date"], ids
+assert "address" not in out[0]["slots"] and "address" not in out[1]["slots"], out
+assert out[2]["slots"]["address"]["street"] == "Vasagatan 22", out[2]["slots"]
+' "$TMP/signature.jsonl"
+fi
+
 # ---- the Pulse in a technical question: the ticket's, not the Pulse answer ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/pulsetech.jsonl" '{"text": "can the Pulse read my Fronius inverter?"}' \

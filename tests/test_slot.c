@@ -16,6 +16,7 @@
 
 #include "slot.h"
 #include "tok.h"
+#include "testutil.h"
 
 #ifndef FIXTURE_DIR
 #define FIXTURE_DIR "tests/fixtures"
@@ -299,8 +300,8 @@ static const char *or_empty(const char *s)
 	return strcmp(s, "-") == 0 ? "" : s;
 }
 
-/* slot_addresses.txt: text | street or none | postcode | city | [full text],
- * "-" for an empty field. */
+/* slot_addresses.txt: text (\n a line break) | street or none | postcode |
+ * city | [full text], "-" for an empty field. */
 static void test_addresses(void **state)
 {
 	struct ctx *c = *state;
@@ -319,7 +320,8 @@ static void test_addresses(void **state)
 		}
 		cases++;
 		struct slot_found out;
-		extract(c, c->v, f[0], strlen(f[0]), ymd(2026, 11, 26), &out);
+		size_t len = tu_unescape(f[0]);
+		extract(c, c->v, f[0], len, ymd(2026, 11, 26), &out);
 		bool ok;
 		if (none) {
 			ok = !out.has_address;
