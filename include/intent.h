@@ -44,10 +44,11 @@ struct intent_rule {
 	 * an address change even without the word "address". */
 	float evidence[3];
 	/* In a message with no [move] term, the intent's terms in a sentence
-	 * that carries an L2 topic count nothing: that sentence is the
-	 * technical question, not this intent's ("does the Pulse read my
-	 * inverter?"). */
-	bool yields_to_l2;
+	 * that carries an L2 topic or an [elsewhere] term count nothing: that
+	 * sentence is the technical question or another matter, not this
+	 * intent's ("does the Pulse read my inverter?", "where is my Pulse
+	 * order?"). */
+	bool yields;
 };
 
 struct intent_opts {

@@ -32,12 +32,13 @@ enum kind {
 	K_CLOSING_WITH, /* a word that may stand beside one ("ok", "great") */
 	K_THANKS,   /* a closing phrase that thanks ("thanks", "for the help") */
 	K_MOVE,     /* a word of the move ("moving", "new house") */
+	K_ELSEWHERE, /* a word of another matter ("my order", "refund") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
 	"definite", "article", "or", "act", "end", "closing", "closing_with", "thanks",
-	"move",
+	"move", "elsewhere",
 };
 
 enum mode {
@@ -113,6 +114,8 @@ struct intent_pack {
 #define TF_ACT 0x100
 #define TF_END 0x200
 #define TF_MOVE 0x400 /* a [move] term covers the token */
+#define TF_ELSEWHERE 0x800 /* an [elsewhere] term covers the token */
+#define TF_TOPIC 0x1000 /* an L2 trigger that escalates starts at the token */
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint16_t token_flag[] = {
@@ -375,8 +378,8 @@ static int load_rules(struct loader *ld, FILE *f)
 			for (int b = 0; b < 3; b++)
 				if (mask == (1u << b))
 					p->rules[cur].evidence[b] = (float)weight;
-		} else if (strcmp(s, "yields_to_l2") == 0 && !*arg) {
-			p->rules[cur].yields_to_l2 = true;
+		} else if (strcmp(s, "yields") == 0 && !*arg) {
+			p->rules[cur].yields = true;
 		} else if (strcmp(s, "check") == 0) {
 			if (strcmp(arg, "supply_start") == 0)
 				p->rules[cur].check = INTENT_CHECK_SUPPLY_START;
@@ -393,7 +396,7 @@ static int load_rules(struct loader *ld, FILE *f)
 	return p->nintents ? 0 : ld_fail(&ld->pos, "no intents defined");
 }
 
-enum section { S_HEADER, S_INTENT, S_L2, S_NOT, S_NEG, S_CLOSING, S_MOVE, S_SLOT };
+enum section { S_HEADER, S_INTENT, S_L2, S_NOT, S_NEG, S_CLOSING, S_MOVE, S_ELSEWHERE, S_SLOT };
 
 static int load_lang(struct loader *ld, FILE *f)
 {
@@ -445,6 +448,8 @@ static int load_lang(struct loader *ld, FILE *f)
 				sec = S_CLOSING;
 			} else if (strcmp(name, "move") == 0) {
 				sec = S_MOVE;
+			} else if (strcmp(name, "elsewhere") == 0) {
+				sec = S_ELSEWHERE;
 			} else if (strcmp(name, "dates") == 0 || strcmp(name, "address") == 0) {
 				snprintf(slot_sec, sizeof(slot_sec), "%s", name);
 				sec = S_SLOT;
@@ -500,11 +505,16 @@ static int load_lang(struct loader *ld, FILE *f)
 		}
 		case S_L2:
 		case S_NOT:
-		case S_MOVE: {
+		case S_MOVE:
+		case S_ELSEWHERE: {
 			/* The whole line is the term: put the split word back. */
 			if (*arg)
 				arg[-1] = ' ';
-			rc = add_term(ld, s, sec == S_L2 ? K_TRIGGER : sec == S_NOT ? K_NOT : K_MOVE,
+			rc = add_term(ld, s,
+				      sec == S_L2	? K_TRIGGER
+				      : sec == S_NOT	? K_NOT
+				      : sec == S_MOVE ? K_MOVE
+							: K_ELSEWHERE,
 				      (uint8_t)target, 1.0f, (uint8_t)lang);
 			break;
 		}
@@ -789,8 +799,9 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 {
 	const struct entry *en = &p->entries[e];
 	/* A [move] stem ("flytt*") says nothing of which keyword a word is:
-	 * "flyttr" is still looked up as a misspelt "flytter". */
-	if (en->kind != K_MOVE)
+	 * "flyttr" is still looked up as a misspelt "flytter"; nor does a word
+	 * of another matter. */
+	if (en->kind != K_MOVE && en->kind != K_ELSEWHERE)
 		for (uint32_t i = first; i <= last; i++)
 			s->tflags[i] |= TF_COVERED;
 	if (out->nhits < MAX_HITS)
@@ -869,8 +880,9 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 			s->tflags[i] |= TF_CLOSING;
 		break;
 	case K_MOVE:
+	case K_ELSEWHERE:
 		for (uint32_t i = first; i <= last; i++)
-			s->tflags[i] |= TF_MOVE;
+			s->tflags[i] |= en->kind == K_MOVE ? TF_MOVE : TF_ELSEWHERE;
 		break;
 	}
 }
@@ -897,34 +909,35 @@ static bool ends_sentence(const struct tok_buf *t, uint32_t i)
 	return c == '.' || c == '!' || c == '?';
 }
 
-/* In a message that says nothing of the move, the sentences that carry an
- * L2 topic are the technical question the ticket takes: they count as
- * phrases against the intents that yield to L2 ("can the Pulse read my
- * inverter?" asks nothing about moving the Pulse). "we moved last week,
- * and the Pulse and the inverter show no data" keeps its Pulse. */
-static void technical_sentences(const struct intent_pack *p, const struct tok_buf *t,
-				struct intent_scratch *s, const struct intent_result *out)
+/* In a message that says nothing of the move, a sentence that carries an
+ * L2 topic is the technical question the ticket takes, and one with an
+ * [elsewhere] term asks about another matter: both count as phrases
+ * against the intents that yield ("can the Pulse read my inverter?" and
+ * "where is my Pulse order?" ask nothing about moving the Pulse). "we
+ * moved last week, and the Pulse and the inverter show no data" keeps its
+ * Pulse. */
+static void yielding_sentences(const struct intent_pack *p, const struct tok_buf *t,
+			       struct intent_scratch *s, const struct intent_result *out)
 {
-	if (!out->topics)
-		return;
 	for (uint32_t i = 0; i < t->n; i++)
 		if (s->tflags[i] & TF_MOVE)
 			return;
+	for (uint32_t k = 0; k < out->ntriggers; k++)
+		if (!out->triggers[k].negated && !out->triggers[k].excluded)
+			s->tflags[out->triggers[k].tok_first] |= TF_TOPIC;
 	uint32_t done = 0; /* the sentences taken end before it */
-	for (uint32_t k = 0; k < out->ntriggers; k++) {
-		const struct intent_trigger *tr = &out->triggers[k];
-		/* Triggers come in text order: one span a sentence. */
-		if (tr->negated || tr->excluded || tr->tok_first < done)
+	for (uint32_t i = 0; i < t->n; i++) {
+		if (i < done || !(s->tflags[i] & (TF_TOPIC | TF_ELSEWHERE)))
 			continue;
-		uint32_t a = tr->tok_first, b = tr->tok_last;
+		uint32_t a = i, b = i;
 		while (a > 0 && !ends_sentence(t, a - 1))
 			a--;
 		while (b + 1 < t->n && !ends_sentence(t, b))
 			b++;
 		done = b + 1;
-		for (int i = 0; i < p->nintents; i++)
-			if (p->rules[i].yields_to_l2 && s->nagainsts < MAX_SPANS) {
-				s->against_target[s->nagainsts] = (uint8_t)i;
+		for (int k = 0; k < p->nintents; k++)
+			if (p->rules[k].yields && s->nagainsts < MAX_SPANS) {
+				s->against_target[s->nagainsts] = (uint8_t)k;
 				s->againsts[s->nagainsts++] = (struct span){ (uint16_t)a, (uint16_t)b };
 			}
 	}
@@ -1269,7 +1282,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		}
 	}
 
-	technical_sentences(p, toks, s, out);
+	yielding_sentences(p, toks, s, out);
 	take_back_againsts(p, s, out, &acc);
 	out->closing = closes(toks, s, &acc);
 	out->thanked = out->closing && acc.thanked;

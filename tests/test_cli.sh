@@ -769,6 +769,28 @@ assert "Tibber Pulse" not in out[0]["reply"] and "L2" in out[0]["reply"], out[0]
 ' "$TMP/pulsetech.jsonl"
 fi
 
+# ---- the Pulse in another matter: an order, a return, the app crashing ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/pulseother.jsonl" \
+		'{"text": "where is the pulse I ordered 3 weeks ago? order number 20270115-889"}' \
+		'{"text": "appen krasjer når jeg åpner pulse-siden"}' \
+		'{"text": "Returnummer RMA-2024-1107 för min trasiga pulse, vart skickar jag den?"}' \
+		'{"text": "Bestellnr. 20261215-4471 — wo bleibt mein Pulse?"}' \
+		'{"text": "bestelnummer 20261215-4471, waar blijft mijn pulse??"}' \
+		'{"text": "vi flytter 1. april og vil ta med oss avtalen"}' \
+		'{"text": "how do I reset the pulse in order to connect it?"}' \
+		'{"text": "we move on 1 March. where is my pulse order?"}' \
+		'{"text": "the pulse never came online. where is my order?"}'
+	expect_py "a question about a Pulse order, its return or the app gets no moving advice, nor does taking the contract along; the move, or the Pulse in a sentence of its own, keeps it" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+pulse = ["pulse_relocation" in [i["id"] for i in o["intents"]] for o in out]
+assert pulse == [False] * 6 + [True] * 3, pulse
+assert [o["lang"] for o in out[:5]] == ["en", "nb", "sv", "de", "nl"], [o["lang"] for o in out]
+assert "Power-ups" not in out[3]["reply"], out[3]["reply"]
+' "$TMP/pulseother.jsonl"
+fi
+
 # ---- "no solar or a battery at the new house": both negated ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/orend.jsonl" '{"text": "we don'"'"'t have solar panels or a battery at the new house"}' \
