@@ -1356,7 +1356,7 @@ static uint32_t skip_dot(const struct scan *s, uint32_t i)
 
 static bool house_number(const struct scan *s, uint32_t i);
 
-static bool date_cue_before(const struct scan *s, uint32_t i);
+static bool date_cue_before(const struct scan *s, uint32_t i, bool cue_only);
 static uint32_t cue_at(const struct scan *s, uint32_t i, int32_t head, enum cue_kind *kind);
 
 /* Whether what comes at token e, after a month and a day word, with year
@@ -1379,7 +1379,7 @@ static bool pair_ends(const struct scan *s, uint32_t e, int y)
  * så ..."), or where a filler stands before them ("den første mars"). */
 static bool word_pair_date(const struct scan *s, uint32_t a, uint32_t e, int y)
 {
-	return pair_ends(s, e, y) || date_cue_before(s, a) || (a > 0 && filler_word(s, a - 1));
+	return pair_ends(s, e, y) || date_cue_before(s, a, false) || (a > 0 && filler_word(s, a - 1));
 }
 
 /* "1st of March", "1. März 2027", "15 juni", "1e maart", "1:a mars",
@@ -1458,7 +1458,7 @@ static uint32_t dotted_at(const struct scan *s, uint32_t i, struct slot_date *ou
 		 * 1.5") says it is a date, unless a clock word says it is a
 		 * time ("at 9.05"). */
 		if (len[0] > 2 || len[1] > 2 || (!dot && clock_around(s, i)) ||
-		    (len[1] < 2 && !dot && !date_cue_before(s, i)))
+		    (len[1] < 2 && !dot && !date_cue_before(s, i, false)))
 			return 0;
 		return make_date(s, 0, b, a, out) ? i + 1 + dot : 0;
 	}
@@ -1494,10 +1494,12 @@ static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
 		return make_date(s, c, b, a, out) ? i + 5 : 0;
 	/* "1-3" and "10-12" are ranges, "Storgata 10-2" a flat: a day and
 	 * month joined by '-' alone have the month written with its zero
-	 * ("15-02", "1-03"), and are no tail of a longer chain ("2027-13-01"). */
-	bool month0 = tk(s, i + 2)->nlen == 2 && nt(s, i + 2)[0] == '0' &&
-		      !(i > 0 && glued(s, i) && tk(s, i - 1)->kind == TOK_PUNCT);
-	if (c < 0 && (sep == '/' || month0))
+	 * ("15-02", "1-03") or a cue line's phrase right before them ("per
+	 * 1-3"; a phrase of the move is not enough: "we move in 1-2 weeks"),
+	 * and are no tail of a longer chain ("2027-13-01"). */
+	bool month0 = tk(s, i + 2)->nlen == 2 && nt(s, i + 2)[0] == '0';
+	bool tail = i > 0 && glued(s, i) && tk(s, i - 1)->kind == TOK_PUNCT;
+	if (c < 0 && (sep == '/' || (!tail && (month0 || date_cue_before(s, i, true)))))
 		return make_date(s, 0, b, a, out) ? i + 3 : 0;
 	return 0;
 }
@@ -1551,7 +1553,7 @@ static uint32_t day_alone_at(const struct scan *s, uint32_t i, struct slot_date 
 	if (!e || (tk(s, i)->kind == TOK_NUM && e == i + 1) || !pair_ends(s, e, 0) ||
 	    !s->today_ok || i == 0)
 		return 0;
-	if (skip_fillers(s, 0) != i && !date_cue_before(s, i) &&
+	if (skip_fillers(s, 0) != i && !date_cue_before(s, i, false) &&
 	    !(filler_word(s, i - 1) && date_cue_in_clause(s, i)))
 		return 0;
 	return day_alone_date(s, d, false, out) ? e : 0;
@@ -2625,15 +2627,17 @@ static bool cue_ends_at(const struct scan *s, uint32_t k)
 }
 
 /* Whether a phrase of the move or a date cue (an in, out, move or cue line
- * of [dates]) ends right before token i, a colon or comma and fillers
- * between: "we move in on March first", "startdato: 15.3", "sorry, the
- * 20th". */
-static bool date_cue_before(const struct scan *s, uint32_t i)
+ * of [dates]; a cue line's only when cue_only) ends right before token i,
+ * a colon or comma and fillers between: "we move in on March first",
+ * "startdato: 15.3", "sorry, the 20th". */
+static bool date_cue_before(const struct scan *s, uint32_t i, bool cue_only)
 {
 	for (uint32_t j = i > PAT_MAX + 3 ? i - PAT_MAX - 3 : 0; j < i; j++) {
 		const struct word *w = word_at(s, j);
+		enum cue_kind k = CUE_NONE;
 		uint32_t e;
-		if (!w || w->dcue_head < 0 || !(e = cue_at(s, j, w->dcue_head, NULL)) || e > i)
+		if (!w || w->dcue_head < 0 || !(e = cue_at(s, j, w->dcue_head, &k)) || e > i ||
+		    (cue_only && k != CUE_DATE))
 			continue;
 		if (is_punct(s, e, ':') || is_punct(s, e, ','))
 			e++;

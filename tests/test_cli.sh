@@ -727,6 +727,21 @@ assert ids == [[], [], ["payment_method"]], ids
 ' "$TMP/vipps.jsonl"
 fi
 
+# ---- "fr.o.m." and "per 15-2": a new address as of a date ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/asof.jsonl" \
+		'{"text": "Ny adress fr.o.m. 15/2: Götgatan 78, 118 30 Stockholm"}' \
+		'{"text": "Ny adresse f.o.m. 15/2: Storgata 5, 0555 Oslo"}' \
+		'{"text": "Nieuw adres per 15-2: Oudegracht 112, 3511 AX Utrecht"}'
+	expect_py "a new address as of a date (fr.o.m., f.o.m., per 15-2) asks for the start date too" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ids = [sorted(i["id"] for i in o["intents"]) for o in out]
+assert ids == [["address_update", "contract_start_date"]] * 3, ids
+assert [o["slots"]["date"][5:] for o in out] == ["02-15"] * 3, [o["slots"] for o in out]
+' "$TMP/asof.jsonl"
+fi
+
 # ---- an e-mail's signature: its address is no new one ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/signature.jsonl" \
