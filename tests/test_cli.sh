@@ -742,6 +742,19 @@ assert [o["slots"]["date"][5:] for o in out] == ["02-15"] * 3, [o["slots"] for o
 ' "$TMP/asof.jsonl"
 fi
 
+# ---- the final reading at the old home, then the new one's date ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/finalreading.jsonl" \
+		'{"text": "Sluttavlesning gammel bolig 45 678 kWh pr 31.01. Ny bolig: Kongens gate 3, 7011 Trondheim fra 1. februar"}' \
+		'{"text": "Eindstand oude woning: 12.345 kWh op 31-01. Nieuw adres Lange Voorhout 3, 2514 EA Den Haag vanaf 1 februari"}' \
+		'{"text": "Final reading at the old flat on 31.01. New place: Baker Street 5 from 1 February"}'
+	expect_py "the date of the final reading at the old home gives way to the new home's" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert [o["slots"].get("date", "")[5:] for o in out] == ["02-01"] * 3, [o["slots"] for o in out]
+' "$TMP/finalreading.jsonl"
+fi
+
 # ---- an e-mail's signature: its address is no new one ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/signature.jsonl" \
