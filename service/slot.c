@@ -44,6 +44,7 @@
 #define NAME_WORDS_MAX 3    /* words of a street name before its suffix */
 #define CITY_WORDS_MAX 3
 #define HOUSE_DIGITS_MAX 4
+#define HOUSE_LETTERS_MAX 3 /* "123-II", "112-bis" */
 #define COMPOUND_SUFFIX_MIN 3 /* "weg" may end a compound, "st" may not */
 #define COMPOUND_PREFIX_MIN 3 /* so "Spring" is not a street ending in "ring" */
 #define CUE_SCAN_MAX 32     /* tokens of a sentence after a cue */
@@ -65,6 +66,7 @@ enum word_flag {
 	W_PAST = 1 << 7,        /* "moved", "eingezogen": a phrase of the move in the past */
 	W_DAY_LAST = 1 << 8,    /* "sista", "ultimo": the month's last day */
 	W_PARTICLE = 1 << 9,    /* "de", "van": a lower-case word inside a street's name */
+	W_UNIT = 1 << 10,       /* "lgh", "etasje", "OG": a flat or floor after the house number */
 };
 
 struct word {
@@ -963,9 +965,11 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_flagged(v, p, W_PARTICLE, "particles", err, errlen);
 		if (KW("signoff"))
 			return parse_cue(v, p, CUE_SIGNOFF, "signoff", err, errlen);
+		if (KW("units"))
+			return parse_flagged(v, p, W_UNIT, "units", err, errlen);
 		set_err(err, errlen,
-			"[address] lines start with suffix, cue, old, from, particles or signoff, not "
-			"\"%.*s\".",
+			"[address] lines start with suffix, cue, old, from, particles, signoff or units, "
+			"not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
 	}
@@ -2121,6 +2125,8 @@ static bool copy_span(char *dst, size_t cap, const char *text, uint32_t off, uin
 	return n == len;
 }
 
+static bool name_word(const struct scan *s, uint32_t k);
+
 /* A house number at token j: "12", "12b", "12 B", "10-2". Returns the
  * index after it, or 0. */
 static uint32_t house_at(const struct scan *s, uint32_t j)
@@ -2144,6 +2150,11 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 	if (is_punct(s, e, '-') && glued(s, e) && glued(s, e + 1) &&
 	    num_at(s, e + 1, 1, HOUSE_DIGITS_MAX) > 0 && !used(s, e + 1))
 		return e + 2;
+	/* "Keizersgracht 123-II" (the floor), "Oudegracht 112-bis": letters
+	 * joined by a hyphen are part of the number. */
+	if (is_punct(s, e, '-') && glued(s, e) && glued(s, e + 1) && name_word(s, e + 1) &&
+	    tk(s, e + 1)->nlen <= HOUSE_LETTERS_MAX)
+		return e + 2;
 	/* "12 B": one capital letter, and not the start of a sentence such
 	 * as "12 I moved"; in a chat typed in lower case ("storgata 12 b,
 	 * 0155 oslo") one letter right before a comma or the end. */
@@ -2156,6 +2167,34 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 }
 
 static uint32_t city_at(const struct scan *s, uint32_t k);
+
+static bool unit_word(const struct scan *s, uint32_t k)
+{
+	const struct word *w = word_at(s, k);
+	return w && (w->flags & W_UNIT) && !used(s, k);
+}
+
+/* A flat or floor at token k, between the house number and the postcode:
+ * "H0201" (a Norwegian flat number: H, U, K or L and four digits), "lgh
+ * 1102", "Whg. 12", "2. etasje", "2 tr", "2. OG links". Returns the index
+ * after it, or 0. */
+static uint32_t unit_at(const struct scan *s, uint32_t k)
+{
+	if (k >= s->n || used(s, k))
+		return 0;
+	const char *p = nt(s, k);
+	uint32_t e = 0;
+	if (tk(s, k)->kind == TOK_WORD && tk(s, k)->nlen == 5 && strchr("hukl", p[0]) &&
+	    all_digits(p + 1, 4))
+		e = k + 1;
+	else if (unit_word(s, k) && num_at(s, skip_dot(s, k + 1), 1, 4) >= 0)
+		e = skip_dot(s, k + 1) + 1;
+	else if (num_at(s, k, 1, 2) >= 0 && unit_word(s, skip_dot(s, k + 1)))
+		e = skip_dot(s, k + 1) + 1;
+	while (e && unit_word(s, e)) /* "links" */
+		e++;
+	return e ? skip_dot(s, e) : 0;
+}
 
 /* A postcode at token k: "0155", "1015 CJ", "1015CJ", "10115", "111 51".
  * Returns the index after it, or 0. */
@@ -2222,6 +2261,11 @@ static void tail_at(const struct scan *s, uint32_t k, struct addr_span *sp)
 	sp->end = k;
 	bool comma = is_punct(s, k, ',');
 	uint32_t j = k + comma;
+	/* A flat or floor is part of the address when a postcode follows it:
+	 * "Götgatan 78, lgh 1102, 118 30 Stockholm". */
+	uint32_t ue = unit_at(s, j), pj;
+	if (ue && postcode_at(s, pj = ue + is_punct(s, ue, ',')))
+		j = pj;
 	uint32_t pe = postcode_at(s, j);
 	if (pe) {
 		sp->pc0 = j;
