@@ -82,6 +82,13 @@ void slot_vocab_free(struct slot_vocab *v);
 int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 		    const char *line, char *err, size_t errlen);
 
+/* Marks word (one word, written as in the data files) as never a street's
+ * name: an L2 trigger such as "Powerwall", whose "-wall" ends street
+ * names too. A longer word that starts with it ("Batteriveien") can still
+ * be one. Returns 0, or -1 with a sentence in err. */
+int slot_vocab_not_street(struct slot_vocab *v, const char *word, size_t n, char *err,
+			  size_t errlen);
+
 /* Finds the date, meter ID and address in a tokenized message. text is the
  * original text the tokens point into; today resolves relative dates.
  * Never allocates. Fills *out (cleared first) and returns 0. */

@@ -233,6 +233,12 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 		.kind = kind, .mode = mode, .lang = lang, .target = target,
 		.shared = ld->shared,
 	};
+	/* A one-word trigger is no street: "Powerwall 2" is no address. */
+	if (kind == K_TRIGGER && ld->slots && ld->tb.n == 1 && !(mode & M_SUFFIX)) {
+		char msg[200];
+		if (slot_vocab_not_street(ld->slots, s, len, msg, sizeof(msg)) < 0)
+			return ld_fail(&ld->pos, "%s", msg);
+	}
 	return 0;
 }
 

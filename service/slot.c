@@ -67,6 +67,7 @@ enum word_flag {
 	W_DAY_LAST = 1 << 8,    /* "sista", "ultimo": the month's last day */
 	W_PARTICLE = 1 << 9,    /* "de", "van": a lower-case word inside a street's name */
 	W_UNIT = 1 << 10,       /* "lgh", "etasje", "OG": a flat or floor after the house number */
+	W_NOT_STREET = 1 << 11, /* "Powerwall": an L2 trigger, never a street's name */
 };
 
 struct word {
@@ -977,6 +978,17 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 	set_err(err, errlen, "Unknown slot section \"%.*s\"; expected dates or address.",
 		qlen(strlen(section)), section);
 	return -1;
+}
+
+int slot_vocab_not_street(struct slot_vocab *v, const char *word, size_t n, char *err,
+			  size_t errlen)
+{
+	struct word_def d = { .flags = W_NOT_STREET };
+	if (!v || !word || memchr(word, '|', n)) {
+		set_err(err, errlen, "No vocabulary or not one word.");
+		return -1;
+	}
+	return add_group(v, word, n, &d, err, errlen);
 }
 
 /* ---- dates ---- */
@@ -2324,7 +2336,9 @@ static bool fill_address(const struct scan *s, const struct addr_span *sp,
 /* A plain word that may be part of a street name. */
 static bool name_word(const struct scan *s, uint32_t k)
 {
-	return k < s->n && tk(s, k)->kind == TOK_WORD && !used(s, k) && !is_digit(nt(s, k)[0]);
+	const struct word *w;
+	return k < s->n && tk(s, k)->kind == TOK_WORD && !used(s, k) && !is_digit(nt(s, k)[0]) &&
+	       !((w = word_at(s, k)) && (w->flags & W_NOT_STREET));
 }
 
 static bool cap_word(const struct scan *s, uint32_t k)
@@ -2414,7 +2428,7 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	 * since first_address only asks near a house number. */
 	const struct word *sw = word_at(s, i);
 	bool whole = sw && (sw->flags & W_SUFFIX);
-	if (!whole && !street_compound(s, i))
+	if ((sw && (sw->flags & W_NOT_STREET)) || (!whole && !street_compound(s, i)))
 		return false;
 
 	/* Name words: capitalised words before a separate suffix, or before

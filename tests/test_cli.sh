@@ -755,6 +755,21 @@ assert [o["slots"].get("date", "")[5:] for o in out] == ["02-01"] * 3, [o["slots
 ' "$TMP/finalreading.jsonl"
 fi
 
+# ---- "Powerwall 2" is a battery, no street ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/powerwall.jsonl" \
+		'{"text": "vi har batterilager (Powerwall 2) på nya stället. avtalet ska flyttas från 10 mars"}' \
+		'{"text": "we have a Powerwall 2 at the new house, Storgata 5"}'
+	expect_py "an L2 trigger word is no street name: Powerwall 2 is no address, the street after it is" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert "address" not in out[0]["slots"], out[0]["slots"]
+assert [i["id"] for i in out[0]["intents"]] == ["contract_start_date"], out[0]["intents"]
+assert out[1]["slots"]["address"]["street"] == "Storgata 5", out[1]["slots"]
+assert all(o["escalate"] for o in out), out
+' "$TMP/powerwall.jsonl"
+fi
+
 # ---- an e-mail's signature: its address is no new one ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/signature.jsonl" \

@@ -300,6 +300,32 @@ static const char *or_empty(const char *s)
 	return strcmp(s, "-") == 0 ? "" : s;
 }
 
+/* A word marked not a street (an L2 trigger) is no street's name, nor a
+ * word it merely starts; the next address is still found. */
+static void test_not_street(void **state)
+{
+	struct ctx *c = *state;
+	struct slot_vocab *v = load_vocab(c->dir);
+	assert_non_null(v);
+	char err[200];
+	assert_int_equal(slot_vocab_not_street(v, "Solarway", 8, err, sizeof(err)), 0);
+	assert_int_equal(slot_vocab_not_street(v, "batteri", 7, err, sizeof(err)), 0);
+	assert_int_equal(slot_vocab_not_street(v, "a|b", 3, err, sizeof(err)), -1);
+	struct slot_found out;
+	const char *t1 = "we have a Solarway 2 at the new place, Baker Street 5";
+	extract(c, v, t1, strlen(t1), ymd(2026, 11, 26), &out);
+	assert_true(out.has_address);
+	assert_string_equal(out.address.street, "Baker Street 5");
+	const char *t2 = "new address: Solarway 2";
+	extract(c, v, t2, strlen(t2), ymd(2026, 11, 26), &out);
+	assert_false(out.has_address);
+	const char *t3 = "vi flytter til Batteriveien 3";
+	extract(c, v, t3, strlen(t3), ymd(2026, 11, 26), &out);
+	assert_true(out.has_address);
+	assert_string_equal(out.address.street, "Batteriveien 3");
+	slot_vocab_free(v);
+}
+
 /* slot_addresses.txt: text (\n a line break) | street or none | postcode |
  * city | [full text], "-" for an empty field. */
 static void test_addresses(void **state)
@@ -704,6 +730,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_prestate(test_dates, &c),
 		cmocka_unit_test_prestate(test_meters, &c),
 		cmocka_unit_test_prestate(test_addresses, &c),
+		cmocka_unit_test_prestate(test_not_street, &c),
 		cmocka_unit_test_prestate(test_address_keys, &c),
 		cmocka_unit_test_prestate(test_vocab_errors, &c),
 		cmocka_unit_test(test_vocab_edge),
