@@ -45,6 +45,9 @@
 #define CITY_WORDS_MAX 3
 #define HOUSE_DIGITS_MAX 4
 #define HOUSE_LETTERS_MAX 3 /* "123-II", "112-bis" */
+#define NAME_ENDINGS_MAX 8
+#define NAME_ENDING_LEN 7
+#define NAME_ENDING_WORD_MIN 5 /* "Kieler", not "Oder" */
 #define COMPOUND_SUFFIX_MIN 3 /* "weg" may end a compound, "st" may not */
 #define COMPOUND_PREFIX_MIN 3 /* so "Spring" is not a street ending in "ring" */
 #define CUE_SCAN_MAX 32     /* tokens of a sentence after a cue */
@@ -163,6 +166,10 @@ struct slot_vocab {
 	 * one-byte suffix sets its last byte with every byte before it. */
 	uint64_t ending[256 * 256 / 64];
 	uint32_t troot[256]; /* the root's child for each last byte, or 0 */
+	/* Endings of a place's adjective that starts a street's name
+	 * ("Eppendorfer Landstraße"), folded. */
+	char name_endings[NAME_ENDINGS_MAX][NAME_ENDING_LEN + 1];
+	uint8_t nname_endings;
 	/* Bit seen_bit(w) is set for every word w in the table. Most words of
 	 * a message are in no vocabulary, and this turns them away without
 	 * hashing the whole word or probing the table. */
@@ -807,6 +814,32 @@ static int parse_rel(struct slot_vocab *v, const char *p, char *err, size_t errl
 	return 0;
 }
 
+/* "name_endings er": the endings of a place's adjective. */
+static int parse_name_endings(struct slot_vocab *v, const char *p, char *err, size_t errlen)
+{
+	const char *f;
+	size_t n;
+	int count = 0;
+	while (next_word_field(&p, &f, &n)) {
+		char buf[WORD_MAX + 1];
+		int fl = fold_word(f, n, buf, sizeof(buf), err, errlen);
+		if (fl < 0)
+			return -1;
+		if (fl > NAME_ENDING_LEN || v->nname_endings == NAME_ENDINGS_MAX) {
+			set_err(err, errlen, "name_endings: at most %d endings of at most %d bytes.",
+				NAME_ENDINGS_MAX, NAME_ENDING_LEN);
+			return -1;
+		}
+		memcpy(v->name_endings[v->nname_endings++], buf, (size_t)fl + 1);
+		count++;
+	}
+	if (!count) {
+		set_err(err, errlen, "name_endings: the line lists no endings.");
+		return -1;
+	}
+	return 0;
+}
+
 /* "cue neue adresse | ziehen nach", "in einzug | neue wohnung": name is
  * the line's keyword, for errors. */
 static int parse_cue(struct slot_vocab *v, const char *p, enum cue_kind kind, const char *name,
@@ -968,9 +1001,11 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_cue(v, p, CUE_SIGNOFF, "signoff", err, errlen);
 		if (KW("units"))
 			return parse_flagged(v, p, W_UNIT, "units", err, errlen);
+		if (KW("name_endings"))
+			return parse_name_endings(v, p, err, errlen);
 		set_err(err, errlen,
-			"[address] lines start with suffix, cue, old, from, particles, signoff or units, "
-			"not \"%.*s\".",
+			"[address] lines start with suffix, cue, old, from, particles, signoff, units or "
+			"name_endings, not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
 	}
@@ -2371,6 +2406,23 @@ static bool sentence_start(const struct scan *s, uint32_t i)
 	       is_punct(s, i - 1, '?');
 }
 
+/* Whether token k is a place's adjective that starts a street's name
+ * ("Eppendorfer" of "Eppendorfer Landstraße"): capitalised, long enough,
+ * with a name ending, and not opening a sentence ("Aber Hauptstraße 5"). */
+static bool place_adjective(const struct scan *s, uint32_t k)
+{
+	if (!cap_word(s, k) || tk(s, k)->nchars < NAME_ENDING_WORD_MIN || sentence_start(s, k))
+		return false;
+	const char *p = nt(s, k);
+	size_t n = tk(s, k)->nlen;
+	for (uint8_t e = 0; e < s->v->nname_endings; e++) {
+		size_t el = strlen(s->v->name_endings[e]);
+		if (el < n && memcmp(p + n - el, s->v->name_endings[e], el) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Whether word i is long enough to be a street name ending in a street
  * suffix: "storgata", "Lindenstraße". */
 static bool street_compound(const struct scan *s, uint32_t i)
@@ -2446,7 +2498,9 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 			w++;
 			continue;
 		}
-		if (!name_word(s, k) || (!joined && (!(whole || cue) || !cap_word(s, k))))
+		if (!name_word(s, k) ||
+		    (!joined && !(whole || cue ? cap_word(s, k)
+					       : w == 0 && (t->flags & TOK_F_CAP) && place_adjective(s, k))))
 			break;
 		start = k;
 	}
