@@ -770,6 +770,26 @@ assert all(o["escalate"] for o in out), out
 ' "$TMP/powerwall.jsonl"
 fi
 
+# ---- Swiss and Austrian German, Nynorsk ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/variants.jsonl" \
+		'{"text": "Kei Solaranlag, kei Batterie, nur e normali Wohnig. Mir zügle am 1. Mai."}' \
+		'{"text": "Wir übersiedeln am 1. März nach Graz"}' \
+		'{"text": "Eg flyttar 20. januar. Me hev ikkje solceller"}' \
+		'{"text": "Korleis endrar eg adressa mi i appen?"}' \
+		'{"text": "Nøklane får vi 28. februar."}'
+	expect_py "Swiss negation and move verbs, Austrian übersiedeln, and Nynorsk are understood; Nynorsk is answered in Norwegian" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ids = [[i["id"] for i in o["intents"]] for o in out]
+assert ids == [["contract_start_date"], ["contract_start_date"], ["contract_start_date"],
+               ["address_update"], ["contract_start_date"]], ids
+assert not any(o["escalate"] for o in out), [o["escalate"] for o in out]
+assert [o["lang"] for o in out] == ["de", "de", "nb", "nb", "nb"], [o["lang"] for o in out]
+assert [o["slots"].get("date") for o in out] == ["2027-05-01", "2027-03-01", "2027-01-20", None, "2027-02-28"], [o["slots"] for o in out]
+' "$TMP/variants.jsonl"
+fi
+
 # ---- an e-mail's signature: its address is no new one ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/signature.jsonl" \
