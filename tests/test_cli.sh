@@ -790,6 +790,22 @@ assert [o["slots"].get("date") for o in out] == ["2027-05-01", "2027-03-01", "20
 ' "$TMP/variants.jsonl"
 fi
 
+# ---- thanks and goodbyes in dialect ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/dialectthanks.jsonl" \
+		'{"text": "Takk for hjelpa, ha ein fin dag!"}' '{"text": "ni e bäst, tack!"}' \
+		'{"text": "Danke vielmals, pfiat di!"}' '{"text": "Allee, bedankt hé!"}' \
+		'{"text": "thank you so much you are very helpfull"}'
+	expect_py "thanks in dialect or misspelt get a you are welcome, not the menu" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert [o["lang"] for o in out] == ["nb", "sv", "de", "nl", "en"], [o["lang"] for o in out]
+assert all(not o["intents"] for o in out), out
+welcome = ["Bare hyggelig", "Varsågod", "Gern geschehen", "Graag gedaan", "You’re welcome"]
+assert all(o["reply"].startswith(w) for o, w in zip(out, welcome)), [o["reply"][:30] for o in out]
+' "$TMP/dialectthanks.jsonl"
+fi
+
 # ---- an e-mail's signature: its address is no new one ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/signature.jsonl" \
