@@ -50,6 +50,8 @@
 #define NAME_ENDING_WORD_MIN 5 /* "Kieler", not "Oder" */
 #define COMPOUND_SUFFIX_MIN 3 /* "weg" may end a compound, "st" may not */
 #define COMPOUND_PREFIX_MIN 3 /* so "Spring" is not a street ending in "ring" */
+#define LONG_SUFFIX_MIN 5     /* "gatan", "vägen": such a suffix ... */
+#define SHORT_PREFIX_MIN 2    /* ... takes a name this short: "Åsgatan" */
 #define CUE_SCAN_MAX 32     /* tokens of a sentence after a cue */
 #define PARTICIPLE_AFTER_MAX 6 /* tokens after a date a participle may end its clause */
 #define DATE_CANDIDATES 4   /* dates of one message weighed against each other */
@@ -2194,7 +2196,8 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 	if (num_at(s, j, 1, HOUSE_DIGITS_MAX) < 1)
 		return 0;
 	uint32_t e = j + 1;
-	if (is_punct(s, e, '-') && glued(s, e) && glued(s, e + 1) &&
+	/* "12-14", and the Austrian door "45/12". */
+	if ((is_punct(s, e, '-') || is_punct(s, e, '/')) && glued(s, e) && glued(s, e + 1) &&
 	    num_at(s, e + 1, 1, HOUSE_DIGITS_MAX) > 0 && !used(s, e + 1))
 		return e + 2;
 	/* "Keizersgracht 123-II" (the floor), "Oudegracht 112-bis": letters
@@ -2431,7 +2434,9 @@ static bool street_compound(const struct scan *s, uint32_t i)
 	if (t->nlen < COMPOUND_SUFFIX_MIN + COMPOUND_PREFIX_MIN)
 		return false;
 	size_t sl = suffix_match(s->v, nt(s, i), t->nlen, NULL);
-	return sl >= COMPOUND_SUFFIX_MIN && t->nlen - sl >= COMPOUND_PREFIX_MIN;
+	/* "Åsgatan": a long suffix takes a short name. */
+	return sl >= COMPOUND_SUFFIX_MIN &&
+	       t->nlen - sl >= (sl >= LONG_SUFFIX_MIN ? SHORT_PREFIX_MIN : COMPOUND_PREFIX_MIN);
 }
 
 /* Whether a postcode follows the house number that ends before token he,
