@@ -808,6 +808,22 @@ assert all(o["reply"].startswith(w) for o, w in zip(out, welcome)), [o["reply"][
 ' "$TMP/dialectthanks.jsonl"
 fi
 
+# ---- "we move next month, what do I do with the electricity?" ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/whattodo.jsonl" \
+		'{"text": "we are moving next month, what do I do with the electricity?"}' \
+		'{"text": "vi flytter i mars, hva må jeg gjøre med strømmen?"}' \
+		'{"text": "Vi flyttar till ett egnahemshus i februari, hur sköter jag elavtalet?"}' \
+		'{"text": "wir ziehen im März um, was muss ich mit dem Strom machen?"}' \
+		'{"text": "ik ga verhuizen binnen twee weken, wat moet ik doen voor de elektriciteit?"}'
+	expect_py "asked what to do with the electricity when moving, the assistant asks for the start date" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert [[i["id"] for i in o["intents"]] for o in out] == [["contract_start_date"]] * 5, out
+assert [o["lang"] for o in out] == ["en", "nb", "sv", "de", "nl"], [o["lang"] for o in out]
+' "$TMP/whattodo.jsonl"
+fi
+
 # ---- an e-mail's signature: its address is no new one ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/signature.jsonl" \
