@@ -384,7 +384,8 @@ static int load_rules(struct loader *ld, FILE *f)
 			for (int b = 0; b < 3; b++)
 				if (mask == (1u << b))
 					p->rules[cur].evidence[b] = (float)weight;
-		} else if (strcmp(s, "yields") == 0 && !*arg) {
+		} else if ((strcmp(s, "yields") == 0 || strcmp(s, "yields_to_l2") == 0) && !*arg) {
+			/* yields_to_l2 is its name before [elsewhere] joined L2. */
 			p->rules[cur].yields = true;
 		} else if (strcmp(s, "check") == 0) {
 			if (strcmp(arg, "supply_start") == 0)
@@ -513,15 +514,14 @@ static int load_lang(struct loader *ld, FILE *f)
 		case S_NOT:
 		case S_MOVE:
 		case S_ELSEWHERE: {
+			static const uint8_t line_kind[] = {
+				[S_L2] = K_TRIGGER, [S_NOT] = K_NOT,
+				[S_MOVE] = K_MOVE, [S_ELSEWHERE] = K_ELSEWHERE,
+			};
 			/* The whole line is the term: put the split word back. */
 			if (*arg)
 				arg[-1] = ' ';
-			rc = add_term(ld, s,
-				      sec == S_L2	? K_TRIGGER
-				      : sec == S_NOT	? K_NOT
-				      : sec == S_MOVE ? K_MOVE
-							: K_ELSEWHERE,
-				      (uint8_t)target, 1.0f, (uint8_t)lang);
+			rc = add_term(ld, s, line_kind[sec], (uint8_t)target, 1.0f, (uint8_t)lang);
 			break;
 		}
 		case S_NEG: {

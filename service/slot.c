@@ -45,6 +45,7 @@
 #define CITY_WORDS_MAX 3
 #define HOUSE_DIGITS_MAX 4
 #define HOUSE_LETTERS_MAX 3 /* "123-II", "112-bis" */
+#define JOIN_WORD_MAX 3 /* "og", "und", "&": a lower-case word in a name line */
 #define NAME_ENDINGS_MAX 8
 #define NAME_ENDING_LEN 7
 #define NAME_ENDING_WORD_MIN 5 /* "Kieler", not "Oder" */
@@ -73,6 +74,8 @@ enum word_flag {
 	W_PARTICLE = 1 << 9,    /* "de", "van": a lower-case word inside a street's name */
 	W_UNIT = 1 << 10,       /* "lgh", "etasje", "OG": a flat or floor after the house number */
 	W_NOT_STREET = 1 << 11, /* "Powerwall": an L2 trigger, never a street's name */
+	W_NAME_ARTICLE = 1 << 12, /* "in die": before a place's adjective in a street's name */
+	W_COUNTED = 1 << 13,    /* "months", "Wochen": a unit a number counts */
 };
 
 struct word {
@@ -972,6 +975,8 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_flagged(v, p, W_CLOCK_AFTER, "clock_after", err, errlen);
 		if (KW("past"))
 			return parse_flagged(v, p, W_PAST, "past", err, errlen);
+		if (KW("counted"))
+			return parse_flagged(v, p, W_COUNTED, "counted", err, errlen);
 		if (KW("rel"))
 			return parse_rel(v, p, err, errlen);
 		if (KW("in"))
@@ -984,7 +989,8 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_cue(v, p, CUE_DATE, "cue", err, errlen);
 		set_err(err, errlen,
 			"[dates] lines start with months, weekdays, weekdays_last, numbers, days, ordinals, "
-			"fillers, clock, clock_after, past, rel, in, out, move or cue, not \"%.*s\".",
+			"fillers, clock, clock_after, past, counted, rel, in, out, move or cue, not "
+			"\"%.*s\".",
 			qlen(kn), kw);
 		return -1;
 	}
@@ -1005,9 +1011,11 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_flagged(v, p, W_UNIT, "units", err, errlen);
 		if (KW("name_endings"))
 			return parse_name_endings(v, p, err, errlen);
+		if (KW("name_articles"))
+			return parse_flagged(v, p, W_NAME_ARTICLE, "name_articles", err, errlen);
 		set_err(err, errlen,
-			"[address] lines start with suffix, cue, old, from, particles, signoff, units or "
-			"name_endings, not \"%.*s\".",
+			"[address] lines start with suffix, cue, old, from, particles, signoff, units, "
+			"name_endings or name_articles, not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
 	}
@@ -1157,6 +1165,7 @@ struct date_found {
 	                  word, at most a day ahead, or a relative date past */
 	bool weekday;  /* a weekday with nothing saying which week: "on Monday" */
 	bool day_only; /* a day of the month alone: "we move on the 1st" */
+	bool stale;    /* over a year gone: a birth date, never the move's */
 };
 
 struct scan {
@@ -1547,12 +1556,15 @@ static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
 		return make_date(s, c, b, a, out) ? i + 5 : 0;
 	/* "1-3" and "10-12" are ranges, "Storgata 10-2" a flat: a day and
 	 * month joined by '-' alone have the month written with its zero
-	 * ("15-02", "1-03") or a cue line's phrase right before them ("per
-	 * 1-3"; a phrase of the move is not enough: "we move in 1-2 weeks"),
-	 * and are no tail of a longer chain ("2027-13-01"). */
+	 * ("15-02", "1-03"), or a cue line's phrase right before them and no
+	 * counted unit after ("per 1-3", "verhuisdatum 1-3 en ..."; not "per
+	 * 1-3 maanden", nor "we move in 1-2 weeks", a phrase of the move), and
+	 * are no tail of a longer chain ("2027-13-01"). */
 	bool month0 = tk(s, i + 2)->nlen == 2 && nt(s, i + 2)[0] == '0';
 	bool tail = i > 0 && glued(s, i) && tk(s, i - 1)->kind == TOK_PUNCT;
-	if (c < 0 && (sep == '/' || (!tail && (month0 || date_cue_before(s, i, true)))))
+	const struct word *after = word_at(s, i + 3);
+	bool cued = date_cue_before(s, i, true) && !(after && (after->flags & W_COUNTED));
+	if (c < 0 && (sep == '/' || (!tail && (month0 || cued))))
 		return make_date(s, 0, b, a, out) ? i + 3 : 0;
 	return 0;
 }
@@ -2218,6 +2230,7 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 
 static uint32_t city_at(const struct scan *s, uint32_t k);
 
+/* Whether token k is a units word ("lgh", "etasje") not taken yet. */
 static bool unit_word(const struct scan *s, uint32_t k)
 {
 	const struct word *w = word_at(s, k);
@@ -2244,6 +2257,16 @@ static uint32_t unit_at(const struct scan *s, uint32_t k)
 	while (e && unit_word(s, e)) /* "links" */
 		e++;
 	return e ? skip_dot(s, e) : 0;
+}
+
+/* Whether w means something to the date or address reader, so two such
+ * letters after four digits are a word, not a Dutch postcode's ("0155 er
+ * fint"). Units, sign-offs and L2 triggers do not count: "1012 lg
+ * amsterdam" and "1016 pv amsterdam" are postcodes. */
+static bool reading_word(const struct word *w)
+{
+	return w && ((w->flags & ~(W_UNIT | W_NOT_STREET)) || w->month || w->weekday ||
+		     w->last_weekday || w->rel_head >= 0 || w->cue_head >= 0 || w->dcue_head >= 0);
 }
 
 /* A postcode at token k: "0155", "1015 CJ", "1015CJ", "10115", "111 51".
@@ -2273,7 +2296,7 @@ static uint32_t postcode_at(const struct scan *s, uint32_t k)
 		if (o[0] >= 'A' && o[0] <= 'Z' && o[1] >= 'A' && o[1] <= 'Z')
 			return e + 1;
 		uint32_t ce;
-		if (o[0] >= 'a' && o[0] <= 'z' && o[1] >= 'a' && o[1] <= 'z' && !word_at(s, e) &&
+		if (o[0] >= 'a' && o[0] <= 'z' && o[1] >= 'a' && o[1] <= 'z' && !reading_word(word_at(s, e)) &&
 		    (ce = city_at(s, e + 1)) && (ce >= s->n || tk(s, ce)->kind == TOK_PUNCT))
 			return e + 1;
 	}
@@ -2281,7 +2304,8 @@ static uint32_t postcode_at(const struct scan *s, uint32_t k)
 }
 
 /* A city at token k: a word, then capitalised words or words joined by a
- * hyphen. Returns the index after it, or 0. */
+ * hyphen, on the same line ("München\nTel." is München). Returns the
+ * index after it, or 0. */
 static uint32_t city_at(const struct scan *s, uint32_t k)
 {
 	if (k >= s->n || tk(s, k)->kind != TOK_WORD || used(s, k) || is_digit(nt(s, k)[0]))
@@ -2311,10 +2335,12 @@ static void tail_at(const struct scan *s, uint32_t k, struct addr_span *sp)
 	sp->end = k;
 	bool comma = is_punct(s, k, ',');
 	uint32_t j = k + comma;
-	/* A flat or floor is part of the address when a postcode follows it:
-	 * "Götgatan 78, lgh 1102, 118 30 Stockholm". */
-	uint32_t ue = unit_at(s, j), pj;
-	if (ue && postcode_at(s, pj = ue + is_punct(s, ue, ',')))
+	/* A flat or floor is part of the address when a postcode and a
+	 * capitalised city follow it: "Götgatan 78, lgh 1102, 118 30
+	 * Stockholm"; "flat 2, 2027 we move" is a year. */
+	uint32_t ue = unit_at(s, j), pj, upe;
+	if (ue && (upe = postcode_at(s, pj = ue + is_punct(s, ue, ','))) && city_at(s, upe) &&
+	    (tk(s, upe)->flags & TOK_F_CAP))
 		j = pj;
 	uint32_t pe = postcode_at(s, j);
 	if (pe) {
@@ -2372,11 +2398,16 @@ static bool fill_address(const struct scan *s, const struct addr_span *sp,
 }
 
 /* A plain word that may be part of a street name. */
+/* Whether vocabulary word w is an L2 trigger, which names no street. */
+static bool not_street(const struct word *w)
+{
+	return w && (w->flags & W_NOT_STREET);
+}
+
 static bool name_word(const struct scan *s, uint32_t k)
 {
-	const struct word *w;
 	return k < s->n && tk(s, k)->kind == TOK_WORD && !used(s, k) && !is_digit(nt(s, k)[0]) &&
-	       !((w = word_at(s, k)) && (w->flags & W_NOT_STREET));
+	       !not_street(word_at(s, k));
 }
 
 static bool cap_word(const struct scan *s, uint32_t k)
@@ -2410,11 +2441,17 @@ static bool sentence_start(const struct scan *s, uint32_t i)
 }
 
 /* Whether token k is a place's adjective that starts a street's name
- * ("Eppendorfer" of "Eppendorfer Landstraße"): capitalised, long enough,
- * with a name ending, and not opening a sentence ("Aber Hauptstraße 5"). */
+ * ("Eppendorfer" of "in die Eppendorfer Landstraße"): capitalised, long
+ * enough, with a name ending, after a name article, on the street's line.
+ * Most words ending so are nouns and names ("bei meiner Mutter Lindenweg
+ * 7", "Thomas Becker\nLindenweg 7"), which the article and the line
+ * keep out. */
 static bool place_adjective(const struct scan *s, uint32_t k)
 {
-	if (!cap_word(s, k) || tk(s, k)->nchars < NAME_ENDING_WORD_MIN || sentence_start(s, k))
+	const struct word *a;
+	if (k == 0 || !cap_word(s, k) || tk(s, k)->nchars < NAME_ENDING_WORD_MIN ||
+	    (tk(s, k + 1)->flags & TOK_F_LINE) || !(a = word_at(s, k - 1)) ||
+	    !(a->flags & W_NAME_ARTICLE))
 		return false;
 	const char *p = nt(s, k);
 	size_t n = tk(s, k)->nlen;
@@ -2426,17 +2463,18 @@ static bool place_adjective(const struct scan *s, uint32_t k)
 	return false;
 }
 
-/* Whether word i is long enough to be a street name ending in a street
- * suffix: "storgata", "Lindenstraße". */
-static bool street_compound(const struct scan *s, uint32_t i)
+/* The length of the name before the street suffix that word i ends in
+ * ("stor" of "storgata"), or 0 when the word is no such compound. A long
+ * suffix takes a short name ("Åsgatan"), which street_at believes only
+ * with a postcode or city or after a cue: "Umstieg 3 Monate" is none. */
+static size_t compound_name_len(const struct scan *s, uint32_t i)
 {
 	const struct tok *t = tk(s, i);
-	if (t->nlen < COMPOUND_SUFFIX_MIN + COMPOUND_PREFIX_MIN)
-		return false;
+	if (t->nlen < COMPOUND_SUFFIX_MIN + SHORT_PREFIX_MIN)
+		return 0;
 	size_t sl = suffix_match(s->v, nt(s, i), t->nlen, NULL);
-	/* "Åsgatan": a long suffix takes a short name. */
-	return sl >= COMPOUND_SUFFIX_MIN &&
-	       t->nlen - sl >= (sl >= LONG_SUFFIX_MIN ? SHORT_PREFIX_MIN : COMPOUND_PREFIX_MIN);
+	size_t min = sl >= LONG_SUFFIX_MIN ? SHORT_PREFIX_MIN : COMPOUND_PREFIX_MIN;
+	return sl >= COMPOUND_SUFFIX_MIN && t->nlen - sl >= min ? t->nlen - sl : 0;
 }
 
 /* Whether a postcode follows the house number that ends before token he,
@@ -2485,7 +2523,8 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	 * since first_address only asks near a house number. */
 	const struct word *sw = word_at(s, i);
 	bool whole = sw && (sw->flags & W_SUFFIX);
-	if ((sw && (sw->flags & W_NOT_STREET)) || (!whole && !street_compound(s, i)))
+	size_t name_len = whole ? 0 : compound_name_len(s, i);
+	if (not_street(sw) || (!whole && !name_len))
 		return false;
 
 	/* Name words: capitalised words before a separate suffix, or before
@@ -2532,15 +2571,17 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	if (he && doubt && !text_ends(s, he) && !postcode_after(s, he) &&
 	    !dated_after(s, he))
 		he = 0;
+	bool short_name = name_len && name_len < COMPOUND_PREFIX_MIN && start == i && !cue;
 	if (he) {
 		sp.a = start;
 		sp.street_end = he;
 		tail_at(s, he, &sp);
-		if (bare && (sp.pc1 == sp.pc0 || sp.c1 == sp.c0))
+		if ((bare && (sp.pc1 == sp.pc0 || sp.c1 == sp.c0)) ||
+		    (short_name && sp.pc1 == sp.pc0 && sp.c1 == sp.c0))
 			return false;
 		return fill_address(s, &sp, out);
 	}
-	if (bare || (!whole && !cue && !(t->flags & TOK_F_CAP)))
+	if (bare || short_name || (!whole && !cue && !(t->flags & TOK_F_CAP)))
 		return false;
 
 	/* English order: the number first, then the name, "221B Baker St".
@@ -2896,18 +2937,49 @@ static void find_address(const struct scan *s, struct slot_found *out)
 	}
 }
 
+/* Whether the line from token i on holds a name and an address at most:
+ * capitalised words, numbers, short words ("og", "&", "2b") and
+ * punctuation. "Mvh Ola og Kari, Gamleveien 2B" signs off; "Grüße aus
+ * dem Urlaub! Unsere neue Adresse ..." and "Cheers for the help earlier"
+ * say more. */
+static bool name_line(const struct scan *s, uint32_t i)
+{
+	for (; i < s->n && !(tk(s, i)->flags & TOK_F_LINE); i++) {
+		const struct tok *t = tk(s, i);
+		if (t->kind == TOK_WORD && !(t->flags & TOK_F_CAP) && t->nchars > JOIN_WORD_MAX)
+			return false;
+	}
+	return true;
+}
+
 /* The first token of the message's signature: a sign-off phrase ("Mvh",
- * "Kind regards") that starts a line after the first; s->n for none. */
+ * "Kind regards") that starts a line after the first and ends it, a name
+ * beside it at most; s->n for none. */
 static uint32_t signature_start(const struct scan *s)
 {
 	for (uint32_t i = 1; i < s->n; i++) {
 		const struct word *w;
 		enum cue_kind k = CUE_NONE;
+		uint32_t e;
 		if ((tk(s, i)->flags & TOK_F_LINE) && (w = word_at(s, i)) && w->ocue_head >= 0 &&
-		    cue_at(s, i, w->ocue_head, &k) && k == CUE_SIGNOFF)
+		    (e = cue_at(s, i, w->ocue_head, &k)) && k == CUE_SIGNOFF && name_line(s, e))
 			return i;
 	}
 	return s->n;
+}
+
+/* An address a cue announces at or after token from ("Mvh Ola\nNy
+ * adresse: Storgata 5"), in *out; false when none. */
+static bool announced_address(const struct scan *s, uint32_t from, struct slot_found *out)
+{
+	for (uint32_t i = from; i < s->n; i++) {
+		const struct word *w = word_at(s, i);
+		uint32_t j;
+		if (w && w->cue_head >= 0 && (j = cue_at(s, i, w->cue_head, NULL)) &&
+		    cue_address(s, j, out))
+			return true;
+	}
+	return false;
 }
 
 /* Whether a word of tokens [a, e) is in the past tense (a past line). */
@@ -2995,39 +3067,48 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * März"), the same among those announced as the move in. A cue alone does
  * not lift a date over another: "leaving Oslo on 1 March, call me
  * tomorrow" still moves on the 1st. A day word in passing gives way to any
- * other date: "I called today, we move in tomorrow". *side_of gets the cue
- * of the date chosen, *past_of whether that cue is in the past tense. */
+ * other date: "I called today, we move in tomorrow". A date gone by that
+ * no phrase or cue announces gives way to one ahead that one does: "Hamburg,
+ * 12.01.2027 ... ich ziehe zum 1. März um" (a letter's header, the day the
+ * customer signed or wrote before), but "Startdatum 10.01., der Zähler
+ * wird am 20.01. getauscht" keeps the 10th. A stale date (over a year
+ * gone) is none. *side_of gets the cue of the date chosen, *past_of
+ * whether that cue is in the past tense. Returns NULL when none is left. */
 static const struct date_found *choose_date(const struct scan *s, enum cue_kind *side_of,
 					    bool *past_of)
 {
 	const struct date_found *f = s->dates;
 	uint32_t n = s->ndates;
 	enum cue_kind side[DATE_CANDIDATES];
-	bool past[DATE_CANDIDATES];
+	bool past[DATE_CANDIDATES], announced[DATE_CANDIDATES];
 	bool in = false, out = false, firm = false;
 	uint32_t taken = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		side[k] = date_side(s, taken, f[k].a, f[k].e, k + 1 < n ? f[k + 1].a : s->n, &taken,
 				    &past[k]);
+		announced[k] = side[k] != CUE_NONE || date_cue_before(s, f[k].a, false);
+		if (f[k].stale)
+			continue;
 		in |= side[k] == CUE_MOVE_IN;
 		out |= side[k] == CUE_MOVE_OUT;
 		firm |= !passing(&f[k], side[k]);
 	}
 	bool skip[DATE_CANDIDATES], ahead = false;
 	for (uint32_t k = 0; k < n; k++) {
-		skip[k] = (in && out && side[k] != CUE_MOVE_IN) || (firm && passing(&f[k], side[k]));
-		ahead |= !skip[k] && slot_date_days(f[k].d) >= s->today_days;
+		skip[k] = f[k].stale || (in && out && side[k] != CUE_MOVE_IN) ||
+			  (firm && passing(&f[k], side[k]));
+		ahead |= !skip[k] && announced[k] && slot_date_days(f[k].d) >= s->today_days;
 	}
-	/* A date gone by that nothing announces as the move is the date of
-	 * something else (a letter's header, the day the customer signed or
-	 * wrote before), when a date ahead is there to take. */
 	uint32_t best = n;
 	for (uint32_t k = 0; k < n; k++) {
-		if (skip[k] || (ahead && side[k] == CUE_NONE && slot_date_days(f[k].d) < s->today_days))
+		if (skip[k] ||
+		    (ahead && !announced[k] && slot_date_days(f[k].d) < s->today_days))
 			continue;
 		if (best == n || (f[best].rel && !f[k].rel))
 			best = k;
 	}
+	if (best == n)
+		return NULL;
 	*side_of = side[best];
 	*past_of = past[best];
 	return &f[best];
@@ -3087,17 +3168,16 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		if (df->rel && df->d.y == 0)
 			continue; /* a "rel ... = none" phrase: its words are no date */
 		/* A date over a year gone (a birth date, "Kunde seit 1.3.2019")
-		 * is no move's: read, so its numbers are no meter, but not a
-		 * candidate. */
-		if (s.today_ok && slot_date_days(df->d) < s.today_days - STALE_DAYS)
-			continue;
+		 * is no move's: kept, so its tokens are no meter, house number
+		 * or postcode, but never chosen. */
+		df->stale = s.today_ok && slot_date_days(df->d) < s.today_days - STALE_DAYS;
 		df->e = e;
 		s.ndates++;
 	}
-	if (s.ndates) {
-		enum cue_kind side;
-		bool past;
-		const struct date_found *df = choose_date(&s, &side, &past);
+	enum cue_kind side;
+	bool past;
+	const struct date_found *df = s.ndates ? choose_date(&s, &side, &past) : NULL;
+	if (df) {
 		out->date = df->d;
 		/* "we moved in on Monday": the last Monday before today, as
 		 * "last Monday" is, not the next. */
@@ -3118,10 +3198,12 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		out->date_len = tk(&s, df->e - 1)->off + tk(&s, df->e - 1)->len - out->date_off;
 	}
 	/* The address in a signature is where the customer lives, or lived:
-	 * no new address to link. */
+	 * no new address to link, unless a cue announces it there. */
 	struct scan body = s;
 	body.n = signature_start(&s);
 	find_address(&body, out);
+	if (!out->has_address && body.n < s.n)
+		announced_address(&s, body.n, out);
 	return 0;
 }
 

@@ -560,6 +560,17 @@ static void test_load_errors_rules(void **state)
 	struct slot_vocab *v = slot_vocab_new();
 	assert_null(intent_pack_load("/nonexistent/aa_pack", v, err, sizeof(err)));
 	assert_non_null(strstr(err, "/nonexistent/aa_pack/rules.txt"));
+
+	/* A pack written before 'yields' took [elsewhere] in still loads. */
+	const struct tu_file old_name[] = { { "rules.txt", "intent a\nyields_to_l2\n" },
+					    { "en.txt", "lang en\n" } };
+	char dir[] = "/tmp/aa_pack_XXXXXX";
+	tu_write_dir(dir, old_name, 2);
+	struct intent_pack *p = intent_pack_load(dir, v, err, sizeof(err));
+	tu_remove_dir(dir, old_name, 2);
+	assert_non_null(p);
+	assert_true(intent_rule(p, 0)->yields);
+	intent_pack_free(p);
 	slot_vocab_free(v);
 }
 
