@@ -76,6 +76,7 @@ enum word_flag {
 	W_NOT_STREET = 1 << 11, /* "Powerwall": an L2 trigger, never a street's name */
 	W_NAME_ARTICLE = 1 << 12, /* "in die": before a place's adjective in a street's name */
 	W_COUNTED = 1 << 13,    /* "months", "Wochen": a unit a number counts */
+	W_CLOSER = 1 << 14,     /* "then", "bitte": may follow a date where its clause ends */
 };
 
 struct word {
@@ -977,6 +978,8 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_flagged(v, p, W_PAST, "past", err, errlen);
 		if (KW("counted"))
 			return parse_flagged(v, p, W_COUNTED, "counted", err, errlen);
+		if (KW("closers"))
+			return parse_flagged(v, p, W_CLOSER, "closers", err, errlen);
 		if (KW("rel"))
 			return parse_rel(v, p, err, errlen);
 		if (KW("in"))
@@ -989,8 +992,8 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_cue(v, p, CUE_DATE, "cue", err, errlen);
 		set_err(err, errlen,
 			"[dates] lines start with months, weekdays, weekdays_last, numbers, days, ordinals, "
-			"fillers, clock, clock_after, past, counted, rel, in, out, move or cue, not "
-			"\"%.*s\".",
+			"fillers, clock, clock_after, past, counted, closers, rel, in, out, move or cue, "
+			"not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
 	}
@@ -1422,15 +1425,17 @@ static bool date_cue_before(const struct scan *s, uint32_t i, bool cue_only);
 static uint32_t cue_at(const struct scan *s, uint32_t i, int32_t head, enum cue_kind *kind);
 
 /* Whether what comes at token e, after a month and a day word, with year
- * y (0 for none), ends them as a date: a year, the clause's end, or a
- * phrase of the move or a date cue ("første mars flytter vi inn"). Any
+ * y (0 for none), ends them as a date: a year, the clause's end, a closer
+ * ("the 1st then"), or a phrase of the move or a date cue ("første mars
+ * flytter vi inn"). Any
  * other word makes the day word that word's ordinal: "in March the first
  * bill", "i april andra veckan", "im März erste Woche". */
 static bool pair_ends(const struct scan *s, uint32_t e, int y)
 {
 	const struct word *w;
 	return y || e >= s->n || tk(s, e)->kind == TOK_PUNCT ||
-	       ((w = word_at(s, e)) && w->dcue_head >= 0 && cue_at(s, e, w->dcue_head, NULL));
+	       ((w = word_at(s, e)) &&
+		((w->flags & W_CLOSER) || (w->dcue_head >= 0 && cue_at(s, e, w->dcue_head, NULL))));
 }
 
 /* Whether a day word before a month, side by side with no filler between,
@@ -2188,6 +2193,24 @@ static bool copy_span(char *dst, size_t cap, const char *text, uint32_t off, uin
 
 static bool name_word(const struct scan *s, uint32_t k);
 
+/* Whether token k is a floor written as one word: "3hoog", "2og", or
+ * the Roman numeral of an Amsterdam floor ("II" of "123-II"). */
+static bool floor_word(const struct scan *s, uint32_t k)
+{
+	const struct tok *t = tk(s, k);
+	const char *p = nt(s, k);
+	if (t->kind != TOK_WORD)
+		return false;
+	if (t->nlen <= HOUSE_LETTERS_MAX && strspn(p, "ivx") >= t->nlen)
+		return true;
+	uint32_t d = 0;
+	while (d < t->nlen && d < 2 && is_digit(p[d]))
+		d++;
+	const struct word *w;
+	return d > 0 && d < t->nlen && !is_digit(p[d]) &&
+	       (w = lookup(s->v, p + d, t->nlen - d)) && (w->flags & W_UNIT);
+}
+
 /* A house number at token j: "12", "12b", "12 B", "10-2". Returns the
  * index after it, or 0. */
 static uint32_t house_at(const struct scan *s, uint32_t j)
@@ -2212,10 +2235,10 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 	if ((is_punct(s, e, '-') || is_punct(s, e, '/')) && glued(s, e) && glued(s, e + 1) &&
 	    num_at(s, e + 1, 1, HOUSE_DIGITS_MAX) > 0 && !used(s, e + 1))
 		return e + 2;
-	/* "Keizersgracht 123-II" (the floor), "Oudegracht 112-bis": letters
-	 * joined by a hyphen are part of the number. */
+	/* "Oudegracht 112-bis": letters joined by a hyphen are part of the
+	 * number; a floor so joined ("123-II", "263-3hoog") is unit_at's. */
 	if (is_punct(s, e, '-') && glued(s, e) && glued(s, e + 1) && name_word(s, e + 1) &&
-	    tk(s, e + 1)->nlen <= HOUSE_LETTERS_MAX)
+	    tk(s, e + 1)->nlen <= HOUSE_LETTERS_MAX && !floor_word(s, e + 1))
 		return e + 2;
 	/* "12 B": one capital letter, and not the start of a sentence such
 	 * as "12 I moved"; in a chat typed in lower case ("storgata 12 b,
@@ -2239,21 +2262,25 @@ static bool unit_word(const struct scan *s, uint32_t k)
 
 /* A flat or floor at token k, between the house number and the postcode:
  * "H0201" (a Norwegian flat number: H, U, K or L and four digits), "lgh
- * 1102", "Whg. 12", "2. etasje", "2 tr", "2. OG links". Returns the index
- * after it, or 0. */
+ * 1102", "Whg. 12", "2. etasje", "2 tr", "2. OG links", "-II", "-3hoog".
+ * Returns the index after it, or 0. */
 static uint32_t unit_at(const struct scan *s, uint32_t k)
 {
 	if (k >= s->n || used(s, k))
 		return 0;
 	const char *p = nt(s, k);
 	uint32_t e = 0;
+	int ord; /* "4th": day_at reads the ordinal */
 	if (tk(s, k)->kind == TOK_WORD && tk(s, k)->nlen == 5 && strchr("hukl", p[0]) &&
 	    all_digits(p + 1, 4))
 		e = k + 1;
+	else if (is_punct(s, k, '-') && glued(s, k) && glued(s, k + 1) && floor_word(s, k + 1))
+		e = k + 2; /* "123-II", "263-3hoog" */
 	else if (unit_word(s, k) && num_at(s, skip_dot(s, k + 1), 1, 4) >= 0)
 		e = skip_dot(s, k + 1) + 1;
-	else if (num_at(s, k, 1, 2) >= 0 && unit_word(s, skip_dot(s, k + 1)))
-		e = skip_dot(s, k + 1) + 1;
+	else if ((num_at(s, k, 1, 2) >= 0 || day_at(s, k, false, false, &ord) == k + 1) &&
+		 unit_word(s, skip_dot(s, k + 1)))
+		e = skip_dot(s, k + 1) + 1; /* "2. OG", "4th floor" */
 	while (e && unit_word(s, e)) /* "links" */
 		e++;
 	return e ? skip_dot(s, e) : 0;

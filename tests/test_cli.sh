@@ -797,13 +797,13 @@ if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/dialectthanks.jsonl" \
 		'{"text": "Takk for hjelpa, ha ein fin dag!"}' '{"text": "ni e bäst, tack!"}' \
 		'{"text": "Danke vielmals, pfiat di!"}' '{"text": "Allee, bedankt hé!"}' \
-		'{"text": "thank you so much you are very helpfull"}'
+		'{"text": "thank you so much you are very helpfull"}' '{"text": "Dank jullie wel!"}'
 	expect_py "thanks in dialect or misspelt get a you are welcome, not the menu" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert [o["lang"] for o in out] == ["nb", "sv", "de", "nl", "en"], [o["lang"] for o in out]
+assert [o["lang"] for o in out] == ["nb", "sv", "de", "nl", "en", "nl"], [o["lang"] for o in out]
 assert all(not o["intents"] for o in out), out
-welcome = ["Bare hyggelig", "Varsågod", "Gern geschehen", "Graag gedaan", "You’re welcome"]
+welcome = ["Bare hyggelig", "Varsågod", "Gern geschehen", "Graag gedaan", "You’re welcome", "Graag gedaan"]
 assert all(o["reply"].startswith(w) for o, w in zip(out, welcome)), [o["reply"][:30] for o in out]
 ' "$TMP/dialectthanks.jsonl"
 fi
@@ -815,12 +815,14 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "vi flytter i mars, hva må jeg gjøre med strømmen?"}' \
 		'{"text": "Vi flyttar till ett egnahemshus i februari, hur sköter jag elavtalet?"}' \
 		'{"text": "wir ziehen im März um, was muss ich mit dem Strom machen?"}' \
-		'{"text": "ik ga verhuizen binnen twee weken, wat moet ik doen voor de elektriciteit?"}'
-	expect_py "asked what to do with the electricity when moving, the assistant asks for the start date" '
+		'{"text": "ik ga verhuizen binnen twee weken, wat moet ik doen voor de elektriciteit?"}' \
+		'{"text": "ok let'"'"'s start on the 1st then"}'
+	expect_py "asked what to do with the electricity when moving, the assistant asks for the start date; the 1st then is a date" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert [[i["id"] for i in o["intents"]] for o in out] == [["contract_start_date"]] * 5, out
-assert [o["lang"] for o in out] == ["en", "nb", "sv", "de", "nl"], [o["lang"] for o in out]
+assert [[i["id"] for i in o["intents"]] for o in out] == [["contract_start_date"]] * 6, out
+assert [o["lang"] for o in out] == ["en", "nb", "sv", "de", "nl", "en"], [o["lang"] for o in out]
+assert out[5]["slots"]["date"] == "2026-12-01", out[5]["slots"]
 ' "$TMP/whattodo.jsonl"
 fi
 
