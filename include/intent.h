@@ -54,8 +54,9 @@ struct intent_rule {
 struct intent_opts {
 	double threshold; /* an intent scoring at least this is detected */
 	double margin;    /* below it by at most this, two rivals are "ambiguous" */
-	/* Bytes of the text whose letters say nothing of its language: an
-	 * address ("Goethestraße 10" in an English message). 0 for none. */
+	/* Bytes of the text whose letters and words say nothing of its
+	 * language: an address ("Goethestraße 10" in an English message, "2.
+	 * OG" in a German one). 0 for none. */
 	size_t names_off, names_len;
 	/* The conversation has no language yet: a weak hint (one keyword,
 	 * one misspelt word) is still better than the fallback. */

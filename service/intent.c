@@ -794,9 +794,21 @@ void intent_scratch_free(struct intent_scratch *s)
 struct acc {
 	double raw[INTENT_MAX];
 	double lang[INTENT_MAX_LANGS];
+	/* The tokens of opts->names: no evidence of a language ("2. OG" of
+	 * an address is no Norwegian "og"); names_first > names_last for
+	 * none. */
+	uint32_t names_first, names_last;
 	bool closing; /* a [closing] phrase matched */
 	bool thanked; /* one of them a thanks phrase */
 };
+
+/* Counts weight w for language lang unless tokens [first, last] lie in
+ * the names. */
+static void lang_vote(struct acc *acc, uint8_t lang, double w, uint32_t first, uint32_t last)
+{
+	if (!(first >= acc->names_first && last <= acc->names_last))
+		acc->lang[lang] += w;
+}
 
 /* Counts one matched entry towards the scores and records it. */
 static void take(const struct intent_pack *p, struct intent_scratch *s,
@@ -827,7 +839,7 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 			s->stamp[e] = s->gen;
 			acc->raw[en->target] += en->weight * (typo ? TYPO_WEIGHT : 1.0);
 			if (!en->shared)
-				acc->lang[en->lang] += 0.5;
+				lang_vote(acc, en->lang, 0.5, first, last);
 		}
 		break;
 	case K_TRIGGER:
@@ -835,7 +847,7 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 		 * a brand listed once ("Powerwall") weighs too little alone. */
 		if (!typo && !en->shared && s->stamp[e] != s->gen) {
 			s->stamp[e] = s->gen;
-			acc->lang[en->lang] += 0.5;
+			lang_vote(acc, en->lang, 0.5, first, last);
 		}
 		for (uint32_t k = 0; k < out->ntriggers; k++)
 			if (out->triggers[k].topic == en->target &&
@@ -867,7 +879,7 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	case K_MARKER:
 		if (s->stamp[e] != s->gen) {
 			s->stamp[e] = s->gen;
-			acc->lang[en->lang] += 1.0;
+			lang_vote(acc, en->lang, 1.0, first, last);
 		}
 		break;
 	case K_THANKS:
@@ -877,7 +889,7 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 		/* "takk" says which language as well as an intent word does. */
 		if (s->stamp[e] != s->gen) {
 			s->stamp[e] = s->gen;
-			acc->lang[en->lang] += 0.5;
+			lang_vote(acc, en->lang, 0.5, first, last);
 		}
 		acc->closing = true;
 		/* fall through */
@@ -1178,6 +1190,19 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		return -1;
 	uint32_t ntok = toks->n;
 	memset(s->tflags, 0, ntok * sizeof(*s->tflags));
+	acc.names_first = 1;
+	acc.names_last = 0;
+	if (opts && opts->names_len) {
+		uint32_t i = 0, j;
+		while (i < ntok && toks->v[i].off < opts->names_off)
+			i++;
+		for (j = i; j < ntok && toks->v[j].off < opts->names_off + opts->names_len; j++)
+			;
+		if (j > i) {
+			acc.names_first = i;
+			acc.names_last = j - 1;
+		}
+	}
 
 	s->padded[0] = ' ';
 	memcpy(s->padded + 1, toks->norm, toks->nlen);

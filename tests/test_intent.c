@@ -393,6 +393,15 @@ static void test_lang_hint_and_fallback(void **state)
 	analyze(f, "Straße", -1, f->en, NULL, &r);
 	assert_int_equal(r.lang, f->de);
 	assert_true(r.lang_detected);
+	/* Neither letters nor words of the names (an address) are: "Die
+	 * Straße 5" in an English conversation stays English. */
+	const char *addr = "new: Die Straße 5";
+	struct intent_opts names = { .threshold = 0.5, .margin = 0.15, .names_off = 5,
+				     .names_len = strlen(addr) - 5 };
+	analyze(f, addr, -1, f->en, &names, &r);
+	assert_int_equal(r.lang, f->en);
+	analyze(f, addr, -1, f->en, NULL, &r);
+	assert_int_equal(r.lang, f->de);
 }
 
 static void test_hits_and_triggers(void **state)
