@@ -1593,6 +1593,26 @@ static bool day_alone_date(const struct scan *s, int d, bool back, struct slot_d
 	return false;
 }
 
+/* The first date from a month back on whose day of the month is d and
+ * whose weekday is wd (slot_date_weekday's): "Montag, den 11.". False when
+ * none comes within two years. */
+static bool weekday_day(const struct scan *s, int wd, int d, struct slot_date *out)
+{
+	if (!s->today_ok)
+		return false;
+	struct slot_date from = slot_date_from_days(s->today_days - PAST_GRACE_DAYS);
+	int32_t mi = from.y * 12 + (from.m - 1);
+	for (int k = 0; k < 24; k++, mi++) {
+		struct slot_date c = { (int16_t)(mi / 12), (uint8_t)(mi % 12 + 1), (uint8_t)d };
+		if (date_ok(c.y, c.m, d) && slot_date_days(c) >= s->today_days - PAST_GRACE_DAYS &&
+		    slot_date_weekday(c) == wd) {
+			*out = c;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Whether a phrase of the move or a date cue stands in the clause of
  * token i, before it: no punctuation between. */
 static bool date_cue_in_clause(const struct scan *s, uint32_t i)
@@ -1845,6 +1865,15 @@ static uint32_t date_at(const struct scan *s, uint32_t i, struct date_found *out
 	uint32_t ae = abs_date_at(s, k, &out->d);
 	if (ae) {
 		out->a = k;
+		return ae;
+	}
+	/* "Montag, den 11.", "Monday the 11th": the day with that weekday,
+	 * from a month back on (the move may have been). */
+	int day;
+	if (rel.weekday && (ae = day_at(s, k, true, false, &day)) &&
+	    !(tk(s, k)->kind == TOK_NUM && ae == k + 1) && pair_ends(s, ae, 0) &&
+	    weekday_day(s, slot_date_weekday(rel.d), day, &out->d)) {
+		out->a = a;
 		return ae;
 	}
 	out->rel = true;

@@ -826,6 +826,18 @@ assert out[5]["slots"]["date"] == "2026-12-01", out[5]["slots"]
 ' "$TMP/whattodo.jsonl"
 fi
 
+# ---- "Montag, der 30.": the weekday and the day together ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/weekdayday.jsonl" \
+		'{"text": "wir ziehen am Montag, den 30. um"}' \
+		'{"text": "Moment, der Einzug war am Montag, der 16."}'
+	expect_py "a weekday with its day of the month gives the date with both, also in the past" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert [o["slots"].get("date") for o in out] == ["2026-11-30", "2026-11-16"], [o["slots"] for o in out]
+' "$TMP/weekdayday.jsonl"
+fi
+
 # ---- an e-mail's signature: its address is no new one ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/signature.jsonl" \
