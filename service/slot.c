@@ -46,6 +46,7 @@
 #define HOUSE_DIGITS_MAX 4
 #define HOUSE_LETTERS_MAX 3 /* "123-II", "112-bis" */
 #define JOIN_WORD_MAX 3 /* "og", "und", "&": a lower-case word in a name line */
+#define OLD_AFTER_SCAN 12 /* tokens after an address an old_after phrase may start */
 #define NAME_ENDINGS_MAX 8
 #define NAME_ENDING_LEN 7
 #define NAME_ENDING_WORD_MIN 5 /* "Kieler", not "Oder" */
@@ -121,6 +122,7 @@ enum cue_kind {
 	CUE_OLD_ADDRESS,  /* the address or meter ID right after it is the one left */
 	CUE_FROM_ADDRESS, /* "from": the address right after it is left, if another follows */
 	CUE_SIGNOFF,      /* "Mvh" starting a line: the signature, no new address, follows */
+	CUE_OLD_AFTER,    /* "that's my old flat": the address before it is the one left */
 };
 
 enum rel_kind {
@@ -748,7 +750,7 @@ static int add_pattern(struct slot_vocab *v, struct pattern **arr, uint32_t *n,
 		head = !cue			       ? &w->rel_head
 		       : pt->kind == CUE_ADDRESS      ? &w->cue_head
 		       : pt->kind == CUE_OLD_ADDRESS || pt->kind == CUE_FROM_ADDRESS ||
-				 pt->kind == CUE_SIGNOFF ? &w->ocue_head
+				 pt->kind == CUE_SIGNOFF || pt->kind == CUE_OLD_AFTER ? &w->ocue_head
 						      : &w->dcue_head;
 	} else {
 		head = pt->e[0].kind == E_NUM ? &v->rel_num_head : &v->rel_wd_head;
@@ -1010,6 +1012,8 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_flagged(v, p, W_PARTICLE, "particles", err, errlen);
 		if (KW("signoff"))
 			return parse_cue(v, p, CUE_SIGNOFF, "signoff", err, errlen);
+		if (KW("old_after"))
+			return parse_cue(v, p, CUE_OLD_AFTER, "old_after", err, errlen);
 		if (KW("units"))
 			return parse_flagged(v, p, W_UNIT, "units", err, errlen);
 		if (KW("name_endings"))
@@ -1017,8 +1021,8 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 		if (KW("name_articles"))
 			return parse_flagged(v, p, W_NAME_ARTICLE, "name_articles", err, errlen);
 		set_err(err, errlen,
-			"[address] lines start with suffix, cue, old, from, particles, signoff, units, "
-			"name_endings or name_articles, not \"%.*s\".",
+			"[address] lines start with suffix, cue, old, old_after, from, particles, signoff, "
+			"units, name_endings or name_articles, not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
 	}
@@ -2941,7 +2945,7 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 		enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one */
 		uint32_t e;
 		if (w && w->ocue_head >= 0 && (e = cue_at(s, j, w->ocue_head, &k)) && e <= a &&
-		    k != CUE_SIGNOFF) {
+		    k != CUE_SIGNOFF && k != CUE_OLD_AFTER) {
 			old = k == CUE_FROM_ADDRESS ? (!meter && e == a ? OLD_WEAK : NOT_OLD)
 						    : joined(s, e, a) ? OLD_STRONG : NOT_OLD;
 			j = e - 1;
@@ -2951,6 +2955,24 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 		}
 	}
 	return old;
+}
+
+/* Whether an old_after phrase follows the address that ends before token
+ * e, in its sentence and on its line: "Hegdehaugsveien 31 from 28 feb,
+ * that's my old flat". */
+static bool called_old(const struct scan *s, uint32_t e)
+{
+	for (uint32_t j = e; j < s->n && j < e + OLD_AFTER_SCAN; j++) {
+		const struct word *w;
+		enum cue_kind k = CUE_NONE;
+		if ((j > e && (tk(s, j)->flags & TOK_F_LINE)) || is_punct(s, j, '.') ||
+		    is_punct(s, j, '!') || is_punct(s, j, '?') || is_punct(s, j, ';'))
+			return false;
+		if ((w = word_at(s, j)) && w->ocue_head >= 0 && cue_at(s, j, w->ocue_head, &k) &&
+		    k == CUE_OLD_AFTER)
+			return true;
+	}
+	return false;
 }
 
 /* The token at byte offset off (the first at or after it). */
@@ -2976,6 +2998,8 @@ static void find_address(const struct scan *s, struct slot_found *out)
 		uint32_t a = token_at(s, out->addr_off);
 		uint32_t e = token_at(s, out->addr_off + out->addr_len);
 		enum old_kind old = announced_old(s, start, a, false);
+		if (old == NOT_OLD && called_old(s, e))
+			old = OLD_STRONG;
 		if (old == NOT_OLD)
 			return;
 		if (old == OLD_WEAK && !weak.has_address)

@@ -843,8 +843,10 @@ if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/signature.jsonl" \
 		'{"text": "Hei,\n\nVi har kjøpt hus og flytter 01.06.2027. Betaler i dag med AvtaleGiro, blir det overført?\n\nMed vennlig hilsen\nOla og Kari\nGamleveien 2B, 3. etg\n0560 Oslo\n97 65 43 21"}' \
 		'{"text": "Hallo,\n\nwir ziehen am 01.06.2027 um.\n\nViele Grüße\nJulia Becker\nBergstraße 12\n69115 Heidelberg\nTel. 06221 123456"}' \
-		'{"text": "Hi,\nnew address: Vasagatan 22, 111 20 Stockholm\n\nKind regards,\nAnna Berg\nRingvägen 5, 118 60 Stockholm"}'
-	expect_py "the address in an e-mail signature is not taken for the new one; the body's still is" '
+		'{"text": "Hi,\nnew address: Vasagatan 22, 111 20 Stockholm\n\nKind regards,\nAnna Berg\nRingvägen 5, 118 60 Stockholm"}' \
+		'{"text": "pls stop billing me at Hegdehaugsveien 31 from 28 feb, thats my old flat"}' \
+		'{"text": "Storgata 5 er den gamle adressen, den nye er Kirkeveien 3"}'
+	expect_py "the address in an e-mail signature, or one called the old after it, is not taken for the new one; the body's still is" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 ids = [sorted(i["id"] for i in o["intents"]) for o in out]
@@ -852,6 +854,8 @@ assert ids[0] == ["contract_start_date", "payment_method"], ids
 assert ids[1] == ["contract_start_date"], ids
 assert "address" not in out[0]["slots"] and "address" not in out[1]["slots"], out
 assert out[2]["slots"]["address"]["street"] == "Vasagatan 22", out[2]["slots"]
+assert "address" not in out[3]["slots"] and "address_update" not in [i["id"] for i in out[3]["intents"]], out[3]
+assert out[4]["slots"]["address"]["street"] == "Kirkeveien 3", out[4]["slots"]
 ' "$TMP/signature.jsonl"
 fi
 
