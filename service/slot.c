@@ -2932,6 +2932,17 @@ static bool joined(const struct scan *s, uint32_t e, uint32_t a)
 	return true;
 }
 
+/* The kind of the old, from, sign-off or old_after phrase (the word's
+ * ocue_head chain) that starts at token j, with the index after it in
+ * *end; CUE_NONE when none does. */
+static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end)
+{
+	const struct word *w = word_at(s, j);
+	enum cue_kind k = CUE_NONE;
+	*end = w && w->ocue_head >= 0 ? cue_at(s, j, w->ocue_head, &k) : 0;
+	return *end ? k : CUE_NONE;
+}
+
 /* How the address or meter ID (meter) starting at token a is announced, by
  * the nearest old or address cue before it back to its sentence's start
  * or to token from. "from" counts only right before an address: "from
@@ -2942,10 +2953,9 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 	enum old_kind old = NOT_OLD;
 	for (uint32_t j = sentence_back(s, from, a); j < a; j++) {
 		const struct word *w = word_at(s, j);
-		enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one */
 		uint32_t e;
-		if (w && w->ocue_head >= 0 && (e = cue_at(s, j, w->ocue_head, &k)) && e <= a &&
-		    k != CUE_SIGNOFF && k != CUE_OLD_AFTER) {
+		enum cue_kind k = ocue_at(s, j, &e);
+		if ((k == CUE_OLD_ADDRESS || k == CUE_FROM_ADDRESS) && e <= a) {
 			old = k == CUE_FROM_ADDRESS ? (!meter && e == a ? OLD_WEAK : NOT_OLD)
 						    : joined(s, e, a) ? OLD_STRONG : NOT_OLD;
 			j = e - 1;
@@ -2963,13 +2973,11 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 static bool called_old(const struct scan *s, uint32_t e)
 {
 	for (uint32_t j = e; j < s->n && j < e + OLD_AFTER_SCAN; j++) {
-		const struct word *w;
-		enum cue_kind k = CUE_NONE;
+		uint32_t end;
 		if ((j > e && (tk(s, j)->flags & TOK_F_LINE)) || is_punct(s, j, '.') ||
 		    is_punct(s, j, '!') || is_punct(s, j, '?') || is_punct(s, j, ';'))
 			return false;
-		if ((w = word_at(s, j)) && w->ocue_head >= 0 && cue_at(s, j, w->ocue_head, &k) &&
-		    k == CUE_OLD_AFTER)
+		if (ocue_at(s, j, &end) == CUE_OLD_AFTER)
 			return true;
 	}
 	return false;
@@ -3038,11 +3046,9 @@ static bool name_line(const struct scan *s, uint32_t i)
 static uint32_t signature_start(const struct scan *s)
 {
 	for (uint32_t i = 1; i < s->n; i++) {
-		const struct word *w;
-		enum cue_kind k = CUE_NONE;
 		uint32_t e;
-		if ((tk(s, i)->flags & TOK_F_LINE) && (w = word_at(s, i)) && w->ocue_head >= 0 &&
-		    (e = cue_at(s, i, w->ocue_head, &k)) && k == CUE_SIGNOFF && name_line(s, e))
+		if ((tk(s, i)->flags & TOK_F_LINE) && ocue_at(s, i, &e) == CUE_SIGNOFF &&
+		    name_line(s, e))
 			return i;
 	}
 	return s->n;
