@@ -435,14 +435,17 @@ expect_in "$TMP/err" "long-registry.jsonl:1: address, postcode or city is over" 
 
 # ---- the first message's language: "flytter" / "flyttar" is enough ----
 # Norwegian and Swedish share most short words; the verb of moving tells
-# them apart, so "vi flytter i morgen" is not answered in English.
+# them apart, so "vi flytter i morgen" is not answered in English, and so
+# do the verbs of short questions ("fungerar det", "funker det").
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/lang.jsonl" '{"text": "vi flytter i morgen"}' '{"text": "vi flyttar imorgon"}' \
-		'{"text": "we move tomorrow"}' '{"text": "new address Hauptstraße 5"}'
+		'{"text": "we move tomorrow"}' '{"text": "new address Hauptstraße 5"}' \
+		'{"text": "fungerar det med solceller?"}' '{"text": "funker det med solceller?"}' \
+		'{"text": "kan pulsen snakke modbus med varmepumpa?"}'
 	expect_py "a short nb/sv first message is answered in its language" '
 import json, sys
 langs = [json.loads(l)["lang"] for l in open(sys.argv[1], encoding="utf-8")]
-assert langs == ["nb", "sv", "en", "en"], langs
+assert langs == ["nb", "sv", "en", "en", "sv", "nb", "nb"], langs
 ' "$TMP/lang.jsonl"
 fi
 
