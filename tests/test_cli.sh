@@ -782,16 +782,19 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "Korleis endrar eg adressa mi i appen?"}' \
 		'{"text": "Nøklane får vi 28. februar."}' \
 		'{"text": "how can i actualise my adress in the app"}' \
-		'{"text": "from the 1st in april we are living in new house please start the electricity there"}'
-	expect_py "Swiss negation and move verbs, Austrian übersiedeln, Nynorsk and learners' English are understood; Nynorsk is answered in Norwegian" '
+		'{"text": "from the 1st in april we are living in new house please start the electricity there"}' \
+		'{"text": "We gaan er 3 februari wonen"}'
+	expect_py "Swiss negation and move verbs, Austrian übersiedeln, Nynorsk, learners' English and a Dutch split verb are understood; Nynorsk is answered in Norwegian" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 ids = [[i["id"] for i in o["intents"]] for o in out]
 assert ids == [["contract_start_date"], ["contract_start_date"], ["contract_start_date"],
-               ["address_update"], ["contract_start_date"], ["address_update"], ["contract_start_date"]], ids
+               ["address_update"], ["contract_start_date"], ["address_update"], ["contract_start_date"],
+               ["contract_start_date"]], ids
 assert not any(o["escalate"] for o in out), [o["escalate"] for o in out]
-assert [o["lang"] for o in out] == ["de", "de", "nb", "nb", "nb", "en", "en"], [o["lang"] for o in out]
+assert [o["lang"] for o in out] == ["de", "de", "nb", "nb", "nb", "en", "en", "nl"], [o["lang"] for o in out]
 assert [o["slots"].get("date") for o in out[:5]] == ["2027-05-01", "2027-03-01", "2027-01-20", None, "2027-02-28"], [o["slots"] for o in out]
+assert out[7]["slots"].get("date") == "2027-02-03", out[7]["slots"]
 ' "$TMP/variants.jsonl"
 fi
 
