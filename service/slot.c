@@ -47,6 +47,7 @@
 #define HOUSE_LETTERS_MAX 3 /* "123-II", "112-bis" */
 #define JOIN_WORD_MAX 3 /* "og", "und", "&": a lower-case word in a name line */
 #define OLD_AFTER_SCAN 12 /* tokens after an address an old_after phrase may start */
+#define OTHER_NUMBER_GAP 4 /* words between an other_numbers phrase and its number */
 #define NAME_ENDINGS_MAX 8
 #define NAME_ENDING_LEN 7
 #define NAME_ENDING_WORD_MIN 5 /* "Kieler", not "Oder" */
@@ -123,6 +124,7 @@ enum cue_kind {
 	CUE_FROM_ADDRESS, /* "from": the address right after it is left, if another follows */
 	CUE_SIGNOFF,      /* "Mvh" starting a line: the signature, no new address, follows */
 	CUE_OLD_AFTER,    /* "that's my old flat": the address before it is the one left */
+	CUE_OTHER_NUMBER, /* "KID", "OCR-nummer": the number after it is no meter ID */
 };
 
 enum rel_kind {
@@ -750,7 +752,8 @@ static int add_pattern(struct slot_vocab *v, struct pattern **arr, uint32_t *n,
 		head = !cue			       ? &w->rel_head
 		       : pt->kind == CUE_ADDRESS      ? &w->cue_head
 		       : pt->kind == CUE_OLD_ADDRESS || pt->kind == CUE_FROM_ADDRESS ||
-				 pt->kind == CUE_SIGNOFF || pt->kind == CUE_OLD_AFTER ? &w->ocue_head
+				 pt->kind == CUE_SIGNOFF || pt->kind == CUE_OLD_AFTER ||
+				 pt->kind == CUE_OTHER_NUMBER ? &w->ocue_head
 						      : &w->dcue_head;
 	} else {
 		head = pt->e[0].kind == E_NUM ? &v->rel_num_head : &v->rel_wd_head;
@@ -864,6 +867,15 @@ static int parse_cue(struct slot_vocab *v, const char *p, enum cue_kind kind, co
 			if (add_pattern(v, &v->cues, &v->ncues, &v->cues_cap, &pt, true) < 0) {
 				set_err(err, errlen, "%s: out of memory.", name);
 				return -1;
+			}
+			/* A one-word label of another number names no street
+			 * either: "clearing 8327-9" ends in "ring". */
+			if (kind == CUE_OTHER_NUMBER && pt.n == 1 && pt.e[0].kind == E_WORD) {
+				char word[WORD_MAX + 1];
+				struct word_def d = { .flags = W_NOT_STREET };
+				memcpy(word, v->pool.s + pt.e[0].off, pt.e[0].len);
+				if (add_def(v, word, pt.e[0].len, &d, err, errlen) < 0)
+					return -1;
 			}
 			count++;
 		}
@@ -1016,13 +1028,15 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_cue(v, p, CUE_OLD_AFTER, "old_after", err, errlen);
 		if (KW("units"))
 			return parse_flagged(v, p, W_UNIT, "units", err, errlen);
+		if (KW("other_numbers"))
+			return parse_cue(v, p, CUE_OTHER_NUMBER, "other_numbers", err, errlen);
 		if (KW("name_endings"))
 			return parse_name_endings(v, p, err, errlen);
 		if (KW("name_articles"))
 			return parse_flagged(v, p, W_NAME_ARTICLE, "name_articles", err, errlen);
 		set_err(err, errlen,
 			"[address] lines start with suffix, cue, old, old_after, from, particles, signoff, "
-			"units, name_endings or name_articles, not \"%.*s\".",
+			"units, other_numbers, name_endings or name_articles, not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
 	}
@@ -2457,13 +2471,14 @@ static bool fill_address(const struct scan *s, const struct addr_span *sp,
 	return true;
 }
 
-/* A plain word that may be part of a street name. */
-/* Whether vocabulary word w is an L2 trigger, which names no street. */
+/* Whether vocabulary word w names no street: an L2 trigger ("Powerwall
+ * 2") or a one-word other_numbers label ("clearing 8327-9"). */
 static bool not_street(const struct word *w)
 {
 	return w && (w->flags & W_NOT_STREET);
 }
 
+/* A plain word that may be part of a street name. */
 static bool name_word(const struct scan *s, uint32_t k)
 {
 	return k < s->n && tk(s, k)->kind == TOK_WORD && !used(s, k) && !is_digit(nt(s, k)[0]) &&
@@ -2967,6 +2982,30 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 	return old;
 }
 
+/* Whether the number starting at token a is the one an other_numbers
+ * phrase before it in its sentence names: no number between them and at
+ * most OTHER_NUMBER_GAP words ("KID-nummeret på fakturaen er 0045...",
+ * "OCR 7359..."). A label names the first number after it only: "KID
+ * 12345, målepunkt 7070..." keeps the meter ID. */
+static bool named_other(const struct scan *s, uint32_t a)
+{
+	bool named = false;
+	uint32_t words = 0;
+	for (uint32_t j = sentence_back(s, 0, a); j < a; j++) {
+		uint32_t e;
+		if (ocue_at(s, j, &e) == CUE_OTHER_NUMBER && e <= a) {
+			named = true;
+			words = 0;
+			j = e - 1;
+		} else if (tk(s, j)->kind == TOK_NUM) {
+			named = false;
+		} else if (tk(s, j)->kind == TOK_WORD && ++words > OTHER_NUMBER_GAP) {
+			named = false;
+		}
+	}
+	return named;
+}
+
 /* Whether an old_after phrase follows the address that ends before token
  * e, in its sentence and on its line: "Hegdehaugsveien 31 from 28 feb,
  * that's my old flat". */
@@ -3230,8 +3269,9 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		uint32_t a, e;
 		struct slot_meter m; /* meter_at clears it for a token it tries */
 		if (!out->has_meter && (e = meter_at(&s, i, &ean_next, &a, &m))) {
-			if (announced_old(&s, 0, a, true) == OLD_STRONG) {
-				i = e - 1; /* "the old meter ID was ...": the next one */
+			/* "the old meter ID was ...", "KID 0045...": the next one. */
+			if (announced_old(&s, 0, a, true) == OLD_STRONG || named_other(&s, a)) {
+				i = e - 1;
 				continue;
 			}
 			out->meter = m;

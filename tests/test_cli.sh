@@ -1045,6 +1045,32 @@ assert "1 april 2027" in out[5]["reply"] and "bekräftat" in out[5]["reply"], ou
 ' "$TMP/lower.jsonl"
 fi
 
+# ---- payment references, customer numbers and old meter IDs ----
+# An 18-digit KID or OCR payment reference is no meter ID: the customer
+# asking about an invoice was told "your meter ID looks wrong", or was
+# thanked for a meter ID. A bank clearing number is no street ("clearing"
+# ends in "ring"), and a meter ID called the old one is not taken.
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/othernum.jsonl" \
+		'{"text": "KID-nummeret på fakturaen er 004512378912345672, må jeg betale den etter flyttingen?"}' \
+		'{"text": "OCR-nummer 735991234567891234 på fakturan, ska jag betala den trots flytten?"}' \
+		'{"text": "Jag vill betala via autogiro från clearing 8327-9, konto 903 123 456-7"}' \
+		'{"text": "Betalingskenmerk 871687140000012343, hoe betaal ik?"}' \
+		'{"text": "Gammel målepunkt-ID var 707057500555012344, ny vet jeg ikke enda."}' \
+		'{"text": "Alte MaLo 50734120989, die neue kenne ich noch nicht"}' \
+		'{"text": "Meter number at the old place was 707057500314159266"}' \
+		'{"text": "kundenummer 123456 og målepunkt 707057500555012344"}'
+	expect_py "payment references and customer numbers are no meter ID, a clearing number no street, an old meter ID not taken" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert [o["slots"].get("meter", {}).get("id") for o in out] == [None] * 7 + ["707057500555012344"], [o["slots"] for o in out]
+assert not any("address" in o["slots"] for o in out), [o["slots"] for o in out]
+ids = [[i["id"] for i in o["intents"]] for o in out]
+assert ids[:4] == [["payment_method"]] * 4, ids
+assert "ID" not in out[0]["reply"] and "ID" not in out[1]["reply"], (out[0]["reply"], out[1]["reply"])
+' "$TMP/othernum.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
