@@ -461,6 +461,44 @@ assert esc == [True, True, False, False, True], esc
 ' "$TMP/typos.jsonl"
 fi
 
+# ---- feed-in without the panels' name, other devices' batteries ----
+# Selling the surplus is solar ("excess power back to the grid",
+# "inmatning"), and so are compounds misspelt where a stem takes no typo;
+# the battery of a car key, a laptop or a doorbell is no home battery, nor
+# is a Pulse's; solar panels "not included" in the new house are none.
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/l2probe.jsonl" \
+		'{"text": "we are selling excess power back to the grid, how does that work at the new place?"}' \
+		'{"text": "hur blir det med ersättning för inmatning på nya adressen?"}' \
+		'{"text": "Vi flytter 1. februar og har solsellepaneler."}' \
+		'{"text": "vi har soceller på taket"}' \
+		'{"text": "The car key battery died, anyway: does the payment method stay the same?"}' \
+		'{"text": "Batteriet til bilnøkkelen er dødt"}' \
+		'{"text": "Min dator har dåligt batteri så jag skriver kort"}' \
+		'{"text": "Akku vom Laptop schwach. Kurz: Pulse mitnehmen, geht das?"}' \
+		'{"text": "de batterij voor de deurbel is leeg"}' \
+		'{"text": "Der Pulse hat eine Batterie? Er blinkt rot seit dem Umzug."}' \
+		'{"text": "We move into the Solaris building on 1 March"}' \
+		'{"text": "Solceller ingår tyvärr inte i nya huset."}' \
+		'{"text": "the battery of our home storage is dead"}'
+	expect_py "feed-in and misspelt compounds escalate; device batteries, a building name and panels not included do not" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+esc = [o["escalate"] for o in out]
+assert esc == [True] * 4 + [False] * 8 + [True], esc
+assert out[4]["intents"][0]["id"] == "payment_method", out[4]["intents"]
+' "$TMP/l2probe.jsonl"
+	classify_lines "$TMP/paywords.jsonl" '{"text": "Bleibt die Zahlart gleich?"}' \
+		'{"text": "Hoe pas ik mijn betaalgegevens aan?"}' \
+		'{"text": "Kan Tibber lese av inverteren via modbus?"}' '{"text": "Kan ni läsa SunSpec via Modbus TCP?"}'
+	expect_py "Zahlart and betaalgegevens ask for the payment method; reading verbs tell nb from sv" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert [[i["id"] for i in o["intents"]] for o in out[:2]] == [["payment_method"]] * 2, out[:2]
+assert [o["lang"] for o in out] == ["de", "nl", "nb", "sv"], [o["lang"] for o in out]
+' "$TMP/paywords.jsonl"
+fi
+
 # ---- the address in the app, and moving the contract ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/appaddr.jsonl" '{"text": "how long until my new address shows in the app"}' \
