@@ -464,14 +464,55 @@ static bool newline_before(const char *text, const struct tok_buf *t, uint32_t i
 	return memchr(text + p->off + p->len, '\n', t->v[i].off - (p->off + p->len)) != NULL;
 }
 
-/* Adds the sentence around token k to the plan's technical part. */
-static void add_sentence(struct engine_plan *p, const struct tok_buf *t, uint32_t k)
+/* The last token of the sentence that token b is in. */
+static uint32_t sentence_last(const struct engine_plan *p, const struct tok_buf *t, uint32_t b)
 {
-	uint32_t a = k, b = k;
-	while (a > 0 && !sentence_end(p, t, a - 1) && !newline_before(p->text, t, a))
-		a--;
 	while (b + 1 < t->n && !sentence_end(p, t, b) && !newline_before(p->text, t, b + 1))
 		b++;
+	return b;
+}
+
+static bool within(uint32_t off, uint32_t len, const struct tok_buf *t, uint32_t a, uint32_t b)
+{
+	return len && off < t->v[b].off + t->v[b].len && off + len > t->v[a].off;
+}
+
+/* Whether the sentence of tokens a..b asks about something of its own:
+ * an intent's keyword, an L2 trigger or a fact (a date, a meter ID, an
+ * address) lies in it. */
+static bool own_matter(const struct engine *e, const struct engine_plan *p,
+		       const struct tok_buf *t, uint32_t a, uint32_t b)
+{
+	for (uint32_t k = 0; k < p->ir.nhits; k++) {
+		const struct intent_hit *h = &p->ir.hits[k];
+		if (h->tok_last >= a && h->tok_first <= b &&
+		    intent_entry_is_keyword(e->pack, h->entry))
+			return true;
+	}
+	for (uint8_t k = 0; k < p->ir.ntriggers; k++)
+		if (p->ir.triggers[k].tok_last >= a && p->ir.triggers[k].tok_first <= b)
+			return true;
+	const struct slot_found *f = &p->found;
+	return (f->has_date && within(f->date_off, f->date_len, t, a, b)) ||
+	       (f->has_meter && within(f->meter_off, f->meter_len, t, a, b)) ||
+	       (f->has_address && within(f->addr_off, f->addr_len, t, a, b));
+}
+
+/* Adds the sentence around token k to the plan's technical part, and the
+ * question right after it when that asks nothing of its own: "SMA Sunny
+ * Boy 5.0 here. Is it compatible with Tibber?" is one question for L2. */
+static void add_sentence(const struct engine *e, struct engine_plan *p,
+			 const struct tok_buf *t, uint32_t k)
+{
+	uint32_t a = k, b = sentence_last(p, t, k);
+	while (a > 0 && !sentence_end(p, t, a - 1) && !newline_before(p->text, t, a))
+		a--;
+	if (b + 1 < t->n) {
+		uint32_t c = sentence_last(p, t, b + 1);
+		if (t->v[c].kind == TOK_PUNCT && t->norm[t->v[c].noff] == '?' &&
+		    !own_matter(e, p, t, b + 1, c))
+			b = c;
+	}
 	uint32_t off = t->v[a].off, end = t->v[b].off + t->v[b].len;
 	for (uint8_t i = 0; i < p->nspans; i++)
 		if (p->spans[i].off == off)
@@ -715,7 +756,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	for (uint8_t k = 0; k < p->ir.ntriggers; k++) {
 		const struct intent_trigger *tr = &p->ir.triggers[k];
 		if (!tr->negated && !tr->excluded)
-			add_sentence(p, t, tr->tok_first);
+			add_sentence(e, p, t, tr->tok_first);
 	}
 
 	/* One registry lookup serves every intent: by a meter ID with a good

@@ -750,6 +750,11 @@ void intent_entry_describe(const struct intent_pack *p, uint32_t entry,
 	*lang = p->langs[e->lang].code;
 }
 
+bool intent_entry_is_keyword(const struct intent_pack *p, uint32_t entry)
+{
+	return p->entries[entry].kind == K_INTENT && p->entries[entry].weight > 0;
+}
+
 size_t intent_pack_memory(const struct intent_pack *p)
 {
 	return sizeof(*p) + match_memory(p->m) +
