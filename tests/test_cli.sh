@@ -490,12 +490,16 @@ assert out[4]["intents"][0]["id"] == "payment_method", out[4]["intents"]
 ' "$TMP/l2probe.jsonl"
 	classify_lines "$TMP/paywords.jsonl" '{"text": "Bleibt die Zahlart gleich?"}' \
 		'{"text": "Hoe pas ik mijn betaalgegevens aan?"}' \
-		'{"text": "Kan Tibber lese av inverteren via modbus?"}' '{"text": "Kan ni läsa SunSpec via Modbus TCP?"}'
-	expect_py "Zahlart and betaalgegevens ask for the payment method; reading verbs tell nb from sv" '
+		'{"text": "Kan Tibber lese av inverteren via modbus?"}' '{"text": "Kan ni läsa SunSpec via Modbus TCP?"}' \
+		'{"text": "Please stop charging my old card"}' '{"text": "sluta dra från mitt gamla kort, jag har fått ett nytt"}' \
+		'{"text": "Stop charging me at the old address from 1 March"}'
+	expect_py "Zahlart, betaalgegevens and an old card ask for the payment method; reading verbs tell nb from sv" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert [[i["id"] for i in o["intents"]] for o in out[:2]] == [["payment_method"]] * 2, out[:2]
-assert [o["lang"] for o in out] == ["de", "nl", "nb", "sv"], [o["lang"] for o in out]
+ids = [[i["id"] for i in o["intents"]] for o in out]
+assert ids[:2] + ids[4:6] == [["payment_method"]] * 4, ids
+assert ids[6] == ["contract_start_date"], ids
+assert [o["lang"] for o in out[:4]] == ["de", "nl", "nb", "sv"], [o["lang"] for o in out]
 ' "$TMP/paywords.jsonl"
 fi
 
