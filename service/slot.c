@@ -119,7 +119,9 @@ enum cue_kind {
 	CUE_MOVE_IN,
 	CUE_MOVE_OUT,
 	CUE_MOVE,         /* a bare verb of moving: the move in, right before a date */
-	CUE_DATE,         /* "startdato", "ab": a date follows, neither in nor out */
+	CUE_DATE,         /* "ab", "dato": a date follows, neither in nor out */
+	CUE_START,        /* "startdato", "should start on": the contract's start, a move in */
+	CUE_CORRECTION,   /* "nei vent", "Korrektur": the move in, said again */
 	CUE_OLD_ADDRESS,  /* the address or meter ID right after it is the one left */
 	CUE_FROM_ADDRESS, /* "from": the address right after it is left, if another follows */
 	CUE_SIGNOFF,      /* "Mvh" starting a line: the signature, no new address, follows */
@@ -1004,9 +1006,14 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_cue(v, p, CUE_MOVE, "move", err, errlen);
 		if (KW("cue"))
 			return parse_cue(v, p, CUE_DATE, "cue", err, errlen);
+		if (KW("start"))
+			return parse_cue(v, p, CUE_START, "start", err, errlen);
+		if (KW("corrections"))
+			return parse_cue(v, p, CUE_CORRECTION, "corrections", err, errlen);
 		set_err(err, errlen,
 			"[dates] lines start with months, weekdays, weekdays_last, numbers, days, ordinals, "
-			"fillers, clock, clock_after, past, counted, closers, rel, in, out, move or cue, "
+			"fillers, clock, clock_after, past, counted, closers, rel, in, out, move, cue, "
+			"start or corrections, "
 			"not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
@@ -1186,6 +1193,7 @@ struct date_found {
 	                  word, at most a day ahead, or a relative date past */
 	bool weekday;  /* a weekday with nothing saying which week: "on Monday" */
 	bool day_only; /* a day of the month alone: "we move on the 1st" */
+	bool anchored; /* day_only, in the month of a date before it */
 	bool stale;    /* over a year gone: a birth date, never the move's */
 };
 
@@ -1592,23 +1600,31 @@ static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
 	return 0;
 }
 
-/* The first day d of a month on or after today, or with back the last
- * one on or before today: months without a 31st are skipped. */
-static bool day_alone_date(const struct scan *s, int d, bool back, struct slot_date *out)
+/* The first day d of a month on or after date ref, or with back the last
+ * one on or before it: months without a 31st are skipped. */
+static bool day_from(struct slot_date ref, int d, bool back, struct slot_date *out)
 {
-	int32_t mi = s->today.y * 12 + (s->today.m - 1);
+	int32_t ref_days = slot_date_days(ref);
+	int32_t mi = ref.y * 12 + (ref.m - 1);
 	for (int k = 0; k < 12; k++, mi += back ? -1 : 1) {
 		int y = (int)(mi / 12), m = (int)(mi % 12) + 1;
 		if (!date_ok(y, m, d))
 			continue;
 		struct slot_date c = { (int16_t)y, (uint8_t)m, (uint8_t)d };
 		int32_t z = slot_date_days(c);
-		if (back ? z <= s->today_days : z >= s->today_days) {
+		if (back ? z <= ref_days : z >= ref_days) {
 			*out = c;
 			return true;
 		}
 	}
 	return false;
+}
+
+/* The first day d of a month on or after today, or with back the last
+ * one on or before today. */
+static bool day_alone_date(const struct scan *s, int d, bool back, struct slot_date *out)
+{
+	return day_from(s->today, d, back, out);
 }
 
 /* The first date from a month back on whose day of the month is d and
@@ -1846,7 +1862,7 @@ static uint32_t rel_at(const struct scan *s, uint32_t i, struct date_found *out)
  * the end of the date, or 0 when none starts at i. */
 static uint32_t date_at(const struct scan *s, uint32_t i, struct date_found *out)
 {
-	out->rel = out->day_word = out->weekday = out->day_only = false;
+	out->rel = out->day_word = out->weekday = out->day_only = out->anchored = false;
 	/* Most words of a message are in no vocabulary: one lookup rejects
 	 * them before any pattern is tried. */
 	if (tk(s, i)->kind == TOK_WORD && !is_digit(nt(s, i)[0]) && !word_at(s, i))
@@ -2870,7 +2886,7 @@ static bool date_cue_before(const struct scan *s, uint32_t i, bool cue_only)
 		enum cue_kind k = CUE_NONE;
 		uint32_t e;
 		if (!w || w->dcue_head < 0 || !(e = cue_at(s, j, w->dcue_head, &k)) || e > i ||
-		    (cue_only && k != CUE_DATE))
+		    (cue_only && k != CUE_DATE && k != CUE_START))
 			continue;
 		if (is_punct(s, e, ':') || is_punct(s, e, ','))
 			e++;
@@ -3118,7 +3134,9 @@ static bool has_past(const struct scan *s, uint32_t a, uint32_t e)
 }
 
 /* How the words around the date [a, e) announce it: CUE_MOVE_IN ("move in
- * on 5 March"), CUE_MOVE_OUT ("Auszug am 28. Februar") or CUE_NONE. The
+ * on 5 March"; a start or correction phrase is one too), CUE_MOVE_OUT
+ * ("Auszug am 28. Februar") or CUE_NONE; *said gets the kind of the
+ * phrase itself (CUE_START, CUE_CORRECTION, ...). The
  * cue nearest before the date, back to the start of its sentence or to
  * the end of the date before it (from), speaks for it; a bare verb of
  * moving only right before it ("we move tomorrow", "wir ziehen morgen
@@ -3137,20 +3155,22 @@ static bool has_past(const struct scan *s, uint32_t a, uint32_t e)
  * in die neue eingezogen"). *past gets whether the phrase that spoke has
  * a word of the past tense ("moved", "eingezogen"). */
 static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
-			       uint32_t to, uint32_t *taken, bool *past)
+			       uint32_t to, uint32_t *taken, bool *past, enum cue_kind *said)
 {
 	enum cue_kind side = CUE_NONE;
 	enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one: GCC -O2 cannot tell */
 	const struct word *w;
 	uint32_t cs = 0, ce = 0; /* the phrase that speaks */
+	*said = CUE_NONE;
 	for (uint32_t j = sentence_back(s, from, a); j < a; j++) {
 		uint32_t end;
 		w = word_at(s, j);
 		if (w && w->dcue_head >= 0 && (end = cue_at(s, j, w->dcue_head, &k)) && end <= a) {
-			/* A date cue ("ab", "startdato") says neither. */
-			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT ||
-			    (k == CUE_MOVE && skip_fillers(s, end) >= a)) {
-				side = k == CUE_MOVE ? CUE_MOVE_IN : k;
+			/* A date cue ("ab", "dato") says neither. */
+			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT || k == CUE_START ||
+			    k == CUE_CORRECTION || (k == CUE_MOVE && skip_fillers(s, end) >= a)) {
+				side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
+				*said = k;
 				cs = j;
 				ce = end;
 			}
@@ -3158,9 +3178,11 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 		}
 	}
 	*taken = e;
+	/* A correction is said before what it corrects. */
 	if (side == CUE_NONE && (w = word_at(s, e)) && w->dcue_head >= 0 &&
-	    (ce = cue_at(s, e, w->dcue_head, &k)) && k != CUE_DATE) {
-		side = k == CUE_MOVE ? CUE_MOVE_IN : k;
+	    (ce = cue_at(s, e, w->dcue_head, &k)) && k != CUE_DATE && k != CUE_CORRECTION) {
+		side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
+		*said = k;
 		cs = e;
 		*taken = ce;
 	}
@@ -3170,6 +3192,7 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 		if ((w = word_at(s, j)) && w->dcue_head >= 0 && (ce = cue_at(s, j, w->dcue_head, &k)) &&
 		    (k == CUE_MOVE_IN || k == CUE_MOVE_OUT) && has_past(s, j, ce)) {
 			side = k;
+			*said = k;
 			cs = j;
 			*taken = ce;
 		}
@@ -3189,7 +3212,13 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * absolute one, else the first; but when the words around the dates say
  * one is the move in and another the move out (date_side: "move out on 3
  * March and move in on 5 March", "Auszug am 28. Februar, Einzug am 1.
- * März"), the same among those announced as the move in. A cue alone does
+ * März"), the same among those announced as the move in. Of those, the
+ * last a correction speaks for ("2. februar, nei vent, 3. februar"), else
+ * the first a phrase of the contract's start speaks for ("the movers come
+ * on 27 Feb, the contract should start on 1 March"). A date announced as
+ * the move in goes before an earlier one nothing announces ("birthday on
+ * 20 February, we move on the 22nd"), not before a later one: "I will be
+ * at the new flat tomorrow. The move is on 1 March." A cue alone does
  * not lift a date over another: "leaving Oslo on 1 March, call me
  * tomorrow" still moves on the 1st. A day word in passing gives way to any
  * other date: "I called today, we move in tomorrow". A date gone by that
@@ -3204,13 +3233,13 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 {
 	const struct date_found *f = s->dates;
 	uint32_t n = s->ndates;
-	enum cue_kind side[DATE_CANDIDATES];
+	enum cue_kind side[DATE_CANDIDATES], said[DATE_CANDIDATES];
 	bool past[DATE_CANDIDATES], announced[DATE_CANDIDATES];
 	bool in = false, out = false, firm = false;
 	uint32_t taken = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		side[k] = date_side(s, taken, f[k].a, f[k].e, k + 1 < n ? f[k + 1].a : s->n, &taken,
-				    &past[k]);
+				    &past[k], &said[k]);
 		announced[k] = side[k] != CUE_NONE || date_cue_before(s, f[k].a, false);
 		if (f[k].stale)
 			continue;
@@ -3219,17 +3248,29 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 		firm |= !passing(&f[k], side[k]);
 	}
 	bool skip[DATE_CANDIDATES], ahead = false;
+	enum cue_kind lift = CUE_NONE; /* the strongest phrase of a date left */
+	uint32_t first_in = n;
 	for (uint32_t k = 0; k < n; k++) {
 		skip[k] = f[k].stale || (in && out && side[k] != CUE_MOVE_IN) ||
 			  (firm && passing(&f[k], side[k]));
 		ahead |= !skip[k] && announced[k] && slot_date_days(f[k].d) >= s->today_days;
+		if (!skip[k] && (said[k] == CUE_CORRECTION ||
+				 (said[k] == CUE_START && lift != CUE_CORRECTION) ||
+				 (side[k] == CUE_MOVE_IN && lift == CUE_NONE)))
+			lift = said[k] == CUE_CORRECTION || said[k] == CUE_START ? said[k]
+										: CUE_MOVE_IN;
+		if (!skip[k] && side[k] == CUE_MOVE_IN && first_in == n)
+			first_in = k;
 	}
 	uint32_t best = n;
 	for (uint32_t k = 0; k < n; k++) {
 		if (skip[k] ||
-		    (ahead && !announced[k] && slot_date_days(f[k].d) < s->today_days))
+		    (ahead && !announced[k] && slot_date_days(f[k].d) < s->today_days) ||
+		    (lift == CUE_MOVE_IN && !announced[k] && k < first_in) ||
+		    ((lift == CUE_START || lift == CUE_CORRECTION) && said[k] != lift))
 			continue;
-		if (best == n || (f[best].rel && !f[k].rel))
+		/* The last correction: "2. februar, nei vent, 3. februar". */
+		if (best == n || (f[best].rel && !f[k].rel) || lift == CUE_CORRECTION)
 			best = k;
 	}
 	if (best == n)
@@ -3298,6 +3339,13 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		 * or postcode, but never chosen. */
 		df->stale = s.today_ok && slot_date_days(df->d) < s.today_days - STALE_DAYS;
 		df->e = e;
+		/* A day alone after a date with its month is in that month or
+		 * the next: "birthday on 20 February, we move on the 22nd". */
+		for (uint32_t k = s.ndates; df->day_only && k-- > 0;)
+			if (!s.dates[k].rel && !s.dates[k].stale) {
+				df->anchored = day_from(s.dates[k].d, df->d.d, false, &df->d);
+				break;
+			}
 		s.ndates++;
 	}
 	enum cue_kind side;
@@ -3312,7 +3360,7 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 			out->date = slot_date_from_days(z < s.today_days ? z : z - 7);
 		}
 		/* "we moved in on the 3rd": the last 3rd. */
-		if (past && df->day_only)
+		if (past && df->day_only && !df->anchored)
 			day_alone_date(&s, df->d.d, true, &out->date);
 		out->date_day_only = df->day_only;
 		out->has_date = true;
