@@ -52,6 +52,10 @@ size_t match_scan(const struct match *m, const char *text, size_t len,
 size_t match_typo_find(const struct match *m, const char *word, size_t len,
 		       uint32_t *ids, size_t cap);
 
+/* Whether a and b differ by exactly one insertion, deletion, substitution
+ * or swap of neighbours (false when they are equal). */
+bool match_one_edit(const char *a, size_t la, const char *b, size_t lb);
+
 /* Bytes held by the compiled automaton and index. */
 size_t match_memory(const struct match *m);
 

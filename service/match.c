@@ -183,9 +183,8 @@ static int build_typo(struct match *m)
 	return 0;
 }
 
-/* Optimal string alignment distance, stopping early: true when a and b
- * differ by exactly one insertion, deletion, substitution or swap. */
-static bool one_edit(const char *a, size_t la, const char *b, size_t lb)
+/* Optimal string alignment distance, stopping early. */
+bool match_one_edit(const char *a, size_t la, const char *b, size_t lb)
 {
 	if (la > lb + 1 || lb > la + 1)
 		return false;
@@ -220,7 +219,7 @@ size_t match_typo_find(const struct match *m, const char *word, size_t len,
 			if (m->typo[i].key != key)
 				continue;
 			const struct tword *tw = &m->twords[m->typo[i].word];
-			if (!one_edit(word, len, m->strs.s + tw->off, tw->len))
+			if (!match_one_edit(word, len, m->strs.s + tw->off, tw->len))
 				continue;
 			bool dup = false;
 			for (size_t k = 0; k < n; k++)

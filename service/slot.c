@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "match.h"
 
 #define WORD_MAX 64         /* longest vocabulary word after folding */
 #define PAT_MAX 8           /* elements of a rel or cue phrase */
@@ -32,6 +33,7 @@
 #define WRITTEN_YEAR_MAX 2199
 #define PAST_GRACE_DAYS 31  /* a year-less date this recent stays this year */
 #define STALE_DAYS 366      /* a date further back is no move's */
+#define MONTH_TYPO_MIN 5    /* letters of a month name, and of a word, read with a typo */
 /* The day day_at gives for a W_DAY_LAST word, which make_date turns into
  * the month's last: no number written reads as it. */
 #define DAY_LAST (-32)
@@ -178,6 +180,13 @@ struct slot_vocab {
 	 * one-byte suffix sets its last byte with every byte before it. */
 	uint64_t ending[256 * 256 / 64];
 	uint32_t troot[256]; /* the root's child for each last byte, or 0 */
+	/* Month spellings of MONTH_TYPO_MIN letters or more, folded, for
+	 * reading a misspelt one after a day ("15. febuar"). */
+	struct month_word {
+		uint32_t off; /* in the pool */
+		uint8_t len, month;
+	} *month_words;
+	uint32_t nmonth_words, month_words_cap;
 	/* Endings of a place's adjective that starts a street's name
 	 * ("Eppendorfer Landstraße"), folded. */
 	char name_endings[NAME_ENDINGS_MAX][NAME_ENDING_LEN + 1];
@@ -461,6 +470,7 @@ void slot_vocab_free(struct slot_vocab *v)
 	free(v->rels);
 	free(v->cues);
 	free(v->trie);
+	free(v->month_words);
 	free(v);
 }
 
@@ -561,6 +571,37 @@ static int add_group(struct slot_vocab *v, const char *g, size_t n,
 
 enum group_kind { G_MONTHS, G_WEEKDAYS, G_WEEKDAYS_LAST };
 
+/* Keeps the spellings of month m in group g[0..n) that are long enough to
+ * be read with a typo. */
+static int add_month_words(struct slot_vocab *v, const char *g, size_t n, uint8_t m,
+			   char *err, size_t errlen)
+{
+	char buf[WORD_MAX + 1];
+	const char *end = g + n;
+	while (g < end) {
+		const char *bar = memchr(g, '|', (size_t)(end - g));
+		size_t len = (size_t)((bar ? bar : end) - g);
+		int fl = fold_word(g, len, buf, sizeof(buf), err, errlen);
+		if (fl < 0)
+			return -1;
+		if (fl >= MONTH_TYPO_MIN) {
+			void *arr = v->month_words;
+			uint32_t off;
+			int grown = buf_grow(&arr, &v->month_words_cap, v->nmonth_words + 1,
+					     sizeof(*v->month_words));
+			v->month_words = arr;
+			if (grown < 0 || buf_strs_add(&v->pool, buf, (size_t)fl, &off) < 0) {
+				set_err(err, errlen, "months: out of memory.");
+				return -1;
+			}
+			v->month_words[v->nmonth_words++] =
+				(struct month_word){ off, (uint8_t)fl, m };
+		}
+		g += len + (bar ? 1 : 0);
+	}
+	return 0;
+}
+
 /* "months a|b c|d ..." (12 groups), "weekdays ..." and "weekdays_last
  * ..." (7 groups). */
 static int parse_groups(struct slot_vocab *v, const char *p, const char *kw,
@@ -581,7 +622,8 @@ static int parse_groups(struct slot_vocab *v, const char *p, const char *kw,
 			d.weekday = (uint8_t)(i + 1);
 		else
 			d.last_weekday = (uint8_t)(i + 1);
-		if (add_group(v, f, n, &d, err, errlen) < 0)
+		if (add_group(v, f, n, &d, err, errlen) < 0 ||
+		    (kind == G_MONTHS && add_month_words(v, f, n, d.month, err, errlen) < 0))
 			return -1;
 		i++;
 	}
@@ -1424,6 +1466,40 @@ static int month_at(const struct scan *s, uint32_t i)
 	return w ? w->month : 0;
 }
 
+/* Whether a and b, of one length, differ by two neighbours swapped. */
+static bool swapped(const char *a, const char *b, size_t n)
+{
+	size_t i = 0;
+	while (i < n && a[i] == b[i])
+		i++;
+	return i + 1 < n && a[i] == b[i + 1] && a[i + 1] == b[i] &&
+	       memcmp(a + i + 2, b + i + 2, n - i - 2) == 0;
+}
+
+/* The month a word at token i no vocabulary knows is one typo away from,
+ * both of MONTH_TYPO_MIN letters or more: a letter left out or added, or
+ * two swapped ("febuar", "apirl", "Marhc"); not one replaced, which
+ * makes other words ("5 match", "marsh"). Only read after a day ("15.
+ * febuar"). 0 when none, or when two months are as near. */
+static int month_typo_at(const struct scan *s, uint32_t i)
+{
+	const struct tok *t = tk(s, i);
+	if (t->kind != TOK_WORD || t->nchars < MONTH_TYPO_MIN || word_at(s, i))
+		return 0;
+	int m = 0;
+	for (uint32_t k = 0; k < s->v->nmonth_words; k++) {
+		const struct month_word *mw = &s->v->month_words[k];
+		const char *spelt = s->v->pool.s + mw->off;
+		if (match_one_edit(nt(s, i), t->nlen, spelt, mw->len) &&
+		    (t->nlen != mw->len || swapped(nt(s, i), spelt, mw->len))) {
+			if (m && m != mw->month)
+				return 0;
+			m = mw->month;
+		}
+	}
+	return m;
+}
+
 /* Reads an optional year at token i: "2027" or ", 2027". Returns the index
  * after it with *y set, or i with *y = 0. */
 static uint32_t year_at(const struct scan *s, uint32_t i, int *y)
@@ -1485,6 +1561,8 @@ static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *
 		return 0;
 	uint32_t k = skip_fillers(s, j);
 	int m = month_at(s, k);
+	if (!m && is_digit(nt(s, i)[0]))
+		m = month_typo_at(s, k);
 	/* "solveien 3 i mai", "Lindenstraße 7 im Mai": the house number and the
 	 * month. Without a filler ("Baker Street 1 March") or with the day's
 	 * dot ("Storgata 1. mai") it is read as the date, as before. */

@@ -1087,6 +1087,35 @@ assert "1 april 2027" in out[5]["reply"] and "bekräftat" in out[5]["reply"], ou
 ' "$TMP/lower.jsonl"
 fi
 
+# ---- which of two dates is the move's, misspelt months, the end of a month ----
+# The movers' day, a key handover or a birthday named first is not the
+# start date the customer gives after it; a correction replaces the date
+# before it; "febuar" is February; "ved utgangen av februar" is its last day.
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/twodates.jsonl" \
+		'{"text": "The movers come on 27 Feb, our contract at the new house should start on 1 March."}' \
+		'{"text": "Nøkkeloverlevering er 25. februar, men kontrakten skal starte 1. mars."}' \
+		'{"text": "Flyttfirman kommer 27 februari, tillträdet är 1 mars. Kan avtalet starta då?"}' \
+		'{"text": "Schlüsselübergabe ist am 25. Februar, der Vertrag soll aber erst am 1. März beginnen."}' \
+		'{"text": "Het verhuisbedrijf komt 27 februari, we krijgen de woning 1 maart."}' \
+		'{"text": "Vi flytter 2. februar, nei vent, 3. februar. Kan avtalen starte da?"}' \
+		'{"text": "Meine Tochter hat am 20. Februar Geburtstag, wir ziehen am 22. Februar um."}' \
+		'{"text": "Our daughter has her birthday on 20 February and we move on the 22nd"}' \
+		'{"text": "Flytter 15. febuar, når starter avtalen?"}' \
+		'{"text": "Umzug am 15. Febraur, kann der Vertrag dann beginnen?"}' \
+		'{"text": "Vi flytter ved utgangen av februar. Når starter avtalen?"}' \
+		'{"text": "Vi flyttar i slutet av februari, kan avtalet börja då?"}'
+	expect_py "the start date the customer gives, a correction, misspelt months and the end of a month" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+dates = [o["slots"].get("date") for o in out]
+assert dates == ["2027-03-01"] * 5 + ["2027-02-03", "2027-02-22", "2027-02-22",
+                 "2027-02-15", "2027-02-15", "2027-02-28", "2027-02-28"], dates
+assert not any("address" in o["slots"] for o in out), [o["slots"] for o in out]
+assert "1 March 2027" in out[0]["reply"], out[0]["reply"]
+' "$TMP/twodates.jsonl"
+fi
+
 # ---- payment references, customer numbers and old meter IDs ----
 # An 18-digit KID or OCR payment reference is no meter ID: the customer
 # asking about an invoice was told "your meter ID looks wrong", or was
