@@ -44,6 +44,10 @@ int tmpl_find(const struct tmpl_set *t, const char *key);
  * language. */
 uint32_t tmpl_vars_used(const struct tmpl_set *t, int id);
 
+/* The name of placeholder v as templates write it ("Date" for [Date]), or
+ * "?" for none. The string is static. */
+const char *tmpl_var_name(enum tmpl_var v);
+
 /* Appends template id of language lang, with vars filled in, to
  * out[*len..cap), keeping out NUL-terminated. Returns 0, or -1 when it does
  * not fit (out then holds as much as fits). */

@@ -13,8 +13,8 @@ static const char *const outcome_names[ENGINE_OUT_COUNT] = {
 /* The placeholders each outcome may use; a template using another one is
  * refused at load, since the engine would have no value for it. */
 static const uint32_t outcome_vars[ENGINE_OUT_COUNT] = {
-	[ENGINE_OUT_ANSWER] = 0,
-	[ENGINE_OUT_ASK] = 1u << TMPL_DATE | 1u << TMPL_ADDRESS | 1u << TMPL_METER,
+	[ENGINE_OUT_ANSWER] = 0, /* each intent's own: given_vars() */
+	[ENGINE_OUT_ASK] = 0,    /* each ask key's own: given_vars() */
 	[ENGINE_OUT_CONFIRMED] = 1u << TMPL_DATE | 1u << TMPL_ADDRESS | 1u << TMPL_METER,
 	[ENGINE_OUT_MISMATCH] = 1u << TMPL_DATE | 1u << TMPL_REGISTRY_DATE |
 				1u << TMPL_ADDRESS | 1u << TMPL_METER,
@@ -76,14 +76,24 @@ static int need_key(struct engine *e, const char *key, uint32_t allowed,
 {
 	int k = tmpl_find(e->tmpl, key);
 	if (k < 0) {
-		snprintf(err, errlen, "templates: key [%s] is missing", key);
+		snprintf(err, errlen, "templates: key [%s] is missing from every language's file", key);
 		return -1;
 	}
 	uint32_t extra = tmpl_vars_used(e->tmpl, k) & ~allowed;
 	if (extra) {
-		snprintf(err, errlen,
-			 "templates: [%s] uses a placeholder it is not given (mask %#x)",
-			 key, extra);
+		/* Name the first one it has no value for, and those it has. */
+		int bad = __builtin_ctz(extra);
+		int n = snprintf(err, errlen,
+				 "templates: [%s] uses [%s], which it has no value for; it may use ",
+				 key, tmpl_var_name((enum tmpl_var)bad));
+		for (int v = 0, first = 1; v < TMPL_NVARS && n > 0 && (size_t)n < errlen; v++)
+			if (allowed & (1u << v)) {
+				n += snprintf(err + n, errlen - (size_t)n, "%s[%s]", first ? "" : ", ",
+					      tmpl_var_name((enum tmpl_var)v));
+				first = 0;
+			}
+		if (!allowed && n > 0 && (size_t)n < errlen)
+			snprintf(err + n, errlen - (size_t)n, "none");
 		return -1;
 	}
 	*id = (int16_t)k;
@@ -107,6 +117,26 @@ static void ask_key_name(const char *intent, const struct intent_rule *r,
 	}
 }
 
+/* The placeholders a reply of rule r has a value for while the groups of
+ * combo are missing (none for its answer): the fact of each group met,
+ * where that group is one fact. "[Address]" in address_update.ask_meter
+ * is the address given; in ask_address_meter there is none, and in
+ * contract_start_date's ask_date the group "meter|address" may have been
+ * met by either. */
+static uint32_t given_vars(const struct intent_rule *r, unsigned combo)
+{
+	uint32_t v = 0;
+	for (unsigned g = 0; g < r->nneeds; g++) {
+		if (combo & (1u << g))
+			continue;
+		v |= r->needs[g] == INTENT_SLOT_DATE	   ? 1u << TMPL_DATE
+		     : r->needs[g] == INTENT_SLOT_METER	   ? 1u << TMPL_METER
+		     : r->needs[g] == INTENT_SLOT_ADDRESS ? 1u << TMPL_ADDRESS
+							   : 0;
+	}
+	return v;
+}
+
 static int resolve_keys(struct engine *e, char *err, size_t errlen)
 {
 	char key[128];
@@ -117,8 +147,8 @@ static int resolve_keys(struct engine *e, char *err, size_t errlen)
 		const struct intent_rule *r = intent_rule(e->pack, i);
 		if (r->check == INTENT_CHECK_NONE) {
 			snprintf(key, sizeof(key), "%s.answer", name);
-			if (need_key(e, key, outcome_vars[ENGINE_OUT_ANSWER],
-				     &e->out_key[i][ENGINE_OUT_ANSWER], err, errlen) < 0)
+			if (need_key(e, key, given_vars(r, 0), &e->out_key[i][ENGINE_OUT_ANSWER],
+				     err, errlen) < 0)
 				return -1;
 		} else {
 			for (int o = ENGINE_OUT_CONFIRMED; o < ENGINE_OUT_COUNT; o++) {
@@ -133,8 +163,8 @@ static int resolve_keys(struct engine *e, char *err, size_t errlen)
 		}
 		for (unsigned combo = 1; combo < (1u << r->nneeds); combo++) {
 			ask_key_name(name, r, combo, key, sizeof(key));
-			if (need_key(e, key, outcome_vars[ENGINE_OUT_ASK],
-				     &e->ask_key[i][combo], err, errlen) < 0)
+			if (need_key(e, key, given_vars(r, combo), &e->ask_key[i][combo], err,
+				     errlen) < 0)
 				return -1;
 		}
 		snprintf(key, sizeof(key), "intent.%s", name);

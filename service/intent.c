@@ -300,12 +300,23 @@ static int add_chars(struct loader *ld, const char *list, uint8_t lang)
 	return 0;
 }
 
+/* Whether name can name an intent or a topic: lower-case letters, digits
+ * and '_', as template keys are written ("[topic.home_battery]"). */
+static bool id_ok(const char *name)
+{
+	size_t n = strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	return n > 0 && !name[n];
+}
+
 static int topic_index(struct loader *ld, const char *name)
 {
 	struct intent_pack *p = ld->p;
 	for (int i = 0; i < p->ntopics; i++)
 		if (strcmp(p->topics[i], name) == 0)
 			return i;
+	if (!id_ok(name))
+		return ld_fail(&ld->pos, "the L2 topic \"%s\" must be lower-case letters, digits "
+					 "and '_'", name);
 	if (p->ntopics >= INTENT_MAX_TOPICS || strlen(name) >= sizeof(p->topics[0]))
 		return ld_fail(&ld->pos, "too many L2 topics or name too long: %s", name);
 	snprintf(p->topics[p->ntopics], sizeof(p->topics[0]), "%s", name);
@@ -354,9 +365,11 @@ static int load_rules(struct loader *ld, FILE *f)
 			*arg++ = '\0';
 		arg = trim(arg);
 		if (strcmp(s, "intent") == 0) {
-			if (p->nintents >= INTENT_MAX || !*arg ||
-			    strlen(arg) >= sizeof(p->intents[0]))
-				return ld_fail(&ld->pos, "too many intents, or a bad name");
+			if (!id_ok(arg))
+				return ld_fail(&ld->pos, "the intent \"%s\" must be one word of "
+							 "lower-case letters, digits and '_'", arg);
+			if (p->nintents >= INTENT_MAX || strlen(arg) >= sizeof(p->intents[0]))
+				return ld_fail(&ld->pos, "too many intents, or a name too long");
 			if (intent_find(p, arg) >= 0)
 				return ld_fail(&ld->pos, "intent %s defined twice", arg);
 			cur = p->nintents++;
@@ -482,6 +495,12 @@ static int load_lang(struct loader *ld, FILE *f)
 			if (strcmp(s, "lang") == 0) {
 				if (lang >= 0 || !*arg || strlen(arg) >= sizeof(p->langs[0].code))
 					return ld_fail(&ld->pos, "bad or repeated lang line");
+				/* Templates are found by the code: templates/<code>.txt. */
+				const char *base = strrchr(ld->pos.file, '/');
+				base = base ? base + 1 : ld->pos.file;
+				if (strncmp(base, arg, strlen(arg)) != 0 || strcmp(base + strlen(arg), ".txt") != 0)
+					return ld_fail(&ld->pos, "says lang %s, but the file is %s "
+								 "(intents/<code>.txt)", arg, base);
 				if (intent_lang_find(p, arg) >= 0)
 					return ld_fail(&ld->pos, "language %s defined twice", arg);
 				if (p->nlangs >= INTENT_MAX_LANGS)
@@ -506,7 +525,8 @@ static int load_lang(struct loader *ld, FILE *f)
 			double w = strtod(s, &endp);
 			if (errno || *endp || !(w >= -10 && w <= 10 && w != 0) || !*arg)
 				return ld_fail(&ld->pos,
-					       "expected \"WEIGHT TERM\" with a weight from -10 to 10, not 0");
+					       "expected \"WEIGHT TERM\", a number from -10 to 10 other "
+					       "than 0 and a term, not \"%s%s%s\"", s, *arg ? " " : "", arg);
 			rc = add_term(ld, arg, K_INTENT, (uint8_t)target, (float)w, (uint8_t)lang);
 			break;
 		}

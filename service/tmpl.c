@@ -179,6 +179,10 @@ static int load_lang(struct tmpl_set *t, struct ld_pos *ld, FILE *f,
 			text_line = ld->line + 1;
 			continue;
 		}
+		/* A comment, in a section too: no note to the team reaches a
+		 * customer. */
+		if (line[0] == '#')
+			continue;
 		if (key >= 0) {
 			if (blen + n + 2 > sizeof(buf))
 				return ld_fail(ld, "template too long");
@@ -188,7 +192,7 @@ static int load_lang(struct tmpl_set *t, struct ld_pos *ld, FILE *f,
 			blen += n;
 			continue;
 		}
-		if (!n || line[0] == '#')
+		if (!n)
 			continue;
 		char *arg = line + strcspn(line, " \t");
 		if (*arg)
@@ -295,6 +299,11 @@ uint32_t tmpl_vars_used(const struct tmpl_set *t, int id)
 	for (size_t i = 0; id >= 0 && id < t->nkeys && i < t->nlangs; i++)
 		m |= t->langs[i].t[id].vars;
 	return m;
+}
+
+const char *tmpl_var_name(enum tmpl_var v)
+{
+	return (unsigned)v < TMPL_NVARS ? var_names[v] : "?";
 }
 
 const char *tmpl_text(const struct tmpl_set *t, int lang, int id)

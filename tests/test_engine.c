@@ -888,10 +888,21 @@ static void test_load_errors(void **state)
 	/* The fallback has no date to show. */
 	expect_engine_error(NULL, "What do you need help with?",
 			    "What do you need help with on [Date]?", NULL,
-			    "[fallback] uses a placeholder it is not given");
+			    "[fallback] uses [Date], which it has no value for; it may use none");
 	expect_engine_error(NULL, "What is your move-in date at the new address?",
 			    "Is it [Ticket]?", NULL,
-			    "[contract_start_date.ask_date] uses a placeholder it is not given");
+			    "[contract_start_date.ask_date] uses [Ticket], which it has no value for");
+	/* An ask has no value for what it asks for, nor for a fact of a group
+	 * either of two facts meets: ask_date may follow a meter ID or an
+	 * address. */
+	expect_engine_error(NULL, "please send me your new address and",
+			    "please send me your new address [Address] and", NULL,
+			    "[address_update.ask_address_meter] uses [Address], which it has no "
+			    "value for; it may use none");
+	expect_engine_error(NULL, "What is your move-in date at the new address?",
+			    "What is your move-in date at [Address]?", NULL,
+			    "[contract_start_date.ask_date] uses [Address], which it has no value "
+			    "for; it may use none");
 	struct engine_opts o;
 	engine_opts_default(&o);
 	o.default_lang = "sv";

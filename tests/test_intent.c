@@ -560,10 +560,25 @@ static void test_load_errors_rules(void **state)
 	const struct tu_file big[] = { { "rules.txt", "intent a\nevidence date 20\n" },
 				    { "en.txt", "lang en\n" } };
 	expect_load_error(big, 2, "rules.txt:2: expected \"evidence SLOT WEIGHT\"");
+	/* Templates are found by the code, so the file is named by it. */
 	const struct tu_file same_lang[] = { { "rules.txt", good_rules },
 					  { "en.txt", "lang en\n" },
 					  { "en2.txt", "lang en\n" } };
-	expect_load_error(same_lang, 3, "en2.txt:1: language en defined twice");
+	expect_load_error(same_lang, 3, "en2.txt:1: says lang en, but the file is en2.txt");
+	/* Ids are written into template keys: "[maint_repair.answer]". */
+	const struct tu_file bad_id[] = { { "rules.txt", "intent maint-repair\n" },
+				       { "en.txt", "lang en\n" } };
+	expect_load_error(bad_id, 2, "rules.txt:1: the intent \"maint-repair\" must be one word");
+	const struct tu_file spaced_id[] = { { "rules.txt", "intent maint repair\n" },
+					  { "en.txt", "lang en\n" } };
+	expect_load_error(spaced_id, 2, "rules.txt:1: the intent \"maint repair\" must be one word");
+	const struct tu_file bad_topic[] = { { "rules.txt", good_rules },
+					  { "en.txt", "lang en\n[l2 Home]\nhome battery\n" } };
+	expect_load_error(bad_topic, 2, "en.txt:2: the L2 topic \"Home\" must be lower-case");
+	/* The weight's error quotes the line. */
+	const struct tu_file bad_weight[] = { { "rules.txt", good_rules },
+					   { "en.txt", "lang en\n[intent address_update]\n1,0 adresse\n" } };
+	expect_load_error(bad_weight, 2, "other than 0 and a term, not \"1,0 adresse\"");
 
 	char err[256] = "";
 	struct slot_vocab *v = slot_vocab_new();

@@ -314,7 +314,8 @@ static const char de_ok[] =
 	"[greeting]\n"
 	"Hallo [Address].\n"
 	"[fallback]\n"
-	"Was brauchst du?\n";
+	"Was brauchst du?\n"
+	"# A note to the team, in a section: no customer reads it.\n";
 
 /* Loads en and de from files in a temporary directory; returns the set or
  * NULL with err filled. */
@@ -366,6 +367,7 @@ static void test_good_pair_loads(void **state)
 	assert_string_equal(tmpl_text(t, 1, id), "Hallo [Address].");
 	assert_int_equal(tmpl_vars_used(t, id), V(ADDRESS));
 	assert_int_equal(tmpl_vars_used(t, tmpl_find(t, "fallback")), 0);
+	assert_string_equal(tmpl_text(t, 1, tmpl_find(t, "fallback")), "Was brauchst du?");
 	char out[32];
 	tmpl_date(t, 1, (struct slot_date){ 2027, 3, 9 }, out, sizeof(out));
 	assert_string_equal(out, "9. März 2027");
