@@ -1661,8 +1661,11 @@ static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
 	}
 	if (la == 4)
 		return c >= 0 && lc <= 2 && make_date(s, a, b, c, out) ? i + 5 : 0;
+	/* Day first, as the customers of all four countries write; the
+	 * month first only where the day cannot be a month: "2/14/2027". */
+	bool us = sep == '/' && a <= 12 && b > 12;
 	if (c >= 0 && (lc == 2 || lc == 4))
-		return make_date(s, c, b, a, out) ? i + 5 : 0;
+		return make_date(s, c, us ? a : b, us ? b : a, out) ? i + 5 : 0;
 	/* "1-3" and "10-12" are ranges, "Storgata 10-2" a flat: a day and
 	 * month joined by '-' alone have the month written with its zero
 	 * ("15-02", "1-03"), or a cue line's phrase right before them and no
@@ -1674,7 +1677,7 @@ static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
 	const struct word *after = word_at(s, i + 3);
 	bool cued = date_cue_before(s, i, true) && !(after && (after->flags & W_COUNTED));
 	if (c < 0 && (sep == '/' || (!tail && (month0 || cued))))
-		return make_date(s, 0, b, a, out) ? i + 3 : 0;
+		return make_date(s, 0, us ? a : b, us ? b : a, out) ? i + 3 : 0;
 	return 0;
 }
 
