@@ -496,9 +496,11 @@ static int load_lang(struct loader *ld, FILE *f)
 				if (lang >= 0 || !*arg || strlen(arg) >= sizeof(p->langs[0].code))
 					return ld_fail(&ld->pos, "bad or repeated lang line");
 				/* Templates are found by the code: templates/<code>.txt. */
+				char want[sizeof(p->langs[0].code) + 4];
 				const char *base = strrchr(ld->pos.file, '/');
 				base = base ? base + 1 : ld->pos.file;
-				if (strncmp(base, arg, strlen(arg)) != 0 || strcmp(base + strlen(arg), ".txt") != 0)
+				snprintf(want, sizeof(want), "%s.txt", arg);
+				if (strcmp(base, want) != 0)
 					return ld_fail(&ld->pos, "says lang %s, but the file is %s "
 								 "(intents/<code>.txt)", arg, base);
 				if (intent_lang_find(p, arg) >= 0)

@@ -81,6 +81,7 @@ enum word_flag {
 	W_NAME_ARTICLE = 1 << 12, /* "in die": before a place's adjective in a street's name */
 	W_COUNTED = 1 << 13,    /* "months", "Wochen": a unit a number counts */
 	W_CLOSER = 1 << 14,     /* "then", "bitte": may follow a date where its clause ends */
+	W_CONTRACT = 1 << 15,   /* "contract", "Vertrag": a start phrase is the contract's */
 };
 
 struct word {
@@ -129,6 +130,7 @@ enum cue_kind {
 	CUE_SIGNOFF,      /* "Mvh" starting a line: the signature, no new address, follows */
 	CUE_OLD_AFTER,    /* "that's my old flat": the address before it is the one left */
 	CUE_OTHER_NUMBER, /* "KID", "OCR-nummer": the number after it is no meter ID */
+	CUE_METER_LABEL,  /* "målepunkt-ID", "EAN": a meter ID's own label */
 };
 
 enum rel_kind {
@@ -797,7 +799,8 @@ static int add_pattern(struct slot_vocab *v, struct pattern **arr, uint32_t *n,
 		       : pt->kind == CUE_ADDRESS      ? &w->cue_head
 		       : pt->kind == CUE_OLD_ADDRESS || pt->kind == CUE_FROM_ADDRESS ||
 				 pt->kind == CUE_SIGNOFF || pt->kind == CUE_OLD_AFTER ||
-				 pt->kind == CUE_OTHER_NUMBER ? &w->ocue_head
+				 pt->kind == CUE_OTHER_NUMBER || pt->kind == CUE_METER_LABEL
+				 ? &w->ocue_head
 						      : &w->dcue_head;
 	} else {
 		head = pt->e[0].kind == E_NUM ? &v->rel_num_head : &v->rel_wd_head;
@@ -915,6 +918,7 @@ static int parse_cue(struct slot_vocab *v, const char *p, enum cue_kind kind, co
 			/* A one-word label of another number names no street
 			 * either: "clearing 8327-9" ends in "ring". */
 			if (kind == CUE_OTHER_NUMBER && pt.n == 1 && pt.e[0].kind == E_WORD) {
+				/* A copy: add_def may move the pool it is in. */
 				char word[WORD_MAX + 1];
 				struct word_def d = { .flags = W_NOT_STREET };
 				memcpy(word, v->pool.s + pt.e[0].off, pt.e[0].len);
@@ -1052,10 +1056,12 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_cue(v, p, CUE_START, "start", err, errlen);
 		if (KW("corrections"))
 			return parse_cue(v, p, CUE_CORRECTION, "corrections", err, errlen);
+		if (KW("contract"))
+			return parse_flagged(v, p, W_CONTRACT, "contract", err, errlen);
 		set_err(err, errlen,
 			"[dates] lines start with months, weekdays, weekdays_last, numbers, days, ordinals, "
 			"fillers, clock, clock_after, past, counted, closers, rel, in, out, move, cue, "
-			"start or corrections, "
+			"start, corrections or contract, "
 			"not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
@@ -1079,13 +1085,15 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 			return parse_flagged(v, p, W_UNIT, "units", err, errlen);
 		if (KW("other_numbers"))
 			return parse_cue(v, p, CUE_OTHER_NUMBER, "other_numbers", err, errlen);
+		if (KW("meter_labels"))
+			return parse_cue(v, p, CUE_METER_LABEL, "meter_labels", err, errlen);
 		if (KW("name_endings"))
 			return parse_name_endings(v, p, err, errlen);
 		if (KW("name_articles"))
 			return parse_flagged(v, p, W_NAME_ARTICLE, "name_articles", err, errlen);
 		set_err(err, errlen,
 			"[address] lines start with suffix, cue, old, old_after, from, particles, signoff, "
-			"units, other_numbers, name_endings or name_articles, not \"%.*s\".",
+			"units, other_numbers, meter_labels, name_endings or name_articles, not \"%.*s\".",
 			qlen(kn), kw);
 		return -1;
 	}
@@ -1483,6 +1491,8 @@ static bool swapped(const char *a, const char *b, size_t n)
  * febuar"). 0 when none, or when two months are as near. */
 static int month_typo_at(const struct scan *s, uint32_t i)
 {
+	if (i >= s->n)
+		return 0;
 	const struct tok *t = tk(s, i);
 	if (t->kind != TOK_WORD || t->nchars < MONTH_TYPO_MIN || word_at(s, i))
 		return 0;
@@ -1561,8 +1571,12 @@ static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *
 		return 0;
 	uint32_t k = skip_fillers(s, j);
 	int m = month_at(s, k);
-	if (!m && is_digit(nt(s, i)[0]))
-		m = month_typo_at(s, k);
+	/* A misspelt month ends its clause or has its year after it: "14
+	 * Augusta Road" is a street. */
+	int ty;
+	if (!m && is_digit(nt(s, i)[0]) && (m = month_typo_at(s, k)) &&
+	    year_at(s, k + 1, &ty) == k + 1 && !pair_ends(s, k + 1, 0))
+		m = 0;
 	/* "solveien 3 i mai", "Lindenstraße 7 im Mai": the house number and the
 	 * month. Without a filler ("Baker Street 1 March") or with the day's
 	 * dot ("Storgata 1. mai") it is read as the date, as before. */
@@ -1701,12 +1715,6 @@ static bool day_from(struct slot_date ref, int d, bool back, struct slot_date *o
 	return false;
 }
 
-/* The first day d of a month on or after today, or with back the last
- * one on or before today. */
-static bool day_alone_date(const struct scan *s, int d, bool back, struct slot_date *out)
-{
-	return day_from(s->today, d, back, out);
-}
 
 /* The first date from a month back on whose day of the month is d and
  * whose weekday is wd (slot_date_weekday's): "Montag, den 11.". False when
@@ -1761,7 +1769,7 @@ static uint32_t day_alone_at(const struct scan *s, uint32_t i, struct slot_date 
 	if (skip_fillers(s, 0) != i && !date_cue_before(s, i, false) &&
 	    !(filler_word(s, i - 1) && date_cue_in_clause(s, i)))
 		return 0;
-	return day_alone_date(s, d, false, out) ? e : 0;
+	return day_from(s->today, d, false, out) ? e : 0;
 }
 
 /* An absolute date starting at token i. Returns the index after it. */
@@ -2696,7 +2704,9 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	const struct word *sw = word_at(s, i);
 	bool whole = sw && (sw->flags & W_SUFFIX);
 	size_t name_len = whole ? 0 : compound_name_len(s, i);
-	if (not_street(sw) || (!whole && !name_len))
+	/* A word that opens a phrase of the move or a date cue names no
+	 * street either: "Flytter 15" (ends in "ter") moves on the 15th. */
+	if (not_street(sw) || (sw && sw->dcue_head >= 0) || (!whole && !name_len))
 		return false;
 
 	/* Name words: capitalised words before a separate suffix, or before
@@ -3080,23 +3090,27 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 }
 
 /* Whether the number starting at token a is the one an other_numbers
- * phrase before it in its sentence names: no number between them and at
- * most OTHER_NUMBER_GAP words ("KID-nummeret på fakturaen er 0045...",
- * "OCR 7359..."). A label names the first number after it only: "KID
- * 12345, målepunkt 7070..." keeps the meter ID. */
+ * phrase before it in its clause names: no number, meter label or
+ * punctuation but '-' and ':' between them, and at most OTHER_NUMBER_GAP
+ * words ("KID-nummeret på fakturaen er 0045...", "OCR: 7359..."). "KID
+ * 12345, målepunkt 7070...", "my contract number and meter ID are
+ * 7070..." and "keine Kundennummer, aber die Zählernummer ist ..." keep
+ * the meter ID. */
 static bool named_other(const struct scan *s, uint32_t a)
 {
 	bool named = false;
 	uint32_t words = 0;
 	for (uint32_t j = sentence_back(s, 0, a); j < a; j++) {
 		uint32_t e;
-		if (ocue_at(s, j, &e) == CUE_OTHER_NUMBER && e <= a) {
+		enum cue_kind k = ocue_at(s, j, &e);
+		if (k == CUE_OTHER_NUMBER && e <= a) {
 			named = true;
 			words = 0;
 			j = e - 1;
-		} else if (tk(s, j)->kind == TOK_NUM) {
-			named = false;
-		} else if (tk(s, j)->kind == TOK_WORD && ++words > OTHER_NUMBER_GAP) {
+		} else if (k == CUE_METER_LABEL || tk(s, j)->kind == TOK_NUM ||
+			   (tk(s, j)->kind == TOK_PUNCT && !is_punct(s, j, '-') &&
+			    !is_punct(s, j, ':')) ||
+			   (tk(s, j)->kind == TOK_WORD && ++words > OTHER_NUMBER_GAP)) {
 			named = false;
 		}
 	}
@@ -3235,9 +3249,29 @@ static bool has_past(const struct scan *s, uint32_t a, uint32_t e)
  * object ("am 3. Januar aus der alten Wohnung ausgezogen und am 4. Januar
  * in die neue eingezogen"). *past gets whether the phrase that spoke has
  * a word of the past tense ("moved", "eingezogen"). */
+/* Whether a `contract` word stands in the sentence of the date [a, e),
+ * before it back to token from, or after it: "the contract should start on
+ * 1 March", "der Vertrag soll am 1. März beginnen". */
+static bool contract_said(const struct scan *s, uint32_t from, uint32_t a, uint32_t e)
+{
+	const struct word *w;
+	for (uint32_t j = sentence_back(s, from, a); j < a; j++)
+		if ((w = word_at(s, j)) && (w->flags & W_CONTRACT))
+			return true;
+	for (uint32_t j = e; j < s->n && !is_punct(s, j, '.') && !is_punct(s, j, '!') &&
+			     !is_punct(s, j, '?') && !is_punct(s, j, ';');
+	     j++)
+		if ((w = word_at(s, j)) && (w->flags & W_CONTRACT))
+			return true;
+	return false;
+}
+
 static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
 			       uint32_t to, uint32_t *taken, bool *past, enum cue_kind *said)
 {
+	/* A start phrase speaks of the contract only beside a word of it:
+	 * "the renovation starts on 10 March" is a date cue, no more. */
+	bool contract = contract_said(s, from, a, e);
 	enum cue_kind side = CUE_NONE;
 	enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one: GCC -O2 cannot tell */
 	const struct word *w;
@@ -3248,7 +3282,7 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 		w = word_at(s, j);
 		if (w && w->dcue_head >= 0 && (end = cue_at(s, j, w->dcue_head, &k)) && end <= a) {
 			/* A date cue ("ab", "dato") says neither. */
-			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT || k == CUE_START ||
+			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT || (k == CUE_START && contract) ||
 			    k == CUE_CORRECTION || (k == CUE_MOVE && skip_fillers(s, end) >= a)) {
 				side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
 				*said = k;
@@ -3261,7 +3295,8 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 	*taken = e;
 	/* A correction is said before what it corrects. */
 	if (side == CUE_NONE && (w = word_at(s, e)) && w->dcue_head >= 0 &&
-	    (ce = cue_at(s, e, w->dcue_head, &k)) && k != CUE_DATE && k != CUE_CORRECTION) {
+	    (ce = cue_at(s, e, w->dcue_head, &k)) && k != CUE_DATE && k != CUE_CORRECTION &&
+	    (k != CUE_START || contract)) {
 		side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
 		*said = k;
 		cs = e;
@@ -3309,6 +3344,9 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * wird am 20.01. getauscht" keeps the 10th. A stale date (over a year
  * gone) is none. *side_of gets the cue of the date chosen, *past_of
  * whether that cue is in the past tense. Returns NULL when none is left. */
+/* What lifts a date over others in choose_date, weakest first. */
+enum { LIFT_NONE, LIFT_IN, LIFT_START, LIFT_CORRECTION };
+
 static const struct date_found *choose_date(const struct scan *s, enum cue_kind *side_of,
 					    bool *past_of)
 {
@@ -3329,17 +3367,18 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 		firm |= !passing(&f[k], side[k]);
 	}
 	bool skip[DATE_CANDIDATES], ahead = false;
-	enum cue_kind lift = CUE_NONE; /* the strongest phrase of a date left */
+	int rank[DATE_CANDIDATES], lift = LIFT_NONE; /* the strongest rank of a date left */
 	uint32_t first_in = n;
 	for (uint32_t k = 0; k < n; k++) {
 		skip[k] = f[k].stale || (in && out && side[k] != CUE_MOVE_IN) ||
 			  (firm && passing(&f[k], side[k]));
 		ahead |= !skip[k] && announced[k] && slot_date_days(f[k].d) >= s->today_days;
-		if (!skip[k] && (said[k] == CUE_CORRECTION ||
-				 (said[k] == CUE_START && lift != CUE_CORRECTION) ||
-				 (side[k] == CUE_MOVE_IN && lift == CUE_NONE)))
-			lift = said[k] == CUE_CORRECTION || said[k] == CUE_START ? said[k]
-										: CUE_MOVE_IN;
+		rank[k] = said[k] == CUE_CORRECTION ? LIFT_CORRECTION
+			  : said[k] == CUE_START    ? LIFT_START
+			  : side[k] == CUE_MOVE_IN  ? LIFT_IN
+						    : LIFT_NONE;
+		if (!skip[k] && rank[k] > lift)
+			lift = rank[k];
 		if (!skip[k] && side[k] == CUE_MOVE_IN && first_in == n)
 			first_in = k;
 	}
@@ -3347,11 +3386,11 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 	for (uint32_t k = 0; k < n; k++) {
 		if (skip[k] ||
 		    (ahead && !announced[k] && slot_date_days(f[k].d) < s->today_days) ||
-		    (lift == CUE_MOVE_IN && !announced[k] && k < first_in) ||
-		    ((lift == CUE_START || lift == CUE_CORRECTION) && said[k] != lift))
+		    (lift == LIFT_IN && !announced[k] && k < first_in) ||
+		    (lift > LIFT_IN && rank[k] != lift))
 			continue;
 		/* The last correction: "2. februar, nei vent, 3. februar". */
-		if (best == n || (f[best].rel && !f[k].rel) || lift == CUE_CORRECTION)
+		if (best == n || (f[best].rel && !f[k].rel) || lift == LIFT_CORRECTION)
 			best = k;
 	}
 	if (best == n)
@@ -3420,11 +3459,14 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		 * or postcode, but never chosen. */
 		df->stale = s.today_ok && slot_date_days(df->d) < s.today_days - STALE_DAYS;
 		df->e = e;
-		/* A day alone after a date with its month is in that month or
-		 * the next: "birthday on 20 February, we move on the 22nd". */
+		/* A day alone after a date ahead with its month is in that
+		 * month or the next: "birthday on 20 February, we move on the
+		 * 22nd". After one gone by it is still the next from today:
+		 * "I paid on 28 December, we move in on the 2nd" is in February. */
 		for (uint32_t k = s.ndates; df->day_only && k-- > 0;)
 			if (!s.dates[k].rel && !s.dates[k].stale) {
-				df->anchored = day_from(s.dates[k].d, df->d.d, false, &df->d);
+				if (slot_date_days(s.dates[k].d) >= s.today_days)
+					df->anchored = day_from(s.dates[k].d, df->d.d, false, &df->d);
 				break;
 			}
 		s.ndates++;
@@ -3442,7 +3484,7 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		}
 		/* "we moved in on the 3rd": the last 3rd. */
 		if (past && df->day_only && !df->anchored)
-			day_alone_date(&s, df->d.d, true, &out->date);
+			day_from(s.today, df->d.d, true, &out->date);
 		out->date_day_only = df->day_only;
 		out->has_date = true;
 		out->date_role = side == CUE_MOVE_IN  ? SLOT_DATE_MOVE_IN

@@ -51,9 +51,10 @@ struct tmpl_set {
 /* Splits text into literal runs and [Placeholders] of the given names
  * (offset by base in the enum). Brackets around anything else stay
  * literal text, except a capitalised word, which is surely a misspelt
- * placeholder and refused. */
+ * placeholder and refused, naming its line: lines[k], the file's line of
+ * the text's line k, or with lines NULL the line ld is on. */
 static int compile(struct ld_pos *ld, struct tpl *t, const char *const *names,
-		   int nnames, int base)
+		   int nnames, int base, const int *lines)
 {
 	const char *s = t->text;
 	size_t lit = 0, i = 0, n = strlen(s);
@@ -75,8 +76,11 @@ static int compile(struct ld_pos *ld, struct tpl *t, const char *const *names,
 						var = base + k;
 				if (var < 0 && s[i + 1] >= 'A' && s[i + 1] <= 'Z') {
 					/* Name the line the placeholder is on. */
+					size_t nl = 0;
 					for (size_t k = 0; k < i; k++)
-						ld->line += s[k] == '\n';
+						nl += s[k] == '\n';
+					if (lines)
+						ld->line = lines[nl];
 					return ld_fail(ld, "unknown placeholder %.*s",
 						    (int)(j - i + 1), s + i);
 				}
@@ -116,11 +120,21 @@ static int key_id(struct tmpl_set *t, struct ld_pos *ld, const char *key, const 
 	return t->nkeys++;
 }
 
-/* Ends the section being read, whose text began on line first: trims
- * blank lines and compiles it. */
+/* The template text being read: its lines joined by '\n', and the file's
+ * line number of each, since comment lines are left out. */
+struct section {
+	char buf[8192];
+	size_t len;
+	int lines[4096];
+	size_t nlines;
+};
+
+/* Ends the section being read: trims blank lines and compiles it. */
 static int finish(struct tmpl_set *t, struct ld_pos *ld, struct lang *l,
-		  int key, char *buf, size_t len, int first)
+		  int key, struct section *sec)
 {
+	char *buf = sec->buf;
+	size_t len = sec->len;
 	if (key < 0)
 		return 0;
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
@@ -137,8 +151,8 @@ static int finish(struct tmpl_set *t, struct ld_pos *ld, struct lang *l,
 		return ld_fail(ld, "out of memory");
 	t->bytes += len - start + 1;
 	int line = ld->line;
-	ld->line = first + (int)start; /* the skipped lines were blank */
-	int rc = compile(ld, &l->t[key], var_names, TMPL_NVARS, 0);
+	ld->line = sec->lines[start];
+	int rc = compile(ld, &l->t[key], var_names, TMPL_NVARS, 0, sec->lines + start);
 	if (rc == 0)
 		ld->line = line;
 	return rc;
@@ -154,13 +168,13 @@ static bool is_key_line(const char *line)
 	return n > 0 && line[1 + n] == ']' && line[2 + n] == '\0';
 }
 
-static int load_lang(struct tmpl_set *t, struct ld_pos *ld, FILE *f,
-		     struct lang *l, const char *code, const char *first_code)
+/* Reads one language's file into l, with sec as the room for a section's
+ * text. */
+static int load_lang(struct tmpl_set *t, struct ld_pos *ld, FILE *f, struct lang *l,
+		     const char *code, const char *first_code, struct section *sec)
 {
 	char line[2048];
-	char buf[8192];
-	size_t blen = 0;
-	int key = -1, text_line = 0;
+	int key = -1;
 	bool saw_lang = false;
 	int got;
 	while ((got = ld_gets(ld, f, line, sizeof(line))) > 0) {
@@ -169,14 +183,13 @@ static int load_lang(struct tmpl_set *t, struct ld_pos *ld, FILE *f,
 			line[--n] = '\0';
 		if (is_key_line(line)) {
 			char *end = strchr(line, ']');
-			if (finish(t, ld, l, key, buf, blen, text_line) < 0)
+			if (finish(t, ld, l, key, sec) < 0)
 				return -1;
 			*end = '\0';
 			key = key_id(t, ld, line + 1, first_code);
 			if (key < 0)
 				return -1;
-			blen = 0;
-			text_line = ld->line + 1;
+			sec->len = sec->nlines = 0;
 			continue;
 		}
 		/* A comment, in a section too: no note to the team reaches a
@@ -184,12 +197,17 @@ static int load_lang(struct tmpl_set *t, struct ld_pos *ld, FILE *f,
 		if (line[0] == '#')
 			continue;
 		if (key >= 0) {
-			if (blen + n + 2 > sizeof(buf))
+			if (sec->len + n + 2 > sizeof(sec->buf) ||
+			    sec->nlines == sizeof(sec->lines) / sizeof(sec->lines[0]))
 				return ld_fail(ld, "template too long");
-			if (blen)
-				buf[blen++] = '\n';
-			memcpy(buf + blen, line, n);
-			blen += n;
+			/* Blank lines before any text join the first line. */
+			if (sec->len)
+				sec->buf[sec->len++] = '\n';
+			else
+				sec->nlines = 0;
+			sec->lines[sec->nlines++] = ld->line;
+			memcpy(sec->buf + sec->len, line, n);
+			sec->len += n;
 			continue;
 		}
 		if (!n)
@@ -216,13 +234,13 @@ static int load_lang(struct tmpl_set *t, struct ld_pos *ld, FILE *f,
 		} else if (strcmp(line, "date") == 0) {
 			if (!(l->date.text = strdup(arg)))
 				return ld_fail(ld, "out of memory");
-			if (compile(ld, &l->date, date_names, 6, D_D) < 0)
+			if (compile(ld, &l->date, date_names, 6, D_D, NULL) < 0)
 				return -1;
 		} else {
 			return ld_fail(ld, "unknown directive \"%s\"", line);
 		}
 	}
-	if (got < 0 || finish(t, ld, l, key, buf, blen, text_line) < 0)
+	if (got < 0 || finish(t, ld, l, key, sec) < 0)
 		return -1;
 	if (!saw_lang || !l->months[0] || !l->date.text)
 		return ld_fail(ld, "the lang, months and date lines are required");
@@ -233,8 +251,10 @@ struct tmpl_set *tmpl_load(const char *dir, const char *const *codes, size_t n,
 			   char *err, size_t errlen)
 {
 	struct ld_pos ld = { .err = err, .errlen = errlen };
+	struct section *sec = malloc(sizeof(*sec));
 	struct tmpl_set *t = calloc(1, sizeof(*t));
-	if (!t || n == 0 || n > MAX_LANGS || !(t->langs = calloc(n, sizeof(struct lang)))) {
+	if (!sec || !t || n == 0 || n > MAX_LANGS ||
+	    !(t->langs = calloc(n, sizeof(struct lang)))) {
 		snprintf(err, errlen, "out of memory or no languages");
 		goto free_set;
 	}
@@ -250,7 +270,7 @@ struct tmpl_set *tmpl_load(const char *dir, const char *const *codes, size_t n,
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 			goto free_set;
 		}
-		int rc = load_lang(t, &ld, f, &t->langs[i], codes[i], i ? codes[0] : NULL);
+		int rc = load_lang(t, &ld, f, &t->langs[i], codes[i], i ? codes[0] : NULL, sec);
 		fclose(f);
 		if (rc < 0)
 			goto free_set;
@@ -262,9 +282,11 @@ struct tmpl_set *tmpl_load(const char *dir, const char *const *codes, size_t n,
 					 dir, codes[i], t->keys[k]);
 				goto free_set;
 			}
+	free(sec);
 	return t;
 free_set:
 	tmpl_free(t);
+	free(sec);
 	return NULL;
 }
 

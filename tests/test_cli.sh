@@ -1116,6 +1116,31 @@ assert "1 March 2027" in out[0]["reply"], out[0]["reply"]
 ' "$TMP/twodates.jsonl"
 fi
 
+# ---- what the new date rules must not do (a reviewer's cases) ----
+# An apology is no correction; a start verb about the painters is no
+# contract start; a day alone after a date gone by is still ahead; a word
+# of the move names no street; a misspelt month at the end of a message
+# leaves nothing behind for the next one.
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/review.jsonl" \
+		'{"text": "Sorry, I called you yesterday, we move in on 1 March."}' \
+		'{"text": "Beklager, jeg ringte i går. Vi flytter inn 1. mars."}' \
+		'{"text": "Entschuldigung, ich habe gestern schon angerufen. Wir ziehen am 1. März ein."}' \
+		'{"text": "We move in on 1 March. The renovation work starts on 10 March."}' \
+		'{"text": "Vi flytter inn 1. mars. Oppussingen starter 10. mars."}' \
+		'{"text": "I paid the last bill on 20 November, we move in on the 22nd."}' \
+		'{"text": "My contract number and meter ID are 707057500555012344"}' \
+		'{"text": "xxxxxxxxxxxxxxxxxxxx yy febuar"}' '{"text": "Flytter 15"}'
+	expect_py "apologies, other starts, past anchors and meter labels keep the dates and meter IDs they had" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+dates = [o["slots"].get("date") for o in out]
+assert dates[:6] == ["2027-03-01"] * 5 + ["2026-12-22"], dates
+assert out[6]["slots"].get("meter", {}).get("id") == "707057500555012344", out[6]["slots"]
+assert out[8]["slots"] == {}, out[8]["slots"]
+' "$TMP/review.jsonl"
+fi
+
 # ---- payment references, customer numbers and old meter IDs ----
 # An 18-digit KID or OCR payment reference is no meter ID: the customer
 # asking about an invoice was told "your meter ID looks wrong", or was

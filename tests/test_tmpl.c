@@ -414,6 +414,14 @@ static void test_error_names_the_template_line(void **state)
 	/* de_ok: "Hallo [Address]." is line 5, the next "[fallback]" line 6. */
 	expect_error(en_ok, edit(de_ok, "Hallo [Address].", "Hallo [Adress]."),
 		     "de.txt:5: unknown placeholder [Adress]");
+	/* Comment lines are left out of the text, not out of the count: the
+	 * [Foo] line is line 11 of the file. */
+	expect_error(edit(en_ok, "Hello [Address].",
+			  "# a note\n\nHello\n# another\n[Foo]."),
+		     de_ok, "en.txt:11: unknown placeholder [Foo]");
+	/* Blank lines before the text count too. */
+	expect_error(edit(en_ok, "Hello [Address].", "\n\n[Foo]."), de_ok,
+		     "en.txt:9: unknown placeholder [Foo]");
 }
 
 int main(void)
