@@ -126,9 +126,12 @@ void intent_entry_describe(const struct intent_pack *p, uint32_t entry,
 			   const char **kind, const char **target,
 			   const char **term, const char **lang);
 
-/* Whether entry is an intent's keyword that counts for it (a positive
- * weight), as opposed to a trigger, a marker or a phrase against. */
-bool intent_entry_is_keyword(const struct intent_pack *p, uint32_t entry);
+/* The intent whose keyword entry is, counting for it (a positive weight);
+ * -1 for a trigger, a marker, a phrase against or any other entry. */
+int intent_entry_intent(const struct intent_pack *p, uint32_t entry);
+
+/* Whether entry is a [closing] term: thanks, a goodbye. */
+bool intent_entry_closes(const struct intent_pack *p, uint32_t entry);
 
 /* Bytes held by the pack, the compiled matcher included. */
 size_t intent_pack_memory(const struct intent_pack *p);

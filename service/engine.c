@@ -34,6 +34,9 @@ static const char *const slot_names[] = { "date", "meter", "address" };
  * you move?" rather than a sentence about something else: "it was
  * yesterday", "3 March then". */
 #define ANSWER_WORDS_MAX 2
+/* Sentences after a technical one that go with it to L2 when they are
+ * about nothing else: the question, the symptom, the error code. */
+#define TECH_FOLLOW_MAX 3
 
 enum { ESC_STORED, ESC_PREVIEW, ESC_FAILED, ESC_COUNT };
 
@@ -507,16 +510,20 @@ static bool within(uint32_t off, uint32_t len, const struct tok_buf *t, uint32_t
 	return len && off < t->v[b].off + t->v[b].len && off + len > t->v[a].off;
 }
 
-/* Whether the sentence of tokens a..b asks about something of its own:
- * an intent's keyword, an L2 trigger or a fact (a date, a meter ID, an
- * address) lies in it. */
+/* Whether the sentence of tokens a..b is about something of its own: a
+ * keyword of an intent the reply answers, an L2 trigger, a fact (a date,
+ * a meter ID, an address) or thanks or a goodbye lies in it. A weak
+ * keyword of no intent answered is none: "Kan dere styre eksporten når
+ * prisen er negativ?" asks L2, whatever "når" says of start dates. */
 static bool own_matter(const struct engine *e, const struct engine_plan *p,
 		       const struct tok_buf *t, uint32_t a, uint32_t b)
 {
 	for (uint32_t k = 0; k < p->ir.nhits; k++) {
 		const struct intent_hit *h = &p->ir.hits[k];
-		if (h->tok_last >= a && h->tok_first <= b &&
-		    intent_entry_is_keyword(e->pack, h->entry))
+		if (h->tok_last < a || h->tok_first > b)
+			continue;
+		int i = intent_entry_intent(e->pack, h->entry);
+		if ((i >= 0 && (p->active & (1u << i))) || intent_entry_closes(e->pack, h->entry))
 			return true;
 	}
 	for (uint8_t k = 0; k < p->ir.ntriggers; k++)
@@ -528,20 +535,22 @@ static bool own_matter(const struct engine *e, const struct engine_plan *p,
 	       (f->has_address && within(f->addr_off, f->addr_len, t, a, b));
 }
 
-/* Adds the sentence around token k to the plan's technical part, and the
- * question right after it when that asks nothing of its own: "SMA Sunny
- * Boy 5.0 here. Is it compatible with Tibber?" is one question for L2. */
+/* Adds the sentence around token k to the plan's technical part, and up
+ * to TECH_FOLLOW_MAX sentences right after it that are about nothing of
+ * their own: "SMA Sunny Boy 5.0 here. Is it compatible with Tibber?" is
+ * one question for L2, and so is "Huawei SUN2000 with LUNA. Since the move
+ * it shows error 2032. What is wrong?". */
 static void add_sentence(const struct engine *e, struct engine_plan *p,
 			 const struct tok_buf *t, uint32_t k)
 {
 	uint32_t a = k, b = sentence_last(p, t, k);
 	while (a > 0 && !sentence_end(p, t, a - 1) && !newline_before(p->text, t, a))
 		a--;
-	if (b + 1 < t->n) {
+	for (int n = 0; n < TECH_FOLLOW_MAX && b + 1 < t->n; n++) {
 		uint32_t c = sentence_last(p, t, b + 1);
-		if (t->v[c].kind == TOK_PUNCT && t->norm[t->v[c].noff] == '?' &&
-		    !own_matter(e, p, t, b + 1, c))
-			b = c;
+		if (own_matter(e, p, t, b + 1, c))
+			break;
+		b = c;
 	}
 	uint32_t off = t->v[a].off, end = t->v[b].off + t->v[b].len;
 	for (uint8_t i = 0; i < p->nspans; i++)

@@ -772,9 +772,16 @@ void intent_entry_describe(const struct intent_pack *p, uint32_t entry,
 	*lang = p->langs[e->lang].code;
 }
 
-bool intent_entry_is_keyword(const struct intent_pack *p, uint32_t entry)
+int intent_entry_intent(const struct intent_pack *p, uint32_t entry)
 {
-	return p->entries[entry].kind == K_INTENT && p->entries[entry].weight > 0;
+	const struct entry *e = &p->entries[entry];
+	return e->kind == K_INTENT && e->weight > 0 ? e->target : -1;
+}
+
+bool intent_entry_closes(const struct intent_pack *p, uint32_t entry)
+{
+	uint8_t k = p->entries[entry].kind;
+	return k == K_CLOSING || k == K_THANKS;
 }
 
 size_t intent_pack_memory(const struct intent_pack *p)
