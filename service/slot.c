@@ -3271,7 +3271,6 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 {
 	/* A start phrase speaks of the contract only beside a word of it:
 	 * "the renovation starts on 10 March" is a date cue, no more. */
-	bool contract = contract_said(s, from, a, e);
 	enum cue_kind side = CUE_NONE;
 	enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one: GCC -O2 cannot tell */
 	const struct word *w;
@@ -3282,7 +3281,8 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 		w = word_at(s, j);
 		if (w && w->dcue_head >= 0 && (end = cue_at(s, j, w->dcue_head, &k)) && end <= a) {
 			/* A date cue ("ab", "dato") says neither. */
-			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT || (k == CUE_START && contract) ||
+			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT ||
+			    (k == CUE_START && contract_said(s, from, a, e)) ||
 			    k == CUE_CORRECTION || (k == CUE_MOVE && skip_fillers(s, end) >= a)) {
 				side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
 				*said = k;
@@ -3296,7 +3296,7 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 	/* A correction is said before what it corrects. */
 	if (side == CUE_NONE && (w = word_at(s, e)) && w->dcue_head >= 0 &&
 	    (ce = cue_at(s, e, w->dcue_head, &k)) && k != CUE_DATE && k != CUE_CORRECTION &&
-	    (k != CUE_START || contract)) {
+	    (k != CUE_START || contract_said(s, from, a, e))) {
 		side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
 		*said = k;
 		cs = e;
