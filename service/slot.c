@@ -554,6 +554,26 @@ static int add_def(struct slot_vocab *v, const char *w, size_t n,
 	return 0;
 }
 
+/* Keeps month spelling w[0..n), folded, when it is long enough to be
+ * read with a typo. */
+static int add_month_word(struct slot_vocab *v, const char *w, size_t n, uint8_t m,
+			  char *err, size_t errlen)
+{
+	if (n < MONTH_TYPO_MIN)
+		return 0;
+	void *arr = v->month_words;
+	uint32_t off;
+	int grown = buf_grow(&arr, &v->month_words_cap, v->nmonth_words + 1,
+			     sizeof(*v->month_words));
+	v->month_words = arr;
+	if (grown < 0 || buf_strs_add(&v->pool, w, n, &off) < 0) {
+		set_err(err, errlen, "months: out of memory.");
+		return -1;
+	}
+	v->month_words[v->nmonth_words++] = (struct month_word){ off, (uint8_t)n, m };
+	return 0;
+}
+
 /* Adds every '|'-separated spelling of the group g[0..n) with meaning d. */
 static int add_group(struct slot_vocab *v, const char *g, size_t n,
 		     const struct word_def *d, char *err, size_t errlen)
@@ -564,7 +584,8 @@ static int add_group(struct slot_vocab *v, const char *g, size_t n,
 		const char *bar = memchr(g, '|', (size_t)(end - g));
 		size_t len = (size_t)((bar ? bar : end) - g);
 		int fl = fold_word(g, len, buf, sizeof(buf), err, errlen);
-		if (fl < 0 || add_def(v, buf, (size_t)fl, d, err, errlen) < 0)
+		if (fl < 0 || add_def(v, buf, (size_t)fl, d, err, errlen) < 0 ||
+		    (d->month && add_month_word(v, buf, (size_t)fl, d->month, err, errlen) < 0))
 			return -1;
 		g += len + (bar ? 1 : 0);
 	}
@@ -573,36 +594,6 @@ static int add_group(struct slot_vocab *v, const char *g, size_t n,
 
 enum group_kind { G_MONTHS, G_WEEKDAYS, G_WEEKDAYS_LAST };
 
-/* Keeps the spellings of month m in group g[0..n) that are long enough to
- * be read with a typo. */
-static int add_month_words(struct slot_vocab *v, const char *g, size_t n, uint8_t m,
-			   char *err, size_t errlen)
-{
-	char buf[WORD_MAX + 1];
-	const char *end = g + n;
-	while (g < end) {
-		const char *bar = memchr(g, '|', (size_t)(end - g));
-		size_t len = (size_t)((bar ? bar : end) - g);
-		int fl = fold_word(g, len, buf, sizeof(buf), err, errlen);
-		if (fl < 0)
-			return -1;
-		if (fl >= MONTH_TYPO_MIN) {
-			void *arr = v->month_words;
-			uint32_t off;
-			int grown = buf_grow(&arr, &v->month_words_cap, v->nmonth_words + 1,
-					     sizeof(*v->month_words));
-			v->month_words = arr;
-			if (grown < 0 || buf_strs_add(&v->pool, buf, (size_t)fl, &off) < 0) {
-				set_err(err, errlen, "months: out of memory.");
-				return -1;
-			}
-			v->month_words[v->nmonth_words++] =
-				(struct month_word){ off, (uint8_t)fl, m };
-		}
-		g += len + (bar ? 1 : 0);
-	}
-	return 0;
-}
 
 /* "months a|b c|d ..." (12 groups), "weekdays ..." and "weekdays_last
  * ..." (7 groups). */
@@ -624,8 +615,7 @@ static int parse_groups(struct slot_vocab *v, const char *p, const char *kw,
 			d.weekday = (uint8_t)(i + 1);
 		else
 			d.last_weekday = (uint8_t)(i + 1);
-		if (add_group(v, f, n, &d, err, errlen) < 0 ||
-		    (kind == G_MONTHS && add_month_words(v, f, n, d.month, err, errlen) < 0))
+		if (add_group(v, f, n, &d, err, errlen) < 0)
 			return -1;
 		i++;
 	}
