@@ -55,6 +55,7 @@ enum mode {
 #define TYPO_STEM_MIN_CHARS 7
 /* How many words before a trigger a negation cue still governs it. */
 #define NEG_PRE_WINDOW 3
+#define ADVERB_MAX 6     /* letters of a word between a verb of doing and its negation */
 /* How many tokens may stand between two triggers of one negated list: the
  * rest of the first item, a list word, an article and a word of the next
  * ("no solar panels or a home battery" is the most). listed_after says
@@ -1092,10 +1093,14 @@ static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 		}
 		/* A negation is about the verb of doing right before it ("the
 		 * app shows no solar production", "viser ikke solcelle-
-		 * produksjonen"), or between it and the trigger ("can't connect
-		 * to inverter"): the thing is there, and reported on. */
+		 * produksjonen"), a short adverb between ("lader heller ikke
+		 * fra solcellene", "zeigt auch keine"), or between it and the
+		 * trigger ("can't connect to inverter"): the thing is there,
+		 * and reported on. */
 		if (s->tflags[i] & TF_NEG)
-			return !(i > 0 && (s->tflags[i - 1] & TF_ACT));
+			return !((i > 0 && (s->tflags[i - 1] & TF_ACT)) ||
+				 (i > 1 && (s->tflags[i - 2] & TF_ACT) &&
+				  t->v[i - 1].kind == TOK_WORD && t->v[i - 1].nchars <= ADVERB_MAX));
 		words++;
 	}
 	/* A post-negation follows the trigger at once: a word between is what
