@@ -75,7 +75,6 @@ struct intent_trigger {
 	uint8_t topic;
 	bool negated;  /* a negation cue governs it */
 	bool excluded; /* an [l2_not] phrase covers it (a phone battery) */
-	bool shared;   /* a term of every language: a brand, "PV" */
 	uint16_t tok_first, tok_last;
 };
 

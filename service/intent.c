@@ -890,8 +890,8 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 				return;
 		if (out->ntriggers < INTENT_MAX_TRIGGERS)
 			out->triggers[out->ntriggers++] = (struct intent_trigger){
-				.topic = en->target, .shared = en->shared,
-				.tok_first = (uint16_t)first, .tok_last = (uint16_t)last };
+				.topic = en->target, .tok_first = (uint16_t)first,
+				.tok_last = (uint16_t)last };
 		break;
 	case K_NOT:
 		if (s->nnots < MAX_SPANS)
@@ -1112,25 +1112,6 @@ static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 	return false;
 }
 
-/* The topics of r, less those that only a shared term (a brand: Victron
- * makes solar and battery inverters) names while the message denies them
- * in its own words: "Geen zonnepanelen, maar wel een Victron
- * thuisbatterij" is about a battery. With no other topic left the brand
- * keeps its own: when unsure, escalate. */
-static uint32_t brands_denied(const struct intent_result *r)
-{
-	uint32_t said = 0, denied = 0;
-	for (uint32_t k = 0; k < r->ntriggers; k++) {
-		const struct intent_trigger *tr = &r->triggers[k];
-		if (tr->negated && !tr->excluded)
-			denied |= 1u << tr->topic;
-		else if (!tr->excluded && !tr->shared)
-			said |= 1u << tr->topic;
-	}
-	uint32_t kept = r->topics & ~(denied & ~said);
-	return kept ? kept : r->topics;
-}
-
 /* Whether token i joins list items: a comma, a list word ("or", "und"),
  * or punctuation that ends no clause ("solar/battery"). */
 static bool joins(const struct tok_buf *t, const struct intent_scratch *s, uint32_t i)
@@ -1339,7 +1320,6 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		if (!tr->excluded && !tr->negated)
 			out->topics |= 1u << tr->topic;
 	}
-	out->topics = brands_denied(out);
 
 	if (lang_hint >= 0 && lang_hint < p->nlangs) {
 		out->lang = lang_hint;
