@@ -50,6 +50,7 @@
 #define JOIN_WORD_MAX 3 /* "og", "und", "&": a lower-case word in a name line */
 #define OLD_AFTER_SCAN 12 /* tokens after an address an old_after phrase may start */
 #define OTHER_NUMBER_GAP 4 /* words between an other_numbers phrase and its number */
+#define CORRECTION_GAP 1   /* words between a correction and the date it corrects, fillers aside */
 #define NAME_ENDINGS_MAX 8
 #define NAME_ENDING_LEN 7
 #define NAME_ENDING_WORD_MIN 5 /* "Kieler", not "Oder" */
@@ -1561,11 +1562,14 @@ static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *
 		return 0;
 	uint32_t k = skip_fillers(s, j);
 	int m = month_at(s, k);
-	/* A misspelt month ends its clause or has its year after it: "14
-	 * Augusta Road" is a street. */
-	int ty;
+	/* A misspelt month is no name: not before a capitalised word or a
+	 * street's suffix ("14 Augusta Road"), nor after a house number
+	 * ("Hauptstraße 5 Marsch"). */
 	if (!m && is_digit(nt(s, i)[0]) && (m = month_typo_at(s, k)) &&
-	    year_at(s, k + 1, &ty) == k + 1 && !pair_ends(s, k + 1, 0))
+	    (house_number(s, i) ||
+	     (k + 1 < s->n && tk(s, k + 1)->kind == TOK_WORD &&
+	      ((tk(s, k + 1)->flags & TOK_F_CAP) ||
+	       (word_at(s, k + 1) && (word_at(s, k + 1)->flags & W_SUFFIX))))))
 		m = 0;
 	/* "solveien 3 i mai", "Lindenstraße 7 im Mai": the house number and the
 	 * month. Without a filler ("Baker Street 1 March") or with the day's
@@ -3081,8 +3085,9 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 
 /* Whether the number starting at token a is the one an other_numbers
  * phrase before it in its clause names: no number, meter label or
- * punctuation but '-' and ':' between them, and at most OTHER_NUMBER_GAP
- * words ("KID-nummeret på fakturaen er 0045...", "OCR: 7359..."). "KID
+ * punctuation but '-', ':', brackets and the label's own dot between
+ * them, and at most OTHER_NUMBER_GAP words ("KID-nummeret på fakturaen er
+ * 0045...", "OCR: 7359...", "Kundennr. 0045..."). "KID
  * 12345, målepunkt 7070...", "my contract number and meter ID are
  * 7070..." and "keine Kundennummer, aber die Zählernummer ist ..." keep
  * the meter ID. */
@@ -3096,10 +3101,11 @@ static bool named_other(const struct scan *s, uint32_t a)
 		if (k == CUE_OTHER_NUMBER && e <= a) {
 			named = true;
 			words = 0;
-			j = e - 1;
+			/* The label's own dot: "Kundennr. 0045...", "Account no. ..." */
+			j = e < a && is_punct(s, e, '.') && glued(s, e) ? e : e - 1;
 		} else if (k == CUE_METER_LABEL || tk(s, j)->kind == TOK_NUM ||
 			   (tk(s, j)->kind == TOK_PUNCT && !is_punct(s, j, '-') &&
-			    !is_punct(s, j, ':')) ||
+			    !is_punct(s, j, ':') && !is_punct(s, j, '(') && !is_punct(s, j, ')')) ||
 			   (tk(s, j)->kind == TOK_WORD && ++words > OTHER_NUMBER_GAP)) {
 			named = false;
 		}
@@ -3239,6 +3245,15 @@ static bool has_past(const struct scan *s, uint32_t a, uint32_t e)
  * object ("am 3. Januar aus der alten Wohnung ausgezogen und am 4. Januar
  * in die neue eingezogen"). *past gets whether the phrase that spoke has
  * a word of the past tense ("moved", "eingezogen"). */
+/* The words from token i to before token j, fillers ("on the") left out. */
+static uint32_t words_between(const struct scan *s, uint32_t i, uint32_t j)
+{
+	uint32_t n = 0;
+	for (; i < j; i++)
+		n += tk(s, i)->kind == TOK_WORD && !filler_word(s, i);
+	return n;
+}
+
 /* Whether a `contract` word stands in the sentence of the date [a, e),
  * before it back to token from, or after it: "the contract should start on
  * 1 March", "der Vertrag soll am 1. März beginnen". */
@@ -3270,12 +3285,18 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 		uint32_t end;
 		w = word_at(s, j);
 		if (w && w->dcue_head >= 0 && (end = cue_at(s, j, w->dcue_head, &k)) && end <= a) {
-			/* A date cue ("ab", "dato") says neither. */
-			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT ||
-			    (k == CUE_START && contract_said(s, from, a, e)) ||
+			/* A date cue ("ab", "dato") says neither. A start phrase
+			 * with no word of the contract beside it is a move in
+			 * ("Can you start on 1 March?"), and so is a correction
+			 * the date does not follow closely ("Sorry, I called you
+			 * yesterday"). */
+			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT || k == CUE_START ||
 			    k == CUE_CORRECTION || (k == CUE_MOVE && skip_fillers(s, end) >= a)) {
 				side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
-				*said = k;
+				*said = (k == CUE_START && !contract_said(s, from, a, e)) ||
+						(k == CUE_CORRECTION && words_between(s, end, a) > CORRECTION_GAP)
+					? CUE_MOVE_IN
+					: k;
 				cs = j;
 				ce = end;
 			}
@@ -3285,10 +3306,9 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 	*taken = e;
 	/* A correction is said before what it corrects. */
 	if (side == CUE_NONE && (w = word_at(s, e)) && w->dcue_head >= 0 &&
-	    (ce = cue_at(s, e, w->dcue_head, &k)) && k != CUE_DATE && k != CUE_CORRECTION &&
-	    (k != CUE_START || contract_said(s, from, a, e))) {
+	    (ce = cue_at(s, e, w->dcue_head, &k)) && k != CUE_DATE && k != CUE_CORRECTION) {
 		side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
-		*said = k;
+		*said = k == CUE_START && !contract_said(s, from, a, e) ? CUE_MOVE_IN : k;
 		cs = e;
 		*taken = ce;
 	}

@@ -125,11 +125,11 @@ static int key_id(struct tmpl_set *t, struct ld_pos *ld, const char *key, const 
 struct section {
 	char buf[8192];
 	size_t len;
-	int lines[4096];
+	int lines[8192]; /* a line holds one byte at least, its '\n' */
 	size_t nlines;
 };
 
-/* Ends the section being read: trims blank lines and compiles it. */
+/* Ends the section being read: trims blank lines after it and compiles it. */
 static int finish(struct tmpl_set *t, struct ld_pos *ld, struct lang *l,
 		  int key, struct section *sec)
 {
@@ -137,22 +137,20 @@ static int finish(struct tmpl_set *t, struct ld_pos *ld, struct lang *l,
 	size_t len = sec->len;
 	if (key < 0)
 		return 0;
+	/* Blank lines before the text were never joined (load_lang). */
 	while (len && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
 		len--;
-	size_t start = 0;
-	while (start < len && buf[start] == '\n')
-		start++;
-	if (start == len)
+	if (!len)
 		return ld_fail(ld, "[%s] is empty", t->keys[key]);
 	if (l->t[key].text)
 		return ld_fail(ld, "[%s] defined twice", t->keys[key]);
-	l->t[key].text = strndup(buf + start, len - start);
+	l->t[key].text = strndup(buf, len);
 	if (!l->t[key].text)
 		return ld_fail(ld, "out of memory");
-	t->bytes += len - start + 1;
+	t->bytes += len + 1;
 	int line = ld->line;
-	ld->line = sec->lines[start];
-	int rc = compile(ld, &l->t[key], var_names, TMPL_NVARS, 0, sec->lines + start);
+	ld->line = sec->lines[0];
+	int rc = compile(ld, &l->t[key], var_names, TMPL_NVARS, 0, sec->lines);
 	if (rc == 0)
 		ld->line = line;
 	return rc;

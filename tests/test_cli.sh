@@ -1141,6 +1141,28 @@ assert out[8]["slots"] == {}, out[8]["slots"]
 ' "$TMP/review.jsonl"
 fi
 
+# ---- a second reviewer's cases: corrections said closely, a start with no
+# contract word, an abbreviated label, a misspelt month in running text,
+# a sign-off after a technical sentence ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/review2.jsonl" \
+		'{"text": "We move in on 2 March, I mean 3 March."}' \
+		'{"text": "Vi flytter 2. mars, beklager, 3. mars."}' \
+		'{"text": "Einzug am 2. März, ich meine am 3. März."}' \
+		'{"text": "The movers come on 27 February. Can you start on 1 March?"}' \
+		'{"text": "Vi flytter 15. febuar og vil ta med Pulsen."}' \
+		'{"text": "Kundennr. 004512345678901234, wir ziehen am 1. März um"}' \
+		'{"text": "Vi har solceller. Mvh Kari Nordmann"}'
+	expect_py "corrections, a start with no contract word, an abbreviated label, a misspelt month and a sign-off" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+dates = [o["slots"].get("date") for o in out[:6]]
+assert dates == ["2027-03-03"] * 3 + ["2027-03-01", "2027-02-15", "2027-03-01"], dates
+assert "meter" not in out[5]["slots"], out[5]["slots"]
+assert out[6]["technical_part"] == ["Vi har solceller."], out[6]["technical_part"]
+' "$TMP/review2.jsonl"
+fi
+
 # ---- payment references, customer numbers and old meter IDs ----
 # An 18-digit KID or OCR payment reference is no meter ID: the customer
 # asking about an invoice was told "your meter ID looks wrong", or was
