@@ -82,7 +82,6 @@ enum word_flag {
 	W_NAME_ARTICLE = 1 << 12, /* "in die": before a place's adjective in a street's name */
 	W_COUNTED = 1 << 13,    /* "months", "Wochen": a unit a number counts */
 	W_CLOSER = 1 << 14,     /* "then", "bitte": may follow a date where its clause ends */
-	W_CONTRACT = 1 << 15,   /* "contract", "Vertrag": a start phrase is the contract's */
 };
 
 struct word {
@@ -132,6 +131,7 @@ enum cue_kind {
 	CUE_OLD_AFTER,    /* "that's my old flat": the address before it is the one left */
 	CUE_OTHER_NUMBER, /* "KID", "OCR-nummer": the number after it is no meter ID */
 	CUE_METER_LABEL,  /* "målepunkt-ID", "EAN": a meter ID's own label */
+	CUE_CONTRACT,     /* "contract", "start date": a start phrase is the contract's */
 };
 
 enum rel_kind {
@@ -790,7 +790,8 @@ static int add_pattern(struct slot_vocab *v, struct pattern **arr, uint32_t *n,
 		       : pt->kind == CUE_ADDRESS      ? &w->cue_head
 		       : pt->kind == CUE_OLD_ADDRESS || pt->kind == CUE_FROM_ADDRESS ||
 				 pt->kind == CUE_SIGNOFF || pt->kind == CUE_OLD_AFTER ||
-				 pt->kind == CUE_OTHER_NUMBER || pt->kind == CUE_METER_LABEL
+				 pt->kind == CUE_OTHER_NUMBER || pt->kind == CUE_METER_LABEL ||
+				 pt->kind == CUE_CONTRACT
 				 ? &w->ocue_head
 						      : &w->dcue_head;
 	} else {
@@ -1048,7 +1049,7 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 		if (KW("corrections"))
 			return parse_cue(v, p, CUE_CORRECTION, "corrections", err, errlen);
 		if (KW("contract"))
-			return parse_flagged(v, p, W_CONTRACT, "contract", err, errlen);
+			return parse_cue(v, p, CUE_CONTRACT, "contract", err, errlen);
 		set_err(err, errlen,
 			"[dates] lines start with months, weekdays, weekdays_last, numbers, days, ordinals, "
 			"fillers, clock, clock_after, past, counted, closers, rel, in, out, move, cue, "
@@ -3254,19 +3255,19 @@ static uint32_t words_between(const struct scan *s, uint32_t i, uint32_t j)
 	return n;
 }
 
-/* Whether a `contract` word stands in the sentence of the date [a, e),
+/* Whether a `contract` phrase stands in the sentence of the date [a, e),
  * before it back to token from, or after it: "the contract should start on
- * 1 March", "der Vertrag soll am 1. März beginnen". */
+ * 1 March", "der Vertrag soll am 1. März beginnen", "start date: 1 March". */
 static bool contract_said(const struct scan *s, uint32_t from, uint32_t a, uint32_t e)
 {
-	const struct word *w;
+	uint32_t end;
 	for (uint32_t j = sentence_back(s, from, a); j < a; j++)
-		if ((w = word_at(s, j)) && (w->flags & W_CONTRACT))
+		if (ocue_at(s, j, &end) == CUE_CONTRACT)
 			return true;
 	for (uint32_t j = e; j < s->n && !is_punct(s, j, '.') && !is_punct(s, j, '!') &&
 			     !is_punct(s, j, '?') && !is_punct(s, j, ';');
 	     j++)
-		if ((w = word_at(s, j)) && (w->flags & W_CONTRACT))
+		if (ocue_at(s, j, &end) == CUE_CONTRACT)
 			return true;
 	return false;
 }
