@@ -126,9 +126,10 @@ void intent_entry_describe(const struct intent_pack *p, uint32_t entry,
 			   const char **kind, const char **target,
 			   const char **term, const char **lang);
 
-/* The intent whose keyword entry is, counting for it (a positive weight);
- * -1 for a trigger, a marker, a phrase against or any other entry. */
-int intent_entry_intent(const struct intent_pack *p, uint32_t entry);
+/* The intent whose keyword entry is, counting for it (a positive weight),
+ * with that weight in *weight; -1 for a trigger, a marker, a phrase
+ * against or any other entry. */
+int intent_entry_intent(const struct intent_pack *p, uint32_t entry, double *weight);
 
 /* Whether entry is a [closing] term: thanks, a goodbye. */
 bool intent_entry_closes(const struct intent_pack *p, uint32_t entry);

@@ -37,6 +37,9 @@ static const char *const slot_names[] = { "date", "meter", "address" };
 /* Sentences after a technical one that go with it to L2 when they are
  * about nothing else: the question, the symptom, the error code. */
 #define TECH_FOLLOW_MAX 3
+/* Keyword weight in such a sentence that makes it a question of an intent
+ * answered, not of the technical one. */
+#define OWN_WEIGHT 0.5
 
 enum { ESC_STORED, ESC_PREVIEW, ESC_FAILED, ESC_COUNT };
 
@@ -510,20 +513,24 @@ static bool within(uint32_t off, uint32_t len, const struct tok_buf *t, uint32_t
 	return len && off < t->v[b].off + t->v[b].len && off + len > t->v[a].off;
 }
 
-/* Whether the sentence of tokens a..b is about something of its own: a
- * keyword of an intent the reply answers, an L2 trigger, a fact (a date,
- * a meter ID, an address) or thanks or a goodbye lies in it. A weak
- * keyword of no intent answered is none: "Kan dere styre eksporten når
+/* Whether the sentence of tokens a..b is about something of its own:
+ * keywords of an intent the reply answers, weighing OWN_WEIGHT together,
+ * an L2 trigger, a fact (a date, a meter ID, an address) or thanks or a
+ * goodbye lie in it. A weak keyword is none: "Kan dere styre eksporten når
  * prisen er negativ?" asks L2, whatever "når" says of start dates. */
 static bool own_matter(const struct engine *e, const struct engine_plan *p,
 		       const struct tok_buf *t, uint32_t a, uint32_t b)
 {
+	double sum[INTENT_MAX] = { 0 };
 	for (uint32_t k = 0; k < p->ir.nhits; k++) {
 		const struct intent_hit *h = &p->ir.hits[k];
 		if (h->tok_last < a || h->tok_first > b)
 			continue;
-		int i = intent_entry_intent(e->pack, h->entry);
-		if ((i >= 0 && (p->active & (1u << i))) || intent_entry_closes(e->pack, h->entry))
+		double w;
+		int i = intent_entry_intent(e->pack, h->entry, &w);
+		if (i >= 0 && (p->active & (1u << i)) && (sum[i] += w) >= OWN_WEIGHT)
+			return true;
+		if (intent_entry_closes(e->pack, h->entry))
 			return true;
 	}
 	for (uint8_t k = 0; k < p->ir.ntriggers; k++)

@@ -773,9 +773,10 @@ void intent_entry_describe(const struct intent_pack *p, uint32_t entry,
 	*lang = p->langs[e->lang].code;
 }
 
-int intent_entry_intent(const struct intent_pack *p, uint32_t entry)
+int intent_entry_intent(const struct intent_pack *p, uint32_t entry, double *weight)
 {
 	const struct entry *e = &p->entries[entry];
+	*weight = e->weight;
 	return e->kind == K_INTENT && e->weight > 0 ? e->target : -1;
 }
 
