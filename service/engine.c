@@ -1044,12 +1044,27 @@ static void copy_utf8(char *dst, size_t cap, const char *s, size_t n)
 	dst[n] = '\0';
 }
 
+/* Keeps a turn too long for its record as its start and its end around
+ * " … ": the end of a reply is where it names an L2 ticket, which the
+ * next ticket's turns must show. */
 static void record_turn(struct engine_session *s, bool customer, const char *text,
 			size_t len)
 {
+	static const char gap[] = " \xe2\x80\xa6 "; /* " … " */
 	struct engine_turn *t = &s->turns[s->nturns % ENGINE_TURNS];
 	t->customer = customer;
-	copy_utf8(t->text, sizeof(t->text), text, len);
+	if (len < sizeof(t->text)) {
+		copy_utf8(t->text, sizeof(t->text), text, len);
+	} else {
+		size_t half = (sizeof(t->text) - sizeof(gap)) / 2;
+		size_t head = tok_utf8_fit(text, len, half), tail = len - half;
+		while (tail < len && ((unsigned char)text[tail] & 0xC0) == 0x80)
+			tail++; /* not into a UTF-8 sequence */
+		memcpy(t->text, text, head);
+		memcpy(t->text + head, gap, sizeof(gap) - 1);
+		memcpy(t->text + head + sizeof(gap) - 1, text + tail, len - tail);
+		t->text[head + sizeof(gap) - 1 + len - tail] = '\0';
+	}
 	s->nturns++;
 }
 

@@ -603,18 +603,25 @@ static void test_session_history(void **state)
 	assert_string_equal(engine_session_turn(&s, 5)->text, "message 2");
 	assert_null(engine_session_turn(&s, ENGINE_TURNS));
 
-	/* A long message is cut at a character boundary. */
+	/* A long message keeps its start and its end around " … ", each cut
+	 * at a character boundary: the end of a reply names its ticket. */
 	char text[600];
 	size_t n = 0;
-	while (n + 2 < sizeof(text)) {
+	while (n + 2 < sizeof(text) - 8) {
 		memcpy(text + n, "ä", 2);
 		n += 2;
 	}
-	text[n] = '\0';
+	memcpy(text + n, " the end", 9);
+	n += 8;
 	turn(f, &s, text);
 	const char *kept = engine_session_turn(&s, 1)->text;
-	assert_int_equal(strlen(kept), ENGINE_TURN_TEXT - 2);
-	assert_memory_equal(kept, text, ENGINE_TURN_TEXT - 2);
+	size_t kl = strlen(kept);
+	assert_true(kl < ENGINE_TURN_TEXT && kl > ENGINE_TURN_TEXT - 8);
+	const char *gap = strstr(kept, " \xe2\x80\xa6 ");
+	assert_non_null(gap);
+	assert_memory_equal(kept, text, (size_t)(gap - kept));
+	assert_string_equal(kept + kl - 8, " the end");
+	assert_memory_equal(gap + 5, text + n - strlen(gap + 5), strlen(gap + 5));
 	char folded[1024];
 	assert_true(tok_fold(kept, strlen(kept), folded, sizeof(folded)) >= 0);
 
