@@ -988,6 +988,50 @@ static int parse_suffix(struct slot_vocab *v, const char *p, char *err, size_t e
 	return 0;
 }
 
+/* The line keywords of the [dates] and [address] sections and what reads
+ * them, in the order errors list them. */
+enum line_kind { L_GROUPS, L_NUMBERS, L_FLAGGED, L_CUE, L_REL, L_SUFFIX, L_NAME_ENDINGS };
+
+static const struct line_def {
+	const char *section, *kw;
+	uint8_t kind; /* enum line_kind */
+	int arg;      /* the group kind, days (1), the word flag or the cue kind */
+} line_defs[] = {
+	{ "dates", "months", L_GROUPS, G_MONTHS },
+	{ "dates", "weekdays", L_GROUPS, G_WEEKDAYS },
+	{ "dates", "weekdays_last", L_GROUPS, G_WEEKDAYS_LAST },
+	{ "dates", "numbers", L_NUMBERS, 0 },
+	{ "dates", "days", L_NUMBERS, 1 },
+	{ "dates", "ordinals", L_FLAGGED, W_ORDINAL },
+	{ "dates", "fillers", L_FLAGGED, W_FILLER },
+	{ "dates", "clock", L_FLAGGED, W_CLOCK },
+	{ "dates", "clock_after", L_FLAGGED, W_CLOCK_AFTER },
+	{ "dates", "past", L_FLAGGED, W_PAST },
+	{ "dates", "counted", L_FLAGGED, W_COUNTED },
+	{ "dates", "closers", L_FLAGGED, W_CLOSER },
+	{ "dates", "rel", L_REL, 0 },
+	{ "dates", "in", L_CUE, CUE_MOVE_IN },
+	{ "dates", "out", L_CUE, CUE_MOVE_OUT },
+	{ "dates", "move", L_CUE, CUE_MOVE },
+	{ "dates", "cue", L_CUE, CUE_DATE },
+	{ "dates", "start", L_CUE, CUE_START },
+	{ "dates", "corrections", L_CUE, CUE_CORRECTION },
+	{ "dates", "contract", L_CUE, CUE_CONTRACT },
+	{ "address", "suffix", L_SUFFIX, 0 },
+	{ "address", "cue", L_CUE, CUE_ADDRESS },
+	{ "address", "old", L_CUE, CUE_OLD_ADDRESS },
+	{ "address", "old_after", L_CUE, CUE_OLD_AFTER },
+	{ "address", "from", L_CUE, CUE_FROM_ADDRESS },
+	{ "address", "particles", L_FLAGGED, W_PARTICLE },
+	{ "address", "signoff", L_CUE, CUE_SIGNOFF },
+	{ "address", "units", L_FLAGGED, W_UNIT },
+	{ "address", "other_numbers", L_CUE, CUE_OTHER_NUMBER },
+	{ "address", "meter_labels", L_CUE, CUE_METER_LABEL },
+	{ "address", "name_endings", L_NAME_ENDINGS, 0 },
+	{ "address", "name_articles", L_FLAGGED, W_NAME_ARTICLE },
+};
+#define NLINE_DEFS (sizeof(line_defs) / sizeof(line_defs[0]))
+
 int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 		    const char *line, char *err, size_t errlen)
 {
@@ -1008,90 +1052,49 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 		set_err(err, errlen, "The line is empty.");
 		return -1;
 	}
-#define KW(s) (kn == sizeof(s) - 1 && memcmp(kw, s, kn) == 0)
-	if (strcmp(section, "dates") == 0) {
-		if (KW("months"))
-			return parse_groups(v, p, "months", G_MONTHS, err, errlen);
-		if (KW("weekdays"))
-			return parse_groups(v, p, "weekdays", G_WEEKDAYS, err, errlen);
-		if (KW("weekdays_last"))
-			return parse_groups(v, p, "weekdays_last", G_WEEKDAYS_LAST, err, errlen);
-		if (KW("numbers"))
-			return parse_numbers(v, p, false, err, errlen);
-		if (KW("days"))
-			return parse_numbers(v, p, true, err, errlen);
-		if (KW("ordinals"))
-			return parse_flagged(v, p, W_ORDINAL, "ordinals", err, errlen);
-		if (KW("fillers"))
-			return parse_flagged(v, p, W_FILLER, "fillers", err, errlen);
-		if (KW("clock"))
-			return parse_flagged(v, p, W_CLOCK, "clock", err, errlen);
-		if (KW("clock_after"))
-			return parse_flagged(v, p, W_CLOCK_AFTER, "clock_after", err, errlen);
-		if (KW("past"))
-			return parse_flagged(v, p, W_PAST, "past", err, errlen);
-		if (KW("counted"))
-			return parse_flagged(v, p, W_COUNTED, "counted", err, errlen);
-		if (KW("closers"))
-			return parse_flagged(v, p, W_CLOSER, "closers", err, errlen);
-		if (KW("rel"))
+	size_t k = 0;
+	while (k < NLINE_DEFS &&
+	       (strcmp(line_defs[k].section, section) != 0 || strlen(line_defs[k].kw) != kn ||
+		memcmp(line_defs[k].kw, kw, kn) != 0))
+		k++;
+	if (k < NLINE_DEFS) {
+		const struct line_def *d = &line_defs[k];
+		switch (d->kind) {
+		case L_GROUPS:
+			return parse_groups(v, p, d->kw, (enum group_kind)d->arg, err, errlen);
+		case L_NUMBERS:
+			return parse_numbers(v, p, d->arg != 0, err, errlen);
+		case L_FLAGGED:
+			return parse_flagged(v, p, (uint16_t)d->arg, d->kw, err, errlen);
+		case L_CUE:
+			return parse_cue(v, p, (enum cue_kind)d->arg, d->kw, err, errlen);
+		case L_REL:
 			return parse_rel(v, p, err, errlen);
-		if (KW("in"))
-			return parse_cue(v, p, CUE_MOVE_IN, "in", err, errlen);
-		if (KW("out"))
-			return parse_cue(v, p, CUE_MOVE_OUT, "out", err, errlen);
-		if (KW("move"))
-			return parse_cue(v, p, CUE_MOVE, "move", err, errlen);
-		if (KW("cue"))
-			return parse_cue(v, p, CUE_DATE, "cue", err, errlen);
-		if (KW("start"))
-			return parse_cue(v, p, CUE_START, "start", err, errlen);
-		if (KW("corrections"))
-			return parse_cue(v, p, CUE_CORRECTION, "corrections", err, errlen);
-		if (KW("contract"))
-			return parse_cue(v, p, CUE_CONTRACT, "contract", err, errlen);
-		set_err(err, errlen,
-			"[dates] lines start with months, weekdays, weekdays_last, numbers, days, ordinals, "
-			"fillers, clock, clock_after, past, counted, closers, rel, in, out, move, cue, "
-			"start, corrections or contract, "
-			"not \"%.*s\".",
-			qlen(kn), kw);
-		return -1;
-	}
-	if (strcmp(section, "address") == 0) {
-		if (KW("suffix"))
+		case L_SUFFIX:
 			return parse_suffix(v, p, err, errlen);
-		if (KW("cue"))
-			return parse_cue(v, p, CUE_ADDRESS, "cue", err, errlen);
-		if (KW("old"))
-			return parse_cue(v, p, CUE_OLD_ADDRESS, "old", err, errlen);
-		if (KW("from"))
-			return parse_cue(v, p, CUE_FROM_ADDRESS, "from", err, errlen);
-		if (KW("particles"))
-			return parse_flagged(v, p, W_PARTICLE, "particles", err, errlen);
-		if (KW("signoff"))
-			return parse_cue(v, p, CUE_SIGNOFF, "signoff", err, errlen);
-		if (KW("old_after"))
-			return parse_cue(v, p, CUE_OLD_AFTER, "old_after", err, errlen);
-		if (KW("units"))
-			return parse_flagged(v, p, W_UNIT, "units", err, errlen);
-		if (KW("other_numbers"))
-			return parse_cue(v, p, CUE_OTHER_NUMBER, "other_numbers", err, errlen);
-		if (KW("meter_labels"))
-			return parse_cue(v, p, CUE_METER_LABEL, "meter_labels", err, errlen);
-		if (KW("name_endings"))
+		default:
 			return parse_name_endings(v, p, err, errlen);
-		if (KW("name_articles"))
-			return parse_flagged(v, p, W_NAME_ARTICLE, "name_articles", err, errlen);
-		set_err(err, errlen,
-			"[address] lines start with suffix, cue, old, old_after, from, particles, signoff, "
-			"units, other_numbers, meter_labels, name_endings or name_articles, not \"%.*s\".",
-			qlen(kn), kw);
-		return -1;
+		}
 	}
-#undef KW
-	set_err(err, errlen, "Unknown slot section \"%.*s\"; expected dates or address.",
-		qlen(strlen(section)), section);
+	/* Name the section's line keywords, from the table. */
+	char names[512];
+	size_t n = 0, count = 0, seen = 0;
+	for (k = 0; k < NLINE_DEFS; k++)
+		count += strcmp(line_defs[k].section, section) == 0;
+	for (k = 0; k < NLINE_DEFS && n < sizeof(names); k++) {
+		if (strcmp(line_defs[k].section, section) != 0)
+			continue;
+		seen++;
+		int w = snprintf(names + n, sizeof(names) - n, "%s%s",
+				 seen == 1 ? "" : seen == count ? " or " : ", ", line_defs[k].kw);
+		n += w > 0 ? (size_t)w : 0;
+	}
+	if (count)
+		set_err(err, errlen, "[%s] lines start with %s, not \"%.*s\".", section, names,
+			qlen(kn), kw);
+	else
+		set_err(err, errlen, "Unknown slot section \"%.*s\"; expected dates or address.",
+			qlen(strlen(section)), section);
 	return -1;
 }
 
