@@ -241,6 +241,29 @@ static void close_tok(struct tok_buf *b, uint32_t end)
 	b->n++;
 }
 
+/* Takes the ASCII letters and digits from text[i] on into the open token,
+ * lower-cased, and returns the offset of the first byte it left: the rest
+ * of most words of a chat message, without the per-code-point steps. A
+ * joiner, a non-ASCII byte or a full buffer ends the run, and the general
+ * loop goes on from there. */
+static size_t ascii_run(struct tok_buf *b, const char *text, size_t i, size_t len,
+			enum cls *prev)
+{
+	struct tok *t = &b->v[b->n];
+	for (; i < len && b->nlen + 1 < b->ncap; i++) {
+		unsigned char u = (unsigned char)text[i];
+		enum cls c = u < 0x80 ? (enum cls)ascii_cls[u] : C_SEP;
+		if (c == C_LETTER)
+			t->kind = TOK_WORD;
+		else if (c != C_DIGIT)
+			break;
+		b->norm[b->nlen++] = (char)(u >= 'A' && u <= 'Z' ? u + 32 : u);
+		t->nchars++;
+		*prev = c;
+	}
+	return i;
+}
+
 int tok_run(struct tok_buf *b, const char *text, size_t len)
 {
 	b->n = 0;
@@ -309,6 +332,8 @@ int tok_run(struct tok_buf *b, const char *text, size_t len)
 			b->v[b->n].nchars += (uint16_t)rc;
 			prev = c;
 			i += (size_t)n;
+			if (cp < 0x80)
+				i = ascii_run(b, text, i, len, &prev);
 			continue;
 		}
 

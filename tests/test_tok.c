@@ -71,6 +71,27 @@ static void test_spans_point_into_original(void **state)
 	tok_buf_free(&b);
 }
 
+/* A letter anywhere makes a word ("12b" is a house number with its letter,
+ * "sun2000" an inverter), digits alone a number; slots and scoring tell
+ * them apart by kind, and typo reading by the count of characters. */
+static void test_kinds(void **state)
+{
+	(void)state;
+	struct tok_buf b;
+	assert_int_equal(tok_buf_init(&b, 4096), 0);
+	const char *text = "12B SUN2000 2027 1,5 Grüße";
+	assert_int_equal(tok_run(&b, text, strlen(text)), 0);
+	assert_int_equal(b.n, 5);
+	static const uint8_t kind[] = { TOK_WORD, TOK_WORD, TOK_NUM, TOK_NUM, TOK_WORD };
+	static const uint16_t nchars[] = { 3, 7, 4, 3, 6 };
+	for (uint32_t i = 0; i < b.n; i++) {
+		assert_int_equal(b.v[i].kind, kind[i]);
+		assert_int_equal(b.v[i].nchars, nchars[i]);
+	}
+	assert_string_equal(b.norm, "12b sun2000 2027 1,5 grusse");
+	tok_buf_free(&b);
+}
+
 /* Slots read a line break as the end of a signature's sign-off line or
  * of a city: "Oslo\nTlf" is no city of two words. */
 static void test_line_break_flag(void **state)
@@ -152,6 +173,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixture_cases),
 		cmocka_unit_test(test_spans_point_into_original),
+		cmocka_unit_test(test_kinds),
 		cmocka_unit_test(test_line_break_flag),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_expansion_is_bounded),
