@@ -132,6 +132,10 @@ enum cue_kind {
 	CUE_OTHER_NUMBER, /* "KID", "OCR-nummer": the number after it is no meter ID */
 	CUE_METER_LABEL,  /* "målepunkt-ID", "EAN": a meter ID's own label */
 	CUE_CONTRACT,     /* "contract", "start date": a start phrase is the contract's */
+	/* Not in the data: what date_side says a start phrase with no word of
+	 * the contract beside it announces, a move in weaker than one named
+	 * ("the painters start on 5 March, we move in on 1 March"). */
+	CUE_START_ALONE,
 };
 
 enum rel_kind {
@@ -3297,8 +3301,8 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT || k == CUE_START ||
 			    k == CUE_CORRECTION || (k == CUE_MOVE && skip_fillers(s, end) >= a)) {
 				side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
-				*said = (k == CUE_START && !contract_said(s, from, a, e)) ||
-						(k == CUE_CORRECTION && words_between(s, end, a) > CORRECTION_GAP)
+				*said = k == CUE_START && !contract_said(s, from, a, e) ? CUE_START_ALONE
+					: k == CUE_CORRECTION && words_between(s, end, a) > CORRECTION_GAP
 					? CUE_MOVE_IN
 					: k;
 				cs = j;
@@ -3312,7 +3316,7 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 	if (side == CUE_NONE && (w = word_at(s, e)) && w->dcue_head >= 0 &&
 	    (ce = cue_at(s, e, w->dcue_head, &k)) && k != CUE_DATE && k != CUE_CORRECTION) {
 		side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
-		*said = k == CUE_START && !contract_said(s, from, a, e) ? CUE_MOVE_IN : k;
+		*said = k == CUE_START && !contract_said(s, from, a, e) ? CUE_START_ALONE : k;
 		cs = e;
 		*taken = ce;
 	}
@@ -3348,7 +3352,10 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * on 27 Feb, the contract should start on 1 March"). A date announced as
  * the move in goes before an earlier one nothing announces ("birthday on
  * 20 February, we move on the 22nd"), not before a later one: "I will be
- * at the new flat tomorrow. The move is on 1 March." A cue alone does
+ * at the new flat tomorrow. The move is on 1 March." A start phrase with
+ * no word of the contract counts as the move in, but gives way to a date
+ * a phrase of moving announces: "the painters start on 5 March, we move
+ * in on 1 March". A cue alone does
  * not lift a date over another: "leaving Oslo on 1 March, call me
  * tomorrow" still moves on the 1st. A day word in passing gives way to any
  * other date: "I called today, we move in tomorrow". A date gone by that
@@ -3359,7 +3366,7 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * gone) is none. *side_of gets the cue of the date chosen, *past_of
  * whether that cue is in the past tense. Returns NULL when none is left. */
 /* What lifts a date over others in choose_date, weakest first. */
-enum { LIFT_NONE, LIFT_IN, LIFT_START, LIFT_CORRECTION };
+enum { LIFT_NONE, LIFT_START_ALONE, LIFT_IN, LIFT_START, LIFT_CORRECTION };
 
 static const struct date_found *choose_date(const struct scan *s, enum cue_kind *side_of,
 					    bool *past_of)
@@ -3389,6 +3396,7 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 		ahead |= !skip[k] && announced[k] && slot_date_days(f[k].d) >= s->today_days;
 		rank[k] = said[k] == CUE_CORRECTION ? LIFT_CORRECTION
 			  : said[k] == CUE_START    ? LIFT_START
+			  : said[k] == CUE_START_ALONE ? LIFT_START_ALONE
 			  : side[k] == CUE_MOVE_IN  ? LIFT_IN
 						    : LIFT_NONE;
 		if (!skip[k] && rank[k] > lift)
@@ -3400,7 +3408,8 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 	for (uint32_t k = 0; k < n; k++) {
 		if (skip[k] ||
 		    (ahead && !announced[k] && slot_date_days(f[k].d) < s->today_days) ||
-		    (lift == LIFT_IN && !announced[k] && k < first_in) ||
+		    (lift != LIFT_NONE && lift <= LIFT_IN && !announced[k] && k < first_in) ||
+		    (lift == LIFT_IN && rank[k] == LIFT_START_ALONE) ||
 		    (lift > LIFT_IN && rank[k] != lift))
 			continue;
 		/* The last correction: "2. februar, nei vent, 3. februar". */
