@@ -33,12 +33,13 @@ enum kind {
 	K_THANKS,   /* a closing phrase that thanks ("thanks", "for the help") */
 	K_MOVE,     /* a word of the move ("moving", "new house") */
 	K_ELSEWHERE, /* a word of another matter ("my order", "refund") */
+	K_NEG_ABOUT, /* a negation of what a message is about ("not about") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
 	"definite", "article", "or", "act", "end", "closing", "closing_with", "thanks",
-	"move", "elsewhere",
+	"move", "elsewhere", "negation_about",
 };
 
 enum mode {
@@ -117,6 +118,7 @@ struct intent_pack {
 #define TF_MOVE 0x400 /* a [move] term covers the token */
 #define TF_ELSEWHERE 0x800 /* an [elsewhere] term covers the token */
 #define TF_TOPIC 0x1000 /* an L2 trigger that escalates starts at the token */
+#define TF_ABOUT 0x2000 /* the last word of an [negation] about phrase */
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint16_t token_flag[] = {
@@ -251,7 +253,7 @@ static const struct {
 } neg_lines[] = {
 	{ "pre", K_NEG_PRE }, { "post", K_NEG_POST }, { "break", K_BREAK },
 	{ "list", K_LIST }, { "definite", K_DEFINITE }, { "article", K_ARTICLE },
-	{ "or", K_OR }, { "act", K_ACT }, { "end", K_END },
+	{ "or", K_OR }, { "act", K_ACT }, { "end", K_END }, { "about", K_NEG_ABOUT },
 };
 #define NEG_LINES (sizeof(neg_lines) / sizeof(neg_lines[0]))
 
@@ -552,10 +554,10 @@ static int load_lang(struct loader *ld, FILE *f)
 			while (k < NEG_LINES && strcmp(s, neg_lines[k].kw) != 0)
 				k++;
 			if (k == NEG_LINES)
-				return ld_fail(&ld->pos, "negation lines start with pre, post, break, list, "
-						       "definite, article, or, act or end");
-			rc = neg_lines[k].kind == K_NEG_POST
-				     ? add_phrases(ld, arg, K_NEG_POST, (uint8_t)lang)
+				return ld_fail(&ld->pos, "negation lines start with pre, post, about, break, "
+						       "list, definite, article, or, act or end");
+			rc = neg_lines[k].kind == K_NEG_POST || neg_lines[k].kind == K_NEG_ABOUT
+				     ? add_phrases(ld, arg, neg_lines[k].kind, (uint8_t)lang)
 				     : add_words(ld, arg, neg_lines[k].kind, (uint8_t)lang);
 			break;
 		}
@@ -902,6 +904,9 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 		if (s->nposts < MAX_SPANS)
 			s->posts[s->nposts++] = (struct span){ (uint16_t)first, (uint16_t)last };
 		break;
+	case K_NEG_ABOUT:
+		s->tflags[last] |= TF_ABOUT;
+		break;
 	case K_NEG_PRE:
 	case K_BREAK:
 	case K_LIST:
@@ -1068,6 +1073,13 @@ static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 {
 	int words = 0, window = NEG_PRE_WINDOW;
 	for (int64_t i = (int64_t)tr->tok_first - 1; i >= 0 && words < window; i--) {
+		/* "It's not about our solar panels", "det handlar inte om
+		 * solceller": an about phrase denies the thing is the matter,
+		 * with a possessive after it too, and its last word may be a
+		 * break elsewhere (Swedish "om": whether). */
+		if ((s->tflags[i] & TF_ABOUT) ||
+		    ((s->tflags[i] & TF_DEFINITE) && i > 0 && (s->tflags[i - 1] & TF_ABOUT)))
+			return true;
 		/* A definite word or possessive before the trigger takes the
 		 * thing as there: the negation before it is about something
 		 * else ("I can't find the inverter settings", "the app doesn't
