@@ -10,6 +10,15 @@ import re
 import subprocess
 
 ROOT = os.environ["BENCH_ROOT"]
+
+
+def corpus_lines(name):
+    with open(os.path.join(ROOT, "tests", "corpus", name)) as f:
+        return sum(1 for line in f if line.strip())
+
+
+N_TRAIN = corpus_lines("train.jsonl")
+N_HELDOUT = corpus_lines("heldout.jsonl")
 WORK = os.environ["BENCH_WORK"]
 BUILD = os.environ.get("BENCH_BUILD", "")
 
@@ -229,7 +238,7 @@ w("")
 w("`bench_wsload` (bench/wsload.c) is a WebSocket client in plain C on epoll: no libwebsockets, one")
 w("process, one thread, non-blocking sockets; it does the upgrade itself (fixed Sec-WebSocket-Key, the")
 w("accept value checked), masks every frame and parses the server's. It sends the corpus")
-w("(tests/corpus/train.jsonl and heldout.jsonl, 540 real chat messages, 79 bytes of text on average)")
+w(f"(tests/corpus/train.jsonl and heldout.jsonl, {N_TRAIN + N_HELDOUT} real chat messages, 79 bytes of text on average)")
 w("as `{\"type\":\"message\",\"id\":\"N\",\"text\":...}`, the same bytes to every server. Closed loop: each")
 w("connection sends its next message when the answer to the last one is in (for autoassist the")
 w("`reply` frame with the right `in_reply_to`, skipping `welcome` and `typing`; for the echo servers")
@@ -510,7 +519,7 @@ w("")
 # ---- classification
 w("## Classification against NLP.js")
 w("")
-w("Both trained or tuned on tests/corpus/train.jsonl (329 messages) and scored on heldout.jsonl (211),")
+w(f"Both trained or tuned on tests/corpus/train.jsonl ({N_TRAIN} messages) and scored on heldout.jsonl ({N_HELDOUT}),")
 w("in this run. NLP.js (`node-nlp`, bench/classify_nlpjs.js) is single-label, so two mappings are")
 w("measured: *set*, one model whose label is the whole intent set (`contract_start_date+payment_method`,")
 w("`none`), and *per-intent*, one yes/no model per intent; escalation is its own yes/no model in both. Each")

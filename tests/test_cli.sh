@@ -997,6 +997,23 @@ assert ids == [["payment_method"]] * 6, ids
 ' "$TMP/howpay.jsonl"
 fi
 
+# ---- a second concern in a few words: "what about paying", "avtalsstart" ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/second.jsonl" \
+		'{"text": "is the start date the 1st then? what about paying, same as before?"}' \
+		'{"text": "betalsätt + pulse + avtalsstart 1/3"}' \
+		'{"text": "avtalestart 1. mars, og hvordan betaler jeg?"}' \
+		'{"text": "contractstart 1 maart, hoe betaal ik?"}'
+	expect_py "a second concern said in a few words is answered too" '
+import json, sys
+ids = [sorted(i["id"] for i in json.loads(l)["intents"]) for l in open(sys.argv[1], encoding="utf-8")]
+assert ids == [["contract_start_date", "payment_method"],
+               ["contract_start_date", "payment_method", "pulse_relocation"],
+               ["contract_start_date", "payment_method"],
+               ["contract_start_date", "payment_method"]], ids
+' "$TMP/second.jsonl"
+fi
+
 # ---- first messages: Swedish words, greetings, a Norwegian/Swedish tie ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/firstlang.jsonl" '{"text": "vi har solceller på nya huset"}' \
