@@ -17,6 +17,10 @@ struct rw {
 	redisContext *rc;        /* worker thread only */
 	double next_try;         /* worker thread only: when to reconnect/drain */
 	double drain_after;      /* worker thread only: the spool's files failed */
+	/* Worker thread only: the outage began with a write Redis refused (out
+	 * of memory, read-only). Connecting again does not end such an outage,
+	 * since Redis answers PING all along; a write taken does. */
+	bool refused;
 
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -147,8 +151,15 @@ static redisContext *conn(struct rw *w)
 		set_redis(w, false);
 		return NULL;
 	}
-	set_redis(w, true);
+	set_redis(w, !w->refused);
 	return w->rc;
+}
+
+/* Worker thread: Redis took a write, which ends any outage. */
+static void wrote(struct rw *w)
+{
+	w->refused = false;
+	set_redis(w, true);
 }
 
 /* Worker thread: notes a failed command so the next use reconnects. */
@@ -162,6 +173,7 @@ static void failed(struct rw *w)
 		/* A refused command (OOM, READONLY) leaves the link up but
 		 * means Redis is not taking writes: treat it like an outage. */
 		w->rc->err = REDIS_ERR_OTHER;
+		w->refused = true;
 	}
 	w->next_try = mono() + w->cfg.retry_interval;
 }
@@ -233,9 +245,12 @@ static void drain(struct rw *w)
 	unsigned moved;
 	int drc = l2_spool_drain(w->spool, rc, w->cfg.stream, DRAIN_SLICE, &moved);
 	atomic_fetch_add(&w->drained, moved);
+	/* A slice refused part way through leaves the outage on. */
 	if (drc == -1)
 		failed(w);
-	else if (drc == -2)
+	else if (moved)
+		wrote(w);
+	if (drc == -2)
 		w->drain_after = mono() + w->cfg.retry_interval;
 	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
 }
@@ -259,6 +274,8 @@ static void flush(struct rw *w, struct pipe *p)
 			int rc = broken ? -1 : l2_session_save_result(r);
 			j->saved = rc >= 0;
 			j->partly = rc == 1;
+			if (j->saved)
+				wrote(w);
 			if (!broken && !j->saved) {
 				failed(w);
 				broken = true;
@@ -268,6 +285,7 @@ static void flush(struct rw *w, struct pipe *p)
 		char ref[64];
 		int added = l2_add_result(r, ref, sizeof(ref));
 		if (added == 0) {
+			wrote(w);
 			stored(j, ref);
 			continue;
 		}

@@ -1395,7 +1395,7 @@ test('Redis over TCP (redis://host:port and host:port) and a custom --stream', {
 
 // ---- more ways Redis can fail ----
 
-test('Redis refusing writes (OOM): the ticket is spooled, then drained once writes are allowed again', { skip: SKIP }, async (t) => {
+test('Redis refusing writes (OOM): the ticket is spooled, then drained once writes are allowed again; the outage is logged once', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
   const server = await w.serve();
@@ -1406,10 +1406,17 @@ test('Redis refusing writes (OOM): the ticket is spooled, then drained once writ
   assert.deepEqual(w.spoolTickets().map((x) => x.ticket_id), [r.escalation.ticket]);
   assert.deepEqual(await w.redis.ticketIds(), []);
   await waitRedisHealth(server, 'down');
+  // The worker connects again and tries the spool once a second (Redis
+  // answers PING all along): none of that ends the outage.
+  await sleep(2500);
+  assert.equal((await healthz(server.port)).json.redis, 'down');
   await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '0');
   await waitFor(async () => w.spoolText() === '', 6000, 'the spool to drain');
   assert.deepEqual(await w.redis.ticketIds(), [r.escalation.ticket]);
   await waitRedisHealth(server, 'ok');
+  const events = await logged(server, 'redis_up');
+  assert.deepEqual(events.filter((e) => e.event.startsWith('redis_')).map((e) => e.event),
+    ['redis_down', 'redis_up'], 'one outage, logged once');
   await c.close();
   await stopClean(server);
 });
