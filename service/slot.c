@@ -3254,8 +3254,7 @@ static bool has_past(const struct scan *s, uint32_t a, uint32_t e)
  * speaks: the participle that ends a German or Dutch clause after its
  * object ("am 3. Januar aus der alten Wohnung ausgezogen und am 4. Januar
  * in die neue eingezogen"). *past gets whether the phrase that spoke has
- * a word of the past tense ("moved", "eingezogen"), *gap how many words
- * (fillers aside) stand between it and the date. */
+ * a word of the past tense ("moved", "eingezogen"). */
 /* The words from token i to before token j, fillers ("on the") left out. */
 static uint32_t words_between(const struct scan *s, uint32_t i, uint32_t j)
 {
@@ -3283,8 +3282,7 @@ static bool contract_said(const struct scan *s, uint32_t from, uint32_t a, uint3
 }
 
 static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
-			       uint32_t to, uint32_t *taken, bool *past, enum cue_kind *said,
-			       uint32_t *gap)
+			       uint32_t to, uint32_t *taken, bool *past, enum cue_kind *said)
 {
 	/* A start phrase speaks of the contract only beside a word of it:
 	 * "the renovation starts on 10 March" is a date cue, no more. */
@@ -3336,7 +3334,6 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 		}
 	}
 	*past = side != CUE_NONE && has_past(s, cs, ce);
-	*gap = side == CUE_NONE ? 0 : cs < a ? words_between(s, ce, a) : words_between(s, e, cs);
 	return side;
 }
 
@@ -3372,9 +3369,6 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * whether that cue is in the past tense. Returns NULL when none is left. */
 /* What lifts a date over others in choose_date, weakest first. */
 enum { LIFT_NONE, LIFT_START_ALONE, LIFT_IN, LIFT_START, LIFT_CORRECTION };
-/* Words between a phrase of the move and its date that still make them
- * one phrase ("move into the new flat on"). */
-#define CUE_NEAR 2
 
 static const struct date_found *choose_date(const struct scan *s, enum cue_kind *side_of,
 					    bool *past_of)
@@ -3383,12 +3377,11 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 	uint32_t n = s->ndates;
 	enum cue_kind side[DATE_CANDIDATES], said[DATE_CANDIDATES];
 	bool past[DATE_CANDIDATES], announced[DATE_CANDIDATES];
-	uint32_t gap[DATE_CANDIDATES];
 	bool in = false, out = false, firm = false;
 	uint32_t taken = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		side[k] = date_side(s, taken, f[k].a, f[k].e, k + 1 < n ? f[k + 1].a : s->n, &taken,
-				    &past[k], &said[k], &gap[k]);
+				    &past[k], &said[k]);
 		announced[k] = side[k] != CUE_NONE || date_cue_before(s, f[k].a, false);
 		if (f[k].stale)
 			continue;
@@ -3421,13 +3414,8 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 		    (lift == LIFT_IN && rank[k] == LIFT_START_ALONE) ||
 		    (lift > LIFT_IN && rank[k] != lift))
 			continue;
-		/* The last correction: "2. februar, nei vent, 3. februar". Of
-		 * two move ins, one a phrase names from afar gives way to one
-		 * it names up close: "to the new apartment, the old account
-		 * closes end of January. We move on the 9th". */
-		if (best == n || (f[best].rel && !f[k].rel) || lift == LIFT_CORRECTION ||
-		    (rank[best] == LIFT_IN && rank[k] == LIFT_IN && gap[best] > CUE_NEAR &&
-		     gap[k] <= CUE_NEAR))
+		/* The last correction: "2. februar, nei vent, 3. februar". */
+		if (best == n || (f[best].rel && !f[k].rel) || lift == LIFT_CORRECTION)
 			best = k;
 	}
 	if (best == n)
