@@ -61,6 +61,7 @@
 #define CUE_SCAN_MAX 32     /* tokens of a sentence after a cue */
 #define PARTICIPLE_AFTER_MAX 6 /* tokens after a date a participle may end its clause */
 #define DATE_CANDIDATES 4   /* dates of one message weighed against each other */
+#define ASKER_BEFORE 3      /* words before a start phrase an asker may stand */
 #define WCACHE 128          /* tokens whose lookups are remembered */
 #define KEY_BUF 1024
 #define KEY_UNITS 64
@@ -82,6 +83,7 @@ enum word_flag {
 	W_NAME_ARTICLE = 1 << 12, /* "in die": before a place's adjective in a street's name */
 	W_COUNTED = 1 << 13,    /* "months", "Wochen": a unit a number counts */
 	W_CLOSER = 1 << 14,     /* "then", "bitte": may follow a date where its clause ends */
+	W_ASKER = 1 << 15,      /* "you", "bitte": beside a start phrase, the customer asks */
 };
 
 struct word {
@@ -132,9 +134,10 @@ enum cue_kind {
 	CUE_OTHER_NUMBER, /* "KID", "OCR-nummer": the number after it is no meter ID */
 	CUE_METER_LABEL,  /* "målepunkt-ID", "EAN": a meter ID's own label */
 	CUE_CONTRACT,     /* "contract", "start date": a start phrase is the contract's */
-	/* Not in the data: what date_side says a start phrase with no word of
-	 * the contract beside it announces, a move in weaker than one named
-	 * ("the painters start on 5 March, we move in on 1 March"). */
+	/* Not in the data: what date_side says a start phrase announces that
+	 * neither a word of the contract nor the customer's asking stands
+	 * beside, a move in weaker than one named ("the painters start on 10
+	 * March, we move in on 1 March"). */
 	CUE_START_ALONE,
 };
 
@@ -1013,6 +1016,7 @@ static const struct line_def {
 	{ "dates", "past", L_FLAGGED, W_PAST },
 	{ "dates", "counted", L_FLAGGED, W_COUNTED },
 	{ "dates", "closers", L_FLAGGED, W_CLOSER },
+	{ "dates", "askers", L_FLAGGED, W_ASKER },
 	{ "dates", "rel", L_REL, 0 },
 	{ "dates", "in", L_CUE, CUE_MOVE_IN },
 	{ "dates", "out", L_CUE, CUE_MOVE_OUT },
@@ -3279,6 +3283,42 @@ static bool contract_said(const struct scan *s, uint32_t from, uint32_t a, uint3
 	return false;
 }
 
+static bool asker(const struct scan *s, uint32_t i)
+{
+	const struct word *w = i < s->n ? word_at(s, i) : NULL;
+	return w && (w->flags & W_ASKER);
+}
+
+/* Whether the customer asks for the start phrase [cs, ce) of the date at
+ * token a: an `askers` word among the few words before the phrase in its
+ * clause or right after it ("Can you start on 1 March?", "Bitte starten
+ * Sie am 1. März"), or, for a phrase after the date, right before the
+ * date, fillers aside ("Kunnen jullie op 1 maart starten?"). "The painters
+ * start on 10 March" is someone else's start. */
+static bool start_asked(const struct scan *s, uint32_t cs, uint32_t ce, uint32_t a)
+{
+	for (uint32_t j = cs, k = 0; j > 0 && k < ASKER_BEFORE && tk(s, j - 1)->kind != TOK_PUNCT;
+	     j--, k++)
+		if (asker(s, j - 1))
+			return true;
+	if (asker(s, ce))
+		return true;
+	uint32_t j = a;
+	while (cs > a && j > 0 && filler_word(s, j - 1))
+		j--;
+	return cs > a && j > 0 && asker(s, j - 1);
+}
+
+/* What a start phrase [cs, ce) says of the date [a, e): the contract's
+ * start where a word of the contract stands in the sentence or the
+ * customer asks for it, else a move in weaker than one named. */
+static enum cue_kind start_said(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
+				uint32_t cs, uint32_t ce)
+{
+	return contract_said(s, from, a, e) || start_asked(s, cs, ce, a) ? CUE_START
+									 : CUE_START_ALONE;
+}
+
 static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
 			       uint32_t to, uint32_t *taken, bool *past, enum cue_kind *said)
 {
@@ -3301,7 +3341,7 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT || k == CUE_START ||
 			    k == CUE_CORRECTION || (k == CUE_MOVE && skip_fillers(s, end) >= a)) {
 				side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
-				*said = k == CUE_START && !contract_said(s, from, a, e) ? CUE_START_ALONE
+				*said = k == CUE_START ? start_said(s, from, a, e, j, end)
 					: k == CUE_CORRECTION && words_between(s, end, a) > CORRECTION_GAP
 					? CUE_MOVE_IN
 					: k;
@@ -3316,7 +3356,7 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 	if (side == CUE_NONE && (w = word_at(s, e)) && w->dcue_head >= 0 &&
 	    (ce = cue_at(s, e, w->dcue_head, &k)) && k != CUE_DATE && k != CUE_CORRECTION) {
 		side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
-		*said = k == CUE_START && !contract_said(s, from, a, e) ? CUE_START_ALONE : k;
+		*said = k == CUE_START ? start_said(s, from, a, e, e, ce) : k;
 		cs = e;
 		*taken = ce;
 	}
