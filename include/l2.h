@@ -151,13 +151,14 @@ void l2_spool_close(struct l2_spool *s);
 /* The lines the spool file holds: 0 or more, or -1 when it cannot be read. */
 long l2_spool_lines(const struct l2_spool *s);
 
-/* Appends a ticket as a line: 0, or -1 when it could not (nothing of it
+/* Appends a ticket as a line: 0, or a negative errno when it could not
+ * (-ENOSPC, -EIO once a failed line could not be cut back; nothing of it
  * is left). It is durable, and may be called recorded, only once
  * l2_spool_sync returns 0. */
 int l2_spool_write(struct l2_spool *s, json_object *ticket);
 
 /* Makes every line written since the last sync durable with one fsync:
- * 0; or -1, and those lines are taken back. */
+ * 0; or fsync's negative errno, and those lines are taken back. */
 int l2_spool_sync(struct l2_spool *s);
 
 /* True when tickets wait in the spool. */

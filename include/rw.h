@@ -101,7 +101,9 @@ struct rw_state {
 	uint64_t outages;    /* times Redis began to fail */
 	uint64_t spooled;    /* tickets stored in the spool (fsync'd) */
 	uint64_t drained;    /* spooled tickets moved on to Redis */
+	uint64_t spool_failed; /* tickets the spool could not take (unrecorded) */
 	char why[256];       /* why Redis failed last ("" when it never did) */
+	char spool_why[128]; /* why the spool failed last ("" when it never did) */
 };
 
 /* What the worker has seen so far, for /healthz, /metrics and the log. The

@@ -1025,25 +1025,29 @@ bool l2_spool_pending(const struct l2_spool *s)
 int l2_spool_write(struct l2_spool *s, json_object *ticket)
 {
 	if (s->broken)
-		return -1;
+		return -EIO;
 	size_t len;
 	const char *js = json_object_to_json_string_length(ticket, JSON_C_TO_STRING_PLAIN, &len);
 	char *line = malloc(len + 1);
 	if (!js || !line) {
 		free(line);
-		return -1;
+		return -ENOMEM;
 	}
 	memcpy(line, js, len);
 	line[len] = '\n';
 	size_t off = 0;
-	int rc = -1;
+	int rc = -EIO;
 	off_t start = lseek(s->fd, 0, SEEK_END);
-	if (start < 0)
+	if (start < 0) {
+		rc = -errno;
 		goto free_line;
+	}
 	while (off < len + 1) {
 		ssize_t w = write(s->fd, line + off, len + 1 - off);
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0)
+			rc = -errno;
 		if (w <= 0)
 			goto cut_back;
 		off += (size_t)w;
@@ -1072,12 +1076,13 @@ int l2_spool_sync(struct l2_spool *s)
 	s->unsynced = -1;
 	if (fsync(s->fd) == 0)
 		return 0;
+	int rc = -errno;
 	/* None of it may be called recorded: take it all back, as a failed
 	 * write is. */
 	if (ftruncate(s->fd, from) < 0)
 		s->broken = true;
 	s->pending = from > 0;
-	return -1;
+	return rc;
 }
 
 

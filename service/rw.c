@@ -33,8 +33,9 @@ struct rw {
 	 * none is missed between two looks; and whether Redis was tried yet,
 	 * for set_redis. */
 	atomic_bool redis_ok, redis_known, spool_pending;
-	atomic_uint_fast64_t outages, spooled, drained;
+	atomic_uint_fast64_t outages, spooled, drained, spool_failed;
 	char why[256];                      /* under mu: the last failure */
+	char spool_why[128];                /* under mu: the spool's last failure */
 };
 
 /* Writes sent to Redis before their replies are read, at most. */
@@ -209,10 +210,24 @@ static void stored(struct rw_job *j, const char *ref)
 
 /* Worker thread: writes a ticket to the spool; it counts as recorded once
  * commit has synced it. */
+/* Worker thread: n tickets the spool could not take, for err (a negative
+ * errno): the loop logs them, since their customers were told so. */
+static void spool_failure(struct rw *w, int err, unsigned n)
+{
+	char buf[128];
+	pthread_mutex_lock(&w->mu);
+	snprintf(w->spool_why, sizeof(w->spool_why), "%s", strerror_r(-err, buf, sizeof(buf)));
+	pthread_mutex_unlock(&w->mu);
+	atomic_fetch_add(&w->spool_failed, n);
+}
+
 static void spool_ticket(struct rw *w, struct pipe *p, struct rw_job *j)
 {
-	if (l2_spool_write(w->spool, j->ticket) == 0)
+	int rc = l2_spool_write(w->spool, j->ticket);
+	if (rc == 0)
 		p->spooled[p->nspooled++] = j;
+	else
+		spool_failure(w, rc, 1);
 }
 
 /* Worker thread: one fsync for the tickets the batch wrote to the spool.
@@ -223,10 +238,13 @@ static void commit(struct rw *w, struct pipe *p)
 {
 	if (!p->nspooled)
 		return;
-	if (l2_spool_sync(w->spool) == 0) {
+	int rc = l2_spool_sync(w->spool);
+	if (rc == 0) {
 		for (unsigned k = 0; k < p->nspooled; k++)
 			stored(p->spooled[k], NULL);
 		atomic_fetch_add(&w->spooled, p->nspooled);
+	} else {
+		spool_failure(w, rc, p->nspooled);
 	}
 	p->nspooled = 0;
 	atomic_store(&w->spool_pending, l2_spool_pending(w->spool));
@@ -595,7 +613,9 @@ void rw_state(struct rw *w, struct rw_state *out)
 	out->outages = atomic_load(&w->outages);
 	out->spooled = atomic_load(&w->spooled);
 	out->drained = atomic_load(&w->drained);
+	out->spool_failed = atomic_load(&w->spool_failed);
 	pthread_mutex_lock(&w->mu);
 	snprintf(out->why, sizeof(out->why), "%s", w->why);
+	snprintf(out->spool_why, sizeof(out->spool_why), "%s", w->spool_why);
 	pthread_mutex_unlock(&w->mu);
 }

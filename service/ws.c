@@ -1646,6 +1646,17 @@ static void log_worker(struct ws_server *s)
 		log_event("info", "spool_drained", f);
 		s->spool_said = false;
 	}
+	/* Each customer was told the technical part was not recorded; the
+	 * log says so once a look, with the cause (a full disk). */
+	if (st.spool_failed != s->said.spool_failed) {
+		json_object *f = json_object_new_object();
+		if (f) {
+			json_object_object_add(f, "error", json_object_new_string(st.spool_why));
+			json_object_object_add(f, "tickets", json_object_new_int64(
+				(int64_t)(st.spool_failed - s->said.spool_failed)));
+		}
+		log_event("error", "spool_failed", f);
+	}
 	s->said = st;
 }
 

@@ -1437,6 +1437,12 @@ test('Redis down and the spool\'s disk full: the customer is told the technical 
   assert.equal(m['autoassist_tickets_total{result="stored"}'], 0);
   assert.equal(m.autoassist_tickets_spooled_total, 0);
   assert.equal(m.autoassist_spool_pending, 0, 'nothing waits in a spool that took nothing');
+  await server.waitLogged('spool_failed', 1, 3000);
+  const failedLines = server.logLines().map((l) => JSON.parse(l)).filter((o) => o.event === 'spool_failed');
+  assert.equal(failedLines.length, 1);
+  assert.equal(failedLines[0].level, 'error');
+  assert.equal(failedLines[0].error, 'No space left on device');
+  assert.equal(failedLines[0].tickets, 1);
 
   // Once Redis is back, the customer's retry is filed.
   await w.redis.start();
