@@ -2301,11 +2301,20 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, struct ws_data *dat
 	 * makes lws 4.1 search the table linearly on every event, which at
 	 * 10,000 connections costs half the CPU. --max-connections is
 	 * enforced in refuse(). */
+	/* The vhost (the listening socket) is made apart from the context:
+	 * lws 4.1 leaks what it allocated when a context's default vhost
+	 * cannot listen, and a context it returned can be destroyed whole. */
+	info.options |= LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	s->ctx = lws_create_context(&info);
 	if (!s->ctx) {
-		snprintf(err, errlen, "cannot listen on port %d (in use, or no permission)%s",
-			 cfg->port, s->ev ? ", or libwebsockets-evlib-ev missing (--event-loop poll "
-			 "does without)" : "");
+		snprintf(err, errlen, "cannot start libwebsockets%s",
+			 s->ev ? " (is libwebsockets-evlib-ev installed? --event-loop poll does "
+			 "without)" : "");
+		goto free_server;
+	}
+	if (!lws_create_vhost(s->ctx, &info)) {
+		snprintf(err, errlen, "cannot listen on port %d (in use, or no permission)",
+			 cfg->port);
 		goto free_server;
 	}
 	lws_sul_schedule(s->ctx, 0, &s->tick_timer, tick, TICK_US);

@@ -12,7 +12,7 @@ const net = require('node:net');
 const path = require('node:path');
 const {
   Client, REGISTRY_LINE, Server, dataCopy, healthz, httpGet, httpRequest, metrics, registryFile, sanitizerReports,
-  sleep, startServer, stopClean, tmpFile, waitFor,
+  sleep, startServer, stopClean, tmpFile, waitFor, within,
 } = require('./lib');
 
 const METRIC_FAMILIES = [
@@ -361,6 +361,19 @@ test('--reuse-port: two processes serve one port; when one stops, the other goes
   assert.match(r.text, /Your payment method remains the same by default/);
   await c.close();
   await stopClean(b);
+});
+
+test('a port in use: the second server says so, exits 4 and leaves no sanitizer report', async (t) => {
+  const a = await startServer(t, []);
+  const b = new Server(['--port', String(a.port)]);
+  // The first server answers /healthz on that port, so start() may
+  // resolve before the second has given up.
+  await b.start().catch(() => {});
+  const exit = await within(b.exited, 5000, 'the second server to exit');
+  assert.equal(exit.code, 4, 'exit code 4: the port could not be had');
+  assert.match(b.stderr, new RegExp(`"event":"start","message":"cannot listen on port ${a.port} \\(in use, or no permission\\)"`));
+  assert.deepEqual(sanitizerReports(b.stderr), [], 'sanitizer reports on stderr');
+  await stopClean(a);
 });
 
 // Edits a copy of the data in place: file is relative to the copy's root.
