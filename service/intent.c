@@ -118,7 +118,7 @@ struct intent_pack {
 #define TF_MOVE 0x400 /* a [move] term covers the token */
 #define TF_ELSEWHERE 0x800 /* an [elsewhere] term covers the token */
 #define TF_TOPIC 0x1000 /* an L2 trigger that escalates starts at the token */
-#define TF_ABOUT 0x2000 /* the last word of an [negation] about phrase */
+#define TF_ABOUT 0x2000 /* the last word of a [negation] about phrase */
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint16_t token_flag[] = {
