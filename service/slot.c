@@ -3322,8 +3322,6 @@ static enum cue_kind start_said(const struct scan *s, uint32_t from, uint32_t a,
 static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
 			       uint32_t to, uint32_t *taken, bool *past, enum cue_kind *said)
 {
-	/* A start phrase speaks of the contract only beside a word of it:
-	 * "the renovation starts on 10 March" is a date cue, no more. */
 	enum cue_kind side = CUE_NONE;
 	enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one: GCC -O2 cannot tell */
 	const struct word *w;
@@ -3334,9 +3332,9 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 		w = word_at(s, j);
 		if (w && w->dcue_head >= 0 && (end = cue_at(s, j, w->dcue_head, &k)) && end <= a) {
 			/* A date cue ("ab", "dato") says neither. A start phrase
-			 * with no word of the contract beside it is a move in
-			 * ("Can you start on 1 March?"), and so is a correction
-			 * the date does not follow closely ("Sorry, I called you
+			 * is a move in, the contract's start only as start_said
+			 * finds, and a correction the date does not follow
+			 * closely is a move in too ("Sorry, I called you
 			 * yesterday"). */
 			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT || k == CUE_START ||
 			    k == CUE_CORRECTION || (k == CUE_MOVE && skip_fillers(s, end) >= a)) {
@@ -3393,9 +3391,9 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * the move in goes before an earlier one nothing announces ("birthday on
  * 20 February, we move on the 22nd"), not before a later one: "I will be
  * at the new flat tomorrow. The move is on 1 March." A start phrase with
- * no word of the contract counts as the move in, but gives way to a date
- * a phrase of moving announces: "the painters start on 5 March, we move
- * in on 1 March". A cue alone does
+ * no word of the contract that the customer does not ask for counts as the
+ * move in, but gives way to a date a phrase of moving announces: "the
+ * painters start on 5 March, we move in on 1 March". A cue alone does
  * not lift a date over another: "leaving Oslo on 1 March, call me
  * tomorrow" still moves on the 1st. A day word in passing gives way to any
  * other date: "I called today, we move in tomorrow". A date gone by that
