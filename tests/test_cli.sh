@@ -1014,6 +1014,19 @@ assert ids == [["contract_start_date", "payment_method"],
 ' "$TMP/second.jsonl"
 fi
 
+# ---- taking a home battery along is no Pulse question ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/takealong.jsonl" '{"text": "Vi flytter og vil ta med oss batteriet"}' \
+		'{"text": "Kan jeg ta med meg Pulsen når vi flytter?"}'
+	expect_py "ta med oss batteriet escalates, and asks nothing of the Pulse" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ids = [[i["id"] for i in o["intents"]] for o in out]
+assert ids[0] == [] and out[0]["escalate"] is True, out[0]
+assert ids[1] == ["pulse_relocation"], ids[1]
+' "$TMP/takealong.jsonl"
+fi
+
 # ---- first messages: Swedish words, greetings, a Norwegian/Swedish tie ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/firstlang.jsonl" '{"text": "vi har solceller på nya huset"}' \
