@@ -3310,13 +3310,17 @@ static bool start_asked(const struct scan *s, uint32_t cs, uint32_t ce, uint32_t
 }
 
 /* What a start phrase [cs, ce) says of the date [a, e): the contract's
- * start where a word of the contract stands in the sentence or the
- * customer asks for it, else a move in weaker than one named. */
+ * start where a word of the contract stands in the sentence; a move in
+ * where the customer asks for it ("Can you start on 1 March?"), which
+ * the first of such dates wins ("we move in on 1 March and we start on
+ * 15 March with the kitchen" is the customer's plan, not a request); else
+ * a move in weaker than one named ("the painters start on 10 March"). */
 static enum cue_kind start_said(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
 				uint32_t cs, uint32_t ce)
 {
-	return contract_said(s, from, a, e) || start_asked(s, cs, ce, a) ? CUE_START
-									 : CUE_START_ALONE;
+	if (contract_said(s, from, a, e))
+		return CUE_START;
+	return start_asked(s, cs, ce, a) ? CUE_MOVE_IN : CUE_START_ALONE;
 }
 
 static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
