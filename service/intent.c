@@ -34,12 +34,13 @@ enum kind {
 	K_MOVE,     /* a word of the move ("moving", "new house") */
 	K_ELSEWHERE, /* a word of another matter ("my order", "refund") */
 	K_NEG_ABOUT, /* a negation of what a message is about ("not about") */
+	K_INSTEAD,  /* a word that says what it is about instead ("just", "sondern") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
 	"definite", "article", "or", "act", "end", "closing", "closing_with", "thanks",
-	"move", "elsewhere", "negation_about",
+	"move", "elsewhere", "negation_about", "instead",
 };
 
 enum mode {
@@ -119,12 +120,13 @@ struct intent_pack {
 #define TF_ELSEWHERE 0x800 /* an [elsewhere] term covers the token */
 #define TF_TOPIC 0x1000 /* an L2 trigger that escalates starts at the token */
 #define TF_ABOUT 0x2000 /* the last word of a [negation] about phrase */
+#define TF_INSTEAD 0x4000
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint16_t token_flag[] = {
 	[K_NEG_PRE] = TF_NEG, [K_BREAK] = TF_BREAK, [K_LIST] = TF_LIST,
 	[K_DEFINITE] = TF_DEFINITE, [K_ARTICLE] = TF_ARTICLE, [K_OR] = TF_OR,
-	[K_ACT] = TF_ACT, [K_END] = TF_END,
+	[K_ACT] = TF_ACT, [K_END] = TF_END, [K_INSTEAD] = TF_INSTEAD,
 };
 
 struct span {
@@ -254,6 +256,7 @@ static const struct {
 	{ "pre", K_NEG_PRE }, { "post", K_NEG_POST }, { "break", K_BREAK },
 	{ "list", K_LIST }, { "definite", K_DEFINITE }, { "article", K_ARTICLE },
 	{ "or", K_OR }, { "act", K_ACT }, { "end", K_END }, { "about", K_NEG_ABOUT },
+	{ "instead", K_INSTEAD },
 };
 #define NEG_LINES (sizeof(neg_lines) / sizeof(neg_lines[0]))
 
@@ -554,8 +557,8 @@ static int load_lang(struct loader *ld, FILE *f)
 			while (k < NEG_LINES && strcmp(s, neg_lines[k].kw) != 0)
 				k++;
 			if (k == NEG_LINES)
-				return ld_fail(&ld->pos, "negation lines start with pre, post, about, break, "
-						       "list, definite, article, or, act or end");
+				return ld_fail(&ld->pos, "negation lines start with pre, post, about, "
+						       "instead, break, list, definite, article, or, act or end");
 			rc = neg_lines[k].kind == K_NEG_POST || neg_lines[k].kind == K_NEG_ABOUT
 				     ? add_phrases(ld, arg, neg_lines[k].kind, (uint8_t)lang)
 				     : add_words(ld, arg, neg_lines[k].kind, (uint8_t)lang);
@@ -915,6 +918,7 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	case K_OR:
 	case K_ACT:
 	case K_END:
+	case K_INSTEAD:
 		s->tflags[first] |= token_flag[en->kind];
 		break;
 	case K_MARKER:
@@ -1068,17 +1072,39 @@ static bool goes_on(const struct tok_buf *t, const struct intent_scratch *s,
 				  punct(t, k + 1) == ','));
 }
 
+/* Whether the sentence of trigger tr goes on to say what the message is
+ * about instead: an instead word after the trigger ("it's not about our
+ * solar panels, just the move", "sondern nur um den Umzug") before any
+ * question mark. "Gaat het niet om de omvormer? Die geeft een foutmelding" asks
+ * whether it is, and "It is not about the panels themselves, the export
+ * shows zero" reports a fault. */
+static bool says_instead(const struct tok_buf *t, const struct intent_scratch *s,
+			 const struct intent_trigger *tr)
+{
+	for (uint32_t i = tr->tok_last + 1u; i < t->n; i++) {
+		if (s->tflags[i] & TF_INSTEAD)
+			return true;
+		char c = punct(t, i);
+		if (c == '.' || c == '!' || c == '?' || c == ';')
+			return false;
+	}
+	return false;
+}
+
 static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 		    const struct intent_trigger *tr)
 {
 	int words = 0, window = NEG_PRE_WINDOW;
 	for (int64_t i = (int64_t)tr->tok_first - 1; i >= 0 && words < window; i--) {
-		/* "It's not about our solar panels", "det handlar inte om
-		 * solceller": an about phrase denies the thing is the matter,
-		 * with a possessive after it too, and its last word may be a
-		 * break elsewhere (Swedish "om": whether). */
-		if ((s->tflags[i] & TF_ABOUT) ||
-		    ((s->tflags[i] & TF_DEFINITE) && i > 0 && (s->tflags[i - 1] & TF_ABOUT)))
+		/* "It's not about our solar panels, just the move", "det
+		 * handlar inte om solceller, bara flytten": an about phrase
+		 * denies the thing is the matter, with a possessive after it
+		 * too, where the sentence says what is (says_instead); its
+		 * last word may be a break elsewhere (Swedish "om": whether).
+		 * Where the sentence does not, the words count as any other. */
+		if (((s->tflags[i] & TF_ABOUT) ||
+		     ((s->tflags[i] & TF_DEFINITE) && i > 0 && (s->tflags[i - 1] & TF_ABOUT))) &&
+		    says_instead(t, s, tr))
 			return true;
 		/* A definite word or possessive before the trigger takes the
 		 * thing as there: the negation before it is about something
