@@ -38,6 +38,9 @@ struct rw {
 	char spool_why[128];                /* under mu: the spool's last failure */
 };
 
+/* How long the key a write probe sets lives, in ms. */
+#define HEALTH_TTL_MS 60000
+
 /* Writes sent to Redis before their replies are read, at most. */
 #define PIPE_MAX 64
 
@@ -156,7 +159,9 @@ static redisContext *conn(struct rw *w)
 	return w->rc;
 }
 
-/* Worker thread: Redis took a write, which ends any outage. */
+/* Worker thread: Redis took a write that grows its memory (a ticket, a
+ * spooled one, the probe's key), which ends any outage: OOM and read-only
+ * refuse those. */
 static void wrote(struct rw *w)
 {
 	w->refused = false;
@@ -208,8 +213,6 @@ static void stored(struct rw_job *j, const char *ref)
 	snprintf(j->res.ticket_ref, sizeof(j->res.ticket_ref), "%s", ref);
 }
 
-/* Worker thread: writes a ticket to the spool; it counts as recorded once
- * commit has synced it. */
 /* Worker thread: n tickets the spool could not take, for err (a negative
  * errno): the loop logs them, since their customers were told so. */
 static void spool_failure(struct rw *w, int err, unsigned n)
@@ -221,6 +224,8 @@ static void spool_failure(struct rw *w, int err, unsigned n)
 	atomic_fetch_add(&w->spool_failed, n);
 }
 
+/* Worker thread: writes a ticket to the spool; it counts as recorded once
+ * commit has synced it. */
 static void spool_ticket(struct rw *w, struct pipe *p, struct rw_job *j)
 {
 	int rc = l2_spool_write(w->spool, j->ticket);
@@ -292,8 +297,9 @@ static void flush(struct rw *w, struct pipe *p)
 			int rc = broken ? -1 : l2_session_save_result(r);
 			j->saved = rc >= 0;
 			j->partly = rc == 1;
-			if (j->saved)
-				wrote(w);
+			/* A save taken says nothing of a refused outage's end:
+			 * one that only renews the stored copy's TTL runs
+			 * under OOM too. */
 			if (!broken && !j->saved) {
 				failed(w);
 				broken = true;
@@ -366,15 +372,22 @@ static void store_ticket(struct rw *w, struct pipe *p, struct rw_job *j)
 }
 
 /* Worker thread, when idle: keeps the health flag true to what Redis
- * answers now, and reconnects once it is back. */
+ * answers now, and reconnects once it is back. While Redis refuses writes
+ * it answers PING all along, so then the probe is a write of its own, a
+ * key that expires: an idle server sees the outage end too. */
 static void probe(struct rw *w)
 {
 	redisContext *rc = conn(w);
 	if (!rc)
 		return;
-	redisReply *r = redisCommand(rc, "PING");
+	redisReply *r = w->refused
+		? redisCommand(rc, "SET %s:health %lld PX %d", w->cfg.stream,
+			       (long long)time(NULL), HEALTH_TTL_MS)
+		: redisCommand(rc, "PING");
 	if (!r || r->type == REDIS_REPLY_ERROR)
 		failed(w);
+	else if (w->refused)
+		wrote(w);
 	freeReplyObject(r);
 }
 

@@ -1421,6 +1421,30 @@ test('Redis refusing writes (OOM): the ticket is spooled, then drained once writ
   await stopClean(server);
 });
 
+test('Redis refusing writes, then taking them again while the server is idle: the outage ends without a customer\'s write', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve();
+  const c = await w.connect(server);
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '1');
+  // No ticket, so nothing waits in the spool: only the conversation's
+  // save is refused.
+  await c.ask('m1', 'When does my contract at the new address start?', 5000);
+  await waitRedisHealth(server, 'down');
+  // The customer leaves: nothing more comes that would write.
+  await c.close();
+  await sleep(500);
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '0');
+  await waitRedisHealth(server, 'ok');
+  const events = await logged(server, 'redis_up');
+  assert.deepEqual(events.filter((e) => e.event.startsWith('redis_')).map((e) => e.event),
+    ['redis_down', 'redis_up']);
+  // The conversation the outage kept from Redis is stored once it is over.
+  await w.stored(c.welcome.session, null, 'the conversation to be stored');
+  await stopClean(server);
+});
+
 test('Redis down and the spool\'s disk full: the customer is told the technical part was not recorded, the rest is answered, and /metrics counts it', { skip: SKIP }, async (t) => {
   const w = new World(t);
   w.redis = new Redis(w.dir); // not started: nothing listens on the socket
