@@ -905,7 +905,7 @@ struct l2_spool {
 	int fd;
 	char path[4096];
 	bool pending;
-	bool broken;     /* a failed append could not be taken back */
+	int broken;      /* a failed append could not be taken back: its error (< 0) */
 	off_t unsynced;  /* where lines not yet fsync'd begin; -1: none */
 	/* Where the lines not yet in Redis begin. Kept in memory only: after
 	 * a restart the whole spool is sent again, which the dedupe keys make
@@ -1025,7 +1025,7 @@ bool l2_spool_pending(const struct l2_spool *s)
 int l2_spool_write(struct l2_spool *s, json_object *ticket)
 {
 	if (s->broken)
-		return -EIO;
+		return s->broken;
 	size_t len;
 	const char *js = json_object_to_json_string_length(ticket, JSON_C_TO_STRING_PLAIN, &len);
 	char *line = malloc(len + 1);
@@ -1062,7 +1062,7 @@ cut_back:
 	 * it: take it back. If even that fails, the spool is not trusted
 	 * with another ticket. */
 	if (ftruncate(s->fd, start) < 0)
-		s->broken = true;
+		s->broken = rc;
 free_line:
 	free(line);
 	return rc;
@@ -1080,7 +1080,7 @@ int l2_spool_sync(struct l2_spool *s)
 	/* None of it may be called recorded: take it all back, as a failed
 	 * write is. */
 	if (ftruncate(s->fd, from) < 0)
-		s->broken = true;
+		s->broken = rc;
 	s->pending = from > 0;
 	return rc;
 }
