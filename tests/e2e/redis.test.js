@@ -1395,13 +1395,20 @@ test('Redis over TCP (redis://host:port and host:port) and a custom --stream', {
 
 // ---- more ways Redis can fail ----
 
-test('Redis refusing writes (OOM): the ticket is spooled, then drained once writes are allowed again; the outage is logged once', { skip: SKIP }, async (t) => {
+// A server connected to a Redis that refuses every write (out of memory,
+// noeviction), with a client connected before Redis filled up.
+async function refusingWrites(t) {
   const w = new World(t);
   await w.startRedis();
   const server = await w.serve();
   const c = await w.connect(server);
   await w.redis.cmd('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
   await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '1');
+  return { w, server, c };
+}
+
+test('Redis refusing writes (OOM): the ticket is spooled, then drained once writes are allowed again; the outage is logged once', { skip: SKIP }, async (t) => {
+  const { w, server, c } = await refusingWrites(t);
   const r = await escalate(c, 'm1', 'The solar inverter is offline since the update.');
   assert.deepEqual(w.spoolTickets().map((x) => x.ticket_id), [r.escalation.ticket]);
   assert.deepEqual(await w.redis.ticketIds(), []);
@@ -1422,12 +1429,7 @@ test('Redis refusing writes (OOM): the ticket is spooled, then drained once writ
 });
 
 test('Redis refusing writes, then taking them again while the server is idle: the outage ends without a customer\'s write', { skip: SKIP }, async (t) => {
-  const w = new World(t);
-  await w.startRedis();
-  const server = await w.serve();
-  const c = await w.connect(server);
-  await w.redis.cmd('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
-  await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '1');
+  const { w, server, c } = await refusingWrites(t);
   // No ticket, so nothing waits in the spool: only the conversation's
   // save is refused.
   await c.ask('m1', 'When does my contract at the new address start?', 5000);
