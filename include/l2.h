@@ -53,6 +53,12 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen);
  * or the link's in why. */
 int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whylen);
 
+/* Whether Redis takes a write that may grow its memory, asked with the
+ * same XGROUP CREATE, which changes nothing when the group is there (as a
+ * user's ACL must allow for the stream anyway): 1 when it does, 0 when it
+ * refuses (out of memory, read-only), -1 when the link failed. */
+int l2_takes_writes(redisContext *rc, const char *stream);
+
 /* Adds ticket (the object report_ticket_json builds) to stream, once: a
  * ticket whose ticket_id was added before, on any date, is not added
  * again. In two halves, for pipelining: l2_add_send queues the command in
@@ -152,8 +158,9 @@ void l2_spool_close(struct l2_spool *s);
 long l2_spool_lines(const struct l2_spool *s);
 
 /* Appends a ticket as a line: 0, or a negative errno when it could not
- * (-ENOSPC, -EIO once a failed line could not be cut back; nothing of it
- * is left). It is durable, and may be called recorded, only once
+ * (-ENOSPC; nothing of it is left). Once a failed line could not be cut
+ * back, part of it may be, and every later call returns that line's
+ * error. It is durable, and may be called recorded, only once
  * l2_spool_sync returns 0. */
 int l2_spool_write(struct l2_spool *s, json_object *ticket);
 

@@ -227,6 +227,19 @@ static bool has_group(redisContext *rc, const char *stream)
 	return found;
 }
 
+int l2_takes_writes(redisContext *rc, const char *stream)
+{
+	const char *argv[] = { "XGROUP", "CREATE", stream, L2_GROUP, "0", "MKSTREAM" };
+	redisReply *r = redisCommandArgv(rc, 6, argv, NULL);
+	int took = !r ? -1
+		: r->type == REDIS_REPLY_STATUS ||
+				(r->type == REDIS_REPLY_ERROR && strstr(r->str, "BUSYGROUP"))
+			? 1
+			: 0;
+	freeReplyObject(r);
+	return took;
+}
+
 int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whylen)
 {
 	const char *argv[] = { "XGROUP", "CREATE", stream, L2_GROUP, "0", "MKSTREAM" };

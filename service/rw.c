@@ -38,9 +38,6 @@ struct rw {
 	char spool_why[128];                /* under mu: the spool's last failure */
 };
 
-/* How long the key a write probe sets lives, in ms. */
-#define HEALTH_TTL_MS 60000
-
 /* Writes sent to Redis before their replies are read, at most. */
 #define PIPE_MAX 64
 
@@ -159,8 +156,8 @@ static redisContext *conn(struct rw *w)
 	return w->rc;
 }
 
-/* Worker thread: Redis took a write that grows its memory (a ticket, a
- * spooled one, the probe's key), which ends any outage: OOM and read-only
+/* Worker thread: Redis took a write that may grow its memory (a ticket, a
+ * spooled one, the probe's), which ends any outage: OOM and read-only
  * refuse those. */
 static void wrote(struct rw *w)
 {
@@ -373,21 +370,23 @@ static void store_ticket(struct rw *w, struct pipe *p, struct rw_job *j)
 
 /* Worker thread, when idle: keeps the health flag true to what Redis
  * answers now, and reconnects once it is back. While Redis refuses writes
- * it answers PING all along, so then the probe is a write of its own, a
- * key that expires: an idle server sees the outage end too. */
+ * it answers PING all along, so then the probe asks whether it takes a
+ * write (l2_takes_writes): an idle server sees the outage end too. */
 static void probe(struct rw *w)
 {
 	redisContext *rc = conn(w);
 	if (!rc)
 		return;
-	redisReply *r = w->refused
-		? redisCommand(rc, "SET %s:health %lld PX %d", w->cfg.stream,
-			       (long long)time(NULL), HEALTH_TTL_MS)
-		: redisCommand(rc, "PING");
+	if (w->refused) {
+		if (l2_takes_writes(rc, w->cfg.stream) > 0)
+			wrote(w);
+		else
+			failed(w);
+		return;
+	}
+	redisReply *r = redisCommand(rc, "PING");
 	if (!r || r->type == REDIS_REPLY_ERROR)
 		failed(w);
-	else if (w->refused)
-		wrote(w);
 	freeReplyObject(r);
 }
 
@@ -548,6 +547,7 @@ struct rw *rw_new(const struct rw_config *cfg, void (*wake)(void *), void *arg,
 	atomic_init(&w->outages, 0);
 	atomic_init(&w->spooled, 0);
 	atomic_init(&w->drained, 0);
+	atomic_init(&w->spool_failed, 0);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	if (rw_thread_start(&w->thread, worker, w) != 0) {
