@@ -61,7 +61,6 @@
 #define CUE_SCAN_MAX 32     /* tokens of a sentence after a cue */
 #define PARTICIPLE_AFTER_MAX 6 /* tokens after a date a participle may end its clause */
 #define DATE_CANDIDATES 4   /* dates of one message weighed against each other */
-#define ASKER_BEFORE 3      /* words before a start phrase an asker may stand */
 #define WCACHE 128          /* tokens whose lookups are remembered */
 #define KEY_BUF 1024
 #define KEY_UNITS 64
@@ -3289,24 +3288,28 @@ static bool asker(const struct scan *s, uint32_t i)
 	return w && (w->flags & W_ASKER);
 }
 
-/* Whether the customer asks for the start phrase [cs, ce) of the date at
- * token a: an `askers` word among the few words before the phrase in its
- * clause or right after it ("Can you start on 1 March?", "Bitte starten
- * Sie am 1. März"), or, for a phrase after the date, right before the
- * date, fillers aside ("Kunnen jullie op 1 maart starten?"). "The painters
- * start on 10 March" is someone else's start. */
-static bool start_asked(const struct scan *s, uint32_t cs, uint32_t ce, uint32_t a)
+/* Whether the customer asks for the start phrase [cs, ce) of the date
+ * [a, e): an `askers` word anywhere in their clause ("Can you start on 1
+ * March?", "Bitte starten Sie am 1. März", "We would really like to start
+ * on 1 March", "Start on 1 March please"), or a question mark ending it
+ * ("Is it possible to start on 1 March?"). "The painters start on 10
+ * March" is someone else's start. */
+static bool start_asked(const struct scan *s, uint32_t cs, uint32_t ce, uint32_t a, uint32_t e)
 {
-	for (uint32_t j = cs, k = 0; j > 0 && k < ASKER_BEFORE && tk(s, j - 1)->kind != TOK_PUNCT;
-	     j--, k++)
+	uint32_t lo = cs < a ? cs : a, hi = ce > e ? ce : e;
+	for (uint32_t j = lo; j > 0 && tk(s, j - 1)->kind != TOK_PUNCT; j--)
 		if (asker(s, j - 1))
 			return true;
-	if (asker(s, ce))
-		return true;
-	uint32_t j = a;
-	while (cs > a && j > 0 && filler_word(s, j - 1))
-		j--;
-	return cs > a && j > 0 && asker(s, j - 1);
+	for (uint32_t j = lo; j < hi; j++)
+		if (asker(s, j))
+			return true;
+	for (uint32_t j = hi; j < s->n; j++) {
+		if (tk(s, j)->kind == TOK_PUNCT)
+			return is_punct(s, j, '?');
+		if (asker(s, j))
+			return true;
+	}
+	return false;
 }
 
 /* What a start phrase [cs, ce) says of the date [a, e): the contract's
@@ -3320,7 +3323,7 @@ static enum cue_kind start_said(const struct scan *s, uint32_t from, uint32_t a,
 {
 	if (contract_said(s, from, a, e))
 		return CUE_START;
-	return start_asked(s, cs, ce, a) ? CUE_MOVE_IN : CUE_START_ALONE;
+	return start_asked(s, cs, ce, a, e) ? CUE_MOVE_IN : CUE_START_ALONE;
 }
 
 static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
