@@ -58,6 +58,11 @@ enum mode {
 /* How many words before a trigger a negation cue still governs it. */
 #define NEG_PRE_WINDOW 3
 #define ADVERB_MAX 6     /* letters of a word between a verb of doing and its negation */
+/* Words an instead word may have before the word of the move it names
+ * ("just the move", "nur um den Umzug"), and how short an undeclared one
+ * is. */
+#define INSTEAD_SKIP 3
+#define SHORT_WORD_MAX 3
 /* How many tokens may stand between two triggers of one negated list: the
  * rest of the first item, a list word, an article and a word of the next
  * ("no solar panels or a home battery" is the most). listed_after says
@@ -120,7 +125,7 @@ struct intent_pack {
 #define TF_ELSEWHERE 0x800 /* an [elsewhere] term covers the token */
 #define TF_TOPIC 0x1000 /* an L2 trigger that escalates starts at the token */
 #define TF_ABOUT 0x2000 /* the last word of a [negation] about phrase */
-#define TF_INSTEAD 0x4000
+#define TF_INSTEAD 0x4000 /* a [negation] instead word: "just", "sondern" */
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint16_t token_flag[] = {
@@ -1072,21 +1077,30 @@ static bool goes_on(const struct tok_buf *t, const struct intent_scratch *s,
 				  punct(t, k + 1) == ','));
 }
 
-/* Whether the sentence of trigger tr goes on to say what the message is
- * about instead: an instead word after the trigger ("it's not about our
- * solar panels, just the move", "sondern nur um den Umzug") before any
- * question mark. "Gaat het niet om de omvormer? Die geeft een foutmelding" asks
- * whether it is, and "It is not about the panels themselves, the export
- * shows zero" reports a fault. */
+/* Whether the sentence of trigger tr goes on to say that the message is
+ * about the move instead: an instead word after the trigger and, short
+ * words aside, a word of the move right after it ("it's not about our
+ * solar panels, just the move", "sondern nur um den Umzug", "bara
+ * flytten"), before any question mark. "Gaat het niet om de omvormer? Die
+ * geeft een foutmelding" asks whether it is, and "not about the battery,
+ * but it still shuts down every night" reports a fault. */
 static bool says_instead(const struct tok_buf *t, const struct intent_scratch *s,
 			 const struct intent_trigger *tr)
 {
 	for (uint32_t i = tr->tok_last + 1u; i < t->n; i++) {
-		if (s->tflags[i] & TF_INSTEAD)
-			return true;
 		char c = punct(t, i);
 		if (c == '.' || c == '!' || c == '?' || c == ';')
 			return false;
+		if (!(s->tflags[i] & TF_INSTEAD))
+			continue;
+		uint32_t j = i + 1;
+		for (int k = 0; k < INSTEAD_SKIP && j < t->n && t->v[j].kind == TOK_WORD &&
+				(t->v[j].nchars <= SHORT_WORD_MAX ||
+				 (s->tflags[j] & (TF_DEFINITE | TF_ARTICLE)));
+		     k++)
+			j++;
+		if (j < t->n && (s->tflags[j] & TF_MOVE))
+			return true;
 	}
 	return false;
 }
