@@ -1027,6 +1027,21 @@ assert ids[1] == ["pulse_relocation"], ids[1]
 ' "$TMP/takealong.jsonl"
 fi
 
+# ---- the home the customer still lives in is no new address ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/stillat.jsonl" \
+		'{"text": "I'"'"'m still at Storgata 12, 0155 Oslo until we move"}' \
+		'{"text": "Wir wohnen noch in der Lindenstraße 20, 10969 Berlin, ziehen aber bald um"}' \
+		'{"text": "adress: Östra Hamngatan 5, 411 10 Göteborg"}'
+	expect_py "still at names the old home; a bare address: opener keeps the whole street" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert "address" not in out[0]["slots"], out[0]["slots"]
+assert "address" not in out[1]["slots"], out[1]["slots"]
+assert out[2]["slots"]["address"]["street"] == "Östra Hamngatan 5", out[2]["slots"]
+' "$TMP/stillat.jsonl"
+fi
+
 # ---- first messages: Swedish words, greetings, a Norwegian/Swedish tie ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/firstlang.jsonl" '{"text": "vi har solceller på nya huset"}' \
