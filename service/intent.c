@@ -33,14 +33,12 @@ enum kind {
 	K_THANKS,   /* a closing phrase that thanks ("thanks", "for the help") */
 	K_MOVE,     /* a word of the move ("moving", "new house") */
 	K_ELSEWHERE, /* a word of another matter ("my order", "refund") */
-	K_NEG_ABOUT, /* a negation of what a message is about ("not about") */
-	K_INSTEAD,  /* a word that says what it is about instead ("just", "sondern") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
 	"definite", "article", "or", "act", "end", "closing", "closing_with", "thanks",
-	"move", "elsewhere", "negation_about", "instead",
+	"move", "elsewhere",
 };
 
 enum mode {
@@ -58,11 +56,6 @@ enum mode {
 /* How many words before a trigger a negation cue still governs it. */
 #define NEG_PRE_WINDOW 3
 #define ADVERB_MAX 6     /* letters of a word between a verb of doing and its negation */
-/* Words an instead word may have before the word of the move it names
- * ("just the move", "nur um den Umzug"), and how short an undeclared one
- * is. */
-#define INSTEAD_SKIP 3
-#define SHORT_WORD_MAX 3
 /* How many tokens may stand between two triggers of one negated list: the
  * rest of the first item, a list word, an article and a word of the next
  * ("no solar panels or a home battery" is the most). listed_after says
@@ -124,14 +117,12 @@ struct intent_pack {
 #define TF_MOVE 0x400 /* a [move] term covers the token */
 #define TF_ELSEWHERE 0x800 /* an [elsewhere] term covers the token */
 #define TF_TOPIC 0x1000 /* an L2 trigger that escalates starts at the token */
-#define TF_ABOUT 0x2000 /* the last word of a [negation] about phrase */
-#define TF_INSTEAD 0x4000 /* a [negation] instead word: "just", "sondern" */
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint16_t token_flag[] = {
 	[K_NEG_PRE] = TF_NEG, [K_BREAK] = TF_BREAK, [K_LIST] = TF_LIST,
 	[K_DEFINITE] = TF_DEFINITE, [K_ARTICLE] = TF_ARTICLE, [K_OR] = TF_OR,
-	[K_ACT] = TF_ACT, [K_END] = TF_END, [K_INSTEAD] = TF_INSTEAD,
+	[K_ACT] = TF_ACT, [K_END] = TF_END,
 };
 
 struct span {
@@ -260,8 +251,7 @@ static const struct {
 } neg_lines[] = {
 	{ "pre", K_NEG_PRE }, { "post", K_NEG_POST }, { "break", K_BREAK },
 	{ "list", K_LIST }, { "definite", K_DEFINITE }, { "article", K_ARTICLE },
-	{ "or", K_OR }, { "act", K_ACT }, { "end", K_END }, { "about", K_NEG_ABOUT },
-	{ "instead", K_INSTEAD },
+	{ "or", K_OR }, { "act", K_ACT }, { "end", K_END },
 };
 #define NEG_LINES (sizeof(neg_lines) / sizeof(neg_lines[0]))
 
@@ -562,10 +552,10 @@ static int load_lang(struct loader *ld, FILE *f)
 			while (k < NEG_LINES && strcmp(s, neg_lines[k].kw) != 0)
 				k++;
 			if (k == NEG_LINES)
-				return ld_fail(&ld->pos, "negation lines start with pre, post, about, "
-						       "instead, break, list, definite, article, or, act or end");
-			rc = neg_lines[k].kind == K_NEG_POST || neg_lines[k].kind == K_NEG_ABOUT
-				     ? add_phrases(ld, arg, neg_lines[k].kind, (uint8_t)lang)
+				return ld_fail(&ld->pos, "negation lines start with pre, post, break, list, "
+						       "definite, article, or, act or end");
+			rc = neg_lines[k].kind == K_NEG_POST
+				     ? add_phrases(ld, arg, K_NEG_POST, (uint8_t)lang)
 				     : add_words(ld, arg, neg_lines[k].kind, (uint8_t)lang);
 			break;
 		}
@@ -912,9 +902,6 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 		if (s->nposts < MAX_SPANS)
 			s->posts[s->nposts++] = (struct span){ (uint16_t)first, (uint16_t)last };
 		break;
-	case K_NEG_ABOUT:
-		s->tflags[last] |= TF_ABOUT;
-		break;
 	case K_NEG_PRE:
 	case K_BREAK:
 	case K_LIST:
@@ -923,7 +910,6 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	case K_OR:
 	case K_ACT:
 	case K_END:
-	case K_INSTEAD:
 		s->tflags[first] |= token_flag[en->kind];
 		break;
 	case K_MARKER:
@@ -1077,49 +1063,11 @@ static bool goes_on(const struct tok_buf *t, const struct intent_scratch *s,
 				  punct(t, k + 1) == ','));
 }
 
-/* Whether the sentence of trigger tr goes on to say that the message is
- * about the move instead: an instead word after the trigger and, short
- * words aside, a word of the move right after it ("it's not about our
- * solar panels, just the move", "sondern nur um den Umzug", "bara
- * flytten"), before any question mark. "Gaat het niet om de omvormer? Die
- * geeft een foutmelding" asks whether it is, and "not about the battery,
- * but it still shuts down every night" reports a fault. */
-static bool says_instead(const struct tok_buf *t, const struct intent_scratch *s,
-			 const struct intent_trigger *tr)
-{
-	for (uint32_t i = tr->tok_last + 1u; i < t->n; i++) {
-		char c = punct(t, i);
-		if (c == '.' || c == '!' || c == '?' || c == ';')
-			return false;
-		if (!(s->tflags[i] & TF_INSTEAD))
-			continue;
-		uint32_t j = i + 1;
-		for (int k = 0; k < INSTEAD_SKIP && j < t->n && t->v[j].kind == TOK_WORD &&
-				(t->v[j].nchars <= SHORT_WORD_MAX ||
-				 (s->tflags[j] & (TF_DEFINITE | TF_ARTICLE)));
-		     k++)
-			j++;
-		if (j < t->n && (s->tflags[j] & TF_MOVE))
-			return true;
-	}
-	return false;
-}
-
 static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 		    const struct intent_trigger *tr)
 {
 	int words = 0, window = NEG_PRE_WINDOW;
 	for (int64_t i = (int64_t)tr->tok_first - 1; i >= 0 && words < window; i--) {
-		/* "It's not about our solar panels, just the move", "det
-		 * handlar inte om solceller, bara flytten": an about phrase
-		 * denies the thing is the matter, with a possessive after it
-		 * too, where the sentence says what is (says_instead); its
-		 * last word may be a break elsewhere (Swedish "om": whether).
-		 * Where the sentence does not, the words count as any other. */
-		if (((s->tflags[i] & TF_ABOUT) ||
-		     ((s->tflags[i] & TF_DEFINITE) && i > 0 && (s->tflags[i - 1] & TF_ABOUT))) &&
-		    says_instead(t, s, tr))
-			return true;
 		/* A definite word or possessive before the trigger takes the
 		 * thing as there: the negation before it is about something
 		 * else ("I can't find the inverter settings", "the app doesn't

@@ -82,7 +82,6 @@ enum word_flag {
 	W_NAME_ARTICLE = 1 << 12, /* "in die": before a place's adjective in a street's name */
 	W_COUNTED = 1 << 13,    /* "months", "Wochen": a unit a number counts */
 	W_CLOSER = 1 << 14,     /* "then", "bitte": may follow a date where its clause ends */
-	W_ASKER = 1 << 15,      /* "you", "bitte": beside a start phrase, the customer asks */
 };
 
 struct word {
@@ -133,11 +132,6 @@ enum cue_kind {
 	CUE_OTHER_NUMBER, /* "KID", "OCR-nummer": the number after it is no meter ID */
 	CUE_METER_LABEL,  /* "målepunkt-ID", "EAN": a meter ID's own label */
 	CUE_CONTRACT,     /* "contract", "start date": a start phrase is the contract's */
-	/* Not in the data: what date_side says a start phrase announces that
-	 * neither a word of the contract nor the customer's asking stands
-	 * beside, a move in weaker than one named ("the painters start on 10
-	 * March, we move in on 1 March"). */
-	CUE_START_ALONE,
 };
 
 enum rel_kind {
@@ -1015,7 +1009,6 @@ static const struct line_def {
 	{ "dates", "past", L_FLAGGED, W_PAST },
 	{ "dates", "counted", L_FLAGGED, W_COUNTED },
 	{ "dates", "closers", L_FLAGGED, W_CLOSER },
-	{ "dates", "askers", L_FLAGGED, W_ASKER },
 	{ "dates", "rel", L_REL, 0 },
 	{ "dates", "in", L_CUE, CUE_MOVE_IN },
 	{ "dates", "out", L_CUE, CUE_MOVE_OUT },
@@ -3282,53 +3275,11 @@ static bool contract_said(const struct scan *s, uint32_t from, uint32_t a, uint3
 	return false;
 }
 
-static bool asker(const struct scan *s, uint32_t i)
-{
-	const struct word *w = i < s->n ? word_at(s, i) : NULL;
-	return w && (w->flags & W_ASKER);
-}
-
-/* Whether the customer asks for the start phrase [cs, ce) of the date
- * [a, e): an `askers` word anywhere in their clause ("Can you start on 1
- * March?", "Bitte starten Sie am 1. März", "We would really like to start
- * on 1 March", "Start on 1 March please"), or a question mark ending it
- * ("Is it possible to start on 1 March?"). "The painters start on 10
- * March" is someone else's start. */
-static bool start_asked(const struct scan *s, uint32_t cs, uint32_t ce, uint32_t a, uint32_t e)
-{
-	uint32_t lo = cs < a ? cs : a, hi = ce > e ? ce : e;
-	for (uint32_t j = lo; j > 0 && tk(s, j - 1)->kind != TOK_PUNCT; j--)
-		if (asker(s, j - 1))
-			return true;
-	for (uint32_t j = lo; j < hi; j++)
-		if (asker(s, j))
-			return true;
-	for (uint32_t j = hi; j < s->n; j++) {
-		if (tk(s, j)->kind == TOK_PUNCT)
-			return is_punct(s, j, '?');
-		if (asker(s, j))
-			return true;
-	}
-	return false;
-}
-
-/* What a start phrase [cs, ce) says of the date [a, e): the contract's
- * start where a word of the contract stands in the sentence; a move in
- * where the customer asks for it ("Can you start on 1 March?"), which
- * the first of such dates wins ("we move in on 1 March and we start on
- * 15 March with the kitchen" is the customer's plan, not a request); else
- * a move in weaker than one named ("the painters start on 10 March"). */
-static enum cue_kind start_said(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
-				uint32_t cs, uint32_t ce)
-{
-	if (contract_said(s, from, a, e))
-		return CUE_START;
-	return start_asked(s, cs, ce, a, e) ? CUE_MOVE_IN : CUE_START_ALONE;
-}
-
 static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
 			       uint32_t to, uint32_t *taken, bool *past, enum cue_kind *said)
 {
+	/* A start phrase speaks of the contract only beside a word of it:
+	 * "the renovation starts on 10 March" is a date cue, no more. */
 	enum cue_kind side = CUE_NONE;
 	enum cue_kind k = CUE_NONE; /* cue_at sets it when it finds one: GCC -O2 cannot tell */
 	const struct word *w;
@@ -3339,15 +3290,15 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 		w = word_at(s, j);
 		if (w && w->dcue_head >= 0 && (end = cue_at(s, j, w->dcue_head, &k)) && end <= a) {
 			/* A date cue ("ab", "dato") says neither. A start phrase
-			 * is a move in, the contract's start only as start_said
-			 * finds, and a correction the date does not follow
-			 * closely is a move in too ("Sorry, I called you
+			 * with no word of the contract beside it is a move in
+			 * ("Can you start on 1 March?"), and so is a correction
+			 * the date does not follow closely ("Sorry, I called you
 			 * yesterday"). */
 			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT || k == CUE_START ||
 			    k == CUE_CORRECTION || (k == CUE_MOVE && skip_fillers(s, end) >= a)) {
 				side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
-				*said = k == CUE_START ? start_said(s, from, a, e, j, end)
-					: k == CUE_CORRECTION && words_between(s, end, a) > CORRECTION_GAP
+				*said = (k == CUE_START && !contract_said(s, from, a, e)) ||
+						(k == CUE_CORRECTION && words_between(s, end, a) > CORRECTION_GAP)
 					? CUE_MOVE_IN
 					: k;
 				cs = j;
@@ -3361,7 +3312,7 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 	if (side == CUE_NONE && (w = word_at(s, e)) && w->dcue_head >= 0 &&
 	    (ce = cue_at(s, e, w->dcue_head, &k)) && k != CUE_DATE && k != CUE_CORRECTION) {
 		side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
-		*said = k == CUE_START ? start_said(s, from, a, e, e, ce) : k;
+		*said = k == CUE_START && !contract_said(s, from, a, e) ? CUE_MOVE_IN : k;
 		cs = e;
 		*taken = ce;
 	}
@@ -3397,10 +3348,7 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * on 27 Feb, the contract should start on 1 March"). A date announced as
  * the move in goes before an earlier one nothing announces ("birthday on
  * 20 February, we move on the 22nd"), not before a later one: "I will be
- * at the new flat tomorrow. The move is on 1 March." A start phrase with
- * no word of the contract that the customer does not ask for counts as the
- * move in, but gives way to a date a phrase of moving announces: "the
- * painters start on 5 March, we move in on 1 March". A cue alone does
+ * at the new flat tomorrow. The move is on 1 March." A cue alone does
  * not lift a date over another: "leaving Oslo on 1 March, call me
  * tomorrow" still moves on the 1st. A day word in passing gives way to any
  * other date: "I called today, we move in tomorrow". A date gone by that
@@ -3411,7 +3359,7 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * gone) is none. *side_of gets the cue of the date chosen, *past_of
  * whether that cue is in the past tense. Returns NULL when none is left. */
 /* What lifts a date over others in choose_date, weakest first. */
-enum { LIFT_NONE, LIFT_START_ALONE, LIFT_IN, LIFT_START, LIFT_CORRECTION };
+enum { LIFT_NONE, LIFT_IN, LIFT_START, LIFT_CORRECTION };
 
 static const struct date_found *choose_date(const struct scan *s, enum cue_kind *side_of,
 					    bool *past_of)
@@ -3441,7 +3389,6 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 		ahead |= !skip[k] && announced[k] && slot_date_days(f[k].d) >= s->today_days;
 		rank[k] = said[k] == CUE_CORRECTION ? LIFT_CORRECTION
 			  : said[k] == CUE_START    ? LIFT_START
-			  : said[k] == CUE_START_ALONE ? LIFT_START_ALONE
 			  : side[k] == CUE_MOVE_IN  ? LIFT_IN
 						    : LIFT_NONE;
 		if (!skip[k] && rank[k] > lift)
@@ -3453,8 +3400,7 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 	for (uint32_t k = 0; k < n; k++) {
 		if (skip[k] ||
 		    (ahead && !announced[k] && slot_date_days(f[k].d) < s->today_days) ||
-		    (lift != LIFT_NONE && lift <= LIFT_IN && !announced[k] && k < first_in) ||
-		    (lift == LIFT_IN && rank[k] == LIFT_START_ALONE) ||
+		    (lift == LIFT_IN && !announced[k] && k < first_in) ||
 		    (lift > LIFT_IN && rank[k] != lift))
 			continue;
 		/* The last correction: "2. februar, nei vent, 3. februar". */
