@@ -54,9 +54,9 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen);
 int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whylen);
 
 /* Whether Redis takes a write that may grow its memory, asked with the
- * same XGROUP CREATE, which changes nothing when the group is there (as a
- * user's ACL must allow for the stream anyway): 1 when it does, 0 when it
- * refuses (out of memory, read-only), -1 when the link failed. */
+ * same XGROUP CREATE, which changes nothing when the group is there: 1
+ * when it does (or a user's ACL forbids the command, so it cannot tell),
+ * 0 when it refuses (out of memory, read-only), -1 when the link failed. */
 int l2_takes_writes(redisContext *rc, const char *stream);
 
 /* Adds ticket (the object report_ticket_json builds) to stream, once: a

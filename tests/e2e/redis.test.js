@@ -1447,6 +1447,28 @@ test('Redis refusing writes, then taking them again while the server is idle: th
   await stopClean(server);
 });
 
+test('Redis refusing writes to a user whose ACL forbids XGROUP: the outage still ends once Redis takes writes', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  // The group exists; the user may use the stream but not create groups.
+  await w.redis.cmd('XGROUP', 'CREATE', 'autoassist:l2', 'l2', '0', 'MKSTREAM');
+  await w.redis.cmd('ACL', 'SETUSER', 'noxg', 'on', '>s3cret', '~*', '&*', '+@all', '-xgroup');
+  const server = new Server(['--redis', w.redis.url, '--spool', w.spool, '--redis-timeout', '0.5'],
+    { AUTOASSIST_REDIS_USER: 'noxg', AUTOASSIST_REDIS_PASSWORD: 's3cret' });
+  w.servers.push(server);
+  await server.start();
+  await waitRedisHealth(server, 'ok');
+  const c = await w.connect(server);
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '1');
+  await c.ask('m1', 'When does my contract at the new address start?', 5000);
+  await waitRedisHealth(server, 'down');
+  await c.close();
+  await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '0');
+  await waitRedisHealth(server, 'ok');
+  await stopClean(server);
+});
+
 test('Redis down and the spool\'s disk full: the customer is told the technical part was not recorded, the rest is answered, and /metrics counts it', { skip: SKIP }, async (t) => {
   const w = new World(t);
   w.redis = new Redis(w.dir); // not started: nothing listens on the socket
