@@ -233,12 +233,11 @@ int l2_takes_writes(redisContext *rc, const char *stream)
 	redisReply *r = redisCommandArgv(rc, 6, argv, NULL);
 	/* A user whose ACL forbids XGROUP (l2_ensure_group lets it be)
 	 * cannot ask so: NOPERM answers as PING did, Redis is taken as up. */
-	int took = !r ? -1
-		: r->type == REDIS_REPLY_STATUS ||
-				(r->type == REDIS_REPLY_ERROR && (strstr(r->str, "BUSYGROUP") ||
-								  strncmp(r->str, "NOPERM", 6) == 0))
-			? 1
-			: 0;
+	int took = -1;
+	if (r)
+		took = r->type == REDIS_REPLY_STATUS ||
+		       (r->type == REDIS_REPLY_ERROR &&
+			(strstr(r->str, "BUSYGROUP") || strncmp(r->str, "NOPERM", 6) == 0));
 	freeReplyObject(r);
 	return took;
 }
