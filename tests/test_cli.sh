@@ -1042,6 +1042,29 @@ assert out[2]["slots"]["address"]["street"] == "Östra Hamngatan 5", out[2]["slo
 ' "$TMP/stillat.jsonl"
 fi
 
+# ---- what review took back: a fault said after a denial escalates, and
+# the customer's own start keeps its date. Rules that tried otherwise
+# ("not about X, just the move"; a start without an asker ranked below a
+# move in) silenced real faults and moved requested starts; these guard
+# the behaviour kept. ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/keptback.jsonl" \
+		'{"text": "It'"'"'s not about the inverter, but the move broke it"}' \
+		'{"text": "Det handler ikke om vekselretteren, men flyttingen ødela den"}' \
+		'{"text": "Gaat het niet om de omvormer? Die geeft sinds gisteren een foutmelding"}' \
+		'{"text": "Start on 10 March, we move in on 1 March"}' \
+		'{"text": "Delivery starts on 10 March, we move in on 1 March"}' \
+		'{"text": "Can you start on 1 March? We move in on 27 February"}' \
+		'{"text": "Verhuizing is op 1 maart, we willen met ingang van 15 maart"}'
+	expect_py "a fault after a denial escalates; the customer's own start keeps its date" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert [o["escalate"] for o in out[:3]] == [True] * 3, [o["escalate"] for o in out[:3]]
+dates = [o["slots"].get("date") for o in out[3:]]
+assert dates == ["2027-03-10", "2027-03-10", "2027-03-01", "2027-03-15"], dates
+' "$TMP/keptback.jsonl"
+fi
+
 # ---- first messages: Swedish words, greetings, a Norwegian/Swedish tie ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/firstlang.jsonl" '{"text": "vi har solceller på nya huset"}' \
