@@ -2652,7 +2652,11 @@ static size_t compound_name_len(const struct scan *s, uint32_t i)
 		return 0;
 	size_t sl = suffix_match(s->v, nt(s, i), t->nlen, NULL);
 	size_t min = sl >= LONG_SUFFIX_MIN ? SHORT_PREFIX_MIN : COMPOUND_PREFIX_MIN;
-	return sl >= COMPOUND_SUFFIX_MIN && t->nlen - sl >= min ? t->nlen - sl : 0;
+	/* A suffix too short to end a compound alone ("gt", "vn") ends one
+	 * in a capitalised word with its abbreviation's dot after it:
+	 * "Storgt. 5", "Lillevn. 12". */
+	bool dotted = sl && (t->flags & TOK_F_CAP) && is_punct(s, i + 1, '.') && glued(s, i + 1);
+	return (sl >= COMPOUND_SUFFIX_MIN || dotted) && t->nlen - sl >= min ? t->nlen - sl : 0;
 }
 
 /* Whether a postcode follows the house number that ends before token he,
@@ -2737,10 +2741,12 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 		lower = !cap_word(s, start);
 		bare = !cue;
 	}
-	/* A compound is doubtful in lower case with no cue, and where it opens
-	 * a sentence ("Anyway 2 things"). */
+	/* A compound is doubtful in lower case with no cue, where it opens a
+	 * sentence ("Anyway 2 things"), and where only an abbreviation's dot
+	 * makes it one ("Edward. 3 things" ends in the "rd" of "road"). */
 	bool doubt = lower || (!whole && !cue && (!(t->flags & TOK_F_CAP) ||
-						   sentence_start(s, start)));
+						   sentence_start(s, start))) ||
+		     (name_len && !cue && t->nlen - name_len < COMPOUND_SUFFIX_MIN);
 
 	struct addr_span sp = { 0 };
 	uint32_t after = skip_dot(s, i + 1);
