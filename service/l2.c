@@ -227,28 +227,40 @@ static bool has_group(redisContext *rc, const char *stream)
 	return found;
 }
 
-int l2_takes_writes(redisContext *rc, const char *stream)
+/* Sends XGROUP CREATE for the consumer group on stream (and the stream).
+ * Returns Redis' reply, the caller's to free, or NULL when the link failed. */
+static redisReply *create_group(redisContext *rc, const char *stream)
 {
 	const char *argv[] = { "XGROUP", "CREATE", stream, L2_GROUP, "0", "MKSTREAM" };
-	redisReply *r = redisCommandArgv(rc, 6, argv, NULL);
+	return redisCommandArgv(rc, 6, argv, NULL);
+}
+
+/* Whether reply r to create_group says the group is there now: made, or
+ * there before (BUSYGROUP). */
+static bool group_made(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_STATUS ||
+	       (r->type == REDIS_REPLY_ERROR && strstr(r->str, "BUSYGROUP"));
+}
+
+int l2_takes_writes(redisContext *rc, const char *stream)
+{
+	redisReply *r = create_group(rc, stream);
 	/* A user whose ACL forbids XGROUP (l2_ensure_group lets it be)
 	 * cannot ask so: NOPERM answers as PING did, Redis is taken as up. */
 	int took = -1;
 	if (r)
-		took = r->type == REDIS_REPLY_STATUS ||
-		       (r->type == REDIS_REPLY_ERROR &&
-			(strstr(r->str, "BUSYGROUP") || strncmp(r->str, "NOPERM", 6) == 0));
+		took = group_made(r) ||
+		       (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOPERM", 6) == 0);
 	freeReplyObject(r);
 	return took;
 }
 
 int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whylen)
 {
-	const char *argv[] = { "XGROUP", "CREATE", stream, L2_GROUP, "0", "MKSTREAM" };
-	redisReply *r = redisCommandArgv(rc, 6, argv, NULL);
-	int ok = r && (r->type == REDIS_REPLY_STATUS ||
-		       (r->type == REDIS_REPLY_ERROR &&
-			(strstr(r->str, "BUSYGROUP") || has_group(rc, stream))));
+	redisReply *r = create_group(rc, stream);
+	int ok = r && (group_made(r) ||
+		       (r->type == REDIS_REPLY_ERROR && has_group(rc, stream)));
 	if (!ok && r && r->type == REDIS_REPLY_ERROR)
 		snprintf(why, whylen, "%s", r->str);
 	else if (!ok)
