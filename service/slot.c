@@ -82,6 +82,7 @@ enum word_flag {
 	W_NAME_ARTICLE = 1 << 12, /* "in die": before a place's adjective in a street's name */
 	W_COUNTED = 1 << 13,    /* "months", "Wochen": a unit a number counts */
 	W_CLOSER = 1 << 14,     /* "then", "bitte": may follow a date where its clause ends */
+	W_OPENER = 1 << 15,     /* "Vestre", "Lilla", "St": opens a street's name */
 };
 
 struct word {
@@ -1029,6 +1030,7 @@ static const struct line_def {
 	{ "address", "meter_labels", L_CUE, CUE_METER_LABEL },
 	{ "address", "name_endings", L_NAME_ENDINGS, 0 },
 	{ "address", "name_articles", L_FLAGGED, W_NAME_ARTICLE },
+	{ "address", "openers", L_FLAGGED, W_OPENER },
 };
 #define NLINE_DEFS (sizeof(line_defs) / sizeof(line_defs[0]))
 
@@ -2641,6 +2643,50 @@ static bool place_adjective(const struct scan *s, uint32_t k)
 	return false;
 }
 
+/* Whether a word that opens street names ends at token k, its own dot
+ * after it or not: "Vestre", "Große", "St.", or "S:t", which the tokenizer
+ * splits at its colon and is looked up as "st". Returns its first token
+ * plus one (so 0 is none). */
+static uint32_t opener_end_at(const struct scan *s, uint32_t k)
+{
+	if (is_punct(s, k, '.') && glued(s, k) && k > 0)
+		k--;
+	if (!name_word(s, k))
+		return 0;
+	const struct word *w = word_at(s, k);
+	if (w && (w->flags & W_OPENER) && (tk(s, k)->flags & TOK_F_CAP))
+		return k + 1;
+	/* "S:t": a capital, a colon and the rest, glued. */
+	if (k < 2 || !is_punct(s, k - 1, ':') || !glued(s, k - 1) || !glued(s, k) ||
+	    !cap_word(s, k - 2))
+		return 0;
+	char buf[16];
+	size_t a = tk(s, k - 2)->nlen, b = tk(s, k)->nlen;
+	if (a + b > sizeof(buf))
+		return 0;
+	memcpy(buf, nt(s, k - 2), a);
+	memcpy(buf + a, nt(s, k), b);
+	w = lookup(s->v, buf, a + b);
+	return w && (w->flags & W_OPENER) ? k - 1 : 0;
+}
+
+/* Where a street's name starts when an opener (opener_end_at) stands
+ * right before its capitalised first word at token a, on its line:
+ * "Vestre Strandgate 42", "Lilla Varvsgatan 14", "St. Olavs gate 21",
+ * "S:t Eriksgatan 58". Returns a otherwise, and never goes below lo. */
+static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo)
+{
+	if (a <= lo || !(tk(s, a)->flags & TOK_F_CAP) || (tk(s, a)->flags & TOK_F_LINE))
+		return a;
+	uint32_t o = opener_end_at(s, a - 1);
+	if (!o || o - 1 < lo)
+		return a;
+	for (uint32_t k = o; k < a; k++)
+		if (tk(s, k)->flags & TOK_F_LINE)
+			return a;
+	return o - 1;
+}
+
 /* The length of the name before the street suffix that word i ends in
  * ("stor" of "storgata"), or 0 when the word is no such compound. A long
  * suffix takes a short name ("Åsgatan"), which street_at believes only
@@ -2747,6 +2793,10 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	bool doubt = lower || (!whole && !cue && (!(t->flags & TOK_F_CAP) ||
 						   sentence_start(s, start))) ||
 		     (name_len && !cue && t->nlen - name_len < COMPOUND_SUFFIX_MIN);
+
+	/* After the doubt, which is about the suffix's own word: "Vestre
+	 * Strandgate 42" opening a message is no "Anyway 2 things". */
+	start = opener_start(s, start, lo);
 
 	struct addr_span sp = { 0 };
 	uint32_t after = skip_dot(s, i + 1);
