@@ -56,8 +56,9 @@ int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whyl
 /* Whether Redis takes a write that may grow its memory, asked with the
  * same XGROUP CREATE, which changes nothing when the group is there: 1
  * when it does (or a user's ACL forbids the command, so it cannot tell),
- * 0 when it refuses (out of memory, read-only), -1 when the link failed. */
-int l2_takes_writes(redisContext *rc, const char *stream);
+ * 0 when it refuses (out of memory, read-only: Redis' error line is then
+ * in why), -1 when the link failed. */
+int l2_takes_writes(redisContext *rc, const char *stream, char *why, size_t whylen);
 
 /* Adds ticket (the object report_ticket_json builds) to stream, once: a
  * ticket whose ticket_id was added before, on any date, is not added
@@ -77,9 +78,10 @@ int l2_add_result(const redisReply *r, char *id, size_t idlen);
  * EXEC and reads MULTI's +OK, the n +QUEUED and EXEC's reply. Returns that
  * reply, an array of the n commands' replies that the caller frees with
  * freeReplyObject; NULL when Redis refused the transaction (out of memory,
- * read-only) or the link failed, and rc is then not to be used again
- * before a reconnect (replies may be left unread). */
-redisReply *l2_exec(redisContext *rc, size_t n);
+ * read-only: its first error line is then in why, else why is "") or the
+ * link failed, and rc is then not to be used again before a reconnect
+ * (replies may be left unread). */
+redisReply *l2_exec(redisContext *rc, size_t n, char *why, size_t whylen);
 
 /* Looks the plan's registry question up: by meter ID, or by address as
  * reg_file_lookup does (engine_street over the records listed there, in
@@ -178,9 +180,10 @@ bool l2_spool_pending(const struct l2_spool *s);
  * aside in <spool>.rejected. Sets *moved to how many Redis took, failure
  * or not. Returns 0, and the spool is emptied when all have moved; -1 at
  * the first that Redis does not take for now (rc is then not to be used
- * again before a reconnect); -2 on an error of the spool's files, or when
- * lines written are not synced yet. */
+ * again before a reconnect; why has Redis' error line when it refused,
+ * else ""); -2 on an error of the spool's files, or when lines written are
+ * not synced yet. */
 int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, unsigned max,
-		   unsigned *moved);
+		   unsigned *moved, char *why, size_t whylen);
 
 #endif

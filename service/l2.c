@@ -235,6 +235,13 @@ static redisReply *create_group(redisContext *rc, const char *stream)
 	return redisCommandArgv(rc, 6, argv, NULL);
 }
 
+/* Copies Redis' error line to why when r is an error reply. */
+static void error_line(const redisReply *r, char *why, size_t whylen)
+{
+	if (r && r->type == REDIS_REPLY_ERROR)
+		snprintf(why, whylen, "%s", r->str);
+}
+
 /* Whether reply r to create_group says the group is there now: made, or
  * there before (BUSYGROUP). */
 static bool group_made(const redisReply *r)
@@ -243,7 +250,7 @@ static bool group_made(const redisReply *r)
 	       (r->type == REDIS_REPLY_ERROR && strstr(r->str, "BUSYGROUP"));
 }
 
-int l2_takes_writes(redisContext *rc, const char *stream)
+int l2_takes_writes(redisContext *rc, const char *stream, char *why, size_t whylen)
 {
 	redisReply *r = create_group(rc, stream);
 	/* A user whose ACL forbids XGROUP (l2_ensure_group lets it be)
@@ -252,6 +259,8 @@ int l2_takes_writes(redisContext *rc, const char *stream)
 	if (r)
 		took = group_made(r) ||
 		       (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOPERM", 6) == 0);
+	if (took == 0)
+		error_line(r, why, whylen);
 	freeReplyObject(r);
 	return took;
 }
@@ -376,16 +385,18 @@ int l2_add_result(const redisReply *r, char *id, size_t idlen)
 	return r && r->type == REDIS_REPLY_ERROR && !transient(r->str) ? -2 : -1;
 }
 
-redisReply *l2_exec(redisContext *rc, size_t n)
+redisReply *l2_exec(redisContext *rc, size_t n, char *why, size_t whylen)
 {
 	redisReply *exec = NULL;
 	bool broken = redisAppendCommand(rc, "EXEC") != REDIS_OK;
+	why[0] = '\0';
 	/* MULTI's +OK and a +QUEUED for each command come first: an error
 	 * among them (out of memory, read-only) makes EXEC refuse them all. */
 	for (size_t k = 0; k <= n && !broken; k++) {
 		redisReply *r = NULL;
 		broken = redisGetReply(rc, (void **)&r) != REDIS_OK || !r ||
 			 r->type == REDIS_REPLY_ERROR;
+		error_line(r, why, whylen);
 		freeReplyObject(r);
 	}
 	if (!broken && (redisGetReply(rc, (void **)&exec) != REDIS_OK || !exec ||
@@ -1179,7 +1190,7 @@ static void log_set_aside(const struct l2_spool *s, off_t end, const char *why)
  * rc is not to be used again before a reconnect); -2 when a line could
  * not be set aside. */
 static int drain_batch(struct l2_spool *s, redisContext *rc, const char *stream,
-		       struct drain_batch *b, unsigned *moved)
+		       struct drain_batch *b, unsigned *moved, char *why, size_t whylen)
 {
 	int rc_ = -1;
 	size_t nsent = 0, e = 0;
@@ -1187,14 +1198,14 @@ static int drain_batch(struct l2_spool *s, redisContext *rc, const char *stream,
 	if (redisAppendCommand(rc, "MULTI") != REDIS_OK)
 		goto free_exec;
 	for (unsigned k = 0; k < b->n; k++) {
-		const char *why, *p = b->line[k];
+		const char *bad, *p = b->line[k];
 		size_t n = b->len[k];
 		/* A person's editor may have put a byte order mark first. */
 		if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
 			p += 3;
 			n -= 3;
 		}
-		json_object *t = report_parse_object_tok(b->tok, p, n, &why, NULL);
+		json_object *t = report_parse_object_tok(b->tok, p, n, &bad, NULL);
 		int sent = t ? l2_add_send(rc, stream, t) : 0;
 		json_object_put(t);
 		if (sent == -1)
@@ -1203,15 +1214,16 @@ static int drain_batch(struct l2_spool *s, redisContext *rc, const char *stream,
 			       : blank(p, n) ? LINE_BLANK : LINE_BROKEN;
 		nsent += b->what[k] == LINE_SENT;
 	}
-	if (!(exec = l2_exec(rc, nsent)))
+	if (!(exec = l2_exec(rc, nsent, why, whylen)))
 		goto free_exec;
 	for (unsigned k = 0; k < b->n; k++) {
 		char id[64];
-		int added = b->what[k] == LINE_BLANK ? 1
-			  : b->what[k] == LINE_SENT ? l2_add_result(exec->element[e++], id, sizeof(id))
-						    : -2;
-		if (added == -1)
+		const redisReply *r = b->what[k] == LINE_SENT ? exec->element[e++] : NULL;
+		int added = b->what[k] == LINE_BLANK ? 1 : r ? l2_add_result(r, id, sizeof(id)) : -2;
+		if (added == -1) {
+			error_line(r, why, whylen);
 			goto free_exec;
+		}
 		if (added == -2) {
 			if (set_aside(s, b->line[k], b->len[k]) < 0) {
 				rc_ = -2;
@@ -1231,9 +1243,10 @@ free_exec:
 }
 
 int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, unsigned max,
-		   unsigned *moved)
+		   unsigned *moved, char *why, size_t whylen)
 {
 	*moved = 0;
+	why[0] = '\0';
 	if (!s->pending)
 		return 0;
 	if (s->unsynced >= 0)
@@ -1260,7 +1273,7 @@ int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, uns
 			b.end[b.n] = at;
 		}
 		lines += b.n;
-		int k = b.n ? drain_batch(s, rc, stream, &b, moved) : 0;
+		int k = b.n ? drain_batch(s, rc, stream, &b, moved, why, whylen) : 0;
 		if (k < 0) {
 			rc_ = k;
 			goto free_batch;

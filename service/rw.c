@@ -165,11 +165,20 @@ static void wrote(struct rw *w)
 	set_redis(w, true);
 }
 
-/* Worker thread: notes a failed command so the next use reconnects. */
-static void failed(struct rw *w)
+/* Redis' error line when r is an error reply, else NULL. */
+static const char *error_text(const redisReply *r)
+{
+	return r && r->type == REDIS_REPLY_ERROR ? r->str : NULL;
+}
+
+/* Worker thread: notes a failed command so the next use reconnects.
+ * refusal is Redis' error line when it refused the command, NULL or ""
+ * when none came. */
+static void failed(struct rw *w, const char *refusal)
 {
 	char why[sizeof(w->why)];
 	say_why(w, w->rc && w->rc->err && w->rc->errstr[0] ? l2_strerror(w->rc, why, sizeof(why))
+		   : refusal && refusal[0] ? refusal
 		   : "Redis refused a command (out of memory or read-only)");
 	set_redis(w, false);
 	if (w->rc && !w->rc->err) {
@@ -263,11 +272,13 @@ static void drain(struct rw *w)
 	if (!rc)
 		return;
 	unsigned moved;
-	int drc = l2_spool_drain(w->spool, rc, w->cfg.stream, DRAIN_SLICE, &moved);
+	char refusal[128];
+	int drc = l2_spool_drain(w->spool, rc, w->cfg.stream, DRAIN_SLICE, &moved, refusal,
+				 sizeof(refusal));
 	atomic_fetch_add(&w->drained, moved);
 	/* A slice refused part way through leaves the outage on. */
 	if (drc == -1)
-		failed(w);
+		failed(w, refusal);
 	else if (moved)
 		wrote(w);
 	if (drc == -2)
@@ -283,10 +294,11 @@ static void flush(struct rw *w, struct pipe *p)
 {
 	if (!p->open)
 		return;
-	redisReply *exec = l2_exec(p->rc, p->n);
+	char refusal[128];
+	redisReply *exec = l2_exec(p->rc, p->n, refusal, sizeof(refusal));
 	bool broken = !exec;
 	if (broken)
-		failed(w);
+		failed(w, refusal);
 	for (unsigned k = 0; k < p->n; k++) {
 		struct rw_job *j = p->jobs[k];
 		const redisReply *r = broken ? NULL : exec->element[k];
@@ -298,7 +310,7 @@ static void flush(struct rw *w, struct pipe *p)
 			 * one that only renews the stored copy's TTL runs
 			 * under OOM too. */
 			if (!broken && !j->saved) {
-				failed(w);
+				failed(w, error_text(r));
 				broken = true;
 			}
 			continue;
@@ -313,7 +325,7 @@ static void flush(struct rw *w, struct pipe *p)
 		/* A ticket refused for good says nothing about Redis; the spool
 		 * keeps it, and its drain sets it aside for a person. */
 		if (added == -1 && !broken) {
-			failed(w);
+			failed(w, error_text(r));
 			broken = true;
 		}
 		spool_ticket(w, p, j);
@@ -378,15 +390,16 @@ static void probe(struct rw *w)
 	if (!rc)
 		return;
 	if (w->refused) {
-		if (l2_takes_writes(rc, w->cfg.stream) > 0)
+		char refusal[128] = "";
+		if (l2_takes_writes(rc, w->cfg.stream, refusal, sizeof(refusal)) > 0)
 			wrote(w);
 		else
-			failed(w);
+			failed(w, refusal);
 		return;
 	}
 	redisReply *r = redisCommand(rc, "PING");
 	if (!r || r->type == REDIS_REPLY_ERROR)
-		failed(w);
+		failed(w, error_text(r));
 	freeReplyObject(r);
 }
 
@@ -407,7 +420,7 @@ static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 		int found = rc ? l2_session_load(rc, j->session_id, j->session, sizeof(j->session),
 						  &j->session_len, &j->kept) : -1;
 		if (rc && found < 0)
-			failed(w);
+			failed(w, NULL);
 		j->found = found > 0;
 		return;
 	}
@@ -417,7 +430,7 @@ static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 		redisContext *rc = conn(w);
 		l2_registry_lookup(rc, j->engine, pl, &j->res);
 		if (rc && rc->err)
-			failed(w);
+			failed(w, NULL);
 	}
 	/* "Your profile has been updated" is said only after the link is
 	 * written; a link Redis refuses makes the check count as not made. */
@@ -427,7 +440,7 @@ static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 		redisContext *rc = conn(w);
 		if (!rc || l2_link_profile(rc, j->session_id, &pl->facts) < 0) {
 			if (rc)
-				failed(w);
+				failed(w, NULL);
 			j->res.registry = ENGINE_REG_UNAVAILABLE;
 		}
 	}

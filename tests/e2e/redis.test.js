@@ -1424,6 +1424,31 @@ test('Redis refusing writes (OOM): the ticket is spooled, then drained once writ
   const events = await logged(server, 'redis_up');
   assert.deepEqual(events.filter((e) => e.event.startsWith('redis_')).map((e) => e.event),
     ['redis_down', 'redis_up'], 'one outage, logged once');
+  // The operator reads why in Redis' own words, not a guess.
+  assert.match(events.find((e) => e.event === 'redis_down').error, /^OOM command not allowed/);
+  await c.close();
+  await stopClean(server);
+});
+
+test('Redis turned read-only (a replica): the ticket is spooled, the log says READONLY, and the spool drains once it is a primary again', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const server = await w.serve();
+  const c = await w.connect(server);
+  // A replica of a primary that is not there refuses writes and answers
+  // reads and PING as before.
+  await w.redis.cmd('REPLICAOF', '127.0.0.1', '1');
+  const r = await escalate(c, 'm1', 'The solar inverter is offline since the update.');
+  assert.deepEqual(w.spoolTickets().map((x) => x.ticket_id), [r.escalation.ticket]);
+  await waitRedisHealth(server, 'down');
+  await w.redis.cmd('REPLICAOF', 'NO', 'ONE');
+  await waitFor(async () => w.spoolText() === '', 6000, 'the spool to drain');
+  assert.deepEqual(await w.redis.ticketIds(), [r.escalation.ticket]);
+  await waitRedisHealth(server, 'ok');
+  const events = await logged(server, 'redis_up');
+  assert.deepEqual(events.filter((e) => e.event.startsWith('redis_')).map((e) => e.event),
+    ['redis_down', 'redis_up']);
+  assert.match(events.find((e) => e.event === 'redis_down').error, /^READONLY /);
   await c.close();
   await stopClean(server);
 });
@@ -1442,6 +1467,7 @@ test('Redis refusing writes, then taking them again while the server is idle: th
   const events = await logged(server, 'redis_up');
   assert.deepEqual(events.filter((e) => e.event.startsWith('redis_')).map((e) => e.event),
     ['redis_down', 'redis_up']);
+  assert.match(events.find((e) => e.event === 'redis_down').error, /^OOM command not allowed/);
   // The conversation the outage kept from Redis is stored once it is over.
   await w.stored(c.welcome.session, null, 'the conversation to be stored');
   await stopClean(server);
