@@ -77,9 +77,10 @@ int l2_add_result(const redisReply *r, char *id, size_t idlen);
 /* Ends a transaction: after MULTI and n commands appended to rc, sends
  * EXEC and reads MULTI's +OK, the n +QUEUED and EXEC's reply. Returns that
  * reply, an array of the n commands' replies that the caller frees with
- * freeReplyObject; NULL when Redis refused the transaction (out of memory,
- * read-only: its first error line is then in why, else why is "") or the
- * link failed, and rc is then not to be used again before a reconnect
+ * freeReplyObject; or NULL. NULL with Redis' first error line in why when
+ * it refused the transaction (out of memory, read-only): every reply was
+ * read, and rc can go on. NULL with why "" when the link failed or a reply
+ * made no sense: rc is then not to be used again before a reconnect
  * (replies may be left unread). */
 redisReply *l2_exec(redisContext *rc, size_t n, char *why, size_t whylen);
 
@@ -179,10 +180,10 @@ bool l2_spool_pending(const struct l2_spool *s);
  * next call where this one stopped. One that Redis refuses for good is set
  * aside in <spool>.rejected. Sets *moved to how many Redis took, failure
  * or not. Returns 0, and the spool is emptied when all have moved; -1 at
- * the first that Redis does not take for now (rc is then not to be used
- * again before a reconnect; why has Redis' error line when it refused,
- * else ""); -2 on an error of the spool's files, or when lines written are
- * not synced yet. */
+ * the first that Redis does not take for now: with Redis' error line in
+ * why when it refused (every reply read, rc can go on), else with why ""
+ * (rc is then not to be used again before a reconnect); -2 on an error of
+ * the spool's files, or when lines written are not synced yet. */
 int l2_spool_drain(struct l2_spool *s, redisContext *rc, const char *stream, unsigned max,
 		   unsigned *moved, char *why, size_t whylen);
 

@@ -391,16 +391,20 @@ redisReply *l2_exec(redisContext *rc, size_t n, char *why, size_t whylen)
 	bool broken = redisAppendCommand(rc, "EXEC") != REDIS_OK;
 	why[0] = '\0';
 	/* MULTI's +OK and a +QUEUED for each command come first: an error
-	 * among them (out of memory, read-only) makes EXEC refuse them all. */
+	 * among them (out of memory, read-only) makes EXEC refuse them all.
+	 * Every reply is read even so, that the link stays in step. */
 	for (size_t k = 0; k <= n && !broken; k++) {
 		redisReply *r = NULL;
-		broken = redisGetReply(rc, (void **)&r) != REDIS_OK || !r ||
-			 r->type == REDIS_REPLY_ERROR;
-		error_line(r, why, whylen);
+		broken = redisGetReply(rc, (void **)&r) != REDIS_OK || !r;
+		if (r && r->type == REDIS_REPLY_ERROR && !why[0])
+			error_line(r, why, whylen);
 		freeReplyObject(r);
 	}
 	if (!broken && (redisGetReply(rc, (void **)&exec) != REDIS_OK || !exec ||
-			exec->type != REDIS_REPLY_ARRAY || exec->elements != n)) {
+			exec->type != REDIS_REPLY_ARRAY || exec->elements != n || why[0])) {
+		/* EXECABORT, or EXEC's own error: why has the first line. */
+		if (exec && !why[0])
+			error_line(exec, why, whylen);
 		freeReplyObject(exec);
 		exec = NULL;
 	}

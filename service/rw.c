@@ -19,7 +19,9 @@ struct rw {
 	double drain_after;      /* worker thread only: the spool's files failed */
 	/* Worker thread only: the outage began with a write Redis refused (out
 	 * of memory, read-only). Connecting again does not end such an outage,
-	 * since Redis answers PING all along; a write taken does. */
+	 * since Redis answers PING all along; a write taken does. Meanwhile
+	 * the link stays up for reads (registry lookups, conversations), and
+	 * writes wait for next_try (writes_paused). */
 	bool refused;
 
 	pthread_t thread;
@@ -171,23 +173,34 @@ static const char *error_text(const redisReply *r)
 	return r && r->type == REDIS_REPLY_ERROR ? r->str : NULL;
 }
 
-/* Worker thread: notes a failed command so the next use reconnects.
- * refusal is Redis' error line when it refused the command, NULL or ""
- * when none came. */
+/* Worker thread: notes a failed command. A failed link is made again
+ * after the retry interval. A command Redis refused (OOM, READONLY) leaves
+ * the link up but means Redis is not taking writes: an outage of refused
+ * writes. refusal is Redis' error line, read with every reply the link
+ * owed, so the link stays for reads; without it (NULL or "") replies may
+ * be left unread, and the link is made again too. */
 static void failed(struct rw *w, const char *refusal)
 {
 	char why[sizeof(w->why)];
+	bool said = refusal && refusal[0];
 	say_why(w, w->rc && w->rc->err && w->rc->errstr[0] ? l2_strerror(w->rc, why, sizeof(why))
-		   : refusal && refusal[0] ? refusal
+		   : said ? refusal
 		   : "Redis refused a command (out of memory or read-only)");
 	set_redis(w, false);
 	if (w->rc && !w->rc->err) {
-		/* A refused command (OOM, READONLY) leaves the link up but
-		 * means Redis is not taking writes: treat it like an outage. */
-		w->rc->err = REDIS_ERR_OTHER;
 		w->refused = true;
+		if (!said)
+			w->rc->err = REDIS_ERR_OTHER;
 	}
 	w->next_try = mono() + w->cfg.retry_interval;
+}
+
+/* Worker thread: whether writes wait, Redis having refused one less than
+ * a retry interval ago: tickets go to the spool meanwhile, and nothing is
+ * sent that Redis would refuse again at once. */
+static bool writes_paused(const struct rw *w)
+{
+	return w->refused && mono() < w->next_try;
 }
 
 /* Worker thread: what a batch has sent or written and not yet confirmed.
@@ -266,7 +279,7 @@ static void commit(struct rw *w, struct pipe *p)
  * trying again; Redis is not to blame for that. */
 static void drain(struct rw *w)
 {
-	if (!l2_spool_pending(w->spool) || mono() < w->drain_after)
+	if (!l2_spool_pending(w->spool) || mono() < w->drain_after || writes_paused(w))
 		return;
 	redisContext *rc = conn(w);
 	if (!rc)
@@ -347,7 +360,7 @@ static int send_write(struct rw *w, struct pipe *p, struct rw_job *j)
 		flush(w, p);
 	/* While the pipe is open nothing else does I/O on its connection,
 	 * so it is still the one to use. */
-	redisContext *rc = p->open ? p->rc : conn(w);
+	redisContext *rc = p->open ? p->rc : writes_paused(w) ? NULL : conn(w);
 	if (!rc)
 		return -1;
 	if (!p->open) {
@@ -386,7 +399,7 @@ static void store_ticket(struct rw *w, struct pipe *p, struct rw_job *j)
  * write (l2_takes_writes): an idle server sees the outage end too. */
 static void probe(struct rw *w)
 {
-	redisContext *rc = conn(w);
+	redisContext *rc = writes_paused(w) ? NULL : conn(w);
 	if (!rc)
 		return;
 	if (w->refused) {
@@ -437,7 +450,7 @@ static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 	if (pl && j->session_id[0] && j->res.registry == ENGINE_REG_FOUND &&
 	    engine_plan_links(j->engine, pl, &j->res)) {
 		flush(w, p);
-		redisContext *rc = conn(w);
+		redisContext *rc = writes_paused(w) ? NULL : conn(w);
 		if (!rc || l2_link_profile(rc, j->session_id, &pl->facts) < 0) {
 			if (rc)
 				failed(w, NULL);

@@ -1396,10 +1396,12 @@ test('Redis over TCP (redis://host:port and host:port) and a custom --stream', {
 // ---- more ways Redis can fail ----
 
 // A server connected to a Redis that refuses every write (out of memory,
-// noeviction), with a client connected before Redis filled up.
-async function refusingWrites(t) {
+// noeviction), with a client connected before Redis filled up; records,
+// if any, loaded into the registry before.
+async function refusingWrites(t, records = []) {
   const w = new World(t);
   await w.startRedis();
+  if (records.length) await w.loadRegistry(records);
   const server = await w.serve();
   const c = await w.connect(server);
   await w.redis.cmd('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
@@ -1413,10 +1415,15 @@ test('Redis refusing writes (OOM): the ticket is spooled, then drained once writ
   assert.deepEqual(w.spoolTickets().map((x) => x.ticket_id), [r.escalation.ticket]);
   assert.deepEqual(await w.redis.ticketIds(), []);
   await waitRedisHealth(server, 'down');
-  // The worker connects again and tries the spool once a second (Redis
-  // answers PING all along): none of that ends the outage.
+  // The worker tries the spool and its probe once a second (Redis answers
+  // PING all along): none of that ends the outage. It keeps its link,
+  // which reads still use: the one new connection is this INFO's own.
+  const connections = async () =>
+    Number((await w.redis.cmd('INFO', 'stats')).match(/total_connections_received:(\d+)/)[1]);
+  const before = await connections();
   await sleep(2500);
   assert.equal((await healthz(server.port)).json.redis, 'down');
+  assert.equal(await connections() - before, 1, 'the worker connected again during the outage');
   await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '0');
   await waitFor(async () => w.spoolText() === '', 6000, 'the spool to drain');
   assert.deepEqual(await w.redis.ticketIds(), [r.escalation.ticket]);
@@ -1426,6 +1433,21 @@ test('Redis refusing writes (OOM): the ticket is spooled, then drained once writ
     ['redis_down', 'redis_up'], 'one outage, logged once');
   // The operator reads why in Redis' own words, not a guess.
   assert.match(events.find((e) => e.event === 'redis_down').error, /^OOM command not allowed/);
+  await c.close();
+  await stopClean(server);
+});
+
+test('Redis refusing writes (OOM): registry lookups, which only read, still answer', { skip: SKIP }, async (t) => {
+  const { server, c } = await refusingWrites(t, [REGISTRY_LINE]);
+  await c.ask('m1', 'When does my contract at the new address start?', 5000);
+  await waitRedisHealth(server, 'down');
+  // Each message's save is refused again; the lookups right after it
+  // still read the registry.
+  for (const [id, day] of [['m2', 1], ['m3', 2], ['m4', 1]]) {
+    const r = await c.ask(id, `When does my contract start? We move in on ${day} March. My meter ID is ${METER}`, 5000);
+    assert.equal(outcome(r, 'contract_start_date'), day === 1 ? 'confirmed' : 'mismatch', r.text);
+  }
+  assert.equal((await healthz(server.port)).json.redis, 'down');
   await c.close();
   await stopClean(server);
 });
