@@ -54,6 +54,7 @@
 #define NAME_ENDINGS_MAX 8
 #define NAME_ENDING_LEN 7
 #define NAME_ENDING_WORD_MIN 5 /* "Kieler", not "Oder" */
+#define OPENER_ABBR_MAX 3   /* letters of an opener written with its dot: "St." */
 #define COMPOUND_SUFFIX_MIN 3 /* "weg" may end a compound, "st" may not */
 #define COMPOUND_PREFIX_MIN 3 /* so "Spring" is not a street ending in "ring" */
 #define LONG_SUFFIX_MIN 5     /* "gatan", "vägen": such a suffix ... */
@@ -2643,21 +2644,23 @@ static bool place_adjective(const struct scan *s, uint32_t k)
 	return false;
 }
 
-/* Whether a word that opens street names ends at token k, its own dot
- * after it or not: "Vestre", "Große", "St.", or "S:t", which the tokenizer
- * splits at its colon and is looked up as "st". Returns its first token
- * plus one (so 0 is none). */
+/* Whether a word that opens street names ends at token k: "Vestre",
+ * "Große", an abbreviation with its dot ("St."), or "S:t", which the
+ * tokenizer splits at its colon and is looked up as "st". Only an
+ * abbreviation (OPENER_ABBR_MAX letters) takes the dot: "Frau Lange.
+ * Hauptstraße 5" ends a sentence. Returns its first token plus one (so 0
+ * is none). */
 static uint32_t opener_end_at(const struct scan *s, uint32_t k)
 {
-	if (is_punct(s, k, '.') && glued(s, k) && k > 0)
-		k--;
-	if (!name_word(s, k))
+	bool dot = is_punct(s, k, '.') && glued(s, k) && k > 0;
+	k -= dot;
+	if (!name_word(s, k) || (dot && tk(s, k)->nchars > OPENER_ABBR_MAX))
 		return 0;
 	const struct word *w = word_at(s, k);
 	if (w && (w->flags & W_OPENER) && (tk(s, k)->flags & TOK_F_CAP))
 		return k + 1;
 	/* "S:t": a capital, a colon and the rest, glued. */
-	if (k < 2 || !is_punct(s, k - 1, ':') || !glued(s, k - 1) || !glued(s, k) ||
+	if (dot || k < 2 || !is_punct(s, k - 1, ':') || !glued(s, k - 1) || !glued(s, k) ||
 	    !cap_word(s, k - 2))
 		return 0;
 	char buf[16];
@@ -2670,10 +2673,22 @@ static uint32_t opener_end_at(const struct scan *s, uint32_t k)
 	return w && (w->flags & W_OPENER) ? k - 1 : 0;
 }
 
+/* Whether a person's or a street's name ends at token k: a capitalised
+ * word that does not open a sentence ("Anna", "Main"), or a particle after
+ * one ("Jan de"). An opener after it is part of that name: "Anna Lange
+ * Bahnhofstraße 12", "Main St. Kirkegata 3". */
+static bool name_before(const struct scan *s, uint32_t k)
+{
+	if (k > 0 && particle_after_cap(s, k))
+		k--;
+	return cap_word(s, k) && !sentence_start(s, k);
+}
+
 /* Where a street's name starts when an opener (opener_end_at) stands
- * right before its capitalised first word at token a, on its line:
- * "Vestre Strandgate 42", "Lilla Varvsgatan 14", "St. Olavs gate 21",
- * "S:t Eriksgatan 58". Returns a otherwise, and never goes below lo. */
+ * right before its capitalised first word at token a, on its line and not
+ * after another name: "Vestre Strandgate 42", "Lilla Varvsgatan 14", "St.
+ * Olavs gate 21", "S:t Eriksgatan 58". Returns a otherwise, and never
+ * goes below lo. */
 static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo)
 {
 	if (a <= lo || !(tk(s, a)->flags & TOK_F_CAP) || (tk(s, a)->flags & TOK_F_LINE))
@@ -2684,7 +2699,10 @@ static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo)
 	for (uint32_t k = o; k < a; k++)
 		if (tk(s, k)->flags & TOK_F_LINE)
 			return a;
-	return o - 1;
+	uint32_t first = o - 1;
+	if (first > 0 && !(tk(s, first)->flags & TOK_F_LINE) && name_before(s, first - 1))
+		return a;
+	return first;
 }
 
 /* The length of the name before the street suffix that word i ends in
@@ -2794,10 +2812,6 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 						   sentence_start(s, start))) ||
 		     (name_len && !cue && t->nlen - name_len < COMPOUND_SUFFIX_MIN);
 
-	/* After the doubt, which is about the suffix's own word: "Vestre
-	 * Strandgate 42" opening a message is no "Anyway 2 things". */
-	start = opener_start(s, start, lo);
-
 	struct addr_span sp = { 0 };
 	uint32_t after = skip_dot(s, i + 1);
 	uint32_t he = whole && start == i ? 0 : house_at(s, after);
@@ -2809,7 +2823,9 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 		he = 0;
 	bool short_name = name_len && name_len < COMPOUND_PREFIX_MIN && start == i && !cue;
 	if (he) {
-		sp.a = start;
+		/* The opener only lengthens a street found without it: the
+		 * doubt and the guards above are about the name's own words. */
+		sp.a = opener_start(s, start, lo);
 		sp.street_end = he;
 		tail_at(s, he, &sp);
 		if ((bare && (sp.pc1 == sp.pc0 || sp.c1 == sp.c0)) ||
