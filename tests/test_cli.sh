@@ -1032,13 +1032,21 @@ if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/stillat.jsonl" \
 		'{"text": "I'"'"'m still at Storgata 12, 0155 Oslo until we move"}' \
 		'{"text": "Wir wohnen noch in der Lindenstraße 20, 10969 Berlin, ziehen aber bald um"}' \
-		'{"text": "adress: Östra Hamngatan 5, 411 10 Göteborg"}'
-	expect_py "still at names the old home; a bare address: opener keeps the whole street" '
+		'{"text": "adress: Östra Hamngatan 5, 411 10 Göteborg"}' \
+		'{"text": "Vi flyttar inom Malmö, till Lilla Varvsgatan 14, 211 15 Malmö"}' \
+		'{"text": "Ny adress från 1/12: S:t Eriksgatan 58, 1 tr, 112 34 Stockholm"}' \
+		'{"text": "Mvh Kari Lille Tøyengata 5 0190 Oslo"}' \
+		'{"text": "Hoi, het nieuwe appartement is op de Weena 700, app. 1204, 3013 DA Rotterdam."}'
+	expect_py "still at names the old home; a bare address: opener keeps the whole street; street-name openers; a flat between street and postcode" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 assert "address" not in out[0]["slots"], out[0]["slots"]
 assert "address" not in out[1]["slots"], out[1]["slots"]
 assert out[2]["slots"]["address"]["street"] == "Östra Hamngatan 5", out[2]["slots"]
+assert out[3]["slots"]["address"]["street"] == "Lilla Varvsgatan 14", out[3]["slots"]
+assert out[4]["slots"]["address"]["street"] == "S:t Eriksgatan 58", out[4]["slots"]
+assert out[5]["slots"]["address"]["street"] == "Tøyengata 5", out[5]["slots"]
+assert out[6]["slots"]["address"]["text"] == "Weena 700, app. 1204, 3013 DA Rotterdam", out[6]["slots"]
 ' "$TMP/stillat.jsonl"
 fi
 
