@@ -1036,8 +1036,9 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "Vi flyttar inom Malmö, till Lilla Varvsgatan 14, 211 15 Malmö"}' \
 		'{"text": "Ny adress från 1/12: S:t Eriksgatan 58, 1 tr, 112 34 Stockholm"}' \
 		'{"text": "Mvh Kari Lille Tøyengata 5 0190 Oslo"}' \
-		'{"text": "Hoi, het nieuwe appartement is op de Weena 700, app. 1204, 3013 DA Rotterdam."}'
-	expect_py "still at names the old home; a bare address: opener keeps the whole street; street-name openers; a flat between street and postcode" '
+		'{"text": "Hoi, het nieuwe appartement is op de Weena 700, app. 1204, 3013 DA Rotterdam."}' \
+		'{"text": "We verhuizen uit de Parkstraat 2 naar de Kerkstraat 5, 1017 GB Amsterdam"}'
+	expect_py "still at names the old home; a bare address: opener keeps the whole street; street-name openers; a flat between street and postcode; nl \"uit de\" leaves" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 assert "address" not in out[0]["slots"], out[0]["slots"]
@@ -1047,6 +1048,7 @@ assert out[3]["slots"]["address"]["street"] == "Lilla Varvsgatan 14", out[3]["sl
 assert out[4]["slots"]["address"]["street"] == "S:t Eriksgatan 58", out[4]["slots"]
 assert out[5]["slots"]["address"]["street"] == "Tøyengata 5", out[5]["slots"]
 assert out[6]["slots"]["address"]["text"] == "Weena 700, app. 1204, 3013 DA Rotterdam", out[6]["slots"]
+assert out[7]["slots"]["address"]["street"] == "Kerkstraat 5", out[7]["slots"]
 ' "$TMP/stillat.jsonl"
 fi
 
