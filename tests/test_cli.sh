@@ -1037,8 +1037,11 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "Ny adress från 1/12: S:t Eriksgatan 58, 1 tr, 112 34 Stockholm"}' \
 		'{"text": "Mvh Kari Lille Tøyengata 5 0190 Oslo"}' \
 		'{"text": "Hoi, het nieuwe appartement is op de Weena 700, app. 1204, 3013 DA Rotterdam."}' \
-		'{"text": "We verhuizen uit de Parkstraat 2 naar de Kerkstraat 5, 1017 GB Amsterdam"}'
-	expect_py "still at names the old home; a bare address: opener keeps the whole street; street-name openers; a flat between street and postcode; nl \"uit de\" leaves" '
+		'{"text": "We verhuizen uit de Parkstraat 2 naar de Kerkstraat 5, 1017 GB Amsterdam"}' \
+		'{"text": "We verlaten de Parkstraat 2 en gaan naar de Kerkstraat 5, 1017 GB Amsterdam"}' \
+		'{"text": "Wir ziehen aus Parkstraße 2 aus und in die Kirchstraße 5, 10115 Berlin"}' \
+		'{"text": "Vi flyttar ur Parkgatan 2 till Kyrkogatan 5, 111 51 Stockholm"}'
+	expect_py "still at names the old home; a bare address: opener keeps the whole street; street-name openers; a flat between street and postcode; the address left after uit de, verlaten, aus, ur" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 assert "address" not in out[0]["slots"], out[0]["slots"]
@@ -1049,6 +1052,9 @@ assert out[4]["slots"]["address"]["street"] == "S:t Eriksgatan 58", out[4]["slot
 assert out[5]["slots"]["address"]["street"] == "Tøyengata 5", out[5]["slots"]
 assert out[6]["slots"]["address"]["text"] == "Weena 700, app. 1204, 3013 DA Rotterdam", out[6]["slots"]
 assert out[7]["slots"]["address"]["street"] == "Kerkstraat 5", out[7]["slots"]
+assert out[8]["slots"]["address"]["street"] == "Kerkstraat 5", out[8]["slots"]
+assert out[9]["slots"]["address"]["street"] == "Kirchstraße 5", out[9]["slots"]
+assert out[10]["slots"]["address"]["street"] == "Kyrkogatan 5", out[10]["slots"]
 ' "$TMP/stillat.jsonl"
 fi
 
