@@ -84,13 +84,14 @@ enum word_flag {
 	W_COUNTED = 1 << 13,    /* "months", "Wochen": a unit a number counts */
 	W_CLOSER = 1 << 14,     /* "then", "bitte": may follow a date where its clause ends */
 	W_OPENER = 1 << 15,     /* "Vestre", "Lilla", "St": opens a street's name */
+	W_TITLE = 1 << 16,      /* "Dr", "Frau", "dhr": before a person's name */
 };
 
 struct word {
 	uint32_t off;      /* the folded word in the pool */
 	uint32_t hash;
 	uint16_t len;      /* 0 marks an empty slot */
-	uint16_t flags;    /* enum word_flag */
+	uint32_t flags;    /* enum word_flag */
 	uint8_t month;     /* 1..12, 0 when not a month */
 	uint8_t weekday;   /* 1..7 from Monday, 0 when not a weekday */
 	uint8_t last_weekday; /* "i måndags": the last such weekday by itself, 1..7 */
@@ -528,7 +529,7 @@ static int fold_word(const char *s, size_t n, char *out, size_t cap, char *err,
 
 /* What a line says about each spelling of a group. */
 struct word_def {
-	uint16_t flags;
+	uint32_t flags;
 	uint8_t month, weekday, last_weekday, day;
 	int16_t number;
 };
@@ -667,7 +668,7 @@ static int parse_numbers(struct slot_vocab *v, const char *p, bool days, char *e
 }
 
 /* "ordinals st nd", "fillers of the". */
-static int parse_flagged(struct slot_vocab *v, const char *p, uint16_t flag,
+static int parse_flagged(struct slot_vocab *v, const char *p, uint32_t flag,
 			 const char *kw, char *err, size_t errlen)
 {
 	const char *f;
@@ -1032,6 +1033,7 @@ static const struct line_def {
 	{ "address", "name_endings", L_NAME_ENDINGS, 0 },
 	{ "address", "name_articles", L_FLAGGED, W_NAME_ARTICLE },
 	{ "address", "openers", L_FLAGGED, W_OPENER },
+	{ "address", "titles", L_FLAGGED, W_TITLE },
 };
 #define NLINE_DEFS (sizeof(line_defs) / sizeof(line_defs[0]))
 
@@ -1068,7 +1070,7 @@ int slot_vocab_line(struct slot_vocab *v, int lang, const char *section,
 		case L_NUMBERS:
 			return parse_numbers(v, p, d->arg != 0, err, errlen);
 		case L_FLAGGED:
-			return parse_flagged(v, p, (uint16_t)d->arg, d->kw, err, errlen);
+			return parse_flagged(v, p, (uint32_t)d->arg, d->kw, err, errlen);
 		case L_CUE:
 			return parse_cue(v, p, (enum cue_kind)d->arg, d->kw, err, errlen);
 		case L_REL:
@@ -2673,15 +2675,26 @@ static uint32_t opener_end_at(const struct scan *s, uint32_t k)
 	return w && (w->flags & W_OPENER) ? k - 1 : 0;
 }
 
-/* Whether a person's or a street's name ends at token k: a capitalised
- * word that does not open a sentence ("Anna", "Main"), or a particle after
- * one ("Jan de"). An opener after it is part of that name: "Anna Lange
- * Bahnhofstraße 12", "Main St. Kirkegata 3". */
+/* Whether a person's or a street's name ends at token k, maybe with a
+ * particle after it ("Jan de"): a capitalised word that does not open a
+ * sentence ("Anna", "Main"), a title ("Dr", "Frau", with its dot or not)
+ * or an initial with its dot ("M."). An opener after it is part of that
+ * name: "Anna Lange Bahnhofstraße 12", "Main St. Kirkegata 3", "Gruß M.
+ * Lange Bahnhofstraße 12", "Dr. Große Sonnenallee 45". */
 static bool name_before(const struct scan *s, uint32_t k)
 {
-	if (k > 0 && particle_after_cap(s, k))
+	const struct word *w = word_at(s, k);
+	if (k > 0 && w && (w->flags & W_PARTICLE) && !(tk(s, k)->flags & TOK_F_CAP))
 		k--;
-	return cap_word(s, k) && !sentence_start(s, k);
+	if (k > 0 && is_punct(s, k, '.') && glued(s, k)) {
+		/* Any other word with a dot ends a sentence: "Hi. Vestre
+		 * Strandgate 42", "jeg heter Per. St. Olavs gate 21". */
+		w = word_at(s, k - 1);
+		return (w && (w->flags & W_TITLE)) ||
+		       (tk(s, k - 1)->kind == TOK_WORD && tk(s, k - 1)->nchars == 1);
+	}
+	w = word_at(s, k);
+	return (w && (w->flags & W_TITLE)) || (cap_word(s, k) && !sentence_start(s, k));
 }
 
 /* Where a street's name starts when an opener (opener_end_at) stands
@@ -2700,7 +2713,7 @@ static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo)
 		if (tk(s, k)->flags & TOK_F_LINE)
 			return a;
 	uint32_t first = o - 1;
-	if (first > 0 && !(tk(s, first)->flags & TOK_F_LINE) && name_before(s, first - 1))
+	if (first > lo && !(tk(s, first)->flags & TOK_F_LINE) && name_before(s, first - 1))
 		return a;
 	return first;
 }
