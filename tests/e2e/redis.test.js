@@ -1395,17 +1395,24 @@ test('Redis over TCP (redis://host:port and host:port) and a custom --stream', {
 
 // ---- more ways Redis can fail ----
 
-// A server connected to a Redis that refuses every write (out of memory,
-// noeviction), with a client connected before Redis filled up; records,
-// if any, loaded into the registry before.
-async function refusingWrites(t, records = []) {
+// Ways to make Redis refuse every write while it answers reads and PING:
+// out of memory (noeviction), or a replica of a primary that is not there.
+const outOfMemory = async (redis) => {
+  await redis.cmd('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+  await redis.cmd('CONFIG', 'SET', 'maxmemory', '1');
+};
+const readOnly = (redis) => redis.cmd('REPLICAOF', '127.0.0.1', '1');
+
+// A server connected to a Redis that refuses every write (refuse), with a
+// client connected before Redis began to; records, if any, loaded into
+// the registry before.
+async function refusingWrites(t, { records = [], refuse = outOfMemory } = {}) {
   const w = new World(t);
   await w.startRedis();
   if (records.length) await w.loadRegistry(records);
   const server = await w.serve();
   const c = await w.connect(server);
-  await w.redis.cmd('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
-  await w.redis.cmd('CONFIG', 'SET', 'maxmemory', '1');
+  await refuse(w.redis);
   return { w, server, c };
 }
 
@@ -1438,7 +1445,7 @@ test('Redis refusing writes (OOM): the ticket is spooled, then drained once writ
 });
 
 test('Redis refusing writes (OOM): registry lookups, which only read, still answer', { skip: SKIP }, async (t) => {
-  const { server, c } = await refusingWrites(t, [REGISTRY_LINE]);
+  const { server, c } = await refusingWrites(t, { records: [REGISTRY_LINE] });
   await c.ask('m1', 'When does my contract at the new address start?', 5000);
   await waitRedisHealth(server, 'down');
   // Each message's save is refused again; the lookups right after it
@@ -1453,13 +1460,7 @@ test('Redis refusing writes (OOM): registry lookups, which only read, still answ
 });
 
 test('Redis turned read-only (a replica): the ticket is spooled, the log says READONLY, and the spool drains once it is a primary again', { skip: SKIP }, async (t) => {
-  const w = new World(t);
-  await w.startRedis();
-  const server = await w.serve();
-  const c = await w.connect(server);
-  // A replica of a primary that is not there refuses writes and answers
-  // reads and PING as before.
-  await w.redis.cmd('REPLICAOF', '127.0.0.1', '1');
+  const { w, server, c } = await refusingWrites(t, { refuse: readOnly });
   const r = await escalate(c, 'm1', 'The solar inverter is offline since the update.');
   assert.deepEqual(w.spoolTickets().map((x) => x.ticket_id), [r.escalation.ticket]);
   await waitRedisHealth(server, 'down');
