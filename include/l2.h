@@ -115,8 +115,10 @@ int l2_registry_prune(redisContext *rc, const struct engine *e,
 int l2_registry_get(redisContext *rc, const char *meter_id, struct engine_record *r,
 		    char *why, size_t whylen);
 
-/* Links the session's profile to the confirmed address and meter. */
-int l2_link_profile(redisContext *rc, const char *session_id, const struct engine_facts *f);
+/* Links the session's profile to the confirmed address and meter: 0, or
+ * -1 with Redis' error line in why when it refused (else why is ""). */
+int l2_link_profile(redisContext *rc, const char *session_id, const struct engine_facts *f,
+		    char *why, size_t whylen);
 
 /* Stores a conversation (the bytes of engine_session_pack) under its
  * session id for ttl seconds, so a restarted or another instance of the

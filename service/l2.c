@@ -400,10 +400,18 @@ redisReply *l2_exec(redisContext *rc, size_t n, char *why, size_t whylen)
 			error_line(r, why, whylen);
 		freeReplyObject(r);
 	}
-	if (!broken && (redisGetReply(rc, (void **)&exec) != REDIS_OK || !exec ||
-			exec->type != REDIS_REPLY_ARRAY || exec->elements != n || why[0])) {
+	if (!broken)
+		broken = redisGetReply(rc, (void **)&exec) != REDIS_OK || !exec;
+	if (broken) {
+		/* A link that failed after a refusal is what the caller must
+		 * know: it is not to be used again. */
+		why[0] = '\0';
+		freeReplyObject(exec);
+		return NULL;
+	}
+	if (exec->type != REDIS_REPLY_ARRAY || exec->elements != n || why[0]) {
 		/* EXECABORT, or EXEC's own error: why has the first line. */
-		if (exec && !why[0])
+		if (!why[0])
 			error_line(exec, why, whylen);
 		freeReplyObject(exec);
 		exec = NULL;
@@ -768,15 +776,18 @@ int l2_registry_prune(redisContext *rc, const struct engine *e,
 	return 0;
 }
 
-int l2_link_profile(redisContext *rc, const char *session_id, const struct engine_facts *f)
+int l2_link_profile(redisContext *rc, const char *session_id, const struct engine_facts *f,
+		    char *why, size_t whylen)
 {
 	char key[128], when[32];
+	why[0] = '\0';
 	log_utc_now(when, sizeof(when));
 	snprintf(key, sizeof(key), PROFILE "%s", session_id);
 	const char *argv[] = { "HSET", key, "address", f->address.text, "meter_id",
 			       f->meter.id, "linked_at", when };
 	redisReply *r = redisCommandArgv(rc, 8, argv, NULL);
 	int ok = r && r->type == REDIS_REPLY_INTEGER;
+	error_line(r, why, whylen);
 	freeReplyObject(r);
 	return ok ? 0 : -1;
 }

@@ -451,9 +451,10 @@ static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 	    engine_plan_links(j->engine, pl, &j->res)) {
 		flush(w, p);
 		redisContext *rc = writes_paused(w) ? NULL : conn(w);
-		if (!rc || l2_link_profile(rc, j->session_id, &pl->facts) < 0) {
+		char refusal[128];
+		if (!rc || l2_link_profile(rc, j->session_id, &pl->facts, refusal, sizeof(refusal)) < 0) {
 			if (rc)
-				failed(w, NULL);
+				failed(w, refusal);
 			j->res.registry = ENGINE_REG_UNAVAILABLE;
 		}
 	}
@@ -546,8 +547,11 @@ static void *worker(void *arg)
 		if (first)
 			hand_back(w, first, last);
 		/* Under steady load the queue is never empty: the spool drains
-		 * between batches too. */
+		 * between batches too, and an outage of refused writes that no
+		 * ticket ends (chat without escalations) is probed for its end. */
 		drain(w);
+		if (w->refused)
+			probe(w);
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
