@@ -90,8 +90,8 @@ enum word_flag {
 struct word {
 	uint32_t off;      /* the folded word in the pool */
 	uint32_t hash;
-	uint16_t len;      /* 0 marks an empty slot */
 	uint32_t flags;    /* enum word_flag */
+	uint16_t len;      /* 0 marks an empty slot */
 	uint8_t month;     /* 1..12, 0 when not a month */
 	uint8_t weekday;   /* 1..7 from Monday, 0 when not a weekday */
 	uint8_t last_weekday; /* "i måndags": the last such weekday by itself, 1..7 */
@@ -2443,11 +2443,12 @@ static uint32_t unit_at(const struct scan *s, uint32_t k)
 
 /* Whether w means something to the date or address reader, so two such
  * letters after four digits are a word, not a Dutch postcode's ("0155 er
- * fint"). Units, sign-offs and L2 triggers do not count: "1012 lg
- * amsterdam" and "1016 pv amsterdam" are postcodes. */
+ * fint"). Units, sign-offs, L2 triggers, openers and titles do not count:
+ * "1012 lg amsterdam", "1016 pv amsterdam" and "1017 mr amsterdam" are
+ * postcodes. */
 static bool reading_word(const struct word *w)
 {
-	return w && ((w->flags & ~(W_UNIT | W_NOT_STREET)) || w->month || w->weekday ||
+	return w && ((w->flags & ~(W_UNIT | W_NOT_STREET | W_OPENER | W_TITLE)) || w->month || w->weekday ||
 		     w->last_weekday || w->rel_head >= 0 || w->cue_head >= 0 || w->dcue_head >= 0);
 }
 
@@ -2646,12 +2647,11 @@ static bool place_adjective(const struct scan *s, uint32_t k)
 	return false;
 }
 
-/* Whether a word that opens street names ends at token k: "Vestre",
- * "Große", an abbreviation with its dot ("St."), or "S:t", which the
- * tokenizer splits at its colon and is looked up as "st". Only an
- * abbreviation (OPENER_ABBR_MAX letters) takes the dot: "Frau Lange.
- * Hauptstraße 5" ends a sentence. Returns its first token plus one (so 0
- * is none). */
+/* The word that opens street names ending at token k: "Vestre", "Große",
+ * an abbreviation with its dot ("St."), or "S:t", which the tokenizer
+ * splits at its colon and is looked up as "st". Only an abbreviation
+ * (OPENER_ABBR_MAX letters) takes the dot: "Frau Lange. Hauptstraße 5"
+ * ends a sentence. Returns its first token plus one, or 0 for none. */
 static uint32_t opener_end_at(const struct scan *s, uint32_t k)
 {
 	bool dot = is_punct(s, k, '.') && glued(s, k) && k > 0;
@@ -2706,12 +2706,11 @@ static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo)
 {
 	if (a <= lo || !(tk(s, a)->flags & TOK_F_CAP) || (tk(s, a)->flags & TOK_F_LINE))
 		return a;
+	/* The opener's own tokens are glued ("St", ".";  "S", ":", "t"), so
+	 * no line break falls between them. */
 	uint32_t o = opener_end_at(s, a - 1);
 	if (!o || o - 1 < lo)
 		return a;
-	for (uint32_t k = o; k < a; k++)
-		if (tk(s, k)->flags & TOK_F_LINE)
-			return a;
 	uint32_t first = o - 1;
 	if (first > lo && !(tk(s, first)->flags & TOK_F_LINE) && name_before(s, first - 1))
 		return a;
