@@ -53,6 +53,9 @@ redisContext *l2_connect(const struct l2_redis *cfg, char *err, size_t errlen);
  * or the link's in why. */
 int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whylen);
 
+/* Redis' error line when r is an error reply, else NULL; r owns it. */
+const char *l2_reply_error(const redisReply *r);
+
 /* Whether Redis takes a write that may grow its memory, asked with the
  * same XGROUP CREATE, which changes nothing when the group is there: 1
  * when it does (or a user's ACL forbids the command, so it cannot tell),
@@ -115,8 +118,10 @@ int l2_registry_prune(redisContext *rc, const struct engine *e,
 int l2_registry_get(redisContext *rc, const char *meter_id, struct engine_record *r,
 		    char *why, size_t whylen);
 
-/* Links the session's profile to the confirmed address and meter: 0, or
- * -1 with Redis' error line in why when it refused (else why is ""). */
+/* Links the session's profile to the confirmed address and meter: 0; -1
+ * when Redis did not take it for now (out of memory, read-only: its error
+ * line in why; the link failed: why ""); -2 when it never will (NOPERM,
+ * WRONGTYPE: the line in why). */
 int l2_link_profile(redisContext *rc, const char *session_id, const struct engine_facts *f,
 		    char *why, size_t whylen);
 

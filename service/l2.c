@@ -235,10 +235,15 @@ static redisReply *create_group(redisContext *rc, const char *stream)
 	return redisCommandArgv(rc, 6, argv, NULL);
 }
 
+const char *l2_reply_error(const redisReply *r)
+{
+	return r && r->type == REDIS_REPLY_ERROR ? r->str : NULL;
+}
+
 /* Copies Redis' error line to why when r is an error reply. */
 static void error_line(const redisReply *r, char *why, size_t whylen)
 {
-	if (r && r->type == REDIS_REPLY_ERROR)
+	if (l2_reply_error(r))
 		snprintf(why, whylen, "%s", r->str);
 }
 
@@ -252,6 +257,7 @@ static bool group_made(const redisReply *r)
 
 int l2_takes_writes(redisContext *rc, const char *stream, char *why, size_t whylen)
 {
+	why[0] = '\0';
 	redisReply *r = create_group(rc, stream);
 	/* A user whose ACL forbids XGROUP (l2_ensure_group lets it be)
 	 * cannot ask so: NOPERM answers as PING did, Redis is taken as up. */
@@ -382,7 +388,7 @@ int l2_add_result(const redisReply *r, char *id, size_t idlen)
 		snprintf(id, idlen, "%s", r->str);
 		return 0;
 	}
-	return r && r->type == REDIS_REPLY_ERROR && !transient(r->str) ? -2 : -1;
+	return l2_reply_error(r) && !transient(r->str) ? -2 : -1;
 }
 
 redisReply *l2_exec(redisContext *rc, size_t n, char *why, size_t whylen)
@@ -786,10 +792,11 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
 	const char *argv[] = { "HSET", key, "address", f->address.text, "meter_id",
 			       f->meter.id, "linked_at", when };
 	redisReply *r = redisCommandArgv(rc, 8, argv, NULL);
-	int ok = r && r->type == REDIS_REPLY_INTEGER;
+	int ok = r && r->type == REDIS_REPLY_INTEGER ? 0
+		 : l2_reply_error(r) && !transient(r->str) ? -2 : -1;
 	error_line(r, why, whylen);
 	freeReplyObject(r);
-	return ok ? 0 : -1;
+	return ok;
 }
 
 /* KEYS[1] the conversation's hash; ARGV: its bytes, the TTL, where the
@@ -1201,9 +1208,10 @@ static void log_set_aside(const struct l2_spool *s, off_t end, const char *why)
  * that is no ticket (a torn last line from a crash mid-append, never
  * acknowledged; a line a person broke) or one Redis refuses for good.
  * Adds the tickets Redis took to *moved. Returns 0; -1 when Redis did not
- * take one for now or memory ran short (those before it stay moved, and
- * rc is not to be used again before a reconnect); -2 when a line could
- * not be set aside. */
+ * take one for now or memory ran short (those before it stay moved): with
+ * Redis' error line in why when it refused (every reply read), else with
+ * why "" (rc is then not to be used again before a reconnect); -2 when a
+ * line could not be set aside. */
 static int drain_batch(struct l2_spool *s, redisContext *rc, const char *stream,
 		       struct drain_batch *b, unsigned *moved, char *why, size_t whylen)
 {

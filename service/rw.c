@@ -15,7 +15,7 @@ struct rw {
 	void *arg;
 	struct l2_spool *spool;
 	redisContext *rc;        /* worker thread only */
-	double next_try;         /* worker thread only: when to reconnect/drain */
+	double next_try;         /* worker thread only: when to reconnect, drain, write again */
 	double drain_after;      /* worker thread only: the spool's files failed */
 	/* Worker thread only: the outage began with a write Redis refused (out
 	 * of memory, read-only). Connecting again does not end such an outage,
@@ -165,12 +165,6 @@ static void wrote(struct rw *w)
 {
 	w->refused = false;
 	set_redis(w, true);
-}
-
-/* Redis' error line when r is an error reply, else NULL. */
-static const char *error_text(const redisReply *r)
-{
-	return r && r->type == REDIS_REPLY_ERROR ? r->str : NULL;
 }
 
 /* Worker thread: notes a failed command. A failed link is made again
@@ -323,7 +317,7 @@ static void flush(struct rw *w, struct pipe *p)
 			 * one that only renews the stored copy's TTL runs
 			 * under OOM too. */
 			if (!broken && !j->saved) {
-				failed(w, error_text(r));
+				failed(w, l2_reply_error(r));
 				broken = true;
 			}
 			continue;
@@ -338,7 +332,7 @@ static void flush(struct rw *w, struct pipe *p)
 		/* A ticket refused for good says nothing about Redis; the spool
 		 * keeps it, and its drain sets it aside for a person. */
 		if (added == -1 && !broken) {
-			failed(w, error_text(r));
+			failed(w, l2_reply_error(r));
 			broken = true;
 		}
 		spool_ticket(w, p, j);
@@ -393,10 +387,11 @@ static void store_ticket(struct rw *w, struct pipe *p, struct rw_job *j)
 	spool_ticket(w, p, j);
 }
 
-/* Worker thread, when idle: keeps the health flag true to what Redis
- * answers now, and reconnects once it is back. While Redis refuses writes
- * it answers PING all along, so then the probe asks whether it takes a
- * write (l2_takes_writes): an idle server sees the outage end too. */
+/* Worker thread, when idle, and after each batch while writes are refused:
+ * keeps the health flag true to what Redis answers now, and reconnects
+ * once it is back. While Redis refuses writes it answers PING all along,
+ * so then the probe asks whether it takes a write (l2_takes_writes): a
+ * server without tickets to write sees the outage end too. */
 static void probe(struct rw *w)
 {
 	redisContext *rc = writes_paused(w) ? NULL : conn(w);
@@ -412,7 +407,7 @@ static void probe(struct rw *w)
 	}
 	redisReply *r = redisCommand(rc, "PING");
 	if (!r || r->type == REDIS_REPLY_ERROR)
-		failed(w, error_text(r));
+		failed(w, l2_reply_error(r));
 	freeReplyObject(r);
 }
 
@@ -446,17 +441,20 @@ static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 			failed(w, NULL);
 	}
 	/* "Your profile has been updated" is said only after the link is
-	 * written; a link Redis refuses makes the check count as not made. */
+	 * written; a link Redis refuses makes the check count as not made. One
+	 * refused for good (an ACL that lets the user only read profiles) is
+	 * no outage: writing tickets goes on. */
 	if (pl && j->session_id[0] && j->res.registry == ENGINE_REG_FOUND &&
 	    engine_plan_links(j->engine, pl, &j->res)) {
 		flush(w, p);
 		redisContext *rc = writes_paused(w) ? NULL : conn(w);
 		char refusal[128];
-		if (!rc || l2_link_profile(rc, j->session_id, &pl->facts, refusal, sizeof(refusal)) < 0) {
-			if (rc)
-				failed(w, refusal);
+		int linked = rc ? l2_link_profile(rc, j->session_id, &pl->facts, refusal,
+						  sizeof(refusal)) : -1;
+		if (rc && linked == -1)
+			failed(w, refusal);
+		if (linked < 0)
 			j->res.registry = ENGINE_REG_UNAVAILABLE;
-		}
 	}
 	if (j->ticket)
 		store_ticket(w, p, j);
