@@ -1041,7 +1041,7 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "We verlaten de Parkstraat 2 en gaan naar de Kerkstraat 5, 1017 GB Amsterdam"}' \
 		'{"text": "Wir ziehen aus Parkstraße 2 aus und in die Kirchstraße 5, 10115 Berlin"}' \
 		'{"text": "Vi flyttar ur Parkgatan 2 till Kyrkogatan 5, 111 51 Stockholm"}'
-	expect_py "still at names the old home; a bare address: opener keeps the whole street; street-name openers; a flat between street and postcode; the address left after uit de, verlaten, aus, ur" '
+	expect_py "still at names the old home; a bare address: opener keeps the whole street; street-name openers; a flat between street and postcode; the new address, not the one left after uit de, verlaten, aus, ur" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 assert "address" not in out[0]["slots"], out[0]["slots"]
