@@ -109,6 +109,7 @@ enum elem_kind {
 	E_WORD,    /* a literal word */
 	E_NUM,     /* '#': digits or a number word */
 	E_WEEKDAY, /* '@': a weekday name */
+	E_COLON,   /* a cue phrase's trailing ':': a label ("Old: ...") */
 };
 
 struct elem {
@@ -687,11 +688,16 @@ static int parse_flagged(struct slot_vocab *v, const char *p, uint32_t flag,
 	return 0;
 }
 
-/* Appends the words of phrase s[0..n), folded, to pt as E_WORD elements. */
+/* Appends the words of phrase s[0..n), folded, to pt as E_WORD elements,
+ * and an E_COLON when the phrase ends in ':'. */
 static int add_phrase_words(struct slot_vocab *v, struct pattern *pt, const char *s,
 			    size_t n, char *err, size_t errlen)
 {
 	char buf[256];
+	size_t end = n;
+	while (end > 0 && (s[end - 1] == ' ' || s[end - 1] == '\t'))
+		end--;
+	bool colon = end > 0 && s[end - 1] == ':';
 	if (tok_fold(s, n, buf, sizeof(buf)) < 0) {
 		set_err(err, errlen, "\"%.*s\" is not valid UTF-8 or is too long.", qlen(n), s);
 		return -1;
@@ -712,6 +718,14 @@ static int add_phrase_words(struct slot_vocab *v, struct pattern *pt, const char
 			set_err(err, errlen, "Out of memory adding \"%.*s\".", qlen(n), s);
 			return -1;
 		}
+	}
+	if (colon && pt->n > 0) {
+		if (pt->n >= PAT_MAX) {
+			set_err(err, errlen, "\"%.*s\": a phrase has at most %d words of at most %d bytes.",
+				qlen(n), s, PAT_MAX, WORD_MAX);
+			return -1;
+		}
+		pt->e[pt->n++] = (struct elem){ .kind = E_COLON };
 	}
 	return 0;
 }
@@ -1809,6 +1823,8 @@ static uint32_t abs_date_at(const struct scan *s, uint32_t i, struct slot_date *
 static bool elem_match(const struct scan *s, const struct elem *e, uint32_t i,
 		       int *num, int *wd)
 {
+	if (e->kind == E_COLON)
+		return is_punct(s, i, ':');
 	if (i >= s->n || tk(s, i)->kind == TOK_PUNCT)
 		return false;
 	if (e->kind == E_WORD)

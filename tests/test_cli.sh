@@ -1040,8 +1040,13 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "We verhuizen uit de Parkstraat 2 naar de Kerkstraat 5, 1017 GB Amsterdam"}' \
 		'{"text": "We verlaten de Parkstraat 2 en gaan naar de Kerkstraat 5, 1017 GB Amsterdam"}' \
 		'{"text": "Wir ziehen aus Parkstraße 2 aus und in die Kirchstraße 5, 10115 Berlin"}' \
-		'{"text": "Vi flyttar ur Parkgatan 2 till Kyrkogatan 5, 111 51 Stockholm"}'
-	expect_py "still at names the old home; a bare address: opener keeps the whole street; street-name openers; a flat between street and postcode; the new address, not the one left after uit de, verlaten, aus, ur" '
+		'{"text": "Vi flyttar ur Parkgatan 2 till Kyrkogatan 5, 111 51 Stockholm"}' \
+		'{"text": "Address change please:\nOld: Bergstraße 10, 69120 Heidelberg\nNew: Hauptstraße 101, 69117 Heidelberg"}' \
+		'{"text": "Alt: Bergstraße 10, 69120 Heidelberg\nNeu: Hauptstraße 101, 69117 Heidelberg"}' \
+		'{"text": "Gammal: Storgatan 5, 111 51 Stockholm\nNy: Kyrkogatan 3, 111 52 Stockholm"}' \
+		'{"text": "Oud: Kerkstraat 5, 1017 GB Amsterdam\nNieuw: Dorpsstraat 3, 1234 AB Ergens"}' \
+		'{"text": "Fra: Storgata 5\nTil: Kirkegata 3, 0153 Oslo"}'
+	expect_py "still at names the old home; a bare address: opener keeps the whole street; street-name openers; a flat between street and postcode; the new address, not the one left after uit de, verlaten, aus, ur, or labelled Old:/From:" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 assert "address" not in out[0]["slots"], out[0]["slots"]
@@ -1055,6 +1060,9 @@ assert out[7]["slots"]["address"]["street"] == "Kerkstraat 5", out[7]["slots"]
 assert out[8]["slots"]["address"]["street"] == "Kerkstraat 5", out[8]["slots"]
 assert out[9]["slots"]["address"]["street"] == "Kirchstraße 5", out[9]["slots"]
 assert out[10]["slots"]["address"]["street"] == "Kyrkogatan 5", out[10]["slots"]
+for k, street in ((11, "Hauptstraße 101"), (12, "Hauptstraße 101"), (13, "Kyrkogatan 3"),
+                  (14, "Dorpsstraat 3"), (15, "Kirkegata 3")):
+    assert out[k]["slots"]["address"]["street"] == street, (k, out[k]["slots"])
 ' "$TMP/stillat.jsonl"
 fi
 
