@@ -197,6 +197,12 @@ static bool writes_paused(const struct rw *w)
 	return w->refused && mono() < w->next_try;
 }
 
+/* Worker thread: conn for a write; NULL also while writes are paused. */
+static redisContext *write_conn(struct rw *w)
+{
+	return writes_paused(w) ? NULL : conn(w);
+}
+
 /* Worker thread: what a batch has sent or written and not yet confirmed.
  * The writes sent to Redis whose replies are not read yet go in one
  * MULTI/EXEC transaction: one round trip, not one each, and with
@@ -273,9 +279,9 @@ static void commit(struct rw *w, struct pipe *p)
  * trying again; Redis is not to blame for that. */
 static void drain(struct rw *w)
 {
-	if (!l2_spool_pending(w->spool) || mono() < w->drain_after || writes_paused(w))
+	if (!l2_spool_pending(w->spool) || mono() < w->drain_after)
 		return;
-	redisContext *rc = conn(w);
+	redisContext *rc = write_conn(w);
 	if (!rc)
 		return;
 	unsigned moved;
@@ -354,7 +360,7 @@ static int send_write(struct rw *w, struct pipe *p, struct rw_job *j)
 		flush(w, p);
 	/* While the pipe is open nothing else does I/O on its connection,
 	 * so it is still the one to use. */
-	redisContext *rc = p->open ? p->rc : writes_paused(w) ? NULL : conn(w);
+	redisContext *rc = p->open ? p->rc : write_conn(w);
 	if (!rc)
 		return -1;
 	if (!p->open) {
@@ -394,7 +400,7 @@ static void store_ticket(struct rw *w, struct pipe *p, struct rw_job *j)
  * server without tickets to write sees the outage end too. */
 static void probe(struct rw *w)
 {
-	redisContext *rc = writes_paused(w) ? NULL : conn(w);
+	redisContext *rc = write_conn(w);
 	if (!rc)
 		return;
 	if (w->refused) {
@@ -447,7 +453,7 @@ static void run_job(struct rw *w, struct pipe *p, struct rw_job *j)
 	if (pl && j->session_id[0] && j->res.registry == ENGINE_REG_FOUND &&
 	    engine_plan_links(j->engine, pl, &j->res)) {
 		flush(w, p);
-		redisContext *rc = writes_paused(w) ? NULL : conn(w);
+		redisContext *rc = write_conn(w);
 		char refusal[128];
 		int linked = rc ? l2_link_profile(rc, j->session_id, &pl->facts, refusal,
 						  sizeof(refusal)) : -1;
