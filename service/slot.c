@@ -688,16 +688,25 @@ static int parse_flagged(struct slot_vocab *v, const char *p, uint32_t flag,
 	return 0;
 }
 
-/* Appends the words of phrase s[0..n), folded, to pt as E_WORD elements,
- * and an E_COLON when the phrase ends in ':'. */
+/* Appends the words of phrase s[0..n), folded, to pt as E_WORD elements.
+ * A label (label: a cue phrase that ends in ':', "old:") gets an E_COLON
+ * after its words; a ':' anywhere else in a cue phrase is an error, since
+ * folding would drop it. */
 static int add_phrase_words(struct slot_vocab *v, struct pattern *pt, const char *s,
-			    size_t n, char *err, size_t errlen)
+			    size_t n, bool label, char *err, size_t errlen)
 {
 	char buf[256];
 	size_t end = n;
-	while (end > 0 && (s[end - 1] == ' ' || s[end - 1] == '\t'))
+	while (end > 0 && strchr(" \t\r\n", s[end - 1]))
 		end--;
-	bool colon = end > 0 && s[end - 1] == ':';
+	bool colon = label && end > 0 && s[end - 1] == ':';
+	if (colon)
+		n = end - 1;
+	if (label && memchr(s, ':', n)) {
+		set_err(err, errlen, "\"%.*s\": a ':' may only end a phrase, as a label's.",
+			qlen(end), s);
+		return -1;
+	}
 	if (tok_fold(s, n, buf, sizeof(buf)) < 0) {
 		set_err(err, errlen, "\"%.*s\" is not valid UTF-8 or is too long.", qlen(n), s);
 		return -1;
@@ -706,11 +715,8 @@ static int add_phrase_words(struct slot_vocab *v, struct pattern *pt, const char
 	const char *f;
 	size_t fl;
 	while (next_field(&q, &f, &fl)) {
-		if (pt->n >= PAT_MAX || fl > WORD_MAX) {
-			set_err(err, errlen, "\"%.*s\": a phrase has at most %d words of at most %d bytes.",
-				qlen(n), s, PAT_MAX, WORD_MAX);
-			return -1;
-		}
+		if (pt->n >= PAT_MAX || fl > WORD_MAX)
+			goto too_long;
 		struct elem *e = &pt->e[pt->n++];
 		e->kind = E_WORD;
 		e->len = (uint16_t)fl;
@@ -719,15 +725,19 @@ static int add_phrase_words(struct slot_vocab *v, struct pattern *pt, const char
 			return -1;
 		}
 	}
-	if (colon && pt->n > 0) {
-		if (pt->n >= PAT_MAX) {
-			set_err(err, errlen, "\"%.*s\": a phrase has at most %d words of at most %d bytes.",
-				qlen(n), s, PAT_MAX, WORD_MAX);
-			return -1;
-		}
-		pt->e[pt->n++] = (struct elem){ .kind = E_COLON };
+	if (colon && pt->n == 0) {
+		set_err(err, errlen, "\"%.*s\": a label needs a word before its ':'.", qlen(end), s);
+		return -1;
 	}
+	if (colon && pt->n >= PAT_MAX)
+		goto too_long;
+	if (colon)
+		pt->e[pt->n++] = (struct elem){ .kind = E_COLON };
 	return 0;
+too_long:
+	set_err(err, errlen, "\"%.*s\": a phrase has at most %d words (a label %d) of at most %d bytes.",
+		qlen(end), s, PAT_MAX, PAT_MAX - 1, WORD_MAX);
+	return -1;
 }
 
 /* Whether a rel meaning takes its weekday from '@'. */
@@ -845,7 +855,7 @@ static int parse_rel(struct slot_vocab *v, const char *p, char *err, size_t errl
 			pt.e[pt.n++].kind = *f == '#' ? E_NUM : E_WEEKDAY;
 			nnum += *f == '#';
 			nwd += *f == '@';
-		} else if (add_phrase_words(v, &pt, f, n, err, errlen) < 0) {
+		} else if (add_phrase_words(v, &pt, f, n, false, err, errlen) < 0) {
 			return -1;
 		}
 	}
@@ -917,7 +927,7 @@ static int parse_cue(struct slot_vocab *v, const char *p, enum cue_kind kind, co
 		const char *bar = strchr(p, '|');
 		size_t len = bar ? (size_t)(bar - p) : strlen(p);
 		struct pattern pt = { .kind = (uint8_t)kind, .next = -1 };
-		if (add_phrase_words(v, &pt, p, len, err, errlen) < 0)
+		if (add_phrase_words(v, &pt, p, len, true, err, errlen) < 0)
 			return -1;
 		if (pt.n) {
 			if (add_pattern(v, &v->cues, &v->ncues, &v->cues_cap, &pt, true) < 0) {
@@ -1823,8 +1833,10 @@ static uint32_t abs_date_at(const struct scan *s, uint32_t i, struct slot_date *
 static bool elem_match(const struct scan *s, const struct elem *e, uint32_t i,
 		       int *num, int *wd)
 {
+	/* A label's colon is no emoticon's: "Old:", not "alt :)". */
 	if (e->kind == E_COLON)
-		return is_punct(s, i, ':');
+		return is_punct(s, i, ':') &&
+		       !(i + 1 < s->n && glued(s, i + 1) && tk(s, i + 1)->kind == TOK_PUNCT);
 	if (i >= s->n || tk(s, i)->kind == TOK_PUNCT)
 		return false;
 	if (e->kind == E_WORD)
@@ -2634,6 +2646,15 @@ static bool text_ends(const struct scan *s, uint32_t k)
 	       postcode_at(s, k + 1) > 0; /* "Hauptstraße 5 in 10115 Berlin" */
 }
 
+/* Whether token i opens the text, a line, or a clause after . ! ? ; or
+ * ','. */
+static bool clause_start(const struct scan *s, uint32_t i)
+{
+	return i == 0 || (tk(s, i)->flags & TOK_F_LINE) || is_punct(s, i - 1, '.') ||
+	       is_punct(s, i - 1, '!') || is_punct(s, i - 1, '?') || is_punct(s, i - 1, ';') ||
+	       is_punct(s, i - 1, ',');
+}
+
 static bool sentence_start(const struct scan *s, uint32_t i)
 {
 	return i == 0 || is_punct(s, i - 1, '.') || is_punct(s, i - 1, '!') ||
@@ -3002,6 +3023,10 @@ static uint32_t cue_at(const struct scan *s, uint32_t i, int32_t head, enum cue_
 	uint32_t best = 0;
 	for (int32_t k = head; k >= 0; k = s->v->cues[k].next) {
 		const struct pattern *pt = &s->v->cues[k];
+		/* A label opens its line, sentence or clause: "Old: ...", ". New:
+		 * ...", not "the flat is old: ..." or "Vi har ordnet alt: ...". */
+		if (pt->e[pt->n - 1].kind == E_COLON && !clause_start(s, i))
+			continue;
 		uint8_t j = 1; /* The chain is hung on the first word. */
 		int num, wd;
 		while (j < pt->n && elem_match(s, &pt->e[j], i + j, &num, &wd))
