@@ -3023,9 +3023,13 @@ static uint32_t cue_at(const struct scan *s, uint32_t i, int32_t head, enum cue_
 	uint32_t best = 0;
 	for (int32_t k = head; k >= 0; k = s->v->cues[k].next) {
 		const struct pattern *pt = &s->v->cues[k];
-		/* A label opens its line, sentence or clause: "Old: ...", ". New:
-		 * ...", not "the flat is old: ..." or "Vi har ordnet alt: ...". */
-		if (pt->e[pt->n - 1].kind == E_COLON && !clause_start(s, i))
+		/* A label opens its line, sentence or clause: "Old: ...", ". Zähler
+		 * neu: ...", not "the flat is old: ..." or "Vi har ordnet alt:
+		 * ...". A one-word label opens the text or a line only, since
+		 * the vocabulary is every language's: "Det var alt. Alt:
+		 * Kirkegata 3" is Norwegian for "everything". */
+		if (pt->e[pt->n - 1].kind == E_COLON &&
+		    !(pt->n == 2 ? i == 0 || (tk(s, i)->flags & TOK_F_LINE) : clause_start(s, i)))
 			continue;
 		uint8_t j = 1; /* The chain is hung on the first word. */
 		int num, wd;
@@ -3076,6 +3080,16 @@ static uint32_t sentence_back(const struct scan *s, uint32_t from, uint32_t a)
 			     !(nt(s, b - 1)[0] == '.' && b < s->n && tk(s, b)->kind == TOK_NUM)))
 		b--;
 	return b;
+}
+
+/* Whether the address cue phrase that ends before token j is a label
+ * ("New:", "Ny:"): it only says that what follows is not the address
+ * left (announced_old), and announces no address itself, since after a
+ * bare "New:" anything with a number would read as one: "New: week 49",
+ * "Neu: 2 Zimmer". */
+static bool bare_label(const struct scan *s, uint32_t j)
+{
+	return j > 0 && is_punct(s, j - 1, ':');
 }
 
 /* Whether an address cue phrase ends at token k: "flytte til | solveien". */
@@ -3145,7 +3159,7 @@ static bool first_address(const struct scan *s, uint32_t start, struct slot_foun
 		const struct word *w = word_at(s, i);
 		if (w && w->cue_head >= 0) {
 			uint32_t j = cue_at(s, i, w->cue_head, NULL);
-			if (j && cue_address(s, j, out))
+			if (j && !bare_label(s, j) && cue_address(s, j, out))
 				return true;
 		}
 		if (h <= i + 2 && street_at(s, i, start, false, out))
@@ -3337,7 +3351,7 @@ static bool announced_address(const struct scan *s, uint32_t from, struct slot_f
 		const struct word *w = word_at(s, i);
 		uint32_t j;
 		if (w && w->cue_head >= 0 && (j = cue_at(s, i, w->cue_head, NULL)) &&
-		    cue_address(s, j, out))
+		    !bare_label(s, j) && cue_address(s, j, out))
 			return true;
 	}
 	return false;
