@@ -2829,6 +2829,11 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	 * the tokenizer split at a hyphen ("Karl-Marx-Straße") before any. */
 	uint32_t start = i;
 	for (int w = 0; start > lo && w < NAME_WORDS_MAX; w++) {
+		/* A street's name does not go back over a line break: the line
+		 * before is a name or a label ("Ny adresse: Kari
+		 * Hansen\nKirkegata 3"). */
+		if (tk(s, start)->flags & TOK_F_LINE)
+			break;
 		uint32_t k = start - 1;
 		bool joined = !(tk(s, start)->flags & TOK_F_SPACE);
 		/* "Witte de Withstraat", "Laan van Meerdervoort": a particle
