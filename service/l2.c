@@ -276,8 +276,8 @@ int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whyl
 	redisReply *r = create_group(rc, stream);
 	int ok = r && (group_made(r) ||
 		       (r->type == REDIS_REPLY_ERROR && has_group(rc, stream)));
-	if (!ok && r && r->type == REDIS_REPLY_ERROR)
-		snprintf(why, whylen, "%s", r->str);
+	if (!ok && l2_reply_error(r))
+		error_line(r, why, whylen);
 	else if (!ok)
 		l2_strerror(rc, why, whylen);
 	freeReplyObject(r);
@@ -319,6 +319,13 @@ static bool transient(const char *err)
 		if (strncmp(err, codes[i], strlen(codes[i])) == 0)
 			return true;
 	return false;
+}
+
+/* Whether r is an error Redis would give again (NOPERM, WRONGTYPE), not
+ * one of a passing state (transient). */
+static bool refused_for_good(const redisReply *r)
+{
+	return l2_reply_error(r) && !transient(r->str);
 }
 
 int l2_add_send(redisContext *rc, const char *stream, json_object *t)
@@ -388,7 +395,7 @@ int l2_add_result(const redisReply *r, char *id, size_t idlen)
 		snprintf(id, idlen, "%s", r->str);
 		return 0;
 	}
-	return l2_reply_error(r) && !transient(r->str) ? -2 : -1;
+	return refused_for_good(r) ? -2 : -1;
 }
 
 redisReply *l2_exec(redisContext *rc, size_t n, char *why, size_t whylen)
@@ -402,7 +409,7 @@ redisReply *l2_exec(redisContext *rc, size_t n, char *why, size_t whylen)
 	for (size_t k = 0; k <= n && !broken; k++) {
 		redisReply *r = NULL;
 		broken = redisGetReply(rc, (void **)&r) != REDIS_OK || !r;
-		if (r && r->type == REDIS_REPLY_ERROR && !why[0])
+		if (!why[0])
 			error_line(r, why, whylen);
 		freeReplyObject(r);
 	}
@@ -792,11 +799,10 @@ int l2_link_profile(redisContext *rc, const char *session_id, const struct engin
 	const char *argv[] = { "HSET", key, "address", f->address.text, "meter_id",
 			       f->meter.id, "linked_at", when };
 	redisReply *r = redisCommandArgv(rc, 8, argv, NULL);
-	int ok = r && r->type == REDIS_REPLY_INTEGER ? 0
-		 : l2_reply_error(r) && !transient(r->str) ? -2 : -1;
+	int rc_ = r && r->type == REDIS_REPLY_INTEGER ? 0 : refused_for_good(r) ? -2 : -1;
 	error_line(r, why, whylen);
 	freeReplyObject(r);
-	return ok;
+	return rc_;
 }
 
 /* KEYS[1] the conversation's hash; ARGV: its bytes, the TTL, where the

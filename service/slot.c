@@ -2646,19 +2646,18 @@ static bool text_ends(const struct scan *s, uint32_t k)
 	       postcode_at(s, k + 1) > 0; /* "Hauptstraße 5 in 10115 Berlin" */
 }
 
-/* Whether token i opens the text, a line, or a clause after . ! ? ; or
- * ','. */
-static bool clause_start(const struct scan *s, uint32_t i)
-{
-	return i == 0 || (tk(s, i)->flags & TOK_F_LINE) || is_punct(s, i - 1, '.') ||
-	       is_punct(s, i - 1, '!') || is_punct(s, i - 1, '?') || is_punct(s, i - 1, ';') ||
-	       is_punct(s, i - 1, ',');
-}
-
 static bool sentence_start(const struct scan *s, uint32_t i)
 {
 	return i == 0 || is_punct(s, i - 1, '.') || is_punct(s, i - 1, '!') ||
 	       is_punct(s, i - 1, '?');
+}
+
+/* Whether token i opens the text, a line, a sentence, or a clause after
+ * ';' or ','. */
+static bool clause_start(const struct scan *s, uint32_t i)
+{
+	return sentence_start(s, i) || (tk(s, i)->flags & TOK_F_LINE) ||
+	       is_punct(s, i - 1, ';') || is_punct(s, i - 1, ',');
 }
 
 /* Whether token k is a place's adjective that starts a street's name
@@ -3020,6 +3019,17 @@ static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out
 	return fill_address(s, &sp, out);
 }
 
+/* Whether label pt (a cue phrase ending in ':') may start at token i: it
+ * opens its line, sentence or clause ("Old: ...", ". Zähler neu: ..."),
+ * not "the flat is old: ..." or "Vi har ordnet alt: ...". A one-word
+ * label opens the text or a line only, since the vocabulary is every
+ * language's: "Det var alt. Alt: Kirkegata 3" is Norwegian for
+ * "everything". */
+static bool label_opens(const struct scan *s, const struct pattern *pt, uint32_t i)
+{
+	return pt->n == 2 ? i == 0 || (tk(s, i)->flags & TOK_F_LINE) : clause_start(s, i);
+}
+
 /* The index after the longest cue phrase of the chain head (hung on the
  * word at token i: the word's cue_head or dcue_head) starting at token i,
  * with its kind in *kind unless kind is NULL; or 0. */
@@ -3028,13 +3038,7 @@ static uint32_t cue_at(const struct scan *s, uint32_t i, int32_t head, enum cue_
 	uint32_t best = 0;
 	for (int32_t k = head; k >= 0; k = s->v->cues[k].next) {
 		const struct pattern *pt = &s->v->cues[k];
-		/* A label opens its line, sentence or clause: "Old: ...", ". Zähler
-		 * neu: ...", not "the flat is old: ..." or "Vi har ordnet alt:
-		 * ...". A one-word label opens the text or a line only, since
-		 * the vocabulary is every language's: "Det var alt. Alt:
-		 * Kirkegata 3" is Norwegian for "everything". */
-		if (pt->e[pt->n - 1].kind == E_COLON &&
-		    !(pt->n == 2 ? i == 0 || (tk(s, i)->flags & TOK_F_LINE) : clause_start(s, i)))
+		if (pt->e[pt->n - 1].kind == E_COLON && !label_opens(s, pt, i))
 			continue;
 		uint8_t j = 1; /* The chain is hung on the first word. */
 		int num, wd;
