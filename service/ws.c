@@ -9,9 +9,11 @@
  * asks to be told when the socket can take them. */
 #include "ws.h"
 
+#include <errno.h>
 #include <ev.h>
 #include <json-c/json.h>
 #include <libwebsockets.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include <sys/random.h>
 
 #include "ew.h"
+#include "jr.h"
 #include "jw.h"
 #include "log.h"
 #include "metrics.h"
@@ -168,7 +171,13 @@ struct ws_server {
 	 * when it last looked, and the two threads' CPU seconds then. */
 	bool quiet;
 	double load_at, load_cpu;
-	json_tokener *tok; /* parses every message, MAX_JSON_DEPTH deep */
+	/* Every frame is read by jr into scratch (cfg.max_bytes) and, when
+	 * jr declines it, parsed by tok, MAX_JSON_DEPTH deep (read_fields).
+	 * What jr read there lives until the next frame is read: whatever
+	 * outlives a frame is copied before anything that may read another
+	 * (decide_rest). */
+	char *scratch;
+	json_tokener *tok;
 	struct sess_store *sessions;
 	struct metrics metrics;
 	struct lws_context *ctx;
@@ -590,26 +599,97 @@ static int welcome(struct conn *c, int lang, bool resumed)
 	return 0;
 }
 
-static void on_hello(struct conn *c, json_object *msg)
+/* The members of a frame the server reads, as read_fields gives them. */
+enum { F_TYPE, F_ID, F_TEXT, F_SESSION, F_LANG, F_COUNT };
+static const char *const field_names[F_COUNT] = { "type", "id", "text", "session", "lang" };
+
+struct fields {
+	struct jr_val v[F_COUNT];
+	json_object *msg; /* json-c's parse, which v points into, when jr declined */
+};
+
+/* A member of a json-c object as jr would read it: an integer as the
+ * digits json-c writes for it (clamped past 64 bits). */
+static struct jr_val member(json_object *o, const char *name)
+{
+	json_object *x;
+	if (!json_object_object_get_ex(o, name, &x))
+		return (struct jr_val){ JR_ABSENT, NULL, 0 };
+	if (json_object_is_type(x, json_type_null))
+		return (struct jr_val){ JR_NULL, NULL, 0 };
+	if (json_object_is_type(x, json_type_string))
+		return (struct jr_val){ JR_STRING, json_object_get_string(x),
+					(size_t)json_object_get_string_len(x) };
+	if (json_object_is_type(x, json_type_int)) {
+		const char *digits = json_object_get_string(x);
+		return (struct jr_val){ JR_INT, digits, strlen(digits) };
+	}
+	return (struct jr_val){ JR_OTHER, NULL, 0 };
+}
+
+/* Loop thread: reads a frame's members into *f, by jr when it can, else
+ * by json-c. Returns 0, or -1 when the frame is no JSON object (*too_deep
+ * tells whether nesting was why). Release *f with fields_free. */
+static int read_fields(struct ws_server *s, const char *data, size_t len, struct fields *f,
+		       bool *too_deep)
+{
+	const char *why;
+	*too_deep = false;
+	f->msg = NULL;
+	if (jr_flat(data, len, field_names, f->v, F_COUNT, s->scratch, s->cfg.max_bytes) == 0)
+		return 0;
+	f->msg = report_parse_object_tok(s->tok, data, len, &why, too_deep);
+	if (!f->msg)
+		return -1;
+	for (size_t i = 0; i < F_COUNT; i++)
+		f->v[i] = member(f->msg, field_names[i]);
+	return 0;
+}
+
+static void fields_free(struct fields *f)
+{
+	json_object_put(f->msg);
+	f->msg = NULL;
+}
+
+/* Whether v is the string w. */
+static bool str_is(const struct jr_val *v, const char *w)
+{
+	return v->kind == JR_STRING && v->len == strlen(w) && memcmp(v->s, w, v->len) == 0;
+}
+
+/* Copies a string member into out (cap bytes) as a C string. Returns
+ * false when it does not fit or holds a NUL: no session id or language
+ * code does. */
+static bool copy_str(const struct jr_val *v, char *out, size_t cap)
+{
+	if (v->len >= cap || memchr(v->s, '\0', v->len))
+		return false;
+	memcpy(out, v->s, v->len);
+	out[v->len] = '\0';
+	return true;
+}
+
+static void on_hello(struct conn *c, const struct fields *f)
 {
 	const struct intent_pack *p = engine_pack(c->srv->engine);
-	json_object *v;
+	const struct jr_val *v = &f->v[F_SESSION];
+	char want_buf[SESS_ID_LEN + 1], code[16];
 	const char *want = NULL;
 	int lang = -1;
-	if (json_object_object_get_ex(msg, "session", &v) && !json_object_is_type(v, json_type_null)) {
-		if (!json_object_is_type(v, json_type_string)) {
+	if (v->kind != JR_ABSENT && v->kind != JR_NULL) {
+		if (v->kind != JR_STRING) {
 			send_error(c, "bad_session", "\"session\" must be a string", NULL);
 			return;
 		}
-		want = json_object_get_string(v);
-		/* With a NUL in it, the C string would name the conversation of
-		 * the part before: such an id is one nobody has. */
-		if (strlen(want) != (size_t)json_object_get_string_len(v))
-			want = "";
+		/* Longer, or with a NUL in it (the C string would name the
+		 * conversation of the part before), it is an id nobody has. */
+		want = copy_str(v, want_buf, sizeof(want_buf)) ? want_buf : "";
 	}
-	if (json_object_object_get_ex(msg, "lang", &v) && !json_object_is_type(v, json_type_null)) {
-		bool str = json_object_is_type(v, json_type_string);
-		lang = str ? intent_lang_find(p, json_object_get_string(v)) : -1;
+	v = &f->v[F_LANG];
+	if (v->kind != JR_ABSENT && v->kind != JR_NULL) {
+		bool str = v->kind == JR_STRING;
+		lang = str && copy_str(v, code, sizeof(code)) ? intent_lang_find(p, code) : -1;
 		/* A conversation resumed has its language: a code this server no
 		 * longer serves (a reload removed it) does not keep the customer
 		 * from it. */
@@ -1135,12 +1215,12 @@ static void flush_batch(struct ws_server *s)
 	}
 }
 
-/* A turn to decide the message whose text is v, in conversation se, for
- * no connection yet. Returns it, or NULL when memory is short. */
-static struct turn *turn_new(struct ws_server *s, struct sess *se, json_object *v,
-			     json_object *id, double t_recv)
+/* A turn to decide the message text[0..len), in conversation se, for no
+ * connection yet; it takes id (NULL: none). Returns it, or NULL when
+ * memory is short (id is the caller's still). */
+static struct turn *turn_new(struct ws_server *s, struct sess *se, const char *text,
+			     size_t len, json_object *id, double t_recv)
 {
-	size_t len = (size_t)json_object_get_string_len(v);
 	struct turn *t = calloc(1, sizeof(*t) + len + 1);
 	if (!t)
 		return NULL;
@@ -1149,51 +1229,51 @@ static struct turn *turn_new(struct ws_server *s, struct sess *se, json_object *
 	t->kind = TURN_DECIDE;
 	t->ctx.sess = se;
 	t->save_whole = se->unsaved; /* again when handed out (flush_batch) */
-	t->ctx.id = id ? json_object_get(id) : NULL;
+	t->ctx.id = id;
 	t->ctx.t_recv = t_recv;
 	t->ctx.lang = -1;
 	t->engine = s->engine;
 	t->registry = s->registry;
-	memcpy(t->text, json_object_get_string(v), len);
+	memcpy(t->text, text, len);
 	t->len = len;
 	t->today = today_utc();
 	return t;
 }
 
-/* Puts a message's "id" in *id, NULL when it has none (or null). Returns
- * false, with *id NULL, when the id is one no message may have: not a
- * string or an integer, or an integer past 64 bits, which json-c clamps
- * to its extremes, where two different ids would name one message (and
- * file one ticket). The extremes themselves are refused with them. */
-static bool message_id(json_object *msg, json_object **id)
+/* Makes a message's id from its "id" member v into *id (the caller's;
+ * NULL when it has none, or null). Returns 0; -EINVAL when the id is one
+ * no message may have: not a string or an integer, or an integer past 64
+ * bits, which json-c clamps to its extremes, where two different ids
+ * would name one message (and file one ticket; the extremes themselves
+ * are refused with them); -ENOMEM when memory is short. */
+static int message_id(const struct jr_val *v, json_object **id)
 {
-	json_object *v = NULL;
 	*id = NULL;
-	if (!json_object_object_get_ex(msg, "id", &v) || json_object_is_type(v, json_type_null))
-		return true;
-	if (json_object_is_type(v, json_type_int) &&
-	    (json_object_get_uint64(v) == UINT64_MAX || json_object_get_int64(v) == INT64_MIN))
-		return false;
-	if (!json_object_is_type(v, json_type_string) && !json_object_is_type(v, json_type_int))
-		return false;
-	*id = v;
-	return true;
-}
-
-/* A frame's "type" when it is a string, else "". */
-static const char *frame_type(json_object *msg)
-{
-	json_object *type;
-	return json_object_object_get_ex(msg, "type", &type) &&
-	       json_object_is_type(type, json_type_string) ? json_object_get_string(type) : "";
-}
-
-/* A message's "text" when it is a string, else NULL. */
-static json_object *message_text(json_object *msg)
-{
-	json_object *v;
-	return json_object_object_get_ex(msg, "text", &v) &&
-	       json_object_is_type(v, json_type_string) ? v : NULL;
+	if (v->kind == JR_ABSENT || v->kind == JR_NULL)
+		return 0;
+	if (v->kind == JR_STRING) {
+		*id = json_object_new_string_len(v->s, (int)v->len);
+	} else if (v->kind == JR_INT) {
+		char digits[24];
+		if (v->len >= sizeof(digits))
+			return -EINVAL;
+		memcpy(digits, v->s, v->len);
+		digits[v->len] = '\0';
+		if (digits[0] == '-') {
+			long long n = strtoll(digits, NULL, 10);
+			if (n == LLONG_MIN)
+				return -EINVAL;
+			*id = json_object_new_int64(n);
+		} else {
+			unsigned long long n = strtoull(digits, NULL, 10);
+			if (n == ULLONG_MAX)
+				return -EINVAL;
+			*id = n > INT64_MAX ? json_object_new_uint64(n) : json_object_new_int64((int64_t)n);
+		}
+	} else {
+		return -EINVAL;
+	}
+	return *id ? 0 : -ENOMEM;
 }
 
 /* Loop thread: a message sent again while its first copy is at Redis
@@ -1218,25 +1298,31 @@ static bool wait_for_first(struct ws_server *s, struct turn *t)
 	return true;
 }
 
-static void on_message(struct conn *c, json_object *msg, double t_recv)
+static void on_message(struct conn *c, const struct fields *f, double t_recv)
 {
 	struct ws_server *s = c->srv;
-	json_object *id, *v = message_text(msg);
-	if (!message_id(msg, &id)) {
+	const struct jr_val *v = &f->v[F_TEXT];
+	json_object *id;
+	int rc = message_id(&f->v[F_ID], &id);
+	if (rc == -EINVAL) {
 		send_error(c, "bad_id", "\"id\" must be a string or an integer "
 			   "from -9223372036854775807 to 18446744073709551614", NULL);
 		return;
 	}
-	if (!v) {
-		send_error(c, "bad_text", "\"text\" must be a string", id);
+	if (rc < 0) {
+		send_error(c, "internal", "out of memory; try again later", NULL);
 		return;
 	}
+	if (v->kind != JR_STRING) {
+		send_error(c, "bad_text", "\"text\" must be a string", id);
+		goto put_id;
+	}
 	if (!c->sess && attach(c, NULL, -1) < 0)
-		return;
-	struct turn *t = turn_new(s, c->sess, v, id, t_recv);
+		goto put_id;
+	struct turn *t = turn_new(s, c->sess, v->s, v->len, id, t_recv);
 	if (!t) {
 		send_error(c, "internal", "out of memory; try again later", id);
-		return;
+		goto put_id;
 	}
 	t->ctx.conn = c;
 	c->inflight = &t->ctx;
@@ -1252,6 +1338,9 @@ static void on_message(struct conn *c, json_object *msg, double t_recv)
 		return;
 	}
 	batch_add(s, t);
+	return;
+put_id:
+	json_object_put(id);
 }
 
 /* Whether the bucket (*tokens, refilled at *refilled) lets a message that
@@ -1272,22 +1361,23 @@ static bool take_token(const struct ws_config *cfg, double *tokens, double *refi
  * by its id when its frame has one. */
 static void refuse_waiting(struct conn *c, const char *data, size_t len)
 {
-	const char *why;
-	json_object *id = NULL, *msg = report_parse_object_tok(c->srv->tok, data, len, &why, NULL);
-	if (msg)
-		message_id(msg, &id); /* an id no message may have names none */
+	struct fields f;
+	bool too_deep;
+	json_object *id = NULL;
+	if (read_fields(c->srv, data, len, &f, &too_deep) == 0)
+		message_id(&f.v[F_ID], &id); /* an id no message may have names none */
 	send_error(c, "rate_limited", "too many messages waiting; slow down", id);
-	json_object_put(msg);
+	json_object_put(id);
+	fields_free(&f);
 }
 
 /* Processes one complete text message from the client. */
 static void process(struct conn *c, const char *data, size_t len, double now)
 {
 	struct ws_server *s = c->srv;
-	const char *why;
+	struct fields f;
 	bool too_deep;
-	json_object *msg = report_parse_object_tok(s->tok, data, len, &why, &too_deep);
-	if (!msg) {
+	if (read_fields(s, data, len, &f, &too_deep) < 0) {
 		if (too_deep)
 			send_error(c, "too_deep", "JSON nested more than 8 levels deep", NULL);
 		else
@@ -1298,20 +1388,17 @@ static void process(struct conn *c, const char *data, size_t len, double now)
 	 * the message it refused named. */
 	if (!take_token(&s->cfg, &c->tokens, &c->refilled, now)) {
 		json_object *id;
-		message_id(msg, &id); /* an id no message may have names none */
+		message_id(&f.v[F_ID], &id); /* an id no message may have names none */
 		send_error(c, "rate_limited", "too many messages; slow down", id);
-		json_object_put(msg);
-		return;
-	}
-
-	const char *t = frame_type(msg);
-	if (strcmp(t, "message") == 0)
-		on_message(c, msg, now);
-	else if (strcmp(t, "hello") == 0)
-		on_hello(c, msg);
-	else
+		json_object_put(id);
+	} else if (str_is(&f.v[F_TYPE], "message")) {
+		on_message(c, &f, now);
+	} else if (str_is(&f.v[F_TYPE], "hello")) {
+		on_hello(c, &f);
+	} else {
 		send_error(c, "bad_type", "\"type\" must be \"hello\" or \"message\"", NULL);
-	json_object_put(msg);
+	}
+	fields_free(&f);
 }
 
 static void free_inmsgs(struct inmsg *m)
@@ -1338,22 +1425,21 @@ static void decide_rest(struct ws_server *s, struct sess *se, struct rest r)
 	while (r.head && !s->closing) {
 		struct inmsg *m = r.head;
 		r.head = m->next;
-		const char *why;
-		bool too_deep;
-		json_object *msg = report_parse_object_tok(s->tok, m->data, m->len, &why, &too_deep);
-		const char *kind = msg ? frame_type(msg) : "";
-		json_object *v = msg ? message_text(msg) : NULL;
-		json_object *id;
+		struct fields f;
+		bool too_deep, read = read_fields(s, m->data, m->len, &f, &too_deep) == 0;
+		const struct jr_val *v = &f.v[F_TEXT];
+		json_object *id = NULL;
 		struct turn *t = NULL;
-		bool hello = strcmp(kind, "hello") == 0;
-		if (msg && take_token(&s->cfg, &r.tokens, &r.refilled, m->t_recv) &&
-		    strcmp(kind, "message") == 0 && v && message_id(msg, &id))
-			t = turn_new(s, se, v, id, m->t_recv);
+		bool hello = read && str_is(&f.v[F_TYPE], "hello");
+		if (read && take_token(&s->cfg, &r.tokens, &r.refilled, m->t_recv) &&
+		    str_is(&f.v[F_TYPE], "message") && v->kind == JR_STRING &&
+		    message_id(&f.v[F_ID], &id) == 0 && !(t = turn_new(s, se, v->s, v->len, id, m->t_recv)))
+			json_object_put(id);
 		if (t) {
 			t->ctx.lang = r.lang;
 			r.lang = -1;
 		}
-		json_object_put(msg);
+		fields_free(&f);
 		free(m);
 		if (hello)
 			break;
@@ -2224,10 +2310,11 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, struct ws_data *dat
 	TAILQ_INIT(&s->ready);
 	TAILQ_INIT(&s->away);
 	s->tok = report_tokener_new(MAX_JSON_DEPTH);
+	s->scratch = malloc(cfg->max_bytes);
 	s->sessions = sess_store_new((size_t)cfg->max_connections * 4, cfg->session_ttl);
 	if (decider_init(&s->loop_d, s->engine, cfg->max_bytes) < 0 ||
 	    decider_init(&s->worker_d, s->engine, cfg->max_bytes) < 0 || !s->tok ||
-	    !s->sessions) {
+	    !s->scratch || !s->sessions) {
 		snprintf(err, errlen, "out of memory");
 		goto free_server;
 	}
@@ -2465,6 +2552,7 @@ void ws_server_free(struct ws_server *s)
 	sess_store_free(s->sessions);
 	if (s->tok)
 		json_tokener_free(s->tok);
+	free(s->scratch);
 	decider_free(&s->loop_d);
 	decider_free(&s->worker_d);
 	struct ws_data own = { s->engine, s->registry };

@@ -289,6 +289,9 @@ class Client {
         frame = { type: '<not json>', raw: text };
       }
       if (isBinary) frame = { type: '<binary>', raw: text };
+      // The text as sent, for what JSON.parse loses (integers past 2^53);
+      // not enumerable, so frames still compare by their fields.
+      Object.defineProperty(frame, 'wire', { value: text, enumerable: false });
       this.frames.push(frame);
       this.wake();
     });

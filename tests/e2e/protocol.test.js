@@ -87,6 +87,53 @@ test('every bad input gets its error code, and the connection stays usable', asy
   await stopClean(server);
 });
 
+// The server reads the usual frame itself (service/jr.c) and leaves the
+// rest to json-c: both must read a message alike.
+test('a message is answered alike however its JSON is written', async (t) => {
+  const server = await startServer(t, ['--rate', '1000', '--burst', '1000']);
+  const text = 'We move on 1 March, does my payment method change? Meter 707057500012345675';
+  const q = JSON.stringify(text);
+  const forms = {
+    plain: (id) => JSON.stringify({ type: 'message', id, text }),
+    spaced: (id) => ` {\r\n "text" : ${q} ,\t"id" : "${id}" , "type" : "message" }\n`,
+    escaped: (id) => `{"type":"m\\u0065ssage","id":"${id}","text":${q.replace('?', '\\u003f')}}`,
+    nested: (id) => `{"type":"message","id":"${id}","text":${q},"meta":{"tags":["a"],"n":1.5e3}}`,
+    twice: (id) => `{"type":"message","id":"${id}","text":"not this","text":${q}}`,
+  };
+  const answers = {};
+  for (const [name, frame] of Object.entries(forms)) {
+    // One conversation each, so that each reply starts from the same state.
+    const c = await Client.connect(server.wsUrl);
+    await c.hello({ lang: 'en' });
+    c.send(frame(name));
+    const r = await c.replyTo(name);
+    delete r.in_reply_to;
+    answers[name] = r;
+    await c.close();
+  }
+  assert.deepEqual(answers.plain.outcomes.map((o) => o.intent), ['contract_start_date', 'address_update', 'payment_method']);
+  for (const name of Object.keys(forms)) assert.deepEqual(answers[name], answers.plain, name);
+
+  // Integer ids come back as they were sent, on both ways of reading.
+  const c = await Client.connect(server.wsUrl);
+  await c.hello({ lang: 'en' });
+  for (const [sent, back] of [
+    ['999999999999999999', '999999999999999999'],
+    ['-999999999999999999', '-999999999999999999'],
+    ['-0', '0'],
+    ['18446744073709551614', '18446744073709551614'],
+    ['-9223372036854775807', '-9223372036854775807'],
+  ]) {
+    for (const t of ['"hi"', '"h\\u0069"']) {
+      c.send(`{"type":"message","id":${sent},"text":${t}}`);
+      const f = await c.expect('reply');
+      assert.ok(f.wire.includes(`"in_reply_to":${back},`), `${sent} with text ${t}: ${f.wire.slice(0, 120)}`);
+    }
+  }
+  await c.close();
+  await stopClean(server);
+});
+
 test('JSON nesting: 8 levels are accepted, 9 are too_deep (README: "deeper than 8 levels")', async (t) => {
   const server = await startServer(t);
   const c = await Client.connect(server.wsUrl);
