@@ -10,6 +10,7 @@
 #include "ws.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <ev.h>
 #include <json-c/json.h>
 #include <libwebsockets.h>
@@ -149,6 +150,8 @@ struct decider {
 	size_t frame_max;
 	char *logbuf;      /* where the message log line's members are written */
 	size_t logbuf_max;
+	char *idjs;        /* where the message id is written as JSON */
+	size_t idjs_max;
 };
 
 struct ws_server {
@@ -760,6 +763,24 @@ static struct rw_job *save_job(const struct ws_server *s, const struct engine *e
 	return j;
 }
 
+/* Writes a message id (a string or an integer) as JSON into out, cap
+ * bytes (6 bytes a byte of a string id and 3 more are enough), as json-c
+ * would, without the two allocations json-c's writer makes for each new
+ * object. Returns out. */
+static const char *id_json(json_object *id, char *out, size_t cap)
+{
+	if (json_object_is_type(id, json_type_string)) {
+		struct jw w;
+		jw_init(&w, out, cap);
+		jw_str(&w, json_object_get_string(id), (size_t)json_object_get_string_len(id));
+	} else if (json_object_get_int64(id) < 0) {
+		snprintf(out, cap, "%" PRId64, json_object_get_int64(id));
+	} else {
+		snprintf(out, cap, "%" PRIu64, json_object_get_uint64(id));
+	}
+	return out;
+}
+
 /* Any thread, with the turn's conversation: says the reply to a decided
  * plan. Moves the conversation on, logs the message and writes the reply
  * frame and, with Redis, the conversation to store into the turn. */
@@ -801,8 +822,7 @@ static void say(const struct ws_server *s, struct decider *d, const struct engin
 
 	/* Written even when the customer left meanwhile: the loop thread owns
 	 * ctx.conn, and drops the frame then. */
-	const char *idjs = t->ctx.id ? json_object_to_json_string_ext(t->ctx.id, JSON_C_TO_STRING_PLAIN)
-				     : NULL;
+	const char *idjs = t->ctx.id ? id_json(t->ctx.id, d->idjs, d->idjs_max) : NULL;
 	int n = report_write_frame(e, plan, d->reply, res, idjs, d->frame, d->frame_max);
 	if (n < 0)
 		t->why = "the reply does not fit a frame";
@@ -2146,7 +2166,9 @@ static int decider_init(struct decider *d, const struct engine *e, size_t max_by
 	d->frame = malloc(d->frame_max);
 	d->logbuf_max = 6 * max_bytes + 1024;
 	d->logbuf = malloc(d->logbuf_max);
-	return d->scr && d->plan && d->reply && d->frame && d->logbuf ? 0 : -1;
+	d->idjs_max = 6 * max_bytes + 3;
+	d->idjs = malloc(d->idjs_max);
+	return d->scr && d->plan && d->reply && d->frame && d->logbuf && d->idjs ? 0 : -1;
 }
 
 static void decider_free(struct decider *d)
@@ -2156,6 +2178,7 @@ static void decider_free(struct decider *d)
 	free(d->reply);
 	free(d->frame);
 	free(d->logbuf);
+	free(d->idjs);
 }
 
 /* ---- reload ---- */

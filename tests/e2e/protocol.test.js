@@ -130,6 +130,13 @@ test('a message is answered alike however its JSON is written', async (t) => {
       assert.ok(f.wire.includes(`"in_reply_to":${back},`), `${sent} with text ${t}: ${f.wire.slice(0, 120)}`);
     }
   }
+  // String ids too, whatever they hold.
+  for (const id of ['a"b/c\\d ø\u0001', '']) {
+    for (const t of ['"hi"', '"h\\u0069"']) {
+      c.send(`{"type":"message","id":${JSON.stringify(id)},"text":${t}}`);
+      assert.equal((await c.expect('reply')).in_reply_to, id);
+    }
+  }
   await c.close();
   await stopClean(server);
 });
