@@ -36,8 +36,9 @@
  * so share the port and the kernel spreads the connections over them.
  *
  * --reply N makes it answer as the service does, without the service's
- * work: each text message is parsed with json-c (one reused tokener, as
- * service/ws.c does) and its "id" read, and the answer is a
+ * work: each text message is read as service/ws.c reads it (service/jr.c,
+ * json-c with one reused tokener for what jr declines) and its "id"
+ * taken, and the answer is a
  * {"type":"reply","in_reply_to":ID,"text":"xx…"} frame padded to N bytes
  * of payload (the service's average reply). No engine, no UTF-8 check, no
  * log line: what is left of the service's cost per message is the
@@ -51,6 +52,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jr.h"
+#include "jw.h"
 #include "rport.h"
 
 #define MAX_MSG 4096
@@ -63,6 +66,7 @@ struct server {
 	size_t reply_len;    /* --reply N, or 0 to echo */
 	json_tokener *tok;   /* for --reply */
 	char *reply;         /* REPLY_BUF bytes */
+	char scratch[MAX_MSG]; /* jr's, for --reply */
 };
 
 struct frame {
@@ -122,18 +126,36 @@ static int answer(struct lws *wsi, struct conn *c, const char *in, size_t len)
 	struct server *srv = lws_context_user(lws_get_context(wsi));
 	if (!srv->reply_len)
 		return enqueue(wsi, c, in, len);
-	json_tokener_reset(srv->tok);
-	json_object *msg = json_tokener_parse_ex(srv->tok, in, (int)len), *id = NULL, *text;
+	static const char *const names[] = { "id", "text" };
+	struct jr_val v[2];
+	json_object *msg = NULL, *id = NULL, *text;
+	struct jw w;
 	int rc = 0, n;
 	size_t total;
-	if (!msg || !json_object_is_type(msg, json_type_object) ||
-	    !json_object_object_get_ex(msg, "text", &text) ||
-	    !json_object_is_type(text, json_type_string))
-		goto put_msg;
-	json_object_object_get_ex(msg, "id", &id);
-	n = snprintf(srv->reply, REPLY_BUF, "{\"type\":\"reply\",\"in_reply_to\":%s,\"text\":\"",
-			 id ? json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN) : "null");
-	if (n < 0 || (size_t)n + 2 >= REPLY_BUF)
+	jw_init(&w, srv->reply, REPLY_BUF);
+	jw_lit(&w, "{\"type\":\"reply\",\"in_reply_to\":");
+	if (jr_flat(in, len, names, v, 2, srv->scratch, sizeof(srv->scratch)) == 0) {
+		if (v[1].kind != JR_STRING)
+			goto put_msg;
+		if (v[0].kind == JR_STRING)
+			jw_str(&w, v[0].s, v[0].len);
+		else if (v[0].kind == JR_INT)
+			jw_raw(&w, v[0].s, v[0].len);
+		else
+			jw_lit(&w, "null");
+	} else {
+		json_tokener_reset(srv->tok);
+		msg = json_tokener_parse_ex(srv->tok, in, (int)len);
+		if (!msg || !json_object_is_type(msg, json_type_object) ||
+		    !json_object_object_get_ex(msg, "text", &text) ||
+		    !json_object_is_type(text, json_type_string))
+			goto put_msg;
+		json_object_object_get_ex(msg, "id", &id);
+		jw_lit(&w, id ? json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN) : "null");
+	}
+	jw_lit(&w, ",\"text\":\"");
+	n = (int)w.len;
+	if (w.full || (size_t)n + 2 >= REPLY_BUF)
 		goto put_msg;
 	total = (size_t)n + 2 < srv->reply_len ? srv->reply_len : (size_t)n + 2;
 	memset(srv->reply + n, 'x', total - 2 - (size_t)n);
