@@ -139,7 +139,7 @@ static int answer(struct lws *wsi, struct conn *c, const char *in, size_t len)
 			goto put_msg;
 		if (v[0].kind == JR_STRING)
 			jw_str(&w, v[0].s, v[0].len);
-		else if (v[0].kind == JR_INT)
+		else if (v[0].kind != JR_ABSENT)
 			jw_raw(&w, v[0].s, v[0].len);
 		else
 			jw_lit(&w, "null");

@@ -15,13 +15,15 @@ enum jr_kind {
 	JR_ABSENT, /* no member of that name */
 	JR_NULL,
 	JR_STRING,
-	JR_INT,   /* an integer; s holds its digits as written */
+	JR_INT,   /* an integer of at most 18 digits */
 	JR_OTHER, /* true, false, or a number with a fraction or exponent */
 };
 
 struct jr_val {
 	enum jr_kind kind;
-	const char *s; /* JR_STRING: the unescaped bytes; JR_INT: the digits */
+	/* JR_STRING: the unescaped bytes; otherwise the value as written
+	 * (digits, true, false, null); NULL when absent. */
+	const char *s;
 	size_t len;
 };
 
@@ -33,7 +35,8 @@ struct jr_val {
  * twice). Strings without escapes point into in; the others are written
  * to scratch, cap bytes (n is always enough), and point there.
  * Returns 0 when it read the object, -1 when it declines: the text is
- * not JSON, or JSON this reader leaves to a full parser. */
+ * not JSON, or JSON this reader leaves to a full parser; out then holds
+ * nothing to use. */
 int jr_flat(const char *in, size_t n, const char *const names[], struct jr_val out[],
 	    size_t nnames, char *scratch, size_t cap);
 

@@ -764,9 +764,10 @@ static struct rw_job *save_job(const struct ws_server *s, const struct engine *e
 }
 
 /* Writes a message id (a string or an integer) as JSON into out, cap
- * bytes (6 bytes a byte of a string id and 3 more are enough), as json-c
- * would, without the two allocations json-c's writer makes for each new
- * object. Returns out. */
+ * bytes (6 bytes a byte of a string id and 3 more are enough), without
+ * the two allocations json-c's writer makes for each new object. The
+ * value is json-c's; the spelling may differ ('/' is not escaped).
+ * Returns out. */
 static const char *id_json(json_object *id, char *out, size_t cap)
 {
 	if (json_object_is_type(id, json_type_string)) {
@@ -1337,6 +1338,8 @@ static void on_message(struct conn *c, const struct fields *f, double t_recv)
 		send_error(c, "bad_text", "\"text\" must be a string", id);
 		goto put_id;
 	}
+	/* A new conversation for no session reads no other frame, so the
+	 * text, which may be in s->scratch, is still there. */
 	if (!c->sess && attach(c, NULL, -1) < 0)
 		goto put_id;
 	struct turn *t = turn_new(s, c->sess, v->s, v->len, id, t_recv);

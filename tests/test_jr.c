@@ -122,7 +122,10 @@ static void test_values(void **state)
 	assert_int_equal(v[2].len, 5);
 	assert_memory_equal(v[2].s, "a\"b\nc", 5);
 	assert_int_equal(v[3].kind, JR_ABSENT);
+	assert_null(v[3].s);
 	assert_int_equal(v[6].kind, JR_OTHER);
+	assert_int_equal(v[6].len, 4);
+	assert_memory_equal(v[6].s, "true", 4);
 }
 
 /* Raw control characters may separate tokens as white space (tab, line
