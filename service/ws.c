@@ -612,7 +612,8 @@ struct fields {
 };
 
 /* A member of a json-c object as jr would read it: an integer as the
- * digits json-c writes for it (clamped past 64 bits). */
+ * digits json-c writes for it (clamped past 64 bits). The text of null,
+ * true, false and fractions is left out: ws.c reads only their kind. */
 static struct jr_val member(json_object *o, const char *name)
 {
 	json_object *x;
