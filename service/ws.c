@@ -1381,17 +1381,25 @@ static bool take_token(const struct ws_config *cfg, double *tokens, double *refi
 	return true;
 }
 
+/* Refuses a message as rate_limited, naming it by its "id" member idv
+ * (NULL: none read), unless that is an id no message may have. */
+static void rate_limited(struct conn *c, const struct jr_val *idv, const char *message)
+{
+	json_object *id = NULL;
+	if (idv)
+		message_id(idv, &id);
+	send_error(c, "rate_limited", message, id);
+	json_object_put(id);
+}
+
 /* Refuses a message for the queue of those waiting being full, naming it
  * by its id when its frame has one. */
 static void refuse_waiting(struct conn *c, const char *data, size_t len)
 {
 	struct fields f;
 	bool too_deep;
-	json_object *id = NULL;
-	if (read_fields(c->srv, data, len, &f, &too_deep) == 0)
-		message_id(&f.v[F_ID], &id); /* an id no message may have names none */
-	send_error(c, "rate_limited", "too many messages waiting; slow down", id);
-	json_object_put(id);
+	bool read = read_fields(c->srv, data, len, &f, &too_deep) == 0;
+	rate_limited(c, read ? &f.v[F_ID] : NULL, "too many messages waiting; slow down");
 	fields_free(&f);
 }
 
@@ -1411,10 +1419,7 @@ static void process(struct conn *c, const char *data, size_t len, double now)
 	/* A token bucket: bursts are fine, a flood is told to slow down, with
 	 * the message it refused named. */
 	if (!take_token(&s->cfg, &c->tokens, &c->refilled, now)) {
-		json_object *id;
-		message_id(&f.v[F_ID], &id); /* an id no message may have names none */
-		send_error(c, "rate_limited", "too many messages; slow down", id);
-		json_object_put(id);
+		rate_limited(c, &f.v[F_ID], "too many messages; slow down");
 	} else if (str_is(&f.v[F_TYPE], "message")) {
 		on_message(c, &f, now);
 	} else if (str_is(&f.v[F_TYPE], "hello")) {
