@@ -2,8 +2,11 @@
  *
  * The automaton is compiled into a full transition table over byte classes:
  * only bytes that occur in some pattern get a class of their own, every
- * other byte shares class 0, which keeps the table a few hundred kilobytes
- * for thousands of keywords. A scan is then one table load per input byte. */
+ * other byte shares class 0 (39 classes for the intents' 3,600 keywords).
+ * A scan is then one table load per input byte, and those loads, one
+ * waiting for the other, are most of its time: the table holds 16-bit
+ * states while there are at most 65,535 of them (24,000 for the intents),
+ * 1.8 MiB where 32 bits took 3.7, so more of it stays in the core's cache. */
 #include "match.h"
 
 #include <stdlib.h>
@@ -40,7 +43,11 @@ struct match {
 	uint8_t cls[256];
 	uint32_t nclasses;
 	uint32_t nstates;
-	uint32_t *delta;   /* nstates * nclasses */
+	/* nstates * nclasses next states: 16 bits wide while the states fit
+	 * (half the table, so more of it stays in the core's cache), else 32. */
+	uint16_t *delta16;
+	uint32_t *delta32;
+	uint64_t *outbits; /* bit per state: it reports matches */
 	uint32_t *own;     /* pattern ending exactly at the state, or NO_PAT */
 	uint32_t *dict;    /* nearest suffix state with a pattern, or 0 */
 
@@ -61,7 +68,9 @@ void match_free(struct match *m)
 	free(m->strs.s);
 	free(m->pats);
 	free(m->twords);
-	free(m->delta);
+	free(m->delta16);
+	free(m->delta32);
+	free(m->outbits);
 	free(m->own);
 	free(m->dict);
 	free(m->typo);
@@ -305,10 +314,15 @@ int match_build(struct match *m)
 	newid[0] = 0;
 	for (uint32_t k = 0; k < tail; k++)
 		newid[queue[k]] = k + 1;
-	m->delta = malloc((size_t)nstates * nc * sizeof(uint32_t));
+	bool narrow = nstates <= UINT16_MAX;
+	if (narrow)
+		m->delta16 = malloc((size_t)nstates * nc * sizeof(uint16_t));
+	else
+		m->delta32 = malloc((size_t)nstates * nc * sizeof(uint32_t));
+	m->outbits = calloc((nstates + 63) / 64, sizeof(uint64_t));
 	uint32_t *own = malloc((size_t)nstates * sizeof(uint32_t));
 	uint32_t *dict = malloc((size_t)nstates * sizeof(uint32_t));
-	if (!m->delta || !own || !dict) {
+	if ((!m->delta16 && !m->delta32) || !m->outbits || !own || !dict) {
 		free(own);
 		free(dict);
 		goto free_build;
@@ -317,17 +331,17 @@ int match_build(struct match *m)
 		own[newid[old]] = m->own[old];
 		dict[newid[old]] = newid[m->dict[old]];
 	}
-	/* A transition holds the target's row offset, shifted left, with the
-	 * low bit set when the target reports matches: the scan then reads
-	 * one table per byte and touches the output tables only on a match. */
-	if ((uint64_t)nstates * nc >= (UINT32_MAX >> 1))
-		goto free_build;
+	for (uint32_t st = 0; st < nstates; st++)
+		if (own[st] != NO_PAT || dict[st] != 0)
+			m->outbits[st / 64] |= 1ull << (st % 64);
 	for (uint32_t old = 0; old < nstates; old++) {
-		uint32_t nw = newid[old];
+		size_t row = (size_t)newid[old] * nc;
 		for (size_t c = 0; c < nc; c++) {
 			uint32_t to = newid[child[(size_t)old * nc + c]];
-			bool out = own[to] != NO_PAT || dict[to] != 0;
-			m->delta[(size_t)nw * nc + c] = (uint32_t)(to * nc) << 1 | out;
+			if (narrow)
+				m->delta16[row + c] = (uint16_t)to;
+			else
+				m->delta32[row + c] = to;
 		}
 	}
 	free(m->own);
@@ -346,29 +360,48 @@ free_build:
 	return rc;
 }
 
+/* Writes the hits of the patterns state st reports, which end at byte
+ * end, to hits[*n..cap), counting past cap. */
+static void report(const struct match *m, uint32_t st, size_t end, struct match_hit *hits,
+		   size_t cap, size_t *n)
+{
+	for (uint32_t t = m->own[st] != NO_PAT ? st : m->dict[st]; t; t = m->dict[t]) {
+		if (*n < cap) {
+			uint32_t p = m->own[t];
+			hits[*n].pat = p;
+			hits[*n].end = (uint32_t)end;
+			hits[*n].start = (uint32_t)(end - m->pats[p].len);
+		}
+		(*n)++;
+	}
+}
+
+static bool reports(const struct match *m, uint32_t st)
+{
+	return m->outbits[st / 64] >> (st % 64) & 1;
+}
+
 size_t match_scan(const struct match *m, const char *text, size_t len,
 		  struct match_hit *hits, size_t cap)
 {
 	if (!m->built || m->npats == 0)
 		return 0;
 	const unsigned char *s = (const unsigned char *)text;
-	const uint32_t nc = m->nclasses;
+	const size_t nc = m->nclasses;
 	size_t n = 0;
-	uint32_t row = 0;
-	for (size_t i = 0; i < len; i++) {
-		uint32_t v = m->delta[row + m->cls[s[i]]];
-		row = v >> 1;
-		if (!(v & 1))
-			continue;
-		uint32_t st = row / nc;
-		for (uint32_t t = m->own[st] != NO_PAT ? st : m->dict[st]; t; t = m->dict[t]) {
-			if (n < cap) {
-				uint32_t p = m->own[t];
-				hits[n].pat = p;
-				hits[n].end = (uint32_t)(i + 1);
-				hits[n].start = (uint32_t)(i + 1 - m->pats[p].len);
-			}
-			n++;
+	uint32_t st = 0;
+	/* One table load per byte; the output tables only on a match. */
+	if (m->delta16) {
+		for (size_t i = 0; i < len; i++) {
+			st = m->delta16[st * nc + m->cls[s[i]]];
+			if (reports(m, st))
+				report(m, st, i + 1, hits, cap, &n);
+		}
+	} else {
+		for (size_t i = 0; i < len; i++) {
+			st = m->delta32[st * nc + m->cls[s[i]]];
+			if (reports(m, st))
+				report(m, st, i + 1, hits, cap, &n);
 		}
 	}
 	return n;
@@ -378,7 +411,7 @@ size_t match_memory(const struct match *m)
 {
 	return sizeof(*m) + m->strs.cap + (size_t)m->pats_cap * sizeof(struct pat) +
 	       (size_t)m->twords_cap * sizeof(struct tword) +
-	       (size_t)m->nstates * m->nclasses * sizeof(uint32_t) +
-	       (size_t)m->nstates * 2 * sizeof(uint32_t) +
+	       (size_t)m->nstates * m->nclasses * (m->delta16 ? sizeof(uint16_t) : sizeof(uint32_t)) +
+	       (size_t)m->nstates * 2 * sizeof(uint32_t) + (m->nstates + 63) / 64 * sizeof(uint64_t) +
 	       (m->typo ? (size_t)(m->typo_mask + 1) * sizeof(struct typo_slot) : 0);
 }

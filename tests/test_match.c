@@ -2,6 +2,7 @@
  * included, and the one-typo lookup neither too loose nor too strict. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -77,17 +78,16 @@ static uint32_t rnd(uint32_t *x)
 	return *x;
 }
 
-/* Thousands of patterns, more states than the automaton keeps full rows
- * for, against a naive search: the same number of hits, each a real
+/* npats random patterns of up to 12 bytes (exactly 12 when long) against a
+ * naive search over ntexts texts: the same number of hits, each a real
  * occurrence, none twice, in order of their end. The texts are runs of
  * patterns with bytes changed, dropped and inserted, so the scan goes deep
  * into the automaton and falls back from there often. */
-static void test_agrees_with_naive_search(void **state)
+static void agrees_with_naive_search(size_t npats_added, size_t ntexts, bool long_pats)
 {
-	(void)state;
-	enum { NPATS = 1500, NTEXTS = 60, TEXT_MAX = 240, HITS_MAX = 4096 };
-	static char pats[NPATS][12];
-	static uint32_t plen[NPATS];
+	enum { NPATS_MAX = 8000, TEXT_MAX = 240, HITS_MAX = 4096 };
+	static char pats[NPATS_MAX][12];
+	static uint32_t plen[NPATS_MAX];
 	static struct match_hit hits[HITS_MAX];
 	static const char alpha[] = "abcdefghijklmnopqrstuvwxyz \xc3\xa9";
 	const size_t nalpha = sizeof(alpha) - 1;
@@ -95,9 +95,10 @@ static void test_agrees_with_naive_search(void **state)
 	uint32_t npats = 0; /* distinct ones: pats[id] is pattern id */
 	struct match *m = match_new();
 	assert_non_null(m);
-	for (size_t i = 0; i < NPATS; i++) {
+	assert_true(npats_added <= NPATS_MAX);
+	for (size_t i = 0; i < npats_added; i++) {
 		char p[12];
-		uint32_t len = 1 + rnd(&x) % 12;
+		uint32_t len = long_pats ? 12 : 1 + rnd(&x) % 12;
 		for (uint32_t k = 0; k < len; k++)
 			p[k] = alpha[rnd(&x) % nalpha];
 		int id = match_add(m, p, len);
@@ -108,7 +109,7 @@ static void test_agrees_with_naive_search(void **state)
 		}
 	}
 	assert_int_equal(match_build(m), 0);
-	for (size_t t = 0; t < NTEXTS; t++) {
+	for (size_t t = 0; t < ntexts; t++) {
 		char text[TEXT_MAX + 1];
 		size_t len = 0;
 		while (len < TEXT_MAX) {
@@ -143,6 +144,21 @@ static void test_agrees_with_naive_search(void **state)
 		}
 	}
 	match_free(m);
+}
+
+/* Thousands of patterns, deep rows and many fallbacks: 16-bit states. */
+static void test_agrees_with_naive_search(void **state)
+{
+	(void)state;
+	agrees_with_naive_search(1500, 60, false);
+}
+
+/* 8,000 patterns of 12 random bytes make some 75,000 states, more than 16
+ * bits number: the automaton's wide table. */
+static void test_agrees_with_naive_search_wide(void **state)
+{
+	(void)state;
+	agrees_with_naive_search(8000, 12, true);
 }
 
 static void test_typo_lookup(void **state)
@@ -196,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates_share_an_id),
 		cmocka_unit_test(test_hits_beyond_cap_are_counted),
 		cmocka_unit_test(test_agrees_with_naive_search),
+		cmocka_unit_test(test_agrees_with_naive_search_wide),
 		cmocka_unit_test(test_typo_lookup),
 		cmocka_unit_test(test_empty_set_scans_nothing),
 	};
