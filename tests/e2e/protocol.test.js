@@ -130,12 +130,23 @@ test('a message is answered alike however its JSON is written', async (t) => {
       assert.ok(f.wire.includes(`"in_reply_to":${back},`), `${sent} with text ${t}: ${f.wire.slice(0, 120)}`);
     }
   }
-  // String ids too, whatever they hold.
+  // String ids too, whatever they hold, and spelt alike in a reply and an
+  // error frame, so that a client matching bytes finds both.
+  const spelling = (f) => f.wire.match(/"in_reply_to":("(?:[^"\\]|\\.)*")/)[1];
   for (const id of ['a"b/c\\d ø\u0001', '']) {
+    const spelt = [];
     for (const t of ['"hi"', '"h\\u0069"']) {
       c.send(`{"type":"message","id":${JSON.stringify(id)},"text":${t}}`);
-      assert.equal((await c.expect('reply')).in_reply_to, id);
+      const r = await c.expect('reply');
+      assert.equal(r.in_reply_to, id);
+      spelt.push(spelling(r));
     }
+    c.send(`{"type":"message","id":${JSON.stringify(id)},"text":5}`);
+    const e = await c.expect('error');
+    assert.equal(e.code, 'bad_text');
+    assert.equal(e.in_reply_to, id);
+    spelt.push(spelling(e));
+    assert.deepEqual(spelt, [spelt[0], spelt[0], spelt[0]], id);
   }
   await c.close();
   await stopClean(server);
