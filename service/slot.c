@@ -2687,15 +2687,17 @@ static bool place_adjective(const struct scan *s, uint32_t k)
  * an abbreviation with its dot ("St."), or "S:t", which the tokenizer
  * splits at its colon and is looked up as "st". Only an abbreviation
  * (OPENER_ABBR_MAX letters) takes the dot: "Frau Lange. Hauptstraße 5"
- * ends a sentence. Returns its first token plus one, or 0 for none. */
-static uint32_t opener_end_at(const struct scan *s, uint32_t k)
+ * ends a sentence. Capitalised, or in lower case before a street written
+ * in lower case (lower): "stora nygatan 20". Returns its first token plus
+ * one, or 0 for none. */
+static uint32_t opener_end_at(const struct scan *s, uint32_t k, bool lower)
 {
 	bool dot = is_punct(s, k, '.') && glued(s, k) && k > 0;
 	k -= dot;
 	if (!name_word(s, k) || (dot && tk(s, k)->nchars > OPENER_ABBR_MAX))
 		return 0;
 	const struct word *w = word_at(s, k);
-	if (w && (w->flags & W_OPENER) && (tk(s, k)->flags & TOK_F_CAP))
+	if (w && (w->flags & W_OPENER) && (lower || (tk(s, k)->flags & TOK_F_CAP)))
 		return k + 1;
 	/* "S:t": a capital, a colon and the rest, glued. */
 	if (dot || k < 2 || !is_punct(s, k - 1, ':') || !glued(s, k - 1) || !glued(s, k) ||
@@ -2733,19 +2735,28 @@ static bool name_before(const struct scan *s, uint32_t k)
 	return (w && (w->flags & W_TITLE)) || (cap_word(s, k) && !sentence_start(s, k));
 }
 
+static bool cue_ends_at(const struct scan *s, uint32_t k);
+
 /* Where a street's name starts when an opener (opener_end_at) stands
- * right before its capitalised first word at token a, on its line and not
- * after another name: "Vestre Strandgate 42", "Lilla Varvsgatan 14", "St.
- * Olavs gate 21", "S:t Eriksgatan 58". Returns a otherwise, and never
- * goes below lo. */
+ * right before its first word at token a, on its line and not after
+ * another name: "Vestre Strandgate 42", "Lilla Varvsgatan 14", "St. Olavs
+ * gate 21", "S:t Eriksgatan 58". A customer typing in lower case writes
+ * "vi flyttar till stora nygatan 20": a lower-case opener is taken right
+ * after an address cue (its colon between or not), where an adjective of
+ * the customer's own would follow an article ("naar de oude kerkstraat
+ * 5"). Returns a otherwise, and never goes below lo. */
 static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo)
 {
-	if (a <= lo || !(tk(s, a)->flags & TOK_F_CAP) || (tk(s, a)->flags & TOK_F_LINE))
+	if (a <= lo || (tk(s, a)->flags & TOK_F_LINE))
 		return a;
 	/* The opener's own tokens are glued ("St", ".";  "S", ":", "t"), so
 	 * no line break falls between them. */
-	uint32_t o = opener_end_at(s, a - 1);
+	bool lower = !(tk(s, a)->flags & TOK_F_CAP);
+	uint32_t o = opener_end_at(s, a - 1, lower);
 	if (!o || o - 1 < lo)
+		return a;
+	if (lower && !cue_ends_at(s, o - 1) &&
+	    !(o >= 2 && is_punct(s, o - 2, ':') && cue_ends_at(s, o - 2)))
 		return a;
 	uint32_t first = o - 1;
 	if (first > lo && !(tk(s, first)->flags & TOK_F_LINE) && name_before(s, first - 1))
