@@ -2735,16 +2735,17 @@ static bool name_before(const struct scan *s, uint32_t k)
 	return (w && (w->flags & W_TITLE)) || (cap_word(s, k) && !sentence_start(s, k));
 }
 
-static bool cue_ends_at(const struct scan *s, uint32_t k);
+static bool announcer_ends_at(const struct scan *s, uint32_t k);
 
 /* Where a street's name starts when an opener (opener_end_at) stands
  * right before its first word at token a, on its line and not after
  * another name: "Vestre Strandgate 42", "Lilla Varvsgatan 14", "St. Olavs
  * gate 21", "S:t Eriksgatan 58". A customer typing in lower case writes
  * "vi flyttar till stora nygatan 20": a lower-case opener is taken right
- * after an address cue (its colon between or not), where an adjective of
- * the customer's own would follow an article ("naar de oude kerkstraat
- * 5"). Returns a otherwise, and never goes below lo. */
+ * after a phrase that announces an address, new or old (its colon between
+ * or not), where an adjective of the customer's own would follow an
+ * article ("naar de oude kerkstraat 5"). Returns a otherwise, and never
+ * goes below lo. */
 static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo)
 {
 	if (a <= lo || (tk(s, a)->flags & TOK_F_LINE))
@@ -2755,8 +2756,8 @@ static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo)
 	uint32_t o = opener_end_at(s, a - 1, lower);
 	if (!o || o - 1 < lo)
 		return a;
-	if (lower && !cue_ends_at(s, o - 1) &&
-	    !(o >= 2 && is_punct(s, o - 2, ':') && cue_ends_at(s, o - 2)))
+	if (lower && !announcer_ends_at(s, o - 1) &&
+	    !(o >= 2 && is_punct(s, o - 2, ':') && announcer_ends_at(s, o - 2)))
 		return a;
 	uint32_t first = o - 1;
 	if (first > lo && !(tk(s, first)->flags & TOK_F_LINE) && name_before(s, first - 1))
@@ -3220,6 +3221,21 @@ static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end)
 	enum cue_kind k = CUE_NONE;
 	*end = w && w->ocue_head >= 0 ? cue_at(s, j, w->ocue_head, &k) : 0;
 	return *end ? k : CUE_NONE;
+}
+
+/* Whether a phrase that announces an address ends at token k: a cue, or
+ * an old or from phrase ("gamle adressen er | nedre slottsgate 8"). */
+static bool announcer_ends_at(const struct scan *s, uint32_t k)
+{
+	if (cue_ends_at(s, k))
+		return true;
+	for (uint32_t j = k > PAT_MAX ? k - PAT_MAX : 0; j < k; j++) {
+		uint32_t e;
+		enum cue_kind c = ocue_at(s, j, &e);
+		if ((c == CUE_OLD_ADDRESS || c == CUE_FROM_ADDRESS) && e == k)
+			return true;
+	}
+	return false;
 }
 
 /* How the address or meter ID (meter) starting at token a is announced, by
