@@ -2683,21 +2683,20 @@ static bool place_adjective(const struct scan *s, uint32_t k)
 	return false;
 }
 
-/* The word that opens street names ending at token k: "Vestre", "Große",
- * an abbreviation with its dot ("St."), or "S:t", which the tokenizer
- * splits at its colon and is looked up as "st". Only an abbreviation
- * (OPENER_ABBR_MAX letters) takes the dot: "Frau Lange. Hauptstraße 5"
- * ends a sentence. Capitalised, or in lower case before a street written
- * in lower case (lower): "stora nygatan 20". Returns its first token plus
- * one, or 0 for none. */
-static uint32_t opener_end_at(const struct scan *s, uint32_t k, bool lower)
+/* The word that opens street names ending at token k, in either case:
+ * "Vestre", "große", an abbreviation with its dot ("St."), or "S:t", which
+ * the tokenizer splits at its colon and is looked up as "st". Only an
+ * abbreviation (OPENER_ABBR_MAX letters) takes the dot: "Frau Lange.
+ * Hauptstraße 5" ends a sentence. Returns its first token plus one, or 0
+ * for none. */
+static uint32_t opener_end_at(const struct scan *s, uint32_t k)
 {
 	bool dot = is_punct(s, k, '.') && glued(s, k) && k > 0;
 	k -= dot;
 	if (!name_word(s, k) || (dot && tk(s, k)->nchars > OPENER_ABBR_MAX))
 		return 0;
 	const struct word *w = word_at(s, k);
-	if (w && (w->flags & W_OPENER) && (lower || (tk(s, k)->flags & TOK_F_CAP)))
+	if (w && (w->flags & W_OPENER))
 		return k + 1;
 	/* "S:t": a capital, a colon and the rest, glued. */
 	if (dot || k < 2 || !is_punct(s, k - 1, ':') || !glued(s, k - 1) || !glued(s, k) ||
@@ -2740,23 +2739,23 @@ static bool announcer_ends_at(const struct scan *s, uint32_t k);
 /* Where a street's name starts when an opener (opener_end_at) stands
  * right before its first word at token a, on its line and not after
  * another name: "Vestre Strandgate 42", "Lilla Varvsgatan 14", "St. Olavs
- * gate 21", "S:t Eriksgatan 58". A customer typing in lower case writes
- * "vi flyttar till stora nygatan 20": a lower-case opener is taken right
- * after a phrase that announces an address, new or old (its colon between
- * or not), where an adjective of the customer's own would follow an
- * article ("naar de oude kerkstraat 5"). Returns a otherwise, and never
- * goes below lo. */
+ * gate 21", "S:t Eriksgatan 58", both capitalised. A customer typing in
+ * lower case writes "vi flyttar till stora nygatan 20" or "stora Nygatan
+ * 20": an opener or street in lower case is taken right after a phrase
+ * that announces an address, new or old (its colon between or not), where
+ * an adjective of the customer's own would follow an article ("naar de
+ * oude kerkstraat 5"). Returns a otherwise, and never goes below lo. */
 static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo)
 {
 	if (a <= lo || (tk(s, a)->flags & TOK_F_LINE))
 		return a;
 	/* The opener's own tokens are glued ("St", ".";  "S", ":", "t"), so
 	 * no line break falls between them. */
-	bool lower = !(tk(s, a)->flags & TOK_F_CAP);
-	uint32_t o = opener_end_at(s, a - 1, lower);
+	uint32_t o = opener_end_at(s, a - 1);
 	if (!o || o - 1 < lo)
 		return a;
-	if (lower && !announcer_ends_at(s, o - 1) &&
+	bool cased = (tk(s, a)->flags & TOK_F_CAP) && (tk(s, o - 1)->flags & TOK_F_CAP);
+	if (!cased && !announcer_ends_at(s, o - 1) &&
 	    !(o >= 2 && is_punct(s, o - 2, ':') && announcer_ends_at(s, o - 2)))
 		return a;
 	uint32_t first = o - 1;
