@@ -43,8 +43,8 @@ struct match {
 	uint8_t cls[256];
 	uint32_t nclasses;
 	uint32_t nstates;
-	/* nstates * nclasses next states: 16 bits wide while the states fit
-	 * (half the table, so more of it stays in the core's cache), else 32. */
+	/* nstates * nclasses next states: one of the two, 16 bits wide while
+	 * the states fit (see the top of the file). */
 	uint16_t *delta16;
 	uint32_t *delta32;
 	uint64_t *outbits; /* bit per state: it reports matches */
