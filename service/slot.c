@@ -3024,6 +3024,11 @@ static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out
 			a--;
 		if (a == h || a != j || !text_ends(s, he))
 			return false;
+		/* A date cue's word and a number alone are a date: "ny
+		 * adresse fra 1. des: Storgata 20" ("am markt 3" is a street). */
+		const struct word *w = word_at(s, a);
+		if (h - a == 1 && w && w->dcue_head >= 0)
+			return false;
 		sp.a = a;
 	}
 	tail_at(s, he, &sp);
