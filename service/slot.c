@@ -2742,10 +2742,12 @@ static bool announcer_ends_at(const struct scan *s, uint32_t k);
  * gate 21", "S:t Eriksgatan 58", both capitalised. A customer typing in
  * lower case writes "vi flyttar till stora nygatan 20" or "stora Nygatan
  * 20": an opener or street in lower case is taken right after a phrase
- * that announces an address, new or old (its colon between or not), where
- * an adjective of the customer's own would follow an article ("naar de
- * oude kerkstraat 5"). Returns a otherwise, and never goes below lo. */
-static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo)
+ * that announces an address, new or old (its colon between or not), or at
+ * lo when a cue's address starts there (cue: "ny adress (från 1/12):
+ * stora nygatan 20"), where an adjective of the customer's own would
+ * follow an article ("naar de oude kerkstraat 5"). Returns a otherwise,
+ * and never goes below lo. */
+static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo, bool cue)
 {
 	if (a <= lo || (tk(s, a)->flags & TOK_F_LINE))
 		return a;
@@ -2755,7 +2757,7 @@ static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo)
 	if (!o || o - 1 < lo)
 		return a;
 	bool cased = (tk(s, a)->flags & TOK_F_CAP) && (tk(s, o - 1)->flags & TOK_F_CAP);
-	if (!cased && !announcer_ends_at(s, o - 1) &&
+	if (!cased && !(cue && o - 1 == lo) && !announcer_ends_at(s, o - 1) &&
 	    !(o >= 2 && is_punct(s, o - 2, ':') && announcer_ends_at(s, o - 2)))
 		return a;
 	uint32_t first = o - 1;
@@ -2889,7 +2891,7 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	if (he) {
 		/* The opener only lengthens a street found without it: the
 		 * doubt and the guards above are about the name's own words. */
-		sp.a = opener_start(s, start, lo);
+		sp.a = opener_start(s, start, lo, cue);
 		sp.street_end = he;
 		tail_at(s, he, &sp);
 		if ((bare && (sp.pc1 == sp.pc0 || sp.c1 == sp.c0)) ||
@@ -2975,12 +2977,44 @@ static uint32_t sentence_end(const struct scan *s, uint32_t j)
 	return k;
 }
 
+static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end);
+
+/* Where the address starts when a date, its cue's word before it or
+ * not, stands between the cue and the address with a colon, comma or
+ * bracket after it: "new address from 1 dec: baker street 12", "ny adress
+ * (från 1/12): stora nygatan 20". Returns j otherwise. */
+static uint32_t past_date(const struct scan *s, uint32_t j)
+{
+	uint32_t k = j;
+	const struct word *w = word_at(s, k);
+	uint32_t e;
+	/* A date cue's phrase may take in the date's first tokens; a from
+	 * phrase ("from", "fra", "ab") is often no date cue. */
+	if (w && w->dcue_head >= 0 && (e = cue_at(s, k, w->dcue_head, NULL)))
+		k = e;
+	else if (ocue_at(s, k, &e) == CUE_FROM_ADDRESS)
+		k = e;
+	bool dated = false;
+	for (uint32_t t = j; t < k; t++)
+		dated |= used(s, t);
+	while (k < s->n && used(s, k)) {
+		k++;
+		dated = true;
+	}
+	if (!dated || (!is_punct(s, k, ':') && !is_punct(s, k, ',') && !is_punct(s, k, ')')))
+		return j;
+	while (k < s->n && tk(s, k)->kind == TOK_PUNCT)
+		k++;
+	return k;
+}
+
 /* The address in the rest of the sentence after a cue phrase that ends
  * before token j: "neue Adresse: Am Markt 3, 12345 Berlin". */
 static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out)
 {
 	while (j < s->n && tk(s, j)->kind == TOK_PUNCT)
 		j++;
+	j = past_date(s, j);
 	uint32_t e = sentence_end(s, j);
 	for (uint32_t k = j; k < e; k++)
 		if (street_at(s, k, j, true, out))
