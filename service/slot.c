@@ -2978,6 +2978,7 @@ static uint32_t sentence_end(const struct scan *s, uint32_t j)
 }
 
 static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end);
+static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind);
 
 /* Where the address starts when a date, its cue's word before it or
  * not, stands between the cue and the address with a colon, comma or
@@ -3012,13 +3013,30 @@ static uint32_t past_date(const struct scan *s, uint32_t j)
  * before token j: "neue Adresse: Am Markt 3, 12345 Berlin". */
 static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out)
 {
+	uint32_t cue_end = j;
 	while (j < s->n && tk(s, j)->kind == TOK_PUNCT)
 		j++;
+	/* Past a date only a street that starts right after it, and never
+	 * after an old address's phrase ("old address from 1 nov: baker
+	 * street 12"): "new address from 1 dec, we live at baker street 12"
+	 * names the one left, "…, flat 2" no address. */
+	uint32_t undated = j;
 	j = past_date(s, j);
+	bool dated = j != undated;
+	if (dated && ocue_ends_at(s, cue_end, CUE_OLD_ADDRESS))
+		return false;
 	uint32_t e = sentence_end(s, j);
-	for (uint32_t k = j; k < e; k++)
-		if (street_at(s, k, j, true, out))
-			return true;
+	for (uint32_t k = j; k < e; k++) {
+		struct slot_found f = *out;
+		if (!street_at(s, k, j, true, &f))
+			continue;
+		if (dated && f.addr_off != tk(s, j)->off)
+			return false;
+		*out = f;
+		return true;
+	}
+	if (dated)
+		return false;
 
 	/* No street suffix: the first house number carries the address. */
 	uint32_t h = j, he = 0;
@@ -3261,19 +3279,24 @@ static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end)
 	return *end ? k : CUE_NONE;
 }
 
+/* Whether an old, from, sign-off or old_after phrase of kind ends at
+ * token k. */
+static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind)
+{
+	for (uint32_t j = k > PAT_MAX ? k - PAT_MAX : 0; j < k; j++) {
+		uint32_t e;
+		if (ocue_at(s, j, &e) == kind && e == k)
+			return true;
+	}
+	return false;
+}
+
 /* Whether a phrase that announces an address ends at token k: a cue, or
  * an old or from phrase ("gamle adressen er | nedre slottsgate 8"). */
 static bool announcer_ends_at(const struct scan *s, uint32_t k)
 {
-	if (cue_ends_at(s, k))
-		return true;
-	for (uint32_t j = k > PAT_MAX ? k - PAT_MAX : 0; j < k; j++) {
-		uint32_t e;
-		enum cue_kind c = ocue_at(s, j, &e);
-		if ((c == CUE_OLD_ADDRESS || c == CUE_FROM_ADDRESS) && e == k)
-			return true;
-	}
-	return false;
+	return cue_ends_at(s, k) || ocue_ends_at(s, k, CUE_OLD_ADDRESS) ||
+	       ocue_ends_at(s, k, CUE_FROM_ADDRESS);
 }
 
 /* How the address or meter ID (meter) starting at token a is announced, by
