@@ -2990,7 +2990,7 @@ static uint32_t past_date(const struct scan *s, uint32_t j)
 	const struct word *w = word_at(s, k);
 	uint32_t e;
 	/* A date cue's phrase may take in the date's first tokens; a from
-	 * phrase ("from", "fra", "ab") is often no date cue. */
+	 * phrase ("from", "från") is often no date cue. */
 	if (w && w->dcue_head >= 0 && (e = cue_at(s, k, w->dcue_head, NULL)))
 		k = e;
 	else if (ocue_at(s, k, &e) == CUE_FROM_ADDRESS)
