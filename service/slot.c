@@ -1587,6 +1587,9 @@ static bool word_pair_date(const struct scan *s, uint32_t a, uint32_t e, int y)
 
 /* "1st of March", "1. März 2027", "15 juni", "1e maart", "1:a mars",
  * "første mars". */
+static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *out);
+static size_t compound_name_len(const struct scan *s, uint32_t i);
+
 static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *out)
 {
 	int d, y;
@@ -1608,6 +1611,16 @@ static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *
 	 * month. Without a filler ("Baker Street 1 March") or with the day's
 	 * dot ("Storgata 1. mai") it is read as the date, as before. */
 	if (!m || (k > j && j == i + 1 && tk(s, i)->kind == TOK_NUM && house_number(s, i)))
+		return 0;
+	/* "moving to baker street 21 on december 1": after a street's word,
+	 * a number, a filler and a month with a day of its own after it are
+	 * the house number and that day. */
+	struct slot_date own;
+	const struct word *before = i > 0 ? word_at(s, i - 1) : NULL;
+	if (k > j && j == i + 1 && tk(s, i)->kind == TOK_NUM &&
+	    ((before && (before->flags & W_SUFFIX)) ||
+	     (i > 0 && compound_name_len(s, i - 1) && !(before && before->dcue_head >= 0))) &&
+	    monthday_at(s, k, &own))
 		return 0;
 	bool word = tk(s, i)->kind == TOK_WORD && !is_digit(nt(s, i)[0]);
 	bool bare = word && k == j;

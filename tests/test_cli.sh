@@ -1331,6 +1331,19 @@ assert len(lines) == 3, lines
 assert "To confirm 1 March 2027" not in lines[2], lines
 ' "$TMP/out"
 
+# ---- a house number, a filler and a month with its own day ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/housedays.jsonl" \
+		'{"text": "moving to baker street 21 on december 1"}' \
+		'{"text": "vi flytter 3 i mai 12"}'
+	expect_py "the number of a street before a filler and a month with its day is no day; a move word ending in a suffix (flytter) is no street" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert out[0]["slots"]["date"] == "2026-12-01", out[0]["slots"]
+assert out[1]["slots"]["date"] == "2027-05-03", out[1]["slots"]
+' "$TMP/housedays.jsonl"
+fi
+
 # ---- serve: stdout is not its output ----
 # A supervisor that closed it must still see a clean stop as one (exit 0).
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
