@@ -1331,6 +1331,19 @@ assert len(lines) == 3, lines
 assert "To confirm 1 March 2027" not in lines[2], lines
 ' "$TMP/out"
 
+# ---- a Dutch form's "Oud adres:" names the address left ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/oudadres.jsonl" \
+		'{"text": "Oud adres: Bergweg 64 / Nieuw adres: Oude Binnenweg 10"}' \
+		'{"text": "oud adres bergweg 64, nieuw adres kerkstraat 10"}'
+	expect_py "Oud adres, as forms write it, is the old address; the new one is taken" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert out[0]["slots"]["address"]["street"] == "Oude Binnenweg 10", out[0]["slots"]
+assert out[1]["slots"]["address"]["street"] == "kerkstraat 10", out[1]["slots"]
+' "$TMP/oudadres.jsonl"
+fi
+
 # ---- a house number, a filler and a month with its own day ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/housedays.jsonl" \
