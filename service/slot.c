@@ -1588,7 +1588,7 @@ static bool word_pair_date(const struct scan *s, uint32_t a, uint32_t e, int y)
 /* "1st of March", "1. März 2027", "15 juni", "1e maart", "1:a mars",
  * "første mars". */
 static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *out);
-static size_t compound_name_len(const struct scan *s, uint32_t i);
+static bool street_word(const struct scan *s, uint32_t i, size_t *name_len);
 
 static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *out)
 {
@@ -1616,11 +1616,9 @@ static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *
 	 * a number, a filler and a month with a day of its own after it are
 	 * the house number and that day. */
 	struct slot_date own;
-	const struct word *before = i > 0 ? word_at(s, i - 1) : NULL;
-	if (k > j && j == i + 1 && tk(s, i)->kind == TOK_NUM &&
-	    ((before && (before->flags & W_SUFFIX)) ||
-	     (i > 0 && compound_name_len(s, i - 1) && !(before && before->dcue_head >= 0))) &&
-	    monthday_at(s, k, &own))
+	size_t name_len;
+	if (k > j && j == i + 1 && tk(s, i)->kind == TOK_NUM && i > 0 &&
+	    street_word(s, i - 1, &name_len) && monthday_at(s, k, &own))
 		return 0;
 	bool word = tk(s, i)->kind == TOK_WORD && !is_digit(nt(s, i)[0]);
 	bool bare = word && k == j;
@@ -2797,6 +2795,27 @@ static size_t compound_name_len(const struct scan *s, uint32_t i)
 	return (sl >= COMPOUND_SUFFIX_MIN || dotted) && t->nlen - sl >= min ? t->nlen - sl : 0;
 }
 
+/* Whether word i may end a street's name: a suffix by itself ("gate",
+ * "Street"; *name_len 0) or a compound ending in one ("Storgata"; the
+ * length of its name before the suffix in *name_len). A word that is a
+ * suffix by itself is in the word table with W_SUFFIX, exactly when the
+ * trie holds it, so the cached lookup answers that. Only a compound needs
+ * its longest suffix, and only a long enough word can be one; most words
+ * never reach the trie, since the address finder only asks near a house
+ * number. A word that opens a phrase of the move or a date cue names no
+ * street either: "Flytter 15" (ends in "ter") moves on the 15th. */
+static bool street_word(const struct scan *s, uint32_t i, size_t *name_len)
+{
+	*name_len = 0;
+	if (tk(s, i)->kind != TOK_WORD)
+		return false;
+	const struct word *sw = word_at(s, i);
+	bool whole = sw && (sw->flags & W_SUFFIX);
+	if (!whole)
+		*name_len = compound_name_len(s, i);
+	return !not_street(sw) && !(sw && sw->dcue_head >= 0) && (whole || *name_len);
+}
+
 /* Whether a postcode follows the house number that ends before token he,
  * a comma between or not: "prinsengracht 263 1016GV amsterdam". A postcode
  * written as one word is a word to text_ends, yet no running text. */
@@ -2834,20 +2853,10 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 		      struct slot_found *out)
 {
 	const struct tok *t = tk(s, i);
-	if (t->kind != TOK_WORD || used(s, i))
+	size_t name_len;
+	if (used(s, i) || !street_word(s, i, &name_len))
 		return false;
-	/* A word that is a suffix all by itself is in the word table with
-	 * W_SUFFIX, exactly when the trie holds it, so the cached lookup
-	 * answers that. Only a compound needs its longest suffix, and only a
-	 * long enough word can be one; most words never reach the trie,
-	 * since first_address only asks near a house number. */
-	const struct word *sw = word_at(s, i);
-	bool whole = sw && (sw->flags & W_SUFFIX);
-	size_t name_len = whole ? 0 : compound_name_len(s, i);
-	/* A word that opens a phrase of the move or a date cue names no
-	 * street either: "Flytter 15" (ends in "ter") moves on the 15th. */
-	if (not_street(sw) || (sw && sw->dcue_head >= 0) || (!whole && !name_len))
-		return false;
+	bool whole = name_len == 0;
 
 	/* Name words: capitalised words before a separate suffix, or before
 	 * a compound after a cue ("ny adresse Nedre Slottsgate 8"), and words
