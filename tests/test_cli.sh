@@ -1281,6 +1281,32 @@ assert "ID" not in out[0]["reply"] and "ID" not in out[1]["reply"], (out[0]["rep
 ' "$TMP/othernum.jsonl"
 fi
 
+# ---- a Dutch form's "Oud adres:" names the address left ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/oudadres.jsonl" \
+		'{"text": "Oud adres: Bergweg 64 / Nieuw adres: Oude Binnenweg 10"}' \
+		'{"text": "oud adres bergweg 64, nieuw adres kerkstraat 10"}'
+	expect_py "Oud adres, as forms write it, is the old address; the new one is taken" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert out[0]["slots"]["address"]["street"] == "Oude Binnenweg 10", out[0]["slots"]
+assert out[1]["slots"]["address"]["street"] == "kerkstraat 10", out[1]["slots"]
+' "$TMP/oudadres.jsonl"
+fi
+
+# ---- a house number, a filler and a month with its own day ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/housedays.jsonl" \
+		'{"text": "moving to baker street 21 on december 1"}' \
+		'{"text": "vi flytter 3 i mai 12"}'
+	expect_py "the number of a street before a filler and a month with its day is no day; a move word ending in a suffix (flytter) is no street" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert out[0]["slots"]["date"] == "2026-12-01", out[0]["slots"]
+assert out[1]["slots"]["date"] == "2027-05-03", out[1]["slots"]
+' "$TMP/housedays.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
@@ -1330,32 +1356,6 @@ lines = [l for l in open(sys.argv[1], encoding="utf-8") if l.startswith("assista
 assert len(lines) == 3, lines
 assert "To confirm 1 March 2027" not in lines[2], lines
 ' "$TMP/out"
-
-# ---- a Dutch form's "Oud adres:" names the address left ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/oudadres.jsonl" \
-		'{"text": "Oud adres: Bergweg 64 / Nieuw adres: Oude Binnenweg 10"}' \
-		'{"text": "oud adres bergweg 64, nieuw adres kerkstraat 10"}'
-	expect_py "Oud adres, as forms write it, is the old address; the new one is taken" '
-import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert out[0]["slots"]["address"]["street"] == "Oude Binnenweg 10", out[0]["slots"]
-assert out[1]["slots"]["address"]["street"] == "kerkstraat 10", out[1]["slots"]
-' "$TMP/oudadres.jsonl"
-fi
-
-# ---- a house number, a filler and a month with its own day ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/housedays.jsonl" \
-		'{"text": "moving to baker street 21 on december 1"}' \
-		'{"text": "vi flytter 3 i mai 12"}'
-	expect_py "the number of a street before a filler and a month with its day is no day; a move word ending in a suffix (flytter) is no street" '
-import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert out[0]["slots"]["date"] == "2026-12-01", out[0]["slots"]
-assert out[1]["slots"]["date"] == "2027-05-03", out[1]["slots"]
-' "$TMP/housedays.jsonl"
-fi
 
 # ---- serve: stdout is not its output ----
 # A supervisor that closed it must still see a clean stop as one (exit 0).
