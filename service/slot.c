@@ -3002,10 +3002,11 @@ static uint32_t sentence_end(const struct scan *s, uint32_t j)
 static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end);
 static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind);
 
-/* Where the address starts when a date, its cue's word before it or
- * not, stands between the cue and the address with a colon, comma or
- * bracket after it: "new address from 1 dec: baker street 12", "ny adress
- * (från 1/12): stora nygatan 20". Returns j otherwise. */
+/* Where the address starts when a date, its cue's word and fillers
+ * before it or not, stands between the cue and the address, a colon,
+ * comma, bracket, dash or nothing after it: "new address from 1 dec:
+ * baker street 12", "ny adress (från den 1/12) stora nygatan 20".
+ * Returns j otherwise, and where a sentence ends after the date. */
 static uint32_t past_date(const struct scan *s, uint32_t j)
 {
 	uint32_t k = j;
@@ -3017,6 +3018,7 @@ static uint32_t past_date(const struct scan *s, uint32_t j)
 		k = e;
 	else if (ocue_at(s, k, &e) == CUE_FROM_ADDRESS)
 		k = e;
+	k = skip_fillers(s, k);
 	bool dated = false;
 	for (uint32_t t = j; t < k; t++)
 		dated |= used(s, t);
@@ -3024,7 +3026,8 @@ static uint32_t past_date(const struct scan *s, uint32_t j)
 		k++;
 		dated = true;
 	}
-	if (!dated || (!is_punct(s, k, ':') && !is_punct(s, k, ',') && !is_punct(s, k, ')')))
+	if (!dated || is_punct(s, k, '.') || is_punct(s, k, '!') || is_punct(s, k, '?') ||
+	    is_punct(s, k, ';'))
 		return j;
 	while (k < s->n && tk(s, k)->kind == TOK_PUNCT)
 		k++;
