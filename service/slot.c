@@ -3173,13 +3173,14 @@ static uint32_t next_house(const struct scan *s, uint32_t j)
 }
 
 /* The first token of the sentence token a is in, no earlier than from. A
- * dot before a number ends no sentence: "Einzug in die Goethestr. 5 am 1.
- * März". */
+ * dot before a number or inside a date ends no sentence: "Einzug in die
+ * Goethestr. 5 am 1. März", "gamle adresse fra 1. november: storgata 5". */
 static uint32_t sentence_back(const struct scan *s, uint32_t from, uint32_t a)
 {
 	uint32_t b = a;
 	while (b > from && !(tk(s, b - 1)->kind == TOK_PUNCT && strchr(".!?;", nt(s, b - 1)[0]) &&
-			     !(nt(s, b - 1)[0] == '.' && b < s->n && tk(s, b)->kind == TOK_NUM)))
+			     !(nt(s, b - 1)[0] == '.' && b < s->n &&
+			       (tk(s, b)->kind == TOK_NUM || (used(s, b - 1) && used(s, b))))))
 		b--;
 	return b;
 }
@@ -3336,7 +3337,13 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 		const struct word *w = word_at(s, j);
 		uint32_t e;
 		enum cue_kind k = ocue_at(s, j, &e);
-		if ((k == CUE_OLD_ADDRESS || k == CUE_FROM_ADDRESS) && e <= a) {
+		if (k == CUE_OLD_ADDRESS && e <= a && past_date(s, e) == a) {
+			/* The date after the phrase is the move out's, its from
+			 * word no phrase of its own: "gamla adressen från den 30
+			 * november: storgatan 5". */
+			old = OLD_STRONG;
+			break;
+		} else if ((k == CUE_OLD_ADDRESS || k == CUE_FROM_ADDRESS) && e <= a) {
 			old = k == CUE_FROM_ADDRESS ? (!meter && e == a ? OLD_WEAK : NOT_OLD)
 						    : joined(s, e, a) ? OLD_STRONG : NOT_OLD;
 			j = e - 1;
