@@ -1307,6 +1307,19 @@ assert out[1]["slots"]["date"] == "2027-05-03", out[1]["slots"]
 ' "$TMP/housedays.jsonl"
 fi
 
+# ---- "ny adress blir", "neue Anschrift ist": the address follows ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/copula.jsonl" \
+		'{"text": "min nya adress blir stora nygatan 20"}' \
+		'{"text": "neue anschrift lautet große bergstraße 5"}'
+	expect_py "a lower-case opener right after the phrases that announce the new address with its verb" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert out[0]["slots"]["address"]["street"] == "stora nygatan 20", out[0]["slots"]
+assert out[1]["slots"]["address"]["street"] == "große bergstraße 5", out[1]["slots"]
+' "$TMP/copula.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
