@@ -1320,6 +1320,19 @@ assert out[1]["slots"]["address"]["street"] == "große bergstraße 5", out[1]["s
 ' "$TMP/copula.jsonl"
 fi
 
+# ---- nl "vanaf" says from: a date after it, or the address left ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/vanaf.jsonl" \
+		'{"text": "nieuw adres vanaf 1 december: korte prinsengracht 12"}' \
+		'{"text": "nieuw adres vanaf 1-12"}'
+	expect_py "an address cue reaches past vanaf and its date; vanaf and a number are no street" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert out[0]["slots"]["address"]["street"] == "korte prinsengracht 12", out[0]["slots"]
+assert "address" not in out[1]["slots"], out[1]["slots"]
+' "$TMP/vanaf.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
