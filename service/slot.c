@@ -2825,17 +2825,18 @@ static bool postcode_after(const struct scan *s, uint32_t he)
 }
 
 /* Whether a date follows token he, announced by a phrase of the move or a
- * date cue that starts there: "storgata 5 fra 1. mai", "hauptstraße 5 ab
- * 1. März". The date ends the running text as text_ends has it; the cue
- * before it is part of the date, not more words. */
+ * date cue that starts there, or by fillers: "storgata 5 fra 1. mai",
+ * "hauptstraße 5 ab 1. März", "baker street 21 on december 1". The date
+ * ends the running text as text_ends has it; the words before it are part
+ * of the date, not more words. */
 static bool dated_after(const struct scan *s, uint32_t he)
 {
 	const struct word *w = word_at(s, he);
-	uint32_t e;
-	if (!w || w->dcue_head < 0 || !(e = cue_at(s, he, w->dcue_head, NULL)))
-		return false;
+	uint32_t e = he;
+	if (w && w->dcue_head >= 0 && !(e = cue_at(s, he, w->dcue_head, NULL)))
+		e = he;
 	e = skip_fillers(s, e);
-	return e < s->n && used(s, e);
+	return e > he && e < s->n && used(s, e);
 }
 
 /* A street whose name ends in a suffix at token i: "Hauptstraße 5",
