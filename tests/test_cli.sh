@@ -1333,6 +1333,19 @@ assert "address" not in out[1]["slots"], out[1]["slots"]
 ' "$TMP/vanaf.jsonl"
 fi
 
+# ---- "het oude adres is", "alte Adresse war": the address left ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/oldverb.jsonl" \
+		'{"text": "het oude adres is oude kerkstraat 5"}' \
+		'{"text": "die alte adresse war große bergstraße 5, neue adresse ist kleine freiheit 3"}'
+	expect_py "an old address named with its verb and an opener is not taken for the new one" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert "address" not in out[0]["slots"], out[0]["slots"]
+assert out[1]["slots"]["address"]["street"] == "kleine freiheit 3", out[1]["slots"]
+' "$TMP/oldverb.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
