@@ -3340,10 +3340,13 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 		const struct word *w = word_at(s, j);
 		uint32_t e;
 		enum cue_kind k = ocue_at(s, j, &e);
-		if (k == CUE_OLD_ADDRESS && e <= a && past_date(s, e) == a) {
+		if (k == CUE_OLD_ADDRESS && e <= a && past_date(s, e) == a &&
+		    !ocue_ends_at(s, e, CUE_FROM_ADDRESS)) {
 			/* The date after the phrase is the move out's, its from
 			 * word no phrase of its own: "gamla adressen från den 30
-			 * november: storgatan 5". */
+			 * november: storgatan 5". A phrase that ends in a from
+			 * word gave the date its from: "vi flytter fra 1.
+			 * desember: storgata 5" moves in there. */
 			old = OLD_STRONG;
 			break;
 		} else if ((k == CUE_OLD_ADDRESS || k == CUE_FROM_ADDRESS) && e <= a) {
