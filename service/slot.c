@@ -131,6 +131,7 @@ enum cue_kind {
 	CUE_CORRECTION,   /* "nei vent", "Korrektur": the move in, said again */
 	CUE_OLD_ADDRESS,  /* the address or meter ID right after it is the one left */
 	CUE_FROM_ADDRESS, /* "from": the address right after it is left, if another follows */
+	CUE_TO_ADDRESS,   /* "til": right after the address left, the new one follows */
 	CUE_SIGNOFF,      /* "Mvh" starting a line: the signature, no new address, follows */
 	CUE_OLD_AFTER,    /* "that's my old flat": the address before it is the one left */
 	CUE_OTHER_NUMBER, /* "KID", "OCR-nummer": the number after it is no meter ID */
@@ -816,7 +817,7 @@ static int add_pattern(struct slot_vocab *v, struct pattern **arr, uint32_t *n,
 		head = !cue			       ? &w->rel_head
 		       : pt->kind == CUE_ADDRESS      ? &w->cue_head
 		       : pt->kind == CUE_OLD_ADDRESS || pt->kind == CUE_FROM_ADDRESS ||
-				 pt->kind == CUE_SIGNOFF || pt->kind == CUE_OLD_AFTER ||
+				 pt->kind == CUE_TO_ADDRESS || pt->kind == CUE_SIGNOFF || pt->kind == CUE_OLD_AFTER ||
 				 pt->kind == CUE_OTHER_NUMBER || pt->kind == CUE_METER_LABEL ||
 				 pt->kind == CUE_CONTRACT
 				 ? &w->ocue_head
@@ -1049,6 +1050,7 @@ static const struct line_def {
 	{ "address", "old", L_CUE, CUE_OLD_ADDRESS },
 	{ "address", "old_after", L_CUE, CUE_OLD_AFTER },
 	{ "address", "from", L_CUE, CUE_FROM_ADDRESS },
+	{ "address", "to", L_CUE, CUE_TO_ADDRESS },
 	{ "address", "particles", L_FLAGGED, W_PARTICLE },
 	{ "address", "signoff", L_CUE, CUE_SIGNOFF },
 	{ "address", "units", L_FLAGGED, W_UNIT },
@@ -2824,6 +2826,9 @@ static bool postcode_after(const struct scan *s, uint32_t he)
 	return postcode_at(s, he + is_punct(s, he, ',')) > 0;
 }
 
+static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end);
+static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind);
+
 /* Whether a date follows token he, announced by a phrase of the move or a
  * date cue that starts there, or by fillers: "storgata 5 fra 1. mai",
  * "hauptstraße 5 ab 1. März", "baker street 21 on december 1". The date
@@ -2837,6 +2842,21 @@ static bool dated_after(const struct scan *s, uint32_t he)
 		e = he;
 	e = skip_fillers(s, e);
 	return e > he && e < s->n && used(s, e);
+}
+
+/* Whether an old or from phrase ends at token k: "flytter fra | storgata 5
+ * til ...". */
+static bool left_before(const struct scan *s, uint32_t k)
+{
+	return ocue_ends_at(s, k, CUE_OLD_ADDRESS) || ocue_ends_at(s, k, CUE_FROM_ADDRESS);
+}
+
+/* Where the address after a `to` phrase at token he starts ("fra
+ * storgata 5 til | nedre slottsgate 8"); 0 when none stands there. */
+static uint32_t to_after(const struct scan *s, uint32_t he)
+{
+	uint32_t e;
+	return ocue_at(s, he, &e) == CUE_TO_ADDRESS ? e : 0;
 }
 
 /* A street whose name ends in a suffix at token i: "Hauptstraße 5",
@@ -2908,7 +2928,7 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	 * street must end the text at its number, or have a postcode or a date
 	 * after it. */
 	if (he && doubt && !text_ends(s, he) && !postcode_after(s, he) &&
-	    !dated_after(s, he))
+	    !dated_after(s, he) && !(to_after(s, he) && left_before(s, opener_start(s, start, lo, cue))))
 		he = 0;
 	bool short_name = name_len && name_len < COMPOUND_PREFIX_MIN && start == i && !cue;
 	if (he) {
@@ -2999,9 +3019,6 @@ static uint32_t sentence_end(const struct scan *s, uint32_t j)
 	}
 	return k;
 }
-
-static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end);
-static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind);
 
 /* Where the address starts when a date, its cue's word and fillers
  * before it or not, stands between the cue and the address, a colon,
@@ -3421,7 +3438,9 @@ static uint32_t token_at(const struct scan *s, uint32_t off)
  * 14", "alte Adresse Lindenstraße 3, neue Sonnenallee 45"). A message that
  * names only the one left after a strong phrase has none: it must not be
  * taken for the new. One only after "from" is taken when no other follows
- * ("Jan van Galenstraat 4": "van" is no cue there). */
+ * ("Jan van Galenstraat 4": "van" is no cue there). A `to` phrase right
+ * after the one left announces the new one as a cue does, in lower case
+ * too: "fra storgata 5 til nedre slottsgate 8". */
 static void find_address(const struct scan *s, struct slot_found *out)
 {
 	struct slot_found weak = { .has_address = false };
@@ -3439,6 +3458,13 @@ static void find_address(const struct scan *s, struct slot_found *out)
 		out->has_address = false;
 		memset(&out->address, 0, sizeof(out->address));
 		out->addr_off = out->addr_len = 0;
+		uint32_t te = to_after(s, e);
+		struct slot_found to = *out;
+		if (te && cue_address(s, te, &to) &&
+		    !called_old(s, token_at(s, to.addr_off + to.addr_len))) {
+			*out = to;
+			return;
+		}
 		start = e > a ? e : a + 1;
 	}
 	if (weak.has_address) {

@@ -1346,6 +1346,19 @@ assert out[1]["slots"]["address"]["street"] == "kleine freiheit 3", out[1]["slot
 ' "$TMP/oldverb.jsonl"
 fi
 
+# ---- "fra X til Y": the to phrase announces the new address ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/fromto.jsonl" \
+		'{"text": "vi flyttar från götgatan 40 till stora nygatan 20"}' \
+		'{"text": "ich ziehe aus der hauptstraße 5 in die lange reihe 10"}'
+	expect_py "after the address left, a to phrase announces the new one in lower case" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert out[0]["slots"]["address"]["street"] == "stora nygatan 20", out[0]["slots"]
+assert out[1]["slots"]["address"]["street"] == "lange reihe 10", out[1]["slots"]
+' "$TMP/fromto.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
