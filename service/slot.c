@@ -132,6 +132,7 @@ enum cue_kind {
 	CUE_OLD_ADDRESS,  /* the address or meter ID right after it is the one left */
 	CUE_FROM_ADDRESS, /* "from": the address right after it is left, if another follows */
 	CUE_TO_ADDRESS,   /* "til": right after the address left, the new one follows */
+	CUE_UNTIL,        /* "bis", "tot": the date after it ends a stay */
 	CUE_SIGNOFF,      /* "Mvh" starting a line: the signature, no new address, follows */
 	CUE_OLD_AFTER,    /* "that's my old flat": the address before it is the one left */
 	CUE_OTHER_NUMBER, /* "KID", "OCR-nummer": the number after it is no meter ID */
@@ -817,7 +818,8 @@ static int add_pattern(struct slot_vocab *v, struct pattern **arr, uint32_t *n,
 		head = !cue			       ? &w->rel_head
 		       : pt->kind == CUE_ADDRESS      ? &w->cue_head
 		       : pt->kind == CUE_OLD_ADDRESS || pt->kind == CUE_FROM_ADDRESS ||
-				 pt->kind == CUE_TO_ADDRESS || pt->kind == CUE_SIGNOFF || pt->kind == CUE_OLD_AFTER ||
+				 pt->kind == CUE_TO_ADDRESS || pt->kind == CUE_UNTIL ||
+				 pt->kind == CUE_SIGNOFF || pt->kind == CUE_OLD_AFTER ||
 				 pt->kind == CUE_OTHER_NUMBER || pt->kind == CUE_METER_LABEL ||
 				 pt->kind == CUE_CONTRACT
 				 ? &w->ocue_head
@@ -1051,6 +1053,7 @@ static const struct line_def {
 	{ "address", "old_after", L_CUE, CUE_OLD_AFTER },
 	{ "address", "from", L_CUE, CUE_FROM_ADDRESS },
 	{ "address", "to", L_CUE, CUE_TO_ADDRESS },
+	{ "address", "until", L_CUE, CUE_UNTIL },
 	{ "address", "particles", L_FLAGGED, W_PARTICLE },
 	{ "address", "signoff", L_CUE, CUE_SIGNOFF },
 	{ "address", "units", L_FLAGGED, W_UNIT },
@@ -3020,21 +3023,26 @@ static uint32_t sentence_end(const struct scan *s, uint32_t j)
 	return k;
 }
 
-/* Where the address starts when a date, its cue's word and fillers
- * before it or not, stands between the cue and the address, a colon,
- * comma, bracket, dash or nothing after it: "new address from 1 dec:
- * baker street 12", "ny adress (från den 1/12) stora nygatan 20".
- * Returns j otherwise, and where a sentence ends after the date. */
-static uint32_t past_date(const struct scan *s, uint32_t j)
+/* Where the address starts when a date, its cue's, from, to or until
+ * word and fillers before it or not, stands between the cue and the
+ * address, a colon, comma, bracket, dash or nothing after it: "new
+ * address from 1 dec: baker street 12", "ny adress (från den 1/12) stora
+ * nygatan 20", "alte Adresse bis 30.11.: Lindenstraße 5" (a to or until
+ * word only where left is true: after a new address's cue it says the
+ * address after the date is left). Returns j otherwise, and where a
+ * sentence ends after the date. */
+static uint32_t past_date(const struct scan *s, uint32_t j, bool left)
 {
 	uint32_t k = j;
 	const struct word *w = word_at(s, k);
 	uint32_t e;
-	/* A date cue's phrase may take in the date's first tokens; a from
-	 * phrase ("from", "från") is often no date cue. */
+	/* A date cue's phrase may take in the date's first tokens; a from,
+	 * to or until phrase ("från", "til", "bis") is often no date cue. */
+	enum cue_kind ck;
 	if (w && w->dcue_head >= 0 && (e = cue_at(s, k, w->dcue_head, NULL)))
 		k = e;
-	else if (ocue_at(s, k, &e) == CUE_FROM_ADDRESS)
+	else if ((ck = ocue_at(s, k, &e)) == CUE_FROM_ADDRESS ||
+		 (left && (ck == CUE_TO_ADDRESS || ck == CUE_UNTIL)))
 		k = e;
 	k = skip_fillers(s, k);
 	bool dated = false;
@@ -3064,7 +3072,7 @@ static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out
 	 * street 12"): "new address from 1 dec, we live at baker street 12"
 	 * names the one left, "…, flat 2" no address. */
 	uint32_t undated = j;
-	j = past_date(s, j);
+	j = past_date(s, j, false);
 	bool dated = j != undated;
 	if (dated && ocue_ends_at(s, cue_end, CUE_OLD_ADDRESS))
 		return false;
@@ -3193,14 +3201,17 @@ static uint32_t next_house(const struct scan *s, uint32_t j)
 }
 
 /* The first token of the sentence token a is in, no earlier than from. A
- * dot before a number or inside a date ends no sentence: "Einzug in die
- * Goethestr. 5 am 1. März", "gamle adresse fra 1. november: storgata 5". */
+ * dot before a number, inside a date or closing one before punctuation
+ * ends no sentence: "Einzug in die Goethestr. 5 am 1. März", "gamle
+ * adresse fra 1. november: storgata 5", "alte Adresse bis 30.11.:
+ * Lindenstraße 5". */
 static uint32_t sentence_back(const struct scan *s, uint32_t from, uint32_t a)
 {
 	uint32_t b = a;
 	while (b > from && !(tk(s, b - 1)->kind == TOK_PUNCT && strchr(".!?;", nt(s, b - 1)[0]) &&
 			     !(nt(s, b - 1)[0] == '.' && b < s->n &&
-			       (tk(s, b)->kind == TOK_NUM || (used(s, b - 1) && used(s, b))))))
+			       (tk(s, b)->kind == TOK_NUM ||
+				(used(s, b - 1) && (used(s, b) || tk(s, b)->kind == TOK_PUNCT))))))
 		b--;
 	return b;
 }
@@ -3357,7 +3368,7 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 		const struct word *w = word_at(s, j);
 		uint32_t e;
 		enum cue_kind k = ocue_at(s, j, &e);
-		if (k == CUE_OLD_ADDRESS && e <= a && past_date(s, e) == a &&
+		if (k == CUE_OLD_ADDRESS && e <= a && past_date(s, e, true) == a &&
 		    !ocue_ends_at(s, e, CUE_FROM_ADDRESS)) {
 			/* The date after the phrase is the move out's, its from
 			 * word no phrase of its own: "gamla adressen från den 30

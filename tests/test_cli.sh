@@ -1359,6 +1359,19 @@ assert out[1]["slots"]["address"]["street"] == "lange reihe 10", out[1]["slots"]
 ' "$TMP/fromto.jsonl"
 fi
 
+# ---- "oud adres tot 30 november": the until date of the address left ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/until.jsonl" \
+		'{"text": "oud adres tot 30 november: kerkstraat 12, nieuw adres: dorpsstraat 5"}' \
+		'{"text": "gammal adress till och med 30/11: götgatan 12"}'
+	expect_py "the address after an old phrase and its until date is the one left" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert out[0]["slots"]["address"]["street"] == "dorpsstraat 5", out[0]["slots"]
+assert "address" not in out[1]["slots"], out[1]["slots"]
+' "$TMP/until.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
