@@ -1372,6 +1372,19 @@ assert "address" not in out[1]["slots"], out[1]["slots"]
 ' "$TMP/until.jsonl"
 fi
 
+# ---- "huidig adres", "derzeit noch": the address the customer still has ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/current.jsonl" \
+		'{"text": "nieuw adres vanaf 1 december, huidig adres molenweg 8"}' \
+		'{"text": "neue adresse ab 1.12., derzeit noch hauptstraße 12"}'
+	expect_py "the current address after a new address with no street is no new address" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert "address" not in out[0]["slots"], out[0]["slots"]
+assert "address" not in out[1]["slots"], out[1]["slots"]
+' "$TMP/current.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
