@@ -3127,12 +3127,14 @@ static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out
 			a--;
 		if (a == h || a != j || !text_ends(s, he))
 			return false;
-		/* A date cue's or from word and a number alone are a date:
-		 * "ny adresse fra 1. des: Storgata 20", "nieuw adres vanaf
-		 * 1-12" ("am markt 3" is a street). */
+		/* A date cue's, from word or filler and a number alone are a
+		 * date: "ny adresse fra 1. des: Storgata 20", "nieuw adres
+		 * vanaf 1-12", "neue adresse ab 1. 12." ("am markt 3" is a
+		 * street). */
 		const struct word *w = word_at(s, a);
 		uint32_t fe;
-		if (h - a == 1 && ((w && w->dcue_head >= 0) || ocue_at(s, a, &fe) == CUE_FROM_ADDRESS))
+		if (h - a == 1 && ((w && (w->dcue_head >= 0 || (w->flags & W_FILLER))) ||
+				   ocue_at(s, a, &fe) == CUE_FROM_ADDRESS))
 			return false;
 		sp.a = a;
 	}
