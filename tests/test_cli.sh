@@ -1385,6 +1385,19 @@ assert "address" not in out[1]["slots"], out[1]["slots"]
 ' "$TMP/current.jsonl"
 fi
 
+# ---- "flyttar in på", "moved in to": phrases of moving in announce it ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/movein.jsonl" \
+		'{"text": "flyttar in på norra vägen 3 1/12"}' \
+		'{"text": "i moved in to 8 station road yesterday"}'
+	expect_py "a lower-case street after a phrase of moving in is the new address" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert out[0]["slots"]["address"]["street"] == "norra vägen 3", out[0]["slots"]
+assert out[1]["slots"]["address"]["street"] == "8 station road", out[1]["slots"]
+' "$TMP/movein.jsonl"
+fi
+
 # ---- eval: thresholds decide the exit code ----
 
 cat >"$TMP/labelled.jsonl" <<'EOF'
