@@ -1281,19 +1281,6 @@ assert "ID" not in out[0]["reply"] and "ID" not in out[1]["reply"], (out[0]["rep
 ' "$TMP/othernum.jsonl"
 fi
 
-# ---- a Dutch form's "Oud adres:" names the address left ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/oudadres.jsonl" \
-		'{"text": "Oud adres: Bergweg 64 / Nieuw adres: Oude Binnenweg 10"}' \
-		'{"text": "oud adres bergweg 64, nieuw adres kerkstraat 10"}'
-	expect_py "Oud adres, as forms write it, is the old address; the new one is taken" '
-import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert out[0]["slots"]["address"]["street"] == "Oude Binnenweg 10", out[0]["slots"]
-assert out[1]["slots"]["address"]["street"] == "kerkstraat 10", out[1]["slots"]
-' "$TMP/oudadres.jsonl"
-fi
-
 # ---- a house number, a filler and a month with its own day ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/housedays.jsonl" \
@@ -1307,95 +1294,29 @@ assert out[1]["slots"]["date"] == "2027-05-03", out[1]["slots"]
 ' "$TMP/housedays.jsonl"
 fi
 
-# ---- "ny adress blir", "neue Anschrift ist": the address follows ----
+# ---- the new address as the production data reads it (cli_streets.txt) ----
 if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/copula.jsonl" \
-		'{"text": "min nya adress blir stora nygatan 20"}' \
-		'{"text": "neue anschrift lautet große bergstraße 5"}'
-	expect_py "a lower-case opener right after the phrases that announce the new address with its verb" '
+	python3 -c '
 import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert out[0]["slots"]["address"]["street"] == "stora nygatan 20", out[0]["slots"]
-assert out[1]["slots"]["address"]["street"] == "große bergstraße 5", out[1]["slots"]
-' "$TMP/copula.jsonl"
-fi
-
-# ---- nl "vanaf" says from: a date after it, or the address left ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/vanaf.jsonl" \
-		'{"text": "nieuw adres vanaf 1 december: korte prinsengracht 12"}' \
-		'{"text": "nieuw adres vanaf 1-12"}'
-	expect_py "an address cue reaches past vanaf and its date; vanaf and a number are no street" '
+for line in open(sys.argv[1], encoding="utf-8"):
+    if line.strip() and not line.startswith("#"):
+        print(json.dumps({"text": line.rsplit(" | ", 1)[0]}))
+' "$FIX/cli_streets.txt" >"$TMP/streets.jsonl"
+	run classify "${TODAY[@]}" --jsonl <"$TMP/streets.jsonl" >"$TMP/streets.out" 2>&1
+	expect_py "each message of cli_streets.txt gives its street" '
 import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert out[0]["slots"]["address"]["street"] == "korte prinsengracht 12", out[0]["slots"]
-assert "address" not in out[1]["slots"], out[1]["slots"]
-' "$TMP/vanaf.jsonl"
-fi
-
-# ---- "het oude adres is", "alte Adresse war": the address left ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/oldverb.jsonl" \
-		'{"text": "het oude adres is oude kerkstraat 5"}' \
-		'{"text": "die alte adresse war große bergstraße 5, neue adresse ist kleine freiheit 3"}'
-	expect_py "an old address named with its verb and an opener is not taken for the new one" '
-import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert "address" not in out[0]["slots"], out[0]["slots"]
-assert out[1]["slots"]["address"]["street"] == "kleine freiheit 3", out[1]["slots"]
-' "$TMP/oldverb.jsonl"
-fi
-
-# ---- "fra X til Y": the to phrase announces the new address ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/fromto.jsonl" \
-		'{"text": "vi flyttar från götgatan 40 till stora nygatan 20"}' \
-		'{"text": "ich ziehe aus der hauptstraße 5 in die lange reihe 10"}'
-	expect_py "after the address left, a to phrase announces the new one in lower case" '
-import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert out[0]["slots"]["address"]["street"] == "stora nygatan 20", out[0]["slots"]
-assert out[1]["slots"]["address"]["street"] == "lange reihe 10", out[1]["slots"]
-' "$TMP/fromto.jsonl"
-fi
-
-# ---- "oud adres tot 30 november": the until date of the address left ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/until.jsonl" \
-		'{"text": "oud adres tot 30 november: kerkstraat 12, nieuw adres: dorpsstraat 5"}' \
-		'{"text": "gammal adress till och med 30/11: götgatan 12"}'
-	expect_py "the address after an old phrase and its until date is the one left" '
-import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert out[0]["slots"]["address"]["street"] == "dorpsstraat 5", out[0]["slots"]
-assert "address" not in out[1]["slots"], out[1]["slots"]
-' "$TMP/until.jsonl"
-fi
-
-# ---- "huidig adres", "derzeit noch": the address the customer still has ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/current.jsonl" \
-		'{"text": "nieuw adres vanaf 1 december, huidig adres molenweg 8"}' \
-		'{"text": "neue adresse ab 1.12., derzeit noch hauptstraße 12"}'
-	expect_py "the current address after a new address with no street is no new address" '
-import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert "address" not in out[0]["slots"], out[0]["slots"]
-assert "address" not in out[1]["slots"], out[1]["slots"]
-' "$TMP/current.jsonl"
-fi
-
-# ---- "flyttar in på", "moved in to": phrases of moving in announce it ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/movein.jsonl" \
-		'{"text": "flyttar in på norra vägen 3 1/12"}' \
-		'{"text": "i moved in to 8 station road yesterday"}'
-	expect_py "a lower-case street after a phrase of moving in is the new address" '
-import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert out[0]["slots"]["address"]["street"] == "norra vägen 3", out[0]["slots"]
-assert out[1]["slots"]["address"]["street"] == "8 station road", out[1]["slots"]
-' "$TMP/movein.jsonl"
+cases = [(n, l.rstrip("\n").rsplit(" | ", 1))
+         for n, l in enumerate(open(sys.argv[1], encoding="utf-8"), 1)
+         if l.strip() and not l.startswith("#")]
+out = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
+assert len(out) == len(cases), (len(out), len(cases))
+bad = []
+for (n, (text, want)), o in zip(cases, out):
+    got = (o["slots"].get("address") or {}).get("street", "none")
+    if got != want:
+        bad.append(f"line {n}: {text!r} gave {got!r}, want {want!r}")
+assert not bad, "\n".join(bad)
+' "$FIX/cli_streets.txt" "$TMP/streets.out"
 fi
 
 # ---- eval: thresholds decide the exit code ----
