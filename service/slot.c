@@ -2840,10 +2840,8 @@ static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind);
 static bool dated_after(const struct scan *s, uint32_t he)
 {
 	const struct word *w = word_at(s, he);
-	uint32_t e = he;
-	if (w && w->dcue_head >= 0 && !(e = cue_at(s, he, w->dcue_head, NULL)))
-		e = he;
-	e = skip_fillers(s, e);
+	uint32_t e = w && w->dcue_head >= 0 ? cue_at(s, he, w->dcue_head, NULL) : 0;
+	e = skip_fillers(s, e ? e : he);
 	return e > he && e < s->n && used(s, e);
 }
 
@@ -2929,9 +2927,11 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	uint32_t he = whole && start == i ? 0 : house_at(s, after);
 	/* "a bigger place 5 minutes away", "anyway 2 things": a doubtful
 	 * street must end the text at its number, or have a postcode or a date
-	 * after it. */
+	 * after it, or be the one left with the new one's to phrase after it
+	 * ("fra storgata 5 til ..."). */
 	if (he && doubt && !text_ends(s, he) && !postcode_after(s, he) &&
-	    !dated_after(s, he) && !(to_after(s, he) && left_before(s, opener_start(s, start, lo, cue))))
+	    !dated_after(s, he) &&
+	    !(to_after(s, he) && left_before(s, opener_start(s, start, lo, cue))))
 		he = 0;
 	bool short_name = name_len && name_len < COMPOUND_PREFIX_MIN && start == i && !cue;
 	if (he) {
@@ -3472,11 +3472,13 @@ static void find_address(const struct scan *s, struct slot_found *out)
 		memset(&out->address, 0, sizeof(out->address));
 		out->addr_off = out->addr_len = 0;
 		uint32_t te = to_after(s, e);
-		struct slot_found to = *out;
-		if (te && cue_address(s, te, &to) &&
-		    !called_old(s, token_at(s, to.addr_off + to.addr_len))) {
-			*out = to;
-			return;
+		if (te) {
+			struct slot_found to = *out;
+			if (cue_address(s, te, &to) &&
+			    !called_old(s, token_at(s, to.addr_off + to.addr_len))) {
+				*out = to;
+				return;
+			}
 		}
 		start = e > a ? e : a + 1;
 	}
