@@ -2833,14 +2833,18 @@ static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end);
 static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind);
 
 /* Whether a date follows token he, announced by a phrase of the move or a
- * date cue that starts there, or by fillers: "storgata 5 fra 1. mai",
- * "hauptstraße 5 ab 1. März", "baker street 21 on december 1". The date
- * ends the running text as text_ends has it; the words before it are part
- * of the date, not more words. */
-static bool dated_after(const struct scan *s, uint32_t he)
+ * date cue that starts there, or by fillers where the address was
+ * announced (announced): "storgata 5 fra 1. mai", "hauptstraße 5 ab 1.
+ * März", "moving to baker street 21 on december 1". The date ends the
+ * running text as text_ends has it; the words before it are part of the
+ * date, not more words. Fillers alone say less: "moving out of my flat in
+ * kirkeveien 55 on the 15th" leaves it. */
+static bool dated_after(const struct scan *s, uint32_t he, bool announced)
 {
 	const struct word *w = word_at(s, he);
 	uint32_t e = w && w->dcue_head >= 0 ? cue_at(s, he, w->dcue_head, NULL) : 0;
+	if (!e && !announced)
+		return false;
 	e = skip_fillers(s, e ? e : he);
 	return e > he && e < s->n && used(s, e);
 }
@@ -2925,19 +2929,21 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	struct addr_span sp = { 0 };
 	uint32_t after = skip_dot(s, i + 1);
 	uint32_t he = whole && start == i ? 0 : house_at(s, after);
+	/* The opener only lengthens a street found without it: the doubt and
+	 * the guards below are about the name's own words. */
+	uint32_t first = he ? opener_start(s, start, lo, cue) : start;
 	/* "a bigger place 5 minutes away", "anyway 2 things": a doubtful
 	 * street must end the text at its number, or have a postcode or a date
-	 * after it, or be the one left with the new one's to phrase after it
-	 * ("fra storgata 5 til ..."). */
+	 * after it (after fillers only where a cue or a to phrase announced
+	 * it), or be the one left with the new one's to phrase after it ("fra
+	 * storgata 5 til ..."). */
 	if (he && doubt && !text_ends(s, he) && !postcode_after(s, he) &&
-	    !dated_after(s, he) &&
-	    !(to_after(s, he) && left_before(s, opener_start(s, start, lo, cue))))
+	    !dated_after(s, he, cue || ocue_ends_at(s, first, CUE_TO_ADDRESS)) &&
+	    !(to_after(s, he) && left_before(s, first)))
 		he = 0;
 	bool short_name = name_len && name_len < COMPOUND_PREFIX_MIN && start == i && !cue;
 	if (he) {
-		/* The opener only lengthens a street found without it: the
-		 * doubt and the guards above are about the name's own words. */
-		sp.a = opener_start(s, start, lo, cue);
+		sp.a = first;
 		sp.street_end = he;
 		tail_at(s, he, &sp);
 		if ((bare && (sp.pc1 == sp.pc0 || sp.c1 == sp.c0)) ||
@@ -3466,7 +3472,9 @@ static void find_address(const struct scan *s, struct slot_found *out)
 			old = OLD_STRONG;
 		if (old == NOT_OLD)
 			return;
-		if (old == OLD_WEAK && !weak.has_address)
+		/* "from storgata 5 to bergen": with a to phrase after it, the
+		 * one after "from" is left whatever follows. */
+		if (old == OLD_WEAK && !weak.has_address && !to_after(s, e))
 			weak = *out;
 		out->has_address = false;
 		memset(&out->address, 0, sizeof(out->address));
