@@ -3369,6 +3369,19 @@ static bool announcer_ends_at(const struct scan *s, uint32_t k)
  * or to token from. "from" counts only right before an address: "from
  * Oslo to Storgata 5", "meter number from the landlord: X" leave it
  * new. */
+/* Whether an until phrase starts at token j with a date after it,
+ * fillers between: "bis zum 14. Dezember", "fram til 30. november". Not
+ * a to word: "vi flytter til Storgata 5 til 1. desember" moves in for
+ * that day. */
+static bool until_dated(const struct scan *s, uint32_t j)
+{
+	uint32_t e;
+	if (ocue_at(s, j, &e) != CUE_UNTIL)
+		return false;
+	e = skip_fillers(s, e);
+	return e < s->n && used(s, e);
+}
+
 static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t a, bool meter)
 {
 	enum old_kind old = NOT_OLD;
@@ -3388,6 +3401,13 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 		} else if ((k == CUE_OLD_ADDRESS || k == CUE_FROM_ADDRESS) && e <= a) {
 			old = k == CUE_FROM_ADDRESS ? (!meter && e == a ? OLD_WEAK : NOT_OLD)
 						    : joined(s, e, a) ? OLD_STRONG : NOT_OLD;
+			j = e - 1;
+		} else if (!meter && e <= a && until_dated(s, j) &&
+			   !ocue_ends_at(s, a, CUE_TO_ADDRESS)) {
+			/* The stay ends at the date: "Bis zum 1. Januar wohne ich
+			 * noch in der Skalitzer Straße 19"; "bis zum 1.12. ziehen
+			 * wir in die Goethestraße 5" moves in. */
+			old = OLD_STRONG;
 			j = e - 1;
 		} else if (w && w->cue_head >= 0 && (e = cue_at(s, j, w->cue_head, NULL)) && e <= a) {
 			old = NOT_OLD;
@@ -3468,7 +3488,9 @@ static void find_address(const struct scan *s, struct slot_found *out)
 		uint32_t a = token_at(s, out->addr_off);
 		uint32_t e = token_at(s, out->addr_off + out->addr_len);
 		enum old_kind old = announced_old(s, start, a, false);
-		if (old == NOT_OLD && called_old(s, e))
+		/* An until date right after it ends the stay there: "we live at
+		 * Storgata 5 until the 14th", "Storgata 5 fram til 14. desember". */
+		if (old == NOT_OLD && (called_old(s, e) || until_dated(s, e)))
 			old = OLD_STRONG;
 		if (old == NOT_OLD)
 			return;
