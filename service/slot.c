@@ -3315,6 +3315,7 @@ static bool first_address(const struct scan *s, uint32_t start, struct slot_foun
 /* How an address or meter ID is announced as the one the customer leaves. */
 enum old_kind {
 	NOT_OLD,
+	CUED,       /* after a cue: "ny adresse", "moving to" */
 	OLD_WEAK,   /* right after "from": the one left if another follows */
 	OLD_STRONG, /* after "old address", "we leave", "alte Zählernummer" */
 };
@@ -3410,7 +3411,7 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 			old = OLD_STRONG;
 			j = e - 1;
 		} else if (w && w->cue_head >= 0 && (e = cue_at(s, j, w->cue_head, NULL)) && e <= a) {
-			old = NOT_OLD;
+			old = CUED;
 			j = e - 1;
 		}
 	}
@@ -3472,6 +3473,20 @@ static uint32_t token_at(const struct scan *s, uint32_t off)
 	return i;
 }
 
+/* An address a cue announces at or after token from ("Mvh Ola\nNy
+ * adresse: Storgata 5"), in *out; false when none. */
+static bool announced_address(const struct scan *s, uint32_t from, struct slot_found *out)
+{
+	for (uint32_t i = from; i < s->n; i++) {
+		const struct word *w = word_at(s, i);
+		uint32_t j;
+		if (w && w->cue_head >= 0 && (j = cue_at(s, i, w->cue_head, NULL)) &&
+		    !bare_label(s, j) && cue_address(s, j, out))
+			return true;
+	}
+	return false;
+}
+
 /* The address the customer moves to: the first one found that is not
  * announced as the one left ("moving from Kirkeveien 64 to Thereses gate
  * 14", "alte Adresse Lindenstraße 3, neue Sonnenallee 45"). A message that
@@ -3490,10 +3505,22 @@ static void find_address(const struct scan *s, struct slot_found *out)
 		enum old_kind old = announced_old(s, start, a, false);
 		/* An until date right after it ends the stay there: "we live at
 		 * Storgata 5 until the 14th", "Storgata 5 fram til 14. desember". */
-		if (old == NOT_OLD && (called_old(s, e) || until_dated(s, e)))
+		if ((old == NOT_OLD || old == CUED) && (called_old(s, e) || until_dated(s, e)))
 			old = OLD_STRONG;
-		if (old == NOT_OLD)
+		if (old == CUED)
 			return;
+		if (old == NOT_OLD) {
+			/* "Jeg bor nå i Maridalsveien 101 og skal flytte til
+			 * Kirkeveien 200": an address nothing announces gives
+			 * way to a later one a cue does. */
+			struct slot_found later = *out;
+			later.has_address = false;
+			if (announced_address(s, e, &later) &&
+			    announced_old(s, e, token_at(s, later.addr_off), false) == CUED &&
+			    !called_old(s, token_at(s, later.addr_off + later.addr_len)))
+				*out = later;
+			return;
+		}
 		/* "from storgata 5 to bergen": with a to phrase after it, the
 		 * one after "from" is left whatever follows. */
 		if (old == OLD_WEAK && !weak.has_address && !to_after(s, e))
@@ -3547,20 +3574,6 @@ static uint32_t signature_start(const struct scan *s)
 			return i;
 	}
 	return s->n;
-}
-
-/* An address a cue announces at or after token from ("Mvh Ola\nNy
- * adresse: Storgata 5"), in *out; false when none. */
-static bool announced_address(const struct scan *s, uint32_t from, struct slot_found *out)
-{
-	for (uint32_t i = from; i < s->n; i++) {
-		const struct word *w = word_at(s, i);
-		uint32_t j;
-		if (w && w->cue_head >= 0 && (j = cue_at(s, i, w->cue_head, NULL)) &&
-		    !bare_label(s, j) && cue_address(s, j, out))
-			return true;
-	}
-	return false;
 }
 
 /* Whether a word of tokens [a, e) is in the past tense (a past line). */
