@@ -2856,11 +2856,15 @@ static bool left_before(const struct scan *s, uint32_t k)
 	return ocue_ends_at(s, k, CUE_OLD_ADDRESS) || ocue_ends_at(s, k, CUE_FROM_ADDRESS);
 }
 
-/* Where the address after a `to` phrase at token he starts ("fra
- * storgata 5 til | nedre slottsgate 8"); 0 when none stands there. */
+/* Where the address after a `to` phrase or an arrow at token he starts
+ * ("fra storgata 5 til | nedre slottsgate 8", "Sinsenveien 11 -> |
+ * Trondheimsveien 2"); 0 when none stands there. */
 static uint32_t to_after(const struct scan *s, uint32_t he)
 {
 	uint32_t e;
+	if ((is_punct(s, he, '-') || is_punct(s, he, '=')) && is_punct(s, he + 1, '>') &&
+	    glued(s, he + 1))
+		return he + 2;
 	return ocue_at(s, he, &e) == CUE_TO_ADDRESS ? e : 0;
 }
 
@@ -3487,14 +3491,38 @@ static bool announced_address(const struct scan *s, uint32_t from, struct slot_f
 	return false;
 }
 
+static void clear_address(struct slot_found *f)
+{
+	f->has_address = false;
+	memset(&f->address, 0, sizeof(f->address));
+	f->addr_off = f->addr_len = 0;
+}
+
+/* The address that a to phrase or an arrow at token e, right after the
+ * address left, announces as a cue does, into *out; false when none, or
+ * when it is called old. */
+static bool to_address(const struct scan *s, uint32_t e, struct slot_found *out)
+{
+	uint32_t te = to_after(s, e);
+	struct slot_found to = *out;
+	clear_address(&to);
+	if (!te || !cue_address(s, te, &to) ||
+	    called_old(s, token_at(s, to.addr_off + to.addr_len)))
+		return false;
+	*out = to;
+	return true;
+}
+
 /* The address the customer moves to: the first one found that is not
  * announced as the one left ("moving from Kirkeveien 64 to Thereses gate
  * 14", "alte Adresse Lindenstraße 3, neue Sonnenallee 45"). A message that
  * names only the one left after a strong phrase has none: it must not be
  * taken for the new. One only after "from" is taken when no other follows
- * ("Jan van Galenstraat 4": "van" is no cue there). A `to` phrase right
- * after the one left announces the new one as a cue does, in lower case
- * too: "fra storgata 5 til nedre slottsgate 8". */
+ * ("Jan van Galenstraat 4": "van" is no cue there). A `to` phrase (or an
+ * arrow) right after the one left, or after one nothing announces,
+ * announces the new one as a cue does, in lower case too: "fra storgata 5
+ * til nedre slottsgate 8". One nothing announces also gives way to a
+ * later one a cue announces. */
 static void find_address(const struct scan *s, struct slot_found *out)
 {
 	struct slot_found weak = { .has_address = false };
@@ -3510,11 +3538,15 @@ static void find_address(const struct scan *s, struct slot_found *out)
 		if (old == CUED)
 			return;
 		if (old == NOT_OLD) {
-			/* "Jeg bor nå i Maridalsveien 101 og skal flytte til
-			 * Kirkeveien 200": an address nothing announces gives
-			 * way to a later one a cue does. */
+			/* "Sinsenveien 11 -> Trondheimsveien 2": one a to phrase
+			 * or an arrow follows is left. "Jeg bor nå i
+			 * Maridalsveien 101 og skal flytte til Kirkeveien 200":
+			 * one nothing announces gives way to a later one a cue
+			 * does. */
+			if (to_address(s, e, out))
+				return;
 			struct slot_found later = *out;
-			later.has_address = false;
+			clear_address(&later);
 			if (announced_address(s, e, &later) &&
 			    announced_old(s, e, token_at(s, later.addr_off), false) == CUED &&
 			    !called_old(s, token_at(s, later.addr_off + later.addr_len)))
@@ -3525,18 +3557,9 @@ static void find_address(const struct scan *s, struct slot_found *out)
 		 * one after "from" is left whatever follows. */
 		if (old == OLD_WEAK && !weak.has_address && !to_after(s, e))
 			weak = *out;
-		out->has_address = false;
-		memset(&out->address, 0, sizeof(out->address));
-		out->addr_off = out->addr_len = 0;
-		uint32_t te = to_after(s, e);
-		if (te) {
-			struct slot_found to = *out;
-			if (cue_address(s, te, &to) &&
-			    !called_old(s, token_at(s, to.addr_off + to.addr_len))) {
-				*out = to;
-				return;
-			}
-		}
+		clear_address(out);
+		if (to_address(s, e, out))
+			return;
 		start = e > a ? e : a + 1;
 	}
 	if (weak.has_address) {
