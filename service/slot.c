@@ -3212,18 +3212,22 @@ static uint32_t next_house(const struct scan *s, uint32_t j)
 	return j;
 }
 
+static bool abbr_label_dot(const struct scan *s, uint32_t k);
+
 /* The first token of the sentence token a is in, no earlier than from. A
- * dot before a number, inside a date or closing one before punctuation
- * ends no sentence: "Einzug in die Goethestr. 5 am 1. März", "gamle
- * adresse fra 1. november: storgata 5", "alte Adresse bis 30.11.:
- * Lindenstraße 5". */
+ * dot before a number, inside a date or closing one before punctuation,
+ * or closing an address label's abbreviation ends no sentence: "Einzug in
+ * die Goethestr. 5 am 1. März", "gamle adresse fra 1. november: storgata
+ * 5", "alte Adresse bis 30.11.: Lindenstraße 5", "Alte Adr. Schulstraße
+ * 8". */
 static uint32_t sentence_back(const struct scan *s, uint32_t from, uint32_t a)
 {
 	uint32_t b = a;
 	while (b > from && !(tk(s, b - 1)->kind == TOK_PUNCT && strchr(".!?;", nt(s, b - 1)[0]) &&
 			     !(nt(s, b - 1)[0] == '.' && b < s->n &&
 			       (tk(s, b)->kind == TOK_NUM ||
-				(used(s, b - 1) && (used(s, b) || tk(s, b)->kind == TOK_PUNCT))))))
+				(used(s, b - 1) && (used(s, b) || tk(s, b)->kind == TOK_PUNCT)) ||
+				abbr_label_dot(s, b - 1)))))
 		b--;
 	return b;
 }
@@ -3359,6 +3363,13 @@ static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind)
 			return true;
 	}
 	return false;
+}
+
+/* Whether token k is a dot glued to an old or cue phrase that ends with
+ * it, as an abbreviation's ("Alte Adr. Schulstraße 8", "neue Adr."). */
+static bool abbr_label_dot(const struct scan *s, uint32_t k)
+{
+	return k > 0 && glued(s, k) && (ocue_ends_at(s, k, CUE_OLD_ADDRESS) || cue_ends_at(s, k));
 }
 
 /* Whether a phrase that announces an address ends at token k: a cue, or
