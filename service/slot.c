@@ -3385,14 +3385,16 @@ static bool announcer_ends_at(const struct scan *s, uint32_t k)
  * or to token from. "from" counts only right before an address: "from
  * Oslo to Storgata 5", "meter number from the landlord: X" leave it
  * new. */
-/* Whether an until phrase starts at token j with a date after it,
- * fillers between: "bis zum 14. Dezember", "fram til 30. november". Not
- * a to word: "vi flytter til Storgata 5 til 1. desember" moves in for
+/* Whether an until phrase, or a to word where to is true, starts at token
+ * j with a date after it, fillers between: "bis zum 14. Dezember", "fram
+ * til 30. november", "til i dag". A to word says until only where it
+ * cannot say to: "vi flytter til Storgata 5 til 1. desember" moves in for
  * that day. */
-static bool until_dated(const struct scan *s, uint32_t j)
+static bool until_dated(const struct scan *s, uint32_t j, bool to)
 {
 	uint32_t e;
-	if (ocue_at(s, j, &e) != CUE_UNTIL)
+	enum cue_kind k = ocue_at(s, j, &e);
+	if (k != CUE_UNTIL && !(to && k == CUE_TO_ADDRESS))
 		return false;
 	e = skip_fillers(s, e);
 	return e < s->n && used(s, e);
@@ -3418,11 +3420,12 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 			old = k == CUE_FROM_ADDRESS ? (!meter && e == a ? OLD_WEAK : NOT_OLD)
 						    : joined(s, e, a) ? OLD_STRONG : NOT_OLD;
 			j = e - 1;
-		} else if (!meter && e <= a && until_dated(s, j) &&
+		} else if (!meter && e <= a && until_dated(s, j, clause_start(s, j)) &&
 			   !ocue_ends_at(s, a, CUE_TO_ADDRESS)) {
 			/* The stay ends at the date: "Bis zum 1. Januar wohne ich
-			 * noch in der Skalitzer Straße 19"; "bis zum 1.12. ziehen
-			 * wir in die Goethestraße 5" moves in. */
+			 * noch in der Skalitzer Straße 19", "Til 30. november:
+			 * Vestre gate 5"; "bis zum 1.12. ziehen wir in die
+			 * Goethestraße 5" moves in. */
 			old = OLD_STRONG;
 			j = e - 1;
 		} else if (w && w->cue_head >= 0 && (e = cue_at(s, j, w->cue_head, NULL)) && e <= a) {
@@ -3543,8 +3546,10 @@ static void find_address(const struct scan *s, struct slot_found *out)
 		uint32_t e = token_at(s, out->addr_off + out->addr_len);
 		enum old_kind old = announced_old(s, start, a, false);
 		/* An until date right after it ends the stay there: "we live at
-		 * Storgata 5 until the 14th", "Storgata 5 fram til 14. desember". */
-		if ((old == NOT_OLD || old == CUED) && (called_old(s, e) || until_dated(s, e)))
+		 * Storgata 5 until the 14th", "Jeg bor i Kirkegata 15 til i
+		 * dag"; after a cue's address "til" is its day. */
+		if ((old == NOT_OLD || old == CUED) &&
+		    (called_old(s, e) || until_dated(s, e, old == NOT_OLD)))
 			old = OLD_STRONG;
 		if (old == CUED)
 			return;
