@@ -3431,6 +3431,12 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 		} else if (w && w->cue_head >= 0 && (e = cue_at(s, j, w->cue_head, NULL)) && e <= a) {
 			old = CUED;
 			j = e - 1;
+		} else if (!meter && w && w->dcue_head >= 0 && (e = cue_at(s, j, w->dcue_head, &k)) &&
+			   e <= a && k == CUE_MOVE_OUT) {
+			/* "Handing over keys at Tollbugata 11 on the 30th": a
+			 * phrase of the move out names the home left. */
+			old = OLD_STRONG;
+			j = e - 1;
 		}
 	}
 	return old;
