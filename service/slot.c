@@ -3498,14 +3498,18 @@ static uint32_t token_at(const struct scan *s, uint32_t off)
 }
 
 /* An address a cue announces at or after token from ("Mvh Ola\nNy
- * adresse: Storgata 5"), in *out; false when none. */
-static bool announced_address(const struct scan *s, uint32_t from, struct slot_found *out)
+ * adresse: Storgata 5"), in *out; false when none. With named, only a cue
+ * of two tokens or more, which names the address new or moved to: a bare
+ * "address" does not ("Het adres in Den Haag (Prinsegracht 30) moet
+ * opgezegd worden"). */
+static bool announced_address(const struct scan *s, uint32_t from, bool named,
+			      struct slot_found *out)
 {
 	for (uint32_t i = from; i < s->n; i++) {
 		const struct word *w = word_at(s, i);
 		uint32_t j;
 		if (w && w->cue_head >= 0 && (j = cue_at(s, i, w->cue_head, NULL)) &&
-		    !bare_label(s, j) && cue_address(s, j, out))
+		    (!named || j - i >= 2) && !bare_label(s, j) && cue_address(s, j, out))
 			return true;
 	}
 	return false;
@@ -3569,7 +3573,7 @@ static void find_address(const struct scan *s, struct slot_found *out)
 				return;
 			struct slot_found later = *out;
 			clear_address(&later);
-			if (announced_address(s, e, &later) &&
+			if (announced_address(s, e, true, &later) &&
 			    announced_old(s, e, token_at(s, later.addr_off), false) == CUED &&
 			    !called_old(s, token_at(s, later.addr_off + later.addr_len)))
 				*out = later;
@@ -3917,7 +3921,7 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 	body.n = signature_start(&s);
 	find_address(&body, out);
 	if (!out->has_address && body.n < s.n)
-		announced_address(&s, body.n, out);
+		announced_address(&s, body.n, false, out);
 	return 0;
 }
 
