@@ -2923,11 +2923,14 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 		lower = !cap_word(s, start);
 		bare = !cue;
 	}
-	/* A compound is doubtful in lower case with no cue, where it opens a
-	 * sentence ("Anyway 2 things"), and where only an abbreviation's dot
-	 * makes it one ("Edward. 3 things" ends in the "rd" of "road"). */
-	bool doubt = lower || (!whole && !cue && (!(t->flags & TOK_F_CAP) ||
-						   sentence_start(s, start))) ||
+	/* A compound is doubtful in lower case with no cue or to phrase
+	 * before it ("ziehe am 1.12. in die lindenallee 35 gruß tom"), where
+	 * it opens a sentence ("Anyway 2 things"), and where only an
+	 * abbreviation's dot makes it one ("Edward. 3 things" ends in the
+	 * "rd" of "road"). */
+	bool told = cue || ocue_ends_at(s, start, CUE_TO_ADDRESS);
+	bool doubt = lower || (!whole && !told && (!(t->flags & TOK_F_CAP) ||
+						    sentence_start(s, start))) ||
 		     (name_len && !cue && t->nlen - name_len < COMPOUND_SUFFIX_MIN);
 
 	struct addr_span sp = { 0 };
