@@ -3615,14 +3615,14 @@ static bool name_line(const struct scan *s, uint32_t i)
 }
 
 /* The first token of the message's signature: a sign-off phrase ("Mvh",
- * "Kind regards") that starts a line after the first and ends it, a name
- * beside it at most; s->n for none. */
+ * "Kind regards") that starts a line or sentence after the first, a name
+ * and an address at most after it on its line; s->n for none. */
 static uint32_t signature_start(const struct scan *s)
 {
 	for (uint32_t i = 1; i < s->n; i++) {
 		uint32_t e;
-		if ((tk(s, i)->flags & TOK_F_LINE) && ocue_at(s, i, &e) == CUE_SIGNOFF &&
-		    name_line(s, e))
+		if (((tk(s, i)->flags & TOK_F_LINE) || sentence_start(s, i)) &&
+		    ocue_at(s, i, &e) == CUE_SIGNOFF && name_line(s, e))
 			return i;
 	}
 	return s->n;
