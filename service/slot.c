@@ -2923,12 +2923,15 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 		lower = !cap_word(s, start);
 		bare = !cue;
 	}
+	/* The opener only lengthens a street found without it: the doubt and
+	 * the guards below are about the name's own words. */
+	uint32_t first = opener_start(s, start, lo, cue);
 	/* A compound is doubtful in lower case with no cue or to phrase
 	 * before it ("ziehe am 1.12. in die lindenallee 35 gruß tom"), where
 	 * it opens a sentence ("Anyway 2 things"), and where only an
 	 * abbreviation's dot makes it one ("Edward. 3 things" ends in the
 	 * "rd" of "road"). */
-	bool told = cue || ocue_ends_at(s, start, CUE_TO_ADDRESS);
+	bool told = cue || ocue_ends_at(s, first, CUE_TO_ADDRESS);
 	bool doubt = lower || (!whole && !told && (!(t->flags & TOK_F_CAP) ||
 						    sentence_start(s, start))) ||
 		     (name_len && !cue && t->nlen - name_len < COMPOUND_SUFFIX_MIN);
@@ -2936,16 +2939,13 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	struct addr_span sp = { 0 };
 	uint32_t after = skip_dot(s, i + 1);
 	uint32_t he = whole && start == i ? 0 : house_at(s, after);
-	/* The opener only lengthens a street found without it: the doubt and
-	 * the guards below are about the name's own words. */
-	uint32_t first = he ? opener_start(s, start, lo, cue) : start;
 	/* "a bigger place 5 minutes away", "anyway 2 things": a doubtful
 	 * street must end the text at its number, or have a postcode or a date
 	 * after it (after fillers only where a cue or a to phrase announced
 	 * it), or be the one left with the new one's to phrase after it ("fra
 	 * storgata 5 til ..."). */
 	if (he && doubt && !text_ends(s, he) && !postcode_after(s, he) &&
-	    !dated_after(s, he, cue || ocue_ends_at(s, first, CUE_TO_ADDRESS)) &&
+	    !dated_after(s, he, told) &&
 	    !(to_after(s, he) && left_before(s, first)))
 		he = 0;
 	bool short_name = name_len && name_len < COMPOUND_PREFIX_MIN && start == i && !cue;
