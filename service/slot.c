@@ -2923,22 +2923,22 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 		lower = !cap_word(s, start);
 		bare = !cue;
 	}
+	struct addr_span sp = { 0 };
+	uint32_t after = skip_dot(s, i + 1);
+	uint32_t he = whole && start == i ? 0 : house_at(s, after);
 	/* The opener only lengthens a street found without it: the doubt and
-	 * the guards below are about the name's own words. */
-	uint32_t first = opener_start(s, start, lo, cue);
+	 * the guards below are about the name's own words. Without a house
+	 * number neither is asked. */
+	uint32_t first = he ? opener_start(s, start, lo, cue) : start;
 	/* A compound is doubtful in lower case with no cue or to phrase
 	 * before it ("ziehe am 1.12. in die lindenallee 35 gruß tom"), where
 	 * it opens a sentence ("Anyway 2 things"), and where only an
 	 * abbreviation's dot makes it one ("Edward. 3 things" ends in the
 	 * "rd" of "road"). */
-	bool told = cue || ocue_ends_at(s, first, CUE_TO_ADDRESS);
+	bool told = cue || (he && ocue_ends_at(s, first, CUE_TO_ADDRESS));
 	bool doubt = lower || (!whole && !told && (!(t->flags & TOK_F_CAP) ||
 						    sentence_start(s, start))) ||
 		     (name_len && !cue && t->nlen - name_len < COMPOUND_SUFFIX_MIN);
-
-	struct addr_span sp = { 0 };
-	uint32_t after = skip_dot(s, i + 1);
-	uint32_t he = whole && start == i ? 0 : house_at(s, after);
 	/* "a bigger place 5 minutes away", "anyway 2 things": a doubtful
 	 * street must end the text at its number, or have a postcode or a date
 	 * after it (after fillers only where a cue or a to phrase announced
@@ -3379,8 +3379,7 @@ static bool abbr_label_dot(const struct scan *s, uint32_t k)
  * an old or from phrase ("gamle adressen er | nedre slottsgate 8"). */
 static bool announcer_ends_at(const struct scan *s, uint32_t k)
 {
-	return cue_ends_at(s, k) || ocue_ends_at(s, k, CUE_OLD_ADDRESS) ||
-	       ocue_ends_at(s, k, CUE_FROM_ADDRESS);
+	return cue_ends_at(s, k) || left_before(s, k);
 }
 
 /* How the address or meter ID (meter) starting at token a is announced, by
