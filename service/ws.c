@@ -71,6 +71,14 @@
 #define TICK_US LWS_US_PER_SEC
 #define EXPIRE_EVERY_TICKS 10
 
+/* Idle peers are pinged, or hung up on, at most IDLE_BATCH at a time, a
+ * step apart: 1,000 a second. Each ping is a write and its pong a read:
+ * when 5,000 connections opened together fell due at once, that turn of
+ * the loop held up the replies by some 90 ms. 10,000 silent connections
+ * at the default --idle-timeout of 120 s need 170 pings a second. */
+#define IDLE_BATCH 50
+#define IDLE_STEP_S 0.05
+
 struct frame {
 	struct frame *next;
 	double t_recv;  /* when the message it answers arrived; 0: not a reply */
@@ -92,7 +100,12 @@ struct inmsg {
 struct conn {
 	struct ws_server *srv;
 	struct lws *wsi;
-	TAILQ_ENTRY(conn) link; /* the server's conns */
+	/* The server's conns, in the order of due: when the peer is next
+	 * pinged, or (pinged) hung up on unless it shows it is there. */
+	TAILQ_ENTRY(conn) link;
+	double due;
+	bool pinged;       /* a ping went out (or is owed) since the peer last showed */
+	bool ping_owed;    /* the next WRITEABLE sends a ping first */
 	unsigned long long id;
 	struct sess *sess;
 	struct frame *head, *tail;
@@ -103,7 +116,6 @@ struct conn {
 	char *rx;          /* a fragmented message being reassembled */
 	size_t rxlen;
 	double tokens, refilled;
-	double alive_at;   /* when a frame last reset lws' idle timer */
 	int close_code;    /* to close with once the queue is written; 0: none */
 	bool dead;         /* dropped as a slow reader, or gone: nothing more is queued */
 	bool rx_paused;    /* lws reads nothing from it for now (pace_reading) */
@@ -194,6 +206,7 @@ struct ws_server {
 	struct lws_protocol_vhost_options mime[3];
 	lws_retry_bo_t retry;
 	lws_sorted_usec_list_t tick_timer;
+	lws_sorted_usec_list_t idle_timer;
 	unsigned long ticks;
 	struct conn_list conns;
 	struct conn_list queued; /* those with frames to write (conn.queued_link) */
@@ -398,20 +411,82 @@ static bool slow_reader(const struct conn *c, double now)
 	       waited > STALLED_S;
 }
 
-/* Closes a client that does not read (1008) and frees what waited for it.
- * Its socket takes nothing, so no WRITEABLE callback would come to close
- * it the usual way: lws is told to close it on its own. */
+/* Closes c at once with code and why, and frees the frames that waited
+ * for it: its peer does not read them, or is gone. Its socket may take
+ * nothing, so no WRITEABLE callback would come to close it the usual way:
+ * lws is told to close it on its own. */
+static void hang_up(struct conn *c, enum lws_close_status code, const char *why)
+{
+	free_queue(c);
+	c->dead = true;
+	c->close_code = (int)code;
+	c->close_why = why;
+	lws_close_reason(c->wsi, code, (unsigned char *)why, strlen(why));
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* Closes a client that does not read (1008). */
 static void drop_slow_reader(struct conn *c)
 {
 	metrics_error(&c->srv->metrics, "slow_reader");
 	log_event("warn", "slow_reader", conn_fields(c));
-	free_queue(c);
-	c->dead = true;
-	c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
-	c->close_why = "client does not read";
-	lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-			 (unsigned char *)c->close_why, strlen(c->close_why));
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	hang_up(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "client does not read");
+}
+
+/* Puts c, whose due just moved later than any other's, at the back of
+ * conns, which keeps the list in the order of due. */
+static void due_at(struct conn *c, double due)
+{
+	struct ws_server *s = c->srv;
+	c->due = due;
+	if (TAILQ_NEXT(c, link)) {
+		TAILQ_REMOVE(&s->conns, c, link);
+		TAILQ_INSERT_TAIL(&s->conns, c, link);
+	}
+}
+
+/* The peer showed it is there, by a message or a pong: it is pinged after
+ * half of --idle-timeout more of silence. lws could keep this timer, but
+ * lws 4.1 keeps every connection's on one sorted list, and each reset
+ * walks the whole of it: at 10,000 connections that took a fifth of a
+ * core and put tens of milliseconds into the replies' tail. Here a reset
+ * is a move to the back of conns. */
+static void seen(struct conn *c, double now)
+{
+	c->pinged = false;
+	due_at(c, now + c->srv->cfg.idle_timeout / 2.0);
+}
+
+/* Timer: pings the peers silent for half of --idle-timeout and hangs up
+ * on those silent for the other half since. They are the front of conns;
+ * the timer comes back when the next one falls due. */
+static void idle_step(lws_sorted_usec_list_t *sul)
+{
+	struct ws_server *s = lws_container_of(sul, struct ws_server, idle_timer);
+	double now = now_s();
+	double half = s->cfg.idle_timeout / 2.0;
+	double next = now + half;
+	unsigned n = 0;
+	struct conn *c, *after;
+	for (c = TAILQ_FIRST(&s->conns); c; c = after) {
+		after = TAILQ_NEXT(c, link);
+		if (c->due > now || n++ == IDLE_BATCH) {
+			next = c->due > now ? c->due : now + IDLE_STEP_S;
+			break;
+		}
+		if (c->dead)
+			continue; /* lws closes it in this turn */
+		if (c->pinged) {
+			log_event("info", "idle_timeout", conn_fields(c));
+			hang_up(c, LWS_CLOSE_STATUS_GOINGAWAY, "idle timeout");
+			continue;
+		}
+		c->pinged = c->ping_owed = true;
+		due_at(c, now + half);
+		lws_callback_on_writable(c->wsi);
+	}
+	lws_sul_schedule(s->ctx, 0, &s->idle_timer, idle_step,
+			 (lws_usec_t)((next - now) * LWS_US_PER_SEC) + 1);
 }
 
 /* A text frame of len bytes answering a message received at t_recv (0:
@@ -1517,20 +1592,6 @@ static bool held(const struct conn *c)
 	return c->inflight || c->hello_wait || (!c->dead && c->sess && c->sess->hellos);
 }
 
-/* A peer that sends is there, pongs or not: lws otherwise counts only
- * pongs against --idle-timeout, and hung up on clients that talk but leave
- * pings to their platform. Its timer is reset at most every quarter of the
- * timeout, since lws keeps its timers on one sorted list, and resetting it
- * for every message would walk that list each time. It runs with the
- * clock handle() reads anyway. */
-static void confirm_alive(struct conn *c, double now)
-{
-	if (now - c->alive_at >= c->srv->cfg.idle_timeout / 4.0) {
-		c->alive_at = now;
-		lws_validity_confirmed(c->wsi);
-	}
-}
-
 /* Takes one complete text message and queues it. Messages are parsed and
  * handed to the engine worker in batches, by run_batch once the loop has
  * read all it can in this turn: one hand-over (a lock, a wake-up) a turn
@@ -1544,7 +1605,9 @@ static void handle(struct conn *c, const char *data, size_t len)
 {
 	struct ws_server *s = c->srv;
 	double now = now_s();
-	confirm_alive(c, now);
+	/* A peer that sends is there, pongs or not: a client that talks but
+	 * leaves pings to its platform is not hung up on. */
+	seen(c, now);
 	if (!tok_utf8_valid(data, len)) {
 		metrics_error(&s->metrics, "bad_utf8");
 		close_after_queue(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
@@ -1943,6 +2006,13 @@ static int http_request(struct ws_server *s, struct lws *wsi, const char *path, 
 
 static int writeable(struct conn *c)
 {
+	if (c->ping_owed) {
+		/* Not empty: lws 4.1 passes no empty pong to the callback. */
+		unsigned char ping[LWS_PRE + 1] = { [LWS_PRE] = 'p' };
+		c->ping_owed = false;
+		if (lws_write(c->wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0)
+			return -1;
+	}
 	for (int k = 0; k < WRITES_PER_CALLBACK && c->head; k++) {
 		struct frame *f = c->head;
 		if (lws_write(c->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len)
@@ -2090,13 +2160,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		c->id = ++s->next_id;
 		c->tokens = s->cfg.burst;
 		c->refilled = now_s();
-		TAILQ_INSERT_HEAD(&s->conns, c, link);
+		c->due = c->refilled + s->cfg.idle_timeout / 2.0;
+		TAILQ_INSERT_TAIL(&s->conns, c, link);
 		s->metrics.connections_open++;
 		s->metrics.connections_total++;
 		log_event("info", "connect", conn_fields(c));
 		return 0;
 	case LWS_CALLBACK_RECEIVE:
 		return c->srv ? receive(c, in, len) : -1;
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (c->srv)
+			seen(c, now_s());
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c->srv ? writeable(c) : -1;
 	case LWS_CALLBACK_CLOSED:
@@ -2403,10 +2478,10 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, struct ws_data *dat
 		.extra_mimetypes = &s->mime[0], .cache_max_age = 300,
 		.cache_reusable = 1, .cache_revalidate = 1,
 	};
-	s->retry = (lws_retry_bo_t){
-		.secs_since_valid_ping = (uint16_t)(cfg->idle_timeout / 2 ? cfg->idle_timeout / 2 : 1),
-		.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout,
-	};
+	/* No idle timer in lws: the server keeps its own (seen, idle_step).
+	 * A policy of zeros turns lws' off, where no policy would leave its
+	 * default, a ping after 300 s. */
+	s->retry = (lws_retry_bo_t){ .secs_since_valid_hangup = 0 };
 
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
@@ -2455,6 +2530,8 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, struct ws_data *dat
 		goto free_server;
 	}
 	lws_sul_schedule(s->ctx, 0, &s->tick_timer, tick, TICK_US);
+	lws_sul_schedule(s->ctx, 0, &s->idle_timer, idle_step,
+			 (lws_usec_t)cfg->idle_timeout * LWS_US_PER_SEC / 2);
 	if (cfg->reuse_port) {
 		if (rport_start(s->ctx, cfg->iface, cfg->port, "autoassist-listener") < 0) {
 			snprintf(err, errlen, "cannot listen on port %d with SO_REUSEPORT", cfg->port);
@@ -2591,6 +2668,7 @@ void ws_server_free(struct ws_server *s)
 	}
 	if (s->ctx) {
 		lws_sul_cancel(&s->tick_timer);
+		lws_sul_cancel(&s->idle_timer);
 		lws_context_destroy(s->ctx);
 	}
 	if (s->ev)
