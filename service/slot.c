@@ -3387,19 +3387,29 @@ static bool announcer_ends_at(const struct scan *s, uint32_t k)
  * or to token from. "from" counts only right before an address: "from
  * Oslo to Storgata 5", "meter number from the landlord: X" leave it
  * new. */
-/* Whether an until phrase, or a to word where to is true, starts at token
- * j with a date after it, fillers between: "bis zum 14. Dezember", "fram
- * til 30. november", "til i dag". A to word says until only where it
+/* Where the date begins after an until phrase, or a to word where to is
+ * true, that starts at token j, fillers between: "bis zum 14. Dezember",
+ * "fram til 30. november", "til i dag". A to word says until only where it
  * cannot say to: "vi flytter til Storgata 5 til 1. desember" moves in for
- * that day. */
-static bool until_dated(const struct scan *s, uint32_t j, bool to)
+ * that day. Returns 0 when no such phrase starts at j, or no date follows. */
+static uint32_t until_date_at(const struct scan *s, uint32_t j, bool to)
 {
 	uint32_t e;
 	enum cue_kind k = ocue_at(s, j, &e);
 	if (k != CUE_UNTIL && !(to && k == CUE_TO_ADDRESS))
-		return false;
+		return 0;
 	e = skip_fillers(s, e);
-	return e < s->n && used(s, e);
+	return e < s->n && used(s, e) ? e : 0;
+}
+
+/* Whether the date starting at token a ends something, a stay or an
+ * absence, as an until phrase before it says: "frem til 14. desember". */
+static bool until_before(const struct scan *s, uint32_t a)
+{
+	for (uint32_t j = a > PAT_MAX + 2 ? a - PAT_MAX - 2 : 0; j < a; j++)
+		if (until_date_at(s, j, clause_start(s, j)) == a)
+			return true;
+	return false;
 }
 
 static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t a, bool meter)
@@ -3422,7 +3432,7 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 			old = k == CUE_FROM_ADDRESS ? (!meter && e == a ? OLD_WEAK : NOT_OLD)
 						    : joined(s, e, a) ? OLD_STRONG : NOT_OLD;
 			j = e - 1;
-		} else if (!meter && e <= a && until_dated(s, j, clause_start(s, j)) &&
+		} else if (!meter && e <= a && until_date_at(s, j, clause_start(s, j)) &&
 			   !ocue_ends_at(s, a, CUE_TO_ADDRESS)) {
 			/* The stay ends at the date: "Bis zum 1. Januar wohne ich
 			 * noch in der Skalitzer Straße 19", "Til 30. november:
@@ -3561,7 +3571,7 @@ static void find_address(const struct scan *s, struct slot_found *out)
 		 * Storgata 5 until the 14th", "Jeg bor i Kirkegata 15 til i
 		 * dag"; after a cue's address "til" is its day. */
 		if ((old == NOT_OLD || old == CUED) &&
-		    (called_old(s, e) || until_dated(s, e, old == NOT_OLD)))
+		    (called_old(s, e) || until_date_at(s, e, old == NOT_OLD)))
 			old = OLD_STRONG;
 		if (old == CUED)
 			return;
@@ -3776,25 +3786,27 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 	const struct date_found *f = s->dates;
 	uint32_t n = s->ndates;
 	enum cue_kind side[DATE_CANDIDATES], said[DATE_CANDIDATES];
-	bool past[DATE_CANDIDATES], announced[DATE_CANDIDATES];
-	bool in = false, out = false, firm = false;
+	bool past[DATE_CANDIDATES], announced[DATE_CANDIDATES], until[DATE_CANDIDATES];
+	bool in = false, out = false, firm = false, open = false;
 	uint32_t taken = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		side[k] = date_side(s, taken, f[k].a, f[k].e, k + 1 < n ? f[k + 1].a : s->n, &taken,
 				    &past[k], &said[k]);
 		announced[k] = side[k] != CUE_NONE || date_cue_before(s, f[k].a, false);
+		until[k] = until_before(s, f[k].a);
 		if (f[k].stale)
 			continue;
 		in |= side[k] == CUE_MOVE_IN;
 		out |= side[k] == CUE_MOVE_OUT;
 		firm |= !passing(&f[k], side[k]);
+		open |= !until[k] && !passing(&f[k], side[k]);
 	}
 	bool skip[DATE_CANDIDATES], ahead = false;
 	int rank[DATE_CANDIDATES], lift = LIFT_NONE; /* the strongest rank of a date left */
 	uint32_t first_in = n;
 	for (uint32_t k = 0; k < n; k++) {
 		skip[k] = f[k].stale || (in && out && side[k] != CUE_MOVE_IN) ||
-			  (firm && passing(&f[k], side[k]));
+			  (firm && passing(&f[k], side[k])) || (open && until[k]);
 		ahead |= !skip[k] && announced[k] && slot_date_days(f[k].d) >= s->today_days;
 		rank[k] = said[k] == CUE_CORRECTION ? LIFT_CORRECTION
 			  : said[k] == CUE_START    ? LIFT_START
