@@ -3412,6 +3412,35 @@ static bool until_before(const struct scan *s, uint32_t a)
 	return false;
 }
 
+/* The kind of the [dates] phrase that starts at token j, with the index
+ * after it in *end; CUE_NONE when none does. */
+static enum cue_kind dcue_at(const struct scan *s, uint32_t j, uint32_t *end)
+{
+	const struct word *w = word_at(s, j);
+	enum cue_kind k = CUE_NONE;
+	*end = w && w->dcue_head >= 0 ? cue_at(s, j, w->dcue_head, &k) : 0;
+	return *end ? k : CUE_NONE;
+}
+
+/* Where a phrase of the move out ([dates] out) that starts at token j ends,
+ * if it speaks for the address at token a: on a's line (in its clause too
+ * where clause is true), with no phrase of the move in or `to` phrase
+ * between ("flytter ut av Storgata 60 den 30. november og inn i Kirkeveien
+ * 112", "moving out of my flat to Kirkeveien 3"). 0 when none does. */
+static uint32_t moves_out_at(const struct scan *s, uint32_t j, uint32_t a, bool clause)
+{
+	uint32_t e, end;
+	if (dcue_at(s, j, &e) != CUE_MOVE_OUT || e > a)
+		return 0;
+	for (uint32_t i = e; i <= a; i++)
+		if ((tk(s, i)->flags & TOK_F_LINE) ||
+		    (i < a && ((clause && (is_punct(s, i, ',') || is_punct(s, i, ';'))) ||
+			       dcue_at(s, i, &end) == CUE_MOVE_IN ||
+			       ocue_at(s, i, &end) == CUE_TO_ADDRESS)))
+			return 0;
+	return e;
+}
+
 static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t a, bool meter)
 {
 	enum old_kind old = NOT_OLD;
@@ -3429,8 +3458,15 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 			old = OLD_STRONG;
 			break;
 		} else if ((k == CUE_OLD_ADDRESS || k == CUE_FROM_ADDRESS) && e <= a) {
+			/* An old phrase that is a phrase of the move out too
+			 * says so from afar in its clause, as one below does in
+			 * its sentence: "moving out of my apartment at
+			 * Storgata 8", not "Storgata 5 er den gamle adressen,
+			 * den nye er Kirkeveien 3". */
 			old = k == CUE_FROM_ADDRESS ? (!meter && e == a ? OLD_WEAK : NOT_OLD)
-						    : joined(s, e, a) ? OLD_STRONG : NOT_OLD;
+			      : joined(s, e, a) || (!meter && moves_out_at(s, j, a, true))
+				      ? OLD_STRONG
+				      : NOT_OLD;
 			j = e - 1;
 		} else if (!meter && e <= a && until_date_at(s, j, clause_start(s, j)) &&
 			   !ocue_ends_at(s, a, CUE_TO_ADDRESS)) {
@@ -3443,8 +3479,7 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 		} else if (w && w->cue_head >= 0 && (e = cue_at(s, j, w->cue_head, NULL)) && e <= a) {
 			old = CUED;
 			j = e - 1;
-		} else if (!meter && w && w->dcue_head >= 0 && (e = cue_at(s, j, w->dcue_head, &k)) &&
-			   e <= a && k == CUE_MOVE_OUT) {
+		} else if (!meter && (e = moves_out_at(s, j, a, false))) {
 			/* "Handing over keys at Tollbugata 11 on the 30th": a
 			 * phrase of the move out names the home left. */
 			old = OLD_STRONG;
