@@ -3834,7 +3834,8 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 		in |= side[k] == CUE_MOVE_IN;
 		out |= side[k] == CUE_MOVE_OUT;
 		firm |= !passing(&f[k], side[k]);
-		open |= !until[k] && !passing(&f[k], side[k]);
+		open |= !until[k] && !passing(&f[k], side[k]) &&
+			slot_date_days(f[k].d) >= s->today_days;
 	}
 	bool skip[DATE_CANDIDATES], ahead = false;
 	int rank[DATE_CANDIDATES], lift = LIFT_NONE; /* the strongest rank of a date left */
