@@ -3423,6 +3423,7 @@ static enum cue_kind dcue_at(const struct scan *s, uint32_t j, uint32_t *end)
 }
 
 /* Where a phrase of the move out ([dates] out) that starts at token j ends,
+ * with a from phrase right after it ("Auszug aus der", "oplevering van"),
  * if it speaks for the address at token a: on a's line (in its clause too
  * where clause is true), with no phrase of the move in or `to` phrase
  * between ("flytter ut av Storgata 60 den 30. november og inn i Kirkeveien
@@ -3432,6 +3433,8 @@ static uint32_t moves_out_at(const struct scan *s, uint32_t j, uint32_t a, bool 
 	uint32_t e, end;
 	if (dcue_at(s, j, &e) != CUE_MOVE_OUT || e > a)
 		return 0;
+	if (ocue_at(s, e, &end) == CUE_FROM_ADDRESS && end <= a)
+		e = end;
 	for (uint32_t i = e; i <= a; i++)
 		if ((tk(s, i)->flags & TOK_F_LINE) ||
 		    (i < a && ((clause && (is_punct(s, i, ',') || is_punct(s, i, ';'))) ||
