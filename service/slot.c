@@ -2833,9 +2833,10 @@ static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end);
 static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind);
 
 /* Whether a date follows token he, announced by a phrase of the move or a
- * date cue that starts there, or by fillers where the address was
- * announced (announced): "storgata 5 fra 1. mai", "hauptstraße 5 ab 1.
- * März", "moving to baker street 21 on december 1". The date ends the
+ * date cue that starts there, or by fillers or a from word where the
+ * address was announced or is written as a name (announced): "storgata 5
+ * fra og med 1. mai", "Hauptstraße 5 ab 1. März", "Kirkeveien 3 fra 1.
+ * mars", "moving to baker street 21 on december 1". The date ends the
  * running text as text_ends has it; the words before it are part of the
  * date, not more words. Fillers alone say less: "moving out of my flat in
  * kirkeveien 55 on the 15th" leaves it. */
@@ -2845,6 +2846,8 @@ static bool dated_after(const struct scan *s, uint32_t he, bool announced)
 	uint32_t e = w && w->dcue_head >= 0 ? cue_at(s, he, w->dcue_head, NULL) : 0;
 	if (!e && !announced)
 		return false;
+	if (!e && ocue_at(s, he, &e) != CUE_FROM_ADDRESS)
+		e = 0;
 	e = skip_fillers(s, e ? e : he);
 	return e > he && e < s->n && used(s, e);
 }
@@ -2945,7 +2948,7 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	 * it), or be the one left with the new one's to phrase after it ("fra
 	 * storgata 5 til ..."). */
 	if (he && doubt && !text_ends(s, he) && !postcode_after(s, he) &&
-	    !dated_after(s, he, told) &&
+	    !dated_after(s, he, told || (tk(s, first)->flags & TOK_F_CAP)) &&
 	    !(to_after(s, he) && left_before(s, first)))
 		he = 0;
 	bool short_name = name_len && name_len < COMPOUND_PREFIX_MIN && start == i && !cue;
