@@ -2895,6 +2895,9 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	 * a compound after a cue ("ny adresse Nedre Slottsgate 8"), and words
 	 * the tokenizer split at a hyphen ("Karl-Marx-Straße") before any. */
 	uint32_t start = i;
+	/* A suffix joined to its name by a hyphen ends a name written as one
+	 * word: "Wohnungsübergabe Karl-Marx-Straße 200" names Karl Marx. */
+	bool hyphened = whole && i > lo && !(t->flags & TOK_F_SPACE);
 	for (int w = 0; start > lo && w < NAME_WORDS_MAX; w++) {
 		/* A street's name does not go back over a line break: the line
 		 * before is a name or a label ("Ny adresse: Kari
@@ -2903,6 +2906,8 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 			break;
 		uint32_t k = start - 1;
 		bool joined = !(tk(s, start)->flags & TOK_F_SPACE);
+		if (hyphened && !joined)
+			break;
 		/* "Witte de Withstraat", "Laan van Meerdervoort": a particle
 		 * between two capitalised words is part of the name, cue or not. */
 		if (k > lo && w + 1 < NAME_WORDS_MAX && particle_after_cap(s, k) &&
