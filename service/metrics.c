@@ -7,7 +7,8 @@
 
 const char *const metrics_error_codes[METRICS_MAX_CODES] = {
 	"bad_json", "bad_type", "bad_text", "bad_lang", "too_deep", "bad_utf8", "too_long",
-	"rate_limited", "bad_session", "bad_id", "binary", "slow_reader", "internal", "other",
+	"rate_limited", "bad_session", "bad_id", "binary", "slow_reader", "idle_timeout", "internal",
+	"other",
 };
 
 /* Upper bounds of the latency buckets, in seconds. */

@@ -71,11 +71,13 @@
 #define TICK_US LWS_US_PER_SEC
 #define EXPIRE_EVERY_TICKS 10
 
-/* Idle peers are pinged, or hung up on, at most IDLE_BATCH at a time, a
- * step apart: 1,000 a second. Each ping is a write and its pong a read:
- * when 5,000 connections opened together fell due at once, that turn of
- * the loop held up the replies by some 90 ms. 10,000 silent connections
- * at the default --idle-timeout of 120 s need 170 pings a second. */
+/* Idle peers are pinged, or hung up on, a batch at a time, a step apart.
+ * Each ping is a write and its pong a read: when 5,000 connections opened
+ * together fell due at once, that turn of the loop held up the replies by
+ * some 90 ms. A batch is IDLE_BATCH (1,000 a second), or more where
+ * --max-connections silent peers need more pings than that in half of
+ * --idle-timeout (ws_server_new); 10,000 at the default 120 s need 170 a
+ * second. */
 #define IDLE_BATCH 50
 #define IDLE_STEP_S 0.05
 
@@ -207,6 +209,7 @@ struct ws_server {
 	lws_retry_bo_t retry;
 	lws_sorted_usec_list_t tick_timer;
 	lws_sorted_usec_list_t idle_timer;
+	unsigned idle_batch; /* pings and hang-ups a step (IDLE_BATCH) */
 	unsigned long ticks;
 	struct conn_list conns;
 	struct conn_list queued; /* those with frames to write (conn.queued_link) */
@@ -411,21 +414,20 @@ static bool slow_reader(const struct conn *c, double now)
 	       waited > STALLED_S;
 }
 
-/* Closes c at once with code and why, and frees the frames that waited
- * for it: its peer does not read them, or is gone. Its socket may take
- * nothing, so no WRITEABLE callback would come to close it the usual way:
- * lws is told to close it on its own. */
+/* Closes c's socket at once, and frees the frames that waited for it: its
+ * peer does not read them, or is gone. Its socket may take nothing, so no
+ * WRITEABLE callback would come to close it the usual way, nor a close
+ * frame go out: lws is told to close it on its own. Whatever the peer
+ * sends meanwhile is dropped unread (receive: close_code). */
 static void hang_up(struct conn *c, enum lws_close_status code, const char *why)
 {
 	free_queue(c);
 	c->dead = true;
 	c->close_code = (int)code;
 	c->close_why = why;
-	lws_close_reason(c->wsi, code, (unsigned char *)why, strlen(why));
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
-/* Closes a client that does not read (1008). */
 static void drop_slow_reader(struct conn *c)
 {
 	metrics_error(&c->srv->metrics, "slow_reader");
@@ -450,11 +452,12 @@ static void due_at(struct conn *c, double due)
  * lws 4.1 keeps every connection's on one sorted list, and each reset
  * walks the whole of it: at 10,000 connections that took a fifth of a
  * core and put tens of milliseconds into the replies' tail. Here a reset
- * is a move to the back of conns. */
-static void seen(struct conn *c, double now)
+ * is a move to the back of conns, which stays in order since the clock
+ * is read here, after every due set before. */
+static void seen(struct conn *c)
 {
 	c->pinged = false;
-	due_at(c, now + c->srv->cfg.idle_timeout / 2.0);
+	due_at(c, now_s() + c->srv->cfg.idle_timeout / 2.0);
 }
 
 /* Timer: pings the peers silent for half of --idle-timeout and hangs up
@@ -470,13 +473,26 @@ static void idle_step(lws_sorted_usec_list_t *sul)
 	struct conn *c, *after;
 	for (c = TAILQ_FIRST(&s->conns); c; c = after) {
 		after = TAILQ_NEXT(c, link);
-		if (c->due > now || n++ == IDLE_BATCH) {
-			next = c->due > now ? c->due : now + IDLE_STEP_S;
+		/* Not before a step from now: the peers falling due one by one
+		 * wake the loop once a step, not once each. */
+		if (c->due > now) {
+			next = c->due > now + IDLE_STEP_S ? c->due : now + IDLE_STEP_S;
+			break;
+		}
+		if (n == s->idle_batch) {
+			next = now + IDLE_STEP_S;
 			break;
 		}
 		if (c->dead)
 			continue; /* lws closes it in this turn */
+		if (c->close_code) {
+			/* Closing once its queue is out: it needs no ping. */
+			due_at(c, now + half);
+			continue;
+		}
+		n++;
 		if (c->pinged) {
+			metrics_error(&s->metrics, "idle_timeout");
 			log_event("info", "idle_timeout", conn_fields(c));
 			hang_up(c, LWS_CLOSE_STATUS_GOINGAWAY, "idle timeout");
 			continue;
@@ -1607,7 +1623,7 @@ static void handle(struct conn *c, const char *data, size_t len)
 	double now = now_s();
 	/* A peer that sends is there, pongs or not: a client that talks but
 	 * leaves pings to its platform is not hung up on. */
-	seen(c, now);
+	seen(c);
 	if (!tok_utf8_valid(data, len)) {
 		metrics_error(&s->metrics, "bad_utf8");
 		close_after_queue(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
@@ -2010,7 +2026,7 @@ static int writeable(struct conn *c)
 		/* Not empty: lws 4.1 passes no empty pong to the callback. */
 		unsigned char ping[LWS_PRE + 1] = { [LWS_PRE] = 'p' };
 		c->ping_owed = false;
-		if (lws_write(c->wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0)
+		if (!c->close_code && lws_write(c->wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0)
 			return -1;
 	}
 	for (int k = 0; k < WRITES_PER_CALLBACK && c->head; k++) {
@@ -2170,7 +2186,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		return c->srv ? receive(c, in, len) : -1;
 	case LWS_CALLBACK_RECEIVE_PONG:
 		if (c->srv)
-			seen(c, now_s());
+			seen(c);
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return c->srv ? writeable(c) : -1;
@@ -2481,7 +2497,9 @@ struct ws_server *ws_server_new(const struct ws_config *cfg, struct ws_data *dat
 	/* No idle timer in lws: the server keeps its own (seen, idle_step).
 	 * A policy of zeros turns lws' off, where no policy would leave its
 	 * default, a ping after 300 s. */
-	s->retry = (lws_retry_bo_t){ .secs_since_valid_hangup = 0 };
+	s->retry = (lws_retry_bo_t){ 0 };
+	double pings = 2.0 * cfg->max_connections / cfg->idle_timeout * IDLE_STEP_S;
+	s->idle_batch = pings > IDLE_BATCH ? (unsigned)pings + 1 : IDLE_BATCH;
 
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));

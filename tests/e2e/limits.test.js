@@ -274,6 +274,7 @@ test('--idle-timeout 2: pinged after 1 s; a client that never answers is hung up
   const took = Date.now() - t0;
   assert.ok(took >= 1500 && took < 4500, `hung up after ${took} ms`);
   assert.ok(pings >= 1);
+  assert.equal((await metrics(server.port))['autoassist_errors_total{code="idle_timeout"}'], 1);
   assert.equal(ponging.closed, null, 'a client that answers pings is kept');
   await ponging.hello();
   await ponging.ask(1, 'Does my payment method change?');
