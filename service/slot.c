@@ -3595,6 +3595,31 @@ static bool to_address(const struct scan *s, uint32_t e, struct slot_found *out)
 	return true;
 }
 
+/* The address a `to` phrase announces later in the sentence of the
+ * address ending before token e, after a phrase of the move or the move in
+ * there, into *out; false when none, or when it is called old. "ich wohne
+ * in der Kantstraße 3 und ziehe am 1.12. in die Wilmersdorfer Str. 12",
+ * "ik woon nu op de Nobelstraat 3 en verhuis 1 dec naar de Twijnstraat
+ * 12". */
+static bool moved_to_address(const struct scan *s, uint32_t e, struct slot_found *out)
+{
+	bool moving = false;
+	for (uint32_t j = e; j < s->n && !(j > e && (tk(s, j)->flags & TOK_F_LINE)); j++) {
+		uint32_t end;
+		if ((is_punct(s, j, '.') || is_punct(s, j, '!') || is_punct(s, j, '?')) &&
+		    !used(s, j))
+			return false;
+		enum cue_kind k = dcue_at(s, j, &end);
+		if (k == CUE_MOVE || k == CUE_MOVE_IN) {
+			moving = true;
+			j = end - 1;
+		} else if (moving && to_after(s, j)) {
+			return to_address(s, j, out);
+		}
+	}
+	return false;
+}
+
 /* The address the customer moves to: the first one found that is not
  * announced as the one left ("moving from Kirkeveien 64 to Thereses gate
  * 14", "alte Adresse Lindenstraße 3, neue Sonnenallee 45"). A message that
@@ -3627,7 +3652,7 @@ static void find_address(const struct scan *s, struct slot_found *out)
 			 * Maridalsveien 101 og skal flytte til Kirkeveien 200":
 			 * one nothing announces gives way to a later one a cue
 			 * does. */
-			if (to_address(s, e, out))
+			if (to_address(s, e, out) || moved_to_address(s, e, out))
 				return;
 			struct slot_found later = *out;
 			clear_address(&later);
