@@ -85,6 +85,7 @@ enum word_flag {
 	W_CLOSER = 1 << 14,     /* "then", "bitte": may follow a date where its clause ends */
 	W_OPENER = 1 << 15,     /* "Vestre", "Lilla", "St": opens a street's name */
 	W_TITLE = 1 << 16,      /* "Dr", "Frau", "dhr": before a person's name */
+	W_NAME_LEAD = 1 << 17,  /* "de", "på": before a street's capitalised name words */
 };
 
 struct word {
@@ -1063,6 +1064,7 @@ static const struct line_def {
 	{ "address", "name_articles", L_FLAGGED, W_NAME_ARTICLE },
 	{ "address", "openers", L_FLAGGED, W_OPENER },
 	{ "address", "titles", L_FLAGGED, W_TITLE },
+	{ "address", "name_leads", L_FLAGGED, W_NAME_LEAD },
 };
 #define NLINE_DEFS (sizeof(line_defs) / sizeof(line_defs[0]))
 
@@ -2921,6 +2923,19 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 					       : w == 0 && (t->flags & TOK_F_CAP) && place_adjective(s, k))))
 			break;
 		start = k;
+	}
+	/* "op de Hendrik Figeeweg 85", "på Katarina Bangata 19": capitalised
+	 * words between a name_leads word and a capitalised compound, on its
+	 * line, open its name. German, whose nouns are capitalised, lists no
+	 * such word ("im Haus Lindenweg 7"). */
+	if (!whole && start == i && (t->flags & TOK_F_CAP)) {
+		uint32_t k = i;
+		while (k > lo + 1 && i - k < NAME_WORDS_MAX - 1 && cap_word(s, k - 1) &&
+		       !(tk(s, k)->flags & TOK_F_LINE) && (tk(s, k)->flags & TOK_F_SPACE))
+			k--;
+		const struct word *lead = k < i ? word_at(s, k - 1) : NULL;
+		if (lead && (lead->flags & W_NAME_LEAD) && !(tk(s, k)->flags & TOK_F_LINE))
+			start = k;
 	}
 	/* A compound is a strong sign even in lower case ("storgata 5"); a
 	 * separate suffix after a lower-case word ("a bigger place") is not:
