@@ -3470,10 +3470,13 @@ static uint32_t moves_out_at(const struct scan *s, uint32_t j, uint32_t a, bool 
 static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t a, bool meter)
 {
 	enum old_kind old = NOT_OLD;
+	bool moving = false; /* a phrase of the move or move out came before */
 	for (uint32_t j = sentence_back(s, from, a); j < a; j++) {
 		const struct word *w = word_at(s, j);
 		uint32_t e;
-		enum cue_kind k = ocue_at(s, j, &e);
+		enum cue_kind k = dcue_at(s, j, &e);
+		moving |= k == CUE_MOVE || k == CUE_MOVE_OUT;
+		k = ocue_at(s, j, &e);
 		if (k == CUE_OLD_ADDRESS && e <= a && past_date(s, e, true) == a &&
 		    !ocue_ends_at(s, e, CUE_FROM_ADDRESS)) {
 			/* The date after the phrase is the move out's, its from
@@ -3489,7 +3492,9 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 			 * its sentence: "moving out of my apartment at
 			 * Storgata 8", not "Storgata 5 er den gamle adressen,
 			 * den nye er Kirkeveien 3". */
-			old = k == CUE_FROM_ADDRESS ? (!meter && e == a ? OLD_WEAK : NOT_OLD)
+			old = k == CUE_FROM_ADDRESS ? (meter || e != a ? NOT_OLD
+						       : moving        ? OLD_STRONG
+								       : OLD_WEAK)
 			      : joined(s, e, a) || (!meter && moves_out_at(s, j, a, true))
 				      ? OLD_STRONG
 				      : NOT_OLD;
