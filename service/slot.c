@@ -3178,15 +3178,41 @@ static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out
 	return fill_address(s, &sp, out);
 }
 
+/* Whether a one-word label of the other kind than pt's (new against old)
+ * opens a sentence or line of the message elsewhere than token i: "Old: X.
+ * New: Y". */
+static bool paired_label(const struct scan *s, const struct pattern *pt, uint32_t i)
+{
+	enum cue_kind other = pt->kind == CUE_OLD_ADDRESS ? CUE_ADDRESS : CUE_OLD_ADDRESS;
+	for (uint32_t j = 0; j + 1 < s->n; j++) {
+		const struct word *w = word_at(s, j);
+		if (j == i || !w || !is_punct(s, j + 1, ':') ||
+		    !(sentence_start(s, j) || (tk(s, j)->flags & TOK_F_LINE)))
+			continue;
+		for (int32_t k = other == CUE_ADDRESS ? w->cue_head : w->ocue_head; k >= 0;
+		     k = s->v->cues[k].next) {
+			const struct pattern *q = &s->v->cues[k];
+			if (q->n == 2 && q->kind == other && q->e[1].kind == E_COLON)
+				return true;
+		}
+	}
+	return false;
+}
+
 /* Whether label pt (a cue phrase ending in ':') may start at token i: it
  * opens its line, sentence or clause ("Old: ...", ". Zähler neu: ..."),
  * not "the flat is old: ..." or "Vi har ordnet alt: ...". A one-word
  * label opens the text or a line only, since the vocabulary is every
  * language's: "Det var alt. Alt: Kirkegata 3" is Norwegian for
- * "everything". */
+ * "everything"; or a sentence, where one of the other kind opens another
+ * ("Moving house! Old: X. New: Y"). */
 static bool label_opens(const struct scan *s, const struct pattern *pt, uint32_t i)
 {
-	return pt->n == 2 ? i == 0 || (tk(s, i)->flags & TOK_F_LINE) : clause_start(s, i);
+	if (pt->n != 2)
+		return clause_start(s, i);
+	return i == 0 || (tk(s, i)->flags & TOK_F_LINE) ||
+	       ((pt->kind == CUE_OLD_ADDRESS || pt->kind == CUE_ADDRESS) && sentence_start(s, i) &&
+		paired_label(s, pt, i));
 }
 
 /* The index after the longest cue phrase of the chain head (hung on the
