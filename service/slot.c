@@ -3217,13 +3217,16 @@ static bool label_opens(const struct scan *s, const struct pattern *pt, uint32_t
 
 /* The index after the longest cue phrase of the chain head (hung on the
  * word at token i: the word's cue_head or dcue_head) starting at token i,
- * with its kind in *kind unless kind is NULL; or 0. */
-static uint32_t cue_at(const struct scan *s, uint32_t i, int32_t head, enum cue_kind *kind)
+ * of kind want unless want is CUE_NONE, with its kind in *kind unless
+ * kind is NULL; or 0. */
+static uint32_t cue_of_kind_at(const struct scan *s, uint32_t i, int32_t head,
+			       enum cue_kind want, enum cue_kind *kind)
 {
 	uint32_t best = 0;
 	for (int32_t k = head; k >= 0; k = s->v->cues[k].next) {
 		const struct pattern *pt = &s->v->cues[k];
-		if (pt->e[pt->n - 1].kind == E_COLON && !label_opens(s, pt, i))
+		if ((want != CUE_NONE && pt->kind != want) ||
+		    (pt->e[pt->n - 1].kind == E_COLON && !label_opens(s, pt, i)))
 			continue;
 		uint8_t j = 1; /* The chain is hung on the first word. */
 		int num, wd;
@@ -3236,6 +3239,20 @@ static uint32_t cue_at(const struct scan *s, uint32_t i, int32_t head, enum cue_
 		}
 	}
 	return best;
+}
+
+static uint32_t cue_at(const struct scan *s, uint32_t i, int32_t head, enum cue_kind *kind)
+{
+	return cue_of_kind_at(s, i, head, CUE_NONE, kind);
+}
+
+/* Whether a [dates] phrase of kind want starts at token j, though a
+ * longer one of another kind may: "verhuis op" is a date cue, "verhuis" a
+ * verb of moving. */
+static bool dcue_of_kind(const struct scan *s, uint32_t j, enum cue_kind want)
+{
+	const struct word *w = word_at(s, j);
+	return w && w->dcue_head >= 0 && cue_of_kind_at(s, j, w->dcue_head, want, NULL);
 }
 
 /* True when token j could be a house number: what house_at accepts at
@@ -3487,7 +3504,7 @@ static uint32_t moves_out_at(const struct scan *s, uint32_t j, uint32_t a, bool 
 	for (uint32_t i = e; i <= a; i++)
 		if ((tk(s, i)->flags & TOK_F_LINE) ||
 		    (i < a && ((clause && (is_punct(s, i, ',') || is_punct(s, i, ';'))) ||
-			       dcue_at(s, i, &end) == CUE_MOVE_IN ||
+			       dcue_of_kind(s, i, CUE_MOVE_IN) ||
 			       ocue_at(s, i, &end) == CUE_TO_ADDRESS)))
 			return 0;
 	return e;
@@ -3500,9 +3517,8 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 	for (uint32_t j = sentence_back(s, from, a); j < a; j++) {
 		const struct word *w = word_at(s, j);
 		uint32_t e;
-		enum cue_kind k = dcue_at(s, j, &e);
-		moving |= k == CUE_MOVE || k == CUE_MOVE_OUT;
-		k = ocue_at(s, j, &e);
+		moving |= dcue_of_kind(s, j, CUE_MOVE) || dcue_of_kind(s, j, CUE_MOVE_OUT);
+		enum cue_kind k = ocue_at(s, j, &e);
 		if (k == CUE_OLD_ADDRESS && e <= a && past_date(s, e, true) == a &&
 		    !ocue_ends_at(s, e, CUE_FROM_ADDRESS)) {
 			/* The date after the phrase is the move out's, its from
@@ -3651,17 +3667,13 @@ static bool moved_to_address(const struct scan *s, uint32_t e, struct slot_found
 {
 	bool moving = false;
 	for (uint32_t j = e; j < s->n && !(j > e && (tk(s, j)->flags & TOK_F_LINE)); j++) {
-		uint32_t end;
 		if ((is_punct(s, j, '.') || is_punct(s, j, '!') || is_punct(s, j, '?')) &&
 		    !used(s, j))
 			return false;
-		enum cue_kind k = dcue_at(s, j, &end);
-		if (k == CUE_MOVE || k == CUE_MOVE_IN) {
+		if (dcue_of_kind(s, j, CUE_MOVE) || dcue_of_kind(s, j, CUE_MOVE_IN))
 			moving = true;
-			j = end - 1;
-		} else if (moving && to_after(s, j)) {
+		else if (moving && to_after(s, j))
 			return to_address(s, j, out);
-		}
 	}
 	return false;
 }
