@@ -2836,22 +2836,34 @@ static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind);
 
 /* Whether a date follows token he, announced by a phrase of the move or a
  * date cue that starts there, or by fillers or a from word where the
- * address was announced or is written as a name (announced): "storgata 5
- * fra og med 1. mai", "Hauptstraße 5 ab 1. März", "Kirkeveien 3 fra 1.
- * mars", "moving to baker street 21 on december 1". The date ends the
+ * address was announced (announced) or is written as a name (named, then
+ * an absolute date only): "storgata 5 fra og med 1. mai", "Hauptstraße 5
+ * ab 1. März", "Kirkeveien 3 fra 1. mars", "moving to baker street 21 on
+ * december 1". The date ends the
  * running text as text_ends has it; the words before it are part of the
  * date, not more words. Fillers alone say less: "moving out of my flat in
  * kirkeveien 55 on the 15th" leaves it. */
-static bool dated_after(const struct scan *s, uint32_t he, bool announced)
+static bool dated_after(const struct scan *s, uint32_t he, bool announced, bool named)
 {
 	const struct word *w = word_at(s, he);
 	uint32_t e = w && w->dcue_head >= 0 ? cue_at(s, he, w->dcue_head, NULL) : 0;
-	if (!e && !announced)
+	bool cued = e != 0;
+	uint32_t from_end;
+	if (!e && (announced || named) && ocue_at(s, he, &from_end) == CUE_FROM_ADDRESS)
+		e = from_end;
+	if (!e && !announced && !named)
 		return false;
-	if (!e && ocue_at(s, he, &e) != CUE_FROM_ADDRESS)
-		e = 0;
 	e = skip_fillers(s, e ? e : he);
-	return e > he && e < s->n && used(s, e);
+	if (e <= he || e >= s->n)
+		return false;
+	if (cued || announced)
+		return used(s, e);
+	/* Written as a name, with no cue: a date with its month only, since
+	 * "Anyway 2 on Monday" reads the same as "Hauptstraße 5 ab Montag". */
+	for (uint32_t k = 0; k < s->ndates; k++)
+		if (s->dates[k].a == e)
+			return !s->dates[k].rel;
+	return false;
 }
 
 /* Whether an old or from phrase ends at token k: "flytter fra | storgata 5
@@ -2964,11 +2976,11 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 		     (name_len && !cue && t->nlen - name_len < COMPOUND_SUFFIX_MIN);
 	/* "a bigger place 5 minutes away", "anyway 2 things": a doubtful
 	 * street must end the text at its number, or have a postcode or a date
-	 * after it (after fillers only where a cue or a to phrase announced
-	 * it), or be the one left with the new one's to phrase after it ("fra
-	 * storgata 5 til ..."). */
+	 * after it (after fillers or a from word where a cue or a to phrase
+	 * announced it, or its name is capitalised), or be the one left with
+	 * the new one's to phrase after it ("fra storgata 5 til ..."). */
 	if (he && doubt && !text_ends(s, he) && !postcode_after(s, he) &&
-	    !dated_after(s, he, told || (tk(s, first)->flags & TOK_F_CAP)) &&
+	    !dated_after(s, he, told, (t->flags & TOK_F_CAP) && !lower) &&
 	    !(to_after(s, he) && left_before(s, first)))
 		he = 0;
 	bool short_name = name_len && name_len < COMPOUND_PREFIX_MIN && start == i && !cue;
@@ -3185,9 +3197,11 @@ static bool paired_label(const struct scan *s, const struct pattern *pt, uint32_
 {
 	enum cue_kind other = pt->kind == CUE_OLD_ADDRESS ? CUE_ADDRESS : CUE_OLD_ADDRESS;
 	for (uint32_t j = 0; j + 1 < s->n; j++) {
-		const struct word *w = word_at(s, j);
-		if (j == i || !w || !is_punct(s, j + 1, ':') ||
+		if (j == i || !is_punct(s, j + 1, ':') ||
 		    !(sentence_start(s, j) || (tk(s, j)->flags & TOK_F_LINE)))
+			continue;
+		const struct word *w = word_at(s, j);
+		if (!w)
 			continue;
 		for (int32_t k = other == CUE_ADDRESS ? w->cue_head : w->ocue_head; k >= 0;
 		     k = s->v->cues[k].next) {
@@ -3225,14 +3239,16 @@ static uint32_t cue_of_kind_at(const struct scan *s, uint32_t i, int32_t head,
 	uint32_t best = 0;
 	for (int32_t k = head; k >= 0; k = s->v->cues[k].next) {
 		const struct pattern *pt = &s->v->cues[k];
-		if ((want != CUE_NONE && pt->kind != want) ||
-		    (pt->e[pt->n - 1].kind == E_COLON && !label_opens(s, pt, i)))
+		if (want != CUE_NONE && pt->kind != want)
 			continue;
 		uint8_t j = 1; /* The chain is hung on the first word. */
 		int num, wd;
 		while (j < pt->n && elem_match(s, &pt->e[j], i + j, &num, &wd))
 			j++;
-		if (j == pt->n && i + j > best) {
+		/* A label is asked where it stands only once it matched:
+		 * paired_label reads the whole message. */
+		if (j == pt->n && i + j > best &&
+		    (pt->e[pt->n - 1].kind != E_COLON || label_opens(s, pt, i))) {
 			best = i + j;
 			if (kind)
 				*kind = (enum cue_kind)pt->kind;
@@ -3241,6 +3257,7 @@ static uint32_t cue_of_kind_at(const struct scan *s, uint32_t i, int32_t head,
 	return best;
 }
 
+/* The index after the longest cue phrase of any kind (see cue_of_kind_at). */
 static uint32_t cue_at(const struct scan *s, uint32_t i, int32_t head, enum cue_kind *kind)
 {
 	return cue_of_kind_at(s, i, head, CUE_NONE, kind);
@@ -3283,20 +3300,25 @@ static uint32_t next_house(const struct scan *s, uint32_t j)
 
 static bool abbr_label_dot(const struct scan *s, uint32_t k);
 
-/* The first token of the sentence token a is in, no earlier than from. A
- * dot before a number, inside a date or closing one before punctuation,
- * or closing an address label's abbreviation ends no sentence: "Einzug in
- * die Goethestr. 5 am 1. März", "gamle adresse fra 1. november: storgata
- * 5", "alte Adresse bis 30.11.: Lindenstraße 5", "Alte Adr. Schulstraße
- * 8". */
+/* Whether token k ends a sentence: '.', '!', '?' or ';'. A dot before a
+ * number, inside a date or closing one before punctuation, or closing an
+ * address label's abbreviation ends none: "Einzug in die Goethestr. 5 am
+ * 1. März", "gamle adresse fra 1. november: storgata 5", "alte Adresse bis
+ * 30.11.: Lindenstraße 5", "Alte Adr. Schulstraße 8". */
+static bool ends_sentence(const struct scan *s, uint32_t k)
+{
+	return tk(s, k)->kind == TOK_PUNCT && strchr(".!?;", nt(s, k)[0]) &&
+	       !(nt(s, k)[0] == '.' && k + 1 < s->n &&
+		 (tk(s, k + 1)->kind == TOK_NUM ||
+		  (used(s, k) && (used(s, k + 1) || tk(s, k + 1)->kind == TOK_PUNCT)) ||
+		  abbr_label_dot(s, k)));
+}
+
+/* The first token of the sentence token a is in, no earlier than from. */
 static uint32_t sentence_back(const struct scan *s, uint32_t from, uint32_t a)
 {
 	uint32_t b = a;
-	while (b > from && !(tk(s, b - 1)->kind == TOK_PUNCT && strchr(".!?;", nt(s, b - 1)[0]) &&
-			     !(nt(s, b - 1)[0] == '.' && b < s->n &&
-			       (tk(s, b)->kind == TOK_NUM ||
-				(used(s, b - 1) && (used(s, b) || tk(s, b)->kind == TOK_PUNCT)) ||
-				abbr_label_dot(s, b - 1)))))
+	while (b > from && !ends_sentence(s, b - 1))
 		b--;
 	return b;
 }
@@ -3448,11 +3470,6 @@ static bool announcer_ends_at(const struct scan *s, uint32_t k)
 	return cue_ends_at(s, k) || left_before(s, k);
 }
 
-/* How the address or meter ID (meter) starting at token a is announced, by
- * the nearest old or address cue before it back to its sentence's start
- * or to token from. "from" counts only right before an address: "from
- * Oslo to Storgata 5", "meter number from the landlord: X" leave it
- * new. */
 /* Where the date begins after an until phrase, or a to word where to is
  * true, that starts at token j, fillers between: "bis zum 14. Dezember",
  * "fram til 30. november", "til i dag". A to word says until only where it
@@ -3510,6 +3527,12 @@ static uint32_t moves_out_at(const struct scan *s, uint32_t j, uint32_t a, bool 
 	return e;
 }
 
+/* How the address or meter ID (meter) starting at token a is announced, by
+ * the nearest old or address cue before it back to its sentence's start
+ * or to token from. "from" counts only right before an address: "from
+ * Oslo to Storgata 5", "meter number from the landlord: X" leave it new;
+ * after a verb of moving it names the one left ("moving from Storgata 5
+ * on friday"). */
 static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t a, bool meter)
 {
 	enum old_kind old = NOT_OLD;
@@ -3667,8 +3690,8 @@ static bool moved_to_address(const struct scan *s, uint32_t e, struct slot_found
 {
 	bool moving = false;
 	for (uint32_t j = e; j < s->n && !(j > e && (tk(s, j)->flags & TOK_F_LINE)); j++) {
-		if ((is_punct(s, j, '.') || is_punct(s, j, '!') || is_punct(s, j, '?')) &&
-		    !used(s, j))
+		/* A date's own dot goes on: "ziehe am 1.12. in die ...". */
+		if (ends_sentence(s, j) && !used(s, j))
 			return false;
 		if (dcue_of_kind(s, j, CUE_MOVE) || dcue_of_kind(s, j, CUE_MOVE_IN))
 			moving = true;
@@ -3904,7 +3927,10 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * 12.01.2027 ... ich ziehe zum 1. März um" (a letter's header, the day the
  * customer signed or wrote before), but "Startdatum 10.01., der Zähler
  * wird am 20.01. getauscht" keeps the 10th. A stale date (over a year
- * gone) is none. *side_of gets the cue of the date chosen, *past_of
+ * gone) is none. A date an until phrase ends something at gives way to
+ * any other date ahead ("frem til 14. desember ... fra 15. desember"),
+ * unless a phrase of the move in announces it ("Einzug bis zum 1.
+ * Dezember"). *side_of gets the cue of the date chosen, *past_of
  * whether that cue is in the past tense. Returns NULL when none is left. */
 /* What lifts a date over others in choose_date, weakest first. */
 enum { LIFT_NONE, LIFT_IN, LIFT_START, LIFT_CORRECTION };
@@ -3935,8 +3961,12 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 	int rank[DATE_CANDIDATES], lift = LIFT_NONE; /* the strongest rank of a date left */
 	uint32_t first_in = n;
 	for (uint32_t k = 0; k < n; k++) {
+		/* An until date that a phrase of the move in announces is the
+		 * day the move is due by: "Auszug am 30. November, Einzug bis
+		 * zum 1. Dezember" moves in on the 1st. */
 		skip[k] = f[k].stale || (in && out && side[k] != CUE_MOVE_IN) ||
-			  (firm && passing(&f[k], side[k])) || (open && until[k]);
+			  (firm && passing(&f[k], side[k])) ||
+			  (open && until[k] && said[k] != CUE_MOVE_IN);
 		ahead |= !skip[k] && announced[k] && slot_date_days(f[k].d) >= s->today_days;
 		rank[k] = said[k] == CUE_CORRECTION ? LIFT_CORRECTION
 			  : said[k] == CUE_START    ? LIFT_START
