@@ -2649,9 +2649,15 @@ static bool cap_word(const struct scan *s, uint32_t k)
  * de" of "Witte de Withstraat". */
 static bool particle_after_cap(const struct scan *s, uint32_t k)
 {
-	const struct word *w;
-	return k > 0 && name_word(s, k) && !(tk(s, k)->flags & TOK_F_CAP) &&
-	       (w = word_at(s, k)) && (w->flags & W_PARTICLE) && cap_word(s, k - 1);
+	const struct word *w, *before;
+	if (k == 0 || !name_word(s, k) || (tk(s, k)->flags & TOK_F_CAP) || !(w = word_at(s, k)) ||
+	    !(w->flags & W_PARTICLE) || !cap_word(s, k - 1))
+		return false;
+	/* Not after a word that starts a [dates] phrase or an address cue:
+	 * "Verhuizing van Kerkstraat 5" moves from there. A from word may
+	 * open a name ("Van der Takstraat"). */
+	before = word_at(s, k - 1);
+	return !before || (before->dcue_head < 0 && before->cue_head < 0);
 }
 
 /* True when no running text follows at token k: the end, punctuation, a
