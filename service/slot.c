@@ -2838,6 +2838,7 @@ static bool postcode_after(const struct scan *s, uint32_t he)
 }
 
 static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end);
+static enum cue_kind dcue_at(const struct scan *s, uint32_t j, uint32_t *end);
 static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind);
 
 /* Whether a date follows token he, announced by a phrase of the move or a
@@ -2851,9 +2852,8 @@ static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind);
  * kirkeveien 55 on the 15th" leaves it. */
 static bool dated_after(const struct scan *s, uint32_t he, bool announced, bool named)
 {
-	const struct word *w = word_at(s, he);
-	uint32_t e = w && w->dcue_head >= 0 ? cue_at(s, he, w->dcue_head, NULL) : 0;
-	bool cued = e != 0;
+	uint32_t e;
+	bool cued = dcue_at(s, he, &e) != CUE_NONE;
 	uint32_t from_end;
 	if (!e && (announced || named) && ocue_at(s, he, &from_end) == CUE_FROM_ADDRESS)
 		e = from_end;
@@ -3088,12 +3088,11 @@ static uint32_t sentence_end(const struct scan *s, uint32_t j)
 static uint32_t past_date(const struct scan *s, uint32_t j, bool left)
 {
 	uint32_t k = j;
-	const struct word *w = word_at(s, k);
 	uint32_t e;
 	/* A date cue's phrase may take in the date's first tokens; a from,
 	 * to or until phrase ("från", "til", "bis") is often no date cue. */
 	enum cue_kind ck;
-	if (w && w->dcue_head >= 0 && (e = cue_at(s, k, w->dcue_head, NULL)))
+	if (dcue_at(s, k, &e) != CUE_NONE)
 		k = e;
 	else if ((ck = ocue_at(s, k, &e)) == CUE_FROM_ADDRESS ||
 		 (left && (ck == CUE_TO_ADDRESS || ck == CUE_UNTIL)))
@@ -3439,15 +3438,29 @@ static bool joined(const struct scan *s, uint32_t e, uint32_t a)
 	return true;
 }
 
-/* The kind of the old, from, sign-off or old_after phrase (the word's
- * ocue_head chain) that starts at token j, with the index after it in
- * *end; CUE_NONE when none does. */
+/* The kind of the longest phrase of chain head that starts at token j,
+ * with the index after it in *end; CUE_NONE (and *end 0) when none does. */
+static enum cue_kind chain_at(const struct scan *s, uint32_t j, int32_t head, uint32_t *end)
+{
+	enum cue_kind k = CUE_NONE;
+	*end = head >= 0 ? cue_at(s, j, head, &k) : 0;
+	return *end ? k : CUE_NONE;
+}
+
+/* The old, from, sign-off or old_after phrase (the word's ocue_head
+ * chain) that starts at token j, as chain_at. */
 static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end)
 {
 	const struct word *w = word_at(s, j);
-	enum cue_kind k = CUE_NONE;
-	*end = w && w->ocue_head >= 0 ? cue_at(s, j, w->ocue_head, &k) : 0;
-	return *end ? k : CUE_NONE;
+	return chain_at(s, j, w ? w->ocue_head : -1, end);
+}
+
+/* The [dates] phrase (the word's dcue_head chain) that starts at token j,
+ * as chain_at. */
+static enum cue_kind dcue_at(const struct scan *s, uint32_t j, uint32_t *end)
+{
+	const struct word *w = word_at(s, j);
+	return chain_at(s, j, w ? w->dcue_head : -1, end);
 }
 
 /* Whether an old, from, sign-off or old_after phrase of kind ends at
@@ -3499,16 +3512,6 @@ static bool until_before(const struct scan *s, uint32_t a)
 		if (until_date_at(s, j, clause_start(s, j)) == a)
 			return true;
 	return false;
-}
-
-/* The kind of the [dates] phrase that starts at token j, with the index
- * after it in *end; CUE_NONE when none does. */
-static enum cue_kind dcue_at(const struct scan *s, uint32_t j, uint32_t *end)
-{
-	const struct word *w = word_at(s, j);
-	enum cue_kind k = CUE_NONE;
-	*end = w && w->dcue_head >= 0 ? cue_at(s, j, w->dcue_head, &k) : 0;
-	return *end ? k : CUE_NONE;
 }
 
 /* Where a phrase of the move out ([dates] out) that starts at token j ends,
