@@ -418,13 +418,11 @@ static bool slow_reader(const struct conn *c, double now)
  * peer does not read them, or is gone. Its socket may take nothing, so no
  * WRITEABLE callback would come to close it the usual way, nor a close
  * frame go out: lws is told to close it on its own. Whatever the peer
- * sends meanwhile is dropped unread (receive: close_code). */
-static void hang_up(struct conn *c, enum lws_close_status code, const char *why)
+ * sends meanwhile is dropped unread (receive: dead). */
+static void hang_up(struct conn *c)
 {
 	free_queue(c);
 	c->dead = true;
-	c->close_code = (int)code;
-	c->close_why = why;
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
@@ -432,7 +430,7 @@ static void drop_slow_reader(struct conn *c)
 {
 	metrics_error(&c->srv->metrics, "slow_reader");
 	log_event("warn", "slow_reader", conn_fields(c));
-	hang_up(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "client does not read");
+	hang_up(c);
 }
 
 /* Puts c, whose due just moved later than any other's, at the back of
@@ -494,7 +492,7 @@ static void idle_step(lws_sorted_usec_list_t *sul)
 		if (c->pinged) {
 			metrics_error(&s->metrics, "idle_timeout");
 			log_event("info", "idle_timeout", conn_fields(c));
-			hang_up(c, LWS_CLOSE_STATUS_GOINGAWAY, "idle timeout");
+			hang_up(c);
 			continue;
 		}
 		c->pinged = c->ping_owed = true;
@@ -2067,8 +2065,8 @@ static int receive(struct conn *c, const char *in, size_t len)
 	struct ws_server *s = c->srv;
 	/* After a protocol violation the connection only finishes writing the
 	 * replies it owes, then closes; whatever else arrives is dropped
-	 * unread. */
-	if (c->close_code)
+	 * unread, as it is once the connection is hung up. */
+	if (c->close_code || c->dead)
 		return 0;
 	if (lws_frame_is_binary(c->wsi)) {
 		metrics_error(&s->metrics, "binary");
