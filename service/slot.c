@@ -56,6 +56,7 @@
 #define NAME_ENDING_WORD_MIN 5 /* "Kieler", not "Oder" */
 #define OPENER_ABBR_MAX 3   /* letters of an opener written with its dot: "St." */
 #define COMPOUND_SUFFIX_MIN 3 /* "weg" may end a compound, "st" may not */
+#define SPELT_SUFFIX_MIN 3    /* a lower-case "way" names a street, "st" may not */
 #define COMPOUND_PREFIX_MIN 3 /* so "Spring" is not a street ending in "ring" */
 #define LONG_SUFFIX_MIN 5     /* "gatan", "vägen": such a suffix ... */
 #define SHORT_PREFIX_MIN 2    /* ... takes a name this short: "Åsgatan" */
@@ -3008,7 +3009,12 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	for (int w = 0; k > lo; w++) {
 		uint32_t hn = k - 1;
 		if ((!whole || k < i) && house_at(s, hn) == k) {
-			if (lower && !text_ends(s, after))
+			/* In lower case only where it ends the running text, or
+			 * right after its cue with its suffix spelt out: "i
+			 * moved into 5 kings road last week", not "vi flyttar
+			 * till 2 st lägenheter". */
+			if (lower && !text_ends(s, after) &&
+			    !(cue && hn == lo && whole && t->nchars >= SPELT_SUFFIX_MIN))
 				return false;
 			sp.a = hn;
 			sp.street_end = i + 1;
