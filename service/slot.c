@@ -1593,6 +1593,8 @@ static bool word_pair_date(const struct scan *s, uint32_t a, uint32_t e, int y)
 	return pair_ends(s, e, y) || date_cue_before(s, a, false) || (a > 0 && filler_word(s, a - 1));
 }
 
+static uint32_t rel_at(const struct scan *s, uint32_t i, struct date_found *out);
+
 /* "1st of March", "1. März 2027", "15 juni", "1e maart", "1:a mars",
  * "første mars". */
 static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *out);
@@ -1619,6 +1621,11 @@ static uint32_t daymonth_at(const struct scan *s, uint32_t i, struct slot_date *
 	 * month. Without a filler ("Baker Street 1 March") or with the day's
 	 * dot ("Storgata 1. mai") it is read as the date, as before. */
 	if (!m || (k > j && j == i + 1 && tk(s, i)->kind == TOK_NUM && house_number(s, i)))
+		return 0;
+	/* A month that opens a `rel` phrase is that phrase's word: "zum 15.
+	 * des Monats" is no 15 December (nb "des"). */
+	struct date_found rel;
+	if (rel_at(s, k, &rel))
 		return 0;
 	/* "moving to baker street 21 on december 1": after a street's word,
 	 * a number, a filler and a month with a day of its own after it are
@@ -1651,7 +1658,9 @@ static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *
 	uint32_t k = skip_dot(s, i + 1);
 	uint32_t j = skip_fillers(s, k);
 	uint32_t e = day_at(s, j, false, true, &d);
-	if (!e)
+	/* A day number with a month of its own after it is that month's:
+	 * "Straße des 17. Juni" (nb "des" is December). */
+	if (!e || (tk(s, j)->kind == TOK_NUM && month_at(s, skip_fillers(s, skip_dot(s, e)))))
 		return 0;
 	uint32_t ye = year_at(s, e, &y);
 	if (tk(s, j)->kind == TOK_WORD && !is_digit(nt(s, j)[0]) && !pair_ends(s, ye, y))

@@ -1294,6 +1294,21 @@ assert out[1]["slots"]["date"] == "2027-05-03", out[1]["slots"]
 ' "$TMP/housedays.jsonl"
 fi
 
+# ---- nb "des" is December; German "des" is an article ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/des.jsonl" \
+		'{"text": "Ny adresse fra 1. des: Thereses gate 14, 0168 Oslo"}' \
+		'{"text": "Ich ziehe zum 15. des Monats um"}' \
+		'{"text": "Ich ziehe zum 1. des nächsten Monats um"}'
+	expect_py "nb \"des\" is a month; German \"des Monats\" names none" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert out[0]["slots"].get("date") == "2026-12-01", out[0]["slots"]
+assert [i["id"] for i in out[0]["intents"]] == ["address_update", "contract_start_date"], out[0]["intents"]
+assert "date" not in out[1]["slots"] and "date" not in out[2]["slots"], (out[1]["slots"], out[2]["slots"])
+' "$TMP/des.jsonl"
+fi
+
 # ---- the new address as the production data reads it (cli_streets.txt) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	python3 -c '
