@@ -1309,6 +1309,23 @@ assert "date" not in out[1]["slots"] and "date" not in out[2]["slots"], (out[1][
 ' "$TMP/des.jsonl"
 fi
 
+# ---- the last bill in the past tense is a complaint, no final bill ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/lastbill.jsonl" \
+		'{"text": "My last invoice was way too high, why?"}' \
+		'{"text": "Meine letzte Rechnung war viel zu hoch, warum?"}' \
+		'{"text": "Mijn laatste factuur was veel te hoog, hoe kan dat?"}' \
+		'{"text": "siste faktura var altfor høy"}' \
+		'{"text": "sista fakturan var alldeles för hög"}' \
+		'{"text": "when will I get my last invoice?"}'
+	expect_py "a complaint about the last bill asks no start date; the final bill still does" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ids = [[i["id"] for i in o["intents"]] for o in out]
+assert ids == [[]] * 5 + [["contract_start_date"]], ids
+' "$TMP/lastbill.jsonl"
+fi
+
 # ---- the new address as the production data reads it (cli_streets.txt) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	python3 -c '
