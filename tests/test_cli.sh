@@ -1326,6 +1326,22 @@ assert ids == [[]] * 5 + [["contract_start_date"]], ids
 ' "$TMP/lastbill.jsonl"
 fi
 
+# ---- asking whether the new address is wanted offers it ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/needaddr.jsonl" \
+		'{"text": "when do you need the new address by?"}' \
+		'{"text": "trenger dere ny adresse? flytter snart"}' \
+		'{"text": "behöver ni min nya adress? flyttar snart"}' \
+		'{"text": "braucht ihr meine neue adresse? zieh bald um"}' \
+		'{"text": "hebben jullie mijn nieuwe adres nodig? we verhuizen binnenkort"}'
+	expect_py "\"do you need my new address?\" is an address update" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ids = [[i["id"] for i in o["intents"]] for o in out]
+assert ids == [["address_update"]] * 5, ids
+' "$TMP/needaddr.jsonl"
+fi
+
 # ---- the new address as the production data reads it (cli_streets.txt) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	python3 -c '
