@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,17 +74,20 @@ static const char usage_text[] =
 	"  serve                  the chat server: widget at /, WebSocket at /ws,\n"
 	"                         GET /healthz, GET /metrics\n"
 	"\n"
-	"options:\n"
+	"options (an option a command does not use is refused):\n"
 	"  --intents DIR          intent data (AUTOASSIST_INTENTS; default: the checkout's)\n"
 	"  --templates DIR        reply templates (AUTOASSIST_TEMPLATES)\n"
-	"  --registry FILE        grid registry, JSON Lines (AUTOASSIST_REGISTRY; without\n"
-	"                         it: cannot check)\n"
-	"  --tickets FILE         append L2 tickets here, fsync'd (without it: preview)\n"
-	"  --today YYYY-MM-DD     reference date for relative dates (default: today, UTC)\n"
-	"  --lang CODE            the customer's language instead of detecting it\n"
 	"  --threshold X          intent score needed (default 0.5)\n"
 	"  --margin X             ambiguity margin below the threshold (default 0.15)\n"
-	"  --max-bytes N          longest message accepted (default 4096)\n"
+	"  --max-bytes N          longest message accepted, 16 to 1048576 (default 4096)\n"
+	"  --registry FILE        classify, chat, serve: grid registry, JSON Lines\n"
+	"                         (AUTOASSIST_REGISTRY; without it: cannot check)\n"
+	"  --today YYYY-MM-DD     classify, chat, eval: reference date for relative dates\n"
+	"                         (default: today, UTC)\n"
+	"  --tickets FILE         classify, chat: append L2 tickets here, fsync'd\n"
+	"                         (without it: preview)\n"
+	"  --lang CODE            classify, chat: the customer's language instead of\n"
+	"                         detecting it\n"
 	"  serve only (each also from the environment variable named):\n"
 	"  --port N               AUTOASSIST_PORT (default 8080)\n"
 	"  --host ADDR            AUTOASSIST_HOST, address to bind (default: all)\n"
@@ -138,6 +142,14 @@ static int usage(FILE *out, int code)
 	fputs("\n", out);
 	l2cli_usage(out);
 	return code;
+}
+
+/* After a usage error has been told in a line of its own: the whole help
+ * would bury that line. Returns EXIT_USAGE. */
+static int usage_hint(void)
+{
+	fputs("Run \"autoassist --help\" for the commands and options.\n", stderr);
+	return EXIT_USAGE;
 }
 
 static bool parse_double(const char *s, double lo, double hi, double *out)
@@ -254,10 +266,22 @@ static int serve_env_opts(struct cli *c)
 	return 0;
 }
 
-/* Parses the options after the command. Returns the index of the first
- * argument, or -1 after printing what is wrong. */
-static int parse_opts(struct cli *c, int argc, char **argv)
+/* The commands an option may be given to (parse_opts). */
+enum {
+	CMD_CLASSIFY = 1 << 0,
+	CMD_EVAL = 1 << 1,
+	CMD_CHAT = 1 << 2,
+	CMD_SERVE = 1 << 3,
+	CMD_ENGINE = CMD_CLASSIFY | CMD_EVAL | CMD_CHAT | CMD_SERVE,
+};
+
+/* Parses the options after the command, whose CMD_ bit is cmd. An option
+ * the command does not use is refused, not ignored: "serve --tickets f"
+ * would otherwise look like it kept tickets. Returns the index of the
+ * first argument, or -1 after printing what is wrong. */
+static int parse_opts(struct cli *c, int cmd, int argc, char **argv)
 {
+	/* Every option from O_PORT on is serve's alone. */
 	enum { O_INTENTS = 256, O_TEMPLATES, O_REGISTRY, O_TICKETS, O_TODAY, O_LANG,
 	       O_THRESHOLD, O_MARGIN, O_MAXBYTES, O_JSONL, O_MINEXACT, O_MINESC,
 	       O_MAXFALSE, O_MINLANG, O_EXAMPLES, O_PORT, O_HOST, O_WEB, O_MAXCONN,
@@ -307,6 +331,24 @@ static int parse_opts(struct cli *c, int argc, char **argv)
 	optind = 1;
 	int li;
 	while ((ch = getopt_long(argc, argv, "h", longopts, &li)) != -1) {
+		int used_by;
+		switch (ch) {
+		case O_REGISTRY: used_by = CMD_CLASSIFY | CMD_CHAT | CMD_SERVE; break;
+		case O_TODAY: used_by = CMD_CLASSIFY | CMD_CHAT | CMD_EVAL; break;
+		case O_TICKETS: case O_LANG: used_by = CMD_CLASSIFY | CMD_CHAT; break;
+		case O_JSONL: used_by = CMD_CLASSIFY; break;
+		case O_MINEXACT: case O_MINESC: case O_MAXFALSE: case O_MINLANG: case O_EXAMPLES:
+			used_by = CMD_EVAL;
+			break;
+		default:
+			used_by = ch >= O_PORT ? CMD_SERVE : CMD_ENGINE;
+			break;
+		}
+		if (!(used_by & cmd)) {
+			fprintf(stderr, "autoassist: --%s is not an option of %s\n",
+				longopts[li].name, argv[0]);
+			return -1;
+		}
 		switch (ch) {
 		case O_INTENTS: c->intents_dir = optarg; break;
 		case O_TEMPLATES: c->templates_dir = optarg; break;
@@ -724,6 +766,15 @@ static void lws_log(int level, const char *line)
 static int cmd_serve(struct cli *c)
 {
 	char err[256];
+	/* A mistyped --web would otherwise show only as 404s for the widget. */
+	struct stat st;
+	const char *why = stat(c->ws.web_dir, &st) < 0 ? strerror(errno)
+			  : !S_ISDIR(st.st_mode)	   ? "not a directory"
+							   : NULL;
+	if (why) {
+		fprintf(stderr, "autoassist: --web %s: %s\n", c->ws.web_dir, why);
+		return EXIT_DATA;
+	}
 	c->ws.max_bytes = c->eo.max_bytes;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
 	/* Every message gets a log line: a thread writes them (see log.h), so
@@ -822,16 +873,20 @@ int main(int argc, char **argv)
 		return usage(stdout, EXIT_OK);
 	if (strcmp(cmd, "l2") == 0 || strcmp(cmd, "registry") == 0)
 		return cmd_l2(&c, argc - 1, argv + 1);
-	if (strcmp(cmd, "classify") && strcmp(cmd, "eval") && strcmp(cmd, "chat") &&
-	    strcmp(cmd, "serve")) {
+	int cmd_bit = strcmp(cmd, "classify") == 0 ? CMD_CLASSIFY
+		    : strcmp(cmd, "eval") == 0	   ? CMD_EVAL
+		    : strcmp(cmd, "chat") == 0	   ? CMD_CHAT
+		    : strcmp(cmd, "serve") == 0	   ? CMD_SERVE
+						   : 0;
+	if (!cmd_bit) {
 		fprintf(stderr, "autoassist: unknown command \"%s\"\n", cmd);
-		return usage(stderr, EXIT_USAGE);
+		return usage_hint();
 	}
-	if (strcmp(cmd, "serve") == 0 && serve_env_opts(&c) < 0)
+	if (cmd_bit == CMD_SERVE && serve_env_opts(&c) < 0)
 		return EXIT_USAGE;
-	int first = parse_opts(&c, argc - 1, argv + 1);
+	int first = parse_opts(&c, cmd_bit, argc - 1, argv + 1);
 	if (first < 0)
-		return usage(stderr, EXIT_USAGE);
+		return usage_hint();
 	char **args = argv + 1 + first;
 	int nargs = argc - 1 - first;
 	c.ev.today = c.today;
@@ -840,7 +895,7 @@ int main(int argc, char **argv)
 		     : strcmp(cmd, "eval") == 0 ? nargs == 1 : nargs == 0;
 	if (!ok_args) {
 		fprintf(stderr, "autoassist: wrong arguments for %s\n", cmd);
-		return usage(stderr, EXIT_USAGE);
+		return usage_hint();
 	}
 	if (strcmp(cmd, "serve") == 0)
 		catch_signals();

@@ -94,6 +94,23 @@ run classify --bogus hello >/dev/null 2>&1
 expect_rc 2 $? "an unknown option"
 run eval >/dev/null 2>&1
 expect_rc 2 $? "eval without a file"
+# An option the command does not use is refused, not ignored, in a line
+# of its own with no help text after it to bury it.
+# (timeout: a server that took the option would serve on.)
+timeout 10 "$BIN" serve --tickets "$TMP/serve-tickets.jsonl" >/dev/null 2>"$TMP/err"
+expect_rc 2 $? "serve --tickets"
+expect_in "$TMP/err" "--tickets is not an option of serve" "serve --tickets"
+if [ -e "$TMP/serve-tickets.jsonl" ]; then fail "serve --tickets created the file"; else pass; fi
+expect_not_in "$TMP/err" "usage: autoassist" "a usage error prints no help text"
+run classify --port 8080 hello >/dev/null 2>"$TMP/err"
+expect_rc 2 $? "classify --port"
+expect_in "$TMP/err" "--port is not an option of classify" "classify --port"
+run eval --lang en "$TMP/none.jsonl" >/dev/null 2>"$TMP/err"
+expect_rc 2 $? "eval --lang"
+expect_in "$TMP/err" "--lang is not an option of eval" "eval --lang"
+timeout 10 "$BIN" serve --web "$TMP/no-such-dir" >/dev/null 2>"$TMP/err"
+expect_rc 3 $? "serve --web with no such directory"
+expect_in "$TMP/err" "--web $TMP/no-such-dir: No such file or directory" "serve --web with no such directory"
 run serve --rate nan >/dev/null 2>"$TMP/err"
 expect_rc 2 $? "serve --rate nan"
 expect_in "$TMP/err" '"nan" is not a number' "serve --rate nan"
