@@ -51,8 +51,8 @@ static const char dead_script[] =
 	"redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
 	"return n\n";
 
-/* The options a subcommand may take, a bit each; --redis, --stream and
- * --help are taken by all. */
+/* The options a subcommand may take, a bit each; --redis and --help are
+ * taken by all. */
 enum {
 	OPT_CONSUMER = 1 << 0,
 	OPT_COUNT = 1 << 1,
@@ -61,6 +61,7 @@ enum {
 	OPT_IDLE = 1 << 4,
 	OPT_MAXDEL = 1 << 5,
 	OPT_REPLACE = 1 << 6,
+	OPT_STREAM = 1 << 7, /* the l2 commands': the registry has no stream */
 };
 
 struct ctx {
@@ -972,21 +973,26 @@ put_doc:
 
 /* ---- the command table, usage and options ---- */
 
-static const char common_help[] =
+static const char redis_help[] =
 	"  --redis URL            Redis: redis://host:port[/db], unix:///path, /path,\n"
 	"                         host:port[/db] or [IPv6]:port\n"
 	"                         (AUTOASSIST_REDIS; default 127.0.0.1:6379); AUTH with\n"
-	"                         AUTOASSIST_REDIS_PASSWORD (and AUTOASSIST_REDIS_USER)\n"
-	"  --stream NAME          the L2 stream (AUTOASSIST_STREAM; default autoassist:l2)\n"
+	"                         AUTOASSIST_REDIS_PASSWORD (and AUTOASSIST_REDIS_USER)\n";
+static const char stream_help[] =
+	"  --stream NAME          the L2 stream (AUTOASSIST_STREAM; default autoassist:l2)\n";
+static const char exit_help[] =
 	"  -h, --help             this text\n"
 	"\n"
-	"exit codes: 0 ok; 1 failed (not found, not pending, Redis refused); 2 usage;\n"
-	"4 Redis unreachable, not answering, or the password missing or wrong\n";
+	"exit codes: 0 ok; 1 failed (not found, not pending, a file refused, Redis\n"
+	"refused); 2 usage; 4 Redis unreachable, not answering, or the password\n"
+	"missing or wrong\n";
 
 static const struct cmd cmds[] = {
-	{ "l2", "pull", OPT_CONSUMER | OPT_COUNT | OPT_BLOCK | OPT_JSON | OPT_MAXDEL, OPT_CONSUMER,
+	{ "l2", "pull", OPT_CONSUMER | OPT_COUNT | OPT_BLOCK | OPT_JSON | OPT_MAXDEL | OPT_STREAM,
+	  OPT_CONSUMER,
 	  0, 0, cmd_pull,
 	  "usage: autoassist l2 pull --consumer NAME [--count N] [--block MS] [--json]\n"
+	  "       [--max-deliveries N]\n"
 	  "\n"
 	  "Takes new tickets from the L2 queue for technician NAME and shows them.\n"
 	  "They stay pending under NAME until acknowledged (autoassist l2 ack ID).\n"
@@ -1000,22 +1006,23 @@ static const struct cmd cmds[] = {
 	  "  --json                 one JSON object a line: {\"id\": ENTRY_ID, \"fields\": {...}}\n"
 	  "  --max-deliveries N     deliveries before a ticket is a dead letter\n"
 	  "                         (AUTOASSIST_MAX_DELIVERIES; default 5)\n" },
-	{ "l2", "ack", 0, 0, 1, -1, cmd_ack,
+	{ "l2", "ack", OPT_STREAM, 0, 1, -1, cmd_ack,
 	  "usage: autoassist l2 ack ID...\n"
 	  "\n"
 	  "Marks the tickets with these entry ids done. Exits 1 when any id was not\n"
 	  "pending.\n"
 	  "\n" },
-	{ "l2", "pending", OPT_JSON, 0, 0, 0, cmd_pending,
+	{ "l2", "pending", OPT_JSON | OPT_STREAM, 0, 0, 0, cmd_pending,
 	  "usage: autoassist l2 pending [--json]\n"
 	  "\n"
 	  "Lists the tickets delivered but not acknowledged: per consumer, and each\n"
 	  "with its consumer, idle time and number of deliveries.\n"
 	  "\n"
 	  "  --json                 one JSON object\n" },
-	{ "l2", "claim", OPT_CONSUMER | OPT_IDLE | OPT_COUNT | OPT_JSON | OPT_MAXDEL,
+	{ "l2", "claim", OPT_CONSUMER | OPT_IDLE | OPT_COUNT | OPT_JSON | OPT_MAXDEL | OPT_STREAM,
 	  OPT_CONSUMER | OPT_IDLE, 0, 0, cmd_claim,
 	  "usage: autoassist l2 claim --consumer NAME --idle MS [--count N] [--json]\n"
+	  "       [--max-deliveries N]\n"
 	  "\n"
 	  "Takes over tickets pending for MS milliseconds or more (those of a\n"
 	  "technician who vanished) for technician NAME, and shows them as pull does.\n"
@@ -1027,7 +1034,7 @@ static const struct cmd cmds[] = {
 	  "  --count N              tickets to take at most (default 100)\n"
 	  "  --json                 one JSON object a line, as pull\n"
 	  "  --max-deliveries N     as pull\n" },
-	{ "l2", "stats", OPT_JSON, 0, 0, 0, cmd_stats,
+	{ "l2", "stats", OPT_JSON | OPT_STREAM, 0, 0, 0, cmd_stats,
 	  "usage: autoassist l2 stats [--json]\n"
 	  "\n"
 	  "Shows the queue: stream length, the group (pending, last delivered id,\n"
@@ -1049,30 +1056,47 @@ static const struct cmd cmds[] = {
 	  "  --json                 one JSON object\n" },
 };
 
+static const char l2_summary[] =
+	"  l2 pull --consumer NAME [--count N] [--block MS] [--json]\n"
+	"          [--max-deliveries N]\n"
+	"                         take new L2 tickets for technician NAME\n"
+	"  l2 ack ID...           mark tickets done\n"
+	"  l2 pending [--json]    tickets delivered but not acknowledged\n"
+	"  l2 claim --consumer NAME --idle MS [--count N] [--json]\n"
+	"           [--max-deliveries N]\n"
+	"                         take over the tickets of a technician who vanished\n"
+	"  l2 stats [--json]      queue length, group, consumers, dead letters\n"
+	"                         (each: --redis URL, --stream NAME, --help)\n";
+static const char registry_summary[] =
+	"  registry load FILE.jsonl [--replace]\n"
+	"                         copy a grid registry file into Redis (--replace: and\n"
+	"                         remove the meters it leaves out)\n"
+	"  registry get METER_ID [--json]\n"
+	"                         show one registry record\n"
+	"                         (each: --redis URL, --help)\n";
+
 void l2cli_usage(FILE *out)
 {
-	fputs("  l2 pull --consumer NAME [--count N] [--block MS] [--json]\n"
-	      "                         take new L2 tickets for technician NAME\n"
-	      "  l2 ack ID...           mark tickets done\n"
-	      "  l2 pending [--json]    tickets delivered but not acknowledged\n"
-	      "  l2 claim --consumer NAME --idle MS [--count N] [--json]\n"
-	      "                         take over the tickets of a technician who vanished\n"
-	      "  l2 stats [--json]      queue length, group, consumers, dead letters\n"
-	      "  registry load FILE.jsonl [--replace]\n"
-	      "                         copy a grid registry file into Redis (--replace: and\n"
-	      "                         remove the meters it leaves out)\n"
-	      "  registry get METER_ID [--json]\n"
-	      "                         show one registry record\n"
-	      "                         (each: --redis URL, --stream NAME, --help)\n",
-	      out);
+	fputs(l2_summary, out);
+	fputs(registry_summary, out);
+}
+
+/* The options every command takes, with --stream for the l2 commands. */
+static void common_usage(FILE *out, bool stream)
+{
+	fputs(redis_help, out);
+	if (stream)
+		fputs(stream_help, out);
+	fputs(exit_help, out);
 }
 
 static void group_usage(FILE *out, const char *group)
 {
+	bool l2 = strcmp(group, "l2") == 0;
 	fprintf(out, "usage: autoassist %s COMMAND [OPTIONS] [ARGS]\n\ncommands:\n", group);
-	l2cli_usage(out);
+	fputs(l2 ? l2_summary : registry_summary, out);
 	fputs("\n", out);
-	fputs(common_help, out);
+	common_usage(out, l2);
 }
 
 static const struct {
@@ -1087,7 +1111,7 @@ static const struct {
 	{ { "max-deliveries", required_argument, NULL, 'm' }, OPT_MAXDEL },
 	{ { "replace", no_argument, NULL, 'x' }, OPT_REPLACE },
 	{ { "redis", required_argument, NULL, 'r' }, 0 },
-	{ { "stream", required_argument, NULL, 's' }, 0 },
+	{ { "stream", required_argument, NULL, 's' }, OPT_STREAM },
 	{ { "help", no_argument, NULL, 'h' }, 0 },
 };
 #define NOPTS (sizeof(all_opts) / sizeof(all_opts[0]))
@@ -1226,7 +1250,7 @@ int l2cli_run(int argc, char **argv, const struct l2cli_env *env)
 	int rc = parse_opts(&c, cmd, argc - 1, argv + 1);
 	if (rc < 0) {
 		fputs(cmd->help, stdout);
-		fputs(common_help, stdout);
+		common_usage(stdout, cmd->opts & OPT_STREAM);
 		return L2CLI_OK;
 	}
 	if (rc != L2CLI_OK) {

@@ -483,6 +483,18 @@ expect_rc 2 $rc "bundled unknown letters"
 expect_in "$TMP/err" "l2 stats: unknown option -q" "a bundle's unknown letter is named, not the flag before it"
 aa registry get
 expect_rc 2 $rc "registry get without a meter"
+# The registry has no stream: its commands refuse --stream, and its help
+# lists its own commands, not the l2 ones.
+aa registry get 707057500012345671 --stream autoassist:l2
+expect_rc 2 $rc "registry get --stream"
+expect_in "$TMP/err" "unknown option --stream" "registry get refuses --stream"
+aa registry --help
+expect_rc 0 $rc "registry --help"
+expect_in "$TMP/out" "registry get METER_ID" "registry --help lists registry get"
+expect_not_in "$TMP/out" "l2 pull" "registry --help lists no l2 command"
+expect_not_in "$TMP/out" "--stream" "registry --help offers no --stream"
+aa l2 --help
+expect_in "$TMP/out" "--max-deliveries N" "l2 --help names --max-deliveries"
 # A port that is no port is a usage error, as in serve.
 aa l2 stats --redis localhost:abc
 expect_rc 2 $rc "a Redis URL with a bad port"
