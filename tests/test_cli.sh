@@ -1359,6 +1359,19 @@ assert ids == [["address_update"]] * 5, ids
 ' "$TMP/needaddr.jsonl"
 fi
 
+# ---- short Swedish questions are Swedish ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/svshort.jsonl" \
+		'{"text": "Finns det en Modbus-registerkarta för Pulse?"}' \
+		'{"text": "Kan ni koppla mitt batteri via RS485?"}' \
+		'{"text": "Vad kostar elen per kWh just nu i SE3?"}'
+	expect_py "short Swedish questions are answered in Swedish" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert [o["lang"] for o in out] == ["sv"] * 3, [o["lang"] for o in out]
+' "$TMP/svshort.jsonl"
+fi
+
 # ---- the new address as the production data reads it (cli_streets.txt) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	python3 -c '
