@@ -1372,6 +1372,19 @@ assert [o["lang"] for o in out] == ["sv"] * 3, [o["lang"] for o in out]
 ' "$TMP/svshort.jsonl"
 fi
 
+# ---- the contract at the new address asks the start date, no address ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/contractat.jsonl" \
+		'{"text": "Hi! We are moving to a new apartment on 1 March. When will my contract at the new address start?"}' \
+		'{"text": "When does my contract start at the new address? It is Storgata 5"}'
+	expect_py "the contract at the new address is a start-date question; with an address given, an address update too" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ids = [sorted(i["id"] for i in o["intents"]) for o in out]
+assert ids == [["contract_start_date"], ["address_update", "contract_start_date"]], ids
+' "$TMP/contractat.jsonl"
+fi
+
 # ---- the new address as the production data reads it (cli_streets.txt) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	python3 -c '
