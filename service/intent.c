@@ -33,12 +33,14 @@ enum kind {
 	K_THANKS,   /* a closing phrase that thanks ("thanks", "for the help") */
 	K_MOVE,     /* a word of the move ("moving", "new house") */
 	K_ELSEWHERE, /* a word of another matter ("my order", "refund") */
+	K_YET,      /* after a negation or its thing, "not yet" ("yet", "ennå") */
+	K_YET_BEFORE, /* right before a negation, "not yet" ("noch", "nog") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
 	"definite", "article", "or", "act", "end", "closing", "closing_with", "thanks",
-	"move", "elsewhere",
+	"move", "elsewhere", "yet", "yet_before",
 };
 
 enum mode {
@@ -117,12 +119,15 @@ struct intent_pack {
 #define TF_MOVE 0x400 /* a [move] term covers the token */
 #define TF_ELSEWHERE 0x800 /* an [elsewhere] term covers the token */
 #define TF_TOPIC 0x1000 /* an L2 trigger that escalates starts at the token */
+#define TF_YET 0x2000
+#define TF_YET_BEFORE 0x4000
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint16_t token_flag[] = {
 	[K_NEG_PRE] = TF_NEG, [K_BREAK] = TF_BREAK, [K_LIST] = TF_LIST,
 	[K_DEFINITE] = TF_DEFINITE, [K_ARTICLE] = TF_ARTICLE, [K_OR] = TF_OR,
-	[K_ACT] = TF_ACT, [K_END] = TF_END,
+	[K_ACT] = TF_ACT, [K_END] = TF_END, [K_YET] = TF_YET,
+	[K_YET_BEFORE] = TF_YET_BEFORE,
 };
 
 struct span {
@@ -251,7 +256,8 @@ static const struct {
 } neg_lines[] = {
 	{ "pre", K_NEG_PRE }, { "post", K_NEG_POST }, { "break", K_BREAK },
 	{ "list", K_LIST }, { "definite", K_DEFINITE }, { "article", K_ARTICLE },
-	{ "or", K_OR }, { "act", K_ACT }, { "end", K_END },
+	{ "or", K_OR }, { "act", K_ACT }, { "end", K_END }, { "yet", K_YET },
+	{ "yet_before", K_YET_BEFORE },
 };
 #define NEG_LINES (sizeof(neg_lines) / sizeof(neg_lines[0]))
 
@@ -910,6 +916,8 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	case K_OR:
 	case K_ACT:
 	case K_END:
+	case K_YET:
+	case K_YET_BEFORE:
 		s->tflags[first] |= token_flag[en->kind];
 		break;
 	case K_MARKER:
@@ -1063,10 +1071,28 @@ static bool goes_on(const struct tok_buf *t, const struct intent_scratch *s,
 				  punct(t, k + 1) == ','));
 }
 
+/* Whether the negation at token neg says "not yet" of the trigger: a
+ * thing to come, which the customer asks about ("would Tibber support
+ * it?"), so it escalates, as when unsure. The word's place is the
+ * language's: right before the negation ("noch keinen Speicher", "nog
+ * geen"), right after it ("not yet installed"), or right after the thing
+ * ("no battery yet"; German "noch" there is "nor": "weder eine
+ * Solaranlage noch ..."). After a list the last item's "yet" is the
+ * list's end ("no solar panels or a battery yet" has neither). */
+static bool not_yet(const struct tok_buf *t, const struct intent_scratch *s,
+		    const struct intent_trigger *tr, uint32_t neg, bool listed)
+{
+	uint32_t after = (uint32_t)tr->tok_last + 1;
+	return (neg > 0 && (s->tflags[neg - 1] & TF_YET_BEFORE)) ||
+	       (s->tflags[neg + 1] & TF_YET) ||
+	       (!listed && after < t->n && (s->tflags[after] & TF_YET));
+}
+
 static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 		    const struct intent_trigger *tr)
 {
 	int words = 0, window = NEG_PRE_WINDOW;
+	bool listed = false;
 	for (int64_t i = (int64_t)tr->tok_first - 1; i >= 0 && words < window; i--) {
 		/* A definite word or possessive before the trigger takes the
 		 * thing as there: the negation before it is about something
@@ -1090,6 +1116,7 @@ static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 			    goes_on(t, s, tr, true))
 				break;
 			window = NEG_PRE_WINDOW + 1;
+			listed = true;
 			continue;
 		}
 		/* A negation is about the verb of doing right before it ("the
@@ -1101,7 +1128,8 @@ static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 		if (s->tflags[i] & TF_NEG)
 			return !((i > 0 && (s->tflags[i - 1] & TF_ACT)) ||
 				 (i > 1 && (s->tflags[i - 2] & TF_ACT) &&
-				  t->v[i - 1].kind == TOK_WORD && t->v[i - 1].nchars <= ADVERB_MAX));
+				  t->v[i - 1].kind == TOK_WORD && t->v[i - 1].nchars <= ADVERB_MAX) ||
+				 not_yet(t, s, tr, (uint32_t)i, listed));
 		words++;
 	}
 	/* A post-negation follows the trigger at once: a word between is what

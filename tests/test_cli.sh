@@ -1385,6 +1385,24 @@ assert ids == [["contract_start_date"], ["address_update", "contract_start_date"
 ' "$TMP/contractat.jsonl"
 fi
 
+# ---- "not yet" leaves the thing one to come, which escalates ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/notyet.jsonl" \
+		'{"text": "We don'"'"'t have a battery yet but we are thinking about buying one, would Tibber support it?"}' \
+		'{"text": "Vi har ikke batteri ennå, men vurderer å kjøpe et. Vil Tibber støtte det?"}' \
+		'{"text": "Vi har inget batteri än men funderar på att köpa ett. Stöder Tibber det?"}' \
+		'{"text": "Wir haben noch keinen Speicher, überlegen aber einen zu kaufen. Unterstützt Tibber das?"}' \
+		'{"text": "We hebben nog geen thuisbatterij maar overwegen er een te kopen. Ondersteunt Tibber dat?"}' \
+		'{"text": "Wir haben weder eine Solaranlage noch einen Speicher"}' \
+		'{"text": "we don'"'"'t have solar panels or a battery"}'
+	expect_py "\"not yet\" escalates in every language; \"weder ... noch\" and a plain no do not" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+topics = [o["l2_topics"] for o in out]
+assert topics == [["battery"]] * 5 + [[], []], topics
+' "$TMP/notyet.jsonl"
+fi
+
 # ---- the new address as the production data reads it (cli_streets.txt) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	python3 -c '
