@@ -1311,96 +1311,30 @@ assert out[1]["slots"]["date"] == "2027-05-03", out[1]["slots"]
 ' "$TMP/housedays.jsonl"
 fi
 
-# ---- nb "des" is December; German "des" is an article ----
+# ---- what the production data reads from a message (cli_messages.txt) ----
 if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/des.jsonl" \
-		'{"text": "Ny adresse fra 1. des: Thereses gate 14, 0168 Oslo"}' \
-		'{"text": "Ich ziehe zum 15. des Monats um"}' \
-		'{"text": "Ich ziehe zum 1. des nächsten Monats um"}'
-	expect_py "nb \"des\" is a month; German \"des Monats\" names none" '
+	python3 -c '
 import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert out[0]["slots"].get("date") == "2026-12-01", out[0]["slots"]
-assert [i["id"] for i in out[0]["intents"]] == ["address_update", "contract_start_date"], out[0]["intents"]
-assert "date" not in out[1]["slots"] and "date" not in out[2]["slots"], (out[1]["slots"], out[2]["slots"])
-' "$TMP/des.jsonl"
-fi
-
-# ---- the last bill in the past tense is a complaint, no final bill ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/lastbill.jsonl" \
-		'{"text": "My last invoice was way too high, why?"}' \
-		'{"text": "Meine letzte Rechnung war viel zu hoch, warum?"}' \
-		'{"text": "Mijn laatste factuur was veel te hoog, hoe kan dat?"}' \
-		'{"text": "siste faktura var altfor høy"}' \
-		'{"text": "sista fakturan var alldeles för hög"}' \
-		'{"text": "when will I get my last invoice?"}'
-	expect_py "a complaint about the last bill asks no start date; the final bill still does" '
+for line in open(sys.argv[1], encoding="utf-8"):
+    if line.strip() and not line.startswith("#"):
+        print(json.dumps({"text": line.split(" | ")[0]}))
+' "$FIX/cli_messages.txt" >"$TMP/messages.jsonl"
+	run classify "${TODAY[@]}" --jsonl <"$TMP/messages.jsonl" >"$TMP/messages.out" 2>&1
+	expect_py "each message of cli_messages.txt gives its intents, topics, language and date" '
 import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-ids = [[i["id"] for i in o["intents"]] for o in out]
-assert ids == [[]] * 5 + [["contract_start_date"]], ids
-' "$TMP/lastbill.jsonl"
-fi
-
-# ---- asking whether the new address is wanted offers it ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/needaddr.jsonl" \
-		'{"text": "when do you need the new address by?"}' \
-		'{"text": "trenger dere ny adresse? flytter snart"}' \
-		'{"text": "behöver ni min nya adress? flyttar snart"}' \
-		'{"text": "braucht ihr meine neue adresse? zieh bald um"}' \
-		'{"text": "hebben jullie mijn nieuwe adres nodig? we verhuizen binnenkort"}'
-	expect_py "\"do you need my new address?\" is an address update" '
-import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-ids = [[i["id"] for i in o["intents"]] for o in out]
-assert ids == [["address_update"]] * 5, ids
-' "$TMP/needaddr.jsonl"
-fi
-
-# ---- short Swedish questions are Swedish ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/svshort.jsonl" \
-		'{"text": "Finns det en Modbus-registerkarta för Pulse?"}' \
-		'{"text": "Kan ni koppla mitt batteri via RS485?"}' \
-		'{"text": "Vad kostar elen per kWh just nu i SE3?"}'
-	expect_py "short Swedish questions are answered in Swedish" '
-import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert [o["lang"] for o in out] == ["sv"] * 3, [o["lang"] for o in out]
-' "$TMP/svshort.jsonl"
-fi
-
-# ---- the contract at the new address asks the start date, no address ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/contractat.jsonl" \
-		'{"text": "Hi! We are moving to a new apartment on 1 March. When will my contract at the new address start?"}' \
-		'{"text": "When does my contract start at the new address? It is Storgata 5"}'
-	expect_py "the contract at the new address is a start-date question; with an address given, an address update too" '
-import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-ids = [sorted(i["id"] for i in o["intents"]) for o in out]
-assert ids == [["contract_start_date"], ["address_update", "contract_start_date"]], ids
-' "$TMP/contractat.jsonl"
-fi
-
-# ---- "not yet" leaves the thing one to come, which escalates ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/notyet.jsonl" \
-		'{"text": "We don'"'"'t have a battery yet but we are thinking about buying one, would Tibber support it?"}' \
-		'{"text": "Vi har ikke batteri ennå, men vurderer å kjøpe et. Vil Tibber støtte det?"}' \
-		'{"text": "Vi har inget batteri än men funderar på att köpa ett. Stöder Tibber det?"}' \
-		'{"text": "Wir haben noch keinen Speicher, überlegen aber einen zu kaufen. Unterstützt Tibber das?"}' \
-		'{"text": "We hebben nog geen thuisbatterij maar overwegen er een te kopen. Ondersteunt Tibber dat?"}' \
-		'{"text": "Wir haben weder eine Solaranlage noch einen Speicher"}' \
-		'{"text": "we don'"'"'t have solar panels or a battery"}'
-	expect_py "\"not yet\" escalates in every language; \"weder ... noch\" and a plain no do not" '
-import json, sys
-out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-topics = [o["l2_topics"] for o in out]
-assert topics == [["battery"]] * 5 + [[], []], topics
-' "$TMP/notyet.jsonl"
+cases = [(n, l.rstrip("\n").split(" | "))
+         for n, l in enumerate(open(sys.argv[1], encoding="utf-8"), 1)
+         if l.strip() and not l.startswith("#")]
+out = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
+assert len(out) == len(cases), (len(out), len(cases))
+bad = []
+for (n, (text, intents, topics, lang, date)), o in zip(cases, out):
+    got = (",".join(sorted(i["id"] for i in o["intents"])) or "-",
+           ",".join(sorted(o["l2_topics"])) or "-", o["lang"], o["slots"].get("date", "-"))
+    if got != (intents, topics, lang, date):
+        bad.append(f"line {n}: {text!r} gave {got}, want {(intents, topics, lang, date)}")
+assert not bad, "\n".join(bad)
+' "$FIX/cli_messages.txt" "$TMP/messages.out"
 fi
 
 # ---- the new address as the production data reads it (cli_streets.txt) ----
