@@ -34,7 +34,7 @@ enum kind {
 	K_MOVE,     /* a word of the move ("moving", "new house") */
 	K_ELSEWHERE, /* a word of another matter ("my order", "refund") */
 	K_YET,      /* after a negation or its thing, "not yet" ("yet", "ennå") */
-	K_YET_BEFORE, /* right before a negation, "not yet" ("noch", "nog") */
+	K_YET_BEFORE, /* phrase ending in a negation, "not yet" ("noch kein") */
 };
 
 static const char *const kind_names[] = {
@@ -119,15 +119,13 @@ struct intent_pack {
 #define TF_MOVE 0x400 /* a [move] term covers the token */
 #define TF_ELSEWHERE 0x800 /* an [elsewhere] term covers the token */
 #define TF_TOPIC 0x1000 /* an L2 trigger that escalates starts at the token */
-#define TF_YET 0x2000
-#define TF_YET_BEFORE 0x4000
+#define TF_YET 0x2000 /* a [negation] yet word covers the token */
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint16_t token_flag[] = {
 	[K_NEG_PRE] = TF_NEG, [K_BREAK] = TF_BREAK, [K_LIST] = TF_LIST,
 	[K_DEFINITE] = TF_DEFINITE, [K_ARTICLE] = TF_ARTICLE, [K_OR] = TF_OR,
 	[K_ACT] = TF_ACT, [K_END] = TF_END, [K_YET] = TF_YET,
-	[K_YET_BEFORE] = TF_YET_BEFORE,
 };
 
 struct span {
@@ -143,8 +141,8 @@ struct intent_scratch {
 	size_t max_tokens;
 	uint32_t *stamp; /* per entry: the generation that counted it */
 	uint32_t gen;
-	struct span nots[MAX_SPANS], posts[MAX_SPANS];
-	uint32_t nnots, nposts;
+	struct span nots[MAX_SPANS], posts[MAX_SPANS], yets[MAX_SPANS];
+	uint32_t nnots, nposts, nyets;
 	/* Phrases against an intent (negative weights) and their intents. */
 	struct span againsts[MAX_SPANS];
 	uint8_t against_target[MAX_SPANS];
@@ -559,9 +557,9 @@ static int load_lang(struct loader *ld, FILE *f)
 				k++;
 			if (k == NEG_LINES)
 				return ld_fail(&ld->pos, "negation lines start with pre, post, break, list, "
-						       "definite, article, or, act or end");
-			rc = neg_lines[k].kind == K_NEG_POST
-				     ? add_phrases(ld, arg, K_NEG_POST, (uint8_t)lang)
+						       "definite, article, or, act, end, yet or yet_before");
+			rc = neg_lines[k].kind == K_NEG_POST || neg_lines[k].kind == K_YET_BEFORE
+				     ? add_phrases(ld, arg, neg_lines[k].kind, (uint8_t)lang)
 				     : add_words(ld, arg, neg_lines[k].kind, (uint8_t)lang);
 			break;
 		}
@@ -908,6 +906,10 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 		if (s->nposts < MAX_SPANS)
 			s->posts[s->nposts++] = (struct span){ (uint16_t)first, (uint16_t)last };
 		break;
+	case K_YET_BEFORE:
+		if (s->nyets < MAX_SPANS)
+			s->yets[s->nyets++] = (struct span){ (uint16_t)first, (uint16_t)last };
+		break;
 	case K_NEG_PRE:
 	case K_BREAK:
 	case K_LIST:
@@ -917,7 +919,6 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	case K_ACT:
 	case K_END:
 	case K_YET:
-	case K_YET_BEFORE:
 		s->tflags[first] |= token_flag[en->kind];
 		break;
 	case K_MARKER:
@@ -1073,18 +1074,21 @@ static bool goes_on(const struct tok_buf *t, const struct intent_scratch *s,
 
 /* Whether the negation at token neg says "not yet" of the trigger: a
  * thing to come, which the customer asks about ("would Tibber support
- * it?"), so it escalates, as when unsure. The word's place is the
- * language's: right before the negation ("noch keinen Speicher", "nog
- * geen"), right after it ("not yet installed"), or right after the thing
- * ("no battery yet"; German "noch" there is "nor": "weder eine
- * Solaranlage noch ..."). After a list the last item's "yet" is the
- * list's end ("no solar panels or a battery yet" has neither). */
+ * it?"), so it escalates, as when unsure. The language says how: with a
+ * yet_before phrase that ends in the negation ("noch keinen Speicher",
+ * "nog geen", but not "noch nie", never), or a yet word right after it
+ * ("not yet installed") or right after the thing ("no battery yet";
+ * German "noch" there is "nor": "weder eine Solaranlage noch ..."). After
+ * a list the last item's "yet" is the list's end ("no solar panels or a
+ * battery yet" has neither). */
 static bool not_yet(const struct tok_buf *t, const struct intent_scratch *s,
 		    const struct intent_trigger *tr, uint32_t neg, bool listed)
 {
 	uint32_t after = (uint32_t)tr->tok_last + 1;
-	return (neg > 0 && (s->tflags[neg - 1] & TF_YET_BEFORE)) ||
-	       (s->tflags[neg + 1] & TF_YET) ||
+	for (uint32_t k = 0; k < s->nyets; k++)
+		if (s->yets[k].last == neg)
+			return true;
+	return (s->tflags[neg + 1] & TF_YET) ||
 	       (!listed && after < t->n && (s->tflags[after] & TF_YET));
 }
 
@@ -1249,7 +1253,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 {
 	struct acc acc = { 0 };
 	memset(out, 0, sizeof(*out));
-	s->nnots = s->nposts = s->nagainsts = 0;
+	s->nnots = s->nposts = s->nyets = s->nagainsts = 0;
 	if (++s->gen == 0) {
 		memset(s->stamp, 0, (p->nentries + 1) * sizeof(uint32_t));
 		s->gen = 1;
