@@ -56,7 +56,7 @@
 #define NAME_ENDING_WORD_MIN 5 /* "Kieler", not "Oder" */
 #define OPENER_ABBR_MAX 3   /* letters of an opener written with its dot: "St." */
 #define COMPOUND_SUFFIX_MIN 3 /* "weg" may end a compound, "st" may not */
-#define SPELT_SUFFIX_MIN 3    /* a lower-case "way" names a street, "st" may not */
+#define LOWER_SUFFIX_MIN 3    /* a lower-case "way" or "ave" names a street, "st" not */
 #define COMPOUND_PREFIX_MIN 3 /* so "Spring" is not a street ending in "ring" */
 #define LONG_SUFFIX_MIN 5     /* "gatan", "vägen": such a suffix ... */
 #define SHORT_PREFIX_MIN 2    /* ... takes a name this short: "Åsgatan" */
@@ -1658,9 +1658,11 @@ static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *
 	uint32_t k = skip_dot(s, i + 1);
 	uint32_t j = skip_fillers(s, k);
 	uint32_t e = day_at(s, j, false, true, &d);
-	/* A day number with a month of its own after it is that month's:
-	 * "Straße des 17. Juni" (nb "des" is December). */
-	if (!e || (tk(s, j)->kind == TOK_NUM && month_at(s, skip_fillers(s, skip_dot(s, e)))))
+	/* A day number with its dot and a month of its own after it is that
+	 * month's: "Straße des 17. Juni" (nb "des" is December). Without the
+	 * dot the word may be no month: "March 15 may change". */
+	uint32_t dot_end = skip_dot(s, e);
+	if (!e || (tk(s, j)->kind == TOK_NUM && dot_end > e && month_at(s, skip_fillers(s, dot_end))))
 		return 0;
 	uint32_t ye = year_at(s, e, &y);
 	if (tk(s, j)->kind == TOK_WORD && !is_digit(nt(s, j)[0]) && !pair_ends(s, ye, y))
@@ -3019,11 +3021,12 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 		uint32_t hn = k - 1;
 		if ((!whole || k < i) && house_at(s, hn) == k) {
 			/* In lower case only where it ends the running text, or
-			 * right after its cue with its suffix spelt out: "i
-			 * moved into 5 kings road last week", not "vi flyttar
-			 * till 2 st lägenheter". */
+			 * right after its cue with a suffix word of three
+			 * letters or more: "i moved into 5 kings road last
+			 * week", not "vi flyttar till 2 st lägenheter" (Swedish
+			 * "st" counts pieces). */
 			if (lower && !text_ends(s, after) &&
-			    !(cue && hn == lo && whole && t->nchars >= SPELT_SUFFIX_MIN))
+			    !(cue && hn == lo && whole && t->nchars >= LOWER_SUFFIX_MIN))
 				return false;
 			sp.a = hn;
 			sp.street_end = i + 1;
