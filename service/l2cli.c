@@ -1116,6 +1116,19 @@ static const struct {
 };
 #define NOPTS (sizeof(all_opts) / sizeof(all_opts[0]))
 
+/* Whether arg ("--stream", "--stream=x") names an option of some command. */
+static bool is_option(const char *arg)
+{
+	size_t n = strcspn(arg, "=");
+	if (n <= 2 || strncmp(arg, "--", 2) != 0)
+		return false;
+	for (size_t i = 0; i < NOPTS; i++)
+		if (strlen(all_opts[i].opt.name) == n - 2 &&
+		    strncmp(arg + 2, all_opts[i].opt.name, n - 2) == 0)
+			return true;
+	return false;
+}
+
 /* Parses the subcommand's options (argv[0] is the subcommand). Returns
  * L2CLI_OK, L2CLI_USAGE after saying what is wrong, or -1 when --help was
  * asked for. */
@@ -1164,6 +1177,9 @@ static int parse_opts(struct ctx *c, const struct cmd *cmd, int argc, char **arg
 					(int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 			else if (optopt)
 				fprintf(stderr, "%s: unknown option -%c\n", c->prog, optopt);
+			else if (is_option(argv[optind - 1]))
+				fprintf(stderr, "%s: %.*s is not an option of this command\n", c->prog,
+					(int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 			else
 				fprintf(stderr, "%s: unknown option %s\n", c->prog, argv[optind - 1]);
 			return L2CLI_USAGE;
@@ -1199,8 +1215,9 @@ static int parse_opts(struct ctx *c, const struct cmd *cmd, int argc, char **arg
 		return L2CLI_USAGE;
 	}
 	size_t slen = strlen(c->stream);
-	if (slen == 0 || slen > STREAM_MAX) {
-		fprintf(stderr, "%s: --stream wants a name of 1 to %d bytes\n", c->prog, STREAM_MAX);
+	if ((cmd->opts & OPT_STREAM) && (slen == 0 || slen > STREAM_MAX)) {
+		fprintf(stderr, "%s: %s wants a name of 1 to %d bytes\n", c->prog,
+			given & OPT_STREAM ? "--stream" : "AUTOASSIST_STREAM", STREAM_MAX);
 		return L2CLI_USAGE;
 	}
 	char why[256];

@@ -281,70 +281,66 @@ enum {
  * first argument, or -1 after printing what is wrong. */
 static int parse_opts(struct cli *c, int cmd, int argc, char **argv)
 {
-	/* Every option from O_PORT on is serve's alone. */
+	/* From O_PORT to O_LOG_BUFFER in serve_env's order: set_serve_opt. */
 	enum { O_INTENTS = 256, O_TEMPLATES, O_REGISTRY, O_TICKETS, O_TODAY, O_LANG,
 	       O_THRESHOLD, O_MARGIN, O_MAXBYTES, O_JSONL, O_MINEXACT, O_MINESC,
 	       O_MAXFALSE, O_MINLANG, O_EXAMPLES, O_PORT, O_HOST, O_WEB, O_MAXCONN,
 	       O_ORIGINS, O_TTL, O_IDLE, O_RATE, O_BURST, O_QUEUE, O_REDIS, O_STREAM,
 	       O_SPOOL, O_REDIS_TIMEOUT, O_EVENT_LOOP, O_OFFLOAD_ABOVE, O_LOG_BUFFER, O_LOGTEXT,
 	       O_REUSE_PORT };
-	static const struct option longopts[] = {
-		{ "intents", required_argument, NULL, O_INTENTS },
-		{ "templates", required_argument, NULL, O_TEMPLATES },
-		{ "registry", required_argument, NULL, O_REGISTRY },
-		{ "tickets", required_argument, NULL, O_TICKETS },
-		{ "today", required_argument, NULL, O_TODAY },
-		{ "lang", required_argument, NULL, O_LANG },
-		{ "threshold", required_argument, NULL, O_THRESHOLD },
-		{ "margin", required_argument, NULL, O_MARGIN },
-		{ "max-bytes", required_argument, NULL, O_MAXBYTES },
-		{ "jsonl", no_argument, NULL, O_JSONL },
-		{ "min-exact", required_argument, NULL, O_MINEXACT },
-		{ "min-escalation-recall", required_argument, NULL, O_MINESC },
-		{ "max-false-escalation", required_argument, NULL, O_MAXFALSE },
-		{ "min-lang", required_argument, NULL, O_MINLANG },
-		{ "examples", required_argument, NULL, O_EXAMPLES },
-		{ "port", required_argument, NULL, O_PORT },
-		{ "host", required_argument, NULL, O_HOST },
-		{ "web", required_argument, NULL, O_WEB },
-		{ "max-connections", required_argument, NULL, O_MAXCONN },
-		{ "origins", required_argument, NULL, O_ORIGINS },
-		{ "session-ttl", required_argument, NULL, O_TTL },
-		{ "idle-timeout", required_argument, NULL, O_IDLE },
-		{ "rate", required_argument, NULL, O_RATE },
-		{ "burst", required_argument, NULL, O_BURST },
-		{ "queue", required_argument, NULL, O_QUEUE },
-		{ "redis", required_argument, NULL, O_REDIS },
-		{ "stream", required_argument, NULL, O_STREAM },
-		{ "spool", required_argument, NULL, O_SPOOL },
-		{ "redis-timeout", required_argument, NULL, O_REDIS_TIMEOUT },
-		{ "event-loop", required_argument, NULL, O_EVENT_LOOP },
-		{ "offload-above", required_argument, NULL, O_OFFLOAD_ABOVE },
-		{ "log-buffer", required_argument, NULL, O_LOG_BUFFER },
-		{ "reuse-port", no_argument, NULL, O_REUSE_PORT },
-		{ "log-text", no_argument, NULL, O_LOGTEXT },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	/* Each option with the commands that use it. */
+	static const struct {
+		struct option opt;
+		int used_by;
+	} all_opts[] = {
+		{ { "intents", required_argument, NULL, O_INTENTS }, CMD_ENGINE },
+		{ { "templates", required_argument, NULL, O_TEMPLATES }, CMD_ENGINE },
+		{ { "registry", required_argument, NULL, O_REGISTRY }, CMD_CLASSIFY | CMD_CHAT | CMD_SERVE },
+		{ { "tickets", required_argument, NULL, O_TICKETS }, CMD_CLASSIFY | CMD_CHAT },
+		{ { "today", required_argument, NULL, O_TODAY }, CMD_CLASSIFY | CMD_CHAT | CMD_EVAL },
+		{ { "lang", required_argument, NULL, O_LANG }, CMD_CLASSIFY | CMD_CHAT },
+		{ { "threshold", required_argument, NULL, O_THRESHOLD }, CMD_ENGINE },
+		{ { "margin", required_argument, NULL, O_MARGIN }, CMD_ENGINE },
+		{ { "max-bytes", required_argument, NULL, O_MAXBYTES }, CMD_ENGINE },
+		{ { "jsonl", no_argument, NULL, O_JSONL }, CMD_CLASSIFY },
+		{ { "min-exact", required_argument, NULL, O_MINEXACT }, CMD_EVAL },
+		{ { "min-escalation-recall", required_argument, NULL, O_MINESC }, CMD_EVAL },
+		{ { "max-false-escalation", required_argument, NULL, O_MAXFALSE }, CMD_EVAL },
+		{ { "min-lang", required_argument, NULL, O_MINLANG }, CMD_EVAL },
+		{ { "examples", required_argument, NULL, O_EXAMPLES }, CMD_EVAL },
+		{ { "port", required_argument, NULL, O_PORT }, CMD_SERVE },
+		{ { "host", required_argument, NULL, O_HOST }, CMD_SERVE },
+		{ { "web", required_argument, NULL, O_WEB }, CMD_SERVE },
+		{ { "max-connections", required_argument, NULL, O_MAXCONN }, CMD_SERVE },
+		{ { "origins", required_argument, NULL, O_ORIGINS }, CMD_SERVE },
+		{ { "session-ttl", required_argument, NULL, O_TTL }, CMD_SERVE },
+		{ { "idle-timeout", required_argument, NULL, O_IDLE }, CMD_SERVE },
+		{ { "rate", required_argument, NULL, O_RATE }, CMD_SERVE },
+		{ { "burst", required_argument, NULL, O_BURST }, CMD_SERVE },
+		{ { "queue", required_argument, NULL, O_QUEUE }, CMD_SERVE },
+		{ { "redis", required_argument, NULL, O_REDIS }, CMD_SERVE },
+		{ { "stream", required_argument, NULL, O_STREAM }, CMD_SERVE },
+		{ { "spool", required_argument, NULL, O_SPOOL }, CMD_SERVE },
+		{ { "redis-timeout", required_argument, NULL, O_REDIS_TIMEOUT }, CMD_SERVE },
+		{ { "event-loop", required_argument, NULL, O_EVENT_LOOP }, CMD_SERVE },
+		{ { "offload-above", required_argument, NULL, O_OFFLOAD_ABOVE }, CMD_SERVE },
+		{ { "log-buffer", required_argument, NULL, O_LOG_BUFFER }, CMD_SERVE },
+		{ { "reuse-port", no_argument, NULL, O_REUSE_PORT }, CMD_SERVE },
+		{ { "log-text", no_argument, NULL, O_LOGTEXT }, CMD_SERVE },
+		{ { "help", no_argument, NULL, 'h' }, CMD_ENGINE },
 	};
+	enum { NOPTS = sizeof(all_opts) / sizeof(all_opts[0]) };
+	struct option longopts[NOPTS + 1];
+	for (size_t k = 0; k < NOPTS; k++)
+		longopts[k] = all_opts[k].opt;
+	longopts[NOPTS] = (struct option){ NULL, 0, NULL, 0 };
 	double x;
 	int ch;
 	optind = 1;
-	int li;
-	while ((ch = getopt_long(argc, argv, "h", longopts, &li)) != -1) {
-		int used_by;
-		switch (ch) {
-		case O_REGISTRY: used_by = CMD_CLASSIFY | CMD_CHAT | CMD_SERVE; break;
-		case O_TODAY: used_by = CMD_CLASSIFY | CMD_CHAT | CMD_EVAL; break;
-		case O_TICKETS: case O_LANG: used_by = CMD_CLASSIFY | CMD_CHAT; break;
-		case O_JSONL: used_by = CMD_CLASSIFY; break;
-		case O_MINEXACT: case O_MINESC: case O_MAXFALSE: case O_MINLANG: case O_EXAMPLES:
-			used_by = CMD_EVAL;
-			break;
-		default:
-			used_by = ch >= O_PORT ? CMD_SERVE : CMD_ENGINE;
-			break;
-		}
-		if (!(used_by & cmd)) {
+	/* li is set for the long options alone: "-h" and an unknown option
+	 * are every command's. */
+	for (int li = -1; (ch = getopt_long(argc, argv, "h", longopts, &li)) != -1; li = -1) {
+		if (li >= 0 && !(all_opts[li].used_by & cmd)) {
 			fprintf(stderr, "autoassist: --%s is not an option of %s\n",
 				longopts[li].name, argv[0]);
 			return -1;
@@ -453,7 +449,7 @@ static int setup(struct cli *c)
 	if (c->lang && intent_lang_find(engine_pack(c->engine), c->lang) < 0) {
 		fprintf(stderr, "autoassist: --lang %s: no such language in %s\n", c->lang,
 			c->intents_dir);
-		return EXIT_USAGE;
+		return usage_hint();
 	}
 	if (c->tickets_path) {
 		/* The server's spool file: locked (two runs at once would
@@ -766,15 +762,6 @@ static void lws_log(int level, const char *line)
 static int cmd_serve(struct cli *c)
 {
 	char err[256];
-	/* A mistyped --web would otherwise show only as 404s for the widget. */
-	struct stat st;
-	const char *why = stat(c->ws.web_dir, &st) < 0 ? strerror(errno)
-			  : !S_ISDIR(st.st_mode)	   ? "not a directory"
-							   : NULL;
-	if (why) {
-		fprintf(stderr, "autoassist: --web %s: %s\n", c->ws.web_dir, why);
-		return EXIT_DATA;
-	}
 	c->ws.max_bytes = c->eo.max_bytes;
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
 	/* Every message gets a log line: a thread writes them (see log.h), so
@@ -858,7 +845,6 @@ int main(int argc, char **argv)
 	eval_opts_default(&c.ev);
 	c.intents_dir = env_or("AUTOASSIST_INTENTS", AUTOASSIST_SOURCE_DIR "/intents");
 	c.templates_dir = env_or("AUTOASSIST_TEMPLATES", AUTOASSIST_SOURCE_DIR "/templates");
-	c.registry_path = getenv("AUTOASSIST_REGISTRY");
 	ws_config_default(&c.ws);
 	c.log_buffer = 4u << 20;
 	c.ws.web_dir = AUTOASSIST_SOURCE_DIR "/web";
@@ -882,8 +868,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "autoassist: unknown command \"%s\"\n", cmd);
 		return usage_hint();
 	}
+	/* eval checks no fact against a registry: its variable is not read. */
+	if (cmd_bit != CMD_EVAL)
+		c.registry_path = getenv("AUTOASSIST_REGISTRY");
 	if (cmd_bit == CMD_SERVE && serve_env_opts(&c) < 0)
-		return EXIT_USAGE;
+		return usage_hint();
 	int first = parse_opts(&c, cmd_bit, argc - 1, argv + 1);
 	if (first < 0)
 		return usage_hint();
@@ -897,8 +886,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "autoassist: wrong arguments for %s\n", cmd);
 		return usage_hint();
 	}
-	if (strcmp(cmd, "serve") == 0)
+	if (cmd_bit == CMD_SERVE) {
+		/* A mistyped web directory would otherwise show only as 404s
+		 * for the widget, and only after the data had loaded. */
+		struct stat st;
+		const char *why = stat(c.ws.web_dir, &st) < 0 ? strerror(errno)
+				  : !S_ISDIR(st.st_mode)	  ? "not a directory"
+								  : NULL;
+		if (why) {
+			fprintf(stderr, "autoassist: web directory %s (--web, AUTOASSIST_WEB): %s\n",
+				c.ws.web_dir, why);
+			return EXIT_DATA;
+		}
 		catch_signals();
+	}
 	int rc = setup(&c);
 	if (rc == EXIT_OK) {
 		if (strcmp(cmd, "eval") == 0) {

@@ -110,7 +110,12 @@ expect_rc 2 $? "eval --lang"
 expect_in "$TMP/err" "--lang is not an option of eval" "eval --lang"
 timeout 10 "$BIN" serve --web "$TMP/no-such-dir" >/dev/null 2>"$TMP/err"
 expect_rc 3 $? "serve --web with no such directory"
-expect_in "$TMP/err" "--web $TMP/no-such-dir: No such file or directory" "serve --web with no such directory"
+expect_in "$TMP/err" "web directory $TMP/no-such-dir (--web, AUTOASSIST_WEB): No such file or directory" "serve --web with no such directory"
+# eval reads no registry, so a stale AUTOASSIST_REGISTRY does not stop it.
+printf '%s\n' '{"text": "hi", "lang": "en", "intents": [], "escalate": false, "l2_topics": []}' >"$TMP/one.jsonl"
+AUTOASSIST_REGISTRY="$TMP/no-such-registry.jsonl" "$BIN" eval "${DATA[@]}" "$TMP/one.jsonl" \
+	>/dev/null 2>"$TMP/err"
+expect_rc 0 $? "eval with AUTOASSIST_REGISTRY naming no file"
 run serve --rate nan >/dev/null 2>"$TMP/err"
 expect_rc 2 $? "serve --rate nan"
 expect_in "$TMP/err" '"nan" is not a number' "serve --rate nan"

@@ -487,13 +487,17 @@ expect_rc 2 $rc "registry get without a meter"
 # lists its own commands, not the l2 ones.
 aa registry get 707057500012345671 --stream autoassist:l2
 expect_rc 2 $rc "registry get --stream"
-expect_in "$TMP/err" "unknown option --stream" "registry get refuses --stream"
+expect_in "$TMP/err" "--stream is not an option of this command" "registry get refuses --stream"
+AUTOASSIST_STREAM=$(printf '%0300d' 0) "$BIN" registry get 707057500012345671 --redis "unix://$TMP/nowhere.sock" \
+	>"$TMP/out" 2>"$TMP/err"
+expect_rc 4 $? "registry get does not check AUTOASSIST_STREAM, which it does not read"
 aa registry --help
 expect_rc 0 $rc "registry --help"
 expect_in "$TMP/out" "registry get METER_ID" "registry --help lists registry get"
 expect_not_in "$TMP/out" "l2 pull" "registry --help lists no l2 command"
 expect_not_in "$TMP/out" "--stream" "registry --help offers no --stream"
 aa l2 --help
+expect_rc 0 $rc "l2 --help"
 expect_in "$TMP/out" "--max-deliveries N" "l2 --help names --max-deliveries"
 # A port that is no port is a usage error, as in serve.
 aa l2 stats --redis localhost:abc
