@@ -3946,9 +3946,10 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * on 27 Feb, the contract should start on 1 March"). A date announced as
  * the move in goes before an earlier one nothing announces ("birthday on
  * 20 February, we move on the 22nd"), not before a later one: "I will be
- * at the new flat tomorrow. The move is on 1 March." A cue alone does
- * not lift a date over another: "leaving Oslo on 1 March, call me
- * tomorrow" still moves on the 1st. A day word in passing gives way to any
+ * at the new flat tomorrow. The move is on 1 March." Where none is, a
+ * date a cue announces goes before an earlier one nothing announces, the
+ * same way ("My birthday is on 5 December, but the move is on the
+ * 10th"); a move out's date does not ("hand over the keys ... on 2.12"). A day word in passing gives way to any
  * other date: "I called today, we move in tomorrow". A date gone by that
  * no phrase or cue announces gives way to one ahead that one does: "Hamburg,
  * 12.01.2027 ... ich ziehe zum 1. März um" (a letter's header, the day the
@@ -3986,7 +3987,7 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 	}
 	bool skip[DATE_CANDIDATES], ahead = false;
 	int rank[DATE_CANDIDATES], lift = LIFT_NONE; /* the strongest rank of a date left */
-	uint32_t first_in = n;
+	uint32_t first_in = n, first_cued = n;
 	for (uint32_t k = 0; k < n; k++) {
 		/* An until date that a phrase of the move in announces is the
 		 * day the move is due by: "Auszug am 30. November, Einzug bis
@@ -4003,12 +4004,15 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 			lift = rank[k];
 		if (!skip[k] && side[k] == CUE_MOVE_IN && first_in == n)
 			first_in = k;
+		if (!skip[k] && announced[k] && side[k] != CUE_MOVE_OUT && first_cued == n)
+			first_cued = k;
 	}
 	uint32_t best = n;
 	for (uint32_t k = 0; k < n; k++) {
 		if (skip[k] ||
 		    (ahead && !announced[k] && slot_date_days(f[k].d) < s->today_days) ||
 		    (lift == LIFT_IN && !announced[k] && k < first_in) ||
+		    (lift == LIFT_NONE && first_cued < n && !announced[k] && k < first_cued) ||
 		    (lift > LIFT_IN && rank[k] != lift))
 			continue;
 		/* The last correction: "2. februar, nei vent, 3. februar". */
