@@ -61,6 +61,7 @@
 #define LONG_SUFFIX_MIN 5     /* "gatan", "vägen": such a suffix ... */
 #define SHORT_PREFIX_MIN 2    /* ... takes a name this short: "Åsgatan" */
 #define CUE_SCAN_MAX 32     /* tokens of a sentence after a cue */
+#define PARTICLE_GAP 3 /* words between a particle and the next date: "aus und dann am" */
 #define PARTICIPLE_AFTER_MAX 6 /* tokens after a date a participle may end its clause */
 #define DATE_CANDIDATES 4   /* dates of one message weighed against each other */
 #define WCACHE 128          /* tokens whose lookups are remembered */
@@ -87,6 +88,8 @@ enum word_flag {
 	W_OPENER = 1 << 15,     /* "Vestre", "Lilla", "St": opens a street's name */
 	W_TITLE = 1 << 16,      /* "Dr", "Frau", "dhr": before a person's name */
 	W_NAME_LEAD = 1 << 17,  /* "de", "på": before a street's capitalised name words */
+	W_IN_PARTICLE = 1 << 18,  /* "ein": a separable verb's, ending the clause of the move in */
+	W_OUT_PARTICLE = 1 << 19, /* "aus": the same, of the move out */
 };
 
 struct word {
@@ -1041,6 +1044,8 @@ static const struct line_def {
 	{ "dates", "past", L_FLAGGED, W_PAST },
 	{ "dates", "counted", L_FLAGGED, W_COUNTED },
 	{ "dates", "closers", L_FLAGGED, W_CLOSER },
+	{ "dates", "in_particles", L_FLAGGED, W_IN_PARTICLE },
+	{ "dates", "out_particles", L_FLAGGED, W_OUT_PARTICLE },
 	{ "dates", "rel", L_REL, 0 },
 	{ "dates", "in", L_CUE, CUE_MOVE_IN },
 	{ "dates", "out", L_CUE, CUE_MOVE_OUT },
@@ -3873,6 +3878,25 @@ static bool contract_said(const struct scan *s, uint32_t from, uint32_t a, uint3
 	return false;
 }
 
+/* The side a separable verb's particle gives the date that ends at token
+ * e, the next date starting at to: the particle ends the date's clause,
+ * before punctuation, the text's end, or the next date a few words on
+ * ("und am"). "Wir ziehen am 28.11. aus und am 1.12. in die Goethestraße
+ * 5 ein", "we trekken er 1 april in". CUE_NONE when no particle does. */
+static enum cue_kind particle_side(const struct scan *s, uint32_t e, uint32_t to)
+{
+	for (uint32_t j = e; j < to && j <= e + PARTICIPLE_AFTER_MAX && tk(s, j)->kind != TOK_PUNCT;
+	     j++) {
+		const struct word *w = word_at(s, j);
+		if (!w || !(w->flags & (W_IN_PARTICLE | W_OUT_PARTICLE)))
+			continue;
+		if (j + 1 >= s->n || tk(s, j + 1)->kind == TOK_PUNCT ||
+		    (to < s->n && to <= j + 1 + PARTICLE_GAP))
+			return w->flags & W_OUT_PARTICLE ? CUE_MOVE_OUT : CUE_MOVE_IN;
+	}
+	return CUE_NONE;
+}
+
 static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, uint32_t e,
 			       uint32_t to, uint32_t *taken, bool *past, enum cue_kind *said)
 {
@@ -3924,6 +3948,14 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 			cs = j;
 			*taken = ce;
 		}
+	}
+	/* A bare verb of moving before the date has its particle after it:
+	 * "wir ziehen am 28.11. aus" moves out. */
+	enum cue_kind ps;
+	if ((side == CUE_NONE || *said == CUE_MOVE) && (ps = particle_side(s, e, to)) != CUE_NONE) {
+		side = ps;
+		*said = ps;
+		cs = ce = 0;
 	}
 	*past = side != CUE_NONE && has_past(s, cs, ce);
 	return side;
