@@ -3527,16 +3527,6 @@ static uint32_t until_date_at(const struct scan *s, uint32_t j, bool to)
 	return e < s->n && used(s, e) ? e : 0;
 }
 
-/* Whether the date starting at token a ends something, a stay or an
- * absence, as an until phrase before it says: "frem til 14. desember". */
-static bool until_before(const struct scan *s, uint32_t a)
-{
-	for (uint32_t j = a > PAT_MAX + 2 ? a - PAT_MAX - 2 : 0; j < a; j++)
-		if (until_date_at(s, j, clause_start(s, j)) == a)
-			return true;
-	return false;
-}
-
 /* Where a phrase of the move out ([dates] out) that starts at token j ends,
  * with a from phrase right after it ("Auszug aus der", "oplevering van"),
  * if it speaks for the address at token a: on a's line (in its clause too
@@ -3695,6 +3685,42 @@ static void clear_address(struct slot_found *f)
 	f->has_address = false;
 	memset(&f->address, 0, sizeof(f->address));
 	f->addr_off = f->addr_len = 0;
+}
+
+/* Whether an address nothing announces ends right before token j, as
+ * find_address reads the message: a to word there says until, as it
+ * cannot say to ("Jag bor på Storgatan 5 till den 14 december"), while
+ * after a cue's or a to phrase's address it gives the day ("vi flytter
+ * til Storgata 5 til 1. desember"). */
+static bool after_unannounced_address(const struct scan *s, uint32_t j)
+{
+	uint32_t start = sentence_back(s, 0, j);
+	struct slot_found f = { .has_address = false };
+	while (start < j && first_address(s, start, &f)) {
+		uint32_t a = token_at(s, f.addr_off);
+		uint32_t e = token_at(s, f.addr_off + f.addr_len);
+		if (e >= j)
+			return e == j && announced_old(s, start, a, false) == NOT_OLD;
+		start = e > a ? e : a + 1;
+		clear_address(&f);
+	}
+	return false;
+}
+
+/* Whether the date starting at token a ends something, a stay or an
+ * absence, as an until phrase before it says: "frem til 14. desember". A
+ * to word says so at a clause's start, or after an address nothing
+ * announces. */
+static bool until_before(const struct scan *s, uint32_t a)
+{
+	for (uint32_t j = a > PAT_MAX + 2 ? a - PAT_MAX - 2 : 0; j < a; j++) {
+		uint32_t e;
+		bool to = clause_start(s, j) ||
+			  (ocue_at(s, j, &e) == CUE_TO_ADDRESS && after_unannounced_address(s, j));
+		if (until_date_at(s, j, to) == a)
+			return true;
+	}
+	return false;
 }
 
 /* The address that a to phrase or an arrow at token e, right after the
