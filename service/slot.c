@@ -3586,12 +3586,15 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 				      ? OLD_STRONG
 				      : NOT_OLD;
 			j = e - 1;
-		} else if (!meter && e <= a && until_date_at(s, j, clause_start(s, j)) &&
+		} else if (!meter && e <= a && !(from > 0 && j == from) &&
+			   until_date_at(s, j, clause_start(s, j)) &&
 			   !ocue_ends_at(s, a, CUE_TO_ADDRESS)) {
 			/* The stay ends at the date: "Bis zum 1. Januar wohne ich
 			 * noch in der Skalitzer Straße 19", "Til 30. november:
 			 * Vestre gate 5"; "bis zum 1.12. ziehen wir in die
-			 * Goethestraße 5" moves in. */
+			 * Goethestraße 5" moves in. One right after the address
+			 * before (from) ends the stay there: "Storgata 5 until 14
+			 * December, then Kirkeveien 3". */
 			old = OLD_STRONG;
 			j = e - 1;
 		} else if (w && w->cue_head >= 0 && (e = cue_at(s, j, w->cue_head, NULL)) && e <= a) {
