@@ -1743,16 +1743,17 @@ static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
 	if (c >= 0 && (lc == 2 || lc == 4))
 		return make_date(s, c, us ? a : b, us ? b : a, out) ? i + 5 : 0;
 	/* "1-3" and "10-12" are ranges, "Storgata 10-2" a flat: a day and
-	 * month joined by '-' alone have the month written with its zero
-	 * ("15-02", "1-03"), or a cue line's phrase right before them and no
-	 * counted unit after ("per 1-3", "verhuisdatum 1-3 en ..."; not "per
-	 * 1-3 maanden", nor "we move in 1-2 weeks", a phrase of the move), and
-	 * are no tail of a longer chain ("2027-13-01"). */
-	bool month0 = tk(s, i + 2)->nlen == 2 && nt(s, i + 2)[0] == '0';
+	 * month joined by '-' alone have the day or month written with its
+	 * zero ("15-02", "1-03", "01-12"), or a cue line's phrase right before
+	 * them and no counted unit after ("per 1-3", "verhuisdatum 1-3 en
+	 * ..."; not "per 1-3 maanden", nor "we move in 1-2 weeks", a phrase
+	 * of the move), and are no tail of a longer chain ("2027-13-01"). */
+	bool zero = (tk(s, i + 2)->nlen == 2 && nt(s, i + 2)[0] == '0') ||
+		      (la == 2 && nt(s, i)[0] == '0');
 	bool tail = i > 0 && glued(s, i) && tk(s, i - 1)->kind == TOK_PUNCT;
 	const struct word *after = word_at(s, i + 3);
 	bool cued = date_cue_before(s, i, true) && !(after && (after->flags & W_COUNTED));
-	if (c < 0 && (sep == '/' || (!tail && (month0 || cued))))
+	if (c < 0 && (sep == '/' || (!tail && (zero || cued))))
 		return make_date(s, 0, us ? a : b, us ? b : a, out) ? i + 3 : 0;
 	return 0;
 }
