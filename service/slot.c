@@ -3067,10 +3067,12 @@ static bool plain_street_at(const struct scan *s, uint32_t i, struct slot_found 
 	if (!he)
 		return false;
 	struct addr_span sp = { .a = i, .street_end = he };
-	/* "Laan van Meerdervoort 200", "Unter den Linden 5". */
+	/* "Laan van Meerdervoort 200", "Unter den Linden 5"; an opener
+	 * before: "Oude Haven 4", "Lange Reihe 10". */
 	while (sp.a >= 2 && i - sp.a + 2 < NAME_WORDS_MAX && cap_word(s, sp.a) &&
 	       particle_after_cap(s, sp.a - 1))
 		sp.a -= 2;
+	sp.a = opener_start(s, sp.a, 0, false);
 	tail_at(s, he, &sp);
 	if (sp.pc1 == sp.pc0 || sp.c1 == sp.c0 ||
 	    (sp.c1 < s->n && tk(s, sp.c1)->kind != TOK_PUNCT))
