@@ -2786,9 +2786,12 @@ static bool announcer_ends_at(const struct scan *s, uint32_t k);
  * 20": an opener or street in lower case is taken right after a phrase
  * that announces an address, new or old (its colon between or not), or at
  * lo when a cue's address starts there (cue: "ny adress (från 1/12):
- * stora nygatan 20"), where an adjective of the customer's own would
+ * stora nygatan 20"), and after a `to` word ("vi flyttar om 3 veckor till
+ * lilla varvsgatan 14"), where an adjective of the customer's own would
  * follow an article ("naar de oude kerkstraat 5"). Returns a otherwise,
  * and never goes below lo. */
+static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind);
+
 static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo, bool cue)
 {
 	if (a <= lo || (tk(s, a)->flags & TOK_F_LINE))
@@ -2800,6 +2803,7 @@ static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo, bool
 		return a;
 	bool cased = (tk(s, a)->flags & TOK_F_CAP) && (tk(s, o - 1)->flags & TOK_F_CAP);
 	if (!cased && !(cue && o - 1 == lo) && !announcer_ends_at(s, o - 1) &&
+	    !ocue_ends_at(s, o - 1, CUE_TO_ADDRESS) &&
 	    !(o >= 2 && is_punct(s, o - 2, ':') && announcer_ends_at(s, o - 2)))
 		return a;
 	uint32_t first = o - 1;
@@ -2857,7 +2861,6 @@ static bool postcode_after(const struct scan *s, uint32_t he)
 
 static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end);
 static enum cue_kind dcue_at(const struct scan *s, uint32_t j, uint32_t *end);
-static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind);
 
 /* Whether a date follows token he, announced by a phrase of the move or a
  * date cue that starts there, or by fillers or a from word where the
