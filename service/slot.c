@@ -1812,6 +1812,21 @@ static bool date_cue_in_clause(const struct scan *s, uint32_t i)
 	return false;
 }
 
+static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end);
+
+/* Whether a `to` word at token e goes on to a place, not a number or a
+ * day: "we move on the 31st to storgata 5", "Einzug am 1. in die
+ * Kastanienallee 7", not "from the 3rd to the 5th". */
+static bool to_place_at(const struct scan *s, uint32_t e)
+{
+	uint32_t te;
+	int d;
+	if (ocue_at(s, e, &te) != CUE_TO_ADDRESS)
+		return false;
+	te = skip_fillers(s, te);
+	return te < s->n && tk(s, te)->kind == TOK_WORD && !day_at(s, te, true, false, &d);
+}
+
 /* A day of the month with no month, written as a day ("1st", "1.",
  * "1e", "1:a"; not "1" or "first", which are as often a count or an
  * adverb): a date only where its clause ends after it ("moving to the
@@ -1826,8 +1841,8 @@ static uint32_t day_alone_at(const struct scan *s, uint32_t i, struct slot_date 
 {
 	int d;
 	uint32_t e = day_at(s, i, true, false, &d);
-	if (!e || (tk(s, i)->kind == TOK_NUM && e == i + 1) || !pair_ends(s, e, 0) ||
-	    !s->today_ok || i == 0)
+	if (!e || (tk(s, i)->kind == TOK_NUM && e == i + 1) ||
+	    !(pair_ends(s, e, 0) || to_place_at(s, e)) || !s->today_ok || i == 0)
 		return 0;
 	if (skip_fillers(s, 0) != i && !date_cue_before(s, i, false) &&
 	    !(filler_word(s, i - 1) && date_cue_in_clause(s, i)))
