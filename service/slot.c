@@ -4028,20 +4028,21 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * on 27 Feb, the contract should start on 1 March"). A date announced as
  * the move in goes before an earlier one nothing announces ("birthday on
  * 20 February, we move on the 22nd"), not before a later one: "I will be
- * at the new flat tomorrow. The move is on 1 March." Where none is, a
- * date a cue announces goes before an earlier one nothing announces, the
- * same way ("My birthday is on 5 December, but the move is on the
- * 10th"); a move out's date does not ("hand over the keys ... on 2.12"). A day word in passing gives way to any
- * other date: "I called today, we move in tomorrow". A date gone by that
- * no phrase or cue announces gives way to one ahead that one does: "Hamburg,
- * 12.01.2027 ... ich ziehe zum 1. März um" (a letter's header, the day the
- * customer signed or wrote before), but "Startdatum 10.01., der Zähler
- * wird am 20.01. getauscht" keeps the 10th. A stale date (over a year
- * gone) is none. A date an until phrase ends something at gives way to
- * any other date ahead ("frem til 14. desember ... fra 15. desember"),
- * unless a phrase of the move in announces it ("Einzug bis zum 1.
- * Dezember"). *side_of gets the cue of the date chosen, *past_of
- * whether that cue is in the past tense. Returns NULL when none is left. */
+ * at the new flat tomorrow. The move is on 1 March." Where no date is
+ * announced as the move in, a date a cue announces goes before an earlier
+ * one nothing announces the same way ("My birthday is on 5 December, but
+ * the move is on the 10th"); a move out's date does not ("hand over the
+ * keys ... on 2.12"). A day word in passing gives way to any other date: "I called today, we move in
+ * tomorrow". A date gone by that no phrase or cue announces gives way to
+ * one ahead that one does: "Hamburg, 12.01.2027 ... ich ziehe zum 1. März
+ * um" (a letter's header, the day the customer signed or wrote before),
+ * but "Startdatum 10.01., der Zähler wird am 20.01. getauscht" keeps the
+ * 10th. A stale date (over a year gone) is none. A date an until phrase
+ * ends something at gives way to any other date ahead ("frem til 14.
+ * desember ... fra 15. desember"), unless a phrase of the move in
+ * announces it ("Einzug bis zum 1. Dezember"). *side_of gets the cue of
+ * the date chosen, *past_of whether that cue is in the past tense. Returns
+ * NULL when none is left. */
 /* What lifts a date over others in choose_date, weakest first. */
 enum { LIFT_NONE, LIFT_IN, LIFT_START, LIFT_CORRECTION };
 
