@@ -90,6 +90,7 @@ enum word_flag {
 	W_NAME_LEAD = 1 << 17,  /* "de", "på": before a street's capitalised name words */
 	W_IN_PARTICLE = 1 << 18,  /* "ein": a separable verb's, ending the clause of the move in */
 	W_OUT_PARTICLE = 1 << 19, /* "aus": the same, of the move out */
+	W_OR = 1 << 20,           /* "or", "eller": "1 or 2 December" */
 };
 
 struct word {
@@ -1046,6 +1047,7 @@ static const struct line_def {
 	{ "dates", "closers", L_FLAGGED, W_CLOSER },
 	{ "dates", "in_particles", L_FLAGGED, W_IN_PARTICLE },
 	{ "dates", "out_particles", L_FLAGGED, W_OUT_PARTICLE },
+	{ "dates", "or", L_FLAGGED, W_OR },
 	{ "dates", "rel", L_REL, 0 },
 	{ "dates", "in", L_CUE, CUE_MOVE_IN },
 	{ "dates", "out", L_CUE, CUE_MOVE_OUT },
@@ -1850,6 +1852,23 @@ static uint32_t day_alone_at(const struct scan *s, uint32_t i, struct slot_date 
 	return day_from(s->today, d, false, out) ? e : 0;
 }
 
+/* "1 or 2 December", "1. eller 2. desember": a day, an `or` word and a
+ * day with its month are the first day of that month, the earlier of the
+ * two, so the supply has no gap whichever it is. Returns the index after
+ * both, or 0. */
+static uint32_t either_at(const struct scan *s, uint32_t i, struct slot_date *out)
+{
+	int d;
+	uint32_t e = day_at(s, i, true, false, &d);
+	const struct word *w;
+	struct slot_date second;
+	uint32_t e2;
+	if (!e || e >= s->n || !(w = word_at(s, e)) || !(w->flags & W_OR) ||
+	    !(e2 = daymonth_at(s, e + 1, &second)) || d >= second.d)
+		return 0;
+	return make_date(s, second.y, second.m, d, out) ? e2 : 0;
+}
+
 /* An absolute date starting at token i. Returns the index after it. */
 static uint32_t abs_date_at(const struct scan *s, uint32_t i, struct slot_date *out)
 {
@@ -1863,14 +1882,14 @@ static uint32_t abs_date_at(const struct scan *s, uint32_t i, struct slot_date *
 			return dotted_at(s, i, out);
 		if (memchr(p, ',', t->nlen) || t->nlen > 4)
 			return 0;
-		if ((e = sep_at(s, i, out)))
+		if ((e = sep_at(s, i, out)) || (e = either_at(s, i, out)))
 			return e;
 		return daymonth_at(s, i, out);
 	}
 	if (t->kind != TOK_WORD)
 		return 0;
 	if (is_digit(p[0]))
-		return daymonth_at(s, i, out);
+		return (e = either_at(s, i, out)) ? e : daymonth_at(s, i, out);
 	const struct word *w = word_at(s, i);
 	if (!w)
 		return 0;
