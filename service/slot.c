@@ -1677,6 +1677,18 @@ static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *
 	return make_date(s, y, m, d, out) ? ye : 0;
 }
 
+/* Whether token i is all the message says, but fillers before it and
+ * punctuation after it. */
+static bool said_alone(const struct scan *s, uint32_t i)
+{
+	if (skip_fillers(s, 0) != i)
+		return false;
+	for (uint32_t j = i + 1; j < s->n; j++)
+		if (tk(s, j)->kind != TOK_PUNCT)
+			return false;
+	return true;
+}
+
 /* One number token with dots: "15.04", "15.04.", "15.4.", "15.04.2027",
  * "2027.04.15". */
 static uint32_t dotted_at(const struct scan *s, uint32_t i, struct slot_date *out)
@@ -1705,9 +1717,11 @@ static uint32_t dotted_at(const struct scan *s, uint32_t i, struct slot_date *ou
 		 * kWh"); a two-digit month, a closing dot or a phrase of the
 		 * move or a date cue right before it ("startdato 15.3", "ab
 		 * 1.5") says it is a date, unless a clock word says it is a
-		 * time ("at 9.05"). */
+		 * time ("at 9.05"). So does a message that is the number
+		 * alone, fillers before it ("15.4", "den 15.4"): the answer to
+		 * the question for the date. */
 		if (len[0] > 2 || len[1] > 2 || (!dot && clock_around(s, i)) ||
-		    (len[1] < 2 && !dot && !date_cue_before(s, i, false)))
+		    (len[1] < 2 && !dot && !date_cue_before(s, i, false) && !said_alone(s, i)))
 			return 0;
 		return make_date(s, 0, b, a, out) ? i + 1 + dot : 0;
 	}
