@@ -3961,6 +3961,17 @@ static bool contract_said(const struct scan *s, uint32_t from, uint32_t a, uint3
 	return false;
 }
 
+/* Whether a bare verb of moving stands before token a on its line. Not
+ * only in its sentence: a date's dot may end one ("Wir ziehen am 28.11.
+ * aus und am 1.12. ein"). */
+static bool move_verb_before(const struct scan *s, uint32_t a)
+{
+	for (uint32_t j = a; j > 0 && !(tk(s, j)->flags & TOK_F_LINE); j--)
+		if (dcue_of_kind(s, j - 1, CUE_MOVE))
+			return true;
+	return false;
+}
+
 /* The side a separable verb's particle gives the date that ends at token
  * e, the next date starting at to: the particle ends the date's clause,
  * before punctuation, the text's end, or the next date a few words on
@@ -4033,9 +4044,13 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 		}
 	}
 	/* A bare verb of moving before the date has its particle after it:
-	 * "wir ziehen am 28.11. aus" moves out. */
+	 * "wir ziehen am 28.11. aus" moves out; so does one earlier on its
+	 * line for a date nothing else announces ("... aus und am 1.12. in
+	 * die Goethestraße 5 ein"). Without the verb "ein" is an article
+	 * and "in" a preposition as often: "am 28.11. kommt ein Techniker". */
 	enum cue_kind ps;
-	if ((side == CUE_NONE || *said == CUE_MOVE) && (ps = particle_side(s, e, to)) != CUE_NONE) {
+	if ((*said == CUE_MOVE || (side == CUE_NONE && move_verb_before(s, a))) &&
+	    (ps = particle_side(s, e, to)) != CUE_NONE) {
 		side = ps;
 		*said = ps;
 		cs = ce = 0;
