@@ -133,6 +133,7 @@ enum cue_kind {
 	CUE_MOVE_OUT,
 	CUE_MOVE,         /* a bare verb of moving: the move in, right before a date */
 	CUE_DATE,         /* "ab", "dato": a date follows, neither in nor out */
+	CUE_MOVE_DATE,    /* "the move is", "Umzug ist": the same, naming the move */
 	CUE_START,        /* "startdato", "should start on": the contract's start, a move in */
 	CUE_CORRECTION,   /* "nei vent", "Korrektur": the move in, said again */
 	CUE_OLD_ADDRESS,  /* the address or meter ID right after it is the one left */
@@ -1053,6 +1054,7 @@ static const struct line_def {
 	{ "dates", "out", L_CUE, CUE_MOVE_OUT },
 	{ "dates", "move", L_CUE, CUE_MOVE },
 	{ "dates", "cue", L_CUE, CUE_DATE },
+	{ "dates", "move_cue", L_CUE, CUE_MOVE_DATE },
 	{ "dates", "start", L_CUE, CUE_START },
 	{ "dates", "corrections", L_CUE, CUE_CORRECTION },
 	{ "dates", "contract", L_CUE, CUE_CONTRACT },
@@ -3426,18 +3428,16 @@ static bool cue_ends_at(const struct scan *s, uint32_t k)
 	return false;
 }
 
-/* Whether a phrase of the move or a date cue (an in, out, move or cue line
- * of [dates]; a cue line's only when cue_only) ends right before token i,
- * a colon or comma and fillers between: "we move in on March first",
- * "startdato: 15.3", "sorry, the 20th". */
-static bool date_cue_before(const struct scan *s, uint32_t i, bool cue_only)
+/* Whether a [dates] phrase of one of kinds (a mask of 1 << cue_kind) ends
+ * right before token i, a colon or comma and fillers between. */
+static bool dcue_before(const struct scan *s, uint32_t i, unsigned kinds)
 {
 	for (uint32_t j = i > PAT_MAX + 3 ? i - PAT_MAX - 3 : 0; j < i; j++) {
 		const struct word *w = word_at(s, j);
 		enum cue_kind k = CUE_NONE;
 		uint32_t e;
 		if (!w || w->dcue_head < 0 || !(e = cue_at(s, j, w->dcue_head, &k)) || e > i ||
-		    (cue_only && k != CUE_DATE && k != CUE_START))
+		    !(kinds & (1u << k)))
 			continue;
 		if (is_punct(s, e, ':') || is_punct(s, e, ','))
 			e++;
@@ -3445,6 +3445,16 @@ static bool date_cue_before(const struct scan *s, uint32_t i, bool cue_only)
 			return true;
 	}
 	return false;
+}
+
+/* Whether a phrase of the move or a date cue (an in, out, move or cue line
+ * of [dates]; a cue line's only when cue_only) ends right before token i,
+ * a colon or comma and fillers between: "we move in on March first",
+ * "startdato: 15.3", "sorry, the 20th". */
+static bool date_cue_before(const struct scan *s, uint32_t i, bool cue_only)
+{
+	return dcue_before(s, i, cue_only ? 1u << CUE_DATE | 1u << CUE_MOVE_DATE | 1u << CUE_START
+					  : ~0u);
 }
 
 /* Whether number token i is the house number of a street the word before
@@ -4026,7 +4036,8 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 	*taken = e;
 	/* A correction is said before what it corrects. */
 	if (side == CUE_NONE && (w = word_at(s, e)) && w->dcue_head >= 0 &&
-	    (ce = cue_at(s, e, w->dcue_head, &k)) && k != CUE_DATE && k != CUE_CORRECTION) {
+	    (ce = cue_at(s, e, w->dcue_head, &k)) && k != CUE_DATE && k != CUE_MOVE_DATE &&
+	    k != CUE_CORRECTION) {
 		side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
 		*said = k == CUE_START && !contract_said(s, from, a, e) ? CUE_MOVE_IN : k;
 		cs = e;
@@ -4078,9 +4089,9 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * 20 February, we move on the 22nd"), not before a later one: "I will be
  * at the new flat tomorrow. The move is on 1 March." Where no date is
  * announced as the move in, a date a cue announces goes before an earlier
- * one nothing announces the same way ("My birthday is on 5 December, but
- * the move is on the 10th"); a move out's date does not ("hand over the
- * keys ... on 2.12"). A day word in passing gives way to any other date: "I called today, we move in
+ * one nothing announces the same way, where the cue names the move ("My
+ * birthday is on 5 December, but the move is on the 10th"); "from", "as
+ * of" and the like only say that a date follows. A day word in passing gives way to any other date: "I called today, we move in
  * tomorrow". A date gone by that no phrase or cue announces gives way to
  * one ahead that one does: "Hamburg, 12.01.2027 ... ich ziehe zum 1. März
  * um" (a letter's header, the day the customer signed or wrote before),
@@ -4135,7 +4146,7 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 			lift = rank[k];
 		if (!skip[k] && side[k] == CUE_MOVE_IN && first_in == n)
 			first_in = k;
-		if (!skip[k] && announced[k] && side[k] != CUE_MOVE_OUT && first_cued == n)
+		if (!skip[k] && dcue_before(s, f[k].a, 1u << CUE_MOVE_DATE) && first_cued == n)
 			first_cued = k;
 	}
 	uint32_t best = n;
