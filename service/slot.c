@@ -3754,21 +3754,31 @@ static void clear_address(struct slot_found *f)
 	f->addr_off = f->addr_len = 0;
 }
 
+/* Whether a to word right after the address at token a, announced as old
+ * says (announced_old), says until: after an address nothing announces,
+ * not after a cue's or a to word's, where it gives the day. */
+static bool to_says_until_after(const struct scan *s, uint32_t a, enum old_kind old)
+{
+	return old == NOT_OLD && !ocue_ends_at(s, a, CUE_TO_ADDRESS);
+}
+
 /* Whether an address nothing announces ends right before token j, as
  * find_address reads the message: a to word there says until, as it
  * cannot say to ("Jag bor på Storgatan 5 till den 14 december"), while
- * after a cue's or a to phrase's address it gives the day ("vi flytter
- * til Storgata 5 til 1. desember"). */
+ * after a cue's or a to word's address it gives the day ("vi flytter til
+ * Storgata 5 til 1. desember", "fra Storgata 5 til Kirkeveien 3 til 1.
+ * desember"). from is 0 for the first address, as in find_address: an
+ * until phrase that opens the sentence speaks for it. */
 static bool after_unannounced_address(const struct scan *s, uint32_t j)
 {
-	uint32_t start = sentence_back(s, 0, j);
+	uint32_t start = sentence_back(s, 0, j), from = 0;
 	struct slot_found f = { .has_address = false };
 	while (start < j && first_address(s, start, &f)) {
 		uint32_t a = token_at(s, f.addr_off);
 		uint32_t e = token_at(s, f.addr_off + f.addr_len);
 		if (e >= j)
-			return e == j && announced_old(s, start, a, false) == NOT_OLD;
-		start = e > a ? e : a + 1;
+			return e == j && to_says_until_after(s, a, announced_old(s, from, a, false));
+		start = from = e > a ? e : a + 1;
 		clear_address(&f);
 	}
 	return false;
@@ -3777,14 +3787,15 @@ static bool after_unannounced_address(const struct scan *s, uint32_t j)
 /* Whether the date starting at token a ends something, a stay or an
  * absence, as an until phrase before it says: "frem til 14. desember". A
  * to word says so at a clause's start, or after an address nothing
- * announces. */
+ * announces; that is asked only of one the date follows, as it walks the
+ * sentence's addresses. */
 static bool until_before(const struct scan *s, uint32_t a)
 {
 	for (uint32_t j = a > PAT_MAX + 2 ? a - PAT_MAX - 2 : 0; j < a; j++) {
-		uint32_t e;
-		bool to = clause_start(s, j) ||
-			  (ocue_at(s, j, &e) == CUE_TO_ADDRESS && after_unannounced_address(s, j));
-		if (until_date_at(s, j, to) == a)
+		if (until_date_at(s, j, true) != a)
+			continue;
+		if (until_date_at(s, j, false) == a || clause_start(s, j) ||
+		    after_unannounced_address(s, j))
 			return true;
 	}
 	return false;
@@ -3848,7 +3859,7 @@ static void find_address(const struct scan *s, struct slot_found *out)
 		 * Storgata 5 until the 14th", "Jeg bor i Kirkegata 15 til i
 		 * dag"; after a cue's address "til" is its day. */
 		if ((old == NOT_OLD || old == CUED) &&
-		    (called_old(s, e) || until_date_at(s, e, old == NOT_OLD)))
+		    (called_old(s, e) || until_date_at(s, e, to_says_until_after(s, a, old))))
 			old = OLD_STRONG;
 		if (old == CUED)
 			return;
