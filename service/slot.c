@@ -1735,6 +1735,19 @@ static uint32_t dotted_at(const struct scan *s, uint32_t i, struct slot_date *ou
 	return 0;
 }
 
+/* Whether a phrase of the move or a date cue stands in the clause of
+ * token i, before it: no punctuation between. */
+static bool date_cue_in_clause(const struct scan *s, uint32_t i)
+{
+	for (uint32_t j = i; j > 0 && tk(s, j - 1)->kind != TOK_PUNCT; j--) {
+		const struct word *w = word_at(s, j - 1);
+		uint32_t e;
+		if (w && w->dcue_head >= 0 && (e = cue_at(s, j - 1, w->dcue_head, NULL)) && e <= i)
+			return true;
+	}
+	return false;
+}
+
 /* Numbers joined by '-' or '/' with nothing between: "2027-03-01",
  * "01-03-2027", "14/02", "14/02/2027", "15-02" (day first). */
 static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
@@ -1761,13 +1774,16 @@ static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
 	if (c >= 0 && (lc == 2 || lc == 4))
 		return make_date(s, c, us ? a : b, us ? b : a, out) ? i + 5 : 0;
 	/* "1-3" and "10-12" are ranges, "Storgata 10-2" a flat: a day and
-	 * month joined by '-' alone have the day or month written with its
-	 * zero ("15-02", "1-03", "01-12"), or a cue line's phrase right before
-	 * them and no counted unit after ("per 1-3", "verhuisdatum 1-3 en
-	 * ..."; not "per 1-3 maanden", nor "we move in 1-2 weeks", a phrase
-	 * of the move), and are no tail of a longer chain ("2027-13-01"). */
+	 * month joined by '-' alone have the month written with its zero
+	 * ("15-02", "1-03"), or the day with its zero after a phrase of the
+	 * move in its clause ("verhuizen 01-12", "Intrek in nieuw appartement
+	 * op 01-12"; "available 08-12" and "kl 08-10" are hours), or a cue line's phrase right before them and no counted unit
+	 * after ("per 1-3", "verhuisdatum 1-3 en ..."; not "per 1-3 maanden",
+	 * nor "we move in 1-2 weeks", a phrase of the move), and are no tail
+	 * of a longer chain ("2027-13-01"). */
 	bool zero = (tk(s, i + 2)->nlen == 2 && nt(s, i + 2)[0] == '0') ||
-		      (la == 2 && nt(s, i)[0] == '0');
+		    (la == 2 && nt(s, i)[0] == '0' && !clock_around(s, i) &&
+		     date_cue_in_clause(s, i));
 	bool tail = i > 0 && glued(s, i) && tk(s, i - 1)->kind == TOK_PUNCT;
 	const struct word *after = word_at(s, i + 3);
 	bool cued = date_cue_before(s, i, true) && !(after && (after->flags & W_COUNTED));
@@ -1817,18 +1833,6 @@ static bool weekday_day(const struct scan *s, int wd, int d, struct slot_date *o
 	return false;
 }
 
-/* Whether a phrase of the move or a date cue stands in the clause of
- * token i, before it: no punctuation between. */
-static bool date_cue_in_clause(const struct scan *s, uint32_t i)
-{
-	for (uint32_t j = i; j > 0 && tk(s, j - 1)->kind != TOK_PUNCT; j--) {
-		const struct word *w = word_at(s, j - 1);
-		uint32_t e;
-		if (w && w->dcue_head >= 0 && (e = cue_at(s, j - 1, w->dcue_head, NULL)) && e <= i)
-			return true;
-	}
-	return false;
-}
 
 static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end);
 
