@@ -1773,14 +1773,15 @@ static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
 	bool us = sep == '/' && a <= 12 && b > 12;
 	if (c >= 0 && (lc == 2 || lc == 4))
 		return make_date(s, c, us ? a : b, us ? b : a, out) ? i + 5 : 0;
-	/* "1-3" and "10-12" are ranges, "Storgata 10-2" a flat: a day and
-	 * month joined by '-' alone have the month written with its zero
-	 * ("15-02", "1-03"), or the day with its zero after a phrase of the
-	 * move in its clause ("verhuizen 01-12", "Intrek in nieuw appartement
-	 * op 01-12"; "available 08-12" and "kl 08-10" are hours), or a cue line's phrase right before them and no counted unit
-	 * after ("per 1-3", "verhuisdatum 1-3 en ..."; not "per 1-3 maanden",
-	 * nor "we move in 1-2 weeks", a phrase of the move), and are no tail
-	 * of a longer chain ("2027-13-01"). */
+	/* "1-3" and "10-12" are ranges, "Storgata 10-2" a flat: a day and month
+	 * joined by '-' alone have the month written with its zero ("15-02",
+	 * "1-03"), or the day with its zero after a phrase of the move in its
+	 * clause ("verhuizen 01-12", "Intrek in nieuw appartement op 01-12";
+	 * "available 08-12" and "kl 08-10" are hours), or a cue line's phrase
+	 * right before them and no counted unit after ("per 1-3", "verhuisdatum
+	 * 1-3 en ..."; not "per 1-3 maanden", nor "we move in 1-2 weeks", a
+	 * phrase of the move), and are no tail of a longer chain
+	 * ("2027-13-01"). */
 	bool zero = (tk(s, i + 2)->nlen == 2 && nt(s, i + 2)[0] == '0') ||
 		    (la == 2 && nt(s, i)[0] == '0' && !clock_around(s, i) &&
 		     date_cue_in_clause(s, i));
@@ -2832,6 +2833,8 @@ static bool name_before(const struct scan *s, uint32_t k)
 
 static bool announcer_ends_at(const struct scan *s, uint32_t k);
 
+static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind);
+
 /* Where a street's name starts when an opener (opener_end_at) stands
  * right before its first word at token a, on its line and not after
  * another name: "Vestre Strandgate 42", "Lilla Varvsgatan 14", "St. Olavs
@@ -2844,8 +2847,6 @@ static bool announcer_ends_at(const struct scan *s, uint32_t k);
  * lilla varvsgatan 14"), where an adjective of the customer's own would
  * follow an article ("naar de oude kerkstraat 5"). Returns a otherwise,
  * and never goes below lo. */
-static bool ocue_ends_at(const struct scan *s, uint32_t k, enum cue_kind kind);
-
 static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo, bool cue)
 {
 	if (a <= lo || (tk(s, a)->flags & TOK_F_LINE))
@@ -2913,7 +2914,6 @@ static bool postcode_after(const struct scan *s, uint32_t he)
 	return postcode_at(s, he + is_punct(s, he, ',')) > 0;
 }
 
-static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end);
 static enum cue_kind dcue_at(const struct scan *s, uint32_t j, uint32_t *end);
 
 /* Whether a date follows token he, announced by a phrase of the move or a
@@ -4092,31 +4092,30 @@ static bool passing(const struct date_found *f, enum cue_kind side)
 	return side == CUE_NONE && f->day_word;
 }
 
-/* The date of a message, of those found (in text order): the first
- * absolute one, else the first; but when the words around the dates say
- * one is the move in and another the move out (date_side: "move out on 3
- * March and move in on 5 March", "Auszug am 28. Februar, Einzug am 1.
- * März"), the same among those announced as the move in. Of those, the
- * last a correction speaks for ("2. februar, nei vent, 3. februar"), else
- * the first a phrase of the contract's start speaks for ("the movers come
- * on 27 Feb, the contract should start on 1 March"). A date announced as
- * the move in goes before an earlier one nothing announces ("birthday on
- * 20 February, we move on the 22nd"), not before a later one: "I will be
- * at the new flat tomorrow. The move is on 1 March." Where no date is
- * announced as the move in, a date a cue announces goes before an earlier
- * one nothing announces the same way, where the cue names the move ("My
- * birthday is on 5 December, but the move is on the 10th"); "from", "as
- * of" and the like only say that a date follows. A day word in passing gives way to any other date: "I called today, we move in
- * tomorrow". A date gone by that no phrase or cue announces gives way to
- * one ahead that one does: "Hamburg, 12.01.2027 ... ich ziehe zum 1. März
- * um" (a letter's header, the day the customer signed or wrote before),
- * but "Startdatum 10.01., der Zähler wird am 20.01. getauscht" keeps the
- * 10th. A stale date (over a year gone) is none. A date an until phrase
- * ends something at gives way to any other date ahead ("frem til 14.
- * desember ... fra 15. desember"), unless a phrase of the move in
- * announces it ("Einzug bis zum 1. Dezember"). *side_of gets the cue of
- * the date chosen, *past_of whether that cue is in the past tense. Returns
- * NULL when none is left. */
+/* The date of a message, of those found (in text order): the first absolute
+ * one, else the first; but when the words around the dates say one is the move
+ * in and another the move out (date_side: "move out on 3 March and move in on 5
+ * March", "Auszug am 28. Februar, Einzug am 1. März"), the same among those
+ * announced as the move in. Of those, the last a correction speaks for ("2.
+ * februar, nei vent, 3. februar"), else the first a phrase of the contract's
+ * start speaks for ("the movers come on 27 Feb, the contract should start on 1
+ * March"). A date announced as the move in goes before an earlier one nothing
+ * announces ("birthday on 20 February, we move on the 22nd"), not before a
+ * later one: "I will be at the new flat tomorrow. The move is on 1 March."
+ * Where no date is announced as the move in, a date a cue announces goes before
+ * an earlier one nothing announces the same way, where the cue names the move
+ * ("My birthday is on 5 December, but the move is on the 10th"); "from", "as
+ * of" and the like only say that a date follows. A day word in passing gives
+ * way to any other date: "I called today, we move in tomorrow". A date gone by
+ * that no phrase or cue announces gives way to one ahead that one does:
+ * "Hamburg, 12.01.2027 ... ich ziehe zum 1. März um" (a letter's header, the
+ * day the customer signed or wrote before), but "Startdatum 10.01., der Zähler
+ * wird am 20.01. getauscht" keeps the 10th. A stale date (over a year gone) is
+ * none. A date an until phrase ends something at gives way to any other date
+ * ahead ("frem til 14. desember ... fra 15. desember"), unless a phrase of the
+ * move in announces it ("Einzug bis zum 1. Dezember"). *side_of gets the cue of
+ * the date chosen, *past_of whether that cue is in the past tense. Returns NULL
+ * when none is left. */
 /* What lifts a date over others in choose_date, weakest first. */
 enum { LIFT_NONE, LIFT_IN, LIFT_START, LIFT_CORRECTION };
 
