@@ -1316,6 +1316,18 @@ assert out[1]["slots"]["date"] == "2027-05-03", out[1]["slots"]
 ' "$TMP/housedays.jsonl"
 fi
 
+# ---- the old meter named first, the new one after ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/oldmeter.jsonl" \
+		'{"text": "gamle måleren var 707057500421308458, den nye er 707057500502614461"}' \
+		'{"text": "the old meter was 707057500421308458, the new one is 707057500502614461"}'
+	expect_py "an old phrase names the meter left; the new one is the meter ID" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert [o["slots"].get("meter", {}).get("id") for o in out] == ["707057500502614461"] * 2, [o["slots"] for o in out]
+' "$TMP/oldmeter.jsonl"
+fi
+
 # ---- what the production data reads from a message (cli_messages.txt) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	python3 -c '
