@@ -134,6 +134,7 @@ enum cue_kind {
 	CUE_MOVE,         /* a bare verb of moving: the move in, right before a date */
 	CUE_DATE,         /* "ab", "dato": a date follows, neither in nor out */
 	CUE_MOVE_DATE,    /* "the move is", "Umzug ist": the same, naming the move */
+	CUE_ASIDE,        /* "call me", "ring meg": the date after it is said in passing */
 	CUE_START,        /* "startdato", "should start on": the contract's start, a move in */
 	CUE_CORRECTION,   /* "nei vent", "Korrektur": the move in, said again */
 	CUE_OLD_ADDRESS,  /* the address or meter ID right after it is the one left */
@@ -1055,6 +1056,7 @@ static const struct line_def {
 	{ "dates", "move", L_CUE, CUE_MOVE },
 	{ "dates", "cue", L_CUE, CUE_DATE },
 	{ "dates", "move_cue", L_CUE, CUE_MOVE_DATE },
+	{ "dates", "aside", L_CUE, CUE_ASIDE },
 	{ "dates", "start", L_CUE, CUE_START },
 	{ "dates", "corrections", L_CUE, CUE_CORRECTION },
 	{ "dates", "contract", L_CUE, CUE_CONTRACT },
@@ -2892,8 +2894,11 @@ static size_t compound_name_len(const struct scan *s, uint32_t i)
  * trie holds it, so the cached lookup answers that. Only a compound needs
  * its longest suffix, and only a long enough word can be one; most words
  * never reach the trie, since the address finder only asks near a house
- * number. A word that opens a phrase of the move or a date cue names no
- * street either: "Flytter 15" (ends in "ter") moves on the 15th. */
+ * number. A word that opens a phrase of the move or a date cue there
+ * names no street either: "Flytter 15" (ends in "ter") moves on the 15th,
+ * while "Kjølnes ring 30" is no "ring meg". */
+static enum cue_kind dcue_at(const struct scan *s, uint32_t j, uint32_t *end);
+
 static bool street_word(const struct scan *s, uint32_t i, size_t *name_len)
 {
 	*name_len = 0;
@@ -2903,7 +2908,9 @@ static bool street_word(const struct scan *s, uint32_t i, size_t *name_len)
 	bool whole = sw && (sw->flags & W_SUFFIX);
 	if (!whole)
 		*name_len = compound_name_len(s, i);
-	return !not_street(sw) && !(sw && sw->dcue_head >= 0) && (whole || *name_len);
+	uint32_t e;
+	return !not_street(sw) && !(sw && sw->dcue_head >= 0 && dcue_at(s, i, &e) != CUE_NONE) &&
+	       (whole || *name_len);
 }
 
 /* Whether a postcode follows the house number that ends before token he,
@@ -2913,8 +2920,6 @@ static bool postcode_after(const struct scan *s, uint32_t he)
 {
 	return postcode_at(s, he + is_punct(s, he, ',')) > 0;
 }
-
-static enum cue_kind dcue_at(const struct scan *s, uint32_t j, uint32_t *end);
 
 /* Whether a date follows token he, announced by a phrase of the move or a
  * date cue that starts there, or by fillers or a from word where the
@@ -4035,7 +4040,13 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 			 * ("Can you start on 1 March?"), and so is a correction
 			 * the date does not follow closely ("Sorry, I called you
 			 * yesterday"). */
-			if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT || k == CUE_START ||
+			if (k == CUE_ASIDE && skip_fillers(s, end) >= a) {
+				/* "call me on 5 February": in passing, whatever
+				 * the sentence said before. */
+				side = *said = CUE_ASIDE;
+				cs = j;
+				ce = end;
+			} else if (k == CUE_MOVE_IN || k == CUE_MOVE_OUT || k == CUE_START ||
 			    k == CUE_CORRECTION || (k == CUE_MOVE && skip_fillers(s, end) >= a)) {
 				side = k == CUE_MOVE_OUT ? CUE_MOVE_OUT : CUE_MOVE_IN;
 				*said = (k == CUE_START && !contract_said(s, from, a, e)) ||
@@ -4085,11 +4096,12 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 	return side;
 }
 
-/* Whether date f, announced by side, is a day word said with no cue: "call me
- * tomorrow", "I called the grid company yesterday". */
+/* Whether date f, announced by side, is said in passing: a day word with
+ * no cue ("I called the grid company yesterday"), or any date an aside
+ * phrase announces ("call me on 5 February"). */
 static bool passing(const struct date_found *f, enum cue_kind side)
 {
-	return side == CUE_NONE && f->day_word;
+	return (side == CUE_NONE && f->day_word) || side == CUE_ASIDE;
 }
 
 /* The date of a message, of those found (in text order): the first absolute
@@ -4131,7 +4143,8 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 	for (uint32_t k = 0; k < n; k++) {
 		side[k] = date_side(s, taken, f[k].a, f[k].e, k + 1 < n ? f[k + 1].a : s->n, &taken,
 				    &past[k], &said[k]);
-		announced[k] = side[k] != CUE_NONE || date_cue_before(s, f[k].a, false);
+		announced[k] = (side[k] != CUE_NONE && side[k] != CUE_ASIDE) ||
+			       dcue_before(s, f[k].a, ~(1u << CUE_ASIDE));
 		until[k] = until_before(s, f[k].a);
 		if (f[k].stale)
 			continue;
