@@ -3394,16 +3394,18 @@ static uint32_t next_house(const struct scan *s, uint32_t j)
 static bool abbr_label_dot(const struct scan *s, uint32_t k);
 
 /* Whether token k ends a sentence: '.', '!', '?' or ';'. A dot before a
- * number, inside a date or closing one before punctuation, or closing an
- * address label's abbreviation ends none: "Einzug in die Goethestr. 5 am
- * 1. März", "gamle adresse fra 1. november: storgata 5", "alte Adresse bis
- * 30.11.: Lindenstraße 5", "Alte Adr. Schulstraße 8". */
+ * number, inside a date or closing one before punctuation or a lower-case
+ * word, or closing an address label's abbreviation ends none: "Einzug in
+ * die Goethestr. 5 am 1. März", "gamle adresse fra 1. november: storgata
+ * 5", "alte Adresse bis 30.11.: Lindenstraße 5", "wir ziehen am 3. aus der
+ * Wiener Straße 45 aus", "Alte Adr. Schulstraße 8". */
 static bool ends_sentence(const struct scan *s, uint32_t k)
 {
 	return tk(s, k)->kind == TOK_PUNCT && strchr(".!?;", nt(s, k)[0]) &&
 	       !(nt(s, k)[0] == '.' && k + 1 < s->n &&
 		 (tk(s, k + 1)->kind == TOK_NUM ||
-		  (used(s, k) && (used(s, k + 1) || tk(s, k + 1)->kind == TOK_PUNCT)) ||
+		  (used(s, k) && (used(s, k + 1) || tk(s, k + 1)->kind == TOK_PUNCT ||
+				  (tk(s, k + 1)->kind == TOK_WORD && !(tk(s, k + 1)->flags & TOK_F_CAP)))) ||
 		  abbr_label_dot(s, k)));
 }
 
