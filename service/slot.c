@@ -3271,11 +3271,13 @@ static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out
 		/* A date cue's, from word or filler and a number alone are a
 		 * date: "ny adresse fra 1. des: Storgata 20", "nieuw adres
 		 * vanaf 1-12", "neue adresse ab 1. 12." ("am markt 3" is a
-		 * street). */
+		 * street); so is a filler right before the number after a
+		 * name: "til Bergen den 3. Stopp avtalen". */
 		const struct word *w = word_at(s, a);
 		uint32_t fe;
-		if (h - a == 1 && ((w && (w->dcue_head >= 0 || (w->flags & W_FILLER))) ||
-				   ocue_at(s, a, &fe) == CUE_FROM_ADDRESS))
+		if ((h - a == 1 && ((w && (w->dcue_head >= 0 || (w->flags & W_FILLER))) ||
+				    ocue_at(s, a, &fe) == CUE_FROM_ADDRESS)) ||
+		    filler_word(s, h - 1))
 			return false;
 		sp.a = a;
 	}
