@@ -91,6 +91,7 @@ enum word_flag {
 	W_IN_PARTICLE = 1 << 18,  /* "ein": a separable verb's, ending the clause of the move in */
 	W_OUT_PARTICLE = 1 << 19, /* "aus": the same, of the move out */
 	W_OR = 1 << 20,           /* "or", "eller": "1 or 2 December" */
+	W_GO = 1 << 21,           /* "going", "skal": before a to phrase, as a verb of moving */
 };
 
 struct word {
@@ -1077,6 +1078,7 @@ static const struct line_def {
 	{ "address", "openers", L_FLAGGED, W_OPENER },
 	{ "address", "titles", L_FLAGGED, W_TITLE },
 	{ "address", "name_leads", L_FLAGGED, W_NAME_LEAD },
+	{ "address", "go", L_FLAGGED, W_GO },
 };
 #define NLINE_DEFS (sizeof(line_defs) / sizeof(line_defs[0]))
 
@@ -3831,10 +3833,11 @@ static bool to_address(const struct scan *s, uint32_t e, struct slot_found *out)
 
 /* The address a `to` phrase announces later in the sentence of the
  * address ending before token e, after a phrase of the move or the move in
- * there, into *out; false when none, or when it is called old. "ich wohne
- * in der Kantstraße 3 und ziehe am 1.12. in die Wilmersdorfer Str. 12",
- * "ik woon nu op de Nobelstraat 3 en verhuis 1 dec naar de Twijnstraat
- * 12". */
+ * there, or a `go` word, into *out; false when none, or when it is called
+ * old. "ich wohne in der Kantstraße 3 und ziehe am 1.12. in die
+ * Wilmersdorfer Str. 12", "ik woon nu op de Nobelstraat 3 en verhuis 1 dec
+ * naar de Twijnstraat 12", "We're at Parkveien 50 now and going to
+ * Ullevålsveien 101". */
 static bool moved_to_address(const struct scan *s, uint32_t e, struct slot_found *out)
 {
 	bool moving = false;
@@ -3842,7 +3845,9 @@ static bool moved_to_address(const struct scan *s, uint32_t e, struct slot_found
 		/* A date's own dot goes on: "ziehe am 1.12. in die ...". */
 		if (ends_sentence(s, j) && !used(s, j))
 			return false;
-		if (dcue_of_kind(s, j, CUE_MOVE) || dcue_of_kind(s, j, CUE_MOVE_IN))
+		const struct word *w = word_at(s, j);
+		if (dcue_of_kind(s, j, CUE_MOVE) || dcue_of_kind(s, j, CUE_MOVE_IN) ||
+		    (w && (w->flags & W_GO)))
 			moving = true;
 		else if (moving && to_after(s, j))
 			return to_address(s, j, out);
