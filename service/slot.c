@@ -1840,15 +1840,16 @@ static bool weekday_day(const struct scan *s, int wd, int d, struct slot_date *o
 
 
 static enum cue_kind ocue_at(const struct scan *s, uint32_t j, uint32_t *end);
+static uint32_t to_after(const struct scan *s, uint32_t he);
 
 /* Whether a `to` word at token e goes on to a place, not a number or a
  * day: "we move on the 31st to storgata 5", "Einzug am 1. in die
  * Kastanienallee 7", not "from the 3rd to the 5th". */
 static bool to_place_at(const struct scan *s, uint32_t e)
 {
-	uint32_t te;
+	uint32_t te = to_after(s, e);
 	int d;
-	if (ocue_at(s, e, &te) != CUE_TO_ADDRESS)
+	if (!te)
 		return false;
 	te = skip_fillers(s, te);
 	return te < s->n && tk(s, te)->kind == TOK_WORD && !day_at(s, te, true, false, &d);
@@ -4182,7 +4183,8 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 			lift = rank[k];
 		if (!skip[k] && side[k] == CUE_MOVE_IN && first_in == n)
 			first_in = k;
-		if (!skip[k] && dcue_before(s, f[k].a, 1u << CUE_MOVE_DATE) && first_cued == n)
+		if (!skip[k] && announced[k] && first_cued == n &&
+		    dcue_before(s, f[k].a, 1u << CUE_MOVE_DATE))
 			first_cued = k;
 	}
 	uint32_t best = n;
