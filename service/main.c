@@ -880,8 +880,9 @@ int main(int argc, char **argv)
 	int nargs = argc - 1 - first;
 	c.ev.today = c.today;
 
-	bool ok_args = strcmp(cmd, "classify") == 0 ? (c.jsonl ? nargs == 0 : nargs > 0)
-		     : strcmp(cmd, "eval") == 0 ? nargs == 1 : nargs == 0;
+	bool ok_args = cmd_bit == CMD_CLASSIFY ? (c.jsonl ? nargs == 0 : nargs > 0)
+		     : cmd_bit == CMD_EVAL   ? nargs == 1
+					     : nargs == 0;
 	if (!ok_args) {
 		fprintf(stderr, "autoassist: wrong arguments for %s\n", cmd);
 		return usage_hint();
@@ -902,12 +903,12 @@ int main(int argc, char **argv)
 	}
 	int rc = setup(&c);
 	if (rc == EXIT_OK) {
-		if (strcmp(cmd, "eval") == 0) {
+		if (cmd_bit == CMD_EVAL) {
 			int er = eval_run(c.engine, args[0], &c.ev, stdout);
 			rc = er < 0 ? EXIT_IO : er ? EXIT_FAILED : EXIT_OK;
-		} else if (strcmp(cmd, "chat") == 0) {
+		} else if (cmd_bit == CMD_CHAT) {
 			rc = cmd_chat(&c);
-		} else if (strcmp(cmd, "serve") == 0) {
+		} else if (cmd_bit == CMD_SERVE) {
 			rc = cmd_serve(&c);
 		} else if (c.jsonl) {
 			rc = cmd_classify_jsonl(&c);
@@ -921,7 +922,7 @@ int main(int argc, char **argv)
 	 * not be recorded are input/output errors, whatever else happened.
 	 * Not for serve: stdout is not its output (a supervisor that closed
 	 * it must still see a clean stop as one). */
-	if (strcmp(cmd, "serve") == 0)
+	if (cmd_bit == CMD_SERVE)
 		return rc;
 	if (ferror(stdin)) {
 		fprintf(stderr, "autoassist: cannot read the input\n");
