@@ -741,7 +741,8 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "bye"}' '{"text": "that'"'"'s all"}' '{"text": "ha det bra"}' '{"text": "hej då"}' \
 		'{"text": "Tschüss"}' '{"text": "doei"}' '{"text": "thanks, bye"}' '{"text": "ok, takk, ha det"}' \
 		'{"text": "Tusen takk, ha en fin helg!"}' '{"text": "tack, ha en trevlig helg"}' \
-		'{"text": "danke, ein schönes Wochenende"}' '{"text": "bedankt, prettig weekend"}'
+		'{"text": "danke, ein schönes Wochenende"}' '{"text": "bedankt, prettig weekend"}' \
+		'{"text": "Danke, das war'"'"'s schon!"}'
 	expect_py "thank-yous get the closing reply, goodbyes the goodbye, in every language; a question or a topic neither" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
@@ -750,7 +751,7 @@ bye = ("Good luck with your move", "Lykke til med flyttingen", "Lycka till med f
        "Alles Gute für deinen Umzug", "Succes met je verhuizing")
 kind = ["welcome" if o["reply"].startswith(welcome) else "bye" if o["reply"].startswith(bye)
         else "-" for o in out]
-assert kind == ["welcome"] * 8 + ["-", "-"] + ["bye"] * 6 + ["welcome"] * 6, kind
+assert kind == ["welcome"] * 8 + ["-", "-"] + ["bye"] * 6 + ["welcome"] * 7, kind
 assert out[9]["escalate"], out[9]
 assert [o["lang"] for o in out[10:16]] == ["en", "en", "nb", "sv", "de", "nl"], out[10:16]
 ' "$TMP/closing.jsonl"
