@@ -54,6 +54,9 @@ enum mode {
  * evidence than the keyword itself. */
 #define TYPO_WEIGHT 0.8
 #define TYPO_MIN_CHARS 5
+/* A stem hit this many bytes short of its word or more leaves the word
+ * to the typo lookup. */
+#define PART_SLACK 3
 #define TYPO_STEM_MIN_CHARS 7
 /* How many words before a trigger a negation cue still governs it. */
 #define NEG_PRE_WINDOW 3
@@ -106,7 +109,7 @@ struct intent_pack {
 };
 
 /* Token flags the analysis keeps per message. */
-#define TF_COVERED 0x01 /* some entry matched the token: no typo search */
+#define TF_COVERED 0x01 /* an entry matched the token, or most of it: no typo search */
 #define TF_NEG 0x02
 #define TF_BREAK 0x04
 #define TF_LIST 0x08
@@ -853,13 +856,13 @@ static void lang_vote(struct acc *acc, uint8_t lang, double w, uint32_t first, u
 /* Counts one matched entry towards the scores and records it. */
 static void take(const struct intent_pack *p, struct intent_scratch *s,
 		 struct intent_result *out, struct acc *acc, uint32_t e,
-		 uint32_t first, uint32_t last, bool typo)
+		 uint32_t first, uint32_t last, bool typo, bool covers)
 {
 	const struct entry *en = &p->entries[e];
 	/* A [move] stem ("flytt*") says nothing of which keyword a word is:
 	 * "flyttr" is still looked up as a misspelt "flytter"; nor does a word
 	 * of another matter. */
-	if (en->kind != K_MOVE && en->kind != K_ELSEWHERE)
+	if (covers && en->kind != K_MOVE && en->kind != K_ELSEWHERE)
 		for (uint32_t i = first; i <= last; i++)
 			s->tflags[i] |= TF_COVERED;
 	if (out->nhits < MAX_HITS)
@@ -1299,11 +1302,18 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		uint32_t first = cur, last = cur;
 		while (first > 0 && toks->v[first].noff > start)
 			first--;
+		/* A stem that leaves a word's last letters unmatched says little
+		 * of which word it is: "paymet" under pay*, "betalnigssätt" under
+		 * betal* are still looked up as a misspelt "payment",
+		 * "betalningssätt". */
+		bool covers = !((mode & (M_PREFIX | M_SUFFIX)) && first == last &&
+				toks->v[first].nlen >= end - start + PART_SLACK);
 		for (uint32_t k = k0; k < k1; k++)
-			take(p, s, out, &acc, p->by_pat[k], first, last, false);
+			take(p, s, out, &acc, p->by_pat[k], first, last, false, covers);
 	}
 
-	/* One typo is allowed in longer words nothing else matched. */
+	/* One typo is allowed in longer words nothing else matched but a
+	 * stem well short of them. */
 	for (uint32_t i = 0; i < ntok; i++) {
 		const struct tok *t = &toks->v[i];
 		if (t->kind != TOK_WORD || t->nchars < TYPO_MIN_CHARS ||
@@ -1323,14 +1333,14 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 				    !slipped(p, ids[k], tok_norm(toks, i), t->nlen))
 					continue;
 				if (p->entries[e].kind == K_TRIGGER)
-					take(p, s, out, &acc, e, i, i, true);
+					take(p, s, out, &acc, e, i, i, true, true);
 				else if (p->entries[e].kind == K_INTENT &&
 					 (best == UINT32_MAX ||
 					  p->entries[e].weight > p->entries[best].weight))
 					best = e;
 			}
 		if (best != UINT32_MAX)
-			take(p, s, out, &acc, best, i, i, true);
+			take(p, s, out, &acc, best, i, i, true, true);
 	}
 	out->hits = s->hits;
 
