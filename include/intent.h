@@ -58,6 +58,10 @@ struct intent_opts {
 	 * language: an address ("Goethestraße 10" in an English message, "2.
 	 * OG" in a German one). 0 for none. */
 	size_t names_off, names_len;
+	/* Bytes of the text that are the address found: an L2 trigger inside
+	 * ("Solar Street 4", "Solarstraße 7") is part of a name and escalates
+	 * nothing. 0 for none. */
+	size_t place_off, place_len;
 	/* The conversation has no language yet: a weak hint (one keyword,
 	 * one misspelt word) is still better than the fallback. */
 	bool lang_open;
@@ -74,7 +78,8 @@ struct intent_hit {
 struct intent_trigger {
 	uint8_t topic;
 	bool negated;  /* a negation cue governs it */
-	bool excluded; /* an [l2_not] phrase covers it (a phone battery) */
+	bool excluded; /* an [l2_not] phrase covers it (a phone battery), or
+			* the address ("Solar Street 4") */
 	uint16_t tok_first, tok_last;
 };
 

@@ -732,6 +732,10 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		io.names_off = p->found.addr_off;
 		io.names_len = p->found.addr_len;
 	}
+	if (p->found.has_address) {
+		io.place_off = p->found.addr_off;
+		io.place_len = p->found.addr_len;
+	}
 	/* A day word said in passing is no sign of a start date: "I pay by
 	 * direct debit today" asks nothing about one. Nor is a plain date once
 	 * the conversation has one: "the electrician comes on 3 February" is

@@ -1208,6 +1208,24 @@ static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s
 	return j == last || (words <= 1 && joins(t, s, j));
 }
 
+/* Sets [*first, *last] to the tokens that start within len bytes at off;
+ * leaves them as they are (an empty range) when none does. */
+static void span_tokens(const struct tok_buf *toks, size_t off, size_t len, uint32_t *first,
+			uint32_t *last)
+{
+	if (!len)
+		return;
+	uint32_t i = 0, j;
+	while (i < toks->n && toks->v[i].off < off)
+		i++;
+	for (j = i; j < toks->n && toks->v[j].off < off + len; j++)
+		;
+	if (j > i) {
+		*first = i;
+		*last = j - 1;
+	}
+}
+
 static void lang_from_chars(const struct intent_pack *p, const char *text,
 			    size_t len, const struct intent_opts *opts, struct acc *acc)
 {
@@ -1267,16 +1285,11 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 	memset(s->tflags, 0, ntok * sizeof(*s->tflags));
 	acc.names_first = 1;
 	acc.names_last = 0;
-	if (opts && opts->names_len) {
-		uint32_t i = 0, j;
-		while (i < ntok && toks->v[i].off < opts->names_off)
-			i++;
-		for (j = i; j < ntok && toks->v[j].off < opts->names_off + opts->names_len; j++)
-			;
-		if (j > i) {
-			acc.names_first = i;
-			acc.names_last = j - 1;
-		}
+	uint32_t place_first = 1, place_last = 0;
+	if (opts) {
+		span_tokens(toks, opts->names_off, opts->names_len, &acc.names_first,
+			    &acc.names_last);
+		span_tokens(toks, opts->place_off, opts->place_len, &place_first, &place_last);
 	}
 
 	s->padded[0] = ' ';
@@ -1358,6 +1371,10 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		for (uint32_t n = 0; n < s->nnots; n++)
 			if (s->nots[n].first <= tr->tok_first && s->nots[n].last >= tr->tok_last)
 				tr->excluded = true;
+		/* A trigger inside the address is part of a name: "Solar Street
+		 * 4", "Solarstraße 7". */
+		if (tr->tok_first >= place_first && tr->tok_last <= place_last)
+			tr->excluded = true;
 		tr->negated = negated(toks, s, tr) ||
 			      (k > 0 && listed_after(toks, s, &out->triggers[k - 1], tr));
 		if (!tr->excluded && !tr->negated)

@@ -463,6 +463,20 @@ static void test_hits_and_triggers(void **state)
 	}
 	assert_int_equal(seen, 7);
 	assert_int_equal(r.topics, 1u << r.triggers[2].topic);
+
+	/* A trigger inside the address is part of its name; one outside it
+	 * still escalates. */
+	const char *street = "moving to Solar Street 4, we have solar";
+	struct intent_opts place = { .threshold = 0.5, .margin = 0.15, .place_off = 10,
+				     .place_len = strlen("Solar Street 4") };
+	analyze(f, street, -1, f->en, &place, &r);
+	assert_int_equal(r.ntriggers, 2);
+	assert_true(r.triggers[0].excluded);
+	assert_false(r.triggers[1].excluded || r.triggers[1].negated);
+	analyze(f, "moving to Solar Street 4", -1, f->en, &place, &r);
+	assert_int_equal(r.topics, 0);
+	analyze(f, "moving to Solar Street 4", -1, f->en, NULL, &r);
+	assert_int_not_equal(r.topics, 0);
 }
 
 /* ---- broken packs ---- */
