@@ -123,6 +123,7 @@ struct intent_pack {
 #define TF_ELSEWHERE 0x800 /* an [elsewhere] term covers the token */
 #define TF_TOPIC 0x1000 /* an L2 trigger that escalates starts at the token */
 #define TF_YET 0x2000 /* a [negation] yet word covers the token */
+#define TF_POSTCODE 0x4000 /* the letters of a Dutch postcode: "3511 AB" */
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint16_t token_flag[] = {
@@ -841,16 +842,38 @@ struct acc {
 	 * an address is no Norwegian "og"); names_first > names_last for
 	 * none. */
 	uint32_t names_first, names_last;
+	const uint16_t *tflags; /* the scratch's: TF_POSTCODE says no language */
 	bool closing; /* a [closing] phrase matched */
 	bool thanked; /* one of them a thanks phrase */
 };
 
 /* Counts weight w for language lang unless tokens [first, last] lie in
- * the names. */
+ * the names or are a postcode's letters. */
 static void lang_vote(struct acc *acc, uint8_t lang, double w, uint32_t first, uint32_t last)
 {
-	if (!(first >= acc->names_first && last <= acc->names_last))
-		acc->lang[lang] += w;
+	if (first >= acc->names_first && last <= acc->names_last)
+		return;
+	if (first == last && (acc->tflags[first] & TF_POSTCODE))
+		return;
+	acc->lang[lang] += w;
+}
+
+/* True when token i is the two capital letters of a Dutch postcode, after
+ * its four digits: "3511 AB" is no German "ab", "3511 OG" no Norwegian
+ * "og". */
+static bool postcode_letters(const struct tok_buf *toks, const char *text, uint32_t i)
+{
+	const struct tok *t = &toks->v[i], *d = i ? &toks->v[i - 1] : NULL;
+	if (!d || t->kind != TOK_WORD || t->len != 2 || d->kind != TOK_NUM || d->len != 4 ||
+	    !(t->flags & TOK_F_SPACE) || d->off + d->len + 1 != t->off)
+		return false;
+	for (uint32_t k = 0; k < 2; k++)
+		if (text[t->off + k] < 'A' || text[t->off + k] > 'Z')
+			return false;
+	for (uint32_t k = 0; k < 4; k++)
+		if (text[d->off + k] < '0' || text[d->off + k] > '9')
+			return false;
+	return true;
 }
 
 /* Counts one matched entry towards the scores and records it. */
@@ -1283,6 +1306,10 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		return -1;
 	uint32_t ntok = toks->n;
 	memset(s->tflags, 0, ntok * sizeof(*s->tflags));
+	acc.tflags = s->tflags;
+	for (uint32_t i = 1; i < ntok; i++)
+		if (postcode_letters(toks, text, i))
+			s->tflags[i] |= TF_POSTCODE;
 	acc.names_first = 1;
 	acc.names_last = 0;
 	uint32_t place_first = 1, place_last = 0;

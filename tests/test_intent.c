@@ -402,6 +402,13 @@ static void test_lang_hint_and_fallback(void **state)
 	assert_int_equal(r.lang, f->en);
 	analyze(f, addr, -1, f->en, NULL, &r);
 	assert_int_equal(r.lang, f->de);
+	/* Nor are a Dutch postcode's letters: "3511 TO" is no English "to";
+	 * written small they are the word. */
+	analyze(f, "3511 TO", -1, f->de, NULL, &r);
+	assert_int_equal(r.lang, f->de);
+	assert_false(r.lang_detected);
+	analyze(f, "3511 to", -1, f->de, NULL, &r);
+	assert_int_equal(r.lang, f->en);
 }
 
 static void test_hits_and_triggers(void **state)
