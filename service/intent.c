@@ -35,12 +35,14 @@ enum kind {
 	K_ELSEWHERE, /* a word of another matter ("my order", "refund") */
 	K_YET,      /* after a negation or its thing, "not yet" ("yet", "ennå") */
 	K_YET_BEFORE, /* phrase ending in a negation, "not yet" ("noch kein") */
+	K_OWNER,    /* a thing with a battery of its own ("electric car") */
+	K_HAVE,     /* a verb of having, after one ("has", "har") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
 	"definite", "article", "or", "act", "end", "closing", "closing_with", "thanks",
-	"move", "elsewhere", "yet", "yet_before",
+	"move", "elsewhere", "yet", "yet_before", "owner", "have",
 };
 
 enum mode {
@@ -57,6 +59,8 @@ enum mode {
 /* A stem hit this many bytes short of its word or more leaves the word
  * to the typo lookup. */
 #define PART_SLACK 3
+/* Words between an [owners] have word and the thing had. */
+#define OWNED_GAP 3
 #define TYPO_STEM_MIN_CHARS 7
 /* How many words before a trigger a negation cue still governs it. */
 #define NEG_PRE_WINDOW 3
@@ -124,12 +128,14 @@ struct intent_pack {
 #define TF_TOPIC 0x1000 /* an L2 trigger that escalates starts at the token */
 #define TF_YET 0x2000 /* a [negation] yet word covers the token */
 #define TF_POSTCODE 0x4000 /* the letters of a Dutch postcode: "3511 AB" */
+#define TF_OWNER 0x8000 /* an [owners] owner phrase ends at the token */
+#define TF_HAVE 0x10000 /* an [owners] have word */
 
 /* The flag a one-word [negation] entry puts on its token. */
-static const uint16_t token_flag[] = {
+static const uint32_t token_flag[] = {
 	[K_NEG_PRE] = TF_NEG, [K_BREAK] = TF_BREAK, [K_LIST] = TF_LIST,
 	[K_DEFINITE] = TF_DEFINITE, [K_ARTICLE] = TF_ARTICLE, [K_OR] = TF_OR,
-	[K_ACT] = TF_ACT, [K_END] = TF_END, [K_YET] = TF_YET,
+	[K_ACT] = TF_ACT, [K_END] = TF_END, [K_YET] = TF_YET, [K_HAVE] = TF_HAVE,
 };
 
 struct span {
@@ -141,7 +147,7 @@ struct intent_scratch {
 	char *padded; /* the message's norm text between two spaces */
 	size_t padded_cap;
 	struct intent_hit hits[MAX_HITS];
-	uint16_t *tflags;
+	uint32_t *tflags;
 	size_t max_tokens;
 	uint32_t *stamp; /* per entry: the generation that counted it */
 	uint32_t gen;
@@ -425,7 +431,9 @@ static int load_rules(struct loader *ld, FILE *f)
 	return p->nintents ? 0 : ld_fail(&ld->pos, "no intents defined");
 }
 
-enum section { S_HEADER, S_INTENT, S_L2, S_NOT, S_NEG, S_CLOSING, S_MOVE, S_ELSEWHERE, S_SLOT };
+enum section {
+	S_HEADER, S_INTENT, S_L2, S_NOT, S_NEG, S_CLOSING, S_MOVE, S_ELSEWHERE, S_OWNERS, S_SLOT
+};
 
 static int load_lang(struct loader *ld, FILE *f)
 {
@@ -479,6 +487,8 @@ static int load_lang(struct loader *ld, FILE *f)
 				sec = S_MOVE;
 			} else if (strcmp(name, "elsewhere") == 0) {
 				sec = S_ELSEWHERE;
+			} else if (strcmp(name, "owners") == 0) {
+				sec = S_OWNERS;
 			} else if (strcmp(name, "dates") == 0 || strcmp(name, "address") == 0) {
 				snprintf(slot_sec, sizeof(slot_sec), "%s", name);
 				sec = S_SLOT;
@@ -576,6 +586,14 @@ static int load_lang(struct loader *ld, FILE *f)
 				rc = add_words(ld, arg, K_CLOSING_WITH, (uint8_t)lang);
 			else
 				return ld_fail(&ld->pos, "closing lines start with phrase, thanks or with");
+			break;
+		case S_OWNERS:
+			if (strcmp(s, "owner") == 0)
+				rc = add_phrases(ld, arg, K_OWNER, (uint8_t)lang);
+			else if (strcmp(s, "have") == 0)
+				rc = add_words(ld, arg, K_HAVE, (uint8_t)lang);
+			else
+				return ld_fail(&ld->pos, "owners lines start with owner or have");
 			break;
 		case S_SLOT: {
 			if (*arg)
@@ -842,7 +860,7 @@ struct acc {
 	 * an address is no Norwegian "og"); names_first > names_last for
 	 * none. */
 	uint32_t names_first, names_last;
-	const uint16_t *tflags; /* the scratch's: TF_POSTCODE says no language */
+	const uint32_t *tflags; /* the scratch's: TF_POSTCODE says no language */
 	bool closing; /* a [closing] phrase matched */
 	bool thanked; /* one of them a thanks phrase */
 };
@@ -945,7 +963,11 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	case K_ACT:
 	case K_END:
 	case K_YET:
+	case K_HAVE:
 		s->tflags[first] |= token_flag[en->kind];
+		break;
+	case K_OWNER:
+		s->tflags[last] |= TF_OWNER;
 		break;
 	case K_MARKER:
 		if (s->stamp[e] != s->gen) {
@@ -1231,6 +1253,26 @@ static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s
 	return j == last || (words <= 1 && joins(t, s, j));
 }
 
+/* True when the trigger is what an [owners] thing has: "my electric car
+ * has a 75 kWh battery", "Elbilen har et stort batteri". Between the have
+ * word and the trigger stand at most OWNED_GAP words (an article, a size,
+ * an adjective) and nothing that ends a clause, joins a list or negates;
+ * the owner ends right before the have word. "Can my EV charge from the
+ * battery?" and "we have an EV and a battery" keep their battery. */
+static bool owned(const struct tok_buf *t, const struct intent_scratch *s,
+		  const struct intent_trigger *tr)
+{
+	uint32_t i = tr->tok_first;
+	for (int gap = 0; i > 0 && gap <= OWNED_GAP; gap++) {
+		i--;
+		if (s->tflags[i] & TF_HAVE)
+			return i > 0 && (s->tflags[i - 1] & TF_OWNER);
+		if (t->v[i].kind == TOK_PUNCT || (s->tflags[i] & (TF_LIST | TF_BREAK | TF_NEG)))
+			return false;
+	}
+	return false;
+}
+
 /* Sets [*first, *last] to the tokens that start within len bytes at off;
  * leaves them as they are (an empty range) when none does. */
 static void span_tokens(const struct tok_buf *toks, size_t off, size_t len, uint32_t *first,
@@ -1401,6 +1443,8 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		/* A trigger inside the address is part of a name: "Solar Street
 		 * 4", "Solarstraße 7". */
 		if (tr->tok_first >= place_first && tr->tok_last <= place_last)
+			tr->excluded = true;
+		if (owned(toks, s, tr))
 			tr->excluded = true;
 		tr->negated = negated(toks, s, tr) ||
 			      (k > 0 && listed_after(toks, s, &out->triggers[k - 1], tr));

@@ -545,6 +545,7 @@ static void test_load_errors(void **state)
 		  "en.txt:1: a section before the 'lang' line" },
 		{ "lang en\n[dates]\nmonths jan feb mar\n", "en.txt:3: " },
 		{ "lang en\n[negation]\nafter not\n", "en.txt:3: negation lines start with" },
+		{ "lang en\n[owners]\nthing car\n", "en.txt:3: owners lines start with owner or have" },
 		{ "lang en\nlang en\n", "en.txt:2: bad or repeated lang line" },
 		{ "name English\n", "en.txt:1: the first line must be 'lang CODE'" },
 	};
