@@ -402,9 +402,10 @@ test('SIGHUP reloads intents, templates and the registry file; a conversation go
     'Reloaded: your contract at the new address starts on [Date].');
   const rules = path.join(data.intents, 'rules.txt');
   const text = fs.readFileSync(rules, 'utf8');
-  assert.match(text, /\nintent payment_method\n*$/, 'payment_method is the last intent');
-  fs.writeFileSync(rules, text.replace(/\nintent payment_method\n*$/, '\n')
-    .replace('\nintent contract_start_date\n', '\nintent payment_method\n\nintent contract_start_date\n'));
+  const last = text.match(/\nintent payment_method\n(?![\s\S]*\nintent )[\s\S]*$/);
+  assert.ok(last, 'payment_method is the last intent');
+  fs.writeFileSync(rules, text.slice(0, last.index).concat('\n')
+    .replace('\nintent contract_start_date\n', `\n${last[0].trim()}\n\nintent contract_start_date\n`));
   const meter = '707057500012345688';
   fs.appendFileSync(registry, JSON.stringify({ ...REGISTRY_LINE, meter_id: meter, address: 'Storgata 14' }) + '\n');
   server.proc.kill('SIGHUP');
