@@ -15,7 +15,7 @@ const CONFIRMED_1_MARCH_2027 =
   'I’ve confirmed your Tibber contract for the new address starts on 1 March 2027. ' +
   'Your billing for the old address will automatically cease on that day.';
 const ESCALATION_PREVIEW =
-  'The technical part about your solar installation needs our experts, so it will be split off ' +
+  'The technical part about the solar installation needs our experts, so it will be split off ' +
   'into a separate ticket and escalated to our L2 technical support for further investigation.';
 const NO_ESCALATION = { escalate: false, topics: [], status: 'none', ticket: null };
 

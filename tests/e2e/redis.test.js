@@ -465,7 +465,7 @@ test('a solar mention becomes a ticket that l2 pull shows with every field, and 
   const text = 'The inverter of our solar panels shows error 31 since yesterday.';
   const r2 = await escalate(c, 'm2', text);
   const ref = r2.escalation.ticket;
-  assert.equal(r2.text, escalatedText('your solar installation', ref));
+  assert.equal(r2.text, escalatedText('the solar installation', ref));
   assert.deepEqual(w.spoolTickets(), [], 'with Redis up nothing is spooled');
 
   const pulled = await w.cli(['l2', 'pull', '--consumer', 'alice', '--json']);
@@ -536,7 +536,7 @@ test('mixed message: the contract question is answered, only the solar/battery s
   assert.equal(r.slots.date, '2027-03-01');
   // The administrative part first, then the escalation.
   assert.ok(r.text.startsWith('To confirm 1 March 2027 as your start date, I need to check the grid registry.'), r.text);
-  assert.ok(r.text.endsWith(escalatedText('your solar installation and your home battery', r.escalation.ticket)), r.text);
+  assert.ok(r.text.endsWith(escalatedText('the solar installation and the home battery', r.escalation.ticket)), r.text);
 
   const [e, ...rest] = await w.redis.entries();
   assert.equal(rest.length, 0);
@@ -575,7 +575,7 @@ test('Redis killed mid-conversation and restarted on the same socket: spooled ti
   const b = await escalate(c, 'b', 'And the home battery does not charge any more.', ['battery']);
   refs.push(b.escalation.ticket);
   // Spooled: the customer is still told the ticket is recorded, with its reference.
-  assert.equal(b.text, escalatedText('your home battery', b.escalation.ticket));
+  assert.equal(b.text, escalatedText('the home battery', b.escalation.ticket));
   const admin = await c.ask('c', 'Will my payment method stay the same after the move?', 5000);
   assert.equal(outcome(admin, 'payment_method'), 'answer', 'administrative answers go on while Redis is down');
   refs.push((await escalate(c, 'd', 'The Modbus connection to the inverter keeps dropping.', ['solar', 'modbus'])).escalation.ticket);
@@ -1575,7 +1575,7 @@ test('Redis down and the spool\'s disk full: the customer is told the technical 
   const r = await c.ask('m1', 'Will my payment method stay the same after the move? Our solar inverter shows a red light.', 5000);
   assert.equal(r.escalation.status, 'failed');
   assert.equal(r.escalation.ticket, null);
-  assert.match(r.text, /I couldn’t record the technical part about your solar installation right now\. Please try again shortly\./);
+  assert.match(r.text, /I couldn’t record the technical part about the solar installation right now\. Please try again shortly\./);
   assert.equal(outcome(r, 'payment_method'), 'answer', 'the administrative part is still answered');
   let m = await metrics(server.port);
   assert.equal(m['autoassist_tickets_total{result="failed"}'], 1);
