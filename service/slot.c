@@ -2396,6 +2396,34 @@ static bool iban_valid(const struct scan *s, uint32_t j, uint32_t end)
 	return r == 1;
 }
 
+/* An 18-digit meter ID written in groups of three or four digits joined
+ * by dots, one number token ("707.057.500.313.187.611",
+ * "7070.5750.0012.3456.71"): no amount or reading has eighteen digits in
+ * thousands. Writes the digits to id and returns true when token i is
+ * one. */
+static bool dotted_ean(const struct scan *s, uint32_t i, char *id)
+{
+	const struct tok *t = tk(s, i);
+	const char *p = nt(s, i);
+	uint32_t o = 0, group = 0, dots = 0;
+	for (uint32_t k = 0; k < t->nlen; k++) {
+		if (is_digit(p[k])) {
+			if (o == EAN_DIGITS)
+				return false;
+			id[o++] = p[k];
+			group++;
+		} else if (p[k] == '.' && group >= 3 && group <= 4) {
+			group = 0;
+			dots++;
+		} else {
+			return false;
+		}
+	}
+	id[o] = '\0';
+	/* Groups of four leave two digits at the end. */
+	return dots && group >= 2 && group <= 4 && o == EAN_DIGITS;
+}
+
 /* A meter ID starting at token i (or, for grouped digits, a little
  * later). Returns the index after it with *a its first token and m
  * filled, or 0. */
@@ -2441,6 +2469,13 @@ static uint32_t meter_at(const struct scan *s, uint32_t i, uint32_t *ean_next, u
 				return 0;
 			}
 			return e;
+		}
+		if (dotted_ean(s, i, m->id)) {
+			m->kind = SLOT_METER_EAN18;
+			m->valid = slot_gs1_valid(m->id, EAN_DIGITS);
+			*a = i;
+			*ean_next = i + 1;
+			return i + 1;
 		}
 	}
 	if (t->nlen <= DE_ZP_LEN && (e = de_meter_at(s, i, m->id))) {
