@@ -79,6 +79,7 @@ struct entry {
 	uint32_t term;    /* offset of the term as written, in pack->strs */
 	float weight;
 	uint8_t kind, mode, lang, target;
+	uint8_t also; /* other languages whose files list the term: bit per index */
 	bool shared; /* a word of every language: no evidence of this one */
 };
 
@@ -671,6 +672,11 @@ static int index_entries(struct intent_pack *p)
 					dup = true;
 					if (en->weight > kept->weight)
 						kept->weight = en->weight;
+					/* It says each of its languages as much:
+					 * "solpaneler" is Swedish as well as
+					 * Norwegian. */
+					if (en->lang != kept->lang && !en->shared)
+						kept->also |= (uint8_t)(1u << en->lang);
 				}
 			}
 			if (!dup)
@@ -894,6 +900,16 @@ static bool postcode_letters(const struct tok_buf *toks, const char *text, uint3
 	return true;
 }
 
+/* Counts weight w for each language whose files list entry en's term. */
+static void entry_vote(struct acc *acc, const struct entry *en, double w, uint32_t first,
+		       uint32_t last)
+{
+	lang_vote(acc, en->lang, w, first, last);
+	for (uint8_t l = 0; en->also >> l; l++)
+		if (en->also & (1u << l))
+			lang_vote(acc, l, w, first, last);
+}
+
 /* Counts one matched entry towards the scores and records it. */
 static void take(const struct intent_pack *p, struct intent_scratch *s,
 		 struct intent_result *out, struct acc *acc, uint32_t e,
@@ -923,7 +939,7 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 			s->stamp[e] = s->gen;
 			acc->raw[en->target] += en->weight * (typo ? TYPO_WEIGHT : 1.0);
 			if (!en->shared)
-				lang_vote(acc, en->lang, 0.5, first, last);
+				entry_vote(acc, en, 0.5, first, last);
 		}
 		break;
 	case K_TRIGGER:
@@ -931,7 +947,7 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 		 * a brand listed once ("Powerwall") weighs too little alone. */
 		if (!typo && !en->shared && s->stamp[e] != s->gen) {
 			s->stamp[e] = s->gen;
-			lang_vote(acc, en->lang, 0.5, first, last);
+			entry_vote(acc, en, 0.5, first, last);
 		}
 		for (uint32_t k = 0; k < out->ntriggers; k++)
 			if (out->triggers[k].topic == en->target &&
@@ -972,7 +988,7 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	case K_MARKER:
 		if (s->stamp[e] != s->gen) {
 			s->stamp[e] = s->gen;
-			lang_vote(acc, en->lang, 1.0, first, last);
+			entry_vote(acc, en, 1.0, first, last);
 		}
 		break;
 	case K_THANKS:
@@ -982,7 +998,7 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 		/* "takk" says which language as well as an intent word does. */
 		if (s->stamp[e] != s->gen) {
 			s->stamp[e] = s->gen;
-			lang_vote(acc, en->lang, 0.5, first, last);
+			entry_vote(acc, en, 0.5, first, last);
 		}
 		acc->closing = true;
 		/* fall through */

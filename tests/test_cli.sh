@@ -1116,20 +1116,25 @@ fi
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/firstlang.jsonl" '{"text": "vi har solceller på nya huset"}' \
 		'{"text": "god morgon"}' '{"text": "goedemorgen"}' \
-		'{"text": "vi har inga solpaneler"}' \
+		'{"text": "vi har solpaneler"}' \
 		'{"session": "de", "text": "Wann beginnt mein Vertrag?"}' \
-		'{"session": "de", "text": "vi har inga solpaneler"}' \
+		'{"session": "de", "text": "vi har solpaneler"}' \
 		'{"session": "de", "text": "ok"}' \
 		'{"text": "vi flyter 1. mars"}' \
 		'{"session": "en", "text": "when does my contract start?"}' \
-		'{"session": "en", "text": "vi flyter 1. mars"}'
+		'{"session": "en", "text": "vi flyter 1. mars"}' \
+		'{"session": "sv", "text": "Hej, när börjar avtalet?"}' \
+		'{"session": "sv", "text": "vi har inga solpaneler eller batteri"}'
 	expect_py "a first message is answered in its language, a weak hint is enough; a tie or a weak hint switches no conversation" '
 import json, sys
 langs = [json.loads(l)["lang"] for l in open(sys.argv[1], encoding="utf-8")]
 assert langs[:3] == ["sv", "sv", "nl"], langs
 assert langs[3] in ("nb", "sv"), langs
 assert langs[4:7] == ["de", langs[3], "de"], langs
-assert langs[7:] == ["nb", "en", "en"], langs
+assert langs[7:10] == ["nb", "en", "en"], langs
+# A term both files list says both languages, so the Swedish "inga"
+# decides: the Swedish conversation stays Swedish.
+assert langs[10:] == ["sv", "sv"], langs
 ' "$TMP/firstlang.jsonl"
 fi
 

@@ -402,6 +402,10 @@ static void test_lang_hint_and_fallback(void **state)
 	assert_int_equal(r.lang, f->en);
 	analyze(f, addr, -1, f->en, NULL, &r);
 	assert_int_equal(r.lang, f->de);
+	/* A term both files list says both languages: "powerwall" adds to
+	 * English "battery" as much as to German, so English wins. */
+	analyze(f, "battery powerwall", -1, f->de, NULL, &r);
+	assert_int_equal(r.lang, f->en);
 	/* Nor are a Dutch postcode's letters: "3511 TO" is no English "to";
 	 * written small they are the word. */
 	analyze(f, "3511 TO", -1, f->de, NULL, &r);
