@@ -1279,12 +1279,16 @@ static bool owned(const struct tok_buf *t, const struct intent_scratch *s,
 		  const struct intent_trigger *tr)
 {
 	uint32_t i = tr->tok_first;
-	for (int gap = 0; i > 0 && gap <= OWNED_GAP; gap++) {
+	for (int gap = 0; i > 0 && gap <= OWNED_GAP;) {
 		i--;
 		if (s->tflags[i] & TF_HAVE)
 			return i > 0 && (s->tflags[i - 1] & TF_OWNER);
+		/* A hyphen inside a compound joins it: "eine 77-kWh-Batterie". */
+		if (punct(t, i) == '-' && !(t->v[i].flags & TOK_F_SPACE))
+			continue;
 		if (t->v[i].kind == TOK_PUNCT || (s->tflags[i] & (TF_LIST | TF_BREAK | TF_NEG)))
 			return false;
+		gap++;
 	}
 	return false;
 }
