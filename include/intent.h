@@ -74,12 +74,19 @@ struct intent_hit {
 	bool typo;
 };
 
+/* Why a trigger escalates nothing though no negation governs it. */
+enum intent_excl {
+	INTENT_EXCL_NONE = 0,
+	INTENT_EXCL_LOOKALIKE, /* an [l2_not] phrase covers it: "phone battery" */
+	INTENT_EXCL_PLACE,     /* part of a street's name: "Solar Street 4" */
+	INTENT_EXCL_OWNED,     /* what an [owners] thing has: "the car has a battery" */
+};
+
 /* One mention of an L2 trigger. */
 struct intent_trigger {
 	uint8_t topic;
-	bool negated;  /* a negation cue governs it */
-	bool excluded; /* an [l2_not] phrase covers it (a phone battery), or
-			* the address ("Solar Street 4") */
+	bool negated;     /* a negation cue governs it */
+	uint8_t excluded; /* enum intent_excl: non-zero, it escalates nothing */
 	uint16_t tok_first, tok_last;
 };
 

@@ -57,7 +57,8 @@ enum mode {
 #define TYPO_WEIGHT 0.8
 #define TYPO_MIN_CHARS 5
 /* A stem hit this many bytes short of its word or more leaves the word
- * to the typo lookup. */
+ * to the typo lookup. Bytes of the folded text, where diacritics are gone:
+ * letters, but for the rare word of another script. */
 #define PART_SLACK 3
 /* Words between an [owners] have word and the thing had. */
 #define OWNED_GAP 3
@@ -114,7 +115,9 @@ struct intent_pack {
 };
 
 /* Token flags the analysis keeps per message. */
-#define TF_COVERED 0x01 /* an entry matched the token, or most of it: no typo search */
+/* An entry matched the token, but for fewer than PART_SLACK bytes: no
+ * typo search. */
+#define TF_COVERED 0x01
 #define TF_NEG 0x02
 #define TF_BREAK 0x04
 #define TF_LIST 0x08
@@ -131,6 +134,8 @@ struct intent_pack {
 #define TF_POSTCODE 0x4000 /* the letters of a Dutch postcode: "3511 AB" */
 #define TF_OWNER 0x8000 /* an [owners] owner phrase ends at the token */
 #define TF_HAVE 0x10000 /* an [owners] have word */
+#define TF_OWNER_IN 0x20000 /* an [owners] owner phrase goes on after the token */
+#define TF_PART 0x40000 /* a trigger matched only part of the word: "Solarstraße" */
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint32_t token_flag[] = {
@@ -274,6 +279,10 @@ static const struct {
 static int add_words(struct loader *ld, char *list, uint8_t kind, uint8_t lang)
 {
 	char *save = NULL;
+	/* A '|' here would be a word of its own: "have has | had" made "|"
+	 * a verb of having. */
+	if (strchr(list, '|'))
+		return ld_fail(&ld->pos, "words are separated by spaces here, not '|'");
 	for (char *w = strtok_r(list, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
 		if (add_term(ld, w, kind, 0, 1.0f, lang) < 0)
 			return -1;
@@ -592,7 +601,7 @@ static int load_lang(struct loader *ld, FILE *f)
 			if (strcmp(s, "owner") == 0)
 				rc = add_phrases(ld, arg, K_OWNER, (uint8_t)lang);
 			else if (strcmp(s, "have") == 0)
-				rc = add_words(ld, arg, K_HAVE, (uint8_t)lang);
+				rc = add_phrases(ld, arg, K_HAVE, (uint8_t)lang);
 			else
 				return ld_fail(&ld->pos, "owners lines start with owner or have");
 			break;
@@ -882,13 +891,13 @@ static void lang_vote(struct acc *acc, uint8_t lang, double w, uint32_t first, u
 	acc->lang[lang] += w;
 }
 
-/* True when token i is the two capital letters of a Dutch postcode, after
- * its four digits: "3511 AB" is no German "ab", "3511 OG" no Norwegian
- * "og". */
+/* True when token i (> 0) is the two capital letters of a Dutch
+ * postcode, after its four digits: "3511 AB" is no German "ab", "3511 OG"
+ * no Norwegian "og". */
 static bool postcode_letters(const struct tok_buf *toks, const char *text, uint32_t i)
 {
-	const struct tok *t = &toks->v[i], *d = i ? &toks->v[i - 1] : NULL;
-	if (!d || t->kind != TOK_WORD || t->len != 2 || d->kind != TOK_NUM || d->len != 4 ||
+	const struct tok *t = &toks->v[i], *d = &toks->v[i - 1];
+	if (t->kind != TOK_WORD || t->len != 2 || d->kind != TOK_NUM || d->len != 4 ||
 	    !(t->flags & TOK_F_SPACE) || d->off + d->len + 1 != t->off)
 		return false;
 	for (uint32_t k = 0; k < 2; k++)
@@ -910,7 +919,8 @@ static void entry_vote(struct acc *acc, const struct entry *en, double w, uint32
 			lang_vote(acc, l, w, first, last);
 }
 
-/* Counts one matched entry towards the scores and records it. */
+/* Counts one matched entry towards the scores and records it. A hit that
+ * covers its words (covers) leaves them to no typo lookup. */
 static void take(const struct intent_pack *p, struct intent_scratch *s,
 		 struct intent_result *out, struct acc *acc, uint32_t e,
 		 uint32_t first, uint32_t last, bool typo, bool covers)
@@ -983,6 +993,8 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 		s->tflags[first] |= token_flag[en->kind];
 		break;
 	case K_OWNER:
+		for (uint32_t i = first; i < last; i++)
+			s->tflags[i] |= TF_OWNER_IN;
 		s->tflags[last] |= TF_OWNER;
 		break;
 	case K_MARKER:
@@ -1269,24 +1281,61 @@ static bool listed_after(const struct tok_buf *t, const struct intent_scratch *s
 	return j == last || (words <= 1 && joins(t, s, j));
 }
 
+/* True when the trigger is part of a street's name in the address found,
+ * [place_first, place_last]: a compound ("Solarstraße 7") or a word the
+ * name goes on from ("Solar Street 4"). One a number follows is no name:
+ * "Modbus 247" after "slave address:" is a Modbus address. */
+static bool named_place(const struct tok_buf *t, const struct intent_scratch *s,
+			const struct intent_trigger *tr, uint32_t place_first, uint32_t place_last)
+{
+	if (tr->tok_first < place_first || tr->tok_last > place_last)
+		return false;
+	return (s->tflags[tr->tok_last] & TF_PART) ||
+	       (tr->tok_last < place_last && t->v[tr->tok_last + 1].kind == TOK_WORD);
+}
+
+/* True when token i starts a clause: the message's first, or after
+ * punctuation, a line break, or a word that joins or breaks ("and",
+ * "but"). */
+static bool clause_start(const struct tok_buf *t, const struct intent_scratch *s, uint32_t i)
+{
+	return i == 0 || (t->v[i].flags & TOK_F_LINE) || t->v[i - 1].kind == TOK_PUNCT ||
+	       (s->tflags[i - 1] & (TF_LIST | TF_BREAK));
+}
+
 /* True when the trigger is what an [owners] thing has: "my electric car
- * has a 75 kWh battery", "Elbilen har et stort batteri". Between the have
- * word and the trigger stand at most OWNED_GAP words (an article, a size,
- * an adjective) and nothing that ends a clause, joins a list or negates;
- * the owner ends right before the have word. "Can my EV charge from the
- * battery?" and "we have an EV and a battery" keep their battery. */
+ * has a 75 kWh battery", "Elbilen har et stort batteri". The owner is the
+ * clause's subject: it starts the clause, after a definite word or
+ * possessive at most ("Das E-Auto hat ..."), and ends right before the
+ * have word. Between that and the trigger stand at most OWNED_GAP words
+ * (an article, a size, an adjective) on one line, none of them a
+ * definite word or possessive, nothing that ends a clause, joins a list
+ * or negates. So "Sedan vi fick elbilen har batteriet varit tomt", "Für
+ * das E-Auto haben wir einen Batteriespeicher gekauft" and "the car has
+ * emptied the battery" keep their battery: when unsure, escalate. */
 static bool owned(const struct tok_buf *t, const struct intent_scratch *s,
 		  const struct intent_trigger *tr)
 {
 	uint32_t i = tr->tok_first;
 	for (int gap = 0; i > 0 && gap <= OWNED_GAP;) {
+		if (t->v[i].flags & TOK_F_LINE)
+			return false;
 		i--;
-		if (s->tflags[i] & TF_HAVE)
-			return i > 0 && (s->tflags[i - 1] & TF_OWNER);
+		if (s->tflags[i] & TF_HAVE) {
+			if (i == 0 || !(s->tflags[i - 1] & TF_OWNER))
+				return false;
+			/* The owner phrase's first word. */
+			uint32_t o = i - 1;
+			while (o > 0 && (s->tflags[o - 1] & TF_OWNER_IN))
+				o--;
+			return clause_start(t, s, o) ||
+			       ((s->tflags[o - 1] & TF_DEFINITE) && clause_start(t, s, o - 1));
+		}
 		/* A hyphen inside a compound joins it: "eine 77-kWh-Batterie". */
 		if (punct(t, i) == '-' && !(t->v[i].flags & TOK_F_SPACE))
 			continue;
-		if (t->v[i].kind == TOK_PUNCT || (s->tflags[i] & (TF_LIST | TF_BREAK | TF_NEG)))
+		if (t->v[i].kind == TOK_PUNCT ||
+		    (s->tflags[i] & (TF_LIST | TF_BREAK | TF_NEG | TF_DEFINITE)))
 			return false;
 		gap++;
 	}
@@ -1410,8 +1459,11 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		 * "betalningssätt". */
 		bool covers = !((mode & (M_PREFIX | M_SUFFIX)) && first == last &&
 				toks->v[first].nlen >= end - start + PART_SLACK);
-		for (uint32_t k = k0; k < k1; k++)
+		for (uint32_t k = k0; k < k1; k++) {
+			if (!covers && p->entries[p->by_pat[k]].kind == K_TRIGGER)
+				s->tflags[first] |= TF_PART;
 			take(p, s, out, &acc, p->by_pat[k], first, last, false, covers);
+		}
 	}
 
 	/* One typo is allowed in longer words nothing else matched but a
@@ -1459,13 +1511,11 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		struct intent_trigger *tr = &out->triggers[k];
 		for (uint32_t n = 0; n < s->nnots; n++)
 			if (s->nots[n].first <= tr->tok_first && s->nots[n].last >= tr->tok_last)
-				tr->excluded = true;
-		/* A trigger inside the address is part of a name: "Solar Street
-		 * 4", "Solarstraße 7". */
-		if (tr->tok_first >= place_first && tr->tok_last <= place_last)
-			tr->excluded = true;
-		if (owned(toks, s, tr))
-			tr->excluded = true;
+				tr->excluded = INTENT_EXCL_LOOKALIKE;
+		if (!tr->excluded && named_place(toks, s, tr, place_first, place_last))
+			tr->excluded = INTENT_EXCL_PLACE;
+		else if (!tr->excluded && owned(toks, s, tr))
+			tr->excluded = INTENT_EXCL_OWNED;
 		tr->negated = negated(toks, s, tr) ||
 			      (k > 0 && listed_after(toks, s, &out->triggers[k - 1], tr));
 		if (!tr->excluded && !tr->negated)

@@ -315,7 +315,9 @@ void report_human(FILE *out, const struct engine *e, const struct tok_buf *toks,
 		const struct tok *a = &toks->v[tr->tok_first], *b = &toks->v[tr->tok_last];
 		fprintf(out, "\n  %s: \"%.*s\"%s", intent_topic_name(p, tr->topic),
 			(int)(b->off + b->len - a->off), plan->text + a->off,
-			tr->excluded ? " (look-alike, ignored)" :
+			tr->excluded == INTENT_EXCL_LOOKALIKE ? " (look-alike, ignored)" :
+			tr->excluded == INTENT_EXCL_PLACE ? " (a street's name, ignored)" :
+			tr->excluded == INTENT_EXCL_OWNED ? " (what a car or device has, ignored)" :
 			tr->negated ? " (negated)" : "");
 	}
 	for (uint8_t i = 0; i < plan->nspans; i++)

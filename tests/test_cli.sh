@@ -1349,6 +1349,17 @@ assert not bad, "\n".join(bad)
 ' "$FIX/cli_messages.txt" "$TMP/messages.out"
 fi
 
+# ---- a table pasted in: its "|" is no verb of having ([owners] have) ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/table.jsonl" '{"text": "Car | Solar panels"}' \
+		'{"text": "Device | State\nEV | charging\nBattery | error 42"}'
+	expect_py "a pasted table with a car in it still escalates its solar panels and battery" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert [o["l2_topics"] for o in out] == [["solar"], ["battery"]], [o["l2_topics"] for o in out]
+' "$TMP/table.jsonl"
+fi
+
 # ---- the new address as the production data reads it (cli_streets.txt) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	python3 -c '

@@ -464,7 +464,7 @@ static void test_hits_and_triggers(void **state)
 			assert_false(t->excluded);
 			seen |= 1;
 		} else if (strcmp(topic, "battery") == 0) {
-			assert_true(t->excluded);
+			assert_int_equal(t->excluded, INTENT_EXCL_LOOKALIKE);
 			seen |= 2;
 		} else {
 			assert_string_equal(topic, "modbus");
@@ -482,12 +482,23 @@ static void test_hits_and_triggers(void **state)
 				     .place_len = strlen("Solar Street 4") };
 	analyze(f, street, -1, f->en, &place, &r);
 	assert_int_equal(r.ntriggers, 2);
-	assert_true(r.triggers[0].excluded);
+	assert_int_equal(r.triggers[0].excluded, INTENT_EXCL_PLACE);
 	assert_false(r.triggers[1].excluded || r.triggers[1].negated);
 	analyze(f, "moving to Solar Street 4", -1, f->en, &place, &r);
 	assert_int_equal(r.topics, 0);
 	analyze(f, "moving to Solar Street 4", -1, f->en, NULL, &r);
 	assert_int_not_equal(r.topics, 0);
+	/* A number after the trigger is no street's name: a Modbus address. */
+	const char *slave = "slave address: modbus 247";
+	struct intent_opts modbus = { .threshold = 0.5, .margin = 0.15, .place_off = 15,
+				      .place_len = strlen("modbus 247") };
+	analyze(f, slave, -1, f->en, &modbus, &r);
+	assert_int_equal(r.ntriggers, 1);
+	assert_int_equal(r.triggers[0].excluded, INTENT_EXCL_NONE);
+	/* An owned trigger says why. */
+	analyze(f, "my electric car has a big battery", -1, f->en, NULL, &r);
+	assert_int_equal(r.ntriggers, 1);
+	assert_int_equal(r.triggers[0].excluded, INTENT_EXCL_OWNED);
 }
 
 /* ---- broken packs ---- */
@@ -550,6 +561,7 @@ static void test_load_errors(void **state)
 		{ "lang en\n[dates]\nmonths jan feb mar\n", "en.txt:3: " },
 		{ "lang en\n[negation]\nafter not\n", "en.txt:3: negation lines start with" },
 		{ "lang en\n[owners]\nthing car\n", "en.txt:3: owners lines start with owner or have" },
+		{ "lang en\n[negation]\npre no | not\n", "en.txt:3: words are separated by spaces here" },
 		{ "lang en\nlang en\n", "en.txt:2: bad or repeated lang line" },
 		{ "name English\n", "en.txt:1: the first line must be 'lang CODE'" },
 	};
