@@ -2525,8 +2525,17 @@ static bool floor_word(const struct scan *s, uint32_t k)
 	       (w = lookup(s->v, p + d, t->nlen - d)) && (w->flags & W_UNIT);
 }
 
-/* A house number at token j: "12", "12b", "12 B", "10-2". Returns the
- * index after it, or 0. */
+static uint32_t postcode_at(const struct scan *s, uint32_t k);
+
+/* Whether the n letters at p, joined to a house number, are an addition
+ * that makes a second house of it: "3bis", "3ter". */
+static bool addition(const char *p, uint32_t n)
+{
+	return (n == 3 && memcmp(p, "bis", 3) == 0) || (n == 3 && memcmp(p, "ter", 3) == 0);
+}
+
+/* A house number at token j: "12", "12b", "12 B", "10-2", "3 bis".
+ * Returns the index after it, or 0. */
 static uint32_t house_at(const struct scan *s, uint32_t j)
 {
 	if (j >= s->n || used(s, j) || nt(s, j)[0] == '0')
@@ -2537,7 +2546,8 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 		uint32_t k = 0;
 		while (k < t->nlen && is_digit(p[k]))
 			k++;
-		return k >= 1 && k <= HOUSE_DIGITS_MAX && t->nlen == k + 1 && is_lower(p[k]) &&
+		bool letter = t->nlen == k + 1 && is_lower(p[k]);
+		return k >= 1 && k <= HOUSE_DIGITS_MAX && (letter || addition(p + k, t->nlen - k)) &&
 				       digits_value(p, k) > 0
 			       ? j + 1
 			       : 0;
@@ -2554,6 +2564,13 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 	if (is_punct(s, e, '-') && glued(s, e) && glued(s, e + 1) && name_word(s, e + 1) &&
 	    tk(s, e + 1)->nlen <= HOUSE_LETTERS_MAX && !floor_word(s, e + 1))
 		return e + 2;
+	/* "3 bis, 3732 HJ", a second house at one number, where the address
+	 * goes on or ends after it: German "Hauptstraße 5 bis 31. Dezember"
+	 * is until. Apart, "ter" is as often a word (Norwegian "ter seg"). */
+	if (e < s->n && tk(s, e)->kind == TOK_WORD && !used(s, e) && tk(s, e)->nlen == 3 &&
+	    memcmp(nt(s, e), "bis", 3) == 0 &&
+	    (e + 1 >= s->n || is_punct(s, e + 1, ',') || postcode_at(s, e + 1)))
+		return e + 1;
 	/* "12 B": one capital letter, and not the start of a sentence such
 	 * as "12 I moved"; in a chat typed in lower case ("storgata 12 b,
 	 * 0155 oslo") one letter right before a comma or the end. */
@@ -2572,6 +2589,19 @@ static bool unit_word(const struct scan *s, uint32_t k)
 {
 	const struct word *w = word_at(s, k);
 	return w && (w->flags & W_UNIT) && !used(s, k);
+}
+
+/* Whether token k is the Roman numeral of a floor on its own, in
+ * capitals and two letters or more ("6 III"): "I" alone is a word. */
+static bool roman_floor(const struct scan *s, uint32_t k)
+{
+	const struct tok *t = tk(s, k);
+	if (t->kind != TOK_WORD || t->len < 2 || !floor_word(s, k))
+		return false;
+	for (uint32_t i = 0; i < t->len; i++)
+		if (!strchr("IVX", s->text[t->off + i]))
+			return false;
+	return true;
 }
 
 /* A flat or floor at token k, between the house number and the postcode:
@@ -2595,6 +2625,9 @@ static uint32_t unit_at(const struct scan *s, uint32_t k)
 	else if ((num_at(s, k, 1, 2) >= 0 || day_at(s, k, false, false, &ord) == k + 1) &&
 		 unit_word(s, skip_dot(s, k + 1)))
 		e = skip_dot(s, k + 1) + 1; /* "2. OG", "4th floor" */
+	else if ((unit_word(s, k) || roman_floor(s, k)) &&
+		 (k + 1 >= s->n || is_punct(s, k + 1, ',') || postcode_at(s, k + 1)))
+		e = k + 1; /* "263 hs, 1016 GV", "6 III, 1017 SG" */
 	while (e && unit_word(s, e)) /* "links" */
 		e++;
 	return e ? skip_dot(s, e) : 0;
@@ -3406,7 +3439,8 @@ static bool dcue_of_kind(const struct scan *s, uint32_t j, enum cue_kind want)
 }
 
 /* True when token j could be a house number: what house_at accepts at
- * its first token, "12" or "12b", not taken by the date or meter ID. */
+ * its first token, "12", "12b" or "3bis", not taken by the date or meter
+ * ID. */
 static inline bool house_like(const struct scan *s, uint32_t j)
 {
 	const struct tok *t = tk(s, j);
@@ -3420,7 +3454,8 @@ static inline bool house_like(const struct scan *s, uint32_t j)
 		return false;
 	if (t->kind == TOK_NUM)
 		return k == t->nlen;
-	return t->kind == TOK_WORD && t->nlen == k + 1 && is_lower(p[k]);
+	return t->kind == TOK_WORD &&
+	       ((t->nlen == k + 1 && is_lower(p[k])) || addition(p + k, t->nlen - k));
 }
 
 /* The first token from j on that could be a house number, or s->n. */
