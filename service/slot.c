@@ -2703,6 +2703,22 @@ struct addr_span {
 	uint32_t pc0, pc1, c0, c1;
 };
 
+/* The tokens of a country code joined to the postcode at token j ("D-"
+ * of "D-50667 Köln", "SE-" of "SE-114 55 Stockholm"): one or two
+ * capitals and a hyphen, no space between. Returns 2, or 0 for none. */
+static uint32_t country_prefix(const struct scan *s, uint32_t j)
+{
+	if (j + 2 >= s->n || tk(s, j)->kind != TOK_WORD || tk(s, j)->len > 2 ||
+	    !is_punct(s, j + 1, '-') || !glued(s, j + 1) || !glued(s, j + 2))
+		return 0;
+	for (uint32_t i = 0; i < tk(s, j)->len; i++) {
+		char c = s->text[tk(s, j)->off + i];
+		if (c < 'A' || c > 'Z')
+			return 0;
+	}
+	return postcode_at(s, j + 2) ? 2 : 0;
+}
+
 /* Reads ", postcode city" (or ", City" at the end of a sentence) after
  * token k, the end of the street. */
 static void tail_at(const struct scan *s, uint32_t k, struct addr_span *sp)
@@ -2717,6 +2733,7 @@ static void tail_at(const struct scan *s, uint32_t k, struct addr_span *sp)
 	if (ue && (upe = postcode_at(s, pj = ue + is_punct(s, ue, ','))) && city_at(s, upe) &&
 	    (tk(s, upe)->flags & TOK_F_CAP))
 		j = pj;
+	j += country_prefix(s, j);
 	uint32_t pe = postcode_at(s, j);
 	if (pe) {
 		sp->pc0 = j;
