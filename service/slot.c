@@ -2678,9 +2678,22 @@ static uint32_t postcode_at(const struct scan *s, uint32_t k)
 	return e;
 }
 
+/* Whether token k, a word on the line, may go on a city's name: a
+ * capitalised word of two letters or more that is no word of the date
+ * ("Köln am Montag"). */
+static bool city_word(const struct scan *s, uint32_t k)
+{
+	const struct tok *t = tk(s, k);
+	const struct word *w;
+	return k < s->n && t->kind == TOK_WORD && !used(s, k) && !is_digit(nt(s, k)[0]) &&
+	       (t->flags & TOK_F_CAP) && t->nlen >= 2 && !(t->flags & TOK_F_LINE) &&
+	       !((w = word_at(s, k)) && (w->month || w->weekday || w->rel_head >= 0));
+}
+
 /* A city at token k: a word, then capitalised words or words joined by a
- * hyphen, on the same line ("München\nTel." is München). Returns the
- * index after it, or 0. */
+ * hyphen, on the same line ("München\nTel." is München), and one or two
+ * short lower-case words between two of them ("Frankfurt am Main", "Mo i
+ * Rana", "Alphen aan den Rijn"). Returns the index after it, or 0. */
 static uint32_t city_at(const struct scan *s, uint32_t k)
 {
 	if (k >= s->n || tk(s, k)->kind != TOK_WORD || used(s, k) || is_digit(nt(s, k)[0]))
@@ -2691,8 +2704,15 @@ static uint32_t city_at(const struct scan *s, uint32_t k)
 		if (t->kind != TOK_WORD || used(s, e) || is_digit(nt(s, e)[0]))
 			break;
 		bool joined = !(t->flags & TOK_F_SPACE);
-		if (!joined && (!(t->flags & TOK_F_CAP) || t->nlen < 2 || (t->flags & TOK_F_LINE)))
-			break;
+		if (!joined && !city_word(s, e)) {
+			uint32_t p = e;
+			while (p < e + 2 && p < s->n && tk(s, p)->kind == TOK_WORD &&
+			       !(tk(s, p)->flags & (TOK_F_CAP | TOK_F_LINE)) && tk(s, p)->nlen <= 3)
+				p++;
+			if (p == e || !city_word(s, p))
+				break;
+			e = p;
+		}
 		e++;
 	}
 	return e;
