@@ -70,6 +70,17 @@ static void analyze(struct fx *f, const char *text, int hint, int fallback,
 					fallback, o ? o : &defaults, f->scr, r), 0);
 }
 
+/* Analyses text in English with place, a part of it, as the address. */
+static void analyze_at_place(struct fx *f, const char *text, const char *place,
+			     struct intent_result *r)
+{
+	const char *at = strstr(text, place);
+	assert_non_null(at);
+	struct intent_opts o = { .threshold = 0.5, .margin = 0.15,
+				 .place_off = (size_t)(at - text), .place_len = strlen(place) };
+	analyze(f, text, -1, f->en, &o, r);
+}
+
 static double score_of(struct fx *f, const struct intent_result *r, const char *intent)
 {
 	int i = intent_find(f->pack, intent);
@@ -477,22 +488,16 @@ static void test_hits_and_triggers(void **state)
 
 	/* A trigger inside the address is part of its name; one outside it
 	 * still escalates. */
-	const char *street = "moving to Solar Street 4, we have solar";
-	struct intent_opts place = { .threshold = 0.5, .margin = 0.15, .place_off = 10,
-				     .place_len = strlen("Solar Street 4") };
-	analyze(f, street, -1, f->en, &place, &r);
+	analyze_at_place(f, "moving to Solar Street 4, we have solar", "Solar Street 4", &r);
 	assert_int_equal(r.ntriggers, 2);
 	assert_int_equal(r.triggers[0].excluded, INTENT_EXCL_PLACE);
 	assert_false(r.triggers[1].excluded || r.triggers[1].negated);
-	analyze(f, "moving to Solar Street 4", -1, f->en, &place, &r);
+	analyze_at_place(f, "moving to Solar Street 4", "Solar Street 4", &r);
 	assert_int_equal(r.topics, 0);
 	analyze(f, "moving to Solar Street 4", -1, f->en, NULL, &r);
 	assert_int_not_equal(r.topics, 0);
 	/* A number after the trigger is no street's name: a Modbus address. */
-	const char *slave = "slave address: modbus 247";
-	struct intent_opts modbus = { .threshold = 0.5, .margin = 0.15, .place_off = 15,
-				      .place_len = strlen("modbus 247") };
-	analyze(f, slave, -1, f->en, &modbus, &r);
+	analyze_at_place(f, "slave address: modbus 247", "modbus 247", &r);
 	assert_int_equal(r.ntriggers, 1);
 	assert_int_equal(r.triggers[0].excluded, INTENT_EXCL_NONE);
 	/* An owned trigger says why. */
