@@ -42,7 +42,7 @@
 #define DE_METER_LEN 14
 #define DE_ZP_LEN 33
 #define MALO_DIGITS 11
-#define MALO_CUE_BACK 6     /* tokens looked back for a MaLo ID's label */
+#define MALO_CUE_BACK 10    /* tokens looked back for a MaLo ID's label */
 #define NAME_WORDS_MAX 3    /* words of a street name before its suffix */
 #define CITY_WORDS_MAX 3
 #define HOUSE_DIGITS_MAX 4
