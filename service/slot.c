@@ -92,6 +92,7 @@ enum word_flag {
 	W_OUT_PARTICLE = 1 << 19, /* "aus": the same, of the move out */
 	W_OR = 1 << 20,           /* "or", "eller": "1 or 2 December" */
 	W_GO = 1 << 21,           /* "going", "skal": before a to phrase, as a verb of moving */
+	W_CITY_LINK = 1 << 22,    /* "am", "i", "aan": inside a city's name ("Frankfurt am Main") */
 };
 
 struct word {
@@ -1079,6 +1080,7 @@ static const struct line_def {
 	{ "address", "titles", L_FLAGGED, W_TITLE },
 	{ "address", "name_leads", L_FLAGGED, W_NAME_LEAD },
 	{ "address", "go", L_FLAGGED, W_GO },
+	{ "address", "city_links", L_FLAGGED, W_CITY_LINK },
 };
 #define NLINE_DEFS (sizeof(line_defs) / sizeof(line_defs[0]))
 
@@ -1872,6 +1874,12 @@ static uint32_t day_alone_at(const struct scan *s, uint32_t i, struct slot_date 
 	if (!e || (tk(s, i)->kind == TOK_NUM && e == i + 1) ||
 	    !(pair_ends(s, e, 0) || to_place_at(s, e)) || !s->today_ok || i == 0)
 		return 0;
+	/* A dot and a capital after the day end a sentence only after a
+	 * filler ("am 12. Wann beginnt ...", "den 2. Når ..."): "Umzug: 1.
+	 * Wann beginnt der Vertrag? 2. Wie zahle ich?" numbers a list. */
+	if (is_punct(s, e - 1, '.') && e < s->n && (tk(s, e)->flags & TOK_F_CAP) &&
+	    !filler_word(s, i - 1))
+		return 0;
 	if (skip_fillers(s, 0) != i && !date_cue_before(s, i, false) &&
 	    !(filler_word(s, i - 1) && date_cue_in_clause(s, i)))
 		return 0;
@@ -2470,7 +2478,10 @@ static uint32_t meter_at(const struct scan *s, uint32_t i, uint32_t *ean_next, u
 			}
 			return e;
 		}
-		if (dotted_ean(s, i, m->id)) {
+		/* Dotted digits after an IBAN's head are the account's:
+		 * "DE89 3704.0044.0532.0130.00", "DE89.3704...". */
+		if (!after_iban && !(i > 1 && is_punct(s, i - 1, '.') && iban_head(s, i - 2)) &&
+		    dotted_ean(s, i, m->id)) {
 			m->kind = SLOT_METER_EAN18;
 			m->valid = slot_gs1_valid(m->id, EAN_DIGITS);
 			*a = i;
@@ -2528,10 +2539,11 @@ static bool floor_word(const struct scan *s, uint32_t k)
 static uint32_t postcode_at(const struct scan *s, uint32_t k);
 
 /* Whether the n letters at p, joined to a house number, are an addition
- * that makes a second house of it: "3bis", "3ter". */
+ * that makes a second house of it: "3bis". Not "ter", German "3ter
+ * Stock" (third floor). */
 static bool addition(const char *p, uint32_t n)
 {
-	return (n == 3 && memcmp(p, "bis", 3) == 0) || (n == 3 && memcmp(p, "ter", 3) == 0);
+	return n == 3 && memcmp(p, "bis", 3) == 0;
 }
 
 /* A house number at token j: "12", "12b", "12 B", "10-2", "3 bis".
@@ -2564,12 +2576,12 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 	if (is_punct(s, e, '-') && glued(s, e) && glued(s, e + 1) && name_word(s, e + 1) &&
 	    tk(s, e + 1)->nlen <= HOUSE_LETTERS_MAX && !floor_word(s, e + 1))
 		return e + 2;
-	/* "3 bis, 3732 HJ", a second house at one number, where the address
-	 * goes on or ends after it: German "Hauptstraße 5 bis 31. Dezember"
-	 * is until. Apart, "ter" is as often a word (Norwegian "ter seg"). */
+	/* "3 bis, 3732 HJ", a second house at one number, where a comma or a
+	 * Dutch postcode follows: German "bis" is until, or a goodbye at the
+	 * end ("Hauptstraße 5 bis 31. Dezember", "bis 1800 Uhr"). */
 	if (e < s->n && tk(s, e)->kind == TOK_WORD && !used(s, e) && tk(s, e)->nlen == 3 &&
 	    memcmp(nt(s, e), "bis", 3) == 0 &&
-	    (e + 1 >= s->n || is_punct(s, e + 1, ',') || postcode_at(s, e + 1)))
+	    (is_punct(s, e + 1, ',') || postcode_at(s, e + 1) == e + 3))
 		return e + 1;
 	/* "12 B": one capital letter, and not the start of a sentence such
 	 * as "12 I moved"; in a chat typed in lower case ("storgata 12 b,
@@ -2683,17 +2695,30 @@ static uint32_t postcode_at(const struct scan *s, uint32_t k)
  * ("Köln am Montag"). */
 static bool city_word(const struct scan *s, uint32_t k)
 {
+	if (k >= s->n)
+		return false;
 	const struct tok *t = tk(s, k);
 	const struct word *w;
-	return k < s->n && t->kind == TOK_WORD && !used(s, k) && !is_digit(nt(s, k)[0]) &&
+	return t->kind == TOK_WORD && !used(s, k) && !is_digit(nt(s, k)[0]) &&
 	       (t->flags & TOK_F_CAP) && t->nlen >= 2 && !(t->flags & TOK_F_LINE) &&
 	       !((w = word_at(s, k)) && (w->month || w->weekday || w->rel_head >= 0));
 }
 
+/* Whether token k is a `city_links` word in lower case. */
+static bool city_link(const struct scan *s, uint32_t k)
+{
+	const struct word *w;
+	return k < s->n && tk(s, k)->kind == TOK_WORD &&
+	       !(tk(s, k)->flags & (TOK_F_CAP | TOK_F_LINE)) && (w = word_at(s, k)) &&
+	       (w->flags & W_CITY_LINK);
+}
+
 /* A city at token k: a word, then capitalised words or words joined by a
  * hyphen, on the same line ("München\nTel." is München), and one or two
- * short lower-case words between two of them ("Frankfurt am Main", "Mo i
- * Rana", "Alphen aan den Rijn"). Returns the index after it, or 0. */
+ * `city_links` words between two of them where the city ends its clause
+ * ("Frankfurt am Main", "Mo i Rana", "Alphen aan den Rijn"; not "Köln am
+ * Wochenende umziehen", nor "Köln mit Solaranlage", whose "mit" is no
+ * link). Returns the index after it, or 0. */
 static uint32_t city_at(const struct scan *s, uint32_t k)
 {
 	if (k >= s->n || tk(s, k)->kind != TOK_WORD || used(s, k) || is_digit(nt(s, k)[0]))
@@ -2706,10 +2731,10 @@ static uint32_t city_at(const struct scan *s, uint32_t k)
 		bool joined = !(t->flags & TOK_F_SPACE);
 		if (!joined && !city_word(s, e)) {
 			uint32_t p = e;
-			while (p < e + 2 && p < s->n && tk(s, p)->kind == TOK_WORD &&
-			       !(tk(s, p)->flags & (TOK_F_CAP | TOK_F_LINE)) && tk(s, p)->nlen <= 3)
+			while (p < e + 2 && city_link(s, p))
 				p++;
-			if (p == e || !city_word(s, p))
+			if (p == e || !city_word(s, p) || tk(s, p)->nlen < 3 ||
+			    (p + 1 < s->n && tk(s, p + 1)->kind == TOK_WORD))
 				break;
 			e = p;
 		}
@@ -2724,19 +2749,22 @@ struct addr_span {
 };
 
 /* The tokens of a country code joined to the postcode at token j ("D-"
- * of "D-50667 Köln", "SE-" of "SE-114 55 Stockholm"): one or two
- * capitals and a hyphen, no space between. Returns 2, or 0 for none. */
+ * of "D-50667 Köln", "SE-" of "SE-114 55 Stockholm"): a code of the
+ * markets and their neighbours in capitals and a hyphen, no space
+ * between; "H-0201" is a Norwegian flat. Returns 2, or 0 for none. */
 static uint32_t country_prefix(const struct scan *s, uint32_t j)
 {
+	static const char *const codes[] = { "D", "DE", "A", "AT", "CH", "NL", "B", "BE",
+					     "N", "NO", "S", "SE", "DK", "FI", "L", "F" };
 	if (j + 2 >= s->n || tk(s, j)->kind != TOK_WORD || tk(s, j)->len > 2 ||
 	    !is_punct(s, j + 1, '-') || !glued(s, j + 1) || !glued(s, j + 2))
 		return 0;
-	for (uint32_t i = 0; i < tk(s, j)->len; i++) {
-		char c = s->text[tk(s, j)->off + i];
-		if (c < 'A' || c > 'Z')
-			return 0;
-	}
-	return postcode_at(s, j + 2) ? 2 : 0;
+	const char *c = s->text + tk(s, j)->off;
+	size_t n = tk(s, j)->len;
+	for (size_t k = 0; k < sizeof(codes) / sizeof(codes[0]); k++)
+		if (strlen(codes[k]) == n && memcmp(codes[k], c, n) == 0)
+			return postcode_at(s, j + 2) ? 2 : 0;
+	return 0;
 }
 
 /* Reads ", postcode city" (or ", City" at the end of a sentence) after
