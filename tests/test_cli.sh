@@ -1349,20 +1349,6 @@ assert not bad, "\n".join(bad)
 ' "$FIX/cli_messages.txt" "$TMP/messages.out"
 fi
 
-# ---- an expat's short answer: one local word keeps an English chat ----
-if [ ${#DATA[@]} -eq 0 ]; then
-	classify_lines "$TMP/expat.jsonl" \
-		'{"session": "s", "text": "Moving to Stockholm on 1 March, when does my contract start?"}' \
-		'{"session": "s", "text": "the anläggnings-ID is 735999100000012345"}' \
-		'{"session": "n", "text": "Moving to Oslo, when does my contract start?"}' \
-		'{"session": "n", "text": "my målepunkt-ID is 707057500012345671"}'
-	expect_py "a local word with its own letters in a short English answer does not switch the chat" '
-import json, sys
-langs = [json.loads(l)["lang"] for l in open(sys.argv[1], encoding="utf-8")]
-assert langs == ["en"] * 4, langs
-' "$TMP/expat.jsonl"
-fi
-
 # ---- a table pasted in: its "|" is no verb of having ([owners] have) ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/table.jsonl" '{"text": "Car | Solar panels"}' \
