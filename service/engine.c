@@ -732,15 +732,16 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		io.names_off = p->found.addr_off;
 		io.names_len = p->found.addr_len;
 	}
-	/* The street's part of the address alone: a trigger in the city
-	 * ("... 50667 Köln mit Solaranlage") is no street's name. */
+	/* The street's part of the address alone, which slot_extract copies
+	 * from the address's start: a trigger in the city ("... 50667 Speicher")
+	 * is no street's name. */
 	if (p->found.has_address) {
 		size_t n = strlen(p->found.address.street);
 		io.place_off = p->found.addr_off;
 		io.place_len = n <= p->found.addr_len &&
 				       memcmp(text + p->found.addr_off, p->found.address.street, n) == 0
 			       ? n
-			       : 0;
+			       : p->found.addr_len;
 	}
 	/* A day word said in passing is no sign of a start date: "I pay by
 	 * direct debit today" asks nothing about one. Nor is a plain date once

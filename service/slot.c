@@ -1875,10 +1875,11 @@ static uint32_t day_alone_at(const struct scan *s, uint32_t i, struct slot_date 
 	    !(pair_ends(s, e, 0) || to_place_at(s, e)) || !s->today_ok || i == 0)
 		return 0;
 	/* A dot and a capital after the day end a sentence only after a
-	 * filler ("am 12. Wann beginnt ...", "den 2. Når ..."): "Umzug: 1.
-	 * Wann beginnt der Vertrag? 2. Wie zahle ich?" numbers a list. */
+	 * filler or a cue that is no label ("am 12. Wann beginnt ...", "den
+	 * 2. Når ...", "Innflytting 15. Takk"): "Umzug: 1. Wann beginnt der
+	 * Vertrag? 2. Wie zahle ich?" numbers a list. */
 	if (is_punct(s, e - 1, '.') && e < s->n && (tk(s, e)->flags & TOK_F_CAP) &&
-	    !filler_word(s, i - 1))
+	    !filler_word(s, i - 1) && (is_punct(s, i - 1, ':') || !date_cue_before(s, i, false)))
 		return 0;
 	if (skip_fillers(s, 0) != i && !date_cue_before(s, i, false) &&
 	    !(filler_word(s, i - 1) && date_cue_in_clause(s, i)))
@@ -2537,13 +2538,21 @@ static bool floor_word(const struct scan *s, uint32_t k)
 }
 
 static uint32_t postcode_at(const struct scan *s, uint32_t k);
+static bool unit_word(const struct scan *s, uint32_t k);
+
+/* Whether a Dutch postcode, four digits and two letters, starts at token
+ * k: "3732 HJ", "3732HJ". */
+static bool dutch_postcode(const struct scan *s, uint32_t k)
+{
+	uint32_t e = postcode_at(s, k);
+	return e && k < s->n && (tk(s, k)->kind == TOK_WORD || tk(s, e - 1)->kind == TOK_WORD);
+}
 
 /* Whether the n letters at p, joined to a house number, are an addition
- * that makes a second house of it: "3bis". Not "ter", German "3ter
- * Stock" (third floor). */
+ * that makes a second house of it: "3bis", "12ter". */
 static bool addition(const char *p, uint32_t n)
 {
-	return n == 3 && memcmp(p, "bis", 3) == 0;
+	return n == 3 && (memcmp(p, "bis", 3) == 0 || memcmp(p, "ter", 3) == 0);
 }
 
 /* A house number at token j: "12", "12b", "12 B", "10-2", "3 bis".
@@ -2558,9 +2567,10 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 		uint32_t k = 0;
 		while (k < t->nlen && is_digit(p[k]))
 			k++;
+		/* Not German "3ter Stock", a third floor. */
 		bool letter = t->nlen == k + 1 && is_lower(p[k]);
-		return k >= 1 && k <= HOUSE_DIGITS_MAX && (letter || addition(p + k, t->nlen - k)) &&
-				       digits_value(p, k) > 0
+		bool added = addition(p + k, t->nlen - k) && !unit_word(s, j + 1);
+		return k >= 1 && k <= HOUSE_DIGITS_MAX && (letter || added) && digits_value(p, k) > 0
 			       ? j + 1
 			       : 0;
 	}
@@ -2576,12 +2586,14 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 	if (is_punct(s, e, '-') && glued(s, e) && glued(s, e + 1) && name_word(s, e + 1) &&
 	    tk(s, e + 1)->nlen <= HOUSE_LETTERS_MAX && !floor_word(s, e + 1))
 		return e + 2;
-	/* "3 bis, 3732 HJ", a second house at one number, where a comma or a
-	 * Dutch postcode follows: German "bis" is until, or a goodbye at the
-	 * end ("Hauptstraße 5 bis 31. Dezember", "bis 1800 Uhr"). */
+	/* "3 bis, 3732 HJ", a second house at one number, where a comma, a
+	 * Dutch postcode or the message's end follows: German "bis" before
+	 * more is until ("Hauptstraße 5 bis 31. Dezember", "bis 1800 Uhr").
+	 * At the end it may be a German goodbye, but a house misread as its
+	 * neighbour costs more. */
 	if (e < s->n && tk(s, e)->kind == TOK_WORD && !used(s, e) && tk(s, e)->nlen == 3 &&
 	    memcmp(nt(s, e), "bis", 3) == 0 &&
-	    (is_punct(s, e + 1, ',') || postcode_at(s, e + 1) == e + 3))
+	    (e + 1 >= s->n || is_punct(s, e + 1, ',') || dutch_postcode(s, e + 1)))
 		return e + 1;
 	/* "12 B": one capital letter, and not the start of a sentence such
 	 * as "12 I moved"; in a chat typed in lower case ("storgata 12 b,
@@ -2704,6 +2716,17 @@ static bool city_word(const struct scan *s, uint32_t k)
 	       !((w = word_at(s, k)) && (w->month || w->weekday || w->rel_head >= 0));
 }
 
+/* Whether a city may end before token k: at the end, before punctuation,
+ * a number or a line break, or before a filler or closer of the date
+ * ("Frankfurt am Main zum 1. Dezember"), not before running text ("Köln
+ * am Wochenende umziehen"). */
+static bool city_ends(const struct scan *s, uint32_t k)
+{
+	const struct word *w;
+	return k >= s->n || tk(s, k)->kind != TOK_WORD || (tk(s, k)->flags & TOK_F_LINE) ||
+	       ((w = word_at(s, k)) && (w->flags & (W_FILLER | W_CLOSER)));
+}
+
 /* Whether token k is a `city_links` word in lower case. */
 static bool city_link(const struct scan *s, uint32_t k)
 {
@@ -2733,8 +2756,7 @@ static uint32_t city_at(const struct scan *s, uint32_t k)
 			uint32_t p = e;
 			while (p < e + 2 && city_link(s, p))
 				p++;
-			if (p == e || !city_word(s, p) || tk(s, p)->nlen < 3 ||
-			    (p + 1 < s->n && tk(s, p + 1)->kind == TOK_WORD))
+			if (p == e || !city_word(s, p) || tk(s, p)->nlen < 3 || !city_ends(s, p + 1))
 				break;
 			e = p;
 		}
@@ -2754,8 +2776,9 @@ struct addr_span {
  * between; "H-0201" is a Norwegian flat. Returns 2, or 0 for none. */
 static uint32_t country_prefix(const struct scan *s, uint32_t j)
 {
-	static const char *const codes[] = { "D", "DE", "A", "AT", "CH", "NL", "B", "BE",
-					     "N", "NO", "S", "SE", "DK", "FI", "L", "F" };
+	static const char *const codes[] = { "D", "DE", "A", "AT", "CH", "NL", "B", "BE", "N",
+					     "NO", "S", "SE", "DK", "FI", "L", "LU", "F", "FR",
+					     "CZ", "PL", "I", "IT" };
 	if (j + 2 >= s->n || tk(s, j)->kind != TOK_WORD || tk(s, j)->len > 2 ||
 	    !is_punct(s, j + 1, '-') || !glued(s, j + 1) || !glued(s, j + 2))
 		return 0;
