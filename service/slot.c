@@ -1857,6 +1857,16 @@ static bool to_place_at(const struct scan *s, uint32_t e)
 	return te < s->n && tk(s, te)->kind == TOK_WORD && !day_at(s, te, true, false, &d);
 }
 
+/* Whether "n." stands at or after token k: the next item of a numbered
+ * list. */
+static bool list_item_after(const struct scan *s, uint32_t k, int n)
+{
+	for (; k + 1 < s->n; k++)
+		if (tk(s, k)->kind == TOK_NUM && num_at(s, k, 1, 2) == n && is_punct(s, k + 1, '.'))
+			return true;
+	return false;
+}
+
 /* A day of the month with no month, written as a day ("1st", "1.",
  * "1e", "1:a"; not "1" or "first", which are as often a count or an
  * adverb): a date only where its clause ends after it ("moving to the
@@ -1875,11 +1885,14 @@ static uint32_t day_alone_at(const struct scan *s, uint32_t i, struct slot_date 
 	    !(pair_ends(s, e, 0) || to_place_at(s, e)) || !s->today_ok || i == 0)
 		return 0;
 	/* A dot and a capital after the day end a sentence only after a
-	 * filler or a cue that is no label ("am 12. Wann beginnt ...", "den
-	 * 2. Når ...", "Innflytting 15. Takk"): "Umzug: 1. Wann beginnt der
-	 * Vertrag? 2. Wie zahle ich?" numbers a list. */
+	 * filler, or a cue right before the day on its line, where no next
+	 * item of a list follows ("am 12. Wann beginnt ...", "den 2. Når ...",
+	 * "Innflytting 15. Takk"): "Umzug: 1. Wann beginnt der Vertrag? 2.
+	 * Wie zahle ich?" and "Noch Fragen zum Umzug\n1. ..." number a list. */
 	if (is_punct(s, e - 1, '.') && e < s->n && (tk(s, e)->flags & TOK_F_CAP) &&
-	    !filler_word(s, i - 1) && (is_punct(s, i - 1, ':') || !date_cue_before(s, i, false)))
+	    !filler_word(s, i - 1) &&
+	    (tk(s, i - 1)->kind == TOK_PUNCT || (tk(s, i)->flags & TOK_F_LINE) ||
+	     !date_cue_before(s, i, false) || list_item_after(s, e, d + 1)))
 		return 0;
 	if (skip_fillers(s, 0) != i && !date_cue_before(s, i, false) &&
 	    !(filler_word(s, i - 1) && date_cue_in_clause(s, i)))
@@ -2567,9 +2580,11 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 		uint32_t k = 0;
 		while (k < t->nlen && is_digit(p[k]))
 			k++;
-		/* Not German "3ter Stock", a third floor. */
+		/* Only where the address goes on or ends: not German "3ter
+		 * Stock", "der 2ter Speicher". */
 		bool letter = t->nlen == k + 1 && is_lower(p[k]);
-		bool added = addition(p + k, t->nlen - k) && !unit_word(s, j + 1);
+		bool added = addition(p + k, t->nlen - k) &&
+			     (j + 1 >= s->n || is_punct(s, j + 1, ',') || dutch_postcode(s, j + 1));
 		return k >= 1 && k <= HOUSE_DIGITS_MAX && (letter || added) && digits_value(p, k) > 0
 			       ? j + 1
 			       : 0;
@@ -2716,15 +2731,13 @@ static bool city_word(const struct scan *s, uint32_t k)
 	       !((w = word_at(s, k)) && (w->month || w->weekday || w->rel_head >= 0));
 }
 
-/* Whether a city may end before token k: at the end, before punctuation,
- * a number or a line break, or before a filler or closer of the date
- * ("Frankfurt am Main zum 1. Dezember"), not before running text ("Köln
- * am Wochenende umziehen"). */
+/* Whether a city joined by a link word may end before token k: at the
+ * end, before punctuation, a number or a line break. Not before a word:
+ * "Köln am Wochenende ab 1. Dezember" looks as "Frankfurt am Main zum 1.
+ * Dezember" does, and the city is read short rather than long. */
 static bool city_ends(const struct scan *s, uint32_t k)
 {
-	const struct word *w;
-	return k >= s->n || tk(s, k)->kind != TOK_WORD || (tk(s, k)->flags & TOK_F_LINE) ||
-	       ((w = word_at(s, k)) && (w->flags & (W_FILLER | W_CLOSER)));
+	return k >= s->n || tk(s, k)->kind != TOK_WORD || (tk(s, k)->flags & TOK_F_LINE);
 }
 
 /* Whether token k is a `city_links` word in lower case. */
