@@ -58,9 +58,10 @@ struct intent_opts {
 	 * language: an address ("Goethestraße 10" in an English message, "2.
 	 * OG" in a German one). 0 for none. */
 	size_t names_off, names_len;
-	/* Bytes of the text that are the address found: an L2 trigger inside
-	 * ("Solar Street 4", "Solarstraße 7") is part of a name and escalates
-	 * nothing. 0 for none. */
+	/* Bytes of the text that are the street of the address found: an L2
+	 * trigger inside, in a compound or with more of the name after it
+	 * ("Solar Street 4", "Solarstraße 7"), is part of the name and
+	 * escalates nothing. 0 for none. */
 	size_t place_off, place_len;
 	/* The conversation has no language yet: a weak hint (one keyword,
 	 * one misspelt word) is still better than the fallback. */

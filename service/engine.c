@@ -738,10 +738,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	if (p->found.has_address) {
 		size_t n = strlen(p->found.address.street);
 		io.place_off = p->found.addr_off;
-		io.place_len = n <= p->found.addr_len &&
-				       memcmp(text + p->found.addr_off, p->found.address.street, n) == 0
-			       ? n
-			       : p->found.addr_len;
+		io.place_len = n < p->found.addr_len ? n : p->found.addr_len;
 	}
 	/* A day word said in passing is no sign of a start date: "I pay by
 	 * direct debit today" asks nothing about one. Nor is a plain date once
