@@ -262,18 +262,6 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 	return 0;
 }
 
-/* The [negation] lines: a keyword and the kind of what it lists. "post"
- * lists phrases, the others words. */
-static const struct {
-	const char *kw;
-	uint8_t kind;
-} neg_lines[] = {
-	{ "pre", K_NEG_PRE }, { "post", K_NEG_POST }, { "break", K_BREAK },
-	{ "list", K_LIST }, { "definite", K_DEFINITE }, { "article", K_ARTICLE },
-	{ "or", K_OR }, { "act", K_ACT }, { "end", K_END }, { "yet", K_YET },
-	{ "yet_before", K_YET_BEFORE },
-};
-#define NEG_LINES (sizeof(neg_lines) / sizeof(neg_lines[0]))
 
 /* Adds each space-separated word of list as its own term. */
 static int add_words(struct loader *ld, char *list, uint8_t kind, uint8_t lang)
@@ -445,6 +433,41 @@ enum section {
 	S_HEADER, S_INTENT, S_L2, S_NOT, S_NEG, S_CLOSING, S_MOVE, S_ELSEWHERE, S_OWNERS, S_SLOT
 };
 
+/* The lines of [negation], [closing] and [owners]: a keyword, the kind of
+ * what it lists, and whether that is |-separated phrases or words. */
+static const struct {
+	uint8_t sec;
+	const char *kw;
+	uint8_t kind;
+	bool phrases;
+} keyed_lines[] = {
+	{ S_NEG, "pre", K_NEG_PRE, false },
+	{ S_NEG, "post", K_NEG_POST, true },
+	{ S_NEG, "break", K_BREAK, false },
+	{ S_NEG, "list", K_LIST, false },
+	{ S_NEG, "definite", K_DEFINITE, false },
+	{ S_NEG, "article", K_ARTICLE, false },
+	{ S_NEG, "or", K_OR, false },
+	{ S_NEG, "act", K_ACT, false },
+	{ S_NEG, "end", K_END, false },
+	{ S_NEG, "yet", K_YET, false },
+	{ S_NEG, "yet_before", K_YET_BEFORE, true },
+	{ S_CLOSING, "phrase", K_CLOSING, true },
+	{ S_CLOSING, "thanks", K_THANKS, true },
+	{ S_CLOSING, "with", K_CLOSING_WITH, false },
+	{ S_OWNERS, "owner", K_OWNER, true },
+	{ S_OWNERS, "have", K_HAVE, true },
+};
+#define KEYED_LINES (sizeof(keyed_lines) / sizeof(keyed_lines[0]))
+
+/* What a line of such a section must start with, for the loader's error. */
+static const char *const keyed_expect[] = {
+	[S_NEG] = "negation lines start with pre, post, break, list, definite, article, or, "
+		  "act, end, yet or yet_before",
+	[S_CLOSING] = "closing lines start with phrase, thanks or with",
+	[S_OWNERS] = "owners lines start with owner or have",
+};
+
 static int load_lang(struct loader *ld, FILE *f)
 {
 	struct intent_pack *p = ld->p;
@@ -575,36 +598,20 @@ static int load_lang(struct loader *ld, FILE *f)
 			rc = add_term(ld, s, line_kind[sec], (uint8_t)target, 1.0f, (uint8_t)lang);
 			break;
 		}
-		case S_NEG: {
+		case S_NEG:
+		case S_CLOSING:
+		case S_OWNERS: {
 			size_t k = 0;
-			while (k < NEG_LINES && strcmp(s, neg_lines[k].kw) != 0)
+			while (k < KEYED_LINES &&
+			       !(keyed_lines[k].sec == sec && strcmp(s, keyed_lines[k].kw) == 0))
 				k++;
-			if (k == NEG_LINES)
-				return ld_fail(&ld->pos, "negation lines start with pre, post, break, list, "
-						       "definite, article, or, act, end, yet or yet_before");
-			rc = neg_lines[k].kind == K_NEG_POST || neg_lines[k].kind == K_YET_BEFORE
-				     ? add_phrases(ld, arg, neg_lines[k].kind, (uint8_t)lang)
-				     : add_words(ld, arg, neg_lines[k].kind, (uint8_t)lang);
+			if (k == KEYED_LINES)
+				return ld_fail(&ld->pos, "%s", keyed_expect[sec]);
+			rc = keyed_lines[k].phrases
+				     ? add_phrases(ld, arg, keyed_lines[k].kind, (uint8_t)lang)
+				     : add_words(ld, arg, keyed_lines[k].kind, (uint8_t)lang);
 			break;
 		}
-		case S_CLOSING:
-			if (strcmp(s, "phrase") == 0)
-				rc = add_phrases(ld, arg, K_CLOSING, (uint8_t)lang);
-			else if (strcmp(s, "thanks") == 0)
-				rc = add_phrases(ld, arg, K_THANKS, (uint8_t)lang);
-			else if (strcmp(s, "with") == 0)
-				rc = add_words(ld, arg, K_CLOSING_WITH, (uint8_t)lang);
-			else
-				return ld_fail(&ld->pos, "closing lines start with phrase, thanks or with");
-			break;
-		case S_OWNERS:
-			if (strcmp(s, "owner") == 0)
-				rc = add_phrases(ld, arg, K_OWNER, (uint8_t)lang);
-			else if (strcmp(s, "have") == 0)
-				rc = add_phrases(ld, arg, K_HAVE, (uint8_t)lang);
-			else
-				return ld_fail(&ld->pos, "owners lines start with owner or have");
-			break;
 		case S_SLOT: {
 			if (*arg)
 				arg[-1] = ' ';

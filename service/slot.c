@@ -2558,7 +2558,16 @@ static bool unit_word(const struct scan *s, uint32_t k);
 static bool dutch_postcode(const struct scan *s, uint32_t k)
 {
 	uint32_t e = postcode_at(s, k);
-	return e && k < s->n && (tk(s, k)->kind == TOK_WORD || tk(s, e - 1)->kind == TOK_WORD);
+	return e && (tk(s, k)->kind == TOK_WORD || tk(s, e - 1)->kind == TOK_WORD);
+}
+
+/* Whether a house number's addition may end before token k: the address
+ * goes on (a comma, a Dutch postcode) or the message ends. German "bis"
+ * and "ter" before other words are until and an ordinal ("bis 31.
+ * Dezember", "3ter Stock"). */
+static bool addition_ends(const struct scan *s, uint32_t k)
+{
+	return k >= s->n || is_punct(s, k, ',') || dutch_postcode(s, k);
 }
 
 /* Whether the n letters at p, joined to a house number, are an addition
@@ -2583,8 +2592,7 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 		/* Only where the address goes on or ends: not German "3ter
 		 * Stock", "der 2ter Speicher". */
 		bool letter = t->nlen == k + 1 && is_lower(p[k]);
-		bool added = addition(p + k, t->nlen - k) &&
-			     (j + 1 >= s->n || is_punct(s, j + 1, ',') || dutch_postcode(s, j + 1));
+		bool added = addition(p + k, t->nlen - k) && addition_ends(s, j + 1);
 		return k >= 1 && k <= HOUSE_DIGITS_MAX && (letter || added) && digits_value(p, k) > 0
 			       ? j + 1
 			       : 0;
@@ -2607,8 +2615,7 @@ static uint32_t house_at(const struct scan *s, uint32_t j)
 	 * At the end it may be a German goodbye, but a house misread as its
 	 * neighbour costs more. */
 	if (e < s->n && tk(s, e)->kind == TOK_WORD && !used(s, e) && tk(s, e)->nlen == 3 &&
-	    memcmp(nt(s, e), "bis", 3) == 0 &&
-	    (e + 1 >= s->n || is_punct(s, e + 1, ',') || dutch_postcode(s, e + 1)))
+	    memcmp(nt(s, e), "bis", 3) == 0 && addition_ends(s, e + 1))
 		return e + 1;
 	/* "12 B": one capital letter, and not the start of a sentence such
 	 * as "12 I moved"; in a chat typed in lower case ("storgata 12 b,
