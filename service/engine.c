@@ -744,9 +744,11 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	 * direct debit today" asks nothing about one. Nor is a plain date once
 	 * the conversation has one: "the electrician comes on 3 February" is
 	 * about the electrician (a correction says so: "I meant", an in
-	 * phrase). */
+	 * phrase). Nor a weekday no cue makes the move's: "When do you open
+	 * on Monday?" asks about opening hours. */
 	bool date_evidence = p->found.has_date && p->found.date_role != SLOT_DATE_PASSING &&
-			     !(p->found.date_role == SLOT_DATE_PLAIN && s->facts.has_date);
+			     !(p->found.date_role == SLOT_DATE_PLAIN &&
+			       (s->facts.has_date || p->found.date_weekday));
 	uint8_t found = (date_evidence ? INTENT_SLOT_DATE : 0) |
 			(p->found.has_meter ? INTENT_SLOT_METER : 0) |
 			(p->found.has_address ? INTENT_SLOT_ADDRESS : 0);

@@ -4470,6 +4470,7 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		if (past && df->day_only && !df->anchored)
 			day_from(s.today, df->d.d, true, &out->date);
 		out->date_day_only = df->day_only;
+		out->date_weekday = df->weekday;
 		out->has_date = true;
 		out->date_role = side == CUE_MOVE_IN  ? SLOT_DATE_MOVE_IN
 				 : side == CUE_MOVE_OUT ? SLOT_DATE_MOVE_OUT
