@@ -1175,6 +1175,17 @@ static bool not_yet(const struct tok_buf *t, const struct intent_scratch *s,
 	       (!listed && after < t->n && (s->tflags[after] & TF_YET));
 }
 
+/* Whether a post-negation follows the trigger at once: a word between is
+ * what it denies ("the inverter password I don't have" is about an
+ * inverter). */
+static bool post_negated(const struct intent_scratch *s, const struct intent_trigger *tr)
+{
+	for (uint32_t k = 0; k < s->nposts; k++)
+		if (s->posts[k].first == tr->tok_last + 1)
+			return true;
+	return false;
+}
+
 static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 		    const struct intent_trigger *tr)
 {
@@ -1219,13 +1230,21 @@ static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 				 not_yet(t, s, tr, (uint32_t)i, listed));
 		words++;
 	}
-	/* A post-negation follows the trigger at once: a word between is what
-	 * it denies ("the inverter password I don't have" is about an
-	 * inverter). */
-	for (uint32_t k = 0; k < s->nposts; k++)
-		if (s->posts[k].first == tr->tok_last + 1)
-			return true;
-	return false;
+	return post_negated(s, tr);
+}
+
+/* True when trigger a is the item right before b in a list: nothing but
+ * commas, list words and articles between them. A negation after the
+ * list denies every item ("Solaranlage oder Batteriespeicher haben wir
+ * nicht"), while any other word starts something else ("Solar ja,
+ * Batterie haben wir nicht" has solar). */
+static bool listed_before(const struct tok_buf *t, const struct intent_scratch *s,
+			  const struct intent_trigger *a, const struct intent_trigger *b)
+{
+	for (uint32_t i = (uint32_t)a->tok_last + 1; i < b->tok_first; i++)
+		if (!(s->tflags[i] & (TF_LIST | TF_ARTICLE)) && punct(t, i) != ',')
+			return false;
+	return true;
 }
 
 /* Whether token i joins list items: a comma, a list word ("or", "und"),
@@ -1525,9 +1544,20 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 			tr->excluded = INTENT_EXCL_OWNED;
 		tr->negated = negated(toks, s, tr) ||
 			      (k > 0 && listed_after(toks, s, &out->triggers[k - 1], tr));
-		if (!tr->excluded && !tr->negated)
-			out->topics |= 1u << tr->topic;
 	}
+	/* A post-negation reaches back over the list it ends; a trigger
+	 * sharing b's words is the same item. */
+	bool carried = false;
+	for (uint32_t k = out->ntriggers; k-- > 1;) {
+		struct intent_trigger *a = &out->triggers[k - 1], *b = &out->triggers[k];
+		carried = b->negated && (carried || post_negated(s, b)) &&
+			  (a->tok_last >= b->tok_first || listed_before(toks, s, a, b));
+		if (carried)
+			a->negated = true;
+	}
+	for (uint32_t k = 0; k < out->ntriggers; k++)
+		if (!out->triggers[k].excluded && !out->triggers[k].negated)
+			out->topics |= 1u << out->triggers[k].topic;
 
 	if (lang_hint >= 0 && lang_hint < p->nlangs) {
 		out->lang = lang_hint;
