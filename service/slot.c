@@ -1785,15 +1785,18 @@ static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
 	 * clause ("verhuizen 01-12", "Intrek in nieuw appartement op 01-12";
 	 * "available 08-12" and "kl 08-10" are hours), or a cue line's phrase
 	 * right before them and no counted unit after ("per 1-3", "verhuisdatum
-	 * 1-3 en ..."; not "per 1-3 maanden", nor "we move in 1-2 weeks", a
-	 * phrase of the move), and are no tail of a longer chain
-	 * ("2027-13-01"). */
+	 * 1-3 en ..."; not "per 1-3 maanden", "vanaf 10-12 uur", nor "we move
+	 * in 1-2 weeks", a phrase of the move), or a phrase of the move right before them where
+	 * they cannot be a range, which goes up ("Verhuizing 20-12", "vanaf
+	 * 1-1"), and are no tail of a longer chain ("2027-13-01"). */
 	bool zero = (tk(s, i + 2)->nlen == 2 && nt(s, i + 2)[0] == '0') ||
 		    (la == 2 && nt(s, i)[0] == '0' && !clock_around(s, i) &&
 		     date_cue_in_clause(s, i));
 	bool tail = i > 0 && glued(s, i) && tk(s, i - 1)->kind == TOK_PUNCT;
 	const struct word *after = word_at(s, i + 3);
-	bool cued = date_cue_before(s, i, true) && !(after && (after->flags & W_COUNTED));
+	bool counted = (after && (after->flags & W_COUNTED)) || clock_around(s, i) ||
+		       clock_around(s, i + 2);
+	bool cued = !counted && date_cue_before(s, i, a >= b ? false : true);
 	if (c < 0 && (sep == '/' || (!tail && (zero || cued))))
 		return make_date(s, 0, us ? a : b, us ? b : a, out) ? i + 3 : 0;
 	return 0;
