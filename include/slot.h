@@ -62,7 +62,8 @@ struct slot_found {
 	struct slot_date date;
 	uint8_t date_role;          /* enum slot_date_role */
 	bool date_day_only;         /* only the day was written: "on the 20th" */
-	bool date_weekday;          /* only a weekday, no week said: "on Monday" */
+	bool date_weekday;          /* a weekday asked about, nothing before it
+	                               saying it is the move's: "open on Monday?" */
 	uint32_t date_off, date_len;
 	struct slot_meter meter;
 	uint32_t meter_off, meter_len;

@@ -1175,15 +1175,22 @@ static bool not_yet(const struct tok_buf *t, const struct intent_scratch *s,
 	       (!listed && after < t->n && (s->tflags[after] & TF_YET));
 }
 
-/* Whether a post-negation follows the trigger at once: a word between is
+/* The post-negation right after the trigger, or NULL: a word between is
  * what it denies ("the inverter password I don't have" is about an
- * inverter). */
-static bool post_negated(const struct intent_scratch *s, const struct intent_trigger *tr)
+ * inverter). One a yet word follows says "not yet" ("a battery we don't
+ * have yet"): a thing to come, which escalates. */
+static const struct span *post_negation(const struct tok_buf *t, const struct intent_scratch *s,
+					const struct intent_trigger *tr)
 {
-	for (uint32_t k = 0; k < s->nposts; k++)
-		if (s->posts[k].first == tr->tok_last + 1)
-			return true;
-	return false;
+	for (uint32_t k = 0; k < s->nposts; k++) {
+		const struct span *p = &s->posts[k];
+		if (p->first != tr->tok_last + 1u)
+			continue;
+		if (p->last + 1u < t->n && (s->tflags[p->last + 1u] & TF_YET))
+			return NULL;
+		return p;
+	}
+	return NULL;
 }
 
 static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
@@ -1230,21 +1237,7 @@ static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 				 not_yet(t, s, tr, (uint32_t)i, listed));
 		words++;
 	}
-	return post_negated(s, tr);
-}
-
-/* True when trigger a is the item right before b in a list: nothing but
- * commas, list words and articles between them. A negation after the
- * list denies every item ("Solaranlage oder Batteriespeicher haben wir
- * nicht"), while any other word starts something else ("Solar ja,
- * Batterie haben wir nicht" has solar). */
-static bool listed_before(const struct tok_buf *t, const struct intent_scratch *s,
-			  const struct intent_trigger *a, const struct intent_trigger *b)
-{
-	for (uint32_t i = (uint32_t)a->tok_last + 1; i < b->tok_first; i++)
-		if (!(s->tflags[i] & (TF_LIST | TF_ARTICLE)) && punct(t, i) != ',')
-			return false;
-	return true;
+	return post_negation(t, s, tr) != NULL;
 }
 
 /* Whether token i joins list items: a comma, a list word ("or", "und"),
@@ -1254,6 +1247,32 @@ static bool joins(const struct tok_buf *t, const struct intent_scratch *s, uint3
 	if (s->tflags[i] & TF_LIST)
 		return true;
 	return punct(t, i) && (punct(t, i) == ',' || !is_clause_break(t, s, i));
+}
+
+/* True when trigger a is the item before b in a list: nothing but joints
+ * (commas, list words, a '/') and articles between them. *word says
+ * whether a list word or a '/' was among them, which a comma alone is
+ * not: "Wir haben eine Solaranlage, einen Speicher haben wir nicht". */
+static bool listed_before(const struct tok_buf *t, const struct intent_scratch *s,
+			  const struct intent_trigger *a, const struct intent_trigger *b,
+			  bool *word)
+{
+	*word = false;
+	for (uint32_t i = (uint32_t)a->tok_last + 1; i < b->tok_first; i++) {
+		if (s->tflags[i] & TF_ARTICLE)
+			continue;
+		if (!joins(t, s, i))
+			return false;
+		*word |= (s->tflags[i] & TF_LIST) || punct(t, i) == '/';
+	}
+	return true;
+}
+
+/* Whether a clause ends at token i: the message's end, a clause break or
+ * a list word. */
+static bool clause_ends(const struct tok_buf *t, const struct intent_scratch *s, uint32_t i)
+{
+	return i >= t->n || is_clause_break(t, s, i) || (s->tflags[i] & TF_LIST);
 }
 
 /* True when trigger b follows a negated trigger a closely in the same
@@ -1545,13 +1564,24 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		tr->negated = negated(toks, s, tr) ||
 			      (k > 0 && listed_after(toks, s, &out->triggers[k - 1], tr));
 	}
-	/* A post-negation reaches back over the list it ends; a trigger
-	 * sharing b's words is the same item. */
-	bool carried = false;
+	/* A post-negation that ends its clause reaches back over the list
+	 * it ends, when a list word joins its last item: "Solaranlage,
+	 * Speicher oder Modbus haben wir nicht", not "Wir haben eine
+	 * Solaranlage, einen Speicher haben wir nicht", nor "Solar oder
+	 * Speicher haben wir nicht mehr so hohe Kosten?". A trigger sharing
+	 * b's words is the same item. */
+	bool carried = false, joined = false;
 	for (uint32_t k = out->ntriggers; k-- > 1;) {
 		struct intent_trigger *a = &out->triggers[k - 1], *b = &out->triggers[k];
-		carried = b->negated && (carried || post_negated(s, b)) &&
-			  (a->tok_last >= b->tok_first || listed_before(toks, s, a, b));
+		if (!carried) {
+			const struct span *post = post_negation(toks, s, b);
+			carried = b->negated && post && clause_ends(toks, s, post->last + 1u);
+			joined = false;
+		}
+		bool word = false;
+		if (carried && a->tok_last < b->tok_first)
+			carried = listed_before(toks, s, a, b, &word) && (joined || word);
+		joined |= word;
 		if (carried)
 			a->negated = true;
 	}

@@ -1779,25 +1779,32 @@ static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
 	bool us = sep == '/' && a <= 12 && b > 12;
 	if (c >= 0 && (lc == 2 || lc == 4))
 		return make_date(s, c, us ? a : b, us ? b : a, out) ? i + 5 : 0;
-	/* "1-3" and "10-12" are ranges, "Storgata 10-2" a flat: a day and month
-	 * joined by '-' alone have the month written with its zero ("15-02",
-	 * "1-03"), or the day with its zero after a phrase of the move in its
-	 * clause ("verhuizen 01-12", "Intrek in nieuw appartement op 01-12";
-	 * "available 08-12" and "kl 08-10" are hours), or a cue line's phrase
-	 * right before them and no counted unit after ("per 1-3", "verhuisdatum
-	 * 1-3 en ..."; not "per 1-3 maanden", "vanaf 10-12 uur", nor "we move
-	 * in 1-2 weeks", a phrase of the move), or a phrase of the move right before them where
-	 * they cannot be a range, which goes up ("Verhuizing 20-12", "vanaf
-	 * 1-1"), and are no tail of a longer chain ("2027-13-01"). */
+	/* "1-3" and "10-12" are ranges, "Storgata 10-2" a flat, "kl 08-10"
+	 * and "08-12 Uhr" hours. A day and month joined by '-' alone are a
+	 * date, no tail of a longer chain ("2027-13-01") and no clock word
+	 * around them, where
+	 * - the month has its zero ("15-02", "1-03");
+	 * - the day has its zero and a phrase of the move is in their clause
+	 *   ("verhuizen 01-12", "Intrek in nieuw appartement op 01-12"; not
+	 *   "available 08-12");
+	 * - a cue line's phrase stands right before them and no counted unit
+	 *   after ("per 1-3", "verhuisdatum 1-3 en ..."; not "per 1-3
+	 *   maanden");
+	 * - a phrase of the move stands right before them and they can be no
+	 *   range, which goes up, nor a house number, which a name follows
+	 *   ("Verhuizing 20-12", "Umzug am 1-1"; not "we move in 1-2 weeks",
+	 *   "Neue Adresse: 12-3 Hauptstraße"). */
+	bool timed = clock_around(s, i) || clock_around(s, i + 2);
 	bool zero = (tk(s, i + 2)->nlen == 2 && nt(s, i + 2)[0] == '0') ||
-		    (la == 2 && nt(s, i)[0] == '0' && !clock_around(s, i) &&
-		     date_cue_in_clause(s, i));
+		    (la == 2 && nt(s, i)[0] == '0' && date_cue_in_clause(s, i));
 	bool tail = i > 0 && glued(s, i) && tk(s, i - 1)->kind == TOK_PUNCT;
 	const struct word *after = word_at(s, i + 3);
-	bool counted = (after && (after->flags & W_COUNTED)) || clock_around(s, i) ||
-		       clock_around(s, i + 2);
-	bool cued = !counted && date_cue_before(s, i, a >= b ? false : true);
-	if (c < 0 && (sep == '/' || (!tail && (zero || cued))))
+	bool counted = after && (after->flags & W_COUNTED);
+	bool named = i + 3 < s->n && tk(s, i + 3)->kind == TOK_WORD &&
+		     (tk(s, i + 3)->flags & TOK_F_CAP);
+	bool cued = !counted && (date_cue_before(s, i, true) ||
+				 (a >= b && !named && date_cue_before(s, i, false)));
+	if (c < 0 && (sep == '/' || (!tail && !timed && (zero || cued))))
 		return make_date(s, 0, us ? a : b, us ? b : a, out) ? i + 3 : 0;
 	return 0;
 }
@@ -3595,6 +3602,19 @@ static bool ends_sentence(const struct scan *s, uint32_t k)
 		  abbr_label_dot(s, k)));
 }
 
+/* Whether the sentence that goes on at token e ends in a question mark
+ * on its line. */
+static bool asked(const struct scan *s, uint32_t e)
+{
+	for (uint32_t k = e; k < s->n; k++) {
+		if (k > e && (tk(s, k)->flags & TOK_F_LINE))
+			return false;
+		if (ends_sentence(s, k))
+			return nt(s, k)[0] == '?';
+	}
+	return false;
+}
+
 /* The first token of the sentence token a is in, no earlier than from. */
 static uint32_t sentence_back(const struct scan *s, uint32_t from, uint32_t a)
 {
@@ -4473,7 +4493,12 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		if (past && df->day_only && !df->anchored)
 			day_from(s.today, df->d.d, true, &out->date);
 		out->date_day_only = df->day_only;
-		out->date_weekday = df->weekday;
+		/* A weekday asked about, no phrase of the move or date cue in
+		 * its clause: "When do you open on Monday?", not "The move is
+		 * on Monday?", "Wij verhuizen op maandag", nor a statement
+		 * ("Strom ab Montag bitte"). */
+		out->date_weekday = df->weekday && side == CUE_NONE &&
+				    !date_cue_in_clause(&s, df->e - 1) && asked(&s, df->e);
 		out->has_date = true;
 		out->date_role = side == CUE_MOVE_IN  ? SLOT_DATE_MOVE_IN
 				 : side == CUE_MOVE_OUT ? SLOT_DATE_MOVE_OUT
