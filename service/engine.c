@@ -744,8 +744,9 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	 * direct debit today" asks nothing about one. Nor is a plain date once
 	 * the conversation has one: "the electrician comes on 3 February" is
 	 * about the electrician (a correction says so: "I meant", an in
-	 * phrase). Nor a weekday no cue makes the move's: "When do you open
-	 * on Monday?" asks about opening hours. */
+	 * phrase). Nor a weekday asked about that no cue makes the move's
+	 * (slot_found.date_weekday): "When do you open on Monday?" asks about
+	 * opening hours. */
 	bool date_evidence = p->found.has_date && p->found.date_role != SLOT_DATE_PASSING &&
 			     !(p->found.date_role == SLOT_DATE_PLAIN &&
 			       (s->facts.has_date || p->found.date_weekday));
