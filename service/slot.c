@@ -1754,6 +1754,8 @@ static bool date_cue_in_clause(const struct scan *s, uint32_t i)
 	return false;
 }
 
+static bool cap_word(const struct scan *s, uint32_t k);
+
 /* Numbers joined by '-' or '/' with nothing between: "2027-03-01",
  * "01-03-2027", "14/02", "14/02/2027", "15-02" (day first). */
 static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
@@ -1800,10 +1802,8 @@ static uint32_t sep_at(const struct scan *s, uint32_t i, struct slot_date *out)
 	bool tail = i > 0 && glued(s, i) && tk(s, i - 1)->kind == TOK_PUNCT;
 	const struct word *after = word_at(s, i + 3);
 	bool counted = after && (after->flags & W_COUNTED);
-	bool named = i + 3 < s->n && tk(s, i + 3)->kind == TOK_WORD &&
-		     (tk(s, i + 3)->flags & TOK_F_CAP);
 	bool cued = !counted && (date_cue_before(s, i, true) ||
-				 (a >= b && !named && date_cue_before(s, i, false)));
+				 (a >= b && !cap_word(s, i + 3) && date_cue_before(s, i, false)));
 	if (c < 0 && (sep == '/' || (!tail && !timed && (zero || cued))))
 		return make_date(s, 0, us ? a : b, us ? b : a, out) ? i + 3 : 0;
 	return 0;
