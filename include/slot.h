@@ -69,6 +69,10 @@ struct slot_found {
 	uint32_t meter_off, meter_len;
 	struct slot_address address;
 	uint32_t addr_off, addr_len;
+	/* The words that name the meter ID or the address just before it:
+	 * "meter ID", "new address is". Both 0 for none. */
+	uint32_t meter_label_off, meter_label_len;
+	uint32_t addr_label_off, addr_label_len;
 };
 
 struct slot_vocab;

@@ -629,6 +629,56 @@ static bool wants_date(const struct engine *e, uint32_t want)
 	return needing(e, want, INTENT_SLOT_DATE) != 0;
 }
 
+/* The facts (enum intent_slot) the intents of among need, any group. */
+static uint8_t asked_facts(const struct engine *e, uint32_t among)
+{
+	uint8_t r = 0;
+	for (size_t i = 0; i < intent_count(e->pack); i++)
+		if (among & (1u << i)) {
+			const struct intent_rule *rule = intent_rule(e->pack, i);
+			for (unsigned g = 0; g < rule->nneeds; g++)
+				r |= rule->needs[g];
+		}
+	return r;
+}
+
+/* Whether the tokens first..last lie in the label of bytes off, len. */
+static bool in_label(const struct tok_buf *t, uint32_t off, uint32_t len, uint32_t first,
+		     uint32_t last)
+{
+	return len && t->v[first].off >= off && t->v[last].off + t->v[last].len <= off + len;
+}
+
+/* The intents detected this turn whose every keyword labels a fact a
+ * pending intent asked for: "The meter ID is 7070..." after "send me
+ * the meter ID or the address" answers the start date's question and
+ * asks no address change; "I also need to update my address, the new
+ * one is ..." does. */
+static uint32_t label_only(const struct engine *e, const struct engine_session *s,
+			   const struct engine_plan *p, const struct tok_buf *t, uint32_t detected)
+{
+	uint8_t asked = asked_facts(e, s->pending);
+	bool meter = (asked & INTENT_SLOT_METER) && p->found.has_meter;
+	bool addr = (asked & INTENT_SLOT_ADDRESS) && p->found.has_address;
+	uint32_t drop = detected & ~s->pending, seen = 0;
+	if (!drop || (!meter && !addr))
+		return 0;
+	for (uint32_t h = 0; h < p->ir.nhits; h++) {
+		const struct intent_hit *hit = &p->ir.hits[h];
+		double w;
+		int i = intent_entry_intent(e->pack, hit->entry, &w);
+		if (i < 0 || !(drop & (1u << i)))
+			continue;
+		seen |= 1u << i;
+		if (!(meter && in_label(t, p->found.meter_label_off, p->found.meter_label_len,
+					hit->tok_first, hit->tok_last)) &&
+		    !(addr && in_label(t, p->found.addr_label_off, p->found.addr_label_len,
+				       hit->tok_first, hit->tok_last)))
+			drop &= ~(1u << i);
+	}
+	return drop & seen;
+}
+
 /* The intents that wait with every fact they need known: the registry
  * refuted one ("not 1 March") or could not be asked, so the next fact of
  * theirs is a correction. */
@@ -756,12 +806,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	/* A fact that answers the question the assistant asked is no sign of
 	 * a new topic: "707057500012345671" after "send me the meter ID" is
 	 * the answer, not an address change. */
-	for (size_t i = 0; i < intent_count(e->pack); i++)
-		if (s->pending & (1u << i)) {
-			const struct intent_rule *r = intent_rule(e->pack, i);
-			for (unsigned g = 0; g < r->nneeds; g++)
-				found &= (uint8_t)~r->needs[g];
-		}
+	found &= (uint8_t)~asked_facts(e, s->pending);
 	if (intent_analyze(e->pack, t, text, len, found, s->lang_fixed ? s->lang : -1,
 			   fallback, &io, scr->is, &p->ir) < 0)
 		return -TOK_ENOSPACE; /* cannot happen: both sized from max_bytes */
@@ -784,6 +829,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 
 	for (uint8_t i = 0; i < p->ir.ndetected; i++)
 		p->active |= 1u << p->ir.rank[i];
+	p->active &= ~label_only(e, s, p, t, p->active);
 	/* A pending intent resumes when this message brings a fact it needs,
 	 * or when nothing else was asked (the customer answered in words we
 	 * could not use: ask again rather than change the subject). A date

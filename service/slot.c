@@ -50,6 +50,7 @@
 #define JOIN_WORD_MAX 3 /* "og", "und", "&": a lower-case word in a name line */
 #define OLD_AFTER_SCAN 12 /* tokens after an address an old_after phrase may start */
 #define OTHER_NUMBER_GAP 4 /* words between an other_numbers phrase and its number */
+#define LABEL_GAP 5        /* words between a fact's label and the fact: "meter ID of the new flat is" */
 #define CORRECTION_GAP 1   /* words between a correction and the date it corrects, fillers aside */
 #define NAME_ENDINGS_MAX 8
 #define NAME_ENDING_LEN 7
@@ -4407,6 +4408,30 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 	return &f[best];
 }
 
+/* The label that names the fact at token a, in its sentence before it
+ * and at most LABEL_GAP words from it: a meter label (meter) or an
+ * address cue ("The meter ID is 7070...", "Ny adresse: Storgata 5"). The
+ * last one's bytes, whole, go to *off and *len; both stay 0 for none. */
+static void label_before(const struct scan *s, uint32_t a, bool meter, uint32_t *off,
+			 uint32_t *len)
+{
+	for (uint32_t j = sentence_back(s, 0, a); j < a; j++) {
+		const struct word *w = word_at(s, j);
+		uint32_t e = 0;
+		if (meter ? ocue_at(s, j, &e) != CUE_METER_LABEL
+			  : !w || w->cue_head < 0 || !(e = cue_at(s, j, w->cue_head, NULL)))
+			continue;
+		uint32_t words = 0;
+		for (uint32_t k = e; k < a; k++)
+			words += tk(s, k)->kind == TOK_WORD;
+		if (e > a || words > LABEL_GAP)
+			continue;
+		*off = tk(s, j)->off;
+		*len = tk(s, e - 1)->off + tk(s, e - 1)->len - *off;
+		j = e - 1; /* not "address is" inside "the new address is" */
+	}
+}
+
 int slot_extract(const struct slot_vocab *v, const char *text,
 		 const struct tok_buf *toks, struct slot_date today,
 		 struct slot_found *out)
@@ -4514,6 +4539,11 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 	find_address(&body, out);
 	if (!out->has_address && body.n < s.n)
 		announced_address(&s, body.n, false, out);
+	if (out->has_meter)
+		label_before(&s, s.meter_i0, true, &out->meter_label_off, &out->meter_label_len);
+	if (out->has_address)
+		label_before(&s, token_at(&s, out->addr_off), false, &out->addr_label_off,
+			     &out->addr_label_len);
 	return 0;
 }
 
