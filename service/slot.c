@@ -2661,6 +2661,14 @@ static bool roman_floor(const struct scan *s, uint32_t k)
 	return true;
 }
 
+/* Whether token k is a Norwegian flat number: H, U, K or L and four
+ * digits ("H0201"). */
+static bool flat_code(const struct scan *s, uint32_t k)
+{
+	return k < s->n && tk(s, k)->kind == TOK_WORD && tk(s, k)->nlen == 5 &&
+	       strchr("hukl", nt(s, k)[0]) && all_digits(nt(s, k) + 1, 4);
+}
+
 /* A flat or floor at token k, between the house number and the postcode:
  * "H0201" (a Norwegian flat number: H, U, K or L and four digits), "lgh
  * 1102", "Whg. 12", "2. etasje", "2 tr", "2. OG links", "-II", "-3hoog".
@@ -2669,22 +2677,24 @@ static uint32_t unit_at(const struct scan *s, uint32_t k)
 {
 	if (k >= s->n || used(s, k))
 		return 0;
-	const char *p = nt(s, k);
 	uint32_t e = 0;
 	int ord; /* "4th": day_at reads the ordinal */
-	if (tk(s, k)->kind == TOK_WORD && tk(s, k)->nlen == 5 && strchr("hukl", p[0]) &&
-	    all_digits(p + 1, 4))
+	uint32_t m = k + 1;
+	while (m < s->n && unit_word(s, m))
+		m++;
+	if (flat_code(s, k))
 		e = k + 1;
 	else if (is_punct(s, k, '-') && glued(s, k) && glued(s, k + 1) && floor_word(s, k + 1))
 		e = k + 2; /* "123-II", "263-3hoog" */
-	else if (unit_word(s, k) && num_at(s, skip_dot(s, k + 1), 1, 4) >= 0)
-		e = skip_dot(s, k + 1) + 1;
+	else if (unit_word(s, k) && (num_at(s, skip_dot(s, k + 1), 1, 4) >= 0 ||
+				     flat_code(s, skip_dot(s, k + 1))))
+		e = skip_dot(s, k + 1) + 1; /* "lgh 1102", "leilighet H0504" */
 	else if ((num_at(s, k, 1, 2) >= 0 || day_at(s, k, false, false, &ord) == k + 1) &&
 		 unit_word(s, skip_dot(s, k + 1)))
 		e = skip_dot(s, k + 1) + 1; /* "2. OG", "4th floor" */
 	else if ((unit_word(s, k) || roman_floor(s, k)) &&
-		 (k + 1 >= s->n || is_punct(s, k + 1, ',') || postcode_at(s, k + 1)))
-		e = k + 1; /* "263 hs, 1016 GV", "6 III, 1017 SG" */
+		 (m >= s->n || is_punct(s, m, ',') || postcode_at(s, m)))
+		e = m; /* "263 hs, 1016 GV", "6 III, 1017 SG", "EG rechts, 76133" */
 	while (e && unit_word(s, e)) /* "links" */
 		e++;
 	return e ? skip_dot(s, e) : 0;
@@ -2868,13 +2878,22 @@ static bool fill_address(const struct scan *s, const struct addr_span *sp,
 	const struct tok *se = tk(s, sp->street_end - 1);
 	const struct tok *e = tk(s, sp->end - 1);
 	struct slot_address *ad = &out->address;
-	if (!copy_span(ad->street, sizeof(ad->street), s->text, a->off,
-		       se->off + se->len - a->off)) {
+	/* The tokenizer drops the apostrophe of Dutch "'s-" ("'s-Gravendijkwal
+	 * 88"): the name keeps it. */
+	uint32_t off = a->off;
+	if (a->len == 1 && s->text[off] == 's' && sp->a + 1 < s->n &&
+	    tk(s, sp->a + 1)->off == off + 2 && s->text[off + 1] == '-') {
+		if (off >= 1 && s->text[off - 1] == '\'')
+			off -= 1;
+		else if (off >= 3 && memcmp(s->text + off - 3, "\xe2\x80\x99", 3) == 0)
+			off -= 3;
+	}
+	if (!copy_span(ad->street, sizeof(ad->street), s->text, off, se->off + se->len - off)) {
 		/* A street too long to keep is no street; leave nothing of it. */
 		memset(ad, 0, sizeof(*ad));
 		return false;
 	}
-	copy_span(ad->text, sizeof(ad->text), s->text, a->off, e->off + e->len - a->off);
+	copy_span(ad->text, sizeof(ad->text), s->text, off, e->off + e->len - off);
 	ad->postcode[0] = ad->city[0] = '\0';
 	if (sp->pc1 > sp->pc0) {
 		const struct tok *p0 = tk(s, sp->pc0), *p1 = tk(s, sp->pc1 - 1);
@@ -2886,8 +2905,8 @@ static bool fill_address(const struct scan *s, const struct addr_span *sp,
 		copy_span(ad->city, sizeof(ad->city), s->text, c0->off, c1->off + c1->len - c0->off);
 	}
 	out->has_address = true;
-	out->addr_off = a->off;
-	out->addr_len = e->off + e->len - a->off;
+	out->addr_off = off;
+	out->addr_len = e->off + e->len - off;
 	return true;
 }
 
@@ -3161,6 +3180,19 @@ static uint32_t to_after(const struct scan *s, uint32_t he)
 	return ocue_at(s, he, &e) == CUE_TO_ADDRESS ? e : 0;
 }
 
+/* Whether tokens a..b-1 are words that mean nothing to the date or
+ * address reader, as a person's names do ("Birger", "Hendrik"), but not
+ * "Fra" or "Ny" ("Fra Storgata 5"). */
+static bool plain_names(const struct scan *s, uint32_t a, uint32_t b)
+{
+	for (uint32_t j = a; j < b; j++) {
+		const struct word *w = word_at(s, j);
+		if (reading_word(w) || (w && w->ocue_head >= 0))
+			return false;
+	}
+	return true;
+}
+
 /* A street whose name ends in a suffix at token i: "Hauptstraße 5",
  * "Berliner Str. 5", "Thorvald Meyers gate 12", "12 Baker Street". The
  * name starts no earlier than lo. After a cue (cue) lower-case names are
@@ -3224,6 +3256,8 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 		const struct word *lead = k < i ? word_at(s, k - 1) : NULL;
 		if (lead && (lead->flags & W_NAME_LEAD) && !(tk(s, k)->flags & TOK_F_LINE))
 			start = k;
+		else if (k < i && (tk(s, k)->flags & TOK_F_LINE) && plain_names(s, k, i))
+			start = k; /* the street's own line: "c/o Andersson\nBirger Jarlsgatan 12" */
 	}
 	/* A compound is a strong sign even in lower case ("storgata 5"); a
 	 * separate suffix after a lower-case word ("a bigger place") is not:
