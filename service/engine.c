@@ -777,10 +777,11 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	}
 	/* In a conversation that has its language, "Goethestraße" and
 	 * "Løkkeveien" are names, not German or Norwegian; in a first message
-	 * they are what evidence there may be. */
-	if (p->found.has_address && s->lang >= 0) {
+	 * they are what evidence there may be, when its words say nothing. */
+	if (p->found.has_address) {
 		io.names_off = p->found.addr_off;
 		io.names_len = p->found.addr_len;
+		io.names_fallback = s->lang < 0;
 	}
 	/* The street's part of the address alone, which slot_extract copies
 	 * from the address's start: a trigger in the city ("... 50667 Speicher")

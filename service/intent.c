@@ -884,19 +884,26 @@ struct acc {
 	 * an address is no Norwegian "og"); names_first > names_last for
 	 * none. */
 	uint32_t names_first, names_last;
+	/* With opts->names_fallback, what the names say, counted apart. */
+	double names_lang[INTENT_MAX_LANGS];
+	bool names_fallback;
 	const uint32_t *tflags; /* the scratch's: TF_POSTCODE says no language */
 	bool closing; /* a [closing] phrase matched */
 	bool thanked; /* one of them a thanks phrase */
 };
 
-/* Counts weight w for language lang unless tokens [first, last] lie in
- * the names or are a postcode's letters. */
+/* Counts weight w for language lang unless tokens [first, last] are a
+ * postcode's letters or lie in the names (then it counts apart, when the
+ * names are a fallback). */
 static void lang_vote(struct acc *acc, uint8_t lang, double w, uint32_t first, uint32_t last)
 {
-	if (first >= acc->names_first && last <= acc->names_last)
-		return;
 	if (first == last && (acc->tflags[first] & TF_POSTCODE))
 		return;
+	if (first >= acc->names_first && last <= acc->names_last) {
+		if (acc->names_fallback)
+			acc->names_lang[lang] += w;
+		return;
+	}
 	acc->lang[lang] += w;
 }
 
@@ -1458,7 +1465,8 @@ static void lang_from_chars(const struct intent_pack *p, const char *text,
 			    size_t len, const struct intent_opts *opts, struct acc *acc)
 {
 	for (size_t i = 0; i < len;) {
-		if (i >= opts->names_off && i - opts->names_off < opts->names_len) {
+		bool named = i >= opts->names_off && i - opts->names_off < opts->names_len;
+		if (named && !acc->names_fallback) {
 			i = opts->names_off + opts->names_len;
 			continue;
 		}
@@ -1473,7 +1481,7 @@ static void lang_from_chars(const struct intent_pack *p, const char *text,
 			return;
 		for (uint8_t k = 0; k < p->nchints; k++)
 			if (p->chints[k].cp == cp)
-				acc->lang[p->chints[k].lang] += 1.0;
+				(named ? acc->names_lang : acc->lang)[p->chints[k].lang] += 1.0;
 		i += (size_t)n;
 	}
 }
@@ -1519,6 +1527,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 	acc.names_last = 0;
 	uint32_t place_first = 1, place_last = 0;
 	if (opts) {
+		acc.names_fallback = opts->names_fallback;
 		span_tokens(toks, opts->names_off, opts->names_len, &acc.names_first,
 			    &acc.names_last);
 		span_tokens(toks, opts->place_off, opts->place_len, &place_first, &place_last);
@@ -1642,6 +1651,13 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		out->lang = lang_hint;
 	} else {
 		lang_from_chars(p, text, len, opts, &acc);
+		/* The names speak only when nothing else does: "Ny adress:
+		 * Tegnérgatan 15" is Swedish by its words, not Dutch by its é. */
+		bool said = false;
+		for (int l = 0; l < p->nlangs; l++)
+			said |= acc.lang[l] > 0;
+		if (!said)
+			memcpy(acc.lang, acc.names_lang, sizeof(acc.lang));
 		int best = -1;
 		double bs = 0;
 		for (int l = 0; l < p->nlangs; l++)
