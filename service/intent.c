@@ -1070,16 +1070,14 @@ static bool ends_sentence(const struct tok_buf *t, uint32_t i)
  * against the intents that yield ("can the Pulse read my inverter?" and
  * "where is my Pulse order?" ask nothing about moving the Pulse). "we
  * moved last week, and the Pulse and the inverter show no data" keeps its
- * Pulse. A word of the move elsewhere in the message keeps a topic's
- * sentence, which the move may still concern, but not another matter's:
- * "Our order number for the Pulse is 2004. New address is ..." */
+ * Pulse. */
 static void yielding_sentences(const struct intent_pack *p, const struct tok_buf *t,
 			       struct intent_scratch *s, const struct intent_result *out)
 {
-	bool moving = false;
-	for (uint32_t i = 0; i < t->n && !moving; i++)
-		moving = s->tflags[i] & TF_MOVE;
-	for (uint32_t k = 0; !moving && k < out->ntriggers; k++)
+	for (uint32_t i = 0; i < t->n; i++)
+		if (s->tflags[i] & TF_MOVE)
+			return;
+	for (uint32_t k = 0; k < out->ntriggers; k++)
 		if (!out->triggers[k].negated && !out->triggers[k].excluded)
 			s->tflags[out->triggers[k].tok_first] |= TF_TOPIC;
 	uint32_t done = 0; /* the sentences taken end before it */
@@ -1092,11 +1090,6 @@ static void yielding_sentences(const struct intent_pack *p, const struct tok_buf
 		while (b + 1 < t->n && !ends_sentence(t, b))
 			b++;
 		done = b + 1;
-		bool moved_here = false;
-		for (uint32_t j = a; j <= b && moving && !moved_here; j++)
-			moved_here = s->tflags[j] & TF_MOVE;
-		if (moved_here)
-			continue;
 		for (int k = 0; k < p->nintents; k++)
 			if (p->rules[k].yields && s->nagainsts < MAX_SPANS) {
 				s->against_target[s->nagainsts] = (uint8_t)k;

@@ -964,15 +964,14 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"text": "Bestellnr. 20261215-4471 — wo bleibt mein Pulse?"}' \
 		'{"text": "bestelnummer 20261215-4471, waar blijft mijn pulse??"}' \
 		'{"text": "vi flytter 1. april og vil ta med oss avtalen"}' \
-		'{"text": "we move on 1 March. where is my pulse order?"}' \
 		'{"text": "how do I reset the pulse in order to connect it?"}' \
-		'{"text": "the pulse never came online. where is my order?"}' \
-		'{"text": "we move on 1 March and my pulse order should go to the new flat"}'
-	expect_py "a question about a Pulse order, its return or the app gets no moving advice, nor does taking the contract along, nor the move said in another sentence; the move in its sentence, or the Pulse in a sentence of its own, keeps it" '
+		'{"text": "we move on 1 March. where is my pulse order?"}' \
+		'{"text": "the pulse never came online. where is my order?"}'
+	expect_py "a question about a Pulse order, its return or the app gets no moving advice, nor does taking the contract along; the move, or the Pulse in a sentence of its own, keeps it" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
 pulse = ["pulse_relocation" in [i["id"] for i in o["intents"]] for o in out]
-assert pulse == [False] * 7 + [True] * 3, pulse
+assert pulse == [False] * 6 + [True] * 3, pulse
 assert [o["lang"] for o in out[:5]] == ["en", "nb", "sv", "de", "nl"], [o["lang"] for o in out]
 assert "Power-ups" not in out[3]["reply"], out[3]["reply"]
 ' "$TMP/pulseother.jsonl"
