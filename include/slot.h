@@ -56,6 +56,13 @@ enum slot_date_role {
 	                       of the move */
 };
 
+/* The fact a message names by its label alone: "new address?". */
+enum slot_label {
+	SLOT_LABEL_NONE = 0,
+	SLOT_LABEL_METER,
+	SLOT_LABEL_ADDRESS,
+};
+
 /* What one message says. Spans are byte offsets into the original text. */
 struct slot_found {
 	bool has_date, has_meter, has_address;
@@ -73,6 +80,9 @@ struct slot_found {
 	 * "meter ID", "new address is". Both 0 for none. */
 	uint32_t meter_label_off, meter_label_len;
 	uint32_t addr_label_off, addr_label_len;
+	/* The message is nothing but a fact's label, no fact after it: enum
+	 * slot_label. */
+	uint8_t label_alone;
 };
 
 struct slot_vocab;

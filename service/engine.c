@@ -1,6 +1,7 @@
 /* engine: decide → do → say. See include/engine.h. */
 #include "engine.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -649,34 +650,68 @@ static bool in_label(const struct tok_buf *t, uint32_t off, uint32_t len, uint32
 	return len && t->v[first].off >= off && t->v[last].off + t->v[last].len <= off + len;
 }
 
-/* The intents detected this turn whose every keyword labels a fact a
- * pending intent asked for: "The meter ID is 7070..." after "send me
- * the meter ID or the address" answers the start date's question and
+/* Whether hit h lies in the label of a fact a pending intent asked for
+ * (meter, addr: which facts). */
+static bool labelling(const struct engine_plan *p, const struct tok_buf *t,
+		      const struct intent_hit *h, bool meter, bool addr)
+{
+	return (meter && in_label(t, p->found.meter_label_off, p->found.meter_label_len,
+				  h->tok_first, h->tok_last)) ||
+	       (addr && in_label(t, p->found.addr_label_off, p->found.addr_label_len,
+				 h->tok_first, h->tok_last));
+}
+
+/* The intents detected this turn that pass only by the words labelling a
+ * fact a pending intent asked for: "The meter ID is 7070..." after "send
+ * me the meter ID or the address" answers the start date's question and
  * asks no address change; "I also need to update my address, the new
- * one is ..." does. */
+ * one is ..." does. unasked: the facts of the message no pending intent
+ * asked for (enum intent_slot). A term counts once, so its weight is
+ * taken out only when each of its hits is in a label; a misspelt hit is
+ * left in. */
 static uint32_t label_only(const struct engine *e, const struct engine_session *s,
-			   const struct engine_plan *p, const struct tok_buf *t, uint32_t detected)
+			   const struct engine_plan *p, const struct tok_buf *t, uint32_t detected,
+			   uint8_t unasked)
 {
 	uint8_t asked = asked_facts(e, s->pending);
 	bool meter = (asked & INTENT_SLOT_METER) && p->found.has_meter;
 	bool addr = (asked & INTENT_SLOT_ADDRESS) && p->found.has_address;
-	uint32_t drop = detected & ~s->pending, seen = 0;
-	if (!drop || (!meter && !addr))
+	uint32_t drop = 0;
+	if (!(detected & ~s->pending) || (!meter && !addr))
 		return 0;
-	for (uint32_t h = 0; h < p->ir.nhits; h++) {
-		const struct intent_hit *hit = &p->ir.hits[h];
-		double w;
-		int i = intent_entry_intent(e->pack, hit->entry, &w);
-		if (i < 0 || !(drop & (1u << i)))
+	for (size_t i = 0; i < intent_count(e->pack); i++) {
+		if (!(detected & ~s->pending & (1u << i)) || p->ir.score[i] >= 1.0)
 			continue;
-		seen |= 1u << i;
-		if (!(meter && in_label(t, p->found.meter_label_off, p->found.meter_label_len,
-					hit->tok_first, hit->tok_last)) &&
-		    !(addr && in_label(t, p->found.addr_label_off, p->found.addr_label_len,
-				       hit->tok_first, hit->tok_last)))
-			drop &= ~(1u << i);
+		/* A fact of its own that nothing asked for keeps the intent:
+		 * "Moving in to Storgata 12B on 1 March" gives the start date
+		 * its date, though "moving in to" labels the address. */
+		const struct intent_rule *r = intent_rule(e->pack, i);
+		bool own = false;
+		for (int b = 0; b < 3; b++)
+			own |= (unasked & (1u << b)) && r->evidence[b] > 0;
+		if (own)
+			continue;
+		double label = 0;
+		for (uint32_t h = 0; h < p->ir.nhits; h++) {
+			const struct intent_hit *hit = &p->ir.hits[h];
+			double w;
+			if (intent_entry_intent(e->pack, hit->entry, &w) != (int)i)
+				continue;
+			bool inside = true, first = true;
+			for (uint32_t k = 0; k < p->ir.nhits && inside; k++)
+				if (p->ir.hits[k].entry == hit->entry) {
+					first &= k >= h;
+					inside = !p->ir.hits[k].typo &&
+						 labelling(p, t, &p->ir.hits[k], meter, addr);
+				}
+			if (inside && first)
+				label += w;
+		}
+		double rest = -log(1.0 - p->ir.score[i]) - label;
+		if (label > 0 && 1.0 - exp(-rest) < e->opts.threshold)
+			drop |= 1u << i;
 	}
-	return drop & seen;
+	return drop;
 }
 
 /* The intents that wait with every fact they need known: the registry
@@ -801,9 +836,14 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	bool date_evidence = p->found.has_date && p->found.date_role != SLOT_DATE_PASSING &&
 			     !(p->found.date_role == SLOT_DATE_PLAIN &&
 			       (s->facts.has_date || p->found.date_weekday));
+	/* A fact's label alone ("new address?", "Zählernummer?") is its
+	 * evidence: the customer offers it, though "new address" weighs little
+	 * in a sentence ("the contract at the new address"). */
 	uint8_t found = (date_evidence ? INTENT_SLOT_DATE : 0) |
-			(p->found.has_meter ? INTENT_SLOT_METER : 0) |
-			(p->found.has_address ? INTENT_SLOT_ADDRESS : 0);
+			(p->found.has_meter || p->found.label_alone == SLOT_LABEL_METER
+				 ? INTENT_SLOT_METER : 0) |
+			(p->found.has_address || p->found.label_alone == SLOT_LABEL_ADDRESS
+				 ? INTENT_SLOT_ADDRESS : 0);
 	/* A fact that answers the question the assistant asked is no sign of
 	 * a new topic: "707057500012345671" after "send me the meter ID" is
 	 * the answer, not an address change. */
@@ -830,7 +870,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 
 	for (uint8_t i = 0; i < p->ir.ndetected; i++)
 		p->active |= 1u << p->ir.rank[i];
-	p->active &= ~label_only(e, s, p, t, p->active);
+	p->active &= ~label_only(e, s, p, t, p->active, found);
 	/* A pending intent resumes when this message brings a fact it needs,
 	 * or when nothing else was asked (the customer answered in words we
 	 * could not use: ask again rather than change the subject). A date

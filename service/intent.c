@@ -74,8 +74,6 @@ enum mode {
 #define MAX_RAW_HITS 4096
 #define MAX_HITS 1024
 #define MAX_SPANS 64
-#define ALONE_WORDS_MAX 3 /* words of a message that is nothing but one intent's words */
-#define ALONE_WEIGHT 1.0  /* ... which weigh as one strong word together */
 
 struct entry {
 	uint32_t pat;
@@ -1098,46 +1096,6 @@ static void yielding_sentences(const struct intent_pack *p, const struct tok_buf
 	}
 }
 
-/* The intent whose positive keywords cover every word of a message of two
- * or three words and no number, or -1 when there is none or more than one:
- * "new address?", "Neue Adresse", "ny adress". Such a message asks for it,
- * however weak its words are beside others ("the contract at the new
- * address"). A word alone keeps its weight: "pay", "ean". */
-static int said_alone(const struct intent_pack *p, const struct tok_buf *t,
-		      const struct intent_result *out)
-{
-	uint32_t words = 0;
-	for (uint32_t i = 0; i < t->n; i++) {
-		if (t->v[i].kind == TOK_NUM || (t->v[i].kind == TOK_WORD && ++words > ALONE_WORDS_MAX))
-			return -1;
-	}
-	if (words < 2)
-		return -1;
-	int found = -1;
-	for (int k = 0; k < p->nintents; k++) {
-		uint32_t covered = 0;
-		for (uint32_t i = 0; i < t->n; i++) {
-			if (t->v[i].kind != TOK_WORD)
-				continue;
-			for (uint32_t h = 0; h < out->nhits; h++) {
-				const struct intent_hit *hit = &out->hits[h];
-				const struct entry *en = &p->entries[hit->entry];
-				if (en->kind == K_INTENT && en->target == k && en->weight > 0 &&
-				    hit->tok_first <= i && hit->tok_last >= i) {
-					covered++;
-					break;
-				}
-			}
-		}
-		if (covered == words) {
-			if (found >= 0)
-				return -1;
-			found = k;
-		}
-	}
-	return found;
-}
-
 /* Takes back the weight of an intent's terms whose every hit lies inside a
  * phrase against that intent: "don't have a Pulse" cancels its own
  * "Pulse", not the "factory reset" asked about after it ("I don't have a
@@ -1680,9 +1638,6 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 
 	yielding_sentences(p, toks, s, out);
 	take_back_againsts(p, s, out, &acc);
-	int alone = said_alone(p, toks, out);
-	if (alone >= 0 && acc.raw[alone] > 0 && acc.raw[alone] < ALONE_WEIGHT)
-		acc.raw[alone] = ALONE_WEIGHT;
 	out->closing = closes(toks, s, &acc);
 	out->thanked = out->closing && acc.thanked;
 	out->nintents = p->nintents;

@@ -4466,6 +4466,28 @@ static void label_before(const struct scan *s, uint32_t a, bool meter, uint32_t 
 	}
 }
 
+/* What a message that is nothing but a fact's label names: a meter label
+ * or an address cue and punctuation ("new address?", "Neue Adresse",
+ * "meter ID:"), SLOT_LABEL_NONE for any other message. */
+static enum slot_label label_alone(const struct scan *s)
+{
+	uint32_t j = 0, e = 0;
+	while (j < s->n && tk(s, j)->kind == TOK_PUNCT)
+		j++;
+	if (j >= s->n)
+		return SLOT_LABEL_NONE;
+	const struct word *w = word_at(s, j);
+	enum slot_label kind = SLOT_LABEL_NONE;
+	if (ocue_at(s, j, &e) == CUE_METER_LABEL)
+		kind = SLOT_LABEL_METER;
+	else if (w && w->cue_head >= 0 && (e = cue_at(s, j, w->cue_head, NULL)))
+		kind = SLOT_LABEL_ADDRESS;
+	for (uint32_t k = e; kind != SLOT_LABEL_NONE && k < s->n; k++)
+		if (tk(s, k)->kind != TOK_PUNCT)
+			return SLOT_LABEL_NONE;
+	return kind;
+}
+
 int slot_extract(const struct slot_vocab *v, const char *text,
 		 const struct tok_buf *toks, struct slot_date today,
 		 struct slot_found *out)
@@ -4573,6 +4595,8 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 	find_address(&body, out);
 	if (!out->has_address && body.n < s.n)
 		announced_address(&s, body.n, false, out);
+	if (!out->has_meter && !out->has_address && !out->has_date)
+		out->label_alone = (uint8_t)label_alone(&s);
 	if (out->has_meter)
 		label_before(&s, s.meter_i0, true, &out->meter_label_off, &out->meter_label_len);
 	if (out->has_address)

@@ -955,6 +955,30 @@ assert "Tibber Pulse" not in out[0]["reply"] and "L2" in out[0]["reply"], out[0]
 ' "$TMP/pulsetech.jsonl"
 fi
 
+# ---- a fact's label answers the question asked, it asks nothing more ----
+if [ ${#DATA[@]} -eq 0 ]; then
+	classify_lines "$TMP/labels.jsonl" \
+		'{"session": "a", "text": "When does my contract start at the new place?"}' \
+		'{"session": "a", "text": "The meter ID of the new flat is 707057500012345671"}' \
+		'{"session": "b", "text": "Wann beginnt mein Vertrag in der neuen Wohnung?"}' \
+		'{"session": "b", "text": "Neue Adresse: Hauptstraße 5, 10115 Berlin"}' \
+		'{"session": "c", "text": "I want to change my address"}' \
+		'{"session": "c", "text": "Moving in to Storgata 12B, 0155 Oslo on 1 March 2027"}' \
+		'{"session": "d", "text": "When does my contract start at the new place?"}' \
+		'{"session": "d", "text": "new address?"}' \
+		'{"session": "e", "text": "new address?"}'
+	expect_py "a labelled answer asks no address change; a date of its own keeps the start date; a bare label offers its fact" '
+import json, sys
+out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+acted = [sorted(o["intent"] for o in x["outcomes"]) for x in out]
+assert acted[1] == ["contract_start_date"], acted[1]
+assert acted[3] == ["contract_start_date"], acted[3]
+assert acted[5] == ["address_update", "contract_start_date"], acted[5]
+assert acted[7] == ["contract_start_date"], acted[7]
+assert acted[8] == ["address_update"], acted[8]
+' "$TMP/labels.jsonl"
+fi
+
 # ---- the Pulse in another matter: an order, a return, the app crashing ----
 if [ ${#DATA[@]} -eq 0 ]; then
 	classify_lines "$TMP/pulseother.jsonl" \

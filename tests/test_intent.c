@@ -297,30 +297,6 @@ static void test_shared_term_counts_once(void **state)
 	assert_float_equal(score_in_pack(files, 3, "ean", 0), 1 - exp(-0.8), 1e-6);
 }
 
-/* A message of two or three words, all one intent's keywords and no
- * number, weighs as one strong word: "new address?" asks for it. A word
- * alone, a word of no keyword, a number or a second intent covering the
- * same words keep the sum. */
-static void test_said_alone(void **state)
-{
-	(void)state;
-	static const struct tu_file files[] = {
-		{ "rules.txt", "intent address_update\nintent pulse_relocation\n" },
-		{ "en.txt", "lang en\n[intent address_update]\n0.2 new address\n0.3 address\n"
-			    "0.2 new\n[intent pulse_relocation]\n0.2 new\n" },
-	};
-	static const struct tu_file two[] = {
-		{ "rules.txt", "intent address_update\nintent pulse_relocation\n" },
-		{ "en.txt", "lang en\n[intent address_update]\n0.2 new address\n"
-			    "[intent pulse_relocation]\n0.2 new address\n" },
-	};
-	assert_float_equal(score_in_pack(files, 2, "new address?", 0), 1 - exp(-1.0), 1e-6);
-	assert_float_equal(score_in_pack(files, 2, "address", 0), 1 - exp(-0.3), 1e-6);
-	assert_float_equal(score_in_pack(files, 2, "the new address", 0), 1 - exp(-0.7), 1e-6);
-	assert_float_equal(score_in_pack(files, 2, "new address 5", 0), 1 - exp(-0.7), 1e-6);
-	assert_float_equal(score_in_pack(two, 2, "new address", 0), 1 - exp(-0.2), 1e-6);
-}
-
 /* "evidence SLOT W" in rules.txt: a fact found in the message adds W. */
 static void test_slot_evidence(void **state)
 {
@@ -708,7 +684,6 @@ int main(void)
 		cmocka_unit_test(test_pack_contents),
 		cmocka_unit_test(test_scores),
 		cmocka_unit_test(test_shared_term_counts_once),
-		cmocka_unit_test(test_said_alone),
 		cmocka_unit_test(test_slot_evidence),
 		cmocka_unit_test(test_threshold),
 		cmocka_unit_test(test_ambiguity_margin),
