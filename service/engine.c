@@ -655,6 +655,10 @@ static bool in_label(const struct tok_buf *t, uint32_t off, uint32_t len, uint32
 static bool labelling(const struct engine_plan *p, const struct tok_buf *t,
 		      const struct intent_hit *h, bool meter, bool addr)
 {
+	/* A message that is nothing but the label is label throughout. */
+	if ((meter && p->found.label_alone == SLOT_LABEL_METER) ||
+	    (addr && p->found.label_alone == SLOT_LABEL_ADDRESS))
+		return true;
 	return (meter && in_label(t, p->found.meter_label_off, p->found.meter_label_len,
 				  h->tok_first, h->tok_last)) ||
 	       (addr && in_label(t, p->found.addr_label_off, p->found.addr_label_len,
@@ -674,8 +678,10 @@ static uint32_t label_only(const struct engine *e, const struct engine_session *
 			   uint8_t unasked)
 {
 	uint8_t asked = asked_facts(e, s->pending);
-	bool meter = (asked & INTENT_SLOT_METER) && p->found.has_meter;
-	bool addr = (asked & INTENT_SLOT_ADDRESS) && p->found.has_address;
+	bool meter = (asked & INTENT_SLOT_METER) &&
+		     (p->found.has_meter || p->found.label_alone == SLOT_LABEL_METER);
+	bool addr = (asked & INTENT_SLOT_ADDRESS) &&
+		    (p->found.has_address || p->found.label_alone == SLOT_LABEL_ADDRESS);
 	uint32_t drop = 0;
 	if (!(detected & ~s->pending) || (!meter && !addr))
 		return 0;

@@ -1602,13 +1602,21 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		out->lang = lang_hint;
 	} else {
 		lang_from_chars(p, text, len, opts, &acc);
-		/* The names speak only when nothing else does: "Ny adress:
-		 * Tegnérgatan 15" is Swedish by its words, not Dutch by its é. */
-		bool said = false;
+		/* The names count only where the other words decide nothing
+		 * on their own (a marker's weight, no tie): "Ny adress:
+		 * Tegnérgatan 15" is Swedish by its words, not Dutch by its é,
+		 * while the one shared word of "Adresse: Hauptstraße 5, 10115
+		 * Berlin" leaves it German. */
+		double top = 0;
+		int at_top = 0;
 		for (int l = 0; l < p->nlangs; l++)
-			said |= acc.lang[l] > 0;
-		if (!said)
-			memcpy(acc.lang, acc.names_lang, sizeof(acc.lang));
+			if (acc.lang[l] > top)
+				top = acc.lang[l];
+		for (int l = 0; l < p->nlangs; l++)
+			at_top += acc.lang[l] == top;
+		if (top < 1.0 || at_top > 1)
+			for (int l = 0; l < p->nlangs; l++)
+				acc.lang[l] += acc.names_lang[l];
 		int best = -1;
 		double bs = 0;
 		for (int l = 0; l < p->nlangs; l++)

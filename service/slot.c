@@ -2885,7 +2885,8 @@ static bool fill_address(const struct scan *s, const struct addr_span *sp,
 	    tk(s, sp->a + 1)->off == off + 2 && s->text[off + 1] == '-') {
 		if (off >= 1 && s->text[off - 1] == '\'')
 			off -= 1;
-		else if (off >= 3 && memcmp(s->text + off - 3, "\xe2\x80\x99", 3) == 0)
+		else if (off >= 3 && (memcmp(s->text + off - 3, "\xe2\x80\x99", 3) == 0 ||
+				      memcmp(s->text + off - 3, "\xe2\x80\x98", 3) == 0))
 			off -= 3;
 	}
 	if (!copy_span(ad->street, sizeof(ad->street), s->text, off, se->off + se->len - off)) {
@@ -3180,19 +3181,6 @@ static uint32_t to_after(const struct scan *s, uint32_t he)
 	return ocue_at(s, he, &e) == CUE_TO_ADDRESS ? e : 0;
 }
 
-/* Whether tokens a..b-1 are words that mean nothing to the date or
- * address reader, as a person's names do ("Birger", "Hendrik"), but not
- * "Fra" or "Ny" ("Fra Storgata 5"). */
-static bool plain_names(const struct scan *s, uint32_t a, uint32_t b)
-{
-	for (uint32_t j = a; j < b; j++) {
-		const struct word *w = word_at(s, j);
-		if (reading_word(w) || (w && w->ocue_head >= 0))
-			return false;
-	}
-	return true;
-}
-
 /* A street whose name ends in a suffix at token i: "Hauptstraße 5",
  * "Berliner Str. 5", "Thorvald Meyers gate 12", "12 Baker Street". The
  * name starts no earlier than lo. After a cue (cue) lower-case names are
@@ -3256,8 +3244,6 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 		const struct word *lead = k < i ? word_at(s, k - 1) : NULL;
 		if (lead && (lead->flags & W_NAME_LEAD) && !(tk(s, k)->flags & TOK_F_LINE))
 			start = k;
-		else if (k < i && (tk(s, k)->flags & TOK_F_LINE) && plain_names(s, k, i))
-			start = k; /* the street's own line: "c/o Andersson\nBirger Jarlsgatan 12" */
 	}
 	/* A compound is a strong sign even in lower case ("storgata 5"); a
 	 * separate suffix after a lower-case word ("a bigger place") is not:

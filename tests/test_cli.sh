@@ -966,7 +966,9 @@ if [ ${#DATA[@]} -eq 0 ]; then
 		'{"session": "c", "text": "Moving in to Storgata 12B, 0155 Oslo on 1 March 2027"}' \
 		'{"session": "d", "text": "When does my contract start at the new place?"}' \
 		'{"session": "d", "text": "new address?"}' \
-		'{"session": "e", "text": "new address?"}'
+		'{"session": "e", "text": "new address?"}' \
+		'{"session": "f", "text": "Wann beginnt mein Vertrag in der neuen Wohnung?"}' \
+		'{"session": "f", "text": "Zählernummer?"}'
 	expect_py "a labelled answer asks no address change; a date of its own keeps the start date; a bare label offers its fact" '
 import json, sys
 out = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
@@ -976,6 +978,7 @@ assert acted[3] == ["contract_start_date"], acted[3]
 assert acted[5] == ["address_update", "contract_start_date"], acted[5]
 assert acted[7] == ["contract_start_date"], acted[7]
 assert acted[8] == ["address_update"], acted[8]
+assert acted[10] == ["contract_start_date"], acted[10]
 ' "$TMP/labels.jsonl"
 fi
 
