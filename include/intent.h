@@ -58,8 +58,8 @@ struct intent_opts {
 	 * language: an address ("Goethestraße 10" in an English message, "2.
 	 * OG" in a German one). 0 for none. */
 	size_t names_off, names_len;
-	/* The names say nothing only when the rest of the text says something:
-	 * in a first message they are what evidence there may be. */
+	/* The names count only where the rest of the text decides nothing on
+	 * its own (a marker's weight, no tie): a first message's evidence. */
 	bool names_fallback;
 	/* Bytes of the text that are the street of the address found: an L2
 	 * trigger inside, in a compound or with more of the name after it

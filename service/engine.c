@@ -818,7 +818,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	}
 	/* In a conversation that has its language, "Goethestraße" and
 	 * "Løkkeveien" are names, not German or Norwegian; in a first message
-	 * they are what evidence there may be, when its words say nothing. */
+	 * they count where its other words decide nothing on their own. */
 	if (p->found.has_address) {
 		io.names_off = p->found.addr_off;
 		io.names_len = p->found.addr_len;
