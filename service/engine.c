@@ -669,19 +669,16 @@ static bool labelling(const struct engine_plan *p, const struct tok_buf *t,
  * fact a pending intent asked for: "The meter ID is 7070..." after "send
  * me the meter ID or the address" answers the start date's question and
  * asks no address change; "I also need to update my address, the new
- * one is ..." does. unasked: the facts of the message no pending intent
- * asked for (enum intent_slot). A term counts once, so its weight is
+ * one is ..." does. answered: the facts of the message (or labels
+ * alone) a pending intent asked for; unasked: the others (enum
+ * intent_slot). A term counts once, so its weight is
  * taken out only when each of its hits is in a label; a misspelt hit is
  * left in. */
 static uint32_t label_only(const struct engine *e, const struct engine_session *s,
 			   const struct engine_plan *p, const struct tok_buf *t, uint32_t detected,
-			   uint8_t unasked)
+			   uint8_t answered, uint8_t unasked)
 {
-	uint8_t asked = asked_facts(e, s->pending);
-	bool meter = (asked & INTENT_SLOT_METER) &&
-		     (p->found.has_meter || p->found.label_alone == SLOT_LABEL_METER);
-	bool addr = (asked & INTENT_SLOT_ADDRESS) &&
-		    (p->found.has_address || p->found.label_alone == SLOT_LABEL_ADDRESS);
+	bool meter = answered & INTENT_SLOT_METER, addr = answered & INTENT_SLOT_ADDRESS;
 	uint32_t drop = 0;
 	if (!(detected & ~s->pending) || (!meter && !addr))
 		return 0;
@@ -845,15 +842,16 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	/* A fact's label alone ("new address?", "Zählernummer?") is its
 	 * evidence: the customer offers it, though "new address" weighs little
 	 * in a sentence ("the contract at the new address"). */
-	uint8_t found = (date_evidence ? INTENT_SLOT_DATE : 0) |
-			(p->found.has_meter || p->found.label_alone == SLOT_LABEL_METER
-				 ? INTENT_SLOT_METER : 0) |
-			(p->found.has_address || p->found.label_alone == SLOT_LABEL_ADDRESS
-				 ? INTENT_SLOT_ADDRESS : 0);
+	uint8_t offered = (date_evidence ? INTENT_SLOT_DATE : 0) |
+			  (p->found.has_meter || p->found.label_alone == SLOT_LABEL_METER
+				   ? INTENT_SLOT_METER : 0) |
+			  (p->found.has_address || p->found.label_alone == SLOT_LABEL_ADDRESS
+				   ? INTENT_SLOT_ADDRESS : 0);
 	/* A fact that answers the question the assistant asked is no sign of
 	 * a new topic: "707057500012345671" after "send me the meter ID" is
 	 * the answer, not an address change. */
-	found &= (uint8_t)~asked_facts(e, s->pending);
+	uint8_t asked = asked_facts(e, s->pending);
+	uint8_t found = offered & (uint8_t)~asked;
 	if (intent_analyze(e->pack, t, text, len, found, s->lang_fixed ? s->lang : -1,
 			   fallback, &io, scr->is, &p->ir) < 0)
 		return -TOK_ENOSPACE; /* cannot happen: both sized from max_bytes */
@@ -876,7 +874,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 
 	for (uint8_t i = 0; i < p->ir.ndetected; i++)
 		p->active |= 1u << p->ir.rank[i];
-	p->active &= ~label_only(e, s, p, t, p->active, found);
+	p->active &= ~label_only(e, s, p, t, p->active, offered & asked, found);
 	/* A pending intent resumes when this message brings a fact it needs,
 	 * or when nothing else was asked (the customer answered in words we
 	 * could not use: ask again rather than change the subject). A date

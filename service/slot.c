@@ -4428,18 +4428,27 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 	return &f[best];
 }
 
-/* The label that names the fact at token a, in its sentence before it
- * and at most LABEL_GAP words from it: a meter label (meter) or an
+/* The index after the label of kind (a meter label or an address cue)
+ * that starts at token j, or 0. */
+static uint32_t label_at(const struct scan *s, uint32_t j, enum slot_label kind)
+{
+	const struct word *w = word_at(s, j);
+	uint32_t e = 0;
+	if (kind == SLOT_LABEL_METER)
+		return ocue_at(s, j, &e) == CUE_METER_LABEL ? e : 0;
+	return w && w->cue_head >= 0 ? cue_at(s, j, w->cue_head, NULL) : 0;
+}
+
+/* The label of kind that names the fact at token a, in its sentence
+ * before it and at most LABEL_GAP words from it: a meter label or an
  * address cue ("The meter ID is 7070...", "Ny adresse: Storgata 5"). The
  * last one's bytes, whole, go to *off and *len; both stay 0 for none. */
-static void label_before(const struct scan *s, uint32_t a, bool meter, uint32_t *off,
+static void label_before(const struct scan *s, uint32_t a, enum slot_label kind, uint32_t *off,
 			 uint32_t *len)
 {
 	for (uint32_t j = sentence_back(s, 0, a); j < a; j++) {
-		const struct word *w = word_at(s, j);
-		uint32_t e = 0;
-		if (meter ? ocue_at(s, j, &e) != CUE_METER_LABEL
-			  : !w || w->cue_head < 0 || !(e = cue_at(s, j, w->cue_head, NULL)))
+		uint32_t e = label_at(s, j, kind);
+		if (!e)
 			continue;
 		uint32_t words = 0;
 		for (uint32_t k = e; k < a; k++)
@@ -4462,11 +4471,10 @@ static enum slot_label label_alone(const struct scan *s)
 		j++;
 	if (j >= s->n)
 		return SLOT_LABEL_NONE;
-	const struct word *w = word_at(s, j);
 	enum slot_label kind = SLOT_LABEL_NONE;
-	if (ocue_at(s, j, &e) == CUE_METER_LABEL)
+	if ((e = label_at(s, j, SLOT_LABEL_METER)))
 		kind = SLOT_LABEL_METER;
-	else if (w && w->cue_head >= 0 && (e = cue_at(s, j, w->cue_head, NULL)))
+	else if ((e = label_at(s, j, SLOT_LABEL_ADDRESS)))
 		kind = SLOT_LABEL_ADDRESS;
 	for (uint32_t k = e; kind != SLOT_LABEL_NONE && k < s->n; k++)
 		if (tk(s, k)->kind != TOK_PUNCT)
@@ -4584,10 +4592,11 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 	if (!out->has_meter && !out->has_address && !out->has_date)
 		out->label_alone = (uint8_t)label_alone(&s);
 	if (out->has_meter)
-		label_before(&s, s.meter_i0, true, &out->meter_label_off, &out->meter_label_len);
+		label_before(&s, s.meter_i0, SLOT_LABEL_METER, &out->meter_label_off,
+			     &out->meter_label_len);
 	if (out->has_address)
-		label_before(&s, token_at(&s, out->addr_off), false, &out->addr_label_off,
-			     &out->addr_label_len);
+		label_before(&s, token_at(&s, out->addr_off), SLOT_LABEL_ADDRESS,
+			     &out->addr_label_off, &out->addr_label_len);
 	return 0;
 }
 
