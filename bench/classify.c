@@ -27,6 +27,9 @@ void *__wrap_malloc(size_t n) { allocs++; return __real_malloc(n); }
 void *__wrap_calloc(size_t n, size_t m) { allocs++; return __real_calloc(n, m); }
 void *__wrap_realloc(void *p, size_t n) { allocs++; return __real_realloc(p, n); }
 
+/* The length of one slice of a rate loop (see main). */
+#define SLICE_NS 0.25e9
+
 struct msg {
 	char *text;
 	size_t len;
@@ -230,7 +233,7 @@ int main(int argc, char **argv)
 	}
 	printf("frames: %zu of %zu read by jr, the rest by json-c\n", n - declined, n);
 
-	size_t samples_cap = 1 << 22;
+	size_t samples_cap = n > (1u << 22) ? n : 1u << 22;
 	double *lat = malloc(samples_cap * sizeof(double));
 	double rate[ST_COUNT] = { 0 };
 	/* decide + say first: the other stages are given as a share of it. */
@@ -241,23 +244,40 @@ int main(int argc, char **argv)
 		enum stage st = order[k];
 		size_t done = 0, ns = 0;
 		unsigned long long a1 = allocs;
+		/* The rate comes from loops with no clock inside them, as
+		 * NLP.js' is measured (bench/classify_nlpjs.js): reading the
+		 * clock twice a message would cost a cheap stage more than its
+		 * own work. The run is cut in slices and the best slice's rate
+		 * kept, on both sides, so a neighbour's burst on a shared
+		 * machine does not decide the ratio. */
 		double t0 = now_ns(), t1 = t0;
 		while (t1 - t0 < seconds * 1e9) {
+			double s0 = t1;
+			size_t slice = 0;
+			do {
+				for (size_t i = 0; i < n; i++)
+					run_one(c, st, &msgs[i]);
+				slice += n;
+				t1 = now_ns();
+			} while (t1 - s0 < SLICE_NS);
+			double r = slice / ((t1 - s0) / 1e9);
+			if (r > rate[st])
+				rate[st] = r;
+			done += slice;
+		}
+		unsigned long long stage_allocs = allocs - a1;
+		/* The spread comes from a shorter second loop that times each
+		 * message; its samples include the clock's own cost. */
+		double t2 = now_ns(), t3;
+		do {
 			for (size_t i = 0; i < n; i++) {
 				double s0 = now_ns();
 				run_one(c, st, &msgs[i]);
-				double s1 = now_ns();
-				if (ns < samples_cap)
-					lat[ns++] = s1 - s0;
+				lat[ns++] = now_ns() - s0;
 			}
-			done += n;
-			t1 = now_ns();
-		}
-		unsigned long long stage_allocs = allocs - a1;
+			t3 = now_ns();
+		} while (t3 - t2 < seconds * 0.25e9 && ns + n <= samples_cap);
 		qsort(lat, ns, sizeof(double), cmp_double);
-		/* The rate comes from the whole loop; the per-message samples
-		 * include the clock's own cost and give the spread. */
-		rate[st] = done / ((t1 - t0) / 1e9);
 		printf("%-30s %12.0f %9.0f %9.0f %8.2f", stage_names[st], rate[st],
 		       lat[ns / 2], lat[ns * 99 / 100],
 		       rate[ST_FULL] > 0 ? rate[ST_FULL] / rate[st] : 1.0);

@@ -110,17 +110,25 @@ const viaNlu = async (m, lang, text) => {
   return r && r.intent;
 };
 
+// Messages per second, measured as bench/classify.c measures autoassist:
+// the run is cut in slices of a quarter second (each at least one pass over
+// the held-out messages) and the best slice's rate is kept.
 async function rate(strategy, models, call) {
   for (const ex of heldout) await predict(strategy, models, call, ex); // warm-up
-  let done = 0;
+  let best = 0;
   const t0 = process.hrtime.bigint();
   let t = t0;
   while (Number(t - t0) / 1e9 < seconds) {
-    for (const ex of heldout) await predict(strategy, models, call, ex);
-    done += heldout.length;
-    t = process.hrtime.bigint();
+    const s0 = t;
+    let slice = 0;
+    do {
+      for (const ex of heldout) await predict(strategy, models, call, ex);
+      slice += heldout.length;
+      t = process.hrtime.bigint();
+    } while (Number(t - s0) / 1e9 < 0.25);
+    best = Math.max(best, slice / (Number(t - s0) / 1e9));
   }
-  return done / (Number(t - t0) / 1e9);
+  return best;
 }
 
 function autoassistPreds(bin) {

@@ -528,6 +528,9 @@ w("language, which autoassist has to detect. autoassist's accuracy is computed b
 w("`autoassist classify --jsonl` on the same file; its speed is bench_classify's *decide + say* (which")
 w("also extracts slots and renders the reply) on the held-out messages, one core; NLP.js' speed is every")
 w("model call a message needs, on one core, through NlpManager.process and through the NLU alone.")
+w("Both rates are measured the same way: loops with no clock inside them, cut in quarter-second slices,")
+w("the best slice kept (a neighbour's burst on a shared machine then decides neither side's figure);")
+w("the p50 and p99 below come from a shorter second loop that times each message.")
 w("")
 if nlp:
     aa = nlp.get("autoassist")
