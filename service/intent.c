@@ -1416,13 +1416,13 @@ static void lang_from_chars(const struct intent_pack *p, const char *text,
 			    size_t len, const struct intent_opts *opts, struct acc *acc)
 {
 	for (size_t i = 0; i < len;) {
+		if ((unsigned char)text[i] < 0x80) {
+			i++;
+			continue;
+		}
 		bool named = i >= opts->names_off && i - opts->names_off < opts->names_len;
 		if (named && !acc->names_fallback) {
 			i = opts->names_off + opts->names_len;
-			continue;
-		}
-		if ((unsigned char)text[i] < 0x80) {
-			i++;
 			continue;
 		}
 		utf8proc_int32_t cp;
