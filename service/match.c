@@ -21,7 +21,7 @@ struct pat {
 };
 
 struct typo_slot {
-	uint64_t key; /* hash of a deletion variant; 0 marks an empty slot */
+	uint64_t key; /* hash of a deletion variant */
 	uint32_t word; /* index into m->twords */
 };
 
@@ -136,7 +136,7 @@ static uint64_t fmix(uint64_t h, size_t len)
 	h ^= h >> 33;
 	h *= 0xc4ceb9fe1a85ec53ULL;
 	h ^= h >> 33;
-	return h ? h : 1; /* 0 marks an empty slot */
+	return h;
 }
 
 /* Writes the hashes of s with each byte left out (out[k], k < len) and of
