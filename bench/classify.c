@@ -27,7 +27,8 @@ void *__wrap_malloc(size_t n) { allocs++; return __real_malloc(n); }
 void *__wrap_calloc(size_t n, size_t m) { allocs++; return __real_calloc(n, m); }
 void *__wrap_realloc(void *p, size_t n) { allocs++; return __real_realloc(p, n); }
 
-/* The length of one slice of a rate loop (see main). */
+/* The length of one slice of a rate loop (see main); bench/classify_nlpjs.js
+ * slices NLP.js' runs alike (SLICE_S). */
 #define SLICE_NS 0.25e9
 
 struct msg {

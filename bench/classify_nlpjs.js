@@ -111,8 +111,9 @@ const viaNlu = async (m, lang, text) => {
 };
 
 // Messages per second, measured as bench/classify.c measures autoassist:
-// the run is cut in slices of a quarter second (each at least one pass over
-// the held-out messages) and the best slice's rate is kept.
+// the run is cut in slices of SLICE_S (its SLICE_NS; each at least one pass
+// over the held-out messages) and the best slice's rate is kept.
+const SLICE_S = 0.25;
 async function rate(strategy, models, call) {
   for (const ex of heldout) await predict(strategy, models, call, ex); // warm-up
   let best = 0;
@@ -125,7 +126,7 @@ async function rate(strategy, models, call) {
       for (const ex of heldout) await predict(strategy, models, call, ex);
       slice += heldout.length;
       t = process.hrtime.bigint();
-    } while (Number(t - s0) / 1e9 < 0.25);
+    } while (Number(t - s0) / 1e9 < SLICE_S);
     best = Math.max(best, slice / (Number(t - s0) / 1e9));
   }
   return best;
