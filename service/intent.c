@@ -97,8 +97,9 @@ struct intent_pack {
 	struct match *m;
 	struct entry *entries;
 	uint32_t nentries, entries_cap;
-	uint32_t *pat_first;  /* entries of pattern p: pat_first[p] .. pat_first[p+1] */
-	uint32_t *by_pat;     /* entry indexes sorted by pattern */
+	/* Entries are in pattern order once loaded (index_entries): those of
+	 * pattern p are pat_first[p] .. pat_first[p+1]. */
+	uint32_t *pat_first;
 	uint32_t npats;
 
 	struct buf_strs strs;
@@ -652,38 +653,44 @@ static int load_file(struct loader *ld, const char *dir, const char *name,
 	return rc;
 }
 
-/* Groups entries by pattern so a match finds its entries at once. */
+/* Puts the entries in pattern order, so a match finds its entries at
+ * pat_first[pat] .. pat_first[pat + 1] with no index between: the hit
+ * loop of intent_analyze pays one dependent load less per hit. A term
+ * listed twice for the same target (in two language files, say) is one
+ * entry: it counts once, with the larger weight. Returns 0 or -1 (out
+ * of memory, p unchanged but for pat_first). */
 static int index_entries(struct intent_pack *p)
 {
+	int rc = -1;
+	uint32_t *by_pat = NULL, *fill = NULL;
+	struct entry *sorted = NULL;
+
 	p->npats = 0;
 	for (uint32_t e = 0; e < p->nentries; e++)
 		if (p->entries[e].pat + 1 > p->npats)
 			p->npats = p->entries[e].pat + 1;
 	p->pat_first = calloc(p->npats + 1, sizeof(uint32_t));
-	p->by_pat = malloc((p->nentries + 1) * sizeof(uint32_t));
-	if (!p->pat_first || !p->by_pat)
-		return -1;
+	by_pat = malloc((p->nentries + 1) * sizeof(uint32_t));
+	fill = calloc(p->npats + 1, sizeof(uint32_t));
+	sorted = malloc((p->nentries + 1) * sizeof(*sorted));
+	if (!p->pat_first || !by_pat || !fill || !sorted)
+		goto out_free;
 	for (uint32_t e = 0; e < p->nentries; e++)
 		p->pat_first[p->entries[e].pat + 1]++;
 	for (uint32_t i = 0; i < p->npats; i++)
 		p->pat_first[i + 1] += p->pat_first[i];
-	uint32_t *fill = calloc(p->npats + 1, sizeof(uint32_t));
-	if (!fill)
-		return -1;
 	for (uint32_t e = 0; e < p->nentries; e++) {
 		uint32_t pat = p->entries[e].pat;
-		p->by_pat[p->pat_first[pat] + fill[pat]++] = e;
+		by_pat[p->pat_first[pat] + fill[pat]++] = e;
 	}
-	/* A term listed twice for the same target (in two language files,
-	 * say) is one term: it counts once, with the larger weight. */
 	uint32_t o = 0;
 	for (uint32_t pat = 0; pat < p->npats; pat++) {
 		uint32_t first = o;
 		for (uint32_t k = p->pat_first[pat]; k < p->pat_first[pat + 1]; k++) {
-			struct entry *en = &p->entries[p->by_pat[k]];
+			const struct entry *en = &p->entries[by_pat[k]];
 			bool dup = false;
 			for (uint32_t j = first; j < o && !dup; j++) {
-				struct entry *kept = &p->entries[p->by_pat[j]];
+				struct entry *kept = &sorted[j];
 				if (kept->kind == en->kind && kept->target == en->target) {
 					dup = true;
 					if (en->weight > kept->weight)
@@ -696,13 +703,22 @@ static int index_entries(struct intent_pack *p)
 				}
 			}
 			if (!dup)
-				p->by_pat[o++] = p->by_pat[k];
+				sorted[o++] = *en;
 		}
 		p->pat_first[pat] = first;
 	}
 	p->pat_first[p->npats] = o;
+	free(p->entries);
+	p->entries = sorted;
+	p->entries_cap = p->nentries + 1;
+	p->nentries = o;
+	sorted = NULL;
+	rc = 0;
+out_free:
+	free(sorted);
 	free(fill);
-	return 0;
+	free(by_pat);
+	return rc;
 }
 
 struct intent_pack *intent_pack_load(const char *dir, struct slot_vocab *slots,
@@ -780,7 +796,6 @@ void intent_pack_free(struct intent_pack *p)
 	match_free(p->m);
 	free(p->entries);
 	free(p->pat_first);
-	free(p->by_pat);
 	free(p->strs.s);
 	free(p);
 }
@@ -838,8 +853,7 @@ size_t intent_pack_memory(const struct intent_pack *p)
 {
 	return sizeof(*p) + match_memory(p->m) +
 	       (size_t)p->entries_cap * sizeof(struct entry) +
-	       (size_t)(p->npats + 1) * sizeof(uint32_t) +
-	       (size_t)(p->nentries + 1) * sizeof(uint32_t) + p->strs.cap;
+	       (size_t)(p->npats + 1) * sizeof(uint32_t) + p->strs.cap;
 }
 
 /* ---- analysis ---- */
@@ -1499,7 +1513,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		if (k0 == k1)
 			continue;
 		/* Back to norm offsets: drop the boundary spaces and the pad. */
-		uint8_t mode = p->entries[p->by_pat[k0]].mode;
+		uint8_t mode = p->entries[k0].mode;
 		uint32_t start = mh->start + (mode & M_SUFFIX ? 0 : 1) - 1;
 		uint32_t end = mh->end - (mode & M_PREFIX ? 0 : 1) - 1;
 		while (cur + 1 < ntok && toks->v[cur + 1].noff <= end - 1)
@@ -1514,9 +1528,9 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		bool covers = !((mode & (M_PREFIX | M_SUFFIX)) && first == last &&
 				toks->v[first].nlen >= end - start + PART_SLACK);
 		for (uint32_t k = k0; k < k1; k++) {
-			if (!covers && p->entries[p->by_pat[k]].kind == K_TRIGGER)
+			if (!covers && p->entries[k].kind == K_TRIGGER)
 				s->tflags[first] |= TF_PART;
-			take(p, s, out, &acc, p->by_pat[k], first, last, false, covers);
+			take(p, s, out, &acc, k, first, last, false, covers);
 		}
 	}
 
@@ -1535,8 +1549,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		 * counts: when unsure, escalate. */
 		uint32_t best = UINT32_MAX;
 		for (size_t k = 0; k < n; k++)
-			for (uint32_t j = p->pat_first[ids[k]]; j < p->pat_first[ids[k] + 1]; j++) {
-				uint32_t e = p->by_pat[j];
+			for (uint32_t e = p->pat_first[ids[k]]; e < p->pat_first[ids[k] + 1]; e++) {
 				if (p->entries[e].mode == M_PREFIX &&
 				    !slipped(p, ids[k], tok_norm(toks, i), t->nlen))
 					continue;
