@@ -1430,6 +1430,16 @@ static void lang_from_chars(const struct intent_pack *p, const char *text,
 			    size_t len, const struct intent_opts *opts, struct acc *acc)
 {
 	for (size_t i = 0; i < len;) {
+		/* Most messages are mostly ASCII, which no hint is: skip it
+		 * eight bytes at a time. */
+		if (len - i >= 8) {
+			uint64_t w8;
+			memcpy(&w8, text + i, 8);
+			if (!(w8 & 0x8080808080808080ull)) {
+				i += 8;
+				continue;
+			}
+		}
 		if ((unsigned char)text[i] < 0x80) {
 			i++;
 			continue;
