@@ -1274,11 +1274,11 @@ bool slot_gs1_valid(const char *digits, size_t n)
 
 /* ---- the per-message scan ---- */
 
-/* Vocabulary lookups of the first WCACHE tokens of a message, so each is
- * done at most once: known has bit i set once words[i] is filled. It is
- * left uninitialised but for known, which keeps the set-up cheap. */
+/* Vocabulary lookups of the first WCACHE tokens of a message (NULL for a
+ * token that is no word or no known one), made once before the scan: its
+ * first pass looks every word up anyway, and the scan asks about a hundred
+ * times a message. */
 struct wcache {
-	uint64_t known[WCACHE / 64];
 	const struct word *words[WCACHE];
 };
 
@@ -1347,17 +1347,11 @@ static int32_t num_at(const struct scan *s, uint32_t i, uint32_t mind, uint32_t 
 
 static inline const struct word *word_at(const struct scan *s, uint32_t i)
 {
+	if (i < WCACHE)
+		return i < s->n ? s->wc->words[i] : NULL;
 	if (i >= s->n || tk(s, i)->kind != TOK_WORD)
 		return NULL;
-	if (i >= WCACHE)
-		return lookup(s->v, nt(s, i), tk(s, i)->nlen);
-	struct wcache *c = s->wc;
-	uint64_t bit = UINT64_C(1) << (i % 64);
-	if (!(c->known[i / 64] & bit)) {
-		c->words[i] = lookup(s->v, nt(s, i), tk(s, i)->nlen);
-		c->known[i / 64] |= bit;
-	}
-	return c->words[i];
+	return lookup(s->v, nt(s, i), tk(s, i)->nlen);
 }
 
 static bool used(const struct scan *s, uint32_t i)
@@ -4492,7 +4486,10 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 	if (!v || !text || !toks || !toks->v || !toks->norm)
 		return 0;
 	struct wcache wc;
-	memset(wc.known, 0, sizeof(wc.known));
+	for (uint32_t i = 0; i < toks->n && i < WCACHE; i++)
+		wc.words[i] = toks->v[i].kind == TOK_WORD
+				      ? lookup(v, toks->norm + toks->v[i].noff, toks->v[i].nlen)
+				      : NULL;
 	struct scan s = {
 		.v = v,
 		.text = text,
