@@ -1274,14 +1274,6 @@ bool slot_gs1_valid(const char *digits, size_t n)
 
 /* ---- the per-message scan ---- */
 
-/* Vocabulary lookups of the first WCACHE tokens of a message (NULL for a
- * token that is no word or no known one), made once before the scan: its
- * first pass looks every word up anyway, and the scan asks about a hundred
- * times a message. */
-struct wcache {
-	const struct word *words[WCACHE];
-};
-
 /* A date found in the message. */
 struct date_found {
 	struct slot_date d;
@@ -1308,7 +1300,11 @@ struct scan {
 	struct date_found dates[DATE_CANDIDATES];
 	uint32_t ndates;
 	uint32_t meter_i0, meter_i1;
-	struct wcache *wc;
+	/* Vocabulary lookups of the first WCACHE tokens (NULL for a token
+	 * that is no word or no known one), made once before the scan: its
+	 * first pass looks every word up anyway, and the scan asks about a
+	 * hundred times a message. */
+	const struct word *const *words;
 };
 
 static inline const struct tok *tk(const struct scan *s, uint32_t i)
@@ -1348,7 +1344,7 @@ static int32_t num_at(const struct scan *s, uint32_t i, uint32_t mind, uint32_t 
 static inline const struct word *word_at(const struct scan *s, uint32_t i)
 {
 	if (i < WCACHE)
-		return i < s->n ? s->wc->words[i] : NULL;
+		return i < s->n ? s->words[i] : NULL;
 	if (i >= s->n || tk(s, i)->kind != TOK_WORD)
 		return NULL;
 	return lookup(s->v, nt(s, i), tk(s, i)->nlen);
@@ -4485,11 +4481,11 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 	memset(out, 0, sizeof(*out));
 	if (!v || !text || !toks || !toks->v || !toks->norm)
 		return 0;
-	struct wcache wc;
+	const struct word *words[WCACHE];
 	for (uint32_t i = 0; i < toks->n && i < WCACHE; i++)
-		wc.words[i] = toks->v[i].kind == TOK_WORD
-				      ? lookup(v, toks->norm + toks->v[i].noff, toks->v[i].nlen)
-				      : NULL;
+		words[i] = toks->v[i].kind == TOK_WORD
+				   ? lookup(v, toks->norm + toks->v[i].noff, toks->v[i].nlen)
+				   : NULL;
 	struct scan s = {
 		.v = v,
 		.text = text,
@@ -4497,7 +4493,7 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		.n = toks->n,
 		.today = today,
 		.today_ok = date_ok(today.y, today.m, today.d),
-		.wc = &wc,
+		.words = words,
 	};
 	if (s.today_ok)
 		s.today_days = slot_date_days(today);
