@@ -82,10 +82,12 @@ static uint32_t rnd(uint32_t *x)
  * naive search over ntexts texts: the same number of hits, each a real
  * occurrence, none twice, in order of their end. The texts are runs of
  * patterns with bytes changed, dropped and inserted, so the scan goes deep
- * into the automaton and falls back from there often. */
+ * into the automaton and falls back from there often. Their lengths take
+ * each of the scan's ways in turn: one pass under 32 bytes, two halves at
+ * once up to 1,024, one pass again beyond. */
 static void agrees_with_naive_search(size_t npats_added, size_t ntexts, bool long_pats)
 {
-	enum { NPATS_MAX = 8000, TEXT_MAX = 240, HITS_MAX = 4096 };
+	enum { NPATS_MAX = 8000, TEXT_MAX = 1100, HITS_MAX = 4096 };
 	static char pats[NPATS_MAX][12];
 	static uint32_t plen[NPATS_MAX];
 	static struct match_hit hits[HITS_MAX];
@@ -110,16 +112,18 @@ static void agrees_with_naive_search(size_t npats_added, size_t ntexts, bool lon
 	}
 	assert_int_equal(match_build(m), 0);
 	for (size_t t = 0; t < ntexts; t++) {
-		char text[TEXT_MAX + 1];
+		static char text[TEXT_MAX];
+		const size_t lens[] = { 1 + rnd(&x) % 31, 32 + rnd(&x) % 209, 1025 + rnd(&x) % 76 };
+		const size_t want_len = lens[t % 3];
 		size_t len = 0;
-		while (len < TEXT_MAX) {
+		while (len < want_len) {
 			const uint32_t p = rnd(&x) % npats;
-			for (uint32_t k = 0; k < plen[p] && len < TEXT_MAX; k++) {
+			for (uint32_t k = 0; k < plen[p] && len < want_len; k++) {
 				uint32_t r = rnd(&x) % 16;
 				if (r == 0)
 					continue;
 				text[len++] = r == 1 ? alpha[rnd(&x) % nalpha] : pats[p][k];
-				if (r == 2 && len < TEXT_MAX)
+				if (r == 2 && len < want_len)
 					text[len++] = 'q';
 			}
 		}
