@@ -2,7 +2,8 @@
  * messages per second on one core, ns per message (p50, p99), the memory of
  * the loaded model and allocations per message, and where the time goes:
  * each stage is run alone over the same messages in the same process, so
- * the ratios between them hold however noisy the machine is. Fails only on
+ * the ratios between them hold however noisy the machine is; and decide +
+ * say once more with the caches cold, as in the server. Fails only on
  * errors, never on a time.
  *
  * usage: bench_classify CORPUS.jsonl... [--seconds S] */

@@ -18,8 +18,9 @@
 #define NO_PAT UINT32_MAX
 
 /* Texts of this many bytes are scanned as two halves at once: below it the
- * halves are a word or two and rarely agree before the end; the upper
- * bound is the stack the second half's states take. */
+ * halves are a word or two, and carrying the first half's chain on until
+ * the two agree may walk most of the second; the upper bound is the stack
+ * the second half's states take. */
 #define HALVES_MIN 32
 #define HALVES_MAX 1024
 
