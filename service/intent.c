@@ -155,6 +155,7 @@ struct intent_scratch {
 	size_t padded_cap;
 	struct intent_hit hits[MAX_HITS];
 	uint32_t *tflags;
+	uint32_t *typo_words; /* the tokens the typo lookup is for */
 	size_t max_tokens;
 	uint32_t *stamp; /* per entry: the generation that counted it */
 	uint32_t gen;
@@ -869,10 +870,11 @@ struct intent_scratch *intent_scratch_new(const struct intent_pack *p,
 	 * either end. */
 	s->max_tokens = max_bytes + 1;
 	s->tflags = calloc(s->max_tokens, sizeof(*s->tflags));
+	s->typo_words = malloc(s->max_tokens * sizeof(*s->typo_words));
 	s->stamp = calloc(p->nentries + 1, sizeof(uint32_t));
 	s->padded_cap = max_bytes * 3 + 64 + 3;
 	s->padded = malloc(s->padded_cap);
-	if (!s->tflags || !s->stamp || !s->padded) {
+	if (!s->tflags || !s->typo_words || !s->stamp || !s->padded) {
 		intent_scratch_free(s);
 		return NULL;
 	}
@@ -884,6 +886,7 @@ void intent_scratch_free(struct intent_scratch *s)
 	if (!s)
 		return;
 	free(s->tflags);
+	free(s->typo_words);
 	free(s->stamp);
 	free(s->padded);
 	free(s);
@@ -1545,12 +1548,19 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 	}
 
 	/* One typo is allowed in longer words nothing else matched but a
-	 * stem well short of them. */
+	 * stem well short of them. Which tokens those are is a coin toss to
+	 * the branch predictor, so they are listed first, without a branch
+	 * (a lookup covers only its own token: the list stays right). */
+	uint32_t nwords = 0;
 	for (uint32_t i = 0; i < ntok; i++) {
 		const struct tok *t = &toks->v[i];
-		if (t->kind != TOK_WORD || t->nchars < TYPO_MIN_CHARS ||
-		    (s->tflags[i] & TF_COVERED))
-			continue;
+		s->typo_words[nwords] = i;
+		nwords += (t->kind == TOK_WORD) & (t->nchars >= TYPO_MIN_CHARS) &
+			  !(s->tflags[i] & TF_COVERED);
+	}
+	for (uint32_t w = 0; w < nwords; w++) {
+		const uint32_t i = s->typo_words[w];
+		const struct tok *t = &toks->v[i];
 		uint32_t ids[8];
 		size_t n = match_typo_find(p->m, tok_norm(toks, i), t->nlen, ids, 8);
 		/* A misspelt word is one word: of the keywords it may stand for,
