@@ -196,6 +196,71 @@ static void test_typo_lookup(void **state)
 	match_free(m);
 }
 
+/* 3,700 random words, some 31,000 deletion variants: the index is nearly
+ * half full, so some groups of slots are full and probes go on past them
+ * (stopping at the first group, the test fails). Every lookup, of a word
+ * one edit from one in the index or of a random one, finds what comparing
+ * it with each word finds. */
+static void test_typo_agrees_with_every_word_compared(void **state)
+{
+	(void)state;
+	enum { NWORDS = 3700, NQUERIES = 3000, CAP = 64 };
+	static char words[NWORDS][10];
+	static uint32_t wlen[NWORDS];
+	static const char alpha[] = "abcdefgh";
+	uint32_t x = 88172645u;
+	struct match *m = match_new();
+	assert_non_null(m);
+	for (uint32_t w = 0; w < NWORDS; w++) {
+		wlen[w] = 5 + rnd(&x) % 6;
+		for (uint32_t k = 0; k < wlen[w]; k++)
+			words[w][k] = alpha[rnd(&x) % 8];
+		assert_int_equal(match_typo_add(m, words[w], wlen[w], w), 0);
+	}
+	assert_int_equal(match_build(m), 0);
+	for (uint32_t q = 0; q < NQUERIES; q++) {
+		char word[12];
+		size_t len;
+		if (q % 2) {
+			len = 4 + rnd(&x) % 8;
+			for (size_t k = 0; k < len; k++)
+				word[k] = alpha[rnd(&x) % 8];
+		} else {
+			/* One edit of a word in the index: changed, dropped or added. */
+			const uint32_t w = rnd(&x) % NWORDS;
+			const uint32_t at = rnd(&x) % wlen[w];
+			memcpy(word, words[w], wlen[w]);
+			len = wlen[w];
+			switch (rnd(&x) % 3) {
+			case 0:
+				word[at] = alpha[rnd(&x) % 8];
+				break;
+			case 1:
+				memmove(word + at, word + at + 1, len - at - 1);
+				len--;
+				break;
+			default:
+				memmove(word + at + 1, word + at, len - at);
+				word[at] = alpha[rnd(&x) % 8];
+				len++;
+			}
+		}
+		bool want[NWORDS] = { false };
+		size_t nwant = 0;
+		for (uint32_t w = 0; w < NWORDS; w++)
+			nwant += want[w] = match_one_edit(word, len, words[w], wlen[w]);
+		assert_true(nwant <= CAP);
+		uint32_t ids[CAP];
+		size_t n = match_typo_find(m, word, len, ids, CAP);
+		assert_int_equal(n, nwant);
+		for (size_t k = 0; k < n; k++) {
+			assert_true(ids[k] < NWORDS && want[ids[k]]);
+			want[ids[k]] = false; /* each once */
+		}
+	}
+	match_free(m);
+}
+
 static void test_empty_set_scans_nothing(void **state)
 {
 	(void)state;
@@ -218,6 +283,7 @@ int main(void)
 		cmocka_unit_test(test_agrees_with_naive_search),
 		cmocka_unit_test(test_agrees_with_naive_search_wide),
 		cmocka_unit_test(test_typo_lookup),
+		cmocka_unit_test(test_typo_agrees_with_every_word_compared),
 		cmocka_unit_test(test_empty_set_scans_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
