@@ -198,10 +198,10 @@ static uint64_t group_tags(const struct match *m, uint32_t g)
 	return le64toh(w);
 }
 
-/* The top bit of each byte of w that is b. A byte above one that is b may
- * be marked too, never the lowest marked one: the mask is not empty
- * exactly when some byte is b, its lowest bit is such a byte, and the
- * callers check the key of any other. */
+/* Marks each byte of w that is b with its top bit. The subtraction's
+ * borrow may also mark a byte just above one that is b, so only the lowest
+ * mark is sure: the mask is not 0 exactly when some byte is b, its lowest
+ * mark is such a byte, and the callers check the key behind any other. */
 static uint64_t bytes_equal(uint64_t w, uint8_t b)
 {
 	uint64_t x = w ^ (BYTES_01 * b);
