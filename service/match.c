@@ -451,6 +451,7 @@ static bool reports(const struct match *m, uint32_t st)
 	return m->outbits[st / 64] >> (st % 64) & 1;
 }
 
+/* The state after st on byte c, in the 16-bit table. */
 static uint32_t step16(const struct match *m, uint32_t st, unsigned char c)
 {
 	return m->delta16[st * m->nclasses + m->cls[c]];
@@ -509,7 +510,7 @@ size_t match_scan(const struct match *m, const char *text, size_t len,
 	/* One table load per byte; the output tables only on a match. */
 	if (m->delta16) {
 		for (size_t i = 0; i < len; i++) {
-			st = m->delta16[st * nc + m->cls[s[i]]];
+			st = step16(m, st, s[i]);
 			if (reports(m, st))
 				report(m, st, i + 1, hits, cap, &n);
 		}
