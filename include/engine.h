@@ -200,24 +200,30 @@ size_t engine_memory(const struct engine *e);
 /* The part of a customer's address that is keyed and compared: the street
  * and number when they were found, else the whole text. */
 const char *engine_address_street(const struct slot_address *a);
-/* True when two postcodes are the same, spaces and case aside ("1015 CJ" =
- * "1015cj"), or when either is empty: a missing postcode rules nothing out. */
-bool engine_postcodes_agree(const char *a, const char *b);
+/* True when the customer's postcode and city may be the record's place:
+ * where both give a postcode, the postcodes are the same, spaces and case
+ * aside ("1015 CJ" = "1015cj"); else, where both give a city, the cities
+ * are, as tok_fold folds them ("göteborg" = "Goteborg"). What either side
+ * leaves out rules nothing out. */
+bool engine_places_agree(const char *postcode, const char *city, const struct engine_record *r);
 
 /* A lookup by street address, fed the records at that street in registry
- * order (the --registry file and Redis alike): with the customer's postcode
- * the answer is the first record with that postcode, else the first without
- * one; without it, the first record, unless records there name two
- * different postcodes, since a street address in two towns is no answer. */
+ * order (the --registry file and Redis alike). Records in another place
+ * than the customer's (engine_places_agree) do not count. With the
+ * customer's postcode the answer is the first record with that postcode,
+ * else the first without one; without it, the first record, unless records
+ * there name two different postcodes, since a street address in two towns
+ * is no answer. */
 struct engine_street {
 	char postcode[16];          /* the customer's; "" when not known */
+	char city[48];              /* the customer's; "" when not known */
 	char town[16];              /* the first postcode a record named */
 	bool found, two_towns;
 	struct engine_record first; /* the answer when found */
 };
 
-/* Starts a lookup for the customer's postcode (may be ""). */
-void engine_street_init(struct engine_street *st, const char *postcode);
+/* Starts a lookup for the customer's postcode and city (either may be ""). */
+void engine_street_init(struct engine_street *st, const char *postcode, const char *city);
 
 /* Adds the next record at the street. Returns true when the answer is
  * settled: no later record can change it. */
@@ -226,8 +232,9 @@ bool engine_street_add(struct engine_street *st, const struct engine_record *r);
 /* The answer of the records added: true with *out set, or false. */
 bool engine_street_answer(const struct engine_street *st, struct engine_record *out);
 
-/* True when address a (street and number, and postcode when both have one)
- * is the record's address, compared by their keys (see slot_address_key). */
+/* True when address a is the record's: the same street and number,
+ * compared by their keys (see slot_address_key), in a place that agrees
+ * (engine_places_agree). */
 bool engine_address_matches(const struct engine *e, const struct slot_address *a,
 			    const struct engine_record *r);
 /* The name of an outcome as used in template keys ("confirmed", ...). */

@@ -995,7 +995,9 @@ static size_t postcode_key(const char *pc, char out[16])
 	return n;
 }
 
-bool engine_postcodes_agree(const char *a, const char *b)
+/* True when two postcodes are the same, spaces and case aside, or when
+ * either is empty. */
+static bool postcodes_agree(const char *a, const char *b)
 {
 	if (!a[0] || !b[0])
 		return true;
@@ -1004,15 +1006,30 @@ bool engine_postcodes_agree(const char *a, const char *b)
 	return na == nb && memcmp(ka, kb, na) == 0;
 }
 
-void engine_street_init(struct engine_street *st, const char *postcode)
+bool engine_places_agree(const char *postcode, const char *city, const struct engine_record *r)
+{
+	if (postcode[0] && r->postcode[0])
+		return postcodes_agree(postcode, r->postcode);
+	if (!city[0] || !r->city[0])
+		return true;
+	/* A city is at most 47 bytes; folding may grow it, not past four
+	 * times. A city that will not fold is no evidence either way. */
+	char ka[200], kb[200];
+	int na = tok_fold(city, strlen(city), ka, sizeof(ka));
+	int nb = tok_fold(r->city, strlen(r->city), kb, sizeof(kb));
+	return na < 0 || nb < 0 || strcmp(ka, kb) == 0;
+}
+
+void engine_street_init(struct engine_street *st, const char *postcode, const char *city)
 {
 	memset(st, 0, sizeof(*st));
 	snprintf(st->postcode, sizeof(st->postcode), "%s", postcode);
+	snprintf(st->city, sizeof(st->city), "%s", city);
 }
 
 bool engine_street_add(struct engine_street *st, const struct engine_record *r)
 {
-	if (!engine_postcodes_agree(st->postcode, r->postcode))
+	if (!engine_places_agree(st->postcode, st->city, r))
 		return false;
 	if (st->postcode[0] && r->postcode[0]) {
 		/* The customer's postcode itself: no record after it counts. */
@@ -1035,7 +1052,7 @@ bool engine_street_add(struct engine_street *st, const struct engine_record *r)
 		snprintf(st->town, sizeof(st->town), "%s", r->postcode);
 		return false;
 	}
-	st->two_towns = !engine_postcodes_agree(st->town, r->postcode);
+	st->two_towns = !postcodes_agree(st->town, r->postcode);
 	return st->two_towns;
 }
 
@@ -1051,7 +1068,7 @@ bool engine_address_matches(const struct engine *e, const struct slot_address *a
 			    const struct engine_record *r)
 {
 	return same_street(e, engine_address_street(a), r->street) &&
-	       engine_postcodes_agree(a->postcode, r->postcode);
+	       engine_places_agree(a->postcode, a->city, r);
 }
 
 /* True when the registry found the customer's meter ID at another address

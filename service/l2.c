@@ -537,7 +537,7 @@ static void lookup_address(redisContext *rc, const struct engine *e,
 	 * block of flats has a meter per flat at one street address. Without
 	 * the customer's postcode the answer is settled only by two towns or
 	 * the last record, so a reply that fails before then leaves none. */
-	engine_street_init(&st, a->postcode);
+	engine_street_init(&st, a->postcode, a->city);
 	size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : r->type == REDIS_REPLY_STRING;
 	bool settled = false, failed = false;
 	for (size_t from = 0; from < n && !settled && !failed; from += ADDR_CHUNK) {

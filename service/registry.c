@@ -289,7 +289,7 @@ void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 	struct engine_street st;
 	if (slot_address_key(engine_slots(e), street, strlen(street), k, sizeof(k)) < 0)
 		return;
-	engine_street_init(&st, a->postcode);
+	engine_street_init(&st, a->postcode, a->city);
 	for (size_t i = lower_bound(r->by_address, r->naddress, k);
 	     i < r->naddress && strcmp(r->by_address[i].key, k) == 0; i++)
 		if (engine_street_add(&st, &r->recs[r->by_address[i].rec]))

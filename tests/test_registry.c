@@ -121,6 +121,26 @@ static const struct {
 	{ "New address is Storgata 12B, 0155 Oslo, meter ID 707057500012345671",
 	  ENGINE_LOOKUP_METER, ENGINE_REG_FOUND, "707057500012345671", "Storgata 12B", "0155",
 	  "Oslo", "2027-03-01", "address_update", ENGINE_OUT_CONFIRMED },
+	/* A city without a postcode: another town's Storgata 12B is not theirs,
+	 * nor is the meter there; the same town in capitals is. */
+	{ "When does the contract start? We move in on 1 March 2027. My new address is "
+	  "Storgata 12B, Bergen.",
+	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_NOT_FOUND, NULL, NULL, NULL, NULL, NULL,
+	  "contract_start_date", ENGINE_OUT_NOT_FOUND },
+	{ "When does the contract start? We move in on 1 March 2027. My new address is "
+	  "Storgata 12B, Oslo.",
+	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_FOUND, "707057500012345671", "Storgata 12B", "0155",
+	  "Oslo", "2027-03-01", "contract_start_date", ENGINE_OUT_CONFIRMED },
+	{ "New address is Storgata 12B, Bergen. Meter ID 707057500012345671",
+	  ENGINE_LOOKUP_METER, ENGINE_REG_FOUND, "707057500012345671", "Storgata 12B", "0155",
+	  "Oslo", "2027-03-01", "address_update", ENGINE_OUT_MISMATCH },
+	{ "Wann beginnt mein Vertrag? Einzug am 15. März 2027 in die Hauptstraße 5, BERLIN.",
+	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_FOUND, "1ESY1160571234", "Hauptstraße 5", "10115",
+	  "Berlin", "2027-03-15", "contract_start_date", ENGINE_OUT_CONFIRMED },
+	/* Where both give a postcode, it decides: the city is not compared. */
+	{ "New address is Storgata 12B, 0155 Bergen, meter ID 707057500012345671",
+	  ENGINE_LOOKUP_METER, ENGINE_REG_FOUND, "707057500012345671", "Storgata 12B", "0155",
+	  "Oslo", "2027-03-01", "address_update", ENGINE_OUT_CONFIRMED },
 	/* Sweden: the file writes the ID in groups, so does the customer. */
 	{ "When does my contract start? We move in on 1 April 2027, meter 7359 9900 0000 1234 53",
 	  ENGINE_LOOKUP_METER, ENGINE_REG_FOUND, "735999000000123453", "Drottninggatan 5",
