@@ -94,6 +94,7 @@ enum word_flag {
 	W_OR = 1 << 20,           /* "or", "eller": "1 or 2 December" */
 	W_GO = 1 << 21,           /* "going", "skal": before a to phrase, as a verb of moving */
 	W_CITY_LINK = 1 << 22,    /* "am", "i", "aan": inside a city's name ("Frankfurt am Main") */
+	W_CITY_PREP = 1 << 23,    /* "in", "i", "te": before the city after a house number */
 };
 
 struct word {
@@ -1082,6 +1083,7 @@ static const struct line_def {
 	{ "address", "name_leads", L_FLAGGED, W_NAME_LEAD },
 	{ "address", "go", L_FLAGGED, W_GO },
 	{ "address", "city_links", L_FLAGGED, W_CITY_LINK },
+	{ "address", "city_preps", L_FLAGGED, W_CITY_PREP },
 };
 #define NLINE_DEFS (sizeof(line_defs) / sizeof(line_defs[0]))
 
@@ -2849,11 +2851,25 @@ static void tail_at(const struct scan *s, uint32_t k, struct addr_span *sp)
 		}
 		return;
 	}
+	/* Or a `city_preps` word in lower case and a capitalised name the
+	 * vocabulary does not know: "Storgata 12B i Oslo", "Hauptstraße 3 in
+	 * Berlin", "Dorpsstraat 5 te Utrecht"; not "in März", nor a floor,
+	 * a title or an L2 trigger. */
+	const struct word *pw;
+	uint32_t ce;
+	if (!comma && j + 1 < s->n && !(tk(s, j)->flags & (TOK_F_CAP | TOK_F_LINE)) &&
+	    (pw = word_at(s, j)) && (pw->flags & W_CITY_PREP) && city_word(s, j + 1) &&
+	    !word_at(s, j + 1) && (ce = city_at(s, j + 1))) {
+		sp->c0 = j + 1;
+		sp->c1 = ce;
+		sp->end = ce;
+		return;
+	}
 	/* Without a postcode, a city needs its comma and a capital, and must
 	 * end the sentence: "Baker Street 5, London." */
 	if (!comma || j >= s->n || !(tk(s, j)->flags & TOK_F_CAP))
 		return;
-	uint32_t ce = city_at(s, j);
+	ce = city_at(s, j);
 	if (ce && (ce >= s->n || tk(s, ce)->kind == TOK_PUNCT)) {
 		sp->c0 = j;
 		sp->c1 = ce;
