@@ -2832,8 +2832,13 @@ static void tail_at(const struct scan *s, uint32_t k, struct addr_span *sp)
 	uint32_t j = k + comma;
 	/* A flat or floor is part of the address when a postcode and a
 	 * capitalised city follow it: "Götgatan 78, lgh 1102, 118 30
-	 * Stockholm"; "flat 2, 2027 we move" is a year. */
-	uint32_t ue = unit_at(s, j), pj, upe;
+	 * Stockholm", "Götgatan 78 (lgh 1102), 118 30 Stockholm"; "flat 2,
+	 * 2027 we move" is a year. */
+	bool paren = !comma && is_punct(s, j, '(');
+	uint32_t ue = unit_at(s, j + paren), pj, upe;
+	if (paren && ue && !is_punct(s, ue, ')'))
+		ue = 0;
+	ue += ue && paren;
 	if (ue && (upe = postcode_at(s, pj = ue + is_punct(s, ue, ','))) && city_at(s, upe) &&
 	    (tk(s, upe)->flags & TOK_F_CAP))
 		j = pj;
