@@ -55,7 +55,7 @@
 #define NAME_ENDINGS_MAX 8
 #define NAME_ENDING_LEN 7
 #define NAME_ENDING_WORD_MIN 5 /* "Kieler", not "Oder" */
-#define OPENER_ABBR_MAX 3   /* letters of an opener written with its dot: "St." */
+#define OPENER_ABBR_MAX 4   /* letters of an opener written with its dot: "St.", "Burg." */
 #define COMPOUND_SUFFIX_MIN 3 /* "weg" may end a compound, "st" may not */
 #define LOWER_SUFFIX_MIN 3    /* a lower-case "way" or "ave" names a street, "st" not */
 #define COMPOUND_PREFIX_MIN 3 /* so "Spring" is not a street ending in "ring" */
@@ -3075,8 +3075,13 @@ static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo, bool
 	if (a <= lo || (tk(s, a)->flags & TOK_F_LINE))
 		return a;
 	/* The opener's own tokens are glued ("St", ".";  "S", ":", "t"), so
-	 * no line break falls between them. */
+	 * no line break falls between them. A particle in lower case may
+	 * stand between it and the name: "Burg. de Withstraat 5". */
 	uint32_t o = opener_end_at(s, a - 1);
+	const struct word *pw;
+	if (!o && a - 1 > lo && !(tk(s, a - 1)->flags & (TOK_F_CAP | TOK_F_LINE)) &&
+	    (pw = word_at(s, a - 1)) && (pw->flags & W_PARTICLE))
+		o = opener_end_at(s, a - 2);
 	if (!o || o - 1 < lo)
 		return a;
 	bool cased = (tk(s, a)->flags & TOK_F_CAP) && (tk(s, o - 1)->flags & TOK_F_CAP);
