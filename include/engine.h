@@ -203,7 +203,8 @@ const char *engine_address_street(const struct slot_address *a);
 /* True when the customer's postcode and city may be the record's place:
  * where both give a postcode, the postcodes are the same, spaces and case
  * aside ("1015 CJ" = "1015cj"); else, where both give a city, the cities
- * are, as tok_fold folds them ("göteborg" = "Goteborg"). What either side
+ * are, as tok_fold folds them ("göteborg" = "Goteborg"), or one is the
+ * other and a district ("Berlin-Mitte" is in Berlin). What either side
  * leaves out rules nothing out. */
 bool engine_places_agree(const char *postcode, const char *city, const struct engine_record *r);
 

@@ -1017,7 +1017,13 @@ bool engine_places_agree(const char *postcode, const char *city, const struct en
 	char ka[200], kb[200];
 	int na = tok_fold(city, strlen(city), ka, sizeof(ka));
 	int nb = tok_fold(r->city, strlen(r->city), kb, sizeof(kb));
-	return na < 0 || nb < 0 || strcmp(ka, kb) == 0;
+	if (na < 0 || nb < 0)
+		return true;
+	/* A district after the city's name is the same city: "Berlin-Mitte"
+	 * (folded "berlin mitte") is in Berlin. */
+	const char *lo = na <= nb ? ka : kb, *hi = na <= nb ? kb : ka;
+	size_t n = (size_t)(na <= nb ? na : nb);
+	return memcmp(lo, hi, n) == 0 && (hi[n] == '\0' || hi[n] == ' ');
 }
 
 void engine_street_init(struct engine_street *st, const char *postcode, const char *city)

@@ -137,6 +137,13 @@ static const struct {
 	{ "Wann beginnt mein Vertrag? Einzug am 15. März 2027 in die Hauptstraße 5, BERLIN.",
 	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_FOUND, "1ESY1160571234", "Hauptstraße 5", "10115",
 	  "Berlin", "2027-03-15", "contract_start_date", ENGINE_OUT_CONFIRMED },
+	/* A district after the city is in it; a city that only begins alike is not. */
+	{ "Wann beginnt mein Vertrag? Einzug am 15. März 2027 in die Hauptstraße 5 in Berlin-Mitte.",
+	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_FOUND, "1ESY1160571234", "Hauptstraße 5", "10115",
+	  "Berlin", "2027-03-15", "contract_start_date", ENGINE_OUT_CONFIRMED },
+	{ "Wann beginnt mein Vertrag? Einzug am 15. März 2027 in die Hauptstraße 5 in Berlingen.",
+	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_NOT_FOUND, NULL, NULL, NULL, NULL, NULL,
+	  "contract_start_date", ENGINE_OUT_NOT_FOUND },
 	/* Where both give a postcode, it decides: the city is not compared. */
 	{ "New address is Storgata 12B, 0155 Bergen, meter ID 707057500012345671",
 	  ENGINE_LOOKUP_METER, ENGINE_REG_FOUND, "707057500012345671", "Storgata 12B", "0155",
