@@ -2823,63 +2823,104 @@ static uint32_t country_prefix(const struct scan *s, uint32_t j)
 	return 0;
 }
 
-/* Reads ", postcode city" (or ", City" at the end of a sentence) after
- * token k, the end of the street. */
-static void tail_at(const struct scan *s, uint32_t k, struct addr_span *sp)
+static bool dated_after(const struct scan *s, uint32_t he, bool announced, bool named);
+
+/* Whether token k is a `city_preps` word in lower case. */
+static bool city_prep(const struct scan *s, uint32_t k)
 {
-	sp->end = k;
-	bool comma = is_punct(s, k, ',');
-	uint32_t j = k + comma;
-	/* A flat or floor is part of the address when a postcode and a
-	 * capitalised city follow it: "Götgatan 78, lgh 1102, 118 30
-	 * Stockholm", "Götgatan 78 (lgh 1102), 118 30 Stockholm"; "flat 2,
-	 * 2027 we move" is a year. */
-	bool paren = !comma && is_punct(s, j, '(');
-	uint32_t ue = unit_at(s, j + paren), pj, upe;
-	if (paren && ue && !is_punct(s, ue, ')'))
-		ue = 0;
-	ue += ue && paren;
-	if (ue && (upe = postcode_at(s, pj = ue + is_punct(s, ue, ','))) && city_at(s, upe) &&
-	    (tk(s, upe)->flags & TOK_F_CAP))
-		j = pj;
-	j += country_prefix(s, j);
-	uint32_t pe = postcode_at(s, j);
-	if (pe) {
-		sp->pc0 = j;
+	const struct word *w;
+	return k < s->n && tk(s, k)->kind == TOK_WORD &&
+	       !(tk(s, k)->flags & (TOK_F_CAP | TOK_F_LINE)) && (w = word_at(s, k)) &&
+	       (w->flags & W_CITY_PREP);
+}
+
+/* A city after the `city_preps` word at token j, the vocabulary knowing
+ * no word of its first: capitalised ("Storgata 12B i Oslo", "Dorpsstraat
+ * 5 te Utrecht"; not "in März", nor "in Flat 2"), or in lower case where
+ * its clause ends there or a date follows ("kongens gate 10 i trondheim
+ * fra 1. januar"; not "i stedet for"). Returns the index after it, or 0. */
+static uint32_t prep_city_at(const struct scan *s, uint32_t j)
+{
+	uint32_t c = j + 1, ce;
+	if (!city_prep(s, j) || c >= s->n || word_at(s, c) || !(ce = city_at(s, c)))
+		return 0;
+	if (city_word(s, c))
+		return ce;
+	const struct tok *t = tk(s, c);
+	bool plain = !(t->flags & (TOK_F_CAP | TOK_F_LINE)) && t->nlen >= 2;
+	return plain && (city_ends(s, ce) || used(s, ce) || dated_after(s, ce, true, false)) ? ce
+											       : 0;
+}
+
+/* Reads the place at token j, after the street or its flat (comma: after
+ * a comma): a postcode and maybe a city ("0155 Oslo", "D-50667 Köln"); a
+ * `city_preps` word and a postcode and city ("in 10115 Berlin"; "i 2027"
+ * is a year) or a city alone (prep_city_at); or, after the comma, a
+ * capitalised city that ends the sentence ("Baker Street 5, London.").
+ * With strict, a postcode counts only with a capitalised city after it:
+ * after a flat, "flat 2, 2027 we move" is a year. Returns whether it read
+ * one. */
+static bool place_at(const struct scan *s, uint32_t j, bool comma, bool strict,
+		     struct addr_span *sp)
+{
+	bool prep = !comma && city_prep(s, j);
+	uint32_t p = j + prep;
+	p += country_prefix(s, p);
+	uint32_t pe = postcode_at(s, p);
+	uint32_t ce = pe ? city_at(s, pe) : 0;
+	bool capital = ce && (tk(s, pe)->flags & TOK_F_CAP);
+	if (pe && (prep ? ce && !word_at(s, pe) : !strict || capital)) {
+		sp->pc0 = p;
 		sp->pc1 = pe;
 		sp->end = pe;
-		uint32_t ce = city_at(s, pe);
 		if (ce) {
 			sp->c0 = pe;
 			sp->c1 = ce;
 			sp->end = ce;
 		}
-		return;
+		return true;
 	}
-	/* Or a `city_preps` word in lower case and a capitalised name the
-	 * vocabulary does not know: "Storgata 12B i Oslo", "Hauptstraße 3 in
-	 * Berlin", "Dorpsstraat 5 te Utrecht"; not "in März", nor a floor,
-	 * a title or an L2 trigger. */
-	const struct word *pw;
-	uint32_t ce;
-	if (!comma && j + 1 < s->n && !(tk(s, j)->flags & (TOK_F_CAP | TOK_F_LINE)) &&
-	    (pw = word_at(s, j)) && (pw->flags & W_CITY_PREP) && city_word(s, j + 1) &&
-	    !word_at(s, j + 1) && (ce = city_at(s, j + 1))) {
+	if (prep && (ce = prep_city_at(s, j))) {
 		sp->c0 = j + 1;
 		sp->c1 = ce;
 		sp->end = ce;
-		return;
+		return true;
 	}
-	/* Without a postcode, a city needs its comma and a capital, and must
-	 * end the sentence: "Baker Street 5, London." */
-	if (!comma || j >= s->n || !(tk(s, j)->flags & TOK_F_CAP))
-		return;
-	ce = city_at(s, j);
-	if (ce && (ce >= s->n || tk(s, ce)->kind == TOK_PUNCT)) {
+	if (comma && j < s->n && (tk(s, j)->flags & TOK_F_CAP) && (ce = city_at(s, j)) &&
+	    (ce >= s->n || tk(s, ce)->kind == TOK_PUNCT)) {
 		sp->c0 = j;
 		sp->c1 = ce;
 		sp->end = ce;
+		return true;
 	}
+	return false;
+}
+
+/* Reads the flat and the place after token k, the end of the street. */
+static void tail_at(const struct scan *s, uint32_t k, struct addr_span *sp)
+{
+	sp->end = k;
+	bool comma = is_punct(s, k, ',');
+	uint32_t j = k + comma;
+	/* A flat or floor is part of the address when a place follows it:
+	 * "Götgatan 78, lgh 1102, 118 30 Stockholm", "Götgatan 78 (lgh
+	 * 1102), 118 30 Stockholm", "Kungsgatan 12 lgh 1102 i Göteborg". */
+	bool paren = !comma && is_punct(s, j, '(');
+	uint32_t ue = unit_at(s, j + paren);
+	if (paren && ue && !is_punct(s, ue, ')'))
+		ue = 0;
+	ue += ue && paren;
+	bool uc = ue && is_punct(s, ue, ',');
+	if (ue && place_at(s, ue + uc, uc, true, sp))
+		return;
+	/* Words between two commas before a postcode and city are a part of
+	 * the building the unit reader does not know, no city: "Brunnenstr.
+	 * 7, Hinterhaus, 10119 Berlin". */
+	uint32_t be, pe;
+	if (comma && (be = city_at(s, j)) && is_punct(s, be, ',') &&
+	    (pe = postcode_at(s, be + 1)) && city_at(s, pe))
+		j = be + 1;
+	place_at(s, j, comma, false, sp);
 }
 
 static bool fill_address(const struct scan *s, const struct addr_span *sp,
@@ -3291,7 +3332,7 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	 * after it (after fillers or a from word where a cue or a to phrase
 	 * announced it, or its name is capitalised), or be the one left with
 	 * the new one's to phrase after it ("fra storgata 5 til ..."). */
-	if (he && doubt && !text_ends(s, he) && !postcode_after(s, he) &&
+	if (he && doubt && !text_ends(s, he) && !postcode_after(s, he) && !prep_city_at(s, he) &&
 	    !dated_after(s, he, told, (t->flags & TOK_F_CAP) && !lower) &&
 	    !(to_after(s, he) && left_before(s, first)))
 		he = 0;
