@@ -3073,6 +3073,34 @@ static uint32_t opener_end_at(const struct scan *s, uint32_t k)
 	return w && (w->flags & W_OPENER) ? k - 1 : 0;
 }
 
+/* A title or a Dutch ordinal ending at token k that opens a street's
+ * name, as Dutch streets are named for doctors and lawyers ("Dr.
+ * Kuyperstraat 5", "Mr. Visserplein 3") and numbered ("1e Helmersstraat
+ * 30", "2de Jan Steenstraat"): a capitalised `titles` word, with its dot
+ * or not, or one or two digits and "e", "de" or "ste". Returns its token
+ * plus one, or 0. Only right before the name: "Dr. Lange Hauptstraße 5"
+ * is Dr. Lange's (opener_start). */
+static uint32_t name_prefix_end_at(const struct scan *s, uint32_t k)
+{
+	bool dot = k > 0 && is_punct(s, k, '.') && glued(s, k);
+	k -= dot;
+	const struct tok *t = tk(s, k);
+	if (t->kind != TOK_WORD || used(s, k))
+		return 0;
+	const struct word *w = word_at(s, k);
+	if (w && (w->flags & W_TITLE))
+		return (t->flags & TOK_F_CAP) ? k + 1 : 0;
+	const char *p = nt(s, k);
+	size_t d = 0;
+	while (d < t->nlen && is_digit(p[d]))
+		d++;
+	size_t rn = t->nlen - d;
+	bool ordinal = d >= 1 && d <= 2 && !dot &&
+		       ((rn == 1 && p[d] == 'e') || (rn == 2 && memcmp(p + d, "de", 2) == 0) ||
+			(rn == 3 && memcmp(p + d, "ste", 3) == 0));
+	return ordinal ? k + 1 : 0;
+}
+
 /* Whether a person's or a street's name ends at token k, maybe with a
  * particle after it ("Jan de"): a capitalised word that does not open a
  * sentence ("Anna", "Main"), a title ("Dr", "Frau", with its dot or not)
@@ -3123,9 +3151,11 @@ static uint32_t opener_start(const struct scan *s, uint32_t a, uint32_t lo, bool
 	if (!o && a - 1 > lo && !(tk(s, a - 1)->flags & (TOK_F_CAP | TOK_F_LINE)) &&
 	    (pw = word_at(s, a - 1)) && (pw->flags & W_PARTICLE))
 		o = opener_end_at(s, a - 2);
+	bool prefix = !o && (o = name_prefix_end_at(s, a - 1));
 	if (!o || o - 1 < lo)
 		return a;
-	bool cased = (tk(s, a)->flags & TOK_F_CAP) && (tk(s, o - 1)->flags & TOK_F_CAP);
+	bool cased = (tk(s, a)->flags & TOK_F_CAP) &&
+		     (prefix || (tk(s, o - 1)->flags & TOK_F_CAP));
 	if (!cased && !(cue && o - 1 == lo) && !announcer_ends_at(s, o - 1) &&
 	    !ocue_ends_at(s, o - 1, CUE_TO_ADDRESS) &&
 	    !(o >= 2 && is_punct(s, o - 2, ':') && announcer_ends_at(s, o - 2)))
@@ -3320,12 +3350,13 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	uint32_t first = he ? opener_start(s, start, lo, cue) : start;
 	/* A compound is doubtful in lower case with no cue or to phrase
 	 * before it ("ziehe am 1.12. in die lindenallee 35 gruß tom"), where
-	 * it opens a sentence ("Anyway 2 things"), and where only an
+	 * it opens a sentence ("Anyway 2 things"; not after its opener's dot,
+	 * "Pr. Hendrikkade 50"), and where only an
 	 * abbreviation's dot makes it one ("Edward. 3 things" ends in the
 	 * "rd" of "road"). */
 	bool told = cue || (he && ocue_ends_at(s, first, CUE_TO_ADDRESS));
 	bool doubt = lower || (!whole && !told && (!(t->flags & TOK_F_CAP) ||
-						    sentence_start(s, start))) ||
+						    (first == start && sentence_start(s, start)))) ||
 		     (name_len && !cue && t->nlen - name_len < COMPOUND_SUFFIX_MIN);
 	/* "a bigger place 5 minutes away", "anyway 2 things": a doubtful
 	 * street must end the text at its number, or have a postcode or a date
