@@ -2661,6 +2661,15 @@ static bool flat_code(const struct scan *s, uint32_t k)
 	       strchr("hukl", nt(s, k)[0]) && all_digits(nt(s, k) + 1, 4);
 }
 
+/* Token k, or the one after it where k is a dot, or a hyphen with no
+ * space on either side ("3-hoog"). */
+static uint32_t skip_joint(const struct scan *s, uint32_t k)
+{
+	if (is_punct(s, k, '-') && glued(s, k) && glued(s, k + 1))
+		return k + 1;
+	return skip_dot(s, k);
+}
+
 /* A flat or floor at token k, between the house number and the postcode:
  * "H0201" (a Norwegian flat number: H, U, K or L and four digits), "lgh
  * 1102", "Whg. 12", "2. etasje", "2 tr", "2. OG links", "-II", "-3hoog".
@@ -2682,8 +2691,8 @@ static uint32_t unit_at(const struct scan *s, uint32_t k)
 				     flat_code(s, skip_dot(s, k + 1))))
 		e = skip_dot(s, k + 1) + 1; /* "lgh 1102", "leilighet H0504" */
 	else if ((num_at(s, k, 1, 2) >= 0 || day_at(s, k, false, false, &ord) == k + 1) &&
-		 unit_word(s, skip_dot(s, k + 1)))
-		e = skip_dot(s, k + 1) + 1; /* "2. OG", "4th floor" */
+		 unit_word(s, skip_joint(s, k + 1)))
+		e = skip_joint(s, k + 1) + 1; /* "2. OG", "4th floor", "3-hoog" */
 	else if ((unit_word(s, k) || roman_floor(s, k)) &&
 		 (m >= s->n || is_punct(s, m, ',') || postcode_at(s, m)))
 		e = m; /* "263 hs, 1016 GV", "6 III, 1017 SG", "EG rechts, 76133" */
@@ -2834,28 +2843,34 @@ static bool city_prep(const struct scan *s, uint32_t k)
 	       (w->flags & W_CITY_PREP);
 }
 
-/* A city after the `city_preps` word at token j, the vocabulary knowing
- * no word of its first: capitalised ("Storgata 12B i Oslo", "Dorpsstraat
- * 5 te Utrecht"; not "in März", nor "in Flat 2"), or in lower case where
- * its clause ends there or a date follows ("kongens gate 10 i trondheim
- * fra 1. januar"; not "i stedet for"). Returns the index after it, or 0. */
+/* A city after the `city_preps` word at token j, its first word none the
+ * vocabulary knows but an opener: capitalised ("Storgata 12B i Oslo",
+ * "Dorpsstraat 5 te Utrecht"; not "in März", nor "in Flat 2"), or in
+ * lower case where the text, its clause or its line ends there or a date
+ * follows ("kongens gate 10 i trondheim fra 1. januar"; not "i stedet
+ * for", nor "in totaal 3 kamers"). Returns the index after it, or 0. */
 static uint32_t prep_city_at(const struct scan *s, uint32_t j)
 {
 	uint32_t c = j + 1, ce;
-	if (!city_prep(s, j) || c >= s->n || word_at(s, c) || !(ce = city_at(s, c)))
+	const struct word *w;
+	if (!city_prep(s, j) || c >= s->n || !(ce = city_at(s, c)))
+		return 0;
+	/* Openers open towns' names too: "in Sint-Michielsgestel". */
+	if ((w = word_at(s, c)) && ((w->flags & ~W_OPENER) || reading_word(w)))
 		return 0;
 	if (city_word(s, c))
 		return ce;
 	const struct tok *t = tk(s, c);
 	bool plain = !(t->flags & (TOK_F_CAP | TOK_F_LINE)) && t->nlen >= 2;
-	return plain && (city_ends(s, ce) || used(s, ce) || dated_after(s, ce, true, false)) ? ce
-											       : 0;
+	bool ends = ce >= s->n || tk(s, ce)->kind == TOK_PUNCT || (tk(s, ce)->flags & TOK_F_LINE);
+	return plain && (ends || used(s, ce) || dated_after(s, ce, true, false)) ? ce : 0;
 }
 
 /* Reads the place at token j, after the street or its flat (comma: after
  * a comma): a postcode and maybe a city ("0155 Oslo", "D-50667 Köln"); a
  * `city_preps` word and a postcode and city ("in 10115 Berlin"; "i 2027"
- * is a year) or a city alone (prep_city_at); or, after the comma, a
+ * is a year) or a city alone (prep_city_at, "1. Stock, in Magdeburg");
+ * or, after the comma, a
  * capitalised city that ends the sentence ("Baker Street 5, London.").
  * With strict, a postcode counts only with a capitalised city after it:
  * after a flat, "flat 2, 2027 we move" is a year. Returns whether it read
@@ -2863,7 +2878,7 @@ static uint32_t prep_city_at(const struct scan *s, uint32_t j)
 static bool place_at(const struct scan *s, uint32_t j, bool comma, bool strict,
 		     struct addr_span *sp)
 {
-	bool prep = !comma && city_prep(s, j);
+	bool prep = city_prep(s, j);
 	uint32_t p = j + prep;
 	p += country_prefix(s, p);
 	uint32_t pe = postcode_at(s, p);
