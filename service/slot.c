@@ -95,6 +95,7 @@ enum word_flag {
 	W_GO = 1 << 21,           /* "going", "skal": before a to phrase, as a verb of moving */
 	W_CITY_LINK = 1 << 22,    /* "am", "i", "aan": inside a city's name ("Frankfurt am Main") */
 	W_CITY_PREP = 1 << 23,    /* "in", "i", "te": before the city after a house number */
+	W_COUNTRY = 1 << 24,      /* "Norway", "Deutschland": no town ("moving to Germany, ...") */
 };
 
 struct word {
@@ -1084,6 +1085,7 @@ static const struct line_def {
 	{ "address", "go", L_FLAGGED, W_GO },
 	{ "address", "city_links", L_FLAGGED, W_CITY_LINK },
 	{ "address", "city_preps", L_FLAGGED, W_CITY_PREP },
+	{ "address", "countries", L_FLAGGED, W_COUNTRY },
 };
 #define NLINE_DEFS (sizeof(line_defs) / sizeof(line_defs[0]))
 
@@ -2834,6 +2836,14 @@ static uint32_t country_prefix(const struct scan *s, uint32_t j)
 
 static bool dated_after(const struct scan *s, uint32_t he, bool announced, bool named);
 
+/* Whether token k may open a town's name where no postcode vouches for
+ * it: no word the vocabulary knows, but an opener ("Sint-Michielsgestel"). */
+static bool town_word(const struct scan *s, uint32_t k)
+{
+	const struct word *w = word_at(s, k);
+	return !w || (!(w->flags & ~W_OPENER) && !reading_word(w));
+}
+
 /* Whether token k is a `city_preps` word in lower case. */
 static bool city_prep(const struct scan *s, uint32_t k)
 {
@@ -2843,8 +2853,8 @@ static bool city_prep(const struct scan *s, uint32_t k)
 	       (w->flags & W_CITY_PREP);
 }
 
-/* A city after the `city_preps` word at token j, its first word none the
- * vocabulary knows but an opener: capitalised ("Storgata 12B i Oslo",
+/* A city after the `city_preps` word at token j, its first word a
+ * town_word: capitalised ("Storgata 12B i Oslo",
  * "Dorpsstraat 5 te Utrecht"; not "in März", nor "in Flat 2"), or in
  * lower case where the text, its clause or its line ends there or a date
  * follows ("kongens gate 10 i trondheim fra 1. januar"; not "i stedet
@@ -2852,11 +2862,7 @@ static bool city_prep(const struct scan *s, uint32_t k)
 static uint32_t prep_city_at(const struct scan *s, uint32_t j)
 {
 	uint32_t c = j + 1, ce;
-	const struct word *w;
-	if (!city_prep(s, j) || c >= s->n || !(ce = city_at(s, c)))
-		return 0;
-	/* Openers open towns' names too: "in Sint-Michielsgestel". */
-	if ((w = word_at(s, c)) && ((w->flags & ~W_OPENER) || reading_word(w)))
+	if (!city_prep(s, j) || c >= s->n || !town_word(s, c) || !(ce = city_at(s, c)))
 		return 0;
 	if (city_word(s, c))
 		return ce;
@@ -4240,6 +4246,34 @@ static void find_address(const struct scan *s, struct slot_found *out)
 	}
 }
 
+/* Fills in the town a cue named before the address at token a, which came
+ * without postcode or city: "Vi flytter til Bergen, adressen blir Bryggen
+ * 15", "Ich ziehe nach Frankfurt am Main, Berger Straße 211", "Moving to
+ * Hamburg on Jan 1st. New place: Eppendorfer Weg 213". The town is
+ * capitalised, a town_word, and ends its clause or has a date after it;
+ * the last before the address counts ("von Köln nach Aachen, neue Adresse
+ * Pontstraße 45" is Aachen). */
+static void town_before(const struct scan *s, uint32_t a, struct slot_found *out)
+{
+	uint32_t c0 = 0, c1 = 0;
+	for (uint32_t c = 1; c < a; c++) {
+		uint32_t ce;
+		if (!city_word(s, c) || !town_word(s, c) || !cue_ends_at(s, c) ||
+		    !(ce = city_at(s, c)) || ce > a)
+			continue;
+		if (ce < s->n && !is_punct(s, ce, ',') && !is_punct(s, ce, '.') &&
+		    !is_punct(s, ce, '!') && !used(s, ce) && !dated_after(s, ce, true, false))
+			continue;
+		c0 = c;
+		c1 = ce;
+	}
+	if (c1) {
+		const struct tok *f = tk(s, c0), *l = tk(s, c1 - 1);
+		copy_span(out->address.city, sizeof(out->address.city), s->text, f->off,
+			  l->off + l->len - f->off);
+	}
+}
+
 /* Whether the line from token i on holds a name and an address at most:
  * capitalised words, numbers, short words ("og", "&", "2b") and
  * punctuation. "Mvh Ola og Kari, Gamleveien 2B" signs off; "Grüße aus
@@ -4695,6 +4729,8 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 	find_address(&body, out);
 	if (!out->has_address && body.n < s.n)
 		announced_address(&s, body.n, false, out);
+	if (out->has_address && !out->address.postcode[0] && !out->address.city[0])
+		town_before(&s, token_at(&s, out->addr_off), out);
 	if (!out->has_meter && !out->has_address && !out->has_date)
 		out->label_alone = (uint8_t)label_alone(&s);
 	if (out->has_meter)
