@@ -1012,8 +1012,8 @@ bool engine_places_agree(const char *postcode, const char *city, const struct en
 		return postcodes_agree(postcode, r->postcode);
 	if (!city[0] || !r->city[0])
 		return true;
-	/* A city is at most 47 bytes; folding may grow it, not past four
-	 * times. A city that will not fold is no evidence either way. */
+	/* Folding may lengthen a city; one that will not fold into the
+	 * buffer, or at all, is no evidence either way. */
 	char ka[200], kb[200];
 	int na = tok_fold(city, strlen(city), ka, sizeof(ka));
 	int nb = tok_fold(r->city, strlen(r->city), kb, sizeof(kb));

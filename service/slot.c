@@ -2854,11 +2854,11 @@ static bool city_prep(const struct scan *s, uint32_t k)
 }
 
 /* A city after the `city_preps` word at token j, its first word a
- * town_word: capitalised ("Storgata 12B i Oslo",
- * "Dorpsstraat 5 te Utrecht"; not "in März", nor "in Flat 2"), or in
- * lower case where the text, its clause or its line ends there or a date
- * follows ("kongens gate 10 i trondheim fra 1. januar"; not "i stedet
- * for", nor "in totaal 3 kamers"). Returns the index after it, or 0. */
+ * town_word: capitalised ("Storgata 12B i Oslo", "Dorpsstraat 5 te
+ * Utrecht"; not "in März", nor "in Flat 2"), or in lower case where the
+ * text, its clause or its line ends there or a date follows ("kongens
+ * gate 10 i trondheim fra 1. januar"; not "i stedet for", nor "in totaal
+ * 3 kamers"). Returns the index after it, or 0. */
 static uint32_t prep_city_at(const struct scan *s, uint32_t j)
 {
 	uint32_t c = j + 1, ce;
@@ -2876,11 +2876,10 @@ static uint32_t prep_city_at(const struct scan *s, uint32_t j)
  * a comma): a postcode and maybe a city ("0155 Oslo", "D-50667 Köln"); a
  * `city_preps` word and a postcode and city ("in 10115 Berlin"; "i 2027"
  * is a year) or a city alone (prep_city_at, "1. Stock, in Magdeburg");
- * or, after the comma, a
- * capitalised city that ends the sentence ("Baker Street 5, London.").
- * With strict, a postcode counts only with a capitalised city after it:
- * after a flat, "flat 2, 2027 we move" is a year. Returns whether it read
- * one. */
+ * or, after the comma, a capitalised city that ends the sentence ("Baker
+ * Street 5, London."). With strict, a postcode counts only with a
+ * capitalised city after it: after a flat, "flat 2, 2027 we move" is a
+ * year. Returns whether it read one. */
 static bool place_at(const struct scan *s, uint32_t j, bool comma, bool strict,
 		     struct addr_span *sp)
 {
@@ -2890,7 +2889,7 @@ static bool place_at(const struct scan *s, uint32_t j, bool comma, bool strict,
 	uint32_t pe = postcode_at(s, p);
 	uint32_t ce = pe ? city_at(s, pe) : 0;
 	bool capital = ce && (tk(s, pe)->flags & TOK_F_CAP);
-	if (pe && (prep ? ce && !word_at(s, pe) : !strict || capital)) {
+	if (pe && (prep ? ce && town_word(s, pe) : !strict || capital)) {
 		sp->pc0 = p;
 		sp->pc1 = pe;
 		sp->end = pe;
