@@ -150,6 +150,11 @@ struct engine_record {
 /* What the adapter did for the plan. */
 struct engine_results {
 	uint8_t registry; /* enum engine_registry */
+	/* The city the customer gave without a postcode is a town the
+	 * registry lists: only then is it compared with a record's. A word
+	 * read as a city that is none ("Storgata 5, Takk!") rules no record
+	 * out. */
+	bool city_listed;
 	struct engine_record record;
 	uint8_t ticket;   /* enum engine_ticket */
 	char ticket_ref[64];
@@ -200,6 +205,19 @@ size_t engine_memory(const struct engine *e);
 /* The part of a customer's address that is keyed and compared: the street
  * and number when they were found, else the whole text. */
 const char *engine_address_street(const struct slot_address *a);
+/* Writes city as registries compare it, folded as tok_fold folds it
+ * ("Göteborg" as "goteborg"), into out (cap bytes). Returns its length, or
+ * -1 when it is empty or will not fold into cap. */
+int engine_city_key(const char *city, char *out, size_t cap);
+/* Room for a city's key: a record's city is at most 47 bytes, and folding
+ * seldom lengthens one much. */
+#define ENGINE_CITY_KEY_MAX 200
+
+/* The city of address a that a registry compares (engine_results'
+ * city_listed): a's city where it came without a postcode and the
+ * registry lists it, else "". */
+const char *engine_listed_city(const struct slot_address *a, const struct engine_results *res);
+
 /* True when the customer's postcode and city may be the record's place:
  * where both give a postcode, the postcodes are the same, spaces and case
  * aside ("1015 CJ" = "1015cj"); else, where both give a city, the cities
@@ -233,11 +251,11 @@ bool engine_street_add(struct engine_street *st, const struct engine_record *r);
 /* The answer of the records added: true with *out set, or false. */
 bool engine_street_answer(const struct engine_street *st, struct engine_record *out);
 
-/* True when address a is the record's: the same street and number,
- * compared by their keys (see slot_address_key), in a place that agrees
- * (engine_places_agree). */
+/* True when address a is the record res holds: the same street and
+ * number, compared by their keys (see slot_address_key), in a place that
+ * agrees (engine_places_agree, with engine_listed_city). */
 bool engine_address_matches(const struct engine *e, const struct slot_address *a,
-			    const struct engine_record *r);
+			    const struct engine_results *res);
 /* The name of an outcome as used in template keys ("confirmed", ...). */
 const char *engine_outcome_name(enum engine_outcome o);
 

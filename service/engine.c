@@ -1006,6 +1006,17 @@ static bool postcodes_agree(const char *a, const char *b)
 	return na == nb && memcmp(ka, kb, na) == 0;
 }
 
+int engine_city_key(const char *city, char *out, size_t cap)
+{
+	int n = city[0] ? tok_fold(city, strlen(city), out, cap) : -1;
+	return n > 0 ? n : -1;
+}
+
+const char *engine_listed_city(const struct slot_address *a, const struct engine_results *res)
+{
+	return res->city_listed && !a->postcode[0] ? a->city : "";
+}
+
 bool engine_places_agree(const char *postcode, const char *city, const struct engine_record *r)
 {
 	if (postcode[0] && r->postcode[0])
@@ -1014,9 +1025,9 @@ bool engine_places_agree(const char *postcode, const char *city, const struct en
 		return true;
 	/* Folding may lengthen a city; one that will not fold into the
 	 * buffer, or at all, is no evidence either way. */
-	char ka[200], kb[200];
-	int na = tok_fold(city, strlen(city), ka, sizeof(ka));
-	int nb = tok_fold(r->city, strlen(r->city), kb, sizeof(kb));
+	char ka[ENGINE_CITY_KEY_MAX], kb[ENGINE_CITY_KEY_MAX];
+	int na = engine_city_key(city, ka, sizeof(ka));
+	int nb = engine_city_key(r->city, kb, sizeof(kb));
 	if (na < 0 || nb < 0)
 		return true;
 	/* A district after the city's name is the same city: "Berlin-Mitte"
@@ -1071,10 +1082,11 @@ bool engine_street_answer(const struct engine_street *st, struct engine_record *
 }
 
 bool engine_address_matches(const struct engine *e, const struct slot_address *a,
-			    const struct engine_record *r)
+			    const struct engine_results *res)
 {
+	const struct engine_record *r = &res->record;
 	return same_street(e, engine_address_street(a), r->street) &&
-	       engine_places_agree(a->postcode, a->city, r);
+	       engine_places_agree(a->postcode, engine_listed_city(a, res), r);
 }
 
 /* True when the registry found the customer's meter ID at another address
@@ -1083,7 +1095,7 @@ static bool meter_elsewhere(const struct engine *e, const struct engine_plan *p,
 			    const struct engine_results *res)
 {
 	return res->registry == ENGINE_REG_FOUND && p->lookup == ENGINE_LOOKUP_METER &&
-	       p->facts.has_address && !engine_address_matches(e, &p->facts.address, &res->record);
+	       p->facts.has_address && !engine_address_matches(e, &p->facts.address, res);
 }
 
 /* The outcome of a checked intent whose facts are all known. */
@@ -1109,8 +1121,8 @@ static enum engine_outcome checked(const struct engine *e, const struct intent_r
 	}
 	if (p->lookup != ENGINE_LOOKUP_METER)
 		return ENGINE_OUT_UNAVAILABLE;
-	return engine_address_matches(e, &p->facts.address, &res->record)
-		       ? ENGINE_OUT_CONFIRMED : ENGINE_OUT_MISMATCH;
+	return engine_address_matches(e, &p->facts.address, res) ? ENGINE_OUT_CONFIRMED
+								   : ENGINE_OUT_MISMATCH;
 }
 
 /* How intent i of plan p is answered given res; *miss gets the groups of

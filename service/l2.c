@@ -22,6 +22,7 @@
 #define DEDUPE_SECONDS "2592000"
 #define REG_METER "autoassist:registry:meter:"
 #define REG_ADDR "autoassist:registry:addr:"
+#define REG_CITIES "autoassist:registry:cities"
 #define PROFILE "autoassist:profile:"
 #define CONVERSATION "autoassist:conversation:"
 /* Where builds before 2026-11-27 stored a conversation, as a string: read
@@ -537,7 +538,7 @@ static void lookup_address(redisContext *rc, const struct engine *e,
 	 * block of flats has a meter per flat at one street address. Without
 	 * the customer's postcode the answer is settled only by two towns or
 	 * the last record, so a reply that fails before then leaves none. */
-	engine_street_init(&st, a->postcode, a->city);
+	engine_street_init(&st, a->postcode, engine_listed_city(a, res));
 	size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : r->type == REDIS_REPLY_STRING;
 	bool settled = false, failed = false;
 	for (size_t from = 0; from < n && !settled && !failed; from += ADDR_CHUNK) {
@@ -576,15 +577,37 @@ free_reply:
 	freeReplyObject(r);
 }
 
+/* Whether a record of the registry is in the city of address a, given
+ * without a postcode (see engine_results' city_listed). Returns 1, 0, or -1
+ * when Redis did not answer. */
+static int city_listed(redisContext *rc, const struct slot_address *a)
+{
+	char k[ENGINE_CITY_KEY_MAX];
+	if (a->postcode[0] || engine_city_key(a->city, k, sizeof(k)) < 0)
+		return 0;
+	const char *argv[] = { "SISMEMBER", REG_CITIES, k };
+	redisReply *r = redisCommandArgv(rc, 3, argv, NULL);
+	int listed = r && r->type == REDIS_REPLY_INTEGER ? r->integer == 1 : -1;
+	freeReplyObject(r);
+	return listed;
+}
+
 void l2_registry_lookup(redisContext *rc, const struct engine *e,
 			const struct engine_plan *plan, struct engine_results *res)
 {
 	res->registry = ENGINE_REG_NOT_ASKED;
+	res->city_listed = false;
 	if (plan->lookup == ENGINE_LOOKUP_NONE)
 		return;
 	res->registry = ENGINE_REG_UNAVAILABLE;
 	if (!rc)
 		return;
+	if (plan->facts.has_address) {
+		int listed = city_listed(rc, &plan->facts.address);
+		if (listed < 0)
+			return;
+		res->city_listed = listed;
+	}
 	if (plan->lookup == ENGINE_LOOKUP_ADDRESS) {
 		lookup_address(rc, e, &plan->facts.address, res);
 		return;
@@ -640,7 +663,8 @@ struct put {
 	char akey[SLOT_ADDR_MAX * 2 + 64];
 	char old[SLOT_ADDR_MAX * 2 + 64]; /* the street address it leaves */
 	char date[SLOT_DATE_ISO];
-	bool indexed, leaves;
+	char city[ENGINE_CITY_KEY_MAX]; /* its city's key, for REG_CITIES */
+	bool indexed, leaves, has_city;
 };
 
 /* Reads the next pipelined reply; true when it is of the type wanted
@@ -673,8 +697,9 @@ static bool take_reply(redisContext *rc, int want, redisReply **out, char *why, 
 }
 
 /* Stores p[0..n) in two rounds: every record's old address, then its
- * record, its leaving the old street's list and its joining the new one,
- * in file order. LREM's own error is not one (see unlist). */
+ * record, its leaving the old street's list, its joining the new one and
+ * its city joining the registry's towns, in file order. LREM's own error
+ * is not one (see unlist). */
 static int put_batch(redisContext *rc, const struct engine *e, struct put *p, size_t n,
 		     char *why, size_t whylen)
 {
@@ -702,15 +727,18 @@ static int put_batch(redisContext *rc, const struct engine *e, struct put *p, si
 				       r->street, "postcode", r->postcode, "city", r->city,
 				       "supply_start", p[i].date };
 		const char *sargv[] = { "EVAL", addr_script, "1", p[i].akey, r->meter_id };
+		const char *cargv[] = { "SADD", REG_CITIES, p[i].city };
 		if ((p[i].leaves && redisAppendCommandArgv(rc, 4, largv, NULL) != REDIS_OK) ||
 		    redisAppendCommandArgv(rc, 12, argv, NULL) != REDIS_OK ||
-		    (p[i].indexed && redisAppendCommandArgv(rc, 5, sargv, NULL) != REDIS_OK))
+		    (p[i].indexed && redisAppendCommandArgv(rc, 5, sargv, NULL) != REDIS_OK) ||
+		    (p[i].has_city && redisAppendCommandArgv(rc, 3, cargv, NULL) != REDIS_OK))
 			return -1;
 	}
 	for (size_t i = 0; i < n; i++)
 		if ((p[i].leaves && !take_reply(rc, REDIS_REPLY_NIL, NULL, why, whylen)) ||
 		    !take_reply(rc, REDIS_REPLY_INTEGER, NULL, why, whylen) ||
-		    (p[i].indexed && !take_reply(rc, REDIS_REPLY_INTEGER, NULL, why, whylen)))
+		    (p[i].indexed && !take_reply(rc, REDIS_REPLY_INTEGER, NULL, why, whylen)) ||
+		    (p[i].has_city && !take_reply(rc, REDIS_REPLY_INTEGER, NULL, why, whylen)))
 			rc_ = -1;
 	return rc_;
 }
@@ -732,6 +760,7 @@ int l2_registry_put_all(redisContext *rc, const struct engine *e,
 			snprintf(p[i].key, sizeof(p[i].key), REG_METER "%s", p[i].r->meter_id);
 			slot_date_iso(p[i].r->supply_start, p[i].date);
 			p[i].indexed = address_key(e, p[i].r->street, p[i].akey, sizeof(p[i].akey)) == 0;
+			p[i].has_city = engine_city_key(p[i].r->city, p[i].city, sizeof(p[i].city)) >= 0;
 		}
 		if (put_batch(rc, e, p, m, why, whylen) < 0)
 			goto free_batch;

@@ -24,6 +24,8 @@ struct reg_file {
 	struct keyed *by_meter;   /* every record; keys point into recs */
 	struct keyed *by_address; /* records whose address has a key; keys owned */
 	size_t naddress;
+	struct keyed *by_city;    /* records whose city has a key; keys owned */
+	size_t ncity;
 };
 
 static const char *str_field(json_object *o, const char *key)
@@ -121,10 +123,17 @@ static int index_records(struct reg_file *r, const struct engine *e)
 		return 0;
 	r->by_meter = calloc(r->n, sizeof(*r->by_meter));
 	r->by_address = calloc(r->n, sizeof(*r->by_address));
-	if (!r->by_meter || !r->by_address)
+	r->by_city = calloc(r->n, sizeof(*r->by_city));
+	if (!r->by_meter || !r->by_address || !r->by_city)
 		return -1;
 	for (size_t i = 0; i < r->n; i++) {
 		r->by_meter[i] = (struct keyed){ r->recs[i].meter_id, i };
+		char c[ENGINE_CITY_KEY_MAX];
+		if (engine_city_key(r->recs[i].city, c, sizeof(c)) >= 0) {
+			if (!(r->by_city[r->ncity].key = strdup(c)))
+				return -1;
+			r->by_city[r->ncity++].rec = i;
+		}
 		char k[SLOT_ADDR_MAX * 2];
 		const char *street = r->recs[i].street;
 		/* An address without a key never matches (as in
@@ -137,6 +146,7 @@ static int index_records(struct reg_file *r, const struct engine *e)
 	}
 	qsort(r->by_meter, r->n, sizeof(*r->by_meter), by_key);
 	qsort(r->by_address, r->naddress, sizeof(*r->by_address), by_key);
+	qsort(r->by_city, r->ncity, sizeof(*r->by_city), by_key);
 	return 0;
 }
 
@@ -238,6 +248,9 @@ void reg_file_free(struct reg_file *r)
 	for (size_t i = 0; i < r->naddress; i++)
 		free((char *)r->by_address[i].key);
 	free(r->by_address);
+	for (size_t i = 0; i < r->ncity; i++)
+		free((char *)r->by_city[i].key);
+	free(r->by_city);
 	free(r->by_meter);
 	free(r->lines);
 	free(r->recs);
@@ -260,10 +273,21 @@ bool reg_file_has(const struct reg_file *r, const char *meter_id)
 	return i < r->n && strcmp(r->by_meter[i].key, meter_id) == 0;
 }
 
+/* True when some record is in city (case and accents aside). */
+static bool lists_city(const struct reg_file *r, const char *city)
+{
+	char k[ENGINE_CITY_KEY_MAX];
+	if (engine_city_key(city, k, sizeof(k)) < 0)
+		return false;
+	size_t i = lower_bound(r->by_city, r->ncity, k);
+	return i < r->ncity && strcmp(r->by_city[i].key, k) == 0;
+}
+
 void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 		     const struct engine_plan *plan, struct engine_results *res)
 {
 	res->registry = ENGINE_REG_NOT_ASKED;
+	res->city_listed = false;
 	if (plan->lookup == ENGINE_LOOKUP_NONE)
 		return;
 	if (!r) {
@@ -271,6 +295,8 @@ void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 		return;
 	}
 	res->registry = ENGINE_REG_NOT_FOUND;
+	const struct slot_address *a = &plan->facts.address;
+	res->city_listed = plan->facts.has_address && !a->postcode[0] && lists_city(r, a->city);
 	if (plan->lookup == ENGINE_LOOKUP_METER) {
 		const char *k = plan->facts.meter.id;
 		size_t i = lower_bound(r->by_meter, r->n, k);
@@ -283,13 +309,12 @@ void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 	/* The records whose key is the address's, in file order, as
 	 * engine_street decides (engine_address_matches, with the records'
 	 * keys made at load). */
-	const struct slot_address *a = &plan->facts.address;
 	const char *street = engine_address_street(a);
 	char k[SLOT_ADDR_MAX * 2];
 	struct engine_street st;
 	if (slot_address_key(engine_slots(e), street, strlen(street), k, sizeof(k)) < 0)
 		return;
-	engine_street_init(&st, a->postcode, a->city);
+	engine_street_init(&st, a->postcode, engine_listed_city(a, res));
 	for (size_t i = lower_bound(r->by_address, r->naddress, k);
 	     i < r->naddress && strcmp(r->by_address[i].key, k) == 0; i++)
 		if (engine_street_add(&st, &r->recs[r->by_address[i].rec]))

@@ -121,29 +121,15 @@ static const struct {
 	{ "New address is Storgata 12B, 0155 Oslo, meter ID 707057500012345671",
 	  ENGINE_LOOKUP_METER, ENGINE_REG_FOUND, "707057500012345671", "Storgata 12B", "0155",
 	  "Oslo", "2027-03-01", "address_update", ENGINE_OUT_CONFIRMED },
-	/* A city without a postcode: another town's Storgata 12B is not theirs,
-	 * nor is the meter there; the same town in capitals is. */
-	{ "When does the contract start? We move in on 1 March 2027. My new address is "
-	  "Storgata 12B, Bergen.",
-	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_NOT_FOUND, NULL, NULL, NULL, NULL, NULL,
-	  "contract_start_date", ENGINE_OUT_NOT_FOUND },
+	/* A city without a postcode that the registry lists: the same town
+	 * in capitals is Oslo's, Berlin's (test_cities has other towns). */
 	{ "When does the contract start? We move in on 1 March 2027. My new address is "
 	  "Storgata 12B, Oslo.",
 	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_FOUND, "707057500012345671", "Storgata 12B", "0155",
 	  "Oslo", "2027-03-01", "contract_start_date", ENGINE_OUT_CONFIRMED },
-	{ "New address is Storgata 12B, Bergen. Meter ID 707057500012345671",
-	  ENGINE_LOOKUP_METER, ENGINE_REG_FOUND, "707057500012345671", "Storgata 12B", "0155",
-	  "Oslo", "2027-03-01", "address_update", ENGINE_OUT_MISMATCH },
 	{ "Wann beginnt mein Vertrag? Einzug am 15. März 2027 in die Hauptstraße 5, BERLIN.",
 	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_FOUND, "1ESY1160571234", "Hauptstraße 5", "10115",
 	  "Berlin", "2027-03-15", "contract_start_date", ENGINE_OUT_CONFIRMED },
-	/* A district after the city is in it; a city that only begins alike is not. */
-	{ "Wann beginnt mein Vertrag? Einzug am 15. März 2027 in die Hauptstraße 5 in Berlin-Mitte.",
-	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_FOUND, "1ESY1160571234", "Hauptstraße 5", "10115",
-	  "Berlin", "2027-03-15", "contract_start_date", ENGINE_OUT_CONFIRMED },
-	{ "Wann beginnt mein Vertrag? Einzug am 15. März 2027 in die Hauptstraße 5 in Berlingen.",
-	  ENGINE_LOOKUP_ADDRESS, ENGINE_REG_NOT_FOUND, NULL, NULL, NULL, NULL, NULL,
-	  "contract_start_date", ENGINE_OUT_NOT_FOUND },
 	/* Where both give a postcode, it decides: the city is not compared. */
 	{ "New address is Storgata 12B, 0155 Bergen, meter ID 707057500012345671",
 	  ENGINE_LOOKUP_METER, ENGINE_REG_FOUND, "707057500012345671", "Storgata 12B", "0155",
@@ -373,6 +359,14 @@ static void test_two_towns_without_postcode(void **state)
 	assert_int_equal(f->res.registry, ENGINE_REG_FOUND);
 	assert_string_equal(f->res.record.city, "Bergen");
 	assert_int_equal(outcome_of(f, "contract_start_date"), ENGINE_OUT_MISMATCH);
+	/* A town named without its postcode tells them apart too. */
+	snprintf(text, sizeof(text), "%s, Oslo.", ask_for);
+	ask(f, r, text);
+	assert_int_equal(outcome_of(f, "contract_start_date"), ENGINE_OUT_CONFIRMED);
+	snprintf(text, sizeof(text), "%s, Bergen.", ask_for);
+	ask(f, r, text);
+	assert_int_equal(f->res.registry, ENGINE_REG_FOUND);
+	assert_string_equal(f->res.record.city, "Bergen");
 	reg_file_free(r);
 
 	/* A record without a postcode first rules no town out: the two
@@ -391,6 +385,63 @@ static void test_two_towns_without_postcode(void **state)
 	ask(f, r, text);
 	assert_int_equal(f->res.registry, ENGINE_REG_FOUND);
 	assert_string_equal(f->res.record.meter_id, "707057500098765431");
+	reg_file_free(r);
+}
+
+/* A city named without a postcode rules out the records in other towns,
+ * where the registry lists a record in it: Bergen is a town here, "Thanks"
+ * is none. A district after a listed town's name is in it. */
+static void test_cities(void **state)
+{
+	struct fx *f = *state;
+	char path[64], err[512] = "";
+	struct reg_file *r = load_text(
+		f->e,
+		GOOD "{\"meter_id\": \"707057500098765431\", \"address\": \"Bryggen 15\", "
+		     "\"postcode\": \"5003\", \"city\": \"Bergen\", \"supply_start\": \"2027-03-15\"}\n"
+		     "{\"meter_id\": \"1ESY1160571234\", \"address\": \"Hauptstraße 5\", "
+		     "\"city\": \"Berlin-Mitte\", \"supply_start\": \"2027-03-15\"}\n"
+		     "{\"meter_id\": \"1ESY1160579999\", \"address\": \"Torstraße 1\", "
+		     "\"city\": \"Berlin\", \"supply_start\": \"2027-03-15\"}\n",
+		path, err, sizeof(err));
+	assert_non_null(r);
+	const char *move = "When does the contract start? We move in on 1 March 2027. "
+			   "My new address is Storgata 12B";
+	static const struct {
+		const char *place;
+		uint8_t registry, outcome;
+	} places[] = {
+		{ ", Bergen.", ENGINE_REG_NOT_FOUND, ENGINE_OUT_NOT_FOUND },
+		{ ", Oslo.", ENGINE_REG_FOUND, ENGINE_OUT_CONFIRMED },
+		{ ", Thanks.", ENGINE_REG_FOUND, ENGINE_OUT_CONFIRMED },
+		{ ", 0155 Bergen.", ENGINE_REG_FOUND, ENGINE_OUT_CONFIRMED },
+	};
+	char text[256];
+	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", move, places[i].place);
+		ask(f, r, text);
+		if (f->res.registry != places[i].registry ||
+		    outcome_of(f, "contract_start_date") != places[i].outcome)
+			fail_msg("\"%s\": registry %d, %s", text, f->res.registry, f->reply.text);
+	}
+	/* The meter is Oslo's: not the customer's in Bergen. */
+	ask(f, r, "New address is Storgata 12B, Bergen. Meter ID 707057500012345671");
+	assert_int_equal(f->plan.lookup, ENGINE_LOOKUP_METER);
+	assert_true(f->res.city_listed);
+	assert_int_equal(outcome_of(f, "address_update"), ENGINE_OUT_MISMATCH);
+	ask(f, r, "New address is Storgata 12B, Thanks. Meter ID 707057500012345671");
+	assert_false(f->res.city_listed);
+	assert_int_equal(outcome_of(f, "address_update"), ENGINE_OUT_CONFIRMED);
+	/* Hauptstraße 5 is in Berlin-Mitte, so in Berlin, not in Bergen. */
+	const char *einzug = "Wann beginnt mein Vertrag? Einzug am 15. März 2027 in die "
+			     "Hauptstraße 5 in ";
+	snprintf(text, sizeof(text), "%sBerlin.", einzug);
+	ask(f, r, text);
+	assert_true(f->res.city_listed);
+	assert_int_equal(outcome_of(f, "contract_start_date"), ENGINE_OUT_CONFIRMED);
+	snprintf(text, sizeof(text), "%sBergen.", einzug);
+	ask(f, r, text);
+	assert_int_equal(outcome_of(f, "contract_start_date"), ENGINE_OUT_NOT_FOUND);
 	reg_file_free(r);
 }
 
@@ -516,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_mismatch_reply_shows_registry_date),
 		cmocka_unit_test(test_no_registry),
 		cmocka_unit_test(test_two_towns_without_postcode),
+		cmocka_unit_test(test_cities),
 		cmocka_unit_test(test_malformed_lines),
 		cmocka_unit_test(test_trailing_text_refused),
 		cmocka_unit_test(test_many_records),

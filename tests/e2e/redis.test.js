@@ -1069,6 +1069,19 @@ test('registry in Redis: two supply points at one street address are told apart 
   const r0 = await c0.ask('m1', 'When does my contract start? We move to Storgata 12B on 1 March.', 5000);
   await c0.close();
   assert.equal(outcome(r0, 'contract_start_date'), 'not_found', r0.text);
+  // A town named instead tells them apart, where the registry lists it:
+  // registry load keeps the records' towns in a set.
+  assert.deepEqual((await w.redis.cmd('SMEMBERS', 'autoassist:registry:cities')).sort(), ['bergen', 'oslo']);
+  const inTown = async (town, day) => {
+    const c = await w.connect(server);
+    const r = await c.ask('m1', `When does my contract start? We move to Storgata 12B in ${town} on ${day}.`, 5000);
+    await c.close();
+    return outcome(r, 'contract_start_date');
+  };
+  assert.equal(await inTown('Bergen', '15 April'), 'confirmed');
+  assert.equal(await inTown('Oslo', '1 March'), 'confirmed');
+  assert.equal(await inTown('Bergen', '1 March'), 'mismatch');
+  assert.equal(await inTown('Trondheim', '1 March'), 'not_found', 'a town the registry does not list tells nothing apart');
 
   // The index as builds before the list wrote it (one meter ID as a
   // string) is still read, and the next load replaces it.
