@@ -2841,7 +2841,7 @@ static bool dated_after(const struct scan *s, uint32_t he, bool announced, bool 
 static bool town_word(const struct scan *s, uint32_t k)
 {
 	const struct word *w = word_at(s, k);
-	return !w || (!(w->flags & ~W_OPENER) && !reading_word(w));
+	return !w || (!(w->flags & ~W_OPENER) && !reading_word(w) && w->ocue_head < 0);
 }
 
 /* Whether token k is a `city_preps` word in lower case. */
@@ -2870,6 +2870,16 @@ static uint32_t prep_city_at(const struct scan *s, uint32_t j)
 	bool plain = !(t->flags & (TOK_F_CAP | TOK_F_LINE)) && t->nlen >= 2;
 	bool ends = ce >= s->n || tk(s, ce)->kind == TOK_PUNCT || (tk(s, ce)->flags & TOK_F_LINE);
 	return plain && (ends || used(s, ce) || dated_after(s, ce, true, false)) ? ce : 0;
+}
+
+/* Whether the city after the house number ending before token he vouches
+ * for a doubtful street: one prep_city_at reads, capitalised or with a
+ * date after it. "kongens gate 10 i trondheim fra 1. januar" is an
+ * address; "vi har parkeringsplass 2 i kjelleren" is none. */
+static bool city_vouches(const struct scan *s, uint32_t he)
+{
+	uint32_t ce = prep_city_at(s, he);
+	return ce && (city_word(s, he + 1) || used(s, ce) || dated_after(s, ce, true, false));
 }
 
 /* Reads the place at token j, after the street or its flat (comma: after
@@ -2906,8 +2916,8 @@ static bool place_at(const struct scan *s, uint32_t j, bool comma, bool strict,
 		sp->end = ce;
 		return true;
 	}
-	if (comma && j < s->n && (tk(s, j)->flags & TOK_F_CAP) && (ce = city_at(s, j)) &&
-	    (ce >= s->n || tk(s, ce)->kind == TOK_PUNCT)) {
+	if (comma && j < s->n && (tk(s, j)->flags & TOK_F_CAP) && town_word(s, j) &&
+	    (ce = city_at(s, j)) && (ce >= s->n || tk(s, ce)->kind == TOK_PUNCT)) {
 		sp->c0 = j;
 		sp->c1 = ce;
 		sp->end = ce;
@@ -3383,7 +3393,7 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	 * after it (after fillers or a from word where a cue or a to phrase
 	 * announced it, or its name is capitalised), or be the one left with
 	 * the new one's to phrase after it ("fra storgata 5 til ..."). */
-	if (he && doubt && !text_ends(s, he) && !postcode_after(s, he) && !prep_city_at(s, he) &&
+	if (he && doubt && !text_ends(s, he) && !postcode_after(s, he) && !city_vouches(s, he) &&
 	    !dated_after(s, he, told, (t->flags & TOK_F_CAP) && !lower) &&
 	    !(to_after(s, he) && left_before(s, first)))
 		he = 0;
