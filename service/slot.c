@@ -1663,6 +1663,10 @@ static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *
 {
 	int m = month_at(s, i);
 	int d, y;
+	/* A misspelt month before its day ("Decmber 1st") is read where a
+	 * phrase of the move or a date cue announces it, or it ends the
+	 * clause, the day a number. */
+	bool typo = !m && (m = month_typo_at(s, i)) != 0;
 	if (!m)
 		return 0;
 	uint32_t k = skip_dot(s, i + 1);
@@ -1676,6 +1680,8 @@ static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *
 		return 0;
 	uint32_t ye = year_at(s, e, &y);
 	if (tk(s, j)->kind == TOK_WORD && !is_digit(nt(s, j)[0]) && !pair_ends(s, ye, y))
+		return 0;
+	if (typo && (!is_digit(nt(s, j)[0]) || (!pair_ends(s, ye, y) && !date_cue_before(s, i, false))))
 		return 0;
 	return make_date(s, y, m, d, out) ? ye : 0;
 }
@@ -1944,8 +1950,10 @@ static uint32_t abs_date_at(const struct scan *s, uint32_t i, struct slot_date *
 	if (is_digit(p[0]))
 		return (e = either_at(s, i, out)) ? e : daymonth_at(s, i, out);
 	const struct word *w = word_at(s, i);
+	/* A word no vocabulary knows, a number after it, may be a misspelt
+	 * month: "Decmber 1st". */
 	if (!w)
-		return 0;
+		return i + 1 < s->n && is_digit(nt(s, i + 1)[0]) ? monthday_at(s, i, out) : 0;
 	if (w->month && (e = monthday_at(s, i, out)))
 		return e;
 	if (w->flags & (W_NUMBER | W_DAY | W_DAY_LAST))
@@ -2107,8 +2115,10 @@ static uint32_t date_at(const struct scan *s, uint32_t i, struct date_found *out
 {
 	out->rel = out->day_word = out->weekday = out->day_only = out->anchored = false;
 	/* Most words of a message are in no vocabulary: one lookup rejects
-	 * them before any pattern is tried. */
-	if (tk(s, i)->kind == TOK_WORD && !is_digit(nt(s, i)[0]) && !word_at(s, i))
+	 * them before any pattern is tried, but for a misspelt month before
+	 * its day (abs_date_at). */
+	if (tk(s, i)->kind == TOK_WORD && !is_digit(nt(s, i)[0]) && !word_at(s, i) &&
+	    !(i + 1 < s->n && is_digit(nt(s, i + 1)[0])))
 		return 0;
 	uint32_t e = abs_date_at(s, i, &out->d);
 	/* Weighed as a relative date: "we move on Friday, the painters come
@@ -4503,7 +4513,10 @@ static bool passing(const struct date_found *f, enum cue_kind side)
  * wird am 20.01. getauscht" keeps the 10th. A stale date (over a year gone) is
  * none. A date an until phrase ends something at gives way to any other date
  * ahead ("frem til 14. desember ... fra 15. desember"), unless a phrase of the
- * move in announces it ("Einzug bis zum 1. Dezember"). *side_of gets the cue of
+ * move in announces it ("Einzug bis zum 1. Dezember"). With no date announced
+ * as the move in, one announced as the move out gives way to one a cue
+ * announces otherwise: "Old contract ends 30/11, new one should start 1/12".
+ * *side_of gets the cue of
  * the date chosen, *past_of whether that cue is in the past tense. Returns NULL
  * when none is left. */
 /* What lifts a date over others in choose_date, weakest first. */
@@ -4516,7 +4529,7 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 	uint32_t n = s->ndates;
 	enum cue_kind side[DATE_CANDIDATES], said[DATE_CANDIDATES];
 	bool past[DATE_CANDIDATES], announced[DATE_CANDIDATES], until[DATE_CANDIDATES];
-	bool in = false, out = false, firm = false, open = false;
+	bool in = false, out = false, firm = false, open = false, other_cued = false;
 	uint32_t taken = 0;
 	for (uint32_t k = 0; k < n; k++) {
 		side[k] = date_side(s, taken, f[k].a, f[k].e, k + 1 < n ? f[k + 1].a : s->n, &taken,
@@ -4531,6 +4544,7 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 		firm |= !passing(&f[k], side[k]);
 		open |= !until[k] && !passing(&f[k], side[k]) &&
 			slot_date_days(f[k].d) >= s->today_days;
+		other_cued |= announced[k] && side[k] != CUE_MOVE_OUT && !passing(&f[k], side[k]);
 	}
 	bool skip[DATE_CANDIDATES], ahead = false;
 	int rank[DATE_CANDIDATES], lift = LIFT_NONE; /* the strongest rank of a date left */
@@ -4540,6 +4554,7 @@ static const struct date_found *choose_date(const struct scan *s, enum cue_kind 
 		 * day the move is due by: "Auszug am 30. November, Einzug bis
 		 * zum 1. Dezember" moves in on the 1st. */
 		skip[k] = f[k].stale || (in && out && side[k] != CUE_MOVE_IN) ||
+			  (out && !in && other_cued && side[k] == CUE_MOVE_OUT) ||
 			  (firm && passing(&f[k], side[k])) ||
 			  (open && until[k] && said[k] != CUE_MOVE_IN);
 		ahead |= !skip[k] && announced[k] && slot_date_days(f[k].d) >= s->today_days;
