@@ -1611,7 +1611,8 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 	 * Speicher oder Modbus haben wir nicht", not "Wir haben eine
 	 * Solaranlage, einen Speicher haben wir nicht", nor "Solar oder
 	 * Speicher haben wir nicht mehr so hohe Kosten?". A trigger sharing
-	 * b's words is the same item. */
+	 * b's words, or right before them, is the same item: "solar panels
+	 * we don't have" ("solar", "panels"). */
 	bool carried = false, joined = false;
 	for (uint32_t k = out->ntriggers; k-- > 1;) {
 		struct intent_trigger *a = &out->triggers[k - 1], *b = &out->triggers[k];
@@ -1621,7 +1622,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 			joined = false;
 		}
 		bool word = false;
-		if (carried && a->tok_last < b->tok_first)
+		if (carried && a->tok_last + 1u < b->tok_first)
 			carried = listed_before(toks, s, a, b, &word) && (joined || word);
 		joined |= word;
 		if (carried)
