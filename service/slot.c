@@ -2781,13 +2781,14 @@ static bool city_ends(const struct scan *s, uint32_t k)
 	return k >= s->n || tk(s, k)->kind != TOK_WORD || (tk(s, k)->flags & TOK_F_LINE);
 }
 
-/* Whether token k is a `city_links` word in lower case. */
-static bool city_link(const struct scan *s, uint32_t k)
+/* Whether token k is a word in lower case, not after a line break, that
+ * the vocabulary gives flag (a `city_links` or `city_preps` word). */
+static bool lower_word_with(const struct scan *s, uint32_t k, uint32_t flag)
 {
 	const struct word *w;
 	return k < s->n && tk(s, k)->kind == TOK_WORD &&
 	       !(tk(s, k)->flags & (TOK_F_CAP | TOK_F_LINE)) && (w = word_at(s, k)) &&
-	       (w->flags & W_CITY_LINK);
+	       (w->flags & flag);
 }
 
 /* A city at token k: a word, then capitalised words or words joined by a
@@ -2808,7 +2809,7 @@ static uint32_t city_at(const struct scan *s, uint32_t k)
 		bool joined = !(t->flags & TOK_F_SPACE);
 		if (!joined && !city_word(s, e)) {
 			uint32_t p = e;
-			while (p < e + 2 && city_link(s, p))
+			while (p < e + 2 && lower_word_with(s, p, W_CITY_LINK))
 				p++;
 			if (p == e || !city_word(s, p) || tk(s, p)->nlen < 3 || !city_ends(s, p + 1))
 				break;
@@ -2854,15 +2855,6 @@ static bool town_word(const struct scan *s, uint32_t k)
 	return !w || (!(w->flags & ~W_OPENER) && !reading_word(w) && w->ocue_head < 0);
 }
 
-/* Whether token k is a `city_preps` word in lower case. */
-static bool city_prep(const struct scan *s, uint32_t k)
-{
-	const struct word *w;
-	return k < s->n && tk(s, k)->kind == TOK_WORD &&
-	       !(tk(s, k)->flags & (TOK_F_CAP | TOK_F_LINE)) && (w = word_at(s, k)) &&
-	       (w->flags & W_CITY_PREP);
-}
-
 /* A city after the `city_preps` word at token j, its first word a
  * town_word: capitalised ("Storgata 12B i Oslo", "Dorpsstraat 5 te
  * Utrecht"; not "in März", nor "in Flat 2"), or in lower case where the
@@ -2872,7 +2864,7 @@ static bool city_prep(const struct scan *s, uint32_t k)
 static uint32_t prep_city_at(const struct scan *s, uint32_t j)
 {
 	uint32_t c = j + 1, ce;
-	if (!city_prep(s, j) || c >= s->n || !town_word(s, c) || !(ce = city_at(s, c)))
+	if (!lower_word_with(s, j, W_CITY_PREP) || c >= s->n || !town_word(s, c) || !(ce = city_at(s, c)))
 		return 0;
 	if (city_word(s, c))
 		return ce;
@@ -2903,7 +2895,7 @@ static bool city_vouches(const struct scan *s, uint32_t he)
 static bool place_at(const struct scan *s, uint32_t j, bool comma, bool strict,
 		     struct addr_span *sp)
 {
-	bool prep = city_prep(s, j);
+	bool prep = lower_word_with(s, j, W_CITY_PREP);
 	uint32_t p = j + prep;
 	p += country_prefix(s, p);
 	uint32_t pe = postcode_at(s, p);
