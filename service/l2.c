@@ -760,7 +760,8 @@ int l2_registry_put_all(redisContext *rc, const struct engine *e,
 			snprintf(p[i].key, sizeof(p[i].key), REG_METER "%s", p[i].r->meter_id);
 			slot_date_iso(p[i].r->supply_start, p[i].date);
 			p[i].indexed = address_key(e, p[i].r->street, p[i].akey, sizeof(p[i].akey)) == 0;
-			p[i].has_city = engine_city_key(p[i].r->city, p[i].city, sizeof(p[i].city)) >= 0;
+			p[i].has_city =
+				engine_city_key(p[i].r->city, p[i].city, sizeof(p[i].city)) >= 0;
 		}
 		if (put_batch(rc, e, p, m, why, whylen) < 0)
 			goto free_batch;

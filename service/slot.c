@@ -1681,7 +1681,8 @@ static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *
 	uint32_t ye = year_at(s, e, &y);
 	if (tk(s, j)->kind == TOK_WORD && !is_digit(nt(s, j)[0]) && !pair_ends(s, ye, y))
 		return 0;
-	if (typo && (!is_digit(nt(s, j)[0]) || (!pair_ends(s, ye, y) && !date_cue_before(s, i, false))))
+	if (typo &&
+	    (!is_digit(nt(s, j)[0]) || (!pair_ends(s, ye, y) && !date_cue_before(s, i, false))))
 		return 0;
 	return make_date(s, y, m, d, out) ? ye : 0;
 }
@@ -2864,7 +2865,8 @@ static bool town_word(const struct scan *s, uint32_t k)
 static uint32_t prep_city_at(const struct scan *s, uint32_t j)
 {
 	uint32_t c = j + 1, ce;
-	if (!lower_word_with(s, j, W_CITY_PREP) || c >= s->n || !town_word(s, c) || !(ce = city_at(s, c)))
+	if (!lower_word_with(s, j, W_CITY_PREP) || c >= s->n || !town_word(s, c) ||
+	    !(ce = city_at(s, c)))
 		return 0;
 	if (city_word(s, c))
 		return ce;
@@ -3387,8 +3389,9 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 	 * abbreviation's dot makes it one ("Edward. 3 things" ends in the
 	 * "rd" of "road"). */
 	bool told = cue || (he && ocue_ends_at(s, first, CUE_TO_ADDRESS));
-	bool doubt = lower || (!whole && !told && (!(t->flags & TOK_F_CAP) ||
-						    (first == start && sentence_start(s, start)))) ||
+	bool doubt = lower ||
+		     (!whole && !told &&
+		      (!(t->flags & TOK_F_CAP) || (first == start && sentence_start(s, start)))) ||
 		     (name_len && !cue && t->nlen - name_len < COMPOUND_SUFFIX_MIN);
 	/* "a bigger place 5 minutes away", "anyway 2 things": a doubtful
 	 * street must end the text at its number, or have a postcode or a date
