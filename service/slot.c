@@ -4065,6 +4065,32 @@ static bool named_other(const struct scan *s, uint32_t a)
 	return named;
 }
 
+/* Whether the meter ID at tokens [a, e) stands in brackets after the home
+ * the customer leaves, a `to` word or an address `cue` right after them
+ * (one short word between: "and", "og"): "fra Kirkeveien 64 (målepunkt
+ * A) til Storgata 14", "leaving Storgata 14 (meter A) and moving to
+ * Storgata 12B". The brackets hold at most a meter label besides. */
+static bool left_in_brackets(const struct scan *s, uint32_t a, uint32_t e)
+{
+	uint32_t o = a;
+	while (o > 0 && a - o < 4 && !is_punct(s, o - 1, '(') &&
+	       tk(s, o - 1)->kind == TOK_WORD)
+		o--;
+	if (o == 0 || !is_punct(s, o - 1, '(') || !is_punct(s, e, ')') ||
+	    (o < a && !ocue_ends_at(s, a, CUE_METER_LABEL)))
+		return false;
+	for (uint32_t j = e + 1; j < s->n && j <= e + 2; j++) {
+		const struct word *w = word_at(s, j);
+		uint32_t end;
+		if (ocue_at(s, j, &end) == CUE_TO_ADDRESS ||
+		    (w && w->cue_head >= 0 && cue_at(s, j, w->cue_head, NULL)))
+			return true;
+		if (tk(s, j)->kind != TOK_WORD || tk(s, j)->nchars > 4)
+			return false;
+	}
+	return false;
+}
+
 /* Whether an old_after phrase follows the address that ends before token
  * e, in its sentence and on its line: "Hegdehaugsveien 31 from 28 feb,
  * that's my old flat". */
@@ -4672,7 +4698,8 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		struct slot_meter m; /* meter_at clears it for a token it tries */
 		if (!out->has_meter && (e = meter_at(&s, i, &ean_next, &a, &m))) {
 			/* "the old meter ID was ...", "KID 0045...": the next one. */
-			if (announced_old(&s, 0, a, true) == OLD_STRONG || named_other(&s, a)) {
+			if (announced_old(&s, 0, a, true) == OLD_STRONG || named_other(&s, a) ||
+			    left_in_brackets(&s, a, e)) {
 				i = e - 1;
 				continue;
 			}
