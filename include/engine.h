@@ -213,9 +213,9 @@ int engine_city_key(const char *city, char *out, size_t cap);
  * seldom lengthens one much. */
 #define ENGINE_CITY_KEY_MAX 200
 
-/* The city of address a that a registry compares (engine_results'
- * city_listed): a's city where it came without a postcode and the
- * registry lists it, else "". */
+/* The city of address a that a registry compares: a's city where the
+ * adapter found it listed (engine_results' city_listed, set only for a
+ * city given without a postcode), else "". */
 const char *engine_listed_city(const struct slot_address *a, const struct engine_results *res);
 
 /* True when the customer's postcode and city may be the record's place:

@@ -1014,7 +1014,7 @@ int engine_city_key(const char *city, char *out, size_t cap)
 
 const char *engine_listed_city(const struct slot_address *a, const struct engine_results *res)
 {
-	return res->city_listed && !a->postcode[0] ? a->city : "";
+	return res->city_listed ? a->city : "";
 }
 
 bool engine_places_agree(const char *postcode, const char *city, const struct engine_record *r)
