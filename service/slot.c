@@ -3826,6 +3826,13 @@ static bool house_number(const struct scan *s, uint32_t i)
 	if (i == 0)
 		return false;
 	struct slot_found tmp = { .has_address = false };
+	/* A name without a street's suffix counts where an address cue names
+	 * it: "vi flytter til Grensen 9 i oktober" is no 9 October. */
+	uint32_t a = i;
+	while (a > 0 && i - a < NAME_WORDS_MAX && cap_word(s, a - 1))
+		a--;
+	if (a < i && cue_ends_at(s, a))
+		return true;
 	uint32_t lo = sentence_back(s, 0, i - 1);
 	if (!street_at(s, i - 1, lo, cue_ends_at(s, i - 1) || (i >= 2 && cue_ends_at(s, i - 2)), &tmp))
 		return false;
