@@ -4422,8 +4422,9 @@ static bool move_verb_before(const struct scan *s, uint32_t a)
  * e, the next date starting at to: the particle ends the date's clause,
  * before punctuation, the text's end, or the next date a few words on
  * ("und am"). "Wir ziehen am 28.11. aus und am 1.12. in die Goethestraße
- * 5 ein", "we trekken er 1 april in". CUE_NONE when no particle does. */
-static enum cue_kind particle_side(const struct scan *s, uint32_t e, uint32_t to)
+ * 5 ein", "we trekken er 1 april in". CUE_NONE when no particle does;
+ * else *end is the index after the particle. */
+static enum cue_kind particle_side(const struct scan *s, uint32_t e, uint32_t to, uint32_t *end)
 {
 	for (uint32_t j = e; j < to && j <= e + PARTICIPLE_AFTER_MAX && tk(s, j)->kind != TOK_PUNCT;
 	     j++) {
@@ -4431,8 +4432,10 @@ static enum cue_kind particle_side(const struct scan *s, uint32_t e, uint32_t to
 		if (!w || !(w->flags & (W_IN_PARTICLE | W_OUT_PARTICLE)))
 			continue;
 		if (j + 1 >= s->n || tk(s, j + 1)->kind == TOK_PUNCT ||
-		    (to < s->n && to <= j + 1 + PARTICLE_GAP))
+		    (to < s->n && to <= j + 1 + PARTICLE_GAP)) {
+			*end = j + 1;
 			return w->flags & W_OUT_PARTICLE ? CUE_MOVE_OUT : CUE_MOVE_IN;
+		}
 	}
 	return CUE_NONE;
 }
@@ -4500,13 +4503,18 @@ static enum cue_kind date_side(const struct scan *s, uint32_t from, uint32_t a, 
 	 * "wir ziehen am 28.11. aus" moves out; so does one earlier on its
 	 * line for a date nothing else announces ("... aus und am 1.12. in
 	 * die Goethestraße 5 ein"). Without the verb "ein" is an article
-	 * and "in" a preposition as often: "am 28.11. kommt ein Techniker". */
+	 * and "in" a preposition as often: "am 28.11. kommt ein Techniker".
+	 * The words up to the particle are this date's clause, so the next
+	 * date's cues are sought after it: "zum 1.2. aus der alten Wohnung
+	 * aus und am 15.2. ein" moves in on the 15th. */
 	enum cue_kind ps;
+	uint32_t pe;
 	if ((*said == CUE_MOVE || (side == CUE_NONE && move_verb_before(s, a))) &&
-	    (ps = particle_side(s, e, to)) != CUE_NONE) {
+	    (ps = particle_side(s, e, to, &pe)) != CUE_NONE) {
 		side = ps;
 		*said = ps;
 		cs = ce = 0;
+		*taken = pe;
 	}
 	*past = side != CUE_NONE && has_past(s, cs, ce);
 	return side;
