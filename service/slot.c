@@ -3560,7 +3560,9 @@ static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out
 		*out = f;
 		return true;
 	}
-	if (dated)
+	/* Past a date, a street without a suffix only after its colon, and
+	 * starting right there: "Neue Adresse ab 1.12.: Am Sandtorkai 5". */
+	if (dated && !is_punct(s, j - 1, ':'))
 		return false;
 
 	/* No street suffix: the first house number carries the address. */
@@ -3585,8 +3587,14 @@ static bool cue_address(const struct scan *s, uint32_t j, struct slot_found *out
 	uint32_t we = he;
 	while (we < e && we - he < NAME_WORDS_MAX && cap_word(s, we))
 		we++;
+	uint32_t u = a;
+	while (u < h && unit_word(s, u))
+		u++;
+	if ((dated && a != j) || (a < h && u == h))
+		return false;
 	if (a < h) {
-		/* Capitalised words before the number: "Am Markt 3". */
+		/* Capitalised words before the number, not a flat's alone
+		 * ("new address: Flat 2"): "Am Markt 3". */
 		sp.a = a;
 	} else if (we > he && postcode_at(s, h) <= h + 1) {
 		/* The number first: "5 Kings Mews". A Dutch postcode ("1015 CJ
