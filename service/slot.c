@@ -2792,6 +2792,18 @@ static bool lower_word_with(const struct scan *s, uint32_t k, uint32_t flag)
 	       (w->flags & flag);
 }
 
+/* The index after the elided article that opens a Dutch town's name at
+ * token k ("'s-Gravenhage", "'s-Hertogenbosch", "'t Harde"), or k. */
+static uint32_t elision_end(const struct scan *s, uint32_t k)
+{
+	if (!is_punct(s, k, '\'') || k + 2 >= s->n || !glued(s, k + 1) ||
+	    tk(s, k + 1)->kind != TOK_WORD || tk(s, k + 1)->nlen != 1 ||
+	    !strchr("st", nt(s, k + 1)[0]) || tk(s, k + 2)->kind != TOK_WORD ||
+	    !(tk(s, k + 2)->flags & TOK_F_CAP))
+		return k;
+	return k + 2;
+}
+
 /* A city at token k: a word, then capitalised words or words joined by a
  * hyphen, on the same line ("München\nTel." is München), and one or two
  * `city_links` words between two of them where the city ends its clause
@@ -2800,6 +2812,7 @@ static bool lower_word_with(const struct scan *s, uint32_t k, uint32_t flag)
  * link). Returns the index after it, or 0. */
 static uint32_t city_at(const struct scan *s, uint32_t k)
 {
+	k = elision_end(s, k);
 	if (k >= s->n || tk(s, k)->kind != TOK_WORD || used(s, k) || is_digit(nt(s, k)[0]))
 		return 0;
 	uint32_t e = k + 1;
@@ -2902,7 +2915,7 @@ static bool place_at(const struct scan *s, uint32_t j, bool comma, bool strict,
 	p += country_prefix(s, p);
 	uint32_t pe = postcode_at(s, p);
 	uint32_t ce = pe ? city_at(s, pe) : 0;
-	bool capital = ce && (tk(s, pe)->flags & TOK_F_CAP);
+	bool capital = ce && (tk(s, elision_end(s, pe))->flags & TOK_F_CAP);
 	if (pe && (prep ? ce && town_word(s, pe) : !strict || capital)) {
 		sp->pc0 = p;
 		sp->pc1 = pe;
