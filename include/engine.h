@@ -36,6 +36,11 @@ void engine_opts_default(struct engine_opts *opts);
  * can be copied, stored and restored as bytes. */
 struct engine_facts {
 	bool has_date, has_meter, has_address;
+	/* The registry has no record at the address: it still names the home
+	 * a meter ID's record is compared with, but is not looked up again.
+	 * It fills what was padding, so sessions stored before it read as
+	 * false. */
+	bool address_not_found;
 	struct slot_date date;
 	struct slot_meter meter;
 	struct slot_address address;

@@ -385,7 +385,8 @@ static bool plausible(const struct engine_session *s)
 {
 	const struct engine_facts *f = &s->facts;
 	if (!bool_byte(&s->lang_fixed) || !bool_byte(&f->has_date) || !bool_byte(&f->has_meter) ||
-	    !bool_byte(&f->has_address) || !bool_byte(&f->meter.valid) ||
+	    !bool_byte(&f->has_address) || !bool_byte(&f->address_not_found) ||
+	    !bool_byte(&f->meter.valid) ||
 	    f->meter.kind > SLOT_METER_DE_MALO)
 		return false;
 	if (f->has_date && !slot_date_valid(f->date))
@@ -466,6 +467,17 @@ static uint8_t known_slots(const struct engine_facts *f)
 	return (f->has_date ? INTENT_SLOT_DATE : 0) |
 	       (f->has_meter ? INTENT_SLOT_METER : 0) |
 	       (f->has_address ? INTENT_SLOT_ADDRESS : 0);
+}
+
+/* The facts rule r may act on: an address the registry found no record
+ * at answers no supply-start check again, so the customer is asked for
+ * the meter ID or another address rather than told "not found" twice. */
+static uint8_t known_for(const struct intent_rule *r, const struct engine_facts *f)
+{
+	uint8_t k = known_slots(f);
+	if (f->address_not_found && r->check == INTENT_CHECK_SUPPLY_START)
+		k &= (uint8_t)~INTENT_SLOT_ADDRESS;
+	return k;
 }
 
 /* Which groups of rule r no known fact satisfies, a bit per group. */
@@ -723,10 +735,11 @@ static uint32_t label_only(const struct engine *e, const struct engine_session *
 static uint32_t refuted(const struct engine *e, const struct engine_session *s)
 {
 	uint32_t r = 0;
-	uint8_t known = known_slots(&s->facts);
-	for (size_t i = 0; i < intent_count(e->pack); i++)
-		if ((s->pending & (1u << i)) && !missing_groups(intent_rule(e->pack, i), known))
+	for (size_t i = 0; i < intent_count(e->pack); i++) {
+		const struct intent_rule *rule = intent_rule(e->pack, i);
+		if ((s->pending & (1u << i)) && !missing_groups(rule, known_for(rule, &s->facts)))
 			r |= 1u << i;
+	}
 	return r;
 }
 
@@ -869,6 +882,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	}
 	if (p->found.has_address) {
 		p->facts.has_address = true;
+		p->facts.address_not_found = false;
 		p->facts.address = p->found.address;
 	}
 
@@ -909,12 +923,11 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 
 	/* One registry lookup serves every intent: by a meter ID with a good
 	 * check digit when there is one, else by the address. */
-	uint8_t known = known_slots(&p->facts);
 	for (size_t i = 0; i < intent_count(e->pack); i++) {
 		if (!(p->active & (1u << i)))
 			continue;
 		const struct intent_rule *r = intent_rule(e->pack, i);
-		if (r->check == INTENT_CHECK_NONE || missing_groups(r, known))
+		if (r->check == INTENT_CHECK_NONE || missing_groups(r, known_for(r, &p->facts)))
 			continue;
 		if (p->facts.has_meter && p->facts.meter.valid)
 			p->lookup = ENGINE_LOOKUP_METER;
@@ -1133,7 +1146,7 @@ static enum engine_outcome outcome_of(const struct engine *e, size_t i,
 				      const struct engine_results *res, unsigned *miss)
 {
 	const struct intent_rule *rule = intent_rule(e->pack, i);
-	*miss = missing_groups(rule, known_slots(&p->facts));
+	*miss = missing_groups(rule, known_for(rule, &p->facts));
 	/* A mistyped meter ID is what the customer must fix first, whatever
 	 * else is missing. */
 	if (rule_needs(rule, INTENT_SLOT_METER) && p->facts.has_meter && !p->facts.meter.valid)
@@ -1263,8 +1276,11 @@ int engine_say(const struct engine *e, struct engine_session *s,
 				(uint8_t)i, (uint8_t)oc, missing };
 
 		/* Move the conversation on: answered intents are done; the
-		 * rest wait, and a fact the registry refuted is dropped so
-		 * the next message can bring the right one. */
+		 * rest wait. A meter ID the registry refuted is dropped so
+		 * the next message can bring the right one; an address is
+		 * kept, since a meter ID's record registered at another home
+		 * must not confirm its date ("Storgata 99" not found, then
+		 * the meter of Storgata 12B). */
 		if (oc == ENGINE_OUT_ANSWER || oc == ENGINE_OUT_CONFIRMED) {
 			pending &= ~(1u << i);
 			s->answered |= 1u << i;
@@ -1275,7 +1291,7 @@ int engine_say(const struct engine *e, struct engine_session *s,
 		    (oc == ENGINE_OUT_NOT_FOUND && p->lookup == ENGINE_LOOKUP_METER))
 			next.has_meter = false;
 		if (oc == ENGINE_OUT_NOT_FOUND && p->lookup == ENGINE_LOOKUP_ADDRESS)
-			next.has_address = false;
+			next.address_not_found = true;
 	}
 
 	if (p->escalate) {
