@@ -2759,6 +2759,41 @@ static uint32_t postcode_at(const struct scan *s, uint32_t k)
 	return e;
 }
 
+/* Whether p[0..n) is the outward code of a British postcode: one or two
+ * letters, a digit, and a letter or digit or not ("m1", "nw1", "sw1a"). */
+static bool uk_outward(const char *p, size_t n)
+{
+	size_t l = 0;
+	while (l < n && l < 3 && is_alpha(p[l]))
+		l++;
+	return (l == 1 || l == 2) && n > l && n <= l + 2 && is_digit(p[l]) &&
+	       (n == l + 1 || is_alpha(p[l + 1]) || is_digit(p[l + 1]));
+}
+
+/* Whether p[0..3) is the inward code of a British postcode: a digit and
+ * two letters ("6xe"). */
+static bool uk_inward(const char *p)
+{
+	return is_digit(p[0]) && is_alpha(p[1]) && is_alpha(p[2]);
+}
+
+/* A British postcode at token k, its two codes apart or joined ("NW1
+ * 6XE", "nw16xe"). The inward code's shape, a digit and two letters, is
+ * what tells "M1 1AE" from a motorway. Returns the index after it, or 0. */
+static uint32_t uk_postcode_at(const struct scan *s, uint32_t k)
+{
+	if (k >= s->n || tk(s, k)->kind != TOK_WORD || used(s, k))
+		return 0;
+	const char *p = nt(s, k);
+	uint32_t n = tk(s, k)->nlen;
+	if (n >= 5 && n <= 7 && uk_inward(p + n - 3) && uk_outward(p, n - 3))
+		return k + 1;
+	if (uk_outward(p, n) && k + 1 < s->n && tk(s, k + 1)->kind == TOK_WORD &&
+	    !used(s, k + 1) && tk(s, k + 1)->nlen == 3 && uk_inward(nt(s, k + 1)))
+		return k + 2;
+	return 0;
+}
+
 /* Whether token k, a word on the line, may go on a city's name: a
  * capitalised word of two letters or more that is no word of the date
  * ("Köln am Montag"). */
@@ -2821,6 +2856,8 @@ static uint32_t city_at(const struct scan *s, uint32_t k)
 		if (t->kind != TOK_WORD || used(s, e) || is_digit(nt(s, e)[0]))
 			break;
 		bool joined = !(t->flags & TOK_F_SPACE);
+		if (!joined && uk_postcode_at(s, e))
+			break; /* "London NW1 6XE" */
 		if (!joined && !city_word(s, e)) {
 			uint32_t p = e;
 			while (p < e + 2 && lower_word_with(s, p, W_CITY_LINK))
@@ -2910,6 +2947,20 @@ static bool city_vouches(const struct scan *s, uint32_t he)
 static bool place_at(const struct scan *s, uint32_t j, bool comma, bool strict,
 		     struct addr_span *sp)
 {
+	/* A British postcode follows the town, or stands alone: "Leeds LS1
+	 * 4AP", "London, NW1 6XE", "NW1 6XE". */
+	uint32_t ue = uk_postcode_at(s, j), te = 0;
+	if (!ue && (te = city_at(s, j)))
+		ue = uk_postcode_at(s, te + is_punct(s, te, ','));
+	if (ue) {
+		sp->pc0 = te ? te + is_punct(s, te, ',') : j;
+		sp->pc1 = sp->end = ue;
+		if (te) {
+			sp->c0 = j;
+			sp->c1 = te;
+		}
+		return true;
+	}
 	bool prep = lower_word_with(s, j, W_CITY_PREP);
 	uint32_t p = j + prep;
 	p += country_prefix(s, p);

@@ -432,6 +432,16 @@ run classify "${DATA[@]}" "${TODAY[@]}" --registry "$TMP/registry.jsonl" \
 	>"$TMP/out" 2>&1
 expect_in "$TMP/out" "contract_start_date=mismatch" "classify --registry, another date"
 expect_in "$TMP/out" "The grid registry shows 1 March 2027" "classify --registry, another date"
+# A British postcode is read after the town, and another one rules the
+# street's record in London out.
+run classify "${DATA[@]}" "${TODAY[@]}" --registry "$TMP/registry.jsonl" \
+	"When does my contract start? We move in on 1 June 2027 to 221B Baker Street, Leeds LS1 4AP" \
+	>"$TMP/out" 2>&1
+expect_in "$TMP/out" "contract_start_date=not_found" "classify --registry, a British postcode elsewhere"
+run classify "${DATA[@]}" "${TODAY[@]}" --registry "$TMP/registry.jsonl" \
+	"When does my contract start? We move in on 1 June 2027 to 221B Baker Street, London NW1 6XE" \
+	>"$TMP/out" 2>&1
+expect_in "$TMP/out" "contract_start_date=confirmed" "classify --registry, a British postcode"
 printf '%s\n' '{"meter_id": "707057500012345671"}' >"$TMP/bad-registry.jsonl"
 run classify "${DATA[@]}" --registry "$TMP/bad-registry.jsonl" hello >/dev/null 2>"$TMP/err"
 expect_rc 3 $? "a malformed registry"
