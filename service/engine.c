@@ -835,12 +835,16 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		io.names_fallback = s->lang < 0;
 	}
 	/* The street's part of the address alone, which slot_extract copies
-	 * from the address's start: a trigger in the city ("... 50667 Speicher")
-	 * is no street's name. */
+	 * from the address's text, at its start or after a flat ("Flat 3, 45
+	 * Queen's Road"): a trigger in the city ("... 50667 Speicher") is no
+	 * street's name. */
 	if (p->found.has_address) {
-		size_t n = strlen(p->found.address.street);
-		io.place_off = p->found.addr_off;
-		io.place_len = n < p->found.addr_len ? n : p->found.addr_len;
+		const struct slot_address *a = &p->found.address;
+		const char *at = strstr(a->text, a->street);
+		size_t skip = at ? (size_t)(at - a->text) : 0;
+		size_t n = strlen(a->street);
+		io.place_off = p->found.addr_off + skip;
+		io.place_len = skip + n < p->found.addr_len ? n : p->found.addr_len - skip;
 	}
 	/* A day word said in passing is no sign of a start date: "I pay by
 	 * direct debit today" asks nothing about one. Nor is a plain date once

@@ -2874,7 +2874,22 @@ static uint32_t city_at(const struct scan *s, uint32_t k)
 struct addr_span {
 	uint32_t a, street_end, end;
 	uint32_t pc0, pc1, c0, c1;
+	uint32_t lead; /* tokens of a flat before a, in the text only */
 };
+
+/* The flat a British address opens with, before the house number at
+ * token hn and a comma: "Flat 3, 45 Queen's Road", "Apartment 4B, 22
+ * Park Lane", "Apt. 2, ...". Returns how many tokens it takes, 0 for
+ * none. */
+static uint32_t flat_before(const struct scan *s, uint32_t hn, uint32_t lo)
+{
+	if (hn < lo + 3 || !is_punct(s, hn - 1, ',') || house_at(s, hn - 2) != hn - 1)
+		return 0;
+	uint32_t u = hn - 3;
+	if (u > lo && is_punct(s, u, '.') && glued(s, u))
+		u--;
+	return unit_word(s, u) && u >= lo ? hn - u : 0;
+}
 
 /* The tokens of a country code joined to the postcode at token j ("D-"
  * of "D-50667 Köln", "SE-" of "SE-114 55 Stockholm"): a code of the
@@ -3044,6 +3059,8 @@ static bool fill_address(const struct scan *s, const struct addr_span *sp,
 		memset(ad, 0, sizeof(*ad));
 		return false;
 	}
+	if (sp->lead)
+		off = tk(s, sp->a - sp->lead)->off;
 	copy_span(ad->text, sizeof(ad->text), s->text, off, e->off + e->len - off);
 	ad->postcode[0] = ad->city[0] = '\0';
 	if (sp->pc1 > sp->pc0) {
@@ -3494,6 +3511,7 @@ static bool street_at(const struct scan *s, uint32_t i, uint32_t lo, bool cue,
 			    !(cue && hn == lo && whole && t->nchars >= LOWER_SUFFIX_MIN))
 				return false;
 			sp.a = hn;
+			sp.lead = flat_before(s, hn, lo);
 			sp.street_end = i + 1;
 			tail_at(s, after, &sp);
 			if (sp.end == after)
