@@ -54,6 +54,8 @@ enum slot_date_role {
 	                       past ("yesterday", "vor zwei Tagen") with no cue,
 	                       as often said in passing ("I called today") as
 	                       of the move */
+	SLOT_DATE_ANSWER,   /* a day alone in a few words, no cue: "ok then the
+	                       15th"; a date only where one is awaited */
 };
 
 /* The fact a message names by its label alone: "new address?". */

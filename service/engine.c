@@ -767,6 +767,8 @@ static unsigned words_beside_date(const struct tok_buf *t, const struct slot_fou
  *   bought the Pulse on 15 December"). A longer correction is announced:
  *   "sorry, I meant 5 January", "nei vent, det er 15. mars" (in phrases)
  *   replace the date, and a confirmed one is checked again.
+ * - A day alone in a few words ("ok then the 15th") is while an intent
+ *   that needs a date waits: an answer, or a correction of a refuted one.
  * - A move-out date, or a day word with no cue ("I called the grid
  *   company today", "call me tomorrow"), never replaces a date. While
  *   none is known, a move-out date is (billing moves on that day), and a
@@ -793,6 +795,8 @@ static bool takes_date(const struct engine *e, const struct engine_session *s,
 	}
 	case SLOT_DATE_MOVE_OUT:
 		return !s->facts.has_date;
+	case SLOT_DATE_ANSWER:
+		return wants_date(e, s->pending);
 	default:
 		if (s->facts.has_date)
 			return false;
@@ -854,6 +858,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	 * (slot_found.date_weekday): "When do you open on Monday?" asks about
 	 * opening hours. */
 	bool date_evidence = p->found.has_date && p->found.date_role != SLOT_DATE_PASSING &&
+			     p->found.date_role != SLOT_DATE_ANSWER &&
 			     !(p->found.date_role == SLOT_DATE_PLAIN &&
 			       (s->facts.has_date || p->found.date_weekday));
 	/* A fact's label alone ("new address?", "Zählernummer?") is its

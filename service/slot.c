@@ -45,6 +45,7 @@
 #define MALO_CUE_BACK 10    /* tokens looked back for a MaLo ID's label */
 #define NAME_WORDS_MAX 3    /* words of a street name before its suffix */
 #define CITY_WORDS_MAX 3
+#define DAY_ANSWER_WORDS 5 /* words beside a day alone that answer with it */
 #define HOUSE_DIGITS_MAX 4
 #define HOUSE_LETTERS_MAX 3 /* "123-II", "112-bis" */
 #define JOIN_WORD_MAX 3 /* "og", "und", "&": a lower-case word in a name line */
@@ -2794,6 +2795,48 @@ static uint32_t uk_postcode_at(const struct scan *s, uint32_t k)
 	return 0;
 }
 
+/* Whether the message is hardly more than the day at tokens [i, e): one
+ * to DAY_ANSWER_WORDS words besides fillers, and no other number. The day
+ * alone ("1st", "1.") is too little: a list's mark as often. */
+static bool day_answer(const struct scan *s, uint32_t i, uint32_t e)
+{
+	unsigned words = 0;
+	for (uint32_t k = 0; k < s->n; k++) {
+		if (k >= i && k < e)
+			continue;
+		if (tk(s, k)->kind == TOK_NUM || (tk(s, k)->kind == TOK_WORD && is_digit(nt(s, k)[0])))
+			return false;
+		words += tk(s, k)->kind == TOK_WORD && !filler_word(s, k);
+	}
+	return words >= 1 && words <= DAY_ANSWER_WORDS;
+}
+
+/* A day written as one ("15th", "15.", "1:a") in a message of a few words
+ * and no other number, where its clause ends, read by no other rule: "ok
+ * then the 15th", "Ach so, dann halt ab dem 15.". Nothing in the words
+ * says it is the move's ("moving in, my partner the 20th" is not), so it
+ * goes to *out as SLOT_DATE_ANSWER: the conversation decides, by whether
+ * it awaits a date. Not a list's number ("1. Wann ...") nor a house's. */
+static void answer_day(const struct scan *s, struct slot_found *out)
+{
+	for (uint32_t i = 0; i < s->n && s->today_ok; i++) {
+		int d;
+		uint32_t e = day_at(s, i, true, false, &d);
+		if (!e || (tk(s, i)->kind == TOK_NUM && e == i + 1) || !pair_ends(s, e, 0) ||
+		    (is_punct(s, e - 1, '.') && e < s->n && (tk(s, e)->flags & TOK_F_CAP)) ||
+		    (out->has_address && tk(s, i)->off >= out->addr_off &&
+		     tk(s, i)->off < out->addr_off + out->addr_len) ||
+		    !day_answer(s, i, e) || !day_from(s->today, d, false, &out->date))
+			continue;
+		out->has_date = true;
+		out->date_day_only = true;
+		out->date_role = SLOT_DATE_ANSWER;
+		out->date_off = tk(s, i)->off;
+		out->date_len = tk(s, e - 1)->off + tk(s, e - 1)->len - out->date_off;
+		return;
+	}
+}
+
 /* Whether token k, a word on the line, may go on a city's name: a
  * capitalised word of two letters or more that is no word of the date
  * ("Köln am Montag"). */
@@ -4882,6 +4925,8 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		announced_address(&s, body.n, false, out);
 	if (out->has_address && !out->address.postcode[0] && !out->address.city[0])
 		town_before(&s, token_at(&s, out->addr_off), out);
+	if (!out->has_date)
+		answer_day(&s, out);
 	if (!out->has_meter && !out->has_address && !out->has_date)
 		out->label_alone = (uint8_t)label_alone(&s);
 	if (out->has_meter)

@@ -188,6 +188,7 @@ static const char *const date_roles[] = {
 	[SLOT_DATE_MOVE_IN] = "in",
 	[SLOT_DATE_MOVE_OUT] = "out",
 	[SLOT_DATE_PASSING] = "passing",
+	[SLOT_DATE_ANSWER] = "answer",
 };
 
 /* slot_dates.txt: today | text | expected date or none | [matched text]
@@ -218,7 +219,7 @@ static void test_dates(void **state)
 					 out.date.d == want.d;
 		if (ok && !none && n >= 4)
 			ok = span_is(f[1], out.date_off, out.date_len, f[3]);
-		const char *role = out.date_role < 4 ? date_roles[out.date_role] : "?";
+		const char *role = out.date_role < sizeof(date_roles) / sizeof(date_roles[0]) ? date_roles[out.date_role] : "?";
 		if (ok && !none && n >= 5)
 			ok = strcmp(role, f[4]) == 0;
 		if (!ok) {
