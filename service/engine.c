@@ -596,6 +596,47 @@ static bool same_street(const struct engine *e, const char *a, const char *b)
 	       strcmp(ka, kb) == 0;
 }
 
+/* Whether a and b name one street, the house numbers aside: their keys
+ * agree but for the last unit, the number ("Drottninggatan 7" and
+ * "Drottninggatan 5"). */
+static bool same_street_name(const struct engine *e, const char *a, const char *b)
+{
+	char ka[SLOT_ADDR_MAX * 2], kb[SLOT_ADDR_MAX * 2];
+	if (slot_address_key(e->slots, a, strlen(a), ka, sizeof(ka)) < 0 ||
+	    slot_address_key(e->slots, b, strlen(b), kb, sizeof(kb)) < 0)
+		return false;
+	const char *sa = strrchr(ka, ' '), *sb = strrchr(kb, ' ');
+	return sa && sb && sa - ka == sb - kb && memcmp(ka, kb, (size_t)(sa - ka)) == 0;
+}
+
+/* A correction of the house number alone ("nej vänta, det är
+ * Drottninggatan 5" after "Drottninggatan 7, 111 51 Stockholm") keeps the
+ * postcode and city given before, in the facts and in the text: the
+ * street is the same, and so is its town. Another street keeps nothing. */
+static void keep_place(const struct engine *e, const struct slot_address *was,
+		       struct slot_address *now)
+{
+	if (now->postcode[0] || now->city[0] || !(was->postcode[0] || was->city[0]) ||
+	    !same_street_name(e, was->street, now->street))
+		return;
+	/* The place's words in the old text: from whichever of postcode and
+	 * city comes first after the street ("111 51 Stockholm", "London NW1
+	 * 6XE"), past a flat of the old home's. */
+	const char *st = strstr(was->text, was->street);
+	const char *from = st ? st + strlen(was->street) : was->text;
+	const char *pc = was->postcode[0] ? strstr(from, was->postcode) : NULL;
+	const char *city = was->city[0] ? strstr(from, was->city) : NULL;
+	const char *place = pc && (!city || pc < city) ? pc : city;
+	if (!place)
+		return;
+	char text[SLOT_ADDR_MAX];
+	if ((size_t)snprintf(text, sizeof(text), "%s, %s", now->text, place) >= sizeof(text))
+		return;
+	memcpy(now->text, text, sizeof(text));
+	memcpy(now->postcode, was->postcode, sizeof(now->postcode));
+	memcpy(now->city, was->city, sizeof(now->city));
+}
+
 /* The slots whose value the plan's facts replace with another: "sorry, I
  * meant 5 January" after 4 January. */
 static uint8_t replaced_slots(const struct engine *e, const struct engine_facts *was,
@@ -893,6 +934,8 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		p->facts.has_address = true;
 		p->facts.address_not_found = false;
 		p->facts.address = p->found.address;
+		if (s->facts.has_address)
+			keep_place(e, &s->facts.address, &p->facts.address);
 	}
 
 	for (uint8_t i = 0; i < p->ir.ndetected; i++)
