@@ -1295,6 +1295,7 @@ int engine_say(const struct engine *e, struct engine_session *s,
 							    : v.v[TMPL_ADDRESS];
 
 	bool said_bad_meter = false, says_elsewhere = elsewhere_said(e, p, res);
+	bool meter_unknown = p->lookup == ENGINE_LOOKUP_METER && res->registry == ENGINE_REG_NOT_FOUND;
 	struct engine_facts next = p->facts;
 	uint32_t pending = s->pending;
 	for (size_t i = 0; i < intent_count(e->pack); i++) {
@@ -1316,10 +1317,16 @@ int engine_say(const struct engine *e, struct engine_session *s,
 			 * check would only say the first half again. */
 			id = -1;
 		} else if (oc == ENGINE_OUT_ASK) {
-			id = e->ask_key[i][miss];
 			for (unsigned g = 0; g < rule->nneeds; g++)
 				if (miss & (1u << g))
 					missing |= rule->needs[g];
+			/* "To link the meter ID X, I need the address" after "I
+			 * couldn't find X" offers what was just refuted; the
+			 * not-found answer has asked to check the meter ID. */
+			id = meter_unknown && !(missing & INTENT_SLOT_METER) &&
+					     rule_needs(rule, INTENT_SLOT_METER)
+				     ? -1
+				     : e->ask_key[i][miss];
 		}
 		if (id >= 0)
 			render(e, &o, lang, id, &v);
