@@ -74,6 +74,7 @@ enum mode {
 #define MAX_RAW_HITS 4096
 #define MAX_HITS 1024
 #define MAX_SPANS 64
+#define AGAINST_ALL 0xff /* an against span's target: every intent */
 
 struct entry {
 	uint32_t pat;
@@ -1061,10 +1062,45 @@ static bool inside_against(const struct intent_scratch *s, const struct intent_h
 			   uint8_t target)
 {
 	for (uint32_t k = 0; k < s->nagainsts; k++)
-		if (s->against_target[k] == target && s->againsts[k].first <= h->tok_first &&
-		    s->againsts[k].last >= h->tok_last)
+		if ((s->against_target[k] == target || s->against_target[k] == AGAINST_ALL) &&
+		    s->againsts[k].first <= h->tok_first && s->againsts[k].last >= h->tok_last)
 			return true;
 	return false;
+}
+
+/* Whether word token i is joined to the word before it by a hyphen
+ * ("Modbus-aansluiting"), which the tokenizer drops. */
+static bool hyphened(const struct tok_buf *t, const char *text, uint32_t i)
+{
+	if (i == 0)
+		return false;
+	const struct tok *w = &t->v[i], *v = &t->v[i - 1];
+	return w->kind == TOK_WORD && v->kind == TOK_WORD && w->off >= 1 &&
+	       text[w->off - 1] == '-' && v->off + v->len + 1 == w->off;
+}
+
+/* Words joined by hyphens to an L2 trigger name a part of that technical
+ * thing ("Modbus-aansluiting", "PV-Anschluss"), not what an intent's
+ * keyword among them would: they are a phrase against every intent. */
+static void compound_againsts(const struct tok_buf *t, const char *text,
+			      struct intent_scratch *s, const struct intent_result *out)
+{
+	for (uint32_t k = 0; k < out->ntriggers && s->nagainsts + 2 <= MAX_SPANS; k++) {
+		uint32_t a = out->triggers[k].tok_first, b = out->triggers[k].tok_last;
+		uint32_t lo = a, hi = b;
+		while (lo > 0 && hyphened(t, text, lo))
+			lo--;
+		while (hi + 1 < t->n && hyphened(t, text, hi + 1))
+			hi++;
+		if (lo < a) {
+			s->against_target[s->nagainsts] = AGAINST_ALL;
+			s->againsts[s->nagainsts++] = (struct span){ (uint16_t)lo, (uint16_t)(a - 1) };
+		}
+		if (hi > b) {
+			s->against_target[s->nagainsts] = AGAINST_ALL;
+			s->againsts[s->nagainsts++] = (struct span){ (uint16_t)(b + 1), (uint16_t)hi };
+		}
+	}
 }
 
 /* The punctuation character token i is, or 0 for a word or number. */
@@ -1679,6 +1715,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 	}
 
 	yielding_sentences(p, toks, s, out);
+	compound_againsts(toks, text, s, out);
 	take_back_againsts(p, s, out, &acc);
 	out->closing = closes(toks, s, &acc);
 	out->thanked = out->closing && acc.thanked;
