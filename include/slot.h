@@ -76,6 +76,10 @@ struct slot_found {
 	uint32_t date_off, date_len;
 	struct slot_meter meter;
 	uint32_t meter_off, meter_len;
+	/* The meter ID is a MaLo ID that no label calls one, the message
+	 * nothing but its eleven digits: a meter ID only where one is
+	 * awaited. */
+	bool meter_alone;
 	struct slot_address address;
 	uint32_t addr_off, addr_len;
 	/* The words that name the meter ID or the address just before it:

@@ -871,6 +871,13 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		if (slot_date_valid(d) && !date_before(d, today))
 			p->found.date = d;
 	}
+	/* Eleven digits alone are a MaLo ID where a meter ID is awaited, as
+	 * the German question for one asks for it; elsewhere as often a
+	 * Norwegian personal number. */
+	if (p->found.meter_alone && !needing(e, s->pending, INTENT_SLOT_METER)) {
+		p->found.has_meter = false;
+		memset(&p->found.meter, 0, sizeof(p->found.meter));
+	}
 	/* In a conversation that has its language, "Goethestraße" and
 	 * "Løkkeveien" are names, not German or Norwegian; in a first message
 	 * they count where its other words decide nothing on their own. */

@@ -2407,6 +2407,27 @@ static uint32_t malo_at(const struct scan *s, uint32_t i, char *id)
 	return i + 1;
 }
 
+/* A message of eleven digits alone that a MaLo ID's check digit agrees
+ * with ("41373559241" after "send me the MaLo") goes to *out as one, with
+ * meter_alone set: the conversation decides. */
+static void malo_alone(const struct scan *s, struct slot_found *out)
+{
+	uint32_t i = 0;
+	while (i < s->n && tk(s, i)->kind == TOK_PUNCT)
+		i++;
+	const char *p = i < s->n ? nt(s, i) : NULL;
+	if (!p || tk(s, i)->kind != TOK_NUM || tk(s, i)->nlen != MALO_DIGITS ||
+	    !all_digits(p, MALO_DIGITS) || p[0] == '0' || !said_alone(s, i) || !malo_valid(p))
+		return;
+	memset(&out->meter, 0, sizeof(out->meter));
+	memcpy(out->meter.id, p, MALO_DIGITS);
+	out->meter.kind = SLOT_METER_DE_MALO;
+	out->meter.valid = true;
+	out->has_meter = out->meter_alone = true;
+	out->meter_off = tk(s, i)->off;
+	out->meter_len = tk(s, i)->len;
+}
+
 /* Whether token j looks like an IBAN's head: two letters and two digits
  * ("DE02", "NO93"). */
 static bool iban_head(const struct scan *s, uint32_t j)
@@ -4927,6 +4948,8 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		town_before(&s, token_at(&s, out->addr_off), out);
 	if (!out->has_date)
 		answer_day(&s, out);
+	if (!out->has_meter)
+		malo_alone(&s, out);
 	if (!out->has_meter && !out->has_address && !out->has_date)
 		out->label_alone = (uint8_t)label_alone(&s);
 	if (out->has_meter)

@@ -281,6 +281,7 @@ static void test_meters(void **state)
 			     out.meter.valid == (strcmp(f[3], "valid") == 0);
 			if (ok && n >= 5)
 				ok = span_is(f[0], out.meter_off, out.meter_len, f[4]);
+			ok = ok && out.meter_alone == (n >= 6 && strcmp(f[5], "alone") == 0);
 		}
 		if (!ok) {
 			print_error("%s:%d: \"%s\" gave %s kind %d id %s %s \"%.*s\"\n", fx.path,
