@@ -82,6 +82,11 @@ struct slot_found {
 	bool meter_alone;
 	struct slot_address address;
 	uint32_t addr_off, addr_len;
+	/* No address, the message a postcode and town alone ("1015 CJ
+	 * Amsterdam", "London NW1 6XE"): place's postcode, city and text;
+	 * its street is empty. The place of an address given before. */
+	bool has_place;
+	struct slot_address place;
 	/* The words that name the meter ID or the address just before it:
 	 * "meter ID", "new address is". Both 0 for none. */
 	uint32_t meter_label_off, meter_label_len;

@@ -637,6 +637,22 @@ static void keep_place(const struct engine *e, const struct slot_address *was,
 	memcpy(now->city, was->city, sizeof(now->city));
 }
 
+/* "1015 CJ Amsterdam" sent after "Keizersgracht 100": the postcode and
+ * town of an address that had neither join it, in its text too. Returns
+ * whether they did. */
+static bool add_place(struct slot_address *a, const struct slot_address *place)
+{
+	if (a->postcode[0] || a->city[0])
+		return false;
+	char text[SLOT_ADDR_MAX];
+	if ((size_t)snprintf(text, sizeof(text), "%s, %s", a->text, place->text) >= sizeof(text))
+		return false;
+	memcpy(a->text, text, sizeof(text));
+	memcpy(a->postcode, place->postcode, sizeof(a->postcode));
+	memcpy(a->city, place->city, sizeof(a->city));
+	return true;
+}
+
 /* The slots whose value the plan's facts replace with another: "sorry, I
  * meant 5 January" after 4 January. */
 static uint8_t replaced_slots(const struct engine *e, const struct engine_facts *was,
@@ -944,6 +960,10 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		if (s->facts.has_address)
 			keep_place(e, &s->facts.address, &p->facts.address);
 	}
+	bool placed = !p->found.has_address && p->found.has_place && s->facts.has_address &&
+		      add_place(&p->facts.address, &p->found.place);
+	if (placed)
+		p->facts.address_not_found = false;
 
 	for (uint8_t i = 0; i < p->ir.ndetected; i++)
 		p->active |= 1u << p->ir.rank[i];
@@ -954,7 +974,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	 * corrected does not ask for the address again. */
 	uint8_t brought = (new_date ? INTENT_SLOT_DATE : 0) |
 			  (p->found.has_meter ? INTENT_SLOT_METER : 0) |
-			  (p->found.has_address ? INTENT_SLOT_ADDRESS : 0);
+			  (p->found.has_address || placed ? INTENT_SLOT_ADDRESS : 0);
 	p->topics = p->ir.topics;
 	p->escalate = p->topics != 0;
 	/* "thanks!" is an answer to be polite to, not words we could not

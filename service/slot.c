@@ -3073,6 +3073,34 @@ static bool place_at(const struct scan *s, uint32_t j, bool comma, bool strict,
 	return false;
 }
 
+/* A message that is a postcode and its town alone ("1015 CJ Amsterdam",
+ * "0155 Oslo", "London NW1 6XE") goes to out->place. A town without its
+ * postcode is too little: any capitalised word. */
+static void place_alone(const struct scan *s, struct slot_found *out)
+{
+	uint32_t i = 0;
+	while (i < s->n && tk(s, i)->kind == TOK_PUNCT)
+		i++;
+	struct addr_span sp = { 0 };
+	if (i >= s->n || !place_at(s, i, false, true, &sp) || sp.pc1 == sp.pc0)
+		return;
+	for (uint32_t k = sp.end; k < s->n; k++)
+		if (tk(s, k)->kind != TOK_PUNCT)
+			return;
+	struct slot_address *pl = &out->place;
+	const struct tok *a = tk(s, i), *e = tk(s, sp.end - 1);
+	const struct tok *p0 = tk(s, sp.pc0), *p1 = tk(s, sp.pc1 - 1);
+	copy_span(pl->text, sizeof(pl->text), s->text, a->off, e->off + e->len - a->off);
+	copy_span(pl->postcode, sizeof(pl->postcode), s->text, p0->off,
+		  p1->off + p1->len - p0->off);
+	if (sp.c1 > sp.c0) {
+		const struct tok *c0 = tk(s, sp.c0), *c1 = tk(s, sp.c1 - 1);
+		copy_span(pl->city, sizeof(pl->city), s->text, c0->off,
+			  c1->off + c1->len - c0->off);
+	}
+	out->has_place = true;
+}
+
 /* Reads the flat and the place after token k, the end of the street. */
 static void tail_at(const struct scan *s, uint32_t k, struct addr_span *sp)
 {
@@ -4950,6 +4978,8 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		answer_day(&s, out);
 	if (!out->has_meter)
 		malo_alone(&s, out);
+	if (!out->has_address && !out->has_meter && !out->has_date)
+		place_alone(&s, out);
 	if (!out->has_meter && !out->has_address && !out->has_date)
 		out->label_alone = (uint8_t)label_alone(&s);
 	if (out->has_meter)
