@@ -4475,6 +4475,20 @@ static void find_address(const struct scan *s, struct slot_found *out)
 	}
 }
 
+/* Whether a `to` phrase ends right before token c, after a town a `from`
+ * phrase names: "von Köln nach | Aachen", "fra Oslo til | Bergen". A `to`
+ * word alone is too common ("I gave it to Anna"). */
+static bool from_to(const struct scan *s, uint32_t c)
+{
+	for (uint32_t j = 1; j + 1 < c; j++) {
+		uint32_t ce, e;
+		if (left_before(s, j) && (ce = city_at(s, j)) && ce < c &&
+		    ocue_at(s, ce, &e) == CUE_TO_ADDRESS && e == c)
+			return true;
+	}
+	return false;
+}
+
 /* Fills in the town a cue named before the address at token a, which came
  * without postcode or city: "Vi flytter til Bergen, adressen blir Bryggen
  * 15", "Ich ziehe nach Frankfurt am Main, Berger Straße 211", "Moving to
@@ -4487,7 +4501,7 @@ static void town_before(const struct scan *s, uint32_t a, struct slot_found *out
 	uint32_t c0 = 0, c1 = 0;
 	for (uint32_t c = 1; c < a; c++) {
 		uint32_t ce;
-		if (!city_word(s, c) || !town_word(s, c) || !cue_ends_at(s, c) ||
+		if (!city_word(s, c) || !town_word(s, c) || !(cue_ends_at(s, c) || from_to(s, c)) ||
 		    !(ce = city_at(s, c)) || ce > a)
 			continue;
 		if (ce < s->n && !is_punct(s, ce, ',') && !is_punct(s, ce, '.') &&
