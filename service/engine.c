@@ -609,34 +609,6 @@ static bool same_street_name(const struct engine *e, const char *a, const char *
 	return sa && sb && sa - ka == sb - kb && memcmp(ka, kb, (size_t)(sa - ka)) == 0;
 }
 
-/* A correction of the house number alone ("nej vänta, det är
- * Drottninggatan 5" after "Drottninggatan 7, 111 51 Stockholm") keeps the
- * postcode and city given before, in the facts and in the text: the
- * street is the same, and so is its town. Another street keeps nothing. */
-static void keep_place(const struct engine *e, const struct slot_address *was,
-		       struct slot_address *now)
-{
-	if (now->postcode[0] || now->city[0] || !(was->postcode[0] || was->city[0]) ||
-	    !same_street_name(e, was->street, now->street))
-		return;
-	/* The place's words in the old text: from whichever of postcode and
-	 * city comes first after the street ("111 51 Stockholm", "London NW1
-	 * 6XE"), past a flat of the old home's. */
-	const char *st = strstr(was->text, was->street);
-	const char *from = st ? st + strlen(was->street) : was->text;
-	const char *pc = was->postcode[0] ? strstr(from, was->postcode) : NULL;
-	const char *city = was->city[0] ? strstr(from, was->city) : NULL;
-	const char *place = pc && (!city || pc < city) ? pc : city;
-	if (!place)
-		return;
-	char text[SLOT_ADDR_MAX];
-	if ((size_t)snprintf(text, sizeof(text), "%s, %s", now->text, place) >= sizeof(text))
-		return;
-	memcpy(now->text, text, sizeof(text));
-	memcpy(now->postcode, was->postcode, sizeof(now->postcode));
-	memcpy(now->city, was->city, sizeof(now->city));
-}
-
 /* "1015 CJ Amsterdam" sent after "Keizersgracht 100": the postcode and
  * town of an address that had neither join it, in its text too. Returns
  * whether they did. */
@@ -651,6 +623,32 @@ static bool add_place(struct slot_address *a, const struct slot_address *place)
 	memcpy(a->postcode, place->postcode, sizeof(a->postcode));
 	memcpy(a->city, place->city, sizeof(a->city));
 	return true;
+}
+
+/* A correction of the house number alone ("nej vänta, det är
+ * Drottninggatan 5" after "Drottninggatan 7, 111 51 Stockholm") keeps the
+ * postcode and city given before: the street is the same, and so is its
+ * town. Another street keeps nothing. */
+static void keep_place(const struct engine *e, const struct slot_address *was,
+		       struct slot_address *now)
+{
+	if (!(was->postcode[0] || was->city[0]) || !same_street_name(e, was->street, now->street))
+		return;
+	/* The place's words in the old text: from whichever of postcode and
+	 * city comes first after the street ("111 51 Stockholm", "London NW1
+	 * 6XE"), past a flat of the old home's. */
+	const char *st = strstr(was->text, was->street);
+	const char *from = st ? st + strlen(was->street) : was->text;
+	const char *pc = was->postcode[0] ? strstr(from, was->postcode) : NULL;
+	const char *city = was->city[0] ? strstr(from, was->city) : NULL;
+	const char *at = pc && (!city || pc < city) ? pc : city;
+	if (!at)
+		return;
+	struct slot_address place = { .text = "" };
+	snprintf(place.text, sizeof(place.text), "%s", at);
+	memcpy(place.postcode, was->postcode, sizeof(place.postcode));
+	memcpy(place.city, was->city, sizeof(place.city));
+	add_place(now, &place);
 }
 
 /* The slots whose value the plan's facts replace with another: "sorry, I
