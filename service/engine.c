@@ -596,6 +596,27 @@ static bool same_street(const struct engine *e, const char *a, const char *b)
 	       strcmp(ka, kb) == 0;
 }
 
+/* A postcode as compared: spaces dropped, letters in lower case. */
+static size_t postcode_key(const char *pc, char out[16])
+{
+	size_t n = 0;
+	for (; *pc && n < 15; pc++)
+		if (*pc != ' ')
+			out[n++] = (char)(*pc | (*pc >= 'A' && *pc <= 'Z' ? 0x20 : 0));
+	return n;
+}
+
+/* True when two postcodes are the same, spaces and case aside, or when
+ * either is empty. */
+static bool postcodes_agree(const char *a, const char *b)
+{
+	if (!a[0] || !b[0])
+		return true;
+	char ka[16], kb[16];
+	size_t na = postcode_key(a, ka), nb = postcode_key(b, kb);
+	return na == nb && memcmp(ka, kb, na) == 0;
+}
+
 /* Whether a and b name one street, the house numbers aside: their keys
  * agree but for the last unit, the number ("Drottninggatan 7" and
  * "Drottninggatan 5"). */
@@ -651,6 +672,18 @@ static void keep_place(const struct engine *e, const struct slot_address *was,
 	add_place(now, &place);
 }
 
+/* Whether two addresses give the same town where both give one: by
+ * postcode where both have one, else by city ("14 High Street, Oxford OX1
+ * 4AA", then "..., Cambridge CB2 1RX" is another home). */
+static bool same_place(const struct slot_address *a, const struct slot_address *b)
+{
+	if (a->postcode[0] && b->postcode[0])
+		return postcodes_agree(a->postcode, b->postcode);
+	char ka[ENGINE_CITY_KEY_MAX], kb[ENGINE_CITY_KEY_MAX];
+	return !a->city[0] || !b->city[0] || engine_city_key(a->city, ka, sizeof(ka)) < 0 ||
+	       engine_city_key(b->city, kb, sizeof(kb)) < 0 || strcmp(ka, kb) == 0;
+}
+
 /* The slots whose value the plan's facts replace with another: "sorry, I
  * meant 5 January" after 4 January. */
 static uint8_t replaced_slots(const struct engine *e, const struct engine_facts *was,
@@ -661,7 +694,8 @@ static uint8_t replaced_slots(const struct engine *e, const struct engine_facts 
 		m |= INTENT_SLOT_DATE;
 	if (was->has_meter && strcmp(was->meter.id, now->meter.id) != 0)
 		m |= INTENT_SLOT_METER;
-	if (was->has_address && !same_street(e, was->address.street, now->address.street))
+	if (was->has_address && (!same_street(e, was->address.street, now->address.street) ||
+				 !same_place(&was->address, &now->address)))
 		m |= INTENT_SLOT_ADDRESS;
 	return m;
 }
@@ -1073,27 +1107,6 @@ static void join_names(const struct engine *e, int lang, const int16_t *ids,
 const char *engine_address_street(const struct slot_address *a)
 {
 	return a->street[0] ? a->street : a->text;
-}
-
-/* A postcode as compared: spaces dropped, letters in lower case. */
-static size_t postcode_key(const char *pc, char out[16])
-{
-	size_t n = 0;
-	for (; *pc && n < 15; pc++)
-		if (*pc != ' ')
-			out[n++] = (char)(*pc | (*pc >= 'A' && *pc <= 'Z' ? 0x20 : 0));
-	return n;
-}
-
-/* True when two postcodes are the same, spaces and case aside, or when
- * either is empty. */
-static bool postcodes_agree(const char *a, const char *b)
-{
-	if (!a[0] || !b[0])
-		return true;
-	char ka[16], kb[16];
-	size_t na = postcode_key(a, ka), nb = postcode_key(b, kb);
-	return na == nb && memcmp(ka, kb, na) == 0;
 }
 
 int engine_city_key(const char *city, char *out, size_t cap)
