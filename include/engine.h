@@ -36,11 +36,12 @@ void engine_opts_default(struct engine_opts *opts);
  * can be copied, stored and restored as bytes. */
 struct engine_facts {
 	bool has_date, has_meter, has_address;
-	/* The registry has no record at the address: it still names the home
-	 * a meter ID's record is compared with, but is not looked up again.
-	 * It fills what was padding, so sessions stored before it read as
-	 * false. */
-	bool address_not_found;
+	/* The registry's answer for the address settled nothing (no record
+	 * there, or supply points starting on different days): it still
+	 * names the home a meter ID's record is compared with, but is not
+	 * looked up again. It fills what was padding, so sessions stored
+	 * before it read as false. */
+	bool address_inconclusive;
 	struct slot_date date;
 	struct slot_meter meter;
 	struct slot_address address;
@@ -136,6 +137,10 @@ enum engine_registry {
 	ENGINE_REG_FOUND,
 	ENGINE_REG_NOT_FOUND,
 	ENGINE_REG_UNAVAILABLE,
+	/* By address: supply points there in the customer's town start on
+	 * different days (a block of flats), so the address tells not which
+	 * is theirs. */
+	ENGINE_REG_SEVERAL,
 };
 
 enum engine_ticket {
@@ -174,6 +179,7 @@ enum engine_outcome {
 	ENGINE_OUT_BAD_METER,
 	ENGINE_OUT_UNAVAILABLE,
 	ENGINE_OUT_ELSEWHERE, /* the meter ID is registered at another address */
+	ENGINE_OUT_SEVERAL,   /* supply points at the address start on different days */
 	ENGINE_OUT_COUNT,
 };
 
@@ -237,12 +243,14 @@ bool engine_places_agree(const char *postcode, const char *city, const struct en
  * customer's postcode the answer is the first record with that postcode,
  * else the first without one; without it, the first record, unless records
  * there name two different postcodes, since a street address in two towns
- * is no answer. */
+ * is no answer. Where the records the answer is drawn from start on
+ * different days (flats with a meter each), the address says not which
+ * is the customer's: the answer is ENGINE_REG_SEVERAL. */
 struct engine_street {
 	char postcode[16];          /* the customer's; "" when not known */
 	char city[48];              /* the customer's; "" when not known */
 	char town[16];              /* the first postcode a record named */
-	bool found, two_towns;
+	bool found, exact, two_towns, several;
 	struct engine_record first; /* the answer when found */
 };
 
@@ -253,8 +261,10 @@ void engine_street_init(struct engine_street *st, const char *postcode, const ch
  * settled: no later record can change it. */
 bool engine_street_add(struct engine_street *st, const struct engine_record *r);
 
-/* The answer of the records added: true with *out set, or false. */
-bool engine_street_answer(const struct engine_street *st, struct engine_record *out);
+/* The answer of the records added: ENGINE_REG_FOUND with *out set,
+ * ENGINE_REG_SEVERAL or ENGINE_REG_NOT_FOUND. */
+enum engine_registry engine_street_answer(const struct engine_street *st,
+					  struct engine_record *out);
 
 /* True when address a is the record res holds: the same street and
  * number, compared by their keys (see slot_address_key), in a place that

@@ -8,7 +8,7 @@
 
 static const char *const outcome_names[ENGINE_OUT_COUNT] = {
 	"answer", "ask", "confirmed", "mismatch", "not_found", "bad_meter",
-	"unavailable", "elsewhere",
+	"unavailable", "elsewhere", "several",
 };
 
 /* The placeholders each outcome may use; a template using another one is
@@ -24,6 +24,7 @@ static const uint32_t outcome_vars[ENGINE_OUT_COUNT] = {
 	[ENGINE_OUT_BAD_METER] = 1u << TMPL_METER | 1u << TMPL_DATE | 1u << TMPL_ADDRESS,
 	[ENGINE_OUT_UNAVAILABLE] = 1u << TMPL_DATE | 1u << TMPL_ADDRESS | 1u << TMPL_METER,
 	[ENGINE_OUT_ELSEWHERE] = 1u << TMPL_DATE | 1u << TMPL_ADDRESS | 1u << TMPL_METER,
+	[ENGINE_OUT_SEVERAL] = 1u << TMPL_DATE | 1u << TMPL_ADDRESS,
 };
 
 static const char *const slot_names[] = { "date", "meter", "address" };
@@ -159,8 +160,10 @@ static int resolve_keys(struct engine *e, char *err, size_t errlen)
 				return -1;
 		} else {
 			for (int o = ENGINE_OUT_CONFIRMED; o < ENGINE_OUT_COUNT; o++) {
-				/* An address check says "elsewhere" as its mismatch. */
-				if (o == ENGINE_OUT_ELSEWHERE && r->check != INTENT_CHECK_SUPPLY_START)
+				/* An address check says "elsewhere" as its mismatch,
+				 * and looks up by meter ID only. */
+				if ((o == ENGINE_OUT_ELSEWHERE || o == ENGINE_OUT_SEVERAL) &&
+				    r->check != INTENT_CHECK_SUPPLY_START)
 					continue;
 				snprintf(key, sizeof(key), "%s.%s", name, outcome_names[o]);
 				if (need_key(e, key, outcome_vars[o], &e->out_key[i][o],
@@ -385,7 +388,7 @@ static bool plausible(const struct engine_session *s)
 {
 	const struct engine_facts *f = &s->facts;
 	if (!bool_byte(&s->lang_fixed) || !bool_byte(&f->has_date) || !bool_byte(&f->has_meter) ||
-	    !bool_byte(&f->has_address) || !bool_byte(&f->address_not_found) ||
+	    !bool_byte(&f->has_address) || !bool_byte(&f->address_inconclusive) ||
 	    !bool_byte(&f->meter.valid) ||
 	    f->meter.kind > SLOT_METER_DE_MALO)
 		return false;
@@ -475,7 +478,7 @@ static uint8_t known_slots(const struct engine_facts *f)
 static uint8_t known_for(const struct intent_rule *r, const struct engine_facts *f)
 {
 	uint8_t k = known_slots(f);
-	if (f->address_not_found && r->check == INTENT_CHECK_SUPPLY_START)
+	if (f->address_inconclusive && r->check == INTENT_CHECK_SUPPLY_START)
 		k &= (uint8_t)~INTENT_SLOT_ADDRESS;
 	return k;
 }
@@ -987,7 +990,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	}
 	if (p->found.has_address) {
 		p->facts.has_address = true;
-		p->facts.address_not_found = false;
+		p->facts.address_inconclusive = false;
 		p->facts.address = p->found.address;
 		if (s->facts.has_address)
 			keep_place(e, &s->facts.address, &p->facts.address);
@@ -995,7 +998,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	bool placed = !p->found.has_address && p->found.has_place && s->facts.has_address &&
 		      add_place(&p->facts.address, &p->found.place);
 	if (placed)
-		p->facts.address_not_found = false;
+		p->facts.address_inconclusive = false;
 
 	for (uint8_t i = 0; i < p->ir.ndetected; i++)
 		p->active |= 1u << p->ir.rank[i];
@@ -1151,18 +1154,22 @@ bool engine_street_add(struct engine_street *st, const struct engine_record *r)
 {
 	if (!engine_places_agree(st->postcode, st->city, r))
 		return false;
-	if (st->postcode[0] && r->postcode[0]) {
-		/* The customer's postcode itself: no record after it counts. */
+	/* A record with the customer's postcode goes before those without
+	 * one, which say nothing after it. */
+	bool exact = st->postcode[0] && r->postcode[0];
+	if (st->exact && !exact)
+		return false;
+	if (!st->found || (exact && !st->exact)) {
 		st->first = *r;
 		st->found = true;
-		return true;
-	}
-	if (!st->found) {
-		st->first = *r;
-		st->found = true;
+		st->exact = exact;
+		st->several = false;
+	} else if (!same_date(st->first.supply_start, r->supply_start)) {
+		/* Another supply point at the street starts on another day. */
+		st->several = true;
 	}
 	if (st->postcode[0])
-		return false; /* a record without a postcode; one with theirs may follow */
+		return st->exact && st->several;
 	/* A record without a postcode rules no town out, so it is compared
 	 * with nothing: two that name different ones make the street
 	 * ambiguous, whatever their order. */
@@ -1176,12 +1183,15 @@ bool engine_street_add(struct engine_street *st, const struct engine_record *r)
 	return st->two_towns;
 }
 
-bool engine_street_answer(const struct engine_street *st, struct engine_record *out)
+enum engine_registry engine_street_answer(const struct engine_street *st,
+					  struct engine_record *out)
 {
 	if (!st->found || st->two_towns)
-		return false;
+		return ENGINE_REG_NOT_FOUND;
+	if (st->several)
+		return ENGINE_REG_SEVERAL;
 	*out = st->first;
-	return true;
+	return ENGINE_REG_FOUND;
 }
 
 bool engine_address_matches(const struct engine *e, const struct slot_address *a,
@@ -1211,6 +1221,9 @@ static enum engine_outcome checked(const struct engine *e, const struct intent_r
 		break;
 	case ENGINE_REG_NOT_FOUND:
 		return ENGINE_OUT_NOT_FOUND;
+	case ENGINE_REG_SEVERAL:
+		return r->check == INTENT_CHECK_SUPPLY_START ? ENGINE_OUT_SEVERAL
+							     : ENGINE_OUT_UNAVAILABLE;
 	default:
 		/* Not asked, or no answer: never confirm what was not checked. */
 		return ENGINE_OUT_UNAVAILABLE;
@@ -1334,6 +1347,9 @@ int engine_say(const struct engine *e, struct engine_session *s,
 
 	bool said_bad_meter = false, says_elsewhere = elsewhere_said(e, p, res);
 	bool meter_unknown = p->lookup == ENGINE_LOOKUP_METER && res->registry == ENGINE_REG_NOT_FOUND;
+	/* A start date's "several supply points" answer asks for the meter
+	 * ID itself. */
+	bool meter_asked = p->lookup == ENGINE_LOOKUP_ADDRESS && res->registry == ENGINE_REG_SEVERAL;
 	struct engine_facts next = p->facts;
 	uint32_t pending = s->pending;
 	for (size_t i = 0; i < intent_count(e->pack); i++) {
@@ -1360,11 +1376,12 @@ int engine_say(const struct engine *e, struct engine_session *s,
 					missing |= rule->needs[g];
 			/* "To link the meter ID X, I need the address" after "I
 			 * couldn't find X" offers what was just refuted; the
-			 * not-found answer has asked to check the meter ID. */
-			id = meter_unknown && !(missing & INTENT_SLOT_METER) &&
-					     rule_needs(rule, INTENT_SLOT_METER)
-				     ? -1
-				     : e->ask_key[i][miss];
+			 * not-found answer has asked to check the meter ID. Nor is
+			 * the meter ID asked for twice. */
+			bool refuted_meter = meter_unknown && !(missing & INTENT_SLOT_METER) &&
+					     rule_needs(rule, INTENT_SLOT_METER);
+			bool asked_twice = meter_asked && missing == INTENT_SLOT_METER;
+			id = refuted_meter || asked_twice ? -1 : e->ask_key[i][miss];
 		}
 		if (id >= 0)
 			render(e, &o, lang, id, &v);
@@ -1387,8 +1404,9 @@ int engine_say(const struct engine *e, struct engine_session *s,
 		if (oc == ENGINE_OUT_BAD_METER ||
 		    (oc == ENGINE_OUT_NOT_FOUND && p->lookup == ENGINE_LOOKUP_METER))
 			next.has_meter = false;
-		if (oc == ENGINE_OUT_NOT_FOUND && p->lookup == ENGINE_LOOKUP_ADDRESS)
-			next.address_not_found = true;
+		if ((oc == ENGINE_OUT_NOT_FOUND || oc == ENGINE_OUT_SEVERAL) &&
+		    p->lookup == ENGINE_LOOKUP_ADDRESS)
+			next.address_inconclusive = true;
 	}
 
 	if (p->escalate) {

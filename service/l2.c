@@ -535,9 +535,9 @@ static void lookup_address(redisContext *rc, const struct engine *e,
 		   r->type != REDIS_REPLY_NIL))
 		goto free_reply;
 	/* The records are read ADDR_CHUNK to a round trip, not one each: a
-	 * block of flats has a meter per flat at one street address. Without
-	 * the customer's postcode the answer is settled only by two towns or
-	 * the last record, so a reply that fails before then leaves none. */
+	 * block of flats has a meter per flat at one street address. The
+	 * answer is settled only by two towns, two start dates or the last
+	 * record, so a reply that fails before then leaves none. */
 	engine_street_init(&st, a->postcode, engine_listed_city(a, res));
 	size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : r->type == REDIS_REPLY_STRING;
 	bool settled = false, failed = false;
@@ -567,12 +567,8 @@ static void lookup_address(redisContext *rc, const struct engine *e,
 				settled = engine_street_add(&st, &rec);
 		}
 	}
-	if (failed && !settled)
-		res->registry = ENGINE_REG_UNAVAILABLE;
-	else if (engine_street_answer(&st, &res->record))
-		res->registry = ENGINE_REG_FOUND;
-	else
-		res->registry = ENGINE_REG_NOT_FOUND;
+	res->registry = failed && !settled ? ENGINE_REG_UNAVAILABLE
+					   : (uint8_t)engine_street_answer(&st, &res->record);
 free_reply:
 	freeReplyObject(r);
 }

@@ -319,6 +319,5 @@ void reg_file_lookup(const struct reg_file *r, const struct engine *e,
 	     i < r->naddress && strcmp(r->by_address[i].key, k) == 0; i++)
 		if (engine_street_add(&st, &r->recs[r->by_address[i].rec]))
 			break;
-	if (engine_street_answer(&st, &res->record))
-		res->registry = ENGINE_REG_FOUND;
+	res->registry = (uint8_t)engine_street_answer(&st, &res->record);
 }

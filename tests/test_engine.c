@@ -176,6 +176,8 @@ static void run_turn(struct run *r, struct turn_spec *t)
 			res.registry = ENGINE_REG_NOT_FOUND;
 		} else if (strcmp(t->registry, "unavailable") == 0) {
 			res.registry = ENGINE_REG_UNAVAILABLE;
+		} else if (strcmp(t->registry, "several") == 0) {
+			res.registry = ENGINE_REG_SEVERAL;
 		} else {
 			complain(r, t, "bad registry line \"%s\"", t->registry);
 		}

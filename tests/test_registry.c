@@ -388,6 +388,38 @@ static void test_two_towns_without_postcode(void **state)
 	reg_file_free(r);
 }
 
+/* Supply points at one street address that start on different days (a
+ * block of flats) leave the address no answer, so the customer is asked
+ * for the meter ID; where they all start on one day, the first answers. */
+static void test_several_starts(void **state)
+{
+	struct fx *f = *state;
+	char path[64], err[512] = "";
+	struct reg_file *r = load_text(f->e,
+		"{\"meter_id\": \"A1\", \"address\": \"Storgata 20\", \"postcode\": \"0168\", "
+		"\"supply_start\": \"2027-03-01\"}\n"
+		"{\"meter_id\": \"A2\", \"address\": \"Storgata 20\", \"postcode\": \"0168\", "
+		"\"supply_start\": \"2027-04-01\"}\n"
+		"{\"meter_id\": \"B1\", \"address\": \"Storgata 22\", \"postcode\": \"0168\", "
+		"\"supply_start\": \"2027-03-01\"}\n"
+		"{\"meter_id\": \"B2\", \"address\": \"Storgata 22\", \"postcode\": \"0168\", "
+		"\"supply_start\": \"2027-03-01\"}\n",
+		path, err, sizeof(err));
+	assert_non_null(r);
+#define Q "When does the contract start? We move in on 1 March 2027. My new address is "
+	ask(f, r, Q "Storgata 20, 0168 Oslo.");
+	assert_int_equal(f->res.registry, ENGINE_REG_SEVERAL);
+	assert_int_equal(outcome_of(f, "contract_start_date"), ENGINE_OUT_SEVERAL);
+	ask(f, r, Q "Storgata 20.");
+	assert_int_equal(f->res.registry, ENGINE_REG_SEVERAL);
+	ask(f, r, Q "Storgata 22, 0168 Oslo.");
+	assert_int_equal(f->res.registry, ENGINE_REG_FOUND);
+	assert_string_equal(f->res.record.meter_id, "B1");
+	assert_int_equal(outcome_of(f, "contract_start_date"), ENGINE_OUT_CONFIRMED);
+#undef Q
+	reg_file_free(r);
+}
+
 /* A city named without a postcode rules out the records in other towns,
  * where the registry lists a record in it: Bergen is a town here, "Thanks"
  * is none. A district after a listed town's name is in it. */
@@ -568,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_no_registry),
 		cmocka_unit_test(test_two_towns_without_postcode),
 		cmocka_unit_test(test_cities),
+		cmocka_unit_test(test_several_starts),
 		cmocka_unit_test(test_malformed_lines),
 		cmocka_unit_test(test_trailing_text_refused),
 		cmocka_unit_test(test_many_records),
