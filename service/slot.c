@@ -46,6 +46,7 @@
 #define NAME_WORDS_MAX 3    /* words of a street name before its suffix */
 #define CITY_WORDS_MAX 3
 #define DAY_ANSWER_WORDS 5 /* words beside a day alone that answer with it */
+#define SOURCE_WORDS 2 /* words between a meter label and the document it was read from */
 #define HOUSE_DIGITS_MAX 4
 #define HOUSE_LETTERS_MAX 3 /* "123-II", "112-bis" */
 #define JOIN_WORD_MAX 3 /* "og", "und", "&": a lower-case word in a name line */
@@ -4234,21 +4235,37 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
  * the meter ID. */
 static bool named_other(const struct scan *s, uint32_t a)
 {
-	bool named = false;
-	uint32_t words = 0;
+	bool named = false, meter = false;
+	uint32_t words = 0, meter_end = 0;
 	for (uint32_t j = sentence_back(s, 0, a); j < a; j++) {
 		uint32_t e;
 		enum cue_kind k = ocue_at(s, j, &e);
-		if (k == CUE_OTHER_NUMBER && e <= a) {
+		bool stop = tk(s, j)->kind == TOK_NUM ||
+			    (tk(s, j)->kind == TOK_PUNCT && !is_punct(s, j, '-') &&
+			     !is_punct(s, j, ':') && !is_punct(s, j, '(') && !is_punct(s, j, ')'));
+		if (k == CUE_OTHER_NUMBER && e <= a && meter && j > meter_end &&
+		    j <= meter_end + SOURCE_WORDS) {
+			/* A word or two after the meter ID's own label, the other
+			 * names where it was read: "Zählernummer laut Rechnung:
+			 * ...", "meter ID from the invoice: ..."; right after it, it
+			 * names the meter ("EAN gas: ..."), further on a number of
+			 * its own ("Die MaLo kommt später und meine Steuer-ID ist
+			 * ..."). */
+			j = e - 1;
+		} else if (k == CUE_OTHER_NUMBER && e <= a) {
 			named = true;
 			words = 0;
 			/* The label's own dot: "Kundennr. 0045...", "Account no. ..." */
 			j = e < a && is_punct(s, e, '.') && glued(s, e) ? e : e - 1;
-		} else if (k == CUE_METER_LABEL || tk(s, j)->kind == TOK_NUM ||
-			   (tk(s, j)->kind == TOK_PUNCT && !is_punct(s, j, '-') &&
-			    !is_punct(s, j, ':') && !is_punct(s, j, '(') && !is_punct(s, j, ')')) ||
+		} else if (k == CUE_METER_LABEL || stop ||
 			   (tk(s, j)->kind == TOK_WORD && ++words > OTHER_NUMBER_GAP)) {
 			named = false;
+		}
+		if (k == CUE_METER_LABEL) {
+			meter = true;
+			meter_end = e;
+		} else if (stop) {
+			meter = false;
 		}
 	}
 	return named;
