@@ -46,6 +46,7 @@
 #define NAME_WORDS_MAX 3    /* words of a street name before its suffix */
 #define CITY_WORDS_MAX 3
 #define DAY_ANSWER_WORDS 5 /* words beside a day alone that answer with it */
+#define MALO_ANSWER_WORDS 3 /* words beside a MaLo ID no label names */
 #define SOURCE_WORDS 2 /* words between a meter label and the document it was read from */
 #define HOUSE_DIGITS_MAX 4
 #define HOUSE_LETTERS_MAX 3 /* "123-II", "112-bis" */
@@ -2408,25 +2409,56 @@ static uint32_t malo_at(const struct scan *s, uint32_t i, char *id)
 	return i + 1;
 }
 
-/* A message of eleven digits alone that a MaLo ID's check digit agrees
- * with ("41373559241" after "send me the MaLo") goes to *out as one, with
- * meter_alone set: the conversation decides. */
+/* The words of the message beside tokens [i, e), fillers aside, or
+ * UINT32_MAX where it holds another number: how much more than a fact it
+ * says. */
+static uint32_t words_beside(const struct scan *s, uint32_t i, uint32_t e)
+{
+	uint32_t words = 0;
+	for (uint32_t k = 0; k < s->n; k++) {
+		if (k >= i && k < e)
+			continue;
+		if (tk(s, k)->kind == TOK_NUM || (tk(s, k)->kind == TOK_WORD && is_digit(nt(s, k)[0])))
+			return UINT32_MAX;
+		words += tk(s, k)->kind == TOK_WORD && !filler_word(s, k);
+	}
+	return words;
+}
+
+static bool named_other(const struct scan *s, uint32_t a);
+
+/* Whether a word of the message labels a number other than a MaLo ID
+ * (other_number_label: "Telefon", "Kundennummer"). */
+static bool other_label_in(const struct scan *s)
+{
+	for (uint32_t k = 0; k < s->n; k++)
+		if (tk(s, k)->kind == TOK_WORD && other_number_label(nt(s, k), tk(s, k)->nlen))
+			return true;
+	return false;
+}
+
+/* A message of eleven digits and a few words at most ("41373559241",
+ * "Sorry: 41373559241") that a MaLo ID's check digit agrees with, no
+ * other label naming them, goes to *out as one, with meter_alone set:
+ * the conversation decides. */
 static void malo_alone(const struct scan *s, struct slot_found *out)
 {
-	uint32_t i = 0;
-	while (i < s->n && tk(s, i)->kind == TOK_PUNCT)
-		i++;
-	const char *p = i < s->n ? nt(s, i) : NULL;
-	if (!p || tk(s, i)->kind != TOK_NUM || tk(s, i)->nlen != MALO_DIGITS ||
-	    !all_digits(p, MALO_DIGITS) || p[0] == '0' || !said_alone(s, i) || !malo_valid(p))
+	for (uint32_t i = 0; i < s->n; i++) {
+		const char *p = nt(s, i);
+		if (tk(s, i)->kind != TOK_NUM || tk(s, i)->nlen != MALO_DIGITS ||
+		    !all_digits(p, MALO_DIGITS) || p[0] == '0' ||
+		    words_beside(s, i, i + 1) > MALO_ANSWER_WORDS || named_other(s, i) ||
+		    other_label_in(s) || !malo_valid(p))
+			continue;
+		memset(&out->meter, 0, sizeof(out->meter));
+		memcpy(out->meter.id, p, MALO_DIGITS);
+		out->meter.kind = SLOT_METER_DE_MALO;
+		out->meter.valid = true;
+		out->has_meter = out->meter_alone = true;
+		out->meter_off = tk(s, i)->off;
+		out->meter_len = tk(s, i)->len;
 		return;
-	memset(&out->meter, 0, sizeof(out->meter));
-	memcpy(out->meter.id, p, MALO_DIGITS);
-	out->meter.kind = SLOT_METER_DE_MALO;
-	out->meter.valid = true;
-	out->has_meter = out->meter_alone = true;
-	out->meter_off = tk(s, i)->off;
-	out->meter_len = tk(s, i)->len;
+	}
 }
 
 /* Whether token j looks like an IBAN's head: two letters and two digits
@@ -2817,25 +2849,10 @@ static uint32_t uk_postcode_at(const struct scan *s, uint32_t k)
 	return 0;
 }
 
-/* Whether the message is hardly more than the day at tokens [i, e): one
- * to DAY_ANSWER_WORDS words besides fillers, and no other number. The day
- * alone ("1st", "1.") is too little: a list's mark as often. */
-static bool day_answer(const struct scan *s, uint32_t i, uint32_t e)
-{
-	unsigned words = 0;
-	for (uint32_t k = 0; k < s->n; k++) {
-		if (k >= i && k < e)
-			continue;
-		if (tk(s, k)->kind == TOK_NUM || (tk(s, k)->kind == TOK_WORD && is_digit(nt(s, k)[0])))
-			return false;
-		words += tk(s, k)->kind == TOK_WORD && !filler_word(s, k);
-	}
-	return words >= 1 && words <= DAY_ANSWER_WORDS;
-}
-
 /* A day written as one ("15th", "15.", "1:a") in a message of a few words
  * and no other number, where its clause ends, read by no other rule: "ok
- * then the 15th", "Ach so, dann halt ab dem 15.". Nothing in the words
+ * then the 15th", "Ach so, dann halt ab dem 15."; the day alone ("1st",
+ * "1.") is too little, a list's mark as often. Nothing in the words
  * says it is the move's ("moving in, my partner the 20th" is not), so it
  * goes to *out as SLOT_DATE_ANSWER: the conversation decides, by whether
  * it awaits a date. Not a list's number ("1. Wann ...") nor a house's. */
@@ -2843,12 +2860,13 @@ static void answer_day(const struct scan *s, struct slot_found *out)
 {
 	for (uint32_t i = 0; i < s->n && s->today_ok; i++) {
 		int d;
-		uint32_t e = day_at(s, i, true, false, &d);
+		uint32_t w, e = day_at(s, i, true, false, &d);
 		if (!e || (tk(s, i)->kind == TOK_NUM && e == i + 1) || !pair_ends(s, e, 0) ||
 		    (is_punct(s, e - 1, '.') && e < s->n && (tk(s, e)->flags & TOK_F_CAP)) ||
 		    (out->has_address && tk(s, i)->off >= out->addr_off &&
 		     tk(s, i)->off < out->addr_off + out->addr_len) ||
-		    !day_answer(s, i, e) || !day_from(s->today, d, false, &out->date))
+		    (w = words_beside(s, i, e)) < 1 || w > DAY_ANSWER_WORDS ||
+		    !day_from(s->today, d, false, &out->date))
 			continue;
 		out->has_date = true;
 		out->date_day_only = true;
