@@ -47,6 +47,7 @@
 #define CITY_WORDS_MAX 3
 #define DAY_ANSWER_WORDS 5 /* words beside a day alone that answer with it */
 #define MALO_ANSWER_WORDS 3 /* words beside a MaLo ID no label names */
+#define PLACE_ANSWER_WORDS 5 /* words beside a postcode sent alone, its town's among them */
 #define SOURCE_WORDS 2 /* words between a meter label and the document it was read from */
 #define HOUSE_DIGITS_MAX 4
 #define HOUSE_LETTERS_MAX 3 /* "123-II", "112-bis" */
@@ -3047,7 +3048,7 @@ static bool place_at(const struct scan *s, uint32_t j, bool comma, bool strict,
 {
 	/* A British postcode follows the town, or stands alone: "Leeds LS1
 	 * 4AP", "London, NW1 6XE", "NW1 6XE". */
-	uint32_t ue = uk_postcode_at(s, j), te = 0;
+	uint32_t ue = uk_postcode_at(s, j), te = 0, tce;
 	if (!ue && (te = city_at(s, j)))
 		ue = uk_postcode_at(s, te + is_punct(s, te, ','));
 	if (ue) {
@@ -3056,6 +3057,11 @@ static bool place_at(const struct scan *s, uint32_t j, bool comma, bool strict,
 		if (te) {
 			sp->c0 = j;
 			sp->c1 = te;
+		} else if (ue < s->n && (tk(s, ue)->flags & TOK_F_CAP) && (tce = city_at(s, ue)) &&
+			   city_ends(s, tce)) {
+			/* The town after it, as some write: "OX1 4AA Oxford". */
+			sp->c0 = ue;
+			sp->c1 = sp->end = tce;
 		}
 		return true;
 	}
@@ -3092,20 +3098,27 @@ static bool place_at(const struct scan *s, uint32_t j, bool comma, bool strict,
 	return false;
 }
 
-/* A message that is a postcode and its town alone ("1015 CJ Amsterdam",
- * "0155 Oslo", "London NW1 6XE") goes to out->place. A town without its
- * postcode is too little: any capitalised word. */
+/* A message that is a postcode and its town, a few words around them at
+ * most ("1015 CJ Amsterdam", "London NW1 6XE", "Sorry, it's in Cambridge,
+ * CB2 1RX"), goes to out->place. A town without its postcode is too
+ * little: any capitalised word. */
 static void place_alone(const struct scan *s, struct slot_found *out)
 {
-	uint32_t i = 0;
-	while (i < s->n && tk(s, i)->kind == TOK_PUNCT)
-		i++;
 	struct addr_span sp = { 0 };
-	if (i >= s->n || !place_at(s, i, false, true, &sp) || sp.pc1 == sp.pc0)
+	uint32_t i = 0;
+	for (; i < s->n; i++) {
+		memset(&sp, 0, sizeof(sp));
+		/* Not from a word of the vocabulary in lower case: "in
+		 * Cambridge" is the town Cambridge. */
+		if (tk(s, i)->kind == TOK_PUNCT ||
+		    (!(tk(s, i)->flags & TOK_F_CAP) && word_at(s, i)))
+			continue;
+		if (place_at(s, i, false, true, &sp) &&
+		    sp.pc1 > sp.pc0 && words_beside(s, sp.pc0, sp.pc1) <= PLACE_ANSWER_WORDS)
+			break;
+	}
+	if (i >= s->n)
 		return;
-	for (uint32_t k = sp.end; k < s->n; k++)
-		if (tk(s, k)->kind != TOK_PUNCT)
-			return;
 	struct slot_address *pl = &out->place;
 	const struct tok *a = tk(s, i), *e = tk(s, sp.end - 1);
 	const struct tok *p0 = tk(s, sp.pc0), *p1 = tk(s, sp.pc1 - 1);
