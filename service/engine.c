@@ -42,6 +42,9 @@ static const char *const slot_names[] = { "date", "meter", "address" };
 /* Keyword weight in such a sentence that makes it a question of an intent
  * answered, not of the technical one. */
 #define OWN_WEIGHT 0.5
+/* Words beside a fact in a sentence that is about that fact, not about
+ * the technical question before it: "We move on 1 January." */
+#define FACT_WORDS_MAX 4
 
 enum { ESC_STORED, ESC_PREVIEW, ESC_FAILED, ESC_COUNT };
 
@@ -524,16 +527,26 @@ static uint32_t sentence_last(const struct engine_plan *p, const struct tok_buf 
 	return b;
 }
 
-static bool within(uint32_t off, uint32_t len, const struct tok_buf *t, uint32_t a, uint32_t b)
+/* Whether the fact at bytes off, len lies in tokens a..b, and they say
+ * hardly more than it: "We move 1 Jan.", "Meter ID 7070...". */
+static bool fact_sentence(const struct tok_buf *t, uint32_t off, uint32_t len, uint32_t a,
+			  uint32_t b)
 {
-	return len && off < t->v[b].off + t->v[b].len && off + len > t->v[a].off;
+	if (!len || off >= t->v[b].off + t->v[b].len || off + len <= t->v[a].off)
+		return false;
+	unsigned words = 0;
+	for (uint32_t i = a; i <= b; i++)
+		words += t->v[i].kind == TOK_WORD && (t->v[i].off < off || t->v[i].off >= off + len);
+	return words <= FACT_WORDS_MAX;
 }
 
 /* Whether the sentence of tokens a..b is about something of its own:
  * keywords of an intent the reply answers, weighing OWN_WEIGHT together,
- * an L2 trigger, a fact (a date, a meter ID, an address) or thanks or a
- * goodbye lie in it. A weak keyword is none: "Kan dere styre eksporten når
- * prisen er negativ?" asks L2, whatever "når" says of start dates. */
+ * an L2 trigger, thanks or a goodbye, or a fact with hardly more beside it
+ * lie in it. A weak keyword is none: "Kan dere styre eksporten når prisen
+ * er negativ?" asks L2, whatever "når" says of start dates. Nor is a fact
+ * in a sentence that says more: "Since we moved in on 1 November it shows
+ * State 102" is the symptom, its date the technician's to know. */
 static bool own_matter(const struct engine *e, const struct engine_plan *p,
 		       const struct tok_buf *t, uint32_t a, uint32_t b)
 {
@@ -553,22 +566,35 @@ static bool own_matter(const struct engine *e, const struct engine_plan *p,
 		if (p->ir.triggers[k].tok_last >= a && p->ir.triggers[k].tok_first <= b)
 			return true;
 	const struct slot_found *f = &p->found;
-	return (f->has_date && within(f->date_off, f->date_len, t, a, b)) ||
-	       (f->has_meter && within(f->meter_off, f->meter_len, t, a, b)) ||
-	       (f->has_address && within(f->addr_off, f->addr_len, t, a, b));
+	return (f->has_date && fact_sentence(t, f->date_off, f->date_len, a, b)) ||
+	       (f->has_meter && fact_sentence(t, f->meter_off, f->meter_len, a, b)) ||
+	       (f->has_address && fact_sentence(t, f->addr_off, f->addr_len, a, b));
+}
+
+/* The first token of the sentence that token k is in. */
+static uint32_t sentence_first(const struct engine_plan *p, const struct tok_buf *t, uint32_t k)
+{
+	while (k > 0 && !sentence_end(p, t, k - 1) && !newline_before(p->text, t, k))
+		k--;
+	return k;
 }
 
 /* Adds the sentence around token k to the plan's technical part, and up
  * to TECH_FOLLOW_MAX sentences right after it that are about nothing of
  * their own: "SMA Sunny Boy 5.0 here. Is it compatible with Tibber?" is
  * one question for L2, and so is "Huawei SUN2000 with LUNA. Since the move
- * it shows error 2032. What is wrong?". */
+ * it shows error 2032. What is wrong?". So is a question right before it
+ * about nothing of its own: "Which register holds the state of charge? We
+ * read our Sungrow inverter over Modbus TCP." */
 static void add_sentence(const struct engine *e, struct engine_plan *p,
 			 const struct tok_buf *t, uint32_t k)
 {
-	uint32_t a = k, b = sentence_last(p, t, k);
-	while (a > 0 && !sentence_end(p, t, a - 1) && !newline_before(p->text, t, a))
-		a--;
+	uint32_t a = sentence_first(p, t, k), b = sentence_last(p, t, k);
+	if (a > 0 && t->v[a - 1].kind == TOK_PUNCT && t->norm[t->v[a - 1].noff] == '?') {
+		uint32_t q = sentence_first(p, t, a - 1);
+		if (!own_matter(e, p, t, q, a - 1))
+			a = q;
+	}
 	for (int n = 0; n < TECH_FOLLOW_MAX && b + 1 < t->n; n++) {
 		uint32_t c = sentence_last(p, t, b + 1);
 		if (own_matter(e, p, t, b + 1, c))
