@@ -659,15 +659,35 @@ static bool same_street_name(const struct engine *e, const char *a, const char *
 	return sa && sb && sa - ka == sb - kb && memcmp(ka, kb, (size_t)(sa - ka)) == 0;
 }
 
-/* "1015 CJ Amsterdam" sent after "Keizersgracht 100": the postcode and
- * town of an address that had neither join it, in its text too. Returns
- * whether they did. */
-static bool add_place(struct slot_address *a, const struct slot_address *place)
+/* Where the place of address a (its postcode or city, whichever comes
+ * first after the street: "111 51 Stockholm", "London NW1 6XE") starts in
+ * its text, past a flat; NULL for none. */
+static const char *place_in(const struct slot_address *a)
 {
-	if (a->postcode[0] || a->city[0])
-		return false;
+	if (!a->postcode[0] && !a->city[0])
+		return NULL;
+	const char *st = strstr(a->text, a->street);
+	const char *from = st ? st + strlen(a->street) : a->text;
+	const char *pc = a->postcode[0] ? strstr(from, a->postcode) : NULL;
+	const char *city = a->city[0] ? strstr(from, a->city) : NULL;
+	return pc && (!city || pc < city) ? pc : city;
+}
+
+/* Gives address a the postcode and town of place, in its text too:
+ * "1015 CJ Amsterdam" sent after "Keizersgracht 100" joins it, "0155
+ * Oslo" sent after "Storgata 5, 5003 Bergen" takes Bergen's place.
+ * Returns whether it did. */
+static bool set_place(struct slot_address *a, const struct slot_address *place)
+{
+	const char *old = place_in(a);
+	if (!old && (a->postcode[0] || a->city[0]))
+		return false; /* not where the text shows it */
+	size_t keep = old ? (size_t)(old - a->text) : strlen(a->text);
+	while (keep > 0 && (a->text[keep - 1] == ' ' || a->text[keep - 1] == ','))
+		keep--;
 	char text[SLOT_ADDR_MAX];
-	if ((size_t)snprintf(text, sizeof(text), "%s, %s", a->text, place->text) >= sizeof(text))
+	if ((size_t)snprintf(text, sizeof(text), "%.*s, %s", (int)keep, a->text, place->text) >=
+	    sizeof(text))
 		return false;
 	memcpy(a->text, text, sizeof(text));
 	memcpy(a->postcode, place->postcode, sizeof(a->postcode));
@@ -682,23 +702,15 @@ static bool add_place(struct slot_address *a, const struct slot_address *place)
 static void keep_place(const struct engine *e, const struct slot_address *was,
 		       struct slot_address *now)
 {
-	if (!(was->postcode[0] || was->city[0]) || !same_street_name(e, was->street, now->street))
-		return;
-	/* The place's words in the old text: from whichever of postcode and
-	 * city comes first after the street ("111 51 Stockholm", "London NW1
-	 * 6XE"), past a flat of the old home's. */
-	const char *st = strstr(was->text, was->street);
-	const char *from = st ? st + strlen(was->street) : was->text;
-	const char *pc = was->postcode[0] ? strstr(from, was->postcode) : NULL;
-	const char *city = was->city[0] ? strstr(from, was->city) : NULL;
-	const char *at = pc && (!city || pc < city) ? pc : city;
-	if (!at)
+	const char *at = place_in(was);
+	if (!at || now->postcode[0] || now->city[0] ||
+	    !same_street_name(e, was->street, now->street))
 		return;
 	struct slot_address place = { .text = "" };
 	snprintf(place.text, sizeof(place.text), "%s", at);
 	memcpy(place.postcode, was->postcode, sizeof(place.postcode));
 	memcpy(place.city, was->city, sizeof(place.city));
-	add_place(now, &place);
+	set_place(now, &place);
 }
 
 /* Whether two addresses give the same town where both give one: by
@@ -1022,7 +1034,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 			keep_place(e, &s->facts.address, &p->facts.address);
 	}
 	bool placed = !p->found.has_address && p->found.has_place && s->facts.has_address &&
-		      add_place(&p->facts.address, &p->found.place);
+		      set_place(&p->facts.address, &p->found.place);
 	if (placed)
 		p->facts.address_inconclusive = false;
 
