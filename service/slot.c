@@ -2410,17 +2410,17 @@ static uint32_t malo_at(const struct scan *s, uint32_t i, char *id)
 	return i + 1;
 }
 
-/* The words of the message beside tokens [i, e), fillers aside, or
- * UINT32_MAX where it holds another number: how much more than a fact it
- * says. */
-static uint32_t words_beside(const struct scan *s, uint32_t i, uint32_t e)
+/* The words of the message beside tokens [i, e), fillers aside: how much
+ * more than a fact it says. max + 1 where they are more than max or the
+ * message holds another number, so a long message is not counted out. */
+static uint32_t words_beside(const struct scan *s, uint32_t i, uint32_t e, uint32_t max)
 {
 	uint32_t words = 0;
-	for (uint32_t k = 0; k < s->n; k++) {
+	for (uint32_t k = 0; k < s->n && words <= max; k++) {
 		if (k >= i && k < e)
 			continue;
 		if (tk(s, k)->kind == TOK_NUM || (tk(s, k)->kind == TOK_WORD && is_digit(nt(s, k)[0])))
-			return UINT32_MAX;
+			return max + 1;
 		words += tk(s, k)->kind == TOK_WORD && !filler_word(s, k);
 	}
 	return words;
@@ -2448,7 +2448,8 @@ static void malo_alone(const struct scan *s, struct slot_found *out)
 		const char *p = nt(s, i);
 		if (tk(s, i)->kind != TOK_NUM || tk(s, i)->nlen != MALO_DIGITS ||
 		    !all_digits(p, MALO_DIGITS) || p[0] == '0' ||
-		    words_beside(s, i, i + 1) > MALO_ANSWER_WORDS || named_other(s, i) ||
+		    words_beside(s, i, i + 1, MALO_ANSWER_WORDS) > MALO_ANSWER_WORDS ||
+		    named_other(s, i) ||
 		    other_label_in(s) || !malo_valid(p))
 			continue;
 		memset(&out->meter, 0, sizeof(out->meter));
@@ -2866,7 +2867,7 @@ static void answer_day(const struct scan *s, struct slot_found *out)
 		    (is_punct(s, e - 1, '.') && e < s->n && (tk(s, e)->flags & TOK_F_CAP)) ||
 		    (out->has_address && tk(s, i)->off >= out->addr_off &&
 		     tk(s, i)->off < out->addr_off + out->addr_len) ||
-		    (w = words_beside(s, i, e)) < 1 || w > DAY_ANSWER_WORDS ||
+		    (w = words_beside(s, i, e, DAY_ANSWER_WORDS)) < 1 || w > DAY_ANSWER_WORDS ||
 		    !day_from(s->today, d, false, &out->date))
 			continue;
 		out->has_date = true;
@@ -3114,7 +3115,8 @@ static void place_alone(const struct scan *s, struct slot_found *out)
 		    (!(tk(s, i)->flags & TOK_F_CAP) && word_at(s, i)))
 			continue;
 		if (place_at(s, i, false, true, &sp) &&
-		    sp.pc1 > sp.pc0 && words_beside(s, sp.pc0, sp.pc1) <= PLACE_ANSWER_WORDS)
+		    sp.pc1 > sp.pc0 &&
+		    words_beside(s, sp.pc0, sp.pc1, PLACE_ANSWER_WORDS) <= PLACE_ANSWER_WORDS)
 			break;
 	}
 	if (i >= s->n)
