@@ -4530,7 +4530,8 @@ static void find_address(const struct scan *s, struct slot_found *out)
  * word alone is too common ("I gave it to Anna"). */
 static bool from_to(const struct scan *s, uint32_t c)
 {
-	for (uint32_t j = 1; j + 1 < c; j++) {
+	uint32_t back = CITY_WORDS_MAX + PAT_MAX;
+	for (uint32_t j = c > back ? c - back : 1; j + 1 < c; j++) {
 		uint32_t ce, e;
 		if (left_before(s, j) && (ce = city_at(s, j)) && ce < c &&
 		    ocue_at(s, ce, &e) == CUE_TO_ADDRESS && e == c)
