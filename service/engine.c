@@ -45,6 +45,9 @@ static const char *const slot_names[] = { "date", "meter", "address" };
 /* Words beside a fact in a sentence that is about that fact, not about
  * the technical question before it: "We move on 1 January." */
 #define FACT_WORDS_MAX 4
+/* Words beside a street that only corrects the house number: "nej
+ * vänta, det är Drottninggatan 5", "no wait, it's Storgata 14, not 12B". */
+#define CORRECTION_WORDS_MAX 5
 
 enum { ESC_STORED, ESC_PREVIEW, ESC_FAILED, ESC_COUNT };
 
@@ -873,14 +876,13 @@ static uint32_t refuted(const struct engine *e, const struct engine_session *s)
 	return r;
 }
 
-/* How many words of the message lie outside its date: "yesterday" has
- * none, "it was last Monday" two. */
-static unsigned words_beside_date(const struct tok_buf *t, const struct slot_found *f)
+/* How many words of the message lie outside the fact at bytes off, len:
+ * its date "yesterday" has none, "it was last Monday" two. */
+static unsigned words_beside(const struct tok_buf *t, uint32_t off, uint32_t len)
 {
 	unsigned n = 0;
 	for (uint32_t i = 0; i < t->n; i++)
-		n += t->v[i].kind == TOK_WORD &&
-		     (t->v[i].off < f->date_off || t->v[i].off >= f->date_off + f->date_len);
+		n += t->v[i].kind == TOK_WORD && (t->v[i].off < off || t->v[i].off >= off + len);
 	return n;
 }
 
@@ -898,7 +900,8 @@ static unsigned words_beside_date(const struct tok_buf *t, const struct slot_fou
  *   "sorry, I meant 5 January", "nei vent, det er 15. mars" (in phrases)
  *   replace the date, and a confirmed one is checked again.
  * - A day alone in a few words ("ok then the 15th") is while an intent
- *   that needs a date waits: an answer, or a correction of a refuted one.
+ *   waits for the date, or the registry refuted the one given: not while
+ *   only the meter ID is awaited ("I'll send it on the 20th").
  * - A move-out date, or a day word with no cue ("I called the grid
  *   company today", "call me tomorrow"), never replaces a date. While
  *   none is known, a move-out date is (billing moves on that day), and a
@@ -918,7 +921,7 @@ static bool takes_date(const struct engine *e, const struct engine_session *s,
 	case SLOT_DATE_MOVE_IN:
 		return true;
 	case SLOT_DATE_PLAIN: {
-		bool bare = words_beside_date(t, &p->found) <= ANSWER_WORDS_MAX;
+		bool bare = words_beside(t, p->found.date_off, p->found.date_len) <= ANSWER_WORDS_MAX;
 		return (!s->facts.has_date && (wants_date(e, s->pending) || bare)) ||
 		       (s->facts.has_date && bare && !detected) || wants_date(e, detected) ||
 		       wants_date(e, refuted(e, s));
@@ -926,14 +929,15 @@ static bool takes_date(const struct engine *e, const struct engine_session *s,
 	case SLOT_DATE_MOVE_OUT:
 		return !s->facts.has_date;
 	case SLOT_DATE_ANSWER:
-		return wants_date(e, s->pending);
+		return (!s->facts.has_date && wants_date(e, s->pending)) ||
+		       wants_date(e, refuted(e, s));
 	default:
 		if (s->facts.has_date)
 			return false;
 		if (!date_before(p->found.date, today))
 			return wants_date(e, s->pending | detected);
 		return !detected && wants_date(e, s->pending) &&
-		       words_beside_date(t, &p->found) <= ANSWER_WORDS_MAX;
+		       words_beside(t, p->found.date_off, p->found.date_len) <= ANSWER_WORDS_MAX;
 	}
 }
 
@@ -1030,7 +1034,11 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		p->facts.has_address = true;
 		p->facts.address_inconclusive = false;
 		p->facts.address = p->found.address;
-		if (s->facts.has_address)
+		/* Only where the message is hardly more than the street: "Wir
+		 * nehmen doch die Wohnung in Bonn: Bahnhofstraße 10" names
+		 * another town. */
+		if (s->facts.has_address &&
+		    words_beside(t, p->found.addr_off, p->found.addr_len) <= CORRECTION_WORDS_MAX)
 			keep_place(e, &s->facts.address, &p->facts.address);
 	}
 	bool placed = !p->found.has_address && p->found.has_place && s->facts.has_address &&
@@ -1385,8 +1393,8 @@ int engine_say(const struct engine *e, struct engine_session *s,
 
 	bool said_bad_meter = false, says_elsewhere = elsewhere_said(e, p, res);
 	bool meter_unknown = p->lookup == ENGINE_LOOKUP_METER && res->registry == ENGINE_REG_NOT_FOUND;
-	/* A start date's "several supply points" answer asks for the meter
-	 * ID itself. */
+	/* Whether the reply asks for the meter ID already: a start date's
+	 * "several supply points" answer does, and so does an ask for it. */
 	bool meter_asked = p->lookup == ENGINE_LOOKUP_ADDRESS && res->registry == ENGINE_REG_SEVERAL;
 	struct engine_facts next = p->facts;
 	uint32_t pending = s->pending;
@@ -1420,6 +1428,7 @@ int engine_say(const struct engine *e, struct engine_session *s,
 					     rule_needs(rule, INTENT_SLOT_METER);
 			bool asked_twice = meter_asked && missing == INTENT_SLOT_METER;
 			id = refuted_meter || asked_twice ? -1 : e->ask_key[i][miss];
+			meter_asked |= id >= 0 && (missing & INTENT_SLOT_METER);
 		}
 		if (id >= 0)
 			render(e, &o, lang, id, &v);

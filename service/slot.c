@@ -46,8 +46,6 @@
 #define NAME_WORDS_MAX 3    /* words of a street name before its suffix */
 #define CITY_WORDS_MAX 3
 #define DAY_ANSWER_WORDS 5 /* words beside a day alone that answer with it */
-#define MALO_ANSWER_WORDS 3 /* words beside a MaLo ID no label names */
-#define PLACE_ANSWER_WORDS 5 /* words beside a postcode sent alone, its town's among them */
 #define SOURCE_WORDS 2 /* words between a meter label and the document it was read from */
 #define HOUSE_DIGITS_MAX 4
 #define HOUSE_LETTERS_MAX 3 /* "123-II", "112-bis" */
@@ -2426,41 +2424,52 @@ static uint32_t words_beside(const struct scan *s, uint32_t i, uint32_t e, uint3
 	return words;
 }
 
-static bool named_other(const struct scan *s, uint32_t a);
+static enum cue_kind dcue_at(const struct scan *s, uint32_t j, uint32_t *end);
 
-/* Whether a word of the message labels a number other than a MaLo ID
- * (other_number_label: "Telefon", "Kundennummer"). */
-static bool other_label_in(const struct scan *s)
+/* Where a message that answers with a fact alone has it: past leading
+ * punctuation and a correction phrase ("Sorry:", "nei vent,", "oeps").
+ * Other words say the fact is about something else: "bel me: +316...",
+ * "vi flytter fra 5013 Bergen", "I work in 0250 Oslo". */
+static uint32_t answer_start(const struct scan *s)
 {
-	for (uint32_t k = 0; k < s->n; k++)
-		if (tk(s, k)->kind == TOK_WORD && other_number_label(nt(s, k), tk(s, k)->nlen))
-			return true;
-	return false;
+	uint32_t i = 0, e;
+	while (i < s->n && tk(s, i)->kind == TOK_PUNCT)
+		i++;
+	if (i < s->n && dcue_at(s, i, &e) == CUE_CORRECTION)
+		i = e;
+	while (i < s->n && tk(s, i)->kind == TOK_PUNCT)
+		i++;
+	return i;
 }
 
-/* A message of eleven digits and a few words at most ("41373559241",
- * "Sorry: 41373559241") that a MaLo ID's check digit agrees with, no
- * other label naming them, goes to *out as one, with meter_alone set:
- * the conversation decides. */
+/* Whether tokens from k on are punctuation only. */
+static bool ends_here(const struct scan *s, uint32_t k)
+{
+	for (; k < s->n; k++)
+		if (tk(s, k)->kind != TOK_PUNCT)
+			return false;
+	return true;
+}
+
+/* A message of eleven digits alone, a correction phrase before them or
+ * not ("41373559241", "Sorry: 41373559241"), that a MaLo ID's check digit
+ * agrees with goes to *out as one, with meter_alone set: the conversation
+ * decides. Not a phone number's ("+31612345675"). */
 static void malo_alone(const struct scan *s, struct slot_found *out)
 {
-	for (uint32_t i = 0; i < s->n; i++) {
-		const char *p = nt(s, i);
-		if (tk(s, i)->kind != TOK_NUM || tk(s, i)->nlen != MALO_DIGITS ||
-		    !all_digits(p, MALO_DIGITS) || p[0] == '0' ||
-		    words_beside(s, i, i + 1, MALO_ANSWER_WORDS) > MALO_ANSWER_WORDS ||
-		    named_other(s, i) ||
-		    other_label_in(s) || !malo_valid(p))
-			continue;
-		memset(&out->meter, 0, sizeof(out->meter));
-		memcpy(out->meter.id, p, MALO_DIGITS);
-		out->meter.kind = SLOT_METER_DE_MALO;
-		out->meter.valid = true;
-		out->has_meter = out->meter_alone = true;
-		out->meter_off = tk(s, i)->off;
-		out->meter_len = tk(s, i)->len;
+	uint32_t i = answer_start(s);
+	const char *p = i < s->n ? nt(s, i) : NULL;
+	if (!p || tk(s, i)->kind != TOK_NUM || tk(s, i)->nlen != MALO_DIGITS ||
+	    !all_digits(p, MALO_DIGITS) || p[0] == '0' || (i > 0 && is_punct(s, i - 1, '+')) ||
+	    !ends_here(s, i + 1) || !malo_valid(p))
 		return;
-	}
+	memset(&out->meter, 0, sizeof(out->meter));
+	memcpy(out->meter.id, p, MALO_DIGITS);
+	out->meter.kind = SLOT_METER_DE_MALO;
+	out->meter.valid = true;
+	out->has_meter = out->meter_alone = true;
+	out->meter_off = tk(s, i)->off;
+	out->meter_len = tk(s, i)->len;
 }
 
 /* Whether token j looks like an IBAN's head: two letters and two digits
@@ -3099,27 +3108,19 @@ static bool place_at(const struct scan *s, uint32_t j, bool comma, bool strict,
 	return false;
 }
 
-/* A message that is a postcode and its town, a few words around them at
- * most ("1015 CJ Amsterdam", "London NW1 6XE", "Sorry, it's in Cambridge,
- * CB2 1RX"), goes to out->place. A town without its postcode is too
+/* A message that is a postcode and its town alone, a correction phrase
+ * and a `city_preps` word before them or not ("1015 CJ Amsterdam",
+ * "London NW1 6XE", "sorry, in Cambridge CB2 1RX"), goes to out->place.
+ * Other words say they are another place's: "vi flytter fra 5013
+ * Bergen", "I work in 0250 Oslo". A town without its postcode is too
  * little: any capitalised word. */
 static void place_alone(const struct scan *s, struct slot_found *out)
 {
+	uint32_t i = answer_start(s);
+	i += lower_word_with(s, i, W_CITY_PREP);
 	struct addr_span sp = { 0 };
-	uint32_t i = 0;
-	for (; i < s->n; i++) {
-		memset(&sp, 0, sizeof(sp));
-		/* Not from a word of the vocabulary in lower case: "in
-		 * Cambridge" is the town Cambridge. */
-		if (tk(s, i)->kind == TOK_PUNCT ||
-		    (!(tk(s, i)->flags & TOK_F_CAP) && word_at(s, i)))
-			continue;
-		if (place_at(s, i, false, true, &sp) &&
-		    sp.pc1 > sp.pc0 &&
-		    words_beside(s, sp.pc0, sp.pc1, PLACE_ANSWER_WORDS) <= PLACE_ANSWER_WORDS)
-			break;
-	}
-	if (i >= s->n)
+	if (i >= s->n || !place_at(s, i, false, true, &sp) || sp.pc1 == sp.pc0 ||
+	    !ends_here(s, sp.end))
 		return;
 	struct slot_address *pl = &out->place;
 	const struct tok *a = tk(s, i), *e = tk(s, sp.end - 1);
@@ -4277,13 +4278,14 @@ static bool named_other(const struct scan *s, uint32_t a)
 			    (tk(s, j)->kind == TOK_PUNCT && !is_punct(s, j, '-') &&
 			     !is_punct(s, j, ':') && !is_punct(s, j, '(') && !is_punct(s, j, ')'));
 		if (k == CUE_OTHER_NUMBER && e <= a && meter && j > meter_end &&
-		    j <= meter_end + SOURCE_WORDS) {
+		    j <= meter_end + SOURCE_WORDS && (e == a || (is_punct(s, e, ':') && e + 1 == a))) {
 			/* A word or two after the meter ID's own label, the other
-			 * names where it was read: "Zählernummer laut Rechnung:
-			 * ...", "meter ID from the invoice: ..."; right after it, it
-			 * names the meter ("EAN gas: ..."), further on a number of
-			 * its own ("Die MaLo kommt später und meine Steuer-ID ist
-			 * ..."). */
+			 * right before the number names where it was read:
+			 * "Zählernummer laut Rechnung: ...", "meter ID from the
+			 * invoice: ..."; right after it, it names the meter ("EAN
+			 * gas: ..."), further on a number of its own ("Die MaLo
+			 * kommt später und meine Steuer-ID ist ...", "meter ID
+			 * missing, invoice no ..."). */
 			j = e - 1;
 		} else if (k == CUE_OTHER_NUMBER && e <= a) {
 			named = true;
@@ -4552,8 +4554,13 @@ static void town_before(const struct scan *s, uint32_t a, struct slot_found *out
 	uint32_t c0 = 0, c1 = 0;
 	for (uint32_t c = 1; c < a; c++) {
 		uint32_t ce;
-		if (!city_word(s, c) || !town_word(s, c) || !(cue_ends_at(s, c) || from_to(s, c)) ||
-		    !(ce = city_at(s, c)) || ce > a)
+		if (!city_word(s, c) || !town_word(s, c) || !(ce = city_at(s, c)) || ce > a)
+			continue;
+		/* A from-to pair names the new address's town only right before
+		 * it: "von Köln nach Aachen, Theaterstraße 12", not "Die
+		 * Spedition fährt von Köln nach Bonn. Unsere neue Adresse: ...". */
+		if (!cue_ends_at(s, c) &&
+		    !(from_to(s, c) && (ce == a || (is_punct(s, ce, ',') && ce + 1 == a))))
 			continue;
 		if (ce < s->n && !is_punct(s, ce, ',') && !is_punct(s, ce, '.') &&
 		    !is_punct(s, ce, '!') && !used(s, ce) && !dated_after(s, ce, true, false))
