@@ -530,17 +530,25 @@ static uint32_t sentence_last(const struct engine_plan *p, const struct tok_buf 
 	return b;
 }
 
+static bool date_before(struct slot_date a, struct slot_date b)
+{
+	return a.y != b.y ? a.y < b.y : a.m != b.m ? a.m < b.m : a.d < b.d;
+}
+
 /* Whether the fact at bytes off, len lies in tokens a..b, and they say
- * hardly more than it: "We move 1 Jan.", "Meter ID 7070...". */
+ * hardly more than it ("We move 1 Jan.", "Meter ID 7070..."), or, for a
+ * date (dated), it is no day gone by: "The keys come on 1 March and we
+ * move that weekend" is the move's, "Since we moved in on 1 November it
+ * shows State 102" the symptom's. */
 static bool fact_sentence(const struct tok_buf *t, uint32_t off, uint32_t len, uint32_t a,
-			  uint32_t b)
+			  uint32_t b, bool dated)
 {
 	if (!len || off >= t->v[b].off + t->v[b].len || off + len <= t->v[a].off)
 		return false;
 	unsigned words = 0;
 	for (uint32_t i = a; i <= b; i++)
 		words += t->v[i].kind == TOK_WORD && (t->v[i].off < off || t->v[i].off >= off + len);
-	return words <= FACT_WORDS_MAX;
+	return words <= FACT_WORDS_MAX || dated;
 }
 
 /* Whether the sentence of tokens a..b is about something of its own:
@@ -551,7 +559,7 @@ static bool fact_sentence(const struct tok_buf *t, uint32_t off, uint32_t len, u
  * in a sentence that says more: "Since we moved in on 1 November it shows
  * State 102" is the symptom, its date the technician's to know. */
 static bool own_matter(const struct engine *e, const struct engine_plan *p,
-		       const struct tok_buf *t, uint32_t a, uint32_t b)
+		       const struct tok_buf *t, uint32_t a, uint32_t b, struct slot_date today)
 {
 	double sum[INTENT_MAX] = { 0 };
 	for (uint32_t k = 0; k < p->ir.nhits; k++) {
@@ -569,9 +577,10 @@ static bool own_matter(const struct engine *e, const struct engine_plan *p,
 		if (p->ir.triggers[k].tok_last >= a && p->ir.triggers[k].tok_first <= b)
 			return true;
 	const struct slot_found *f = &p->found;
-	return (f->has_date && fact_sentence(t, f->date_off, f->date_len, a, b)) ||
-	       (f->has_meter && fact_sentence(t, f->meter_off, f->meter_len, a, b)) ||
-	       (f->has_address && fact_sentence(t, f->addr_off, f->addr_len, a, b));
+	return (f->has_date && fact_sentence(t, f->date_off, f->date_len, a, b,
+					     !date_before(f->date, today))) ||
+	       (f->has_meter && fact_sentence(t, f->meter_off, f->meter_len, a, b, false)) ||
+	       (f->has_address && fact_sentence(t, f->addr_off, f->addr_len, a, b, false));
 }
 
 /* The first token of the sentence that token k is in. */
@@ -590,17 +599,17 @@ static uint32_t sentence_first(const struct engine_plan *p, const struct tok_buf
  * about nothing of its own: "Which register holds the state of charge? We
  * read our Sungrow inverter over Modbus TCP." */
 static void add_sentence(const struct engine *e, struct engine_plan *p,
-			 const struct tok_buf *t, uint32_t k)
+			 const struct tok_buf *t, uint32_t k, struct slot_date today)
 {
 	uint32_t a = sentence_first(p, t, k), b = sentence_last(p, t, k);
 	if (a > 0 && t->v[a - 1].kind == TOK_PUNCT && t->norm[t->v[a - 1].noff] == '?') {
 		uint32_t q = sentence_first(p, t, a - 1);
-		if (!own_matter(e, p, t, q, a - 1))
+		if (!own_matter(e, p, t, q, a - 1, today))
 			a = q;
 	}
 	for (int n = 0; n < TECH_FOLLOW_MAX && b + 1 < t->n; n++) {
 		uint32_t c = sentence_last(p, t, b + 1);
-		if (own_matter(e, p, t, b + 1, c))
+		if (own_matter(e, p, t, b + 1, c, today))
 			break;
 		b = c;
 	}
@@ -742,11 +751,6 @@ static uint8_t replaced_slots(const struct engine *e, const struct engine_facts 
 				 !same_place(&was->address, &now->address)))
 		m |= INTENT_SLOT_ADDRESS;
 	return m;
-}
-
-static bool date_before(struct slot_date a, struct slot_date b)
-{
-	return a.y != b.y ? a.y < b.y : a.m != b.m ? a.m < b.m : a.d < b.d;
 }
 
 /* Whether rule r needs one of the facts of slots (enum intent_slot bits). */
@@ -1078,7 +1082,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	for (uint8_t k = 0; k < p->ir.ntriggers; k++) {
 		const struct intent_trigger *tr = &p->ir.triggers[k];
 		if (!tr->negated && !tr->excluded)
-			add_sentence(e, p, t, tr->tok_first);
+			add_sentence(e, p, t, tr->tok_first, today);
 	}
 
 	/* One registry lookup serves every intent: by a meter ID with a good
