@@ -192,7 +192,8 @@ class Server {
     }
   }
 
-  async waitHealthy(ms = 10000) {
+  // healthMs: how long start() waits for /healthz (default 10 s).
+  async waitHealthy(ms = this.healthMs || 10000) {
     const until = Date.now() + ms;
     for (;;) {
       if (this.exit) {
