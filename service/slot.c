@@ -1689,16 +1689,20 @@ static uint32_t monthday_at(const struct scan *s, uint32_t i, struct slot_date *
 	return make_date(s, y, m, d, out) ? ye : 0;
 }
 
+/* Whether tokens from k on are punctuation only. */
+static bool ends_here(const struct scan *s, uint32_t k)
+{
+	for (; k < s->n; k++)
+		if (tk(s, k)->kind != TOK_PUNCT)
+			return false;
+	return true;
+}
+
 /* Whether token i is all the message says, but fillers before it and
  * punctuation after it. */
 static bool said_alone(const struct scan *s, uint32_t i)
 {
-	if (skip_fillers(s, 0) != i)
-		return false;
-	for (uint32_t j = i + 1; j < s->n; j++)
-		if (tk(s, j)->kind != TOK_PUNCT)
-			return false;
-	return true;
+	return skip_fillers(s, 0) == i && ends_here(s, i + 1);
 }
 
 /* One number token with dots: "15.04", "15.04.", "15.4.", "15.04.2027",
@@ -2440,15 +2444,6 @@ static uint32_t answer_start(const struct scan *s)
 	while (i < s->n && tk(s, i)->kind == TOK_PUNCT)
 		i++;
 	return i;
-}
-
-/* Whether tokens from k on are punctuation only. */
-static bool ends_here(const struct scan *s, uint32_t k)
-{
-	for (; k < s->n; k++)
-		if (tk(s, k)->kind != TOK_PUNCT)
-			return false;
-	return true;
 }
 
 /* A message of eleven digits alone, a correction phrase before them or
