@@ -21,6 +21,9 @@
 #define ENGINE_TURN_TEXT 256
 #define ENGINE_MAX_SPANS 8
 #define ENGINE_REPLY_MAX 4096
+/* A ticket reference the conversation keeps, its NUL included: the
+ * server's are 28 bytes ("L2-20261126-" and 16 hex digits). */
+#define ENGINE_TICKET_REF 32
 
 struct engine_opts {
 	size_t max_bytes;         /* longest message accepted, in bytes */
@@ -60,6 +63,15 @@ struct engine_session {
 	uint32_t answered;    /* intents answered so far */
 	uint32_t nturns;      /* turns so far; the last ENGINE_TURNS are kept */
 	struct engine_turn turns[ENGINE_TURNS];
+	/* The conversation's L2 ticket: the reference the customer was
+	 * given ("" until one was stored), the topics sent to it, a hash of
+	 * the technical part sent last, and nturns after the reply that last
+	 * filed or added to it. Last in the struct, so that a session stored
+	 * before they were reads as one without a ticket. */
+	char ticket[ENGINE_TICKET_REF];
+	uint32_t ticket_topics;
+	uint32_t ticket_hash;
+	uint32_t ticket_turns;
 };
 
 struct engine;
@@ -78,8 +90,9 @@ void engine_session_set_lang(struct engine_session *s, int lang);
 /* Where in the stored form the turn count is (uint32_t, host byte order):
  * the store compares it, to keep the copy that went further. */
 #define ENGINE_SESSION_TURNS_AT (ENGINE_SESSION_HEAD + offsetof(struct engine_session, nturns))
-#define ENGINE_SESSION_BYTES \
-	(ENGINE_SESSION_HEAD + sizeof(struct engine_session) + 1 + INTENT_MAX * (1 + INTENT_NAME_MAX))
+#define ENGINE_SESSION_BYTES                                                          \
+	(ENGINE_SESSION_HEAD + sizeof(struct engine_session) + 1 +                    \
+	 INTENT_MAX * (1 + INTENT_NAME_MAX) + 1 + INTENT_MAX_TOPICS * (1 + INTENT_TOPIC_NAME_MAX))
 
 /* Writes s for storage into out (ENGINE_SESSION_BYTES long), its language
  * by code and its pending and answered intents by name, so that an engine
@@ -130,6 +143,16 @@ struct engine_plan {
 	struct engine_span spans[ENGINE_MAX_SPANS];
 	bool clarify;
 	bool closing;               /* only closing words: thanked, nothing asked */
+	/* The conversation's ticket when it has one ("" else): an escalation
+	 * then adds a follow-up to it, which the ticket names. */
+	char ticket[ENGINE_TICKET_REF];
+	/* The message escalates as more detail for that ticket, right after
+	 * the reply that filed it, though it names no trigger ("The app shows
+	 * error 1013"); its topics are the ticket's. */
+	bool detail;
+	/* The technical part is the one sent to that ticket last, word for
+	 * word: nothing is filed again, and the reply names the ticket. */
+	bool repeat;
 };
 
 enum engine_registry {
@@ -287,6 +310,15 @@ const struct tok_buf *engine_scratch_tokens(const struct engine_scratch *s);
 int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		  const struct engine_session *s, const char *text, size_t len,
 		  struct slot_date today, struct engine_plan *plan);
+
+/* Whether the adapter files an L2 ticket for plan: it escalates, and is
+ * not what the conversation's ticket was sent last (engine_plan.repeat). */
+bool engine_plan_files_ticket(const struct engine_plan *plan);
+
+/* The ticket reference the customer is given for plan: the
+ * conversation's ticket, which a follow-up is added to; else the one
+ * res says was stored; else "". Owned by plan or res. */
+const char *engine_ticket_named(const struct engine_plan *plan, const struct engine_results *res);
 
 /* True when saying plan with these results would confirm an address as
  * linked to the customer's profile: the adapter stores the link first, and

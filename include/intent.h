@@ -16,6 +16,7 @@
 #define INTENT_NAME_MAX 48 /* bytes of an intent's name, its NUL included */
 #define INTENT_MAX_LANGS 8
 #define INTENT_MAX_TOPICS 8
+#define INTENT_TOPIC_NAME_MAX 32 /* bytes of a topic's name, its NUL included */
 #define INTENT_MAX_NEEDS 4
 #define INTENT_MAX_TRIGGERS 32
 
@@ -134,6 +135,8 @@ int intent_lang_find(const struct intent_pack *p, const char *code);
 
 size_t intent_topic_count(const struct intent_pack *p);
 const char *intent_topic_name(const struct intent_pack *p, size_t i);
+/* The topic's index, or -1. */
+int intent_topic_find(const struct intent_pack *p, const char *name);
 
 /* Describes an entry of a hit: its kind ("intent", "l2", "negation", ...),
  * target name (intent or topic, may be ""), the term as written in the data

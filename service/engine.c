@@ -1,6 +1,7 @@
 /* engine: decide → do → say. See include/engine.h. */
 #include "engine.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,8 +49,11 @@ static const char *const slot_names[] = { "date", "meter", "address" };
 /* Words beside a street that only corrects the house number: "nej
  * vänta, det är Drottninggatan 5", "no wait, it's Storgata 14, not 12B". */
 #define CORRECTION_WORDS_MAX 5
+/* Words (or one with a digit: an error code, a model) that make a message
+ * right after an escalation more detail for its ticket, not "ok great". */
+#define DETAIL_WORDS_MIN 3
 
-enum { ESC_STORED, ESC_PREVIEW, ESC_FAILED, ESC_COUNT };
+enum { ESC_STORED, ESC_PREVIEW, ESC_FAILED, ESC_ADDED, ESC_AGAIN, ESC_COUNT };
 
 struct engine {
 	struct engine_opts opts;
@@ -196,6 +200,8 @@ static int resolve_keys(struct engine *e, char *err, size_t errlen)
 	if (need_key(e, "escalation.stored", esc, &e->esc_key[ESC_STORED], err, errlen) < 0 ||
 	    need_key(e, "escalation.preview", esc, &e->esc_key[ESC_PREVIEW], err, errlen) < 0 ||
 	    need_key(e, "escalation.failed", esc, &e->esc_key[ESC_FAILED], err, errlen) < 0 ||
+	    need_key(e, "escalation.added", esc, &e->esc_key[ESC_ADDED], err, errlen) < 0 ||
+	    need_key(e, "escalation.again", esc, &e->esc_key[ESC_AGAIN], err, errlen) < 0 ||
 	    need_key(e, "clarify", 1u << TMPL_INTENTS, &e->clarify_key, err, errlen) < 0 ||
 	    need_key(e, "fallback", 0, &e->fallback_key, err, errlen) < 0 ||
 	    need_key(e, "closing", 0, &e->closing_key, err, errlen) < 0 ||
@@ -309,11 +315,17 @@ void engine_session_set_lang(struct engine_session *s, int lang)
 
 /* The stored form: the magic, the session's size and its language's
  * code, the session's bytes, then the intents its pending and answered
- * bits name: a count, and for each its bit and its name, NUL-ended. The
- * language and the intents are found again by name, so an engine loaded
- * from other files reads them right. */
-#define SESSION_MAGIC "AAS2"
+ * bits name and the topics its ticket's bits name: for each, a count, and
+ * for each its bit and its name, NUL-ended. The language, the intents and
+ * the topics are found again by name, so an engine loaded from other
+ * files reads them right. The form before the ticket ("AAS2") is the
+ * session up to its ticket, rounded up to its alignment then, and no
+ * topics; it is read as a conversation without a ticket. */
+#define SESSION_MAGIC "AAS3"
+#define SESSION_MAGIC_V2 "AAS2"
+#define SESSION_V2_SIZE ((offsetof(struct engine_session, ticket) + 3) & ~(size_t)3)
 #define SESSION_LANG 8
+_Static_assert(SESSION_V2_SIZE == 1928, "the session as stored before its ticket");
 _Static_assert(ENGINE_SESSION_HEAD == 8 + SESSION_LANG, "the stored head's size");
 
 /* Calls fn on each text array of the session, with its size. */
@@ -327,6 +339,7 @@ static void each_text(struct engine_session *s, void (*fn)(char *str, size_t cap
 	fn(f->address.city, sizeof(f->address.city));
 	for (int i = 0; i < ENGINE_TURNS; i++)
 		fn(s->turns[i].text, sizeof(s->turns[i].text));
+	fn(s->ticket, sizeof(s->ticket));
 }
 
 /* Zeroes what follows the end of a string in its array, so that nothing
@@ -342,6 +355,28 @@ static void scrub(char *str, size_t cap)
 static void terminate(char *str, size_t cap)
 {
 	str[cap - 1] = '\0';
+}
+
+/* Writes at out + o the names of the bits set of n (at most 32), each
+ * named by name(pack, i): a count, then each bit and its name, NUL-ended.
+ * Returns the offset after them. */
+static size_t put_names(unsigned char *out, size_t o, uint32_t bits, size_t n,
+			const struct intent_pack *pack,
+			const char *(*name)(const struct intent_pack *, size_t))
+{
+	size_t count_at = o++;
+	out[count_at] = 0;
+	for (size_t i = 0; i < n && i < 32; i++) {
+		if (!(bits & (1u << i)))
+			continue;
+		const char *nm = name(pack, i);
+		size_t len = strlen(nm) + 1;
+		out[o++] = (unsigned char)i;
+		memcpy(out + o, nm, len);
+		o += len;
+		out[count_at]++;
+	}
+	return o;
 }
 
 size_t engine_session_pack(const struct engine *e, const struct engine_session *s,
@@ -361,20 +396,10 @@ size_t engine_session_pack(const struct engine *e, const struct engine_session *
 	memcpy(out + 8, lang, SESSION_LANG);
 	memcpy(out + ENGINE_SESSION_HEAD, &c, sizeof(c));
 	size_t o = ENGINE_SESSION_HEAD + sizeof(c);
-	size_t count_at = o++;
-	out[count_at] = 0;
-	uint32_t bits = s->pending | s->answered;
-	for (size_t i = 0; i < intent_count(e->pack) && i < 32; i++) {
-		if (!(bits & (1u << i)))
-			continue;
-		const char *name = intent_name(e->pack, i);
-		size_t n = strlen(name) + 1;
-		out[o++] = (unsigned char)i;
-		memcpy(out + o, name, n);
-		o += n;
-		out[count_at]++;
-	}
-	return o;
+	o = put_names(out, o, s->pending | s->answered, intent_count(e->pack), e->pack,
+		      intent_name);
+	return put_names(out, o, s->ticket_topics, intent_topic_count(e->pack), e->pack,
+			 intent_topic_name);
 }
 
 /* True when the byte of b is 0 or 1: only then may it be read as a bool. */
@@ -401,7 +426,7 @@ static bool plausible(const struct engine_session *s)
 	if (f->has_date && !slot_date_valid(f->date))
 		return false;
 	const char *texts[] = { f->meter.id, f->address.text, f->address.street,
-				f->address.postcode, f->address.city };
+				f->address.postcode, f->address.city, s->ticket };
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
 		if (!tok_utf8_valid(texts[i], strlen(texts[i])))
 			return false;
@@ -412,41 +437,66 @@ static bool plausible(const struct engine_session *s)
 	return true;
 }
 
+/* Reads at in + *o what put_names wrote, moving *o past it: each bit set
+ * in had[k] (for k < n) is set in now[k] at the index find(pack, its
+ * name) gives, and dropped where that is -1. Returns false when the bytes
+ * are cut short. */
+static bool get_names(const unsigned char *in, size_t len, size_t *o,
+		      const struct intent_pack *pack,
+		      int (*find)(const struct intent_pack *, const char *),
+		      const uint32_t *had, uint32_t *now, size_t n)
+{
+	if (*o >= len)
+		return false;
+	unsigned count = in[(*o)++];
+	for (unsigned k = 0; k < count; k++) {
+		const unsigned char *end;
+		if (*o + 1 >= len || !(end = memchr(in + *o + 1, '\0', len - *o - 1)))
+			return false;
+		unsigned bit = in[*o];
+		int j = bit < 32 ? find(pack, (const char *)in + *o + 1) : -1;
+		for (size_t m = 0; m < n; m++)
+			if (j >= 0 && had[m] & (1u << bit))
+				now[m] |= 1u << j;
+		*o = (size_t)(end - in) + 1;
+	}
+	return true;
+}
+
 bool engine_session_unpack(const struct engine *e, const unsigned char *in, size_t len,
 			   struct engine_session *s)
 {
-	uint32_t size = (uint32_t)sizeof(*s);
+	bool v2 = len >= 8 && memcmp(in, SESSION_MAGIC_V2, 4) == 0;
+	uint32_t size = (uint32_t)(v2 ? SESSION_V2_SIZE : sizeof(*s));
 	char lang[SESSION_LANG + 1] = { 0 };
-	size_t o = ENGINE_SESSION_HEAD + sizeof(*s);
-	if (len <= o || memcmp(in, SESSION_MAGIC, 4) != 0 || memcmp(in + 4, &size, 4) != 0)
+	size_t o = ENGINE_SESSION_HEAD + size;
+	if (len <= o || memcmp(in, v2 ? SESSION_MAGIC_V2 : SESSION_MAGIC, 4) != 0 ||
+	    memcmp(in + 4, &size, 4) != 0)
 		return false;
 	memcpy(lang, in + 8, SESSION_LANG);
-	memcpy(s, in + ENGINE_SESSION_HEAD, sizeof(*s));
+	memset(s, 0, sizeof(*s));
+	memcpy(s, in + ENGINE_SESSION_HEAD, offsetof(struct engine_session, ticket));
+	if (!v2)
+		memcpy(s->ticket, in + ENGINE_SESSION_HEAD + offsetof(struct engine_session, ticket),
+		       sizeof(*s) - offsetof(struct engine_session, ticket));
 	each_text(s, terminate);
 	if (!plausible(s))
 		return false;
 	s->lang = (int8_t)(lang[0] ? intent_lang_find(e->pack, lang) : -1);
 	if (s->lang < 0)
 		s->lang_fixed = false;
-	/* The bits as the intents' names say, in this engine's order. */
-	uint32_t pending = 0, answered = 0;
-	unsigned count = in[o++];
-	for (unsigned k = 0; k < count; k++) {
-		const unsigned char *end;
-		if (o + 1 >= len || !(end = memchr(in + o + 1, '\0', len - o - 1)))
-			return false;
-		unsigned bit = in[o];
-		int j = bit < 32 ? intent_find(e->pack, (const char *)in + o + 1) : -1;
-		if (j >= 0 && s->pending & (1u << bit))
-			pending |= 1u << j;
-		if (j >= 0 && s->answered & (1u << bit))
-			answered |= 1u << j;
-		o = (size_t)(end - in) + 1;
-	}
-	if (o != len)
+	/* The bits as the intents' and topics' names say, in this engine's
+	 * order. */
+	uint32_t had[2] = { s->pending, s->answered }, now[2] = { 0, 0 };
+	uint32_t topics = 0;
+	if (!get_names(in, len, &o, e->pack, intent_find, had, now, 2) ||
+	    (!v2 && !get_names(in, len, &o, e->pack, intent_topic_find, &s->ticket_topics,
+			       &topics, 1)) ||
+	    o != len)
 		return false;
-	s->pending = pending;
-	s->answered = answered;
+	s->pending = now[0];
+	s->answered = now[1];
+	s->ticket_topics = topics;
 	return true;
 }
 
@@ -591,6 +641,17 @@ static uint32_t sentence_first(const struct engine_plan *p, const struct tok_buf
 	return k;
 }
 
+/* Adds tokens a..b to the technical part, once. */
+static void add_span(struct engine_plan *p, const struct tok_buf *t, uint32_t a, uint32_t b)
+{
+	uint32_t off = t->v[a].off, end = t->v[b].off + t->v[b].len;
+	for (uint8_t i = 0; i < p->nspans; i++)
+		if (p->spans[i].off == off)
+			return;
+	if (p->nspans < ENGINE_MAX_SPANS)
+		p->spans[p->nspans++] = (struct engine_span){ off, end - off };
+}
+
 /* Adds the sentence around token k to the plan's technical part, and up
  * to TECH_FOLLOW_MAX sentences right after it that are about nothing of
  * their own: "SMA Sunny Boy 5.0 here. Is it compatible with Tibber?" is
@@ -613,12 +674,38 @@ static void add_sentence(const struct engine *e, struct engine_plan *p,
 			break;
 		b = c;
 	}
-	uint32_t off = t->v[a].off, end = t->v[b].off + t->v[b].len;
-	for (uint8_t i = 0; i < p->nspans; i++)
-		if (p->spans[i].off == off)
-			return;
-	if (p->nspans < ENGINE_MAX_SPANS)
-		p->spans[p->nspans++] = (struct engine_span){ off, end - off };
+	add_span(p, t, a, b);
+}
+
+/* Whether the message says more than "ok great": DETAIL_WORDS_MIN words
+ * or numbers, or a word with a digit in it. */
+static bool says_more(const struct tok_buf *t)
+{
+	unsigned words = 0;
+	for (uint32_t i = 0; i < t->n; i++) {
+		if (t->v[i].kind == TOK_NUM)
+			return true;
+		if (t->v[i].kind != TOK_WORD)
+			continue;
+		words++;
+		for (uint32_t k = 0; k < t->v[i].nlen; k++)
+			if (isdigit((unsigned char)t->norm[t->v[i].noff + k]))
+				return true;
+	}
+	return words >= DETAIL_WORDS_MIN;
+}
+
+/* A hash of the plan's technical part (FNV-1a over its sentences): the
+ * same words sent to a ticket again hash alike. */
+static uint32_t technical_hash(const struct engine_plan *p)
+{
+	uint32_t h = 2166136261u;
+	for (uint8_t i = 0; i < p->nspans; i++) {
+		for (uint32_t k = 0; k < p->spans[i].len; k++)
+			h = (h ^ (unsigned char)p->text[p->spans[i].off + k]) * 16777619u;
+		h = (h ^ '\n') * 16777619u;
+	}
+	return h;
 }
 
 static bool same_date(struct slot_date a, struct slot_date b)
@@ -1084,6 +1171,21 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		if (!tr->negated && !tr->excluded)
 			add_sentence(e, p, t, tr->tok_first, today);
 	}
+	/* The conversation's ticket takes what escalates now as a follow-up;
+	 * the message right after its reply that nothing else answers is
+	 * more detail for it, said without a trigger ("The app shows error
+	 * 1013."). A technical part sent to it before is not sent again. */
+	memcpy(p->ticket, s->ticket, sizeof(p->ticket));
+	if (s->ticket[0] && s->ticket_turns == s->nturns && s->ticket_topics && !p->escalate &&
+	    !p->active && !p->closing && !p->clarify && says_more(t)) {
+		p->escalate = p->detail = true;
+		p->topics = s->ticket_topics;
+		for (uint32_t a = 0, b; a < t->n; a = b + 1) {
+			b = sentence_last(p, t, a);
+			add_span(p, t, a, b);
+		}
+	}
+	p->repeat = p->escalate && s->ticket[0] && technical_hash(p) == s->ticket_hash;
 
 	/* One registry lookup serves every intent: by a meter ID with a good
 	 * check digit when there is one, else by the address. */
@@ -1468,11 +1570,22 @@ int engine_say(const struct engine *e, struct engine_session *s,
 				ids[n++] = e->topic_key[t];
 		join_names(e, lang, ids, n, e->and_key, topics, sizeof(topics));
 		v.v[TMPL_TOPICS] = topics;
-		v.v[TMPL_TICKET] = res->ticket_ref;
-		int which = res->ticket == ENGINE_TICKET_STORED ? ESC_STORED
+		v.v[TMPL_TICKET] = engine_ticket_named(p, res);
+		int which = p->repeat ? ESC_AGAIN
+			  : res->ticket == ENGINE_TICKET_STORED ? (p->ticket[0] ? ESC_ADDED : ESC_STORED)
 			  : res->ticket == ENGINE_TICKET_FAILED ? ESC_FAILED
 								 : ESC_PREVIEW;
 		render(e, &o, lang, e->esc_key[which], &v);
+	}
+	/* The conversation keeps the ticket the customer was given, and
+	 * what it was sent, so that what escalates next is added to it. */
+	bool sent = p->escalate && (p->repeat || res->ticket == ENGINE_TICKET_STORED);
+	if (sent && !s->ticket[0] && strlen(res->ticket_ref) < sizeof(s->ticket))
+		memcpy(s->ticket, res->ticket_ref, strlen(res->ticket_ref) + 1);
+	sent = sent && s->ticket[0];
+	if (sent) {
+		s->ticket_topics |= p->topics;
+		s->ticket_hash = technical_hash(p);
 	}
 
 	if (!p->active && !p->escalate) {
@@ -1501,5 +1614,19 @@ int engine_say(const struct engine *e, struct engine_session *s,
 		s->lang = (int8_t)p->lang;
 	record_turn(s, true, p->text, p->len);
 	record_turn(s, false, r->text, r->len);
+	if (sent)
+		s->ticket_turns = s->nturns;
 	return o.rc;
+}
+
+bool engine_plan_files_ticket(const struct engine_plan *p)
+{
+	return p->escalate && !p->repeat;
+}
+
+const char *engine_ticket_named(const struct engine_plan *p, const struct engine_results *res)
+{
+	if (!p->escalate)
+		return "";
+	return p->ticket[0] ? p->ticket : res->ticket == ENGINE_TICKET_STORED ? res->ticket_ref : "";
 }

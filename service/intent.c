@@ -110,7 +110,7 @@ struct intent_pack {
 	char intents[INTENT_MAX][INTENT_NAME_MAX];
 	struct intent_rule rules[INTENT_MAX];
 	uint8_t nintents;
-	char topics[INTENT_MAX_TOPICS][32];
+	char topics[INTENT_MAX_TOPICS][INTENT_TOPIC_NAME_MAX];
 	uint8_t ntopics;
 	struct chint chints[64];
 	uint8_t nchints;
@@ -327,9 +327,9 @@ static bool id_ok(const char *name)
 static int topic_index(struct loader *ld, const char *name)
 {
 	struct intent_pack *p = ld->p;
-	for (int i = 0; i < p->ntopics; i++)
-		if (strcmp(p->topics[i], name) == 0)
-			return i;
+	int i = intent_topic_find(p, name);
+	if (i >= 0)
+		return i;
 	if (!id_ok(name))
 		return ld_fail(&ld->pos, "the L2 topic \"%s\" must be lower-case letters, digits "
 					 "and '_'", name);
@@ -809,6 +809,14 @@ size_t intent_lang_count(const struct intent_pack *p) { return p->nlangs; }
 const char *intent_lang_code(const struct intent_pack *p, size_t i) { return p->langs[i].code; }
 size_t intent_topic_count(const struct intent_pack *p) { return p->ntopics; }
 const char *intent_topic_name(const struct intent_pack *p, size_t i) { return p->topics[i]; }
+
+int intent_topic_find(const struct intent_pack *p, const char *name)
+{
+	for (int i = 0; i < p->ntopics; i++)
+		if (strcmp(p->topics[i], name) == 0)
+			return i;
+	return -1;
+}
 
 int intent_find(const struct intent_pack *p, const char *name)
 {

@@ -487,7 +487,7 @@ static void effects(struct cli *c, const struct engine_session *s, const char *s
 {
 	memset(res, 0, sizeof(*res));
 	reg_file_lookup(c->reg, c->engine, plan, res);
-	if (!plan->escalate || !c->tickets)
+	if (!engine_plan_files_ticket(plan) || !c->tickets)
 		return;
 	char id[64], created[32];
 	log_utc_now(created, sizeof(created));

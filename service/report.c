@@ -195,6 +195,12 @@ static void members(struct jw *b, const struct engine *e, const struct engine_pl
 	facts(b, &plan->facts);
 	jw_key(b, "technical_part");
 	technical(b, plan);
+	if (plan->escalate && plan->ticket[0]) {
+		jw_key(b, "follow_up_of");
+		jw_cstr(b, plan->ticket);
+		jw_key(b, "sent_before");
+		jw_bool(b, plan->repeat);
+	}
 	if (!reply)
 		return;
 	jw_key(b, "outcomes");
@@ -231,7 +237,7 @@ const char *report_ticket_status(const struct engine_plan *plan,
 {
 	if (!plan->escalate)
 		return "none";
-	return res->ticket == ENGINE_TICKET_STORED ? "stored"
+	return res->ticket == ENGINE_TICKET_STORED || plan->repeat ? "stored"
 	     : res->ticket == ENGINE_TICKET_FAILED ? "failed" : "preview";
 }
 
@@ -258,8 +264,8 @@ int report_write_frame(const struct engine *e, const struct engine_plan *plan,
 	jw_key(&b, "status");
 	jw_cstr(&b, report_ticket_status(plan, res));
 	jw_key(&b, "ticket");
-	if (plan->escalate && res->ticket == ENGINE_TICKET_STORED)
-		jw_cstr(&b, res->ticket_ref);
+	if (plan->escalate && (res->ticket == ENGINE_TICKET_STORED || plan->repeat))
+		jw_cstr(&b, engine_ticket_named(plan, res));
 	else
 		jw_lit(&b, "null");
 	jw_raw(&b, "}", 1);
@@ -356,6 +362,10 @@ json_object *report_ticket_json(const struct engine *e, const struct engine_sess
 	jw_cstr(&b, intent_lang_code(p, (size_t)plan->lang));
 	jw_key(&b, "technical_part");
 	technical(&b, plan);
+	if (plan->ticket[0]) {
+		jw_key(&b, "follow_up_of");
+		jw_cstr(&b, plan->ticket);
+	}
 	jw_key(&b, "message");
 	jw_str(&b, plan->text, plan->len);
 	jw_key(&b, "l2_topics");

@@ -908,9 +908,15 @@ static void say(const struct ws_server *s, struct decider *d, const struct engin
 	jw_key(&w, "escalate");
 	jw_bool(&w, plan->escalate);
 	if (plan->escalate) {
+		/* The entry this message filed; a message sent to the
+		 * conversation's ticket before files none. */
 		jw_key(&w, "ticket");
 		jw_cstr(&w, res->ticket == ENGINE_TICKET_STORED ? res->ticket_ref
-			: report_ticket_status(plan, res));
+			: plan->repeat ? "sent_before" : report_ticket_status(plan, res));
+		if (plan->ticket[0]) {
+			jw_key(&w, "follow_up_of");
+			jw_cstr(&w, plan->ticket);
+		}
 	}
 	jw_key(&w, "intents");
 	jw_int(&w, plan->ir.ndetected);
@@ -973,7 +979,7 @@ static struct rw_job *effects(const struct decider *d, struct turn *t)
 		reg_file_lookup(t->registry, t->engine, plan, &j->res);
 		j->skip_lookup = true;
 	}
-	if (plan->escalate) {
+	if (engine_plan_files_ticket(plan)) {
 		char ref[40], created[32];
 		log_utc_now(created, sizeof(created));
 		if (ticket_ref(t->ctx.id ? &t->hash : NULL, ref, sizeof(ref)) < 0 ||
@@ -1036,7 +1042,7 @@ static void run_turn(const struct ws_server *s, struct decider *d, struct turn *
 	 * the reply follows when it is done, announced by a typing frame.
 	 * Without Redis, the registry file (in memory) answers, tickets are
 	 * only previewed, and the reply goes out at once. */
-	if (s->rw && (d->plan->escalate || d->plan->lookup != ENGINE_LOOKUP_NONE) &&
+	if (s->rw && (engine_plan_files_ticket(d->plan) || d->plan->lookup != ENGINE_LOOKUP_NONE) &&
 	    (t->fx = effects(d, t)))
 		return;
 	struct engine_results res;
@@ -1045,7 +1051,7 @@ static void run_turn(const struct ws_server *s, struct decider *d, struct turn *
 	/* No profile store to link an address in: never claim it linked. */
 	if (engine_plan_links(t->engine, d->plan, &res))
 		res.registry = ENGINE_REG_UNAVAILABLE;
-	if (s->rw && d->plan->escalate)
+	if (s->rw && engine_plan_files_ticket(d->plan))
 		res.ticket = ENGINE_TICKET_FAILED; /* the job could not be made */
 	say(s, d, t->engine, d->plan, &res, t);
 }

@@ -83,6 +83,7 @@ struct turn_spec {
 	char outcomes[256];
 	bool has_outcomes;
 	int escalate; /* -1: not given, means no */
+	int files;    /* -1: not checked */
 	char lang[8];
 	char facts[64];
 	bool has_facts;
@@ -193,8 +194,10 @@ static void run_turn(struct run *r, struct turn_spec *t)
 	} else if (strcmp(t->ticket, "none") != 0) {
 		complain(r, t, "bad ticket line \"%s\"", t->ticket);
 	}
-	if (res.ticket != ENGINE_TICKET_NONE && !p->escalate)
-		complain(r, t, "a ticket result for a plan that does not escalate");
+	if (res.ticket != ENGINE_TICKET_NONE && !engine_plan_files_ticket(p))
+		complain(r, t, "a ticket result for a plan that files none");
+	if (t->files >= 0 && engine_plan_files_ticket(p) != (t->files == 1))
+		complain(r, t, "files a ticket %d, want %d", engine_plan_files_ticket(p), t->files);
 
 	if (engine_say(f->e, &r->s, p, &res, rep) != 0)
 		complain(r, t, "engine_say cut the reply");
@@ -309,6 +312,7 @@ static void test_dialogues(void **state)
 			memset(&t, 0, sizeof(t));
 			t.line = lineno;
 			t.escalate = -1;
+			t.files = -1;
 			snprintf(t.registry, sizeof(t.registry), "none");
 			snprintf(t.ticket, sizeof(t.ticket), "none");
 			snprintf(t.text, sizeof(t.text), "%s", arg);
@@ -336,6 +340,10 @@ static void test_dialogues(void **state)
 			if (strcmp(arg, "yes") && strcmp(arg, "no"))
 				fail_msg("dialogues.txt:%d: escalate yes or no", lineno);
 			t.escalate = strcmp(arg, "yes") == 0;
+		} else if (strcmp(kw, "files") == 0) {
+			if (strcmp(arg, "yes") && strcmp(arg, "no"))
+				fail_msg("dialogues.txt:%d: files yes or no", lineno);
+			t.files = strcmp(arg, "yes") == 0;
 		} else if (strcmp(kw, "lang") == 0) {
 			snprintf(t.lang, sizeof(t.lang), "%s", arg);
 		} else if (strcmp(kw, "facts") == 0) {
@@ -651,8 +659,8 @@ static char *read_all(const char *path)
 }
 
 /* Writes the test pack into a temporary directory with payment_method
- * moved to the front of rules.txt and only the languages named, and loads
- * it. */
+ * moved to the front of rules.txt, the English L2 topic modbus before
+ * solar, and only the languages named, and loads it. */
 static struct engine *load_reordered(const char *const *langs, size_t nlangs)
 {
 	char dir[] = "/tmp/aa_engine_XXXXXX";
@@ -673,6 +681,13 @@ static struct engine *load_reordered(const char *const *langs, size_t nlangs)
 		char path[256];
 		snprintf(path, sizeof(path), PACK_DIR "/%s.txt", langs[i]);
 		texts[i] = read_all(path);
+		char *solar = strstr(texts[i], "[l2 solar]\n"), *modbus = strstr(texts[i], "[l2 modbus]\nmodbus\n");
+		if (solar && modbus > solar) {
+			static const char section[] = "[l2 modbus]\nmodbus\n";
+			size_t n = sizeof(section) - 1;
+			memmove(solar + n, solar, (size_t)(modbus - solar));
+			memcpy(solar, section, n);
+		}
 		files[1 + i].name = strcmp(langs[i], "de") == 0 ? "de.txt" : "en.txt";
 		files[1 + i].text = texts[i];
 	}
@@ -692,6 +707,13 @@ static struct engine *load_reordered(const char *const *langs, size_t nlangs)
 static uint32_t bit_of(const struct engine *e, const char *intent)
 {
 	int i = intent_find(engine_pack(e), intent);
+	assert_true(i >= 0);
+	return 1u << i;
+}
+
+static uint32_t topic_bit(const struct engine *e, const char *topic)
+{
+	int i = intent_topic_find(engine_pack(e), topic);
 	assert_true(i >= 0);
 	return 1u << i;
 }
@@ -724,7 +746,27 @@ static void test_session_across_packs(void **state)
 	assert_false(engine_session_unpack(f->e, bytes, n - 1, &back));
 	bytes[3] = '1';
 	assert_false(engine_session_unpack(f->e, bytes, n, &back));
-	bytes[3] = '2';
+	bytes[3] = '3';
+
+	/* As stored before sessions had a ticket ("AAS2": the session up to
+	 * its ticket, and no topics): read as a conversation without one. */
+	unsigned char v2[ENGINE_SESSION_BYTES];
+	uint32_t v2size = 1928;
+	memcpy(v2, bytes, ENGINE_SESSION_HEAD);
+	memcpy(v2, "AAS2", 4);
+	memcpy(v2 + 4, &v2size, 4);
+	memcpy(v2 + ENGINE_SESSION_HEAD, bytes + ENGINE_SESSION_HEAD, v2size);
+	size_t names = n - 1 - (ENGINE_SESSION_HEAD + sizeof(s));
+	memcpy(v2 + ENGINE_SESSION_HEAD + v2size, bytes + ENGINE_SESSION_HEAD + sizeof(s), names);
+	memset(&back, 0xAA, sizeof(back));
+	assert_true(engine_session_unpack(f->e, v2, ENGINE_SESSION_HEAD + v2size + names, &back));
+	assert_int_equal(back.pending, s.pending);
+	assert_int_equal(back.nturns, 4);
+	assert_string_equal(engine_session_turn(&back, 1)->text, "Wann beginnt mein Vertrag?");
+	assert_string_equal(back.ticket, "");
+	assert_int_equal(back.ticket_topics, 0);
+	assert_int_equal(back.ticket_turns, 0);
+	assert_false(engine_session_unpack(f->e, v2, ENGINE_SESSION_HEAD + v2size + names - 1, &back));
 
 	const char *both[] = { "en", "de" };
 	struct engine *b = load_reordered(both, 2);
@@ -770,6 +812,20 @@ static void test_session_across_packs(void **state)
 	assert_int_equal(back.lang, -1);
 	assert_false(back.lang_fixed);
 	assert_int_equal(back.pending, bit_of(c, "contract_start_date"));
+
+	/* The ticket's topics are found by name too: modbus comes first in
+	 * the new files. */
+	struct engine_session t;
+	engine_session_init(&t, lang_of(f, "en"));
+	snprintf(t.ticket, sizeof(t.ticket), "L2-20261126-0001");
+	t.ticket_topics = topic_bit(f->e, "modbus") | topic_bit(f->e, "battery");
+	t.ticket_turns = 2;
+	assert_int_not_equal(topic_bit(f->e, "modbus"), topic_bit(c, "modbus"));
+	n = engine_session_pack(f->e, &t, bytes);
+	assert_true(engine_session_unpack(c, bytes, n, &back));
+	assert_string_equal(back.ticket, "L2-20261126-0001");
+	assert_int_equal(back.ticket_topics, topic_bit(c, "modbus") | topic_bit(c, "battery"));
+	assert_int_equal(back.ticket_turns, 2);
 	engine_free(c);
 
 	/* Only the current turns' text is stored: what an older, longer turn
