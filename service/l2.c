@@ -367,6 +367,7 @@ int l2_add_send(redisContext *rc, const char *stream, json_object *t)
 	argv[argc++] = legacy;
 #define FIELD(k, val) do { argv[argc++] = (k); argv[argc++] = (val); } while (0)
 	FIELD("ticket_id", tid);
+	FIELD("follow_up_of", str_at(t, "follow_up_of"));
 	FIELD("session_id", str_at(t, "session_id"));
 	FIELD("created_at", str_at(t, "created_at"));
 	FIELD("lang", str_at(t, "lang"));

@@ -364,6 +364,14 @@ static void print_entry_human(const redisReply *e)
 	fputs("ticket ", stdout);
 	put_reply(stdout, kv(fields, "ticket_id"), "       ");
 	printf("  (entry %s)\n", e->element[0]->str);
+	/* Only a follow-up has one: what the customer wrote after the
+	 * ticket it names, which holds the rest. */
+	const redisReply *of = kv(fields, "follow_up_of");
+	if (is_str(of) && of->len) {
+		printf("  %-12s ", "follow-up of");
+		put_reply(stdout, of, "               ");
+		fputc('\n', stdout);
+	}
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		printf("  %-12s ", lines[i].label);
 		/* A line break the customer typed stays under the value. */

@@ -93,14 +93,15 @@ if [ "$(rcli PING 2>/dev/null)" != PONG ]; then
 fi
 export AUTOASSIST_REDIS=unix://$SOCK
 
-# add_ticket N [MESSAGE]: adds ticket number N as the server does and
-# prints its entry id.
+# add_ticket N [MESSAGE [FOLLOW_UP_OF]]: adds ticket number N as the
+# server does and prints its entry id.
 add_ticket() {
 	local tid
 	tid=$(printf 'L2-20261126-%08d' "$1")
 	local msg=${2:-"Vi flytter til Storgata 12B 1. mars. Jeg har solceller på taket og et batteri i kjelleren."}
 	rcli XADD autoassist:l2 '*' \
-		ticket_id "$tid" session_id "s-$1" created_at 2026-11-26T08:15:02Z lang nb \
+		ticket_id "$tid" follow_up_of "${3:-}" \
+		session_id "s-$1" created_at 2026-11-26T08:15:02Z lang nb \
 		topics solar,battery \
 		technical_part "Jeg har solceller på taket og et batteri i kjelleren." \
 		message "$msg" new_address "Storgata 12B" meter_id 707057500012345671 \
@@ -122,10 +123,18 @@ expect_in "$TMP/out" "2027-03-01" "pull shows the move date"
 expect_in "$TMP/out" "address_update,contract_start_date" "pull shows the answered intents"
 expect_in "$TMP/out" "Hvor flytter dere?" "pull shows the recent turns"
 expect_in "$TMP/out" "et batteri i kjelleren." "pull shows the message"
+expect_not_in "$TMP/out" "follow-up of" "a first ticket names no ticket it follows up"
 
 aa l2 pull --consumer alice
 expect_rc 0 $rc "pull with nothing new"
 expect_in "$TMP/out" "no new tickets" "pull says there is nothing new"
+
+IDF=$(add_ticket 9 "Feilkode 1013 i appen." L2-20261126-00000001)
+aa l2 pull --consumer alice
+expect_in "$TMP/out" "follow-up of L2-20261126-00000001" "pull names the ticket a follow-up adds to"
+aa l2 ack "$IDF"
+expect_rc 0 $rc "ack of the follow-up"
+rcli XDEL autoassist:l2 "$IDF" >/dev/null # the counts below are of the other tickets
 
 ID2=$(add_ticket 2)
 aa l2 pull --consumer alice --json

@@ -5,7 +5,8 @@
 // WebSocket client, and the technicians' commands (`autoassist l2 ...`,
 // `autoassist registry ...`) run as separate processes.
 //
-// Covered: a ticket from chat to `l2 pull` / `l2 ack`; a mixed message;
+// Covered: a ticket from chat to `l2 pull` / `l2 ack`; a mixed message; a
+// follow-up of a conversation's ticket at a restarted server;
 // Redis killed, paused and restarted mid-conversation (spool, drain,
 // exactly once, in order, /healthz); kill -9 of the service with Redis up
 // and down; kill -9 of a technician's `l2 pull`; Redis protocol inside a
@@ -549,6 +550,54 @@ test('mixed message: the contract question is answered, only the solar/battery s
   assert.equal(e.fields.move_date, '2027-03-01');
   assert.equal(e.fields.intents_answered, 'contract_start_date');
   await c.close();
+  await stopClean(server);
+});
+
+test('what the customer writes after a ticket is a follow-up naming it, also at a restarted server; the same words again file nothing', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  const first = await w.serve();
+  const c = await w.connect(first);
+  const session = c.welcome.session;
+  const r1 = await escalate(c, 'm1', 'We have solar panels on the roof. How do we move them?');
+  const ref = r1.escalation.ticket;
+  await c.close();
+  await stopClean(first);
+
+  // The conversation, and its ticket, come back from Redis.
+  const server = await w.serve();
+  const tab = await w.client(server);
+  assert.equal((await tab.hello({ session })).resumed, true);
+  const detail = 'The app shows error 1013 since the move.';
+  const r2 = await tab.ask('m2', detail, 5000);
+  assert.equal(r2.escalate, true, r2.text);
+  assert.equal(r2.follow_up_of, ref);
+  assert.equal(r2.sent_before, false);
+  assert.deepEqual(r2.escalation, { escalate: true, topics: ['solar'], status: 'stored', ticket: ref });
+  assert.equal(r2.text, `I’ve added what you wrote about the solar installation to your ticket (${ref}), ` +
+    'so our L2 technical support has it with the rest.');
+
+  const r3 = await tab.ask('m3', detail, 5000);
+  assert.equal(r3.sent_before, true);
+  assert.equal(r3.escalation.ticket, ref);
+  assert.match(r3.text, new RegExp(`already with our L2 technical support in ticket ${ref}\\.`));
+
+  const entries = await w.redis.entries();
+  assert.equal(entries.length, 2, 'the words sent again filed nothing');
+  assert.equal(entries[0].fields.ticket_id, ref);
+  assert.equal(entries[0].fields.follow_up_of, '');
+  const f = entries[1].fields;
+  assert.match(f.ticket_id, TICKET_RE);
+  assert.notEqual(f.ticket_id, ref);
+  assert.equal(f.follow_up_of, ref);
+  assert.equal(f.session_id, session);
+  assert.equal(f.topics, 'solar');
+  assert.equal(f.technical_part, detail);
+  assert.equal(JSON.parse(f.ticket).follow_up_of, ref);
+  const pulled = await w.cli(['l2', 'pull', '--consumer', 'alice', '--count', '2']);
+  assert.equal(pulled.code, 0, pulled.stderr);
+  assert.ok(pulled.stdout.includes(`follow-up of ${ref}`), pulled.stdout);
+  await tab.close();
   await stopClean(server);
 });
 
