@@ -318,9 +318,10 @@ void engine_session_set_lang(struct engine_session *s, int lang)
  * bits name and the topics its ticket's bits name: for each, a count, and
  * for each its bit and its name, NUL-ended. The language, the intents and
  * the topics are found again by name, so an engine loaded from other
- * files reads them right. The form before the ticket ("AAS2") is the
- * session up to its ticket, rounded up to its alignment then, and no
- * topics; it is read as a conversation without a ticket. */
+ * files reads them right. A conversation without a ticket is stored in
+ * the form before tickets ("AAS2"): the session up to its ticket, rounded
+ * up to its alignment then (where the ticket starts, empty), and no
+ * topics. */
 #define SESSION_MAGIC "AAS3"
 #define SESSION_MAGIC_V2 "AAS2"
 #define SESSION_V2_SIZE ((offsetof(struct engine_session, ticket) + 3) & ~(size_t)3)
@@ -382,7 +383,10 @@ static size_t put_names(unsigned char *out, size_t o, uint32_t bits, size_t n,
 size_t engine_session_pack(const struct engine *e, const struct engine_session *s,
 			   unsigned char *out)
 {
-	uint32_t size = (uint32_t)sizeof(*s);
+	/* A conversation without a ticket is stored as builds before tickets
+	 * stored it, so that in a rolling deploy those still read it. */
+	bool v2 = !s->ticket[0];
+	uint32_t size = (uint32_t)(v2 ? SESSION_V2_SIZE : sizeof(*s));
 	char lang[SESSION_LANG] = { 0 };
 	if (s->lang >= 0)
 		snprintf(lang, sizeof(lang), "%s", intent_lang_code(e->pack, (size_t)s->lang));
@@ -391,15 +395,17 @@ size_t engine_session_pack(const struct engine *e, const struct engine_session *
 	struct engine_session c;
 	memcpy(&c, s, sizeof(c));
 	each_text(&c, scrub);
-	memcpy(out, SESSION_MAGIC, 4);
+	memcpy(out, v2 ? SESSION_MAGIC_V2 : SESSION_MAGIC, 4);
 	memcpy(out + 4, &size, 4);
 	memcpy(out + 8, lang, SESSION_LANG);
-	memcpy(out + ENGINE_SESSION_HEAD, &c, sizeof(c));
-	size_t o = ENGINE_SESSION_HEAD + sizeof(c);
+	memcpy(out + ENGINE_SESSION_HEAD, &c, size);
+	size_t o = ENGINE_SESSION_HEAD + size;
 	o = put_names(out, o, s->pending | s->answered, intent_count(e->pack), e->pack,
 		      intent_name);
-	return put_names(out, o, s->ticket_topics, intent_topic_count(e->pack), e->pack,
-			 intent_topic_name);
+	if (!v2)
+		o = put_names(out, o, s->ticket_topics, intent_topic_count(e->pack), e->pack,
+			      intent_topic_name);
+	return o;
 }
 
 /* True when the byte of b is 0 or 1: only then may it be read as a bool. */
