@@ -24,6 +24,9 @@
 /* A ticket reference the conversation keeps, its NUL included: the
  * server's are 28 bytes ("L2-20261126-" and 16 hex digits). */
 #define ENGINE_TICKET_REF 32
+/* Sentences sent to a conversation's ticket that it remembers, so that
+ * one sent again files nothing. */
+#define ENGINE_TICKET_SENT 16
 
 struct engine_opts {
 	size_t max_bytes;         /* longest message accepted, in bytes */
@@ -64,14 +67,14 @@ struct engine_session {
 	uint32_t nturns;      /* turns so far; the last ENGINE_TURNS are kept */
 	struct engine_turn turns[ENGINE_TURNS];
 	/* The conversation's L2 ticket: the reference the customer was
-	 * given ("" until one was stored), the topics sent to it, a hash of
-	 * the technical part sent last, and nturns after the reply that last
-	 * filed or added to it. Last in the struct, so that a session stored
-	 * before they were reads as one without a ticket. */
+	 * given ("" until one was stored), the topics sent to it, and hashes
+	 * of the sentences sent to it (engine_plan.span_hash), the last
+	 * ENGINE_TICKET_SENT of ticket_nsent. Last in the struct, so that a
+	 * session stored before they were reads as one without a ticket. */
 	char ticket[ENGINE_TICKET_REF];
 	uint32_t ticket_topics;
-	uint32_t ticket_hash;
-	uint32_t ticket_turns;
+	uint32_t ticket_nsent;
+	uint32_t ticket_sent[ENGINE_TICKET_SENT];
 };
 
 struct engine;
@@ -143,16 +146,21 @@ struct engine_plan {
 	struct engine_span spans[ENGINE_MAX_SPANS];
 	bool clarify;
 	bool closing;               /* only closing words: thanked, nothing asked */
-	/* The conversation's ticket when it has one ("" else): an escalation
-	 * then adds a follow-up to it, which the ticket names. */
+	/* The conversation's ticket when it has one ("" else), and its
+	 * topics: an escalation then adds a follow-up to it, which the
+	 * follow-up names. */
 	char ticket[ENGINE_TICKET_REF];
-	/* The message escalates as more detail for that ticket, right after
-	 * the reply that filed it, though it names no trigger ("The app shows
-	 * error 1013"); its topics are the ticket's. */
+	uint32_t ticket_topics;
+	/* The message escalates as more detail for that ticket, though it
+	 * names no trigger ("The app shows error 1013."): its topics are the
+	 * ticket's. */
 	bool detail;
-	/* The technical part is the one sent to that ticket last, word for
-	 * word: nothing is filed again, and the reply names the ticket. */
+	/* Every sentence of the technical part was sent to that ticket
+	 * before: nothing is filed again, and the reply names the ticket. */
 	bool repeat;
+	/* A hash of each sentence of the technical part, its words folded
+	 * (case, accents and punctuation aside). */
+	uint32_t span_hash[ENGINE_MAX_SPANS];
 };
 
 enum engine_registry {
@@ -311,8 +319,9 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		  const struct engine_session *s, const char *text, size_t len,
 		  struct slot_date today, struct engine_plan *plan);
 
-/* Whether the adapter files an L2 ticket for plan: it escalates, and is
- * not what the conversation's ticket was sent last (engine_plan.repeat). */
+/* Whether the adapter files an L2 ticket for plan: it escalates, and not
+ * only with what the conversation's ticket was sent before
+ * (engine_plan.repeat). */
 bool engine_plan_files_ticket(const struct engine_plan *plan);
 
 /* The ticket reference the customer is given for plan: the

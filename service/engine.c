@@ -49,9 +49,9 @@ static const char *const slot_names[] = { "date", "meter", "address" };
 /* Words beside a street that only corrects the house number: "nej
  * vänta, det är Drottninggatan 5", "no wait, it's Storgata 14, not 12B". */
 #define CORRECTION_WORDS_MAX 5
-/* Words (or one with a digit: an error code, a model) that make a message
- * right after an escalation more detail for its ticket, not "ok great". */
-#define DETAIL_WORDS_MIN 3
+/* Digits of a number that may be an error code ("1013", "502"), not a
+ * count ("2 kids"). */
+#define CODE_DIGITS_MIN 3
 
 enum { ESC_STORED, ESC_PREVIEW, ESC_FAILED, ESC_ADDED, ESC_AGAIN, ESC_COUNT };
 
@@ -67,7 +67,7 @@ struct engine {
 	int16_t esc_key[ESC_COUNT];
 	int16_t topic_key[INTENT_MAX_TOPICS];
 	int16_t intent_key[INTENT_MAX];
-	int16_t clarify_key, fallback_key, closing_key, bye_key, and_key, or_key;
+	int16_t clarify_key, fallback_key, fallback_ticket_key, closing_key, bye_key, and_key, or_key;
 };
 
 struct engine_scratch {
@@ -204,6 +204,7 @@ static int resolve_keys(struct engine *e, char *err, size_t errlen)
 	    need_key(e, "escalation.again", esc, &e->esc_key[ESC_AGAIN], err, errlen) < 0 ||
 	    need_key(e, "clarify", 1u << TMPL_INTENTS, &e->clarify_key, err, errlen) < 0 ||
 	    need_key(e, "fallback", 0, &e->fallback_key, err, errlen) < 0 ||
+	    need_key(e, "fallback.ticket", esc, &e->fallback_ticket_key, err, errlen) < 0 ||
 	    need_key(e, "closing", 0, &e->closing_key, err, errlen) < 0 ||
 	    need_key(e, "closing.bye", 0, &e->bye_key, err, errlen) < 0 ||
 	    need_key(e, "join.and", 0, &e->and_key, err, errlen) < 0 ||
@@ -683,35 +684,101 @@ static void add_sentence(const struct engine *e, struct engine_plan *p,
 	add_span(p, t, a, b);
 }
 
-/* Whether the message says more than "ok great": DETAIL_WORDS_MIN words
- * or numbers, or a word with a digit in it. */
-static bool says_more(const struct tok_buf *t)
+/* Whether token i may be an error code or a model: a word with two
+ * digits or more ("SH10RT", "F13"; not "L2", "2nd" or "4G"), or a number
+ * of CODE_DIGITS_MIN digits or more that is not a year ("1013",
+ * "192.168.1.50"). */
+static bool code_like(const struct tok_buf *t, uint32_t i)
 {
-	unsigned words = 0;
-	for (uint32_t i = 0; i < t->n; i++) {
-		if (t->v[i].kind == TOK_NUM)
-			return true;
-		if (t->v[i].kind != TOK_WORD)
-			continue;
-		words++;
-		for (uint32_t k = 0; k < t->v[i].nlen; k++)
-			if (isdigit((unsigned char)t->norm[t->v[i].noff + k]))
-				return true;
-	}
-	return words >= DETAIL_WORDS_MIN;
+	const char *s = t->norm + t->v[i].noff;
+	unsigned digits = 0;
+	for (uint32_t k = 0; k < t->v[i].nlen; k++)
+		digits += isdigit((unsigned char)s[k]) != 0;
+	if (t->v[i].kind == TOK_WORD)
+		return digits >= 2;
+	if (t->v[i].kind != TOK_NUM || digits < CODE_DIGITS_MIN)
+		return false;
+	long year = digits == 4 && t->v[i].nlen == 4 ? strtol(s, NULL, 10) : 0;
+	return year < 1990 || year > 2099;
 }
 
-/* A hash of the plan's technical part (FNV-1a over its sentences): the
- * same words sent to a ticket again hash alike. */
-static uint32_t technical_hash(const struct engine_plan *p)
+/* Whether byte off of the message lies in a fact found in it: its date,
+ * meter ID or address. */
+static bool in_fact(const struct slot_found *f, uint32_t off)
 {
-	uint32_t h = 2166136261u;
-	for (uint8_t i = 0; i < p->nspans; i++) {
-		for (uint32_t k = 0; k < p->spans[i].len; k++)
-			h = (h ^ (unsigned char)p->text[p->spans[i].off + k]) * 16777619u;
-		h = (h ^ '\n') * 16777619u;
+	return (f->has_date && off >= f->date_off && off < f->date_off + f->date_len) ||
+	       (f->has_meter && off >= f->meter_off && off < f->meter_off + f->meter_len) ||
+	       (f->has_address && off >= f->addr_off && off < f->addr_off + f->addr_len);
+}
+
+/* Whether tokens a..b tell a technical symptom: a [detail] term ("error",
+ * "blinks"), or an error code or a model that is none of the facts. */
+static bool symptom(const struct engine *e, const struct engine_plan *p,
+		    const struct tok_buf *t, uint32_t a, uint32_t b)
+{
+	for (uint32_t k = 0; k < p->ir.nhits; k++) {
+		const struct intent_hit *h = &p->ir.hits[k];
+		if (h->tok_first >= a && h->tok_last <= b && intent_entry_details(e->pack, h->entry))
+			return true;
 	}
-	return h;
+	for (uint32_t i = a; i <= b; i++)
+		if (code_like(t, i) && !in_fact(&p->found, t->v[i].off))
+			return true;
+	return false;
+}
+
+/* Puts the technical part's sentences in text order, one span for those
+ * that overlap: a sentence a trigger took along may tell a symptom too. */
+static void merge_spans(struct engine_plan *p)
+{
+	for (uint8_t i = 1; i < p->nspans; i++)
+		for (uint8_t j = i; j > 0 && p->spans[j - 1].off > p->spans[j].off; j--) {
+			struct engine_span tmp = p->spans[j];
+			p->spans[j] = p->spans[j - 1];
+			p->spans[j - 1] = tmp;
+		}
+	uint8_t n = 0;
+	for (uint8_t i = 0; i < p->nspans; i++) {
+		struct engine_span *last = n ? &p->spans[n - 1] : NULL;
+		if (last && p->spans[i].off < last->off + last->len) {
+			uint32_t end = p->spans[i].off + p->spans[i].len;
+			if (end > last->off + last->len)
+				last->len = end - last->off;
+		} else {
+			p->spans[n++] = p->spans[i];
+		}
+	}
+	p->nspans = n;
+}
+
+/* Hashes each sentence of the technical part (FNV-1a over its words as
+ * folded, punctuation left out): "Error 1013!!" sent again as "error
+ * 1013" hashes alike. */
+static void hash_spans(struct engine_plan *p, const struct tok_buf *t)
+{
+	for (uint8_t i = 0; i < p->nspans; i++) {
+		uint32_t h = 2166136261u;
+		for (uint32_t k = 0; k < t->n; k++) {
+			const struct tok *w = &t->v[k];
+			if (w->off < p->spans[i].off || w->off >= p->spans[i].off + p->spans[i].len ||
+			    w->kind == TOK_PUNCT)
+				continue;
+			for (uint32_t c = 0; c < w->nlen; c++)
+				h = (h ^ (unsigned char)t->norm[w->noff + c]) * 16777619u;
+			h = (h ^ ' ') * 16777619u;
+		}
+		p->span_hash[i] = h;
+	}
+}
+
+/* Whether the conversation's ticket was sent the sentence hashed h. */
+static bool sent_before(const struct engine_session *s, uint32_t h)
+{
+	uint32_t n = s->ticket_nsent < ENGINE_TICKET_SENT ? s->ticket_nsent : ENGINE_TICKET_SENT;
+	for (uint32_t i = 0; i < n; i++)
+		if (s->ticket_sent[i] == h)
+			return true;
+	return false;
 }
 
 static bool same_date(struct slot_date a, struct slot_date b)
@@ -1177,21 +1244,37 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		if (!tr->negated && !tr->excluded)
 			add_sentence(e, p, t, tr->tok_first, today);
 	}
-	/* The conversation's ticket takes what escalates now as a follow-up;
-	 * the message right after its reply that nothing else answers is
-	 * more detail for it, said without a trigger ("The app shows error
-	 * 1013."). A technical part sent to it before is not sent again. */
+	/* The conversation's ticket takes what escalates now as a follow-up,
+	 * and a sentence that tells a symptom and is about nothing of its own
+	 * is more detail for it though it names no trigger ("The app shows
+	 * error 1013."), also beside a question the reply answers, or while
+	 * the assistant waits for a fact (it still asks). A technical part
+	 * sent to it before is not sent again. */
 	memcpy(p->ticket, s->ticket, sizeof(p->ticket));
-	if (s->ticket[0] && s->ticket_turns == s->nturns && s->ticket_topics && !p->escalate &&
-	    !p->active && !p->closing && !p->clarify && says_more(t)) {
-		p->escalate = p->detail = true;
-		p->topics = s->ticket_topics;
+	p->ticket_topics = s->ticket_topics;
+	if (s->ticket[0] && s->ticket_topics && !p->closing && !p->clarify) {
+		uint8_t had = p->nspans;
 		for (uint32_t a = 0, b; a < t->n; a = b + 1) {
 			b = sentence_last(p, t, a);
-			add_span(p, t, a, b);
+			if (!own_matter(e, p, t, a, b, today) && symptom(e, p, t, a, b))
+				add_sentence(e, p, t, a, today);
+		}
+		if (p->nspans > had && !p->escalate) {
+			p->escalate = p->detail = true;
+			p->topics = s->ticket_topics;
+		}
+		/* "The app shows error 1013" pasted into a Swedish
+		 * conversation asks nothing in English. */
+		if (p->detail && !p->ir.ndetected && s->lang >= 0) {
+			p->lang = s->lang;
+			p->ir.lang_detected = false;
 		}
 	}
-	p->repeat = p->escalate && s->ticket[0] && technical_hash(p) == s->ticket_hash;
+	merge_spans(p);
+	hash_spans(p, t);
+	p->repeat = p->escalate && s->ticket[0] && p->nspans > 0;
+	for (uint8_t i = 0; i < p->nspans && p->repeat; i++)
+		p->repeat = sent_before(s, p->span_hash[i]);
 
 	/* One registry lookup serves every intent: by a meter ID with a good
 	 * check digit when there is one, else by the address. */
@@ -1263,6 +1346,17 @@ static void join_names(const struct engine *e, int lang, const int16_t *ids,
 		}
 		tmpl_render(e->tmpl, lang, ids[i], NULL, out, cap, &len);
 	}
+}
+
+/* The names of the L2 topics set in bits, joined with "and", into out. */
+static void topic_names(const struct engine *e, int lang, uint32_t bits, char *out, size_t cap)
+{
+	int16_t ids[INTENT_MAX_TOPICS];
+	int n = 0;
+	for (size_t t = 0; t < intent_topic_count(e->pack); t++)
+		if (bits & (1u << t))
+			ids[n++] = e->topic_key[t];
+	join_names(e, lang, ids, n, e->and_key, out, cap);
 }
 
 const char *engine_address_street(const struct slot_address *a)
@@ -1568,14 +1662,9 @@ int engine_say(const struct engine *e, struct engine_session *s,
 			next.address_inconclusive = true;
 	}
 
+	v.v[TMPL_TOPICS] = topics;
 	if (p->escalate) {
-		int16_t ids[INTENT_MAX_TOPICS];
-		int n = 0;
-		for (size_t t = 0; t < intent_topic_count(e->pack); t++)
-			if (p->topics & (1u << t))
-				ids[n++] = e->topic_key[t];
-		join_names(e, lang, ids, n, e->and_key, topics, sizeof(topics));
-		v.v[TMPL_TOPICS] = topics;
+		topic_names(e, lang, p->topics, topics, sizeof(topics));
 		v.v[TMPL_TICKET] = engine_ticket_named(p, res);
 		int which = p->repeat ? ESC_AGAIN
 			  : res->ticket == ENGINE_TICKET_STORED ? (p->ticket[0] ? ESC_ADDED : ESC_STORED)
@@ -1588,10 +1677,11 @@ int engine_say(const struct engine *e, struct engine_session *s,
 	bool sent = p->escalate && (p->repeat || res->ticket == ENGINE_TICKET_STORED);
 	if (sent && !s->ticket[0] && strlen(res->ticket_ref) < sizeof(s->ticket))
 		memcpy(s->ticket, res->ticket_ref, strlen(res->ticket_ref) + 1);
-	sent = sent && s->ticket[0];
-	if (sent) {
+	if (sent && s->ticket[0]) {
 		s->ticket_topics |= p->topics;
-		s->ticket_hash = technical_hash(p);
+		for (uint8_t i = 0; i < p->nspans; i++)
+			if (!sent_before(s, p->span_hash[i]))
+				s->ticket_sent[s->ticket_nsent++ % ENGINE_TICKET_SENT] = p->span_hash[i];
 	}
 
 	if (!p->active && !p->escalate) {
@@ -1606,6 +1696,13 @@ int engine_say(const struct engine *e, struct engine_session *s,
 			v.v[TMPL_INTENTS] = names;
 			render(e, &o, lang, e->clarify_key, &v);
 			r->clarify = true;
+		} else if (p->ticket[0] && p->ticket_topics) {
+			/* "How long will it take?" after a ticket: where the
+			 * technical question is, then what else there is. */
+			topic_names(e, lang, p->ticket_topics, topics, sizeof(topics));
+			v.v[TMPL_TICKET] = p->ticket;
+			render(e, &o, lang, e->fallback_ticket_key, &v);
+			r->fallback = true;
 		} else {
 			render(e, &o, lang, e->fallback_key, &v);
 			r->fallback = true;
@@ -1620,8 +1717,6 @@ int engine_say(const struct engine *e, struct engine_session *s,
 		s->lang = (int8_t)p->lang;
 	record_turn(s, true, p->text, p->len);
 	record_turn(s, false, r->text, r->len);
-	if (sent)
-		s->ticket_turns = s->nturns;
 	return o.rc;
 }
 

@@ -37,12 +37,13 @@ enum kind {
 	K_YET_BEFORE, /* phrase ending in a negation, "not yet" ("noch kein") */
 	K_OWNER,    /* a thing with a battery of its own ("electric car") */
 	K_HAVE,     /* a verb of having, after one ("has", "har") */
+	K_DETAIL,   /* a word of a technical symptom ("error", "blinks") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
 	"definite", "article", "or", "act", "end", "closing", "closing_with", "thanks",
-	"move", "elsewhere", "yet", "yet_before", "owner", "have",
+	"move", "elsewhere", "yet", "yet_before", "owner", "have", "detail",
 };
 
 enum mode {
@@ -433,7 +434,8 @@ static int load_rules(struct loader *ld, FILE *f)
 }
 
 enum section {
-	S_HEADER, S_INTENT, S_L2, S_NOT, S_NEG, S_CLOSING, S_MOVE, S_ELSEWHERE, S_OWNERS, S_SLOT
+	S_HEADER, S_INTENT, S_L2, S_NOT, S_NEG, S_CLOSING, S_MOVE, S_ELSEWHERE, S_OWNERS, S_SLOT,
+	S_DETAIL
 };
 
 /* The lines of [negation], [closing] and [owners]: a keyword, the kind of
@@ -523,6 +525,8 @@ static int load_lang(struct loader *ld, FILE *f)
 				sec = S_MOVE;
 			} else if (strcmp(name, "elsewhere") == 0) {
 				sec = S_ELSEWHERE;
+			} else if (strcmp(name, "detail") == 0) {
+				sec = S_DETAIL;
 			} else if (strcmp(name, "owners") == 0) {
 				sec = S_OWNERS;
 			} else if (strcmp(name, "dates") == 0 || strcmp(name, "address") == 0) {
@@ -590,10 +594,12 @@ static int load_lang(struct loader *ld, FILE *f)
 		case S_L2:
 		case S_NOT:
 		case S_MOVE:
-		case S_ELSEWHERE: {
+		case S_ELSEWHERE:
+		case S_DETAIL: {
 			static const uint8_t line_kind[] = {
 				[S_L2] = K_TRIGGER, [S_NOT] = K_NOT,
 				[S_MOVE] = K_MOVE, [S_ELSEWHERE] = K_ELSEWHERE,
+				[S_DETAIL] = K_DETAIL,
 			};
 			/* The whole line is the term: put the split word back. */
 			if (*arg)
@@ -859,6 +865,11 @@ bool intent_entry_closes(const struct intent_pack *p, uint32_t entry)
 	return k == K_CLOSING || k == K_THANKS;
 }
 
+bool intent_entry_details(const struct intent_pack *p, uint32_t entry)
+{
+	return p->entries[entry].kind == K_DETAIL;
+}
+
 size_t intent_pack_memory(const struct intent_pack *p)
 {
 	return sizeof(*p) + match_memory(p->m) +
@@ -968,8 +979,8 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	const struct entry *en = &p->entries[e];
 	/* A [move] stem ("flytt*") says nothing of which keyword a word is:
 	 * "flyttr" is still looked up as a misspelt "flytter"; nor does a word
-	 * of another matter. */
-	if (covers && en->kind != K_MOVE && en->kind != K_ELSEWHERE)
+	 * of another matter or of a symptom. */
+	if (covers && en->kind != K_MOVE && en->kind != K_ELSEWHERE && en->kind != K_DETAIL)
 		for (uint32_t i = first; i <= last; i++)
 			s->tflags[i] |= TF_COVERED;
 	if (out->nhits < MAX_HITS)

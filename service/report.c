@@ -264,8 +264,10 @@ int report_write_frame(const struct engine *e, const struct engine_plan *plan,
 	jw_key(&b, "status");
 	jw_cstr(&b, report_ticket_status(plan, res));
 	jw_key(&b, "ticket");
-	if (plan->escalate && (res->ticket == ENGINE_TICKET_STORED || plan->repeat))
-		jw_cstr(&b, engine_ticket_named(plan, res));
+	if (plan->escalate && res->ticket == ENGINE_TICKET_STORED)
+		jw_cstr(&b, res->ticket_ref);
+	else if (plan->repeat)
+		jw_cstr(&b, plan->ticket);
 	else
 		jw_lit(&b, "null");
 	jw_raw(&b, "}", 1);

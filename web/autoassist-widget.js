@@ -845,8 +845,10 @@
       if (typeof msg.text === 'string' && msg.text)
         this.add({ kind: 'assistant', text: msg.text, ts: Date.now() });
       var esc = msg.escalation;
-      if (esc && esc.escalate && esc.status === 'stored' && typeof esc.ticket === 'string')
-        this.add({ kind: 'escalation', ticket: esc.ticket, ts: Date.now() });
+      // A follow-up names the conversation's ticket, the one the customer has.
+      var ref = typeof msg.follow_up_of === 'string' ? msg.follow_up_of : esc && esc.ticket;
+      if (esc && esc.escalate && esc.status === 'stored' && typeof ref === 'string')
+        this.add({ kind: 'escalation', ticket: ref, ts: Date.now() });
       else if (esc && esc.escalate && esc.status === 'failed')
         this.add({ kind: 'notice', level: 'error', text: t.escalationFailed, ts: Date.now() });
       break;

@@ -51,6 +51,9 @@ const CANNOT_CHECK = 'I can’t check the grid registry right now';
 const escalatedText = (topics, ref) =>
   `The technical part about ${topics} needs our experts, so I’ve split it off into a separate ` +
   `ticket (${ref}) and escalated it to our L2 technical support for further investigation.`;
+// A follow-up's reply names the conversation's first ticket, ref.
+const addedText = (topics, ref) =>
+  `I’ve added what you wrote about ${topics} to your ticket (${ref}), so our L2 technical support has it all in one place.`;
 // A ticket's dedupe key: its reference without the date.
 const dedupeKey = (ref) => `autoassist:l2:ticket:${ref.replace(/^L2-\d{8}-/, 'L2-')}`;
 const outcome = (reply, intent) => (reply.outcomes.find((o) => o.intent === intent) || {}).outcome;
@@ -424,7 +427,9 @@ async function escalate(c, id, text, topics = ['solar']) {
   assert.equal(r.escalation.status, 'stored', `ticket not stored: ${JSON.stringify(r.escalation)}`);
   assert.match(r.escalation.ticket, TICKET_RE);
   assert.deepEqual(r.escalation.topics, topics);
-  assert.ok(r.text.includes(`(${r.escalation.ticket})`), `the reply does not name the ticket: ${r.text}`);
+  // A follow-up's reply names the conversation's ticket.
+  const named = r.follow_up_of || r.escalation.ticket;
+  assert.ok(r.text.includes(`(${named})`), `the reply does not name the ticket: ${r.text}`);
   return r;
 }
 
@@ -573,9 +578,10 @@ test('what the customer writes after a ticket is a follow-up naming it, also at 
   assert.equal(r2.escalate, true, r2.text);
   assert.equal(r2.follow_up_of, ref);
   assert.equal(r2.sent_before, false);
-  assert.deepEqual(r2.escalation, { escalate: true, topics: ['solar'], status: 'stored', ticket: ref });
-  assert.equal(r2.text, `I’ve added what you wrote about the solar installation to your ticket (${ref}), ` +
-    'so our L2 technical support has it with the rest.');
+  assert.equal(r2.escalation.status, 'stored');
+  assert.match(r2.escalation.ticket, TICKET_RE, 'the frame names the follow-up filed');
+  assert.notEqual(r2.escalation.ticket, ref);
+  assert.equal(r2.text, addedText('the solar installation', ref));
 
   const r3 = await tab.ask('m3', detail, 5000);
   assert.equal(r3.sent_before, true);
@@ -588,7 +594,7 @@ test('what the customer writes after a ticket is a follow-up naming it, also at 
   assert.equal(entries[0].fields.follow_up_of, '');
   const f = entries[1].fields;
   assert.match(f.ticket_id, TICKET_RE);
-  assert.notEqual(f.ticket_id, ref);
+  assert.equal(f.ticket_id, r2.escalation.ticket);
   assert.equal(f.follow_up_of, ref);
   assert.equal(f.session_id, session);
   assert.equal(f.topics, 'solar');
@@ -623,8 +629,10 @@ test('Redis killed mid-conversation and restarted on the same socket: spooled ti
 
   const b = await escalate(c, 'b', 'And the home battery does not charge any more.', ['battery']);
   refs.push(b.escalation.ticket);
-  // Spooled: the customer is still told the ticket is recorded, with its reference.
-  assert.equal(b.text, escalatedText('the home battery', b.escalation.ticket));
+  // Spooled: the customer is still told the follow-up is recorded, with
+  // the reference they have.
+  assert.equal(b.follow_up_of, refs[0]);
+  assert.equal(b.text, addedText('the home battery', refs[0]));
   const admin = await c.ask('c', 'Will my payment method stay the same after the move?', 5000);
   assert.equal(outcome(admin, 'payment_method'), 'answer', 'administrative answers go on while Redis is down');
   refs.push((await escalate(c, 'd', 'The Modbus connection to the inverter keeps dropping.', ['solar', 'modbus'])).escalation.ticket);
@@ -1303,6 +1311,11 @@ test('a message sent again after its ticket was filed on an earlier day: no seco
   await w.startRedis();
   const server = await w.serve();
   const c = await w.connect(server);
+  const key = `autoassist:conversation:${c.welcome.session}`;
+  await c.ask('m0', 'Will my payment method stay the same after the move?', 5000);
+  await waitFor(async () => (await w.redis.cmd('HEXISTS', key, '0')) === 1, 5000,
+    'the first turn to be stored');
+  await w.redis.cmd('COPY', key, `${key}:before`);
   const first = await escalate(c, 'm1', 'The battery storage makes a clicking noise.', ['battery']);
   const ref = first.escalation.ticket;
   const [, hash] = ref.match(/^L2-\d{8}-([0-9A-F]{16})$/);
@@ -1310,14 +1323,15 @@ test('a message sent again after its ticket was filed on an earlier day: no seco
   // reconnected after midnight to a server that restarted meanwhile and
   // sent the message again. The server had died after filing the ticket
   // and before storing the turn with its reply (a server that has the
-  // reply gives it again, ticket and all), so the message is decided again.
+  // reply gives it again, ticket and all), so Redis holds the
+  // conversation as it was before, and the message is decided again.
   const yesterday = `L2-20260101-${hash}`;
   await w.redis.cmd('SET', dedupeKey(ref), yesterday);
   await c.close();
   await stopClean(server);
-  const key = `autoassist:conversation:${c.welcome.session}`;
-  assert.equal(await w.redis.cmd('HEXISTS', key, '0'), 1, 'the reply is stored with the turn');
-  await w.redis.cmd('HDEL', key, '0', '1', '2', '3');
+  assert.equal(await w.redis.cmd('HEXISTS', key, '1'), 1, 'the reply is stored with the turn');
+  await w.redis.cmd('DEL', key);
+  await w.redis.cmd('COPY', `${key}:before`, key);
   const next = await w.serve();
   const back = await w.client(next);
   assert.equal((await back.hello({ session: c.welcome.session })).resumed, true);
