@@ -70,6 +70,11 @@ struct intent_opts {
 	/* The conversation has no language yet: a weak hint (one keyword,
 	 * one misspelt word) is still better than the fallback. */
 	bool lang_open;
+	/* The conversation has an L2 ticket: in a message that says nothing
+	 * of the move, the intents that yield count none of their keywords in
+	 * a sentence with a [detail] term ("The LED blinks red" is more detail
+	 * for it, not a question about the Pulse). */
+	bool ticket_open;
 };
 
 /* A keyword, trigger or cue found in the message, for explanations. */

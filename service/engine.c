@@ -1117,7 +1117,8 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		return rc;
 	const struct tok_buf *t = &scr->toks;
 	struct intent_opts io = { .threshold = e->opts.threshold, .margin = e->opts.margin,
-				  .lang_open = s->lang < 0 };
+				  .lang_open = s->lang < 0,
+				  .ticket_open = s->ticket[0] != '\0' };
 	int fallback = s->lang >= 0 ? s->lang : e->default_lang;
 	slot_extract(e->slots, text, t, today, &p->found);
 	/* "actually the 20th" after "1 March" is 20 March: a day alone ahead

@@ -139,6 +139,7 @@ struct intent_pack {
 #define TF_HAVE 0x10000 /* an [owners] have word */
 #define TF_OWNER_IN 0x20000 /* an [owners] owner phrase goes on after the token */
 #define TF_PART 0x40000 /* a trigger matched only part of the word: "Solarstraße" */
+#define TF_DETAIL 0x80000 /* a [detail] term covers the token */
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint32_t token_flag[] = {
@@ -1071,8 +1072,10 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 		break;
 	case K_MOVE:
 	case K_ELSEWHERE:
+	case K_DETAIL:
 		for (uint32_t i = first; i <= last; i++)
-			s->tflags[i] |= en->kind == K_MOVE ? TF_MOVE : TF_ELSEWHERE;
+			s->tflags[i] |= en->kind == K_MOVE ? TF_MOVE
+				      : en->kind == K_ELSEWHERE ? TF_ELSEWHERE : TF_DETAIL;
 		break;
 	}
 }
@@ -1140,10 +1143,14 @@ static bool ends_sentence(const struct tok_buf *t, uint32_t i)
  * against the intents that yield ("can the Pulse read my inverter?" and
  * "where is my Pulse order?" ask nothing about moving the Pulse). "we
  * moved last week, and the Pulse and the inverter show no data" keeps its
- * Pulse. */
+ * Pulse. So does a sentence with a [detail] term in a conversation that
+ * has a ticket (ticket_open): "The LED blinks red" after a question about
+ * the inverter is more detail for it. */
 static void yielding_sentences(const struct intent_pack *p, const struct tok_buf *t,
-			       struct intent_scratch *s, const struct intent_result *out)
+			       struct intent_scratch *s, const struct intent_result *out,
+			       bool ticket_open)
 {
+	const uint32_t yield = TF_TOPIC | TF_ELSEWHERE | (ticket_open ? TF_DETAIL : 0);
 	for (uint32_t i = 0; i < t->n; i++)
 		if (s->tflags[i] & TF_MOVE)
 			return;
@@ -1152,7 +1159,7 @@ static void yielding_sentences(const struct intent_pack *p, const struct tok_buf
 			s->tflags[out->triggers[k].tok_first] |= TF_TOPIC;
 	uint32_t done = 0; /* the sentences taken end before it */
 	for (uint32_t i = 0; i < t->n; i++) {
-		if (i < done || !(s->tflags[i] & (TF_TOPIC | TF_ELSEWHERE)))
+		if (i < done || !(s->tflags[i] & yield))
 			continue;
 		uint32_t a = i, b = i;
 		while (a > 0 && !ends_sentence(t, a - 1))
@@ -1733,7 +1740,7 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		}
 	}
 
-	yielding_sentences(p, toks, s, out);
+	yielding_sentences(p, toks, s, out, opts->ticket_open);
 	compound_againsts(toks, text, s, out);
 	take_back_againsts(p, s, out, &acc);
 	out->closing = closes(toks, s, &acc);
