@@ -158,8 +158,13 @@ int intent_entry_intent(const struct intent_pack *p, uint32_t entry, double *wei
 /* Whether entry is a [closing] term: thanks, a goodbye. */
 bool intent_entry_closes(const struct intent_pack *p, uint32_t entry);
 
-/* Whether entry is a [detail] term: a word of a technical symptom. */
+/* Whether entry is a [detail] symptom term: a word of a technical
+ * symptom. */
 bool intent_entry_details(const struct intent_pack *p, uint32_t entry);
+
+/* Whether entry is a [detail] not_code term: a word beside a number that
+ * makes it an amount, a flat or a customer's number, no error code. */
+bool intent_entry_not_code(const struct intent_pack *p, uint32_t entry);
 
 /* Bytes held by the pack, the compiled matcher included. */
 size_t intent_pack_memory(const struct intent_pack *p);

@@ -711,8 +711,32 @@ static bool in_fact(const struct slot_found *f, uint32_t off)
 	       (f->has_address && off >= f->addr_off && off < f->addr_off + f->addr_len);
 }
 
-/* Whether tokens a..b tell a technical symptom: a [detail] term ("error",
- * "blinks"), or an error code or a model that is none of the facts. */
+/* Whether a [detail] not_code term stands beside token i, a word or a
+ * punctuation mark between them at most: "1200 kr", "Kundennummer ist
+ * 123456", "invoice: 4711". */
+static bool not_code(const struct engine *e, const struct engine_plan *p, uint32_t i)
+{
+	for (uint32_t k = 0; k < p->ir.nhits; k++) {
+		const struct intent_hit *h = &p->ir.hits[k];
+		uint32_t last = h->tok_last, first = h->tok_first;
+		uint32_t gap = last < i ? i - last : first > i ? first - i : 0;
+		if (gap >= 1 && gap <= 2 && intent_entry_not_code(e->pack, h->entry))
+			return true;
+	}
+	return false;
+}
+
+/* Whether number i starts a place: a postcode, its town or its letters
+ * right after it ("0155 Oslo", "1015 CJ Amsterdam"). */
+static bool place_after(const struct tok_buf *t, uint32_t i)
+{
+	return t->v[i].kind == TOK_NUM && i + 1 < t->n && t->v[i + 1].kind == TOK_WORD &&
+	       (t->v[i + 1].flags & TOK_F_CAP) && !code_like(t, i + 1);
+}
+
+/* Whether tokens a..b tell a technical symptom: a [detail] symptom term
+ * ("error", "blinks"), or an error code or a model that is none of the
+ * facts, no amount, flat or customer's number, and no postcode. */
 static bool symptom(const struct engine *e, const struct engine_plan *p,
 		    const struct tok_buf *t, uint32_t a, uint32_t b)
 {
@@ -722,7 +746,8 @@ static bool symptom(const struct engine *e, const struct engine_plan *p,
 			return true;
 	}
 	for (uint32_t i = a; i <= b; i++)
-		if (code_like(t, i) && !in_fact(&p->found, t->v[i].off))
+		if (code_like(t, i) && !in_fact(&p->found, t->v[i].off) && !not_code(e, p, i) &&
+		    !place_after(t, i))
 			return true;
 	return false;
 }

@@ -38,12 +38,13 @@ enum kind {
 	K_OWNER,    /* a thing with a battery of its own ("electric car") */
 	K_HAVE,     /* a verb of having, after one ("has", "har") */
 	K_DETAIL,   /* a word of a technical symptom ("error", "blinks") */
+	K_NOT_CODE, /* a word beside a number that makes it no code ("kr") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
 	"definite", "article", "or", "act", "end", "closing", "closing_with", "thanks",
-	"move", "elsewhere", "yet", "yet_before", "owner", "have", "detail",
+	"move", "elsewhere", "yet", "yet_before", "owner", "have", "detail", "not_code",
 };
 
 enum mode {
@@ -463,6 +464,8 @@ static const struct {
 	{ S_CLOSING, "with", K_CLOSING_WITH, false },
 	{ S_OWNERS, "owner", K_OWNER, true },
 	{ S_OWNERS, "have", K_HAVE, true },
+	{ S_DETAIL, "symptom", K_DETAIL, true },
+	{ S_DETAIL, "not_code", K_NOT_CODE, true },
 };
 #define KEYED_LINES (sizeof(keyed_lines) / sizeof(keyed_lines[0]))
 
@@ -472,6 +475,7 @@ static const char *const keyed_expect[] = {
 		  "act, end, yet or yet_before",
 	[S_CLOSING] = "closing lines start with phrase, thanks or with",
 	[S_OWNERS] = "owners lines start with owner or have",
+	[S_DETAIL] = "detail lines start with symptom or not_code",
 };
 
 static int load_lang(struct loader *ld, FILE *f)
@@ -595,12 +599,10 @@ static int load_lang(struct loader *ld, FILE *f)
 		case S_L2:
 		case S_NOT:
 		case S_MOVE:
-		case S_ELSEWHERE:
-		case S_DETAIL: {
+		case S_ELSEWHERE: {
 			static const uint8_t line_kind[] = {
 				[S_L2] = K_TRIGGER, [S_NOT] = K_NOT,
 				[S_MOVE] = K_MOVE, [S_ELSEWHERE] = K_ELSEWHERE,
-				[S_DETAIL] = K_DETAIL,
 			};
 			/* The whole line is the term: put the split word back. */
 			if (*arg)
@@ -610,7 +612,8 @@ static int load_lang(struct loader *ld, FILE *f)
 		}
 		case S_NEG:
 		case S_CLOSING:
-		case S_OWNERS: {
+		case S_OWNERS:
+		case S_DETAIL: {
 			size_t k = 0;
 			while (k < KEYED_LINES &&
 			       !(keyed_lines[k].sec == sec && strcmp(s, keyed_lines[k].kw) == 0))
@@ -871,6 +874,11 @@ bool intent_entry_details(const struct intent_pack *p, uint32_t entry)
 	return p->entries[entry].kind == K_DETAIL;
 }
 
+bool intent_entry_not_code(const struct intent_pack *p, uint32_t entry)
+{
+	return p->entries[entry].kind == K_NOT_CODE;
+}
+
 size_t intent_pack_memory(const struct intent_pack *p)
 {
 	return sizeof(*p) + match_memory(p->m) +
@@ -981,7 +989,8 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	/* A [move] stem ("flytt*") says nothing of which keyword a word is:
 	 * "flyttr" is still looked up as a misspelt "flytter"; nor does a word
 	 * of another matter or of a symptom. */
-	if (covers && en->kind != K_MOVE && en->kind != K_ELSEWHERE && en->kind != K_DETAIL)
+	if (covers && en->kind != K_MOVE && en->kind != K_ELSEWHERE && en->kind != K_DETAIL &&
+	    en->kind != K_NOT_CODE)
 		for (uint32_t i = first; i <= last; i++)
 			s->tflags[i] |= TF_COVERED;
 	if (out->nhits < MAX_HITS)

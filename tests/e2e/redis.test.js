@@ -696,7 +696,8 @@ test('twenty customers escalating at once while Redis is killed and restarted: e
   const runs = customers.map(async (c, n) => {
     const mine = [];
     for (let k = 0; !stop; k++) {
-      const r = await escalate(c, `${n}-${k}`, texts[k % texts.length]);
+      // Each a new message: the same words again would file nothing.
+      const r = await escalate(c, `${n}-${k}`, `${texts[k % texts.length]} Try ${k}.`);
       mine.push(r.escalation.ticket);
       await sleep(10); // a pace that keeps the stream small enough to read back
     }
