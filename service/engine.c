@@ -711,16 +711,25 @@ static bool in_fact(const struct slot_found *f, uint32_t off)
 	       (f->has_address && off >= f->addr_off && off < f->addr_off + f->addr_len);
 }
 
-/* Whether a [detail] not_code term stands beside token i, a word or a
- * punctuation mark between them at most: "1200 kr", "Kundennummer ist
- * 123456", "invoice: 4711". */
-static bool not_code(const struct engine *e, const struct engine_plan *p, uint32_t i)
+/* The [detail] terms of a message: where its not_code words are (the
+ * first NOT_CODE_MAX), and how many sentences with a symptom are looked
+ * at, so that a long message of numbers costs no more than a short one. */
+#define NOT_CODE_MAX 16
+#define SYMPTOM_SENTENCES_MAX 16
+struct symptoms {
+	struct engine_span not_code[NOT_CODE_MAX]; /* token ranges, not bytes */
+	uint8_t nnot_code;
+};
+
+/* Whether a not_code term stands beside token i, a word or a punctuation
+ * mark between them at most: "1200 kr", "Kundennummer ist 123456",
+ * "invoice: 4711". */
+static bool not_code(const struct symptoms *sy, uint32_t i)
 {
-	for (uint32_t k = 0; k < p->ir.nhits; k++) {
-		const struct intent_hit *h = &p->ir.hits[k];
-		uint32_t last = h->tok_last, first = h->tok_first;
+	for (uint8_t k = 0; k < sy->nnot_code; k++) {
+		uint32_t first = sy->not_code[k].off, last = first + sy->not_code[k].len - 1;
 		uint32_t gap = last < i ? i - last : first > i ? first - i : 0;
-		if (gap >= 1 && gap <= 2 && intent_entry_not_code(e->pack, h->entry))
+		if (gap >= 1 && gap <= 2)
 			return true;
 	}
 	return false;
@@ -734,22 +743,48 @@ static bool place_after(const struct tok_buf *t, uint32_t i)
 	       (t->v[i + 1].flags & TOK_F_CAP) && !code_like(t, i + 1);
 }
 
-/* Whether tokens a..b tell a technical symptom: a [detail] symptom term
- * ("error", "blinks"), or an error code or a model that is none of the
- * facts, no amount, flat or customer's number, and no postcode. */
-static bool symptom(const struct engine *e, const struct engine_plan *p,
-		    const struct tok_buf *t, uint32_t a, uint32_t b)
+/* The first token at or after i that tells a technical symptom, or t->n:
+ * where a [detail] symptom term starts ("error", "blinks"), or an error
+ * code or a model that is none of the facts, no amount, flat or
+ * customer's number, and no postcode. */
+static uint32_t next_symptom(const struct engine *e, const struct engine_plan *p,
+			     const struct tok_buf *t, const struct symptoms *sy, uint32_t i)
 {
+	uint32_t best = t->n;
 	for (uint32_t k = 0; k < p->ir.nhits; k++) {
 		const struct intent_hit *h = &p->ir.hits[k];
-		if (h->tok_first >= a && h->tok_last <= b && intent_entry_details(e->pack, h->entry))
-			return true;
+		if (h->tok_first >= i && h->tok_first < best && intent_entry_details(e->pack, h->entry))
+			best = h->tok_first;
 	}
-	for (uint32_t i = a; i <= b; i++)
-		if (code_like(t, i) && !in_fact(&p->found, t->v[i].off) && !not_code(e, p, i) &&
-		    !place_after(t, i))
-			return true;
-	return false;
+	for (uint32_t k = i; k < best; k++)
+		if (code_like(t, k) && !in_fact(&p->found, t->v[k].off) && !not_code(sy, k) &&
+		    !place_after(t, k))
+			return k;
+	return best;
+}
+
+/* Adds to the technical part each sentence that tells a symptom and is
+ * about nothing of its own, with what goes with it (add_sentence). */
+static void add_symptoms(const struct engine *e, struct engine_plan *p, const struct tok_buf *t,
+			 struct slot_date today)
+{
+	struct symptoms sy = { .nnot_code = 0 };
+	for (uint32_t k = 0; k < p->ir.nhits && sy.nnot_code < NOT_CODE_MAX; k++) {
+		const struct intent_hit *h = &p->ir.hits[k];
+		if (intent_entry_not_code(e->pack, h->entry))
+			sy.not_code[sy.nnot_code++] = (struct engine_span){
+				h->tok_first, (uint32_t)(h->tok_last - h->tok_first + 1) };
+	}
+	uint32_t i = 0;
+	for (int n = 0; n < SYMPTOM_SENTENCES_MAX && p->nspans < ENGINE_MAX_SPANS; n++) {
+		uint32_t k = next_symptom(e, p, t, &sy, i);
+		if (k >= t->n)
+			break;
+		uint32_t a = sentence_first(p, t, k), b = sentence_last(p, t, k);
+		if (!own_matter(e, p, t, a, b, today))
+			add_sentence(e, p, t, k, today);
+		i = b + 1;
+	}
 }
 
 /* Puts the technical part's sentences in text order, one span for those
@@ -1280,11 +1315,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	p->ticket_topics = s->ticket_topics;
 	if (s->ticket[0] && s->ticket_topics && !p->closing && !p->clarify) {
 		uint8_t had = p->nspans;
-		for (uint32_t a = 0, b; a < t->n; a = b + 1) {
-			b = sentence_last(p, t, a);
-			if (!own_matter(e, p, t, a, b, today) && symptom(e, p, t, a, b))
-				add_sentence(e, p, t, a, today);
-		}
+		add_symptoms(e, p, t, today);
 		if (p->nspans > had && !p->escalate) {
 			p->escalate = p->detail = true;
 			p->topics = s->ticket_topics;
