@@ -91,8 +91,17 @@ void engine_session_set_lang(struct engine_session *s, int lang);
  * the head, the session, and the names of the intents it holds bits of. */
 #define ENGINE_SESSION_HEAD 16
 /* Where in the stored form the turn count is (uint32_t, host byte order):
- * the store compares it, to keep the copy that went further. */
+ * the store compares it, to keep the copy that went further. Both tags
+ * this build writes keep it there: a conversation is stored under the
+ * first until it has a ticket, under the second after. */
 #define ENGINE_SESSION_TURNS_AT (ENGINE_SESSION_HEAD + offsetof(struct engine_session, nturns))
+#define ENGINE_SESSION_TAG_BEFORE_TICKET "AAS2"
+#define ENGINE_SESSION_TAG "AAS3"
+
+/* Whether the stored forms a and b (each at least 8 bytes) keep their
+ * turn counts at one place, so that the counts compare: the same tag and
+ * size, or the two tags this build writes. */
+bool engine_session_kin(const unsigned char *a, const unsigned char *b);
 #define ENGINE_SESSION_BYTES                                                          \
 	(ENGINE_SESSION_HEAD + sizeof(struct engine_session) + 1 +                    \
 	 INTENT_MAX * (1 + INTENT_NAME_MAX) + 1 + INTENT_MAX_TOPICS * (1 + INTENT_TOPIC_NAME_MAX))

@@ -158,13 +158,17 @@ int intent_entry_intent(const struct intent_pack *p, uint32_t entry, double *wei
 /* Whether entry is a [closing] term: thanks, a goodbye. */
 bool intent_entry_closes(const struct intent_pack *p, uint32_t entry);
 
-/* Whether entry is a [detail] symptom term: a word of a technical
- * symptom. */
-bool intent_entry_details(const struct intent_pack *p, uint32_t entry);
+/* What a [detail] term says, by the line it is on. */
+enum intent_detail {
+	INTENT_DETAIL_NONE = 0,    /* no [detail] term */
+	INTENT_DETAIL_SYMPTOM,     /* a word of a technical symptom: "error", "blinks" */
+	INTENT_DETAIL_NOT_CODE,    /* makes a number beside it no error code: "kr" */
+	INTENT_DETAIL_NOT_SYMPTOM, /* makes its sentence's symptom words another
+				    * matter's: "invoice" ("an error in my invoice") */
+};
 
-/* Whether entry is a [detail] not_code term: a word beside a number that
- * makes it an amount, a flat or a customer's number, no error code. */
-bool intent_entry_not_code(const struct intent_pack *p, uint32_t entry);
+/* The enum intent_detail of entry. */
+enum intent_detail intent_entry_detail(const struct intent_pack *p, uint32_t entry);
 
 /* Bytes held by the pack, the compiled matcher included. */
 size_t intent_pack_memory(const struct intent_pack *p);

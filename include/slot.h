@@ -30,6 +30,8 @@ enum slot_meter_kind {
 
 #define SLOT_METER_MAX 40
 #define SLOT_ADDR_MAX 128
+/* Numbers an other_numbers label names that slot_found lists. */
+#define SLOT_OTHERS_MAX 8
 
 struct slot_meter {
 	uint8_t kind;               /* enum slot_meter_kind */
@@ -94,6 +96,13 @@ struct slot_found {
 	/* The message is nothing but a fact's label, no fact after it: enum
 	 * slot_label. */
 	uint8_t label_alone;
+	/* Where the message's signature starts (a sign-off starting a line
+	 * or sentence after the first: "Mvh\nKari"), UINT32_MAX for none. */
+	uint32_t signature_off;
+	/* Where the numbers an other_numbers label names start ("phone
+	 * 0770...", "Kundennummer ist 12345"), the first SLOT_OTHERS_MAX. */
+	uint8_t nothers;
+	uint32_t other_off[SLOT_OTHERS_MAX];
 };
 
 struct slot_vocab;

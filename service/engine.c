@@ -323,8 +323,8 @@ void engine_session_set_lang(struct engine_session *s, int lang)
  * the form before tickets ("AAS2"): the session up to its ticket, rounded
  * up to its alignment then (where the ticket starts, empty), and no
  * topics. */
-#define SESSION_MAGIC "AAS3"
-#define SESSION_MAGIC_V2 "AAS2"
+#define SESSION_MAGIC ENGINE_SESSION_TAG
+#define SESSION_MAGIC_V2 ENGINE_SESSION_TAG_BEFORE_TICKET
 #define SESSION_V2_SIZE ((offsetof(struct engine_session, ticket) + 3) & ~(size_t)3)
 #define SESSION_LANG 8
 _Static_assert(SESSION_V2_SIZE == 1928, "the session as stored before its ticket");
@@ -507,6 +507,13 @@ bool engine_session_unpack(const struct engine *e, const unsigned char *in, size
 	return true;
 }
 
+bool engine_session_kin(const unsigned char *a, const unsigned char *b)
+{
+	bool a_ours = !memcmp(a, SESSION_MAGIC, 4) || !memcmp(a, SESSION_MAGIC_V2, 4);
+	bool b_ours = !memcmp(b, SESSION_MAGIC, 4) || !memcmp(b, SESSION_MAGIC_V2, 4);
+	return memcmp(a, b, 8) == 0 || (a_ours && b_ours);
+}
+
 void engine_session_move(const struct engine *from, const struct engine *to,
 			 struct engine_session *s)
 {
@@ -557,7 +564,9 @@ static unsigned missing_groups(const struct intent_rule *r, uint8_t known)
 }
 
 /* Whether token i ends a sentence of the plan's message. The dot of a
- * date ("1. mars", "15.04.") ends none. */
+ * date ("1. mars", "15.04.") ends none, nor one inside a code ("F.13",
+ * "4.01.15.R": no space on either side), nor an ordinal's before a word
+ * in lower case ("i 2. etasje", "im 3. OG" aside). */
 static bool sentence_end(const struct engine_plan *p, const struct tok_buf *t, uint32_t i)
 {
 	if (t->v[i].kind != TOK_PUNCT)
@@ -566,6 +575,14 @@ static bool sentence_end(const struct engine_plan *p, const struct tok_buf *t, u
 	if (c == '.' && p->found.has_date && t->v[i].off >= p->found.date_off &&
 	    t->v[i].off < p->found.date_off + p->found.date_len)
 		return false;
+	if (c == '.' && i > 0 && i + 1 < t->n) {
+		const struct tok *prev = &t->v[i - 1], *next = &t->v[i + 1];
+		if (!(t->v[i].flags & TOK_F_SPACE) && !(next->flags & TOK_F_SPACE))
+			return false;
+		if (prev->kind == TOK_NUM && prev->nlen <= 2 && !(t->v[i].flags & TOK_F_SPACE) &&
+		    next->kind == TOK_WORD && !(next->flags & TOK_F_CAP) && !(next->flags & TOK_F_LINE))
+			return false;
+	}
 	return c == '.' || c == '!' || c == '?';
 }
 
@@ -614,9 +631,12 @@ static bool fact_sentence(const struct tok_buf *t, uint32_t off, uint32_t len, u
  * lie in it. A weak keyword is none: "Kan dere styre eksporten når prisen
  * er negativ?" asks L2, whatever "når" says of start dates. Nor is a fact
  * in a sentence that says more: "Since we moved in on 1 November it shows
- * State 102" is the symptom, its date the technician's to know. */
+ * State 102" is the symptom, its date the technician's to know. Nor, in a
+ * sentence that tells a symptom (symptom), a day gone by: "Produksjonsgrafen
+ * er helt tom siden tirsdag." */
 static bool own_matter(const struct engine *e, const struct engine_plan *p,
-		       const struct tok_buf *t, uint32_t a, uint32_t b, struct slot_date today)
+		       const struct tok_buf *t, uint32_t a, uint32_t b, struct slot_date today,
+		       bool symptom)
 {
 	double sum[INTENT_MAX] = { 0 };
 	for (uint32_t k = 0; k < p->ir.nhits; k++) {
@@ -634,8 +654,9 @@ static bool own_matter(const struct engine *e, const struct engine_plan *p,
 		if (p->ir.triggers[k].tok_last >= a && p->ir.triggers[k].tok_first <= b)
 			return true;
 	const struct slot_found *f = &p->found;
-	return (f->has_date && fact_sentence(t, f->date_off, f->date_len, a, b,
-					     !date_before(f->date, today))) ||
+	bool gone = date_before(f->date, today);
+	return (f->has_date && !(symptom && gone) &&
+		fact_sentence(t, f->date_off, f->date_len, a, b, !gone)) ||
 	       (f->has_meter && fact_sentence(t, f->meter_off, f->meter_len, a, b, false)) ||
 	       (f->has_address && fact_sentence(t, f->addr_off, f->addr_len, a, b, false));
 }
@@ -665,19 +686,21 @@ static void add_span(struct engine_plan *p, const struct tok_buf *t, uint32_t a,
  * one question for L2, and so is "Huawei SUN2000 with LUNA. Since the move
  * it shows error 2032. What is wrong?". So is a question right before it
  * about nothing of its own: "Which register holds the state of charge? We
- * read our Sungrow inverter over Modbus TCP." */
+ * read our Sungrow inverter over Modbus TCP." The signature goes with none
+ * (slot_found.signature_off). */
 static void add_sentence(const struct engine *e, struct engine_plan *p,
 			 const struct tok_buf *t, uint32_t k, struct slot_date today)
 {
 	uint32_t a = sentence_first(p, t, k), b = sentence_last(p, t, k);
 	if (a > 0 && t->v[a - 1].kind == TOK_PUNCT && t->norm[t->v[a - 1].noff] == '?') {
 		uint32_t q = sentence_first(p, t, a - 1);
-		if (!own_matter(e, p, t, q, a - 1, today))
+		if (!own_matter(e, p, t, q, a - 1, today, false))
 			a = q;
 	}
-	for (int n = 0; n < TECH_FOLLOW_MAX && b + 1 < t->n; n++) {
+	for (int n = 0; n < TECH_FOLLOW_MAX && b + 1 < t->n &&
+			t->v[b + 1].off < p->found.signature_off; n++) {
 		uint32_t c = sentence_last(p, t, b + 1);
-		if (own_matter(e, p, t, b + 1, c, today))
+		if (own_matter(e, p, t, b + 1, c, today, false))
 			break;
 		b = c;
 	}
@@ -686,8 +709,10 @@ static void add_sentence(const struct engine *e, struct engine_plan *p,
 
 /* Whether token i may be an error code or a model: a word with two
  * digits or more ("SH10RT", "F13"; not "L2", "2nd" or "4G"), or a number
- * of CODE_DIGITS_MIN digits or more that is not a year ("1013",
- * "192.168.1.50"). */
+ * of CODE_DIGITS_MIN digits or more that is not a year (1900 to 2099: "built
+ * in 1987"), nor a time or a
+ * decimal of four digits at most ("14.30", "12,5") ("1013",
+ * "192.168.1.50", "4.01.15"). */
 static bool code_like(const struct tok_buf *t, uint32_t i)
 {
 	const char *s = t->norm + t->v[i].noff;
@@ -696,10 +721,16 @@ static bool code_like(const struct tok_buf *t, uint32_t i)
 		digits += isdigit((unsigned char)s[k]) != 0;
 	if (t->v[i].kind == TOK_WORD)
 		return digits >= 2;
-	if (t->v[i].kind != TOK_NUM || digits < CODE_DIGITS_MIN)
+	/* "F.13": a letter, a dot and digits, all glued. */
+	if (t->v[i].kind == TOK_NUM && digits >= 2 && i >= 2 && !(t->v[i].flags & TOK_F_SPACE) &&
+	    !(t->v[i - 1].flags & TOK_F_SPACE) && t->v[i - 1].kind == TOK_PUNCT &&
+	    t->norm[t->v[i - 1].noff] == '.' && t->v[i - 2].kind == TOK_WORD && t->v[i - 2].nlen <= 2)
+		return true;
+	if (t->v[i].kind != TOK_NUM || digits < CODE_DIGITS_MIN ||
+	    (digits <= 4 && digits < t->v[i].nlen))
 		return false;
 	long year = digits == 4 && t->v[i].nlen == 4 ? strtol(s, NULL, 10) : 0;
-	return year < 1990 || year > 2099;
+	return year < 1900 || year > 2099;
 }
 
 /* Whether byte off of the message lies in a fact found in it: its date,
@@ -711,14 +742,17 @@ static bool in_fact(const struct slot_found *f, uint32_t off)
 	       (f->has_address && off >= f->addr_off && off < f->addr_off + f->addr_len);
 }
 
-/* The [detail] terms of a message: where its not_code words are (the
- * first NOT_CODE_MAX), and how many sentences with a symptom are looked
- * at, so that a long message of numbers costs no more than a short one. */
+/* The [detail] terms of a message: where its not_code and not_symptom
+ * words are (the first NOT_CODE_MAX of each), and how many sentences with
+ * a symptom are looked at, so that a long message of numbers costs no
+ * more than a short one. */
 #define NOT_CODE_MAX 16
 #define SYMPTOM_SENTENCES_MAX 16
 struct symptoms {
 	struct engine_span not_code[NOT_CODE_MAX]; /* token ranges, not bytes */
 	uint8_t nnot_code;
+	uint32_t not_symptom[NOT_CODE_MAX];        /* first tokens */
+	uint8_t nnot_symptom;
 };
 
 /* Whether a not_code term stands beside token i, a word or a punctuation
@@ -735,6 +769,52 @@ static bool not_code(const struct symptoms *sy, uint32_t i)
 	return false;
 }
 
+/* How many tokens after number j the next group of the same number
+ * starts, 0 for none: numbers side by side or with a '-' or '/' between
+ * ("07700 900123", "070-123 45 67", "L2-20261128-0001"). */
+static uint32_t next_group(const struct tok_buf *t, uint32_t j)
+{
+	if (t->v[j].kind != TOK_NUM)
+		return 0;
+	if (j + 1 < t->n && t->v[j + 1].kind == TOK_NUM)
+		return 1;
+	if (j + 2 < t->n && t->v[j + 1].kind == TOK_PUNCT &&
+	    strchr("-/", t->norm[t->v[j + 1].noff]) && t->v[j + 2].kind == TOK_NUM)
+		return 2;
+	return 0;
+}
+
+/* Whether number i is a phone number, a reference or an ID rather than an
+ * error code, or part of one: written in groups with seven digits or more,
+ * in one group of eight or more without a dot (an IP address has them),
+ * after a '+', or one an other_numbers label names (slot_found.others:
+ * "phone 0770...", "Bestellung 30117"). */
+static bool long_number(const struct engine_plan *p, const struct tok_buf *t, uint32_t i)
+{
+	uint32_t a = i, b = i, step;
+	while ((a >= 1 && next_group(t, a - 1) == 1) || (a >= 2 && next_group(t, a - 2) == 2))
+		a -= a >= 1 && next_group(t, a - 1) == 1 ? 1 : 2;
+	while ((step = next_group(t, b)))
+		b += step;
+	unsigned digits = 0, groups = 0;
+	bool dot = false;
+	for (uint32_t k = a; k <= b; k++) {
+		if (t->v[k].kind != TOK_NUM)
+			continue;
+		groups++;
+		for (uint32_t c = 0; c < t->v[k].nlen; c++) {
+			char ch = t->norm[t->v[k].noff + c];
+			digits += isdigit((unsigned char)ch) != 0;
+			dot |= ch == '.' || ch == ',';
+		}
+		for (uint8_t o = 0; o < p->found.nothers; o++)
+			if (p->found.other_off[o] == t->v[k].off)
+				return true;
+	}
+	bool plus = a > 0 && t->v[a - 1].kind == TOK_PUNCT && t->norm[t->v[a - 1].noff] == '+';
+	return plus || (groups >= 2 && digits >= 7) || (groups == 1 && digits >= 8 && !dot);
+}
+
 /* Whether number i starts a place: a postcode, its town or its letters
  * right after it ("0155 Oslo", "1015 CJ Amsterdam"). */
 static bool place_after(const struct tok_buf *t, uint32_t i)
@@ -743,24 +823,25 @@ static bool place_after(const struct tok_buf *t, uint32_t i)
 	       (t->v[i + 1].flags & TOK_F_CAP) && !code_like(t, i + 1);
 }
 
-/* The first token at or after i that tells a technical symptom, or t->n:
- * where a [detail] symptom term starts ("error", "blinks"), or an error
- * code or a model that is none of the facts, no amount, flat or
- * customer's number, and no postcode. */
+/* The first token at or after i, before the signature, that tells a
+ * technical symptom, or t->n: where a [detail] symptom term starts
+ * ("error", "blinks"), or an error code or a model that is none of the
+ * facts, no amount, flat, phone or customer's number, and no postcode. */
 static uint32_t next_symptom(const struct engine *e, const struct engine_plan *p,
 			     const struct tok_buf *t, const struct symptoms *sy, uint32_t i)
 {
 	uint32_t best = t->n;
 	for (uint32_t k = 0; k < p->ir.nhits; k++) {
 		const struct intent_hit *h = &p->ir.hits[k];
-		if (h->tok_first >= i && h->tok_first < best && intent_entry_details(e->pack, h->entry))
+		if (h->tok_first >= i && h->tok_first < best &&
+		    intent_entry_detail(e->pack, h->entry) == INTENT_DETAIL_SYMPTOM)
 			best = h->tok_first;
 	}
-	for (uint32_t k = i; k < best; k++)
+	for (uint32_t k = i; k < best && t->v[k].off < p->found.signature_off; k++)
 		if (code_like(t, k) && !in_fact(&p->found, t->v[k].off) && !not_code(sy, k) &&
-		    !place_after(t, k))
+		    !place_after(t, k) && !(t->v[k].kind == TOK_NUM && long_number(p, t, k)))
 			return k;
-	return best;
+	return best < t->n && t->v[best].off < p->found.signature_off ? best : t->n;
 }
 
 /* Adds to the technical part each sentence that tells a symptom and is
@@ -769,11 +850,14 @@ static void add_symptoms(const struct engine *e, struct engine_plan *p, const st
 			 struct slot_date today)
 {
 	struct symptoms sy = { .nnot_code = 0 };
-	for (uint32_t k = 0; k < p->ir.nhits && sy.nnot_code < NOT_CODE_MAX; k++) {
+	for (uint32_t k = 0; k < p->ir.nhits; k++) {
 		const struct intent_hit *h = &p->ir.hits[k];
-		if (intent_entry_not_code(e->pack, h->entry))
+		enum intent_detail d = intent_entry_detail(e->pack, h->entry);
+		if (d == INTENT_DETAIL_NOT_CODE && sy.nnot_code < NOT_CODE_MAX)
 			sy.not_code[sy.nnot_code++] = (struct engine_span){
 				h->tok_first, (uint32_t)(h->tok_last - h->tok_first + 1) };
+		else if (d == INTENT_DETAIL_NOT_SYMPTOM && sy.nnot_symptom < NOT_CODE_MAX)
+			sy.not_symptom[sy.nnot_symptom++] = h->tok_first;
 	}
 	uint32_t i = 0;
 	for (int n = 0; n < SYMPTOM_SENTENCES_MAX && p->nspans < ENGINE_MAX_SPANS; n++) {
@@ -781,7 +865,10 @@ static void add_symptoms(const struct engine *e, struct engine_plan *p, const st
 		if (k >= t->n)
 			break;
 		uint32_t a = sentence_first(p, t, k), b = sentence_last(p, t, k);
-		if (!own_matter(e, p, t, a, b, today))
+		bool other = false; /* "an error in my invoice" */
+		for (uint8_t j = 0; j < sy.nnot_symptom; j++)
+			other |= sy.not_symptom[j] >= a && sy.not_symptom[j] <= b;
+		if (!other && !own_matter(e, p, t, a, b, today, true))
 			add_sentence(e, p, t, k, today);
 		i = b + 1;
 	}
@@ -1296,7 +1383,10 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	 * holds: the intent is answered again with the new one (a confirmed
 	 * start date is checked again, and may not match). */
 	p->active |= needing(e, s->answered, replaced_slots(e, &s->facts, &p->facts));
-	if (!p->active && !p->escalate && !p->closing)
+	/* A question the assistant waits on is asked again beside an
+	 * escalation too: "We also have solar panels." leaves the meter ID
+	 * it asked for still missing. */
+	if (!p->active && !p->closing)
 		p->active |= s->pending;
 	p->clarify = !p->active && !p->escalate && !p->closing && p->ir.ambiguous;
 
@@ -1309,11 +1399,13 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	 * and a sentence that tells a symptom and is about nothing of its own
 	 * is more detail for it though it names no trigger ("The app shows
 	 * error 1013."), also beside a question the reply answers, or while
-	 * the assistant waits for a fact (it still asks). A technical part
-	 * sent to it before is not sent again. */
+	 * the assistant waits for a fact (it still asks). So is it for a
+	 * ticket this message files: "The app says 'no data'. The LED on the
+	 * inverter blinks green." A technical part sent to the ticket before
+	 * is not sent again. */
 	memcpy(p->ticket, s->ticket, sizeof(p->ticket));
 	p->ticket_topics = s->ticket_topics;
-	if (s->ticket[0] && s->ticket_topics && !p->closing && !p->clarify) {
+	if (((s->ticket[0] && s->ticket_topics) || p->escalate) && !p->closing && !p->clarify) {
 		uint8_t had = p->nspans;
 		add_symptoms(e, p, t, today);
 		if (p->nspans > had && !p->escalate) {

@@ -39,12 +39,13 @@ enum kind {
 	K_HAVE,     /* a verb of having, after one ("has", "har") */
 	K_DETAIL,   /* a word of a technical symptom ("error", "blinks") */
 	K_NOT_CODE, /* a word beside a number that makes it no code ("kr") */
+	K_NOT_SYMPTOM, /* a word that makes its sentence's symptoms another matter's */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
 	"definite", "article", "or", "act", "end", "closing", "closing_with", "thanks",
-	"move", "elsewhere", "yet", "yet_before", "owner", "have", "detail", "not_code",
+	"move", "elsewhere", "yet", "yet_before", "owner", "have", "detail", "not_code", "not_symptom",
 };
 
 enum mode {
@@ -259,8 +260,11 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 		.kind = kind, .mode = mode, .lang = lang, .target = target,
 		.shared = ld->shared,
 	};
-	/* A one-word trigger is no street: "Powerwall 2" is no address. */
-	if (kind == K_TRIGGER && ld->slots && ld->tb.n == 1 && !(mode & M_SUFFIX)) {
+	/* A one-word trigger or symptom is no street: "Powerwall 2" and
+	 * "Storing 301" (a fault, in Dutch, not a street ending in -ring)
+	 * are no address. */
+	if ((kind == K_TRIGGER || kind == K_DETAIL) && ld->slots && ld->tb.n == 1 &&
+	    !(mode & M_SUFFIX)) {
 		char msg[200];
 		if (slot_vocab_not_street(ld->slots, s, len, msg, sizeof(msg)) < 0)
 			return ld_fail(&ld->pos, "%s", msg);
@@ -466,6 +470,7 @@ static const struct {
 	{ S_OWNERS, "have", K_HAVE, true },
 	{ S_DETAIL, "symptom", K_DETAIL, true },
 	{ S_DETAIL, "not_code", K_NOT_CODE, true },
+	{ S_DETAIL, "not_symptom", K_NOT_SYMPTOM, true },
 };
 #define KEYED_LINES (sizeof(keyed_lines) / sizeof(keyed_lines[0]))
 
@@ -475,7 +480,7 @@ static const char *const keyed_expect[] = {
 		  "act, end, yet or yet_before",
 	[S_CLOSING] = "closing lines start with phrase, thanks or with",
 	[S_OWNERS] = "owners lines start with owner or have",
-	[S_DETAIL] = "detail lines start with symptom or not_code",
+	[S_DETAIL] = "detail lines start with symptom, not_code or not_symptom",
 };
 
 static int load_lang(struct loader *ld, FILE *f)
@@ -869,14 +874,18 @@ bool intent_entry_closes(const struct intent_pack *p, uint32_t entry)
 	return k == K_CLOSING || k == K_THANKS;
 }
 
-bool intent_entry_details(const struct intent_pack *p, uint32_t entry)
+enum intent_detail intent_entry_detail(const struct intent_pack *p, uint32_t entry)
 {
-	return p->entries[entry].kind == K_DETAIL;
-}
-
-bool intent_entry_not_code(const struct intent_pack *p, uint32_t entry)
-{
-	return p->entries[entry].kind == K_NOT_CODE;
+	switch (p->entries[entry].kind) {
+	case K_DETAIL:
+		return INTENT_DETAIL_SYMPTOM;
+	case K_NOT_CODE:
+		return INTENT_DETAIL_NOT_CODE;
+	case K_NOT_SYMPTOM:
+		return INTENT_DETAIL_NOT_SYMPTOM;
+	default:
+		return INTENT_DETAIL_NONE;
+	}
 }
 
 size_t intent_pack_memory(const struct intent_pack *p)
@@ -990,7 +999,7 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	 * "flyttr" is still looked up as a misspelt "flytter"; nor does a word
 	 * of another matter or of a symptom. */
 	if (covers && en->kind != K_MOVE && en->kind != K_ELSEWHERE && en->kind != K_DETAIL &&
-	    en->kind != K_NOT_CODE)
+	    en->kind != K_NOT_CODE && en->kind != K_NOT_SYMPTOM)
 		for (uint32_t i = first; i <= last; i++)
 			s->tflags[i] |= TF_COVERED;
 	if (out->nhits < MAX_HITS)

@@ -850,8 +850,13 @@ static const char session_script[] =
 	"  return 0\n"
 	"end\n"
 	"local at = tonumber(ARGV[3])\n"
-	"if cur and #cur >= at + 3 and #ARGV[1] >= at + 3 and\n"
-	"   string.sub(cur, 1, 8) == string.sub(ARGV[1], 1, 8) and\n"
+	/* engine_session_kin: forms whose turn counts compare. */
+	"local ours = { ['" ENGINE_SESSION_TAG "'] = true, ['" ENGINE_SESSION_TAG_BEFORE_TICKET "'] = true }\n"
+	"local function kin(a, b)\n"
+	"  return string.sub(a, 1, 8) == string.sub(b, 1, 8) or\n"
+	"         (ours[string.sub(a, 1, 4)] and ours[string.sub(b, 1, 4)])\n"
+	"end\n"
+	"if cur and #cur >= at + 3 and #ARGV[1] >= at + 3 and kin(cur, ARGV[1]) and\n"
 	"   struct.unpack(ARGV[4], cur, at) > struct.unpack(ARGV[4], ARGV[1], at) then\n"
 	"  redis.call('EXPIRE', KEYS[1], ARGV[2])\n"
 	"  if whole then return 0 end\n"
@@ -940,13 +945,14 @@ static const redisReply *conv_field(const redisReply *r)
 	return NULL;
 }
 
-/* True when the conversation's bytes a are of b's form (the head's tag
- * and size) with more turns. */
+/* True when the conversation's bytes a are of a form kin to b's
+ * (engine_session_kin) with more turns. */
 static bool further(const redisReply *a, const redisReply *b)
 {
 	const size_t at = ENGINE_SESSION_TURNS_AT;
 	uint32_t na, nb;
-	if (a->len < at + 4 || b->len < at + 4 || memcmp(a->str, b->str, 8) != 0)
+	if (a->len < at + 4 || b->len < at + 4 ||
+	    !engine_session_kin((const unsigned char *)a->str, (const unsigned char *)b->str))
 		return false;
 	memcpy(&na, a->str + at, 4);
 	memcpy(&nb, b->str + at, 4);

@@ -1336,6 +1336,14 @@ static bool glued(const struct scan *s, uint32_t i)
 	return i < s->n && !(tk(s, i)->flags & TOK_F_SPACE);
 }
 
+/* Whether number i is a code's, a dot glued to a letter before it:
+ * "F.13", "E.42" ("Fr.13.3." is a weekday's). */
+static bool code_number(const struct scan *s, uint32_t i)
+{
+	return tk(s, i)->kind == TOK_NUM && i >= 2 && is_punct(s, i - 1, '.') && glued(s, i - 1) &&
+	       glued(s, i) && tk(s, i - 2)->kind == TOK_WORD && tk(s, i - 2)->nchars == 1;
+}
+
 /* The value of token i when it is a plain number of mind..maxd digits. */
 static int32_t num_at(const struct scan *s, uint32_t i, uint32_t mind, uint32_t maxd)
 {
@@ -2121,6 +2129,8 @@ static uint32_t rel_at(const struct scan *s, uint32_t i, struct date_found *out)
 static uint32_t date_at(const struct scan *s, uint32_t i, struct date_found *out)
 {
 	out->rel = out->day_word = out->weekday = out->day_only = out->anchored = false;
+	if (code_number(s, i))
+		return 0;
 	/* Most words of a message are in no vocabulary: one lookup rejects
 	 * them before any pattern is tried, but for a misspelt month before
 	 * its day (abs_date_at). */
@@ -2868,6 +2878,7 @@ static void answer_day(const struct scan *s, struct slot_found *out)
 		int d;
 		uint32_t w, e = day_at(s, i, true, false, &d);
 		if (!e || (tk(s, i)->kind == TOK_NUM && e == i + 1) || !pair_ends(s, e, 0) ||
+		    code_number(s, i) ||
 		    (is_punct(s, e - 1, '.') && e < s->n && (tk(s, e)->flags & TOK_F_CAP)) ||
 		    (out->has_address && tk(s, i)->off >= out->addr_off &&
 		     tk(s, i)->off < out->addr_off + out->addr_len) ||
@@ -4585,6 +4596,22 @@ static bool name_line(const struct scan *s, uint32_t i)
 	return true;
 }
 
+/* Lists in out the numbers an other_numbers label names, of the first
+ * OTHER_CHECKS numbers of the message (each is looked at back to its
+ * sentence's start). */
+#define OTHER_CHECKS 32
+static void others(const struct scan *s, struct slot_found *out)
+{
+	for (uint32_t i = 0, checked = 0;
+	     i < s->n && checked < OTHER_CHECKS && out->nothers < SLOT_OTHERS_MAX; i++) {
+		if (tk(s, i)->kind != TOK_NUM)
+			continue;
+		checked++;
+		if (named_other(s, i))
+			out->other_off[out->nothers++] = tk(s, i)->off;
+	}
+}
+
 /* The first token of the message's signature: a sign-off phrase ("Mvh",
  * "Kind regards") that starts a line or sentence after the first, a name
  * and an address at most after it on its line; s->n for none. */
@@ -4935,6 +4962,7 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 	if (!out)
 		return -1;
 	memset(out, 0, sizeof(*out));
+	out->signature_off = UINT32_MAX;
 	if (!v || !text || !toks || !toks->v || !toks->norm)
 		return 0;
 	const struct word *words[WCACHE];
@@ -5036,6 +5064,7 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 	 * no new address to link, unless a cue announces it there. */
 	struct scan body = s;
 	body.n = signature_start(&s);
+	out->signature_off = body.n < s.n ? tk(&s, body.n)->off : UINT32_MAX;
 	find_address(&body, out);
 	if (!out->has_address && body.n < s.n)
 		announced_address(&s, body.n, false, out);
@@ -5055,6 +5084,7 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 	if (out->has_address)
 		label_before(&s, token_at(&s, out->addr_off), SLOT_LABEL_ADDRESS,
 			     &out->addr_label_off, &out->addr_label_len);
+	others(&s, out);
 	return 0;
 }
 

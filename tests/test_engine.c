@@ -87,7 +87,8 @@ struct turn_spec {
 	char lang[8];
 	char facts[64];
 	bool has_facts;
-	char technical[512];
+	char technical[MAX_CHECKS][512]; /* one a sentence span, in order */
+	int ntechnical;
 	char reply[MAX_CHECKS][512];
 	int nreply;
 	char noreply[MAX_CHECKS][128];
@@ -230,13 +231,13 @@ static void run_turn(struct run *r, struct turn_spec *t)
 		if (strcmp(facts, t->facts) != 0)
 			complain(r, t, "the session holds %s, want %s", facts, t->facts);
 	}
-	if (t->technical[0]) {
-		if (p->nspans != 1 || p->spans[0].len != strlen(t->technical) ||
-		    memcmp(p->text + p->spans[0].off, t->technical, p->spans[0].len) != 0)
-			complain(r, t, "technical part (%u spans) \"%.*s\", want \"%s\"", p->nspans,
-				 p->nspans ? (int)p->spans[0].len : 0,
-				 p->nspans ? p->text + p->spans[0].off : "", t->technical);
-	}
+	if (t->ntechnical && p->nspans != t->ntechnical)
+		complain(r, t, "technical part of %u spans, want %d", p->nspans, t->ntechnical);
+	for (int i = 0; i < t->ntechnical && i < p->nspans; i++)
+		if (p->spans[i].len != strlen(t->technical[i]) ||
+		    memcmp(p->text + p->spans[i].off, t->technical[i], p->spans[i].len) != 0)
+			complain(r, t, "technical part span %d \"%.*s\", want \"%s\"", i,
+				 (int)p->spans[i].len, p->text + p->spans[i].off, t->technical[i]);
 
 	if (rep->len != strlen(rep->text))
 		complain(r, t, "reply length %zu, strlen %zu", rep->len, strlen(rep->text));
@@ -349,8 +350,8 @@ static void test_dialogues(void **state)
 		} else if (strcmp(kw, "facts") == 0) {
 			snprintf(t.facts, sizeof(t.facts), "%s", arg);
 			t.has_facts = true;
-		} else if (strcmp(kw, "technical") == 0) {
-			snprintf(t.technical, sizeof(t.technical), "%s", arg);
+		} else if (strcmp(kw, "technical") == 0 && t.ntechnical < MAX_CHECKS) {
+			snprintf(t.technical[t.ntechnical++], sizeof(t.technical[0]), "%s", arg);
 		} else if (strcmp(kw, "reply") == 0 && t.nreply < MAX_CHECKS) {
 			snprintf(t.reply[t.nreply++], sizeof(t.reply[0]), "%s", arg);
 		} else if (strcmp(kw, "noreply") == 0 && t.nnoreply < MAX_CHECKS) {
@@ -812,8 +813,16 @@ static void test_session_across_packs(void **state)
 	t.ticket_nsent = 1;
 	t.ticket_sent[0] = 0xC0FFEE;
 	assert_int_not_equal(topic_bit(f->e, "modbus"), topic_bit(c, "modbus"));
+	unsigned char before[ENGINE_SESSION_BYTES];
+	memcpy(before, bytes, ENGINE_SESSION_HEAD); /* the "AAS2" form of an earlier turn */
 	n = engine_session_pack(f->e, &t, bytes);
 	assert_memory_equal(bytes, "AAS3", 4);
+	/* Its turn count compares with the one stored before its ticket, and
+	 * with no other build's. */
+	assert_true(engine_session_kin(bytes, before));
+	assert_true(engine_session_kin(before, bytes));
+	before[3] = '1';
+	assert_false(engine_session_kin(bytes, before));
 	assert_false(engine_session_unpack(c, bytes, n - 1, &back));
 	assert_true(engine_session_unpack(c, bytes, n, &back));
 	assert_string_equal(back.ticket, "L2-20261126-0001");
