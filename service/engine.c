@@ -724,7 +724,7 @@ static bool code_like(const struct tok_buf *t, uint32_t i)
 	/* "F.13": a letter, a dot and digits, all glued. */
 	if (t->v[i].kind == TOK_NUM && digits >= 2 && i >= 2 && !(t->v[i].flags & TOK_F_SPACE) &&
 	    !(t->v[i - 1].flags & TOK_F_SPACE) && t->v[i - 1].kind == TOK_PUNCT &&
-	    t->norm[t->v[i - 1].noff] == '.' && t->v[i - 2].kind == TOK_WORD && t->v[i - 2].nlen <= 2)
+	    t->norm[t->v[i - 1].noff] == '.' && t->v[i - 2].kind == TOK_WORD && t->v[i - 2].nchars == 1)
 		return true;
 	if (t->v[i].kind != TOK_NUM || digits < CODE_DIGITS_MIN ||
 	    (digits <= 4 && digits < t->v[i].nlen))
@@ -788,13 +788,16 @@ static uint32_t next_group(const struct tok_buf *t, uint32_t j)
  * error code, or part of one: written in groups with seven digits or more,
  * in one group of eight or more without a dot (an IP address has them),
  * after a '+', or one an other_numbers label names (slot_found.others:
- * "phone 0770...", "Bestellung 30117"). */
+ * "phone 0770...", "Bestellung 30117"). Groups are looked for GROUPS_MAX
+ * each way, so that a message of numbers costs no more than a short one. */
+#define GROUPS_MAX 8
 static bool long_number(const struct engine_plan *p, const struct tok_buf *t, uint32_t i)
 {
 	uint32_t a = i, b = i, step;
-	while ((a >= 1 && next_group(t, a - 1) == 1) || (a >= 2 && next_group(t, a - 2) == 2))
+	for (int n = 0; n < GROUPS_MAX && ((a >= 1 && next_group(t, a - 1) == 1) ||
+					   (a >= 2 && next_group(t, a - 2) == 2)); n++)
 		a -= a >= 1 && next_group(t, a - 1) == 1 ? 1 : 2;
-	while ((step = next_group(t, b)))
+	for (int n = 0; n < GROUPS_MAX && (step = next_group(t, b)); n++)
 		b += step;
 	unsigned digits = 0, groups = 0;
 	bool dot = false;
