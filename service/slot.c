@@ -4597,18 +4597,24 @@ static bool name_line(const struct scan *s, uint32_t i)
 }
 
 /* Lists in out the numbers an other_numbers label names, of the first
- * OTHER_CHECKS numbers of the message (each is looked at back to its
- * sentence's start). */
+ * OTHER_CHECKS numbers of the message of three digits or more outside the
+ * facts found: the ones that could be taken for an error code (each is
+ * looked at back to its sentence's start). */
 #define OTHER_CHECKS 32
 static void others(const struct scan *s, struct slot_found *out)
 {
 	for (uint32_t i = 0, checked = 0;
 	     i < s->n && checked < OTHER_CHECKS && out->nothers < SLOT_OTHERS_MAX; i++) {
-		if (tk(s, i)->kind != TOK_NUM)
+		const struct tok *t = tk(s, i);
+		uint32_t off = t->off;
+		if (t->kind != TOK_NUM || t->nlen < 3 ||
+		    (out->has_date && off >= out->date_off && off < out->date_off + out->date_len) ||
+		    (out->has_meter && off >= out->meter_off && off < out->meter_off + out->meter_len) ||
+		    (out->has_address && off >= out->addr_off && off < out->addr_off + out->addr_len))
 			continue;
 		checked++;
 		if (named_other(s, i))
-			out->other_off[out->nothers++] = tk(s, i)->off;
+			out->other_off[out->nothers++] = off;
 	}
 }
 
