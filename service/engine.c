@@ -742,13 +742,15 @@ static bool in_fact(const struct slot_found *f, uint32_t off)
 	       (f->has_address && off >= f->addr_off && off < f->addr_off + f->addr_len);
 }
 
-/* The [detail] terms of a message: where its not_code and not_symptom
- * words are (the first NOT_CODE_MAX of each), and how many sentences with
- * a symptom are looked at, so that a long message of numbers costs no
- * more than a short one. */
+/* The [detail] terms of a message, read from its hits once: where its
+ * symptom, not_code and not_symptom words are (the first NOT_CODE_MAX of
+ * each), and how many sentences with a symptom are looked at, so that a
+ * long message of numbers costs no more than a short one. */
 #define NOT_CODE_MAX 16
 #define SYMPTOM_SENTENCES_MAX 16
 struct symptoms {
+	uint32_t symptom[NOT_CODE_MAX];            /* first tokens, in text order */
+	uint8_t nsymptom;
 	struct engine_span not_code[NOT_CODE_MAX]; /* token ranges, not bytes */
 	uint8_t nnot_code;
 	uint32_t not_symptom[NOT_CODE_MAX];        /* first tokens */
@@ -826,22 +828,29 @@ static bool place_after(const struct tok_buf *t, uint32_t i)
 	       (t->v[i + 1].flags & TOK_F_CAP) && !code_like(t, i + 1);
 }
 
-/* The first token at or after i, before the signature, that tells a
- * technical symptom, or t->n: where a [detail] symptom term starts
+/* Whether byte off of the message is in the technical part already. */
+static bool in_spans(const struct engine_plan *p, uint32_t off)
+{
+	for (uint8_t i = 0; i < p->nspans; i++)
+		if (off >= p->spans[i].off && off < p->spans[i].off + p->spans[i].len)
+			return true;
+	return false;
+}
+
+/* The first token at or after i, before the signature and outside the
+ * technical part taken so far, that tells a technical symptom, or t->n: where a [detail] symptom term starts
  * ("error", "blinks"), or an error code or a model that is none of the
  * facts, no amount, flat, phone or customer's number, and no postcode. */
-static uint32_t next_symptom(const struct engine *e, const struct engine_plan *p,
-			     const struct tok_buf *t, const struct symptoms *sy, uint32_t i)
+static uint32_t next_symptom(const struct engine_plan *p, const struct tok_buf *t,
+			     const struct symptoms *sy, uint32_t i)
 {
 	uint32_t best = t->n;
-	for (uint32_t k = 0; k < p->ir.nhits; k++) {
-		const struct intent_hit *h = &p->ir.hits[k];
-		if (h->tok_first >= i && h->tok_first < best &&
-		    intent_entry_detail(e->pack, h->entry) == INTENT_DETAIL_SYMPTOM)
-			best = h->tok_first;
-	}
+	for (uint8_t k = 0; k < sy->nsymptom && best == t->n; k++)
+		if (sy->symptom[k] >= i && !in_spans(p, t->v[sy->symptom[k]].off))
+			best = sy->symptom[k];
 	for (uint32_t k = i; k < best && t->v[k].off < p->found.signature_off; k++)
-		if (code_like(t, k) && !in_fact(&p->found, t->v[k].off) && !not_code(sy, k) &&
+		if (!in_spans(p, t->v[k].off) && code_like(t, k) && !in_fact(&p->found, t->v[k].off) &&
+		    !not_code(sy, k) &&
 		    !place_after(t, k) && !(t->v[k].kind == TOK_NUM && long_number(p, t, k)))
 			return k;
 	return best < t->n && t->v[best].off < p->found.signature_off ? best : t->n;
@@ -852,23 +861,31 @@ static uint32_t next_symptom(const struct engine *e, const struct engine_plan *p
 static void add_symptoms(const struct engine *e, struct engine_plan *p, const struct tok_buf *t,
 			 struct slot_date today)
 {
-	struct symptoms sy = { .nnot_code = 0 };
+	struct symptoms sy = { .nsymptom = 0 };
 	for (uint32_t k = 0; k < p->ir.nhits; k++) {
 		const struct intent_hit *h = &p->ir.hits[k];
 		enum intent_detail d = intent_entry_detail(e->pack, h->entry);
-		if (d == INTENT_DETAIL_NOT_CODE && sy.nnot_code < NOT_CODE_MAX)
+		if (d == INTENT_DETAIL_SYMPTOM && sy.nsymptom < NOT_CODE_MAX) {
+			/* Hits come nearly in text order: kept in it. */
+			uint8_t j = sy.nsymptom++;
+			for (; j > 0 && sy.symptom[j - 1] > h->tok_first; j--)
+				sy.symptom[j] = sy.symptom[j - 1];
+			sy.symptom[j] = h->tok_first;
+		} else if (d == INTENT_DETAIL_NOT_CODE && sy.nnot_code < NOT_CODE_MAX) {
 			sy.not_code[sy.nnot_code++] = (struct engine_span){
 				h->tok_first, (uint32_t)(h->tok_last - h->tok_first + 1) };
-		else if (d == INTENT_DETAIL_NOT_SYMPTOM && sy.nnot_symptom < NOT_CODE_MAX)
+		} else if (d == INTENT_DETAIL_NOT_SYMPTOM && sy.nnot_symptom < NOT_CODE_MAX) {
 			sy.not_symptom[sy.nnot_symptom++] = h->tok_first;
+		}
 	}
 	uint32_t i = 0;
 	for (int n = 0; n < SYMPTOM_SENTENCES_MAX && p->nspans < ENGINE_MAX_SPANS; n++) {
-		uint32_t k = next_symptom(e, p, t, &sy, i);
+		uint32_t k = next_symptom(p, t, &sy, i);
 		if (k >= t->n)
 			break;
 		uint32_t a = sentence_first(p, t, k), b = sentence_last(p, t, k);
-		bool other = false; /* "an error in my invoice" */
+		/* About the bill: "an error in my invoice". */
+		bool other = false;
 		for (uint8_t j = 0; j < sy.nnot_symptom; j++)
 			other |= sy.not_symptom[j] >= a && sy.not_symptom[j] <= b;
 		if (!other && !own_matter(e, p, t, a, b, today, true))
@@ -903,15 +920,18 @@ static void merge_spans(struct engine_plan *p)
 
 /* Hashes each sentence of the technical part (FNV-1a over its words as
  * folded, punctuation left out): "Error 1013!!" sent again as "error
- * 1013" hashes alike. */
+ * 1013" hashes alike. The spans are in text order and apart
+ * (merge_spans): one walk over the tokens does. */
 static void hash_spans(struct engine_plan *p, const struct tok_buf *t)
 {
+	uint32_t k = 0;
 	for (uint8_t i = 0; i < p->nspans; i++) {
-		uint32_t h = 2166136261u;
-		for (uint32_t k = 0; k < t->n; k++) {
+		uint32_t h = 2166136261u, end = p->spans[i].off + p->spans[i].len;
+		while (k < t->n && t->v[k].off < p->spans[i].off)
+			k++;
+		for (; k < t->n && t->v[k].off < end; k++) {
 			const struct tok *w = &t->v[k];
-			if (w->off < p->spans[i].off || w->off >= p->spans[i].off + p->spans[i].len ||
-			    w->kind == TOK_PUNCT)
+			if (w->kind == TOK_PUNCT)
 				continue;
 			for (uint32_t c = 0; c < w->nlen; c++)
 				h = (h ^ (unsigned char)t->norm[w->noff + c]) * 16777619u;

@@ -2129,8 +2129,6 @@ static uint32_t rel_at(const struct scan *s, uint32_t i, struct date_found *out)
 static uint32_t date_at(const struct scan *s, uint32_t i, struct date_found *out)
 {
 	out->rel = out->day_word = out->weekday = out->day_only = out->anchored = false;
-	if (code_number(s, i))
-		return 0;
 	/* Most words of a message are in no vocabulary: one lookup rejects
 	 * them before any pattern is tried, but for a misspelt month before
 	 * its day (abs_date_at). */
@@ -2142,6 +2140,8 @@ static uint32_t date_at(const struct scan *s, uint32_t i, struct date_found *out
 	 * on the 20th" moves on Friday. */
 	if (!e && (e = day_alone_at(s, i, &out->d)))
 		out->day_only = out->rel = true;
+	if (e && code_number(s, i))
+		return 0;
 	if (e) {
 		out->a = i;
 		return e;
@@ -4266,18 +4266,18 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 }
 
 /* Whether the number starting at token a is the one an other_numbers
- * phrase before it in its clause names: no number, meter label or
+ * phrase before it in its clause (from token from on) names: no number, meter label or
  * punctuation but '-', ':', brackets and the label's own dot between
  * them, and at most OTHER_NUMBER_GAP words ("KID-nummeret på fakturaen er
  * 0045...", "OCR: 7359...", "Kundennr. 0045..."). "KID
  * 12345, målepunkt 7070...", "my contract number and meter ID are
  * 7070..." and "keine Kundennummer, aber die Zählernummer ist ..." keep
  * the meter ID. */
-static bool named_other(const struct scan *s, uint32_t a)
+static bool named_other(const struct scan *s, uint32_t from, uint32_t a)
 {
 	bool named = false, meter = false;
 	uint32_t words = 0, meter_end = 0;
-	for (uint32_t j = sentence_back(s, 0, a); j < a; j++) {
+	for (uint32_t j = sentence_back(s, from, a); j < a; j++) {
 		uint32_t e;
 		enum cue_kind k = ocue_at(s, j, &e);
 		bool stop = tk(s, j)->kind == TOK_NUM ||
@@ -4598,9 +4598,11 @@ static bool name_line(const struct scan *s, uint32_t i)
 
 /* Lists in out the numbers an other_numbers label names, of the first
  * OTHER_CHECKS numbers of the message of three digits or more outside the
- * facts found: the ones that could be taken for an error code (each is
- * looked at back to its sentence's start). */
+ * facts found: the ones that could be taken for an error code. Each is
+ * looked at back to its sentence's start, OTHER_REACH tokens at most: a
+ * label and the words it may have before its number. */
 #define OTHER_CHECKS 32
+#define OTHER_REACH 12
 static void others(const struct scan *s, struct slot_found *out)
 {
 	for (uint32_t i = 0, checked = 0;
@@ -4613,7 +4615,7 @@ static void others(const struct scan *s, struct slot_found *out)
 		    (out->has_address && off >= out->addr_off && off < out->addr_off + out->addr_len))
 			continue;
 		checked++;
-		if (named_other(s, i))
+		if (named_other(s, i > OTHER_REACH ? i - OTHER_REACH : 0, i))
 			out->other_off[out->nothers++] = off;
 	}
 }
@@ -4996,7 +4998,7 @@ int slot_extract(const struct slot_vocab *v, const char *text,
 		struct slot_meter m; /* meter_at clears it for a token it tries */
 		if (!out->has_meter && (e = meter_at(&s, i, &ean_next, &a, &m))) {
 			/* "the old meter ID was ...", "KID 0045...": the next one. */
-			if (announced_old(&s, 0, a, true) == OLD_STRONG || named_other(&s, a) ||
+			if (announced_old(&s, 0, a, true) == OLD_STRONG || named_other(&s, 0, a) ||
 			    left_in_brackets(&s, a, e)) {
 				i = e - 1;
 				continue;
