@@ -68,7 +68,7 @@ struct engine_session {
 	struct engine_turn turns[ENGINE_TURNS];
 	/* The conversation's L2 ticket: the reference the customer was
 	 * given ("" until one was stored), the topics sent to it, and hashes
-	 * of the sentences sent to it (engine_plan.span_hash), the last
+	 * of the sentences sent to it (engine_plan.hashes), the last
 	 * ENGINE_TICKET_SENT of ticket_nsent. Last in the struct, so that a
 	 * session stored before they were reads as one without a ticket. */
 	char ticket[ENGINE_TICKET_REF];
@@ -88,7 +88,8 @@ void engine_session_init(struct engine_session *s, int lang);
 void engine_session_set_lang(struct engine_session *s, int lang);
 
 /* The stored form's head, and the most bytes engine_session_pack writes:
- * the head, the session, and the names of the intents it holds bits of. */
+ * the head, the session, and the names of the intents and L2 topics it
+ * holds bits of. */
 #define ENGINE_SESSION_HEAD 16
 /* Where in the stored form the turn count is (uint32_t, host byte order):
  * the store compares it, to keep the copy that went further. Both tags
@@ -168,8 +169,10 @@ struct engine_plan {
 	 * before: nothing is filed again, and the reply names the ticket. */
 	bool repeat;
 	/* A hash of each sentence of the technical part, its words folded
-	 * (case, accents and punctuation aside). */
-	uint32_t span_hash[ENGINE_MAX_SPANS];
+	 * (case, accents and punctuation aside): the first ENGINE_TICKET_SENT
+	 * of nhashes. */
+	uint8_t nhashes;
+	uint32_t hashes[ENGINE_TICKET_SENT];
 };
 
 enum engine_registry {
@@ -332,11 +335,6 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
  * only with what the conversation's ticket was sent before
  * (engine_plan.repeat). */
 bool engine_plan_files_ticket(const struct engine_plan *plan);
-
-/* The ticket reference the customer is given for plan: the
- * conversation's ticket, which a follow-up is added to; else the one
- * res says was stored; else "". Owned by plan or res. */
-const char *engine_ticket_named(const struct engine_plan *plan, const struct engine_results *res);
 
 /* True when saying plan with these results would confirm an address as
  * linked to the customer's profile: the adapter stores the link first, and

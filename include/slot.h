@@ -107,6 +107,10 @@ struct slot_found {
 
 struct slot_vocab;
 
+/* Whether byte off of the message lies in a fact f found in it: its date,
+ * meter ID or address. */
+bool slot_in_fact(const struct slot_found *f, uint32_t off);
+
 /* Creates an empty vocabulary. Returns NULL when memory is short; the
  * caller owns it and frees it with slot_vocab_free. */
 struct slot_vocab *slot_vocab_new(void);

@@ -82,6 +82,11 @@ size_t tok_utf8_fit(const char *s, size_t n, size_t room);
 /* A static English description of a tok_err (positive or negated). */
 const char *tok_strerror(int err);
 
+/* Whether token i is the number of a code: a dot glued between it and a
+ * one-letter word before it ("F.13", "E.42"; "Fr.13.3." is a weekday's
+ * date). */
+bool tok_code_dot(const struct tok_buf *b, uint32_t i);
+
 /* The normalised text of token i. */
 static inline const char *tok_norm(const struct tok_buf *b, uint32_t i)
 {

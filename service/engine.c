@@ -721,25 +721,13 @@ static bool code_like(const struct tok_buf *t, uint32_t i)
 		digits += isdigit((unsigned char)s[k]) != 0;
 	if (t->v[i].kind == TOK_WORD)
 		return digits >= 2;
-	/* "F.13": a letter, a dot and digits, all glued. */
-	if (t->v[i].kind == TOK_NUM && digits >= 2 && i >= 2 && !(t->v[i].flags & TOK_F_SPACE) &&
-	    !(t->v[i - 1].flags & TOK_F_SPACE) && t->v[i - 1].kind == TOK_PUNCT &&
-	    t->norm[t->v[i - 1].noff] == '.' && t->v[i - 2].kind == TOK_WORD && t->v[i - 2].nchars == 1)
+	if (digits >= 2 && tok_code_dot(t, i)) /* "F.13" */
 		return true;
 	if (t->v[i].kind != TOK_NUM || digits < CODE_DIGITS_MIN ||
 	    (digits <= 4 && digits < t->v[i].nlen))
 		return false;
 	long year = digits == 4 && t->v[i].nlen == 4 ? strtol(s, NULL, 10) : 0;
 	return year < 1900 || year > 2099;
-}
-
-/* Whether byte off of the message lies in a fact found in it: its date,
- * meter ID or address. */
-static bool in_fact(const struct slot_found *f, uint32_t off)
-{
-	return (f->has_date && off >= f->date_off && off < f->date_off + f->date_len) ||
-	       (f->has_meter && off >= f->meter_off && off < f->meter_off + f->meter_len) ||
-	       (f->has_address && off >= f->addr_off && off < f->addr_off + f->addr_len);
 }
 
 /* The [detail] terms of a message, read from its hits once: where its
@@ -820,6 +808,33 @@ static bool long_number(const struct engine_plan *p, const struct tok_buf *t, ui
 	return plus || (groups >= 2 && digits >= 7) || (groups == 1 && digits >= 8 && !dot);
 }
 
+/* Whether token i, code-like, is rather an ID, an e-mail address or a
+ * price: a word of eight hexadecimal digits or more (a ticket reference's
+ * "9F3A01C4B2D7E816"), a token glued to an '@' within a few tokens
+ * ("ola.nordmann77@gmail.com"), or a number written "1500,-". */
+static bool id_shape(const struct tok_buf *t, uint32_t i)
+{
+	const char *s = t->norm + t->v[i].noff;
+	uint32_t n = t->v[i].nlen, hex = 0;
+	while (hex < n && isxdigit((unsigned char)s[hex]))
+		hex++;
+	if (hex == n && n >= 8)
+		return true;
+	if (i + 2 < t->n && t->v[i + 1].kind == TOK_PUNCT && t->norm[t->v[i + 1].noff] == ',' &&
+	    t->v[i + 2].kind == TOK_PUNCT && t->norm[t->v[i + 2].noff] == '-' &&
+	    !(t->v[i + 1].flags & TOK_F_SPACE) && !(t->v[i + 2].flags & TOK_F_SPACE))
+		return true;
+	uint32_t a = i, b = i;
+	for (int k = 0; k < 8 && a > 0 && !(t->v[a].flags & TOK_F_SPACE); k++)
+		a--;
+	for (int k = 0; k < 8 && b + 1 < t->n && !(t->v[b + 1].flags & TOK_F_SPACE); k++)
+		b++;
+	for (uint32_t k = a; k <= b; k++)
+		if (t->v[k].kind == TOK_PUNCT && t->norm[t->v[k].noff] == '@')
+			return true;
+	return false;
+}
+
 /* Whether number i starts a place: a postcode, its town or its letters
  * right after it ("0155 Oslo", "1015 CJ Amsterdam"). */
 static bool place_after(const struct tok_buf *t, uint32_t i)
@@ -849,8 +864,8 @@ static uint32_t next_symptom(const struct engine_plan *p, const struct tok_buf *
 		if (sy->symptom[k] >= i && !in_spans(p, t->v[sy->symptom[k]].off))
 			best = sy->symptom[k];
 	for (uint32_t k = i; k < best && t->v[k].off < p->found.signature_off; k++)
-		if (!in_spans(p, t->v[k].off) && code_like(t, k) && !in_fact(&p->found, t->v[k].off) &&
-		    !not_code(sy, k) &&
+		if (!in_spans(p, t->v[k].off) && code_like(t, k) && !slot_in_fact(&p->found, t->v[k].off) &&
+		    !not_code(sy, k) && !id_shape(t, k) &&
 		    !place_after(t, k) && !(t->v[k].kind == TOK_NUM && long_number(p, t, k)))
 			return k;
 	return best < t->n && t->v[best].off < p->found.signature_off ? best : t->n;
@@ -920,24 +935,33 @@ static void merge_spans(struct engine_plan *p)
 
 /* Hashes each sentence of the technical part (FNV-1a over its words as
  * folded, punctuation left out): "Error 1013!!" sent again as "error
- * 1013" hashes alike. The spans are in text order and apart
- * (merge_spans): one walk over the tokens does. */
-static void hash_spans(struct engine_plan *p, const struct tok_buf *t)
+ * 1013" hashes alike, also beside another sentence. The spans are in
+ * text order and apart (merge_spans): one walk over the tokens does. */
+static void hash_sentences(struct engine_plan *p, const struct tok_buf *t)
 {
+	const uint32_t basis = 2166136261u;
 	uint32_t k = 0;
+	p->nhashes = 0;
 	for (uint8_t i = 0; i < p->nspans; i++) {
-		uint32_t h = 2166136261u, end = p->spans[i].off + p->spans[i].len;
+		uint32_t h = basis, end = p->spans[i].off + p->spans[i].len;
 		while (k < t->n && t->v[k].off < p->spans[i].off)
 			k++;
 		for (; k < t->n && t->v[k].off < end; k++) {
 			const struct tok *w = &t->v[k];
-			if (w->kind == TOK_PUNCT)
-				continue;
-			for (uint32_t c = 0; c < w->nlen; c++)
-				h = (h ^ (unsigned char)t->norm[w->noff + c]) * 16777619u;
-			h = (h ^ ' ') * 16777619u;
+			if (w->kind != TOK_PUNCT) {
+				for (uint32_t c = 0; c < w->nlen; c++)
+					h = (h ^ (unsigned char)t->norm[w->noff + c]) * 16777619u;
+				h = (h ^ ' ') * 16777619u;
+			}
+			bool last = k + 1 >= t->n || t->v[k + 1].off >= end ||
+				    sentence_end(p, t, k) || newline_before(p->text, t, k + 1);
+			if (last && h != basis) {
+				if (p->nhashes < ENGINE_TICKET_SENT)
+					p->hashes[p->nhashes] = h;
+				p->nhashes += p->nhashes < UINT8_MAX;
+				h = basis;
+			}
 		}
-		p->span_hash[i] = h;
 	}
 }
 
@@ -1288,7 +1312,7 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 	const struct tok_buf *t = &scr->toks;
 	struct intent_opts io = { .threshold = e->opts.threshold, .margin = e->opts.margin,
 				  .lang_open = s->lang < 0,
-				  .ticket_open = s->ticket[0] != '\0' };
+				  .ticket_open = s->ticket[0] && s->ticket_topics };
 	int fallback = s->lang >= 0 ? s->lang : e->default_lang;
 	slot_extract(e->slots, text, t, today, &p->found);
 	/* "actually the 20th" after "1 March" is 20 March: a day alone ahead
@@ -1443,10 +1467,12 @@ int engine_decide(const struct engine *e, struct engine_scratch *scr,
 		}
 	}
 	merge_spans(p);
-	hash_spans(p, t);
-	p->repeat = p->escalate && s->ticket[0] && p->nspans > 0;
-	for (uint8_t i = 0; i < p->nspans && p->repeat; i++)
-		p->repeat = sent_before(s, p->span_hash[i]);
+	hash_sentences(p, t);
+	/* Past ENGINE_TICKET_SENT sentences, some are not hashed: new. */
+	p->repeat = p->escalate && s->ticket[0] && p->nhashes > 0 &&
+		    p->nhashes <= ENGINE_TICKET_SENT;
+	for (uint8_t i = 0; i < p->nhashes && p->repeat; i++)
+		p->repeat = sent_before(s, p->hashes[i]);
 
 	/* One registry lookup serves every intent: by a meter ID with a good
 	 * check digit when there is one, else by the address. */
@@ -1745,6 +1771,16 @@ static void record_turn(struct engine_session *s, bool customer, const char *tex
 	s->nturns++;
 }
 
+/* The ticket reference the customer is given for plan p: the
+ * conversation's ticket, which a follow-up is added to; else the one res
+ * says was stored; else "". */
+static const char *ticket_named(const struct engine_plan *p, const struct engine_results *res)
+{
+	if (!p->escalate)
+		return "";
+	return p->ticket[0] ? p->ticket : res->ticket == ENGINE_TICKET_STORED ? res->ticket_ref : "";
+}
+
 int engine_say(const struct engine *e, struct engine_session *s,
 	       const struct engine_plan *p, const struct engine_results *res,
 	       struct engine_reply *r)
@@ -1837,7 +1873,7 @@ int engine_say(const struct engine *e, struct engine_session *s,
 	v.v[TMPL_TOPICS] = topics;
 	if (p->escalate) {
 		topic_names(e, lang, p->topics, topics, sizeof(topics));
-		v.v[TMPL_TICKET] = engine_ticket_named(p, res);
+		v.v[TMPL_TICKET] = ticket_named(p, res);
 		int which = p->repeat ? ESC_AGAIN
 			  : res->ticket == ENGINE_TICKET_STORED ? (p->ticket[0] ? ESC_ADDED : ESC_STORED)
 			  : res->ticket == ENGINE_TICKET_FAILED ? ESC_FAILED
@@ -1851,9 +1887,9 @@ int engine_say(const struct engine *e, struct engine_session *s,
 		memcpy(s->ticket, res->ticket_ref, strlen(res->ticket_ref) + 1);
 	if (sent && s->ticket[0]) {
 		s->ticket_topics |= p->topics;
-		for (uint8_t i = 0; i < p->nspans; i++)
-			if (!sent_before(s, p->span_hash[i]))
-				s->ticket_sent[s->ticket_nsent++ % ENGINE_TICKET_SENT] = p->span_hash[i];
+		for (uint8_t i = 0; i < p->nhashes && i < ENGINE_TICKET_SENT; i++)
+			if (!sent_before(s, p->hashes[i]))
+				s->ticket_sent[s->ticket_nsent++ % ENGINE_TICKET_SENT] = p->hashes[i];
 	}
 
 	if (!p->active && !p->escalate) {
@@ -1897,9 +1933,3 @@ bool engine_plan_files_ticket(const struct engine_plan *p)
 	return p->escalate && !p->repeat;
 }
 
-const char *engine_ticket_named(const struct engine_plan *p, const struct engine_results *res)
-{
-	if (!p->escalate)
-		return "";
-	return p->ticket[0] ? p->ticket : res->ticket == ENGINE_TICKET_STORED ? res->ticket_ref : "";
-}

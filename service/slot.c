@@ -1336,14 +1336,6 @@ static bool glued(const struct scan *s, uint32_t i)
 	return i < s->n && !(tk(s, i)->flags & TOK_F_SPACE);
 }
 
-/* Whether number i is a code's, a dot glued to a letter before it:
- * "F.13", "E.42" ("Fr.13.3." is a weekday's). */
-static bool code_number(const struct scan *s, uint32_t i)
-{
-	return tk(s, i)->kind == TOK_NUM && i >= 2 && is_punct(s, i - 1, '.') && glued(s, i - 1) &&
-	       glued(s, i) && tk(s, i - 2)->kind == TOK_WORD && tk(s, i - 2)->nchars == 1;
-}
-
 /* The value of token i when it is a plain number of mind..maxd digits. */
 static int32_t num_at(const struct scan *s, uint32_t i, uint32_t mind, uint32_t maxd)
 {
@@ -2140,7 +2132,7 @@ static uint32_t date_at(const struct scan *s, uint32_t i, struct date_found *out
 	 * on the 20th" moves on Friday. */
 	if (!e && (e = day_alone_at(s, i, &out->d)))
 		out->day_only = out->rel = true;
-	if (e && code_number(s, i))
+	if (e && tok_code_dot(s->b, i))
 		return 0;
 	if (e) {
 		out->a = i;
@@ -2878,7 +2870,7 @@ static void answer_day(const struct scan *s, struct slot_found *out)
 		int d;
 		uint32_t w, e = day_at(s, i, true, false, &d);
 		if (!e || (tk(s, i)->kind == TOK_NUM && e == i + 1) || !pair_ends(s, e, 0) ||
-		    code_number(s, i) ||
+		    tok_code_dot(s->b, i) ||
 		    (is_punct(s, e - 1, '.') && e < s->n && (tk(s, e)->flags & TOK_F_CAP)) ||
 		    (out->has_address && tk(s, i)->off >= out->addr_off &&
 		     tk(s, i)->off < out->addr_off + out->addr_len) ||
@@ -4609,10 +4601,7 @@ static void others(const struct scan *s, struct slot_found *out)
 	     i < s->n && checked < OTHER_CHECKS && out->nothers < SLOT_OTHERS_MAX; i++) {
 		const struct tok *t = tk(s, i);
 		uint32_t off = t->off;
-		if (t->kind != TOK_NUM || t->nlen < 3 ||
-		    (out->has_date && off >= out->date_off && off < out->date_off + out->date_len) ||
-		    (out->has_meter && off >= out->meter_off && off < out->meter_off + out->meter_len) ||
-		    (out->has_address && off >= out->addr_off && off < out->addr_off + out->addr_len))
+		if (t->kind != TOK_NUM || t->nlen < 3 || slot_in_fact(out, off))
 			continue;
 		checked++;
 		if (named_other(s, i > OTHER_REACH ? i - OTHER_REACH : 0, i))
@@ -5177,4 +5166,11 @@ int slot_address_key(const struct slot_vocab *v, const char *addr, size_t len,
 	}
 	out[o] = '\0';
 	return (int)o;
+}
+
+bool slot_in_fact(const struct slot_found *f, uint32_t off)
+{
+	return (f->has_date && off >= f->date_off && off < f->date_off + f->date_len) ||
+	       (f->has_meter && off >= f->meter_off && off < f->meter_off + f->meter_len) ||
+	       (f->has_address && off >= f->addr_off && off < f->addr_off + f->addr_len);
 }

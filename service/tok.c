@@ -474,3 +474,11 @@ const char *tok_strerror(int err)
 	}
 	return "unknown tokenizer error";
 }
+
+bool tok_code_dot(const struct tok_buf *b, uint32_t i)
+{
+	return i >= 2 && i < b->n && b->v[i].kind == TOK_NUM && b->v[i - 1].kind == TOK_PUNCT &&
+	       b->norm[b->v[i - 1].noff] == '.' && !(b->v[i - 1].flags & TOK_F_SPACE) &&
+	       !(b->v[i].flags & TOK_F_SPACE) && b->v[i - 2].kind == TOK_WORD &&
+	       b->v[i - 2].nchars == 1;
+}

@@ -896,7 +896,7 @@ static void say(const struct ws_server *s, struct decider *d, const struct engin
 		t->said.intents[i] = d->reply->parts[i].intent;
 	t->said.fallback = d->reply->fallback;
 	t->said.closing = d->reply->closing;
-	t->said.escalate = plan->escalate;
+	t->said.escalate = engine_plan_files_ticket(plan); /* a repeat files none */
 	t->said.ticket = res->ticket;
 
 	struct jw w;
@@ -951,6 +951,8 @@ static void say(const struct ws_server *s, struct decider *d, const struct engin
  * tickets share the 64 bits, and so one ticket, with odds of about
  * n²/2^65 for n tickets in 30 days: one in ten million at a million
  * tickets a month. 32 bits were not enough. */
+_Static_assert(sizeof("L2-YYYYMMDD-0123456789ABCDEF") <= ENGINE_TICKET_REF,
+	       "a conversation keeps the reference of its ticket");
 static int ticket_ref(const uint64_t *hash, char *out, size_t cap)
 {
 	uint64_t h;

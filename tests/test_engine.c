@@ -842,6 +842,21 @@ static void test_session_across_packs(void **state)
 	assert_null(memmem(bytes, n, "many other things", 17));
 }
 
+/* A ticket whose topics the files no longer name (a reload renamed
+ * them) takes no detail, so a symptom word is what it was without one:
+ * "The light is blinking" asks about the Pulse. */
+static void test_ticket_without_topics(void **state)
+{
+	struct fx *f = *state;
+	struct engine_session s;
+	engine_session_init(&s, lang_of(f, "en"));
+	snprintf(s.ticket, sizeof(s.ticket), "L2-20261126-0001");
+	turn(f, &s, "The light is blinking.");
+	assert_false(f->plan.escalate);
+	assert_int_equal(f->reply.nparts, 1);
+	assert_int_equal(f->reply.parts[0].intent, intent_find(engine_pack(f->e), "pulse_relocation"));
+}
+
 /* Stored bytes are not trusted (Redis, which anyone with access may
  * write): a session no server could have written is none, rather than a
  * flag read as neither true nor false, a date past December or a reply
@@ -1044,6 +1059,7 @@ int main(void)
 		cmocka_unit_test(test_greeting_is_no_date),
 		cmocka_unit_test(test_options_and_names),
 		cmocka_unit_test(test_session_across_packs),
+		cmocka_unit_test(test_ticket_without_topics),
 		cmocka_unit_test(test_session_implausible),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

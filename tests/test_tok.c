@@ -168,6 +168,28 @@ static void test_utf8_fit(void **state)
 	assert_int_equal(tok_utf8_fit("", 0, 0), 0);
 }
 
+/* "F.13" is a code's number; "Fr.13.", "F. 13" and "F.1" (a number of
+ * one letter's dot with a space) are not. */
+static void test_code_dot(void **state)
+{
+	(void)state;
+	struct tok_buf b;
+	assert_int_equal(tok_buf_init(&b, 4096), 0);
+	static const struct { const char *text; uint32_t i; bool code; } cases[] = {
+		{ "Feil F.13 igjen", 3, true }, /* feil f . 13 igjen */
+		{ "am Fr.13.3.", 3, false },    /* am fr . 13.3 . */
+		{ "F. 13", 2, false },
+		{ "F .13", 2, false },
+		{ "F.13", 0, false },
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		assert_int_equal(tok_run(&b, cases[k].text, strlen(cases[k].text)), 0);
+		if (tok_code_dot(&b, cases[k].i) != cases[k].code)
+			fail_msg("\"%s\" token %u", cases[k].text, cases[k].i);
+	}
+	tok_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +201,7 @@ int main(void)
 		cmocka_unit_test(test_expansion_is_bounded),
 		cmocka_unit_test(test_fold),
 		cmocka_unit_test(test_utf8_fit),
+		cmocka_unit_test(test_code_dot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
