@@ -708,11 +708,10 @@ static void add_sentence(const struct engine *e, struct engine_plan *p,
 }
 
 /* Whether token i may be an error code or a model: a word with two
- * digits or more ("SH10RT", "F13"; not "L2", "2nd" or "4G"), or a number
- * of CODE_DIGITS_MIN digits or more that is not a year (1900 to 2099: "built
- * in 1987"), nor a time or a
- * decimal of four digits at most ("14.30", "12,5") ("1013",
- * "192.168.1.50", "4.01.15"). */
+ * digits or more ("SH10RT", "F13"; not "L2", "2nd" or "4G"), "F.13", or a
+ * number of CODE_DIGITS_MIN digits or more ("1013", "192.168.1.50",
+ * "4.01.15") that is no year (1900 to 2099: "built in 1987"), nor a time
+ * or a decimal of four digits at most ("14.30", "12,5"). */
 static bool code_like(const struct tok_buf *t, uint32_t i)
 {
 	const char *s = t->norm + t->v[i].noff;
@@ -731,17 +730,17 @@ static bool code_like(const struct tok_buf *t, uint32_t i)
 }
 
 /* The [detail] terms of a message, read from its hits once: where its
- * symptom, not_code and not_symptom words are (the first NOT_CODE_MAX of
+ * symptom, not_code and not_symptom words are (the first DETAIL_TERMS_MAX of
  * each), and how many sentences with a symptom are looked at, so that a
  * long message of numbers costs no more than a short one. */
-#define NOT_CODE_MAX 16
+#define DETAIL_TERMS_MAX 16
 #define SYMPTOM_SENTENCES_MAX 16
 struct symptoms {
-	uint32_t symptom[NOT_CODE_MAX];            /* first tokens, in text order */
+	uint32_t symptom[DETAIL_TERMS_MAX];            /* first tokens, in text order */
 	uint8_t nsymptom;
-	struct engine_span not_code[NOT_CODE_MAX]; /* token ranges, not bytes */
+	struct engine_span not_code[DETAIL_TERMS_MAX]; /* token ranges, not bytes */
 	uint8_t nnot_code;
-	uint32_t not_symptom[NOT_CODE_MAX];        /* first tokens */
+	uint32_t not_symptom[DETAIL_TERMS_MAX];        /* first tokens */
 	uint8_t nnot_symptom;
 };
 
@@ -853,9 +852,10 @@ static bool in_spans(const struct engine_plan *p, uint32_t off)
 }
 
 /* The first token at or after i, before the signature and outside the
- * technical part taken so far, that tells a technical symptom, or t->n: where a [detail] symptom term starts
- * ("error", "blinks"), or an error code or a model that is none of the
- * facts, no amount, flat, phone or customer's number, and no postcode. */
+ * technical part taken so far, that tells a technical symptom, or t->n:
+ * where a [detail] symptom term starts ("error", "blinks"), or an error
+ * code or a model that is none of the facts, no amount, flat, phone or
+ * customer's number, ID or e-mail address, and no postcode. */
 static uint32_t next_symptom(const struct engine_plan *p, const struct tok_buf *t,
 			     const struct symptoms *sy, uint32_t i)
 {
@@ -880,16 +880,16 @@ static void add_symptoms(const struct engine *e, struct engine_plan *p, const st
 	for (uint32_t k = 0; k < p->ir.nhits; k++) {
 		const struct intent_hit *h = &p->ir.hits[k];
 		enum intent_detail d = intent_entry_detail(e->pack, h->entry);
-		if (d == INTENT_DETAIL_SYMPTOM && sy.nsymptom < NOT_CODE_MAX) {
+		if (d == INTENT_DETAIL_SYMPTOM && sy.nsymptom < DETAIL_TERMS_MAX) {
 			/* Hits come nearly in text order: kept in it. */
 			uint8_t j = sy.nsymptom++;
 			for (; j > 0 && sy.symptom[j - 1] > h->tok_first; j--)
 				sy.symptom[j] = sy.symptom[j - 1];
 			sy.symptom[j] = h->tok_first;
-		} else if (d == INTENT_DETAIL_NOT_CODE && sy.nnot_code < NOT_CODE_MAX) {
+		} else if (d == INTENT_DETAIL_NOT_CODE && sy.nnot_code < DETAIL_TERMS_MAX) {
 			sy.not_code[sy.nnot_code++] = (struct engine_span){
 				h->tok_first, (uint32_t)(h->tok_last - h->tok_first + 1) };
-		} else if (d == INTENT_DETAIL_NOT_SYMPTOM && sy.nnot_symptom < NOT_CODE_MAX) {
+		} else if (d == INTENT_DETAIL_NOT_SYMPTOM && sy.nnot_symptom < DETAIL_TERMS_MAX) {
 			sy.not_symptom[sy.nnot_symptom++] = h->tok_first;
 		}
 	}

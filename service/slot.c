@@ -4258,10 +4258,10 @@ static enum old_kind announced_old(const struct scan *s, uint32_t from, uint32_t
 }
 
 /* Whether the number starting at token a is the one an other_numbers
- * phrase before it in its clause (from token from on) names: no number, meter label or
- * punctuation but '-', ':', brackets and the label's own dot between
- * them, and at most OTHER_NUMBER_GAP words ("KID-nummeret på fakturaen er
- * 0045...", "OCR: 7359...", "Kundennr. 0045..."). "KID
+ * phrase before it in its clause (from token from on) names: no number,
+ * meter label or punctuation but '-', ':', brackets and the label's own
+ * dot between them, and at most OTHER_NUMBER_GAP words ("KID-nummeret på
+ * fakturaen er 0045...", "OCR: 7359...", "Kundennr. 0045..."). "KID
  * 12345, målepunkt 7070...", "my contract number and meter ID are
  * 7070..." and "keine Kundennummer, aber die Zählernummer ist ..." keep
  * the meter ID. */
