@@ -172,7 +172,9 @@ struct pattern {
 	uint8_t n;
 	uint8_t kind;   /* rel patterns: enum rel_kind; cues: enum cue_kind */
 	bool n_hash;    /* N is the phrase's '#', times add (the sign) */
+	bool word1;     /* the second element is a word, of hash h1 */
 	int16_t add;    /* N when fixed, the sign when n_hash */
+	uint32_t h1;
 	int32_t next;   /* next pattern with the same first element, or -1 */
 };
 
@@ -842,6 +844,9 @@ static int add_pattern(struct slot_vocab *v, struct pattern **arr, uint32_t *n,
 	} else {
 		head = pt->e[0].kind == E_NUM ? &v->rel_num_head : &v->rel_wd_head;
 	}
+	pt->word1 = pt->n > 1 && pt->e[1].kind == E_WORD;
+	if (pt->word1)
+		pt->h1 = hash_bytes(v->pool.s + pt->e[1].off, pt->e[1].len);
 	pt->next = *head;
 	*head = idx;
 	(*arr)[(*n)++] = *pt;
@@ -1998,6 +2003,18 @@ static bool elem_match(const struct scan *s, const struct elem *e, uint32_t i,
 	return true;
 }
 
+/* The hash of token i's folded text as the vocabulary hashes its words, or
+ * 0 where no word stands. A chain hung on "i" or on '#' holds a dozen
+ * phrases, and the word after its head is most often none of their second
+ * words: comparing hashes first skips them before any element is matched. */
+static uint32_t second_hash(const struct scan *s, uint32_t i)
+{
+	if (i >= s->n || tk(s, i)->kind == TOK_PUNCT)
+		return 0;
+	const struct word *w = word_at(s, i);
+	return w ? w->hash : hash_bytes(nt(s, i), tk(s, i)->nlen);
+}
+
 static bool rel_apply(const struct scan *s, const struct pattern *pt, int num, int wd,
 		      struct slot_date *out)
 {
@@ -2063,9 +2080,10 @@ static bool rel_apply(const struct scan *s, const struct pattern *pt, int num, i
 static uint32_t rel_chain(const struct scan *s, int32_t head, uint32_t i, uint8_t first,
 			  uint32_t best, struct date_found *out)
 {
+	uint32_t h1 = second_hash(s, i + 1);
 	for (int32_t k = head; k >= 0; k = s->v->rels[k].next) {
 		const struct pattern *pt = &s->v->rels[k];
-		if (i + pt->n <= best)
+		if (i + pt->n <= best || (pt->word1 && pt->h1 != h1))
 			continue;
 		int num = 0, wd = 0;
 		uint8_t j = first;
@@ -3880,9 +3898,10 @@ static uint32_t cue_of_kind_at(const struct scan *s, uint32_t i, int32_t head,
 			       enum cue_kind want, enum cue_kind *kind)
 {
 	uint32_t best = 0;
+	uint32_t h1 = second_hash(s, i + 1);
 	for (int32_t k = head; k >= 0; k = s->v->cues[k].next) {
 		const struct pattern *pt = &s->v->cues[k];
-		if (want != CUE_NONE && pt->kind != want)
+		if ((want != CUE_NONE && pt->kind != want) || (pt->word1 && pt->h1 != h1))
 			continue;
 		uint8_t j = 1; /* The chain is hung on the first word. */
 		int num, wd;
