@@ -40,12 +40,16 @@ enum kind {
 	K_DETAIL,   /* a word of a technical symptom ("error", "blinks") */
 	K_NOT_CODE, /* a word beside a number that makes it no code ("kr") */
 	K_NOT_SYMPTOM, /* a word that makes its sentence's symptoms another matter's */
+	K_INVERTED, /* a negation that may stand before its clause's subject ("ikke") */
+	K_SUBJECT,  /* a word that is its clause's subject ("vi", "jag") */
+	K_HAVING,   /* a verb of having or being ("har", "finns", "er") */
 };
 
 static const char *const kind_names[] = {
 	"intent", "l2", "l2_not", "negation", "negation_post", "break", "marker", "list",
 	"definite", "article", "or", "act", "end", "closing", "closing_with", "thanks",
 	"move", "elsewhere", "yet", "yet_before", "owner", "have", "detail", "not_code", "not_symptom",
+	"inverted", "subject", "having",
 };
 
 enum mode {
@@ -142,12 +146,16 @@ struct intent_pack {
 #define TF_OWNER_IN 0x20000 /* an [owners] owner phrase goes on after the token */
 #define TF_PART 0x40000 /* a trigger matched only part of the word: "Solarstraße" */
 #define TF_DETAIL 0x80000 /* a [detail] term covers the token */
+#define TF_INVERTED 0x100000 /* a [negation] inverted word */
+#define TF_SUBJECT 0x200000 /* a [negation] subject word */
+#define TF_HAVING 0x400000 /* a [negation] having word */
 
 /* The flag a one-word [negation] entry puts on its token. */
 static const uint32_t token_flag[] = {
 	[K_NEG_PRE] = TF_NEG, [K_BREAK] = TF_BREAK, [K_LIST] = TF_LIST,
 	[K_DEFINITE] = TF_DEFINITE, [K_ARTICLE] = TF_ARTICLE, [K_OR] = TF_OR,
 	[K_ACT] = TF_ACT, [K_END] = TF_END, [K_YET] = TF_YET, [K_HAVE] = TF_HAVE,
+	[K_INVERTED] = TF_INVERTED, [K_SUBJECT] = TF_SUBJECT, [K_HAVING] = TF_HAVING,
 };
 
 struct span {
@@ -463,6 +471,9 @@ static const struct {
 	{ S_NEG, "end", K_END, false },
 	{ S_NEG, "yet", K_YET, false },
 	{ S_NEG, "yet_before", K_YET_BEFORE, true },
+	{ S_NEG, "inverted", K_INVERTED, false },
+	{ S_NEG, "subject", K_SUBJECT, false },
+	{ S_NEG, "having", K_HAVING, false },
 	{ S_CLOSING, "phrase", K_CLOSING, true },
 	{ S_CLOSING, "thanks", K_THANKS, true },
 	{ S_CLOSING, "with", K_CLOSING_WITH, false },
@@ -477,7 +488,7 @@ static const struct {
 /* What a line of such a section must start with, for the loader's error. */
 static const char *const keyed_expect[] = {
 	[S_NEG] = "negation lines start with pre, post, break, list, definite, article, or, "
-		  "act, end, yet or yet_before",
+		  "act, end, yet, yet_before, inverted, subject or having",
 	[S_CLOSING] = "closing lines start with phrase, thanks or with",
 	[S_OWNERS] = "owners lines start with owner or have",
 	[S_DETAIL] = "detail lines start with symptom, not_code or not_symptom",
@@ -1060,6 +1071,9 @@ static void take(const struct intent_pack *p, struct intent_scratch *s,
 	case K_END:
 	case K_YET:
 	case K_HAVE:
+	case K_INVERTED:
+	case K_SUBJECT:
+	case K_HAVING:
 		s->tflags[first] |= token_flag[en->kind];
 		break;
 	case K_OWNER:
@@ -1279,6 +1293,31 @@ static bool not_yet(const struct tok_buf *t, const struct intent_scratch *s,
 	       (!listed && after < t->n && (s->tflags[after] & TF_YET));
 }
 
+/* Whether the negation at token neg stands between the verb and the
+ * subject of a clause in verb-second order, one that opens with something
+ * other than its subject: "I appen vises ikke vekselretteren lenger", "Nå
+ * svarer ikke batteriet". The thing after it is then the subject, there,
+ * and the negation is about what it does, as after a verb of doing. Only
+ * an inverted negation ("ikke", "inte") does so, with two words or more
+ * before it in its clause (one alone is a verb whose subject was left
+ * out: "eier ikke batteriet"), none of them a subject word ("Nå har vi
+ * ikke solceller": the subject came first, the thing is what it has) or a
+ * verb of having or being ("Huset har ikke solceller", "Her finnes ikke
+ * solceller", "Problemet er ikke vekselretteren"). A list word ends the
+ * clause as a break does: "solceller og nå svarer ikke batteriet". */
+static bool inverted(const struct tok_buf *t, const struct intent_scratch *s, uint32_t neg)
+{
+	if (!(s->tflags[neg] & TF_INVERTED))
+		return false;
+	uint32_t words = 0;
+	for (uint32_t i = neg; i-- > 0 && !is_clause_break(t, s, i) && !(s->tflags[i] & TF_LIST);) {
+		if (s->tflags[i] & (TF_SUBJECT | TF_HAVING))
+			return false;
+		words += t->v[i].kind == TOK_WORD;
+	}
+	return words >= 2;
+}
+
 /* The post-negation right after the trigger, or NULL: a word between is
  * what it denies ("the inverter password I don't have" is about an
  * inverter). One a yet word follows says "not yet" ("a battery we don't
@@ -1333,11 +1372,13 @@ static bool negated(const struct tok_buf *t, const struct intent_scratch *s,
 		 * produksjonen"), a short adverb between ("lader heller ikke
 		 * fra solcellene", "zeigt auch keine"), or between it and the
 		 * trigger ("can't connect to inverter"): the thing is there,
-		 * and reported on. */
+		 * and reported on. So is the subject a negation in verb-second
+		 * order stands before ("Nå svarer ikke batteriet"). */
 		if (s->tflags[i] & TF_NEG)
 			return !((i > 0 && (s->tflags[i - 1] & TF_ACT)) ||
 				 (i > 1 && (s->tflags[i - 2] & TF_ACT) &&
 				  t->v[i - 1].kind == TOK_WORD && t->v[i - 1].nchars <= ADVERB_MAX) ||
+				 inverted(t, s, (uint32_t)i) ||
 				 not_yet(t, s, tr, (uint32_t)i, listed));
 		words++;
 	}

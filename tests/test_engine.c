@@ -931,23 +931,26 @@ static void copy_file(const char *from, const char *to, const char *drop_key,
 	fclose(out);
 }
 
-/* Loads the test pack with en/de templates changed as asked; checks the
- * error. */
+/* Loads the test pack with the templates of its languages changed as
+ * asked; checks the error. */
 static void expect_engine_error(const char *drop_key, const char *replace, const char *with,
 				const struct engine_opts *opts, const char *want)
 {
+	static const char *const langs[] = { "en", "de", "nb", "sv" };
 	char dir[] = "/tmp/aa_engine_XXXXXX";
 	assert_non_null(mkdtemp(dir));
-	char en[256], de[256];
-	snprintf(en, sizeof(en), "%s/en.txt", dir);
-	snprintf(de, sizeof(de), "%s/de.txt", dir);
-	copy_file(TEMPLATES_DIR "/en.txt", en, drop_key, replace, with);
-	copy_file(TEMPLATES_DIR "/de.txt", de, drop_key, replace, with);
+	char path[4][256];
+	for (size_t i = 0; i < 4; i++) {
+		char from[256];
+		snprintf(from, sizeof(from), TEMPLATES_DIR "/%s.txt", langs[i]);
+		snprintf(path[i], sizeof(path[i]), "%s/%s.txt", dir, langs[i]);
+		copy_file(from, path[i], drop_key, replace, with);
+	}
 	char err[512] = "";
 	struct engine *e = engine_load(PACK_DIR, dir, opts, err, sizeof(err));
 	engine_free(e);
-	unlink(en);
-	unlink(de);
+	for (size_t i = 0; i < 4; i++)
+		unlink(path[i]);
 	rmdir(dir);
 	if (!want) {
 		if (!e)
@@ -988,8 +991,8 @@ static void test_load_errors(void **state)
 			    "for; it may use none");
 	struct engine_opts o;
 	engine_opts_default(&o);
-	o.default_lang = "sv";
-	expect_engine_error(NULL, NULL, NULL, &o, "default language sv");
+	o.default_lang = "nl";
+	expect_engine_error(NULL, NULL, NULL, &o, "default language nl");
 
 	char err[512] = "";
 	assert_null(engine_load("/nonexistent/intents", TEMPLATES_DIR, NULL, err, sizeof(err)));
