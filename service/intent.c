@@ -89,7 +89,19 @@ struct entry {
 	float weight;
 	uint8_t kind, mode, lang, target;
 	uint8_t also; /* other languages whose files list the term: bit per index */
+	uint8_t typo; /* enum typo: which misspellings of the term count */
 	bool shared; /* a word of every language: no evidence of this one */
+};
+
+/* Which misspellings of a one-word term the typo lookup finds. A symptom
+ * word counts only with two neighbouring letters swapped ("erorr",
+ * "foutmeldnig"): a letter added, dropped or changed makes another word of
+ * too many of them ("router" and "route", "storing" and "string"), while
+ * a swap seldom makes any. */
+enum typo {
+	TYPO_NONE,
+	TYPO_EDIT, /* one edit; a stem's as slipped() has it */
+	TYPO_SWAP, /* two neighbours swapped */
 };
 
 struct lang {
@@ -251,11 +263,14 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 	 * ("contrat", "inveter" for "contract*", "inverter*"). Short stems
 	 * are not: "solar*" one edit away matches far too many ordinary
 	 * words ("stolar", Swedish chairs). */
+	uint8_t typo = TYPO_NONE;
 	if (ld->tb.n == 1 && ld->tb.v[0].kind == TOK_WORD &&
 	    ((mode == M_EXACT && ld->tb.v[0].nchars >= TYPO_MIN_CHARS) ||
-	     (mode == M_PREFIX && ld->tb.v[0].nchars >= TYPO_STEM_MIN_CHARS)) &&
-	    (kind == K_TRIGGER || (kind == K_INTENT && weight > 0)) &&
-	    match_typo_add(p->m, ld->tb.norm, ld->tb.nlen, (uint32_t)pat) < 0)
+	     (mode == M_PREFIX && ld->tb.v[0].nchars >= TYPO_STEM_MIN_CHARS)))
+		typo = kind == K_TRIGGER || (kind == K_INTENT && weight > 0) ? TYPO_EDIT
+		       : kind == K_DETAIL					? TYPO_SWAP
+										: TYPO_NONE;
+	if (typo != TYPO_NONE && match_typo_add(p->m, ld->tb.norm, ld->tb.nlen, (uint32_t)pat) < 0)
 		return ld_fail(&ld->pos, "out of memory");
 	void *entries = p->entries;
 	uint32_t toff;
@@ -266,7 +281,7 @@ static int add_term(struct loader *ld, const char *term, uint8_t kind,
 	p->entries[p->nentries++] = (struct entry){
 		.pat = (uint32_t)pat, .term = toff, .weight = weight,
 		.kind = kind, .mode = mode, .lang = lang, .target = target,
-		.shared = ld->shared,
+		.typo = typo, .shared = ld->shared,
 	};
 	/* A one-word trigger or symptom is no street: "Powerwall 2" and
 	 * "Storing 301" (a fault, in Dutch, not a street ending in -ring)
@@ -1589,17 +1604,40 @@ static void lang_from_chars(const struct intent_pack *p, const char *text,
  * or two neighbours swapped: the slips of a hand typing it. A letter
  * changed or added makes another word as often ("inverted" for inverter*,
  * "powerball" for powerwall*). */
+/* Whether w[0..n) is k[0..n) with two neighbours swapped. */
+static bool swapped(const char *k, const char *w, size_t n)
+{
+	size_t i = 0;
+	while (i < n && w[i] == k[i])
+		i++;
+	return i + 1 < n && w[i] == k[i + 1] && w[i + 1] == k[i] &&
+	       memcmp(w + i + 2, k + i + 2, n - i - 2) == 0;
+}
+
 static bool slipped(const struct intent_pack *p, uint32_t pat, const char *w, size_t n)
 {
 	const char *stem = match_pat(p->m, pat) + 1;
 	size_t sn = match_pat_len(p->m, pat) - 1;
-	size_t i = 0;
-	while (i < n && i < sn && w[i] == stem[i])
-		i++;
-	if (n + 1 == sn)
+	if (n + 1 == sn) {
+		size_t i = 0;
+		while (i < n && w[i] == stem[i])
+			i++;
 		return memcmp(w + i, stem + i + 1, n - i) == 0;
-	return n == sn && i + 1 < n && w[i] == stem[i + 1] && w[i + 1] == stem[i] &&
-	       memcmp(w + i + 2, stem + i + 2, n - i - 2) == 0;
+	}
+	return n == sn && swapped(stem, w, n);
+}
+
+/* Whether the typo lookup's word w[0..n), found near entry en's term,
+ * counts as that term misspelt (enum typo). */
+static bool typo_counts(const struct intent_pack *p, const struct entry *en, const char *w,
+			size_t n)
+{
+	if (en->typo == TYPO_SWAP) {
+		/* The pattern is " word " or " stem": its word without them. */
+		size_t kn = match_pat_len(p->m, en->pat) - (en->mode == M_PREFIX ? 1 : 2);
+		return kn == n && swapped(match_pat(p->m, en->pat) + 1, w, n);
+	}
+	return en->typo == TYPO_EDIT && (en->mode != M_PREFIX || slipped(p, en->pat, w, n));
 }
 
 int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
@@ -1691,15 +1729,15 @@ int intent_analyze(const struct intent_pack *p, const struct tok_buf *toks,
 		uint32_t best = UINT32_MAX;
 		for (size_t k = 0; k < n; k++)
 			for (uint32_t e = p->pat_first[ids[k]]; e < p->pat_first[ids[k] + 1]; e++) {
-				if (p->entries[e].mode == M_PREFIX &&
-				    !slipped(p, ids[k], tok_norm(toks, i), t->nlen))
+				if (!typo_counts(p, &p->entries[e], tok_norm(toks, i), t->nlen))
 					continue;
-				if (p->entries[e].kind == K_TRIGGER)
+				if (p->entries[e].kind == K_INTENT) {
+					if (best == UINT32_MAX ||
+					    p->entries[e].weight > p->entries[best].weight)
+						best = e;
+				} else {
 					take(p, s, out, &acc, e, i, i, true, true);
-				else if (p->entries[e].kind == K_INTENT &&
-					 (best == UINT32_MAX ||
-					  p->entries[e].weight > p->entries[best].weight))
-					best = e;
+				}
 			}
 		if (best != UINT32_MAX)
 			take(p, s, out, &acc, best, i, i, true, true);
