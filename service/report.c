@@ -37,9 +37,11 @@ static bool leading_zero(const char *s, size_t i, size_t n)
 
 /* What json-c's strict mode still lets through and RFC 8259 does not: a
  * raw control character inside a string, words other than true, false
- * and null (Infinity, NaN), a leading zero ("-007") and a dot with no
- * digit after it ("1.", "1.e5") outside strings. The text parsed, so
- * quotes pair up and escapes are well formed. */
+ * and null (Infinity, NaN), a single quote ({'a':1} and {"a":'t'} parse,
+ * where only letters of those words stand between the quotes), a leading
+ * zero ("-007") and a dot with no digit after it ("1.", "1.e5") outside
+ * strings. The text parsed, so double quotes pair up and escapes are well
+ * formed. */
 static bool strict_json(const char *s, size_t n)
 {
 	bool in_string = false;
@@ -54,7 +56,8 @@ static bool strict_json(const char *s, size_t n)
 				in_string = false;
 		} else if (c == '"') {
 			in_string = true;
-		} else if (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !strchr("truefalsnE", c)) {
+		} else if (c == '\'' ||
+			   (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') && !strchr("truefalsnE", c))) {
 			return false;
 		} else if ((c == '.' && (i + 1 >= n || !is_digit(s[i + 1]))) ||
 			   (c == '0' && leading_zero(s, i, n))) {

@@ -89,13 +89,20 @@ static void test_fixture_cases(void **state)
 		char *in = bar + 3;
 		size_t n = strcspn(in, "\n");
 		bool want_read = strcmp(line, "read") == 0;
-		assert_true(want_read || strcmp(line, "declined") == 0);
+		bool want_refused = strcmp(line, "refused") == 0;
+		assert_true(want_read || want_refused || strcmp(line, "declined") == 0);
 		struct jr_val v[NNAMES];
 		int rc = read_flat(in, n, v, scratch);
 		if ((rc == 0) != want_read)
 			fail_msg("%.*s: jr_flat %d, want %s", (int)n, in, rc, line);
 		if (rc == 0)
 			agree_with_jsonc(in, n, v);
+		if (want_refused) {
+			const char *why = NULL;
+			json_object *o = report_parse_object_tok(tok, in, n, &why, NULL);
+			if (o)
+				fail_msg("%.*s: the server's json-c parse takes it", (int)n, in);
+		}
 		cases++;
 	}
 	fclose(f);

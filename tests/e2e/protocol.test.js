@@ -38,6 +38,9 @@ test('every bad input gets its error code, and the connection stays usable', asy
     ['{"type":"message","id":1,"text":"unterminated', { code: 'bad_json' }],
     // What lenient parsers take and RFC 8259 does not.
     ["{'type':'hello'}", { code: 'bad_json' }],
+    // json-c's strict mode takes these two: 'a' and 't' are letters of its words.
+    ["{\"type\":\"hello\",'a':1}", { code: 'bad_json' }],
+    ["{\"type\":\"message\",\"id\":1,\"text\":\"hi\",\"x\":'t'}", { code: 'bad_json' }],
     ['{"type":"hello",}', { code: 'bad_json' }],
     ['{"type":"hello" /* hi */}', { code: 'bad_json' }],
     ['{"type":"hello","x":TRUE}', { code: 'bad_json' }],
