@@ -56,6 +56,11 @@ int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whyl
 /* Redis' error line when r is an error reply, else NULL; r owns it. */
 const char *l2_reply_error(const redisReply *r);
 
+/* Whether Redis' error line err (NULL: none) says the user's ACL forbids
+ * the command: NOPERM, or, for a command the add script runs, Redis 7.0's
+ * "The user executing the script can't ...". */
+bool l2_forbidden(const char *err);
+
 /* Whether Redis takes a write that may grow its memory, asked with the
  * same XGROUP CREATE, which changes nothing when the group is there: 1
  * when it does (or a user's ACL forbids the command, so it cannot tell),
@@ -71,9 +76,9 @@ int l2_takes_writes(redisContext *rc, const char *stream, char *why, size_t whyl
  * came) means: 0 with the reference of the ticket in the stream in id (its
  * own ticket_id, or the first copy's when it was there before; a stream
  * entry id for a copy an older build added); -1 when Redis did not take it
- * for now (connection lost, timeout, out of memory, read-only: rc must be
- * reconnected when rc->err is set); -2 when it never will (an error of the
- * ticket's own). */
+ * for now (connection lost, timeout, out of memory, read-only, an ACL that
+ * forbids it: rc must be reconnected when rc->err is set); -2 when it never
+ * will (an error of the ticket's own). */
 int l2_add_send(redisContext *rc, const char *stream, json_object *ticket);
 int l2_add_result(const redisReply *r, char *id, size_t idlen);
 

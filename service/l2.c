@@ -322,6 +322,12 @@ static bool transient(const char *err)
 	return false;
 }
 
+bool l2_forbidden(const char *err)
+{
+	return err && (strncmp(err, "NOPERM", 6) == 0 ||
+		       strstr(err, "The user executing the script can't") != NULL);
+}
+
 /* Whether r is an error Redis would give again (NOPERM, WRONGTYPE), not
  * one of a passing state (transient). */
 static bool refused_for_good(const redisReply *r)
@@ -397,7 +403,10 @@ int l2_add_result(const redisReply *r, char *id, size_t idlen)
 		snprintf(id, idlen, "%s", r->str);
 		return 0;
 	}
-	return refused_for_good(r) ? -2 : -1;
+	/* An ACL that forbids adding tickets is the operator's to mend, and
+	 * forbids every ticket alike: they wait in the spool, as in an outage,
+	 * rather than being set aside one by one for a person. */
+	return refused_for_good(r) && !l2_forbidden(r->str) ? -2 : -1;
 }
 
 redisReply *l2_exec(redisContext *rc, size_t n, char *why, size_t whylen)

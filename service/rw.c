@@ -23,6 +23,10 @@ struct rw {
 	 * the link stays up for reads (registry lookups, conversations), and
 	 * writes wait for next_try (writes_paused). */
 	bool refused;
+	/* Worker thread only: the write was refused by the user's ACL. The
+	 * probe's XGROUP CREATE may well be allowed, so only a ticket taken
+	 * ends such an outage: the spool's drain, once a retry interval. */
+	bool forbidden;
 
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -164,6 +168,7 @@ static redisContext *conn(struct rw *w)
 static void wrote(struct rw *w)
 {
 	w->refused = false;
+	w->forbidden = false;
 	set_redis(w, true);
 }
 
@@ -183,6 +188,7 @@ static void failed(struct rw *w, const char *refusal)
 	set_redis(w, false);
 	if (w->rc && !w->rc->err) {
 		w->refused = true;
+		w->forbidden = said && l2_forbidden(refusal);
 		if (!said)
 			w->rc->err = REDIS_ERR_OTHER;
 	}
@@ -402,6 +408,8 @@ static void probe(struct rw *w)
 {
 	redisContext *rc = write_conn(w);
 	if (!rc)
+		return;
+	if (w->forbidden)
 		return;
 	if (w->refused) {
 		char refusal[128] = "";

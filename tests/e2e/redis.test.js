@@ -1577,6 +1577,37 @@ test('a profile link Redis refuses for good (NOPERM): the check counts as not ma
   await stopClean(server);
 });
 
+test('an ACL that forbids adding tickets: they wait in the spool as in an outage, set aside for no one, and reach Redis once the ACL allows it', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  // Everything but XADD, which the add script runs.
+  await w.redis.cmd('ACL', 'SETUSER', 'noxadd', 'on', '>s3cret', '~*', '&*', '+@all', '-xadd');
+  const server = await w.serveAs('noxadd', 's3cret');
+  await waitRedisHealth(server, 'ok');
+  const c = await w.connect(server);
+  const first = await escalate(c, 'm1', 'The solar inverter is offline since the update.');
+  const second = await escalate(c, 'm2', 'The home battery shows error 1013.', ['battery']);
+  const refs = [first.escalation.ticket, second.escalation.ticket];
+  assert.deepEqual(w.spoolTickets().map((x) => x.ticket_id), refs);
+  await waitRedisHealth(server, 'down');
+  // Retried once a retry interval, and still one outage: the probe may
+  // create groups, and says nothing of tickets.
+  await sleep(2500);
+  assert.deepEqual(await w.redis.ticketIds(), []);
+  const redisEvents = () => outageEvents(server).filter((e) => e.event.startsWith('redis_'));
+  assert.deepEqual(redisEvents().map((e) => e.event), ['redis_down']);
+  assert.match(redisEvents()[0].error, /can.t run this command/);
+  assert.ok(!fs.existsSync(`${w.spool}.rejected`), 'a ticket was set aside');
+  await w.redis.cmd('ACL', 'SETUSER', 'noxadd', '+xadd');
+  await waitFor(async () => w.spoolText() === '', 6000, 'the spool to drain');
+  assert.deepEqual(await w.redis.ticketIds(), refs);
+  await waitRedisHealth(server, 'ok');
+  await logged(server, 'redis_up');
+  assert.deepEqual(redisEvents().map((e) => e.event), ['redis_down', 'redis_up']);
+  await c.close();
+  await stopClean(server);
+});
+
 test('Redis turned read-only (a replica): the ticket is spooled, the log says READONLY, and the spool drains once it is a primary again', { skip: SKIP }, async (t) => {
   const { w, server, c } = await refusingWrites(t, { refuse: readOnly });
   const r = await escalate(c, 'm1', 'The solar inverter is offline since the update.');
