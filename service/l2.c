@@ -277,7 +277,8 @@ int l2_ensure_group(redisContext *rc, const char *stream, char *why, size_t whyl
 	redisReply *r = create_group(rc, stream);
 	int ok = r && (group_made(r) ||
 		       (r->type == REDIS_REPLY_ERROR && has_group(rc, stream)));
-	if (!ok)
+	/* No reply (a timeout, a link lost) has no error line: the link's. */
+	if (!ok && l2_reply_error(r))
 		error_line(r, why, whylen);
 	else if (!ok)
 		l2_strerror(rc, why, whylen);

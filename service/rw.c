@@ -146,7 +146,7 @@ static redisContext *conn(struct rw *w)
 		set_redis(w, false);
 		return NULL;
 	}
-	char err[256];
+	char err[256] = "";
 	w->rc = l2_connect(&w->cfg.redis, err, sizeof(err));
 	if (!w->rc || l2_ensure_group(w->rc, w->cfg.stream, err, sizeof(err)) < 0) {
 		if (w->rc) {

@@ -1577,6 +1577,21 @@ test('a profile link Redis refuses for good (NOPERM): the check counts as not ma
   await stopClean(server);
 });
 
+test('Redis that answers nothing at start: redis_down says the command timed out, and the outage ends when it answers', { skip: SKIP }, async (t) => {
+  const w = new World(t);
+  await w.startRedis();
+  w.redis.pause(); // the socket accepts, Redis answers nothing
+  // Not w.serve(), which waits for a healthy Redis.
+  const server = new Server(['--redis', w.redis.url, '--spool', w.spool, '--redis-timeout', '0.5']);
+  w.servers.push(server);
+  await server.start();
+  const [down] = await server.waitLogged('redis_down', 1, 5000);
+  assert.equal(down.error, 'no answer within --redis-timeout');
+  w.redis.resume();
+  await waitRedisHealth(server, 'ok');
+  await stopClean(server);
+});
+
 test('an ACL that forbids adding tickets: they wait in the spool as in an outage, set aside for no one, and reach Redis once the ACL allows it', { skip: SKIP }, async (t) => {
   const w = new World(t);
   await w.startRedis();
