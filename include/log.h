@@ -27,6 +27,14 @@ void log_event(const char *level, const char *event, json_object *fields);
  * the message (see jw.h). */
 void log_event_json(const char *level, const char *event, const char *members, size_t len);
 
+/* Logs {"message": message[0..len)} as log_event does, unless the same
+ * message was written by this call less than a second ago: it is then only
+ * counted, and the next line written for it says how many were left out
+ * ("repeated"). For a library's lines, which may come in a tight loop
+ * ("accept: Too many open files" while descriptors run out): at most one
+ * a second, where the loop would write half a million. Any thread. */
+void log_repeating(const char *level, const char *event, const char *message, size_t len);
+
 /* The bytes log_utc writes at most, the NUL included. */
 #define LOG_UTC_MAX 25
 

@@ -113,6 +113,12 @@ static void begin(struct line *l, const char *level, const char *event)
 	put_str(l, "\"");
 }
 
+/* The bytes of a message log_repeating compares with the last; a longer
+ * one is told apart by them alone. */
+#define REPEAT_MSG_MAX 160
+/* How often log_repeating writes the same message at most, in seconds. */
+#define REPEAT_EVERY_S 1.0
+
 /* The log writer (log_start). The process has one stderr, so it has one
  * writer: this is the module's state, the one mutable global besides the
  * signal flag. Lines wait in a ring of bytes, ring[start, start + used)
@@ -136,6 +142,12 @@ static struct {
 	 * will not follow; skip, the ring's next bytes finish a line that was
 	 * given up. */
 	bool out_mid, torn, skip;
+	/* Under mu, for log_repeating: the message it wrote last, when
+	 * (CLOCK_MONOTONIC, seconds), and how many like it it left out since. */
+	char rep_msg[REPEAT_MSG_MAX];
+	size_t rep_len;
+	double rep_at;
+	uint64_t rep_left;
 } wr = { .mu = PTHREAD_MUTEX_INITIALIZER, .gone = PTHREAD_COND_INITIALIZER };
 
 /* How long log_stop waits for the writer to write what is left: a stderr
@@ -319,6 +331,34 @@ void log_event(const char *level, const char *event, json_object *fields)
 		json_object_put(fields);
 	}
 	end(&l, level);
+}
+
+void log_repeating(const char *level, const char *event, const char *message, size_t len)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	size_t key = len < REPEAT_MSG_MAX ? len : REPEAT_MSG_MAX;
+	pthread_mutex_lock(&wr.mu);
+	bool same = key == wr.rep_len && memcmp(message, wr.rep_msg, key) == 0;
+	if (same && now - wr.rep_at < REPEAT_EVERY_S) {
+		wr.rep_left++;
+		pthread_mutex_unlock(&wr.mu);
+		return;
+	}
+	uint64_t left = same ? wr.rep_left : 0;
+	memcpy(wr.rep_msg, message, key);
+	wr.rep_len = key;
+	wr.rep_at = now;
+	wr.rep_left = 0;
+	pthread_mutex_unlock(&wr.mu);
+	json_object *f = json_object_new_object();
+	if (f) {
+		json_object_object_add(f, "message", json_object_new_string_len(message, (int)len));
+		if (left)
+			json_object_object_add(f, "repeated", json_object_new_int64((int64_t)left));
+	}
+	log_event(level, event, f);
 }
 
 void log_event_json(const char *level, const char *event, const char *members, size_t len)

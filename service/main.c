@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -748,15 +749,49 @@ static void catch_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* libwebsockets' own warnings and errors, as JSON lines like ours. */
+/* Descriptors the server holds besides its connections: the listener,
+ * the event loop's, the Redis link, the spool, stderr, and the data files
+ * while a reload reads them. */
+#define FD_RESERVE 256
+
+/* Raises the soft limit on open descriptors, as far as the hard one
+ * allows, to what max_connections take, twice over for connections still
+ * in their HTTP upgrade, which --max-connections does not count. Past the
+ * limit the kernel refuses accept() and libwebsockets tries again at
+ * once, a core busy until sockets close; a common soft limit of 1024 is
+ * far below the default 10,000 connections. Warns when the limit stays
+ * below what max_connections take. */
+static void raise_fd_limit(unsigned max_connections)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rlim_t want = 2 * (rlim_t)max_connections + FD_RESERVE;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		struct rlimit up = rl;
+		up.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t)max_connections + FD_RESERVE)
+		return;
+	json_object *f = json_object_new_object();
+	json_object_object_add(f, "limit", json_object_new_int64((int64_t)rl.rlim_cur));
+	json_object_object_add(f, "max_connections", json_object_new_int64(max_connections));
+	json_object_object_add(f, "message", json_object_new_string(
+		"open file limit below --max-connections: raise it (ulimit -n, LimitNOFILE=) "
+		"or lower --max-connections"));
+	log_event("warn", "fd_limit", f);
+}
+
+/* libwebsockets' own warnings and errors, as JSON lines like ours, a
+ * repeated one at most once a second. */
 static void lws_log(int level, const char *line)
 {
-	json_object *f = json_object_new_object();
 	size_t n = strlen(line);
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		n--;
-	json_object_object_add(f, "message", json_object_new_string_len(line, (int)n));
-	log_event(level == LLL_ERR ? "error" : "warn", "lws", f);
+	log_repeating(level == LLL_ERR ? "error" : "warn", "lws", line, n);
 }
 
 static int cmd_serve(struct cli *c)
@@ -773,6 +808,7 @@ static int cmd_serve(struct cli *c)
 			"no thread or buffer for the log writer: lines are written at once"));
 		log_event("warn", "log_writer", f);
 	}
+	raise_fd_limit(c->ws.max_connections);
 	c->ws.load = load_data;
 	c->ws.load_arg = c;
 	/* The server owns the engine and registry from here: a reload

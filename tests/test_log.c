@@ -450,6 +450,39 @@ static void test_stop_gives_up_on_a_stalled_stderr(void **state)
 	stderr_back(saved);
 }
 
+static int count_of(const char *text, const char *what)
+{
+	int n = 0;
+	for (const char *p = text; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+/* A message repeated in a tight loop is written once a second at most,
+ * the next line saying how many were left out; another message is
+ * written at once, and so is the first again after it. */
+static void test_repeating_message_once_a_second(void **state)
+{
+	(void)state;
+	FILE *f;
+	int saved = stderr_to_file(&f);
+	for (int i = 0; i < 1000; i++)
+		log_repeating("error", "lws", "accept: errno 24\n", 16);
+	usleep(1100 * 1000);
+	log_repeating("error", "lws", "accept: errno 24\n", 16);
+	log_repeating("warn", "lws", "other", 5);
+	log_repeating("error", "lws", "accept: errno 24\n", 16);
+	fflush(stderr);
+	stderr_back(saved);
+	char *out = read_file(f);
+	assert_int_equal(count_of(out, "\n"), 4);
+	assert_int_equal(count_of(out, "\"message\":\"accept: errno 24\""), 3);
+	assert_int_equal(count_of(out, "\"repeated\":999}"), 1);
+	assert_int_equal(count_of(out, "\"repeated\""), 1);
+	assert_non_null(strstr(out, "\"level\":\"warn\",\"event\":\"lws\",\"message\":\"other\"}"));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_failed_write_glues_no_line_on),
 		cmocka_unit_test(test_failed_write_glues_no_line_on_after_stop),
 		cmocka_unit_test(test_stop_gives_up_on_a_stalled_stderr),
+		cmocka_unit_test(test_repeating_message_once_a_second),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

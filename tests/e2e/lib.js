@@ -142,9 +142,12 @@ async function metrics(port) {
 // ---- the server ----
 
 class Server {
-  constructor(args, env) {
+  // wrap: a command that runs the server in its place (exec), such as
+  // ['prlimit', '--nofile=100:4096', '--'].
+  constructor(args, env, wrap = []) {
     this.args = args;
     this.env = env;
+    this.wrap = wrap;
     this.stdout = '';
     this.stderr = '';
     this.exit = null; // {code, signal} once exited
@@ -167,7 +170,8 @@ class Server {
       // AUTOASSIST_OFFLOAD_ABOVE=0: every message goes through the engine
       // worker thread, as under load, rather than being decided on the
       // loop thread as at a test's light pace. A test can ask otherwise.
-      this.proc = spawn(BIN, ['serve', '--host', HOST, '--port', String(this.port), ...this.args], {
+      const [cmd, ...pre] = [...this.wrap, BIN];
+      this.proc = spawn(cmd, [...pre, 'serve', '--host', HOST, '--port', String(this.port), ...this.args], {
         env: { ...process.env, AUTOASSIST_OFFLOAD_ABOVE: '0', ASAN_OPTIONS: asan, ...this.env },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
@@ -250,8 +254,8 @@ function sanitizerReports(stderr) {
 }
 
 // Starts a server for test t; it is killed when t ends, whatever happened.
-async function startServer(t, args = [], env = {}) {
-  const server = new Server(args, env);
+async function startServer(t, args = [], env = {}, wrap = []) {
+  const server = new Server(args, env, wrap);
   t.after(() => server.kill());
   return server.start();
 }

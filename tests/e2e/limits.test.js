@@ -3,6 +3,8 @@
 // origin allow-list, --max-connections, the idle timeout, and requests
 // that are not a WebSocket upgrade for us (CVE-2025-11677: "Upgrade: foo").
 
+const fs = require('node:fs');
+const { spawnSync } = require('node:child_process');
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const {
@@ -254,6 +256,37 @@ test('--max-connections 2: a third connection is refused (503); a place that fre
   await b.close();
   await c.close();
   assert.equal((await metrics(server.port)).autoassist_connections_rejected_total, 1);
+  await stopClean(server);
+});
+
+// The soft and hard limits on open files of process pid, as numbers
+// (Infinity for "unlimited").
+function fileLimits(pid) {
+  const m = fs.readFileSync(`/proc/${pid}/limits`, 'utf8').match(/Max open files\s+(\S+)\s+(\S+)/);
+  return m.slice(1, 3).map((v) => (v === 'unlimited' ? Infinity : Number(v)));
+}
+
+const HAVE_PRLIMIT = spawnSync('prlimit', ['--version']).status === 0;
+
+test('open files: the server raises its soft limit for --max-connections; out of descriptors it logs a line a second, not one per refused accept, and recovers', { skip: !HAVE_PRLIMIT && 'no prlimit' }, async (t) => {
+  // Started with a soft limit of 100: twice the connections, for those
+  // still in their upgrade, and 256 of its own take 296.
+  const server = await startServer(t, ['--max-connections', '20'], {}, ['prlimit', '--nofile=100:4096', '--']);
+  assert.deepEqual(fileLimits(server.proc.pid), [296, 4096]);
+  // Now leave it fewer descriptors than the connections about to come.
+  assert.equal(spawnSync('prlimit', ['--pid', String(server.proc.pid), '--nofile=40:40']).status, 0);
+  const raws = [];
+  for (let i = 0; i < 60; i++) raws.push(await Raw.open(server.port));
+  await sleep(2500);
+  const lines = server.logLines().map((l) => JSON.parse(l)).filter((o) => o.event === 'lws');
+  assert.ok(lines.length >= 1 && lines.length <= 5, `${lines.length} lws lines in 2.5 s`);
+  assert.ok(lines.some((o) => o.repeated > 0), JSON.stringify(lines));
+  for (const r of raws) r.sock.destroy();
+  await sleep(500);
+  const c = await Client.connect(server.wsUrl);
+  await c.hello();
+  await c.ask(1, 'Does my payment method change?');
+  await c.close();
   await stopClean(server);
 });
 
