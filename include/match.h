@@ -56,6 +56,10 @@ size_t match_typo_find(const struct match *m, const char *word, size_t len,
  * or swap of neighbours (false when they are equal). */
 bool match_one_edit(const char *a, size_t la, const char *b, size_t lb);
 
+/* Whether a and b, of n bytes each, differ by two neighbours swapped
+ * ("erorr", "error"), and by nothing else. */
+bool match_swapped(const char *a, const char *b, size_t n);
+
 /* Bytes held by the compiled automaton and index. */
 size_t match_memory(const struct match *m);
 

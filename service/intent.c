@@ -1604,16 +1604,6 @@ static void lang_from_chars(const struct intent_pack *p, const char *text,
  * or two neighbours swapped: the slips of a hand typing it. A letter
  * changed or added makes another word as often ("inverted" for inverter*,
  * "powerball" for powerwall*). */
-/* Whether w[0..n) is k[0..n) with two neighbours swapped. */
-static bool swapped(const char *k, const char *w, size_t n)
-{
-	size_t i = 0;
-	while (i < n && w[i] == k[i])
-		i++;
-	return i + 1 < n && w[i] == k[i + 1] && w[i + 1] == k[i] &&
-	       memcmp(w + i + 2, k + i + 2, n - i - 2) == 0;
-}
-
 static bool slipped(const struct intent_pack *p, uint32_t pat, const char *w, size_t n)
 {
 	const char *stem = match_pat(p->m, pat) + 1;
@@ -1624,7 +1614,7 @@ static bool slipped(const struct intent_pack *p, uint32_t pat, const char *w, si
 			i++;
 		return memcmp(w + i, stem + i + 1, n - i) == 0;
 	}
-	return n == sn && swapped(stem, w, n);
+	return n == sn && match_swapped(stem, w, n);
 }
 
 /* Whether the typo lookup's word w[0..n), found near entry en's term,
@@ -1635,7 +1625,7 @@ static bool typo_counts(const struct intent_pack *p, const struct entry *en, con
 	if (en->typo == TYPO_SWAP) {
 		/* The pattern is " word " or " stem": its word without them. */
 		size_t kn = match_pat_len(p->m, en->pat) - (en->mode == M_PREFIX ? 1 : 2);
-		return kn == n && swapped(match_pat(p->m, en->pat) + 1, w, n);
+		return kn == n && match_swapped(match_pat(p->m, en->pat) + 1, w, n);
 	}
 	return en->typo == TYPO_EDIT && (en->mode != M_PREFIX || slipped(p, en->pat, w, n));
 }

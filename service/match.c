@@ -257,6 +257,15 @@ static int build_typo(struct match *m)
 }
 
 /* Optimal string alignment distance, stopping early. */
+bool match_swapped(const char *a, const char *b, size_t n)
+{
+	size_t i = 0;
+	while (i < n && a[i] == b[i])
+		i++;
+	return i + 1 < n && a[i] == b[i + 1] && a[i + 1] == b[i] &&
+	       memcmp(a + i + 2, b + i + 2, n - i - 2) == 0;
+}
+
 bool match_one_edit(const char *a, size_t la, const char *b, size_t lb)
 {
 	if (la > lb + 1 || lb > la + 1)
@@ -269,8 +278,7 @@ bool match_one_edit(const char *a, size_t la, const char *b, size_t lb)
 	if (la == lb) {
 		if (memcmp(a + i + 1, b + i + 1, la - i - 1) == 0)
 			return true; /* substitution */
-		return i + 1 < la && a[i] == b[i + 1] && a[i + 1] == b[i] &&
-		       memcmp(a + i + 2, b + i + 2, la - i - 2) == 0;
+		return match_swapped(a + i, b + i, la - i);
 	}
 	if (la > lb)
 		return memcmp(a + i + 1, b + i, la - i - 1) == 0;

@@ -1523,16 +1523,6 @@ static int month_at(const struct scan *s, uint32_t i)
 	return w ? w->month : 0;
 }
 
-/* Whether a and b, of one length, differ by two neighbours swapped. */
-static bool swapped(const char *a, const char *b, size_t n)
-{
-	size_t i = 0;
-	while (i < n && a[i] == b[i])
-		i++;
-	return i + 1 < n && a[i] == b[i + 1] && a[i + 1] == b[i] &&
-	       memcmp(a + i + 2, b + i + 2, n - i - 2) == 0;
-}
-
 /* The month a word at token i no vocabulary knows is one typo away from,
  * both of MONTH_TYPO_MIN letters or more: a letter left out or added, or
  * two swapped ("febuar", "apirl", "Marhc"); not one replaced, which
@@ -1550,7 +1540,7 @@ static int month_typo_at(const struct scan *s, uint32_t i)
 		const struct month_word *mw = &s->v->month_words[k];
 		const char *spelt = s->v->pool.s + mw->off;
 		if (match_one_edit(nt(s, i), t->nlen, spelt, mw->len) &&
-		    (t->nlen != mw->len || swapped(nt(s, i), spelt, mw->len))) {
+		    (t->nlen != mw->len || match_swapped(nt(s, i), spelt, mw->len))) {
 			if (m && m != mw->month)
 				return 0;
 			m = mw->month;

@@ -274,6 +274,34 @@ static void test_empty_set_scans_nothing(void **state)
 	match_free(m);
 }
 
+/* Two neighbours swapped, and nothing else: the one typo a symptom word
+ * is looked up with. */
+static void test_swapped(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *a, *b;
+		bool want;
+	} cases[] = {
+		{ "erorr", "error", true },       { "dispaly", "display", true },
+		{ "rerro", "error", false },      /* the ends swapped with the middle */
+		{ "error", "error", false },      /* equal */
+		{ "errox", "error", false },      /* changed, not swapped */
+		{ "eorrr", "error", false },      /* two apart */
+		{ "bacd", "abcd", true },         { "abdc", "abcd", true },
+		{ "badc", "abcd", false },        /* two swaps */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = strlen(cases[i].a);
+		if (match_swapped(cases[i].a, cases[i].b, n) != cases[i].want)
+			fail_msg("match_swapped(\"%s\", \"%s\") is not %d", cases[i].a, cases[i].b,
+				 cases[i].want);
+		/* Each such pair is one edit too. */
+		if (cases[i].want)
+			assert_true(match_one_edit(cases[i].a, n, cases[i].b, n));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_typo_lookup),
 		cmocka_unit_test(test_typo_agrees_with_every_word_compared),
 		cmocka_unit_test(test_empty_set_scans_nothing),
+		cmocka_unit_test(test_swapped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
