@@ -937,10 +937,11 @@ static void expect_engine_error(const char *drop_key, const char *replace, const
 				const struct engine_opts *opts, const char *want)
 {
 	static const char *const langs[] = { "en", "de", "nb", "sv" };
+	enum { NLANGS = sizeof(langs) / sizeof(langs[0]) };
 	char dir[] = "/tmp/aa_engine_XXXXXX";
 	assert_non_null(mkdtemp(dir));
-	char path[4][256];
-	for (size_t i = 0; i < 4; i++) {
+	char path[NLANGS][256];
+	for (size_t i = 0; i < NLANGS; i++) {
 		char from[256];
 		snprintf(from, sizeof(from), TEMPLATES_DIR "/%s.txt", langs[i]);
 		snprintf(path[i], sizeof(path[i]), "%s/%s.txt", dir, langs[i]);
@@ -949,7 +950,7 @@ static void expect_engine_error(const char *drop_key, const char *replace, const
 	char err[512] = "";
 	struct engine *e = engine_load(PACK_DIR, dir, opts, err, sizeof(err));
 	engine_free(e);
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < NLANGS; i++)
 		unlink(path[i]);
 	rmdir(dir);
 	if (!want) {
